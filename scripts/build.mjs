@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// One build command: C programs in native/ (system cc), generated code (scripts/gen/*.mjs), then TypeScript.
+// It never depends on npm running install scripts.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+const newest = (dir) => Math.max(...readdirSync(dir).map((f) => statSync(join(dir, f)).mtimeMs));
+
+// 1. native/<program>/*.c -> native/build/<program>
+const nativeDir = join(root, 'native');
+const outDir = join(nativeDir, 'build');
+mkdirSync(outDir, { recursive: true });
+for (const program of readdirSync(nativeDir)) {
+  const srcDir = join(nativeDir, program);
+  if (program === 'build' || !statSync(srcDir).isDirectory()) continue;
+  const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).map((f) => join(srcDir, f));
+  if (sources.length === 0) continue;
+  const out = join(outDir, `gantry-${program}`);
+  if (existsSync(out) && statSync(out).mtimeMs >= newest(srcDir)) continue;
+  const cc = process.env.CC ?? 'cc';
+  // Static: the binary is tiny, starts fast, and its RSS stays low (no ld.so, no shared libc mappings).
+  run(cc, ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-static', '-o', out, ...sources]);
+}
+
+// 2. generated sources (e.g. ajv standalone validators), each script idempotent
+const genDir = join(root, 'scripts', 'gen');
+if (existsSync(genDir)) {
+  for (const script of readdirSync(genDir).filter((f) => f.endsWith('.mjs')).sort()) run(process.execPath, [join(genDir, script)]);
+}
+
+// 3. TypeScript
+run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root]);

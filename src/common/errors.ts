@@ -1,0 +1,98 @@
+// Typed errors with a stable code, a message for the user, and a hint saying what to do.
+// Plain `Error` is reserved for bugs. Exit status is decided here, in one place.
+
+/** Exit statuses of the CLI: 0 ok, 1 failure, 2 usage error (like docker). */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Every error code the project uses, with the HTTP status the API maps it to. */
+export const ERROR_CODES = {
+  USAGE: 400,
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  IMAGE_NOT_FOUND: 404,
+  CONTAINER_NOT_FOUND: 404,
+  VOLUME_NOT_FOUND: 404,
+  NETWORK_NOT_FOUND: 404,
+  NAME_IN_USE: 409,
+  CONFLICT: 409,
+  CONTAINER_RUNNING: 409,
+  CONTAINER_NOT_RUNNING: 409,
+  VOLUME_IN_USE: 409,
+  NETWORK_IN_USE: 409,
+  IMAGE_IN_USE: 409,
+  PORT_IN_USE: 409,
+  SUBNET_OVERLAP: 409,
+  ADDRESS_IN_USE: 409,
+  BIND_SOURCE_MISSING: 400,
+  COMMAND_NOT_FOUND: 400,
+  COMMAND_NOT_EXECUTABLE: 400,
+  INVALID_IMAGE_ARCHIVE: 400,
+  STACK_INVALID: 400,
+  STACK_NOT_FOUND: 404,
+  STACK_LOCKED: 409,
+  DAEMON_UNREACHABLE: 503,
+  DAEMON_START_FAILED: 503,
+  SYSCALL_FAILED: 500,
+  SHIM_FAILED: 500,
+  STATE_CORRUPT: 500,
+  UNSUPPORTED: 501,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface GantryErrorOptions {
+  hint?: string | undefined;
+  cause?: unknown;
+  /** Extra machine-readable detail (e.g. the offending name), carried through the API. */
+  detail?: Record<string, unknown> | undefined;
+}
+
+export class GantryError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GantryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GantryError';
+    this.code = code;
+    this.hint = options.hint;
+    this.detail = options.detail;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code];
+  }
+}
+
+/** A usage error: bad flags or values on the command line. Exit status 2. */
+export function usageError(message: string, hint?: string): GantryError {
+  return new GantryError('USAGE', message, { hint });
+}
+
+export function isGantryError(e: unknown): e is GantryError {
+  return e instanceof GantryError;
+}
+
+export function exitStatusFor(e: unknown): number {
+  if (isGantryError(e) && (e.code === 'USAGE' || e.code === 'INVALID_ARGUMENT')) return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
+
+/** Errno name of a Node system error, e.g. "ENOENT", or undefined. */
+export function errnoCode(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'code' in e) {
+    const code = (e as { code: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** A failed system operation, phrased like crun: operation + object + errno. */
+export function syscallError(operation: string, object: string, cause: unknown, hint?: string): GantryError {
+  const errno = errnoCode(cause) ?? (cause instanceof Error ? cause.message : String(cause));
+  return new GantryError('SYSCALL_FAILED', `${operation} \`${object}\`: ${errno}`, { cause, hint });
+}
