@@ -1,0 +1,48 @@
+// The one catalogue of stack-file diagnostic codes. Codes are stable: tests and users rely on them.
+// Add new codes at the end of their group; never rename one.
+
+export const DIAGNOSTIC_CODES = {
+  // files and YAML
+  SPEC_FILE_NOT_FOUND: 'a stack file (or a file it refers to) does not exist or cannot be read',
+  SPEC_NO_FILE: 'no stack file was given and none was found in the working directory',
+  SPEC_YAML_SYNTAX: 'the file is not valid YAML',
+  SPEC_ALIAS_BOMB: 'YAML aliases expand to far more nodes than the file holds',
+  SPEC_DUPLICATE_KEY: 'a mapping has the same key twice',
+  SPEC_BAD_MERGE_KEY: 'a `<<` merge key does not refer to a mapping',
+  SPEC_NOT_A_MAPPING: 'the document is not a mapping',
+  // interpolation and env files
+  SPEC_INTERPOLATION_SYNTAX: 'a `${...}` expression is malformed',
+  SPEC_INTERPOLATION_REQUIRED: 'a required variable (`${VAR:?msg}` / `${VAR?msg}`) is unset or empty',
+  SPEC_ENV_FILE_SYNTAX: 'a line of an env file is malformed',
+  // schema
+  SPEC_UNKNOWN_KEY: 'a key that the stack schema does not define',
+  SPEC_INVALID_TYPE: 'a value of the wrong type',
+  SPEC_INVALID_VALUE: 'a value outside the allowed set or format',
+  SPEC_MISSING_KEY: 'a required key is missing',
+  SPEC_INVALID_NAME: 'a service, network, volume, secret or config name is not allowed',
+  SPEC_UNSUPPORTED_KEY: 'a key that Compose accepts but Gantry does not implement yet (warning)',
+  // composition
+  SPEC_EXTENDS_UNKNOWN: '`extends` refers to a service that does not exist',
+  SPEC_EXTENDS_CYCLE: '`extends` chains form a cycle',
+  SPEC_INCLUDE_CYCLE: '`include` chains form a cycle',
+  SPEC_INCLUDE_CONFLICT: 'an included file defines a resource the including file already defines',
+  SPEC_BAD_RESET: '`!reset` / `!override` used where it cannot apply',
+  // semantics
+  SPEC_UNKNOWN_DEPENDENCY: '`depends_on` names a service that is not defined',
+  SPEC_INACTIVE_DEPENDENCY: '`depends_on` names a service that is disabled by profiles',
+  SPEC_UNKNOWN_LINK: '`links` names a service that is not defined',
+  SPEC_UNKNOWN_NETWORK_MODE_SERVICE: '`network_mode: service:X` names a service that is not defined',
+  SPEC_UNKNOWN_VOLUMES_FROM: '`volumes_from` names a service that is not defined',
+  SPEC_DEPENDENCY_CYCLE: 'services depend on each other in a cycle',
+  SPEC_UNDEFINED_NETWORK: 'a service uses a network not declared under top-level `networks`',
+  SPEC_UNDEFINED_VOLUME: 'a service mounts a named volume not declared under top-level `volumes`',
+  SPEC_UNDEFINED_SECRET: 'a service uses a secret not declared under top-level `secrets`',
+  SPEC_UNDEFINED_CONFIG: 'a service uses a config not declared under top-level `configs`',
+  SPEC_CONTAINER_NAME_REPLICAS: '`container_name` is set on a service with more than one replica',
+  SPEC_DUPLICATE_HOST_PORT: 'two ports in the stack publish the same host port',
+  SPEC_NO_IMAGE: 'a service has neither `image` nor `build`',
+  SPEC_BAD_PROJECT_NAME: 'the project name is empty after normalisation',
+  SPEC_PROFILE_UNKNOWN: 'an active profile is used by no service (warning)',
+} as const;
+
+export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
