@@ -1,0 +1,174 @@
+// The whole FFI surface of the project: typed koffi bindings to libc. Nothing outside src/sys imports koffi.
+// koffi and libc are loaded on first use, so importing this module costs nothing (the CLI never calls it).
+// Every wrapper throws GantryError('SYSCALL_FAILED') naming the call, the object and the errno name.
+import { createRequire } from 'node:module';
+import { GantryError } from '../common/errors.js';
+import type * as Koffi from 'koffi';
+
+type KoffiModule = typeof Koffi;
+
+/** Raw libc functions, as koffi binds them. Buffers are passed where C takes a pointer. */
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, addrlen: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer | null, addrlen: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  close(fd: number): number;
+  open(path: string, flags: number, mode: number): number;
+  setns(fd: number, nstype: number): number;
+  if_nametoindex(name: string): number;
+  gettid(): number;
+}
+
+let koffi: KoffiModule | undefined;
+let libc: Libc | undefined;
+let errnoNames: Map<number, string> | undefined;
+
+function load(): { k: KoffiModule; c: Libc } {
+  if (koffi !== undefined && libc !== undefined) return { k: koffi, c: libc };
+  const require = createRequire(import.meta.url);
+  let k: KoffiModule;
+  try {
+    k = require('koffi') as KoffiModule;
+  } catch (e) {
+    throw new GantryError('INTERNAL', 'cannot load koffi (the FFI library)', { cause: e, hint: 'run npm install' });
+  }
+  const tried: string[] = [];
+  let lib: Koffi.LibraryHandle | undefined;
+  for (const name of ['libc.so.6', 'libc.so']) {
+    try {
+      lib = k.load(name);
+      break;
+    } catch (e) {
+      tried.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (lib === undefined) throw new GantryError('INTERNAL', `cannot load libc (tried ${tried.join('; ')})`);
+  const c: Libc = {
+    socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)') as Libc['bind'],
+    sendto: lib.func(
+      'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+    ) as Libc['sendto'],
+    recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as Libc['recv'],
+    setsockopt: lib.func(
+      'int setsockopt(int fd, int level, int name, const void *value, uint32_t len)',
+    ) as Libc['setsockopt'],
+    close: lib.func('int close(int fd)') as Libc['close'],
+    open: lib.func('int open(const char *path, int flags, uint32_t mode)') as Libc['open'],
+    setns: lib.func('int setns(int fd, int nstype)') as Libc['setns'],
+    if_nametoindex: lib.func('uint32_t if_nametoindex(const char *name)') as Libc['if_nametoindex'],
+    gettid: lib.func('int gettid()') as Libc['gettid'],
+  };
+  koffi = k;
+  libc = c;
+  return { k, c };
+}
+
+/** The errno name of a number ("EEXIST"), or "errno N". */
+export function errnoName(errno: number): string {
+  if (errnoNames === undefined) {
+    errnoNames = new Map();
+    for (const [name, value] of Object.entries(load().k.os.errno)) errnoNames.set(Number(value), name);
+  }
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** The errno number of a name ("EEXIST" → 17), from the platform's table. */
+export function errnoNumber(name: string): number | undefined {
+  const v = load().k.os.errno[name];
+  return v === undefined ? undefined : Number(v);
+}
+
+/** A failed system call: `call \`object\`: ENAME`. `errno` is kept in detail for callers that branch on it. */
+export class SyscallError extends GantryError {
+  readonly errno: number;
+  readonly errnoName: string;
+  readonly call: string;
+
+  constructor(call: string, object: string, errno: number, hint?: string) {
+    const name = errnoName(errno);
+    super('SYSCALL_FAILED', `${call} \`${object}\`: ${name}`, { hint, detail: { call, object, errno: name } });
+    this.name = 'SyscallError';
+    this.errno = errno;
+    this.errnoName = name;
+    this.call = call;
+  }
+}
+
+function check(ret: number, call: string, object: string): number {
+  if (ret < 0) throw new SyscallError(call, object, load().k.errno());
+  return ret;
+}
+
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const NETLINK_ROUTE = 0;
+export const SOL_SOCKET = 1;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_RCVTIMEO = 20;
+export const SOL_NETLINK = 270;
+export const NETLINK_EXT_ACK = 11;
+export const NETLINK_GET_STRICT_CHK = 12;
+export const CLONE_NEWNET = 0x40000000;
+export const O_RDONLY = 0;
+export const O_CLOEXEC = 0o2000000;
+export const MSG_DONTWAIT = 0x40;
+
+export function sysSocket(domain: number, type: number, protocol: number, object = 'socket'): number {
+  return check(load().c.socket(domain, type, protocol), 'socket', object);
+}
+
+export function sysBind(fd: number, addr: Buffer, object = `fd ${fd}`): void {
+  check(load().c.bind(fd, addr, addr.length), 'bind', object);
+}
+
+/** sendto(2); returns bytes sent. `addr` null sends on a connected socket. */
+export function sysSendto(fd: number, buf: Buffer, addr: Buffer | null, object = `fd ${fd}`): number {
+  return check(load().c.sendto(fd, buf, buf.length, 0, addr, addr === null ? 0 : addr.length), 'sendto', object);
+}
+
+/** recv(2) into `buf`; returns bytes received. */
+export function sysRecv(fd: number, buf: Buffer, flags = 0, object = `fd ${fd}`): number {
+  return check(load().c.recv(fd, buf, buf.length, flags), 'recv', object);
+}
+
+export function sysSetsockoptInt(fd: number, level: number, name: number, value: number, object = `fd ${fd}`): void {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value, 0);
+  check(load().c.setsockopt(fd, level, name, b, 4), 'setsockopt', object);
+}
+
+/** SO_RCVTIMEO: a blocking recv gives up with EAGAIN after `ms`. */
+export function sysSetRecvTimeout(fd: number, ms: number): void {
+  const b = Buffer.alloc(16); // struct timeval on 64-bit Linux: two longs
+  b.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  b.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  check(load().c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, b, 16), 'setsockopt SO_RCVTIMEO', `fd ${fd}`);
+}
+
+export function sysClose(fd: number, object = `fd ${fd}`): void {
+  check(load().c.close(fd), 'close', object);
+}
+
+export function sysOpen(path: string, flags: number, mode = 0): number {
+  return check(load().c.open(path, flags | O_CLOEXEC, mode), 'open', path);
+}
+
+/** setns(2) for the calling thread. */
+export function sysSetns(fd: number, nstype: number, object = `fd ${fd}`): void {
+  check(load().c.setns(fd, nstype), 'setns', object);
+}
+
+/** Interface index in the calling thread's network namespace, or undefined when there is none. */
+export function ifNameToIndex(name: string): number | undefined {
+  const i = load().c.if_nametoindex(name);
+  return i === 0 ? undefined : i;
+}
+
+export function sysGettid(): number {
+  return load().c.gettid();
+}

@@ -1,0 +1,260 @@
+// rtnetlink over a raw AF_NETLINK socket (koffi via ffi.ts). All calls are synchronous and short: the kernel
+// handles a request inside sendto(), and dumps are produced as we recv(). A socket opened inside another
+// network namespace (Rtnl.open(netns)) keeps operating there after the thread has moved back.
+import {
+  AF_NETLINK, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, NETLINK_EXT_ACK, SOL_SOCKET, SO_RCVBUF,
+  SyscallError, sysBind, sysClose, sysRecv, sysSendto, sysSetRecvTimeout, sysSetsockoptInt, sysSocket,
+} from './ffi.js';
+import { withNetns, type NetnsTarget } from './netns.js';
+import {
+  AF_INET, IFA_ADDRESS, IFA_BROADCAST, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA,
+  IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID, NLMSG_DONE, NLMSG_ERROR,
+  NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST, RTA_GATEWAY, RTA_OIF,
+  RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
+  RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, attrIPv4, attrNest, attrStr, attrU32,
+  ifaddrmsg, ifinfomsg, ipv4Bytes, macBytes, nlmsg, parseAddr, parseError, parseLink, parseMessages, parseRoute,
+  rtattr, rtmsg, type AddrInfo, type LinkInfo, type NlMessage, type RouteInfo,
+} from './netlink-codec.js';
+
+export type { AddrInfo, LinkInfo, RouteInfo } from './netlink-codec.js';
+
+const ENODEV = 19;
+const EINTR = 4;
+const RECV_BUF = 256 * 1024;
+
+/** Where to put the peer of a new veth: a netns fd we hold open, or a pid whose netns to use. */
+export type PeerNetns = { fd: number } | { pid: number };
+
+export interface VethOptions {
+  /** Namespace for the peer; the peer is created directly inside it (never visible on the host). */
+  peerNetns?: PeerNetns;
+  mtu?: number;
+  peerMac?: string;
+}
+
+/** An rtnetlink (NETLINK_ROUTE) socket. Always close() it (try/finally). */
+export class Rtnl {
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private readonly buf = Buffer.alloc(RECV_BUF);
+  private closed = false;
+  private readonly kernel: Buffer;
+
+  private constructor(private readonly fd: number, readonly where: string) {
+    this.kernel = Buffer.alloc(12);
+    this.kernel.writeUInt16LE(AF_NETLINK, 0);
+  }
+
+  /** A socket in the calling thread's netns, or inside `netns` when given. */
+  static open(netns?: NetnsTarget): Rtnl {
+    if (netns !== undefined) return withNetns(netns, () => Rtnl.openHere(`netns ${String(netns)}`));
+    return Rtnl.openHere('host');
+  }
+
+  private static openHere(where: string): Rtnl {
+    const fd = sysSocket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE, 'netlink route');
+    try {
+      const sa = Buffer.alloc(12);
+      sa.writeUInt16LE(AF_NETLINK, 0);
+      sysBind(fd, sa, 'netlink route');
+      sysSetsockoptInt(fd, SOL_SOCKET, SO_RCVBUF, RECV_BUF);
+      try {
+        sysSetsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      } catch {
+        // old kernels: errors come without the kernel's explanation
+      }
+      sysSetRecvTimeout(fd, 5000);
+    } catch (e) {
+      sysClose(fd);
+      throw e;
+    }
+    return new Rtnl(fd, where);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    sysClose(this.fd, 'netlink route');
+  }
+
+  /**
+   * Send one request and collect the replies. Non-dump requests carry NLM_F_ACK and end at the ACK;
+   * an error ACK throws SyscallError(call, object, errno). Dumps end at NLMSG_DONE and are retried when
+   * the kernel marks them interrupted.
+   */
+  request(type: number, flags: number, body: Buffer, call: string, object: string): NlMessage[] {
+    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.once(type, flags | NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK), body, call, object);
+      } catch (e) {
+        if (dump && e instanceof SyscallError && e.errno === EINTR && attempt < 4) continue;
+        throw e;
+      }
+    }
+  }
+
+  private once(type: number, flags: number, body: Buffer, call: string, object: string): NlMessage[] {
+    if (this.closed) throw new Error('Rtnl: socket is closed');
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    sysSendto(this.fd, nlmsg(type, flags, seq, body), this.kernel, `netlink ${call}`);
+    const replies: NlMessage[] = [];
+    let interrupted = false;
+    for (;;) {
+      const n = sysRecv(this.fd, this.buf, 0, `netlink ${call}`);
+      for (const m of parseMessages(this.buf, n)) {
+        if (m.seq !== seq) continue; // a stale reply to an earlier request
+        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m.type === NLMSG_ERROR) {
+          const err = parseError(m);
+          if (err.errno === 0) return replies;
+          throw new SyscallError(call, object, err.errno, err.message === undefined ? undefined : `kernel: ${err.message}`);
+        }
+        if (m.type === NLMSG_DONE) {
+          if (interrupted) throw new SyscallError(call, object, EINTR);
+          return replies;
+        }
+        replies.push({ ...m, payload: Buffer.from(m.payload) });
+      }
+    }
+  }
+
+  // ------------------------------------------------------------- links
+
+  listLinks(): LinkInfo[] {
+    return this.request(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(), 'RTM_GETLINK', 'dump').map((m) => parseLink(m.payload));
+  }
+
+  /** The link called `name`, or undefined when there is none. */
+  getLink(name: string): LinkInfo | undefined {
+    try {
+      const r = this.request(RTM_GETLINK, 0, Buffer.concat([ifinfomsg(), attrStr(IFLA_IFNAME, name)]), 'RTM_GETLINK', name);
+      const m = r[0];
+      return m === undefined ? undefined : parseLink(m.payload);
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === ENODEV) return undefined;
+      throw e;
+    }
+  }
+
+  /** Index of link `name`; throws SYSCALL_FAILED (ENODEV) when it does not exist. */
+  linkIndex(name: string): number {
+    const l = this.getLink(name);
+    if (l === undefined) throw new SyscallError('RTM_GETLINK', name, ENODEV);
+    return l.index;
+  }
+
+  createBridge(name: string, opts: { mtu?: number } = {}): void {
+    const attrs = [attrStr(IFLA_IFNAME, name), attrNest(IFLA_LINKINFO, attrStr(IFLA_INFO_KIND, 'bridge'))];
+    if (opts.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, opts.mtu));
+    this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([ifinfomsg(), ...attrs]), 'RTM_NEWLINK', `bridge ${name}`);
+  }
+
+  /** A veth pair `name` (here) ↔ `peerName` (here, or directly inside opts.peerNetns). */
+  createVeth(name: string, peerName: string, opts: VethOptions = {}): void {
+    const peerAttrs = [attrStr(IFLA_IFNAME, peerName)];
+    if (opts.peerNetns !== undefined) {
+      peerAttrs.push('fd' in opts.peerNetns ? attrU32(IFLA_NET_NS_FD, opts.peerNetns.fd) : attrU32(IFLA_NET_NS_PID, opts.peerNetns.pid));
+    }
+    if (opts.mtu !== undefined) peerAttrs.push(attrU32(IFLA_MTU, opts.mtu));
+    if (opts.peerMac !== undefined) peerAttrs.push(rtattr(IFLA_ADDRESS, macBytes(opts.peerMac)));
+    const peer = rtattr(VETH_INFO_PEER, Buffer.concat([ifinfomsg(), ...peerAttrs]));
+    const attrs = [
+      attrStr(IFLA_IFNAME, name),
+      attrNest(IFLA_LINKINFO, attrStr(IFLA_INFO_KIND, 'veth'), attrNest(IFLA_INFO_DATA, peer)),
+    ];
+    if (opts.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, opts.mtu));
+    this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([ifinfomsg(), ...attrs]), 'RTM_NEWLINK', `veth ${name} (peer ${peerName})`);
+  }
+
+  private setLink(index: number, what: string, attrs: Buffer[], flags = 0, change = 0): void {
+    this.request(RTM_NEWLINK, 0, Buffer.concat([ifinfomsg({ index, flags, change }), ...attrs]), 'RTM_NEWLINK', what);
+  }
+
+  setUp(index: number, up = true): void {
+    this.setLink(index, `link #${index} ${up ? 'up' : 'down'}`, [], up ? IFF_UP : 0, IFF_UP);
+  }
+
+  /** Enslave to a bridge (masterIndex), or release with 0. */
+  setMaster(index: number, masterIndex: number): void {
+    this.setLink(index, `link #${index} master #${masterIndex}`, [attrU32(IFLA_MASTER, masterIndex)]);
+  }
+
+  /** Rename (the link must be down). */
+  rename(index: number, newName: string): void {
+    this.setLink(index, `link #${index} rename to ${newName}`, [attrStr(IFLA_IFNAME, newName)]);
+  }
+
+  setMtu(index: number, mtu: number): void {
+    this.setLink(index, `link #${index} mtu ${mtu}`, [attrU32(IFLA_MTU, mtu)]);
+  }
+
+  /** Move a link into another netns (given by an open fd). */
+  moveToNetns(index: number, netnsFd: number): void {
+    this.setLink(index, `link #${index} to netns`, [attrU32(IFLA_NET_NS_FD, netnsFd)]);
+  }
+
+  deleteLink(index: number, what = `link #${index}`): void {
+    this.request(RTM_DELLINK, 0, ifinfomsg({ index }), 'RTM_DELLINK', what);
+  }
+
+  /** Delete link `name` if it exists; returns whether it did. */
+  deleteLinkByName(name: string): boolean {
+    const l = this.getLink(name);
+    if (l === undefined) return false;
+    try {
+      this.deleteLink(l.index, name);
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === ENODEV) return false; // went away meanwhile (veth peer)
+      throw e;
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------- addresses and routes
+
+  /** Add IPv4 `address/prefixLen` to link `index`. */
+  addAddress4(index: number, address: string, prefixLen: number): void {
+    const attrs = [attrIPv4(IFA_LOCAL, address), attrIPv4(IFA_ADDRESS, address)];
+    if (prefixLen < 31) attrs.push(rtattr(IFA_BROADCAST, broadcastOf(address, prefixLen)));
+    this.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([ifaddrmsg({ family: AF_INET, prefixLen, index }), ...attrs]),
+      'RTM_NEWADDR', `${address}/${prefixLen} on link #${index}`);
+  }
+
+  listAddresses4(): AddrInfo[] {
+    return this.request(RTM_GETADDR, NLM_F_DUMP, ifaddrmsg({ family: AF_INET, prefixLen: 0, index: 0 }), 'RTM_GETADDR', 'dump')
+      .map((m) => parseAddr(m.payload));
+  }
+
+  /** Default IPv4 route via `gateway` (on link `oif` when given) in the main table. */
+  addDefaultRoute4(gateway: string, oif?: number): void {
+    const attrs = [attrIPv4(RTA_GATEWAY, gateway)];
+    if (oif !== undefined) attrs.push(attrU32(RTA_OIF, oif));
+    const msg = rtmsg({ family: AF_INET, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: RT_SCOPE_UNIVERSE, type: RTN_UNICAST });
+    this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([msg, ...attrs]), 'RTM_NEWROUTE', `default via ${gateway}`);
+  }
+
+  /** IPv4 routes of the main table. */
+  listRoutes4(): RouteInfo[] {
+    return this.request(RTM_GETROUTE, NLM_F_DUMP, rtmsg({ family: AF_INET }), 'RTM_GETROUTE', 'dump')
+      .map((m) => parseRoute(m.payload))
+      .filter((r) => r.family === AF_INET && r.table === RT_TABLE_MAIN);
+  }
+}
+
+function broadcastOf(address: string, prefixLen: number): Buffer {
+  const ip = ipv4Bytes(address).readUInt32BE(0);
+  const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE((ip | ~mask) >>> 0, 0);
+  return b;
+}
+
+/** Open a socket, run `fn`, close it. */
+export function withRtnl<T>(fn: (nl: Rtnl) => T, netns?: NetnsTarget): T {
+  const nl = Rtnl.open(netns);
+  try {
+    return fn(nl);
+  } finally {
+    nl.close();
+  }
+}
