@@ -1,0 +1,6 @@
+// cgroup drivers (v1 and v2) behind one interface. Engine code calls detectCgroupDriver() once and uses the driver.
+export type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult, DeviceRule } from './types.js';
+export { detectCgroupDriver } from './detect.js';
+export type { DetectOptions } from './detect.js';
+export type { CgroupSys } from './sys.js';
+export { cpuWeightFromShares, formatDeviceRule, parseDeviceRule } from './limits.js';

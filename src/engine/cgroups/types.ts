@@ -1,0 +1,65 @@
+// The one cgroup interface the engine uses, whatever the host runs (v1 hierarchies or the v2 unified tree).
+
+/** A v1 devices rule, 'c 1:3 rwm' style. `type` 'a' means all devices (major/minor are then '*'). */
+export interface DeviceRule {
+  type: 'a' | 'b' | 'c';
+  major: number | '*';
+  minor: number | '*';
+  /** Some of 'r', 'w', 'm'. */
+  access: string;
+}
+
+export interface CgroupLimits {
+  /** -m. Unless memorySwapBytes is given, memory+swap is limited to 2 × memory (docker's default). */
+  memoryBytes?: number;
+  /** memory + swap, like docker's --memory-swap; -1 means unlimited swap. Needs memoryBytes. */
+  memorySwapBytes?: number;
+  /** From --cpus: quota = cpus × period. */
+  cpuQuotaMicros?: number;
+  /** Default 100000 when a quota is given. */
+  cpuPeriodMicros?: number;
+  /** v1 cpu.shares; on v2 converted to cpu.weight = 1 + ((shares - 2) × 9999) / 262142. */
+  cpuShares?: number;
+  /** <= 0 means unlimited. */
+  pidsLimit?: number;
+  /** v1 only: deny all, then allow these. v2 ignores them (no eBPF device filter yet) and says so in warnings. */
+  devicesAllowed?: DeviceRule[];
+}
+
+export interface CgroupStats {
+  memoryUsageBytes: number;
+  /** The memory limit, or the host's total memory when unlimited (as `docker stats` shows it). */
+  memoryLimitBytes: number;
+  cpuUsageNanos: number;
+  pids: number;
+}
+
+/** What create() could not do but did not need to fail for (e.g. no swap accounting, no pids hierarchy). */
+export interface CreateResult {
+  warnings: string[];
+}
+
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  /** Things noticed while detecting the host's cgroups, e.g. an optional controller that is not mounted. */
+  readonly warnings: readonly string[];
+  /** Create the container's cgroup (all needed controllers/hierarchies) and apply limits. Idempotent. */
+  create(path: string, limits: CgroupLimits): CreateResult;
+  /** Files the container init's pid must be written to (the C shim writes them). */
+  procsFiles(path: string): string[];
+  /** Pids in the cgroup and its descendants; [] when it does not exist. */
+  pids(path: string): number[];
+  /** Freezes and waits (bounded) until the kernel reports the cgroup frozen. */
+  freeze(path: string): Promise<void>;
+  thaw(path: string): Promise<void>;
+  isFrozen(path: string): boolean;
+  oomKillCount(path: string): number;
+  stats(path: string): CgroupStats;
+  /** Signals every process (default SIGKILL); v2 uses cgroup.kill for SIGKILL when it exists. Thaws a frozen cgroup. */
+  killAll(path: string, signal?: NodeJS.Signals): void;
+  /** Removes the cgroup dirs, children first. Retries while processes exit (EBUSY); missing = success. */
+  remove(path: string): Promise<void>;
+  exists(path: string): boolean;
+  /** Every cgroup path under parent (relative to the hierarchy root, parents before children); [] if none. */
+  list(parent: string): string[];
+}

@@ -1,0 +1,236 @@
+// cgroup v1 driver: one directory per hierarchy (cpu and cpuacct may be separate or co-mounted).
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import { GantryError } from '../../common/errors.js';
+import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
+import { ControlFiles, parseKeyValues } from './sys.js';
+import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
+import type { DriverTimings } from './tree.js';
+import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
+
+export interface V1Hierarchy {
+  /** Absolute directory of the hierarchy's root (its mount point). */
+  dir: string;
+  controllers: string[];
+}
+
+export class CgroupV1Driver implements CgroupDriver {
+  readonly version = 1 as const;
+
+  constructor(
+    readonly hierarchies: readonly V1Hierarchy[],
+    private readonly cf: ControlFiles,
+    readonly warnings: readonly string[],
+    private readonly timings: DriverTimings,
+  ) {}
+
+  private hierarchy(controller: string): V1Hierarchy | undefined {
+    return this.hierarchies.find((h) => h.controllers.includes(controller));
+  }
+
+  /** Directory of `path` in the hierarchy carrying `controller`, or undefined when it is not mounted. */
+  private dirOf(controller: string, path: string): string | undefined {
+    const h = this.hierarchy(controller);
+    return h === undefined ? undefined : join(h.dir, path);
+  }
+
+  private need(controller: string, what: string): string {
+    const h = this.hierarchy(controller);
+    if (h !== undefined) return h.dir;
+    throw new GantryError('UNSUPPORTED', `cannot apply ${what}: the cgroup v1 "${controller}" controller is not mounted`, {
+      hint: `mount it (mount -t cgroup -o ${controller} cgroup /sys/fs/cgroup/${controller}) or drop that limit`,
+    });
+  }
+
+  create(path: string, limits: CgroupLimits): CreateResult {
+    validateLimits(limits);
+    const p = checkCgroupPath(path);
+    const warnings: string[] = [];
+    const memory = memoryLimit(limits);
+    if (memory !== undefined) this.need('memory', 'the memory limit');
+    const wantsCpu = limits.cpuQuotaMicros !== undefined || limits.cpuPeriodMicros !== undefined || limits.cpuShares !== undefined;
+    if (wantsCpu) this.need('cpu', 'the cpu limit');
+    if (limits.pidsLimit !== undefined && limits.pidsLimit > 0) this.need('pids', 'the pids limit');
+    if (limits.devicesAllowed !== undefined) this.need('devices', 'the device rules');
+
+    for (const h of this.hierarchies) this.makePath(h, p);
+
+    const memoryDir = this.dirOf('memory', p);
+    if (memory !== undefined && memoryDir !== undefined) this.applyMemory(memoryDir, memory, limits, warnings);
+    const cpu = this.dirOf('cpu', p);
+    if (cpu !== undefined) {
+      if (limits.cpuPeriodMicros !== undefined || limits.cpuQuotaMicros !== undefined) {
+        this.cf.write(join(cpu, 'cpu.cfs_period_us'), limits.cpuPeriodMicros ?? 100000);
+      }
+      if (limits.cpuQuotaMicros !== undefined) this.cf.write(join(cpu, 'cpu.cfs_quota_us'), limits.cpuQuotaMicros);
+      if (limits.cpuShares !== undefined) this.cf.write(join(cpu, 'cpu.shares'), limits.cpuShares);
+    }
+    const pids = this.dirOf('pids', p);
+    if (pids !== undefined && limits.pidsLimit !== undefined) this.cf.write(join(pids, 'pids.max'), pidsMaxValue(limits.pidsLimit));
+    const devices = this.dirOf('devices', p);
+    if (devices !== undefined && limits.devicesAllowed !== undefined) {
+      this.cf.write(join(devices, 'devices.deny'), 'a');
+      for (const rule of limits.devicesAllowed) this.cf.write(join(devices, 'devices.allow'), formatDeviceRule(rule));
+    }
+    return { warnings };
+  }
+
+  /** mkdir each level of path in one hierarchy, preparing each new level as the controller needs. */
+  private makePath(h: V1Hierarchy, path: string): void {
+    let parent = h.dir;
+    for (const segment of path.split('/')) {
+      const dir = join(parent, segment);
+      this.cf.mkdir(dir);
+      if (h.controllers.includes('cpuset')) this.inheritCpuset(parent, dir);
+      if (h.controllers.includes('memory')) {
+        // Hierarchical accounting, so a parent's limit covers its children. Always 1 on kernels >= 6.x;
+        // on older ones it can only be set before the dir has children, i.e. right here.
+        const file = join(dir, 'memory.use_hierarchy');
+        if (this.cf.readOptional(file)?.trim() === '0') this.cf.write(file, '1');
+      }
+      parent = dir;
+    }
+  }
+
+  /** A new cpuset cgroup starts with empty cpus and mems and accepts no process until they are filled. */
+  private inheritCpuset(parent: string, dir: string): void {
+    for (const name of ['cpuset.cpus', 'cpuset.mems']) {
+      const file = join(dir, name);
+      if (this.cf.read(file).trim() !== '') continue;
+      this.cf.write(file, this.cf.read(join(parent, name)).trim());
+    }
+  }
+
+  /** memory.limit_in_bytes must stay <= memory.memsw.limit_in_bytes at every step, so the order depends on direction. */
+  private applyMemory(dir: string, memory: number, limits: CgroupLimits, warnings: string[]): void {
+    const limitFile = join(dir, 'memory.limit_in_bytes');
+    const swapFile = join(dir, 'memory.memsw.limit_in_bytes');
+    const swap = memorySwapLimit(limits);
+    const currentSwap = this.cf.readOptional(swapFile);
+    if (currentSwap === undefined) {
+      if (limits.memorySwapBytes !== undefined && limits.memorySwapBytes !== -1) {
+        warnings.push('the kernel does not account swap (no memory.memsw.limit_in_bytes): the memory limit is set, the swap limit is not');
+      }
+      this.cf.write(limitFile, memory);
+      return;
+    }
+    if (swap === undefined) {
+      this.cf.write(limitFile, memory);
+      return;
+    }
+    const raising = swap === -1 || swap >= Number(currentSwap.trim());
+    if (raising) {
+      this.cf.write(swapFile, swap);
+      this.cf.write(limitFile, memory);
+    } else {
+      this.cf.write(limitFile, memory);
+      this.cf.write(swapFile, swap);
+    }
+  }
+
+  procsFiles(path: string): string[] {
+    const p = checkCgroupPath(path);
+    return this.hierarchies.map((h) => join(h.dir, p, 'cgroup.procs'));
+  }
+
+  /** The hierarchy whose cgroup.procs is read for pids: pids, else freezer, else memory, else any. */
+  private primary(): V1Hierarchy {
+    const h = this.hierarchy('pids') ?? this.hierarchy('freezer') ?? this.hierarchy('memory') ?? this.hierarchies[0];
+    if (h === undefined) throw new Error('bug: cgroup v1 driver without hierarchies');
+    return h;
+  }
+
+  pids(path: string): number[] {
+    return treePids(this.cf, this.primary().dir, checkCgroupPath(path));
+  }
+
+  private freezerState(path: string): string {
+    return join(this.need('freezer', 'pause/unpause'), checkCgroupPath(path), 'freezer.state');
+  }
+
+  async freeze(path: string): Promise<void> {
+    const file = this.freezerState(path);
+    this.cf.write(file, 'FROZEN');
+    // Freezing can stall (FREEZING) while a task is busy in the kernel; writing FROZEN again retries it.
+    let tries = 0;
+    const frozen = await pollUntil(() => this.cf.read(file).trim() === 'FROZEN', this.timings.freezeTimeoutMs, () => {
+      if (tries++ > 0) this.cf.write(file, 'FROZEN');
+    });
+    if (frozen) return;
+    const state = this.cf.read(file).trim();
+    this.cf.write(file, 'THAWED');
+    throw new GantryError('SYSCALL_FAILED', `freeze \`${file}\`: still ${state} after ${this.timings.freezeTimeoutMs} ms`, {
+      hint: 'a process in the container may be stuck in the kernel; try again',
+    });
+  }
+
+  async thaw(path: string): Promise<void> {
+    const file = this.freezerState(path);
+    this.cf.write(file, 'THAWED');
+    const thawed = await pollUntil(() => this.cf.read(file).trim() === 'THAWED', this.timings.freezeTimeoutMs);
+    if (!thawed) throw new GantryError('SYSCALL_FAILED', `thaw \`${file}\`: still ${this.cf.read(file).trim()}`);
+  }
+
+  isFrozen(path: string): boolean {
+    const dir = this.dirOf('freezer', checkCgroupPath(path));
+    if (dir === undefined) return false;
+    return this.cf.readOptional(join(dir, 'freezer.state'))?.trim() === 'FROZEN';
+  }
+
+  oomKillCount(path: string): number {
+    const dir = this.dirOf('memory', checkCgroupPath(path));
+    if (dir === undefined) return 0;
+    const text = this.cf.readOptional(join(dir, 'memory.oom_control'));
+    return text === undefined ? 0 : parseKeyValues(text).get('oom_kill') ?? 0;
+  }
+
+  stats(path: string): CgroupStats {
+    const p = checkCgroupPath(path);
+    if (!this.exists(p)) throw new GantryError('NOT_FOUND', `cgroup "${p}" does not exist`);
+    const num = (controller: string, file: string): number | undefined => {
+      const dir = this.dirOf(controller, p);
+      const text = dir === undefined ? undefined : this.cf.readOptional(join(dir, file));
+      return text === undefined ? undefined : Number(text.trim());
+    };
+    const limit = num('memory', 'memory.limit_in_bytes');
+    return {
+      memoryUsageBytes: num('memory', 'memory.usage_in_bytes') ?? 0,
+      memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
+      cpuUsageNanos: num('cpuacct', 'cpuacct.usage') ?? 0,
+      pids: num('pids', 'pids.current') ?? this.pids(p).length,
+    };
+  }
+
+  killAll(path: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+    const p = checkCgroupPath(path);
+    const frozen = this.isFrozen(p);
+    const thaw = (): void => this.cf.write(this.freezerState(p), 'THAWED');
+    // A frozen task only acts on a signal once thawed; SIGKILL is sent first so nothing runs in between.
+    if (frozen && signal !== 'SIGKILL') thaw();
+    const first = this.pids(p);
+    signalPids(this.cf, first, signal);
+    if (signal === 'SIGKILL') {
+      // Catch children forked while the first round was being sent.
+      const seen = new Set(first);
+      signalPids(this.cf, this.pids(p).filter((pid) => !seen.has(pid)), signal);
+    }
+    if (frozen && signal === 'SIGKILL') thaw();
+  }
+
+  async remove(path: string): Promise<void> {
+    const p = checkCgroupPath(path);
+    const deadline = Date.now() + this.timings.removeTimeoutMs;
+    for (const h of this.hierarchies) await removeTree(this.cf, join(h.dir, p), deadline);
+  }
+
+  exists(path: string): boolean {
+    const p = checkCgroupPath(path);
+    return this.hierarchies.some((h) => this.cf.sys.exists(join(h.dir, p)));
+  }
+
+  list(parent: string): string[] {
+    const p = checkCgroupPath(parent);
+    const all = new Set(this.hierarchies.flatMap((h) => listTree(this.cf, h.dir, p)));
+    return [...all].sort();
+  }
+}

@@ -1,0 +1,184 @@
+// cgroup v2 driver: one unified tree; controllers are enabled for children in each parent's cgroup.subtree_control.
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import { GantryError, errnoCode, syscallError } from '../../common/errors.js';
+import { cpuMaxValue, cpuWeightFromShares, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
+import { ControlFiles, parseKeyValues } from './sys.js';
+import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
+import type { DriverTimings } from './tree.js';
+import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
+
+/** The controllers the engine enables for container cgroups, when the host has them. */
+export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
+
+export class CgroupV2Driver implements CgroupDriver {
+  readonly version = 2 as const;
+
+  constructor(
+    /** Absolute directory of the unified hierarchy's root (its mount point). */
+    readonly root: string,
+    /** Controllers listed in the root's cgroup.controllers. */
+    readonly controllers: readonly string[],
+    private readonly cf: ControlFiles,
+    readonly warnings: readonly string[],
+    private readonly timings: DriverTimings,
+  ) {}
+
+  private dir(path: string): string {
+    return join(this.root, checkCgroupPath(path));
+  }
+
+  create(path: string, limits: CgroupLimits): CreateResult {
+    validateLimits(limits);
+    const p = checkCgroupPath(path);
+    const warnings: string[] = [];
+    const memory = memoryLimit(limits);
+    const needed = new Set<string>();
+    if (memory !== undefined) needed.add('memory');
+    if (limits.cpuQuotaMicros !== undefined || limits.cpuPeriodMicros !== undefined || limits.cpuShares !== undefined) needed.add('cpu');
+    if (limits.pidsLimit !== undefined && limits.pidsLimit > 0) needed.add('pids');
+    for (const c of needed) {
+      if (!this.controllers.includes(c)) {
+        throw new GantryError('UNSUPPORTED', `cannot apply the ${c} limit: the cgroup v2 "${c}" controller is not available`, {
+          hint: `enable it in ${join(this.root, 'cgroup.subtree_control')} of the host, or drop that limit`,
+        });
+      }
+    }
+    if (limits.devicesAllowed !== undefined) {
+      warnings.push('device rules are not enforced on cgroup v2 (the eBPF device filter is not implemented)');
+    }
+
+    // Every level above the container's cgroup delegates the controllers; the leaf itself holds processes,
+    // so (no internal processes) nothing is enabled in its own subtree_control.
+    const wanted = V2_CONTROLLERS.filter((c) => this.controllers.includes(c));
+    let dir = this.root;
+    for (const segment of p.split('/')) {
+      this.delegate(dir, wanted, needed, warnings);
+      dir = join(dir, segment);
+      this.cf.mkdir(dir);
+    }
+
+    if (memory !== undefined) {
+      this.cf.write(join(dir, 'memory.max'), memory);
+      const total = memorySwapLimit(limits);
+      const swapFile = join(dir, 'memory.swap.max');
+      if (total !== undefined) {
+        if (this.cf.sys.exists(swapFile)) this.cf.write(swapFile, total === -1 ? 'max' : total - memory);
+        else if (limits.memorySwapBytes !== undefined && limits.memorySwapBytes !== -1) {
+          warnings.push('the kernel does not account swap (no memory.swap.max): the memory limit is set, the swap limit is not');
+        }
+      }
+    }
+    const cpuMax = cpuMaxValue(limits);
+    if (cpuMax !== undefined) this.cf.write(join(dir, 'cpu.max'), cpuMax);
+    if (limits.cpuShares !== undefined) this.cf.write(join(dir, 'cpu.weight'), cpuWeightFromShares(limits.cpuShares));
+    if (limits.pidsLimit !== undefined && this.controllers.includes('pids')) this.cf.write(join(dir, 'pids.max'), pidsMaxValue(limits.pidsLimit));
+    return { warnings };
+  }
+
+  /** Enables the wanted controllers in dir/cgroup.subtree_control (those not enabled yet). */
+  private delegate(dir: string, wanted: readonly string[], needed: ReadonlySet<string>, warnings: string[]): void {
+    const file = join(dir, 'cgroup.subtree_control');
+    const enabled = new Set(this.cf.read(file).trim().split(/\s+/));
+    for (const c of wanted) {
+      if (enabled.has(c)) continue;
+      try {
+        this.cf.write(file, `+${c}`);
+      } catch (e) {
+        if (needed.has(c)) throw e;
+        warnings.push(`could not enable the ${c} controller in ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  procsFiles(path: string): string[] {
+    return [join(this.dir(path), 'cgroup.procs')];
+  }
+
+  pids(path: string): number[] {
+    return treePids(this.cf, this.root, checkCgroupPath(path));
+  }
+
+  private frozenNow(dir: string): boolean {
+    const text = this.cf.readOptional(join(dir, 'cgroup.events'));
+    return text !== undefined && parseKeyValues(text).get('frozen') === 1;
+  }
+
+  async freeze(path: string): Promise<void> {
+    const dir = this.dir(path);
+    this.cf.write(join(dir, 'cgroup.freeze'), '1');
+    if (await pollUntil(() => this.frozenNow(dir), this.timings.freezeTimeoutMs)) return;
+    this.cf.write(join(dir, 'cgroup.freeze'), '0');
+    throw new GantryError('SYSCALL_FAILED', `freeze \`${join(dir, 'cgroup.freeze')}\`: not frozen after ${this.timings.freezeTimeoutMs} ms`, {
+      hint: 'a process in the container may be stuck in the kernel; try again',
+    });
+  }
+
+  async thaw(path: string): Promise<void> {
+    const dir = this.dir(path);
+    this.cf.write(join(dir, 'cgroup.freeze'), '0');
+    if (await pollUntil(() => !this.frozenNow(dir), this.timings.freezeTimeoutMs)) return;
+    throw new GantryError('SYSCALL_FAILED', `thaw \`${join(dir, 'cgroup.freeze')}\`: still frozen after ${this.timings.freezeTimeoutMs} ms`);
+  }
+
+  isFrozen(path: string): boolean {
+    return this.frozenNow(this.dir(path));
+  }
+
+  oomKillCount(path: string): number {
+    const text = this.cf.readOptional(join(this.dir(path), 'memory.events'));
+    return text === undefined ? 0 : parseKeyValues(text).get('oom_kill') ?? 0;
+  }
+
+  stats(path: string): CgroupStats {
+    const dir = this.dir(path);
+    if (!this.cf.sys.exists(dir)) throw new GantryError('NOT_FOUND', `cgroup "${checkCgroupPath(path)}" does not exist`);
+    const text = (file: string): string | undefined => this.cf.readOptional(join(dir, file))?.trim();
+    const limit = text('memory.max');
+    const current = text('pids.current');
+    const cpuStat = text('cpu.stat');
+    return {
+      memoryUsageBytes: Number(text('memory.current') ?? 0),
+      memoryLimitBytes: limit === undefined || limit === 'max' ? totalmem() : Math.min(Number(limit), totalmem()),
+      cpuUsageNanos: cpuStat === undefined ? 0 : (parseKeyValues(cpuStat).get('usage_usec') ?? 0) * 1000,
+      pids: current === undefined ? this.pids(path).length : Number(current),
+    };
+  }
+
+  killAll(path: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+    const dir = this.dir(path);
+    const frozen = this.frozenNow(dir);
+    const thaw = (): void => this.cf.write(join(dir, 'cgroup.freeze'), '0');
+    if (frozen && signal !== 'SIGKILL') thaw();
+    let killed = false;
+    if (signal === 'SIGKILL') {
+      try {
+        this.cf.sys.writeFile(join(dir, 'cgroup.kill'), '1'); // kernel >= 5.14: kills the whole subtree, forks included
+        killed = true;
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw syscallError('write', join(dir, 'cgroup.kill'), e);
+      }
+    }
+    if (!killed) {
+      const first = this.pids(path);
+      signalPids(this.cf, first, signal);
+      if (signal === 'SIGKILL') {
+        const seen = new Set(first);
+        signalPids(this.cf, this.pids(path).filter((pid) => !seen.has(pid)), signal);
+      }
+    }
+    if (frozen && signal === 'SIGKILL') thaw();
+  }
+
+  async remove(path: string): Promise<void> {
+    await removeTree(this.cf, this.dir(path), Date.now() + this.timings.removeTimeoutMs);
+  }
+
+  exists(path: string): boolean {
+    return this.cf.sys.exists(this.dir(path));
+  }
+
+  list(parent: string): string[] {
+    return listTree(this.cf, this.root, checkCgroupPath(parent));
+  }
+}

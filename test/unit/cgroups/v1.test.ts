@@ -1,0 +1,170 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { totalmem } from 'node:os';
+import { GantryError } from '../../../src/common/errors.js';
+import { parseDeviceRule } from '../../../src/engine/cgroups/index.js';
+import { DISTRO_HYBRID, DISTRO_HYBRID_MOUNTS, THIS_MACHINE, THIS_MACHINE_MOUNTS, withHost } from './hosts.js';
+
+const CG = '/sys/fs/cgroup';
+const M32 = 32 << 20;
+
+test('v1 create makes the cgroup in every hierarchy and writes each limit into its controller', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    const result = driver.create('gantry-t/c1', {
+      memoryBytes: M32, cpuQuotaMicros: 50000, cpuPeriodMicros: 100000, cpuShares: 512, pidsLimit: 10,
+    });
+    assert.deepEqual(result.warnings, []);
+    for (const h of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids']) {
+      assert.ok(driver.procsFiles('gantry-t/c1').includes(fake.abs(`${CG}/${h}/gantry-t/c1/cgroup.procs`)));
+      assert.equal(fake.read(`${CG}/${h}/gantry-t/c1/cgroup.procs`), '', `${h} dir exists`);
+    }
+    assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.limit_in_bytes`), String(M32));
+    assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.memsw.limit_in_bytes`), String(2 * M32));
+    assert.equal(fake.read(`${CG}/cpu/gantry-t/c1/cpu.cfs_period_us`), '100000');
+    assert.equal(fake.read(`${CG}/cpu/gantry-t/c1/cpu.cfs_quota_us`), '50000');
+    assert.equal(fake.read(`${CG}/cpu/gantry-t/c1/cpu.shares`), '512');
+    assert.equal(fake.read(`${CG}/pids/gantry-t/c1/pids.max`), '10');
+    // Nothing was written outside the container's own dirs except the cpuset copies into the new parent.
+    assert.deepEqual(fake.writes.filter((w) => !w.file.includes('/gantry-t/c1/') && !w.file.includes('/cpuset/')), []);
+  });
+});
+
+test('v1 cpuset cpus and mems are copied from the parent into each new level', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    driver.create('gantry-t/c1', {});
+    assert.deepEqual(fake.writesUnder(`${CG}/cpuset`), [
+      { file: 'gantry-t/cpuset.cpus', value: '0-3' },
+      { file: 'gantry-t/cpuset.mems', value: '0' },
+      { file: 'gantry-t/c1/cpuset.cpus', value: '0-3' },
+      { file: 'gantry-t/c1/cpuset.mems', value: '0' },
+    ]);
+    // A second container under the same parent copies only into its own dir.
+    driver.create('gantry-t/c2', {});
+    assert.deepEqual(fake.writesUnder(`${CG}/cpuset`).slice(4).map((w) => w.file), ['gantry-t/c2/cpuset.cpus', 'gantry-t/c2/cpuset.mems']);
+  });
+});
+
+test('v1 memory and memsw are written in the order the kernel accepts, lowering and raising', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    // From unlimited down to 32m: limit first, then memsw (the fake kernel refuses the other order with EINVAL).
+    driver.create('g/c', { memoryBytes: M32 });
+    // Then up to 128m (memsw 256m): memsw first.
+    driver.create('g/c', { memoryBytes: 4 * M32 });
+    // Then down again with an explicit, equal memory+swap (no swap at all).
+    driver.create('g/c', { memoryBytes: M32, memorySwapBytes: M32 });
+    assert.deepEqual(fake.writesUnder(`${CG}/memory/g/c`), [
+      { file: 'memory.limit_in_bytes', value: String(M32) },
+      { file: 'memory.memsw.limit_in_bytes', value: String(2 * M32) },
+      { file: 'memory.memsw.limit_in_bytes', value: String(8 * M32) },
+      { file: 'memory.limit_in_bytes', value: String(4 * M32) },
+      { file: 'memory.limit_in_bytes', value: String(M32) },
+      { file: 'memory.memsw.limit_in_bytes', value: String(M32) },
+    ]);
+    driver.create('g/c', { memoryBytes: M32, memorySwapBytes: -1 });
+    assert.equal(fake.read(`${CG}/memory/g/c/memory.memsw.limit_in_bytes`), '9223372036854771712');
+  });
+});
+
+test('v1 without swap accounting sets the memory limit and warns only when a swap limit was asked for', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    assert.deepEqual(driver.create('g/a', { memoryBytes: M32 }).warnings, []);
+    const r = driver.create('g/b', { memoryBytes: M32, memorySwapBytes: 2 * M32 });
+    assert.match(r.warnings.join('\n'), /does not account swap/);
+    assert.equal(fake.read(`${CG}/memory/g/b/memory.limit_in_bytes`), String(M32));
+  }, { swapAccounting: false });
+});
+
+test('v1 device rules deny everything, then allow the listed devices', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    driver.create('g/c', { devicesAllowed: ['c 1:3 rwm', 'c 136:* rwm', 'c 5:1 rwm'].map(parseDeviceRule) });
+    assert.deepEqual(fake.writesUnder(`${CG}/devices/g/c`), [
+      { file: 'devices.deny', value: 'a' },
+      { file: 'devices.allow', value: 'c 1:3 rwm' },
+      { file: 'devices.allow', value: 'c 136:* rwm' },
+      { file: 'devices.allow', value: 'c 5:1 rwm' },
+    ]);
+  });
+});
+
+test('a refused write names the file and the errno, crun style', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    fake.failWrites.set('memory.limit_in_bytes', 'EINVAL');
+    assert.throws(() => driver.create('gantry/x', { memoryBytes: M32 }), (e) => {
+      assert.ok(e instanceof GantryError);
+      assert.equal(e.code, 'SYSCALL_FAILED');
+      assert.equal(e.message, `write \`${fake.root}/sys/fs/cgroup/memory/gantry/x/memory.limit_in_bytes\`: EINVAL`);
+      return true;
+    });
+  });
+});
+
+test('v1 create is idempotent and co-mounted cpu,cpuacct gets one dir with both sets of files', async () => {
+  await withHost(DISTRO_HYBRID, DISTRO_HYBRID_MOUNTS, ({ fake, driver }) => {
+    const limits = { memoryBytes: M32, cpuQuotaMicros: 50000, pidsLimit: 10 };
+    driver.create('g/c', limits);
+    driver.create('g/c', limits);
+    assert.equal(fake.read(`${CG}/cpu,cpuacct/g/c/cpu.cfs_quota_us`), '50000');
+    assert.equal(driver.stats('g/c').cpuUsageNanos, 0);
+    assert.equal(fake.read(`${CG}/memory/g/c/memory.limit_in_bytes`), String(M32));
+  });
+});
+
+test('v1 freeze waits through FREEZING until the freezer reports FROZEN; thaw undoes it', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
+    driver.create('g/c', {});
+    assert.equal(driver.isFrozen('g/c'), false);
+    const freezing = driver.freeze('g/c');
+    assert.equal(fake.read(`${CG}/freezer/g/c/freezer.state`), 'FREEZING');
+    await freezing;
+    assert.equal(driver.isFrozen('g/c'), true);
+    await driver.thaw('g/c');
+    assert.equal(driver.isFrozen('g/c'), false);
+  });
+});
+
+test('v1 freeze that never completes gives up after the timeout and leaves the cgroup thawed', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
+    driver.create('g/c', {});
+    await assert.rejects(driver.freeze('g/c'), (e) => e instanceof GantryError && /freezer\.state`: still FREEZING/.test(e.message));
+    assert.equal(fake.read(`${CG}/freezer/g/c/freezer.state`), 'THAWED');
+  }, { freezeAfterReads: Infinity });
+});
+
+test('v1 OOM kills are read from memory.oom_control', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    driver.create('g/c', { memoryBytes: M32 });
+    assert.equal(driver.oomKillCount('g/c'), 0);
+    fake.set(`${CG}/memory/g/c/memory.oom_control`, 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
+    assert.equal(driver.oomKillCount('g/c'), 3);
+    assert.equal(driver.oomKillCount('g/missing'), 0);
+  });
+});
+
+test('v1 stats come from memory.usage_in_bytes, memory.limit_in_bytes, cpuacct.usage and pids.current', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    driver.create('g/c', { memoryBytes: M32 });
+    fake.set(`${CG}/memory/g/c/memory.usage_in_bytes`, '1234567\n');
+    fake.set(`${CG}/cpuacct/g/c/cpuacct.usage`, '987654321\n');
+    fake.set(`${CG}/pids/g/c/pids.current`, '3\n');
+    assert.deepEqual(driver.stats('g/c'), { memoryUsageBytes: 1234567, memoryLimitBytes: M32, cpuUsageNanos: 987654321, pids: 3 });
+    driver.create('g/unlimited', {});
+    assert.equal(driver.stats('g/unlimited').memoryLimitBytes, totalmem());
+    assert.throws(() => driver.stats('g/missing'), (e) => e instanceof GantryError && e.code === 'NOT_FOUND');
+  });
+});
+
+test('v1 killAll signals every process, including those in child cgroups, and thaws a frozen cgroup', async () => {
+  await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
+    driver.create('g/c', {});
+    driver.create('g/c/sub', {});
+    fake.addProcess(fake.abs(`${CG}/pids/g/c`), 101);
+    fake.addProcess(fake.abs(`${CG}/pids/g/c/sub`), 102);
+    assert.deepEqual(driver.pids('g/c'), [101, 102]);
+    await driver.freeze('g/c');
+    driver.killAll('g/c', 'SIGTERM');
+    assert.deepEqual(fake.signals, [{ pid: 101, signal: 'SIGTERM' }, { pid: 102, signal: 'SIGTERM' }]);
+    assert.equal(driver.isFrozen('g/c'), false);
+    driver.killAll('g/c');
+    assert.deepEqual(fake.signals.slice(2).map((s) => s.signal), ['SIGKILL', 'SIGKILL']);
+  });
+});

@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { totalmem } from 'node:os';
+import { GantryError } from '../../../src/common/errors.js';
+import { parseDeviceRule } from '../../../src/engine/cgroups/index.js';
+import { UNIFIED, UNIFIED_MOUNTS, withHost } from './hosts.js';
+
+const CG = '/sys/fs/cgroup';
+const M32 = 32 << 20;
+
+test('v2 create delegates cpu, memory and pids down the path and writes the limits in the leaf', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ fake, driver }) => {
+    const r = driver.create('gantry-t/c1', { memoryBytes: M32, cpuQuotaMicros: 50000, cpuPeriodMicros: 100000, cpuShares: 1024, pidsLimit: 10 });
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(fake.writes.map((w) => [w.file.slice('sys/fs/cgroup/'.length), w.value]), [
+      ['cgroup.subtree_control', '+cpu'],
+      ['cgroup.subtree_control', '+memory'],
+      ['cgroup.subtree_control', '+pids'],
+      ['gantry-t/cgroup.subtree_control', '+cpu'],
+      ['gantry-t/cgroup.subtree_control', '+memory'],
+      ['gantry-t/cgroup.subtree_control', '+pids'],
+      ['gantry-t/c1/memory.max', String(M32)],
+      ['gantry-t/c1/memory.swap.max', String(M32)],
+      ['gantry-t/c1/cpu.max', '50000 100000'],
+      ['gantry-t/c1/cpu.weight', '39'],
+      ['gantry-t/c1/pids.max', '10'],
+    ]);
+    assert.equal(fake.read(`${CG}/gantry-t/c1/cgroup.subtree_control`), '', 'the leaf holds processes, so delegates nothing');
+    // A second container under the same parent finds the controllers already delegated.
+    const before = fake.writes.length;
+    driver.create('gantry-t/c2', { cpuQuotaMicros: 150000 });
+    assert.deepEqual(fake.writes.slice(before).map((w) => [w.file.slice('sys/fs/cgroup/'.length), w.value]), [
+      ['gantry-t/c2/cpu.max', '150000 100000'],
+    ]);
+  });
+});
+
+test('v2 swap: memory.swap.max is memory+swap minus memory, "max" for -1', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ fake, driver }) => {
+    driver.create('g/a', { memoryBytes: M32, memorySwapBytes: 3 * M32 });
+    assert.equal(fake.read(`${CG}/g/a/memory.swap.max`), String(2 * M32));
+    driver.create('g/b', { memoryBytes: M32, memorySwapBytes: -1 });
+    assert.equal(fake.read(`${CG}/g/b/memory.swap.max`), 'max');
+    driver.create('g/c', { pidsLimit: 0 });
+    assert.equal(fake.read(`${CG}/g/c/pids.max`), 'max');
+  });
+});
+
+test('v2 ignores device rules and says so in the warnings', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ driver }) => {
+    const r = driver.create('g/c', { devicesAllowed: [parseDeviceRule('c 1:3 rwm')] });
+    assert.deepEqual(r.warnings, ['device rules are not enforced on cgroup v2 (the eBPF device filter is not implemented)']);
+  });
+});
+
+test('v2 freeze waits for "frozen 1" in cgroup.events; thaw for "frozen 0"', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, async ({ fake, driver }) => {
+    driver.create('g/c', {});
+    const freezing = driver.freeze('g/c');
+    assert.equal(fake.read(`${CG}/g/c/cgroup.freeze`), '1');
+    await freezing;
+    assert.equal(driver.isFrozen('g/c'), true);
+    await driver.thaw('g/c');
+    assert.equal(driver.isFrozen('g/c'), false);
+  });
+});
+
+test('v2 freeze that never completes fails after the timeout and unfreezes', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, async ({ fake, driver }) => {
+    driver.create('g/c', {});
+    await assert.rejects(driver.freeze('g/c'), (e) => e instanceof GantryError && /not frozen after 200 ms/.test(e.message));
+    assert.equal(fake.read(`${CG}/g/c/cgroup.freeze`), '0');
+  }, { freezeAfterReads: Infinity });
+});
+
+test('v2 OOM kills and stats are parsed from memory.events, memory.current, memory.max, cpu.stat, pids.current', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ fake, driver }) => {
+    driver.create('g/c', { memoryBytes: M32, pidsLimit: 10 });
+    fake.set(`${CG}/g/c/memory.events`, 'low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n');
+    assert.equal(driver.oomKillCount('g/c'), 2);
+    fake.set(`${CG}/g/c/memory.current`, '4096000\n');
+    fake.set(`${CG}/g/c/cpu.stat`, 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n');
+    fake.set(`${CG}/g/c/pids.current`, '2\n');
+    assert.deepEqual(driver.stats('g/c'), { memoryUsageBytes: 4096000, memoryLimitBytes: M32, cpuUsageNanos: 1_500_000, pids: 2 });
+    driver.create('g/unlimited', {});
+    assert.equal(driver.stats('g/unlimited').memoryLimitBytes, totalmem());
+  });
+});
+
+test('v2 killAll uses cgroup.kill for SIGKILL and thaws a frozen cgroup', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, async ({ fake, driver }) => {
+    driver.create('g/c', {});
+    fake.addProcess(fake.abs(`${CG}/g/c`), 201);
+    await driver.freeze('g/c');
+    driver.killAll('g/c');
+    assert.ok(fake.writes.some((w) => w.file === 'sys/fs/cgroup/g/c/cgroup.kill' && w.value === '1'));
+    assert.deepEqual(fake.signals, [{ pid: 201, signal: 'SIGKILL' }]);
+    assert.equal(driver.isFrozen('g/c'), false);
+    assert.deepEqual(driver.pids('g/c'), []);
+  });
+});
+
+test('v2 killAll signals each pid when cgroup.kill does not exist or the signal is not SIGKILL', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ fake, driver }) => {
+    driver.create('g/c', {});
+    fake.addProcess(fake.abs(`${CG}/g/c`), 301);
+    fake.addProcess(fake.abs(`${CG}/g/c`), 302);
+    driver.killAll('g/c', 'SIGTERM');
+    driver.killAll('g/c');
+    assert.deepEqual(fake.signals, [
+      { pid: 301, signal: 'SIGTERM' }, { pid: 302, signal: 'SIGTERM' },
+      { pid: 301, signal: 'SIGKILL' }, { pid: 302, signal: 'SIGKILL' },
+    ]);
+  }, { cgroupKill: false });
+});
