@@ -1,0 +1,171 @@
+/* The shim's children. run: the clone()d container init (blocks until `go`, then sets up the
+ * container and execs, or forks the command and stays as a minimal init). exec: a helper that joins
+ * the target's namespaces and forks the process (so that the pid namespace applies to it). */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define FD_SYNC 3
+#define FD_ERR 4
+#define FD_AUX 5
+
+/* stdio to 0/1/2, the kept fds to 3/4/5 (via high numbers, so no dup2 clobbers another), the rest closed:
+ * nothing of the shim (socket, log, control pipes) leaks into the container. */
+static void arrange_fds(struct child_fds *f) {
+  int keep[3] = {f->sync, f->errpipe, f->aux};
+  for (int i = 0; i < 3; i++)
+    if (keep[i] >= 0) keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 100);
+  dup2(f->in, 0);
+  dup2(f->out, 1);
+  dup2(f->err, 2);
+  for (int i = 0; i < 3; i++)
+    if (keep[i] >= 0) dup3(keep[i], 3 + i, O_CLOEXEC);
+  close_range(FD_AUX + 1, ~0U, 0);
+  if (keep[2] < 0) close(FD_AUX);
+  f->sync = FD_SYNC;
+  f->errpipe = FD_ERR;
+  f->aux = keep[2] < 0 ? -1 : FD_AUX;
+}
+
+/* Blocks until the daemon said `go` (one byte) or the shim went away (EOF). */
+static void wait_go(void) {
+  char c;
+  ssize_t r;
+  do r = read(FD_SYNC, &c, 1);
+  while (r < 0 && errno == EINTR);
+  if (r != 1) _exit(1);
+  close(FD_SYNC);
+}
+
+static noreturn void setup_failed(void) { report_and_exit(FD_ERR, "setup-error", 255); }
+
+/* pid 1 of `init 1`: forwards signals to the command, reaps every zombie, exits with the command's status. */
+static noreturn void minimal_init(pid_t command) {
+  close(0);
+  close(1);
+  close(2);
+  close(FD_ERR);
+  sigset_t all;
+  sigfillset(&all);
+  for (;;) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&all, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      kill(command, sig);
+      continue;
+    }
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+      if (pid == command) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+}
+
+static void start_command(const struct spec *s) {
+  if (s->cwd && mkdir_p(s->cwd) < 0) setup_failed(); /* as root, before the user changes */
+  if (apply_creds(s) < 0) setup_failed();
+  if (!s->init) exec_command(s, FD_ERR);
+  /* signals stay blocked from here on in the init; the command resets its mask before exec */
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fail_errno("fork command");
+    setup_failed();
+  }
+  if (pid == 0) exec_command(s, FD_ERR);
+  minimal_init(pid);
+}
+
+noreturn void run_child(const struct spec *s, struct child_fds *f) {
+  arrange_fds(f);
+  umask(0);
+  wait_go();
+  if (f->aux >= 0) {
+    if (setns(f->aux, CLONE_NEWNET) < 0) {
+      fail_errno("setns `%s`", s->netns);
+      setup_failed();
+    }
+    close(f->aux);
+  }
+  if ((s->clone_flags & CLONE_NEWNET) && loopback_up() < 0) setup_failed();
+  if (s->cgroup_ns && unshare(CLONE_NEWCGROUP) < 0) {
+    fail_errno("unshare `cgroup`");
+    setup_failed();
+  }
+  if (rootfs_setup(s, f->pts) < 0) setup_failed();
+  if (apply_limits(s) < 0) setup_failed();
+  start_command(s);
+  _exit(255); /* not reached */
+}
+
+/* exec mode. The pid pipe (aux) carries "p<PID>" (the process, as the host sees it) or "e<MESSAGE>". */
+static noreturn void helper_failed(int pidpipe) {
+  char line[ERR_MAX + 1];
+  int n = snprintf(line, sizeof line, "e%s", g_err);
+  write_all(pidpipe, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  _exit(1);
+}
+
+noreturn void exec_child(const struct spec *s, struct child_fds *f) {
+  arrange_fds(f);
+  static const struct { const char *name; int type; } ns[] = {
+      {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
+      {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS},
+  };
+  enum { NNS = sizeof ns / sizeof ns[0] };
+  int fds[NNS];
+  char path[64];
+  /* open everything first: once in the mount namespace, /proc/PID is no longer the same path */
+  for (size_t i = 0; i < NNS; i++) {
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", s->target_pid, ns[i].name);
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0 && errno != ENOENT) {
+      fail_errno("open `%s`", path);
+      helper_failed(f->aux);
+    }
+  }
+  snprintf(path, sizeof path, "/proc/%d/root", s->target_pid);
+  _cleanup_close_ int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    fail_errno("open `%s`", path);
+    helper_failed(f->aux);
+  }
+  for (size_t i = 0; i < NNS; i++) {
+    if (fds[i] < 0) continue;
+    if (setns(fds[i], ns[i].type) < 0) {
+      fail_errno("setns `/proc/%d/ns/%s`", s->target_pid, ns[i].name);
+      helper_failed(f->aux);
+    }
+    close(fds[i]);
+  }
+  if (fchdir(root) < 0 || chroot(".") < 0) {
+    fail_errno("chroot `%s`", path);
+    helper_failed(f->aux);
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    fail_errno("fork in `/proc/%d/ns/pid`", s->target_pid);
+    helper_failed(f->aux);
+  }
+  if (pid == 0) {
+    close(f->aux);
+    umask(0);
+    wait_go();
+    if (apply_limits(s) < 0) setup_failed();
+    start_command(s);
+  }
+  char line[24];
+  int n = snprintf(line, sizeof line, "p%d", pid);
+  write_all(f->aux, line, (size_t)n);
+  _exit(0);
+}

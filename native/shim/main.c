@@ -1,0 +1,417 @@
+/* gantry-shim: one per container (run) or exec session (exec). The handshake and the supervision
+ * loop: docs/shim-protocol.md is the contract. */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+static struct spec spec;
+static struct shim sh;
+
+enum phase { WAIT_GO, STARTING, RUNNING };
+
+static struct {
+  bool exec_mode;
+  enum phase phase;
+  int listen_fd, sig_fd, sync_fd, err_fd; /* err_fd: read end of the child's error pipe */
+  int out[2];                             /* stdout, stderr read ends (tty: master, -1) */
+  char ctl[4];
+  size_t ctl_len;
+  char errline[ERR_MAX + 64];
+  size_t errline_len;
+  bool exited, exited_before_go;
+  int status;
+  struct timespec finished, deadline;
+} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .out = {-1, -1}};
+
+static void status_line(const char *s, size_t n) {
+  (void)write_all(1, s, n); /* the daemon may be gone: EPIPE is ignored */
+}
+
+/* ---- handshake -------------------------------------------------------------------------------- */
+
+static pid_t child_pid = -1; /* pid to kill when the handshake fails */
+
+static noreturn void handshake_failed(void) {
+  if (child_pid > 0) {
+    kill(child_pid, SIGKILL);
+    waitpid(child_pid, NULL, 0);
+  }
+  if (st.listen_fd >= 0) unlink(spec.socket);
+  char line[ERR_MAX + 8] = "error ";
+  strcat(line, g_err);
+  strcat(line, "\n");
+  status_line(line, strlen(line));
+  _exit(1);
+}
+
+static int set_nonblock(int fd) { return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* The tty: the shim keeps the master; the slave (also reachable as PTS_PATH) goes to the child. */
+static int open_tty(int *master, int *slave, char pts[32]) {
+  *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (*master < 0) return fail_errno("posix_openpt");
+  unsigned n;
+  if (grantpt(*master) < 0 || unlockpt(*master) < 0 || ioctl(*master, TIOCGPTN, &n) < 0)
+    return fail_errno("unlockpt `/dev/ptmx`");
+  memcpy(pts, "/dev/pts/", 9);
+  pts[9 + fmt_uint(pts + 9, n)] = '\0';
+  *slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (*slave < 0) return fail_errno("ioctl TIOCGPTPEER `%s`", pts);
+  struct winsize ws = {.ws_row = 24, .ws_col = 80};
+  ioctl(*master, TIOCSWINSZ, &ws);
+  return 0;
+}
+
+static int pipe_pair(int p[2]) { return pipe2(p, O_CLOEXEC) < 0 ? fail_errno("pipe") : 0; }
+
+/* exec mode: the helper reports "p<PID>" of the process it forked, or "e<MESSAGE>". */
+static pid_t read_exec_pid(int fd, pid_t helper) {
+  char buf[ERR_MAX + 2];
+  size_t len = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+  }
+  buf[len] = '\0';
+  int status;
+  while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+  }
+  long long pid;
+  if (len > 1 && buf[0] == 'p' && parse_ll(buf + 1, 1, INT32_MAX, &pid) == 0) return (pid_t)pid;
+  if (len > 1 && buf[0] == 'e') return fail("%s", buf + 1);
+  return fail("exec helper exited with status %d", status);
+}
+
+static void start(void) {
+  st.listen_fd = server_listen(spec.socket);
+  if (st.listen_fd < 0) handshake_failed();
+  sh.log_fd = -1;
+  if (spec.log) {
+    sh.log_fd = open(spec.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (sh.log_fd < 0) {
+      fail_errno("open `%s`", spec.log);
+      handshake_failed();
+    }
+  }
+
+  struct child_fds f = {.in = -1, .out = -1, .err = -1, .aux = -1};
+  char pts[32];
+  int sync[2], errp[2], aux[2] = {-1, -1}, in[2] = {-1, -1}, out[2], err[2];
+  sh.in_fd = sh.master_fd = -1;
+  if (spec.tty) {
+    int slave = -1;
+    if (open_tty(&sh.master_fd, &slave, pts) < 0) handshake_failed();
+    f.in = f.out = f.err = slave;
+    f.pts = pts;
+    st.out[0] = sh.master_fd;
+    if (spec.stdin_open && (sh.in_fd = fcntl(sh.master_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+      fail_errno("dup pty master");
+      handshake_failed();
+    }
+  } else {
+    if (pipe_pair(out) < 0 || pipe_pair(err) < 0) handshake_failed();
+    f.out = out[1];
+    f.err = err[1];
+    st.out[0] = out[0];
+    st.out[1] = err[0];
+    if (spec.stdin_open) {
+      if (pipe_pair(in) < 0) handshake_failed();
+      f.in = in[0];
+      sh.in_fd = in[1];
+    } else if ((f.in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+      fail_errno("open `/dev/null`");
+      handshake_failed();
+    }
+  }
+  if (pipe_pair(sync) < 0 || pipe_pair(errp) < 0) handshake_failed();
+  f.sync = sync[0];
+  f.errpipe = errp[1];
+  if (st.exec_mode) {
+    if (pipe_pair(aux) < 0) handshake_failed();
+    f.aux = aux[1];
+  } else if (spec.netns && (f.aux = open(spec.netns, O_RDONLY | O_CLOEXEC)) < 0) {
+    fail_errno("open `%s`", spec.netns);
+    handshake_failed();
+  }
+
+  pid_t pid = st.exec_mode ? fork() : (pid_t)syscall(SYS_clone, spec.clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) {
+    fail_errno(st.exec_mode ? "fork exec helper" : "clone `%s`", spec.id ? spec.id : "container");
+    handshake_failed();
+  }
+  if (pid == 0) {
+    if (st.exec_mode) exec_child(&spec, &f);
+    run_child(&spec, &f);
+  }
+  child_pid = pid;
+  /* the parent keeps only its ends */
+  int child_ends[] = {f.in == f.out ? -1 : f.in, f.out, f.err == f.out ? -1 : f.err, f.sync, f.errpipe, f.aux};
+  for (size_t i = 0; i < sizeof child_ends / sizeof child_ends[0]; i++)
+    if (child_ends[i] >= 0) close(child_ends[i]);
+  st.sync_fd = sync[1];
+  st.err_fd = errp[0];
+  if (st.exec_mode) {
+    child_pid = -1; /* the helper is reaped by read_exec_pid */
+    pid = read_exec_pid(aux[0], pid);
+    close(aux[0]);
+    if (pid < 0) handshake_failed();
+    child_pid = pid; /* re-parented to the shim, a subreaper */
+  }
+  sh.child = pid;
+  for (size_t i = 0; i < spec.cgroup_procs.n; i++) {
+    char buf[24];
+    buf[fmt_uint(buf, (unsigned long long)pid)] = '\0';
+    if (write_file(spec.cgroup_procs.v[i], buf) < 0) handshake_failed();
+  }
+  for (int i = 0; i < 2; i++)
+    if (st.out[i] >= 0) set_nonblock(st.out[i]);
+  if (sh.in_fd >= 0) set_nonblock(sh.in_fd);
+  set_nonblock(st.err_fd);
+}
+
+/* ---- supervision ------------------------------------------------------------------------------ */
+
+/* After the start is settled the daemon may die at any time: stdio goes to /dev/null. */
+static void detach_stdio(void) {
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return;
+  for (int fd = 0; fd < 3; fd++) dup2(null, fd);
+  close(null);
+}
+
+static void settle_start(void) {
+  if (st.errline_len == 0 && st.exited_before_go) {
+    strcpy(st.errline, "setup-error init exited before `go`");
+    st.errline_len = strlen(st.errline);
+  }
+  if (st.errline_len == 0) {
+    status_line("started\n", 8);
+  } else {
+    st.errline[st.errline_len] = '\n';
+    status_line(st.errline, st.errline_len + 1);
+    st.errline[st.errline_len] = '\0';
+  }
+  detach_stdio();
+  st.phase = RUNNING;
+}
+
+static void abort_start(void) {
+  kill(sh.child, SIGKILL);
+  while (waitpid(sh.child, NULL, 0) < 0 && errno == EINTR) {
+  }
+  for (int i = 0; i < MAX_CLIENTS; i++)
+    if (sh.clients[i].fd >= 0) client_drop(&sh.clients[i]);
+  unlink(spec.socket);
+  _exit(1);
+}
+
+static void control_readable(void) {
+  ssize_t r = read(0, st.ctl + st.ctl_len, sizeof st.ctl - st.ctl_len);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) abort_start(); /* EOF before `go` */
+  st.ctl_len += (size_t)r;
+  if (memcmp(st.ctl, "go\n", st.ctl_len < 3 ? st.ctl_len : 3) != 0 || st.ctl_len > 3) abort_start();
+  if (st.ctl_len < 3) return;
+  (void)write_all(st.sync_fd, "g", 1);
+  close(st.sync_fd);
+  st.sync_fd = -1;
+  st.phase = STARTING;
+}
+
+static void errpipe_readable(void) {
+  size_t room = sizeof st.errline - 1 - st.errline_len;
+  ssize_t r = read(st.err_fd, st.errline + st.errline_len, room);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r > 0) {
+    st.errline_len += (size_t)r;
+    if (st.errline_len < sizeof st.errline - 1) return;
+  }
+  close(st.err_fd);
+  st.err_fd = -1;
+  if (st.phase == STARTING) settle_start();
+}
+
+static void output_readable(int i) {
+  static char buf[CHUNK];
+  ssize_t r = read(st.out[i], buf, sizeof buf);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) { /* EOF, or EIO once the tty's last slave is closed */
+    if (st.out[i] != sh.master_fd) close(st.out[i]);
+    st.out[i] = -1;
+    return;
+  }
+  output_chunk(&sh, i + 1, buf, (size_t)r);
+}
+
+static void reap(void) {
+  struct signalfd_siginfo si;
+  while (read(st.sig_fd, &si, sizeof si) > 0) {
+  }
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid != sh.child || st.exited) continue;
+    st.exited = true;
+    st.exited_before_go = st.phase == WAIT_GO;
+    st.status = status;
+    clock_gettime(CLOCK_REALTIME, &st.finished);
+    clock_gettime(CLOCK_MONOTONIC, &st.deadline);
+    st.deadline.tv_nsec += 200 * 1000000L; /* drain output for at most 200 ms */
+    if (st.deadline.tv_nsec >= 1000000000L) {
+      st.deadline.tv_sec++;
+      st.deadline.tv_nsec -= 1000000000L;
+    }
+  }
+}
+
+static int ms_left(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long ms = (st.deadline.tv_sec - now.tv_sec) * 1000 + (st.deadline.tv_nsec - now.tv_nsec) / 1000000;
+  return ms < 0 ? 0 : (int)ms;
+}
+
+static void write_exit_file(int code, int sig) {
+  char line[96];
+  size_t n = fmt_uint(line, (unsigned)code);
+  line[n++] = ' ';
+  n += fmt_uint(line + n, (unsigned)sig);
+  line[n++] = ' ';
+  n += fmt_time(line + n, &st.finished);
+  char tmp[4096];
+  size_t len = strlen(spec.exit_file);
+  if (len + 5 > sizeof tmp) return;
+  memcpy(tmp, spec.exit_file, len);
+  memcpy(tmp + len, ".tmp", 5);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  int ok = write_all(fd, line, n) == 0 && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp, spec.exit_file) < 0) unlink(tmp);
+}
+
+static noreturn void finish(void) {
+  if (st.err_fd >= 0) { /* every writer is gone by now: data or EOF is there */
+    while (st.err_fd >= 0) errpipe_readable();
+  }
+  if (st.phase == STARTING) settle_start();
+  int code, sig = 0;
+  if (st.errline_len) {
+    long long v = 255;
+    if (strncmp(st.errline, "exec-error ", 11) == 0) {
+      char num[4] = {st.errline[11], st.errline[12], st.errline[13], 0};
+      if (parse_ll(num, 0, 255, &v) < 0) v = 126;
+    }
+    code = (int)v;
+  } else if (WIFEXITED(st.status)) {
+    code = WEXITSTATUS(st.status);
+  } else {
+    sig = WTERMSIG(st.status);
+    code = 128 + sig;
+  }
+  write_exit_file(code, sig);
+  char payload[8];
+  size_t n = fmt_uint(payload, (unsigned)code);
+  payload[n++] = '\n';
+  for (int i = 0; i < MAX_CLIENTS; i++) {
+    struct client *c = &sh.clients[i];
+    if (c->fd < 0) continue;
+    send_frame(&sh, c, 3, payload, n);
+    if (c->fd >= 0) client_drop(c);
+  }
+  unlink(spec.socket);
+  _exit(0);
+}
+
+static noreturn void supervise(void) {
+  enum { MAXFDS = 8 + MAX_CLIENTS };
+  for (;;) {
+    if (st.exited && st.phase != WAIT_GO) {
+      bool drained = st.out[0] < 0 && st.out[1] < 0 && st.err_fd < 0;
+      if (drained || ms_left() == 0) finish();
+    }
+    struct pollfd p[MAXFDS];
+    int who[MAXFDS]; /* what p[i] is: -1 control, -2 errpipe, -3/-4 output, -5 signals, -6 listen, -7 stdin, >=0 client */
+    nfds_t n = 0;
+#define ADD(fd_, ev_, who_) (p[n] = (struct pollfd){.fd = (fd_), .events = (ev_)}, who[n++] = (who_))
+    if (st.phase == WAIT_GO) ADD(0, POLLIN, -1);
+    if (st.phase != WAIT_GO && st.err_fd >= 0) ADD(st.err_fd, POLLIN, -2);
+    for (int i = 0; i < 2; i++)
+      if (st.out[i] >= 0) ADD(st.out[i], POLLIN, -3 - i);
+    ADD(st.sig_fd, POLLIN, -5);
+    ADD(st.listen_fd, POLLIN, -6);
+    if (sh.pending_len && sh.in_fd >= 0) ADD(sh.in_fd, POLLOUT, -7);
+    for (int i = 0; i < MAX_CLIENTS; i++)
+      if (sh.clients[i].fd >= 0 && !sh.pending_len) ADD(sh.clients[i].fd, POLLIN, i);
+#undef ADD
+    int r = poll(p, n, st.exited && st.phase != WAIT_GO ? ms_left() : -1);
+    if (r < 0 && errno != EINTR) _exit(2);
+    for (nfds_t i = 0; r > 0 && i < n; i++) {
+      if (!p[i].revents) continue;
+      switch (who[i]) {
+        case -1: control_readable(); break;
+        case -2: if (st.err_fd >= 0) errpipe_readable(); break;
+        case -3: case -4: if (st.out[-3 - who[i]] >= 0) output_readable(-3 - who[i]); break;
+        case -5: reap(); break;
+        case -6: server_accept(&sh, st.listen_fd); break;
+        case -7: stdin_flush(&sh); break;
+        default:
+          if (sh.clients[who[i]].fd == p[i].fd) client_readable(&sh, &sh.clients[who[i]]);
+      }
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  for (int fd = 0; fd < 3; fd++) /* pipes created later must never land on 0-2 */
+    if (fcntl(fd, F_GETFD) < 0) open("/dev/null", O_RDWR);
+  if (argc != 3 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "exec") != 0)) {
+    static const char usage[] = "error usage: gantry-shim run|exec SPEC_FILE\n";
+    status_line(usage, sizeof usage - 1);
+    return 2;
+  }
+  st.exec_mode = argv[1][0] == 'e';
+  for (int i = 0; i < MAX_CLIENTS; i++) sh.clients[i].fd = -1;
+  sh.spec = &spec;
+  if (spec_load(argv[2], st.exec_mode, &spec) < 0) handshake_failed();
+
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  st.sig_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (st.sig_fd < 0) {
+    fail_errno("signalfd");
+    handshake_failed();
+  }
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+    fail_errno("prctl PR_SET_CHILD_SUBREAPER");
+    handshake_failed();
+  }
+  start();
+
+  char line[64] = "ready ";
+  size_t n = 6;
+  n += fmt_uint(line + n, (unsigned long long)getpid());
+  line[n++] = ' ';
+  n += fmt_uint(line + n, (unsigned long long)sh.child);
+  line[n++] = '\n';
+  status_line(line, n);
+  supervise();
+}

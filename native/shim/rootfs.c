@@ -1,0 +1,259 @@
+/* The container's filesystem, done by the init in its new mount namespace: mounts, devices and
+ * symlinks resolved inside the rootfs (openat2 + RESOLVE_IN_ROOT, so symlinks cannot escape), then
+ * pivot_root, sysctls, read-only paths, masks and the read-only root. */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#define PROPAGATION (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)
+/* per-mount flags a bind remount can change */
+#define BIND_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+
+/* An fd for PATH (a container path) resolved with the rootfs as `/`. */
+static int in_root(int rootfd, const char *path, int flags) {
+  struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT};
+  return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+static const char *fd_path(int fd, char buf[32]) {
+  snprintf(buf, 32, "/proc/self/fd/%d", fd);
+  return buf;
+}
+
+/* mkdir -p inside the rootfs; returns an O_PATH fd of the directory. */
+static int mkdir_in_root(int rootfd, const char *path) {
+  char buf[PATH_MAX];
+  if (strlen(path) >= sizeof buf) return errno = ENAMETOOLONG, fail_errno("mkdir `%s`", path);
+  strcpy(buf, path);
+  int dir = in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+  if (dir < 0) return fail_errno("open rootfs");
+  for (char *p = buf; *p;) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    char *end = p + strcspn(p, "/");
+    char saved = *end;
+    *end = '\0';
+    int next = in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+    if (next < 0 && errno == ENOENT) {
+      if (mkdirat(dir, p, 0755) < 0 && errno != EEXIST) {
+        fail_errno("mkdir `%s`", buf);
+        close(dir);
+        return -1;
+      }
+      next = in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+    }
+    if (next < 0) {
+      fail_errno("open `%s`", buf);
+      close(dir);
+      return -1;
+    }
+    close(dir);
+    dir = next;
+    *end = saved;
+    p = end;
+  }
+  return dir;
+}
+
+/* Splits PATH into its parent dir (created if missing, returned as an fd) and its last name. */
+static int parent_in_root(int rootfd, const char *path, char name[NAME_MAX + 1]) {
+  const char *slash = strrchr(path, '/');
+  const char *last = slash ? slash + 1 : path;
+  if (!*last || strlen(last) > NAME_MAX || strcmp(last, ".") == 0 || strcmp(last, "..") == 0)
+    return fail("bad path `%s`", path);
+  strcpy(name, last);
+  char parent[PATH_MAX];
+  size_t len = (size_t)(last - path);
+  if (len >= sizeof parent) return errno = ENAMETOOLONG, fail_errno("open `%s`", path);
+  memcpy(parent, path, len);
+  parent[len] = '\0';
+  return mkdir_in_root(rootfd, len ? parent : "/");
+}
+
+/* Opens (creating when missing: a dir, or an empty file) the mount target DST inside the rootfs. */
+static int open_target(int rootfd, const char *dst, bool dir) {
+  int fd = in_root(rootfd, dst, O_PATH);
+  if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : fail_errno("open `%s`", dst);
+  char name[NAME_MAX + 1];
+  _cleanup_close_ int parent = parent_in_root(rootfd, dst, name);
+  if (parent < 0) return -1;
+  if (dir) {
+    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) return fail_errno("mkdir `%s`", dst);
+  } else {
+    int f = openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0 && errno != EEXIST) return fail_errno("create `%s`", dst);
+    if (f >= 0) close(f);
+  }
+  fd = in_root(rootfd, dst, O_PATH);
+  return fd >= 0 ? fd : fail_errno("open `%s`", dst);
+}
+
+static int do_mount(int rootfd, const char *const m[5]) {
+  const char *src = m[0], *dst = m[1], *type = m[2], *data = m[4];
+  long long v;
+  parse_ll(m[3], 0, UINT32_MAX, &v); /* checked by spec_load */
+  unsigned long flags = (unsigned long)v;
+  bool dir = true;
+  if (flags & MS_BIND) {
+    struct stat st;
+    if (stat(src, &st) < 0) return fail_errno("stat `%s`", src);
+    dir = S_ISDIR(st.st_mode);
+  }
+  char p[32];
+  {
+    _cleanup_close_ int fd = open_target(rootfd, dst, dir);
+    if (fd < 0) return -1;
+    unsigned long first = flags & MS_BIND ? flags & (MS_BIND | MS_REC) : flags & ~PROPAGATION;
+    if (mount(src, fd_path(fd, p), *type ? type : NULL, first, *data ? data : NULL) < 0)
+      return fail_errno("mount `%s` on `%s`", src, dst);
+  }
+  /* The fd above points under the new mount: reopen to reach the mount itself. */
+  bool remount = (flags & MS_BIND) && (flags & BIND_FLAGS);
+  if (remount || (flags & PROPAGATION)) {
+    _cleanup_close_ int fd = in_root(rootfd, dst, O_PATH);
+    if (fd < 0) return fail_errno("open `%s`", dst);
+    if (remount && mount(NULL, fd_path(fd, p), NULL, MS_BIND | MS_REMOUNT | (flags & BIND_FLAGS), NULL) < 0)
+      return fail_errno("remount `%s`", dst);
+    if ((flags & PROPAGATION) && mount(NULL, fd_path(fd, p), NULL, flags & (PROPAGATION | MS_REC), NULL) < 0)
+      return fail_errno("mount propagation `%s`", dst);
+  }
+  return 0;
+}
+
+static int make_device(int rootfd, const char *const d[4]) {
+  long long major, minor;
+  parse_ll(d[2], 0, 0xfff, &major);
+  parse_ll(d[3], 0, 0xfffff, &minor);
+  mode_t type = d[1][0] == 'b' ? S_IFBLK : S_IFCHR;
+  char name[NAME_MAX + 1];
+  _cleanup_close_ int parent = parent_in_root(rootfd, d[0], name);
+  if (parent < 0) return -1;
+  if (mknodat(parent, name, type | 0666, makedev(major, minor)) < 0 && errno != EEXIST)
+    return fail_errno("mknod `%s`", d[0]);
+  return 0;
+}
+
+static int make_symlink(int rootfd, const char *target, const char *link) {
+  char name[NAME_MAX + 1];
+  _cleanup_close_ int parent = parent_in_root(rootfd, link, name);
+  if (parent < 0) return -1;
+  if (symlinkat(target, parent, name) < 0 && errno != EEXIST) return fail_errno("symlink `%s`", link);
+  return 0;
+}
+
+/* The tty slave (a host devpts file) becomes /dev/console when the image has one. */
+static int bind_console(int rootfd, const char *pts) {
+  _cleanup_close_ int fd = in_root(rootfd, "/dev/console", O_PATH);
+  if (fd < 0) return errno == ENOENT ? 0 : fail_errno("open `/dev/console`");
+  char p[32];
+  if (mount(pts, fd_path(fd, p), NULL, MS_BIND, NULL) < 0) return fail_errno("mount `%s` on `/dev/console`", pts);
+  return 0;
+}
+
+static int pivot(int rootfd) {
+  if (fchdir(rootfd) < 0) return fail_errno("chdir rootfs");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return fail_errno("pivot_root `.`");
+  /* the old root is now stacked on `.`: detach it */
+  if (umount2(".", MNT_DETACH) < 0) return fail_errno("umount old root");
+  if (chdir("/") < 0) return fail_errno("chdir `/`");
+  return 0;
+}
+
+static unsigned long kept_flags(const char *path) {
+  struct statvfs sv;
+  if (statvfs(path, &sv) < 0) return 0;
+  unsigned long f = 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+static int ro_path(const char *path) {
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return errno == ENOENT ? 0 : fail_errno("mount `%s` on itself", path);
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(path), NULL) < 0)
+    return fail_errno("remount `%s` read-only", path);
+  return 0;
+}
+
+static int mask(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) return errno == ENOENT ? 0 : fail_errno("stat `%s`", path);
+  if (S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+      return fail_errno("mount tmpfs on `%s`", path);
+  } else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+    return fail_errno("mount `/dev/null` on `%s`", path);
+  }
+  return 0;
+}
+
+static int sysctl(const char *key, const char *value) {
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "/proc/sys/%s", key) >= (int)sizeof path) return fail("sysctl `%s`: too long", key);
+  for (char *p = path + 10; *p; p++)
+    if (*p == '.') *p = '/';
+  return write_file(path, value);
+}
+
+int rootfs_setup(const struct spec *s, const char *pts) {
+  bool own_mounts = s->clone_flags & CLONE_NEWNS; /* never touch the host's mount table */
+  if (own_mounts && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail_errno("mount `/` private");
+  if (s->rootfs) {
+    if (s->overlay) {
+      if (mount("overlay", s->rootfs, "overlay", 0, s->overlay) < 0) return fail_errno("mount overlay on `%s`", s->rootfs);
+    } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+      return fail_errno("mount `%s` on itself", s->rootfs);
+    }
+    _cleanup_close_ int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) return fail_errno("open `%s`", s->rootfs);
+    for (size_t i = 0; i < s->mounts.n; i++)
+      if (do_mount(rootfd, s->mounts.v + i * 5) < 0) return -1;
+    for (size_t i = 0; i < s->devices.n; i++)
+      if (make_device(rootfd, s->devices.v + i * 4) < 0) return -1;
+    for (size_t i = 0; i < s->symlinks.n; i++)
+      if (make_symlink(rootfd, s->symlinks.v[i * 2], s->symlinks.v[i * 2 + 1]) < 0) return -1;
+    if (pts && bind_console(rootfd, pts) < 0) return -1;
+    if (pivot(rootfd) < 0) return -1;
+  }
+  for (size_t i = 0; i < s->sysctls.n; i++)
+    if (sysctl(s->sysctls.v[i * 2], s->sysctls.v[i * 2 + 1]) < 0) return -1;
+  if (!own_mounts) return 0;
+  for (size_t i = 0; i < s->ro_paths.n; i++)
+    if (ro_path(s->ro_paths.v[i]) < 0) return -1;
+  for (size_t i = 0; i < s->masks.n; i++)
+    if (mask(s->masks.v[i]) < 0) return -1;
+  if (s->readonly_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
+    return fail_errno("remount `/` read-only");
+  return 0;
+}
+
+int mkdir_p(const char *path) {
+  char buf[PATH_MAX];
+  if (strlen(path) >= sizeof buf) return errno = ENAMETOOLONG, fail_errno("mkdir `%s`", path);
+  strcpy(buf, path);
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0') continue;
+    char saved = *p;
+    *p = '\0';
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return fail_errno("mkdir `%s`", buf);
+    *p = saved;
+    if (!saved) return 0;
+  }
+}

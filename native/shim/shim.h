@@ -1,0 +1,120 @@
+/* gantry-shim: shared declarations. See docs/shim-protocol.md for the contract with the daemon. */
+#ifndef GANTRY_SHIM_H
+#define GANTRY_SHIM_H
+
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors (util.c) ---------------------------------------------------------------------------
+ * One message per process: the shim is single-threaded, and a failing step returns -1 after
+ * filling g_err with "syscall `object`: ERRNO_NAME". */
+#define ERR_MAX 512
+extern char g_err[ERR_MAX];
+int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));       /* sets g_err, returns -1 */
+int fail_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* + ": ENAME" of errno */
+const char *errno_name(int err);
+
+static inline void close_fdp(int *fd) {
+  if (*fd >= 0) close(*fd);
+}
+#define _cleanup_close_ __attribute__((cleanup(close_fdp)))
+
+int write_all(int fd, const void *buf, size_t len); /* 0, or -1 with errno */
+int write_str(int fd, const char *s);
+int write_file(const char *path, const char *data); /* existing file (cgroup, /proc); fills g_err */
+int parse_ll(const char *s, long long min, long long max, long long *out); /* strict decimal; 0/-1 */
+size_t fmt_uint(char *out, unsigned long long v);                         /* no NUL; returns length */
+size_t fmt_time(char *out, const struct timespec *ts); /* RFC3339Nano UTC, 30 chars, NUL-terminated */
+
+/* ---- spec (spec.c) ----------------------------------------------------------------------------- */
+struct strlist {
+  const char **v; /* n * arity strings, then NULL */
+  size_t n;       /* number of entries */
+};
+
+struct spec {
+  const char *id, *rootfs, *overlay, *netns, *hostname, *cwd, *log, *exit_file, *socket;
+  int clone_flags;   /* CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET requested with `ns` */
+  bool cgroup_ns;    /* `ns cgroup`: unshared by the init after joining the cgroups */
+  bool has_user;
+  uid_t uid;
+  gid_t gid;
+  bool has_groups;
+  gid_t *groups;
+  size_t ngroups;
+  bool has_caps;
+  uint64_t caps;
+  bool no_new_privs, readonly_rootfs, tty, stdin_open, init;
+  bool has_oom;
+  int oom_score_adj;
+  pid_t target_pid;
+  struct strlist mounts, devices, symlinks, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
+};
+
+/* Reads and validates SPEC_FILE. exec_mode: `gantry-shim exec`. Fills g_err on failure. */
+int spec_load(const char *path, bool exec_mode, struct spec *s);
+
+/* ---- the container side (rootfs.c, process.c) ------------------------------------------------ */
+/* Everything between `go` and pivot_root, then the masks and read-only paths. pts: path of the tty
+ * slave on the host (bound onto /dev/console), or NULL. */
+int rootfs_setup(const struct spec *s, const char *pts);
+int mkdir_p(const char *path); /* plain mkdir -p (after pivot_root) */
+int loopback_up(void);
+int apply_limits(const struct spec *s); /* hostname, rlimits, oom_score_adj */
+int apply_creds(const struct spec *s);  /* groups, gid, uid, capabilities, no_new_privs */
+noreturn void exec_command(const struct spec *s, int errfd);
+noreturn void report_and_exit(int errfd, const char *kind, int code); /* "setup-error g_err" */
+
+/* Entry points of the forked children (child.c). The fds are the ones the child keeps. */
+struct child_fds {
+  int in, out, err; /* become 0, 1, 2 */
+  int sync;         /* read end: one byte = go, EOF = abort */
+  int errpipe;      /* write end, O_CLOEXEC: error line for the shim */
+  int aux;          /* run: netns fd or -1; exec: pid pipe write end */
+  const char *pts;  /* tty slave path on the host, or NULL */
+};
+noreturn void run_child(const struct spec *s, struct child_fds *f);
+noreturn void exec_child(const struct spec *s, struct child_fds *f);
+
+/* ---- the shim side (output.c, server.c, main.c) ---------------------------------------------- */
+#define MAX_CLIENTS 32
+#define CHUNK 16384
+
+struct client {
+  int fd;
+  bool subscribed;
+  unsigned char hdr[5];
+  size_t hdr_len;  /* bytes of hdr received */
+  uint32_t left;   /* payload bytes still to come */
+  unsigned char small[4];
+  size_t small_len; /* payload of r/s frames */
+};
+
+struct shim {
+  const struct spec *spec;
+  int log_fd;            /* -1 for exec */
+  int in_fd;             /* write end of the process's stdin (pipe, or a dup of the pty master), or -1 */
+  int master_fd;         /* pty master for resize, or -1 */
+  bool close_in_pending; /* `e` received while stdin data is still queued */
+  char pending[CHUNK];   /* stdin data not yet accepted by in_fd */
+  size_t pending_len;
+  pid_t child; /* the process whose exit is the container's exit */
+  struct client clients[MAX_CLIENTS];
+};
+
+void output_chunk(struct shim *sh, int stream, const char *buf, size_t n); /* log + subscribers */
+void send_frame(struct shim *sh, struct client *c, int stream, const char *buf, size_t n);
+
+int server_listen(const char *path); /* fills g_err */
+void server_accept(struct shim *sh, int listen_fd);
+void client_readable(struct shim *sh, struct client *c);
+void client_drop(struct client *c);
+void stdin_flush(struct shim *sh); /* write queued stdin data when in_fd is writable */
+
+#endif

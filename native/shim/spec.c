@@ -1,0 +1,262 @@
+/* The spec file: NUL-terminated strings, a key then `arity` values (docs/shim-protocol.md).
+ * Everything is validated here, so that the handshake fails before any process exists. */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+enum kind { SCALAR, LIST };
+
+struct key {
+  const char *name;
+  unsigned arity;
+  enum kind kind;
+  size_t off; /* offsetof(struct spec, ...) of a `const char *` (SCALAR) or a struct strlist (LIST) */
+};
+
+/* Scalars whose value is converted after parsing are read from this side table. */
+struct raw {
+  const char *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
+};
+
+#define S(field) offsetof(struct spec, field)
+#define L(field) offsetof(struct spec, field)
+#define R(field) (offsetof(struct raw, field) | RAW)
+#define RAW ((size_t)1 << 30)
+
+static const struct key keys[] = {
+    {"id", 1, SCALAR, S(id)},
+    {"rootfs", 1, SCALAR, S(rootfs)},
+    {"overlay", 1, SCALAR, S(overlay)},
+    {"ns", 1, LIST, RAW | 1},
+    {"netns", 1, SCALAR, S(netns)},
+    {"hostname", 1, SCALAR, S(hostname)},
+    {"mount", 5, LIST, L(mounts)},
+    {"device", 4, LIST, L(devices)},
+    {"symlink", 2, LIST, L(symlinks)},
+    {"mask", 1, LIST, L(masks)},
+    {"ro_path", 1, LIST, L(ro_paths)},
+    {"sysctl", 2, LIST, L(sysctls)},
+    {"readonly_rootfs", 1, SCALAR, R(readonly_rootfs)},
+    {"cgroup_procs", 1, LIST, L(cgroup_procs)},
+    {"cwd", 1, SCALAR, S(cwd)},
+    {"user", 2, SCALAR, R(user)},
+    {"groups", 1, SCALAR, R(groups)},
+    {"caps", 1, SCALAR, R(caps)},
+    {"no_new_privs", 1, SCALAR, R(no_new_privs)},
+    {"rlimit", 3, LIST, L(rlimits)},
+    {"oom_score_adj", 1, SCALAR, R(oom)},
+    {"env", 1, LIST, L(env)},
+    {"arg", 1, LIST, L(args)},
+    {"tty", 1, SCALAR, R(tty)},
+    {"stdin", 1, SCALAR, R(stdin_open)},
+    {"init", 1, SCALAR, R(init)},
+    {"log", 1, SCALAR, S(log)},
+    {"exit_file", 1, SCALAR, S(exit_file)},
+    {"socket", 1, SCALAR, S(socket)},
+    {"target_pid", 1, SCALAR, R(target_pid)},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const struct key *find_key(const char *name) {
+  for (size_t i = 0; i < NKEYS; i++)
+    if (strcmp(keys[i].name, name) == 0) return &keys[i];
+  return NULL;
+}
+
+static int flag(const char *v, const char *key, bool *out) {
+  if (strcmp(v, "1") == 0) *out = true;
+  else if (strcmp(v, "0") == 0) *out = false;
+  else return fail("spec: `%s` must be 0 or 1, got `%s`", key, v);
+  return 0;
+}
+
+static int ns_flag(const char *name, struct spec *s) {
+  static const struct { const char *name; int flag; } ns[] = {
+      {"pid", CLONE_NEWPID}, {"mount", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET},
+  };
+  if (strcmp(name, "cgroup") == 0) {
+    s->cgroup_ns = true;
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+    if (strcmp(ns[i].name, name) == 0) {
+      s->clone_flags |= ns[i].flag;
+      return 0;
+    }
+  return fail("spec: unknown namespace `%s` (known: pid mount uts ipc cgroup net)", name);
+}
+
+static int parse_groups(const char *v, struct spec *s) {
+  size_t n = *v ? 1 : 0;
+  for (const char *p = v; *p; p++) n += *p == ',';
+  s->groups = calloc(n ? n : 1, sizeof(gid_t));
+  if (!s->groups) return fail_errno("calloc groups");
+  char buf[32];
+  for (const char *p = v; *p;) {
+    size_t len = strcspn(p, ",");
+    long long g;
+    if (len >= sizeof buf) return fail("spec: bad gid in groups `%s`", v);
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    if (parse_ll(buf, 0, UINT32_MAX - 1, &g) < 0) return fail("spec: bad gid `%s` in groups `%s`", buf, v);
+    s->groups[s->ngroups++] = (gid_t)g;
+    p += len;
+    if (*p == ',') p++;
+  }
+  s->has_groups = true;
+  return 0;
+}
+
+/* Values of list entries are checked once here, so the init never meets a malformed number. */
+static int check_lists(struct spec *s) {
+  long long v;
+  for (size_t i = 0; i < s->mounts.n; i++) {
+    const char **m = s->mounts.v + i * 5;
+    if (m[1][0] != '/') return fail("spec: mount target `%s` must be absolute", m[1]);
+    if (parse_ll(m[3], 0, UINT32_MAX, &v) < 0) return fail("spec: mount `%s`: bad flags `%s`", m[1], m[3]);
+  }
+  for (size_t i = 0; i < s->devices.n; i++) {
+    const char **d = s->devices.v + i * 4;
+    if (strcmp(d[1], "c") != 0 && strcmp(d[1], "b") != 0)
+      return fail("spec: device `%s`: type must be c or b, got `%s`", d[0], d[1]);
+    if (parse_ll(d[2], 0, 0xfff, &v) < 0 || parse_ll(d[3], 0, 0xfffff, &v) < 0)
+      return fail("spec: device `%s`: bad major/minor `%s` `%s`", d[0], d[2], d[3]);
+  }
+  for (size_t i = 0; i < s->rlimits.n; i++) {
+    const char **r = s->rlimits.v + i * 3;
+    if (parse_ll(r[0], 0, RLIM_NLIMITS - 1, &v) < 0) return fail("spec: rlimit: bad resource `%s`", r[0]);
+    if (parse_ll(r[1], -1, INT64_MAX, &v) < 0 || parse_ll(r[2], -1, INT64_MAX, &v) < 0)
+      return fail("spec: rlimit %s: bad limits `%s` `%s`", r[0], r[1], r[2]);
+  }
+  for (size_t i = 0; i < s->sysctls.n; i++)
+    if (strchr(s->sysctls.v[i * 2], '/') || strstr(s->sysctls.v[i * 2], ".."))
+      return fail("spec: bad sysctl key `%s`", s->sysctls.v[i * 2]);
+  return 0;
+}
+
+static int convert(struct spec *s, struct raw *r, bool exec_mode) {
+  long long v;
+  if (r->user[0]) {
+    if (parse_ll(r->user[0], 0, UINT32_MAX - 1, &v) < 0) return fail("spec: bad uid `%s`", r->user[0]);
+    s->uid = (uid_t)v;
+    if (parse_ll(r->user[1], 0, UINT32_MAX - 1, &v) < 0) return fail("spec: bad gid `%s`", r->user[1]);
+    s->gid = (gid_t)v;
+    s->has_user = true;
+  }
+  if (r->groups && parse_groups(r->groups, s) < 0) return -1;
+  if (r->caps) {
+    char *end;
+    errno = 0;
+    s->caps = strtoull(r->caps, &end, 16);
+    if (errno || *end || !*r->caps) return fail("spec: bad caps mask `%s` (hex expected)", r->caps);
+    s->has_caps = true;
+  }
+  if (r->no_new_privs && flag(r->no_new_privs, "no_new_privs", &s->no_new_privs) < 0) return -1;
+  if (r->readonly_rootfs && flag(r->readonly_rootfs, "readonly_rootfs", &s->readonly_rootfs) < 0) return -1;
+  if (r->tty && flag(r->tty, "tty", &s->tty) < 0) return -1;
+  if (r->stdin_open && flag(r->stdin_open, "stdin", &s->stdin_open) < 0) return -1;
+  if (r->init && flag(r->init, "init", &s->init) < 0) return -1;
+  if (r->oom) {
+    if (parse_ll(r->oom, -1000, 1000, &v) < 0) return fail("spec: bad oom_score_adj `%s`", r->oom);
+    s->oom_score_adj = (int)v;
+    s->has_oom = true;
+  }
+  if (r->target_pid) {
+    if (parse_ll(r->target_pid, 1, INT32_MAX, &v) < 0) return fail("spec: bad target_pid `%s`", r->target_pid);
+    s->target_pid = (pid_t)v;
+  }
+
+  if (!s->socket) return fail("spec: `socket` is required");
+  if (!s->exit_file) return fail("spec: `exit_file` is required");
+  if (s->args.n == 0) return fail("spec: at least one `arg` is required");
+  if (exec_mode) {
+    if (!s->target_pid) return fail("spec: `target_pid` is required for exec");
+    s->log = NULL; /* exec output goes to socket clients only */
+    s->hostname = NULL;  /* the container's uts namespace is joined, not changed */
+    s->init = false;
+  } else {
+    if (s->target_pid) return fail("spec: `target_pid` is only valid for exec");
+    if (s->rootfs && !(s->clone_flags & CLONE_NEWNS)) return fail("spec: `rootfs` needs `ns mount`");
+    if (s->overlay && !s->rootfs) return fail("spec: `overlay` needs `rootfs`");
+    if (s->netns && (s->clone_flags & CLONE_NEWNET)) return fail("spec: `netns` and `ns net` exclude each other");
+    if ((s->mounts.n || s->devices.n || s->symlinks.n) && !s->rootfs)
+      return fail("spec: `mount`, `device` and `symlink` need `rootfs`");
+  }
+  return check_lists(s);
+}
+
+int spec_load(const char *path, bool exec_mode, struct spec *s) {
+  memset(s, 0, sizeof *s);
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("open `%s`", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) return fail_errno("stat `%s`", path);
+  if (st.st_size > (16 << 20)) return fail("spec `%s`: larger than 16 MiB", path);
+  size_t size = (size_t)st.st_size;
+  char *buf = malloc(size + 1);
+  if (!buf) return fail_errno("malloc spec");
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return fail_errno("read `%s`", path);
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  if (got > 0 && buf[got - 1] != '\0') return fail("spec `%s`: last string is not NUL-terminated", path);
+  buf[got] = '\0';
+  char *end = buf + got;
+
+  /* pass 1: check keys and arity, count list entries */
+  size_t counts[NKEYS] = {0};
+  for (char *p = buf; p < end;) {
+    const struct key *k = find_key(p);
+    if (!k) return fail("spec: unknown key `%s`", p);
+    p += strlen(p) + 1;
+    for (unsigned i = 0; i < k->arity; i++) {
+      if (p >= end) return fail("spec: key `%s` needs %u values", k->name, k->arity);
+      p += strlen(p) + 1;
+    }
+    size_t idx = (size_t)(k - keys);
+    if (k->kind == SCALAR && counts[idx]) return fail("spec: key `%s` given twice", k->name);
+    counts[idx]++;
+  }
+
+  /* pass 2: fill */
+  struct raw raw = {0};
+  struct strlist ns = {0};
+  for (size_t i = 0; i < NKEYS; i++) {
+    if (keys[i].kind != LIST || !counts[i]) continue;
+    struct strlist *l = keys[i].off & RAW ? &ns : (struct strlist *)((char *)s + keys[i].off);
+    l->v = calloc(counts[i] * keys[i].arity + 1, sizeof(char *));
+    if (!l->v) return fail_errno("calloc spec list");
+  }
+  for (char *p = buf; p < end;) {
+    const struct key *k = find_key(p);
+    p += strlen(p) + 1;
+    const char **dst;
+    if (k->kind == LIST) {
+      struct strlist *l = k->off & RAW ? &ns : (struct strlist *)((char *)s + k->off);
+      dst = l->v + l->n++ * k->arity;
+    } else if (k->off & RAW) {
+      dst = (const char **)((char *)&raw + (k->off & ~RAW));
+    } else {
+      dst = (const char **)((char *)s + k->off);
+    }
+    for (unsigned i = 0; i < k->arity; i++) {
+      dst[i] = p;
+      p += strlen(p) + 1;
+    }
+  }
+  for (size_t i = 0; i < ns.n; i++)
+    if (ns_flag(ns.v[i], s) < 0) return -1;
+  free(ns.v);
+  return convert(s, &raw, exec_mode);
+}

@@ -1,0 +1,124 @@
+/* Small helpers: error messages, full writes, strict number parsing, time formatting.
+ * No stdio: the shim stays small, and nothing here allocates. */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char g_err[ERR_MAX];
+
+const char *errno_name(int err) {
+  const char *name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+int fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_err, sizeof g_err, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int fail_errno(const char *fmt, ...) {
+  int err = errno;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(g_err, sizeof g_err, fmt, ap);
+  va_end(ap);
+  if (n >= 0 && (size_t)n < sizeof g_err) snprintf(g_err + n, sizeof g_err - (size_t)n, ": %s", errno_name(err));
+  errno = err;
+  return -1;
+}
+
+int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+int write_str(int fd, const char *s) { return write_all(fd, s, strlen(s)); }
+
+int write_file(const char *path, const char *data) {
+  _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("open `%s`", path);
+  if (write_all(fd, data, strlen(data)) < 0) return fail_errno("write `%s`", path);
+  return 0;
+}
+
+int parse_ll(const char *s, long long min, long long max, long long *out) {
+  if (*s == '\0') return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+size_t fmt_uint(char *out, unsigned long long v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static void digits(char *out, unsigned long v, int width) {
+  for (int i = width - 1; i >= 0; i--) {
+    out[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date (the usual era-based conversion). */
+static void civil_from_days(long z, long *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  long era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (long)yoe + era * 400 + (*m <= 2);
+}
+
+size_t fmt_time(char *out, const struct timespec *ts) {
+  long days = ts->tv_sec / 86400, secs = ts->tv_sec % 86400;
+  long y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  /* 2026-11-23T10:00:00.123456789Z */
+  digits(out, (unsigned long)y, 4);
+  out[4] = '-';
+  digits(out + 5, m, 2);
+  out[7] = '-';
+  digits(out + 8, d, 2);
+  out[10] = 'T';
+  digits(out + 11, (unsigned long)(secs / 3600), 2);
+  out[13] = ':';
+  digits(out + 14, (unsigned long)(secs / 60 % 60), 2);
+  out[16] = ':';
+  digits(out + 17, (unsigned long)(secs % 60), 2);
+  out[19] = '.';
+  digits(out + 20, (unsigned long)ts->tv_nsec, 9);
+  out[29] = 'Z';
+  out[30] = '\0';
+  return 30;
+}
