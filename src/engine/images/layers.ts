@@ -1,0 +1,197 @@
+// Extracted layers: `layers/<chain id hex>/diff/` in overlay form plus `layer.json`. A layer is extracted
+// into `layers/.tmp-*/` and renamed into place only when complete, so a crash never leaves a half layer
+// under its final name; stray temp dirs are removed when the store opens.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { writeJsonAtomic, readJsonFile } from '../../common/atomic-file.js';
+import { GantryError } from '../../common/errors.js';
+import { HashingStream } from './hashing.js';
+import { chainIds, digestHex, isDigest } from './oci.js';
+import { WhiteoutTransform } from './whiteouts.js';
+
+const TEMP_PREFIX = '.tmp-';
+const RECORD = 'layer.json';
+
+/** The JSON record beside a layer's `diff/`. */
+export interface LayerRecord {
+  /** Chain id (`sha256:…`): names the layer dir; equals diffId for a bottom layer. */
+  chainId: string;
+  /** sha256 of the uncompressed layer tar. */
+  diffId: string;
+  /** Chain id of the layer below, or null for a bottom layer. */
+  parent: string | null;
+  /** Bytes of regular file content in the layer. */
+  size: number;
+}
+
+export type Compression = 'gzip' | 'none';
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a];
+const BZIP2_MAGIC = [0x42, 0x5a, 0x68];
+
+const startsWith = (head: Uint8Array, magic: number[]): boolean => magic.every((b, i) => head[i] === b);
+
+/** Tells gzip from plain tar by the first bytes; other compressions are refused with a clear error. */
+export function detectCompression(head: Uint8Array): Compression {
+  if (startsWith(head, GZIP_MAGIC)) return 'gzip';
+  const other = startsWith(head, ZSTD_MAGIC) ? 'zstd' : startsWith(head, XZ_MAGIC) ? 'xz' : startsWith(head, BZIP2_MAGIC) ? 'bzip2' : undefined;
+  if (other !== undefined) {
+    throw new GantryError('INVALID_IMAGE_ARCHIVE', `${other}-compressed archives are not supported`, {
+      hint: `decompress it first (e.g. \`${other === 'zstd' ? 'zstd -d' : other === 'xz' ? 'xz -d' : 'bunzip2'} FILE\`) or recompress it with gzip`,
+    });
+  }
+  return 'none';
+}
+
+export interface ExtractOptions {
+  /** Chain id of the layer this one sits on (undefined for a bottom layer). */
+  parent?: string | undefined;
+  /** When known (pull), the diff id the content must have; a mismatch fails and leaves nothing behind. */
+  expectedDiffId?: string | undefined;
+  /** When known, the digest the compressed stream must have. */
+  expectedDigest?: string | undefined;
+}
+
+export class LayerStore {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'layers');
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Removes half-extracted or half-deleted layers left by a crash. */
+  cleanTemp(): void {
+    for (const name of readdirSync(this.dir)) {
+      if (name.startsWith(TEMP_PREFIX)) rmSync(join(this.dir, name), { recursive: true, force: true });
+    }
+  }
+
+  layerDir(chainId: string): string {
+    return join(this.dir, digestHex(chainId));
+  }
+
+  /** Absolute path of the layer's `diff/` (an overlay lowerdir). */
+  diffDir(chainId: string): string {
+    return join(this.layerDir(chainId), 'diff');
+  }
+
+  get(chainId: string): LayerRecord | undefined {
+    if (!isDigest(chainId)) return undefined;
+    return readJsonFile<LayerRecord>(join(this.layerDir(chainId), RECORD));
+  }
+
+  has(chainId: string): boolean {
+    return this.get(chainId) !== undefined;
+  }
+
+  /** Chain ids of every extracted layer. */
+  list(): string[] {
+    return readdirSync(this.dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  /**
+   * Extracts a layer from a tar file (plain or gzip, detected), converting OCI whiteouts to overlay form.
+   * Returns the layer's record; when a layer with the same chain id already exists it is reused.
+   */
+  async extract(file: string, opts: ExtractOptions = {}): Promise<LayerRecord> {
+    if (opts.expectedDiffId !== undefined) {
+      const known = this.get(chainOf(opts.parent, opts.expectedDiffId));
+      if (known !== undefined) return known;
+    }
+    const tmp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    const diff = join(tmp, 'diff');
+    mkdirSync(diff, { recursive: true, mode: 0o755 });
+    try {
+      const { diffId, compressedDigest, size } = await extractTar(file, diff);
+      if (opts.expectedDigest !== undefined && opts.expectedDigest !== compressedDigest) {
+        throw new GantryError('INVALID_IMAGE_ARCHIVE', `layer blob has digest ${compressedDigest}, expected ${opts.expectedDigest}`, { hint: 'the blob is corrupt; pull the image again' });
+      }
+      if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
+        throw new GantryError('INVALID_IMAGE_ARCHIVE', `layer content has diff id ${diffId}, but the image config says ${opts.expectedDiffId}`, { hint: 'the image is corrupt; pull it again' });
+      }
+      const chainId = chainOf(opts.parent, diffId);
+      const existing = this.get(chainId);
+      if (existing !== undefined) return existing;
+      const record: LayerRecord = { chainId, diffId, parent: opts.parent ?? null, size };
+      writeJsonAtomic(join(tmp, RECORD), record);
+      const final = this.layerDir(chainId);
+      if (existsSync(final)) rmSync(final, { recursive: true, force: true }); // a dir without a record: a leftover
+      renameSync(tmp, final);
+      const fd = openSync(this.dir, 'r');
+      try { fsyncSync(fd); } finally { closeSync(fd); }
+      return record;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes a layer: renamed to a temp name first, so a crash mid-delete leaves only a temp dir. */
+  remove(chainId: string): void {
+    const dir = this.layerDir(chainId);
+    if (!existsSync(dir)) return;
+    const doomed = join(this.dir, `${TEMP_PREFIX}rm-${digestHex(chainId).slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+    renameSync(dir, doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+}
+
+function chainOf(parent: string | undefined, diffId: string): string {
+  return parent === undefined ? diffId : (chainIds([parent, diffId])[1] as string);
+}
+
+/** The first `n` bytes of a file (fewer when it is shorter). */
+function readHead(file: string, n: number): Buffer {
+  const buf = Buffer.alloc(n);
+  const fd = openSync(file, 'r');
+  try {
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface ExtractResult { diffId: string; compressedDigest: string; size: number }
+
+/** file → [hash compressed] → gunzip? → [hash diff id] → whiteout conversion → `tar -x` into `dest`. */
+async function extractTar(file: string, dest: string): Promise<ExtractResult> {
+  const compression = detectCompression(readHead(file, 8));
+  const source = createReadStream(file);
+  const compressedHash = new HashingStream();
+  const diffHash = new HashingStream();
+  const whiteouts = new WhiteoutTransform();
+  const tar = spawn('tar', [
+    '--extract', '--file=-', '--directory', dest,
+    '--numeric-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--warning=no-timestamp',
+  ], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  tar.stderr.setEncoding('utf8');
+  tar.stderr.on('data', (s: string) => { if (stderr.length < 4096) stderr += s; });
+  const exited = new Promise<number>((resolve, reject) => {
+    tar.on('error', reject);
+    tar.on('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+  });
+  let streamError: unknown;
+  const streamed = (compression === 'gzip'
+    ? pipeline(source, compressedHash, createGunzip(), diffHash, whiteouts, tar.stdin)
+    : pipeline(source, compressedHash, diffHash, whiteouts, tar.stdin)
+  ).catch((e: unknown) => { streamError = e; });
+  const [code] = await Promise.all([exited, streamed]);
+  if (streamError instanceof GantryError) throw streamError;
+  if (code !== 0) {
+    throw new GantryError('INVALID_IMAGE_ARCHIVE', `extracting the layer failed: ${stderr.trim() || `tar exited with status ${code}`}`, {
+      hint: 'check that the file is a complete tar archive (plain or gzip)',
+    });
+  }
+  if (streamError !== undefined) {
+    const why = streamError instanceof Error ? streamError.message : String(streamError);
+    throw new GantryError('INVALID_IMAGE_ARCHIVE', `reading the layer failed: ${why}`, { cause: streamError, hint: 'check that the file is a complete tar archive (plain or gzip)' });
+  }
+  return { diffId: diffHash.digest, compressedDigest: compressedHash.digest, size: whiteouts.stats.contentBytes };
+}
