@@ -13,6 +13,7 @@ export const DIAGNOSTIC_CODES = {
   // interpolation and env files
   SPEC_INTERPOLATION_SYNTAX: 'a `${...}` expression is malformed',
   SPEC_INTERPOLATION_REQUIRED: 'a required variable (`${VAR:?msg}` / `${VAR?msg}`) is unset or empty',
+  SPEC_UNSET_VARIABLE: 'a variable used without a default is not set; it becomes an empty string (warning)',
   SPEC_ENV_FILE_SYNTAX: 'a line of an env file is malformed',
   // schema
   SPEC_UNKNOWN_KEY: 'a key that the stack schema does not define',

@@ -13,6 +13,8 @@ export interface SourceLocation {
   readonly col: number;
   /** Number of characters to underline on that line (at least 1). */
   readonly length: number;
+  /** The text of that source line (for the caret display), when known. */
+  readonly lineText: string | undefined;
 }
 
 export interface Diagnostic {

@@ -1,0 +1,250 @@
+// From file names to one merged, positioned tree: read, parse, interpolate, canonicalise, merge the files,
+// resolve `include` and `extends`. Reads files; nothing else.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { errnoCode } from '../common/errors.js';
+import { parseEnvFile } from './env-file.js';
+import type { Lookup } from './interpolate.js';
+import { interpolateTree } from './interpolate-tree.js';
+import { canonicaliseService, mergeNode } from './merge.js';
+import type { PEntry, PMap, PNode, Pos } from './pnode.js';
+import { getEntry, pmap } from './pnode.js';
+import { parseYaml } from './parse.js';
+import type { Reporter } from './report.js';
+import { STDIN_FILE } from './discover.js';
+
+export interface ComposeContext {
+  readonly reporter: Reporter;
+  readonly stdinText: string | undefined;
+  readonly warnedUnset: Set<string>;
+  readonly shell: Readonly<Record<string, string | undefined>>;
+  /** Every file read, in order (absolute paths, "-" for stdin). */
+  readonly loadedFiles: string[];
+}
+
+const RESOURCES = ['services', 'networks', 'volumes', 'secrets', 'configs'] as const;
+
+export function readText(file: string, ctx: ComposeContext, refPos: Pos | undefined, what: string): string | undefined {
+  if (file === STDIN_FILE) return ctx.stdinText ?? '';
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const errno = errnoCode(e) ?? String(e);
+    ctx.reporter.error('SPEC_FILE_NOT_FOUND', `cannot read ${what} ${file}: ${errno}`, refPos, [], errno === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined);
+    return undefined;
+  }
+}
+
+/** Builds the variable lookup: the shell environment first, then the env files in order (later win). */
+export function envLookup(files: readonly string[], ctx: ComposeContext, parent: Lookup | undefined, refPos?: Pos): Lookup {
+  const vars = new Map<string, string>();
+  for (const f of files) {
+    const text = readText(f, ctx, refPos, 'env file');
+    if (text === undefined) continue;
+    for (const [k, v] of parseEnvFile(text, f, ctx.shell, ctx.reporter)) vars.set(k, v);
+  }
+  return (name) => ctx.shell[name] ?? vars.get(name) ?? parent?.(name);
+}
+
+function loadOne(file: string, base: string, lookup: Lookup, ctx: ComposeContext, refPos: Pos | undefined): PMap | undefined {
+  const text = readText(file, ctx, refPos, 'stack file');
+  if (text === undefined) return undefined;
+  ctx.loadedFiles.push(file);
+  const parsed = parseYaml(text, file === STDIN_FILE ? '<stdin>' : file, base, ctx.reporter);
+  if (parsed.root === undefined) return undefined;
+  if (parsed.root.kind !== 'map') {
+    ctx.reporter.error('SPEC_NOT_A_MAPPING', 'a stack file must be a mapping (with `services:` at the top level)', parsed.root.pos, []);
+    return undefined;
+  }
+  const tree = interpolateTree(parsed.root, lookup, ctx.reporter, ctx.warnedUnset) as PMap;
+  const services = tree.entries.get('services');
+  if (services?.value.kind !== 'map') return tree;
+  const canon = new Map<string, PEntry>();
+  for (const [k, e] of services.value.entries) canon.set(k, { ...e, value: canonicaliseService(e.value) });
+  const entries = new Map(tree.entries);
+  entries.set('services', { ...services, value: { ...services.value, entries: canon } });
+  return { ...tree, entries };
+}
+
+/**
+ * Loads and merges `files` (all relative paths inside resolve against `base`), then applies `include` and
+ * `extends`. `chain` holds the files of the include chain, for cycle detection.
+ */
+export function composeFiles(files: readonly string[], base: string, lookup: Lookup, ctx: ComposeContext, chain: readonly string[] = [], refPos?: Pos): PMap | undefined {
+  let merged: PNode | undefined;
+  for (const f of files) {
+    const tree = loadOne(f, base, lookup, ctx, refPos);
+    if (tree === undefined) continue;
+    merged = merged === undefined ? mergeNode(undefined, tree, []) : mergeNode(merged, tree, []);
+  }
+  if (merged === undefined || merged.kind !== 'map') return undefined;
+  let root: PMap = merged;
+  root = applyIncludes(root, lookup, ctx, [...chain, ...files]);
+  return resolveAllExtends(root, lookup, ctx);
+}
+
+function scalarText(n: PNode | undefined): string | undefined {
+  return n?.kind === 'scalar' && n.value !== null ? String(n.value) : undefined;
+}
+
+function stringList(n: PNode | undefined): { text: string; pos: Pos }[] {
+  if (n === undefined) return [];
+  if (n.kind === 'scalar') return n.value === null ? [] : [{ text: String(n.value), pos: n.pos }];
+  if (n.kind === 'seq') return n.items.flatMap((i) => (i.kind === 'scalar' && i.value !== null ? [{ text: String(i.value), pos: i.pos }] : []));
+  return [];
+}
+
+function applyIncludes(root: PMap, lookup: Lookup, ctx: ComposeContext, chain: readonly string[]): PMap {
+  const include = root.entries.get('include');
+  if (include === undefined || include.value.kind !== 'seq') return root; // a wrong shape is left to the schema
+  const entries = new Map(root.entries);
+  entries.delete('include');
+  const out: PMap = { ...root, entries };
+  for (const item of include.value.items) {
+    const paths = item.kind === 'map' ? stringList(getEntry(item, 'path')?.value) : stringList(item);
+    if (paths.length === 0) continue;
+    const first = paths[0] as { text: string; pos: Pos };
+    const files = paths.map((p) => resolve(p.pos.base, p.text));
+    const cyc = files.find((f) => chain.includes(f));
+    if (cyc !== undefined) {
+      ctx.reporter.error('SPEC_INCLUDE_CYCLE', `including ${cyc} again forms a cycle: ${[...chain, cyc].join(' -> ')}`, first.pos, ['include'], 'remove one of the `include` entries');
+      continue;
+    }
+    const pd = item.kind === 'map' ? scalarText(getEntry(item, 'project_directory')?.value) : undefined;
+    const incBase = pd === undefined ? dirname(files[0] as string) : resolve(first.pos.base, pd);
+    const envFiles = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value).map((e) => resolve(e.pos.base, e.text)) : [];
+    const defaultEnv = resolve(incBase, '.env');
+    const incLookup = envLookup(envFiles.length > 0 ? envFiles : existsSync(defaultEnv) ? [defaultEnv] : [], ctx, lookup, first.pos);
+    const sub = composeFiles(files, incBase, incLookup, ctx, chain, first.pos);
+    if (sub === undefined) continue;
+    for (const kind of RESOURCES) {
+      const incoming = sub.entries.get(kind);
+      if (incoming?.value.kind !== 'map') continue;
+      const existing = entries.get(kind);
+      const target: PMap = existing?.value.kind === 'map' ? existing.value : pmap(incoming.value.pos);
+      const merged = new Map(target.entries);
+      for (const [name, e] of incoming.value.entries) {
+        if (name.startsWith('x-')) continue;
+        const own = target.entries.get(name);
+        if (own !== undefined) {
+          ctx.reporter.error('SPEC_INCLUDE_CONFLICT', `${kind.slice(0, -1)} "${name}" is defined here and also by the included file ${e.keyPos.file}`, own.keyPos, [kind, name], 'rename one of them; an included file cannot be overridden by the file that includes it');
+          continue;
+        }
+        merged.set(name, e);
+      }
+      entries.set(kind, { key: kind, keyPos: existing?.keyPos ?? incoming.keyPos, value: { ...target, entries: merged } });
+    }
+  }
+  return out;
+}
+
+interface ExtendsTarget {
+  readonly service: string;
+  readonly file: string | undefined;
+  readonly pos: Pos;
+}
+
+function extendsOf(svc: PNode): ExtendsTarget | undefined {
+  const e = getEntry(svc, 'extends');
+  if (e === undefined) return undefined;
+  if (e.value.kind === 'scalar') {
+    const s = scalarText(e.value);
+    return s === undefined ? undefined : { service: s, file: undefined, pos: e.value.pos };
+  }
+  const service = getEntry(e.value, 'service');
+  const s = scalarText(service?.value);
+  if (s === undefined || service === undefined) return undefined;
+  const file = getEntry(e.value, 'file');
+  const f = scalarText(file?.value);
+  return { service: s, file: f === undefined || file === undefined ? undefined : resolve(file.value.pos.base, f), pos: service.value.pos };
+}
+
+function resolveAllExtends(root: PMap, lookup: Lookup, ctx: ComposeContext): PMap {
+  const services = root.entries.get('services');
+  if (services?.value.kind !== 'map') return root;
+  const resolved = resolveServices(services.value, lookup, ctx, new Map());
+  const entries = new Map(root.entries);
+  entries.set('services', { ...services, value: resolved });
+  return { ...root, entries };
+}
+
+/** Other files named by `extends: {file}`: loaded once each, extends resolved inside them. */
+type FileCache = Map<string, PMap | null>;
+
+function resolveServices(services: PMap, lookup: Lookup, ctx: ComposeContext, cache: FileCache): PMap {
+  const done = new Map<string, PNode>();
+  const active: string[] = [];
+  const resolveOne = (name: string): PNode | undefined => {
+    const known = done.get(name);
+    if (known !== undefined) return known;
+    const entry = services.entries.get(name);
+    if (entry === undefined) return undefined;
+    const ext = extendsOf(entry.value);
+    if (ext === undefined || entry.value.kind !== 'map') {
+      done.set(name, entry.value);
+      return entry.value;
+    }
+    let parent: PNode | undefined;
+    if (ext.file === undefined) {
+      if (active.includes(ext.service) || ext.service === name) {
+        ctx.reporter.error('SPEC_EXTENDS_CYCLE', `extends forms a cycle: ${[...active, name, ext.service].join(' -> ')}`, ext.pos, ['services', name, 'extends'], 'a service cannot extend itself, directly or through others');
+        parent = undefined;
+      } else if (!services.entries.has(ext.service)) {
+        ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${name}" extends "${ext.service}", which is not defined`, ext.pos, ['services', name, 'extends'], hintServices(services));
+      } else {
+        active.push(name);
+        parent = resolveOne(ext.service);
+        active.pop();
+      }
+    } else {
+      parent = serviceFromFile(ext, name, lookup, ctx, cache);
+    }
+    const entries = new Map(entry.value.entries);
+    entries.delete('extends');
+    const local: PMap = { ...entry.value, entries };
+    const merged = parent === undefined ? local : (mergeNode(stripExtends(parent), local, ['services', name]) ?? local);
+    done.set(name, merged);
+    return merged;
+  };
+  const out = new Map<string, PEntry>();
+  for (const [name, e] of services.entries) {
+    const v = name.startsWith('x-') ? e.value : resolveOne(name);
+    out.set(name, { ...e, value: v ?? e.value });
+  }
+  return { ...services, entries: out };
+}
+
+function stripExtends(n: PNode): PNode {
+  if (n.kind !== 'map' || !n.entries.has('extends')) return n;
+  const entries = new Map(n.entries);
+  entries.delete('extends');
+  return { ...n, entries };
+}
+
+function serviceFromFile(ext: ExtendsTarget, from: string, lookup: Lookup, ctx: ComposeContext, cache: FileCache): PNode | undefined {
+  const file = ext.file as string;
+  let services = cache.get(file);
+  if (services === undefined) {
+    cache.set(file, null); // in progress: a cycle through files stops here
+    const tree = loadOne(file, dirname(file), lookup, ctx, ext.pos);
+    const s = tree?.entries.get('services')?.value;
+    services = s?.kind === 'map' ? resolveServices(s, lookup, ctx, cache) : null;
+    cache.set(file, services);
+  } else if (services === null) {
+    ctx.reporter.error('SPEC_EXTENDS_CYCLE', `extends forms a cycle through ${file}`, ext.pos, ['services', from, 'extends'], 'a service cannot extend itself, directly or through others');
+    return undefined;
+  }
+  if (services === null) return undefined;
+  const target = services.entries.get(ext.service);
+  if (target === undefined) {
+    ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${from}" extends "${ext.service}", which ${file} does not define`, ext.pos, ['services', from, 'extends'], hintServices(services));
+    return undefined;
+  }
+  return target.value;
+}
+
+function hintServices(services: PMap): string {
+  const names = [...services.entries.keys()].filter((k) => !k.startsWith('x-')).sort();
+  return names.length === 0 ? 'no services are defined' : `defined services are: ${names.join(', ')}`;
+}

@@ -1,0 +1,138 @@
+// The stack loader's public entry points: loadStack (the front half of `gantry up`), the model types, the
+// diagnostic formatter and the service config hash. Pure: it reads files and nothing else.
+
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { GantryError } from '../common/errors.js';
+import type { ComposeContext } from './compose.js';
+import { composeFiles, envLookup } from './compose.js';
+import type { Diagnostic } from './diagnostic.js';
+import { discover, STACK_FILE_NAMES } from './discover.js';
+import type { StackModel } from './model.js';
+import { normalizeStack } from './normalize.js';
+import type { PMap } from './pnode.js';
+import { getEntry, pmap } from './pnode.js';
+import { Reporter, sortDiagnostics } from './report.js';
+import { checkSemantics } from './semantics.js';
+import { reportUnsupported } from './unsupported.js';
+import { validateTree } from './validate.js';
+
+export type * from './model.js';
+export type { Diagnostic, Severity, SourceLocation } from './diagnostic.js';
+export type { DiagnosticCode } from './diagnostic-codes.js';
+export { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
+export { formatPath, isError } from './diagnostic.js';
+export { formatDiagnostic, formatDiagnosticLine } from './format.js';
+export type { FormatOptions } from './format.js';
+export { serviceConfigHash, canonicalJson } from './hash.js';
+export { STACK_FILE_NAMES } from './discover.js';
+export { UNSUPPORTED_KEYS } from './unsupported.js';
+
+export interface LoadOptions {
+  /** Stack files, in merge order ("-" reads standard input). Default: discovery in the working directory. */
+  readonly files?: readonly string[] | undefined;
+  readonly projectDirectory?: string | undefined;
+  readonly projectName?: string | undefined;
+  readonly profiles?: readonly string[] | undefined;
+  /** Env files for interpolation (default: `.env` in the project directory, if present). */
+  readonly envFiles?: readonly string[] | undefined;
+  /** The shell environment (default: process.env); it takes precedence over env files. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  readonly cwd?: string | undefined;
+  readonly stdin?: (() => Promise<string>) | undefined;
+}
+
+export interface LoadResult {
+  readonly model: StackModel;
+  /** Warnings only: when there are errors, loadStack throws STACK_INVALID instead. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Normalises a project name: lowercase, only [a-z0-9_-], starting with a letter or digit. */
+export function normalizeProjectName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
+}
+
+function fail(diagnostics: readonly Diagnostic[]): never {
+  const sorted = sortDiagnostics(diagnostics);
+  const errors = sorted.filter((d) => d.severity === 'error');
+  const first = errors[0];
+  const where = first?.location === undefined ? '' : `${first.location.file}:${first.location.line}:${first.location.col}: `;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  throw new GantryError('STACK_INVALID', `invalid stack: ${where}${first?.message ?? 'unknown problem'}${more}`, {
+    hint: first?.hint,
+    detail: { diagnostics: sorted },
+  });
+}
+
+/**
+ * Loads, interpolates, merges, validates and normalises a stack. Resolves with the model and any warnings;
+ * rejects with GantryError STACK_INVALID (detail.diagnostics: Diagnostic[], errors and warnings) when the
+ * stack has errors.
+ */
+export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const shell = options.env ?? process.env;
+  const reporter = new Reporter();
+  const found = discover({ files: options.files, projectDirectory: options.projectDirectory, cwd, composeFileEnv: shell['COMPOSE_FILE'] });
+  if (found === undefined) {
+    reporter.error('SPEC_NO_FILE', `no stack file found in ${resolve(options.projectDirectory ?? cwd)} or its parents`, undefined, [], `create one of ${STACK_FILE_NAMES.join(', ')}, or name a file with -f`);
+    fail(reporter.diagnostics);
+  }
+  const { files, projectDir } = found;
+  const stdinText = files.includes('-') ? await (options.stdin?.() ?? Promise.resolve('')) : undefined;
+  const ctx: ComposeContext = { reporter, stdinText, warnedUnset: new Set(), shell, loadedFiles: [] };
+
+  const defaultEnv = resolve(projectDir, '.env');
+  const envFiles = options.envFiles !== undefined && options.envFiles.length > 0 ? options.envFiles.map((f) => resolve(cwd, f)) : existsSync(defaultEnv) ? [defaultEnv] : [];
+  const lookup = envLookup(envFiles, ctx, undefined);
+  const root: PMap = composeFiles(files, projectDir, lookup, ctx) ?? pmap({ file: files[0] ?? '-', line: 1, col: 1, length: 1, base: projectDir });
+
+  // Project name: -p > COMPOSE_PROJECT_NAME > `name:` > directory name.
+  const nameNode = getEntry(root, 'name')?.value;
+  const declared = nameNode?.kind === 'scalar' && nameNode.value !== null ? String(nameNode.value) : undefined;
+  const rawName = options.projectName ?? lookup('COMPOSE_PROJECT_NAME') ?? declared ?? basename(projectDir);
+  const name = normalizeProjectName(rawName);
+  if (name === '') reporter.error('SPEC_BAD_PROJECT_NAME', `project name ${JSON.stringify(rawName)} is empty once normalised`, undefined, [], 'use -p NAME with lowercase letters, digits, "-" and "_"');
+
+  // Profiles: --profile, else COMPOSE_PROFILES.
+  const profileList = options.profiles !== undefined && options.profiles.length > 0 ? [...options.profiles] : (lookup('COMPOSE_PROFILES') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const active = new Set(profileList);
+  const enabled = new Set<string>();
+  const services = getEntry(root, 'services')?.value;
+  const usedProfiles = new Set<string>();
+  if (services?.kind === 'map') {
+    for (const [k, e] of services.entries) {
+      if (k.startsWith('x-')) continue;
+      const p = getEntry(e.value, 'profiles')?.value;
+      const list = p?.kind === 'seq' ? p.items.flatMap((i) => (i.kind === 'scalar' && i.value !== null ? [String(i.value)] : [])) : [];
+      for (const x of list) usedProfiles.add(x);
+      if (list.length === 0 || active.has('*') || list.some((x) => active.has(x))) enabled.add(k);
+    }
+  }
+  for (const p of active) {
+    if (p !== '*' && !usedProfiles.has(p)) reporter.warn('SPEC_PROFILE_UNKNOWN', `profile "${p}" is used by no service`, undefined, [], usedProfiles.size === 0 ? 'no service declares profiles' : `profiles in this stack: ${[...usedProfiles].sort().join(', ')}`);
+  }
+
+  const STRUCTURAL = new Set(['SPEC_YAML_SYNTAX', 'SPEC_FILE_NOT_FOUND', 'SPEC_ALIAS_BOMB', 'SPEC_DUPLICATE_KEY', 'SPEC_BAD_MERGE_KEY', 'SPEC_NOT_A_MAPPING']);
+  if (!reporter.diagnostics.some((d) => d.severity === 'error' && STRUCTURAL.has(d.code))) {
+    validateTree(root, reporter);
+    reportUnsupported(root, reporter);
+    checkSemantics({ root, enabled }, reporter);
+  }
+  if (reporter.hasErrors()) fail(reporter.diagnostics);
+
+  const model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell }, reporter);
+  if (reporter.hasErrors()) fail(reporter.diagnostics);
+  const warnings = sortDiagnostics(reporter.diagnostics);
+  return { model: Object.freeze({ ...model, warnings: Object.freeze(warnings) }), diagnostics: warnings };
+}
+
+/** The diagnostics carried by a STACK_INVALID error (or undefined for any other error). */
+export function diagnosticsOf(e: unknown): readonly Diagnostic[] | undefined {
+  if (e instanceof GantryError && e.code === 'STACK_INVALID') {
+    const d = e.detail?.['diagnostics'];
+    if (Array.isArray(d)) return d as Diagnostic[];
+  }
+  return undefined;
+}

@@ -1,0 +1,147 @@
+// YAML text -> positioned tree. Anchors and aliases are shared (not copied) so an alias bomb costs nothing
+// to parse; its expanded size is measured and rejected before anything walks it. `<<` merge keys are applied
+// here (explicit keys win, then earlier merge sources over later ones).
+
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isPair } from 'yaml';
+import type { Document, Node as YNode, Scalar as YScalar } from 'yaml';
+import type { PEntry, PNode, Pos, Tag } from './pnode.js';
+import { expandedSize, pmap, pscalar, pseq } from './pnode.js';
+import type { Reporter } from './report.js';
+
+/** A document may expand to at most this many nodes through aliases... */
+export const ALIAS_EXPANSION_FLOOR = 10_000;
+/** ...or this many times the nodes it really holds, whichever is larger. */
+export const ALIAS_EXPANSION_RATIO = 50;
+
+export interface ParsedFile {
+  readonly file: string;
+  readonly root: PNode | undefined;
+}
+
+export function parseYaml(text: string, file: string, base: string, reporter: Reporter): ParsedFile {
+  reporter.addSource(file, text);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false, strict: false });
+  const posAt = (start: number, end: number): Pos => {
+    const { line, col } = lineCounter.linePos(start);
+    const lineStart = lineCounter.lineStarts[line - 1] ?? 0;
+    const nextLine = lineCounter.lineStarts[line] ?? text.length + 1;
+    const lineEnd = Math.min(nextLine - 1, text.length);
+    let length = Math.min(end, lineEnd) - start;
+    // A trailing "\r" or spaces are not part of the token.
+    while (length > 1 && /\s/.test(text[start + length - 1] ?? '')) length--;
+    void lineStart;
+    return { file, line, col, length: Math.max(1, length), base };
+  };
+  let failed = false;
+  for (const e of doc.errors) {
+    failed = true;
+    const code = e.code === 'DUPLICATE_KEY' ? 'SPEC_DUPLICATE_KEY' : 'SPEC_YAML_SYNTAX';
+    const msg = e.code === 'DUPLICATE_KEY' ? 'mapping key is defined twice' : firstLine(e.message);
+    reporter.error(code, msg, posAt(e.pos[0], e.pos[1]), [], code === 'SPEC_DUPLICATE_KEY' ? 'remove one of the two entries' : undefined);
+  }
+  if (failed) return { file, root: undefined };
+  if (doc.contents === null) return { file, root: pmap(posAt(0, 1)) };
+
+  const memo = new Map<YNode, PNode>();
+  let distinct = 0;
+  let badMerge = false;
+
+  const nodePos = (n: YNode): Pos => {
+    const r = n.range ?? [0, 1, 1];
+    return posAt(r[0], r[1]);
+  };
+
+  const convert = (n: YNode | null | undefined, fallback: Pos): PNode => {
+    if (n === null || n === undefined) return pscalar(fallback, null, true);
+    if (isAlias(n)) {
+      const target = n.resolve(doc as Document);
+      if (target === undefined) return pscalar(nodePos(n), null, true);
+      return convert(target, nodePos(n));
+    }
+    const known = memo.get(n);
+    if (known !== undefined) return known;
+    distinct++;
+    const pos = nodePos(n);
+    const tag = tagOf(n.tag);
+    let out: PNode;
+    if (isScalar(n)) {
+      out = pscalar(pos, scalarValue(n), n.type === 'PLAIN', tag);
+    } else if (isSeq(n)) {
+      const seq = pseq(pos, [], tag);
+      memo.set(n, seq);
+      for (const item of n.items) seq.items.push(convert(item as YNode | null, pos));
+      out = seq;
+    } else if (isMap(n)) {
+      const map = pmap(pos, new Map(), tag);
+      memo.set(n, map);
+      const merged: PEntry[] = [];
+      for (const pair of n.items) {
+        if (!isPair(pair)) continue;
+        const keyNode = pair.key as YNode | null;
+        const keyPos = keyNode ? nodePos(keyNode) : pos;
+        if (isScalar(keyNode) && (typeof keyNode.value === 'symbol' || (keyNode.value === '<<' && keyNode.type === 'PLAIN'))) {
+          // `<<: *a` or `<<: [*a, *b]`
+          const v = pair.value as YNode | null;
+          const sources = isSeq(v) ? (v.items as (YNode | null)[]) : [v];
+          for (const src of sources) {
+            const m = convert(src, keyPos);
+            if (m.kind !== 'map') {
+              badMerge = true;
+              reporter.error('SPEC_BAD_MERGE_KEY', '`<<` must refer to a mapping (or a list of mappings)', m.pos, [], 'use `<<: *anchor` where `&anchor` marks a mapping');
+              continue;
+            }
+            for (const e of m.entries.values()) merged.push(e);
+          }
+          continue;
+        }
+        const key = keyString(keyNode);
+        map.entries.set(key, { key, keyPos, value: convert(pair.value as YNode | null, keyPos) });
+      }
+      for (const e of merged) if (!map.entries.has(e.key)) map.entries.set(e.key, e);
+      out = map;
+    } else {
+      out = pscalar(pos, null, true);
+    }
+    memo.set(n, out);
+    return out;
+  };
+
+  const root = convert(doc.contents as YNode, posAt(0, 1));
+  if (badMerge) return { file, root: undefined };
+  const size = expandedSize(root);
+  if (size > Math.max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_RATIO * distinct)) {
+    const firstAlias = text.search(/\*[^\s,\]}]/);
+    const pos = firstAlias >= 0 ? posAt(firstAlias, firstAlias + 1) : posAt(0, 1);
+    reporter.error('SPEC_ALIAS_BOMB', `aliases expand this document to ${size} nodes, from ${distinct} written`, pos, [], 'the file looks like an alias bomb ("billion laughs"); use fewer nested aliases');
+    return { file, root: undefined };
+  }
+  return { file, root };
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0] ?? s;
+  return line.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function tagOf(tag: string | undefined): Tag {
+  if (tag === '!reset') return 'reset';
+  if (tag === '!override') return 'override';
+  return undefined;
+}
+
+function scalarValue(n: YScalar): string | number | boolean | null {
+  const v: unknown = n.value;
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return String(v);
+}
+
+function keyString(n: YNode | null): string {
+  if (n === null) return '';
+  if (isScalar(n)) {
+    const v: unknown = n.value;
+    return v === null ? 'null' : String(v);
+  }
+  return String(n);
+}

@@ -1,0 +1,121 @@
+// A positioned YAML tree: plain data plus, for every node and every mapping key, where it came from.
+// Positions survive interpolation, merging, extends and include, so diagnostics point at the source.
+
+export interface Pos {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  readonly col: number;
+  /** Characters to underline (at least 1, never past the end of the line). */
+  readonly length: number;
+  /** Directory that relative paths in this node resolve against. */
+  readonly base: string;
+}
+
+export type Tag = 'reset' | 'override' | undefined;
+export type ScalarValue = string | number | boolean | null;
+
+export interface PScalar {
+  readonly kind: 'scalar';
+  readonly value: ScalarValue;
+  readonly pos: Pos;
+  /** True for an unquoted scalar (its value is re-typed after interpolation, as YAML would type it). */
+  readonly plain: boolean;
+  readonly tag: Tag;
+}
+
+export interface PEntry {
+  readonly key: string;
+  readonly keyPos: Pos;
+  readonly value: PNode;
+}
+
+export interface PMap {
+  readonly kind: 'map';
+  readonly entries: Map<string, PEntry>;
+  readonly pos: Pos;
+  readonly tag: Tag;
+}
+
+export interface PSeq {
+  readonly kind: 'seq';
+  readonly items: PNode[];
+  readonly pos: Pos;
+  readonly tag: Tag;
+}
+
+export type PNode = PScalar | PMap | PSeq;
+export type PathSeg = string | number;
+
+export function pmap(pos: Pos, entries: Map<string, PEntry> = new Map(), tag: Tag = undefined): PMap {
+  return { kind: 'map', entries, pos, tag };
+}
+
+export function pseq(pos: Pos, items: PNode[] = [], tag: Tag = undefined): PSeq {
+  return { kind: 'seq', items, pos, tag };
+}
+
+export function pscalar(pos: Pos, value: ScalarValue, plain = false, tag: Tag = undefined): PScalar {
+  return { kind: 'scalar', value, pos, plain, tag };
+}
+
+export function getEntry(node: PNode | undefined, key: string): PEntry | undefined {
+  return node?.kind === 'map' ? node.entries.get(key) : undefined;
+}
+
+export function getChild(node: PNode | undefined, seg: PathSeg): PNode | undefined {
+  if (node === undefined) return undefined;
+  if (typeof seg === 'number') return node.kind === 'seq' ? node.items[seg] : undefined;
+  return node.kind === 'map' ? node.entries.get(seg)?.value : undefined;
+}
+
+/** The position of the node at `path` (or of its key with `key: true`); falls back to the nearest ancestor. */
+export function locate(root: PNode, path: readonly PathSeg[], key = false): Pos {
+  let node: PNode = root;
+  let pos = root.pos;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i] as PathSeg;
+    if (typeof seg === 'string' && node.kind === 'map') {
+      const entry = node.entries.get(seg);
+      if (entry === undefined) return pos;
+      node = entry.value;
+      pos = key && i === path.length - 1 ? entry.keyPos : entry.value.pos;
+    } else if (typeof seg === 'number' && node.kind === 'seq') {
+      const item = node.items[seg];
+      if (item === undefined) return pos;
+      node = item;
+      pos = item.pos;
+    } else {
+      return pos;
+    }
+  }
+  return pos;
+}
+
+/** Plain JS data: maps become objects (in key order), sequences arrays. */
+export function toPlain(node: PNode): unknown {
+  switch (node.kind) {
+    case 'scalar':
+      return node.value;
+    case 'seq':
+      return node.items.map(toPlain);
+    case 'map': {
+      const out: Record<string, unknown> = {};
+      for (const [k, e] of node.entries) out[k] = toPlain(e.value);
+      return out;
+    }
+  }
+}
+
+/** Number of nodes, counting shared subtrees once per reference (the size after alias expansion). */
+export function expandedSize(node: PNode, memo = new Map<PNode, number>()): number {
+  const known = memo.get(node);
+  if (known !== undefined) return known;
+  // A node that contains itself (a recursive alias) expands without end.
+  memo.set(node, Number.POSITIVE_INFINITY);
+  let size = 1;
+  if (node.kind === 'seq') for (const item of node.items) size += expandedSize(item, memo);
+  else if (node.kind === 'map') for (const e of node.entries.values()) size += expandedSize(e.value, memo);
+  memo.set(node, size);
+  return size;
+}

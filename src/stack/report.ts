@@ -1,0 +1,56 @@
+// Collects diagnostics during one load, and knows the source text of every file read so each diagnostic can
+// carry its source line.
+
+import type { DiagnosticCode } from './diagnostic-codes.js';
+import type { Diagnostic, Severity } from './diagnostic.js';
+import { formatPath } from './diagnostic.js';
+import type { PathSeg, Pos } from './pnode.js';
+
+export class Reporter {
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly lines = new Map<string, string[]>();
+
+  addSource(file: string, text: string): void {
+    this.lines.set(file, text.split(/\r?\n/));
+  }
+
+  error(code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[] = [], hint?: string): void {
+    this.add('error', code, message, pos, path, hint);
+  }
+
+  warn(code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[] = [], hint?: string): void {
+    this.add('warning', code, message, pos, path, hint);
+  }
+
+  hasErrors(): boolean {
+    return this.diagnostics.some((d) => d.severity === 'error');
+  }
+
+  private add(severity: Severity, code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[], hint: string | undefined): void {
+    const location =
+      pos === undefined
+        ? undefined
+        : { file: pos.file, line: pos.line, col: pos.col, length: Math.max(1, pos.length), lineText: this.lines.get(pos.file)?.[pos.line - 1] };
+    const d: Diagnostic = { code, severity, message, path: formatPath(path), location, hint };
+    // The same problem reached twice (e.g. through a shared alias) is reported once.
+    if (this.diagnostics.some((o) => o.code === d.code && o.message === d.message && o.path === d.path && sameLoc(o, d))) return;
+    this.diagnostics.push(d);
+  }
+}
+
+function sameLoc(a: Diagnostic, b: Diagnostic): boolean {
+  const x = a.location;
+  const y = b.location;
+  if (x === undefined || y === undefined) return x === y;
+  return x.file === y.file && x.line === y.line && x.col === y.col;
+}
+
+/** Diagnostics in file/line/column order (stable for equal positions). */
+export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
+  return [...list].sort((a, b) => {
+    const x = a.location;
+    const y = b.location;
+    if (x === undefined || y === undefined) return (x === undefined ? 0 : 1) - (y === undefined ? 0 : 1);
+    return x.file.localeCompare(y.file) || x.line - y.line || x.col - y.col;
+  });
+}
