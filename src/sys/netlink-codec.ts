@@ -267,7 +267,7 @@ export interface NlError {
 
 export function parseError(msg: NlMessage): NlError {
   const p = msg.payload;
-  const errno = -p.readInt32LE(0);
+  const errno = -p.readInt32LE(0) | 0;
   let message: string | undefined;
   if (msg.flags & NLM_F_ACK_TLVS) {
     const origLen = p.length >= 8 ? p.readUInt32LE(4) : 0;

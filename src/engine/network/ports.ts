@@ -36,7 +36,7 @@ function parseRange(text: string, what: string, spec: string): Range {
 }
 
 function parseProtocol(text: string | undefined, spec: string): PortProtocol {
-  if (text === undefined || text === '') return 'tcp';
+  if (text === undefined) return 'tcp';
   const p = text.toLowerCase();
   if (p === 'tcp' || p === 'udp') return p;
   throw usageError(`invalid port spec "${spec}": unsupported protocol "${text}"`, 'use /tcp or /udp');
