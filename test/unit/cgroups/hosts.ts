@@ -77,13 +77,6 @@ export interface FakeHost {
   driver: CgroupDriver;
 }
 
-/** Builds a fake cgroupfs for the mounts and detects a driver on it (short timeouts for tests). */
-export function fakeHost(mountinfo: string, mounts: FakeMount[], opts: FakeOptions = {}): FakeHost {
-  const fake = new FakeCgroupFs(mounts, opts);
-  const driver = detectCgroupDriver({ mountinfo, root: fake.root, sys: fake, freezeTimeoutMs: 200, removeTimeoutMs: 200 });
-  return { fake, driver };
-}
-
 /** Runs fn on a fresh fake host and removes the temp dir afterwards, failure or not. */
 export async function withHost(
   mountinfo: string, mounts: FakeMount[], fn: (h: FakeHost) => void | Promise<void>, opts: FakeOptions = {},
