@@ -73,7 +73,7 @@ export function parseReference(input: string): ImageReference {
   if (!DOMAIN.test(domain)) throw invalid(input, `"${domain}" is not a valid registry host`);
   for (const component of path.split('/')) {
     if (PATH_COMPONENT.test(component)) continue;
-    if (PATH_COMPONENT.test(component.toLowerCase())) throw invalid(input, `repository name "${path}" must be lowercase`);
+    if (PATH_COMPONENT.test(component.toLowerCase())) throw invalid(input, `repository name "${rest}" must be lowercase`);
     throw invalid(input, `"${component}" is not a valid repository name component`);
   }
   if (domain === DEFAULT_DOMAIN && HEX64.test(path.slice(OFFICIAL_PREFIX.length)) && path.startsWith(OFFICIAL_PREFIX)) {

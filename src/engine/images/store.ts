@@ -218,14 +218,20 @@ export class ImageStore {
    * `gantry import`: makes a one-layer image from a rootfs tarball (plain or gzip) and tags it `ref`.
    * The layer blob is stored gzip-compressed (a gzip input is kept as it is).
    */
-  importTarball(path: string, ref: string, opts: ImportOptions = {}): Promise<ImageRecord> {
+  async importTarball(path: string, ref: string, opts: ImportOptions = {}): Promise<ImageRecord> {
     const target = parseTagReference(ref);
     return this.#mutex.run(async () => {
       if (!existsSync(path) || !statSync(path).isFile()) {
         throw new GantryError('NOT_FOUND', `no such file: ${path}`, { hint: 'give the path of a rootfs tarball (.tar or .tar.gz)' });
       }
       const blob = await this.#ingestTarball(path);
-      const layer = await this.layers.extract(this.blobs.path(blob.digest), { expectedDigest: blob.digest });
+      let layer: LayerRecord;
+      try {
+        layer = await this.layers.extract(this.blobs.path(blob.digest), { expectedDigest: blob.digest });
+      } catch (e) {
+        if (!this.#blobInUse(blob.digest)) this.blobs.remove(blob.digest);
+        throw e;
+      }
       const now = new Date().toISOString();
       const config: OciImageConfig = {
         created: now,
@@ -243,7 +249,7 @@ export class ImageStore {
   }
 
   /** Points `target` (NAME[:TAG]) at the image `source` refers to. */
-  tag(source: string, target: string): Promise<ImageRecord> {
+  async tag(source: string, target: string): Promise<ImageRecord> {
     const ref = parseTagReference(target);
     return this.#mutex.run(() => {
       const image = this.get(source);
@@ -261,14 +267,14 @@ export class ImageStore {
    * and no container uses it; its layers and blobs are deleted when no other image uses them. An image in
    * use needs `force`, and is then only untagged (it stays, dangling, while a container uses it).
    */
-  remove(refOrId: string, opts: RemoveOptions = {}): Promise<RemoveResultItem[]> {
+  async remove(refOrId: string, opts: RemoveOptions = {}): Promise<RemoveResultItem[]> {
     return this.#mutex.run(() => this.#remove(refOrId, opts));
   }
 
   // ---------------------------------------------------------------- building blocks for pull and build
 
   /** Stores a blob (verifying `expected` digest/size when given). */
-  ingestBlob(source: Readable | Uint8Array | string, expected?: Partial<BlobInfo>): Promise<BlobInfo> {
+  async ingestBlob(source: Readable | Uint8Array | string, expected?: Partial<BlobInfo>): Promise<BlobInfo> {
     return this.#mutex.run(() => typeof source === 'string' || source instanceof Uint8Array
       ? this.blobs.write(source, expected)
       : this.blobs.writeStream(source, expected));
@@ -279,7 +285,7 @@ export class ImageStore {
    * id). With `expectedDiffId` (from the image config) an existing layer is reused without extracting,
    * and extracted content must match it.
    */
-  addLayerFromBlob(blob: Pick<OciDescriptor, 'digest'> & Partial<OciDescriptor>, opts: { parent?: string | undefined; expectedDiffId?: string | undefined } = {}): Promise<LayerRecord> {
+  async addLayerFromBlob(blob: Pick<OciDescriptor, 'digest'> & Partial<OciDescriptor>, opts: { parent?: string | undefined; expectedDiffId?: string | undefined } = {}): Promise<LayerRecord> {
     return this.#mutex.run(() => {
       if (blob.mediaType !== undefined && !isLayerMediaType(blob.mediaType)) {
         throw new GantryError('UNSUPPORTED', `layer media type ${blob.mediaType} is not supported`, { hint: 'gantry handles tar and tar+gzip layers' });
@@ -292,12 +298,12 @@ export class ImageStore {
   }
 
   /** Writes an image's config and manifest (layers must already be stored and extracted) and tags it. */
-  addImage(opts: AddImageOptions): Promise<ImageRecord> {
+  async addImage(opts: AddImageOptions): Promise<ImageRecord> {
     return this.#mutex.run(() => this.#addImage(opts));
   }
 
   /** Registers an image whose manifest blob (and config and layers) are already stored, e.g. after a pull. */
-  registerManifest(manifestDigest: string, opts: RegisterOptions = {}): Promise<ImageRecord> {
+  async registerManifest(manifestDigest: string, opts: RegisterOptions = {}): Promise<ImageRecord> {
     return this.#mutex.run(() => this.#register(manifestDigest, opts));
   }
 
@@ -426,6 +432,15 @@ export class ImageStore {
       if (!keepBlobs.has(manifestDigest)) this.blobs.remove(manifestDigest);
     }
     return results;
+  }
+
+  #blobInUse(digest: string): boolean {
+    for (const [id, img] of Object.entries(this.#index.images)) {
+      if (img.manifest === digest) return true;
+      const loaded = this.#loaded.get(id);
+      if (loaded !== undefined && blobsOf(loaded).includes(digest)) return true;
+    }
+    return false;
   }
 
   /** Writes the index, then makes it the in-memory state. */
