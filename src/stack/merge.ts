@@ -106,8 +106,12 @@ export function uniqueKey(attr: string, node: PNode): string {
       if (node.kind === 'scalar') return parseVolumeShort(String(node.value)).target;
       return field(node, 'target') ?? '';
     }
-    if (node.kind === 'scalar') return String(node.value);
-    return field(node, 'target') ?? field(node, 'source') ?? '';
+    // secrets and configs: unique by their effective target path
+    const dflt = (name: string): string => (attr === 'secrets' ? `/run/secrets/${name}` : `/${name}`);
+    if (node.kind === 'scalar') return dflt(String(node.value));
+    const target = field(node, 'target');
+    if (target !== undefined) return target.startsWith('/') ? target : dflt(target);
+    return dflt(field(node, 'source') ?? '');
   } catch {
     return node.kind === 'scalar' ? `raw:${String(node.value)}` : 'raw';
   }

@@ -131,6 +131,8 @@ function tagOf(tag: string | undefined): Tag {
 }
 
 function scalarValue(n: YScalar): string | number | boolean | null {
+  // Like Compose's YAML parser, a plain integer with a leading zero is octal (file modes: `mode: 0440`).
+  if (n.type === 'PLAIN' && typeof n.source === 'string' && /^0[0-7]+$/.test(n.source)) return Number.parseInt(n.source, 8);
   const v: unknown = n.value;
   if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return Number(v);
