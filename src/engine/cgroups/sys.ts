@@ -1,6 +1,6 @@
 // The file and process operations the cgroup drivers perform, behind a seam so unit tests can run them
 // against a fake cgroupfs in a temp dir. Errors are turned into crun-style messages here, in one place.
-import { constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 import { errnoCode, syscallError } from '../../common/errors.js';
 
 export interface CgroupSys {
@@ -18,7 +18,11 @@ export interface CgroupSys {
 
 export const realCgroupSys: CgroupSys = {
   readFile: (file) => readFileSync(file, 'utf8'),
-  writeFile: (file, value) => writeFileSync(file, value, { flag: constants.O_WRONLY | constants.O_TRUNC }),
+  writeFile: (file, value) => {
+    // O_WRONLY without O_CREAT: a cgroup file that does not exist is an error, never a new regular file.
+    const fd = openSync(file, constants.O_WRONLY | constants.O_TRUNC);
+    try { writeSync(fd, value); } finally { closeSync(fd); }
+  },
   mkdir: (dir) => mkdirSync(dir),
   rmdir: (dir) => rmdirSync(dir),
   subdirs: (dir) => readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name),

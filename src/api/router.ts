@@ -1,0 +1,58 @@
+// A small router for Docker Engine API paths: method + pattern with {params}, version prefix stripped.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export interface RequestContext {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Parsed JSON body (undefined when empty). */
+  body: unknown;
+  req: IncomingMessage;
+  /** Set for plain requests; the handler may stream into it. */
+  res?: ServerResponse | undefined;
+  /** Set for hijacked (Upgrade: tcp) requests: the raw connection after the 101 response. */
+  hijack?: (() => Duplex) | undefined;
+}
+
+/** A handler returns a JSON-able value (sent with 200/201), or `undefined` after writing the response itself. */
+export type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
+
+export interface Route { method: string; pattern: RegExp; keys: string[]; handler: Handler; status: number; rawBody: boolean }
+
+export class Router {
+  readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler, opts: { status?: number; rawBody?: boolean } = {}): void {
+    const keys: string[] = [];
+    const pattern = new RegExp(`^${path.replace(/\{(\w+)\}/g, (_m, k: string) => { keys.push(k); return k === 'name' ? '(.+?)' : '([^/]+)'; })}$`);
+    this.routes.push({ method, pattern, keys, handler, status: opts.status ?? 200, rawBody: opts.rawBody ?? false });
+  }
+
+  match(method: string, rawPath: string): { route: Route; params: Record<string, string> } | undefined {
+    const path = rawPath.replace(/^\/v\d+(\.\d+)?(?=\/)/, '');
+    for (const route of this.routes) {
+      if (route.method !== method) continue;
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      route.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]!); });
+      return { route, params };
+    }
+    return undefined;
+  }
+}
+
+export function boolParam(q: URLSearchParams, name: string, dflt = false): boolean {
+  const v = q.get(name);
+  if (v === null) return dflt;
+  return v === '1' || v.toLowerCase() === 'true';
+}
+
+export function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -1,0 +1,62 @@
+// /images/... routes.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { GantryError } from '../../common/errors.js';
+import type { Engine } from '../../daemon/engine.js';
+import { boolParam, type Router } from '../router.js';
+
+export function imageRoutes(r: Router, engine: Engine): void {
+  const { images } = engine;
+  r.add('GET', '/images/json', () => images.list());
+  r.add('GET', '/images/{name}/json', (ctx) => images.inspect(ctx.params['name']!));
+  r.add('POST', '/images/{name}/tag', async (ctx) => {
+    const repo = ctx.query.get('repo');
+    if (!repo) throw new GantryError('INVALID_ARGUMENT', 'tag needs a repository name', { hint: 'gantry tag SOURCE TARGET[:TAG]' });
+    const tag = ctx.query.get('tag');
+    await images.tag(ctx.params['name']!, tag ? `${repo}:${tag}` : repo);
+    return undefined;
+  }, { status: 201 });
+  r.add('DELETE', '/images/{name}', async (ctx) => images.remove(ctx.params['name']!, {
+    force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.containers.imageInUse(id),
+  }));
+  // Import (docker import): POST /images/create?fromSrc=-&repo=NAME&tag=TAG with the tarball as the body.
+  r.add('POST', '/images/create', async (ctx) => {
+    if (ctx.query.get('fromSrc') !== '-') {
+      throw new GantryError('UNSUPPORTED', 'pulling from a registry is not implemented yet', { hint: 'import a root filesystem tarball with `gantry import FILE NAME[:TAG]`' });
+    }
+    const repo = ctx.query.get('repo');
+    if (!repo) throw new GantryError('INVALID_ARGUMENT', 'import needs a repository name');
+    const tag = ctx.query.get('tag');
+    const tmp = mkdtempSync(join(engine.paths.root, 'tmp', 'import-'));
+    try {
+      const file = join(tmp, 'rootfs.tar');
+      await pipeline(ctx.req, createWriteStream(file));
+      const changes = ctx.query.getAll('changes');
+      const rec = await images.importTarball(file, tag ? `${repo}:${tag}` : repo, { message: ctx.query.get('message') ?? undefined, ...(changes.length ? { changes: parseChanges(changes) } : {}) });
+      return { status: rec.id };
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, { rawBody: true });
+}
+
+/** `--change 'CMD ["sh"]'` style Dockerfile instructions for import: CMD, ENTRYPOINT, ENV, WORKDIR, USER. */
+function parseChanges(changes: string[]): Record<string, unknown> {
+  const out: { Cmd?: string[]; Entrypoint?: string[]; Env?: string[]; WorkingDir?: string; User?: string } = {};
+  const argv = (s: string): string[] => (s.trim().startsWith('[') ? JSON.parse(s) as string[] : ['/bin/sh', '-c', s.trim()]);
+  for (const c of changes) {
+    const m = /^\s*(\w+)\s+(.*)$/s.exec(c);
+    if (!m) throw new GantryError('USAGE', `invalid --change "${c}"`);
+    const [, instr, arg] = m as unknown as [string, string, string];
+    switch (instr.toUpperCase()) {
+      case 'CMD': out.Cmd = argv(arg); break;
+      case 'ENTRYPOINT': out.Entrypoint = argv(arg); break;
+      case 'ENV': (out.Env ??= []).push(arg.includes('=') ? arg.trim() : arg.trim().replace(/\s+/, '=')); break;
+      case 'WORKDIR': out.WorkingDir = arg.trim(); break;
+      case 'USER': out.User = arg.trim(); break;
+      default: throw new GantryError('USAGE', `unsupported --change instruction ${instr}`, { hint: 'supported: CMD, ENTRYPOINT, ENV, WORKDIR, USER' });
+    }
+  }
+  return out;
+}

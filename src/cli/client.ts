@@ -1,0 +1,159 @@
+// The CLI's client for gantryd: JSON requests, streams, hijacked (Upgrade: tcp) connections, and starting
+// the daemon in the background when nothing answers on the default socket.
+import { request as httpRequest, Agent, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GantryError, errnoCode, type ErrorCode, ERROR_CODES } from '../common/errors.js';
+import { DEFAULT_HOST, socketPathFromHost } from '../common/paths.js';
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined | string[]>;
+  body?: unknown;
+  /** Raw request body stream (e.g. an image tarball). */
+  bodyStream?: NodeJS.ReadableStream;
+  headers?: Record<string, string>;
+}
+
+function buildPath(path: string, query: RequestOptions['query']): string {
+  if (!query) return path;
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) q.append(k, x);
+    else q.set(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+  }
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+function toError(status: number, body: Buffer): GantryError {
+  let parsed: { message?: string; code?: string; hint?: string; detail?: Record<string, unknown> } = {};
+  try { parsed = JSON.parse(body.toString('utf8')) as typeof parsed; } catch { parsed = { message: body.toString('utf8') }; }
+  const code = (parsed.code && parsed.code in ERROR_CODES ? parsed.code : status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status === 400 ? 'INVALID_ARGUMENT' : 'INTERNAL') as ErrorCode;
+  return new GantryError(code, parsed.message ?? `daemon answered ${status}`, { hint: parsed.hint, detail: parsed.detail });
+}
+
+export class DaemonClient {
+  private readonly agent: Agent;
+  readonly socketPath: string;
+
+  constructor(readonly host: string) {
+    this.socketPath = socketPathFromHost(host);
+    this.agent = new Agent({ keepAlive: true });
+  }
+
+  private raw(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+      const req = httpRequest({
+        socketPath: this.socketPath, method, path: buildPath(path, opts.query), agent: this.agent,
+        headers: { Host: 'gantry', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}), ...opts.headers },
+      }, resolve);
+      req.on('error', (e) => reject(this.connectError(e)));
+      if (opts.bodyStream) opts.bodyStream.pipe(req);
+      else req.end(payload);
+    });
+  }
+
+  private connectError(e: unknown): GantryError {
+    const code = errnoCode(e);
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+      return new GantryError('DAEMON_UNREACHABLE', `cannot connect to the gantry daemon at unix://${this.socketPath} (${code})`,
+        { hint: 'is gantryd running? `gantry daemon` runs it in the foreground; the default socket starts it automatically' });
+    }
+    if (code === 'EACCES') return new GantryError('DAEMON_UNREACHABLE', `permission denied on unix://${this.socketPath}`, { hint: 'run gantry as root' });
+    return new GantryError('DAEMON_UNREACHABLE', `talking to the daemon failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  /** A JSON request; throws the daemon's typed error on non-2xx. */
+  async call<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, path, opts);
+    const body = await readAll(res);
+    const status = res.statusCode ?? 500;
+    if (status >= 400) throw toError(status, body);
+    if (body.length === 0) return undefined as T;
+    const type = res.headers['content-type'] ?? '';
+    return (type.includes('json') ? JSON.parse(body.toString('utf8')) : body.toString('utf8')) as T;
+  }
+
+  /** A streaming response (logs, events, wait); throws on non-2xx. */
+  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+    const res = await this.raw(method, path, opts);
+    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, await readAll(res));
+    return res;
+  }
+
+  /** POST with `Upgrade: tcp`; resolves with the raw socket once the daemon answers 101. */
+  hijack(path: string, opts: RequestOptions = {}): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const payload = opts.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(opts.body));
+      const req = httpRequest({
+        socketPath: this.socketPath, method: 'POST', path: buildPath(path, opts.query),
+        headers: { Host: 'gantry', Connection: 'Upgrade', Upgrade: 'tcp', 'Content-Type': 'application/json', 'Content-Length': payload.length },
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', (res) => { void readAll(res).then((b) => reject(toError(res.statusCode ?? 500, b))); });
+      req.on('error', (e) => reject(this.connectError(e)));
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function gantrydScript(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'gantryd.js');
+}
+
+async function ping(client: DaemonClient): Promise<boolean> {
+  try {
+    await client.call('GET', '/_ping');
+    return true;
+  } catch (e) {
+    if (e instanceof GantryError && e.code === 'DAEMON_UNREACHABLE') return false;
+    throw e;
+  }
+}
+
+/**
+ * Connects to the daemon. On the default socket (GANTRY_HOST unset), starts gantryd in the background when
+ * nothing answers, and waits for /_ping.
+ */
+export async function connectDaemon(hostFlag?: string): Promise<DaemonClient> {
+  const host = hostFlag ?? process.env['GANTRY_HOST'] ?? DEFAULT_HOST;
+  const client = new DaemonClient(host);
+  const autostart = hostFlag === undefined && process.env['GANTRY_HOST'] === undefined;
+  if (!autostart) return client;
+  if (existsSync(client.socketPath) && await ping(client)) return client;
+  const runDir = dirname(client.socketPath);
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const logPath = join(runDir, 'gantryd.log');
+  const out = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [gantrydScript()], { detached: true, stdio: ['ignore', out, out], env: process.env });
+  closeSync(out);
+  child.unref();
+  let exited: number | null = null;
+  child.on('exit', (code) => { exited = code ?? 1; });
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, i < 20 ? 10 : 50));
+    if (exited !== null) break;
+    if (existsSync(client.socketPath) && await ping(client)) return client;
+  }
+  let why = '';
+  try { why = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join('\n'); } catch { /* no log */ }
+  throw new GantryError('DAEMON_START_FAILED', `the gantry daemon could not start${why ? `:\n${why}` : ''}`, { hint: `see ${logPath}; run \`gantry daemon\` to start it in the foreground` });
+}

@@ -1,0 +1,412 @@
+// Container commands: run, create, start, stop, restart, kill, rm, wait, pause, unpause, ps, logs, exec, top, stats.
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { Socket } from 'node:net';
+import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
+import { GantryError, usageError } from '../../common/errors.js';
+import { parseCpus, parseMemorySize, parseSignal, formatBytes } from '../../common/units.js';
+import { parseRestartPolicy } from '../../engine/containers/restart-policy.js';
+import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
+import { connectDaemon, type DaemonClient } from '../client.js';
+import type { GlobalOptions } from '../main.js';
+import { printJson, table } from '../output.js';
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'detach', short: 'd', kind: 'bool' }, { name: 'rm', kind: 'bool' }, { name: 'name', kind: 'string' },
+  { name: 'env', short: 'e', kind: 'list' }, { name: 'env-file', kind: 'list' }, { name: 'volume', short: 'v', kind: 'list' },
+  { name: 'tmpfs', kind: 'list' }, { name: 'workdir', short: 'w', kind: 'string' }, { name: 'user', short: 'u', kind: 'string' },
+  { name: 'hostname', short: 'h', kind: 'string' }, { name: 'memory', short: 'm', kind: 'string' },
+  { name: 'memory-swap', kind: 'string' }, { name: 'cpus', kind: 'string' }, { name: 'cpu-shares', short: 'c', kind: 'string' },
+  { name: 'pids-limit', kind: 'string' }, { name: 'network', kind: 'list', aliases: ['net'] },
+  { name: 'network-alias', kind: 'list' }, { name: 'ip', kind: 'string' },
+  { name: 'publish', short: 'p', kind: 'list' }, { name: 'publish-all', short: 'P', kind: 'bool' }, { name: 'expose', kind: 'list' },
+  { name: 'interactive', short: 'i', kind: 'bool' }, { name: 'tty', short: 't', kind: 'bool' },
+  { name: 'restart', kind: 'string' }, { name: 'read-only', kind: 'bool' }, { name: 'init', kind: 'bool' },
+  { name: 'cap-add', kind: 'list' }, { name: 'cap-drop', kind: 'list' }, { name: 'entrypoint', kind: 'string' },
+  { name: 'label', short: 'l', kind: 'list' }, { name: 'ulimit', kind: 'list' }, { name: 'sysctl', kind: 'list' },
+  { name: 'add-host', kind: 'list' }, { name: 'dns', kind: 'list' }, { name: 'dns-search', kind: 'list' },
+  { name: 'stop-signal', kind: 'string' }, { name: 'stop-timeout', kind: 'string' }, { name: 'privileged', kind: 'bool' },
+  { name: 'shm-size', kind: 'string' }, { name: 'oom-score-adj', kind: 'string' },
+  { name: 'health-cmd', kind: 'string' }, { name: 'health-interval', kind: 'string' }, { name: 'health-timeout', kind: 'string' },
+  { name: 'health-retries', kind: 'string' }, { name: 'health-start-period', kind: 'string' }, { name: 'no-healthcheck', kind: 'bool' },
+];
+
+function parseKeyValues(items: string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const it of items) {
+    const i = it.indexOf('=');
+    if (i <= 0) throw usageError(`invalid ${what} "${it}"`, `use KEY=VALUE`);
+    out[it.slice(0, i)] = it.slice(i + 1);
+  }
+  return out;
+}
+
+/** docker's --env-file: KEY=VALUE lines, `#` comments, a bare KEY takes the value from this environment. */
+function readEnvFile(path: string): string[] {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { throw usageError(`cannot read env file ${path}`, 'check the path given to --env-file'); }
+  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#')).flatMap((l) => {
+    if (l.includes('=')) return [l.trimStart()];
+    const v = process.env[l.trim()];
+    return v === undefined ? [] : [`${l.trim()}=${v}`];
+  });
+}
+
+function parseUlimit(s: string): { Name: string; Soft: number; Hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(s);
+  if (!m) throw usageError(`invalid ulimit "${s}"`, 'use NAME=SOFT[:HARD], e.g. --ulimit nofile=1024:2048');
+  return { Name: m[1]!, Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
+}
+
+function durationNs(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
+  if (!m) throw usageError(`invalid duration for --${flag}: "${text}"`, 'use e.g. 500ms, 10s, 1m');
+  const mult = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m[2] ?? 's']!;
+  return Math.round(Number(m[1]) * mult);
+}
+
+function parsePublish(spec: string): { key: string; HostIp: string; HostPort: string } {
+  const m = /^(?:(?:(\d+\.\d+\.\d+\.\d+):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
+  if (!m) throw usageError(`invalid port spec "${spec}"`, 'use [IP:][HOST:]CONTAINER[/tcp|udp], e.g. -p 8080:80');
+  const port = (s: string | undefined): void => { if (s && (Number(s) < 1 || Number(s) > 65535)) throw usageError(`invalid port number in "${spec}"`); };
+  port(m[2]); port(m[3]);
+  return { key: `${m[3]}/${m[4] ?? 'tcp'}`, HostIp: m[1] ?? '', HostPort: m[2] ?? '' };
+}
+
+/** Turns `run`/`create` flags into a Docker Engine API create body. Validates what the daemon cannot see. */
+export function buildCreateBody(p: Parsed): { name?: string | undefined; body: ContainerCreateOptions } {
+  const [image, ...cmd] = p.positionals;
+  if (!image) throw usageError('an image is required', 'gantry run [OPTIONS] IMAGE [COMMAND] [ARG...]');
+  const env = [...list(p, 'env-file').flatMap(readEnvFile), ...list(p, 'env').map((e) => {
+    if (e.includes('=')) return e;
+    const v = process.env[e];
+    return v === undefined ? '' : `${e}=${v}`;
+  }).filter(Boolean)];
+  const restartText = str(p, 'restart');
+  const restart = restartText === undefined ? undefined : parseRestartPolicy(restartText);
+  if (restartText !== undefined && !restart) throw usageError(`invalid restart policy "${restartText}"`, 'use no, always, on-failure[:N] or unless-stopped');
+  const memoryText = str(p, 'memory');
+  const memory = memoryText === undefined ? undefined : parseMemorySize(memoryText, 'memory size');
+  const swapText = str(p, 'memory-swap');
+  const memorySwap = swapText === undefined ? undefined : swapText === '-1' ? -1 : parseMemorySize(swapText, 'memory-swap size');
+  const cpus = str(p, 'cpus');
+  const pids = str(p, 'pids-limit');
+  if (pids !== undefined && !/^-?\d+$/.test(pids)) throw usageError(`invalid --pids-limit "${pids}"`, 'give a whole number');
+  const tmpfs: Record<string, string> = {};
+  for (const t of list(p, 'tmpfs')) {
+    const i = t.indexOf(':');
+    tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
+  }
+  const binds: string[] = [];
+  const anonymous: Record<string, object> = {};
+  for (const v of list(p, 'volume')) {
+    const parts = v.split(':');
+    if (parts.length === 1) { anonymous[v] = {}; continue; }
+    // A relative host path is a volume name in docker; ./x or ../x are paths: resolve them.
+    const src = parts[0]!.startsWith('.') ? resolvePath(parts[0]!) : parts[0]!;
+    binds.push([src, ...parts.slice(1)].join(':'));
+  }
+  const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  const exposed: Record<string, object> = {};
+  for (const spec of list(p, 'publish')) {
+    const b = parsePublish(spec);
+    (portBindings[b.key] ??= []).push({ HostIp: b.HostIp, HostPort: b.HostPort });
+    exposed[b.key] = {};
+  }
+  for (const e of list(p, 'expose')) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
+  const networks = list(p, 'network');
+  const networkMode = networks[0];
+  const entrypoint = str(p, 'entrypoint');
+  const healthCmd = str(p, 'health-cmd');
+  const stopTimeout = str(p, 'stop-timeout');
+  const shm = str(p, 'shm-size');
+  const signal = str(p, 'stop-signal');
+  if (signal !== undefined) parseSignal(signal);
+  const body: ContainerCreateOptions = {
+    Image: image, Cmd: cmd.length > 0 ? cmd : undefined, Env: env,
+    Entrypoint: entrypoint === undefined ? undefined : entrypoint === '' ? [] : [entrypoint],
+    WorkingDir: str(p, 'workdir'), User: str(p, 'user'), Hostname: str(p, 'hostname'),
+    Tty: bool(p, 'tty'), OpenStdin: bool(p, 'interactive'), StdinOnce: bool(p, 'interactive') && !bool(p, 'detach'),
+    AttachStdin: bool(p, 'interactive'), AttachStdout: !bool(p, 'detach'), AttachStderr: !bool(p, 'detach'),
+    Labels: parseKeyValues(list(p, 'label'), 'label'), StopSignal: signal,
+    StopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout), ExposedPorts: exposed, Volumes: anonymous,
+    Healthcheck: bool(p, 'no-healthcheck') ? { Test: ['NONE'] } : healthCmd === undefined ? undefined : {
+      Test: ['CMD-SHELL', healthCmd], Interval: durationNs(str(p, 'health-interval'), 'health-interval'),
+      Timeout: durationNs(str(p, 'health-timeout'), 'health-timeout'), StartPeriod: durationNs(str(p, 'health-start-period'), 'health-start-period'),
+      Retries: str(p, 'health-retries') === undefined ? undefined : Number(str(p, 'health-retries')),
+    },
+    HostConfig: {
+      AutoRemove: bool(p, 'rm'), Binds: binds, Tmpfs: tmpfs, Memory: memory, MemorySwap: memorySwap,
+      NanoCpus: cpus === undefined ? undefined : Math.round(parseCpus(cpus) * 1e9),
+      CpuShares: str(p, 'cpu-shares') === undefined ? undefined : Number(str(p, 'cpu-shares')),
+      PidsLimit: pids === undefined ? undefined : Number(pids), NetworkMode: networkMode,
+      PortBindings: portBindings, PublishAllPorts: bool(p, 'publish-all'),
+      RestartPolicy: restart ? { Name: restart.name, MaximumRetryCount: restart.maximumRetryCount } : undefined,
+      ReadonlyRootfs: bool(p, 'read-only'), Init: bool(p, 'init'), CapAdd: list(p, 'cap-add'), CapDrop: list(p, 'cap-drop'),
+      Ulimits: list(p, 'ulimit').map(parseUlimit), Sysctls: parseKeyValues(list(p, 'sysctl'), 'sysctl'),
+      ExtraHosts: list(p, 'add-host'), Dns: list(p, 'dns'), DnsSearch: list(p, 'dns-search'), Privileged: bool(p, 'privileged'),
+      ShmSize: shm === undefined ? undefined : parseMemorySize(shm, 'shm size'),
+      OomScoreAdj: str(p, 'oom-score-adj') === undefined ? undefined : Number(str(p, 'oom-score-adj')),
+    },
+    NetworkingConfig: networks.length === 0 ? undefined : {
+      EndpointsConfig: Object.fromEntries(networks.filter((n) => !['none', 'host'].includes(n) && !n.startsWith('container:')).map((n, i) => [n, {
+        Aliases: i === 0 ? list(p, 'network-alias') : [], ...(i === 0 && str(p, 'ip') ? { IPAMConfig: { IPv4Address: str(p, 'ip') } } : {}),
+      }])),
+    },
+  };
+  return { name: str(p, 'name'), body };
+}
+
+// ---- streaming helpers ------------------------------------------------------------------------------------
+
+/** Writes Docker-multiplexed frames to stdout/stderr. */
+export function demuxTo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): (chunk: Buffer) => void {
+  let buf: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    while (buf.length >= 8) {
+      const len = buf.readUInt32BE(4);
+      if (buf.length < 8 + len) break;
+      (buf[0] === 2 ? stderr : stdout).write(buf.subarray(8, 8 + len));
+      buf = buf.subarray(8 + len);
+    }
+  };
+}
+
+interface AttachSession { done: Promise<void> }
+
+function pipeAttach(sock: Socket, tty: boolean, stdin: boolean): AttachSession {
+  const done = new Promise<void>((resolve) => {
+    sock.on('end', resolve);
+    sock.on('close', resolve);
+    sock.on('error', resolve);
+  });
+  if (tty) sock.on('data', (c: Buffer) => process.stdout.write(c));
+  else sock.on('data', demuxTo(process.stdout, process.stderr));
+  if (stdin) {
+    if (tty && process.stdin.isTTY) process.stdin.setRawMode(true);
+    process.stdin.on('data', (c: Buffer) => sock.write(c));
+    process.stdin.on('end', () => { if (!tty) sock.end(); });
+  }
+  return { done };
+}
+
+function trackResize(client: DaemonClient, path: string): void {
+  if (!process.stdout.isTTY) return;
+  const send = (): void => { void client.call('POST', path, { query: { h: process.stdout.rows, w: process.stdout.columns } }).catch(() => undefined); };
+  send();
+  process.stdout.on('resize', send);
+}
+
+async function waitFor(client: DaemonClient, id: string, condition: string): Promise<Promise<number>> {
+  const res = await client.stream('POST', `/containers/${id}/wait`, { query: { condition } });
+  return (async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { StatusCode?: number };
+    return body.StatusCode ?? 1;
+  })();
+}
+
+// ---- commands ---------------------------------------------------------------------------------------------
+
+async function runCommand(client: DaemonClient, args: string[], createOnly: boolean): Promise<number> {
+  const p = parseArgs(args, CREATE_FLAGS, { stopAfterPositionals: 1 });
+  const { name, body } = buildCreateBody(p);
+  const created = await client.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+  const id = created.Id;
+  if (createOnly) { process.stdout.write(`${id}\n`); return 0; }
+  const detach = bool(p, 'detach');
+  const tty = bool(p, 'tty');
+  const interactive = bool(p, 'interactive');
+  if (detach) {
+    try {
+      await client.call('POST', `/containers/${id}/start`);
+    } catch (e) {
+      if (bool(p, 'rm')) await client.call('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).catch(() => undefined);
+      throw e;
+    }
+    process.stdout.write(`${id}\n`);
+    return 0;
+  }
+  const sock = await client.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
+  const session = pipeAttach(sock, tty, interactive);
+  const exit = await waitFor(client, id, bool(p, 'rm') ? 'removed' : 'next-exit');
+  try {
+    await client.call('POST', `/containers/${id}/start`);
+  } catch (e) {
+    sock.destroy();
+    if (bool(p, 'rm')) await client.call('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).catch(() => undefined);
+    if (e instanceof GantryError && (e.code === 'COMMAND_NOT_FOUND' || e.code === 'COMMAND_NOT_EXECUTABLE')) {
+      process.stderr.write(`gantry: ${e.message}\n`);
+      return e.code === 'COMMAND_NOT_FOUND' ? 127 : 126;
+    }
+    throw e;
+  }
+  if (tty) trackResize(client, `/containers/${id}/resize`);
+  // Ctrl-C without a tty: forward to the container like docker's --sig-proxy.
+  if (!tty) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { void client.call('POST', `/containers/${id}/kill`, { query: { signal: sig } }).catch(() => undefined); });
+  const code = await exit;
+  await Promise.race([session.done, new Promise((r) => setTimeout(r, 200))]);
+  if (tty && process.stdin.isTTY) process.stdin.setRawMode(false);
+  return code;
+}
+
+async function each(client: DaemonClient, refs: string[], fn: (ref: string) => Promise<void>, usage: string): Promise<number> {
+  if (refs.length === 0) throw usageError(`requires at least 1 argument`, usage);
+  let status = 0;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+      process.stdout.write(`${ref}\n`);
+    } catch (e) {
+      process.stderr.write(`Error response from daemon: ${e instanceof Error ? e.message : String(e)}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+function psRow(c: ContainerInfo): string[] {
+  const ports = c.Ports.filter((x) => x.PublicPort).map((x) => `${x.IP || '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}`).join(', ');
+  const cmd = c.Command.length > 20 ? `${c.Command.slice(0, 19)}…` : c.Command;
+  const created = Math.max(0, Math.round(Date.now() / 1000 - c.Created));
+  const ago = created < 60 ? `${created} seconds ago` : created < 3600 ? `${Math.round(created / 60)} minutes ago` : `${Math.round(created / 3600)} hours ago`;
+  return [c.Id.slice(0, 12), c.Image, `"${cmd}"`, ago, c.Status, ports, c.Names[0]!.replace(/^\//, '')];
+}
+
+export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
+  const client = await connectDaemon(g.host);
+  switch (cmd) {
+    case 'run': return runCommand(client, args, false);
+    case 'create': return runCommand(client, args, true);
+    case 'start': {
+      const p = parseArgs(args, [{ name: 'attach', short: 'a', kind: 'bool' }, { name: 'interactive', short: 'i', kind: 'bool' }]);
+      if (bool(p, 'attach') && p.positionals.length === 1) {
+        const ref = p.positionals[0]!;
+        const info = await client.call<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ref}/json`);
+        const sock = await client.hijack(`/containers/${info.Id}/attach`, { query: { stream: true, stdin: bool(p, 'interactive'), stdout: true, stderr: true } });
+        const session = pipeAttach(sock, info.Config.Tty, bool(p, 'interactive'));
+        const exit = await waitFor(client, info.Id, 'next-exit');
+        await client.call('POST', `/containers/${info.Id}/start`);
+        const code = await exit;
+        await Promise.race([session.done, new Promise((r) => setTimeout(r, 200))]);
+        return code;
+      }
+      return each(client, p.positionals, (r) => client.call('POST', `/containers/${r}/start`), 'gantry start CONTAINER [CONTAINER...]');
+    }
+    case 'stop': case 'restart': {
+      const p = parseArgs(args, [{ name: 'time', short: 't', kind: 'string' }, { name: 'signal', short: 's', kind: 'string' }]);
+      const t = str(p, 'time');
+      if (t !== undefined && !/^-?\d+$/.test(t)) throw usageError(`invalid --time "${t}"`, 'give whole seconds');
+      return each(client, p.positionals, (r) => client.call('POST', `/containers/${r}/${cmd}`, { query: { t, signal: str(p, 'signal') } }), `gantry ${cmd} [-t SECONDS] CONTAINER...`);
+    }
+    case 'kill': {
+      const p = parseArgs(args, [{ name: 'signal', short: 's', kind: 'string' }]);
+      const sig = str(p, 'signal');
+      if (sig !== undefined) parseSignal(sig);
+      return each(client, p.positionals, (r) => client.call('POST', `/containers/${r}/kill`, { query: { signal: sig } }), 'gantry kill [-s SIGNAL] CONTAINER...');
+    }
+    case 'rm': {
+      const p = parseArgs(args, [{ name: 'force', short: 'f', kind: 'bool' }, { name: 'volumes', short: 'v', kind: 'bool' }]);
+      return each(client, p.positionals, (r) => client.call('DELETE', `/containers/${r}`, { query: { force: bool(p, 'force'), v: bool(p, 'volumes') } }), 'gantry rm [-f] CONTAINER...');
+    }
+    case 'pause': case 'unpause':
+      return each(client, args, (r) => client.call('POST', `/containers/${r}/${cmd}`), `gantry ${cmd} CONTAINER...`);
+    case 'wait': {
+      if (args.length === 0) throw usageError('requires at least 1 argument', 'gantry wait CONTAINER...');
+      let last = 0;
+      for (const ref of args) {
+        last = await (await waitFor(client, ref, 'not-running'));
+        process.stdout.write(`${last}\n`);
+      }
+      return 0;
+    }
+    case 'ps': {
+      const p = parseArgs(args, [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' },
+        { name: 'format', kind: 'string' }, { name: 'filter', short: 'f', kind: 'list' }, { name: 'no-trunc', kind: 'bool' }]);
+      const filters: Record<string, string[]> = {};
+      for (const f of list(p, 'filter')) {
+        const i = f.indexOf('=');
+        if (i < 0) throw usageError(`invalid filter "${f}"`, 'use KEY=VALUE, e.g. --filter label=app=web');
+        (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+      }
+      const items = await client.call<ContainerInfo[]>('GET', '/containers/json', { query: { all: bool(p, 'all'), filters: JSON.stringify(filters) } });
+      if (bool(p, 'quiet')) { process.stdout.write(items.map((c) => `${c.Id.slice(0, 12)}\n`).join('')); return 0; }
+      const format = str(p, 'format');
+      if (format === 'json') { for (const c of items) process.stdout.write(`${JSON.stringify(c)}\n`); return 0; }
+      if (format !== undefined && format !== 'table') throw usageError(`unsupported --format "${format}"`, 'use json or table');
+      process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], items.map(psRow)));
+      return 0;
+    }
+    case 'logs': {
+      const p = parseArgs(args, [{ name: 'follow', short: 'f', kind: 'bool' }, { name: 'tail', short: 'n', kind: 'string' },
+        { name: 'timestamps', short: 't', kind: 'bool' }, { name: 'since', kind: 'string' }]);
+      const ref = p.positionals[0];
+      if (!ref || p.positionals.length > 1) throw usageError('logs takes exactly one container', 'gantry logs [-f] [--tail N] [-t] CONTAINER');
+      const tail = str(p, 'tail');
+      if (tail !== undefined && tail !== 'all' && !/^\d+$/.test(tail)) throw usageError(`invalid --tail "${tail}"`, 'give a number of lines or "all"');
+      const info = await client.call<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ref}/json`);
+      const res = await client.stream('GET', `/containers/${info.Id}/logs`, { query: { stdout: true, stderr: true, follow: bool(p, 'follow'), tail, timestamps: bool(p, 'timestamps') } });
+      const write = info.Config.Tty ? (c: Buffer) => { process.stdout.write(c); } : demuxTo(process.stdout, process.stderr);
+      for await (const c of res as AsyncIterable<Buffer>) write(c);
+      return 0;
+    }
+    case 'exec': {
+      const p = parseArgs(args, [{ name: 'interactive', short: 'i', kind: 'bool' }, { name: 'tty', short: 't', kind: 'bool' },
+        { name: 'env', short: 'e', kind: 'list' }, { name: 'workdir', short: 'w', kind: 'string' }, { name: 'user', short: 'u', kind: 'string' },
+        { name: 'detach', short: 'd', kind: 'bool' }, { name: 'privileged', kind: 'bool' }], { stopAfterPositionals: 1 });
+      const [ref, ...command] = p.positionals;
+      if (!ref || command.length === 0) throw usageError('exec needs a container and a command', 'gantry exec [-it] CONTAINER COMMAND [ARG...]');
+      const tty = bool(p, 'tty');
+      const interactive = bool(p, 'interactive');
+      const { Id } = await client.call<{ Id: string }>('POST', `/containers/${ref}/exec`, { body: {
+        Cmd: command, Env: list(p, 'env'), WorkingDir: str(p, 'workdir'), User: str(p, 'user'), Tty: tty,
+        AttachStdin: interactive, AttachStdout: !bool(p, 'detach'), AttachStderr: !bool(p, 'detach'), Privileged: bool(p, 'privileged'),
+      } });
+      if (bool(p, 'detach')) { await client.call('POST', `/exec/${Id}/start`, { body: { Detach: true } }); return 0; }
+      const sock = await client.hijack(`/exec/${Id}/start`, { body: { Detach: false, Tty: tty } });
+      const session = pipeAttach(sock, tty, interactive);
+      if (tty) trackResize(client, `/exec/${Id}/resize`);
+      await session.done;
+      if (tty && process.stdin.isTTY) process.stdin.setRawMode(false);
+      for (let i = 0; i < 50; i++) {
+        const info = await client.call<{ Running: boolean; ExitCode: number | null }>('GET', `/exec/${Id}/json`);
+        if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return 1;
+    }
+    case 'top': {
+      if (args.length !== 1) throw usageError('top takes one container', 'gantry top CONTAINER');
+      const t = await client.call<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${args[0]}/top`);
+      process.stdout.write(table(t.Titles, t.Processes));
+      return 0;
+    }
+    case 'stats': {
+      const p = parseArgs(args, [{ name: 'no-stream', kind: 'bool' }, { name: 'all', short: 'a', kind: 'bool' }, { name: 'format', kind: 'string' }]);
+      if (!bool(p, 'no-stream')) throw usageError('only `gantry stats --no-stream` is implemented', 'add --no-stream');
+      const refs = p.positionals.length ? p.positionals : (await client.call<ContainerInfo[]>('GET', '/containers/json', { query: { all: bool(p, 'all') } })).map((c) => c.Id);
+      type Stats = { id: string; name: string; cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage: number; online_cpus: number }; memory_stats: { usage: number; limit: number }; pids_stats: { current: number } };
+      const sample = (): Promise<Stats[]> => Promise.all(refs.map((r) => client.call<Stats>('GET', `/containers/${r}/stats`, { query: { stream: false } })));
+      const first = await sample();
+      await new Promise((r) => setTimeout(r, 500));
+      const second = await sample();
+      const rows = second.map((s, i) => {
+        const a = first[i]!;
+        const dCpu = s.cpu_stats.cpu_usage.total_usage - a.cpu_stats.cpu_usage.total_usage;
+        const dSys = s.cpu_stats.system_cpu_usage - a.cpu_stats.system_cpu_usage;
+        const cpu = dSys > 0 ? (dCpu / dSys) * s.cpu_stats.online_cpus * 100 : 0;
+        const mem = s.memory_stats;
+        return [s.id.slice(0, 12), s.name.replace(/^\//, ''), `${cpu.toFixed(2)}%`, `${formatBytes(mem.usage)} / ${formatBytes(mem.limit)}`,
+          `${mem.limit ? ((mem.usage / mem.limit) * 100).toFixed(2) : '0.00'}%`, String(s.pids_stats.current)];
+      });
+      if (str(p, 'format') === 'json') { printJson(second); return 0; }
+      process.stdout.write(table(['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS'], rows));
+      return 0;
+    }
+    default:
+      throw usageError(`unknown command ${cmd}`);
+  }
+}

@@ -1,0 +1,75 @@
+// Image commands: images, import, tag, rmi.
+import { createReadStream, existsSync } from 'node:fs';
+import type { ImageInfo } from 'dockerode';
+import { usageError } from '../../common/errors.js';
+import { formatBytes } from '../../common/units.js';
+import { bool, list, parseArgs, str } from '../args.js';
+import { connectDaemon } from '../client.js';
+import type { GlobalOptions } from '../main.js';
+import { table } from '../output.js';
+
+function splitRef(ref: string): { repo: string; tag: string | undefined } {
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) } : { repo: ref, tag: undefined };
+}
+
+export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
+  switch (cmd) {
+    case 'images': {
+      const p = parseArgs(args, [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }, { name: 'all', short: 'a', kind: 'bool' }]);
+      const client = await connectDaemon(g.host);
+      const images = await client.call<ImageInfo[]>('GET', '/images/json');
+      if (bool(p, 'quiet')) { process.stdout.write(images.map((i) => `${i.Id.replace('sha256:', '').slice(0, 12)}\n`).join('')); return 0; }
+      if (str(p, 'format') === 'json') { for (const i of images) process.stdout.write(`${JSON.stringify(i)}\n`); return 0; }
+      const rows = images.flatMap((i) => (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((rt) => {
+        const { repo, tag } = splitRef(rt);
+        const age = Math.round(Date.now() / 1000 - i.Created);
+        const created = age < 60 ? `${age} seconds ago` : age < 3600 ? `${Math.round(age / 60)} minutes ago` : age < 172800 ? `${Math.round(age / 3600)} hours ago` : `${Math.round(age / 86400)} days ago`;
+        return [repo, tag ?? '<none>', i.Id.replace('sha256:', '').slice(0, 12), created, formatBytes(i.Size)];
+      }));
+      process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
+      return 0;
+    }
+    case 'import': {
+      const p = parseArgs(args, [{ name: 'change', short: 'c', kind: 'list' }, { name: 'message', short: 'm', kind: 'string' }]);
+      const [file, ref] = p.positionals;
+      if (!file || !ref || p.positionals.length > 2) throw usageError('import needs a tarball and a name', 'gantry import ROOTFS.tar[.gz] NAME[:TAG]');
+      if (!existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of a root filesystem tarball');
+      const client = await connectDaemon(g.host);
+      const { repo, tag } = splitRef(ref);
+      const out = await client.call<{ status: string }>('POST', '/images/create', {
+        query: { fromSrc: '-', repo, tag, message: str(p, 'message'), changes: list(p, 'change') },
+        bodyStream: createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },
+      });
+      process.stdout.write(`${out.status}\n`);
+      return 0;
+    }
+    case 'tag': {
+      const [src, dst] = args;
+      if (!src || !dst || args.length !== 2) throw usageError('tag needs a source and a target', 'gantry tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]');
+      const client = await connectDaemon(g.host);
+      const { repo, tag } = splitRef(dst);
+      await client.call('POST', `/images/${encodeURIComponent(src)}/tag`, { query: { repo, tag } });
+      return 0;
+    }
+    case 'rmi': {
+      const p = parseArgs(args, [{ name: 'force', short: 'f', kind: 'bool' }]);
+      if (p.positionals.length === 0) throw usageError('rmi needs at least one image', 'gantry rmi [-f] IMAGE...');
+      const client = await connectDaemon(g.host);
+      let status = 0;
+      for (const ref of p.positionals) {
+        try {
+          const res = await client.call<Array<{ Untagged?: string; Deleted?: string }>>('DELETE', `/images/${encodeURIComponent(ref)}`, { query: { force: bool(p, 'force') } });
+          for (const r of res) process.stdout.write(r.Untagged ? `Untagged: ${r.Untagged}\n` : `Deleted: ${r.Deleted}\n`);
+        } catch (e) {
+          process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+          status = 1;
+        }
+      }
+      return status;
+    }
+    default:
+      throw usageError(`unknown command ${cmd}`);
+  }
+}

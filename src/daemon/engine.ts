@@ -1,0 +1,65 @@
+// The daemon's composition root: stores, runtime, cgroups, networking and the managers built on them.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerInspectInfo } from 'dockerode';
+import type { DaemonPaths } from '../common/paths.js';
+import { detectCgroupDriver, type CgroupDriver } from '../engine/cgroups/index.js';
+import type { ImageSource, ImageView } from '../engine/containers/deps.js';
+import { ExecManager } from '../engine/containers/exec.js';
+import { ContainerManager } from '../engine/containers/manager.js';
+import type { ContainerRecord } from '../engine/containers/record.js';
+import { ContainerStore } from '../engine/containers/store.js';
+import { EventBus } from '../engine/events/bus.js';
+import { ImageStore } from '../engine/images/index.js';
+import { VolumeStore } from '../engine/volumes/store.js';
+
+export class Engine {
+  readonly events = new EventBus();
+  readonly store: ContainerStore;
+  readonly volumes: VolumeStore;
+  readonly images: ImageStore;
+  readonly cgroups: CgroupDriver;
+  readonly containers: ContainerManager;
+  readonly execs: ExecManager;
+
+  private constructor(readonly paths: DaemonPaths, private readonly orphanDirs: string[]) {
+    mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+    rmSync(join(paths.root, 'tmp'), { recursive: true, force: true });
+    mkdirSync(join(paths.root, 'tmp'), { recursive: true, mode: 0o700 });
+    this.store = new ContainerStore(paths.root);
+    this.orphanDirs.push(...this.store.load().orphanDirs);
+    this.volumes = new VolumeStore(paths.root);
+    this.images = new ImageStore({ root: paths.root });
+    this.cgroups = detectCgroupDriver();
+    const imageSource = this.imageSource();
+    this.containers = new ContainerManager({ store: this.store, images: imageSource, volumes: this.volumes, cgroups: this.cgroups,
+      events: this.events, runDir: paths.runDir, prefix: paths.prefix });
+    this.execs = new ExecManager({ store: this.store, containers: this.containers, images: imageSource, cgroups: this.cgroups, runDir: paths.runDir });
+  }
+
+  static async open(paths: DaemonPaths): Promise<Engine> {
+    const engine = new Engine(paths, []);
+    await engine.containers.recover(engine.orphanDirs);
+    return engine;
+  }
+
+  private imageSource(): ImageSource {
+    const view = (ref: string): ImageView => {
+      const rec = this.images.get(ref);
+      return { id: rec.id, config: this.images.config(rec), layerDirs: this.images.layerDirs(rec) };
+    };
+    return {
+      lookup: view,
+      byId: (id) => (this.images.resolve(id) ? view(id) : undefined),
+    };
+  }
+
+  /** Adds what other subsystems know (networks, ports) to a container's inspect output. */
+  decorateInspect(info: ContainerInspectInfo, _rec: ContainerRecord): ContainerInspectInfo {
+    return info;
+  }
+
+  close(): void {
+    this.containers.shutdown();
+  }
+}

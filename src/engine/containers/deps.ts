@@ -1,0 +1,38 @@
+// What the container manager needs from its neighbours, as narrow interfaces (real ones are wired in the
+// daemon; tests can pass fakes).
+
+/** The parts of an image's OCI config that shape a container. */
+export interface ImageRuntimeConfig {
+  Env?: string[] | undefined;
+  Cmd?: string[] | undefined;
+  Entrypoint?: string[] | undefined;
+  WorkingDir?: string | undefined;
+  User?: string | undefined;
+  ExposedPorts?: Record<string, object> | undefined;
+  Labels?: Record<string, string> | undefined;
+  StopSignal?: string | undefined;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | undefined;
+}
+
+export interface ImageView {
+  /** "sha256:<hex>" */
+  id: string;
+  config: ImageRuntimeConfig;
+  /** Extracted layer dirs, top-most first (overlay lowerdir order). */
+  layerDirs: string[];
+}
+
+export interface ImageSource {
+  /** Throws IMAGE_NOT_FOUND when unknown. */
+  lookup(ref: string): ImageView;
+  /** By id, for a container whose image may have been untagged. */
+  byId(id: string): ImageView | undefined;
+}
+
+/** Network plumbing for one container start/stop (bridge networking plugs in here). */
+export interface ContainerNetworking {
+  /** Before `go`: configure the init's network namespace; returns what to record. */
+  attach(containerId: string, initPid: number): Promise<void>;
+  /** After exit or on failed start: remove veths, free addresses, unpublish ports. Idempotent. */
+  detach(containerId: string): Promise<void>;
+}

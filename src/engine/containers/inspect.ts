@@ -1,0 +1,88 @@
+// Container records rendered in the Docker Engine API's shapes (inspect and list).
+import type { ContainerInfo, ContainerInspectInfo, HostConfig } from 'dockerode';
+import { formatAgo } from '../../common/units.js';
+import type { ContainerRecord } from './record.js';
+
+export interface InspectPaths { dir: string; logPath: string; volumeDir: (name: string) => string }
+
+function hostConfig(rec: ContainerRecord): HostConfig {
+  const h = rec.host;
+  const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of h.portBindings) (portBindings[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' });
+  return {
+    Binds: h.mounts.filter((m) => m.type !== 'tmpfs').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+    NetworkMode: h.networkMode, PortBindings: portBindings, PublishAllPorts: h.publishAllPorts,
+    RestartPolicy: { Name: h.restartPolicy.name, MaximumRetryCount: h.restartPolicy.maximumRetryCount },
+    AutoRemove: h.autoRemove, ReadonlyRootfs: h.readonlyRootfs, Init: h.init, CapAdd: h.capAdd, CapDrop: h.capDrop,
+    Memory: h.memoryBytes, MemorySwap: h.memorySwapBytes, NanoCpus: h.nanoCpus, CpuShares: h.cpuShares, PidsLimit: h.pidsLimit,
+    Ulimits: h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })), Sysctls: h.sysctls,
+    ExtraHosts: h.extraHosts, Dns: h.dns, DnsSearch: h.dnsSearch, OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
+    Privileged: h.privileged, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
+  };
+}
+
+function mounts(rec: ContainerRecord, p: InspectPaths): ContainerInspectInfo['Mounts'] {
+  return rec.host.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({
+    Type: m.type, ...(m.type === 'volume' ? { Name: m.source, Driver: 'local' } : {}),
+    Source: m.type === 'volume' ? p.volumeDir(m.source) : m.source, Destination: m.target,
+    Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: m.type === 'bind' ? 'rprivate' : '',
+  }));
+}
+
+export function inspectContainer(rec: ContainerRecord, p: InspectPaths): ContainerInspectInfo {
+  const s = rec.state;
+  const argv = [...rec.config.entrypoint, ...rec.config.cmd];
+  return {
+    Id: rec.id, Created: rec.created, Path: argv[0] ?? '', Args: argv.slice(1),
+    State: {
+      Status: s.status, Running: s.status === 'running' || s.status === 'paused', Paused: s.status === 'paused',
+      Restarting: s.status === 'restarting', OOMKilled: s.oomKilled, Dead: s.status === 'dead', Pid: s.pid,
+      ExitCode: s.exitCode, Error: s.error, StartedAt: s.startedAt, FinishedAt: s.finishedAt,
+      ...(s.health ? { Health: { Status: s.health.status, FailingStreak: s.health.failingStreak,
+        Log: s.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })) } } : {}),
+    },
+    Image: rec.config.imageId, ResolvConfPath: `${p.dir}/resolv.conf`, HostnamePath: `${p.dir}/hostname`, HostsPath: `${p.dir}/hosts`,
+    LogPath: p.logPath, Name: `/${rec.name}`, RestartCount: s.restartCount, Driver: 'overlay2', Platform: 'linux',
+    MountLabel: '', ProcessLabel: '', AppArmorProfile: '', HostConfig: hostConfig(rec),
+    GraphDriver: { Name: 'overlay2', Data: { DeviceId: '', DeviceName: '', DeviceSize: '' } },
+    Mounts: mounts(rec, p),
+    Config: {
+      Hostname: rec.config.hostname, Domainname: rec.config.domainname, User: rec.config.user,
+      AttachStdin: false, AttachStdout: false, AttachStderr: false,
+      ExposedPorts: Object.fromEntries(rec.config.exposedPorts.map((e) => [e, {}])), Tty: rec.config.tty,
+      OpenStdin: rec.config.openStdin, StdinOnce: rec.config.stdinOnce, Env: rec.config.env, Cmd: rec.config.cmd,
+      Image: rec.config.image, Volumes: {}, WorkingDir: rec.config.workingDir, Entrypoint: rec.config.entrypoint,
+      Labels: rec.config.labels,
+      ...(rec.config.healthcheck ? { Healthcheck: { Test: rec.config.healthcheck.test, Interval: rec.config.healthcheck.intervalMs * 1e6,
+        Timeout: rec.config.healthcheck.timeoutMs * 1e6, StartPeriod: rec.config.healthcheck.startPeriodMs * 1e6, Retries: rec.config.healthcheck.retries } } : {}),
+    },
+    NetworkSettings: { SandboxID: '', Ports: {}, SandboxKey: '', Networks: {} },
+  };
+}
+
+/** Docker's human status: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created". */
+export function humanStatus(rec: ContainerRecord, now = Date.now()): string {
+  const s = rec.state;
+  switch (s.status) {
+    case 'created': return 'Created';
+    case 'running': {
+      const health = s.health ? ` (${s.health.status === 'starting' ? 'health: starting' : s.health.status})` : '';
+      return `Up ${formatAgo(now - Date.parse(s.startedAt))}${health}`;
+    }
+    case 'paused': return `Up ${formatAgo(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'restarting': return `Restarting (${s.exitCode}) ${formatAgo(now - Date.parse(s.finishedAt))} ago`;
+    case 'exited': return `Exited (${s.exitCode}) ${formatAgo(now - Date.parse(s.finishedAt))} ago`;
+    default: return s.status;
+  }
+}
+
+export function listEntry(rec: ContainerRecord, p: InspectPaths): ContainerInfo {
+  return {
+    Id: rec.id, Names: [`/${rec.name}`], Image: rec.config.image, ImageID: rec.config.imageId,
+    Command: [...rec.config.entrypoint, ...rec.config.cmd].join(' '), Created: Math.floor(Date.parse(rec.created) / 1000),
+    Ports: rec.host.portBindings.map((b) => ({ IP: b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.protocol })),
+    Labels: rec.config.labels, State: rec.state.status, Status: humanStatus(rec),
+    HostConfig: { NetworkMode: rec.host.networkMode }, NetworkSettings: { Networks: {} },
+    Mounts: mounts(rec, p).map((m) => ({ ...m, Type: m.Type })),
+  };
+}

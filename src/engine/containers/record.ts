@@ -1,0 +1,143 @@
+// The persistent record of one container: what was asked for (config), and what is (state).
+// Stored as containers/<id>/container.json, written atomically on every change.
+
+export type RestartPolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
+
+export interface RestartPolicy {
+  name: RestartPolicyName;
+  maximumRetryCount: number;
+}
+
+export interface MountSpec {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind), volume name (volume), empty (tmpfs). */
+  source: string;
+  target: string;
+  readOnly: boolean;
+  /** tmpfs options, e.g. "size=64m,mode=1777". */
+  tmpfsOptions?: string | undefined;
+}
+
+export interface Ulimit { name: string; soft: number; hard: number }
+
+export interface HealthcheckConfig {
+  /** ["CMD", ...], ["CMD-SHELL", "..."], or ["NONE"]. */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+  retries: number;
+}
+
+export interface PortBinding {
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  hostIp: string;
+  /** 0 = pick a free port at start. */
+  hostPort: number;
+}
+
+export interface NetworkAttachment {
+  /** Network name as the user gave it. */
+  network: string;
+  aliases: string[];
+  ipv4Address?: string | undefined;
+}
+
+export interface ContainerConfig {
+  image: string;
+  imageId: string;
+  /** The final argv: entrypoint + cmd resolved against the image. */
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  hostname: string;
+  domainname: string;
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  labels: Record<string, string>;
+  stopSignal: string;
+  /** Seconds before SIGKILL on stop. */
+  stopTimeout: number;
+  exposedPorts: string[];
+  healthcheck?: HealthcheckConfig | undefined;
+}
+
+export interface HostSettings {
+  mounts: MountSpec[];
+  memoryBytes: number;
+  memorySwapBytes: number;
+  nanoCpus: number;
+  cpuShares: number;
+  pidsLimit: number;
+  /** "none", "host", "bridge", a network name, or "container:<id>". */
+  networkMode: string;
+  networks: NetworkAttachment[];
+  portBindings: PortBinding[];
+  publishAllPorts: boolean;
+  restartPolicy: RestartPolicy;
+  autoRemove: boolean;
+  readonlyRootfs: boolean;
+  init: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  ulimits: Ulimit[];
+  sysctls: Record<string, string>;
+  extraHosts: string[];
+  dns: string[];
+  dnsSearch: string[];
+  oomScoreAdj: number;
+  shmSizeBytes: number;
+  privileged: boolean;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'removing' | 'dead';
+
+export interface HealthLogEntry { start: string; end: string; exitCode: number; output: string }
+
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: HealthLogEntry[];
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  shimPid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+  /** Stopped by a user (stop/kill): `unless-stopped` does not restart it, even after a daemon restart. */
+  manuallyStopped: boolean;
+  /** Increments at each start; names the cgroup and socket generation. */
+  generation: number;
+  health?: HealthState | undefined;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  created: string;
+  config: ContainerConfig;
+  host: HostSettings;
+  state: ContainerState;
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function initialState(): ContainerState {
+  return { status: 'created', pid: 0, shimPid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME,
+    finishedAt: ZERO_TIME, restartCount: 0, manuallyStopped: false, generation: 0 };
+}
+
+export function isActive(s: ContainerStatus): boolean {
+  return s === 'running' || s === 'paused' || s === 'restarting';
+}

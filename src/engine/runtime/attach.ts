@@ -1,0 +1,47 @@
+// Bridges a client stream (an HTTP-hijacked socket) to a shim's socket: output out, stdin in.
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { connectShim, frame, StreamDemuxer, STREAM_EXIT } from './shim-socket.js';
+
+export interface AttachOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** Raw output (tty) instead of Docker's multiplexed frames. */
+  tty: boolean;
+}
+
+export function dockerFrame(stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head[0] = stream;
+  head.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([head, payload]);
+}
+
+/** Connects now and returns once subscribed; `done` resolves when the process exits or the client leaves. */
+export async function attachToShim(socketPath: string, client: Duplex, opts: AttachOptions): Promise<{ done: Promise<void>; shim: Socket }> {
+  const shim = await connectShim(socketPath);
+  if (opts.stdout || opts.stderr) shim.write(frame('a'));
+  const done = new Promise<void>((resolve) => {
+    const finish = (): void => {
+      shim.destroy();
+      if (!client.destroyed) client.end();
+      resolve();
+    };
+    const demux = new StreamDemuxer((stream, payload) => {
+      if (stream === STREAM_EXIT) { finish(); return; }
+      if ((stream === 1 && !opts.stdout) || (stream === 2 && !opts.stderr)) return;
+      if (!client.destroyed) client.write(opts.tty ? payload : dockerFrame(stream, payload));
+    });
+    shim.on('data', (c: Buffer) => demux.push(c));
+    shim.on('close', finish);
+    shim.on('error', finish);
+    client.on('close', () => { shim.destroy(); resolve(); });
+    client.on('error', () => { shim.destroy(); resolve(); });
+    if (opts.stdin) {
+      client.on('data', (c: Buffer) => { if (!shim.destroyed) shim.write(frame('i', c)); });
+      client.on('end', () => { if (!shim.destroyed) shim.write(frame('e')); });
+    }
+  });
+  return { done, shim };
+}

@@ -1,0 +1,115 @@
+// Spawns the C shim and runs its start handshake (docs/shim-protocol.md). After `started`, the shim lives on
+// its own: the daemon keeps nothing but the socket path.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GantryError } from '../../common/errors.js';
+
+export interface ShimStarted { shimPid: number; initPid: number }
+
+export type ShimOutcome =
+  | { kind: 'started' }
+  | { kind: 'exec-error'; exitCode: number; message: string }
+  | { kind: 'setup-error'; message: string };
+
+export function shimBinary(): string {
+  const fromEnv = process.env['GANTRY_SHIM'];
+  if (fromEnv) return fromEnv;
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/src/engine/runtime → project root
+  const bin = join(here, '..', '..', '..', '..', 'native', 'build', 'gantry-shim');
+  if (!existsSync(bin)) {
+    throw new GantryError('SHIM_FAILED', `the container shim is missing at ${bin}`, { hint: 'build it with `npm run build`' });
+  }
+  return bin;
+}
+
+class LineReader {
+  private buf = '';
+  private waiters: Array<(line: string | undefined) => void> = [];
+  private lines: string[] = [];
+  private ended = false;
+
+  constructor(child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => {
+      this.buf += s;
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        this.deliver(this.buf.slice(0, i));
+        this.buf = this.buf.slice(i + 1);
+      }
+    });
+    const end = (): void => {
+      this.ended = true;
+      for (const w of this.waiters.splice(0)) w(undefined);
+    };
+    child.stdout!.on('end', end);
+    child.on('exit', end);
+  }
+
+  private deliver(line: string): void {
+    const w = this.waiters.shift();
+    if (w) w(line);
+    else this.lines.push(line);
+  }
+
+  next(): Promise<string | undefined> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.ended) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/** A shim between `ready` and `go`: the init exists (in its cgroups and namespaces) but has run no user code. */
+export class PendingShim {
+  private constructor(private readonly child: ChildProcess, private readonly lines: LineReader,
+    private readonly stderr: () => string, readonly started: ShimStarted) {}
+
+  static async spawn(mode: 'run' | 'exec', specPath: string): Promise<PendingShim> {
+    const child = spawn(shimBinary(), [mode, specPath], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => { stderr += s; });
+    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    const lines = new LineReader(child);
+    const first = await Promise.race([lines.next(), spawnError]);
+    if (first instanceof Error) throw new GantryError('SHIM_FAILED', `cannot run the shim: ${first.message}`);
+    const ready = first === undefined ? undefined : /^ready (\d+) (\d+)$/.exec(first);
+    if (!ready) {
+      const why = first?.startsWith('error ') ? first.slice(6) : (stderr.trim() || first || 'the shim exited without a word');
+      throw new GantryError('SHIM_FAILED', `container setup failed: ${why}`);
+    }
+    return new PendingShim(child, lines, () => stderr, { shimPid: Number(ready[1]), initPid: Number(ready[2]) });
+  }
+
+  /** Lets the init run the user's process; resolves with the outcome of exec. */
+  async go(): Promise<ShimOutcome> {
+    this.child.stdin!.write('go\n');
+    this.child.stdin!.end();
+    const line = await this.lines.next();
+    this.detach();
+    if (line === 'started') return { kind: 'started' };
+    const execErr = line === undefined ? null : /^exec-error (\d+) (.*)$/.exec(line);
+    if (execErr) return { kind: 'exec-error', exitCode: Number(execErr[1]), message: execErr[2]! };
+    if (line?.startsWith('setup-error ')) return { kind: 'setup-error', message: line.slice('setup-error '.length) };
+    return { kind: 'setup-error', message: this.stderr().trim() || `unexpected shim reply: ${line ?? 'EOF'}` };
+  }
+
+  /** Cancels before `go`: the shim kills the init and leaves nothing behind. */
+  async abort(): Promise<void> {
+    this.child.stdin!.end();
+    await new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve();
+      else this.child.once('exit', () => resolve());
+    });
+  }
+
+  private detach(): void {
+    this.child.stdout!.destroy();
+    this.child.stderr!.destroy();
+    this.child.unref();
+  }
+}

@@ -1,0 +1,60 @@
+// Client side of the shim's unix socket (docs/shim-protocol.md): frames in, Docker-style stream frames out.
+import { connect, type Socket } from 'node:net';
+
+export const STREAM_STDOUT = 1;
+export const STREAM_STDERR = 2;
+export const STREAM_EXIT = 3;
+
+export function frame(type: 'a' | 'i' | 'e' | 'r' | 's' | 'k', payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+export function resizeFrame(rows: number, cols: number): Buffer {
+  const p = Buffer.alloc(4);
+  p.writeUInt16BE(rows, 0);
+  p.writeUInt16BE(cols, 2);
+  return frame('r', p);
+}
+
+export function signalFrame(signal: number): Buffer {
+  return frame('s', Buffer.from([signal]));
+}
+
+export function connectShim(socketPath: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath);
+    sock.once('connect', () => { sock.off('error', reject); resolve(sock); });
+    sock.once('error', reject);
+  });
+}
+
+/** Parses the shim's 8-byte-header frames from a byte stream. */
+export class StreamDemuxer {
+  private buf: Buffer = Buffer.alloc(0);
+  constructor(private readonly onFrame: (stream: number, payload: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 8) {
+      const len = this.buf.readUInt32BE(4);
+      if (this.buf.length < 8 + len) break;
+      const stream = this.buf[0]!;
+      const payload = this.buf.subarray(8, 8 + len);
+      this.buf = this.buf.subarray(8 + len);
+      this.onFrame(stream, payload);
+    }
+  }
+}
+
+/** Resolves when the shim reports the exit (or the connection drops: the shim is gone). */
+export function watchExit(sock: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const demux = new StreamDemuxer((stream) => { if (stream === STREAM_EXIT) resolve(); });
+    sock.on('data', (c: Buffer) => demux.push(c));
+    sock.on('close', () => resolve());
+    sock.on('error', () => resolve());
+  });
+}

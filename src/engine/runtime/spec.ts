@@ -1,0 +1,137 @@
+// Builds the shim's spec (docs/shim-protocol.md) from decisions made in TypeScript, and encodes it.
+// Pure: no I/O. Everything the C shim does is spelled out here.
+import { GantryError } from '../../common/errors.js';
+
+export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, STRICTATIME: 1 << 24 } as const;
+
+const RLIMITS: Record<string, number> = { cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7,
+  memlock: 8, as: 9, locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15 };
+
+export function rlimitNumber(name: string): number {
+  const n = RLIMITS[name.toLowerCase()];
+  if (n === undefined) throw new GantryError('USAGE', `unknown ulimit "${name}"`, { hint: `known ulimits: ${Object.keys(RLIMITS).join(', ')}` });
+  return n;
+}
+
+export type Namespace = 'pid' | 'mount' | 'uts' | 'ipc' | 'cgroup' | 'net';
+
+export interface SpecMount { source: string; target: string; fstype: string; flags: number; data: string }
+
+export interface ProcessSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  capsMask: bigint;
+  noNewPrivs: boolean;
+  tty: boolean;
+  stdin: boolean;
+  exitFile: string;
+  socket: string;
+  cgroupProcs: string[];
+}
+
+export interface ContainerRuntimeSpec extends ProcessSpec {
+  id: string;
+  rootfs: string;
+  overlayOptions: string;
+  namespaces: Namespace[];
+  netnsPath?: string | undefined;
+  hostname: string;
+  mounts: SpecMount[];
+  devices: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number }>;
+  symlinks: Array<{ target: string; link: string }>;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  sysctls: Record<string, string>;
+  readonlyRootfs: boolean;
+  rlimits: Array<{ resource: number; soft: number; hard: number }>;
+  oomScoreAdj: number;
+  init: boolean;
+  logPath: string;
+}
+
+export interface ExecRuntimeSpec extends ProcessSpec {
+  id: string;
+  targetPid: number;
+}
+
+export const MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/sys/devices/virtual/powercap'];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export const DEFAULT_DEVICES: ContainerRuntimeSpec['devices'] = [
+  { path: '/dev/null', type: 'c', major: 1, minor: 3 }, { path: '/dev/zero', type: 'c', major: 1, minor: 5 },
+  { path: '/dev/full', type: 'c', major: 1, minor: 7 }, { path: '/dev/random', type: 'c', major: 1, minor: 8 },
+  { path: '/dev/urandom', type: 'c', major: 1, minor: 9 }, { path: '/dev/tty', type: 'c', major: 5, minor: 0 },
+];
+
+export const DEFAULT_SYMLINKS: ContainerRuntimeSpec['symlinks'] = [
+  { target: '/proc/self/fd', link: '/dev/fd' }, { target: '/proc/self/fd/0', link: '/dev/stdin' },
+  { target: '/proc/self/fd/1', link: '/dev/stdout' }, { target: '/proc/self/fd/2', link: '/dev/stderr' },
+  { target: 'pts/ptmx', link: '/dev/ptmx' }, { target: '/proc/kcore', link: '/dev/core' },
+];
+
+/** The filesystems every container gets before user mounts: /proc, /dev, devpts, shm, mqueue, read-only /sys. */
+export function baseMounts(shmSizeBytes: number): SpecMount[] {
+  const { NOSUID, NODEV, NOEXEC, RDONLY, STRICTATIME } = MS;
+  return [
+    { source: 'proc', target: '/proc', fstype: 'proc', flags: NOSUID | NODEV | NOEXEC, data: '' },
+    { source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: NOSUID | STRICTATIME, data: 'mode=755,size=65536k' },
+    { source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: NOSUID | NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5' },
+    { source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: NOSUID | NODEV | NOEXEC, data: `mode=1777,size=${shmSizeBytes}` },
+    { source: 'mqueue', target: '/dev/mqueue', fstype: 'mqueue', flags: NOSUID | NODEV | NOEXEC, data: '' },
+    { source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: NOSUID | NODEV | NOEXEC | RDONLY, data: '' },
+  ];
+}
+
+type Entry = [string, ...string[]];
+
+function processEntries(p: ProcessSpec): Entry[] {
+  const out: Entry[] = [];
+  for (const f of p.cgroupProcs) out.push(['cgroup_procs', f]);
+  out.push(['cwd', p.cwd], ['user', String(p.uid), String(p.gid)], ['groups', p.groups.join(',')],
+    ['caps', p.capsMask.toString(16)], ['no_new_privs', p.noNewPrivs ? '1' : '0'],
+    ['tty', p.tty ? '1' : '0'], ['stdin', p.stdin ? '1' : '0'], ['exit_file', p.exitFile], ['socket', p.socket]);
+  for (const e of p.env) out.push(['env', e]);
+  for (const a of p.args) out.push(['arg', a]);
+  return out;
+}
+
+export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
+  const out: Entry[] = [['id', s.id], ['rootfs', s.rootfs]];
+  if (s.overlayOptions) out.push(['overlay', s.overlayOptions]);
+  for (const ns of s.namespaces) out.push(['ns', ns]);
+  if (s.netnsPath) out.push(['netns', s.netnsPath]);
+  if (s.namespaces.includes('uts')) out.push(['hostname', s.hostname]);
+  for (const m of s.mounts) out.push(['mount', m.source, m.target, m.fstype, String(m.flags), m.data]);
+  for (const d of s.devices) out.push(['device', d.path, d.type, String(d.major), String(d.minor)]);
+  for (const l of s.symlinks) out.push(['symlink', l.target, l.link]);
+  for (const p of s.maskedPaths) out.push(['mask', p]);
+  for (const p of s.readonlyPaths) out.push(['ro_path', p]);
+  for (const [k, v] of Object.entries(s.sysctls)) out.push(['sysctl', k, v]);
+  out.push(['readonly_rootfs', s.readonlyRootfs ? '1' : '0']);
+  for (const r of s.rlimits) out.push(['rlimit', String(r.resource), String(r.soft), String(r.hard)]);
+  out.push(['oom_score_adj', String(s.oomScoreAdj)], ['init', s.init ? '1' : '0'], ['log', s.logPath]);
+  out.push(...processEntries(s));
+  return out;
+}
+
+export function execSpecEntries(s: ExecRuntimeSpec): Entry[] {
+  return [['id', s.id], ['target_pid', String(s.targetPid)], ...processEntries(s)];
+}
+
+/** NUL-terminated strings: key, then its values. NUL inside a value cannot be represented: reject it. */
+export function encodeSpec(entries: Entry[]): Buffer {
+  const parts: string[] = [];
+  for (const entry of entries) {
+    for (const s of entry) {
+      if (s.includes('\0')) throw new GantryError('INVALID_ARGUMENT', `a value of "${entry[0]}" contains a NUL byte`);
+      parts.push(s, '\0');
+    }
+  }
+  return Buffer.from(parts.join(''));
+}
