@@ -1,11 +1,12 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GantryError } from '../../../src/common/errors.js';
-import { WhiteoutTransform } from '../../../src/engine/images/index.js';
+import { ImageStore, WhiteoutTransform } from '../../../src/engine/images/index.js';
+import { requires } from '../../helpers/privileged.js';
 import { BLOCK, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, type TarHeader } from '../../../src/engine/images/tar.js';
 import { makeTarball, removeDir, tempDir } from './fixtures.js';
 
@@ -119,5 +120,16 @@ describe('OCI whiteouts → overlay form', () => {
   test('a truncated archive is INVALID_IMAGE_ARCHIVE', async () => {
     const input = readFileSync(layer);
     await assert.rejects(convert(input.subarray(0, 3 * BLOCK + 100)), (e: unknown) => e instanceof GantryError && /ends in the middle/.test(e.message));
+  });
+
+  test('extracted as root, a whiteout is a real 0:0 character device in the layer dir', async (t) => {
+    if (!requires(t, 'root')) return;
+    const store = new ImageStore({ root: join(dir, 'store') });
+    const blob = await store.ingestBlob(readFileSync(layer));
+    const record = await store.addLayerFromBlob(blob);
+    const st = lstatSync(join(store.layers.diffDir(record.chainId), 'etc/passwd'));
+    assert.ok(st.isCharacterDevice());
+    assert.deepEqual([st.rdev, st.uid, st.gid], [0, 0, 0]);
+    assert.ok(lstatSync(join(store.layers.diffDir(record.chainId), 'var/cache/new')).isFile());
   });
 });
