@@ -10,6 +10,7 @@ import {
   type OciImageConfig,
 } from '../../../src/engine/images/index.js';
 import { makeTarball, removeDir, tempDir } from './fixtures.js';
+import { BLOCK, encodeBodylessEntry, encodeHeader, paddedSize } from '../../../src/engine/images/tar.js';
 
 const sha256File = (path: string): string => `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
 const isCode = (code: ErrorCode) => (e: unknown): boolean => e instanceof GantryError && e.code === code;
@@ -202,6 +203,29 @@ describe('ImageStore', () => {
     assert.deepEqual(layerDirsOnDisk(root), []);
     assert.deepEqual(blobsOnDisk(root), []);
     assert.deepEqual(store.list(), []);
+  });
+
+  test('a layer cannot write outside its own dir (through a symlink or with ..)', async () => {
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    const file = (name: string, body: string): Buffer => {
+      const data = Buffer.from(body);
+      return Buffer.concat([encodeHeader({ name, mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: 0, type: '0', linkname: '', devmajor: 0, devminor: 0 }),
+        data, Buffer.alloc(paddedSize(data.length) - data.length)]);
+    };
+    const symlink = (name: string, target: string): Buffer =>
+      encodeBodylessEntry({ name, mode: 0o777, uid: 0, gid: 0, mtime: 0, type: '2', linkname: target, devmajor: 0, devminor: 0 });
+    const evil = join(dir, 'evil.tar');
+    writeFileSync(evil, Buffer.concat([
+      symlink('abs', outside), file('abs/pwned', 'x'),
+      symlink('rel', '../../../outside'), file('rel/pwned', 'x'),
+      file('../pwned', 'x'),
+      Buffer.alloc(2 * BLOCK),
+    ]));
+    await assert.rejects(store.importTarball(evil, 'evil'), isCode('INVALID_IMAGE_ARCHIVE'));
+    assert.deepEqual(readdirSync(outside), []);
+    assert.ok(!existsSync(join(dir, 'pwned')) && !existsSync(join(root, 'pwned')) && !existsSync(join(root, 'layers', 'pwned')));
+    assert.deepEqual(layerDirsOnDisk(root), []);
   });
 
   test('the store survives a restart: a new ImageStore on the same root sees the same images', async () => {
