@@ -462,7 +462,8 @@ export class ImageStore {
     if (ref.digest !== undefined) {
       const full = `${repositoryName(ref, false)}@${ref.digest}`;
       for (const [id, img] of Object.entries(this.#index.images)) if (img.repoDigests.includes(full)) return { id, ref: full };
-      for (const [id, img] of Object.entries(this.#index.images)) if (img.manifest === ref.digest) return { id, ref: full };
+      // Not a recorded repo digest, but the manifest digest of a local image: found, as if by id.
+      for (const [id, img] of Object.entries(this.#index.images)) if (img.manifest === ref.digest) return { id };
       return {};
     }
     const full = formatReference(ref, false);
