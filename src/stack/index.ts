@@ -120,9 +120,18 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
     reportUnsupported(root, reporter);
     checkSemantics({ root, enabled }, reporter);
   }
-  if (reporter.hasErrors()) fail(reporter.diagnostics);
-
-  const model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell }, reporter);
+  const structural = reporter.diagnostics.some((d) => d.severity === 'error' && STRUCTURAL.has(d.code));
+  if (structural) fail(reporter.diagnostics);
+  // Normalisation finds the problems the schema leaves to it (a malformed duration given as a string, ...).
+  // It also runs when there are errors already, so that every problem is reported at once.
+  const hadErrors = reporter.hasErrors();
+  let model: StackModel;
+  try {
+    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell }, reporter);
+  } catch (e) {
+    if (hadErrors) fail(reporter.diagnostics); // a shape the schema already rejected
+    throw e;
+  }
   if (reporter.hasErrors()) fail(reporter.diagnostics);
   const warnings = sortDiagnostics(reporter.diagnostics);
   return { model: Object.freeze({ ...model, warnings: Object.freeze(warnings) }), diagnostics: warnings };

@@ -34,6 +34,8 @@ export class Reporter {
     const d: Diagnostic = { code, severity, message, path: formatPath(path), location, hint };
     // The same problem reached twice (e.g. through a shared alias) is reported once.
     if (this.diagnostics.some((o) => o.code === d.code && o.message === d.message && o.path === d.path && sameLoc(o, d))) return;
+    // A value already reported as invalid (by the schema) is not reported again by a later stage.
+    if (code === 'SPEC_INVALID_VALUE' && this.diagnostics.some((o) => o.severity === 'error' && sameLoc(o, d))) return;
     this.diagnostics.push(d);
   }
 }

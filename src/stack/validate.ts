@@ -35,7 +35,8 @@ function selectErrors(errors: readonly AjvError[]): AjvError[] {
   for (const c of choices) {
     if (suppressed.has(c)) continue;
     const prefix = `${c.schemaPath}/`;
-    const branch = errors.filter((e) => e.schemaPath.startsWith(prefix));
+    const within = (e: AjvError): boolean => e.instancePath === c.instancePath || e.instancePath.startsWith(`${c.instancePath}/`);
+    const branch = errors.filter((e) => e.schemaPath.startsWith(prefix) && within(e));
     const byIndex = new Map<string, AjvError[]>();
     for (const e of branch) {
       const i = e.schemaPath.slice(prefix.length).split('/')[0] as string;
@@ -112,7 +113,8 @@ function report(e: AjvError, root: PMap, reporter: Reporter): void {
   const path = decodePath(root, e.instancePath);
   const node = nodeAt(root, path);
   const pos = locate(root, path);
-  const name = path.length === 0 ? 'the document' : String(path[path.length - 1]);
+  const last = path[path.length - 1];
+  const name = path.length === 0 ? 'the document' : typeof last === 'number' ? `${String(path[path.length - 2])}[${last}]` : String(last);
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(e.params['additionalProperty']);
@@ -131,21 +133,29 @@ function report(e: AjvError, root: PMap, reporter: Reporter): void {
     case 'type': {
       const want = typeNames(e.params['type']).filter((t, i, a) => a.indexOf(t) === i && !(t === 'integer' && a.includes('number')));
       // A string is accepted for numbers and booleans only for interpolation; say what is really meant.
-      const shown = want.length > 1 && want.includes('string') && want.some((t) => t === 'integer' || t === 'number' || t === 'boolean') ? want.filter((t) => t !== 'string') : want;
-      reporter.error('SPEC_INVALID_TYPE', `${name} must be ${shown.map((t) => TYPE_WORDS[t] ?? t).join(' or ')}, not ${describeNode(node)}`, pos, path);
+      const shown = want.length === 2 && want.includes('string') && want.some((t) => t === 'integer' || t === 'number' || t === 'boolean') ? want.filter((t) => t !== 'string') : want;
+      reporter.error('SPEC_INVALID_TYPE', `${name} must be ${orList(shown.map((t) => TYPE_WORDS[t] ?? t))}, not ${describeNode(node)}`, pos, path);
       return;
     }
     case 'enum': {
       const allowed = (e.params['allowedValues'] as unknown[] | undefined)?.map(String) ?? [];
       const value = node?.kind === 'scalar' ? String(node.value) : '';
       const guess = didYouMean(value, allowed);
-      reporter.error('SPEC_INVALID_VALUE', `invalid ${name} ${describeNode(node)}; expected one of: ${allowed.join(', ')}`, pos, path, guess !== undefined ? `did you mean \`${guess}\`?` : undefined);
+      reporter.error('SPEC_INVALID_VALUE', `invalid ${name}: ${describeNode(node)}; expected one of: ${allowed.join(', ')}`, pos, path, guess !== undefined ? `did you mean \`${guess}\`?` : undefined);
       return;
     }
     case 'pattern': {
+      const pattern = String(e.params['pattern']);
       const desc = descriptions[e.schemaPath.replace(/\/pattern$/, '')];
       const isName = name === 'name' || path[path.length - 2] === 'profiles';
-      reporter.error(isName ? 'SPEC_INVALID_NAME' : 'SPEC_INVALID_VALUE', `invalid ${name}: ${describeNode(node)}`, pos, path, desc === undefined ? undefined : `expected ${lowerFirst(desc)}`);
+      const hint = pattern.includes('(ns|us')
+        ? 'durations look like 30s, 1m30s, 500ms or 2h'
+        : pattern.includes('[bkmgtBKMGT]')
+          ? 'sizes look like 512m, 1g, 64k, or a number of bytes'
+          : desc === undefined
+            ? undefined
+            : `expected ${lowerFirst(desc)}`;
+      reporter.error(isName ? 'SPEC_INVALID_NAME' : 'SPEC_INVALID_VALUE', `invalid ${name}: ${describeNode(node)}`, pos, path, hint);
       return;
     }
     case 'required': {
@@ -160,4 +170,8 @@ function report(e: AjvError, root: PMap, reporter: Reporter): void {
 
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
+}
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1] as string}`;
 }
