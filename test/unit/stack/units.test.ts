@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDuration, parseSize, shellSplit } from '../../../src/stack/units.js';
+import { parsePortShort, parseVolumeShort, SyntaxProblem } from '../../../src/stack/short-syntax.js';
+
+test('durations in nanoseconds', () => {
+  assert.equal(parseDuration('30s'), 30e9);
+  assert.equal(parseDuration('1m30s'), 90e9);
+  assert.equal(parseDuration('1h2m3s4ms5us6ns'), 3723e9 + 4e6 + 5e3 + 6);
+  assert.equal(parseDuration('1.5s'), 1.5e9);
+  assert.equal(parseDuration('10'), 10e9);
+  assert.equal(parseDuration(2), 2e9);
+  assert.equal(parseDuration('soon'), undefined);
+  assert.equal(parseDuration('10x'), undefined);
+  assert.equal(parseDuration(''), undefined);
+});
+
+test('memory sizes in bytes (binary units)', () => {
+  assert.equal(parseSize('512m'), 512 * 1024 ** 2);
+  assert.equal(parseSize('1g'), 1024 ** 3);
+  assert.equal(parseSize('1GiB'), 1024 ** 3);
+  assert.equal(parseSize('1.5k'), 1536);
+  assert.equal(parseSize('100'), 100);
+  assert.equal(parseSize('64mb'), 64 * 1024 ** 2);
+  assert.equal(parseSize(4096), 4096);
+  assert.equal(parseSize('lots'), undefined);
+});
+
+test('commands split like a shell', () => {
+  assert.deepEqual(shellSplit(`nginx -g 'daemon off;'`), ['nginx', '-g', 'daemon off;']);
+  assert.deepEqual(shellSplit(`sh -c "echo \\"hi\\" && ls"`), ['sh', '-c', 'echo "hi" && ls']);
+  assert.deepEqual(shellSplit('  a\\ b   c '), ['a b', 'c']);
+  assert.deepEqual(shellSplit(`''`), ['']);
+  assert.equal(shellSplit(`echo 'open`), undefined);
+});
+
+test('short port syntax', () => {
+  assert.deepEqual(parsePortShort('80'), [{ target: 80, published: undefined, host_ip: undefined, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortShort(80), [{ target: 80, published: undefined, host_ip: undefined, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortShort('8080:80'), [{ target: 80, published: '8080', host_ip: undefined, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortShort('127.0.0.1:53:53/udp'), [{ target: 53, published: '53', host_ip: '127.0.0.1', protocol: 'udp' }]);
+  assert.deepEqual(parsePortShort('[::1]:8080:80'), [{ target: 80, published: '8080', host_ip: '::1', protocol: 'tcp' }]);
+  assert.deepEqual(parsePortShort('127.0.0.1::80'), [{ target: 80, published: undefined, host_ip: '127.0.0.1', protocol: 'tcp' }]);
+  assert.deepEqual(parsePortShort('9000-9001:8000-8001').map((p) => [p.published, p.target]), [['9000', 8000], ['9001', 8001]]);
+  assert.deepEqual(parsePortShort('9000-9010:80').map((p) => [p.published, p.target]), [['9000-9010', 80]]);
+  for (const bad of ['abc', '80/xyz', '1:2:3:4', '70000', '8000-8001:90-92', '0']) {
+    assert.throws(() => parsePortShort(bad), SyntaxProblem, bad);
+  }
+});
+
+test('short volume syntax', () => {
+  assert.deepEqual(parseVolumeShort('/data'), { type: 'volume', source: undefined, target: '/data', read_only: false, propagation: undefined, selinux: undefined, nocopy: false });
+  assert.equal(parseVolumeShort('./d:/d').type, 'bind');
+  assert.equal(parseVolumeShort('~/d:/d').type, 'bind');
+  assert.equal(parseVolumeShort('named:/d').type, 'volume');
+  const v = parseVolumeShort('/h:/c:ro,z,rshared');
+  assert.equal(v.read_only, true);
+  assert.equal(v.selinux, 'z');
+  assert.equal(v.propagation, 'rshared');
+  assert.equal(parseVolumeShort('n:/c:nocopy').nocopy, true);
+  assert.throws(() => parseVolumeShort('/h:/c:bogus'), SyntaxProblem);
+  assert.throws(() => parseVolumeShort('a:b:c:d'), SyntaxProblem);
+});
