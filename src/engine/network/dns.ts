@@ -259,7 +259,7 @@ function serveTcp(server: Server, resolver: Resolver): Set<Socket> {
           const head = Buffer.alloc(2);
           head.writeUInt16BE(out.length, 0);
           sock.write(Buffer.concat([head, out]));
-        });
+        }, () => undefined);
       }
     });
   });
@@ -291,7 +291,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   udp.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
     void resolver.answer(msg, rinfo.address, 512).then((out) => {
       if (out !== undefined) udp.send(out, rinfo.port, rinfo.address, () => undefined);
-    });
+    }, () => undefined); // a reply we could not build: the client retries or times out
   });
   udp.on('error', () => undefined);
   let closing: Promise<void> | undefined;
