@@ -3,7 +3,7 @@
 // here (explicit keys win, then earlier merge sources over later ones).
 
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isPair } from 'yaml';
-import type { Document, Node as YNode, Scalar as YScalar } from 'yaml';
+import type { Node as YNode, Scalar as YScalar } from 'yaml';
 import type { PEntry, PNode, Pos, Tag } from './pnode.js';
 import { expandedSize, pmap, pscalar, pseq } from './pnode.js';
 import type { Reporter } from './report.js';
@@ -44,6 +44,7 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
   if (doc.contents === null) return { file, root: pmap(posAt(0, 1)) };
 
   const memo = new Map<YNode, PNode>();
+  const anchors = new Map<string, YNode>();
   let distinct = 0;
   let badMerge = false;
 
@@ -55,12 +56,15 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
   const convert = (n: YNode | null | undefined, fallback: Pos): PNode => {
     if (n === null || n === undefined) return pscalar(fallback, null, true);
     if (isAlias(n)) {
-      const target = n.resolve(doc as Document);
+      // yaml's Alias.resolve() walks the whole document each time; anchors are recorded as they are met.
+      const target = anchors.get(n.source);
       if (target === undefined) return pscalar(nodePos(n), null, true);
       return convert(target, nodePos(n));
     }
     const known = memo.get(n);
     if (known !== undefined) return known;
+    const anchor = (n as { anchor?: string }).anchor;
+    if (anchor !== undefined) anchors.set(anchor, n);
     distinct++;
     const pos = nodePos(n);
     const tag = tagOf(n.tag);

@@ -145,7 +145,8 @@ function checkCycles(graph: ReadonlyMap<string, readonly { dep: string; path: Pa
 }
 
 function checkHostPorts(services: readonly PEntry[], reporter: Reporter): void {
-  const used = new Map<string, string>(); // "ip|proto|port" -> "service"
+  const used = new Map<string, { ip: string; owner: string }[]>(); // "proto|port" -> bindings
+  const wildcard = (ip: string): boolean => ip === '0.0.0.0' || ip === '::';
   for (const { key: name, value: svc } of services) {
     const ports = getEntry(svc, 'ports')?.value;
     if (ports?.kind !== 'seq') continue;
@@ -165,17 +166,17 @@ function checkHostPorts(services: readonly PEntry[], reporter: Reporter): void {
       for (const p of entries) {
         if (p.published === undefined || p.published === '') continue;
         const [lo, hi] = p.published.split('-').map(Number) as [number, number | undefined];
+        const ip = p.host_ip ?? '0.0.0.0';
         for (let port = lo; port <= (hi ?? lo); port++) {
-          const ip = p.host_ip ?? '0.0.0.0';
-          const clash = [...used.entries()].find(([k]) => {
-            const [kip, kproto, kport] = k.split('|');
-            return kproto === p.protocol && Number(kport) === port && (kip === ip || kip === '0.0.0.0' || ip === '0.0.0.0' || kip === '::' || ip === '::');
-          });
+          const key = `${p.protocol}|${port}`;
+          const list = used.get(key) ?? [];
+          const clash = list.find((b) => b.ip === ip || wildcard(b.ip) || wildcard(ip));
           if (clash !== undefined) {
-            reporter.error('SPEC_DUPLICATE_HOST_PORT', `host port ${port}/${p.protocol} is published twice (also by ${clash[1]})`, item.pos, path, 'publish each host port once; pick another host port or bind another host IP');
+            reporter.error('SPEC_DUPLICATE_HOST_PORT', `host port ${port}/${p.protocol} is published twice (also by ${clash.owner})`, item.pos, path, 'publish each host port once; pick another host port or bind another host IP');
             return;
           }
-          used.set(`${ip}|${p.protocol}|${port}`, `service "${name}"`);
+          list.push({ ip, owner: `service "${name}"` });
+          used.set(key, list);
         }
       }
     });

@@ -91,8 +91,8 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
   if (args.format === 'json') {
     out.write(`${JSON.stringify(data, null, 2)}\n`);
   } else {
-    const { stringify } = await import('yaml');
-    out.write(stringify(data, { lineWidth: 0, aliasDuplicateObjects: false }));
+    const { toYaml } = await import('../../stack/yaml-out.js');
+    out.write(toYaml(data));
   }
   return 0;
 }
