@@ -1,0 +1,376 @@
+// The C shim against the real kernel: a busybox container per test, spawned the way the daemon does it.
+// Contract: docs/shim-protocol.md.
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { requires } from '../helpers/privileged.js';
+import {
+  MS, SHIM, Shim, ShimClient, TempDir, alive, containerSpec, eventually, killQuietly, makeBusyboxRoot, readExitFile,
+  readLog, type SpecEntry,
+} from './shim/harness.js';
+
+interface Scenario {
+  dir: TempDir;
+  root: string;
+  /** Spawns a shim for the usual busybox container and registers it for cleanup. */
+  run(args: readonly string[], extra?: readonly SpecEntry[]): Shim;
+  track(s: Shim): Shim;
+  clients: ShimClient[];
+}
+
+async function scenario(t: TestContext, body: (s: Scenario) => Promise<void>): Promise<void> {
+  if (!requires(t, 'root', 'busybox')) return;
+  const dir = new TempDir();
+  const shims: Shim[] = [];
+  const clients: ShimClient[] = [];
+  const root = dir.join('root');
+  makeBusyboxRoot(root);
+  const track = (s: Shim): Shim => { shims.push(s); return s; };
+  try {
+    await body({ dir, root, clients, track, run: (args, extra = []) => track(Shim.spawn(dir, containerSpec(dir, root, args, extra))) });
+  } finally {
+    for (const c of clients) c.destroy();
+    for (const s of shims) s.kill();
+    for (const s of shims) await s.waitExit(5000).catch(() => undefined);
+    dir.remove();
+  }
+}
+
+const text = (dir: TempDir, stream?: 'stdout' | 'stderr'): string =>
+  readLog(dir.join('log')).filter((e) => stream === undefined || e.stream === stream).map((e) => e.log).join('');
+
+async function finished(shim: Shim, dir: TempDir, file = 'exit'): Promise<{ code: number; signal: number }> {
+  assert.equal(await shim.waitExit(), 0, `shim exit status (stderr: ${shim.stderr})`);
+  const rec = readExitFile(dir.join(file));
+  assert.ok(rec, 'exit file written');
+  assert.match(rec.finishedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  assert.ok(Math.abs(Date.parse(rec.finishedAt) - Date.now()) < 60_000, 'finished time is now');
+  assert.equal(existsSync(dir.join(file === 'exit' ? 'sock' : 'sock-exec')), false, 'socket removed');
+  return { code: rec.code, signal: rec.signal };
+}
+
+describe('gantry-shim run', () => {
+  test('exit code propagates; stdout and stderr land in the log as json-file lines', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'echo out; echo err >&2; printf "tab\\there \\"q\\" back\\\\\\\\slash \\001 \\377\\n"; printf partial; exit 3']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.deepEqual(await finished(shim, dir), { code: 3, signal: 0 });
+      const log = readLog(dir.join('log'));
+      assert.deepEqual(log.map((e) => [e.stream, e.log]), [
+        ['stdout', 'out\n'], ['stderr', 'err\n'], ['stdout', 'tab\there "q" back\\slash \u0001 \ufffd\n'], ['stdout', 'partial'],
+      ]);
+      for (const e of log) assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+      const raw = readFileSync(dir.join('log'));
+      assert.ok(raw.includes(Buffer.from('\\t')) && raw.includes(Buffer.from('\\u0001')), 'control characters escaped');
+      assert.ok(raw.includes(Buffer.from([0x20, 0xff, 0x5c, 0x6e])), 'invalid UTF-8 passed through as-is');
+    });
+  });
+
+  test('hostname and pid 1 inside, no host processes visible, loopback up', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'hostname; echo pid=$$; ps -o pid,comm; ip link show lo']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0);
+      const out = text(dir, 'stdout');
+      const lines = out.split('\n');
+      assert.equal(lines[0], 'shimbox');
+      assert.equal(lines[1], 'pid=1');
+      const pids = lines.filter((l) => /^\s*\d+ /.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+      assert.deepEqual(pids.sort((a, b) => a - b).slice(0, 1), [1], out);
+      assert.ok(pids.length <= 2, `only the container's processes are visible:\n${out}`);
+      assert.match(out, /lo: <LOOPBACK,UP/);
+      assert.notEqual(execFileSync('hostname', { encoding: 'utf8' }).trim(), 'shimbox', 'host hostname untouched');
+    });
+  });
+
+  test('overlay: writes go to the upper dir, the lower dir is untouched, nothing is mounted on the host', async (t) => {
+    await scenario(t, async ({ dir, root, track }) => {
+      for (const d of ['upper', 'work', 'merged']) mkdirSync(dir.join(d));
+      const spec = containerSpec(dir, dir.join('merged'), ['sh', '-c', 'echo data > /created; rm /etc/passwd; ls /etc'],
+        [['overlay', `lowerdir=${root},upperdir=${dir.join('upper')},workdir=${dir.join('work')}`]]);
+      const shim = track(Shim.spawn(dir, spec));
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0);
+      assert.equal(readFileSync(dir.join('upper', 'created'), 'utf8'), 'data\n');
+      assert.equal(existsSync(dir.join('root', 'created')), false);
+      assert.ok(existsSync(dir.join('root', 'etc', 'passwd')), 'lower /etc/passwd still there');
+      assert.equal(text(dir, 'stdout'), '', '/etc is empty inside');
+      assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(dir.path), 'no mount on the host');
+    });
+  });
+
+  test('a read-only bind mount refuses writes', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      mkdirSync(dir.join('data'));
+      writeFileSync(dir.join('data', 'hello'), 'hello from the host\n');
+      const shim = run(['sh', '-c', 'cat /data/hello; echo x > /data/new'],
+        [['mount', dir.join('data'), '/data', '', String(MS.BIND | MS.REC | MS.RDONLY), '']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.notEqual((await finished(shim, dir)).code, 0);
+      assert.equal(text(dir, 'stdout'), 'hello from the host\n');
+      assert.match(text(dir, 'stderr'), /Read-only file system/);
+      assert.equal(existsSync(dir.join('data', 'new')), false);
+    });
+  });
+
+  test('command not found: exec-error 127, and the exit file says 127', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['no-such-command']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'exec-error 127 exec `no-such-command`: ENOENT');
+      assert.deepEqual(await finished(shim, dir), { code: 127, signal: 0 });
+    });
+  });
+
+  test('a failed setup step: setup-error naming the syscall, object and errno; exit file 255', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['true'], [['mount', 'none', '/mnt', 'no-such-fs', '0', '']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'setup-error mount `none` on `/mnt`: ENODEV');
+      assert.deepEqual(await finished(shim, dir), { code: 255, signal: 0 });
+    });
+  });
+
+  test('a bad spec fails the handshake naming the key, leaving nothing behind', async (t) => {
+    await scenario(t, async ({ dir, root, track }) => {
+      const shim = track(Shim.spawn(dir, [...containerSpec(dir, root, ['true']), ['colour', 'blue']]));
+      assert.equal(await shim.line(), 'error spec: unknown key `colour`');
+      assert.equal(await shim.waitExit(), 1);
+      assert.equal(existsSync(dir.join('sock')), false);
+    });
+  });
+
+  test('tty session over the socket: input echoes back, resize changes `stty size`', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['sh'], [['tty', '1'], ['stdin', '1']]);
+      await shim.ready();
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.subscribe();
+      assert.equal(await shim.go(), 'started');
+      c.stdin('echo hi\n');
+      await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
+      c.resize(33, 101);
+      c.stdin('stty size\n');
+      await eventually(() => c.output().includes('33 101\r\n'), 'stty size after resize');
+      c.stdin('exit 7\n');
+      await eventually(() => c.exitCode(), 'exit frame');
+      assert.equal(c.exitCode(), 7);
+      assert.deepEqual(await finished(shim, dir), { code: 7, signal: 0 });
+      assert.match(text(dir), /hi\r\n/, 'tty output is logged too');
+    });
+  });
+
+  test('stdin pipe: data and EOF frames reach the process', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['wc', '-l'], [['stdin', '1']]);
+      await shim.ready();
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.subscribe();
+      assert.equal(await shim.go(), 'started');
+      c.stdin('one\ntwo\nthree\n');
+      c.closeStdin();
+      await eventually(() => c.exitCode() !== undefined, 'exit frame');
+      assert.equal(c.output().trim(), '3');
+      assert.equal((await finished(shim, dir)).code, 0);
+    });
+  });
+
+  test('signal frame delivers SIGTERM to pid 1; kill frame kills with SIGKILL', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo waiting; while :; do sleep 0.05; done']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      await eventually(() => text(dir).includes('waiting'), 'the trap to be set');
+      c.signal(15);
+      assert.deepEqual(await finished(shim, dir), { code: 42, signal: 0 });
+      assert.match(text(dir), /got TERM/);
+      assert.equal(c.exitCode(), 42, 'unsubscribed clients get the exit frame too');
+    });
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['sleep', '100']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.killAll();
+      assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
+    });
+  });
+
+  test('init 1 forwards SIGTERM to the command and reaps orphaned zombies', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['sh', '-c', '(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm; echo ready; exec sleep 100'], [['init', '1']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      await eventually(() => text(dir).includes('ready'), 'ps output', 5000);
+      const ps = text(dir, 'stdout');
+      assert.match(ps, /^\s*1 \S+\s+gantry-shim$/m, 'pid 1 is the init');
+      assert.match(ps, /^\s*2 \S+\s+sh$/m, 'the command is pid 2');
+      assert.doesNotMatch(ps, /^\s*\d+ Z/m, `no zombies:\n${ps}`);
+      assert.doesNotMatch(ps, /sleep/, 'the orphaned sleep was reaped');
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.signal(15);
+      assert.deepEqual(await finished(shim, dir), { code: 143, signal: 0 });
+    });
+  });
+
+  test('keeps running and logging when the process that spawned it is SIGKILLed', async (t) => {
+    await scenario(t, async ({ dir, root }) => {
+      const spec = containerSpec(dir, root, ['sh', '-c', 'i=0; while [ $i -lt 15 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done']);
+      writeFileSync(dir.join('spec'), Buffer.from(spec.flat().map((s) => `${s}\0`).join('')));
+      writeFileSync(dir.join('daemon.mjs'), `
+        import { spawn } from 'node:child_process';
+        const c = spawn(process.argv[2], ['run', process.argv[3]], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.setEncoding('utf8');
+        c.stdout.on('data', (s) => {
+          out += s;
+          if (out.startsWith('ready ') && !out.includes('go')) { c.stdin.write('go\\n'); out += 'go\\n'; }
+          if (out.includes('started')) { process.stdout.write(out); process.kill(process.pid, 'SIGKILL'); }
+        });
+      `);
+      let shimPid: number | undefined;
+      let initPid: number | undefined;
+      try {
+        const r = spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec')], { encoding: 'utf8', timeout: 10000 });
+        assert.equal(r.signal, 'SIGKILL', `the spawning process died (stderr: ${r.stderr})`);
+        const m = /^ready (\d+) (\d+)\n/.exec(r.stdout);
+        assert.ok(m, r.stdout);
+        shimPid = Number(m[1]);
+        initPid = Number(m[2]);
+        assert.match(r.stdout, /started\n$/);
+        assert.ok(alive(shimPid), 'shim outlives its parent');
+        const before = readLog(dir.join('log')).length;
+        await eventually(() => readLog(dir.join('log')).length > before, 'the log to grow');
+        await eventually(() => readExitFile(dir.join('exit')), 'the exit file', 10000);
+        assert.equal(readExitFile(dir.join('exit'))?.code, 0);
+        assert.equal(readLog(dir.join('log')).length, 15);
+        await eventually(() => !alive(shimPid!), 'the shim to exit');
+        assert.equal(existsSync(dir.join('sock')), false);
+      } finally {
+        killQuietly(initPid);
+        killQuietly(shimPid);
+      }
+    });
+  });
+
+  test('EOF on stdin before go aborts: no process, no socket, no exit file', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sleep', '100']);
+      const init = await shim.ready();
+      assert.ok(alive(init));
+      shim.child.stdin!.end();
+      assert.equal(await shim.waitExit(), 1);
+      assert.equal(alive(init), false, 'init killed and reaped');
+      assert.equal(existsSync(dir.join('sock')), false);
+      assert.equal(existsSync(dir.join('exit')), false);
+    });
+  });
+
+  test('joins cgroups before go and unshares the cgroup namespace', async (t) => {
+    if (!existsSync('/sys/fs/cgroup/pids/cgroup.procs')) {
+      t.skip('needs the cgroup v1 pids hierarchy');
+      return;
+    }
+    const cg = `/sys/fs/cgroup/pids/gantry-shimtest-${randomBytes(4).toString('hex')}`;
+    try {
+      await scenario(t, async ({ dir, run }) => {
+        mkdirSync(cg);
+        const shim = run(['sh', '-c', 'grep pids /proc/self/cgroup'], [['cgroup_procs', `${cg}/cgroup.procs`], ['ns', 'cgroup']]);
+        const init = await shim.ready();
+        assert.deepEqual(readFileSync(`${cg}/cgroup.procs`, 'utf8').trim().split('\n'), [String(init)], 'init is in the cgroup');
+        assert.equal(await shim.go(), 'started');
+        assert.equal((await finished(shim, dir)).code, 0);
+        assert.match(text(dir), /^\d+:pids:\/$/m, 'the container sees its cgroup as its root');
+      });
+    } finally {
+      if (existsSync(cg)) await eventually(() => { try { rmdirSync(cg); return true; } catch { return false; } }, `rmdir ${cg}`);
+    }
+  });
+
+  test('user, capabilities and no_new_privs are applied', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'id; grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; pwd'],
+        [['user', '65534', '65534'], ['groups', '5,6'], ['caps', '400'], ['no_new_privs', '1'], ['cwd', '/home/nobody']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0, text(dir));
+      assert.equal(text(dir, 'stdout'), [
+        'uid=65534(nobody) gid=65534 groups=5,6', 'CapEff:\t0000000000000000', 'CapBnd:\t0000000000000400',
+        'NoNewPrivs:\t1', '/home/nobody', ''].join('\n'));
+    });
+  });
+
+  test('a running shim stays under 1 MiB RSS', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sleep', '100']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      await new Promise((r) => setTimeout(r, 100));
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${shim.pid}/status`, 'utf8'))?.[1]);
+      t.diagnostic(`shim VmRSS ${rss} kB`);
+      assert.ok(rss > 0 && rss < 1024, `VmRSS ${rss} kB`);
+      const c = await ShimClient.connect(dir.join('sock'));
+      c.killAll();
+      await finished(shim, dir);
+      c.destroy();
+    });
+  });
+});
+
+describe('gantry-shim exec', () => {
+  test('joins the container: same hostname and pid namespace; output to clients only', async (t) => {
+    await scenario(t, async ({ dir, run, track, clients }) => {
+      const shim = run(['sleep', '100']);
+      const init = await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      const exec = track(Shim.spawn(dir, [
+        ['id', 'shimtest-exec'], ['target_pid', String(init)], ['env', 'PATH=/bin'], ['cwd', '/'],
+        ['exit_file', dir.join('exit-exec')], ['socket', dir.join('sock-exec')],
+        ['arg', 'sh'], ['arg', '-c'], ['arg', 'hostname; cat /proc/1/cmdline; echo; echo to-stderr >&2; exit 4'],
+      ], 'exec', 'spec-exec'));
+      await exec.ready();
+      const c = await ShimClient.connect(dir.join('sock-exec'));
+      clients.push(c);
+      c.subscribe();
+      assert.equal(await exec.go(), 'started');
+      await eventually(() => c.exitCode() !== undefined, 'exit frame');
+      assert.equal(c.exitCode(), 4);
+      assert.equal(c.output(1), 'shimbox\nsleep\u0000100\u0000\n');
+      assert.equal(c.output(2), 'to-stderr\n');
+      assert.deepEqual(await finished(exec, dir, 'exit-exec'), { code: 4, signal: 0 });
+      assert.equal(text(dir), '', 'exec output is not logged');
+      assert.ok(alive(init), 'the container keeps running');
+      const k = await ShimClient.connect(dir.join('sock'));
+      clients.push(k);
+      k.killAll();
+      assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
+    });
+  });
+
+  test('exec of a missing command: exec-error 127', async (t) => {
+    await scenario(t, async ({ dir, run, track }) => {
+      const shim = run(['sleep', '100']);
+      const init = await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      const exec = track(Shim.spawn(dir, [
+        ['target_pid', String(init)], ['env', 'PATH=/bin'], ['exit_file', dir.join('exit-exec')],
+        ['socket', dir.join('sock-exec')], ['arg', 'nope'],
+      ], 'exec', 'spec-exec'));
+      await exec.ready();
+      assert.equal(await exec.go(), 'exec-error 127 exec `nope`: ENOENT');
+      assert.deepEqual(await finished(exec, dir, 'exit-exec'), { code: 127, signal: 0 });
+    });
+  });
+});
