@@ -70,7 +70,6 @@ static noreturn void minimal_init(pid_t command) {
 }
 
 static void start_command(const struct spec *s) {
-  if (s->cwd && mkdir_p(s->cwd) < 0) setup_failed(); /* as root, before the user changes */
   if (apply_creds(s) < 0) setup_failed();
   if (!s->init) exec_command(s, FD_ERR);
   /* signals stay blocked from here on in the init; the command resets its mask before exec */
@@ -161,6 +160,7 @@ noreturn void exec_child(const struct spec *s, struct child_fds *f) {
     close(f->aux);
     umask(0);
     wait_go();
+    if (s->cwd && mkdir_p(s->cwd) < 0) setup_failed(); /* as root, before the user changes */
     if (apply_limits(s) < 0) setup_failed();
     start_command(s);
   }

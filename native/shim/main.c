@@ -201,6 +201,8 @@ static void settle_start(void) {
   if (st.errline_len == 0) {
     status_line("started\n", 8);
   } else {
+    for (size_t i = 0; i < st.errline_len; i++) /* one line, whatever the paths contain */
+      if (st.errline[i] == '\n') st.errline[i] = ' ';
     st.errline[st.errline_len] = '\n';
     status_line(st.errline, st.errline_len + 1);
     st.errline[st.errline_len] = '\0';
@@ -305,8 +307,12 @@ static void write_exit_file(int code, int sig) {
 }
 
 static noreturn void finish(void) {
-  if (st.err_fd >= 0) { /* every writer is gone by now: data or EOF is there */
-    while (st.err_fd >= 0) errpipe_readable();
+  if (st.err_fd >= 0) { /* normally at EOF by now; a writer still alive after the drain counts as started */
+    ssize_t r;
+    while ((r = read(st.err_fd, st.errline + st.errline_len, sizeof st.errline - 1 - st.errline_len)) > 0)
+      st.errline_len += (size_t)r;
+    close(st.err_fd);
+    st.err_fd = -1;
   }
   if (st.phase == STARTING) settle_start();
   int code, sig = 0;

@@ -232,6 +232,7 @@ int rootfs_setup(const struct spec *s, const char *pts) {
     if (pts && bind_console(rootfd, pts) < 0) return -1;
     if (pivot(rootfd) < 0) return -1;
   }
+  if (s->cwd && mkdir_p(s->cwd) < 0) return -1; /* as root, and before `/` may turn read-only */
   for (size_t i = 0; i < s->sysctls.n; i++)
     if (sysctl(s->sysctls.v[i * 2], s->sysctls.v[i * 2 + 1]) < 0) return -1;
   if (!own_mounts) return 0;

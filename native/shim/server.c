@@ -22,10 +22,15 @@ int server_listen(const char *path) {
   mode_t old = umask(0177);
   int r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
   umask(old);
-  if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+  if (r < 0) {
     fail_errno("bind `%s`", path);
     close(fd);
-    if (r == 0) unlink(path);
+    return -1;
+  }
+  if (chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+    fail_errno("listen `%s`", path);
+    close(fd);
+    unlink(path);
     return -1;
   }
   return fd;
@@ -115,7 +120,9 @@ static void frame_done(struct shim *sh, struct client *c) {
 
 void client_readable(struct shim *sh, struct client *c) {
   static unsigned char buf[CHUNK];
-  ssize_t n = read(c->fd, buf, sizeof buf);
+  size_t room = sizeof buf - sh->pending_len; /* every stdin byte read must fit in the queue */
+  if (room == 0) return;
+  ssize_t n = read(c->fd, buf, room);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
     client_drop(c);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { requires } from '../helpers/privileged.js';
 import {
   MS, SHIM, Shim, ShimClient, TempDir, alive, containerSpec, eventually, killQuietly, makeBusyboxRoot, readExitFile,
@@ -59,9 +60,11 @@ describe('gantry-shim run', () => {
       assert.equal(await shim.go(), 'started');
       assert.deepEqual(await finished(shim, dir), { code: 3, signal: 0 });
       const log = readLog(dir.join('log'));
-      assert.deepEqual(log.map((e) => [e.stream, e.log]), [
-        ['stdout', 'out\n'], ['stderr', 'err\n'], ['stdout', 'tab\there "q" back\\slash \u0001 \ufffd\n'], ['stdout', 'partial'],
-      ]);
+      // stdout and stderr are separate pipes: order is kept within a stream only
+      assert.deepEqual(log.filter((e) => e.stream === 'stdout').map((e) => e.log),
+        ['out\n', 'tab\there "q" back\\slash \u0001 \ufffd\n', 'partial']);
+      assert.deepEqual(log.filter((e) => e.stream === 'stderr').map((e) => e.log), ['err\n']);
+      assert.equal(log.length, 4);
       for (const e of log) assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
       const raw = readFileSync(dir.join('log'));
       assert.ok(raw.includes(Buffer.from('\\t')) && raw.includes(Buffer.from('\\u0001')), 'control characters escaped');
@@ -309,6 +312,32 @@ describe('gantry-shim run', () => {
       assert.equal(text(dir, 'stdout'), [
         'uid=65534(nobody) gid=65534 groups=5,6', 'CapEff:\t0000000000000000', 'CapBnd:\t0000000000000400',
         'NoNewPrivs:\t1', '/home/nobody', ''].join('\n'));
+    });
+  });
+
+  test('read-only rootfs, masks, read-only paths, sysctls, rlimits and oom_score_adj', async (t) => {
+    await scenario(t, async ({ dir, root, run }) => {
+      mkdirSync(join(root, 'secret'));
+      writeFileSync(join(root, 'secret', 'key'), 'hidden\n');
+      writeFileSync(join(root, 'etc', 'token'), 'hidden\n');
+      const shim = run(['sh', '-c', [
+        'pwd', 'touch /x 2>&1', 'ls /secret', 'cat /etc/token', 'echo end-of-masks', 'cat /proc/sys/kernel/domainname',
+        '(echo x > /proc/sys/kernel/hostname) 2>&1', 'ulimit -n', 'cat /proc/self/oom_score_adj'].join('; ')], [
+        ['readonly_rootfs', '1'], ['cwd', '/work/here'],
+        ['mask', '/secret'], ['mask', '/etc/token'], ['mask', '/no/such/path'], ['ro_path', '/proc/sys'], ['ro_path', '/nope'],
+        ['sysctl', 'kernel.domainname', 'shimdomain'], ['rlimit', '7', '100', '200'], ['oom_score_adj', '500'],
+      ]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0, text(dir));
+      const out = text(dir, 'stdout').split('\n');
+      assert.equal(out[0], '/work/here', 'missing cwd created before / turned read-only');
+      assert.match(out[1]!, /Read-only file system/);
+      assert.equal(out[2], 'end-of-masks', 'masked dir is empty and masked file reads empty');
+      assert.equal(out[3], 'shimdomain');
+      assert.match(out[4]!, /Read-only file system/);
+      assert.deepEqual(out.slice(5), ['100', '500', '']);
+      assert.equal(readFileSync(join(root, 'secret', 'key'), 'utf8'), 'hidden\n', 'host files untouched');
     });
   });
 
