@@ -59,7 +59,9 @@ export class Engine {
     return info;
   }
 
-  close(): void {
+  /** Stops watching (containers keep running); drops the empty cgroup parent so no stray dir is left. */
+  async close(): Promise<void> {
     this.containers.shutdown();
+    if (this.cgroups.list(this.paths.prefix).length === 0) await this.cgroups.remove(this.paths.prefix).catch(() => undefined);
   }
 }

@@ -57,7 +57,7 @@ export async function daemonMain(argv: string[]): Promise<void> {
     const stop = async (): Promise<void> => {
       if (stopping) return;
       stopping = true;
-      engine.close();
+      await engine.close();
       await server.close();
       try { unlinkSync(paths.socket); } catch { /* gone */ }
       try { unlinkSync(pidFile); } catch { /* gone */ }

@@ -199,14 +199,16 @@ function trackResize(client: DaemonClient, path: string): void {
   process.stdout.on('resize', send);
 }
 
-async function waitFor(client: DaemonClient, id: string, condition: string): Promise<Promise<number>> {
+/** Registers a wait with the daemon; `exit` settles when the container meets the condition. */
+async function waitFor(client: DaemonClient, id: string, condition: string): Promise<{ exit: Promise<number> }> {
   const res = await client.stream('POST', `/containers/${id}/wait`, { query: { condition } });
-  return (async () => {
+  // Wrapped in an object: an async function returning a bare promise would wait for it.
+  return { exit: (async () => {
     const chunks: Buffer[] = [];
     for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { StatusCode?: number };
     return body.StatusCode ?? 1;
-  })();
+  })() };
 }
 
 // ---- commands ---------------------------------------------------------------------------------------------
@@ -232,7 +234,7 @@ async function runCommand(client: DaemonClient, args: string[], createOnly: bool
   }
   const sock = await client.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
   const session = pipeAttach(sock, tty, interactive);
-  const exit = await waitFor(client, id, bool(p, 'rm') ? 'removed' : 'next-exit');
+  const { exit } = await waitFor(client, id, bool(p, 'rm') ? 'removed' : 'next-exit');
   try {
     await client.call('POST', `/containers/${id}/start`);
   } catch (e) {
@@ -288,7 +290,7 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
         const info = await client.call<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ref}/json`);
         const sock = await client.hijack(`/containers/${info.Id}/attach`, { query: { stream: true, stdin: bool(p, 'interactive'), stdout: true, stderr: true } });
         const session = pipeAttach(sock, info.Config.Tty, bool(p, 'interactive'));
-        const exit = await waitFor(client, info.Id, 'next-exit');
+        const { exit } = await waitFor(client, info.Id, 'next-exit');
         await client.call('POST', `/containers/${info.Id}/start`);
         const code = await exit;
         await Promise.race([session.done, new Promise((r) => setTimeout(r, 200))]);
@@ -318,7 +320,7 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       if (args.length === 0) throw usageError('requires at least 1 argument', 'gantry wait CONTAINER...');
       let last = 0;
       for (const ref of args) {
-        last = await (await waitFor(client, ref, 'not-running'));
+        last = await (await waitFor(client, ref, 'not-running')).exit;
         process.stdout.write(`${last}\n`);
       }
       return 0;

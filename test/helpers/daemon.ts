@@ -1,0 +1,156 @@
+// A private gantryd for a test: own root dir, socket and kernel-object prefix, so it never collides with a
+// daemon already running. `dispose()` removes every container, the daemon, its cgroups and its files.
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const GANTRY_BIN = join(PROJECT_ROOT, 'bin', 'gantry.js');
+export const GANTRYD_BIN = join(PROJECT_ROOT, 'bin', 'gantryd.js');
+
+/** The busybox rootfs tarball the setup script makes (scripts/make-busybox-rootfs.sh). */
+export function busyboxTarball(): string {
+  const tar = join(PROJECT_ROOT, '.fixtures', 'busybox.tar');
+  if (!existsSync(tar)) {
+    const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'make-busybox-rootfs.sh'), tar], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot make the busybox rootfs: ${r.stderr}`);
+  }
+  return tar;
+}
+
+export interface RunResult { status: number; stdout: string; stderr: string }
+
+export class TestDaemon {
+  readonly dir: string;
+  readonly root: string;
+  readonly socket: string;
+  readonly prefix: string;
+  private proc: ChildProcess | undefined;
+  logText = '';
+
+  constructor(name = 'test') {
+    this.prefix = `gantry-t${randomBytes(3).toString('hex')}`;
+    this.dir = mkdtempSync(join(tmpdir(), `gantry-${name}-`));
+    this.root = join(this.dir, 'root');
+    this.socket = join(this.dir, 'run', 'gantry.sock');
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, GANTRY_HOST: `unix://${this.socket}`, GANTRY_ROOT: this.root, GANTRY_PREFIX: this.prefix };
+  }
+
+  async start(): Promise<void> {
+    this.proc = spawn(process.execPath, [GANTRYD_BIN], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d: Buffer) => { this.logText += d.toString(); });
+    this.proc.stderr!.on('data', (d: Buffer) => { this.logText += d.toString(); });
+    for (let i = 0; i < 200; i++) {
+      if (this.logText.includes('listening on')) return;
+      if (this.proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`gantryd did not start:\n${this.logText}`);
+  }
+
+  /** SIGKILL, like a crash: containers must survive it. */
+  async crash(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    this.proc = undefined;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+    this.proc = undefined;
+  }
+
+  /** Runs the CLI as a separate process, like a user would. */
+  gantry(args: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
+    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [GANTRY_BIN, ...args], {
+      env: this.env, encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 60_000,
+    });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Async variant (for commands that run while the test does other things). */
+  gantryAsync(args: string[]): { proc: ChildProcess; done: Promise<RunResult> } {
+    const proc = spawn(process.execPath, [GANTRY_BIN, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const done = new Promise<RunResult>((resolve) => proc.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr })));
+    return { proc, done };
+  }
+
+  /** Fails the test with the CLI's output when the command fails. */
+  ok(args: string[], opts: { input?: string; timeoutMs?: number } = {}): string {
+    const r = this.gantry(args, opts);
+    if (r.status !== 0) throw new Error(`gantry ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\ndaemon log:\n${this.logText.slice(-3000)}`);
+    return r.stdout;
+  }
+
+  importBusybox(name = 'busybox'): void {
+    this.ok(['import', busyboxTarball(), name]);
+  }
+
+  /** Removes everything this daemon made, failure or not. */
+  async dispose(): Promise<void> {
+    try {
+      if (!this.proc) await this.start().catch(() => undefined);
+      const ids = this.gantry(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+      if (ids.length) this.gantry(['rm', '-f', '-v', ...ids]);
+    } finally {
+      await this.stop().catch(() => undefined);
+      await this.crash().catch(() => undefined);
+      killCgroupTree(this.prefix);
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Kills and removes `<prefix>` cgroups in every hierarchy (v1) or the unified tree (v2). */
+export function killCgroupTree(prefix: string): void {
+  const roots = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]!).filter(Boolean);
+  for (const root of roots) {
+    const top = join(root, prefix);
+    if (!existsSync(top)) continue;
+    const removeTree = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
+      try {
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+        }
+      } catch { /* no procs file */ }
+      for (let i = 0; i < 50; i++) {
+        try { rmdirSync(dir); break; } catch { spawnSync('sleep', ['0.02']); }
+      }
+    };
+    removeTree(top);
+  }
+}
+
+/** Polls until `check` passes (no hand-written sleeps in tests). */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
