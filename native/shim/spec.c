@@ -25,10 +25,10 @@ struct raw {
   const char *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
 };
 
-#define S(field) offsetof(struct spec, field)
-#define L(field) offsetof(struct spec, field)
-#define R(field) (offsetof(struct raw, field) | RAW)
+/* off: offsetof in struct spec, or (with RAW) in struct raw; `ns` (RAW | 1) is collected separately */
 #define RAW ((size_t)1 << 30)
+#define S(field) offsetof(struct spec, field)
+#define R(field) (offsetof(struct raw, field) | RAW)
 
 static const struct key keys[] = {
     {"id", 1, SCALAR, S(id)},
@@ -37,23 +37,23 @@ static const struct key keys[] = {
     {"ns", 1, LIST, RAW | 1},
     {"netns", 1, SCALAR, S(netns)},
     {"hostname", 1, SCALAR, S(hostname)},
-    {"mount", 5, LIST, L(mounts)},
-    {"device", 4, LIST, L(devices)},
-    {"symlink", 2, LIST, L(symlinks)},
-    {"mask", 1, LIST, L(masks)},
-    {"ro_path", 1, LIST, L(ro_paths)},
-    {"sysctl", 2, LIST, L(sysctls)},
+    {"mount", 5, LIST, S(mounts)},
+    {"device", 4, LIST, S(devices)},
+    {"symlink", 2, LIST, S(symlinks)},
+    {"mask", 1, LIST, S(masks)},
+    {"ro_path", 1, LIST, S(ro_paths)},
+    {"sysctl", 2, LIST, S(sysctls)},
     {"readonly_rootfs", 1, SCALAR, R(readonly_rootfs)},
-    {"cgroup_procs", 1, LIST, L(cgroup_procs)},
+    {"cgroup_procs", 1, LIST, S(cgroup_procs)},
     {"cwd", 1, SCALAR, S(cwd)},
     {"user", 2, SCALAR, R(user)},
     {"groups", 1, SCALAR, R(groups)},
     {"caps", 1, SCALAR, R(caps)},
     {"no_new_privs", 1, SCALAR, R(no_new_privs)},
-    {"rlimit", 3, LIST, L(rlimits)},
+    {"rlimit", 3, LIST, S(rlimits)},
     {"oom_score_adj", 1, SCALAR, R(oom)},
-    {"env", 1, LIST, L(env)},
-    {"arg", 1, LIST, L(args)},
+    {"env", 1, LIST, S(env)},
+    {"arg", 1, LIST, S(args)},
     {"tty", 1, SCALAR, R(tty)},
     {"stdin", 1, SCALAR, R(stdin_open)},
     {"init", 1, SCALAR, R(init)},
