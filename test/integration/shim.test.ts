@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../helpers/privileged.js';
 import {
-  MS, SHIM, Shim, ShimClient, TempDir, alive, containerSpec, eventually, killQuietly, makeBusyboxRoot, readExitFile,
+  MS, SHIM, Shim, ShimClient, TempDir, alive, containerSpec, eventually, killShim, makeBusyboxRoot, readExitFile,
   readLog, type SpecEntry,
 } from './shim/harness.js';
 
@@ -33,8 +33,7 @@ async function scenario(t: TestContext, body: (s: Scenario) => Promise<void>): P
     await body({ dir, root, clients, track, run: (args, extra = []) => track(Shim.spawn(dir, containerSpec(dir, root, args, extra))) });
   } finally {
     for (const c of clients) c.destroy();
-    for (const s of shims) s.kill();
-    for (const s of shims) await s.waitExit(5000).catch(() => undefined);
+    for (const s of shims) await s.stop();
     dir.remove();
   }
 }
@@ -262,8 +261,8 @@ describe('gantry-shim run', () => {
         await eventually(() => !alive(shimPid!), 'the shim to exit');
         assert.equal(existsSync(dir.join('sock')), false);
       } finally {
-        killQuietly(initPid);
-        killQuietly(shimPid);
+        killShim(undefined, initPid, shimPid); // the shim then exits by itself
+        if (shimPid !== undefined) await eventually(() => !alive(shimPid!), 'the shim to exit').catch(() => killShim(shimPid));
       }
     });
   });

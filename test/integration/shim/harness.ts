@@ -45,9 +45,21 @@ export function alive(pid: number): boolean {
   }
 }
 
-export function killQuietly(pid: number | undefined): void {
-  if (pid === undefined || pid <= 0) return;
-  try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+function procField(pid: number, file: string): string | undefined {
+  try { return readFileSync(`/proc/${pid}/${file}`, 'utf8'); } catch { return undefined; }
+}
+
+/** SIGKILLs the shim's child (only while its parent is PARENT) and the shim (only while its command line says
+ * gantry-shim), so a recycled pid is never hit. */
+export function killShim(shimPid: number | undefined, childPid?: number, parent = shimPid): void {
+  if (childPid !== undefined && childPid > 0 && parent !== undefined) {
+    const ppid = /^PPid:\s+(\d+)$/m.exec(procField(childPid, 'status') ?? '')?.[1];
+    if (Number(ppid) === parent) {
+      try { process.kill(childPid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+  if (shimPid === undefined || shimPid <= 0 || !(procField(shimPid, 'cmdline') ?? '').includes('gantry-shim')) return;
+  try { process.kill(shimPid, 'SIGKILL'); } catch { /* already gone */ }
 }
 
 export async function eventually<T>(check: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
@@ -171,10 +183,18 @@ export class Shim {
     }
   }
 
-  /** Cleanup for finally blocks: nothing of this shim survives the test. */
-  kill(): void {
-    killQuietly(this.initPid);
-    killQuietly(this.pid);
+  /** Cleanup for finally blocks: nothing of this shim survives the test. The init is killed first and the shim
+   * left to reap it and exit on its own (stdin EOF aborts one still waiting for `go`); only a stuck shim is killed. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.stdin!.end();
+    killShim(undefined, this.initPid, this.pid);
+    try {
+      await this.waitExit(3000);
+    } catch {
+      killShim(this.pid);
+      await this.waitExit(2000).catch(() => undefined);
+    }
   }
 }
 
