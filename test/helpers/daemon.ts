@@ -1,7 +1,7 @@
 // A private gantryd for a test: own root dir, socket and kernel-object prefix, so it never collides with a
 // daemon already running. `dispose()` removes every container, the daemon, its cgroups and its files.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ export const GANTRYD_BIN = join(PROJECT_ROOT, 'bin', 'gantryd.js');
 export function busyboxTarball(): string {
   const tar = join(PROJECT_ROOT, '.fixtures', 'busybox.tar');
   if (!existsSync(tar)) {
+    mkdirSync(dirname(tar), { recursive: true });
     const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'make-busybox-rootfs.sh'), tar], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`cannot make the busybox rootfs: ${r.stderr}`);
   }

@@ -264,6 +264,7 @@ async function each(client: DaemonClient, refs: string[], fn: (ref: string) => P
       process.stdout.write(`${ref}\n`);
     } catch (e) {
       process.stderr.write(`Error response from daemon: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (e instanceof GantryError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
       status = 1;
     }
   }

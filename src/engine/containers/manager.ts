@@ -191,7 +191,9 @@ export class ContainerManager {
     return {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
-      namespaces, netnsPath, hostname: rec.config.hostname, mounts, devices: DEFAULT_DEVICES, symlinks: DEFAULT_SYMLINKS,
+      namespaces, netnsPath, hostname: rec.config.hostname, mounts, symlinks: DEFAULT_SYMLINKS,
+      // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
+      devices: rec.config.tty ? [...DEFAULT_DEVICES, { path: '/dev/console', type: 'c', major: 5, minor: 1 }] : DEFAULT_DEVICES,
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
       sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
       rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),

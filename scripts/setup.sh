@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine (as root): OS packages the project needs, npm dependencies, the build, and the
+# offline busybox rootfs used as the test/demo image. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+[ -x /bin/busybox ] || need_pkgs+=(busybox-static)
+command -v ip >/dev/null || need_pkgs+=(iproute2)
+command -v tar >/dev/null || need_pkgs+=(tar)
+command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \
+    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null; }
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
+mkdir -p .fixtures
+[ -f .fixtures/busybox.tar ] || bash scripts/make-busybox-rootfs.sh .fixtures/busybox.tar >/dev/null
+echo "setup done: node $(node -v), $(bin/gantry.js --help >/dev/null 2>&1 && echo 'gantry built')"
