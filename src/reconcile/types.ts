@@ -1,0 +1,102 @@
+// The reconciler's data: what the engine has (ObservedState), what to do (Plan), and the knobs (options).
+// Plain JSON-able data, so a plan can be printed, sent over the API and asserted as text.
+
+export type ObservedStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'removing' | 'dead';
+
+export interface ObservedContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly service: string;
+  readonly number: number;
+  readonly oneOff: boolean;
+  readonly configHash: string;
+  readonly imageId: string;
+  readonly status: ObservedStatus;
+  readonly health: 'starting' | 'healthy' | 'unhealthy' | undefined;
+  readonly exitCode: number;
+}
+
+export interface ObservedNetwork {
+  readonly name: string;
+  /** The `gantry.project` label, when the network belongs to a stack. */
+  readonly project: string | undefined;
+}
+
+export interface ObservedVolume {
+  readonly name: string;
+  readonly project: string | undefined;
+}
+
+/** What the engine has for one project (containers by label) and the networks/volumes/images it knows. */
+export interface ObservedState {
+  readonly project: string;
+  readonly containers: readonly ObservedContainer[];
+  readonly networks: readonly ObservedNetwork[];
+  readonly volumes: readonly ObservedVolume[];
+  /** Image reference → current image id (undefined: not present on the engine). */
+  readonly images: Readonly<Record<string, string | undefined>>;
+}
+
+export interface UpOptions {
+  /** Services named on the command line (empty: all enabled services). */
+  readonly services: readonly string[];
+  /** Do not bring up the dependencies of the named services. */
+  readonly noDeps: boolean;
+  readonly forceRecreate: boolean;
+  readonly noRecreate: boolean;
+  readonly removeOrphans: boolean;
+  /** --scale SVC=N, overriding deploy.replicas. */
+  readonly scale: Readonly<Record<string, number>>;
+  /** Start containers that exist but are not running (false when the daemon repairs drift: a stopped
+   *  container stays stopped, its restart policy decides). */
+  readonly startStopped: boolean;
+}
+
+export interface DownOptions {
+  readonly removeVolumes: boolean;
+  readonly removeOrphans: boolean;
+  /** Stop timeout in seconds (undefined: each service's stop_grace_period). */
+  readonly timeout: number | undefined;
+}
+
+export const DEFAULT_UP_OPTIONS: UpOptions = {
+  services: [], noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, scale: {}, startStopped: true,
+};
+
+export const DEFAULT_DOWN_OPTIONS: DownOptions = { removeVolumes: false, removeOrphans: false, timeout: undefined };
+
+export type OperationType =
+  | 'create-network' | 'remove-network'
+  | 'create-volume' | 'remove-volume'
+  | 'create-container' | 'recreate-container' | 'start-container' | 'stop-container' | 'remove-container'
+  | 'wait-container';
+
+export type WaitCondition = 'healthy' | 'completed';
+
+export interface Operation {
+  /** 1-based, unique in the plan; `dependsOn` refers to these. */
+  readonly id: number;
+  readonly type: OperationType;
+  /** `network:<name>`, `volume:<name>`, `container:<name>`. */
+  readonly resource: string;
+  /** Why the step exists: "not found", "config hash changed", "scale 3 → 1", "orphan", ... */
+  readonly cause: string;
+  readonly dependsOn: readonly number[];
+  /** Service key (container operations). */
+  readonly service?: string | undefined;
+  readonly number?: number | undefined;
+  /** Id of the existing container this step acts on (start/stop/remove/recreate/wait). */
+  readonly containerId?: string | undefined;
+  /** Network or volume key in the stack (create-*), or engine name (remove-*). */
+  readonly key?: string | undefined;
+  readonly waitFor?: WaitCondition | undefined;
+  /** Stop timeout, seconds (stop/recreate). */
+  readonly timeout?: number | undefined;
+}
+
+export interface Plan {
+  readonly project: string;
+  readonly operations: readonly Operation[];
+  /** Things the user should know that change nothing (e.g. orphans left in place). */
+  readonly warnings: readonly string[];
+}
