@@ -44,11 +44,12 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
+    const from = this.logText.length;
     this.proc = spawn(process.execPath, [GANTRYD_BIN], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     this.proc.stderr!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     for (let i = 0; i < 200; i++) {
-      if (this.logText.includes('listening on')) return;
+      if (this.logText.slice(from).includes('listening on')) return;
       if (this.proc.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -524,8 +524,21 @@ export class ContainerManager {
         await this.lock.run(rec.id, () => this.handleExit(rec.id, rec.state.generation, true));
       }
     }
-    // `always` / `unless-stopped` containers that were not running when the daemon stopped are not started by
-    // docker either, except `always` ones stopped by hand; keep it simple and symmetric: only exits seen above.
+    // Docker's rule at daemon start: `always` comes back even after a manual stop; `unless-stopped` only if it was
+    // not stopped by hand.
+    for (const rec of this.o.store.all()) {
+      if (rec.state.status !== 'exited') continue;
+      const policy = rec.host.restartPolicy.name;
+      if (policy === 'always' || (policy === 'unless-stopped' && !rec.state.manuallyStopped)) {
+        void this.lock.run(rec.id, async () => {
+          rec.state.manuallyStopped = false;
+          await this.startLocked(rec).catch((e: unknown) => {
+            rec.state.error = e instanceof Error ? e.message : String(e);
+            this.o.store.save(rec);
+          });
+        });
+      }
+    }
   }
 
   /** Stops watching without touching containers: they outlive the daemon. */
