@@ -58,9 +58,19 @@ static noreturn void handshake_failed(void) {
 
 static int set_nonblock(int fd) { return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-/* The tty: the shim keeps the master; the slave (also reachable as PTS_PATH) goes to the child. */
-static int open_tty(int *master, int *slave, char pts[32]) {
-  *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+/* The tty: the shim keeps the master; the slave (also reachable as PTS_PATH) goes to the child.
+   For exec, the pty comes from the container's own devpts instance (through /proc/PID/root), so the
+   process sees its terminal as /dev/pts/N inside the container (ttyname works there). */
+static int open_tty(int *master, int *slave, char pts[32], pid_t target) {
+  if (target > 0) {
+    char ptmx[64] = "/proc/";
+    size_t n0 = 6 + fmt_uint(ptmx + 6, (unsigned)target);
+    memcpy(ptmx + n0, "/root/dev/pts/ptmx", sizeof "/root/dev/pts/ptmx");
+    *master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (*master < 0) *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  } else {
+    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  }
   if (*master < 0) return fail_errno("posix_openpt");
   unsigned n;
   if (grantpt(*master) < 0 || unlockpt(*master) < 0 || ioctl(*master, TIOCGPTN, &n) < 0)
@@ -114,7 +124,7 @@ static void start(void) {
   sh.in_fd = sh.master_fd = -1;
   if (spec.tty) {
     int slave = -1;
-    if (open_tty(&sh.master_fd, &slave, pts) < 0) handshake_failed();
+    if (open_tty(&sh.master_fd, &slave, pts, spec.target_pid) < 0) handshake_failed();
     f.in = f.out = f.err = slave;
     f.pts = pts;
     st.out[0] = sh.master_fd;
