@@ -7,7 +7,7 @@ g() { node bin/gantry.js "$@"; }
 g images --format json | grep -q '"busybox:latest"' || g import .fixtures/busybox.tar busybox
 echo '$ gantry run --rm busybox sh -c "hostname; id; ps"'
 g run --rm busybox sh -c 'hostname; id; ps'
-echo '$ gantry run --rm -m 16m busybox sh -c "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true"'
+echo '$ gantry run --rm -m 16m --pids-limit 20 --cpus 0.5 busybox sh -c "echo limits applied; cat /proc/self/cgroup | head -3"'
 g run --rm -m 16m --pids-limit 20 --cpus 0.5 busybox sh -c 'echo limits applied; cat /proc/self/cgroup | head -3'
 echo '$ gantry run -d --name demo-web busybox httpd -f -p 8080'
 g rm -f demo-web >/dev/null 2>&1 || true
