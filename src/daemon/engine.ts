@@ -11,6 +11,7 @@ import type { ContainerRecord } from '../engine/containers/record.js';
 import { ContainerStore } from '../engine/containers/store.js';
 import { EventBus } from '../engine/events/bus.js';
 import { ImageStore } from '../engine/images/index.js';
+import { NetworkManager } from '../engine/network/manager.js';
 import { VolumeStore } from '../engine/volumes/store.js';
 
 export class Engine {
@@ -21,6 +22,7 @@ export class Engine {
   readonly cgroups: CgroupDriver;
   readonly containers: ContainerManager;
   readonly execs: ExecManager;
+  readonly network: NetworkManager;
 
   private constructor(readonly paths: DaemonPaths, private readonly orphanDirs: string[]) {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
@@ -32,13 +34,17 @@ export class Engine {
     this.images = new ImageStore({ root: paths.root });
     this.cgroups = detectCgroupDriver();
     const imageSource = this.imageSource();
+    this.network = new NetworkManager({ root: paths.root, prefix: paths.prefix, containers: this.store, events: this.events,
+      log: (msg) => process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`) });
     this.containers = new ContainerManager({ store: this.store, images: imageSource, volumes: this.volumes, cgroups: this.cgroups,
-      events: this.events, runDir: paths.runDir, prefix: paths.prefix });
+      events: this.events, runDir: paths.runDir, prefix: paths.prefix, networking: this.network });
     this.execs = new ExecManager({ store: this.store, containers: this.containers, images: imageSource, cgroups: this.cgroups, runDir: paths.runDir });
   }
 
   static async open(paths: DaemonPaths): Promise<Engine> {
     const engine = new Engine(paths, []);
+    // Networks first: recovery detaches containers that died while the daemon was down.
+    await engine.network.open();
     await engine.containers.recover(engine.orphanDirs);
     return engine;
   }
@@ -55,13 +61,14 @@ export class Engine {
   }
 
   /** Adds what other subsystems know (networks, ports) to a container's inspect output. */
-  decorateInspect(info: ContainerInspectInfo, _rec: ContainerRecord): ContainerInspectInfo {
-    return info;
+  decorateInspect(info: ContainerInspectInfo, rec: ContainerRecord): ContainerInspectInfo {
+    return { ...info, NetworkSettings: this.network.networkSettings(rec) };
   }
 
   /** Stops watching (containers keep running); drops the empty cgroup parent so no stray dir is left. */
   async close(): Promise<void> {
     this.containers.shutdown();
+    await this.network.close();
     if (this.cgroups.list(this.paths.prefix).length === 0) await this.cgroups.remove(this.paths.prefix).catch(() => undefined);
   }
 }

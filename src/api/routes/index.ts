@@ -3,6 +3,7 @@ import type { Engine } from '../../daemon/engine.js';
 import { Router } from '../router.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
 import { systemRoutes } from './system.js';
 import { volumeRoutes } from './volumes.js';
 
@@ -12,5 +13,6 @@ export function buildRouter(engine: Engine): Router {
   containerRoutes(r, engine);
   imageRoutes(r, engine);
   volumeRoutes(r, engine);
+  networkRoutes(r, engine);
   return r;
 }

@@ -6,6 +6,7 @@ import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
 import { GantryError, usageError } from '../../common/errors.js';
 import { parseCpus, parseMemorySize, parseSignal, formatBytes } from '../../common/units.js';
 import { parseRestartPolicy } from '../../engine/containers/restart-policy.js';
+import { parsePortSpecs } from '../../engine/network/ports.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
 import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
@@ -66,14 +67,6 @@ function durationNs(text: string | undefined, flag: string): number | undefined 
   return Math.round(Number(m[1]) * mult);
 }
 
-function parsePublish(spec: string): { key: string; HostIp: string; HostPort: string } {
-  const m = /^(?:(?:(\d+\.\d+\.\d+\.\d+):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
-  if (!m) throw usageError(`invalid port spec "${spec}"`, 'use [IP:][HOST:]CONTAINER[/tcp|udp], e.g. -p 8080:80');
-  const port = (s: string | undefined): void => { if (s && (Number(s) < 1 || Number(s) > 65535)) throw usageError(`invalid port number in "${spec}"`); };
-  port(m[2]); port(m[3]);
-  return { key: `${m[3]}/${m[4] ?? 'tcp'}`, HostIp: m[1] ?? '', HostPort: m[2] ?? '' };
-}
-
 /** Turns `run`/`create` flags into a Docker Engine API create body. Validates what the daemon cannot see. */
 export function buildCreateBody(p: Parsed): { name?: string | undefined; body: ContainerCreateOptions } {
   const [image, ...cmd] = p.positionals;
@@ -109,10 +102,12 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
   }
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   const exposed: Record<string, object> = {};
-  for (const spec of list(p, 'publish')) {
-    const b = parsePublish(spec);
-    (portBindings[b.key] ??= []).push({ HostIp: b.HostIp, HostPort: b.HostPort });
-    exposed[b.key] = {};
+  // -p [IP:][HOST[-HOST]:]CTR[-CTR][/tcp|udp] (ranges, random host ports), parsed by the engine's port module.
+  for (const b of parsePortSpecs(list(p, 'publish'))) {
+    const key = `${b.containerPort}/${b.protocol}`;
+    const hostPort = b.hostPort === 0 ? '' : b.hostPortEnd === undefined ? String(b.hostPort) : `${b.hostPort}-${b.hostPortEnd}`;
+    (portBindings[key] ??= []).push({ HostIp: b.hostIp, HostPort: hostPort });
+    exposed[key] = {};
   }
   for (const e of list(p, 'expose')) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
   const networks = list(p, 'network');

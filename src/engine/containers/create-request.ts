@@ -1,6 +1,7 @@
 // Turns a Docker Engine API create body (ContainerCreateOptions) into our container config, validating
 // everything a user can get wrong before anything is made. Pure, apart from checking bind sources exist.
 import { existsSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { isAbsolute } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
@@ -43,9 +44,15 @@ function parsePortBindings(raw: unknown): PortBinding[] {
     if (!m) throw invalid(`invalid port "${key}"`, 'ports look like 80/tcp or 53/udp');
     const entries = Array.isArray(list) ? list as Array<{ HostIp?: string; HostPort?: string }> : [{}];
     for (const e of entries) {
-      const hostPort = e.HostPort === undefined || e.HostPort === '' ? 0 : Number(e.HostPort);
-      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`invalid host port "${e.HostPort}" for ${key}`);
-      out.push({ containerPort: Number(m[1]), protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp', hostIp: e.HostIp ?? '', hostPort });
+      // "8000" or a host range "8000-8010" (any free port in it); "" = a random port.
+      const r = /^(\d+)(?:-(\d+))?$/.exec(e.HostPort ?? '');
+      const hostPort = e.HostPort === undefined || e.HostPort === '' ? 0 : r ? Number(r[1]) : NaN;
+      const hostPortEnd = r?.[2] === undefined ? undefined : Number(r[2]);
+      const bad = (p: number): boolean => !Number.isInteger(p) || p < 0 || p > 65535;
+      if (bad(hostPort) || (hostPortEnd !== undefined && (bad(hostPortEnd) || hostPortEnd < hostPort))) throw invalid(`invalid host port "${e.HostPort}" for ${key}`);
+      const binding: PortBinding & { hostPortEnd?: number } = { containerPort: Number(m[1]), protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp', hostIp: e.HostIp ?? '', hostPort };
+      if (hostPortEnd !== undefined && hostPortEnd !== hostPort) binding.hostPortEnd = hostPortEnd;
+      out.push(binding);
     }
   }
   return out;
@@ -139,10 +146,16 @@ export function validateCreate(req: CreateRequest, image: { id: string; config: 
     return { name: u.Name ?? '', soft: u.Soft ?? 0, hard: u.Hard ?? 0 };
   });
 
-  const networkMode = hc.NetworkMode && hc.NetworkMode !== 'default' ? hc.NetworkMode : 'none';
+  // Docker's default: the default bridge network.
+  const networkMode = hc.NetworkMode && hc.NetworkMode !== 'default' ? hc.NetworkMode : 'bridge';
   const networks = Object.entries(b.NetworkingConfig?.EndpointsConfig ?? {}).map(([network, ep]) => ({
-    network, aliases: asStringArray(ep.Aliases, 'Aliases'), ipv4Address: ep.IPAMConfig?.IPv4Address,
+    network, aliases: asStringArray(ep.Aliases, 'Aliases'), ipv4Address: ep.IPAMConfig?.IPv4Address || undefined,
   }));
+  for (const n of networks) {
+    if (n.ipv4Address !== undefined && !isIPv4(n.ipv4Address)) {
+      throw invalid(`invalid IP address "${n.ipv4Address}" for network ${n.network}`, 'give an IPv4 address inside the network\'s subnet, e.g. --ip 172.20.0.5');
+    }
+  }
 
   const config: ContainerConfig = {
     image: b.Image ?? '', imageId: image.id, entrypoint, cmd, env,

@@ -1,5 +1,6 @@
 // What the container manager needs from its neighbours, as narrow interfaces (real ones are wired in the
 // daemon; tests can pass fakes).
+import type { HostSettings } from './record.js';
 
 /** The parts of an image's OCI config that shape a container. */
 export interface ImageRuntimeConfig {
@@ -35,4 +36,6 @@ export interface ContainerNetworking {
   attach(containerId: string, initPid: number): Promise<void>;
   /** After exit or on failed start: remove veths, free addresses, unpublish ports. Idempotent. */
   detach(containerId: string): Promise<void>;
+  /** At create, before anything is made: networks exist, --ip/--network-alias/ports fit the network mode. */
+  validate?(host: HostSettings): void;
 }

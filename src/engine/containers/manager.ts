@@ -80,6 +80,7 @@ export class ContainerManager {
     }
     for (const m of v.host.mounts) if (m.type === 'volume' && m.source === '') throw new GantryError('INVALID_ARGUMENT', `volume mount at ${m.target} needs a volume name`);
     if (v.host.networkMode.startsWith('container:')) this.o.store.get(v.host.networkMode.slice('container:'.length));
+    this.o.networking?.validate?.(v.host);
     const id = newId();
     let name = v.name;
     while (name === undefined || this.o.store.byName(name)) name = randomName();

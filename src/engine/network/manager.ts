@@ -1,0 +1,663 @@
+// Bridge networking for the engine: network records (create/ls/inspect/rm), the default "bridge" network,
+// and per container the veth + address + default route (attach, between the shim's `ready` and `go`), DNS
+// names on user networks, published ports (userland proxy), /etc/hosts and /etc/resolv.conf. Live objects
+// are recorded atomically, so a daemon restarted after kill -9 re-adopts them and removes what is gone.
+// The kernel work is in bridge.ts (netlink), the address arithmetic in ipam.ts: this module only decides.
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GantryError } from '../../common/errors.js';
+import { CONTAINER_NAME_RE, newId, shortId } from '../../common/ids.js';
+import type { ContainerRecord, HostSettings, PortBinding as RecordPortBinding } from '../containers/record.js';
+import { isActive } from '../containers/record.js';
+import type { EventBus } from '../events/bus.js';
+import {
+  attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, isExists, listLinks,
+  removeStaleLinks, vethIfName,
+} from './bridge.js';
+import { DnsTable, readHostResolvers, startDnsServer, type DnsServer } from './dns.js';
+import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
+import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
+import { allocateAddress, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
+import { startPortProxies, type PortProxy } from './port-proxy.js';
+import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
+import { NetworkStore, type ContainerNetState, type EndpointRecord, type NetworkRecord } from './store.js';
+
+/** What the network manager needs to know about containers (ContainerStore fits). */
+export interface ContainerLookup {
+  find(ref: string): ContainerRecord | undefined;
+  get(ref: string): ContainerRecord;
+  all(): ContainerRecord[];
+  save(rec: ContainerRecord): void;
+  containerDir(id: string): string;
+}
+
+export interface NetworkManagerOptions {
+  root: string;
+  /** The daemon's kernel-object prefix; links carry a short form of it (linkPrefixFor). */
+  prefix: string;
+  containers: ContainerLookup;
+  events?: EventBus | undefined;
+  log?: ((msg: string) => void) | undefined;
+  /** The host's resolv.conf (tests may point elsewhere). */
+  resolvConfPath?: string | undefined;
+}
+
+export interface NetworkCreateRequest {
+  name: string;
+  driver?: string | undefined;
+  subnet?: string | undefined;
+  gateway?: string | undefined;
+  internal?: boolean | undefined;
+  labels?: Record<string, string> | undefined;
+  options?: Record<string, string> | undefined;
+}
+
+export interface EndpointRequest {
+  aliases?: string[] | undefined;
+  ipv4Address?: string | undefined;
+}
+
+/** A published port as the record keeps it; a host range (8000-8010:80) carries its end. */
+type RecordBinding = RecordPortBinding & { hostPortEnd?: number | undefined };
+
+export const DEFAULT_NETWORK = 'bridge';
+const RESERVED_NAMES = new Set(['bridge', 'host', 'none', 'default']);
+const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Short link prefix of a daemon: `gt` + 4 hex of a hash of its prefix (links: `gtXXXX0`, `gtXXXXbr-…`, `gtXXXXv…`). */
+export function linkPrefixFor(prefix: string): string {
+  return `gt${createHash('sha256').update(prefix).digest('hex').slice(0, 4)}`;
+}
+
+function pseudoId(prefix: string, name: string): string {
+  return createHash('sha256').update(`${prefix}/${name}`).digest('hex');
+}
+
+const uniq = (xs: Iterable<string>): string[] => [...new Set(xs)];
+
+interface Wanted {
+  net: NetworkRecord;
+  aliases: string[];
+  ip: string | undefined;
+}
+
+export class NetworkManager {
+  readonly linkPrefix: string;
+  private readonly store: NetworkStore;
+  private readonly networks = new Map<string, NetworkRecord>();
+  private readonly states = new Map<string, ContainerNetState>();
+  private readonly proxies = new Map<string, PortProxy[]>();
+  private readonly tables = new Map<string, DnsTable>();
+  private readonly dns = new Map<string, Promise<DnsServer>>();
+  private readonly lastIp = new Map<string, string>();
+  private readonly created = new Date().toISOString();
+  /** Bridges known to exist (made or adopted by this daemon). */
+  private readonly bridgesUp = new Set<string>();
+
+  constructor(private readonly o: NetworkManagerOptions) {
+    this.linkPrefix = linkPrefixFor(o.prefix);
+    this.store = new NetworkStore(o.root);
+  }
+
+  private log(msg: string): void {
+    this.o.log?.(`network: ${msg}`);
+  }
+
+  // ---- start-up -------------------------------------------------------------------------------------------
+
+  /**
+   * Before container recovery: load records, re-adopt bridges, keep the endpoints of containers that still
+   * run (their DNS names and published ports come back), drop those of containers that are gone, and remove
+   * links of ours that no record explains.
+   */
+  async open(): Promise<void> {
+    for (const n of this.store.loadNetworks()) this.networks.set(n.id, n);
+    if (this.defaultNetwork() === undefined) {
+      const addr = planNetworkAddressing({}, { networks: this.subnets(), hostRoutes: hostRouteSubnets(this.linkPrefix) });
+      const rec: NetworkRecord = {
+        id: newId(), name: DEFAULT_NETWORK, driver: 'bridge', created: new Date().toISOString(), subnet: addr.subnet,
+        gateway: addr.gateway, internal: false, bridge: `${this.linkPrefix}0`, labels: {}, options: {}, isDefault: true,
+      };
+      this.store.saveNetwork(rec);
+      this.networks.set(rec.id, rec);
+    }
+    const links = new Map(listLinks(this.linkPrefix).map((l) => [l.name, l]));
+    const restored: ContainerNetState[] = [];
+    for (const state of this.store.loadStates()) {
+      const rec = this.o.containers.find(state.containerId);
+      const alive = rec !== undefined && isActive(rec.state.status) && rec.state.pid === state.pid
+        && state.endpoints.every((ep) => links.has(ep.hostIfName) && this.networks.has(ep.networkId));
+      if (!alive) {
+        for (const ep of state.endpoints) if (links.has(ep.hostIfName)) this.quietly(() => detachContainer(ep.hostIfName));
+        this.store.deleteState(state.containerId);
+        continue;
+      }
+      this.states.set(state.containerId, state);
+      for (const ep of state.endpoints) {
+        for (const name of ep.dnsNames) this.table(ep.networkId).add(name, ep.ip);
+      }
+      restored.push(state);
+    }
+    const keep = new Set<string>();
+    for (const n of this.networks.values()) {
+      if (n.isDefault && !links.has(n.bridge)) continue; // made on first use
+      createBridge({ name: n.bridge, subnet: n.subnet, gateway: n.gateway, internal: n.internal });
+      this.bridgesUp.add(n.bridge);
+      keep.add(n.bridge);
+    }
+    for (const s of this.states.values()) for (const ep of s.endpoints) keep.add(ep.hostIfName);
+    const removed = removeStaleLinks(this.linkPrefix, keep);
+    if (removed.length > 0) this.log(`removed stale links ${removed.join(', ')}`);
+    for (const state of restored) {
+      for (const ep of state.endpoints) {
+        const net = this.networks.get(ep.networkId);
+        if (net !== undefined && !net.isDefault) await this.ensureDns(net).catch((e: unknown) => this.log(`DNS for ${net.name}: ${String(e)}`));
+      }
+      const target = state.endpoints[0];
+      if (state.ports.length > 0 && target !== undefined) {
+        try {
+          this.proxies.set(state.containerId, await startPortProxies(state.ports, target.ip));
+        } catch (e) {
+          this.log(`cannot re-publish ports of ${shortId(state.containerId)}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+  }
+
+  private quietly(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /** Stops DNS servers and port proxies (containers keep running); removes the default bridge if unused. */
+  async close(): Promise<void> {
+    await Promise.all([...this.proxies.values()].flat().map((p) => p.close()));
+    this.proxies.clear();
+    const servers = await Promise.all([...this.dns.values()].map((p) => p.catch(() => undefined)));
+    this.dns.clear();
+    await Promise.all(servers.map((s) => s?.close()));
+    const def = this.defaultNetwork();
+    if (def !== undefined && this.endpointsOn(def.id).length === 0 && this.bridgesUp.delete(def.bridge)) this.quietly(() => deleteBridge(def.bridge));
+  }
+
+  // ---- networks -------------------------------------------------------------------------------------------
+
+  private subnets(): { name: string; subnet: string }[] {
+    return [...this.networks.values()].map((n) => ({ name: n.name, subnet: n.subnet }));
+  }
+
+  defaultNetwork(): NetworkRecord | undefined {
+    for (const n of this.networks.values()) if (n.isDefault) return n;
+    return undefined;
+  }
+
+  /** Docker's lookup order: full id, exact name, unique id prefix. "default" is the default network. */
+  findNetwork(ref: string): NetworkRecord | undefined {
+    if (ref === 'default') return this.defaultNetwork();
+    const byId = this.networks.get(ref);
+    if (byId !== undefined) return byId;
+    for (const n of this.networks.values()) if (n.name === ref) return n;
+    if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+    const matches = [...this.networks.values()].filter((n) => n.id.startsWith(ref));
+    if (matches.length > 1) {
+      throw new GantryError('CONFLICT', `network id prefix "${ref}" is ambiguous (${matches.length} networks match)`, { hint: 'give more characters of the id, or the name' });
+    }
+    return matches[0];
+  }
+
+  getNetwork(ref: string): NetworkRecord {
+    const n = this.findNetwork(ref);
+    if (n === undefined) {
+      throw new GantryError('NETWORK_NOT_FOUND', `network ${ref} not found`, { hint: 'gantry network ls lists networks; gantry network create NAME makes one', detail: { network: ref } });
+    }
+    return n;
+  }
+
+  private views(): NetworkView[] {
+    const bridges: NetworkView[] = [...this.networks.values()].map((r) => ({ id: r.id, name: r.name, driver: 'bridge', created: r.created, record: r }));
+    const pseudo: NetworkView[] = [
+      { id: pseudoId(this.o.prefix, 'host'), name: 'host', driver: 'host', created: this.created },
+      { id: pseudoId(this.o.prefix, 'none'), name: 'none', driver: 'null', created: this.created },
+    ];
+    return [...bridges, ...pseudo].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private view(ref: string): NetworkView {
+    const pseudo = this.views().find((v) => v.record === undefined && (v.name === ref || v.id === ref || (/^[0-9a-f]{3,}$/.test(ref) && v.id.startsWith(ref))));
+    if (pseudo !== undefined) return pseudo;
+    const r = this.getNetwork(ref);
+    return { id: r.id, name: r.name, driver: 'bridge', created: r.created, record: r };
+  }
+
+  private owners(networkId: string): EndpointOwner[] {
+    return this.endpointsOn(networkId).map(({ containerId, endpoint }) => ({
+      containerId, endpoint, name: this.o.containers.find(containerId)?.name ?? shortId(containerId),
+    }));
+  }
+
+  list(): ReturnType<typeof inspectNetwork>[] {
+    return this.views().map((v) => inspectNetwork(v, this.owners(v.id)));
+  }
+
+  inspect(ref: string): ReturnType<typeof inspectNetwork> {
+    const v = this.view(ref);
+    return inspectNetwork(v, this.owners(v.id));
+  }
+
+  /** `network create`. Errors: USAGE/INVALID_ARGUMENT (name, subnet, gateway), NAME_IN_USE, SUBNET_OVERLAP. */
+  create(req: NetworkCreateRequest): NetworkRecord {
+    const name = req.name;
+    if (!NETWORK_NAME_RE.test(name) || name.length > 128) {
+      throw new GantryError('INVALID_ARGUMENT', `invalid network name "${name}"`, { hint: 'names match [a-zA-Z0-9][a-zA-Z0-9_.-]*' });
+    }
+    if (RESERVED_NAMES.has(name)) {
+      throw new GantryError('NAME_IN_USE', `network name "${name}" is reserved (a pre-defined network)`, { hint: 'choose another name' });
+    }
+    if ([...this.networks.values()].some((n) => n.name === name)) {
+      throw new GantryError('NAME_IN_USE', `network with name ${name} already exists`, { hint: 'choose another name, or remove it first (gantry network rm)' });
+    }
+    if (req.driver !== undefined && req.driver !== '' && req.driver !== 'bridge') {
+      throw new GantryError('UNSUPPORTED', `network driver "${req.driver}" is not supported`, { hint: 'only the bridge driver exists' });
+    }
+    const addr = planNetworkAddressing({ subnet: req.subnet, gateway: req.gateway }, { networks: this.subnets(), hostRoutes: hostRouteSubnets(this.linkPrefix) });
+    const id = newId();
+    const rec: NetworkRecord = {
+      id, name, driver: 'bridge', created: new Date().toISOString(), subnet: addr.subnet, gateway: addr.gateway,
+      internal: req.internal ?? false, bridge: bridgeIfName(this.linkPrefix, id), labels: req.labels ?? {},
+      options: req.options ?? {}, isDefault: false,
+    };
+    createBridge({ name: rec.bridge, subnet: rec.subnet, gateway: rec.gateway, internal: rec.internal });
+    this.bridgesUp.add(rec.bridge);
+    try {
+      this.store.saveNetwork(rec);
+    } catch (e) {
+      this.bridgesUp.delete(rec.bridge);
+      this.quietly(() => deleteBridge(rec.bridge));
+      throw e;
+    }
+    this.networks.set(id, rec);
+    this.o.events?.emit('network', 'create', id, { name, type: 'bridge' });
+    return rec;
+  }
+
+  /** `network rm`. Errors: NETWORK_NOT_FOUND, CONFLICT (pre-defined), NETWORK_IN_USE naming the containers. */
+  async remove(ref: string): Promise<void> {
+    const v = this.view(ref);
+    const net = v.record;
+    if (net === undefined || net.isDefault) {
+      throw new GantryError('CONFLICT', `${v.name} is a pre-defined network and cannot be removed`);
+    }
+    const users = this.owners(net.id).map((o) => o.name);
+    if (users.length > 0) {
+      throw new GantryError('NETWORK_IN_USE', `network ${net.name} is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}`, {
+        hint: `stop or disconnect them first (gantry network disconnect ${net.name} CONTAINER)`, detail: { containers: users },
+      });
+    }
+    await this.stopDns(net.id);
+    deleteBridge(net.bridge);
+    this.bridgesUp.delete(net.bridge);
+    this.store.deleteNetwork(net.id);
+    this.networks.delete(net.id);
+    this.tables.delete(net.id);
+    this.lastIp.delete(net.id);
+    this.o.events?.emit('network', 'destroy', net.id, { name: net.name, type: 'bridge' });
+  }
+
+  // ---- what a container wants --------------------------------------------------------------------------------
+
+  /** Networks a container joins at start, in order (the first holds its default route and published ports). */
+  private wanted(rec: ContainerRecord): Wanted[] {
+    const mode = rec.host.networkMode;
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return [];
+    const out: Wanted[] = [];
+    const add = (ref: string): void => {
+      const net = this.getNetwork(ref);
+      if (out.some((w) => w.net.id === net.id)) return;
+      const cfg = rec.host.networks.find((n) => this.findNetwork(n.network)?.id === net.id);
+      out.push({ net, aliases: cfg?.aliases ?? [], ip: cfg?.ipv4Address || undefined });
+    };
+    add(mode);
+    for (const n of rec.host.networks) add(n.network);
+    return out;
+  }
+
+  /** Checks at create time (nothing is made): networks exist, --ip fits, aliases and ports are allowed. */
+  validate(host: HostSettings): void {
+    const mode = host.networkMode;
+    if (mode.startsWith('container:') && (host.portBindings.length > 0 || host.publishAllPorts)) {
+      throw new GantryError('INVALID_ARGUMENT', 'conflicting options: port publishing and the container type network mode', { hint: 'publish the ports on the container whose network is shared' });
+    }
+    const special = mode === 'host' || mode === 'none' || mode.startsWith('container:');
+    if (special && host.networks.some((n) => n.network !== mode)) {
+      throw new GantryError('INVALID_ARGUMENT', `conflicting options: network mode ${mode} cannot be combined with other networks`);
+    }
+    if (!special) this.getNetwork(mode);
+    for (const n of host.networks) {
+      if (special) break;
+      const net = this.getNetwork(n.network);
+      this.checkEndpoint(net, n);
+    }
+    for (const h of host.extraHosts) parseAddHost(h, '0.0.0.0');
+    for (const d of host.dns) requireIPv4(d, '--dns address');
+  }
+
+  private checkEndpoint(net: NetworkRecord, req: { aliases?: string[] | undefined; ipv4Address?: string | undefined }): void {
+    if (net.isDefault && (req.aliases ?? []).length > 0) {
+      throw new GantryError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for containers on user-defined networks', { hint: 'gantry network create NAME, then --network NAME --network-alias ALIAS' });
+    }
+    if (req.ipv4Address !== undefined && req.ipv4Address !== '') {
+      if (net.isDefault) {
+        throw new GantryError('INVALID_ARGUMENT', 'a user-specified IP address is supported only on user-defined networks', { hint: 'gantry network create --subnet CIDR NAME, then --network NAME --ip ADDRESS' });
+      }
+      allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: req.ipv4Address });
+    }
+  }
+
+  // ---- attach / detach (ContainerNetworking) -------------------------------------------------------------------
+
+  private table(networkId: string): DnsTable {
+    let t = this.tables.get(networkId);
+    if (t === undefined) {
+      t = new DnsTable();
+      this.tables.set(networkId, t);
+    }
+    return t;
+  }
+
+  private endpointsOn(networkId: string): { containerId: string; endpoint: EndpointRecord }[] {
+    const out: { containerId: string; endpoint: EndpointRecord }[] = [];
+    for (const s of this.states.values()) {
+      for (const ep of s.endpoints) if (ep.networkId === networkId) out.push({ containerId: s.containerId, endpoint: ep });
+    }
+    return out;
+  }
+
+  private inUse(networkId: string): string[] {
+    return this.endpointsOn(networkId).map((e) => e.endpoint.ip);
+  }
+
+  /** Bridges missing from the kernel are made; the default one on first use, re-planned if a host route took its subnet. */
+  private ensureBridge(net: NetworkRecord): void {
+    if (this.bridgesUp.has(net.bridge)) return;
+    if (listLinks(net.bridge).some((l) => l.name === net.bridge)) {
+      this.bridgesUp.add(net.bridge);
+      return;
+    }
+    const others = this.subnets().filter((s) => s.name !== net.name);
+    if (net.isDefault) {
+      const hostRoutes = hostRouteSubnets(this.linkPrefix);
+      try {
+        planNetworkAddressing({ subnet: net.subnet }, { networks: others, hostRoutes });
+      } catch {
+        const addr = planNetworkAddressing({}, { networks: others, hostRoutes });
+        net.subnet = addr.subnet;
+        net.gateway = addr.gateway;
+        this.store.saveNetwork(net);
+      }
+    }
+    createBridge({ name: net.bridge, subnet: net.subnet, gateway: net.gateway, internal: net.internal });
+    this.bridgesUp.add(net.bridge);
+  }
+
+  private ensureDns(net: NetworkRecord): Promise<DnsServer> {
+    let p = this.dns.get(net.id);
+    if (p === undefined) {
+      const gateways = [...this.networks.values()].map((n) => n.gateway);
+      p = startDnsServer({
+        host: net.gateway, port: 53, table: this.table(net.id), allowFrom: net.subnet,
+        upstreams: readHostResolvers(this.o.resolvConfPath ?? '/etc/resolv.conf', gateways),
+      });
+      this.dns.set(net.id, p);
+      p.catch(() => {
+        if (this.dns.get(net.id) === p) this.dns.delete(net.id);
+      });
+    }
+    return p;
+  }
+
+  private async stopDns(networkId: string): Promise<void> {
+    const p = this.dns.get(networkId);
+    if (p === undefined) return;
+    this.dns.delete(networkId);
+    const server = await p.catch(() => undefined);
+    await server?.close();
+  }
+
+  /** veth into the container's netns, address, route; DNS names registered. Synchronous up to the DNS start. */
+  private plugIn(rec: ContainerRecord, pid: number, w: Wanted, ifName: string, defaultRoute: boolean): EndpointRecord {
+    const net = w.net;
+    const ip = allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: w.ip, after: this.lastIp.get(net.id) });
+    const hostIfName = vethIfName(this.linkPrefix, rec.id, net.id);
+    const { prefixLen } = parseSubnet(net.subnet, false);
+    const spec = { bridge: net.bridge, netns: pid, ifName, hostIfName, address: ip, prefixLen, gateway: net.gateway, defaultRoute };
+    let att;
+    try {
+      att = attachContainer(spec);
+    } catch (e) {
+      if (!isExists(e)) throw e;
+      detachContainer(hostIfName); // a leftover of a start the daemon did not finish
+      att = attachContainer(spec);
+    }
+    if (w.ip === undefined) this.lastIp.set(net.id, ip);
+    const dnsNames = net.isDefault ? [] : uniq([rec.name, ...w.aliases, shortId(rec.id)]);
+    for (const name of dnsNames) this.table(net.id).add(name, ip);
+    return {
+      networkId: net.id, endpointId: newId(), ip, prefixLen, gateway: net.gateway, mac: att.mac, aliases: [...w.aliases],
+      dnsNames, hostIfName, ifName,
+    };
+  }
+
+  private unplug(ep: EndpointRecord): void {
+    const t = this.tables.get(ep.networkId);
+    if (t !== undefined) for (const name of ep.dnsNames) t.remove(name, ep.ip);
+    this.quietly(() => detachContainer(ep.hostIfName));
+  }
+
+  private bindings(rec: ContainerRecord): PortBinding[] {
+    const out: PortBinding[] = (rec.host.portBindings as RecordBinding[]).map((b) => ({
+      hostIp: b.hostIp, hostPort: b.hostPort, containerPort: b.containerPort, protocol: b.protocol,
+      ...(b.hostPortEnd === undefined ? {} : { hostPortEnd: b.hostPortEnd }),
+    }));
+    if (rec.host.publishAllPorts) {
+      for (const b of publishAllPorts(rec.config.exposedPorts)) {
+        if (!out.some((x) => x.containerPort === b.containerPort && x.protocol === b.protocol)) out.push(b);
+      }
+    }
+    return out;
+  }
+
+  /** Called between the shim's `ready` and `go`: plug the init's netns into its networks. */
+  async attach(containerId: string, initPid: number): Promise<void> {
+    if (this.states.has(containerId)) await this.detach(containerId);
+    const rec = this.o.containers.get(containerId);
+    const wanted = this.wanted(rec);
+    if (wanted.length === 0) return;
+    const state: ContainerNetState = { containerId, pid: initPid, endpoints: [], ports: [] };
+    this.states.set(containerId, state);
+    try {
+      let routed = false;
+      for (const [i, w] of wanted.entries()) {
+        this.ensureBridge(w.net);
+        const defaultRoute: boolean = !routed && !w.net.internal;
+        state.endpoints.push(this.plugIn(rec, initPid, w, `eth${i}`, defaultRoute));
+        routed ||= defaultRoute;
+      }
+      for (const w of wanted) if (!w.net.isDefault) await this.ensureDns(w.net);
+      await this.publish(rec, state);
+      this.writeEtcFiles(rec, state);
+      this.store.saveState(state);
+    } catch (e) {
+      await this.detach(containerId);
+      throw e;
+    }
+  }
+
+  private async publish(rec: ContainerRecord, state: ContainerNetState): Promise<void> {
+    const target = state.endpoints[0];
+    const bindings = this.bindings(rec);
+    if (target === undefined || bindings.length === 0) return;
+    const started = await startPortProxies(bindings, target.ip);
+    this.proxies.set(state.containerId, started);
+    state.ports = started.map((p): PublishedPort => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }));
+  }
+
+  /** After exit, on failed start and on remove: veths, addresses, DNS names, published ports. Idempotent. */
+  async detach(containerId: string): Promise<void> {
+    const proxies = this.proxies.get(containerId);
+    this.proxies.delete(containerId);
+    const state = this.states.get(containerId);
+    this.states.delete(containerId);
+    if (proxies !== undefined) await Promise.all(proxies.map((p) => p.close()));
+    if (state === undefined) return;
+    for (const ep of state.endpoints) this.unplug(ep);
+    this.store.deleteState(containerId);
+    for (const id of uniq(state.endpoints.map((ep) => ep.networkId))) {
+      if (this.endpointsOn(id).length === 0) await this.stopDns(id);
+    }
+  }
+
+  /** /etc/hosts (own addresses, --add-host) and /etc/resolv.conf (our DNS on user networks), written in place. */
+  private writeEtcFiles(rec: ContainerRecord, state: ContainerNetState): void {
+    const dir = this.o.containers.containerDir(rec.id);
+    const gateway = state.endpoints[0]?.gateway;
+    const extra = rec.host.extraHosts.map((h) => parseAddHost(h, gateway));
+    writeFileSync(join(dir, 'hosts'), renderHosts({ hostname: rec.config.hostname, own: state.endpoints.map((ep) => ({ ip: ep.ip, names: [] })), extra }));
+    let hostText = '';
+    try {
+      hostText = readFileSync(this.o.resolvConfPath ?? '/etc/resolv.conf', 'utf8');
+    } catch {
+      // no resolv.conf on the host
+    }
+    const dnsEp = state.endpoints.find((ep) => this.networks.get(ep.networkId)?.isDefault === false);
+    const resolv = containerResolvConf({ host: parseResolvConf(hostText), embeddedDns: dnsEp?.gateway, dns: rec.host.dns, dnsSearch: rec.host.dnsSearch });
+    writeFileSync(join(dir, 'resolv.conf'), renderResolvConf(resolv));
+  }
+
+  // ---- connect / disconnect ------------------------------------------------------------------------------------
+
+  private bridgeNetworkOrFail(ref: string, verb: string): NetworkRecord {
+    const v = this.view(ref);
+    if (v.record === undefined) {
+      throw new GantryError('INVALID_ARGUMENT', `a container cannot be ${verb} the ${v.name} network`, { hint: `use --network ${v.name} when creating the container` });
+    }
+    return v.record;
+  }
+
+  /** `network connect`: records the network on the container and, when it runs, plugs it in now. */
+  async connect(netRef: string, containerRef: string, req: EndpointRequest = {}): Promise<void> {
+    const net = this.bridgeNetworkOrFail(netRef, 'connected to');
+    const rec = this.o.containers.get(containerRef);
+    const mode = rec.host.networkMode;
+    if (mode === 'host' || mode.startsWith('container:')) {
+      throw new GantryError('INVALID_ARGUMENT', `container ${rec.name} uses network mode ${mode} and cannot join other networks`);
+    }
+    if (this.wanted(rec).some((w) => w.net.id === net.id)) {
+      throw new GantryError('CONFLICT', `container ${rec.name} is already connected to network ${net.name}`);
+    }
+    const aliases = req.aliases ?? [];
+    const ip = req.ipv4Address || undefined;
+    this.checkEndpoint(net, { aliases, ipv4Address: ip });
+    const running = isActive(rec.state.status) && rec.state.status !== 'restarting' && rec.state.pid > 0;
+    if (running) {
+      this.ensureBridge(net);
+      const state = this.states.get(rec.id) ?? { containerId: rec.id, pid: rec.state.pid, endpoints: [], ports: [] };
+      const used = new Set(state.endpoints.map((ep) => ep.ifName));
+      let n = 0;
+      while (used.has(`eth${n}`)) n++;
+      const routed = state.endpoints.some((ep) => !this.networks.get(ep.networkId)?.internal);
+      const ep = this.plugIn(rec, state.pid, { net, aliases, ip }, `eth${n}`, !routed && !net.internal);
+      state.endpoints.push(ep);
+      this.states.set(rec.id, state);
+      try {
+        if (!net.isDefault) await this.ensureDns(net);
+        this.writeEtcFiles(rec, state);
+        this.store.saveState(state);
+      } catch (e) {
+        state.endpoints = state.endpoints.filter((x) => x !== ep);
+        this.unplug(ep);
+        this.store.saveState(state);
+        throw e;
+      }
+    }
+    rec.host.networks.push({ network: net.name, aliases, ipv4Address: ip });
+    if (mode === 'none') rec.host.networkMode = net.name;
+    this.o.containers.save(rec);
+    this.o.events?.emit('network', 'connect', net.id, { name: net.name, type: 'bridge', container: rec.id });
+  }
+
+  /** `network disconnect`: unplugs a running container now and forgets the network in its record. */
+  async disconnect(netRef: string, containerRef: string): Promise<void> {
+    const net = this.bridgeNetworkOrFail(netRef, 'disconnected from');
+    const rec = this.o.containers.get(containerRef);
+    const state = this.states.get(rec.id);
+    const ep = state?.endpoints.find((x) => x.networkId === net.id);
+    const configured = this.wanted(rec).some((w) => w.net.id === net.id);
+    if (!configured && ep === undefined) {
+      throw new GantryError('CONFLICT', `container ${rec.name} is not connected to network ${net.name}`);
+    }
+    if (state !== undefined && ep !== undefined) {
+      state.endpoints = state.endpoints.filter((x) => x !== ep);
+      this.unplug(ep);
+      if (state.endpoints[0]?.ip !== undefined && this.proxies.has(rec.id) && this.proxies.get(rec.id)?.[0]?.target.ip === ep.ip) {
+        await this.republish(state, state.endpoints[0].ip);
+      }
+      if (state.endpoints.length === 0) {
+        await Promise.all((this.proxies.get(rec.id) ?? []).map((p) => p.close()));
+        this.proxies.delete(rec.id);
+        state.ports = [];
+      }
+      this.writeEtcFiles(rec, state);
+      this.store.saveState(state);
+      if (this.endpointsOn(net.id).length === 0) await this.stopDns(net.id);
+    }
+    rec.host.networks = rec.host.networks.filter((n) => this.findNetwork(n.network)?.id !== net.id);
+    if (this.findNetwork(rec.host.networkMode)?.id === net.id) rec.host.networkMode = rec.host.networks[0]?.network ?? 'none';
+    this.o.containers.save(rec);
+    this.o.events?.emit('network', 'disconnect', net.id, { name: net.name, type: 'bridge', container: rec.id });
+  }
+
+  /** Published ports follow the container to its remaining first address (same host ports). */
+  private async republish(state: ContainerNetState, ip: string): Promise<void> {
+    await Promise.all((this.proxies.get(state.containerId) ?? []).map((p) => p.close()));
+    this.proxies.delete(state.containerId);
+    try {
+      this.proxies.set(state.containerId, await startPortProxies(state.ports, ip));
+    } catch (e) {
+      this.log(`cannot re-publish ports of ${shortId(state.containerId)}: ${e instanceof Error ? e.message : String(e)}`);
+      state.ports = [];
+    }
+  }
+
+  // ---- what inspect shows ----------------------------------------------------------------------------------------
+
+  /** Published ports of a running container, as bound. */
+  publishedPorts(containerId: string): PublishedPort[] {
+    return [...(this.states.get(containerId)?.ports ?? [])];
+  }
+
+  /** NetworkSettings of a container in Docker's shape. */
+  networkSettings(rec: ContainerRecord): ReturnType<typeof containerNetworkSettings> {
+    const state = this.states.get(rec.id);
+    const networks: Parameters<typeof containerNetworkSettings>[0] = {};
+    const mode = rec.host.networkMode;
+    let defaultEp: EndpointRecord | undefined;
+    if (mode === 'host' || mode === 'none') {
+      networks[mode] = networkEntry(pseudoId(this.o.prefix, mode), [], undefined, undefined);
+    } else if (!mode.startsWith('container:')) {
+      const refs = uniq([mode, ...rec.host.networks.map((n) => n.network)]);
+      for (const ref of refs) {
+        const net = this.findNetwork(ref);
+        if (net === undefined) continue;
+        const cfg = rec.host.networks.find((n) => this.findNetwork(n.network)?.id === net.id);
+        const ep = state?.endpoints.find((e) => e.networkId === net.id);
+        if (net.isDefault) defaultEp = ep;
+        networks[net.name] = networkEntry(net.id, cfg?.aliases ?? [], cfg?.ipv4Address || undefined, ep);
+      }
+    }
+    return containerNetworkSettings(networks, state, rec.config.exposedPorts, defaultEp);
+  }
+}
