@@ -136,14 +136,15 @@ async function ping(client: DaemonClient): Promise<boolean> {
 export async function connectDaemon(hostFlag?: string): Promise<DaemonClient> {
   const host = hostFlag ?? process.env['GANTRY_HOST'] ?? DEFAULT_HOST;
   const client = new DaemonClient(host);
-  const autostart = hostFlag === undefined && process.env['GANTRY_HOST'] === undefined;
+  // Only the default socket autostarts (a given socket belongs to someone); GANTRY_AUTOSTART=1 opts in for others.
+  const autostart = (hostFlag === undefined && process.env['GANTRY_HOST'] === undefined) || process.env['GANTRY_AUTOSTART'] === '1';
   if (!autostart) return client;
   if (existsSync(client.socketPath) && await ping(client)) return client;
   const runDir = dirname(client.socketPath);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const logPath = join(runDir, 'gantryd.log');
   const out = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [gantrydScript()], { detached: true, stdio: ['ignore', out, out], env: process.env });
+  const child = spawn(process.execPath, [gantrydScript(), '-H', host], { detached: true, stdio: ['ignore', out, out], env: process.env });
   closeSync(out);
   child.unref();
   let exited: number | null = null;

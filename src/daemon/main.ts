@@ -66,7 +66,9 @@ export async function daemonMain(argv: string[]): Promise<void> {
     process.on('SIGTERM', () => void stop());
     process.on('SIGINT', () => void stop());
   } catch (e) {
-    log(isGantryError(e) ? `error[${e.code}]: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}` : `fatal: ${e instanceof Error ? e.stack : String(e)}`);
+    // One line the CLI can quote when autostart fails; the stack only when asked for.
+    if (isGantryError(e)) log(`error[${e.code}]: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
+    else log(`cannot start: ${e instanceof Error ? e.message : String(e)}${process.env['GANTRY_DEBUG'] && e instanceof Error ? `\n${e.stack}` : ''}`);
     process.exit(1);
   }
 }
