@@ -4,6 +4,7 @@ import { Router } from '../router.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
+import { stackRoutes } from './stacks.js';
 import { systemRoutes } from './system.js';
 import { volumeRoutes } from './volumes.js';
 
@@ -13,6 +14,7 @@ export function buildRouter(engine: Engine): Router {
   containerRoutes(r, engine);
   imageRoutes(r, engine);
   volumeRoutes(r, engine);
+  stackRoutes(r, engine);
   networkRoutes(r, engine);
   return r;
 }

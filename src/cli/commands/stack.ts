@@ -1,38 +1,544 @@
 // `gantry stack VERB` (and the `up`/`down` shortcuts). Stack options are accepted before or after the verb.
-import { usageError } from '../../common/errors.js';
-import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
+// The CLI loads and validates the stack locally (diagnostics printed here, nothing sent when invalid); `up`
+// and `down` run in the daemon, which streams progress back; the other verbs act on the project's containers.
+import type { Readable } from 'node:stream';
+import type { ContainerInfo } from 'dockerode';
+import { GantryError, usageError } from '../../common/errors.js';
+import type { StackEvent } from '../../daemon/stack-service.js';
+import type { StackModel } from '../../stack/model.js';
+import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
+import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
+import { printJson, table } from '../output.js';
+import type { ProgressMode } from './stack-progress.js';
 
 const STACK_FLAGS: FlagSpec[] = [
   { name: 'file', short: 'f', kind: 'list' }, { name: 'project-name', short: 'p', kind: 'string' },
   { name: 'profile', kind: 'list' }, { name: 'env-file', kind: 'list' }, { name: 'project-directory', kind: 'string' },
 ];
 
-const CONFIG_FLAGS: FlagSpec[] = [
-  { name: 'format', kind: 'string' }, { name: 'services', kind: 'bool' }, { name: 'volumes', kind: 'bool' }, { name: 'hash', kind: 'string' },
-  { name: 'quiet', short: 'q', kind: 'bool' },
-];
+const PROGRESS: FlagSpec = { name: 'progress', kind: 'string' };
+const DRY_RUN: FlagSpec = { name: 'dry-run', kind: 'bool' };
 
-export async function run(cmd: string, args: string[], _g: GlobalOptions): Promise<number> {
-  const verbs = ['config'];
+const VERBS: Record<string, FlagSpec[]> = {
+  config: [{ name: 'format', kind: 'string' }, { name: 'services', kind: 'bool' }, { name: 'volumes', kind: 'bool' }, { name: 'hash', kind: 'string' },
+    { name: 'quiet', short: 'q', kind: 'bool' }],
+  up: [{ name: 'detach', short: 'd', kind: 'bool' }, { name: 'wait', kind: 'bool' }, { name: 'wait-timeout', kind: 'string' },
+    { name: 'force-recreate', kind: 'bool' }, { name: 'no-recreate', kind: 'bool' }, { name: 'remove-orphans', kind: 'bool' },
+    { name: 'scale', kind: 'list' }, { name: 'no-deps', kind: 'bool' }, { name: 'abort-on-container-exit', kind: 'bool' },
+    { name: 'exit-code-from', kind: 'string' }, { name: 'build', kind: 'bool' }, { name: 'timeout', short: 't', kind: 'string' },
+    { name: 'no-color', kind: 'bool' }, DRY_RUN, PROGRESS],
+  down: [{ name: 'volumes', short: 'v', kind: 'bool' }, { name: 'rmi', kind: 'string' }, { name: 'remove-orphans', kind: 'bool' },
+    { name: 'timeout', short: 't', kind: 'string' }, DRY_RUN, PROGRESS],
+  ps: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' },
+    { name: 'services', kind: 'bool' }, { name: 'status', kind: 'list' }],
+  logs: [{ name: 'follow', short: 'f', kind: 'bool' }, { name: 'tail', short: 'n', kind: 'string' }, { name: 'timestamps', short: 't', kind: 'bool' },
+    { name: 'no-color', kind: 'bool' }, { name: 'no-log-prefix', kind: 'bool' }],
+  restart: [{ name: 'timeout', short: 't', kind: 'string' }],
+  stop: [{ name: 'timeout', short: 't', kind: 'string' }],
+  start: [],
+  kill: [{ name: 'signal', short: 's', kind: 'string' }],
+  rm: [{ name: 'force', short: 'f', kind: 'bool' }, { name: 'stop', short: 's', kind: 'bool' }, { name: 'volumes', short: 'v', kind: 'bool' }],
+  pause: [], unpause: [],
+  exec: [{ name: 'detach', short: 'd', kind: 'bool' }, { name: 'no-TTY', short: 'T', kind: 'bool' }, { name: 'env', short: 'e', kind: 'list' },
+    { name: 'workdir', short: 'w', kind: 'string' }, { name: 'user', short: 'u', kind: 'string' }, { name: 'index', kind: 'string' },
+    { name: 'interactive', short: 'i', kind: 'bool' }, { name: 'tty', kind: 'bool' }, { name: 'privileged', kind: 'bool' }],
+  run: [{ name: 'rm', kind: 'bool' }, { name: 'detach', short: 'd', kind: 'bool' }, { name: 'env', short: 'e', kind: 'list' },
+    { name: 'name', kind: 'string' }, { name: 'no-TTY', short: 'T', kind: 'bool' }, { name: 'no-deps', kind: 'bool' },
+    { name: 'user', short: 'u', kind: 'string' }, { name: 'workdir', short: 'w', kind: 'string' }, { name: 'entrypoint', kind: 'string' },
+    { name: 'interactive', short: 'i', kind: 'bool' }, { name: 'tty', kind: 'bool' }],
+  top: [], port: [{ name: 'protocol', kind: 'string' }, { name: 'index', kind: 'string' }],
+  images: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
+  events: [{ name: 'json', kind: 'bool' }],
+  ls: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
+};
+
+const USAGE = `gantry stack [-f FILE] [-p PROJECT] ${Object.keys(VERBS).join('|')} [OPTIONS]`;
+
+interface Ctx {
+  p: Parsed;
+  g: GlobalOptions;
+  verb: string;
+}
+
+export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
   const all = cmd === 'stack' ? args : [cmd, ...args];
-  const verbIndex = all.findIndex((a) => verbs.includes(a) || a === 'up' || a === 'down');
-  const verb = verbIndex < 0 ? undefined : all[verbIndex];
-  if (verb === undefined) throw usageError('missing stack command', 'gantry stack config|up|down [OPTIONS]');
+  const verbIndex = all.findIndex((a) => Object.hasOwn(VERBS, a));
+  const verb = verbIndex < 0 ? undefined : all[verbIndex]!;
+  if (verb === undefined) throw usageError(all.length === 0 ? 'missing stack command' : `unknown stack command "${all.find((a) => !a.startsWith('-')) ?? all[0]}"`, USAGE);
   const rest = [...all.slice(0, verbIndex), ...all.slice(verbIndex + 1)];
+  const stopAfter = verb === 'exec' || verb === 'run' ? 1 : undefined;
+  const p = parseArgs(rest, [...STACK_FLAGS, ...VERBS[verb]!], stopAfter === undefined ? {} : { stopAfterPositionals: stopAfter });
+  const ctx: Ctx = { p, g, verb };
   switch (verb) {
-    case 'config': {
-      const p = parseArgs(rest, [...STACK_FLAGS, ...CONFIG_FLAGS]);
-      const { stackConfigCommand } = await import('./stack-config.js');
-      const format = str(p, 'format') ?? 'yaml';
-      if (format !== 'yaml' && format !== 'json') throw usageError(`invalid --format "${format}"`, 'use yaml or json');
-      return stackConfigCommand({
-        files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
-        profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), format, services: bool(p, 'services'), volumes: bool(p, 'volumes'),
-        hash: str(p, 'hash'),
-      });
+    case 'config': return config(p);
+    case 'up': return up(ctx);
+    case 'down': return down(ctx);
+    case 'ls': return ls(ctx);
+    case 'ps': return ps(ctx);
+    case 'logs': return logs(ctx);
+    case 'exec': return exec(ctx);
+    case 'run': return runOneOff(ctx);
+    case 'events': return events(ctx);
+    default: return containerVerb(ctx);
+  }
+}
+
+async function config(p: Parsed): Promise<number> {
+  const { stackConfigCommand } = await import('./stack-config.js');
+  const format = str(p, 'format') ?? 'yaml';
+  if (format !== 'yaml' && format !== 'json') throw usageError(`invalid --format "${format}"`, 'use yaml or json');
+  return stackConfigCommand({
+    files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
+    profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), format, services: bool(p, 'services'), volumes: bool(p, 'volumes'),
+    hash: str(p, 'hash'),
+  });
+}
+
+// ---- loading ---------------------------------------------------------------------------------------------
+
+class InvalidStack extends Error {}
+
+/** Loads the stack (diagnostics to stderr). `optional`: a missing stack file is fine when -p names the project. */
+async function loadModel(p: Parsed, optional = false): Promise<StackModel | undefined> {
+  const stack = await import('../../stack/index.js');
+  const color = process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
+  try {
+    const r = await stack.loadStack({ files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
+      profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), stdin: readStdin });
+    for (const d of r.diagnostics) process.stderr.write(`${stack.formatDiagnostic(d, { color })}\n\n`);
+    return resolveEnvironmentObjects(r.model, process.env);
+  } catch (e) {
+    const diagnostics = stack.diagnosticsOf(e);
+    if (diagnostics === undefined) throw e;
+    if (optional && str(p, 'project-name') !== undefined && diagnostics.every((d) => d.code === 'SPEC_NO_FILE')) return undefined;
+    for (const d of diagnostics) process.stderr.write(`${stack.formatDiagnostic(d, { color })}\n\n`);
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}; nothing was changed\n`);
+    throw new InvalidStack();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `environment:` secrets/configs take their value from the CLI's environment (the daemon has another one). */
+export function resolveEnvironmentObjects(model: StackModel, env: Readonly<Record<string, string | undefined>>): StackModel {
+  const fix = (objs: StackModel['secrets']): StackModel['secrets'] => Object.fromEntries(Object.entries(objs).map(([k, o]) =>
+    [k, o.environment !== undefined && o.content === undefined ? { ...o, content: env[o.environment] ?? '' } : o]));
+  return { ...model, secrets: fix(model.secrets), configs: fix(model.configs) };
+}
+
+async function projectName(p: Parsed): Promise<{ project: string; model: StackModel | undefined }> {
+  const model = await loadModel(p, true);
+  const project = model?.name ?? str(p, 'project-name');
+  if (project === undefined) throw usageError('no project', 'run in a directory with a stack file, or give -p PROJECT');
+  return { project, model };
+}
+
+// ---- up / down -------------------------------------------------------------------------------------------
+
+async function* jsonLines(res: Readable): AsyncGenerator<StackEvent> {
+  let buf = '';
+  for await (const c of res as AsyncIterable<Buffer>) {
+    buf += c.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line !== '') yield JSON.parse(line) as StackEvent;
+    }
+  }
+}
+
+function progressMode(p: Parsed): ProgressMode {
+  const m = str(p, 'progress') ?? (process.stderr.isTTY ? 'tty' : 'plain');
+  if (m === 'auto') return process.stderr.isTTY ? 'tty' : 'plain';
+  if (m !== 'tty' && m !== 'plain' && m !== 'json' && m !== 'quiet') throw usageError(`invalid --progress "${m}"`, 'use auto, tty, plain, json or quiet');
+  return m;
+}
+
+function seconds(p: Parsed, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw usageError(`invalid --${name} "${v}"`, 'give whole seconds');
+  return Number(v);
+}
+
+async function streamStack(client: DaemonClient, path: string, body: unknown, p: Parsed): Promise<{ ok: boolean; planText: string }> {
+  const { renderProgress } = await import('./stack-progress.js');
+  const res = await client.stream('POST', path, { body });
+  const mode = bool(p, 'dry-run') ? 'quiet' : progressMode(p);
+  const r = await renderProgress(jsonLines(res), mode);
+  if (bool(p, 'dry-run')) process.stdout.write(r.planText);
+  for (const f of r.failures) {
+    process.stderr.write(`Error: ${f.service !== undefined ? `service "${f.service}": ` : ''}${f.message}${f.resource.startsWith('container:') ? ` (${f.resource})` : ''}\n`);
+    if (f.hint) process.stderr.write(`hint: ${f.hint}\n`);
+  }
+  return { ok: r.ok || bool(p, 'dry-run'), planText: r.planText };
+}
+
+async function up(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  let model: StackModel;
+  try {
+    model = (await loadModel(p))!;
+  } catch (e) {
+    if (e instanceof InvalidStack) return 1;
+    throw e;
+  }
+  if (bool(p, 'build')) process.stderr.write('WARN --build: building images is not supported yet; using existing images\n');
+  const scale: Record<string, number> = {};
+  for (const s of list(p, 'scale')) {
+    const m = /^([^=]+)=(\d+)$/.exec(s);
+    if (!m) throw usageError(`invalid --scale "${s}"`, 'use --scale SERVICE=N');
+    scale[m[1]!] = Number(m[2]);
+  }
+  if (bool(p, 'force-recreate') && bool(p, 'no-recreate')) throw usageError('--force-recreate and --no-recreate are incompatible');
+  const detach = bool(p, 'detach') || bool(p, 'wait');
+  const exitCodeFrom = str(p, 'exit-code-from');
+  if (detach && (bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined)) throw usageError('--abort-on-container-exit and --exit-code-from need an attached up (no -d)');
+  if (exitCodeFrom !== undefined && model.services[exitCodeFrom] === undefined) throw usageError(`no such service: ${exitCodeFrom}`);
+  const client = await connectDaemon(ctx.g.host);
+  const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
+    removeOrphans: bool(p, 'remove-orphans'), scale, startStopped: true };
+  const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout') }, p);
+  if (!r.ok) return 1;
+  if (detach || bool(p, 'dry-run')) return 0;
+  return attached(ctx, client, model, p.positionals, { abort: bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined, exitCodeFrom, timeout: seconds(p, 'timeout') });
+}
+
+/** Attached up: stream every service's logs; Ctrl-C stops the stack (a second Ctrl-C kills it). */
+async function attached(ctx: Ctx, client: DaemonClient, model: StackModel, services: string[], o: { abort: boolean; exitCodeFrom: string | undefined; timeout: number | undefined }): Promise<number> {
+  const containers = await projectContainers(client, model.name, services, true);
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await client.call('POST', `/stacks/${model.name}/hold`, { query: { held: true } }).catch(() => undefined);
+    await Promise.all(containers.map((c) => client.call('POST', `/containers/${c.Id}/stop`, { query: { t: o.timeout } }).catch(() => undefined)));
+  };
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts += 1;
+    if (interrupts === 1) { process.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n'); void stopAll(); }
+    else { for (const c of containers) void client.call('POST', `/containers/${c.Id}/kill`).catch(() => undefined); }
+  });
+  let exitCode = 0;
+  const ended = containers.map(async (c) => {
+    await followLogs(client, c, prefixer(containers, !bool(ctx.p, 'no-color')), { follow: true, tail: undefined, timestamps: false, prefix: true });
+    const info = await client.call<{ State: { ExitCode: number; Status: string } }>('GET', `/containers/${c.Id}/json`).catch(() => undefined);
+    const code = info?.State.ExitCode ?? 0;
+    const svc = c.Labels['gantry.service'];
+    if (!stopping) process.stdout.write(`${c.Names[0]?.replace(/^\//, '') ?? c.Id} exited with code ${code}\n`);
+    if (o.exitCodeFrom !== undefined ? svc === o.exitCodeFrom : o.abort && !stopping) exitCode = code;
+    if (o.abort && !stopping) { process.stderr.write('Aborting on container exit...\n'); await stopAll(); }
+  });
+  await Promise.all(ended);
+  if (interrupts > 0 && o.exitCodeFrom === undefined) return 130;
+  return exitCode;
+}
+
+async function down(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  let target;
+  try {
+    target = await projectName(p);
+  } catch (e) {
+    if (e instanceof InvalidStack) return 1;
+    throw e;
+  }
+  const rmi = str(p, 'rmi');
+  if (rmi !== undefined && rmi !== 'local' && rmi !== 'all') throw usageError(`invalid --rmi "${rmi}"`, 'use local or all');
+  const client = await connectDaemon(ctx.g.host);
+  const options = { removeVolumes: bool(p, 'volumes'), removeOrphans: bool(p, 'remove-orphans'), timeout: seconds(p, 'timeout') };
+  const r = await streamStack(client, `/stacks/${target.project}/down`, { model: target.model, options, dryRun: bool(p, 'dry-run') }, p);
+  if (!r.ok) return 1;
+  if (rmi === 'all' && target.model !== undefined && !bool(p, 'dry-run')) {
+    for (const image of new Set(Object.values(target.model.services).flatMap((s) => (s.image ? [s.image] : [])))) {
+      try {
+        await client.call('DELETE', `/images/${encodeURIComponent(image)}`);
+        process.stderr.write(` Image ${image}  Removed\n`);
+      } catch (e) {
+        process.stderr.write(` Image ${image}  Not removed: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
+  }
+  return 0;
+}
+
+// ---- listing -----------------------------------------------------------------------------------------------
+
+async function projectContainers(client: DaemonClient, project: string, services: readonly string[], all: boolean): Promise<ContainerInfo[]> {
+  const items = await client.call<ContainerInfo[]>('GET', '/containers/json', { query: { all, filters: JSON.stringify({ label: [`gantry.project=${project}`] }) } });
+  const known = new Set(items.map((c) => c.Labels['gantry.service']));
+  for (const s of services) if (!known.has(s)) throw new GantryError('NOT_FOUND', `no container found for service "${s}"`, { hint: `gantry stack ps -a lists the containers of ${project}` });
+  return items.filter((c) => services.length === 0 || services.includes(c.Labels['gantry.service'] ?? ''))
+    .sort((a, b) => (a.Names[0] ?? '').localeCompare(b.Names[0] ?? '', undefined, { numeric: true }));
+}
+
+async function ls(ctx: Ctx): Promise<number> {
+  const client = await connectDaemon(ctx.g.host);
+  const items = await client.call<Array<{ Name: string; Status: string; ConfigFiles: string }>>('GET', '/stacks');
+  const shown = bool(ctx.p, 'all') ? items : items.filter((s) => s.Status.includes('running') || s.Status === '');
+  if (bool(ctx.p, 'quiet')) { process.stdout.write(shown.map((s) => `${s.Name}\n`).join('')); return 0; }
+  if (str(ctx.p, 'format') === 'json') { printJson(shown); return 0; }
+  process.stdout.write(table(['NAME', 'STATUS', 'CONFIG FILES'], shown.map((s) => [s.Name, s.Status || '(no containers)', s.ConfigFiles])));
+  return 0;
+}
+
+async function ps(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const { project, model } = await projectName(p);
+  if (bool(p, 'services')) {
+    process.stdout.write(Object.keys(model?.services ?? {}).map((s) => `${s}\n`).join(''));
+    return 0;
+  }
+  const client = await connectDaemon(ctx.g.host);
+  let items = await projectContainers(client, project, p.positionals, true);
+  const statuses = list(p, 'status');
+  if (statuses.length > 0) items = items.filter((c) => statuses.includes(c.State));
+  else if (!bool(p, 'all')) items = items.filter((c) => c.State === 'running' || c.State === 'paused' || c.State === 'restarting');
+  if (bool(p, 'quiet')) { process.stdout.write(items.map((c) => `${c.Id.slice(0, 12)}\n`).join('')); return 0; }
+  if (str(p, 'format') === 'json') { for (const c of items) process.stdout.write(`${JSON.stringify(c)}\n`); return 0; }
+  const ports = (c: ContainerInfo): string => c.Ports.map((x) => (x.PublicPort ? `${x.IP || '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', ');
+  process.stdout.write(table(['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'STATUS', 'PORTS'],
+    items.map((c) => [c.Names[0]?.replace(/^\//, '') ?? '', c.Image, JSON.stringify(c.Command.length > 30 ? `${c.Command.slice(0, 29)}…` : c.Command),
+      c.Labels['gantry.service'] ?? '', c.Status, ports(c)])));
+  return 0;
+}
+
+// ---- logs --------------------------------------------------------------------------------------------------
+
+const COLORS = [36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96];
+
+function prefixer(containers: readonly ContainerInfo[], color: boolean): (c: ContainerInfo) => string {
+  const label = (c: ContainerInfo): string => `${c.Labels['gantry.service'] ?? '?'}-${c.Labels['gantry.number'] ?? '?'}`;
+  const width = Math.max(0, ...containers.map((c) => label(c).length));
+  const useColor = color && process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
+  const services = [...new Set(containers.map((c) => c.Labels['gantry.service'] ?? ''))].sort();
+  return (c) => {
+    const text = `${label(c).padEnd(width)} | `;
+    if (!useColor) return text;
+    const code = COLORS[services.indexOf(c.Labels['gantry.service'] ?? '') % COLORS.length]!;
+    return `\x1b[${code}m${text}\x1b[0m`;
+  };
+}
+
+/** Streams one container's log, each line prefixed (`web-1 | ...`). */
+async function followLogs(client: DaemonClient, c: ContainerInfo, prefix: (c: ContainerInfo) => string,
+  o: { follow: boolean; tail: string | undefined; timestamps: boolean; prefix: boolean }): Promise<void> {
+  const res = await client.stream('GET', `/containers/${c.Id}/logs`, { query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps } });
+  const tty = ((res as Readable & { contentType?: string }).contentType ?? '').includes('raw-stream');
+  const pending = ['', '', ''];
+  const emit = (stream: number, text: string): void => {
+    pending[stream] += text;
+    const lines = pending[stream]!.split('\n');
+    pending[stream] = lines.pop()!;
+    const out = stream === 2 ? process.stderr : process.stdout;
+    for (const l of lines) out.write(`${o.prefix ? prefix(c) : ''}${l}\n`);
+  };
+  let buf = Buffer.alloc(0);
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (tty) { emit(1, chunk.toString('utf8')); continue; }
+    buf = Buffer.concat([buf, chunk]);
+    while (buf.length >= 8) {
+      const len = buf.readUInt32BE(4);
+      if (buf.length < 8 + len) break;
+      emit(buf[0] === 2 ? 2 : 1, buf.subarray(8, 8 + len).toString('utf8'));
+      buf = buf.subarray(8 + len);
+    }
+  }
+  for (const s of [1, 2]) if (pending[s] !== '') emit(s, '\n');
+}
+
+async function logs(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const { project } = await projectName(p);
+  const tail = str(p, 'tail');
+  if (tail !== undefined && tail !== 'all' && !/^\d+$/.test(tail)) throw usageError(`invalid --tail "${tail}"`, 'give a number of lines or "all"');
+  const client = await connectDaemon(ctx.g.host);
+  const items = await projectContainers(client, project, p.positionals, true);
+  const prefix = prefixer(items, !bool(p, 'no-color'));
+  await Promise.all(items.map((c) => followLogs(client, c, prefix, { follow: bool(p, 'follow'), tail, timestamps: bool(p, 'timestamps'), prefix: !bool(p, 'no-log-prefix') })));
+  return 0;
+}
+
+// ---- container verbs -------------------------------------------------------------------------------------------
+
+async function containerVerb(ctx: Ctx): Promise<number> {
+  const { p, verb } = ctx;
+  const { project, model } = await projectName(p);
+  const client = await connectDaemon(ctx.g.host);
+  if (verb === 'port') return port(client, project, p);
+  let items = await projectContainers(client, project, p.positionals, true);
+  const order = model === undefined ? [] : (await import('../../reconcile/plan.js')).serviceOrder(model);
+  const rank = (c: ContainerInfo): number => order.indexOf(c.Labels['gantry.service'] ?? '');
+  items = items.sort((a, b) => rank(a) - rank(b));
+  const name = (c: ContainerInfo): string => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
+  const hold = (held: boolean): Promise<unknown> => client.call('POST', `/stacks/${project}/hold`, { query: { held } });
+  let failed = false;
+  const each = async (cs: ContainerInfo[], word: string, fn: (c: ContainerInfo) => Promise<unknown>, parallel = true): Promise<void> => {
+    const one = async (c: ContainerInfo): Promise<void> => {
+      try { await fn(c); process.stderr.write(` Container ${name(c)}  ${word}\n`); } catch (e) {
+        failed = true;
+        process.stderr.write(` Container ${name(c)}  Error: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    };
+    if (parallel) await Promise.all(cs.map(one)); else for (const c of cs) await one(c);
+  };
+  const t = seconds(p, 'timeout');
+  switch (verb) {
+    case 'stop':
+      await hold(true);
+      await each([...items].reverse().filter((c) => c.State !== 'exited' && c.State !== 'created'), 'Stopped', (c) => client.call('POST', `/containers/${c.Id}/stop`, { query: { t } }));
+      break;
+    case 'start':
+      await hold(false);
+      await each(items.filter((c) => c.State !== 'running' && c.State !== 'paused'), 'Started', (c) => client.call('POST', `/containers/${c.Id}/start`), false);
+      break;
+    case 'restart':
+      await hold(false);
+      await each(items, 'Restarted', (c) => client.call('POST', `/containers/${c.Id}/restart`, { query: { t } }), false);
+      break;
+    case 'kill':
+      await hold(true);
+      await each(items.filter((c) => c.State === 'running' || c.State === 'paused'), 'Killed', (c) => client.call('POST', `/containers/${c.Id}/kill`, { query: { signal: str(p, 'signal') ?? 'SIGKILL' } }));
+      break;
+    case 'rm': {
+      await hold(true);
+      if (bool(p, 'stop')) await each(items.filter((c) => c.State === 'running' || c.State === 'paused'), 'Stopped', (c) => client.call('POST', `/containers/${c.Id}/stop`));
+      const targets = bool(p, 'stop') || bool(p, 'force') ? items : items.filter((c) => c.State !== 'running' && c.State !== 'paused' && c.State !== 'restarting');
+      if (targets.length === 0) process.stderr.write('No stopped containers\n');
+      await each(targets, 'Removed', (c) => client.call('DELETE', `/containers/${c.Id}`, { query: { force: bool(p, 'force') || bool(p, 'stop'), v: bool(p, 'volumes') } }));
+      break;
+    }
+    case 'pause':
+      await each(items.filter((c) => c.State === 'running'), 'Paused', (c) => client.call('POST', `/containers/${c.Id}/pause`));
+      break;
+    case 'unpause':
+      await each(items.filter((c) => c.State === 'paused'), 'Unpaused', (c) => client.call('POST', `/containers/${c.Id}/unpause`));
+      break;
+    case 'top':
+      for (const c of items.filter((x) => x.State === 'running' || x.State === 'paused')) {
+        const top = await client.call<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${c.Id}/top`);
+        process.stdout.write(`${name(c)}\n${table(top.Titles, top.Processes)}\n`);
+      }
+      break;
+    case 'images': {
+      if (bool(p, 'quiet')) { process.stdout.write([...new Set(items.map((c) => c.ImageID))].map((i) => `${i}\n`).join('')); break; }
+      const rows = items.map((c) => [name(c), c.Image, c.ImageID.replace(/^sha256:/, '').slice(0, 12)]);
+      if (str(p, 'format') === 'json') printJson(items.map((c) => ({ ContainerName: name(c), Repository: c.Image, ID: c.ImageID })));
+      else process.stdout.write(table(['CONTAINER', 'IMAGE', 'IMAGE ID'], rows));
+      break;
     }
     default:
-      throw usageError(`\`gantry ${verb}\` is not implemented yet`, 'the stack reconciler (issue 5) is in progress; `gantry stack config` works');
+      throw usageError(`unknown stack command "${verb}"`, USAGE);
   }
+  return failed ? 1 : 0;
+}
+
+async function port(client: DaemonClient, project: string, p: Parsed): Promise<number> {
+  const [service, priv] = p.positionals;
+  if (service === undefined || priv === undefined) throw usageError('port needs a service and a private port', 'gantry stack port SERVICE PRIVATE_PORT');
+  const index = Number(str(p, 'index') ?? '1');
+  const items = await projectContainers(client, project, [service], false);
+  const c = items.find((x) => x.Labels['gantry.number'] === String(index)) ?? items[0];
+  if (c === undefined) throw new GantryError('CONTAINER_NOT_FOUND', `service "${service}" has no running container`);
+  const info = await client.call<{ NetworkSettings: { Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> } }>('GET', `/containers/${c.Id}/json`);
+  const key = `${priv}/${str(p, 'protocol') ?? 'tcp'}`;
+  const binding = info.NetworkSettings.Ports?.[key]?.[0];
+  if (binding === undefined) throw new GantryError('NOT_FOUND', `no port ${key} published for service "${service}"`, { hint: 'publish it with ports: in the stack file' });
+  process.stdout.write(`${binding.HostIp || '0.0.0.0'}:${binding.HostPort}\n`);
+  return 0;
+}
+
+async function exec(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const [service, ...command] = p.positionals;
+  if (service === undefined || command.length === 0) throw usageError('exec needs a service and a command', 'gantry stack exec [-T] SERVICE COMMAND [ARG...]');
+  const { project } = await projectName(p);
+  const client = await connectDaemon(ctx.g.host);
+  const items = await projectContainers(client, project, [service], false);
+  const index = str(p, 'index') ?? '1';
+  const c = items.find((x) => x.Labels['gantry.number'] === index);
+  if (c === undefined) throw new GantryError('CONTAINER_NOT_FOUND', `service "${service}" has no running container number ${index}`, { hint: `gantry stack ps ${service}` });
+  const tty = !bool(p, 'no-TTY') && (bool(p, 'tty') || (process.stdin.isTTY === true && process.stdout.isTTY === true));
+  const args = [...(tty ? ['-t', '-i'] : bool(p, 'interactive') ? ['-i'] : []), ...(bool(p, 'detach') ? ['-d'] : []), ...(bool(p, 'privileged') ? ['--privileged'] : []),
+    ...list(p, 'env').flatMap((e) => ['-e', e]), ...(str(p, 'workdir') ? ['-w', str(p, 'workdir')!] : []), ...(str(p, 'user') ? ['-u', str(p, 'user')!] : []),
+    c.Id, ...command];
+  client.close();
+  const containers = await import('./containers.js');
+  return containers.run('exec', args, ctx.g);
+}
+
+async function runOneOff(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const [service, ...command] = p.positionals;
+  if (service === undefined) throw usageError('run needs a service', 'gantry stack run [--rm] [-d] SERVICE [COMMAND...]');
+  let model: StackModel;
+  try { model = (await loadModel(p))!; } catch (e) { if (e instanceof InvalidStack) return 1; throw e; }
+  const s = model.services[service];
+  if (s === undefined) throw new GantryError('INVALID_ARGUMENT', `no such service: ${service}`, { hint: `services: ${Object.keys(model.services).sort().join(', ')}` });
+  const client = await connectDaemon(ctx.g.host);
+  const deps = Object.keys(s.depends_on).filter((d) => model.services[d] !== undefined);
+  if (!bool(p, 'no-deps') && deps.length > 0) {
+    const options = { services: deps, noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, scale: {}, startStopped: true };
+    const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options }, p);
+    if (!r.ok) return 1;
+  }
+  const [{ containerCreateBody }, { serviceConfigHash }, { LABEL, COMPOSE_LABEL }] = await Promise.all([
+    import('../../reconcile/container-spec.js'), import('../../stack/hash.js'), import('../../reconcile/labels.js')]);
+  const stored = await client.call<{ files?: { secrets: Record<string, string>; configs: Record<string, string> } }>('GET', `/stacks/${model.name}`).catch(() => undefined);
+  const body = containerCreateBody(model, s, 1, serviceConfigHash(s), stored?.files ?? { secrets: {}, configs: {} });
+  const suffix = Math.random().toString(16).slice(2, 8);
+  const name = str(p, 'name') ?? `${model.name}-${service}-run-${suffix}`;
+  const tty = !bool(p, 'no-TTY') && (bool(p, 'tty') || (process.stdin.isTTY === true && process.stdout.isTTY === true));
+  const interactive = bool(p, 'interactive') || tty;
+  body.Labels = { ...body.Labels, [LABEL.ONE_OFF]: 'True', [COMPOSE_LABEL.ONE_OFF]: 'True' };
+  if (command.length > 0) body.Cmd = command;
+  const ep = str(p, 'entrypoint');
+  if (ep !== undefined) body.Entrypoint = ep === '' ? [] : [ep];
+  if (str(p, 'user') !== undefined) body.User = str(p, 'user');
+  if (str(p, 'workdir') !== undefined) body.WorkingDir = str(p, 'workdir');
+  body.Env = [...(body.Env ?? []), ...list(p, 'env')];
+  body.Tty = tty;
+  body.OpenStdin = interactive;
+  body.HostConfig = { ...body.HostConfig, PortBindings: {}, RestartPolicy: { Name: 'no' }, AutoRemove: bool(p, 'rm') };
+  const created = await client.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+  if (bool(p, 'detach')) {
+    await client.call('POST', `/containers/${created.Id}/start`);
+    process.stdout.write(`${name}\n`);
+    return 0;
+  }
+  client.close();
+  const containers = await import('./containers.js');
+  return containers.run('start', ['-a', ...(interactive ? ['-i'] : []), created.Id], ctx.g);
+}
+
+async function events(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const { project } = await projectName(p);
+  const client = await connectDaemon(ctx.g.host);
+  const res = await client.stream('GET', '/events');
+  let buf = '';
+  for await (const c of res as AsyncIterable<Buffer>) {
+    buf += c.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim() === '') continue;
+      const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+      const name = e.Actor.Attributes['name'] ?? '';
+      if (!(name.startsWith(`${project}-`) || name.startsWith(`${project}_`) || (e.Type === 'stack' && e.Actor.ID === project))) continue;
+      if (bool(p, 'json')) { process.stdout.write(`${JSON.stringify({ time: new Date(e.timeNano / 1e6).toISOString(), type: e.Type, action: e.Action, id: e.Actor.ID, service: name.slice(project.length + 1).replace(/-\d+$/, ''), attributes: e.Actor.Attributes })}\n`); continue; }
+      const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+      process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
+    }
+  }
+  return 0;
 }

@@ -1,0 +1,251 @@
+// Stacks in the daemon: the desired state of each project (stored atomically under <root>/stacks/), `up` and
+// `down` (observe → plan → execute, one at a time per project), and the repair loop that keeps stored stacks
+// converged when a container is removed by hand or the daemon restarts.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../common/atomic-file.js';
+import { GantryError } from '../common/errors.js';
+import { KeyedMutex } from '../common/mutex.js';
+import { serviceConfigHash } from '../stack/hash.js';
+import type { StackModel } from '../stack/model.js';
+import { containerCreateBody, networkCreateBody, type StackFiles } from '../reconcile/container-spec.js';
+import type { EngineOps } from '../reconcile/engine-ops.js';
+import { executePlan, type ExecEvent } from '../reconcile/executor.js';
+import { volumeLabels } from '../reconcile/labels.js';
+import { formatPlan, planDown, reconcile, selectServices } from '../reconcile/plan.js';
+import { DEFAULT_UP_OPTIONS, type DownOptions, type Operation, type Plan, type UpOptions } from '../reconcile/types.js';
+import type { EventBus } from '../engine/events/bus.js';
+
+export interface StackRecord {
+  project: string;
+  model: StackModel;
+  options: UpOptions;
+  /** Set by `stack stop`/`rm`/`kill`: the daemon stops repairing until the next `up`/`start`. */
+  held: boolean;
+  updated: string;
+}
+
+export interface UpRequest {
+  model: StackModel;
+  options: UpOptions;
+  dryRun?: boolean | undefined;
+  /** Wait for every service to be running/healthy (one-shots: exited 0). */
+  wait?: boolean | undefined;
+  waitTimeoutSeconds?: number | undefined;
+}
+
+export interface DownRequest {
+  model?: StackModel | undefined;
+  options: DownOptions;
+  dryRun?: boolean | undefined;
+}
+
+export interface StackFailure { service: string | undefined; resource: string; message: string; hint?: string | undefined }
+
+/** Events streamed to the CLI (JSON lines). */
+export type StackEvent =
+  | { kind: 'waiting'; message: string }
+  | { kind: 'plan'; text: string; operations: readonly Operation[]; warnings: readonly string[] }
+  | ExecEvent
+  | { kind: 'wait'; service: string; status: 'started' | 'done' | 'failed'; message?: string | undefined }
+  | { kind: 'result'; ok: boolean; failures: StackFailure[] };
+
+const NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+
+function checkProject(project: string): void {
+  if (!NAME_RE.test(project)) throw new GantryError('INVALID_ARGUMENT', `invalid project name "${project}"`, { hint: 'project names use lowercase letters, digits, "-" and "_"' });
+}
+
+export class StackService {
+  readonly dir: string;
+  private readonly mutex = new KeyedMutex();
+  private readonly busy = new Map<string, number>();
+  private readonly repairTimers = new Map<string, NodeJS.Timeout>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(root: string, private readonly ops: EngineOps, private readonly events: EventBus, private readonly log: (msg: string) => void = () => undefined) {
+    this.dir = join(root, 'stacks');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  // ---- records ------------------------------------------------------------------------------------------
+
+  list(): StackRecord[] {
+    return readdirSync(this.dir).filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .flatMap((f) => { const r = readJsonFile<StackRecord>(join(this.dir, f)); return r ? [r] : []; })
+      .sort((a, b) => a.project.localeCompare(b.project));
+  }
+
+  get(project: string): StackRecord | undefined {
+    checkProject(project);
+    return readJsonFile<StackRecord>(join(this.dir, `${project}.json`));
+  }
+
+  private save(rec: StackRecord): void {
+    writeJsonAtomic(join(this.dir, `${rec.project}.json`), rec);
+  }
+
+  setHeld(project: string, held: boolean): void {
+    const rec = this.get(project);
+    if (rec === undefined) return;
+    this.save({ ...rec, held, updated: new Date().toISOString() });
+  }
+
+  /** Secrets/configs as host files: `file:` as is; `content:`/`environment:` written under the stack's dir. */
+  stackFiles(model: StackModel): StackFiles {
+    const base = join(this.dir, model.name);
+    const out = { secrets: {} as Record<string, string>, configs: {} as Record<string, string> };
+    for (const kind of ['secrets', 'configs'] as const) {
+      for (const [key, obj] of Object.entries(model[kind])) {
+        if (obj.file !== undefined) { out[kind][key] = obj.file; continue; }
+        const content = obj.content ?? (obj.environment !== undefined ? '' : undefined);
+        if (content === undefined) continue;
+        mkdirSync(join(base, kind), { recursive: true, mode: 0o700 });
+        const path = join(base, kind, key);
+        writeFileAtomic(path, content, 0o444);
+        out[kind][key] = path;
+      }
+    }
+    return out;
+  }
+
+  private async exclusive<T>(project: string, emit: (e: StackEvent) => void, fn: () => Promise<T>): Promise<T> {
+    if ((this.busy.get(project) ?? 0) > 0) emit({ kind: 'waiting', message: `another operation on stack ${project} is running; waiting for it to finish` });
+    this.busy.set(project, (this.busy.get(project) ?? 0) + 1);
+    try {
+      return await this.mutex.run(project, fn);
+    } finally {
+      this.busy.set(project, (this.busy.get(project) ?? 1) - 1);
+    }
+  }
+
+  private execContext(model: StackModel, signal: AbortSignal): Parameters<typeof executePlan>[1] {
+    const files = this.stackFiles(model);
+    return {
+      ops: this.ops, project: model.name, signal,
+      containerBody: (svc, num) => { const s = model.services[svc]!; return containerCreateBody(model, s, num, serviceConfigHash(s), files); },
+      networkBody: (key) => networkCreateBody(model.name, key, model.networks[key]!),
+      volumeName: (key) => model.volumes[key]!.name,
+      volumeLabels: (key) => ({ ...model.volumes[key]!.labels, ...volumeLabels(model.name, key) }),
+    };
+  }
+
+  private imageRefs(model: StackModel): string[] {
+    return [...new Set(Object.values(model.services).flatMap((s) => (s.image ? [s.image] : [])))];
+  }
+
+  // ---- up / down ----------------------------------------------------------------------------------------
+
+  /** Plans and applies `up`; stores the desired state first so the daemon keeps it converged. */
+  async up(req: UpRequest, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<boolean> {
+    const model = req.model;
+    checkProject(model.name);
+    return this.exclusive(model.name, emit, async () => {
+      const options = { ...DEFAULT_UP_OPTIONS, ...req.options };
+      const observed = this.ops.observe(model.name, this.imageRefs(model));
+      const plan = reconcile(model, observed, options);
+      emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
+      if (req.dryRun) return true;
+      this.save({ project: model.name, model, options: { ...options, services: [], noDeps: false, forceRecreate: false, startStopped: false },
+        held: false, updated: new Date().toISOString() });
+      const failures = await this.apply(model, plan, emit, signal);
+      if (failures.length === 0 && req.wait) {
+        failures.push(...await this.waitReady(model, selectServices(model, options.services, options.noDeps), req.waitTimeoutSeconds, emit, signal));
+      }
+      emit({ kind: 'result', ok: failures.length === 0, failures });
+      return failures.length === 0;
+    });
+  }
+
+  private async apply(model: StackModel, plan: Plan, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<StackFailure[]> {
+    if (plan.operations.length === 0) return [];
+    const r = await executePlan(plan, this.execContext(model, signal), emit);
+    return r.failed.map(({ op, error }) => ({ service: op.service, resource: op.resource, message: error.message, hint: error.hint }));
+  }
+
+  private async waitReady(model: StackModel, services: Set<string>, timeoutSeconds: number | undefined, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<StackFailure[]> {
+    const oneShots = new Set(Object.values(model.services).flatMap((s) => Object.entries(s.depends_on).filter(([, d]) => d.condition === 'service_completed_successfully').map(([k]) => k)));
+    const timeout = AbortSignal.timeout((timeoutSeconds ?? 300) * 1000);
+    const both = AbortSignal.any([signal, timeout]);
+    const failures: StackFailure[] = [];
+    const containers = this.ops.observe(model.name, []).containers.filter((c) => services.has(c.service) && !c.oneOff);
+    await Promise.all([...services].sort().map(async (svc) => {
+      emit({ kind: 'wait', service: svc, status: 'started' });
+      try {
+        for (const c of containers.filter((x) => x.service === svc)) {
+          if (oneShots.has(svc)) {
+            const code = await this.ops.waitExit(c.id, both);
+            if (code !== 0) throw new GantryError('CONFLICT', `container ${c.name} exited with code ${code}`);
+          } else {
+            await this.ops.waitHealthy(c.id, both);
+          }
+        }
+        emit({ kind: 'wait', service: svc, status: 'done' });
+      } catch (e) {
+        const message = timeout.aborted ? `not ready after ${timeoutSeconds ?? 300}s` : e instanceof Error ? e.message : String(e);
+        failures.push({ service: svc, resource: `service:${svc}`, message, hint: e instanceof GantryError ? e.hint : undefined });
+        emit({ kind: 'wait', service: svc, status: 'failed', message });
+      }
+    }));
+    return failures;
+  }
+
+  /** Plans and applies `down`, then forgets the stack. Uses the stored model when none is given. */
+  async down(project: string, req: DownRequest, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<boolean> {
+    checkProject(project);
+    return this.exclusive(project, emit, async () => {
+      const model = req.model ?? this.get(project)?.model;
+      const plan = planDown(model, this.ops.observe(project, []), req.options);
+      emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
+      if (req.dryRun) return true;
+      rmSync(join(this.dir, `${project}.json`), { force: true });
+      const failures = plan.operations.length === 0 ? [] : (await executePlan(plan, {
+        ops: this.ops, project, signal, containerBody: () => ({}), networkBody: () => ({ Name: '' }), volumeName: (k) => k, volumeLabels: () => ({}),
+      }, emit)).failed.map(({ op, error }) => ({ service: op.service, resource: op.resource, message: error.message, hint: error.hint }));
+      if (failures.length === 0) rmSync(join(this.dir, project), { recursive: true, force: true });
+      emit({ kind: 'result', ok: failures.length === 0, failures });
+      return failures.length === 0;
+    });
+  }
+
+  // ---- keeping stacks converged ----------------------------------------------------------------------------
+
+  /** Re-converges a stored stack (not started containers stay stopped: their restart policy decides). */
+  async repair(project: string): Promise<void> {
+    await this.mutex.run(project, async () => {
+      const rec = this.get(project);
+      if (rec === undefined || rec.held) return;
+      const plan = reconcile(rec.model, this.ops.observe(project, this.imageRefs(rec.model)), { ...rec.options, startStopped: false, noRecreate: true, removeOrphans: false });
+      if (plan.operations.length === 0) return;
+      this.log(`stack ${project}: repairing drift\n${formatPlan(plan)}`);
+      const failures = await this.apply(rec.model, plan, () => undefined, new AbortController().signal);
+      this.events.emit('stack', failures.length === 0 ? 'repair' : 'repair-failed', project, { name: project });
+      for (const f of failures) this.log(`stack ${project}: ${f.resource}: ${f.message}`);
+    });
+  }
+
+  private scheduleRepair(project: string): void {
+    clearTimeout(this.repairTimers.get(project));
+    const t = setTimeout(() => {
+      this.repairTimers.delete(project);
+      void this.repair(project).catch((e: unknown) => this.log(`stack ${project}: repair failed: ${e instanceof Error ? e.message : String(e)}`));
+    }, 300);
+    t.unref();
+    this.repairTimers.set(project, t);
+  }
+
+  /** Watches for containers of stored stacks that die or vanish, and converges every stored stack now. */
+  start(): void {
+    this.unsubscribe = this.events.subscribe((e) => {
+      if (e.Type !== 'container' || (e.Action !== 'destroy' && e.Action !== 'die')) return;
+      const name = e.Actor.Attributes['name'] ?? '';
+      for (const rec of this.list()) if (!rec.held && name.startsWith(`${rec.project}-`)) this.scheduleRepair(rec.project);
+    });
+    for (const rec of this.list()) this.scheduleRepair(rec.project);
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    for (const t of this.repairTimers.values()) clearTimeout(t);
+  }
+}

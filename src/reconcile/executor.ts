@@ -1,0 +1,122 @@
+// Runs a plan: every operation starts once the operations it depends on succeeded; independent operations
+// run in parallel. The only effectful part of the reconciler; it reports progress as events and nothing else.
+import type { ContainerCreateOptions } from 'dockerode';
+import { GantryError } from '../common/errors.js';
+import type { EngineOps } from './engine-ops.js';
+import type { Operation, Plan } from './types.js';
+
+export type OpStatus = 'started' | 'done' | 'failed' | 'skipped';
+
+/** A progress event (streamed to the CLI as one JSON line). */
+export interface ExecEvent {
+  readonly kind: 'op';
+  readonly id: number;
+  readonly type: Operation['type'];
+  readonly resource: string;
+  readonly cause: string;
+  readonly status: OpStatus;
+  readonly message?: string | undefined;
+}
+
+export interface ExecContext {
+  readonly ops: EngineOps;
+  readonly project: string;
+  /** The create body of container `num` of `service` (labels, mounts, networks...). */
+  readonly containerBody: (service: string, num: number) => ContainerCreateOptions;
+  readonly networkBody: (key: string) => Parameters<EngineOps['createNetwork']>[0];
+  readonly volumeLabels: (key: string) => Record<string, string>;
+  readonly volumeName: (key: string) => string;
+  readonly signal: AbortSignal;
+}
+
+export interface ExecResult {
+  readonly failed: ReadonlyArray<{ readonly op: Operation; readonly error: GantryError }>;
+  readonly skipped: readonly Operation[];
+}
+
+function nameOf(resource: string): string {
+  return resource.slice(resource.indexOf(':') + 1);
+}
+
+function asGantryError(e: unknown): GantryError {
+  if (e instanceof GantryError) return e;
+  return new GantryError('INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefined> {
+  const { ops } = ctx;
+  const name = nameOf(op.resource);
+  switch (op.type) {
+    case 'create-network': await ops.createNetwork(ctx.networkBody(op.key!)); return undefined;
+    case 'remove-network': await ops.removeNetwork(name); return undefined;
+    case 'create-volume': await ops.createVolume(ctx.volumeName(op.key!), ctx.volumeLabels(op.key!)); return undefined;
+    case 'remove-volume': await ops.removeVolume(name); return undefined;
+    case 'create-container': {
+      const id = await ops.createContainer(name, ctx.containerBody(op.service!, op.number!));
+      return id.slice(0, 12);
+    }
+    case 'recreate-container': {
+      const body = ctx.containerBody(op.service!, op.number!);
+      await ops.stopContainer(op.containerId!, op.timeout);
+      await ops.removeContainer(op.containerId!);
+      const id = await ops.createContainer(name, body);
+      return id.slice(0, 12);
+    }
+    case 'start-container': await ops.startContainer(op.containerId ?? name); return undefined;
+    case 'stop-container': await ops.stopContainer(op.containerId ?? name, op.timeout); return undefined;
+    case 'remove-container': await ops.removeContainer(op.containerId ?? name); return undefined;
+    case 'wait-container': {
+      const ids = ops.observe(ctx.project, []).containers.filter((c) => c.service === op.service && !c.oneOff).map((c) => c.id);
+      if (op.waitFor === 'healthy') {
+        await Promise.all(ids.map((id) => ops.waitHealthy(id, ctx.signal)));
+        return 'healthy';
+      }
+      const codes = await Promise.all(ids.map((id) => ops.waitExit(id, ctx.signal)));
+      const bad = codes.find((c) => c !== 0);
+      if (bad !== undefined) {
+        throw new GantryError('CONFLICT', `service "${op.service}" didn't complete successfully: exit ${bad}`,
+          { hint: `see its output: gantry stack logs ${op.service}` });
+      }
+      return 'exited 0';
+    }
+  }
+}
+
+/** Executes the plan. Never throws for a failed step: failures (and the steps they prevented) are returned. */
+export async function executePlan(plan: Plan, ctx: ExecContext, emit: (e: ExecEvent) => void): Promise<ExecResult> {
+  const byId = new Map(plan.operations.map((o) => [o.id, o]));
+  const outcome = new Map<number, Promise<boolean>>();
+  const failed: Array<{ op: Operation; error: GantryError }> = [];
+  const skipped: Operation[] = [];
+  const ev = (op: Operation, status: OpStatus, message?: string): void =>
+    emit({ kind: 'op', id: op.id, type: op.type, resource: op.resource, cause: op.cause, status, ...(message !== undefined ? { message } : {}) });
+
+  const run = (op: Operation): Promise<boolean> => {
+    let p = outcome.get(op.id);
+    if (p !== undefined) return p;
+    p = (async (): Promise<boolean> => {
+      const deps = await Promise.all(op.dependsOn.map((d) => run(byId.get(d)!)));
+      if (deps.some((ok) => !ok) || ctx.signal.aborted) {
+        const why = ctx.signal.aborted ? 'interrupted' : `skipped: #${op.dependsOn.filter((_d, i) => !deps[i]).join(', #')} failed`;
+        skipped.push(op);
+        ev(op, 'skipped', why);
+        return false;
+      }
+      ev(op, 'started');
+      try {
+        const message = await runOne(op, ctx);
+        ev(op, 'done', message);
+        return true;
+      } catch (e) {
+        const error = asGantryError(e);
+        failed.push({ op, error });
+        ev(op, 'failed', error.message);
+        return false;
+      }
+    })();
+    outcome.set(op.id, p);
+    return p;
+  };
+  await Promise.all(plan.operations.map(run));
+  return { failed, skipped };
+}
