@@ -1,13 +1,13 @@
 // The CLI's client for gantryd: JSON requests, streams, hijacked (Upgrade: tcp) connections, and starting
 // the daemon in the background when nothing answers on the default socket.
-import { request as httpRequest, Agent, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError, errnoCode, type ErrorCode, ERROR_CODES } from '../common/errors.js';
 import { DEFAULT_HOST, socketPathFromHost } from '../common/paths.js';
+import { rawRequest, readAll, type RawResponse } from './http.js';
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined | string[]>;
@@ -29,12 +29,6 @@ function buildPath(path: string, query: RequestOptions['query']): string {
   return s ? `${path}?${s}` : path;
 }
 
-async function readAll(res: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
 function toError(status: number, body: Buffer): GantryError {
   let parsed: { message?: string; code?: string; hint?: string; detail?: Record<string, unknown> } = {};
   try { parsed = JSON.parse(body.toString('utf8')) as typeof parsed; } catch { parsed = { message: body.toString('utf8') }; }
@@ -43,25 +37,22 @@ function toError(status: number, body: Buffer): GantryError {
 }
 
 export class DaemonClient {
-  private readonly agent: Agent;
   readonly socketPath: string;
 
   constructor(readonly host: string) {
     this.socketPath = socketPathFromHost(host);
-    this.agent = new Agent({ keepAlive: true });
   }
 
-  private raw(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-      const req = httpRequest({
-        socketPath: this.socketPath, method, path: buildPath(path, opts.query), agent: this.agent,
-        headers: { Host: 'gantry', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}), ...opts.headers },
-      }, resolve);
-      req.on('error', (e) => reject(this.connectError(e)));
-      if (opts.bodyStream) opts.bodyStream.pipe(req);
-      else req.end(payload);
-    });
+  private async send(method: string, path: string, opts: RequestOptions, upgrade: boolean): Promise<{ response: RawResponse } | { socket: Socket }> {
+    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    try {
+      return await rawRequest(this.socketPath, {
+        method, path: buildPath(path, opts.query), body, bodyStream: opts.bodyStream,
+        headers: { ...(body ? { 'Content-Type': 'application/json' } : {}), ...opts.headers },
+      }, upgrade);
+    } catch (e) {
+      throw this.connectError(e);
+    }
   }
 
   private connectError(e: unknown): GantryError {
@@ -76,42 +67,30 @@ export class DaemonClient {
 
   /** A JSON request; throws the daemon's typed error on non-2xx. */
   async call<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.raw(method, path, opts);
+    const res = await this.stream(method, path, opts);
     const body = await readAll(res);
-    const status = res.statusCode ?? 500;
-    if (status >= 400) throw toError(status, body);
     if (body.length === 0) return undefined as T;
-    const type = res.headers['content-type'] ?? '';
-    return (type.includes('json') ? JSON.parse(body.toString('utf8')) : body.toString('utf8')) as T;
+    return ((res as Readable & { contentType?: string }).contentType?.includes('json') ? JSON.parse(body.toString('utf8')) : body.toString('utf8')) as T;
   }
 
   /** A streaming response (logs, events, wait); throws on non-2xx. */
-  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
-    const res = await this.raw(method, path, opts);
-    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, await readAll(res));
-    return res;
+  async stream(method: string, path: string, opts: RequestOptions = {}): Promise<Readable> {
+    const out = await this.send(method, path, opts, false);
+    if (!('response' in out)) throw new GantryError('INTERNAL', 'unexpected protocol upgrade');
+    const { status, body, headers } = out.response;
+    if (status >= 400) throw toError(status, await readAll(body));
+    return Object.assign(body, { contentType: headers['content-type'] ?? '' });
   }
 
   /** POST with `Upgrade: tcp`; resolves with the raw socket once the daemon answers 101. */
-  hijack(path: string, opts: RequestOptions = {}): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const payload = opts.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(opts.body));
-      const req = httpRequest({
-        socketPath: this.socketPath, method: 'POST', path: buildPath(path, opts.query),
-        headers: { Host: 'gantry', Connection: 'Upgrade', Upgrade: 'tcp', 'Content-Type': 'application/json', 'Content-Length': payload.length },
-      });
-      req.on('upgrade', (_res, socket, head) => {
-        if (head.length > 0) socket.unshift(head);
-        resolve(socket);
-      });
-      req.on('response', (res) => { void readAll(res).then((b) => reject(toError(res.statusCode ?? 500, b))); });
-      req.on('error', (e) => reject(this.connectError(e)));
-      req.end(payload);
-    });
+  async hijack(path: string, opts: RequestOptions = {}): Promise<Socket> {
+    const out = await this.send('POST', path, { ...opts, body: opts.body ?? {} }, true);
+    if ('socket' in out) return out.socket;
+    throw toError(out.response.status, await readAll(out.response.body));
   }
 
   close(): void {
-    this.agent.destroy();
+    // one connection per request: nothing pooled
   }
 }
 
@@ -144,6 +123,7 @@ export async function connectDaemon(hostFlag?: string): Promise<DaemonClient> {
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const logPath = join(runDir, 'gantryd.log');
   const out = openSync(logPath, 'a');
+  const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [gantrydScript(), '-H', host], { detached: true, stdio: ['ignore', out, out], env: process.env });
   closeSync(out);
   child.unref();
