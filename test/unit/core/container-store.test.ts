@@ -1,0 +1,98 @@
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContainerStore } from '../../../src/engine/containers/store.js';
+import { isCode, makeRecord, removeDir, tempDir } from './helpers.js';
+
+const ID_A = 'abc123' + '0'.repeat(58);
+const ID_B = 'abc456' + '1'.repeat(58);
+const ID_C = 'def789' + '2'.repeat(58);
+
+describe('ContainerStore', () => {
+  let root = '';
+  beforeEach(() => { root = tempDir(); });
+  afterEach(() => removeDir(root));
+
+  test('save then load in a fresh store gives the same records, newest first', () => {
+    const s1 = new ContainerStore(root);
+    const a = makeRecord(ID_A, 'web', { created: '2024-01-01T00:00:00.000Z', state: { status: 'running', pid: 42, restartCount: 2 } });
+    const b = makeRecord(ID_B, 'db', { created: '2024-02-01T00:00:00.000Z' });
+    s1.save(a);
+    s1.save(b);
+    const s2 = new ContainerStore(root);
+    assert.deepEqual(s2.load(), { orphanDirs: [] });
+    assert.deepEqual(s2.all(), [b, a]);
+    assert.deepEqual(s2.get('web'), a);
+  });
+
+  test('each record is one container.json under containers/<id>, with no temp files left', () => {
+    const s = new ContainerStore(root);
+    s.save(makeRecord(ID_A, 'web'));
+    s.save({ ...makeRecord(ID_A, 'web'), state: { ...makeRecord(ID_A, 'web').state, status: 'exited', exitCode: 3 } });
+    assert.deepEqual(readdirSync(join(root, 'containers', ID_A)), ['container.json']);
+    const onDisk = JSON.parse(readFileSync(join(root, 'containers', ID_A, 'container.json'), 'utf8')) as { state: { exitCode: number } };
+    assert.equal(onDisk.state.exitCode, 3);
+  });
+
+  test('lookup by full id, by name (with or without /), and by a unique id prefix', () => {
+    const s = new ContainerStore(root);
+    for (const [id, name] of [[ID_A, 'web'], [ID_B, 'db'], [ID_C, 'cache']] as const) s.save(makeRecord(id, name));
+    assert.equal(s.get(ID_B).name, 'db');
+    assert.equal(s.get('cache').id, ID_C);
+    assert.equal(s.get('/cache').id, ID_C);
+    assert.equal(s.get('def').id, ID_C);
+    assert.equal(s.get('abc1').id, ID_A);
+    assert.equal(s.find('nothing-like-it'), undefined);
+    assert.equal(s.find('fff'), undefined);
+  });
+
+  test('an exact name wins over an id prefix that looks the same', () => {
+    const s = new ContainerStore(root);
+    s.save(makeRecord(ID_A, 'web'));
+    s.save(makeRecord(ID_C, 'abc'));
+    assert.equal(s.get('abc').id, ID_C);
+  });
+
+  test('an ambiguous prefix is a CONFLICT asking for more of the id', () => {
+    const s = new ContainerStore(root);
+    s.save(makeRecord(ID_A, 'web'));
+    s.save(makeRecord(ID_B, 'db'));
+    assert.throws(() => s.get('abc'), isCode('CONFLICT', /"abc" is ambiguous \(2 containers match\)/));
+  });
+
+  test('an unknown reference is CONTAINER_NOT_FOUND', () => {
+    const s = new ContainerStore(root);
+    assert.throws(() => s.get('ghost'), isCode('CONTAINER_NOT_FOUND', /no such container: ghost/));
+  });
+
+  test('load() reports a directory without container.json as an orphan and does not index it', () => {
+    const s1 = new ContainerStore(root);
+    s1.save(makeRecord(ID_A, 'web'));
+    const half = join(root, 'containers', ID_C);
+    mkdirSync(join(half, 'upper'), { recursive: true });
+    writeFileSync(join(half, 'log.json'), '');
+    const s2 = new ContainerStore(root);
+    assert.deepEqual(s2.load(), { orphanDirs: [half] });
+    assert.deepEqual(s2.all().map((r) => r.id), [ID_A]);
+    assert.equal(s2.find(ID_C), undefined);
+  });
+
+  test('delete removes the record and the container directory', () => {
+    const s = new ContainerStore(root);
+    s.save(makeRecord(ID_A, 'web'));
+    writeFileSync(join(s.containerDir(ID_A), 'container-json.log'), 'x\n');
+    s.delete(ID_A);
+    assert.equal(s.find('web'), undefined);
+    assert.equal(existsSync(join(root, 'containers', ID_A)), false);
+    const again = new ContainerStore(root);
+    again.load();
+    assert.deepEqual(again.all(), []);
+  });
+
+  test('delete of an unknown id is harmless', () => {
+    const s = new ContainerStore(root);
+    s.delete(ID_B);
+    assert.deepEqual(s.all(), []);
+  });
+});
