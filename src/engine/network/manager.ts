@@ -15,7 +15,8 @@ import {
   attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, isExists, listLinks,
   removeStaleLinks, vethIfName,
 } from './bridge.js';
-import { DnsTable, readHostResolvers, startDnsServer, type DnsServer } from './dns.js';
+import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
+import { ScopedDnsTable } from './dns-scope.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
 import { allocateAddress, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
@@ -407,16 +408,32 @@ export class NetworkManager {
     let p = this.dns.get(net.id);
     if (p === undefined) {
       const gateways = [...this.networks.values()].map((n) => n.gateway);
-      p = startDnsServer({
+      // `tableFor` lets a container on several networks resolve the names of all of them (Docker's rule). It
+      // takes effect once dns.ts consults it (a per-client table hook, proposed to its owner); until then each
+      // network's server answers from that network's table only.
+      const opts: DnsServerOptions & { tableFor: (client: string) => DnsTable } = {
         host: net.gateway, port: 53, table: this.table(net.id), allowFrom: net.subnet,
         upstreams: readHostResolvers(this.o.resolvConfPath ?? '/etc/resolv.conf', gateways),
-      });
+        tableFor: (client) => this.tableFor(net.id, client),
+      };
+      p = startDnsServer(opts);
       this.dns.set(net.id, p);
       p.catch(() => {
         if (this.dns.get(net.id) === p) this.dns.delete(net.id);
       });
     }
     return p;
+  }
+
+  /** The names a client of `networkId`'s DNS may resolve: those of every network its container is on. */
+  tableFor(networkId: string, client: string): DnsTable {
+    const ip = client.replace(/^::ffff:/, '');
+    for (const s of this.states.values()) {
+      if (!s.endpoints.some((ep) => ep.networkId === networkId && ep.ip === ip)) continue;
+      const ids = uniq(s.endpoints.map((ep) => ep.networkId)).filter((id) => this.networks.get(id)?.isDefault === false);
+      return ids.length === 1 ? this.table(networkId) : new ScopedDnsTable(ids.map((id) => this.table(id)));
+    }
+    return this.table(networkId);
   }
 
   private async stopDns(networkId: string): Promise<void> {
