@@ -66,10 +66,31 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
   const verbIndex = all.findIndex((a) => Object.hasOwn(VERBS, a));
   const verb = verbIndex < 0 ? undefined : all[verbIndex]!;
   if (verb === undefined) throw usageError(all.length === 0 ? 'missing stack command' : `unknown stack command "${all.find((a) => !a.startsWith('-')) ?? all[0]}"`, USAGE);
-  const rest = [...all.slice(0, verbIndex), ...all.slice(verbIndex + 1)];
   const stopAfter = verb === 'exec' || verb === 'run' ? 1 : undefined;
-  const p = parseArgs(rest, [...STACK_FLAGS, ...VERBS[verb]!], stopAfter === undefined ? {} : { stopAfterPositionals: stopAfter });
+  // Before the verb only stack options; after it, the verb's flags win a clash (`logs -f` is --follow).
+  const before = parseArgs(all.slice(0, verbIndex), STACK_FLAGS);
+  if (before.positionals.length > 0) throw usageError(`unexpected argument "${before.positionals[0]}" before ${verb}`, USAGE);
+  const verbFlags = VERBS[verb]!;
+  const shorts = new Set(verbFlags.map((f) => f.short));
+  const after = parseArgs(all.slice(verbIndex + 1), [...STACK_FLAGS.map((f) => (shorts.has(f.short) ? { ...f, short: undefined } : f)).map(({ short, ...f }) => (short === undefined ? f : { ...f, short })), ...verbFlags],
+    stopAfter === undefined ? {} : { stopAfterPositionals: stopAfter });
+  const flags = new Map(before.flags);
+  for (const [k, v] of after.flags) {
+    const prev = flags.get(k);
+    flags.set(k, Array.isArray(prev) && Array.isArray(v) ? [...prev, ...v] : v);
+  }
+  const p: Parsed = { flags, positionals: after.positionals };
   const ctx: Ctx = { p, g, verb };
+  try {
+    return await dispatch(ctx);
+  } catch (e) {
+    if (e instanceof InvalidStack) return 1;
+    throw e;
+  }
+}
+
+async function dispatch(ctx: Ctx): Promise<number> {
+  const { p, verb } = ctx;
   switch (verb) {
     case 'config': return config(p);
     case 'up': return up(ctx);
