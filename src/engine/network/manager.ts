@@ -17,6 +17,8 @@ import {
 } from './bridge.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
+import { LinkReaper } from './link-reaper.js';
+import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
 import { allocateAddress, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
@@ -95,10 +97,12 @@ export class NetworkManager {
   private readonly created = new Date().toISOString();
   /** Bridges known to exist (made or adopted by this daemon). */
   private readonly bridgesUp = new Set<string>();
+  private readonly reaper: LinkReaper;
 
   constructor(private readonly o: NetworkManagerOptions) {
     this.linkPrefix = linkPrefixFor(o.prefix);
     this.store = new NetworkStore(o.root);
+    this.reaper = new LinkReaper((msg) => this.log(msg));
   }
 
   private log(msg: string): void {
@@ -183,6 +187,7 @@ export class NetworkManager {
     await Promise.all(servers.map((s) => s?.close()));
     const def = this.defaultNetwork();
     if (def !== undefined && this.endpointsOn(def.id).length === 0 && this.bridgesUp.delete(def.bridge)) this.quietly(() => deleteBridge(def.bridge));
+    await this.reaper.close();
   }
 
   // ---- networks -------------------------------------------------------------------------------------------
@@ -299,7 +304,12 @@ export class NetworkManager {
       });
     }
     await this.stopDns(net.id);
-    deleteBridge(net.bridge);
+    // Down at once (no traffic, no routes); the kernel's slow deletion happens off the main thread.
+    withRtnl((nl) => {
+      const link = nl.getLink(net.bridge);
+      if (link !== undefined) nl.setUp(link.index, false);
+    });
+    this.reaper.delete(net.bridge);
     this.bridgesUp.delete(net.bridge);
     this.store.deleteNetwork(net.id);
     this.networks.delete(net.id);
