@@ -110,7 +110,8 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
     exposed[key] = {};
   }
   for (const e of list(p, 'expose')) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
-  const networks = list(p, 'network');
+  // --ip/--network-alias without --network apply to the default network (where the daemon refuses them clearly).
+  const networks = list(p, 'network').length > 0 || (str(p, 'ip') === undefined && list(p, 'network-alias').length === 0) ? list(p, 'network') : ['bridge'];
   const networkMode = networks[0];
   const entrypoint = str(p, 'entrypoint');
   const healthCmd = str(p, 'health-cmd');
