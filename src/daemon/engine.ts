@@ -1,7 +1,7 @@
 // The daemon's composition root: stores, runtime, cgroups, networking and the managers built on them.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerInspectInfo } from 'dockerode';
+import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import type { DaemonPaths } from '../common/paths.js';
 import { detectCgroupDriver, type CgroupDriver } from '../engine/cgroups/index.js';
 import type { ImageSource, ImageView } from '../engine/containers/deps.js';
@@ -63,6 +63,14 @@ export class Engine {
   /** Adds what other subsystems know (networks, ports) to a container's inspect output. */
   decorateInspect(info: ContainerInspectInfo, rec: ContainerRecord): ContainerInspectInfo {
     return { ...info, NetworkSettings: this.network.networkSettings(rec) };
+  }
+
+  /** The same for `GET /containers/json` entries (ps): ports as bound (random ones resolved), networks. */
+  decorateList(entry: ContainerInfo, rec: ContainerRecord): ContainerInfo {
+    const Ports = this.network.publishedPorts(rec.id).map((p) => ({
+      IP: p.hostIp === '' ? '0.0.0.0' : p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol,
+    }));
+    return { ...entry, Ports, NetworkSettings: { Networks: this.network.networkSettings(rec).Networks } };
   }
 
   /** Stops watching (containers keep running); drops the empty cgroup parent so no stray dir is left. */
