@@ -111,6 +111,10 @@ export class TestDaemon {
       if (!this.proc) await this.start().catch(() => undefined);
       const ids = this.gantry(['ps', '-aq']).stdout.split('\n').filter(Boolean);
       if (ids.length) this.gantry(['rm', '-f', '-v', ...ids]);
+      // User networks outlive containers (and the daemon): remove them, so no bridge is left behind.
+      const networks = this.gantry(['network', 'ls', '--format', 'json']).stdout.split('\n').filter(Boolean)
+        .map((l) => (JSON.parse(l) as { Name: string }).Name).filter((n) => !['bridge', 'host', 'none'].includes(n));
+      if (networks.length) this.gantry(['network', 'rm', ...networks]);
     } finally {
       await this.stop().catch(() => undefined);
       await this.crash().catch(() => undefined);

@@ -207,9 +207,7 @@ describe('bridge networking through the CLI (root)', () => {
     });
   });
 
-  test('a container on two networks resolves the names of both', {
-    todo: 'needs a per-client table hook in dns.ts (NetworkManager already passes tableFor); each network server answers its own names today',
-  }, async (t) => {
+  test('a container on two networks resolves the names of both', async (t) => {
     await withDaemon(t, async ({ d, network }) => {
       network('left');
       network('right');

@@ -43,7 +43,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
       if (filters['id'] && !filters['id'].some((n) => rec.id.startsWith(n))) return false;
       if (filters['status'] && !filters['status'].includes(rec.state.status)) return false;
       return true;
-    }).map((rec) => listEntry(rec, paths(rec.id)));
+    }).map((rec) => engine.decorateList(listEntry(rec, paths(rec.id)), rec));
   });
 
   r.add('GET', '/containers/{id}/json', (ctx) => {

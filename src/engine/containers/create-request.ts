@@ -50,7 +50,7 @@ function parsePortBindings(raw: unknown): PortBinding[] {
       const hostPortEnd = r?.[2] === undefined ? undefined : Number(r[2]);
       const bad = (p: number): boolean => !Number.isInteger(p) || p < 0 || p > 65535;
       if (bad(hostPort) || (hostPortEnd !== undefined && (bad(hostPortEnd) || hostPortEnd < hostPort))) throw invalid(`invalid host port "${e.HostPort}" for ${key}`);
-      const binding: PortBinding & { hostPortEnd?: number } = { containerPort: Number(m[1]), protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp', hostIp: e.HostIp ?? '', hostPort };
+      const binding: PortBinding = { containerPort: Number(m[1]), protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp', hostIp: e.HostIp ?? '', hostPort };
       if (hostPortEnd !== undefined && hostPortEnd !== hostPort) binding.hostPortEnd = hostPortEnd;
       out.push(binding);
     }

@@ -36,6 +36,8 @@ export interface PortBinding {
   hostIp: string;
   /** 0 = pick a free port at start. */
   hostPort: number;
+  /** End of a published range (`-p 8000-8002:80`), when given. */
+  hostPortEnd?: number | undefined;
 }
 
 export interface NetworkAttachment {

@@ -120,6 +120,8 @@ export interface DnsServerOptions {
   allowFrom?: string;
   /** TTL of our answers, default 600 s. */
   ttl?: number;
+  /** Per-client table (a container on several networks resolves the names of all of them); falls back to `table`. */
+  tableFor?: (client: string) => DnsTable | undefined;
   /** Also serve DNS over TCP (for truncated answers); default true. */
   tcp?: boolean;
 }
@@ -194,14 +196,15 @@ function makeResolver(opts: DnsServerOptions): Resolver {
       const question = q.questions[0];
       if (q.questions.length !== 1 || question === undefined) return reply(RCODE_FORMERR);
       const name = normalize(question.name);
-      if (question.class === CLASS_IN && opts.table.has(name)) {
+      const table = opts.tableFor?.(from.replace(/^::ffff:/, '')) ?? opts.table;
+      if (question.class === CLASS_IN && table.has(name)) {
         if (question.type !== TYPE_A && question.type !== TYPE_ANY) return reply(RCODE_NOERROR); // AAAA etc: no data
-        const addrs = opts.table.lookup(name) ?? [];
+        const addrs = table.lookup(name) ?? [];
         return reply(RCODE_NOERROR, addrs.map((a) => aRecord(question.name, a, ttl)));
       }
       if (question.class === CLASS_IN && question.type === TYPE_PTR) {
         const ip = reverseName(name);
-        const target = ip === undefined ? undefined : opts.table.reverse(ip);
+        const target = ip === undefined ? undefined : table.reverse(ip);
         if (target !== undefined) return reply(RCODE_NOERROR, [ptrRecord(question.name, target, ttl)]);
       }
       if (!name.includes('.')) return reply(RCODE_NXDOMAIN); // bare names are ours or nobody's
