@@ -188,6 +188,20 @@ describe('engine core', { skip }, () => {
     d.ok(['rm', '-f', 'host1']);
   });
 
+  test('run -i pipes stdin; restart; ps -q and --format json', () => {
+    assert.equal(d.ok(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'tr a-z A-Z'], { input: 'shout\n' }), 'SHOUT\n');
+    d.ok(['run', '-d', '--name', 'again', 'busybox', 'sleep', '60']);
+    const pid1 = inspect('again').State.Pid;
+    d.ok(['restart', '-t', '0', 'again']);
+    const after = inspect('again');
+    assert.equal(after.State.Status, 'running');
+    assert.notEqual(after.State.Pid, pid1);
+    assert.equal(d.ok(['ps', '-q']).trim(), after.Id.slice(0, 12));
+    const rows = d.ok(['ps', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l) as { Names: string[]; State: string });
+    assert.deepEqual(rows.map((r) => [r.Names[0], r.State]), [['/again', 'running']]);
+    d.ok(['rm', '-f', 'again']);
+  });
+
   test('bad input gets a clear error and leaves nothing behind', () => {
     const before = d.ok(['ps', '-aq']);
     const unknown = d.gantry(['run', '--rm', 'nosuchimage', 'true']);
