@@ -17,11 +17,11 @@ function subject(resource: string): string {
   return `${kind.charAt(0).toUpperCase()}${kind.slice(1)} ${resource.slice(i + 1)}`;
 }
 
-export interface ProgressResult { ok: boolean; failures: StackFailure[]; planText: string }
+export interface ProgressResult { ok: boolean; failures: StackFailure[]; planText: string; ended: boolean }
 
 /** Reads JSON-line events and renders them; resolves with the final result. */
 export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: ProgressMode, out: NodeJS.WritableStream = process.stderr): Promise<ProgressResult> {
-  const result: ProgressResult = { ok: false, failures: [], planText: '' };
+  const result: ProgressResult = { ok: false, failures: [], planText: '', ended: false };
   const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let listr: Promise<void> | undefined;
   for await (const e of lines) {
@@ -56,6 +56,7 @@ export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: Pro
       case 'result':
         result.ok = e.ok;
         result.failures = e.failures;
+        result.ended = true;
         break;
     }
   }

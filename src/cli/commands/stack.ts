@@ -194,6 +194,10 @@ async function streamStack(client: DaemonClient, path: string, body: unknown, p:
   const res = await client.stream('POST', path, { body });
   const mode = bool(p, 'dry-run') ? 'quiet' : progressMode(p);
   const r = await renderProgress(jsonLines(res), mode);
+  if (!r.ended) {
+    throw new GantryError('DAEMON_UNREACHABLE', 'the daemon\'s progress stream ended before the result',
+      { hint: 'the state converges anyway: run the command again, or look at `gantry stack ps`' });
+  }
   if (bool(p, 'dry-run')) process.stdout.write(r.planText);
   for (const f of r.failures) {
     process.stderr.write(`Error: ${f.service !== undefined ? `service "${f.service}": ` : ''}${f.message}${f.resource.startsWith('container:') ? ` (${f.resource})` : ''}\n`);
