@@ -1,12 +1,18 @@
 // YAML text -> positioned tree. Anchors and aliases are shared (not copied) so an alias bomb costs nothing
 // to parse; its expanded size is measured and rejected before anything walks it. `<<` merge keys are applied
 // here (explicit keys win, then earlier merge sources over later ones).
+//
+// Two readers give the same tree: yaml-fast.ts for the subset stack files use (fast, no dependency), and the
+// `yaml` package for everything else and for every file with a problem, so diagnostics are the package's.
+// The package is loaded only when needed (it costs ~20 ms to load and ~100 ms for a first large parse).
 
-import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isPair } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlPackage from 'yaml';
 import type { Node as YNode, Scalar as YScalar } from 'yaml';
 import type { PEntry, PNode, Pos, Tag } from './pnode.js';
 import { expandedSize, pmap, pscalar, pseq } from './pnode.js';
 import type { Reporter } from './report.js';
+import { readYamlFast } from './yaml-fast.js';
 
 /** A document may expand to at most this many nodes through aliases... */
 export const ALIAS_EXPANSION_FLOOR = 10_000;
@@ -18,8 +24,34 @@ export interface ParsedFile {
   readonly root: PNode | undefined;
 }
 
+let yamlPackage: typeof YamlPackage | undefined;
+
+function loadYamlPackage(): typeof YamlPackage {
+  yamlPackage ??= createRequire(import.meta.url)('yaml') as typeof YamlPackage;
+  return yamlPackage;
+}
+
+function tooLarge(size: number, distinct: number): boolean {
+  return size > Math.max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_RATIO * distinct);
+}
+
 export function parseYaml(text: string, file: string, base: string, reporter: Reporter): ParsedFile {
   reporter.addSource(file, text);
+  const fast = readYamlFast(text, file, base);
+  if (fast !== undefined) {
+    if (fast.root === undefined) return { file, root: pmap({ file, line: 1, col: 1, length: 1, base }) };
+    // An alias bomb is reported by the package path (same message, same position).
+    if (!tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
+  }
+  return parseYamlWithPackage(text, file, base, reporter);
+}
+
+/**
+ * The `yaml` package's reading (parseYaml without the fast path; the source must already be added to the
+ * reporter). `stats.distinct` receives the number of nodes written, for tests.
+ */
+export function parseYamlWithPackage(text: string, file: string, base: string, reporter: Reporter, stats?: { distinct: number }): ParsedFile {
+  const { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isPair } = loadYamlPackage();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false, strict: false });
   const posAt = (start: number, end: number): Pos => {
@@ -99,7 +131,7 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
           }
           continue;
         }
-        const key = keyString(keyNode);
+        const key = keyString(keyNode, isScalar);
         map.entries.set(key, { key, keyPos, value: convert(pair.value as YNode | null, keyPos) });
       }
       for (const e of merged) if (!map.entries.has(e.key)) map.entries.set(e.key, e);
@@ -112,9 +144,10 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
   };
 
   const root = convert(doc.contents as YNode, posAt(0, 1));
+  if (stats !== undefined) stats.distinct = distinct;
   if (badMerge) return { file, root: undefined };
   const size = expandedSize(root);
-  if (size > Math.max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_RATIO * distinct)) {
+  if (tooLarge(size, distinct)) {
     const firstAlias = text.search(/\*[^\s,\]}]/);
     const pos = firstAlias >= 0 ? posAt(firstAlias, firstAlias + 1) : posAt(0, 1);
     reporter.error('SPEC_ALIAS_BOMB', `aliases expand this document to ${size} nodes, from ${distinct} written`, pos, [], 'the file looks like an alias bomb ("billion laughs"); use fewer nested aliases');
@@ -143,7 +176,7 @@ function scalarValue(n: YScalar): string | number | boolean | null {
   return String(v);
 }
 
-function keyString(n: YNode | null): string {
+function keyString(n: YNode | null, isScalar: typeof YamlPackage.isScalar): string {
   if (n === null) return '';
   if (isScalar(n)) {
     const v: unknown = n.value;
