@@ -145,7 +145,7 @@ export class StackService {
       const observed = this.ops.observe(model.name, this.imageRefs(model));
       const plan = reconcile(model, observed, options);
       emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
-      if (req.dryRun) return true;
+      if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
       this.save({ project: model.name, model, options: { ...options, services: [], noDeps: false, forceRecreate: false, startStopped: false },
         held: false, updated: new Date().toISOString() });
       const failures = await this.apply(model, plan, emit, signal);
@@ -197,7 +197,7 @@ export class StackService {
       const model = req.model ?? this.get(project)?.model;
       const plan = planDown(model, this.ops.observe(project, []), req.options);
       emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
-      if (req.dryRun) return true;
+      if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
       rmSync(join(this.dir, `${project}.json`), { force: true });
       const failures = plan.operations.length === 0 ? [] : (await executePlan(plan, {
         ops: this.ops, project, signal, containerBody: () => ({}), networkBody: () => ({ Name: '' }), volumeName: (k) => k, volumeLabels: () => ({}),
