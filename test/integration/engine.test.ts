@@ -96,8 +96,9 @@ describe('engine core', { skip }, () => {
     const rofs = d.gantry(['run', '--rm', '--read-only', '--tmpfs', '/tmp', 'busybox', 'sh', '-c', 'touch /tmp/ok && echo tmp-ok; touch /nope']);
     assert.match(rofs.stdout, /tmp-ok/);
     assert.match(rofs.stderr, /Read-only file system/);
-    const env = d.ok(['run', '--rm', '-e', 'A=1', '--env-file', join(scratch, 'env'), '-w', '/work/dir', '-u', '65534:65534', 'busybox', 'sh', '-c', 'echo $A $FROM_FILE; pwd; id -u; id -g']);
-    assert.equal(env, '1 yes\n/work/dir\n65534\n65534\n');
+    const env = d.ok(['run', '--rm', '-e', 'A=1', '--env-file', join(scratch, 'env'), '-w', '/work/dir', '-u', '65534:65534', 'busybox', 'sh', '-c', 'echo $A $FROM_FILE; pwd; id -u; id -g; exec stat -c %a /']);
+    // `/` keeps the image's mode (0755), so a non-root user can run programs.
+    assert.equal(env, '1 yes\n/work/dir\n65534\n65534\n755\n');
   });
 
   test('memory quota: a process allocating past -m is OOM-killed (137, OOMKilled)', () => {

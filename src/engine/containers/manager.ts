@@ -1,6 +1,6 @@
 // Container lifecycle: create, start, stop, kill, pause, remove, wait, restart policies, and recovery after a
 // daemon restart. The only effectful owner of container records; every state change is persisted atomically.
-import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -89,6 +89,11 @@ export class ContainerManager {
     const dir = this.dir(id);
     try {
       for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+      // The container's `/` takes its owner and mode from the upper dir: give it those of the image's root.
+      const top = image.layerDirs[0];
+      const rootStat = top === undefined ? undefined : statSync(top);
+      chmodSync(join(dir, 'upper'), rootStat ? rootStat.mode & 0o7777 : 0o755);
+      if (rootStat) chownSync(join(dir, 'upper'), rootStat.uid, rootStat.gid);
       for (const target of v.anonymousVolumeTargets) {
         const vol = this.o.volumes.create(newId(), { anonymous: true });
         rec.host.mounts.push({ type: 'volume', source: vol.name, target, readOnly: false });
