@@ -67,6 +67,10 @@ describe('capabilityMask', () => {
     assert.equal(capabilityMask([], [], true), onHost(ALL));
   });
 
+  test('--privileged ignores --cap-drop, as docker does', () => {
+    assert.equal(capabilityMask([], ['NET_RAW'], true), onHost(ALL));
+  });
+
   test('never more than the daemon\'s own bounding set', () => {
     const m = capabilityMask(['ALL'], []);
     assert.equal(m & ~hostBounding, 0n);

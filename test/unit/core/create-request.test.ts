@@ -164,6 +164,20 @@ describe('validateCreate: limits, policies and names', () => {
     assert.throws(() => create({ HostConfig: { Memory: -1 } }), isCode('INVALID_ARGUMENT', /invalid memory limit/));
   });
 
+  test('memory+swap: -1 (unlimited) and a value at or above memory are kept', () => {
+    assert.equal(create({ HostConfig: { Memory: 64 * 1024 * 1024, MemorySwap: -1 } }).host.memorySwapBytes, -1);
+    assert.equal(create({ HostConfig: { Memory: 64 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024 } }).host.memorySwapBytes, 128 * 1024 * 1024);
+  });
+
+  test('memory+swap below the memory limit is rejected at create, like docker (not later at start)', () => {
+    assert.throws(() => create({ HostConfig: { Memory: 64 * 1024 * 1024, MemorySwap: 32 * 1024 * 1024 } }),
+      isCode('INVALID_ARGUMENT', /memory ?swap|memory\+swap/i));
+  });
+
+  test('memory+swap without a memory limit is rejected at create, like docker (not silently ignored)', () => {
+    assert.throws(() => create({ HostConfig: { MemorySwap: 128 * 1024 * 1024 } }), isCode('INVALID_ARGUMENT', /memory/i));
+  });
+
   test('CpuQuota/CpuPeriod become nano-CPUs when NanoCpus is not given', () => {
     assert.equal(create({ HostConfig: { CpuQuota: 50_000, CpuPeriod: 100_000 } }).host.nanoCpus, 500_000_000);
     assert.equal(create({ HostConfig: { NanoCpus: 1_500_000_000 } }).host.nanoCpus, 1_500_000_000);
