@@ -1,8 +1,16 @@
 // The stable configuration hash of a service: decides whether a running container must be recreated.
 // Fields that must not cause recreation (replicas, depends_on, profiles, pull_policy) are left out.
 
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as Crypto from 'node:crypto';
 import type { ServiceModel } from './model.js';
+
+// node:crypto costs a few ms to load; only a hash needs it.
+let crypto: typeof Crypto | undefined;
+function createHash(algorithm: string): Crypto.Hash {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto;
+  return crypto.createHash(algorithm);
+}
 
 /** JSON with object keys sorted and undefined members dropped, so equal models give equal text. */
 export function canonicalJson(value: unknown): string {

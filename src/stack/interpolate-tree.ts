@@ -4,51 +4,81 @@
 
 import type { Lookup } from './interpolate.js';
 import { interpolate } from './interpolate.js';
-import type { PathSeg, PEntry, PNode } from './pnode.js';
+import type { PathSeg, PEntry, PNode, PScalar } from './pnode.js';
 import type { Reporter } from './report.js';
 
 export function interpolateTree(root: PNode, lookup: Lookup, reporter: Reporter, warnedUnset: Set<string>): PNode {
   const memo = new Map<PNode, PNode>();
-  const walk = (node: PNode, path: PathSeg[]): PNode => {
+  // The path of the node being walked; copied only when something is reported.
+  const path: PathSeg[] = [];
+  const scalar = (node: PScalar): PNode => {
+    if (typeof node.value !== 'string' || !node.value.includes('$')) return node;
+    const r = interpolate(node.value, lookup);
+    for (const p of r.problems) {
+      const pos = node.plain ? { ...node.pos, col: node.pos.col + p.offset, length: 1 } : node.pos;
+      if (p.kind === 'syntax') {
+        reporter.error('SPEC_INTERPOLATION_SYNTAX', `invalid interpolation: ${p.message}`, pos, path.slice(), 'write "$$" for a literal "$"; variables are $NAME or ${NAME}');
+      } else {
+        reporter.error('SPEC_INTERPOLATION_REQUIRED', p.message, pos, path.slice(), `set ${p.name ?? 'it'} in the environment or in the .env file`);
+      }
+    }
+    for (const name of r.unset) {
+      if (warnedUnset.has(name)) continue;
+      warnedUnset.add(name);
+      reporter.warn('SPEC_UNSET_VARIABLE', `variable ${name} is not set; using an empty string`, node.pos, path.slice(), `set ${name} in the environment or in the .env file, or give a default: \${${name}:-default}`);
+    }
+    return r.problems.length === 0 && r.value !== node.value ? { ...node, value: r.value } : node;
+  };
+  const walk = (node: PNode): PNode => {
+    if (node.kind === 'scalar') {
+      // Scalars need no memo: the same input gives the same output, and what it reports is reported once.
+      if (typeof node.value !== 'string' || !node.value.includes('$')) return node;
+    }
     const known = memo.get(node);
     if (known !== undefined) return known;
     let out: PNode = node;
     if (node.kind === 'scalar') {
-      if (typeof node.value === 'string' && node.value.includes('$')) {
-        const r = interpolate(node.value, lookup);
-        for (const p of r.problems) {
-          const pos = node.plain ? { ...node.pos, col: node.pos.col + p.offset, length: 1 } : node.pos;
-          if (p.kind === 'syntax') {
-            reporter.error('SPEC_INTERPOLATION_SYNTAX', `invalid interpolation: ${p.message}`, pos, path, 'write "$$" for a literal "$"; variables are $NAME or ${NAME}');
-          } else {
-            reporter.error('SPEC_INTERPOLATION_REQUIRED', p.message, pos, path, `set ${p.name ?? 'it'} in the environment or in the .env file`);
+      out = scalar(node);
+    } else if (node.kind === 'seq') {
+      let items: PNode[] | undefined;
+      const src = node.items;
+      for (let i = 0; i < src.length; i++) {
+        const item = src[i] as PNode;
+        path.push(i);
+        const v = walk(item);
+        path.pop();
+        if (v !== item) {
+          items ??= src.slice(0, i);
+        }
+        if (items !== undefined) items.push(v);
+      }
+      if (items !== undefined) out = { ...node, items };
+    } else {
+      let entries: Map<string, PEntry> | undefined;
+      let unchanged = 0;
+      // Entries are walked in order; a new map is built only from the first changed value on.
+      node.entries.forEach((e, k) => {
+        path.push(k);
+        const v = walk(e.value);
+        path.pop();
+        if (entries === undefined) {
+          if (v === e.value) {
+            unchanged++;
+            return;
+          }
+          entries = new Map();
+          let n = 0;
+          for (const [k2, e2] of node.entries) {
+            if (n++ === unchanged) break;
+            entries.set(k2, e2);
           }
         }
-        for (const name of r.unset) {
-          if (warnedUnset.has(name)) continue;
-          warnedUnset.add(name);
-          reporter.warn('SPEC_UNSET_VARIABLE', `variable ${name} is not set; using an empty string`, node.pos, path, `set ${name} in the environment or in the .env file, or give a default: \${${name}:-default}`);
-        }
-        if (r.problems.length === 0 && r.value !== node.value) {
-          out = { ...node, value: r.value };
-        }
-      }
-    } else if (node.kind === 'seq') {
-      const items = node.items.map((item, i) => walk(item, [...path, i]));
-      out = items.every((x, i) => x === node.items[i]) ? node : { ...node, items };
-    } else {
-      let changed = false;
-      const entries = new Map<string, PEntry>();
-      for (const [k, e] of node.entries) {
-        const v = walk(e.value, [...path, k]);
-        if (v !== e.value) changed = true;
         entries.set(k, v === e.value ? e : { ...e, value: v });
-      }
-      out = changed ? { ...node, entries } : node;
+      });
+      if (entries !== undefined) out = { ...node, entries };
     }
     memo.set(node, out);
     return out;
   };
-  return walk(root, []);
+  return walk(root);
 }
-

@@ -42,24 +42,45 @@ function isHealthcheckTest(path: readonly PathSeg[]): boolean {
   return path.length === 4 && path[0] === 'services' && path[2] === 'healthcheck' && path[3] === 'test';
 }
 
-/** Drops `!reset` members and tags from a node that is not merged with anything. */
+/**
+ * Drops `!reset` members and tags from a node that is not merged with anything. A subtree with nothing to
+ * drop is returned as it is (nothing modifies trees in place).
+ */
 function clean(node: PNode): PNode | undefined {
   if (node.tag === 'reset') return undefined;
   if (node.kind === 'scalar') return node.tag === undefined ? node : { ...node, tag: undefined };
   if (node.kind === 'seq') {
-    const items: PNode[] = [];
-    for (const item of node.items) {
+    let items: PNode[] | undefined;
+    const src = node.items;
+    for (let i = 0; i < src.length; i++) {
+      const item = src[i] as PNode;
       const c = clean(item);
-      if (c !== undefined) items.push(c);
+      if (c !== item) items ??= src.slice(0, i);
+      if (items !== undefined && c !== undefined) items.push(c);
     }
-    return { ...node, items, tag: undefined };
+    if (items === undefined && node.tag === undefined) return node;
+    return { ...node, items: items ?? [...src], tag: undefined };
   }
-  const entries = new Map<string, PEntry>();
-  for (const [k, e] of node.entries) {
+  let entries: Map<string, PEntry> | undefined;
+  let unchanged = 0;
+  node.entries.forEach((e, k) => {
     const c = clean(e.value);
+    if (entries === undefined) {
+      if (c === e.value) {
+        unchanged++;
+        return;
+      }
+      entries = new Map();
+      let n = 0;
+      for (const [k2, e2] of node.entries) {
+        if (n++ === unchanged) break;
+        entries.set(k2, e2);
+      }
+    }
     if (c !== undefined) entries.set(k, c === e.value ? e : { ...e, value: c });
-  }
-  return pmap(node.pos, entries);
+  });
+  if (entries === undefined && node.tag === undefined) return node;
+  return pmap(node.pos, entries ?? new Map(node.entries));
 }
 
 function mergeUnique(base: readonly PNode[], over: readonly PNode[], attr: string, path: readonly PathSeg[]): PNode[] {

@@ -101,7 +101,9 @@ export function toPlain(node: PNode): unknown {
       return node.items.map(toPlain);
     case 'map': {
       const out: Record<string, unknown> = {};
-      for (const [k, e] of node.entries) out[k] = toPlain(e.value);
+      node.entries.forEach((e, k) => {
+        out[k] = toPlain(e.value);
+      });
       return out;
     }
   }

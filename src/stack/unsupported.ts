@@ -1,7 +1,7 @@
 // Keys that Compose accepts and the schema allows, but Gantry does not implement yet. Each one found in a
 // stack file is reported as a located SPEC_UNSUPPORTED_KEY warning. Remove entries as features land.
 
-import type { PathSeg, PNode } from './pnode.js';
+import type { PathSeg, PNode, Pos } from './pnode.js';
 import type { Reporter } from './report.js';
 
 /** Dotted paths; `*` matches any (non-extension) key. */
@@ -64,32 +64,72 @@ export const UNSUPPORTED_KEYS: readonly string[] = [
   'networks.*.ipam.config.*.aux_addresses',
 ];
 
+interface Trie {
+  /** Children by key; `*` matches any non-extension key (or any item of a list). */
+  readonly next: Map<string, Trie>;
+  /** Indexes in UNSUPPORTED_KEYS of the patterns that end here. */
+  readonly ends: number[];
+}
+
+let trie: Trie | undefined;
+
+function patternTrie(): Trie {
+  if (trie !== undefined) return trie;
+  const root: Trie = { next: new Map(), ends: [] };
+  UNSUPPORTED_KEYS.forEach((pattern, index) => {
+    let t = root;
+    for (const seg of pattern.split('.')) {
+      let n = t.next.get(seg);
+      if (n === undefined) {
+        n = { next: new Map(), ends: [] };
+        t.next.set(seg, n);
+      }
+      t = n;
+    }
+    t.ends.push(index);
+  });
+  trie = root;
+  return root;
+}
+
+interface Found {
+  readonly pattern: number;
+  readonly key: PathSeg;
+  readonly keyPos: Pos;
+  readonly path: PathSeg[];
+}
+
+/** One walk for all patterns; warnings come out pattern by pattern, each in document order. */
 export function reportUnsupported(root: PNode, reporter: Reporter): void {
-  for (const pattern of UNSUPPORTED_KEYS) {
-    const segs = pattern.split('.');
-    const visit = (node: PNode, i: number, path: PathSeg[]): void => {
-      const seg = segs[i] as string;
-      const last = i === segs.length - 1;
-      const children: [PathSeg, PNode, PNode['pos']][] = [];
-      if (node.kind === 'map') {
-        if (seg === '*') {
-          for (const [k, e] of node.entries) if (!k.startsWith('x-')) children.push([k, e.value, e.keyPos]);
-        } else {
-          const e = node.entries.get(seg);
-          if (e !== undefined) children.push([seg, e.value, e.keyPos]);
-        }
-      } else if (node.kind === 'seq' && seg === '*') {
-        node.items.forEach((item, idx) => children.push([idx, item, item.pos]));
-      }
-      for (const [k, child, keyPos] of children) {
-        const p = [...path, k];
-        if (!last) visit(child, i + 1, p);
-        else if (!(child.kind === 'scalar' && (child.value === null || child.value === false))) {
-          reporter.warn('SPEC_UNSUPPORTED_KEY', `\`${String(k)}\` is not supported by Gantry yet and is ignored`, keyPos, p, 'remove it, or keep it for other tools that read this file');
-        }
-      }
-    };
-    visit(root, 0, []);
+  const found: Found[] = [];
+  const path: PathSeg[] = [];
+  const step = (t: Trie | undefined, k: PathSeg, child: PNode, keyPos: Pos): void => {
+    if (t === undefined) return;
+    path.push(k);
+    if (t.ends.length > 0 && !(child.kind === 'scalar' && (child.value === null || child.value === false))) {
+      for (const pattern of t.ends) found.push({ pattern, key: k, keyPos, path: path.slice() });
+    }
+    if (t.next.size > 0) visit(child, t);
+    path.pop();
+  };
+  const visit = (node: PNode, t: Trie): void => {
+    const any = t.next.get('*');
+    if (node.kind === 'map') {
+      node.entries.forEach((e, k) => {
+        // A pattern ending at a node is reported once even when `*` and the key itself both lead there.
+        const exact = t.next.get(k);
+        if (any !== undefined && !k.startsWith('x-')) step(any, k, e.value, e.keyPos);
+        if (exact !== undefined && exact !== any) step(exact, k, e.value, e.keyPos);
+      });
+    } else if (node.kind === 'seq' && any !== undefined) {
+      node.items.forEach((item, idx) => step(any, idx, item, item.pos));
+    }
+  };
+  visit(root, patternTrie());
+  // Stable: within a pattern, document order.
+  found.sort((a, b) => a.pattern - b.pattern);
+  for (const f of found) {
+    reporter.warn('SPEC_UNSUPPORTED_KEY', `\`${String(f.key)}\` is not supported by Gantry yet and is ignored`, f.keyPos, f.path, 'remove it, or keep it for other tools that read this file');
   }
   const version = root.kind === 'map' ? root.entries.get('version') : undefined;
   if (version !== undefined) reporter.warn('SPEC_UNSUPPORTED_KEY', '`version` is obsolete and ignored', version.keyPos, ['version'], 'remove it');

@@ -16,32 +16,38 @@ function key(k: string): string {
   return scalar(k);
 }
 
-function emit(v: unknown, indent: string, out: string[]): void {
-  // called for a value that is a non-empty map or list, after "key:" or "-"
+/**
+ * Emits a non-empty map or list (the value after "key:" or "-"), one line per scalar. The first line starts
+ * with `lead` instead of `indent`: a list item's first line goes after its "- ".
+ */
+function emit(v: unknown, indent: string, out: string[], lead: string = indent): void {
+  let first = lead;
   if (Array.isArray(v)) {
     for (const item of v) {
-      if (isBlock(item)) {
-        const inner: string[] = [];
-        emit(item, `${indent}  `, inner);
-        // first line of the item goes after "- "
-        const first = (inner[0] as string).slice(indent.length + 2);
-        out.push(`${indent}- ${first}`, ...inner.slice(1));
-      } else out.push(`${indent}- ${inline(item)}`);
+      if (isBlock(item)) emit(item, `${indent}  `, out, `${first}- `);
+      else out.push(`${first}- ${inline(item)}`);
+      first = indent;
     }
     return;
   }
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+  const obj = v as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const val = obj[k];
     if (val === undefined) continue;
     if (isBlock(val)) {
-      out.push(`${indent}${key(k)}:`);
-      emit(val, Array.isArray(val) ? `${indent}  ` : `${indent}  `, out);
-    } else out.push(`${indent}${key(k)}: ${inline(val)}`);
+      out.push(`${first}${key(k)}:`);
+      emit(val, `${indent}  `, out);
+    } else out.push(`${first}${key(k)}: ${inline(val)}`);
+    first = indent;
   }
 }
 
 function isBlock(v: unknown): boolean {
   if (Array.isArray(v)) return v.length > 0;
-  return v !== null && typeof v === 'object' && Object.values(v).some((x) => x !== undefined);
+  if (v === null || typeof v !== 'object') return false;
+  const obj = v as Record<string, unknown>;
+  for (const k of Object.keys(obj)) if (obj[k] !== undefined) return true;
+  return false;
 }
 
 function inline(v: unknown): string {

@@ -36,9 +36,13 @@ function parse(argv: readonly string[]): Parameters<typeof stackConfigCommand>[0
   return { files, profiles, envFiles, projectName, projectDirectory, format, services, volumes, hash };
 }
 
+let status: number;
 try {
-  process.exitCode = await stackConfigCommand(parse(process.argv.slice(2)));
+  status = await stackConfigCommand(parse(process.argv.slice(2)));
 } catch (e) {
   process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 2;
+  status = 2;
 }
+// Like the gantry CLI: the command is done, so leave now (a module file handle the loader has yet to close
+// would otherwise hold the process ~10 ms). Writes to stdout/stderr (pipe, tty or file) are synchronous here.
+process.exit(status);
