@@ -37,7 +37,11 @@ export class Router {
       const m = route.pattern.exec(path);
       if (!m) continue;
       const params: Record<string, string> = {};
-      route.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]!); });
+      try {
+        route.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]!); });
+      } catch {
+        return undefined; // a malformed %-escape names nothing: 404, never a crash
+      }
       return { route, params };
     }
     return undefined;

@@ -53,8 +53,8 @@ export class ApiServer {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gantry');
     const method = req.method ?? 'GET';
-    const m = this.router.match(method, url.pathname);
     try {
+      const m = this.router.match(method, url.pathname);
       if (!m) throw new GantryError('NOT_FOUND', `page not found: ${method} ${url.pathname}`);
       const ctx: RequestContext = { method, path: url.pathname, params: m.params, query: url.searchParams, body: undefined, req, res };
       if (!m.route.rawBody) ctx.body = parseJson(await readBody(req));
@@ -76,13 +76,13 @@ export class ApiServer {
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gantry');
     const method = req.method ?? 'POST';
-    const m = this.router.match(method, url.pathname);
     const fail = (e: unknown): void => {
       const { status, body } = errorBody(e);
       const text = JSON.stringify(body);
       socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
     };
     try {
+      const m = this.router.match(method, url.pathname);
       if (!m) throw new GantryError('NOT_FOUND', `page not found: ${method} ${url.pathname}`);
       // The body (exec start options) arrives in `head` with Content-Length; the rest is stdin.
       const len = Number(req.headers['content-length'] ?? 0);

@@ -65,7 +65,7 @@ export function formatBytes(n: number): string {
   let i = 0;
   let v = n;
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)}${units[i]}`;
+  return `${i === 0 ? v : v < 10 ? String(Number(v.toFixed(2))) : v.toFixed(1)}${units[i]}`;
 }
 
 /** Milliseconds ago → "3 seconds ago", "2 minutes ago" (docker style). */

@@ -13,6 +13,9 @@ import { EventBus } from '../engine/events/bus.js';
 import { ImageStore } from '../engine/images/index.js';
 import { NetworkManager } from '../engine/network/manager.js';
 import { VolumeStore } from '../engine/volumes/store.js';
+import { HealthMonitor } from '../engine/containers/health.js';
+import { engineOps } from './stack-ops.js';
+import { StackService } from './stack-service.js';
 
 export class Engine {
   readonly events = new EventBus();
@@ -23,13 +26,17 @@ export class Engine {
   readonly containers: ContainerManager;
   readonly execs: ExecManager;
   readonly network: NetworkManager;
+  readonly health: HealthMonitor;
+  readonly stacks: StackService;
 
   private constructor(readonly paths: DaemonPaths, private readonly orphanDirs: string[]) {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
     rmSync(join(paths.root, 'tmp'), { recursive: true, force: true });
     mkdirSync(join(paths.root, 'tmp'), { recursive: true, mode: 0o700 });
     this.store = new ContainerStore(paths.root);
-    this.orphanDirs.push(...this.store.load().orphanDirs);
+    const loaded = this.store.load();
+    this.orphanDirs.push(...loaded.orphanDirs);
+    for (const f of loaded.corrupt) process.stderr.write(`${new Date().toISOString()} gantryd: skipping damaged container record ${f} (kept for inspection)\n`);
     this.volumes = new VolumeStore(paths.root);
     this.images = new ImageStore({ root: paths.root });
     this.cgroups = detectCgroupDriver();
@@ -39,6 +46,8 @@ export class Engine {
     this.containers = new ContainerManager({ store: this.store, images: imageSource, volumes: this.volumes, cgroups: this.cgroups,
       events: this.events, runDir: paths.runDir, prefix: paths.prefix, networking: this.network });
     this.execs = new ExecManager({ store: this.store, containers: this.containers, images: imageSource, cgroups: this.cgroups, runDir: paths.runDir });
+    this.health = new HealthMonitor({ store: this.store, execs: this.execs, containers: this.containers, events: this.events });
+    this.stacks = new StackService(paths.root, engineOps(this), this.events, (msg) => process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`));
   }
 
   static async open(paths: DaemonPaths): Promise<Engine> {
@@ -46,6 +55,9 @@ export class Engine {
     // Networks first: recovery detaches containers that died while the daemon was down.
     await engine.network.open();
     await engine.containers.recover(engine.orphanDirs);
+    // Then the supervisors: health checks of running containers, and stacks converged again.
+    engine.health.start();
+    engine.stacks.start();
     return engine;
   }
 
@@ -75,6 +87,8 @@ export class Engine {
 
   /** Stops watching (containers keep running); drops the empty cgroup parent so no stray dir is left. */
   async close(): Promise<void> {
+    this.stacks.stop();
+    this.health.stop();
     this.containers.shutdown();
     await this.network.close();
     if (this.cgroups.list(this.paths.prefix).length === 0) await this.cgroups.remove(this.paths.prefix).catch(() => undefined);

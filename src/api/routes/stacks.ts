@@ -1,11 +1,9 @@
 // /stacks/... routes: up and down stream progress as JSON lines; ls lists stored stacks and their containers.
-// Also where the stack service and the health monitor are started (the daemon builds the router once).
 import type { ServerResponse } from 'node:http';
 import { GantryError } from '../../common/errors.js';
 import type { Engine } from '../../daemon/engine.js';
-import { engineOps, projectContainers } from '../../daemon/stack-ops.js';
-import { StackService, type DownRequest, type StackEvent, type UpRequest } from '../../daemon/stack-service.js';
-import { HealthMonitor } from '../../engine/containers/health.js';
+import { projectContainers } from '../../daemon/stack-ops.js';
+import type { DownRequest, StackEvent, StackService, UpRequest } from '../../daemon/stack-service.js';
 import { LABEL } from '../../reconcile/labels.js';
 import { boolParam, type RequestContext, type Router } from '../router.js';
 
@@ -35,10 +33,7 @@ async function streamed(ctx: RequestContext, fn: (emit: (e: StackEvent) => void,
 }
 
 export function stackRoutes(r: Router, engine: Engine): StackService {
-  const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`); };
-  const stacks = new StackService(engine.paths.root, engineOps(engine), engine.events, log);
-  new HealthMonitor({ store: engine.store, execs: engine.execs, containers: engine.containers, events: engine.events }).start();
-  stacks.start();
+  const stacks = engine.stacks;
 
   r.add('POST', '/stacks/{project}/up', (ctx) => {
     const body = ctx.body as UpRequest | undefined;

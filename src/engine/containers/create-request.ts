@@ -128,6 +128,11 @@ export function validateCreate(req: CreateRequest, image: { id: string; config: 
   const memory = hc.Memory ?? 0;
   if (!Number.isInteger(memory) || memory < 0) throw invalid(`invalid memory limit ${memory}`);
   if (memory > 0 && memory < 6 * 1024 * 1024) throw invalid('minimum memory limit allowed is 6MB', 'use -m 6m or more');
+  const swap = hc.MemorySwap ?? 0;
+  if (swap !== 0 && swap !== -1) {
+    if (memory === 0) throw invalid('you should always set the memory limit when using a memory-swap limit', 'add -m, e.g. -m 64m --memory-swap 128m');
+    if (swap < memory) throw invalid('the memory+swap limit (--memory-swap) must be at least the memory limit', '--memory-swap is memory plus swap: give -1 for unlimited swap, or a value >= -m');
+  }
   const nanoCpus = hc.NanoCpus ?? (hc.CpuQuota && hc.CpuQuota > 0 ? Math.round((hc.CpuQuota / (hc.CpuPeriod || 100_000)) * 1e9) : 0);
   if (!Number.isFinite(nanoCpus) || nanoCpus < 0) throw invalid(`invalid CPU value ${nanoCpus}`);
 

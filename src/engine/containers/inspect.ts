@@ -72,7 +72,8 @@ export function humanStatus(rec: ContainerRecord, now = Date.now()): string {
     case 'paused': return `Up ${formatAgo(now - Date.parse(s.startedAt))} (Paused)`;
     case 'restarting': return `Restarting (${s.exitCode}) ${formatAgo(now - Date.parse(s.finishedAt))} ago`;
     case 'exited': return `Exited (${s.exitCode}) ${formatAgo(now - Date.parse(s.finishedAt))} ago`;
-    default: return s.status;
+    case 'removing': return 'Removal In Progress';
+    case 'dead': return 'Dead';
   }
 }
 

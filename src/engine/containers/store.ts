@@ -15,14 +15,22 @@ export class ContainerStore {
   }
 
   /** Loads every record; directories without a record (a create that died half-way) are returned for cleanup. */
-  load(): { orphanDirs: string[] } {
+  load(): { orphanDirs: string[]; corrupt: string[] } {
     const orphanDirs: string[] = [];
+    const corrupt: string[] = [];
     for (const id of readdirSync(this.dir)) {
-      const rec = readJsonFile<ContainerRecord>(join(this.dir, id, 'container.json'));
+      let rec: ContainerRecord | undefined;
+      try {
+        rec = readJsonFile<ContainerRecord>(join(this.dir, id, 'container.json'));
+      } catch {
+        // Records are written atomically, so this is damage from outside: keep the files, skip the record.
+        corrupt.push(join(this.dir, id, 'container.json'));
+        continue;
+      }
       if (rec === undefined) orphanDirs.push(join(this.dir, id));
       else this.byId.set(rec.id, rec);
     }
-    return { orphanDirs };
+    return { orphanDirs, corrupt };
   }
 
   containerDir(id: string): string {

@@ -74,9 +74,10 @@ export async function* readLogs(path: string, opts: LogReadOptions, stillRunning
       for (const e of text.split('\n').map(parseLine)) if (e && keep(e)) yield e;
       if (!running) return;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 250);
-        wake = () => { clearTimeout(t); resolve(); };
-        signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+        const done = (): void => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); };
+        const t = setTimeout(done, 250);
+        wake = done;
+        signal?.addEventListener('abort', done, { once: true });
       });
       wake = undefined;
     }

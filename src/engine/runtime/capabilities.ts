@@ -30,17 +30,23 @@ function hostBoundingSet(): bigint {
   }
 }
 
-/** Resolves --cap-add/--cap-drop (with ALL) against the default set into a 64-bit mask. */
+/**
+ * Resolves --cap-add/--cap-drop into a 64-bit mask, the way docker does: start from the defaults (or nothing when
+ * ALL is dropped), remove the drops, then grant the adds (an add wins over a drop of the same capability).
+ * --privileged grants everything and ignores drops.
+ */
 export function capabilityMask(capAdd: string[], capDrop: string[], privileged = false): bigint {
   const all = (1n << BigInt(CAPABILITIES.length)) - 1n;
+  const bit = (c: string): bigint => 1n << BigInt(capNumber(c));
+  const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
   let mask = 0n;
-  if (privileged || capAdd.some((c) => c.toUpperCase() === 'ALL')) mask = all;
-  else for (const c of DEFAULT_CAPABILITIES) mask |= 1n << BigInt(capNumber(c));
-  for (const c of capAdd) if (c.toUpperCase() !== 'ALL') mask |= 1n << BigInt(capNumber(c));
-  for (const c of capDrop) {
-    if (c.toUpperCase() === 'ALL') mask = 0n;
-    else mask &= ~(1n << BigInt(capNumber(c)));
+  if (privileged || capAdd.some(isAll)) {
+    mask = all;
+  } else if (!capDrop.some(isAll)) {
+    for (const c of DEFAULT_CAPABILITIES) mask |= bit(c);
   }
+  if (!privileged) for (const c of capDrop) if (!isAll(c)) mask &= ~bit(c);
+  for (const c of capAdd) if (!isAll(c)) mask |= bit(c);
   return mask & hostBoundingSet();
 }
 

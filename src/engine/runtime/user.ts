@@ -56,6 +56,8 @@ export function resolveUser(spec: string, readFile: (path: string) => string | u
     }
     gid = g?.gid ?? Number(groupPart);
   }
-  const supplementary = name === undefined ? [] : groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid);
+  // Like runc: supplementary groups from /etc/group only when no group was given explicitly.
+  const explicitGroup = groupPart !== undefined && groupPart !== '';
+  const supplementary = name === undefined || explicitGroup ? [] : groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid);
   return { uid, gid, groups: supplementary, home };
 }

@@ -21,7 +21,7 @@ describe('ContainerStore', () => {
     s1.save(a);
     s1.save(b);
     const s2 = new ContainerStore(root);
-    assert.deepEqual(s2.load(), { orphanDirs: [] });
+    assert.deepEqual(s2.load(), { orphanDirs: [], corrupt: [] });
     assert.deepEqual(s2.all(), [b, a]);
     assert.deepEqual(s2.get('web'), a);
   });
@@ -66,6 +66,18 @@ describe('ContainerStore', () => {
     assert.throws(() => s.get('ghost'), isCode('CONTAINER_NOT_FOUND', /no such container: ghost/));
   });
 
+  test('a damaged record does not stop the daemon from loading the others, and its files are kept', () => {
+    const s1 = new ContainerStore(root);
+    s1.save(makeRecord(ID_A, 'web'));
+    const bad = join(root, 'containers', ID_C);
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(join(bad, 'container.json'), '{ not json');
+    const s2 = new ContainerStore(root);
+    assert.deepEqual(s2.load(), { orphanDirs: [], corrupt: [join(bad, 'container.json')] });
+    assert.deepEqual(s2.all().map((r) => r.id), [ID_A]);
+    assert.ok(existsSync(join(bad, 'container.json')));
+  });
+
   test('load() reports a directory without container.json as an orphan and does not index it', () => {
     const s1 = new ContainerStore(root);
     s1.save(makeRecord(ID_A, 'web'));
@@ -73,7 +85,7 @@ describe('ContainerStore', () => {
     mkdirSync(join(half, 'upper'), { recursive: true });
     writeFileSync(join(half, 'log.json'), '');
     const s2 = new ContainerStore(root);
-    assert.deepEqual(s2.load(), { orphanDirs: [half] });
+    assert.deepEqual(s2.load(), { orphanDirs: [half], corrupt: [] });
     assert.deepEqual(s2.all().map((r) => r.id), [ID_A]);
     assert.equal(s2.find(ID_C), undefined);
   });
