@@ -1,6 +1,7 @@
 // A small router for Docker Engine API paths: method + pattern with {params}, version prefix stripped.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { GantryError } from '../common/errors.js';
 
 export interface RequestContext {
   method: string;
@@ -45,6 +46,18 @@ export class Router {
       return { route, params };
     }
     return undefined;
+  }
+}
+
+/** Docker's `filters` query parameter: JSON of `{key: [values]}` (or the older `{key: {value: true}}`). */
+export function filtersParam(q: URLSearchParams): Record<string, string[]> {
+  const raw = q.get('filters');
+  if (!raw) return {};
+  try {
+    const f = JSON.parse(raw) as Record<string, string[] | Record<string, boolean>>;
+    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v).filter((x) => v[x])]));
+  } catch {
+    throw new GantryError('INVALID_ARGUMENT', 'invalid filters JSON', { hint: 'filters look like {"label":["app=web"]}' });
   }
 }
 

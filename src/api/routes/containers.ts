@@ -8,18 +8,7 @@ import { readLogs } from '../../engine/logs/reader.js';
 import { inspectContainer, listEntry } from '../../engine/containers/inspect.js';
 import { isActive } from '../../engine/containers/record.js';
 import type { Engine } from '../../daemon/engine.js';
-import { boolParam, intParam, type Router } from '../router.js';
-
-function parseFilters(q: URLSearchParams): Record<string, string[]> {
-  const raw = q.get('filters');
-  if (!raw) return {};
-  try {
-    const f = JSON.parse(raw) as Record<string, string[] | Record<string, boolean>>;
-    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v).filter((x) => v[x])]));
-  } catch {
-    throw new GantryError('INVALID_ARGUMENT', 'invalid filters JSON');
-  }
-}
+import { boolParam, filtersParam, intParam, type Router } from '../router.js';
 
 export function containerRoutes(r: Router, engine: Engine): void {
   const { containers, store, execs } = engine;
@@ -32,7 +21,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.add('GET', '/containers/json', (ctx) => {
     const all = boolParam(ctx.query, 'all');
-    const filters = parseFilters(ctx.query);
+    const filters = filtersParam(ctx.query);
     return store.all().filter((rec) => {
       if (!all && !isActive(rec.state.status)) return false;
       for (const l of filters['label'] ?? []) {

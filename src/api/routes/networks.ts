@@ -2,24 +2,13 @@
 import type { NetworkConnectOptions, NetworkCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import type { Engine } from '../../daemon/engine.js';
-import type { Router } from '../router.js';
-
-function filtersOf(q: URLSearchParams): Record<string, string[]> {
-  const raw = q.get('filters');
-  if (!raw) return {};
-  try {
-    const f = JSON.parse(raw) as Record<string, string[] | Record<string, boolean>>;
-    return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Array.isArray(v) ? v : Object.keys(v).filter((x) => v[x])]));
-  } catch {
-    throw new GantryError('INVALID_ARGUMENT', 'invalid filters JSON');
-  }
-}
+import { filtersParam, type Router } from '../router.js';
 
 export function networkRoutes(r: Router, engine: Engine): void {
   const { network } = engine;
 
   r.add('GET', '/networks', (ctx) => {
-    const f = filtersOf(ctx.query);
+    const f = filtersParam(ctx.query);
     return network.list().filter((n) => {
       if (f['name'] && !f['name'].some((x) => n.Name.includes(x))) return false;
       if (f['id'] && !f['id'].some((x) => n.Id.startsWith(x))) return false;
