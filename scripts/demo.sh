@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Today's best demo: the default daemon starts by itself, imports the offline busybox image and runs isolated
-# containers with quotas. Uses the default socket (/run/gantry/gantry.sock) and root (/var/lib/gantry).
+# Today's best demo: a three-service stack (web + API + worker, healthchecks, depends_on, DNS by service name,
+# a shared volume, a published port) converged by `gantry up`, offline, on the busybox image made by setup.
+# The daemon starts by itself on the default socket (/run/gantry/gantry.sock, state in /var/lib/gantry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-g() { node bin/gantry.js "$@"; }
-g images --format json | grep -q '"busybox:latest"' || g import .fixtures/busybox.tar busybox
-echo '$ gantry run --rm busybox sh -c "hostname; id; ps"'
-g run --rm busybox sh -c 'hostname; id; ps'
-echo '$ gantry run --rm -m 16m --pids-limit 20 --cpus 0.5 busybox sh -c "echo limits applied; cat /proc/self/cgroup | head -3"'
-g run --rm -m 16m --pids-limit 20 --cpus 0.5 busybox sh -c 'echo limits applied; cat /proc/self/cgroup | head -3'
-echo '$ gantry run -d --name demo-web busybox httpd -f -p 8080'
-g rm -f demo-web >/dev/null 2>&1 || true
-g run -d --name demo-web busybox httpd -f -p 8080 >/dev/null
-g ps
-g exec demo-web sh -c 'echo hello from exec in $(hostname)'
-g rm -f demo-web >/dev/null
+GANTRY="$PWD/bin/gantry.js"
+g() { echo "\$ gantry $*"; node "$GANTRY" "$@"; }
+node "$GANTRY" images --format json | grep -q '"busybox:latest"' || g import .fixtures/busybox.tar busybox
+g run --rm --memory 32m --pids-limit 20 --cpus 0.5 busybox sh -c 'echo "hello from $(hostname), pid $$, in its own namespaces"'
+cd examples/web-api-worker
+trap 'node "$GANTRY" down -v --progress quiet >/dev/null 2>&1 || true' EXIT
+g up -d --wait --progress plain
+g stack ps
+echo "\$ fetch http://127.0.0.1:18080/"
+node -e "fetch('http://127.0.0.1:18080/').then(r => r.text()).then((t) => process.stdout.write(t))"
+g stack exec web cat /www/api.json
+echo
+g up -d --progress plain   # unchanged: nothing to do
+g down -v --progress plain
+trap - EXIT
 echo 'demo done'
