@@ -74,6 +74,7 @@ export class ApiServer {
 
   /** `Upgrade: tcp` (attach, exec start): the connection becomes a raw stream after a 101 response. */
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined); // a client that goes away mid-stream is not an error of the daemon
     const url = new URL(req.url ?? '/', 'http://gantry');
     const method = req.method ?? 'POST';
     const fail = (e: unknown): void => {

@@ -63,6 +63,10 @@ export async function daemonMain(argv: string[]): Promise<void> {
       try { unlinkSync(pidFile); } catch { /* gone */ }
       process.exit(0);
     };
+    // A bug in one request must not take every container's supervisor down: log it loudly and go on (state is
+    // on disk; the next request re-reads it).
+    process.on('uncaughtException', (e) => log(`BUG (uncaught): ${e.stack ?? e.message}`));
+    process.on('unhandledRejection', (e) => log(`BUG (unhandled rejection): ${e instanceof Error ? e.stack ?? e.message : String(e)}`));
     process.on('SIGTERM', () => void stop());
     process.on('SIGINT', () => void stop());
   } catch (e) {

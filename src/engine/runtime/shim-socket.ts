@@ -26,7 +26,13 @@ export function signalFrame(signal: number): Buffer {
 export function connectShim(socketPath: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
-    sock.once('connect', () => { sock.off('error', reject); resolve(sock); });
+    sock.once('connect', () => {
+      sock.off('error', reject);
+      // The shim may exit at any moment (EPIPE, ECONNRESET): that is a normal end, seen through 'close'.
+      // Without a listener, such an 'error' event would be thrown and take the daemon down.
+      sock.on('error', () => undefined);
+      resolve(sock);
+    });
     sock.once('error', reject);
   });
 }
