@@ -3,6 +3,7 @@
 // names on user networks, published ports (userland proxy), /etc/hosts and /etc/resolv.conf. Live objects
 // are recorded atomically, so a daemon restarted after kill -9 re-adopts them and removes what is gone.
 // The kernel work is in bridge.ts (netlink), the address arithmetic in ipam.ts: this module only decides.
+import { randomBytes } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -458,7 +459,8 @@ export class NetworkManager {
   private plugIn(rec: ContainerRecord, pid: number, w: Wanted, ifName: string, defaultRoute: boolean): EndpointRecord {
     const net = w.net;
     const ip = allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: w.ip, after: this.lastIp.get(net.id) });
-    const hostIfName = vethIfName(this.linkPrefix, rec.id, net.id);
+    // A fresh name per plug: the previous veth of this container may still be waiting for the kernel to delete it.
+    const hostIfName = vethIfName(this.linkPrefix, `${rec.id}:${randomBytes(4).toString('hex')}`, net.id);
     const { prefixLen } = parseSubnet(net.subnet, false);
     const spec = { bridge: net.bridge, netns: pid, ifName, hostIfName, address: ip, prefixLen, gateway: net.gateway, defaultRoute };
     let att;
@@ -478,10 +480,15 @@ export class NetworkManager {
     };
   }
 
-  private unplug(ep: EndpointRecord): void {
+  /**
+   * Forgets the endpoint's names and deletes its veth. `later`: the container is gone, so nothing waits on the link;
+   * its deletion (~20 ms of kernel RCU wait) goes to the reaper thread instead of blocking the daemon.
+   */
+  private unplug(ep: EndpointRecord, later = false): void {
     const t = this.tables.get(ep.networkId);
     if (t !== undefined) for (const name of ep.dnsNames) t.remove(name, ep.ip);
-    this.quietly(() => detachContainer(ep.hostIfName));
+    if (later) this.reaper.delete(ep.hostIfName);
+    else this.quietly(() => detachContainer(ep.hostIfName));
   }
 
   private bindings(rec: ContainerRecord): PortBinding[] {
@@ -540,7 +547,7 @@ export class NetworkManager {
     this.states.delete(containerId);
     if (proxies !== undefined) await Promise.all(proxies.map((p) => p.close()));
     if (state === undefined) return;
-    for (const ep of state.endpoints) this.unplug(ep);
+    for (const ep of state.endpoints) this.unplug(ep, true);
     this.store.deleteState(containerId);
     for (const id of uniq(state.endpoints.map((ep) => ep.networkId))) {
       if (this.endpointsOn(id).length === 0) await this.stopDns(id);
