@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -78,9 +78,9 @@ describe('images and network modes through the CLI', { skip }, () => {
   });
 
   test('--network host shares the host network; --network none has only loopback', () => {
-    const hostIfaces = readFileSync('/proc/net/dev', 'utf8').trim().split('\n').length;
-    const inHost = d.ok(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']).trim().split('\n').length;
-    assert.equal(inHost, hostIfaces);
+    const hostNetns = readlinkSync('/proc/self/ns/net');
+    assert.equal(d.ok(['run', '--rm', '--network', 'host', 'busybox', 'readlink', '/proc/self/ns/net']).trim(), hostNetns);
+    assert.notEqual(d.ok(['run', '--rm', '--network', 'none', 'busybox', 'readlink', '/proc/self/ns/net']).trim(), hostNetns);
     const none = d.ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net; cat /sys/class/net/lo/operstate']);
     assert.match(none, /^lo\n/);
   });
