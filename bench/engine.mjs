@@ -45,6 +45,34 @@ function pssKb(pid) {
   }
 }
 
+/**
+ * Floor of cgroup v1: moving a task into a cgroup after an idle moment waits for an RCU grace period
+ * (cgroup_threadgroup_rwsem); every container start pays it once. Measured on a sleeping process.
+ */
+async function cgroupV1AttachFloor(prefix, samples = 7) {
+  const { mkdirSync, rmdirSync, writeFileSync, existsSync } = await import('node:fs');
+  const { spawn } = await import('node:child_process');
+  if (!existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) return undefined;
+  const dir = `/sys/fs/cgroup/cpu/${prefix}-attach-probe`;
+  mkdirSync(dir);
+  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const times = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = process.hrtime.bigint();
+      writeFileSync(`${dir}/cgroup.procs`, String(sleeper.pid));
+      times.push(ms(t0));
+      writeFileSync('/sys/fs/cgroup/cpu/cgroup.procs', String(sleeper.pid));
+    }
+  } finally {
+    sleeper.kill('SIGKILL');
+    await new Promise((r) => sleeper.once('exit', r));
+    rmdirSync(dir);
+  }
+  return median(times);
+}
+
 export async function run({ runs = 20, containers = 100 } = {}) {
   const { TestDaemon } = await dist('test/helpers/daemon.js');
   const { DaemonClient } = await dist('src/cli/client.js');
@@ -57,6 +85,7 @@ export async function run({ runs = 20, containers = 100 } = {}) {
     // 1. Floors: the kernel's own namespace creation, and Node's start-up.
     const kernel = timeCommand('unshare', ['--fork', '--pid', '--mount', '--uts', '--ipc', '--net', 'true'], env, runs);
     const node = timeCommand(process.execPath, ['-e', '0'], env, runs);
+    const attach = await cgroupV1AttachFloor(d.prefix);
     // 2. Whole CLI: `gantry run --rm busybox true`, daemon warm.
     const cli = timeCommand(process.execPath, [join(root, 'bin', 'gantry.js'), 'run', '--rm', '--network', 'none', 'busybox', 'true'], env, runs);
     const cliBridge = timeCommand(process.execPath, [join(root, 'bin', 'gantry.js'), 'run', '--rm', 'busybox', 'true'], env, runs);
@@ -97,6 +126,7 @@ export async function run({ runs = 20, containers = 100 } = {}) {
       { name: 'create+start+wait+remove through the API, median', value: median(api), unit: 'ms', note: 'target <= 15 ms; crun alone 6.3 ms' },
       { name: 'floor: unshare --fork --pid --mount --uts --ipc --net true, median', value: kernel, unit: 'ms' },
       { name: 'floor: node -e 0, median', value: node, unit: 'ms' },
+      ...(attach === undefined ? [] : [{ name: 'floor: cgroup v1 attach of a task after idle (RCU grace period), median', value: attach, unit: 'ms', note: 'paid once per container start on v1; v2 can clone straight into the cgroup' }]),
       { name: `shim RSS per container (${containers} running), mean`, value: avgRss / 1024, unit: 'MiB', note: 'target <= 1 MiB; conmon 2 MiB, docker shim 13 MiB' },
       { name: `shim PSS per container (${containers} running), mean`, value: avgPss / 1024, unit: 'MiB', note: 'proportional share: static pages shared between shims counted once' },
     );
