@@ -1,6 +1,7 @@
 // Engine core through the CLI, as a user runs it (root, real kernel). One private daemon for the file.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -221,6 +222,9 @@ describe('engine core', { skip }, () => {
     assert.match(notFound.stderr, /executable file not found/);
     assert.equal(inspect('nocmd').State.ExitCode, 127);
     d.ok(['rm', 'nocmd']);
+    const setup = d.gantry(['run', '--rm', '--sysctl', 'net.nonexistent.knob=1', 'busybox', 'true']);
+    assert.equal(setup.status, 125, 'a start that fails in the runtime exits 125, like docker');
+    assert.match(setup.stderr, /open `\/proc\/sys\/net\/nonexistent\/knob`: ENOENT/, 'the error names the syscall, the object and the errno');
     d.ok(['run', '-d', '--name', 'taken', 'busybox', 'sleep', '30']);
     const dup = d.gantry(['run', '--name', 'taken', 'busybox', 'true']);
     assert.equal(dup.status, 1);
@@ -231,6 +235,8 @@ describe('engine core', { skip }, () => {
     d.ok(['rm', '-f', 'taken']);
     assert.equal(d.ok(['ps', '-aq']), before);
     assert.deepEqual(cgroupDirs(), []);
+    const shims = spawnSync('pgrep', ['-f', `gantry-shim run ${d.root}`], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(shims, '', 'no shim process left');
     const noSuch = d.gantry(['stop', 'ghost']);
     assert.equal(noSuch.status, 1);
     assert.match(noSuch.stderr, /no such container: ghost/);

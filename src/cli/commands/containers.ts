@@ -240,7 +240,10 @@ async function runCommand(client: DaemonClient, args: string[], createOnly: bool
       process.stderr.write(`gantry: ${e.message}\n`);
       return e.code === 'COMMAND_NOT_FOUND' ? 127 : 126;
     }
-    throw e;
+    // Like docker: 125 when the container could not be started at all.
+    process.stderr.write(`gantry: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof GantryError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    return 125;
   }
   if (tty) trackResize(client, `/containers/${id}/resize`);
   // Ctrl-C without a tty: forward to the container like docker's --sig-proxy.
