@@ -6,64 +6,16 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { requires } from '../helpers/privileged.js';
 import { TestDaemon, eventually } from '../helpers/daemon.js';
-import { hostRouteSubnets, listLinks, removeStaleLinks } from '../../src/engine/network/bridge.js';
+import { hostRouteSubnets, listLinks } from '../../src/engine/network/bridge.js';
 import { linkPrefixFor } from '../../src/engine/network/manager.js';
+import { withDaemon } from './networking-daemon.js';
 
 /** A TCP (7000) and UDP (7001) echo server in the container: node from the host's root, chrooted into. */
 const ECHO = `const net = require('net'), dgram = require('dgram');
 net.createServer((s) => s.once('data', (d) => s.end('tcp:' + d))).listen(7000);
 const u = dgram.createSocket('udp4'); u.on('message', (m, r) => u.send(Buffer.concat([Buffer.from('udp:'), m]), r.port, r.address)); u.bind(7001);`;
 const echoArgs = (): string[] => ['-v', '/:/host:ro', 'busybox', 'chroot', '/host', process.execPath, '-e', ECHO];
-
-const PREDEFINED = new Set(['bridge', 'host', 'none']);
-
-interface Ctx {
-  d: TestDaemon;
-  /** Every network the test created is removed at the end (after the containers). */
-  network(name: string, ...flags: string[]): string;
-  inspect(ref: string): InspectInfo;
-}
-
-interface InspectInfo {
-  State: { Pid: number; Status: string };
-  NetworkSettings: {
-    IPAddress: string;
-    Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
-    Networks: Record<string, { IPAddress: string; Gateway: string; MacAddress: string; Aliases: string[] | null }>;
-  };
-}
-
-/** A daemon for one test; afterwards containers, networks, the daemon and every link of its prefix are gone. */
-async function withDaemon(t: TestContext, body: (c: Ctx) => Promise<void>): Promise<void> {
-  if (!requires(t, 'root', 'busybox')) return;
-  const d = new TestDaemon('net');
-  const linkPrefix = linkPrefixFor(d.prefix);
-  let leftovers: string[] = [];
-  try {
-    await d.start();
-    d.importBusybox();
-    await body({
-      d,
-      network: (name, ...flags) => d.ok(['network', 'create', ...flags, name]).trim(),
-      inspect: (ref) => (JSON.parse(d.ok(['inspect', '--type', 'container', ref])) as InspectInfo[])[0]!,
-    });
-  } finally {
-    try {
-      const ids = d.gantry(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) d.gantry(['rm', '-f', ...ids]);
-      const nets = d.gantry(['network', 'ls', '--format', 'json']).stdout.split('\n').filter(Boolean)
-        .map((l) => (JSON.parse(l) as { Name: string }).Name).filter((n) => !PREDEFINED.has(n));
-      if (nets.length > 0) d.gantry(['network', 'rm', ...nets]);
-    } finally {
-      await d.dispose();
-      leftovers = listLinks(linkPrefix).map((l) => l.name);
-      removeStaleLinks(linkPrefix, new Set());
-    }
-  }
-  assert.deepEqual(leftovers, [], 'links of the daemon left behind after the test');
-}
 
 function tcpAsk(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -159,20 +159,34 @@ export class ContainerManager {
     return img;
   }
 
+  /** The running container whose network a `container:` mode container joins, followed through chains of them. */
+  private networkPeer(rec: ContainerRecord): ContainerRecord {
+    let cur = rec;
+    for (let hops = 0; cur.host.networkMode.startsWith('container:'); hops++) {
+      const other = this.o.store.get(cur.host.networkMode.slice('container:'.length));
+      if (other.id === rec.id || hops > 16) throw new GantryError('INVALID_ARGUMENT', `container ${rec.name} cannot join its own network`, { hint: 'use --network container:OTHER with another container' });
+      if (other.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `cannot join the network of container ${other.name}: it is not running`, { hint: `start it first: gantry start ${other.name}` });
+      cur = other;
+    }
+    return cur;
+  }
+
   private buildSpec(rec: ContainerRecord, image: ImageView): ContainerRuntimeSpec {
     const dir = this.dir(rec.id);
     const user = resolveUser(rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image.layerDirs, p));
+    // --network container:X shares X's network identity (Docker's rule): its netns, hostname, /etc/hosts and
+    // /etc/resolv.conf (X's own files, bind-mounted: rewrites on network connect/disconnect show here too).
+    const peer = rec.host.networkMode.startsWith('container:') ? this.networkPeer(rec) : undefined;
+    const hostname = peer?.config.hostname ?? rec.config.hostname;
     const env = [...rec.config.env];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${rec.config.hostname}`);
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const namespaces: Namespace[] = ['pid', 'mount', 'uts', 'ipc', 'cgroup'];
     let netnsPath: string | undefined;
-    if (rec.host.networkMode.startsWith('container:')) {
-      const other = this.o.store.get(rec.host.networkMode.slice('container:'.length));
-      if (other.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `cannot join the network of container ${other.name}: it is not running`, { hint: `start it first: gantry start ${other.name}` });
-      netnsPath = `/proc/${other.state.pid}/ns/net`;
+    if (peer !== undefined) {
+      netnsPath = `/proc/${peer.state.pid}/ns/net`;
     } else if (rec.host.networkMode !== 'host') {
       namespaces.push('net');
     }
@@ -182,7 +196,7 @@ export class ContainerManager {
       mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.REC | MS.RDONLY, data: '' };
     }
     for (const f of ['hostname', 'hosts', 'resolv.conf']) {
-      mounts.push({ source: join(dir, f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
+      mounts.push({ source: join(peer === undefined ? dir : this.dir(peer.id), f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
     }
     for (const m of rec.host.mounts) {
       if (m.type === 'tmpfs') {
@@ -197,7 +211,7 @@ export class ContainerManager {
     return {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
-      namespaces, netnsPath, hostname: rec.config.hostname, mounts, symlinks: DEFAULT_SYMLINKS,
+      namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: rec.config.tty ? [...DEFAULT_DEVICES, { path: '/dev/console', type: 'c', major: 5, minor: 1 }] : DEFAULT_DEVICES,
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
