@@ -2,25 +2,15 @@
 import type { NetworkConnectOptions, NetworkCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import type { Engine } from '../../daemon/engine.js';
+import { networkListFilter } from '../../engine/network/filters.js';
 import { filtersParam, type Router } from '../router.js';
 
 export function networkRoutes(r: Router, engine: Engine): void {
   const { network } = engine;
 
-  r.add('GET', '/networks', (ctx) => {
-    const f = filtersParam(ctx.query);
-    return network.list().filter((n) => {
-      if (f['name'] && !f['name'].some((x) => n.Name.includes(x))) return false;
-      if (f['id'] && !f['id'].some((x) => n.Id.startsWith(x))) return false;
-      if (f['driver'] && !f['driver'].includes(n.Driver)) return false;
-      for (const l of f['label'] ?? []) {
-        const i = l.indexOf('=');
-        const labels = n.Labels ?? {};
-        if (i < 0 ? !(l in labels) : labels[l.slice(0, i)] !== l.slice(i + 1)) return false;
-      }
-      return true;
-    });
-  });
+  r.add('GET', '/networks', (ctx) => network.list().filter(networkListFilter(filtersParam(ctx.query))));
+
+  r.add('POST', '/networks/prune', async (ctx) => ({ NetworksDeleted: await network.prune(filtersParam(ctx.query)) }));
 
   r.add('GET', '/networks/{id}', (ctx) => network.inspect(ctx.params['id']!));
 

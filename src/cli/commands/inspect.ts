@@ -6,7 +6,7 @@ import type { GlobalOptions } from '../main.js';
 import { printJson } from '../output.js';
 
 /** Tiny `--format '{{.State.Status}}'` support: dotted paths only. */
-function formatPath(value: unknown, format: string): string {
+export function formatPath(value: unknown, format: string): string {
   return format.replace(/\{\{\s*((?:\.\w+)+)\s*\}\}/g, (_m, path: string) => {
     let cur: unknown = value;
     for (const key of path.split('.').filter(Boolean)) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[key] : undefined;

@@ -1,4 +1,4 @@
-// `gantry network create|ls|rm|inspect|connect|disconnect` and `gantry port`.
+// `gantry network create|ls|rm|inspect|connect|disconnect|prune` and `gantry port`.
 import type { ContainerInspectInfo, NetworkInspectInfo } from 'dockerode';
 import { GantryError, usageError } from '../../common/errors.js';
 import { formatPublishedPorts, type PortProtocol, type PublishedPort } from '../../engine/network/ports.js';
@@ -6,8 +6,9 @@ import { bool, list, parseArgs, str } from '../args.js';
 import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { printJson, table } from '../output.js';
+import { formatPath } from './inspect.js';
 
-const USAGE = 'gantry network create|ls|rm|inspect|connect|disconnect';
+const USAGE = 'gantry network create|ls|rm|inspect|connect|disconnect|prune';
 
 function keyValues(items: string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -40,17 +41,23 @@ async function create(client: DaemonClient, args: string[]): Promise<number> {
   return 0;
 }
 
+/** Repeated `--filter KEY=VALUE` as the API's filters object. */
+function filterArgs(items: string[]): Record<string, string[]> {
+  const filters: Record<string, string[]> = {};
+  for (const f of items) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw usageError(`invalid filter "${f}"`, 'use KEY=VALUE, e.g. --filter name=web');
+    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
+  }
+  return filters;
+}
+
 async function ls(client: DaemonClient, args: string[]): Promise<number> {
   const p = parseArgs(args, [
     { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'filter', short: 'f', kind: 'list' }, { name: 'format', kind: 'string' },
     { name: 'no-trunc', kind: 'bool' },
   ]);
-  const filters: Record<string, string[]> = {};
-  for (const f of list(p, 'filter')) {
-    const i = f.indexOf('=');
-    if (i < 0) throw usageError(`invalid filter "${f}"`, 'use KEY=VALUE, e.g. --filter name=web');
-    (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
-  }
+  const filters = filterArgs(list(p, 'filter'));
   const nets = await client.call<NetworkInspectInfo[]>('GET', '/networks', { query: { filters: JSON.stringify(filters) } });
   const id = (n: NetworkInspectInfo): string => (bool(p, 'no-trunc') ? n.Id : n.Id.slice(0, 12));
   if (bool(p, 'quiet')) {
@@ -62,8 +69,54 @@ async function ls(client: DaemonClient, args: string[]): Promise<number> {
     for (const n of nets) process.stdout.write(`${JSON.stringify({ ID: id(n), Name: n.Name, Driver: n.Driver, Scope: n.Scope, Internal: n.Internal })}\n`);
     return 0;
   }
-  if (format !== undefined && format !== 'table') throw usageError(`unsupported --format "${format}"`, 'use json or table');
+  if (format !== undefined && format.includes('{{')) {
+    // The fields of Docker's `network ls --format` template.
+    for (const n of nets) {
+      const labels = Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      const row = { ID: id(n), Name: n.Name, Driver: n.Driver, Scope: n.Scope, IPv6: n.EnableIPv6, Internal: n.Internal, Labels: labels, CreatedAt: n.Created };
+      process.stdout.write(`${formatPath(row, format)}\n`);
+    }
+    return 0;
+  }
+  if (format !== undefined && format !== 'table') throw usageError(`unsupported --format "${format}"`, 'use json, table or a template like {{.Name}}');
   process.stdout.write(table(['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], nets.map((n) => [id(n), n.Name, n.Driver, n.Scope])));
+  return 0;
+}
+
+/** Reads one answer line from stdin; end of input counts as "no". */
+async function confirm(question: string): Promise<boolean> {
+  process.stdout.write(question);
+  const answer = await new Promise<string>((resolve) => {
+    let buf = '';
+    const finish = (): void => {
+      process.stdin.off('data', onData);
+      process.stdin.off('end', finish);
+      process.stdin.pause();
+      resolve(buf.split('\n')[0] ?? '');
+    };
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      if (buf.includes('\n')) finish();
+    };
+    process.stdin.on('data', onData);
+    process.stdin.once('end', finish);
+  });
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+/** `gantry network prune [-f] [--filter label=K[=V]|label!=…|until=24h]`: Docker's prompt and output. */
+async function prune(client: DaemonClient, args: string[]): Promise<number> {
+  const p = parseArgs(args, [{ name: 'force', short: 'f', kind: 'bool' }, { name: 'filter', kind: 'list' }]);
+  if (p.positionals.length > 0) throw usageError('network prune takes no arguments', 'gantry network prune [-f] [--filter KEY=VALUE]');
+  const filters = filterArgs(list(p, 'filter'));
+  const warning = 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ';
+  if (!bool(p, 'force') && !(await confirm(warning))) {
+    process.stderr.write('network prune has been cancelled\n');
+    return 1;
+  }
+  const res = await client.call<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters: JSON.stringify(filters) } });
+  const names = res.NetworksDeleted ?? [];
+  if (names.length > 0) process.stdout.write(`Deleted Networks:\n${names.map((n) => `${n}\n`).join('')}\n`);
   return 0;
 }
 
@@ -133,7 +186,7 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
   if (cmd === 'port') return port(await connectDaemon(g.host), args);
   const [verb, ...rest] = args;
   if (verb === undefined || verb === '--help' || verb === 'help') throw usageError('network needs a command', USAGE);
-  const known = ['create', 'ls', 'list', 'rm', 'remove', 'inspect', 'connect', 'disconnect'];
+  const known = ['create', 'ls', 'list', 'rm', 'remove', 'inspect', 'connect', 'disconnect', 'prune'];
   if (!known.includes(verb)) throw usageError(`unknown network command "${verb}"`, USAGE);
   const client = await connectDaemon(g.host);
   switch (verb) {
@@ -145,15 +198,18 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
         process.stdout.write(`${n}\n`);
       });
     case 'inspect': {
-      const p = parseArgs(rest, []);
-      if (p.positionals.length === 0) throw usageError('network inspect needs at least one network', 'gantry network inspect NETWORK...');
+      const p = parseArgs(rest, [{ name: 'format', short: 'f', kind: 'string' }]);
+      if (p.positionals.length === 0) throw usageError('network inspect needs at least one network', 'gantry network inspect [-f FORMAT] NETWORK...');
       const out: unknown[] = [];
       const status = await each(p.positionals, 'gantry network inspect NETWORK...', async (n) => {
         out.push(await client.call('GET', `/networks/${encodeURIComponent(n)}`));
       });
-      printJson(out);
+      const format = str(p, 'format');
+      if (format === undefined || format === 'json') printJson(out);
+      else for (const o of out) process.stdout.write(`${formatPath(o, format)}\n`);
       return status;
     }
+    case 'prune': return prune(client, rest);
     case 'connect': return connectCmd(client, rest, true);
     default: return connectCmd(client, rest, false);
   }

@@ -12,10 +12,11 @@ export interface NetworkView {
   record?: NetworkRecord | undefined;
 }
 
+/** A container on a network; on host/none the endpoint has no address (empty ip, mac). */
 export interface EndpointOwner {
   containerId: string;
   name: string;
-  endpoint: EndpointRecord;
+  endpoint: Pick<EndpointRecord, 'endpointId' | 'mac' | 'ip' | 'prefixLen'>;
 }
 
 export function inspectNetwork(n: NetworkView, endpoints: readonly EndpointOwner[]): NetworkInspectInfo {
@@ -24,7 +25,7 @@ export function inspectNetwork(n: NetworkView, endpoints: readonly EndpointOwner
   for (const e of endpoints) {
     containers[e.containerId] = {
       Name: e.name, EndpointID: e.endpoint.endpointId, MacAddress: e.endpoint.mac,
-      IPv4Address: `${e.endpoint.ip}/${e.endpoint.prefixLen}`, IPv6Address: '',
+      IPv4Address: e.endpoint.ip === '' ? '' : `${e.endpoint.ip}/${e.endpoint.prefixLen}`, IPv6Address: '',
     };
   }
   const options: Record<string, string> = r === undefined ? {} : {

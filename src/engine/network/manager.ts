@@ -16,6 +16,7 @@ import {
   attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, isExists, listLinks,
   removeStaleLinks, vethIfName,
 } from './bridge.js';
+import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
 import { LinkReaper } from './link-reaper.js';
@@ -246,13 +247,42 @@ export class NetworkManager {
     }));
   }
 
+  /** The running containers of a view: endpoints on a bridge; on host/none, the containers in that mode (no address). */
+  private members(v: NetworkView): EndpointOwner[] {
+    if (v.record !== undefined) return this.owners(v.id);
+    return this.o.containers.all()
+      .filter((rec) => rec.host.networkMode === v.name && isActive(rec.state.status) && rec.state.status !== 'restarting' && rec.state.pid > 0)
+      .map((rec) => ({
+        containerId: rec.id, name: rec.name,
+        endpoint: { endpointId: pseudoId(this.o.prefix, `${v.name}/${rec.id}/${rec.state.pid}`), mac: '', ip: '', prefixLen: 0 },
+      }));
+  }
+
   list(): ReturnType<typeof inspectNetwork>[] {
-    return this.views().map((v) => inspectNetwork(v, this.owners(v.id)));
+    return this.views().map((v) => inspectNetwork(v, this.members(v)));
   }
 
   inspect(ref: string): ReturnType<typeof inspectNetwork> {
     const v = this.view(ref);
-    return inspectNetwork(v, this.owners(v.id));
+    return inspectNetwork(v, this.members(v));
+  }
+
+  /**
+   * `network prune`: removes every user network with no container attached that the filters select (label,
+   * label!, until), and returns their names. A network that gains a container meanwhile is kept.
+   */
+  async prune(filters: Filters = {}, now = Date.now()): Promise<string[]> {
+    const select = networkPruneFilter(filters, now);
+    const removed: string[] = [];
+    for (const n of this.list().filter(select)) {
+      try {
+        await this.remove(n.Id);
+        removed.push(n.Name);
+      } catch (e) {
+        if (!(e instanceof GantryError) || !['NETWORK_IN_USE', 'NETWORK_NOT_FOUND'].includes(e.code)) throw e;
+      }
+    }
+    return removed;
   }
 
   /** `network create`. Errors: USAGE/INVALID_ARGUMENT (name, subnet, gateway), NAME_IN_USE, SUBNET_OVERLAP. */
