@@ -4,12 +4,28 @@
 // refusal of aliases and fixed addresses. Traffic goes only to loopback and to containers made here.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
 import { eventually } from '../helpers/daemon.js';
 import { withDaemon } from './networking-daemon.js';
 
 /** Serves `text` over HTTP on ADDR:7000 (busybox httpd) in the foreground. */
 const httpd = (addr: string, text: string): string[] =>
   ['busybox', 'sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p ${addr}:7000 -h /www`];
+
+/** The body of an HTTP GET to the host's loopback. */
+function httpGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error('HTTP timeout')));
+    req.on('error', reject);
+  });
+}
 
 interface NetworkInfo {
   Name: string;
@@ -125,6 +141,22 @@ describe('network modes and housekeeping through the CLI (root)', () => {
 
       d.ok(['rm', '-f', 'app']);
       assert.equal(d.ok(['network', 'prune', '-f']), 'Deleted Networks:\nused\n\n', 'a network whose containers are gone is unused');
+    });
+  });
+
+  test('a published port hides the client: the container sees its network\'s gateway as the peer', async (t) => {
+    await withDaemon(t, async ({ d, network }) => {
+      network('edge', '--subnet', '10.235.9.0/24');
+      // A CGI script that answers the peer address busybox httpd saw.
+      const www = join(d.dir, 'www');
+      mkdirSync(join(www, 'cgi-bin'), { recursive: true });
+      writeFileSync(join(www, 'cgi-bin', 'peer'), '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n%s\\n\' "$REMOTE_ADDR"\n', { mode: 0o755 });
+      d.ok(['run', '-d', '--name', 'peer', '--network', 'edge', '-p', '127.0.0.1::7000', '-v', `${www}:/www:ro`, 'busybox', 'httpd', '-f', '-p', '7000', '-h', '/www']);
+      const line = d.ok(['port', 'peer', '7000']).trim();
+      const port = Number(line.slice(line.lastIndexOf(':') + 1));
+      const seen = await eventually(() => httpGet(port, '/cgi-bin/peer'), 10_000, 'the CGI through the published port');
+      // busybox httpd listens on IPv6 and prints an IPv4 peer as [::ffff:a.b.c.d].
+      assert.equal(seen.trim().replace(/^\[(?:::ffff:)?(.*)\]$/, '$1'), '10.235.9.1', 'the gateway, not the client 127.0.0.1');
     });
   });
 
