@@ -134,6 +134,9 @@ export class HealthMonitor {
       this.o.events.emit('container', `health_status: ${status}`, id, { name: now.name, image: now.config.image });
       if (status === 'unhealthy' && now.config.labels[RESTART_ON_UNHEALTHY_LABEL] === 'true') {
         this.watches.delete(id);
+        // Counted like a restart-policy restart (inspect's RestartCount), before it starts, as the manager does.
+        now.state.restartCount += 1;
+        this.o.store.save(now);
         this.o.events.emit('container', 'restart-unhealthy', id, { name: now.name });
         void this.o.containers.restart(id).catch(() => undefined);
         return;
