@@ -68,7 +68,7 @@ describe('network modes and housekeeping through the CLI (root)', () => {
     });
   });
 
-  test('--network container:NAME of a container that is not running is refused, naming it', async (t) => {
+  test('--network container:NAME of a container that is not running is refused, naming it; own DNS, hosts or ports conflict', async (t) => {
     await withDaemon(t, async ({ d }) => {
       d.ok(['create', '--name', 'idle', 'busybox', 'sleep', '300']);
       const r = d.gantry(['run', '--rm', '--network', 'container:idle', 'busybox', 'true']);
@@ -78,6 +78,12 @@ describe('network modes and housekeeping through the CLI (root)', () => {
       const gone = d.gantry(['run', '--rm', '--network', 'container:ghost', 'busybox', 'true']);
       assert.equal(gone.status, 1);
       assert.match(gone.stderr, /no such container: ghost/);
+      for (const [flag, value, what] of [['--dns', '10.0.0.53', 'dns'], ['--add-host', 'db:10.1.2.3', 'custom host-to-IP mapping'], ['-p', '8080:80', 'port publishing']]) {
+        const c = d.gantry(['run', '--rm', '--network', 'container:idle', flag!, value!, 'busybox', 'true']);
+        assert.equal(c.status, 2, c.stderr);
+        assert.match(c.stderr, new RegExp(`conflicting options: ${what} and the container type network mode`));
+      }
+      assert.deepEqual(d.ok(['ps', '-aq']).trim().split('\n').length, 1, 'refused runs made no container');
       d.ok(['start', 'idle']);
       assert.equal(d.ok(['run', '--rm', '--network', 'container:idle', 'busybox', 'hostname']).trim(), d.ok(['exec', 'idle', 'hostname']).trim());
     });

@@ -373,6 +373,13 @@ export class NetworkManager {
     if (mode.startsWith('container:') && (host.portBindings.length > 0 || host.publishAllPorts)) {
       throw new GantryError('INVALID_ARGUMENT', 'conflicting options: port publishing and the container type network mode', { hint: 'publish the ports on the container whose network is shared' });
     }
+    if (mode.startsWith('container:')) {
+      // The joiner uses the other container's /etc/hosts and /etc/resolv.conf: its own settings would be lost.
+      const lost = [host.dns.length > 0 || host.dnsSearch.length > 0 ? 'dns' : '', host.extraHosts.length > 0 ? 'custom host-to-IP mapping' : ''].filter(Boolean);
+      if (lost.length > 0) {
+        throw new GantryError('INVALID_ARGUMENT', `conflicting options: ${lost.join(' and ')} and the container type network mode`, { hint: 'give them to the container whose network is shared' });
+      }
+    }
     const special = mode === 'host' || mode === 'none' || mode.startsWith('container:');
     if (special && host.networks.some((n) => n.network !== mode)) {
       throw new GantryError('INVALID_ARGUMENT', `conflicting options: network mode ${mode} cannot be combined with other networks`);
