@@ -20,6 +20,8 @@ export interface StackCommandArgs {
   readonly volumes: boolean;
   /** Print "SERVICE HASH" for this service ("*" for all). */
   readonly hash?: string | undefined;
+  /** Only validate: print nothing but diagnostics (`config -q`). */
+  readonly quiet?: boolean | undefined;
   /** Injected for tests; default process streams, process.env, process.cwd(). */
   readonly stdout?: { write(s: string): unknown } | undefined;
   readonly stderr?: { write(s: string): unknown } | undefined;
@@ -68,6 +70,7 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
     return 1;
   }
   printDiagnostics(result.diagnostics);
+  if (args.quiet === true) return 0;
   const { model } = result;
   if (args.hash !== undefined) {
     const names = args.hash === '*' ? Object.keys(model.services) : args.hash.split(',').map((s) => s.trim());

@@ -112,7 +112,7 @@ async function config(p: Parsed): Promise<number> {
   return stackConfigCommand({
     files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
     profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), format, services: bool(p, 'services'), volumes: bool(p, 'volumes'),
-    hash: str(p, 'hash'),
+    hash: str(p, 'hash'), quiet: bool(p, 'quiet'),
   });
 }
 

@@ -54,7 +54,7 @@ export function inspectContainer(rec: ContainerRecord, p: InspectPaths): Contain
       Image: rec.config.image, Volumes: {}, WorkingDir: rec.config.workingDir, Entrypoint: rec.config.entrypoint,
       Labels: rec.config.labels,
       ...(rec.config.healthcheck ? { Healthcheck: { Test: rec.config.healthcheck.test, Interval: rec.config.healthcheck.intervalMs * 1e6,
-        Timeout: rec.config.healthcheck.timeoutMs * 1e6, StartPeriod: rec.config.healthcheck.startPeriodMs * 1e6, Retries: rec.config.healthcheck.retries } } : {}),
+        Timeout: rec.config.healthcheck.timeoutMs * 1e6, StartPeriod: rec.config.healthcheck.startPeriodMs * 1e6, StartInterval: rec.config.healthcheck.startIntervalMs * 1e6, Retries: rec.config.healthcheck.retries } } : {}),
     },
     NetworkSettings: { SandboxID: '', Ports: {}, SandboxKey: '', Networks: {} },
   };
