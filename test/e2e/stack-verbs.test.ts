@@ -15,6 +15,7 @@ interface Inspect {
   RestartCount: number;
   State: { Status: string; Running: boolean; ExitCode: number; StartedAt: string;
     Health?: { Status: string; FailingStreak: number; Log: HealthLog[] } };
+  Config: { Healthcheck?: { Test: string[]; Interval: number; Timeout: number; StartPeriod: number; StartInterval: number; Retries: number } };
 }
 
 function inspect(d: TestDaemon, name: string): Inspect {
@@ -146,6 +147,8 @@ describe('healthchecks (test/e2e/Healthchecks)', { skip }, () => {
       assert.ok(starts[i]! - starts[i - 1]! < 1000, `probes ${starts[i]! - starts[i - 1]!}ms apart: start_interval (100ms) applies, not interval (5s)`);
     }
     assert.deepEqual(healthEvents(watcher!.events(), 'health-slow-start-1'), ['health_status: healthy']);
+    const hc = inspect(d, 'health-slow-start-1').Config.Healthcheck!;
+    assert.deepEqual([hc.Test, hc.Interval, hc.StartPeriod, hc.StartInterval, hc.Retries], [['CMD', 'test', '-f', '/tmp/ready'], 30e9, 10e9, 100e6, 1]);
   });
 
   test('test: ["NONE"] and disable: true switch off the check a service inherits from its parent', async () => {
@@ -247,8 +250,12 @@ describe('stack verbs (test/e2e/Verbs)', { skip }, () => {
     assert.match(lines[1]!, /^app-1 +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z line 5$/);
   });
 
-  test('config --services lists the services', () => {
+  test('config --services lists the services; config -q only validates', () => {
     assert.deepEqual(stack('config', '--services').split('\n').filter(Boolean).sort(), ['app', 'web']);
+    assert.equal(stack('config', '-q'), '');
+    const bad = d.gantry(['stack', '-f', scenarioFile('Invalid'), 'config', '-q']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /compose\.yaml:\d+:\d+/);
   });
 
   test('ls lists the project with its status', () => {
@@ -400,7 +407,9 @@ describe('up --wait failures and interruptions (test/e2e/WaitTimeout, test/e2e/I
     } finally {
       if (up.proc.exitCode === null) up.proc.kill('SIGKILL');
     }
-    assert.notEqual(containersOf(d, file).get('interrupted-app-1')?.State, 'running', 'app was still waiting for db');
+    // The daemon gave up too: once db is healthy, app is still not started.
+    await eventually(() => assert.match(containersOf(d, file).get('interrupted-db-1')!.Status, /\(healthy\)/), 10_000, 'db to become healthy');
+    assert.notEqual(containersOf(d, file).get('interrupted-app-1')?.State, 'running', 'the interrupted up did not go on in the daemon');
     d.ok(['up', '-f', file, '-d', '--wait', '--progress', 'plain']);
     const cs = containersOf(d, file);
     assert.equal(cs.get('interrupted-app-1')?.State, 'running');
