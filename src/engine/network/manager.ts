@@ -3,8 +3,7 @@
 // names on user networks, published ports (userland proxy), /etc/hosts and /etc/resolv.conf. Live objects
 // are recorded atomically, so a daemon restarted after kill -9 re-adopts them and removes what is gone.
 // The kernel work is in bridge.ts (netlink), the address arithmetic in ipam.ts: this module only decides.
-import { randomBytes } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
@@ -23,7 +22,7 @@ import { LinkReaper } from './link-reaper.js';
 import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
-import { allocateAddress, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
+import { allocateAddress, DEFAULT_POOL, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
 import { startPortProxies, type PortProxy } from './port-proxy.js';
 import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
 import { NetworkStore, type ContainerNetState, type EndpointRecord, type NetworkRecord } from './store.js';
@@ -307,7 +306,7 @@ export class NetworkManager {
       internal: req.internal ?? false, bridge: bridgeIfName(this.linkPrefix, id), labels: req.labels ?? {},
       options: req.options ?? {}, isDefault: false,
     };
-    createBridge({ name: rec.bridge, subnet: rec.subnet, gateway: rec.gateway, internal: rec.internal });
+    this.createBridgeAlone(rec, req.subnet === undefined);
     this.bridgesUp.add(rec.bridge);
     try {
       this.store.saveNetwork(rec);
@@ -448,8 +447,37 @@ export class NetworkManager {
         this.store.saveNetwork(net);
       }
     }
-    createBridge({ name: net.bridge, subnet: net.subnet, gateway: net.gateway, internal: net.internal });
+    const before = net.subnet;
+    this.createBridgeAlone(net, net.isDefault);
+    if (net.subnet !== before) this.store.saveNetwork(net);
     this.bridgesUp.add(net.bridge);
+  }
+
+  /**
+   * Creates the bridge of `net`, then checks that no other daemon routed an overlapping subnet meanwhile: two
+   * daemons planning at the same moment may pick the same free subnet (and then fight over its gateway address).
+   * At least one of them sees the other's route; it removes its bridge and, when the subnet was `chosen` here
+   * (not given by the user), plans again from a pool in random rotation; otherwise fails with SUBNET_OVERLAP.
+   */
+  private createBridgeAlone(net: NetworkRecord, chosen: boolean): void {
+    for (let attempt = 1; ; attempt++) {
+      const made = createBridge({ name: net.bridge, subnet: net.subnet, gateway: net.gateway, internal: net.internal });
+      const hostRoutes = hostRouteSubnets(this.linkPrefix);
+      try {
+        planNetworkAddressing({ subnet: net.subnet }, { networks: [], hostRoutes });
+        return;
+      } catch (e) {
+        if (made.created) this.quietly(() => deleteBridge(net.bridge));
+        if (!chosen || attempt >= 5) throw e;
+        this.log(`subnet ${net.subnet} of ${net.name} was taken meanwhile by another daemon; planning again`);
+        const k = randomInt(DEFAULT_POOL.length);
+        const pool = [...DEFAULT_POOL.slice(k), ...DEFAULT_POOL.slice(0, k)];
+        const others = this.subnets().filter((x) => x.name !== net.name);
+        const addr = planNetworkAddressing({}, { networks: others, hostRoutes, pool });
+        net.subnet = addr.subnet;
+        net.gateway = addr.gateway;
+      }
+    }
   }
 
   private ensureDns(net: NetworkRecord): Promise<DnsServer> {
