@@ -153,6 +153,9 @@ export function validateCreate(req: CreateRequest, image: { id: string; config: 
 
   // Docker's default: the default bridge network.
   const networkMode = hc.NetworkMode && hc.NetworkMode !== 'default' ? hc.NetworkMode : 'bridge';
+  if (networkMode.startsWith('container:') && b.Hostname) {
+    throw invalid('conflicting options: hostname and the network mode', `a container in ${networkMode} mode uses that container's hostname; leave out -h`);
+  }
   const networks = Object.entries(b.NetworkingConfig?.EndpointsConfig ?? {}).map(([network, ep]) => ({
     network, aliases: asStringArray(ep.Aliases, 'Aliases'), ipv4Address: ep.IPAMConfig?.IPv4Address || undefined,
   }));
