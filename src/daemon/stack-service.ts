@@ -56,6 +56,21 @@ function checkProject(project: string): void {
   if (!NAME_RE.test(project)) throw new GantryError('INVALID_ARGUMENT', `invalid project name "${project}"`, { hint: 'project names use lowercase letters, digits, "-" and "_"' });
 }
 
+/**
+ * What the repair loop keeps converged after an `up`: the services brought up so far (all of them once a plain
+ * `up` ran; `up web` adds web and its dependencies), each at the scale its last `up` gave it.
+ */
+export function keptOptions(prev: StackRecord | undefined, model: StackModel, options: UpOptions): UpOptions {
+  const selected = selectServices(model, options.services, options.noDeps);
+  const prevAll = prev !== undefined && prev.options.services.length === 0;
+  const services = options.services.length === 0 || prevAll ? []
+    : [...new Set([...(prev?.options.services ?? []).filter((s) => model.services[s] !== undefined), ...selected])].sort();
+  const scale: Record<string, number> = {};
+  for (const [svc, n] of Object.entries(prev?.options.scale ?? {})) if (!selected.has(svc) && model.services[svc] !== undefined) scale[svc] = n;
+  for (const [svc, n] of Object.entries(options.scale)) if (selected.has(svc)) scale[svc] = n;
+  return { ...options, services, scale, noDeps: services.length > 0, forceRecreate: false, startStopped: false };
+}
+
 export class StackService {
   readonly dir: string;
   private readonly mutex = new KeyedMutex();
@@ -146,8 +161,7 @@ export class StackService {
       const plan = reconcile(model, observed, options);
       emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
       if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
-      this.save({ project: model.name, model, options: { ...options, services: [], noDeps: false, forceRecreate: false, startStopped: false },
-        held: false, updated: new Date().toISOString() });
+      this.save({ project: model.name, model, options: keptOptions(this.get(model.name), model, options), held: false, updated: new Date().toISOString() });
       const failures = await this.apply(model, plan, emit, signal);
       if (failures.length === 0 && req.wait) {
         failures.push(...await this.waitReady(model, selectServices(model, options.services, options.noDeps), req.waitTimeoutSeconds, emit, signal));
