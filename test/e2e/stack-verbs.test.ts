@@ -349,15 +349,34 @@ describe('scaling and optional dependencies (test/e2e/Scale)', { skip }, () => {
     assert.equal(containersOf(d, file).get('scale-app-1')!.State, 'running');
   });
 
+  test('the daemon keeps the services of `up SERVICE` converged, and only those', async () => {
+    const old = inspect(d, 'scale-app-1').Id;
+    d.ok(['rm', '-f', 'scale-app-1']);
+    await eventually(() => {
+      const c = containersOf(d, file).get('scale-app-1');
+      assert.ok(c && c.Id !== old && c.State === 'running', 'app-1 recreated and running');
+    }, 10_000, 'app-1 to come back');
+    assert.deepEqual(names(), ['scale-app-1'], 'services that were never brought up stay down');
+  });
+
   test('deploy.replicas sets the number of containers', () => {
     d.ok(['up', '-f', file, '-d', '--progress', 'plain']);
     assert.deepEqual(names(), ['scale-app-1', 'scale-web-1', 'scale-worker-1', 'scale-worker-2']);
   });
 
-  test('--scale web=3 then --scale web=1', () => {
+  test('--scale web=3 then --scale web=1', async () => {
     d.ok(['up', '-f', file, '-d', '--scale', 'web=3', '--progress', 'plain']);
     assert.deepEqual(names().filter((n) => n.includes('-web-')), ['scale-web-1', 'scale-web-2', 'scale-web-3']);
     for (const c of containersOf(d, file).values()) assert.equal(c.State, 'running');
+    // An up of another service leaves web at 3, also when the daemon repairs the stack afterwards.
+    d.ok(['up', '-f', file, '-d', '--progress', 'plain', 'worker']);
+    const old = inspect(d, 'scale-worker-1').Id;
+    d.ok(['rm', '-f', 'scale-worker-1']);
+    await eventually(() => {
+      const c = containersOf(d, file).get('scale-worker-1');
+      assert.ok(c && c.Id !== old && c.State === 'running', 'worker-1 recreated and running');
+    }, 10_000, 'worker-1 to come back');
+    assert.deepEqual(names().filter((n) => n.includes('-web-')), ['scale-web-1', 'scale-web-2', 'scale-web-3']);
     d.ok(['up', '-f', file, '-d', '--scale', 'web=1', '--progress', 'plain']);
     assert.deepEqual(names().filter((n) => n.includes('-web-')), ['scale-web-1']);
   });
