@@ -228,16 +228,17 @@ async function up(ctx: Ctx): Promise<number> {
   if (detach && (bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined)) throw usageError('--abort-on-container-exit and --exit-code-from need an attached up (no -d)');
   if (exitCodeFrom !== undefined && model.services[exitCodeFrom] === undefined) throw usageError(`no such service: ${exitCodeFrom}`);
   const client = await connectDaemon(ctx.g.host);
+  const upStarted = Date.now() / 1000; // attached: show only what the containers print from now on, like docker compose
   const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
     removeOrphans: bool(p, 'remove-orphans'), scale, startStopped: true };
   const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout') }, p);
   if (!r.ok) return 1;
   if (detach || bool(p, 'dry-run')) return 0;
-  return attached(ctx, client, model, p.positionals, { abort: bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined, exitCodeFrom, timeout: seconds(p, 'timeout') });
+  return attached(ctx, client, model, p.positionals, { abort: bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined, exitCodeFrom, timeout: seconds(p, 'timeout'), since: upStarted });
 }
 
 /** Attached up: stream every service's logs; Ctrl-C stops the stack (a second Ctrl-C kills it). */
-async function attached(ctx: Ctx, client: DaemonClient, model: StackModel, services: string[], o: { abort: boolean; exitCodeFrom: string | undefined; timeout: number | undefined }): Promise<number> {
+async function attached(ctx: Ctx, client: DaemonClient, model: StackModel, services: string[], o: { abort: boolean; exitCodeFrom: string | undefined; timeout: number | undefined; since: number }): Promise<number> {
   const containers = await projectContainers(client, model.name, services, true);
   let stopping = false;
   const stopAll = async (): Promise<void> => {
@@ -254,7 +255,7 @@ async function attached(ctx: Ctx, client: DaemonClient, model: StackModel, servi
   });
   let exitCode = 0;
   const ended = containers.map(async (c) => {
-    await followLogs(client, c, prefixer(containers, !bool(ctx.p, 'no-color')), { follow: true, tail: undefined, timestamps: false, prefix: true });
+    await followLogs(client, c, prefixer(containers, !bool(ctx.p, 'no-color')), { follow: true, tail: undefined, timestamps: false, prefix: true, since: o.since });
     const info = await client.call<{ State: { ExitCode: number; Status: string } }>('GET', `/containers/${c.Id}/json`).catch(() => undefined);
     const code = info?.State.ExitCode ?? 0;
     const svc = c.Labels['gantry.service'];
@@ -355,8 +356,8 @@ function prefixer(containers: readonly ContainerInfo[], color: boolean): (c: Con
 
 /** Streams one container's log, each line prefixed (`web-1 | ...`). */
 async function followLogs(client: DaemonClient, c: ContainerInfo, prefix: (c: ContainerInfo) => string,
-  o: { follow: boolean; tail: string | undefined; timestamps: boolean; prefix: boolean }): Promise<void> {
-  const res = await client.stream('GET', `/containers/${c.Id}/logs`, { query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps } });
+  o: { follow: boolean; tail: string | undefined; timestamps: boolean; prefix: boolean; since?: number | undefined }): Promise<void> {
+  const res = await client.stream('GET', `/containers/${c.Id}/logs`, { query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: o.since } });
   const tty = ((res as Readable & { contentType?: string }).contentType ?? '').includes('raw-stream');
   const pending = ['', '', ''];
   const emit = (stream: number, text: string): void => {
