@@ -227,6 +227,7 @@ describe('attached up (test/e2e/Attached)', { skip }, () => {
   test('--exit-code-from SERVICE exits with that service\'s code', () => {
     const r = d.gantry(['up', '-f', file, '--progress', 'plain', '--exit-code-from', 'talker'], { timeoutMs: 30_000 });
     assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout.match(/^quitter-1 +\| bye$/gm)?.length, 1, `only what this up's run printed, not the previous runs' output:\n${r.stdout}`);
     for (const c of containersOf(d, file).values()) assert.equal(c.State, 'exited');
   });
 });
