@@ -239,7 +239,9 @@ async function up(ctx: Ctx): Promise<number> {
 
 /** Attached up: stream every service's logs; Ctrl-C stops the stack (a second Ctrl-C kills it). */
 async function attached(ctx: Ctx, client: DaemonClient, model: StackModel, services: string[], o: { abort: boolean; exitCodeFrom: string | undefined; timeout: number | undefined; since: number }): Promise<number> {
-  const containers = await projectContainers(client, model.name, services, true);
+  // The service containers only: not one-offs of `stack run`, not orphans of services no longer in the stack.
+  const containers = (await projectContainers(client, model.name, services, true))
+    .filter((c) => c.Labels['gantry.oneoff'] !== 'True' && model.services[c.Labels['gantry.service'] ?? ''] !== undefined);
   let stopping = false;
   const stopAll = async (): Promise<void> => {
     if (stopping) return;
