@@ -217,6 +217,8 @@ describe('attached up (test/e2e/Attached)', { skip }, () => {
   });
 
   test('--abort-on-container-exit stops everything when one container exits, with its exit code', () => {
+    // A one-off of `stack run` is not a service container: its exit does not end the up.
+    d.ok(['stack', '-f', file, 'run', '-d', 'talker', 'sh', '-c', 'exit 9']);
     const r = d.gantry(['up', '-f', file, '--progress', 'plain', '--abort-on-container-exit'], { timeoutMs: 30_000 });
     assert.equal(r.status, 7, r.stderr);
     assert.match(r.stdout, /^quitter-1 +\| bye$/m);
