@@ -97,7 +97,11 @@ static void stdin_data(struct shim *sh, const unsigned char *p, size_t n) {
 
 static void frame_done(struct shim *sh, struct client *c) {
   switch (c->hdr[0]) {
-    case 'a': c->subscribed = true; break;
+    case 'a':
+      /* Acknowledged (stream 4, empty): the daemon waits for it before `go`, so no output is missed. */
+      c->subscribed = true;
+      send_frame(sh, c, 4, "", 0);
+      break;
     case 'e':
       if (!sh->spec->tty) stdin_close(sh);
       break;

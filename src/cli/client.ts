@@ -82,7 +82,8 @@ export class DaemonClient {
     return Object.assign(body, { contentType: headers['content-type'] ?? '' });
   }
 
-  /** POST with `Upgrade: tcp`; resolves with the raw socket once the daemon answers 101. */
+  /** POST with `Upgrade: tcp`; resolves with the raw socket once the daemon answers 101, paused: attach the
+   * 'data' listener, then call resume(), so the first bytes are not lost. */
   async hijack(path: string, opts: RequestOptions = {}): Promise<Socket> {
     const out = await this.send('POST', path, { ...opts, body: opts.body ?? {} }, true);
     if ('socket' in out) return out.socket;

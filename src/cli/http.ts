@@ -96,6 +96,9 @@ export function rawRequest(socketPath: string, req: RawRequest, upgrade = false)
       }
       const rest = head.subarray(end + 4);
       if (upgrade && status === 101) {
+        // Paused, with the bytes that came with the 101 put back: in flowing mode they would be emitted before
+        // the caller can listen, and lost. The caller attaches its listeners, then resumes.
+        sock.pause();
         if (rest.length) sock.unshift(rest);
         resolve({ socket: sock });
         return;

@@ -11,6 +11,7 @@ const skip = skipReason('root', 'busybox');
 function collect(sock: Socket): { text: () => string } {
   let out = '';
   sock.on('data', (c: Buffer) => { out += c.toString('utf8'); });
+  sock.resume();
   return { text: () => out };
 }
 

@@ -180,6 +180,7 @@ function pipeAttach(sock: Socket, tty: boolean, stdin: boolean): AttachSession {
   });
   if (tty) sock.on('data', (c: Buffer) => process.stdout.write(c));
   else sock.on('data', demuxTo(process.stdout, process.stderr));
+  sock.resume();
   if (stdin) {
     if (tty && process.stdin.isTTY) process.stdin.setRawMode(true);
     process.stdin.on('data', (c: Buffer) => sock.write(c));

@@ -1,7 +1,7 @@
 // Bridges a client stream (an HTTP-hijacked socket) to a shim's socket: output out, stdin in.
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { connectShim, frame, StreamDemuxer, STREAM_EXIT } from './shim-socket.js';
+import { connectShim, frame, StreamDemuxer, STREAM_EXIT, STREAM_SUBSCRIBED } from './shim-socket.js';
 
 export interface AttachOptions {
   stdin: boolean;
@@ -18,10 +18,17 @@ export function dockerFrame(stream: number, payload: Buffer): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/** Connects now and returns once subscribed; `done` resolves when the process exits or the client leaves. */
+/**
+ * Connects and returns once the shim confirmed the subscription (so output produced after this point reaches the
+ * client, even from a process released a moment later); `done` resolves when the process exits or the client
+ * leaves.
+ */
 export async function attachToShim(socketPath: string, client: Duplex, opts: AttachOptions): Promise<{ done: Promise<void>; shim: Socket }> {
   const shim = await connectShim(socketPath);
+  let subscribed!: () => void;
+  const ack = new Promise<void>((resolve) => { subscribed = resolve; });
   if (opts.stdout || opts.stderr) shim.write(frame('a'));
+  else subscribed();
   const done = new Promise<void>((resolve) => {
     const finish = (): void => {
       shim.destroy();
@@ -30,12 +37,13 @@ export async function attachToShim(socketPath: string, client: Duplex, opts: Att
     };
     const demux = new StreamDemuxer((stream, payload) => {
       if (stream === STREAM_EXIT) { finish(); return; }
-      if ((stream === 1 && !opts.stdout) || (stream === 2 && !opts.stderr)) return;
+      if (stream === STREAM_SUBSCRIBED) { subscribed(); return; }
+      if ((stream === 1 && !opts.stdout) || (stream === 2 && !opts.stderr) || stream > 2) return;
       if (!client.destroyed) client.write(opts.tty ? payload : dockerFrame(stream, payload));
     });
     shim.on('data', (c: Buffer) => demux.push(c));
-    shim.on('close', finish);
-    shim.on('error', finish);
+    shim.on('close', () => { subscribed(); finish(); });
+    shim.on('error', () => { subscribed(); finish(); });
     client.on('close', () => { shim.destroy(); resolve(); });
     client.on('error', () => { shim.destroy(); resolve(); });
     if (opts.stdin) {
@@ -43,5 +51,6 @@ export async function attachToShim(socketPath: string, client: Duplex, opts: Att
       client.on('end', () => { if (!shim.destroyed) shim.write(frame('e')); });
     }
   });
+  await ack;
   return { done, shim };
 }

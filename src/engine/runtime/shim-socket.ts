@@ -4,6 +4,8 @@ import { connect, type Socket } from 'node:net';
 export const STREAM_STDOUT = 1;
 export const STREAM_STDERR = 2;
 export const STREAM_EXIT = 3;
+/** The shim's acknowledgement of a subscription (`a`): output from then on reaches this client. */
+export const STREAM_SUBSCRIBED = 4;
 
 export function frame(type: 'a' | 'i' | 'e' | 'r' | 's' | 'k', payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(5);
