@@ -33,6 +33,7 @@ export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: Pro
       case 'plan':
         result.planText = e.text;
         if (mode !== 'json') for (const w of e.warnings) out.write(`WARN ${w}\n`);
+        if ((mode === 'plain' || mode === 'tty') && e.operations.length === 0) out.write(' Nothing to do: the stack is up to date\n');
         if (mode === 'tty' && e.operations.length > 0) listr = startListr(e.operations, pending);
         break;
       case 'op': {

@@ -5,10 +5,12 @@ import type { GlobalOptions } from '../main.js';
 
 const HELP = `Usage: gantry [-H unix:///path.sock] COMMAND
 
-Containers:  run create start stop restart kill rm wait pause unpause ps logs exec top stats inspect
+Containers:  run create start stop restart kill rm wait pause unpause ps logs exec top stats inspect port
 Images:      images import tag rmi
 Volumes:     volume create|ls|rm|inspect
-Stacks:      stack config|up|down ...   (up, down: shortcuts)
+Networks:    network create|ls|rm|inspect|connect|disconnect|prune
+Stacks:      stack up|down|ps|logs|config|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls
+             (up, down: shortcuts; stack options -f, -p, --profile, --env-file, --project-directory)
 System:      version info daemon help
 
 Environment: GANTRY_HOST (daemon socket), GANTRY_ROOT (state dir, for the daemon), GANTRY_PREFIX (kernel object prefix)
