@@ -21,7 +21,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   tag: () => import('./commands/images.js'), rmi: () => import('./commands/images.js'),
   volume: () => import('./commands/volumes.js'),
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
-  version: () => import('./commands/system.js'), info: () => import('./commands/system.js'),
+  version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),
   daemon: () => import('./commands/system.js'), help: () => import('./commands/system.js'),
   stack: () => import('./commands/stack.js'), up: () => import('./commands/stack.js'), down: () => import('./commands/stack.js'),
 };

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { busyboxTarball, GANTRY_BIN, killCgroupTree, TestDaemon } from '../helpers/daemon.js';
+import { busyboxTarball, eventually, GANTRY_BIN, killCgroupTree, TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
 
 const skip = skipReason('root', 'busybox');
@@ -75,6 +75,26 @@ describe('images and network modes through the CLI', { skip }, () => {
     assert.match(d.ok(['rmi', 'tools']), /Deleted: sha256:/);
     assert.doesNotMatch(d.ok(['images']), /tools/);
     assert.equal(d.gantry(['import', '/does/not/exist.tar', 'x']).status, 2);
+  });
+
+  test('events streams container events as they happen, filtered', async () => {
+    const ev = d.gantryAsync(['events', '--format', 'json', '--filter', 'type=container', '--filter', 'container=evented']);
+    let live = '';
+    ev.proc.stdout!.on('data', (c: Buffer) => { live += c.toString(); });
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // let the stream subscribe
+      assert.equal(d.gantry(['run', '--name', 'evented', 'busybox', 'sh', '-c', 'exit 3']).status, 3);
+      d.ok(['run', '--rm', '--name', 'other', 'busybox', 'true']);
+      d.ok(['rm', 'evented']);
+      await eventually(() => assert.match(live, /"destroy"/), 10_000, 'the destroy event');
+    } finally {
+      ev.proc.kill('SIGTERM');
+      await ev.done;
+    }
+    const out = live.trim().split('\n').map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } });
+    assert.deepEqual(out.map((e) => e.Action), ['create', 'start', 'die', 'destroy']);
+    assert.ok(out.every((e) => e.Actor.Attributes['name'] === 'evented'));
+    assert.equal(out.find((e) => e.Action === 'die')?.Actor.Attributes['exitCode'], '3');
   });
 
   test('--network host shares the host network; --network none has only loopback', () => {

@@ -11,7 +11,7 @@ Volumes:     volume create|ls|rm|inspect
 Networks:    network create|ls|rm|inspect|connect|disconnect|prune
 Stacks:      stack up|down|ps|logs|config|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls
              (up, down: shortcuts; stack options -f, -p, --profile, --env-file, --project-directory)
-System:      version info daemon help
+System:      version info events daemon help
 
 Environment: GANTRY_HOST (daemon socket), GANTRY_ROOT (state dir, for the daemon), GANTRY_PREFIX (kernel object prefix)
 `;
@@ -30,6 +30,40 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const client = await connectDaemon(g.host);
       const v = await client.call<{ Version: string; ApiVersion: string; KernelVersion: string }>('GET', '/version');
       process.stdout.write(`Client:\n Version:     0.1.0\n Node:        ${process.version}\n\nServer: Gantry Engine\n Version:     ${v.Version}\n API version: ${v.ApiVersion}\n Kernel:      ${v.KernelVersion}\n`);
+      return 0;
+    }
+    case 'events': {
+      // Docker's `events`: one line per engine event as it happens (containers, health, volumes, networks).
+      const { parseArgs, list, str } = await import('../args.js');
+      const p = parseArgs(args, [{ name: 'format', kind: 'string' }, { name: 'filter', short: 'f', kind: 'list' }]);
+      const filters = new Map<string, string[]>();
+      for (const f of list(p, 'filter')) {
+        const i = f.indexOf('=');
+        if (i <= 0) throw usageError(`invalid filter "${f}"`, 'use KEY=VALUE: type=container, event=die, container=NAME');
+        filters.set(f.slice(0, i), [...(filters.get(f.slice(0, i)) ?? []), f.slice(i + 1)]);
+      }
+      const format = str(p, 'format');
+      if (format !== undefined && format !== 'json') throw usageError(`invalid --format "${format}"`, 'use json');
+      const client = await connectDaemon(g.host);
+      const res = await client.stream('GET', '/events');
+      let buf = '';
+      for await (const c of res as AsyncIterable<Buffer>) {
+        buf += c.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.trim() === '') continue;
+          const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+          const name = e.Actor.Attributes['name'] ?? '';
+          const keep = (key: string, value: (v: string) => boolean): boolean => !filters.has(key) || filters.get(key)!.some(value);
+          if (!keep('type', (v) => v === e.Type) || !keep('event', (v) => e.Action === v || e.Action.startsWith(`${v}:`))
+            || !keep('container', (v) => e.Type === 'container' && (name === v || e.Actor.ID.startsWith(v)))) continue;
+          if (format === 'json') { process.stdout.write(`${line}\n`); continue; }
+          const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+          process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
+        }
+      }
       return 0;
     }
     case 'info': {
