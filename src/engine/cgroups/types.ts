@@ -62,4 +62,9 @@ export interface CgroupDriver {
   exists(path: string): boolean;
   /** Every cgroup path under parent (relative to the hierarchy root, parents before children); [] if none. */
   list(parent: string): string[];
+  /**
+   * Optional: starts, in the background, the wait that moving a task between cgroups costs after an idle moment,
+   * so that the container's own attach a few milliseconds later does not pay it. Never throws, never blocks.
+   */
+  prewarm?(): void;
 }

@@ -71,6 +71,7 @@ export class ContainerManager {
   // ---- create ----------------------------------------------------------------------------------------------
 
   async create(req: CreateRequest): Promise<ContainerRecord> {
+    this.o.cgroups.prewarm?.(); // a start usually follows: let the kernel's wait for it begin now
     const image = this.o.images.lookup(req.body.Image ?? '');
     const v = validateCreate(req, image);
     if (v.name !== undefined && this.o.store.byName(v.name)) {
@@ -240,6 +241,7 @@ export class ContainerManager {
   }
 
   private async startLocked(rec: ContainerRecord): Promise<void> {
+    this.o.cgroups.prewarm?.();
     const image = this.imageFor(rec);
     const cg = this.cgroupPath(rec.id);
     // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
