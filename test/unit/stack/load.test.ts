@@ -1,4 +1,4 @@
-import { test, describe } from 'node:test';
+import { after, test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +9,12 @@ import type { ServiceModel } from '../../../src/stack/index.js';
 import { stackConfigCommand } from '../../../src/cli/commands/stack-config.js';
 import { fixturesRoot } from './helpers.js';
 
+const madeRoots: string[] = [];
+after(() => { for (const r of madeRoots) rmSync(r, { recursive: true, force: true }); });
+
 function tempProject(name: string, files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'gantry-stack-test-'));
+  madeRoots.push(root);
   const dir = join(root, name);
   mkdirSync(dir);
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
