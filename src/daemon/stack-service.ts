@@ -11,7 +11,7 @@ import type { StackModel } from '../stack/model.js';
 import { containerCreateBody, networkCreateBody, type StackFiles } from '../reconcile/container-spec.js';
 import type { EngineOps } from '../reconcile/engine-ops.js';
 import { executePlan, type ExecEvent } from '../reconcile/executor.js';
-import { volumeLabels } from '../reconcile/labels.js';
+import { LABEL, volumeLabels } from '../reconcile/labels.js';
 import { formatPlan, planDown, reconcile, selectServices } from '../reconcile/plan.js';
 import { DEFAULT_UP_OPTIONS, type DownOptions, type Operation, type Plan, type UpOptions } from '../reconcile/types.js';
 import type { EventBus } from '../engine/events/bus.js';
@@ -252,8 +252,9 @@ export class StackService {
   start(): void {
     this.unsubscribe = this.events.subscribe((e) => {
       if (e.Type !== 'container' || (e.Action !== 'destroy' && e.Action !== 'die')) return;
-      const name = e.Actor.Attributes['name'] ?? '';
-      for (const rec of this.list()) if (!rec.held && name.startsWith(`${rec.project}-`)) this.scheduleRepair(rec.project);
+      // By label, never by name: a service with its own container_name belongs to its project too.
+      const project = e.Actor.Attributes[LABEL.PROJECT];
+      for (const rec of this.list()) if (!rec.held && rec.project === project) this.scheduleRepair(rec.project);
     });
     for (const rec of this.list()) this.scheduleRepair(rec.project);
   }

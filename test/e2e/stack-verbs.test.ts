@@ -36,7 +36,7 @@ async function watchEvents(d: TestDaemon, file: string, project: string): Promis
   const stop = async (): Promise<void> => { if (w.proc.exitCode === null) w.proc.kill('SIGTERM'); await w.done; };
   try {
     await eventually(() => {
-      d.ok(['create', '--name', `${project}-ping`, 'busybox', 'true']);
+      d.ok(['create', '--name', `${project}-ping`, '--label', `gantry.project=${project}`, 'busybox', 'true']);
       d.ok(['rm', `${project}-ping`]);
       assert.ok(events().some((e) => e.action === 'create' && e.attributes['name'] === `${project}-ping`), 'the watcher saw the ping');
     }, 10_000, 'the events watcher to connect');

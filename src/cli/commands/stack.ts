@@ -562,7 +562,9 @@ async function events(ctx: Ctx): Promise<number> {
       if (line.trim() === '') continue;
       const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
       const name = e.Actor.Attributes['name'] ?? '';
-      if (!(name.startsWith(`${project}-`) || name.startsWith(`${project}_`) || (e.Type === 'stack' && e.Actor.ID === project))) continue;
+      const inProject = e.Actor.Attributes['gantry.project'] === project || (e.Type === 'stack' && e.Actor.ID === project)
+        || (e.Type !== 'container' && (name.startsWith(`${project}_`) || name.startsWith(`${project}-`)));
+      if (!inProject) continue;
       if (bool(p, 'json')) { process.stdout.write(`${JSON.stringify({ time: new Date(e.timeNano / 1e6).toISOString(), type: e.Type, action: e.Action, id: e.Actor.ID, service: name.slice(project.length + 1).replace(/-\d+$/, ''), attributes: e.Actor.Attributes })}\n`); continue; }
       const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
       process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);

@@ -131,13 +131,13 @@ export class HealthMonitor {
     now.state.health = { status, failingStreak, log };
     this.o.store.save(now);
     if (status !== before) {
-      this.o.events.emit('container', `health_status: ${status}`, id, { name: now.name, image: now.config.image });
+      this.o.events.emit('container', `health_status: ${status}`, id, { ...now.config.labels, image: now.config.image, name: now.name });
       if (status === 'unhealthy' && now.config.labels[RESTART_ON_UNHEALTHY_LABEL] === 'true') {
         this.watches.delete(id);
         // Counted like a restart-policy restart (inspect's RestartCount), before it starts, as the manager does.
         now.state.restartCount += 1;
         this.o.store.save(now);
-        this.o.events.emit('container', 'restart-unhealthy', id, { name: now.name });
+        this.o.events.emit('container', 'restart-unhealthy', id, { ...now.config.labels, image: now.config.image, name: now.name });
         void this.o.containers.restart(id).catch(() => undefined);
         return;
       }

@@ -68,6 +68,11 @@ export class ContainerManager {
   cgroupPath(id: string): string { return `${this.o.prefix}/${id}`; }
   private exitPath(id: string): string { return join(this.dir(id), 'exit'); }
 
+  /** A container event in Docker's shape: the attributes carry the name, the image and every label. */
+  private emit(action: string, rec: ContainerRecord, extra: Record<string, string> = {}): void {
+    this.o.events.emit('container', action, rec.id, { ...rec.config.labels, image: rec.config.image, name: rec.name, ...extra });
+  }
+
   // ---- create ----------------------------------------------------------------------------------------------
 
   async create(req: CreateRequest): Promise<ContainerRecord> {
@@ -106,7 +111,7 @@ export class ContainerManager {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    this.o.events.emit('container', 'create', id, { name, image: rec.config.image });
+    this.emit('create', rec);
     return rec;
   }
 
@@ -288,7 +293,7 @@ export class ContainerManager {
         { detail: { exitCode }, hint: exitCode === 127 ? 'check the command name and the image\'s PATH' : undefined });
     }
     this.o.store.save(rec);
-    this.o.events.emit('container', 'start', rec.id, { name: rec.name, image: rec.config.image });
+    this.emit('start', rec);
     this.watch(rec.id, rec.state.generation, watcher);
   }
 
@@ -330,7 +335,8 @@ export class ContainerManager {
       restartCount: rec.state.restartCount, daemonStarting });
     if (restart) rec.state.status = 'restarting';
     this.o.store.save(rec);
-    this.o.events.emit('container', oomKilled ? 'oom' : 'die', id, { name: rec.name, exitCode: String(info.exitCode) });
+    if (oomKilled) this.emit('oom', rec);
+    this.emit('die', rec, { exitCode: String(info.exitCode) });
     this.resolveExitWaiters(id, info.exitCode);
     if (restart) {
       const delay = nextBackoff(this.backoff.get(id) ?? 0, Number.isFinite(ranFor) ? ranFor : 0);
@@ -343,7 +349,7 @@ export class ContainerManager {
           cur.state.restartCount += 1;
           try {
             await this.startLocked(cur);
-            this.o.events.emit('container', 'restart', id, { name: cur.name });
+            this.emit('restart', cur);
           } catch (e) {
             const now = this.o.store.find(id);
             if (now && now.state.status === 'restarting') { now.state.status = 'exited'; now.state.error = String((e as Error).message); this.o.store.save(now); }
@@ -413,7 +419,7 @@ export class ContainerManager {
       await dead;
     }
     await this.waitExit(rec.id, 10_000);
-    this.o.events.emit('container', 'stop', rec.id, { name: rec.name });
+    this.emit('stop', rec);
     return rec;
   }
 
@@ -427,7 +433,7 @@ export class ContainerManager {
     this.o.store.save(rec);
     if (rec.state.status === 'paused' && sig === 9) await this.o.cgroups.thaw(this.cgroupPath(rec.id)).catch(() => undefined);
     await this.sendToShim(rec, sig === 9 ? frame('k') : signalFrame(sig));
-    this.o.events.emit('container', 'kill', rec.id, { name: rec.name, signal: String(sig) });
+    this.emit('kill', rec, { signal: String(sig) });
   }
 
   async restart(ref: string, timeoutSeconds?: number): Promise<ContainerRecord> {
@@ -443,7 +449,7 @@ export class ContainerManager {
       rec.state.status = 'paused';
       this.o.store.save(rec);
     });
-    this.o.events.emit('container', 'pause', rec.id, { name: rec.name });
+    this.emit('pause', rec);
   }
 
   async unpause(ref: string): Promise<void> {
@@ -454,7 +460,7 @@ export class ContainerManager {
       rec.state.status = 'running';
       this.o.store.save(rec);
     });
-    this.o.events.emit('container', 'unpause', rec.id, { name: rec.name });
+    this.emit('unpause', rec);
   }
 
   // ---- wait / remove -------------------------------------------------------------------------------------------
@@ -500,7 +506,7 @@ export class ContainerManager {
         if (vol?.anonymous && this.volumeUsers(vol.name).length === 0) this.o.volumes.remove(vol.name, []);
       }
     }
-    this.o.events.emit('container', 'destroy', rec.id, { name: rec.name });
+    this.emit('destroy', rec);
     for (const w of this.removeWaiters.get(rec.id) ?? []) w(rec.state.exitCode);
     this.removeWaiters.delete(rec.id);
   }
