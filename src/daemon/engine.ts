@@ -74,7 +74,19 @@ export class Engine {
 
   /** Adds what other subsystems know (networks, ports) to a container's inspect output. */
   decorateInspect(info: ContainerInspectInfo, rec: ContainerRecord): ContainerInspectInfo {
-    return { ...info, NetworkSettings: this.network.networkSettings(rec) };
+    const out = { ...info, NetworkSettings: this.network.networkSettings(rec) };
+    // In container:X mode the files in use are X's (followed through chains), as docker reports them.
+    let peer = rec;
+    for (let hops = 0; peer.host.networkMode.startsWith('container:') && hops < 16; hops++) {
+      const next = this.store.find(peer.host.networkMode.slice('container:'.length));
+      if (next === undefined) break;
+      peer = next;
+    }
+    if (peer !== rec) {
+      const dir = this.containers.dir(peer.id);
+      Object.assign(out, { HostsPath: join(dir, 'hosts'), ResolvConfPath: join(dir, 'resolv.conf'), HostnamePath: join(dir, 'hostname') });
+    }
+    return out;
   }
 
   /** The same for `GET /containers/json` entries (ps): ports as bound (random ones resolved), networks. */

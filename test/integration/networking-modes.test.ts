@@ -55,6 +55,11 @@ describe('network modes and housekeeping through the CLI (root)', () => {
       assert.match(d.ok(['exec', 'side', 'cat', '/etc/hosts']), new RegExp(`${webIp.replace(/\./g, '\\.')}\\s+webhost`));
       assert.match(d.ok(['exec', 'side', 'cat', '/etc/hosts']), /10\.1\.2\.3\s+db\.local/);
       assert.equal(d.ok(['exec', 'side', 'hostname']).trim(), 'webhost');
+      const paths = (name: string): string[] => {
+        const [i] = JSON.parse(d.ok(['inspect', name])) as Array<{ HostsPath: string; ResolvConfPath: string; HostnamePath: string }>;
+        return [i!.HostsPath, i!.ResolvConfPath, i!.HostnamePath];
+      };
+      assert.deepEqual(paths('side'), paths('web'), 'inspect names the files in use: web\'s');
       assert.match(d.ok(['exec', 'side', 'nslookup', 'web']), new RegExp(`Address: ${webIp.replace(/\./g, '\\.')}\\b`), 'side resolves names of web\'s network');
       assert.equal(d.ok(['exec', 'side', 'ip', '-o', '-4', 'addr', 'show', 'eth0']), d.ok(['exec', 'web', 'ip', '-o', '-4', 'addr', 'show', 'eth0']));
 
