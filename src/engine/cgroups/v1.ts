@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
+import { ownProcsFile, prewarmAttach } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
@@ -26,30 +27,15 @@ export class CgroupV1Driver implements CgroupDriver {
 
   private ownProcs: string | undefined | null = null;
 
-  /**
-   * On v1, the first move of a task into a cgroup after an idle moment waits for an RCU grace period (the
-   * cgroup_threadgroup_rwsem write side): 7–15 ms here, paid by every container start. Writing the daemon's own
-   * pid to the cgroup it is already in takes that lock without moving anything; done in the background when a
-   * start is coming, the grace period has passed by the time the shim attaches the container (measured: 7.7 ms
-   * attach → 0.1 ms with ≥ 10 ms of lead, 2 ms with 5 ms).
-   */
+  /** See prewarm.ts: starts the kernel's wait for the next attach in the background. */
   prewarm(): void {
     if (this.ownProcs === null) {
       const h = this.hierarchy('cpu') ?? this.hierarchies[0];
-      let own: string | undefined;
-      try {
-        const names = new Set(h?.controllers ?? []);
-        const line = this.cf.sys.readFile('/proc/self/cgroup').split('\n').find((l) => l.split(':')[1]?.split(',').some((c) => names.has(c)));
-        const path = line?.split(':').slice(2).join(':');
-        own = h !== undefined && path !== undefined ? join(h.dir, path, 'cgroup.procs') : undefined;
-      } catch {
-        own = undefined;
-      }
-      this.ownProcs = own;
+      let text = '';
+      try { text = this.cf.sys.readFile('/proc/self/cgroup'); } catch { text = ''; }
+      this.ownProcs = h === undefined ? undefined : ownProcsFile(text, h.dir, (cs) => cs.some((c) => h.controllers.includes(c)));
     }
-    const file = this.ownProcs;
-    if (file === undefined) return;
-    void import('node:fs/promises').then((fs) => fs.writeFile(file, String(process.pid), { flag: 'r+' })).catch(() => undefined);
+    prewarmAttach(this.ownProcs);
   }
 
   private hierarchy(controller: string): V1Hierarchy | undefined {

@@ -1,0 +1,25 @@
+// Moving a task between cgroups takes cgroup_threadgroup_rwsem for writing; after an idle moment that waits for
+// an RCU grace period (7–15 ms here), and every container start pays it once. Writing the daemon's own pid to
+// the cgroup it is already in takes the lock without moving anything: done in the background as soon as a start
+// is coming, the wait is over when the shim attaches the container (measured on v1: 7.7 ms → 0.1 ms with ≥ 10 ms
+// of lead, 2 ms with 5 ms).
+import { join } from 'node:path';
+
+/**
+ * The `cgroup.procs` file of this process's own cgroup in a hierarchy mounted at `mountDir`, from
+ * /proc/self/cgroup text. `matches` picks the line (v1: by controller list; v2: the `0::` line).
+ */
+export function ownProcsFile(selfCgroup: string, mountDir: string, matches: (controllers: string[], hierarchyId: string) => boolean): string | undefined {
+  for (const line of selfCgroup.split('\n')) {
+    const [id, controllers, ...rest] = line.split(':');
+    if (id === undefined || controllers === undefined || rest.length === 0) continue;
+    if (matches(controllers === '' ? [] : controllers.split(','), id)) return join(mountDir, rest.join(':'), 'cgroup.procs');
+  }
+  return undefined;
+}
+
+/** Fire and forget: never blocks the caller, never throws. */
+export function prewarmAttach(procsFile: string | undefined): void {
+  if (procsFile === undefined) return;
+  void import('node:fs/promises').then((fs) => fs.writeFile(procsFile, String(process.pid), { flag: 'r+' })).catch(() => undefined);
+}
