@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { eventually, TestDaemon } from '../helpers/daemon.js';
+import { busyboxTarball, eventually, TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
 
 const skip = skipReason('root', 'busybox');
@@ -84,6 +84,26 @@ describe('engine core', { skip }, () => {
     d.ok(['rm', '-f', 'user']);
     d.ok(['volume', 'rm', 'shared']);
     assert.doesNotMatch(d.ok(['volume', 'ls']), /shared/);
+  });
+
+  test('an empty volume mounted over image content gets a copy of it (unless nocopy); image VOLUMEs get anonymous volumes', () => {
+    assert.match(d.ok(['run', '--rm', '-v', 'etcvol:/etc', 'busybox', 'cat', '/etc/passwd']), /^root:x:0:0:/m);
+    const [vol] = JSON.parse(d.ok(['volume', 'inspect', 'etcvol'])) as Array<{ Mountpoint: string }>;
+    assert.match(readFileSync(join(vol!.Mountpoint, 'passwd'), 'utf8'), /^root:/m, 'the copy is in the volume');
+    d.ok(['run', '--rm', '-v', 'etcvol:/etc', 'busybox', 'sh', '-c', 'echo mine > /etc/motd']);
+    assert.equal(d.ok(['run', '--rm', '-v', 'etcvol:/etc', 'busybox', 'cat', '/etc/motd']), 'mine\n', 'a volume with content is never overwritten');
+    const nocopy = d.gantry(['run', '--rm', '-v', 'emptyvol:/etc:nocopy', 'busybox', 'ls', '/etc']);
+    assert.equal(nocopy.stdout, '');
+    d.ok(['import', '--change', 'VOLUME /data', '--change', 'CMD ["sh"]', busyboxTarball(), 'withvol']);
+    const volsBefore = d.ok(['volume', 'ls', '-q']).split('\n').filter(Boolean).length;
+    d.ok(['run', '--name', 'hasvol', 'withvol', 'sh', '-c', 'echo kept > /data/f']);
+    const [info] = JSON.parse(d.ok(['inspect', 'hasvol'])) as Array<{ Mounts: Array<{ Type: string; Destination: string }> }>;
+    assert.deepEqual(info!.Mounts.map((m) => [m.Type, m.Destination]), [['volume', '/data']]);
+    assert.equal(d.ok(['volume', 'ls', '-q']).split('\n').filter(Boolean).length, volsBefore + 1);
+    d.ok(['rm', '-v', 'hasvol']);
+    assert.equal(d.ok(['volume', 'ls', '-q']).split('\n').filter(Boolean).length, volsBefore, 'rm -v removes the anonymous volume');
+    d.ok(['rmi', 'withvol']);
+    d.ok(['volume', 'rm', 'etcvol', 'emptyvol']);
   });
 
   test('bind mounts, read-only binds, tmpfs, read-only rootfs, env, workdir and user', () => {

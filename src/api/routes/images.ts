@@ -43,7 +43,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
 
 /** `--change 'CMD ["sh"]'` style Dockerfile instructions for import: CMD, ENTRYPOINT, ENV, WORKDIR, USER. */
 function parseChanges(changes: string[]): Record<string, unknown> {
-  const out: { Cmd?: string[]; Entrypoint?: string[]; Env?: string[]; WorkingDir?: string; User?: string } = {};
+  const out: { Cmd?: string[]; Entrypoint?: string[]; Env?: string[]; WorkingDir?: string; User?: string; Volumes?: Record<string, Record<string, never>> } = {};
   const argv = (s: string): string[] => (s.trim().startsWith('[') ? JSON.parse(s) as string[] : ['/bin/sh', '-c', s.trim()]);
   for (const c of changes) {
     const m = /^\s*(\w+)\s+(.*)$/s.exec(c);
@@ -55,7 +55,8 @@ function parseChanges(changes: string[]): Record<string, unknown> {
       case 'ENV': (out.Env ??= []).push(arg.includes('=') ? arg.trim() : arg.trim().replace(/\s+/, '=')); break;
       case 'WORKDIR': out.WorkingDir = arg.trim(); break;
       case 'USER': out.User = arg.trim(); break;
-      default: throw new GantryError('USAGE', `unsupported --change instruction ${instr}`, { hint: 'supported: CMD, ENTRYPOINT, ENV, WORKDIR, USER' });
+      case 'VOLUME': for (const v of arg.trim().startsWith('[') ? JSON.parse(arg) as string[] : arg.trim().split(/\s+/)) (out.Volumes ??= {})[v] = {}; break;
+      default: throw new GantryError('USAGE', `unsupported --change instruction ${instr}`, { hint: 'supported: CMD, ENTRYPOINT, ENV, WORKDIR, USER, VOLUME' });
     }
   }
   return out;

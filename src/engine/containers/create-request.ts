@@ -32,7 +32,7 @@ export function parseBind(bind: string): MountSpec {
     throw invalid(`invalid mode "${mode}" in volume spec "${bind}"`, 'the mode is ro or rw');
   }
   if (!isAbsolute(target)) throw invalid(`invalid volume spec "${bind}": the target must be an absolute path`);
-  return { type: isAbsolute(source) ? 'bind' : 'volume', source, target, readOnly: modes.includes('ro') };
+  return { type: isAbsolute(source) ? 'bind' : 'volume', source, target, readOnly: modes.includes('ro'), ...(modes.includes('nocopy') ? { noCopy: true } : {}) };
 }
 
 function parsePortBindings(raw: unknown): PortBinding[] {
@@ -106,7 +106,7 @@ export function validateCreate(req: CreateRequest, image: { id: string; config: 
   for (const m of hc.Mounts ?? []) {
     if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'tmpfs') throw invalid(`unsupported mount type "${m.Type}"`, 'use bind, volume or tmpfs');
     if (!m.Target || !isAbsolute(m.Target)) throw invalid(`mount target "${m.Target}" must be an absolute path`);
-    mounts.push({ type: m.Type, source: m.Source ?? '', target: m.Target, readOnly: m.ReadOnly ?? false,
+    mounts.push({ type: m.Type, source: m.Source ?? '', target: m.Target, readOnly: m.ReadOnly ?? false, ...(m.VolumeOptions?.NoCopy ? { noCopy: true } : {}),
       tmpfsOptions: m.Type === 'tmpfs' ? tmpfsOptions(m.TmpfsOptions?.SizeBytes, m.TmpfsOptions?.Mode) : undefined });
   }
   for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) {
@@ -123,7 +123,7 @@ export function validateCreate(req: CreateRequest, image: { id: string; config: 
     if (targets.has(m.target)) throw invalid(`duplicate mount point: ${m.target}`);
     targets.add(m.target);
   }
-  const anonymousVolumeTargets = Object.keys(b.Volumes ?? {}).filter((t) => !targets.has(t));
+  const anonymousVolumeTargets = [...new Set([...Object.keys(image.config.Volumes ?? {}), ...Object.keys(b.Volumes ?? {})])].filter((t) => !targets.has(t));
 
   const memory = hc.Memory ?? 0;
   if (!Number.isInteger(memory) || memory < 0) throw invalid(`invalid memory limit ${memory}`);

@@ -10,6 +10,8 @@ export interface ImageRuntimeConfig {
   WorkingDir?: string | undefined;
   User?: string | undefined;
   ExposedPorts?: Record<string, object> | undefined;
+  /** Image `VOLUME`s: each gets an anonymous volume unless the container mounts something there. */
+  Volumes?: Record<string, object> | undefined;
   Labels?: Record<string, string> | undefined;
   StopSignal?: string | undefined;
   Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | undefined;

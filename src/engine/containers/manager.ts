@@ -18,6 +18,7 @@ import {
   rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
 } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
+import { copyUpIntoVolume } from '../volumes/copy-up.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { validateCreate, type CreateRequest } from './create-request.js';
 import type { ContainerNetworking, ImageSource, ImageView } from './deps.js';
@@ -209,6 +210,7 @@ export class ContainerManager {
         mounts.push({ source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | (m.readOnly ? MS.RDONLY : 0), data: m.tmpfsOptions ?? '' });
       } else {
         const source = m.type === 'volume' ? this.o.volumes.dataDir(m.source) : m.source;
+        if (m.type === 'volume' && !m.noCopy) copyUpIntoVolume(image.layerDirs, join(dir, 'upper'), m.target, source);
         if (!existsSync(source)) throw new GantryError('BIND_SOURCE_MISSING', `bind source path does not exist: ${source}`, { hint: 'create it on the host, or recreate the container' });
         mounts.push({ source, target: m.target, fstype: 'none', flags: MS.BIND | MS.REC | (m.readOnly ? MS.RDONLY : 0), data: '' });
       }

@@ -16,6 +16,8 @@ export interface MountSpec {
   readOnly: boolean;
   /** tmpfs options, e.g. "size=64m,mode=1777". */
   tmpfsOptions?: string | undefined;
+  /** Volumes: do not copy the image's content into an empty volume (`:nocopy`). */
+  noCopy?: boolean | undefined;
 }
 
 export interface Ulimit { name: string; soft: number; hard: number }
