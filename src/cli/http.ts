@@ -141,3 +141,17 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
 }
+
+/** Parses a stream of JSON lines (events, progress) as they arrive. */
+export async function* jsonLines<T>(stream: Readable): AsyncGenerator<T> {
+  let buf = '';
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    buf += c.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line !== '') yield JSON.parse(line) as T;
+    }
+  }
+}

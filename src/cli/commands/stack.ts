@@ -7,6 +7,7 @@ import { GantryError, usageError } from '../../common/errors.js';
 import type { StackEvent } from '../../daemon/stack-service.js';
 import type { StackModel } from '../../stack/model.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
+import { jsonLines } from '../http.js';
 import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { printJson, table } from '../output.js';
@@ -162,19 +163,6 @@ async function projectName(p: Parsed): Promise<{ project: string; model: StackMo
 
 // ---- up / down -------------------------------------------------------------------------------------------
 
-async function* jsonLines(res: Readable): AsyncGenerator<StackEvent> {
-  let buf = '';
-  for await (const c of res as AsyncIterable<Buffer>) {
-    buf += c.toString('utf8');
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-      if (line !== '') yield JSON.parse(line) as StackEvent;
-    }
-  }
-}
-
 function progressMode(p: Parsed): ProgressMode {
   const m = str(p, 'progress') ?? (process.stderr.isTTY ? 'tty' : 'plain');
   if (m === 'auto') return process.stderr.isTTY ? 'tty' : 'plain';
@@ -193,7 +181,7 @@ async function streamStack(client: DaemonClient, path: string, body: unknown, p:
   const { renderProgress } = await import('./stack-progress.js');
   const res = await client.stream('POST', path, { body });
   const mode = bool(p, 'dry-run') ? 'quiet' : progressMode(p);
-  const r = await renderProgress(jsonLines(res), mode);
+  const r = await renderProgress(jsonLines<StackEvent>(res), mode);
   if (!r.ended) {
     throw new GantryError('DAEMON_UNREACHABLE', 'the daemon\'s progress stream ended before the result',
       { hint: 'the state converges anyway: run the command again, or look at `gantry stack ps`' });
@@ -552,23 +540,15 @@ async function events(ctx: Ctx): Promise<number> {
   const { project } = await projectName(p);
   const client = await connectDaemon(ctx.g.host);
   const res = await client.stream('GET', '/events');
-  let buf = '';
-  for await (const c of res as AsyncIterable<Buffer>) {
-    buf += c.toString('utf8');
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line.trim() === '') continue;
-      const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
-      const name = e.Actor.Attributes['name'] ?? '';
-      const inProject = e.Actor.Attributes['gantry.project'] === project || (e.Type === 'stack' && e.Actor.ID === project)
-        || (e.Type !== 'container' && (name.startsWith(`${project}_`) || name.startsWith(`${project}-`)));
-      if (!inProject) continue;
-      if (bool(p, 'json')) { process.stdout.write(`${JSON.stringify({ time: new Date(e.timeNano / 1e6).toISOString(), type: e.Type, action: e.Action, id: e.Actor.ID, service: name.slice(project.length + 1).replace(/-\d+$/, ''), attributes: e.Actor.Attributes })}\n`); continue; }
-      const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
-      process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
-    }
+  type EngineEventLine = { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+  for await (const e of jsonLines<EngineEventLine>(res)) {
+    const name = e.Actor.Attributes['name'] ?? '';
+    const inProject = e.Actor.Attributes['gantry.project'] === project || (e.Type === 'stack' && e.Actor.ID === project)
+      || (e.Type !== 'container' && (name.startsWith(`${project}_`) || name.startsWith(`${project}-`)));
+    if (!inProject) continue;
+    if (bool(p, 'json')) { process.stdout.write(`${JSON.stringify({ time: new Date(e.timeNano / 1e6).toISOString(), type: e.Type, action: e.Action, id: e.Actor.ID, service: name.slice(project.length + 1).replace(/-\d+$/, ''), attributes: e.Actor.Attributes })}\n`); continue; }
+    const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+    process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
   }
   return 0;
 }

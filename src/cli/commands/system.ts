@@ -46,23 +46,16 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       if (format !== undefined && format !== 'json') throw usageError(`invalid --format "${format}"`, 'use json');
       const client = await connectDaemon(g.host);
       const res = await client.stream('GET', '/events');
-      let buf = '';
-      for await (const c of res as AsyncIterable<Buffer>) {
-        buf += c.toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.trim() === '') continue;
-          const e = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
-          const name = e.Actor.Attributes['name'] ?? '';
-          const keep = (key: string, value: (v: string) => boolean): boolean => !filters.has(key) || filters.get(key)!.some(value);
-          if (!keep('type', (v) => v === e.Type) || !keep('event', (v) => e.Action === v || e.Action.startsWith(`${v}:`))
-            || !keep('container', (v) => e.Type === 'container' && (name === v || e.Actor.ID.startsWith(v)))) continue;
-          if (format === 'json') { process.stdout.write(`${line}\n`); continue; }
-          const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
-          process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
-        }
+      const { jsonLines } = await import('../http.js');
+      type EngineEventLine = { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+      for await (const e of jsonLines<EngineEventLine>(res)) {
+        const name = e.Actor.Attributes['name'] ?? '';
+        const keep = (key: string, value: (v: string) => boolean): boolean => !filters.has(key) || filters.get(key)!.some(value);
+        if (!keep('type', (v) => v === e.Type) || !keep('event', (v) => e.Action === v || e.Action.startsWith(`${v}:`))
+          || !keep('container', (v) => e.Type === 'container' && (name === v || e.Actor.ID.startsWith(v)))) continue;
+        if (format === 'json') { process.stdout.write(`${JSON.stringify(e)}\n`); continue; }
+        const attrs = Object.entries(e.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+        process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
       }
       return 0;
     }

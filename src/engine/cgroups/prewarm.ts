@@ -18,8 +18,21 @@ export function ownProcsFile(selfCgroup: string, mountDir: string, matches: (con
   return undefined;
 }
 
-/** Fire and forget: never blocks the caller, never throws. */
-export function prewarmAttach(procsFile: string | undefined): void {
-  if (procsFile === undefined) return;
-  void import('node:fs/promises').then((fs) => fs.writeFile(procsFile, String(process.pid), { flag: 'r+' })).catch(() => undefined);
+/** Finds the daemon's own cgroup.procs once (`find` gets /proc/self/cgroup), then writes to it on each call. */
+export class AttachPrewarmer {
+  private file: string | undefined | null = null;
+
+  constructor(private readonly readSelfCgroup: () => string, private readonly find: (selfCgroup: string) => string | undefined) {}
+
+  /** Fire and forget: never blocks the caller, never throws. */
+  run(): void {
+    if (this.file === null) {
+      let text = '';
+      try { text = this.readSelfCgroup(); } catch { text = ''; }
+      this.file = this.find(text);
+    }
+    const file = this.file;
+    if (file === undefined) return;
+    void import('node:fs/promises').then((fs) => fs.writeFile(file, String(process.pid), { flag: 'r+' })).catch(() => undefined);
+  }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
-import { ownProcsFile, prewarmAttach } from './prewarm.js';
+import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
@@ -25,17 +25,14 @@ export class CgroupV1Driver implements CgroupDriver {
     private readonly timings: DriverTimings,
   ) {}
 
-  private ownProcs: string | undefined | null = null;
+  private readonly prewarmer = new AttachPrewarmer(() => this.cf.sys.readFile('/proc/self/cgroup'), (text) => {
+    const h = this.hierarchy('cpu') ?? this.hierarchies[0];
+    return h === undefined ? undefined : ownProcsFile(text, h.dir, (cs) => cs.some((c) => h.controllers.includes(c)));
+  });
 
   /** See prewarm.ts: starts the kernel's wait for the next attach in the background. */
   prewarm(): void {
-    if (this.ownProcs === null) {
-      const h = this.hierarchy('cpu') ?? this.hierarchies[0];
-      let text = '';
-      try { text = this.cf.sys.readFile('/proc/self/cgroup'); } catch { text = ''; }
-      this.ownProcs = h === undefined ? undefined : ownProcsFile(text, h.dir, (cs) => cs.some((c) => h.controllers.includes(c)));
-    }
-    prewarmAttach(this.ownProcs);
+    this.prewarmer.run();
   }
 
   private hierarchy(controller: string): V1Hierarchy | undefined {

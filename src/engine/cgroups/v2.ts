@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GantryError, errnoCode, syscallError } from '../../common/errors.js';
 import { cpuMaxValue, cpuWeightFromShares, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
-import { ownProcsFile, prewarmAttach } from './prewarm.js';
+import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
@@ -25,16 +25,12 @@ export class CgroupV2Driver implements CgroupDriver {
     private readonly timings: DriverTimings,
   ) {}
 
-  private ownProcs: string | undefined | null = null;
+  private readonly prewarmer = new AttachPrewarmer(() => this.cf.sys.readFile('/proc/self/cgroup'),
+    (text) => ownProcsFile(text, this.root, (cs, id) => id === '0' && cs.length === 0));
 
   /** See prewarm.ts: starts the kernel's wait for the next attach in the background. */
   prewarm(): void {
-    if (this.ownProcs === null) {
-      let text = '';
-      try { text = this.cf.sys.readFile('/proc/self/cgroup'); } catch { text = ''; }
-      this.ownProcs = ownProcsFile(text, this.root, (cs, id) => id === '0' && cs.length === 0);
-    }
-    prewarmAttach(this.ownProcs);
+    this.prewarmer.run();
   }
 
   private dir(path: string): string {
