@@ -5,9 +5,9 @@
 //   node bench/network-engine.mjs            (after `node scripts/build.mjs`)
 // `run()` returns { name, results: [{ name, value, unit, note? }] } and removes everything it made.
 // Traffic stays on this machine: loopback and the address of a container made here.
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { push } from './network.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const load = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
@@ -21,31 +21,6 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 /** A TCP sink in the container (node from the host's root, chrooted into): answers the byte count at EOF. */
 const SINK = `require('net').createServer({ allowHalfOpen: true }, (s) => { let n = 0; s.on('data', (d) => { n += d.length; });
   s.on('end', () => s.end(String(n))); }).listen(7100);`;
-
-/** Send `bytes` to host:port; MiB per second. */
-function push(host, port, bytes) {
-  return new Promise((resolve, reject) => {
-    const chunk = Buffer.alloc(256 * 1024, 1);
-    const s = connect({ host, port, allowHalfOpen: true });
-    let sent = 0;
-    let answer = '';
-    const t0 = process.hrtime.bigint();
-    const pump = () => {
-      while (sent < bytes) {
-        sent += chunk.length;
-        if (!s.write(chunk)) return s.once('drain', pump);
-      }
-      s.end();
-    };
-    s.on('connect', pump);
-    s.on('data', (d) => (answer += d));
-    s.on('end', () => {
-      if (Number(answer) !== sent) reject(new Error(`sink got ${answer} of ${sent} bytes`));
-      else resolve(sent / 1048576 / (ms(t0) / 1000));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function until(fn, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;

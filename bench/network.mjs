@@ -46,8 +46,8 @@ async function startSink(ns, port) {
   return p;
 }
 
-/** Send `bytes` to host:port; MB/s (MiB per second). */
-function push(host, port, bytes) {
+/** Send `bytes` to host:port; MB/s (MiB per second). Used by network-engine.mjs too. */
+export function push(host, port, bytes) {
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(256 * 1024, 1);
     const s = connect({ host, port, allowHalfOpen: true });

@@ -4,7 +4,7 @@
 
 import type { Lookup } from './interpolate.js';
 import { interpolate } from './interpolate.js';
-import type { PathSeg, PEntry, PNode, PScalar } from './pnode.js';
+import { mapEntryValues, type PathSeg, type PNode, type PScalar } from './pnode.js';
 import type { Reporter } from './report.js';
 
 export function interpolateTree(root: PNode, lookup: Lookup, reporter: Reporter, warnedUnset: Set<string>): PNode {
@@ -54,26 +54,12 @@ export function interpolateTree(root: PNode, lookup: Lookup, reporter: Reporter,
       }
       if (items !== undefined) out = { ...node, items };
     } else {
-      let entries: Map<string, PEntry> | undefined;
-      let unchanged = 0;
-      // Entries are walked in order; a new map is built only from the first changed value on.
-      node.entries.forEach((e, k) => {
+      // A new map is built only from the first changed value on.
+      const entries = mapEntryValues(node.entries, (value, k) => {
         path.push(k);
-        const v = walk(e.value);
+        const v = walk(value);
         path.pop();
-        if (entries === undefined) {
-          if (v === e.value) {
-            unchanged++;
-            return;
-          }
-          entries = new Map();
-          let n = 0;
-          for (const [k2, e2] of node.entries) {
-            if (n++ === unchanged) break;
-            entries.set(k2, e2);
-          }
-        }
-        entries.set(k, v === e.value ? e : { ...e, value: v });
+        return v;
       });
       if (entries !== undefined) out = { ...node, entries };
     }

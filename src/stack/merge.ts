@@ -4,7 +4,7 @@
 // Before merging, list forms of mappings (environment, labels, depends_on, ...) are turned into mappings.
 
 import type { PathSeg, PEntry, PNode, PScalar, PSeq } from './pnode.js';
-import { pmap, pscalar } from './pnode.js';
+import { mapEntryValues, pmap, pscalar } from './pnode.js';
 import { parsePortShort, parseVolumeShort } from './short-syntax.js';
 
 const REPLACED = new Set(['command', 'entrypoint']);
@@ -61,24 +61,7 @@ function clean(node: PNode): PNode | undefined {
     if (items === undefined && node.tag === undefined) return node;
     return { ...node, items: items ?? [...src], tag: undefined };
   }
-  let entries: Map<string, PEntry> | undefined;
-  let unchanged = 0;
-  node.entries.forEach((e, k) => {
-    const c = clean(e.value);
-    if (entries === undefined) {
-      if (c === e.value) {
-        unchanged++;
-        return;
-      }
-      entries = new Map();
-      let n = 0;
-      for (const [k2, e2] of node.entries) {
-        if (n++ === unchanged) break;
-        entries.set(k2, e2);
-      }
-    }
-    if (c !== undefined) entries.set(k, c === e.value ? e : { ...e, value: c });
-  });
+  const entries = mapEntryValues(node.entries, (value) => clean(value));
   if (entries === undefined && node.tag === undefined) return node;
   return pmap(node.pos, entries ?? new Map(node.entries));
 }

@@ -121,3 +121,29 @@ export function expandedSize(node: PNode, memo = new Map<PNode, number>()): numb
   memo.set(node, size);
   return size;
 }
+
+/**
+ * Copy-on-write rewrite of a mapping's values, in order: `f` returns the new value (the same object when
+ * unchanged) or undefined to drop the entry. Returns undefined when nothing changed, so callers keep the node.
+ */
+export function mapEntryValues(entries: ReadonlyMap<string, PEntry>, f: (value: PNode, key: string) => PNode | undefined): Map<string, PEntry> | undefined {
+  let out: Map<string, PEntry> | undefined;
+  let unchanged = 0;
+  entries.forEach((e, k) => {
+    const v = f(e.value, k);
+    if (out === undefined) {
+      if (v === e.value) {
+        unchanged++;
+        return;
+      }
+      out = new Map();
+      let n = 0;
+      for (const [k2, e2] of entries) {
+        if (n++ === unchanged) break;
+        out.set(k2, e2);
+      }
+    }
+    if (v !== undefined) out.set(k, v === e.value ? e : { ...e, value: v });
+  });
+  return out;
+}
