@@ -47,10 +47,10 @@ export async function daemonMain(argv: string[]): Promise<void> {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
     const pidFile = join(paths.root, 'gantryd.pid');
     takePidFile(pidFile);
-    const [{ Engine }, { buildRouter }, { ApiServer }] = await Promise.all([
+    const [{ Daemon }, { buildRouter }, { ApiServer }] = await Promise.all([
       import('./engine.js'), import('../api/routes/index.js'), import('../api/server.js')]);
-    const engine = await Engine.open(paths);
-    const server = new ApiServer(buildRouter(engine), log);
+    const engine = await Daemon.open(paths);
+    const server = new ApiServer(buildRouter(engine.engine, engine.stacks, { prefix: paths.prefix, root: paths.root, cgroupVersion: engine.cgroups.version, warnings: engine.cgroups.warnings }), log);
     await server.listen(paths.socket);
     log(`listening on unix://${paths.socket} (root ${paths.root}, prefix ${paths.prefix}, cgroup v${engine.cgroups.version})`);
     let stopping = false;

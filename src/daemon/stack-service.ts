@@ -8,13 +8,13 @@ import { GantryError } from '../common/errors.js';
 import { KeyedMutex } from '../common/mutex.js';
 import { serviceConfigHash } from '../stack/hash.js';
 import type { StackModel } from '../stack/model.js';
-import { containerCreateBody, networkCreateBody, type StackFiles } from '../reconcile/container-spec.js';
-import type { EngineOps } from '../reconcile/engine-ops.js';
+import type { Engine } from '../engine/engine.js';
+import { containerSpec, networkSpec, type StackFiles } from '../reconcile/container-spec.js';
+import { engineOps, type EngineOps } from '../reconcile/engine-ops.js';
 import { executePlan, type ExecEvent } from '../reconcile/executor.js';
-import { LABEL, volumeLabels } from '../reconcile/labels.js';
+import { COMPOSE_LABEL, LABEL, volumeLabels } from '../reconcile/labels.js';
 import { formatPlan, planDown, reconcile, selectServices } from '../reconcile/plan.js';
 import { DEFAULT_UP_OPTIONS, type DownOptions, type Operation, type Plan, type UpOptions } from '../reconcile/types.js';
-import type { EventBus } from '../engine/events/bus.js';
 
 export interface StackRecord {
   project: string;
@@ -38,6 +38,21 @@ export interface DownRequest {
   model?: StackModel | undefined;
   options: DownOptions;
   dryRun?: boolean | undefined;
+}
+
+/** `stack run`: a one-off container of a service, made in the daemon from the model (the CLI attaches). */
+export interface OneOffRequest {
+  model: StackModel;
+  service: string;
+  name: string;
+  cmd?: string[] | undefined;
+  entrypoint?: string[] | undefined;
+  user?: string | undefined;
+  workingDir?: string | undefined;
+  env: string[];
+  tty: boolean;
+  interactive: boolean;
+  autoRemove: boolean;
 }
 
 export interface StackFailure { service: string | undefined; resource: string; message: string; hint?: string | undefined }
@@ -78,7 +93,10 @@ export class StackService {
   private readonly repairTimers = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(root: string, private readonly ops: EngineOps, private readonly events: EventBus, private readonly log: (msg: string) => void = () => undefined) {
+  private readonly ops: EngineOps;
+
+  constructor(root: string, private readonly engine: Engine, private readonly log: (msg: string) => void = () => undefined) {
+    this.ops = engineOps(engine);
     this.dir = join(root, 'stacks');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
@@ -138,8 +156,8 @@ export class StackService {
     const files = this.stackFiles(model);
     return {
       ops: this.ops, project: model.name, signal,
-      containerBody: (svc, num) => { const s = model.services[svc]!; return containerCreateBody(model, s, num, serviceConfigHash(s), files); },
-      networkBody: (key) => networkCreateBody(model.name, key, model.networks[key]!),
+      containerSpec: (svc, num) => { const s = model.services[svc]!; return containerSpec(model, s, num, serviceConfigHash(s), files); },
+      networkSpec: (key) => networkSpec(model.name, key, model.networks[key]!),
       volumeName: (key) => model.volumes[key]!.name,
       volumeLabels: (key) => ({ ...model.volumes[key]!.labels, ...volumeLabels(model.name, key) }),
     };
@@ -149,7 +167,23 @@ export class StackService {
     return [...new Set(Object.values(model.services).flatMap((s) => (s.image ? [s.image] : [])))];
   }
 
-  // ---- up / down ----------------------------------------------------------------------------------------
+  // ---- up / down / run --------------------------------------------------------------------------------------
+
+  /** Creates a one-off container of a service: no published ports, no restart policy (compose's rules). */
+  async createOneOff(req: OneOffRequest): Promise<string> {
+    checkProject(req.model.name);
+    const s = req.model.services[req.service];
+    if (s === undefined) throw new GantryError('INVALID_ARGUMENT', `no such service: ${req.service}`, { hint: `services: ${Object.keys(req.model.services).sort().join(', ')}` });
+    const base = containerSpec(req.model, s, 1, serviceConfigHash(s), this.get(req.model.name) !== undefined ? this.stackFiles(req.model) : { secrets: {}, configs: {} });
+    const spec = {
+      ...base, name: req.name, labels: { ...base.labels, [LABEL.ONE_OFF]: 'True', [COMPOSE_LABEL.ONE_OFF]: 'True' },
+      ...(req.cmd !== undefined ? { cmd: req.cmd } : {}), ...(req.entrypoint !== undefined ? { entrypoint: req.entrypoint } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}), ...(req.workingDir !== undefined ? { workingDir: req.workingDir } : {}),
+      env: [...base.env, ...req.env], tty: req.tty, openStdin: req.interactive,
+      host: { ...base.host, portBindings: [], restartPolicy: { name: 'no' as const, maximumRetryCount: 0 }, autoRemove: req.autoRemove },
+    };
+    return (await this.engine.createContainer(spec)).id;
+  }
 
   /** Plans and applies `up`; stores the desired state first so the daemon keeps it converged. */
   async up(req: UpRequest, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<boolean> {
@@ -214,7 +248,9 @@ export class StackService {
       if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
       rmSync(join(this.dir, `${project}.json`), { force: true });
       const failures = plan.operations.length === 0 ? [] : (await executePlan(plan, {
-        ops: this.ops, project, signal, containerBody: () => ({}), networkBody: () => ({ Name: '' }), volumeName: (k) => k, volumeLabels: () => ({}),
+        ops: this.ops, project, signal, volumeName: (k) => k, volumeLabels: () => ({}),
+        containerSpec: () => { throw new GantryError('INTERNAL', 'down creates no container'); },
+        networkSpec: () => { throw new GantryError('INTERNAL', 'down creates no network'); },
       }, emit)).failed.map(({ op, error }) => ({ service: op.service, resource: op.resource, message: error.message, hint: error.hint }));
       if (failures.length === 0) rmSync(join(this.dir, project), { recursive: true, force: true });
       emit({ kind: 'result', ok: failures.length === 0, failures });
@@ -233,7 +269,7 @@ export class StackService {
       if (plan.operations.length === 0) return;
       this.log(`stack ${project}: repairing drift\n${formatPlan(plan)}`);
       const failures = await this.apply(rec.model, plan, () => undefined, new AbortController().signal);
-      this.events.emit('stack', failures.length === 0 ? 'repair' : 'repair-failed', project, { name: project });
+      this.engine.events.emit('stack', failures.length === 0 ? 'repair' : 'repair-failed', project, { name: project });
       for (const f of failures) this.log(`stack ${project}: ${f.resource}: ${f.message}`);
     });
   }
@@ -250,7 +286,7 @@ export class StackService {
 
   /** Watches for containers of stored stacks that die or vanish, and converges every stored stack now. */
   start(): void {
-    this.unsubscribe = this.events.subscribe((e) => {
+    this.unsubscribe = this.engine.events.subscribe((e) => {
       if (e.Type !== 'container' || (e.Action !== 'destroy' && e.Action !== 'die')) return;
       // By label, never by name: a service with its own container_name belongs to its project too.
       const project = e.Actor.Attributes[LABEL.PROJECT];

@@ -1,7 +1,9 @@
-// A service container in Docker's create shape (ContainerCreateOptions), built from the normalised model.
-// Pure: file paths for secrets/configs are given by the caller (the daemon writes them).
-import type { ContainerCreateOptions, NetworkCreateOptions } from 'dockerode';
+// The stack model mapped onto the engine's typed specs: one place, pure (file paths for secrets/configs are
+// given by the caller, which writes them). No Docker bodies on the way.
 import { GantryError } from '../common/errors.js';
+import { defaultHostSettings, type ContainerSpec } from '../engine/containers/container-spec.js';
+import type { HealthcheckConfig, MountSpec, NetworkAttachment, PortBinding, RestartPolicyName } from '../engine/containers/record.js';
+import type { NetworkCreateRequest } from '../engine/engine.js';
 import type { NetworkModel, ServiceModel, StackModel } from '../stack/model.js';
 import { containerLabels, LABEL, networkLabels } from './labels.js';
 import { serviceContainerName } from './plan.js';
@@ -39,7 +41,27 @@ function hostPort(published: string | undefined, num: number): string {
   return port <= Number(hi) ? String(port) : '';
 }
 
-export function containerCreateBody(model: StackModel, s: ServiceModel, num: number, hash: string, files: StackFiles): ContainerCreateOptions {
+function tmpfsOptions(size: number | undefined, mode: number | undefined): string {
+  const o: string[] = [];
+  if (size) o.push(`size=${size}`);
+  if (mode) o.push(`mode=${mode.toString(8)}`);
+  return o.join(',');
+}
+
+const ms = (ns: number | undefined, dflt: number): number => (ns !== undefined && ns > 0 ? ns / 1e6 : dflt);
+
+/** The service's healthcheck with Docker's defaults; undefined: the image's; 'none': disabled. */
+function healthcheck(s: ServiceModel): HealthcheckConfig | 'none' | undefined {
+  const h = s.healthcheck;
+  if (h === undefined) return undefined;
+  if (h.disable || h.test[0] === 'NONE') return 'none';
+  if (h.test.length === 0) return undefined;
+  return { test: [...h.test], intervalMs: ms(h.interval, 30_000), timeoutMs: ms(h.timeout, 30_000), startPeriodMs: ms(h.start_period, 0),
+    startIntervalMs: ms(h.start_interval, 5_000), retries: h.retries !== undefined && h.retries > 0 ? h.retries : 3 };
+}
+
+/** Container `num` of service `s` as the engine's typed spec. */
+export function containerSpec(model: StackModel, s: ServiceModel, num: number, hash: string, files: StackFiles): ContainerSpec {
   if (s.image === undefined) {
     throw new GantryError('UNSUPPORTED', `service "${s.name}" has no image`, { hint: 'building images (build:) is not supported yet; give the service an image' });
   }
@@ -47,42 +69,40 @@ export function containerCreateBody(model: StackModel, s: ServiceModel, num: num
   const labels: Record<string, string> = { ...s.labels, ...containerLabels(model.name, s.name, num, hash) };
   if (gantryExtension(s).restartOnUnhealthy) labels[LABEL.RESTART_ON_UNHEALTHY] = 'true';
 
-  const exposed: Record<string, object> = {};
-  for (const e of s.expose) exposed[e.includes('/') ? e : `${e}/tcp`] = {};
-  const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  const exposed = new Set(s.expose.map((e) => (e.includes('/') ? e : `${e}/tcp`)));
+  const portBindings: PortBinding[] = [];
   for (const p of s.ports) {
-    const key = `${p.target}/${p.protocol}`;
-    exposed[key] = {};
-    (portBindings[key] ??= []).push({ HostIp: p.host_ip ?? '', HostPort: hostPort(p.published, num) });
+    if (p.protocol === 'sctp') throw new GantryError('UNSUPPORTED', `service "${s.name}": sctp ports are not supported`, { hint: 'publish tcp or udp ports' });
+    exposed.add(`${p.target}/${p.protocol}`);
+    const hp = hostPort(p.published, num);
+    portBindings.push({ containerPort: p.target, protocol: p.protocol, hostIp: p.host_ip ?? '', hostPort: hp === '' ? 0 : Number(hp) });
   }
 
-  const mounts: NonNullable<NonNullable<ContainerCreateOptions['HostConfig']>['Mounts']> = [];
-  const anonymous: Record<string, object> = {};
+  const mounts: MountSpec[] = [];
+  const anonymous: string[] = [];
   for (const m of s.volumes) {
-    if (m.type === 'volume' && m.source === undefined) { anonymous[m.target] = {}; continue; }
+    if (m.type === 'volume' && m.source === undefined) { anonymous.push(m.target); continue; }
     if (m.type === 'tmpfs') {
-      mounts.push({ Type: 'tmpfs', Source: '', Target: m.target, ReadOnly: m.read_only,
-        TmpfsOptions: { SizeBytes: m.tmpfs?.size ?? 0, Mode: m.tmpfs?.mode ?? 0 } });
+      mounts.push({ type: 'tmpfs', source: '', target: m.target, readOnly: m.read_only, tmpfsOptions: tmpfsOptions(m.tmpfs?.size, m.tmpfs?.mode) });
       continue;
     }
     const source = m.type === 'volume' ? model.volumes[m.source!]?.name ?? m.source! : m.source!;
-    mounts.push({ Type: m.type, Source: source, Target: m.target, ReadOnly: m.read_only });
+    mounts.push({ type: m.type, source, target: m.target, readOnly: m.read_only, ...(m.volume?.nocopy ? { noCopy: true } : {}) });
   }
   for (const [kind, grants] of [['secret', s.secrets], ['config', s.configs]] as const) {
     for (const g of grants) {
       const path = (kind === 'secret' ? files.secrets : files.configs)[g.source];
       if (path === undefined) throw new GantryError('INVALID_ARGUMENT', `${kind} "${g.source}" of service "${s.name}" has no content`, { hint: `define it under top-level ${kind}s` });
-      mounts.push({ Type: 'bind', Source: path, Target: g.target, ReadOnly: true });
+      mounts.push({ type: 'bind', source: path, target: g.target, readOnly: true });
     }
   }
-  const tmpfs: Record<string, string> = {};
   for (const t of s.tmpfs) {
     const i = t.indexOf(':');
-    tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
+    mounts.push({ type: 'tmpfs', source: '', target: i < 0 ? t : t.slice(0, i), readOnly: false, tmpfsOptions: i < 0 ? '' : t.slice(i + 1) });
   }
 
   let networkMode: string;
-  const endpoints: Record<string, { Aliases: string[]; IPAMConfig?: { IPv4Address: string } }> = {};
+  const networks: NetworkAttachment[] = [];
   if (s.network_mode !== undefined) {
     networkMode = s.network_mode.startsWith('service:')
       ? `container:${serviceContainerName(model, model.services[s.network_mode.slice(8)] ?? s, 1)}`
@@ -92,54 +112,39 @@ export function containerCreateBody(model: StackModel, s: ServiceModel, num: num
     networkMode = keys.length === 0 ? 'none' : model.networks[keys[0]!]?.name ?? keys[0]!;
     for (const k of keys) {
       const att = s.networks[k]!;
-      const netName = model.networks[k]?.name ?? k;
-      endpoints[netName] = { Aliases: [...new Set([s.name, name, ...att.aliases])],
-        ...(att.ipv4_address !== undefined ? { IPAMConfig: { IPv4Address: att.ipv4_address } } : {}) };
+      networks.push({ network: model.networks[k]?.name ?? k, aliases: [...new Set([s.name, name, ...att.aliases])], ipv4Address: att.ipv4_address });
     }
   }
 
   const memory = s.deploy.limits.memory ?? s.mem_limit;
   const cpus = s.deploy.limits.cpus ?? s.cpus;
   const pids = s.deploy.limits.pids ?? s.pids_limit;
-  const h = s.healthcheck;
-  const ms = (ns: number | undefined): number | undefined => ns;
-  const healthcheck = h === undefined ? undefined : h.disable || h.test[0] === 'NONE' ? { Test: ['NONE'] } : {
-    Test: [...h.test], Interval: ms(h.interval), Timeout: ms(h.timeout), StartPeriod: ms(h.start_period),
-    StartInterval: ms(h.start_interval), Retries: h.retries,
-  };
-  const env = Object.entries(s.environment).flatMap(([k, v]) => (v === null ? [] : [`${k}=${v}`]));
+  const rp = restartPolicy(s);
+  const d = defaultHostSettings();
   return {
-    Image: s.image,
-    ...(s.command !== undefined ? { Cmd: [...s.command] } : {}),
-    ...(s.entrypoint !== undefined ? { Entrypoint: [...s.entrypoint] } : {}),
-    Env: env, Labels: labels, ExposedPorts: exposed, Volumes: anonymous,
-    ...(s.user !== undefined ? { User: s.user } : {}),
-    ...(s.working_dir !== undefined ? { WorkingDir: s.working_dir } : {}),
-    ...(s.hostname !== undefined ? { Hostname: s.hostname } : {}),
-    ...(s.domainname !== undefined ? { Domainname: s.domainname } : {}),
-    ...(s.stop_signal !== undefined ? { StopSignal: s.stop_signal } : {}),
-    ...(s.stop_grace_period !== undefined ? { StopTimeout: Math.ceil(s.stop_grace_period / 1e9) } : {}),
-    ...(healthcheck !== undefined ? { Healthcheck: healthcheck } : {}),
-    Tty: s.tty, OpenStdin: s.stdin_open,
-    HostConfig: {
-      Mounts: mounts, Tmpfs: tmpfs, PortBindings: portBindings, RestartPolicy: restartPolicy(s),
-      ...(memory !== undefined ? { Memory: memory } : {}),
-      ...(s.memswap_limit !== undefined ? { MemorySwap: s.memswap_limit } : {}),
-      ...(cpus !== undefined ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
-      ...(pids !== undefined ? { PidsLimit: pids } : {}),
-      ...(s.shm_size !== undefined ? { ShmSize: s.shm_size } : {}),
-      CapAdd: [...s.cap_add], CapDrop: [...s.cap_drop], ReadonlyRootfs: s.read_only, Init: s.init, Privileged: s.privileged,
-      Ulimits: Object.entries(s.ulimits).map(([n, u]) => ({ Name: n, Soft: u.soft, Hard: u.hard })),
-      Sysctls: { ...s.sysctls }, ExtraHosts: [...s.extra_hosts], Dns: [...s.dns], DnsSearch: [...s.dns_search],
-      NetworkMode: networkMode,
+    name, image: s.image,
+    entrypoint: s.entrypoint === undefined ? undefined : [...s.entrypoint],
+    cmd: s.command === undefined ? undefined : [...s.command],
+    env: Object.entries(s.environment).flatMap(([k, v]) => (v === null ? [] : [`${k}=${v}`])),
+    workingDir: s.working_dir, user: s.user, hostname: s.hostname, domainname: s.domainname,
+    tty: s.tty, openStdin: s.stdin_open, stdinOnce: false, labels,
+    stopSignal: s.stop_signal, stopTimeoutSeconds: s.stop_grace_period === undefined ? undefined : Math.ceil(s.stop_grace_period / 1e9),
+    exposedPorts: [...exposed], healthcheck: healthcheck(s), anonymousVolumes: anonymous,
+    host: {
+      ...d, mounts, portBindings, networkMode, networks,
+      restartPolicy: { name: rp.Name as RestartPolicyName, maximumRetryCount: rp.MaximumRetryCount ?? 0 },
+      memoryBytes: memory ?? 0, memorySwapBytes: s.memswap_limit ?? 0, nanoCpus: cpus === undefined ? 0 : Math.round(cpus * 1e9),
+      pidsLimit: pids ?? 0, shmSizeBytes: s.shm_size !== undefined && s.shm_size > 0 ? s.shm_size : d.shmSizeBytes,
+      capAdd: [...s.cap_add], capDrop: [...s.cap_drop], readonlyRootfs: s.read_only, init: s.init, privileged: s.privileged,
+      ulimits: Object.entries(s.ulimits).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
+      sysctls: { ...s.sysctls }, extraHosts: [...s.extra_hosts], dns: [...s.dns], dnsSearch: [...s.dns_search],
     },
-    NetworkingConfig: { EndpointsConfig: endpoints },
   };
 }
 
-/** A stack network in Docker's create shape. */
-export function networkCreateBody(project: string, key: string, n: NetworkModel): NetworkCreateOptions {
-  const config = n.ipam.config.map((c) => ({ ...(c.subnet ? { Subnet: c.subnet } : {}), ...(c.gateway ? { Gateway: c.gateway } : {}), ...(c.ip_range ? { IPRange: c.ip_range } : {}) }));
-  return { Name: n.name, Driver: n.driver ?? 'bridge', Internal: n.internal, Attachable: n.attachable, Options: { ...n.driver_opts },
-    Labels: { ...n.labels, ...networkLabels(project, key) }, ...(config.length > 0 ? { IPAM: { Driver: 'default', Config: config } } : {}) };
+/** A stack network as the engine's create request. */
+export function networkSpec(project: string, key: string, n: NetworkModel): NetworkCreateRequest {
+  const c = n.ipam.config[0];
+  return { name: n.name, driver: n.driver ?? 'bridge', internal: n.internal, options: { ...n.driver_opts },
+    labels: { ...n.labels, ...networkLabels(project, key) }, subnet: c?.subnet || undefined, gateway: c?.gateway || undefined };
 }

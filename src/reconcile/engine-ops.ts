@@ -1,17 +1,19 @@
-// The narrow view of the engine the executor needs. The daemon adapts its Engine to it
-// (src/daemon/stack-ops.ts); tests can pass a recording fake.
-import type { ContainerCreateOptions, NetworkCreateOptions } from 'dockerode';
-import type { ObservedState } from './types.js';
+// The narrow view of the engine the stack executor and service need, and its implementation over the Engine
+// interface (src/engine/engine.ts): every call is one engine call. Unit tests run it against the fake engine.
+import { GantryError } from '../common/errors.js';
+import type { ContainerSpec, ContainerView, Engine, NetworkCreateRequest } from '../engine/engine.js';
+import { LABEL } from './labels.js';
+import type { ObservedContainer, ObservedState } from './types.js';
 
 export interface EngineOps {
   /** Containers (by `gantry.project`), networks, volumes and the current ids of the given image refs. */
   observe(project: string, imageRefs: readonly string[]): ObservedState;
-  createNetwork(body: NetworkCreateOptions): Promise<void>;
+  createNetwork(req: NetworkCreateRequest): Promise<void>;
   removeNetwork(name: string): Promise<void>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolume(name: string): Promise<void>;
-  /** Creates a container named `name`; returns its id. */
-  createContainer(name: string, body: ContainerCreateOptions): Promise<string>;
+  /** Creates a container; returns its id. */
+  createContainer(spec: ContainerSpec): Promise<string>;
   startContainer(ref: string): Promise<void>;
   stopContainer(ref: string, timeoutSeconds: number | undefined): Promise<void>;
   removeContainer(ref: string): Promise<void>;
@@ -20,4 +22,110 @@ export interface EngineOps {
   waitHealthy(ref: string, signal: AbortSignal): Promise<void>;
   /** Resolves with the exit code once the container has exited. */
   waitExit(ref: string, signal: AbortSignal): Promise<number>;
+}
+
+export function observedContainer(rec: ContainerView): ObservedContainer | undefined {
+  const l = rec.config.labels;
+  const service = l[LABEL.SERVICE];
+  if (l[LABEL.PROJECT] === undefined || service === undefined) return undefined;
+  return {
+    id: rec.id, name: rec.name, service, number: Number(l[LABEL.NUMBER] ?? '0'), oneOff: l[LABEL.ONE_OFF] === 'True',
+    configHash: l[LABEL.CONFIG_HASH] ?? '', imageId: rec.config.imageId, status: rec.state.status,
+    health: rec.state.health?.status, exitCode: rec.state.exitCode,
+  };
+}
+
+export function projectContainers(engine: Engine, project: string): ContainerView[] {
+  return engine.containers().filter((r) => r.config.labels[LABEL.PROJECT] === project);
+}
+
+export function engineOps(engine: Engine): EngineOps {
+  const { volumes, networks } = engine;
+
+  const waitChange = (id: string, check: () => boolean, signal: AbortSignal): Promise<void> =>
+    new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error): void => {
+        if (done) return;
+        done = true;
+        unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err); else resolve();
+      };
+      const test = (): void => { try { if (check()) finish(); } catch (e) { finish(e as Error); } };
+      const onAbort = (): void => finish(new GantryError('CONFLICT', 'interrupted'));
+      // Every state change of a container is an event (start, die, health_status, destroy...): no polling.
+      const unsubscribe = engine.events.subscribe((e) => { if (e.Actor.ID === id) test(); });
+      signal.addEventListener('abort', onAbort);
+      test();
+    });
+
+  return {
+    observe(project: string, imageRefs: readonly string[]): ObservedState {
+      const images: Record<string, string | undefined> = {};
+      for (const ref of imageRefs) images[ref] = engine.images.resolve(ref)?.id;
+      return {
+        project,
+        containers: projectContainers(engine, project).flatMap((r) => { const o = observedContainer(r); return o ? [o] : []; }),
+        networks: networks.summaries().map((n) => ({ name: n.name, project: n.labels[LABEL.PROJECT] })),
+        volumes: volumes.list().map((v) => ({ name: v.name, project: v.labels[LABEL.PROJECT] })),
+        images,
+      };
+    },
+    async createNetwork(req: NetworkCreateRequest): Promise<void> {
+      networks.create(req);
+    },
+    async removeNetwork(name: string): Promise<void> {
+      if (!networks.summaries().some((n) => n.name === name)) return;
+      await networks.remove(name);
+    },
+    async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+      if (volumes.find(name)) return;
+      volumes.create(name, { labels });
+      engine.events.emit('volume', 'create', name);
+    },
+    async removeVolume(name: string): Promise<void> {
+      if (!volumes.find(name)) return;
+      volumes.remove(name, engine.volumeUsers(name));
+      engine.events.emit('volume', 'destroy', name);
+    },
+    async createContainer(spec: ContainerSpec): Promise<string> {
+      return (await engine.createContainer(spec)).id;
+    },
+    async startContainer(ref: string): Promise<void> { await engine.startContainer(ref); },
+    async stopContainer(ref: string, timeout: number | undefined): Promise<void> {
+      if (!engine.findContainer(ref)) return;
+      await engine.stopContainer(ref, { timeoutSeconds: timeout });
+    },
+    async removeContainer(ref: string): Promise<void> {
+      if (!engine.findContainer(ref)) return;
+      await engine.removeContainer(ref, { force: true, volumes: true });
+    },
+    waitHealthy(ref: string, signal: AbortSignal): Promise<void> {
+      const id = engine.getContainer(ref).id;
+      return waitChange(id, () => {
+        const rec = engine.findContainer(id);
+        if (rec === undefined) throw new GantryError('CONTAINER_NOT_FOUND', `container ${ref} was removed`);
+        const s = rec.state;
+        if (s.status === 'exited' || s.status === 'dead') {
+          throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} exited with code ${s.exitCode}${s.error ? ` (${s.error})` : ''}`,
+            { hint: `see its output: gantry logs ${rec.name}` });
+        }
+        if (s.health?.status === 'unhealthy') {
+          const last = s.health.log[s.health.log.length - 1];
+          throw new GantryError('CONFLICT', `container ${rec.name} is unhealthy${last ? `: last check exited ${last.exitCode}${last.output.trim() ? ` (${last.output.trim().slice(0, 200)})` : ''}` : ''}`,
+            { hint: `gantry inspect ${rec.name} shows the last health checks` });
+        }
+        return s.status === 'running' && (s.health === undefined || s.health.status === 'healthy');
+      }, signal);
+    },
+    async waitExit(ref: string, signal: AbortSignal): Promise<number> {
+      const id = engine.getContainer(ref).id;
+      await waitChange(id, () => {
+        const rec = engine.findContainer(id);
+        return rec === undefined || rec.state.status === 'exited' || rec.state.status === 'dead';
+      }, signal);
+      return engine.findContainer(id)?.state.exitCode ?? 0;
+    },
+  };
 }

@@ -1,7 +1,7 @@
 // Runs a plan: every operation starts once the operations it depends on succeeded; independent operations
 // run in parallel. The only effectful part of the reconciler; it reports progress as events and nothing else.
-import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../common/errors.js';
+import type { ContainerSpec, NetworkCreateRequest } from '../engine/engine.js';
 import type { EngineOps } from './engine-ops.js';
 import type { Operation, Plan } from './types.js';
 
@@ -21,9 +21,9 @@ export interface ExecEvent {
 export interface ExecContext {
   readonly ops: EngineOps;
   readonly project: string;
-  /** The create body of container `num` of `service` (labels, mounts, networks...). */
-  readonly containerBody: (service: string, num: number) => ContainerCreateOptions;
-  readonly networkBody: (key: string) => Parameters<EngineOps['createNetwork']>[0];
+  /** The spec of container `num` of `service` (labels, mounts, networks...). */
+  readonly containerSpec: (service: string, num: number) => ContainerSpec;
+  readonly networkSpec: (key: string) => NetworkCreateRequest;
   readonly volumeLabels: (key: string) => Record<string, string>;
   readonly volumeName: (key: string) => string;
   readonly signal: AbortSignal;
@@ -47,19 +47,19 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
   const { ops } = ctx;
   const name = nameOf(op.resource);
   switch (op.type) {
-    case 'create-network': await ops.createNetwork(ctx.networkBody(op.key!)); return undefined;
+    case 'create-network': await ops.createNetwork(ctx.networkSpec(op.key!)); return undefined;
     case 'remove-network': await ops.removeNetwork(name); return undefined;
     case 'create-volume': await ops.createVolume(ctx.volumeName(op.key!), ctx.volumeLabels(op.key!)); return undefined;
     case 'remove-volume': await ops.removeVolume(name); return undefined;
     case 'create-container': {
-      const id = await ops.createContainer(name, ctx.containerBody(op.service!, op.number!));
+      const id = await ops.createContainer({ ...ctx.containerSpec(op.service!, op.number!), name });
       return id.slice(0, 12);
     }
     case 'recreate-container': {
-      const body = ctx.containerBody(op.service!, op.number!);
+      const spec = { ...ctx.containerSpec(op.service!, op.number!), name };
       await ops.stopContainer(op.containerId!, op.timeout);
       await ops.removeContainer(op.containerId!);
-      const id = await ops.createContainer(name, body);
+      const id = await ops.createContainer(spec);
       return id.slice(0, 12);
     }
     case 'start-container': await ops.startContainer(op.containerId ?? name); return undefined;

@@ -3,10 +3,11 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GantryError } from '../../common/errors.js';
-import type { Engine } from '../../daemon/engine.js';
+import type { Engine } from '../../engine/engine.js';
+import type { HostInfo } from './index.js';
 import { boolParam, type Router } from '../router.js';
 
-export function imageRoutes(r: Router, engine: Engine): void {
+export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
   const { images } = engine;
   r.add('GET', '/images/json', () => images.list());
   r.add('GET', '/images/{name}/json', (ctx) => images.inspect(ctx.params['name']!));
@@ -18,7 +19,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
     return undefined;
   }, { status: 201 });
   r.add('DELETE', '/images/{name}', async (ctx) => images.remove(ctx.params['name']!, {
-    force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.containers.imageInUse(id),
+    force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.imageInUse(id),
   }));
   // Import (docker import): POST /images/create?fromSrc=-&repo=NAME&tag=TAG with the tarball as the body.
   r.add('POST', '/images/create', async (ctx) => {
@@ -28,7 +29,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
     const repo = ctx.query.get('repo');
     if (!repo) throw new GantryError('INVALID_ARGUMENT', 'import needs a repository name');
     const tag = ctx.query.get('tag');
-    const tmp = mkdtempSync(join(engine.paths.root, 'tmp', 'import-'));
+    const tmp = mkdtempSync(join(host.root, 'tmp', 'import-'));
     try {
       const file = join(tmp, 'rootfs.tar');
       await pipeline(ctx.req, createWriteStream(file));

@@ -1,5 +1,6 @@
-// Every API route, in one router.
-import type { Engine } from '../../daemon/engine.js';
+// Every API route, in one router. Routes translate HTTP to Engine calls (src/engine/engine.ts) and nothing else.
+import type { StackService } from '../../daemon/stack-service.js';
+import type { Engine } from '../../engine/engine.js';
 import { Router } from '../router.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
@@ -8,13 +9,21 @@ import { stackRoutes } from './stacks.js';
 import { systemRoutes } from './system.js';
 import { volumeRoutes } from './volumes.js';
 
-export function buildRouter(engine: Engine): Router {
+/** What /info and image import need to know of the daemon itself. */
+export interface HostInfo {
+  prefix: string;
+  root: string;
+  cgroupVersion: 1 | 2;
+  warnings: readonly string[];
+}
+
+export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo): Router {
   const r = new Router();
-  systemRoutes(r, engine);
+  systemRoutes(r, engine, host);
   containerRoutes(r, engine);
-  imageRoutes(r, engine);
+  imageRoutes(r, engine, host);
   volumeRoutes(r, engine);
-  stackRoutes(r, engine);
+  stackRoutes(r, engine, stacks);
   networkRoutes(r, engine);
   return r;
 }

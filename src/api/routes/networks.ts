@@ -1,12 +1,12 @@
 // /networks/... routes (Docker Engine API paths and shapes).
 import type { NetworkConnectOptions, NetworkCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
-import type { Engine } from '../../daemon/engine.js';
+import type { Engine } from '../../engine/engine.js';
 import { networkListFilter } from '../../engine/network/filters.js';
 import { filtersParam, type Router } from '../router.js';
 
 export function networkRoutes(r: Router, engine: Engine): void {
-  const { network } = engine;
+  const network = engine.networks;
 
   r.add('GET', '/networks', (ctx) => network.list().filter(networkListFilter(filtersParam(ctx.query))));
 

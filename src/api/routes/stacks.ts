@@ -1,9 +1,9 @@
 // /stacks/... routes: up and down stream progress as JSON lines; ls lists stored stacks and their containers.
 import type { ServerResponse } from 'node:http';
 import { GantryError } from '../../common/errors.js';
-import type { Engine } from '../../daemon/engine.js';
-import { projectContainers } from '../../daemon/stack-ops.js';
-import type { DownRequest, StackEvent, StackService, UpRequest } from '../../daemon/stack-service.js';
+import type { Engine } from '../../engine/engine.js';
+import type { DownRequest, OneOffRequest, StackEvent, StackService, UpRequest } from '../../daemon/stack-service.js';
+import { projectContainers } from '../../reconcile/engine-ops.js';
 import { LABEL } from '../../reconcile/labels.js';
 import { boolParam, type RequestContext, type Router } from '../router.js';
 
@@ -32,8 +32,12 @@ async function streamed(ctx: RequestContext, fn: (emit: (e: StackEvent) => void,
   return undefined;
 }
 
-export function stackRoutes(r: Router, engine: Engine): StackService {
-  const stacks = engine.stacks;
+export function stackRoutes(r: Router, engine: Engine, stacks: StackService): void {
+  r.add('POST', '/stacks/{project}/run', async (ctx) => {
+    const body = ctx.body as OneOffRequest | undefined;
+    if (body === undefined || body.model?.name !== ctx.params['project']) throw new GantryError('INVALID_ARGUMENT', 'the body must carry the stack model of this project');
+    return { Id: await stacks.createOneOff(body) };
+  }, { status: 201 });
 
   r.add('POST', '/stacks/{project}/up', (ctx) => {
     const body = ctx.body as UpRequest | undefined;
@@ -58,7 +62,7 @@ export function stackRoutes(r: Router, engine: Engine): StackService {
   r.add('GET', '/stacks', () => {
     const projects = new Map<string, { files: readonly string[]; held: boolean; stored: boolean }>();
     for (const rec of stacks.list()) projects.set(rec.project, { files: rec.model.files, held: rec.held, stored: true });
-    for (const c of engine.store.all()) {
+    for (const c of engine.containers()) {
       const p = c.config.labels[LABEL.PROJECT];
       if (p !== undefined && !projects.has(p)) projects.set(p, { files: [], held: false, stored: false });
     }
@@ -69,5 +73,4 @@ export function stackRoutes(r: Router, engine: Engine): StackService {
       return { Name: name, Status: status, ConfigFiles: p.files.join(','), Held: p.held, Stored: p.stored };
     });
   });
-  return stacks;
 }

@@ -1,12 +1,13 @@
 // /_ping, /version, /info, /events.
 import { cpus, totalmem, hostname, release } from 'node:os';
-import type { Engine } from '../../daemon/engine.js';
+import type { Engine } from '../../engine/engine.js';
+import type { HostInfo } from './index.js';
 import type { Router } from '../router.js';
 
 export const API_VERSION = '1.43';
 export const GANTRY_VERSION = '0.1.0';
 
-export function systemRoutes(r: Router, engine: Engine): void {
+export function systemRoutes(r: Router, engine: Engine, host: HostInfo): void {
   r.add('GET', '/_ping', () => 'OK');
   r.add('HEAD', '/_ping', () => 'OK');
   r.add('GET', '/version', () => ({
@@ -15,15 +16,15 @@ export function systemRoutes(r: Router, engine: Engine): void {
     Components: [{ Name: 'Engine', Version: GANTRY_VERSION, Details: { ApiVersion: API_VERSION } }],
   }));
   r.add('GET', '/info', () => {
-    const all = engine.store.all();
+    const all = engine.containers();
     const count = (s: string): number => all.filter((c) => c.state.status === s).length;
     return {
-      ID: engine.paths.prefix, Name: hostname(), Containers: all.length, ContainersRunning: count('running'),
+      ID: host.prefix, Name: hostname(), Containers: all.length, ContainersRunning: count('running'),
       ContainersPaused: count('paused'), ContainersStopped: all.length - count('running') - count('paused'),
-      Images: engine.images.list().length, Driver: 'overlay2', DockerRootDir: engine.paths.root,
-      CgroupDriver: 'cgroupfs', CgroupVersion: String(engine.cgroups.version), KernelVersion: release(),
+      Images: engine.images.list().length, Driver: 'overlay2', DockerRootDir: host.root,
+      CgroupDriver: 'cgroupfs', CgroupVersion: String(host.cgroupVersion), KernelVersion: release(),
       OperatingSystem: 'linux', OSType: 'linux', Architecture: process.arch, NCPU: cpus().length, MemTotal: totalmem(),
-      ServerVersion: GANTRY_VERSION, Warnings: [...engine.cgroups.warnings],
+      ServerVersion: GANTRY_VERSION, Warnings: [...host.warnings],
     };
   });
   r.add('GET', '/events', (ctx) => {

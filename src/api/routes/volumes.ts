@@ -1,5 +1,5 @@
 // /volumes/... routes.
-import type { Engine } from '../../daemon/engine.js';
+import type { Engine } from '../../engine/engine.js';
 import { boolParam, type Router } from '../router.js';
 import { newId } from '../../common/ids.js';
 
@@ -15,7 +15,7 @@ export function volumeRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/volumes/{name}', (ctx) => volumes.inspect(ctx.params['name']!));
   r.add('DELETE', '/volumes/{name}', (ctx) => {
     const name = ctx.params['name']!;
-    const users = engine.containers.volumeUsers(name);
+    const users = engine.volumeUsers(name);
     volumes.remove(name, boolParam(ctx.query, 'force') ? [] : users);
     engine.events.emit('volume', 'destroy', name);
     return undefined;

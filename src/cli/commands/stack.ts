@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { ContainerInfo } from 'dockerode';
 import { GantryError, usageError } from '../../common/errors.js';
-import type { StackEvent } from '../../daemon/stack-service.js';
+import type { OneOffRequest, StackEvent } from '../../daemon/stack-service.js';
 import type { StackModel } from '../../stack/model.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
 import { jsonLines } from '../http.js';
@@ -506,25 +506,17 @@ async function runOneOff(ctx: Ctx): Promise<number> {
     const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options }, p);
     if (!r.ok) return 1;
   }
-  const [{ containerCreateBody }, { serviceConfigHash }, { LABEL, COMPOSE_LABEL }] = await Promise.all([
-    import('../../reconcile/container-spec.js'), import('../../stack/hash.js'), import('../../reconcile/labels.js')]);
-  const stored = await client.call<{ files?: { secrets: Record<string, string>; configs: Record<string, string> } }>('GET', `/stacks/${model.name}`).catch(() => undefined);
-  const body = containerCreateBody(model, s, 1, serviceConfigHash(s), stored?.files ?? { secrets: {}, configs: {} });
   const suffix = Math.random().toString(16).slice(2, 8);
   const name = str(p, 'name') ?? `${model.name}-${service}-run-${suffix}`;
   const tty = !bool(p, 'no-TTY') && (bool(p, 'tty') || (process.stdin.isTTY === true && process.stdout.isTTY === true));
   const interactive = bool(p, 'interactive') || tty;
-  body.Labels = { ...body.Labels, [LABEL.ONE_OFF]: 'True', [COMPOSE_LABEL.ONE_OFF]: 'True' };
-  if (command.length > 0) body.Cmd = command;
   const ep = str(p, 'entrypoint');
-  if (ep !== undefined) body.Entrypoint = ep === '' ? [] : [ep];
-  if (str(p, 'user') !== undefined) body.User = str(p, 'user');
-  if (str(p, 'workdir') !== undefined) body.WorkingDir = str(p, 'workdir');
-  body.Env = [...(body.Env ?? []), ...list(p, 'env')];
-  body.Tty = tty;
-  body.OpenStdin = interactive;
-  body.HostConfig = { ...body.HostConfig, PortBindings: {}, RestartPolicy: { Name: 'no' }, AutoRemove: bool(p, 'rm') };
-  const created = await client.call<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+  const oneOff: OneOffRequest = {
+    model, service, name, tty, interactive, autoRemove: bool(p, 'rm'), env: list(p, 'env'),
+    ...(command.length > 0 ? { cmd: command } : {}), ...(ep !== undefined ? { entrypoint: ep === '' ? [] : [ep] } : {}),
+    ...(str(p, 'user') !== undefined ? { user: str(p, 'user') } : {}), ...(str(p, 'workdir') !== undefined ? { workingDir: str(p, 'workdir') } : {}),
+  };
+  const created = await client.call<{ Id: string }>('POST', `/stacks/${model.name}/run`, { body: oneOff });
   if (bool(p, 'detach')) {
     await client.call('POST', `/containers/${created.Id}/start`);
     process.stdout.write(`${name}\n`);

@@ -1,21 +1,11 @@
-// `exec`: a process started inside a running container through a shim in exec mode.
-import { join } from 'node:path';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `exec`: Docker's exec instances (create, start, inspect) over the runtime's exec of a process inside a
+// running container.
 import type { Duplex } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
-import { attachToShim, dockerFrame } from '../runtime/attach.js';
-import { capabilityMask } from '../runtime/capabilities.js';
-import { PendingShim } from '../runtime/shim-process.js';
-import { connectShim, resizeFrame } from '../runtime/shim-socket.js';
-import { encodeSpec, execSpecEntries } from '../runtime/spec.js';
-import { resolveUser } from '../runtime/user.js';
-import { mergeEnv } from './create-request.js';
 import type { ImageSource } from './deps.js';
-import type { ContainerManager } from './manager.js';
-import { readContainerFile } from './rootfs-files.js';
+import type { ContainerRuntime } from './runtime.js';
 import type { ContainerStore } from './store.js';
-import type { CgroupDriver } from '../cgroups/index.js';
 
 export interface ExecConfig {
   Cmd: string[];
@@ -36,7 +26,6 @@ interface ExecRecord {
   running: boolean;
   exitCode: number | null;
   pid: number;
-  socketPath: string;
 }
 
 export interface ExecInspect {
@@ -48,7 +37,7 @@ export interface ExecInspect {
 export class ExecManager {
   private readonly execs = new Map<string, ExecRecord>();
 
-  constructor(private readonly o: { store: ContainerStore; containers: ContainerManager; images: ImageSource; cgroups: CgroupDriver; runDir: string }) {}
+  constructor(private readonly o: { store: ContainerStore; images: ImageSource; runtime: ContainerRuntime }) {}
 
   create(containerRef: string, config: ExecConfig): string {
     const rec = this.o.store.get(containerRef);
@@ -57,7 +46,7 @@ export class ExecManager {
     }
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw new GantryError('INVALID_ARGUMENT', 'no command given to exec', { hint: 'gantry exec CONTAINER COMMAND [ARG...]' });
     const id = newId();
-    this.execs.set(id, { id, containerId: rec.id, config, running: false, exitCode: null, pid: 0, socketPath: join(this.o.runDir, 'shims', `x${id.slice(0, 23)}.sock`) });
+    this.execs.set(id, { id, containerId: rec.id, config, running: false, exitCode: null, pid: 0 });
     return id;
   }
 
@@ -80,57 +69,25 @@ export class ExecManager {
     if (e.running || e.exitCode !== null) throw new GantryError('CONFLICT', `exec ${id.slice(0, 12)} has already run`);
     const rec = this.o.store.get(e.containerId);
     if (rec.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} is not running`);
-    const image = this.o.images.byId(rec.config.imageId);
-    const dir = this.o.containers.dir(rec.id);
-    const user = resolveUser(e.config.User || rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image?.layerDirs ?? [], p));
-    const exitFile = join(dir, `exec-${id}.exit`);
-    const specPath = join(dir, `exec-${id}.spec`);
-    const tty = e.config.Tty ?? false;
-    writeFileSync(specPath, encodeSpec(execSpecEntries({
-      id, targetPid: rec.state.pid, args: e.config.Cmd, env: mergeEnv(rec.config.env, e.config.Env ?? []),
-      cwd: e.config.WorkingDir || rec.config.workingDir, uid: user.uid, gid: user.gid, groups: user.groups,
-      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged || (e.config.Privileged ?? false)),
-      noNewPrivs: false, tty, stdin: e.config.AttachStdin ?? false, exitFile, socket: e.socketPath,
-      cgroupProcs: this.o.cgroups.procsFiles(this.o.containers.cgroupPath(rec.id)),
-    })), { mode: 0o600 });
-    const pending = await PendingShim.spawn('exec', specPath);
-    let attached: Awaited<ReturnType<typeof attachToShim>> | undefined;
-    const watcher = await connectShim(e.socketPath);
-    const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); });
-    try {
-      if (client) attached = await attachToShim(e.socketPath, client, { stdin: e.config.AttachStdin ?? false, stdout: e.config.AttachStdout ?? true, stderr: e.config.AttachStderr ?? true, tty });
-    } catch (err) {
-      await pending.abort();
-      throw err;
-    }
-    const outcome = await pending.go();
+    const proc = await this.o.runtime.exec(rec, this.o.images.byId(rec.config.imageId), {
+      id, args: e.config.Cmd, env: e.config.Env ?? [], cwd: e.config.WorkingDir ?? '', user: e.config.User ?? '',
+      privileged: e.config.Privileged ?? false, tty: e.config.Tty ?? false, stdin: e.config.AttachStdin ?? false,
+      stdout: e.config.AttachStdout ?? true, stderr: e.config.AttachStderr ?? true,
+    }, client);
     e.running = true;
-    e.pid = pending.started.initPid;
-    const finished = (async (): Promise<number> => {
-      await exited;
-      let code = 255;
-      try { code = Number(readFileSync(exitFile, 'utf8').split(' ')[0]); } catch { /* shim died */ }
-      if (outcome.kind === 'exec-error') {
-        code = outcome.exitCode;
-        if (client && !client.destroyed) {
-          const msg = `OCI runtime exec failed: exec: "${e.config.Cmd[0]}": ${code === 127 ? 'executable file not found in $PATH' : 'permission denied'}\r\n`;
-          client.write(tty ? Buffer.from(msg) : dockerFrame(2, Buffer.from(msg)));
-          client.end();
-        }
-      }
-      await attached?.done;
-      e.running = false;
-      e.exitCode = code;
-      rmSync(exitFile, { force: true });
-      rmSync(specPath, { force: true });
-      return code;
-    })();
+    e.pid = proc.pid;
+    const finished = proc.finished.then((code) => { e.running = false; e.exitCode = code; return code; });
     return { finished };
   }
 
-  async resize(id: string, rows: number, cols: number): Promise<void> {
+  /** Kills a running exec (a health probe past its timeout). */
+  kill(id: string): void {
     const e = this.get(id);
-    const s = await connectShim(e.socketPath);
-    await new Promise<void>((resolve) => s.end(resizeFrame(rows, cols), () => resolve()));
+    if (e.running && e.pid > 0) this.o.runtime.killExec(e.pid);
+  }
+
+  async resize(id: string, rows: number, cols: number): Promise<void> {
+    this.get(id);
+    await this.o.runtime.resizeExec(id, rows, cols);
   }
 }

@@ -8,20 +8,22 @@ import { Duplex } from 'node:stream';
 import type { EventBus } from '../events/bus.js';
 import type { ExecManager } from './exec.js';
 import type { ContainerManager } from './manager.js';
-import type { ContainerRecord, HealthLogEntry } from './record.js';
+import type { Clock, Timer } from '../clock.js';
+import type { ContainerView, HealthLogEntry, HealthState } from './record.js';
 import type { ContainerStore } from './store.js';
 
 export const RESTART_ON_UNHEALTHY_LABEL = 'gantry.restart-on-unhealthy';
 const MAX_LOG = 5;
 const MAX_OUTPUT = 4096;
 
-interface Watch { generation: number; timer: NodeJS.Timeout | undefined; startedAtMs: number }
+interface Watch { generation: number; timer: Timer | undefined; startedAtMs: number }
 
 export interface HealthMonitorOptions {
   store: ContainerStore;
   execs: ExecManager;
   containers: ContainerManager;
   events: EventBus;
+  clock: Clock;
 }
 
 /** A write-only stream that keeps what the exec printed (Docker's multiplexed frames, headers stripped). */
@@ -62,15 +64,14 @@ export class HealthMonitor {
 
   stop(): void {
     this.unsubscribe?.();
-    for (const w of this.watches.values()) clearTimeout(w.timer);
+    for (const w of this.watches.values()) w.timer?.cancel();
     this.watches.clear();
   }
 
   private unwatchIfStopped(id: string): void {
     const rec = this.o.store.find(id);
     if (rec !== undefined && rec.state.status === 'running') return;
-    const w = this.watches.get(id);
-    if (w) clearTimeout(w.timer);
+    this.watches.get(id)?.timer?.cancel();
     this.watches.delete(id);
   }
 
@@ -78,11 +79,10 @@ export class HealthMonitor {
     const rec = this.o.store.find(id);
     const hc = rec?.config.healthcheck;
     if (rec === undefined || hc === undefined || hc.test[0] === 'NONE') return;
-    const old = this.watches.get(id);
-    if (old) clearTimeout(old.timer);
-    if (rec.state.health === undefined) { rec.state.health = { status: 'starting', failingStreak: 0, log: [] }; this.o.store.save(rec); }
+    this.watches.get(id)?.timer?.cancel();
+    if (rec.state.health === undefined) this.o.containers.reportHealth(id, rec.state.generation, { status: 'starting', failingStreak: 0, log: [] });
     const startedAtMs = Date.parse(rec.state.startedAt);
-    const w: Watch = { generation: rec.state.generation, timer: undefined, startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : Date.now() };
+    const w: Watch = { generation: rec.state.generation, timer: undefined, startedAtMs: Number.isFinite(startedAtMs) ? startedAtMs : this.o.clock.now() };
     this.watches.set(id, w);
     this.schedule(id, w);
   }
@@ -91,13 +91,12 @@ export class HealthMonitor {
     const rec = this.o.store.find(id);
     const hc = rec?.config.healthcheck;
     if (rec === undefined || hc === undefined) return;
-    const inStartPeriod = Date.now() - w.startedAtMs < hc.startPeriodMs;
+    const inStartPeriod = this.o.clock.now() - w.startedAtMs < hc.startPeriodMs;
     const delay = inStartPeriod && rec.state.health?.status === 'starting' ? hc.startIntervalMs : hc.intervalMs;
-    w.timer = setTimeout(() => { void this.probe(id, w); }, delay);
-    w.timer.unref();
+    w.timer = this.o.clock.after(delay, () => { void this.probe(id, w); });
   }
 
-  private current(id: string, w: Watch): ContainerRecord | undefined {
+  private current(id: string, w: Watch): ContainerView | undefined {
     const rec = this.o.store.find(id);
     if (rec === undefined || this.watches.get(id) !== w || rec.state.generation !== w.generation) return undefined;
     return rec;
@@ -108,12 +107,12 @@ export class HealthMonitor {
     if (rec === undefined) return;
     if (rec.state.status !== 'running') { if (rec.state.status === 'paused') this.schedule(id, w); return; }
     const hc = rec.config.healthcheck!;
-    const start = new Date();
+    const start = new Date(this.o.clock.now());
     const result = await this.runProbe(rec, hc.test, hc.timeoutMs);
     const now = this.current(id, w);
     if (now === undefined) return;
-    const entry: HealthLogEntry = { start: start.toISOString(), end: new Date().toISOString(), exitCode: result.exitCode, output: result.output };
-    const h = now.state.health ?? { status: 'starting' as const, failingStreak: 0, log: [] };
+    const entry: HealthLogEntry = { start: start.toISOString(), end: new Date(this.o.clock.now()).toISOString(), exitCode: result.exitCode, output: result.output };
+    const h: HealthState = now.state.health === undefined ? { status: 'starting', failingStreak: 0, log: [] } : structuredClone(now.state.health) as HealthState;
     const before = h.status;
     const log = [...h.log, entry].slice(-MAX_LOG);
     let status = h.status;
@@ -128,15 +127,13 @@ export class HealthMonitor {
         if (failingStreak >= hc.retries) status = 'unhealthy';
       }
     }
-    now.state.health = { status, failingStreak, log };
-    this.o.store.save(now);
+    const restartNow = status !== before && status === 'unhealthy' && now.config.labels[RESTART_ON_UNHEALTHY_LABEL] === 'true';
+    // Counted like a restart-policy restart (inspect's RestartCount), before it starts, as the manager does.
+    if (this.o.containers.reportHealth(id, w.generation, { status, failingStreak, log }, restartNow) === undefined) return;
     if (status !== before) {
       this.o.events.emit('container', `health_status: ${status}`, id, { ...now.config.labels, image: now.config.image, name: now.name });
-      if (status === 'unhealthy' && now.config.labels[RESTART_ON_UNHEALTHY_LABEL] === 'true') {
+      if (restartNow) {
         this.watches.delete(id);
-        // Counted like a restart-policy restart (inspect's RestartCount), before it starts, as the manager does.
-        now.state.restartCount += 1;
-        this.o.store.save(now);
         this.o.events.emit('container', 'restart-unhealthy', id, { ...now.config.labels, image: now.config.image, name: now.name });
         void this.o.containers.restart(id).catch(() => undefined);
         return;
@@ -146,7 +143,7 @@ export class HealthMonitor {
   }
 
   /** Runs one probe: exit code and output; a probe past its timeout is killed and counts as failed. */
-  private async runProbe(rec: ContainerRecord, test: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+  private async runProbe(rec: ContainerView, test: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const cmd = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : [...test];
     const sink = new OutputSink();
     let execId: string;
@@ -157,13 +154,12 @@ export class HealthMonitor {
     } catch (e) {
       return { exitCode: -1, output: e instanceof Error ? e.message : String(e) };
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+    let timer: Timer | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = this.o.clock.after(timeoutMs, () => resolve('timeout')); });
     const code = await Promise.race([finished, timedOut]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (code === 'timeout') {
-      const pid = this.o.execs.inspect(execId).Pid;
-      if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+      this.o.execs.kill(execId);
       return { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs / 1000}s)` };
     }
     return { exitCode: code, output: sink.text() };

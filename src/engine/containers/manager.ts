@@ -1,85 +1,91 @@
 // Container lifecycle: create, start, stop, kill, pause, remove, wait, restart policies, and recovery after a
-// daemon restart. The only effectful owner of container records; every state change is persisted atomically.
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+// daemon restart. The one writer of container records: every change goes through update() (a synchronous
+// read-copy-write of the newest record, persisted atomically), so networking and health, which report here,
+// can never lose each other's changes. Lifecycle operations on one container are serialised by a keyed lock.
+// What runs processes is the ContainerRuntime (Linux: linux-runtime.ts; tests: an in-memory one).
+import type { Duplex } from 'node:stream';
 import { hostname as osHostname } from 'node:os';
-import { join } from 'node:path';
-import type { Socket } from 'node:net';
 import { GantryError } from '../../common/errors.js';
 import { newId, randomName, shortId } from '../../common/ids.js';
 import { KeyedMutex } from '../../common/mutex.js';
 import { parseSignal } from '../../common/units.js';
-import type { CgroupDriver, CgroupLimits } from '../cgroups/index.js';
+import type { Clock, Timer } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
-import { capabilityMask } from '../runtime/capabilities.js';
-import { PendingShim } from '../runtime/shim-process.js';
-import { connectShim, frame, signalFrame, watchExit } from '../runtime/shim-socket.js';
-import {
-  baseMounts, containerSpecEntries, DEFAULT_DEVICES, DEFAULT_SYMLINKS, encodeSpec, MASKED_PATHS, MS, READONLY_PATHS,
-  rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
-} from '../runtime/spec.js';
-import { resolveUser } from '../runtime/user.js';
-import { copyUpIntoVolume } from '../volumes/copy-up.js';
+import type { LogEntry, LogReadOptions } from '../logs/reader.js';
+import type { AttachOptions } from '../runtime/attach.js';
 import type { VolumeStore } from '../volumes/store.js';
-import { validateCreate, type CreateRequest } from './create-request.js';
+import { resolveContainerSpec, type ContainerSpec } from './container-spec.js';
 import type { ContainerNetworking, ImageSource, ImageView } from './deps.js';
-import { initialState, isActive, type ContainerRecord } from './record.js';
+import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type NetworkAttachment } from './record.js';
 import { nextBackoff, shouldRestart } from './restart-policy.js';
-import { readContainerFile } from './rootfs-files.js';
+import type { ContainerRuntime, ExitInfo, RunningProcess } from './runtime.js';
 import type { ContainerStore } from './store.js';
 
 export interface ManagerOptions {
   store: ContainerStore;
   images: ImageSource;
   volumes: VolumeStore;
-  cgroups: CgroupDriver;
+  runtime: ContainerRuntime;
   events: EventBus;
-  /** Runtime dir (beside the API socket): shim sockets live here. */
-  runDir: string;
-  /** Kernel object prefix, e.g. "gantry" → cgroups `gantry/<id>`. */
-  prefix: string;
+  clock: Clock;
   networking?: ContainerNetworking | undefined;
 }
 
-export interface ExitInfo { exitCode: number; signal: number; finishedAt: string }
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
-type WaitCondition = 'not-running' | 'next-exit' | 'removed';
-
-/** Things that want to hear about a container's start (attach streams queued before start). */
-export type StartHook = (rec: ContainerRecord, socketPath: string) => Promise<void>;
+/** Runs between the process's creation and its first instruction on the next start (attach before start). */
+export type StartHook = (rec: ContainerView) => Promise<void>;
 
 export class ContainerManager {
   private readonly lock = new KeyedMutex();
-  private readonly watchers = new Map<string, Socket>();
   private readonly exitWaiters = new Map<string, Array<(code: number) => void>>();
   private readonly removeWaiters = new Map<string, Array<(code: number) => void>>();
-  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly restartTimers = new Map<string, Timer>();
   private readonly backoff = new Map<string, number>();
   private readonly beforeGoHooks = new Map<string, StartHook[]>();
   private shuttingDown = false;
 
-  constructor(private readonly o: ManagerOptions) {
-    mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
-  }
+  constructor(private readonly o: ManagerOptions) {}
 
-  // ---- paths ---------------------------------------------------------------------------------------------
-
-  dir(id: string): string { return this.o.store.containerDir(id); }
-  logPath(id: string): string { return join(this.dir(id), 'log'); }
-  socketPath(id: string): string { return join(this.o.runDir, 'shims', `${id.slice(0, 24)}.sock`); }
-  cgroupPath(id: string): string { return `${this.o.prefix}/${id}`; }
-  private exitPath(id: string): string { return join(this.dir(id), 'exit'); }
+  get runtime(): ContainerRuntime { return this.o.runtime; }
 
   /** A container event in Docker's shape: the attributes carry the name, the image and every label. */
-  private emit(action: string, rec: ContainerRecord, extra: Record<string, string> = {}): void {
+  private emit(action: string, rec: ContainerView, extra: Record<string, string> = {}): void {
     this.o.events.emit('container', action, rec.id, { ...rec.config.labels, image: rec.config.image, name: rec.name, ...extra });
+  }
+
+  private now(): string { return new Date(this.o.clock.now()).toISOString(); }
+
+  // ---- the one writer --------------------------------------------------------------------------------------
+
+  /** Changes the newest record of `id` and persists it; returns the new view (undefined: no such container). */
+  update(id: string, change: (rec: ContainerRecord) => void): ContainerView | undefined {
+    const cur = this.o.store.find(id);
+    if (cur === undefined) return undefined;
+    const next = structuredClone(cur) as ContainerRecord;
+    change(next);
+    this.o.store.save(next);
+    return next;
+  }
+
+  /** Networking reports a container's network configuration here (network connect/disconnect). */
+  setNetworks(id: string, networkMode: string, networks: readonly NetworkAttachment[]): void {
+    this.update(id, (r) => { r.host.networkMode = networkMode; r.host.networks = networks.map((n) => ({ ...n, aliases: [...n.aliases] })); });
+  }
+
+  /** The health monitor reports here; ignored when the container has started again since the probe began. */
+  reportHealth(id: string, generation: number, health: HealthState, countRestart = false): ContainerView | undefined {
+    const cur = this.o.store.find(id);
+    if (cur === undefined || cur.state.generation !== generation) return undefined;
+    return this.update(id, (r) => { r.state.health = health; if (countRestart) r.state.restartCount += 1; });
   }
 
   // ---- create ----------------------------------------------------------------------------------------------
 
-  async create(req: CreateRequest): Promise<ContainerRecord> {
-    this.o.cgroups.prewarm?.(); // a start usually follows: let the kernel's wait for it begin now
-    const image = this.o.images.lookup(req.body.Image ?? '');
-    const v = validateCreate(req, image);
+  async create(spec: ContainerSpec): Promise<ContainerView> {
+    this.o.runtime.prewarm(); // a start usually follows: let the kernel's wait for it begin now
+    const image = this.o.images.lookup(spec.image);
+    const v = resolveContainerSpec(spec, image);
     if (v.name !== undefined && this.o.store.byName(v.name)) {
       const other = this.o.store.byName(v.name)!;
       throw new GantryError('NAME_IN_USE', `the container name "/${v.name}" is already in use by container ${shortId(other.id)}`,
@@ -91,52 +97,30 @@ export class ContainerManager {
     const id = newId();
     let name = v.name;
     while (name === undefined || this.o.store.byName(name)) name = randomName();
-    const rec: ContainerRecord = { id, name, created: new Date().toISOString(), config: v.config, host: v.host, state: initialState() };
+    const rec: ContainerRecord = { id, name, created: this.now(), config: v.config, host: v.host, state: initialState() };
     if (!rec.config.hostname) rec.config.hostname = rec.host.networkMode === 'host' ? osHostname() : shortId(id);
-    const dir = this.dir(id);
+    const made: string[] = [];
     try {
-      for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
-      // The container's `/` takes its owner and mode from the upper dir: give it those of the image's root.
-      const top = image.layerDirs[0];
-      const rootStat = top === undefined ? undefined : statSync(top);
-      chmodSync(join(dir, 'upper'), rootStat ? rootStat.mode & 0o7777 : 0o755);
-      if (rootStat) chownSync(join(dir, 'upper'), rootStat.uid, rootStat.gid);
       for (const target of v.anonymousVolumeTargets) {
         const vol = this.o.volumes.create(newId(), { anonymous: true });
+        made.push(vol.name);
         rec.host.mounts.push({ type: 'volume', source: vol.name, target, readOnly: false });
       }
       for (const m of rec.host.mounts) if (m.type === 'volume') this.o.volumes.create(m.source);
-      this.writeEtcFiles(rec);
+      this.o.runtime.prepare(rec, image);
       this.o.store.save(rec);
     } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
+      this.o.runtime.destroy(id);
+      for (const name of made) { try { this.o.volumes.remove(name, []); } catch { /* best effort */ } }
       throw e;
     }
     this.emit('create', rec);
     return rec;
   }
 
-  private writeEtcFiles(rec: ContainerRecord): void {
-    const dir = this.dir(rec.id);
-    writeFileSync(join(dir, 'hostname'), `${rec.config.hostname}\n`);
-    if (rec.host.networkMode === 'host') {
-      copyFileSync('/etc/hosts', join(dir, 'hosts'));
-    } else {
-      const extra = rec.host.extraHosts.map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; });
-      writeFileSync(join(dir, 'hosts'), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
-        `127.0.1.1\t${rec.config.hostname}`, ...extra, ''].join('\n'));
-    }
-    let resolv = '';
-    try { resolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none on the host */ }
-    if (rec.host.dns.length > 0 || rec.host.dnsSearch.length > 0) {
-      resolv = [...rec.host.dns.map((d) => `nameserver ${d}`), ...(rec.host.dnsSearch.length ? [`search ${rec.host.dnsSearch.join(' ')}`] : []), ''].join('\n');
-    }
-    writeFileSync(join(dir, 'resolv.conf'), resolv);
-  }
-
   // ---- start -----------------------------------------------------------------------------------------------
 
-  /** Registers a hook run between the shim's `ready` and `go` of the next start (attach before start). */
+  /** Registers a hook run between the process's creation and `go` of the next start (attach before start). */
   onNextStart(id: string, hook: StartHook): () => void {
     const list = this.beforeGoHooks.get(id) ?? [];
     list.push(hook);
@@ -147,220 +131,109 @@ export class ContainerManager {
     };
   }
 
-  async start(ref: string): Promise<ContainerRecord> {
-    const rec = this.o.store.get(ref);
-    return this.lock.run(rec.id, async () => {
-      const cur = this.o.store.get(rec.id);
+  async start(ref: string): Promise<ContainerView> {
+    const id = this.o.store.get(ref).id;
+    return this.lock.run(id, async () => {
+      const cur = this.o.store.get(id);
       if (cur.state.status === 'running' || cur.state.status === 'paused') return cur;
-      const timer = this.restartTimers.get(cur.id);
-      if (timer) { clearTimeout(timer); this.restartTimers.delete(cur.id); }
-      cur.state.manuallyStopped = false;
-      await this.startLocked(cur);
-      return cur;
+      this.cancelRestart(id);
+      this.update(id, (r) => { r.state.manuallyStopped = false; });
+      return this.startLocked(id);
     });
   }
 
-  private imageFor(rec: ContainerRecord): ImageView {
+  private imageFor(rec: ContainerView): ImageView {
     const img = this.o.images.byId(rec.config.imageId);
     if (!img) throw new GantryError('IMAGE_NOT_FOUND', `the image of container ${rec.name} (${rec.config.imageId}) is gone`, { hint: 'recreate the container from an existing image' });
     return img;
   }
 
-  /** The running container whose network a `container:` mode container joins, followed through chains of them. */
-  private networkPeer(rec: ContainerRecord): ContainerRecord {
-    let cur = rec;
-    for (let hops = 0; cur.host.networkMode.startsWith('container:'); hops++) {
-      const other = this.o.store.get(cur.host.networkMode.slice('container:'.length));
-      if (other.id === rec.id || hops > 16) throw new GantryError('INVALID_ARGUMENT', `container ${rec.name} cannot join its own network`, { hint: 'use --network container:OTHER with another container' });
-      if (other.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `cannot join the network of container ${other.name}: it is not running`, { hint: `start it first: gantry start ${other.name}` });
-      cur = other;
-    }
-    return cur;
-  }
-
-  private buildSpec(rec: ContainerRecord, image: ImageView): ContainerRuntimeSpec {
-    const dir = this.dir(rec.id);
-    const user = resolveUser(rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image.layerDirs, p));
-    // --network container:X shares X's network identity (Docker's rule): its netns, hostname, /etc/hosts and
-    // /etc/resolv.conf (X's own files, bind-mounted: rewrites on network connect/disconnect show here too).
-    const peer = rec.host.networkMode.startsWith('container:') ? this.networkPeer(rec) : undefined;
-    const hostname = peer?.config.hostname ?? rec.config.hostname;
-    const env = [...rec.config.env];
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
-    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const namespaces: Namespace[] = ['pid', 'mount', 'uts', 'ipc', 'cgroup'];
-    let netnsPath: string | undefined;
-    if (peer !== undefined) {
-      netnsPath = `/proc/${peer.state.pid}/ns/net`;
-    } else if (rec.host.networkMode !== 'host') {
-      namespaces.push('net');
-    }
-    const mounts: SpecMount[] = baseMounts(rec.host.shmSizeBytes);
-    if (rec.host.networkMode === 'host') {
-      // sysfs of the host's network namespace: bind it read-only rather than mounting a new instance.
-      mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.REC | MS.RDONLY, data: '' };
-    }
-    for (const f of ['hostname', 'hosts', 'resolv.conf']) {
-      mounts.push({ source: join(peer === undefined ? dir : this.dir(peer.id), f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
-    }
-    for (const m of rec.host.mounts) {
-      if (m.type === 'tmpfs') {
-        mounts.push({ source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | (m.readOnly ? MS.RDONLY : 0), data: m.tmpfsOptions ?? '' });
-      } else {
-        const source = m.type === 'volume' ? this.o.volumes.dataDir(m.source) : m.source;
-        if (m.type === 'volume' && !m.noCopy) copyUpIntoVolume(image.layerDirs, join(dir, 'upper'), m.target, source);
-        if (!existsSync(source)) throw new GantryError('BIND_SOURCE_MISSING', `bind source path does not exist: ${source}`, { hint: 'create it on the host, or recreate the container' });
-        mounts.push({ source, target: m.target, fstype: 'none', flags: MS.BIND | MS.REC | (m.readOnly ? MS.RDONLY : 0), data: '' });
-      }
-    }
-    const lower = image.layerDirs.join(':');
-    return {
-      id: rec.id, rootfs: join(dir, 'rootfs'),
-      overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
-      namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
-      // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
-      devices: rec.config.tty ? [...DEFAULT_DEVICES, { path: '/dev/console', type: 'c', major: 5, minor: 1 }] : DEFAULT_DEVICES,
-      maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
-      sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
-      rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),
-      oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, logPath: this.logPath(rec.id),
-      args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
-      uid: user.uid, gid: user.gid, groups: user.groups,
-      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: false,
-      tty: rec.config.tty, stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
-    };
-  }
-
-  cgroupLimits(rec: ContainerRecord): CgroupLimits {
-    const h = rec.host;
-    const limits: CgroupLimits = {};
-    if (h.memoryBytes > 0) {
-      limits.memoryBytes = h.memoryBytes;
-      limits.memorySwapBytes = h.memorySwapBytes !== 0 ? h.memorySwapBytes : h.memoryBytes * 2;
-    }
-    if (h.nanoCpus > 0) { limits.cpuPeriodMicros = 100_000; limits.cpuQuotaMicros = Math.max(1000, Math.round((h.nanoCpus / 1e9) * 100_000)); }
-    if (h.cpuShares > 0) limits.cpuShares = h.cpuShares;
-    if (h.pidsLimit > 0) limits.pidsLimit = h.pidsLimit;
-    return limits;
-  }
-
-  private async startLocked(rec: ContainerRecord): Promise<void> {
-    this.o.cgroups.prewarm?.();
+  private async startLocked(id: string): Promise<ContainerView> {
+    const rec = this.o.store.get(id);
     const image = this.imageFor(rec);
-    const cg = this.cgroupPath(rec.id);
-    // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
-    await this.o.cgroups.remove(cg).catch(() => undefined);
-    try { unlinkSync(this.exitPath(rec.id)); } catch { /* none */ }
-    try { unlinkSync(this.socketPath(rec.id)); } catch { /* none */ }
-    const spec = this.buildSpec(rec, image);
-    this.o.cgroups.create(cg, this.cgroupLimits(rec));
-    const specPath = join(this.dir(rec.id), 'spec');
-    writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
-    let pending: PendingShim;
-    try {
-      pending = await PendingShim.spawn('run', specPath);
-    } catch (e) {
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      throw e;
+    const beforeGo = async (pid: number): Promise<void> => {
+      try {
+        await this.o.networking?.attach(id, pid);
+        for (const hook of this.beforeGoHooks.get(id) ?? []) await hook(rec);
+        this.beforeGoHooks.delete(id);
+      } catch (e) {
+        await this.o.networking?.detach(id).catch(() => undefined);
+        throw e;
+      }
+    };
+    const result = await this.o.runtime.start(rec, image, beforeGo);
+    const now = this.now();
+    if (result.kind === 'failed') {
+      await this.o.networking?.detach(id).catch(() => undefined);
+      const failed = this.update(id, (r) => {
+        r.state = { ...r.state, generation: r.state.generation + 1, status: 'exited', pid: 0, shimPid: 0, exitCode: result.exitCode,
+          error: result.message, oomKilled: false, startedAt: now, finishedAt: now, health: undefined };
+      })!;
+      this.emit('die', failed, { exitCode: String(result.exitCode) });
+      this.resolveExitWaiters(id, result.exitCode);
+      const code = result.exitCode === 127 ? 'COMMAND_NOT_FOUND' : result.exitCode === 126 ? 'COMMAND_NOT_EXECUTABLE' : 'SHIM_FAILED';
+      throw new GantryError(code, result.message, { detail: { exitCode: result.exitCode }, hint: result.exitCode === 127 ? 'check the command name and the image\'s PATH' : undefined });
     }
-    try {
-      await this.o.networking?.attach(rec.id, pending.started.initPid);
-      for (const hook of this.beforeGoHooks.get(rec.id) ?? []) await hook(rec, this.socketPath(rec.id));
-      this.beforeGoHooks.delete(rec.id);
-    } catch (e) {
-      await pending.abort();
-      await this.o.networking?.detach(rec.id).catch(() => undefined);
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      throw e;
-    }
-    // The exit watcher connects before `go`, so even an instant exit is seen.
-    const watcher = await connectShim(this.socketPath(rec.id));
-    const outcome = await pending.go();
-    const now = new Date().toISOString();
-    rec.state = { ...rec.state, generation: rec.state.generation + 1, pid: pending.started.initPid, shimPid: pending.started.shimPid,
-      startedAt: now, exitCode: 0, error: '', oomKilled: false, status: 'running', health: rec.config.healthcheck ? { status: 'starting', failingStreak: 0, log: [] } : undefined };
-    if (outcome.kind !== 'started') {
-      watcher.destroy();
-      const exitCode = outcome.kind === 'exec-error' ? outcome.exitCode : 255;
-      const message = outcome.kind === 'exec-error' ? execErrorMessage(rec, outcome.exitCode, outcome.message) : outcome.message;
-      await this.o.networking?.detach(rec.id).catch(() => undefined);
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      rec.state = { ...rec.state, status: 'exited', pid: 0, shimPid: 0, exitCode, error: message, finishedAt: new Date().toISOString() };
-      this.o.store.save(rec);
-      this.resolveExitWaiters(rec.id, exitCode);
-      throw new GantryError(exitCode === 127 ? 'COMMAND_NOT_FOUND' : exitCode === 126 ? 'COMMAND_NOT_EXECUTABLE' : 'SHIM_FAILED', message,
-        { detail: { exitCode }, hint: exitCode === 127 ? 'check the command name and the image\'s PATH' : undefined });
-    }
-    this.o.store.save(rec);
-    this.emit('start', rec);
-    this.watch(rec.id, rec.state.generation, watcher);
+    const started = this.update(id, (r) => {
+      r.state = { ...r.state, generation: r.state.generation + 1, pid: result.process.pid, shimPid: result.process.shimPid,
+        startedAt: now, exitCode: 0, error: '', oomKilled: false, status: 'running',
+        health: r.config.healthcheck ? { status: 'starting', failingStreak: 0, log: [] } : undefined };
+    })!;
+    this.emit('start', started);
+    this.watch(id, started.state.generation, result.process);
+    return started;
   }
 
-  private watch(id: string, generation: number, sock: Socket): void {
-    this.watchers.set(id, sock);
-    void watchExit(sock).then(async () => {
-      sock.destroy();
-      if (this.watchers.get(id) === sock) this.watchers.delete(id);
-      if (this.shuttingDown) return; // the shim lives on; the next daemon picks it up
+  private watch(id: string, generation: number, proc: RunningProcess): void {
+    void proc.exited.then(async () => {
+      if (this.shuttingDown) return; // the process lives on; the next daemon picks it up
       await this.lock.run(id, () => this.handleExit(id, generation, false));
     });
   }
 
   // ---- exit and restart --------------------------------------------------------------------------------------
 
-  readExitFile(id: string): ExitInfo | undefined {
-    try {
-      const [code, signal, finishedAt] = readFileSync(this.exitPath(id), 'utf8').trim().split(' ');
-      return { exitCode: Number(code), signal: Number(signal), finishedAt: finishedAt ?? new Date().toISOString() };
-    } catch {
-      return undefined;
-    }
-  }
-
   private async handleExit(id: string, generation: number, daemonStarting: boolean): Promise<void> {
     const rec = this.o.store.find(id);
     if (!rec || rec.state.generation !== generation || !isActive(rec.state.status)) return;
-    const info = this.readExitFile(id) ?? { exitCode: 255, signal: 0, finishedAt: new Date().toISOString() };
-    const cg = this.cgroupPath(id);
-    let oomKilled = false;
-    try { oomKilled = this.o.cgroups.exists(cg) && this.o.cgroups.oomKillCount(cg) > 0; } catch { /* cgroup gone */ }
-    // Anything left in the cgroup (exec sessions, daemons that escaped pid 1) goes with the container.
-    try { if (this.o.cgroups.exists(cg)) this.o.cgroups.killAll(cg); } catch { /* gone */ }
-    await this.o.cgroups.remove(cg).catch(() => undefined);
+    const info: ExitInfo = this.o.runtime.exitInfo(rec) ?? { exitCode: 255, signal: 0, finishedAt: this.now() };
+    const { oomKilled } = await this.o.runtime.cleanup(rec).catch(() => ({ oomKilled: false }));
     await this.o.networking?.detach(id).catch(() => undefined);
     const ranFor = Date.parse(info.finishedAt) - Date.parse(rec.state.startedAt);
-    rec.state = { ...rec.state, status: 'exited', pid: 0, shimPid: 0, exitCode: info.exitCode, oomKilled, finishedAt: info.finishedAt };
     const restart = !this.shuttingDown && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
       restartCount: rec.state.restartCount, daemonStarting });
-    if (restart) rec.state.status = 'restarting';
-    this.o.store.save(rec);
-    if (oomKilled) this.emit('oom', rec);
-    this.emit('die', rec, { exitCode: String(info.exitCode) });
+    const exited = this.update(id, (r) => {
+      r.state = { ...r.state, status: restart ? 'restarting' : 'exited', pid: 0, shimPid: 0, exitCode: info.exitCode, oomKilled, finishedAt: info.finishedAt };
+    })!;
+    if (oomKilled) this.emit('oom', exited);
+    this.emit('die', exited, { exitCode: String(info.exitCode) });
     this.resolveExitWaiters(id, info.exitCode);
     if (restart) {
       const delay = nextBackoff(this.backoff.get(id) ?? 0, Number.isFinite(ranFor) ? ranFor : 0);
       this.backoff.set(id, delay);
-      this.restartTimers.set(id, setTimeout(() => {
+      this.restartTimers.set(id, this.o.clock.after(delay, () => {
         this.restartTimers.delete(id);
         void this.lock.run(id, async () => {
           const cur = this.o.store.find(id);
           if (!cur || cur.state.status !== 'restarting') return;
-          cur.state.restartCount += 1;
+          this.update(id, (r) => { r.state.restartCount += 1; });
           try {
-            await this.startLocked(cur);
-            this.emit('restart', cur);
+            const again = await this.startLocked(id);
+            this.emit('restart', again);
           } catch (e) {
             const now = this.o.store.find(id);
-            if (now && now.state.status === 'restarting') { now.state.status = 'exited'; now.state.error = String((e as Error).message); this.o.store.save(now); }
+            if (now && now.state.status === 'restarting') this.update(id, (r) => { r.state.status = 'exited'; r.state.error = String((e as Error).message); });
           }
         });
-      }, delay));
+      }));
     } else if (rec.host.autoRemove) {
-      await this.removeLocked(rec, { force: false, volumes: true });
+      await this.removeLocked(id, { volumes: true });
     }
+  }
+
+  private cancelRestart(id: string): void {
+    this.restartTimers.get(id)?.cancel();
+    this.restartTimers.delete(id);
   }
 
   private resolveExitWaiters(id: string, code: number): void {
@@ -370,22 +243,12 @@ export class ContainerManager {
 
   // ---- stop / kill / pause -----------------------------------------------------------------------------------
 
-  private async sendToShim(rec: ContainerRecord, data: Buffer): Promise<void> {
-    const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
-    if (!sock) {
-      // The shim is gone but we have not processed the exit yet: fall back to the pid, checked by cgroup.
-      if (rec.state.pid > 0 && this.o.cgroups.pids(this.cgroupPath(rec.id)).includes(rec.state.pid)) process.kill(rec.state.pid, 'SIGKILL');
-      return;
-    }
-    await new Promise<void>((resolve) => sock.end(data, () => resolve()));
-  }
-
   private waitExit(id: string, timeoutMs: number): Promise<boolean> {
     const rec = this.o.store.find(id);
     if (!rec || !isActive(rec.state.status) || rec.state.status === 'restarting') return Promise.resolve(true);
     return new Promise((resolve) => {
-      const t = timeoutMs >= 0 ? setTimeout(() => resolve(false), timeoutMs) : undefined;
-      this.addExitWaiter(id, () => { if (t) clearTimeout(t); resolve(true); });
+      const t = timeoutMs >= 0 ? this.o.clock.after(timeoutMs, () => resolve(false)) : undefined;
+      this.addExitWaiter(id, () => { t?.cancel(); resolve(true); });
     });
   }
 
@@ -395,34 +258,30 @@ export class ContainerManager {
     this.exitWaiters.set(id, list);
   }
 
-  async stop(ref: string, timeoutSeconds?: number, signal?: string): Promise<ContainerRecord> {
-    const rec = this.o.store.get(ref);
-    const timer = this.restartTimers.get(rec.id);
-    if (timer) {
-      clearTimeout(timer);
-      this.restartTimers.delete(rec.id);
-    }
-    const exited = this.lock.run(rec.id, async () => {
-      rec.state.manuallyStopped = true;
-      if (rec.state.status === 'restarting') rec.state.status = 'exited';
-      this.o.store.save(rec);
+  async stop(ref: string, timeoutSeconds?: number, signal?: string): Promise<ContainerView> {
+    const id = this.o.store.get(ref).id;
+    this.cancelRestart(id);
+    const exited = this.lock.run(id, async () => {
+      const rec = this.update(id, (r) => { r.state.manuallyStopped = true; if (r.state.status === 'restarting') r.state.status = 'exited'; })!;
       if (!isActive(rec.state.status)) return undefined;
-      if (rec.state.status === 'paused') await this.o.cgroups.thaw(this.cgroupPath(rec.id)).catch(() => undefined);
+      if (rec.state.status === 'paused') await this.o.runtime.thaw(rec).catch(() => undefined);
       const sig = parseSignal(signal ?? rec.config.stopSignal);
-      const waiting = this.waitExit(rec.id, (timeoutSeconds ?? rec.config.stopTimeout) * 1000);
-      await this.sendToShim(rec, signalFrame(sig));
+      const waiting = this.waitExit(id, (timeoutSeconds ?? rec.config.stopTimeout) * 1000);
+      await this.o.runtime.signal(rec, sig);
       // Wrapped: the exit handler needs this lock, so the wait must happen outside it.
       return { waiting };
     });
     const graceful = await (await exited)?.waiting;
     if (graceful === false) {
-      const dead = this.waitExit(rec.id, 10_000);
-      await this.sendToShim(rec, frame('k'));
+      const dead = this.waitExit(id, 10_000);
+      const cur = this.o.store.find(id);
+      if (cur) await this.o.runtime.forceKill(cur);
       await dead;
     }
-    await this.waitExit(rec.id, 10_000);
-    this.emit('stop', rec);
-    return rec;
+    await this.waitExit(id, 10_000);
+    const after = this.o.store.find(id) ?? this.o.store.get(ref);
+    this.emit('stop', after);
+    return after;
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -431,38 +290,64 @@ export class ContainerManager {
     if (!isActive(rec.state.status) || rec.state.status === 'restarting') {
       throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} is not running`, { hint: `start it first: gantry start ${rec.name}` });
     }
-    rec.state.manuallyStopped = true;
-    this.o.store.save(rec);
-    if (rec.state.status === 'paused' && sig === 9) await this.o.cgroups.thaw(this.cgroupPath(rec.id)).catch(() => undefined);
-    await this.sendToShim(rec, sig === 9 ? frame('k') : signalFrame(sig));
-    this.emit('kill', rec, { signal: String(sig) });
+    const cur = this.update(rec.id, (r) => { r.state.manuallyStopped = true; })!;
+    if (cur.state.status === 'paused' && sig === 9) await this.o.runtime.thaw(cur).catch(() => undefined);
+    if (sig === 9) await this.o.runtime.forceKill(cur);
+    else await this.o.runtime.signal(cur, sig);
+    this.emit('kill', cur, { signal: String(sig) });
   }
 
-  async restart(ref: string, timeoutSeconds?: number): Promise<ContainerRecord> {
+  async restart(ref: string, timeoutSeconds?: number): Promise<ContainerView> {
     await this.stop(ref, timeoutSeconds);
     return this.start(ref);
   }
 
   async pause(ref: string): Promise<void> {
-    const rec = this.o.store.get(ref);
-    await this.lock.run(rec.id, async () => {
-      if (rec.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} is not running`, { hint: 'only a running container can be paused' });
-      await this.o.cgroups.freeze(this.cgroupPath(rec.id));
-      rec.state.status = 'paused';
-      this.o.store.save(rec);
+    const id = this.o.store.get(ref).id;
+    const rec = await this.lock.run(id, async () => {
+      const cur = this.o.store.get(id);
+      if (cur.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `container ${cur.name} is not running`, { hint: 'only a running container can be paused' });
+      await this.o.runtime.freeze(cur);
+      return this.update(id, (r) => { r.state.status = 'paused'; })!;
     });
     this.emit('pause', rec);
   }
 
   async unpause(ref: string): Promise<void> {
-    const rec = this.o.store.get(ref);
-    await this.lock.run(rec.id, async () => {
-      if (rec.state.status !== 'paused') throw new GantryError('CONFLICT', `container ${rec.name} is not paused`);
-      await this.o.cgroups.thaw(this.cgroupPath(rec.id));
-      rec.state.status = 'running';
-      this.o.store.save(rec);
+    const id = this.o.store.get(ref).id;
+    const rec = await this.lock.run(id, async () => {
+      const cur = this.o.store.get(id);
+      if (cur.state.status !== 'paused') throw new GantryError('CONFLICT', `container ${cur.name} is not paused`);
+      await this.o.runtime.thaw(cur);
+      return this.update(id, (r) => { r.state.status = 'running'; })!;
     });
     this.emit('unpause', rec);
+  }
+
+  // ---- streams -----------------------------------------------------------------------------------------------
+
+  /** Connects a client now (running) or between the process's creation and its first instruction (created). */
+  async attach(ref: string, client: Duplex, opts: Omit<AttachOptions, 'tty'>): Promise<void> {
+    const rec = this.o.store.get(ref);
+    const full = { ...opts, tty: rec.config.tty };
+    if (rec.state.status === 'running' || rec.state.status === 'paused') {
+      await this.o.runtime.attach(rec, client, full);
+      return;
+    }
+    // Attached before start (docker run): connected before `go`, so nothing is missed.
+    const cancel = this.onNextStart(rec.id, async (r) => { await this.o.runtime.attach(r, client, full); });
+    client.on('close', cancel);
+  }
+
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const rec = this.o.store.get(ref);
+    if (rec.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} is not running`);
+    await this.o.runtime.resize(rec, rows, cols);
+  }
+
+  logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry> {
+    const rec = this.o.store.get(ref);
+    return this.o.runtime.logs(rec, opts, () => { const cur = this.o.store.find(rec.id); return cur !== undefined && isActive(cur.state.status); }, signal);
   }
 
   // ---- wait / remove -------------------------------------------------------------------------------------------
@@ -490,18 +375,18 @@ export class ContainerManager {
       await this.waitExit(rec.id, 10_000);
     }
     await this.lock.run(rec.id, async () => {
-      const cur = this.o.store.find(rec.id);
-      if (cur) await this.removeLocked(cur, opts);
+      if (this.o.store.find(rec.id)) await this.removeLocked(rec.id, opts);
     });
   }
 
-  private async removeLocked(rec: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
-    const timer = this.restartTimers.get(rec.id);
-    if (timer) { clearTimeout(timer); this.restartTimers.delete(rec.id); }
-    await this.o.cgroups.remove(this.cgroupPath(rec.id)).catch(() => undefined);
-    await this.o.networking?.detach(rec.id).catch(() => undefined);
-    this.o.store.delete(rec.id);
-    this.backoff.delete(rec.id);
+  private async removeLocked(id: string, opts: { volumes: boolean }): Promise<void> {
+    const rec = this.o.store.get(id);
+    this.cancelRestart(id);
+    await this.o.runtime.cleanup(rec).catch(() => undefined);
+    await this.o.networking?.detach(id).catch(() => undefined);
+    this.o.store.delete(id);
+    this.o.runtime.destroy(id);
+    this.backoff.delete(id);
     if (opts.volumes) {
       for (const m of rec.host.mounts) {
         const vol = m.type === 'volume' ? this.o.volumes.find(m.source) : undefined;
@@ -509,8 +394,8 @@ export class ContainerManager {
       }
     }
     this.emit('destroy', rec);
-    for (const w of this.removeWaiters.get(rec.id) ?? []) w(rec.state.exitCode);
-    this.removeWaiters.delete(rec.id);
+    for (const w of this.removeWaiters.get(id) ?? []) w(rec.state.exitCode);
+    this.removeWaiters.delete(id);
   }
 
   volumeUsers(name: string): string[] {
@@ -524,32 +409,25 @@ export class ContainerManager {
   // ---- recovery ------------------------------------------------------------------------------------------------
 
   /**
-   * After a daemon (re)start: re-adopt running shims, record exits that happened while the daemon was down,
-   * apply restart policies, and remove half-made objects.
+   * After a daemon (re)start: re-adopt running processes, record exits that happened while the daemon was down,
+   * apply restart policies, and remove half-made objects. `unreadable` are ids of containers whose records
+   * could not be read: their resources are left alone.
    */
-  async recover(orphanDirs: string[]): Promise<void> {
-    for (const d of orphanDirs) rmSync(d, { recursive: true, force: true });
-    const known = new Set(this.o.store.all().map((r) => r.id));
-    for (const path of this.o.cgroups.list(this.o.prefix)) {
-      const id = path.split('/').pop() ?? '';
-      const rec = known.has(id) ? this.o.store.find(id) : undefined;
-      if (!rec || !isActive(rec.state.status)) {
-        try { this.o.cgroups.killAll(path); } catch { /* gone */ }
-        await this.o.cgroups.remove(path).catch(() => undefined);
-      }
-    }
+  async recover(unreadable: ReadonlySet<string> = new Set()): Promise<void> {
+    const active = new Set(this.o.store.all().filter((r) => isActive(r.state.status)).map((r) => r.id));
+    await this.o.runtime.sweep(active, unreadable);
     for (const rec of this.o.store.all()) {
-      if (rec.state.status === 'removing') { await this.removeLocked(rec, { force: true, volumes: false }); continue; }
+      if (rec.state.status === 'removing') { await this.removeLocked(rec.id, { volumes: false }); continue; }
       if (!isActive(rec.state.status)) continue;
       if (rec.state.status === 'restarting') {
         // The daemon died during a backoff: start it now.
-        rec.state.status = 'running';
+        this.update(rec.id, (r) => { r.state.status = 'running'; });
         void this.lock.run(rec.id, () => this.handleExit(rec.id, rec.state.generation, true));
         continue;
       }
-      const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
-      if (sock) {
-        this.watch(rec.id, rec.state.generation, sock);
+      const proc = await this.o.runtime.reattach(rec);
+      if (proc) {
+        this.watch(rec.id, rec.state.generation, proc);
       } else {
         await this.lock.run(rec.id, () => this.handleExit(rec.id, rec.state.generation, true));
       }
@@ -561,10 +439,9 @@ export class ContainerManager {
       const policy = rec.host.restartPolicy.name;
       if (policy === 'always' || (policy === 'unless-stopped' && !rec.state.manuallyStopped)) {
         void this.lock.run(rec.id, async () => {
-          rec.state.manuallyStopped = false;
-          await this.startLocked(rec).catch((e: unknown) => {
-            rec.state.error = e instanceof Error ? e.message : String(e);
-            this.o.store.save(rec);
+          this.update(rec.id, (r) => { r.state.manuallyStopped = false; });
+          await this.startLocked(rec.id).catch((e: unknown) => {
+            this.update(rec.id, (r) => { r.state.error = e instanceof Error ? e.message : String(e); });
           });
         });
       }
@@ -574,14 +451,8 @@ export class ContainerManager {
   /** Stops watching without touching containers: they outlive the daemon. */
   shutdown(): void {
     this.shuttingDown = true;
-    for (const t of this.restartTimers.values()) clearTimeout(t);
-    for (const s of this.watchers.values()) s.destroy();
-    this.watchers.clear();
+    for (const t of this.restartTimers.values()) t.cancel();
+    this.restartTimers.clear();
+    this.o.runtime.release();
   }
-}
-
-function execErrorMessage(rec: ContainerRecord, code: number, shimMessage: string): string {
-  const cmd = rec.config.entrypoint[0] ?? rec.config.cmd[0] ?? '';
-  if (code === 127) return `exec: "${cmd}": executable file not found in $PATH`;
-  return `exec: "${cmd}": permission denied (${shimMessage})`;
 }

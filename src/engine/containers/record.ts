@@ -145,3 +145,9 @@ export function initialState(): ContainerState {
 export function isActive(s: ContainerStatus): boolean {
   return s === 'running' || s === 'paused' || s === 'restarting';
 }
+
+/** Deeply read-only: what the store hands out. Only the container manager changes records (update()). */
+export type DeepReadonly<T> = T extends (infer E)[] ? ReadonlyArray<DeepReadonly<E>>
+  : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+export type ContainerView = DeepReadonly<ContainerRecord>;

@@ -1,9 +1,10 @@
-// In-memory index of container records backed by one atomic JSON file per container.
+// In-memory index of container records backed by one atomic JSON file per container. It hands out read-only
+// views; only the container manager saves (manager.ts update()).
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
-import type { ContainerRecord } from './record.js';
+import type { ContainerRecord, ContainerView } from './record.js';
 
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
@@ -37,7 +38,7 @@ export class ContainerStore {
     return join(this.dir, id);
   }
 
-  all(): ContainerRecord[] {
+  all(): ContainerView[] {
     return [...this.byId.values()].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
   }
 
@@ -53,14 +54,14 @@ export class ContainerStore {
     rmSync(this.containerDir(id), { recursive: true, force: true });
   }
 
-  byName(name: string): ContainerRecord | undefined {
+  byName(name: string): ContainerView | undefined {
     const n = name.replace(/^\//, '');
     for (const rec of this.byId.values()) if (rec.name === n) return rec;
     return undefined;
   }
 
   /** Docker's lookup order: full id, exact name, unique id prefix. */
-  find(ref: string): ContainerRecord | undefined {
+  find(ref: string): ContainerView | undefined {
     const exact = this.byId.get(ref) ?? this.byName(ref);
     if (exact) return exact;
     if (!/^[0-9a-f]+$/.test(ref)) return undefined;
@@ -71,7 +72,7 @@ export class ContainerStore {
     return matches[0];
   }
 
-  get(ref: string): ContainerRecord {
+  get(ref: string): ContainerView {
     const rec = this.find(ref);
     if (!rec) throw new GantryError('CONTAINER_NOT_FOUND', `no such container: ${ref}`, { hint: 'gantry ps -a lists containers' });
     return rec;

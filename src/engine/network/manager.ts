@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { CONTAINER_NAME_RE, newId, shortId } from '../../common/ids.js';
-import type { ContainerRecord, HostSettings, PortBinding as RecordPortBinding } from '../containers/record.js';
+import type { ContainerView, HostSettings, NetworkAttachment, PortBinding as RecordPortBinding } from '../containers/record.js';
 import { isActive } from '../containers/record.js';
 import type { EventBus } from '../events/bus.js';
 import {
@@ -25,14 +25,16 @@ import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOw
 import { allocateAddress, DEFAULT_POOL, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
 import { startPortProxies, type PortProxy } from './port-proxy.js';
 import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
+import type { EndpointRequest, NetworkCreateRequest, NetworkService } from '../engine.js';
 import { NetworkStore, type ContainerNetState, type EndpointRecord, type NetworkRecord } from './store.js';
 
-/** What the network manager needs to know about containers (ContainerStore fits). */
+/** What the network manager needs of containers: read-only records, and the one writer to report to. */
 export interface ContainerLookup {
-  find(ref: string): ContainerRecord | undefined;
-  get(ref: string): ContainerRecord;
-  all(): ContainerRecord[];
-  save(rec: ContainerRecord): void;
+  find(ref: string): ContainerView | undefined;
+  get(ref: string): ContainerView;
+  all(): ContainerView[];
+  /** Records a container's network configuration (connect/disconnect); the container manager owns records. */
+  setNetworks(id: string, networkMode: string, networks: readonly NetworkAttachment[]): void;
   containerDir(id: string): string;
 }
 
@@ -47,20 +49,7 @@ export interface NetworkManagerOptions {
   resolvConfPath?: string | undefined;
 }
 
-export interface NetworkCreateRequest {
-  name: string;
-  driver?: string | undefined;
-  subnet?: string | undefined;
-  gateway?: string | undefined;
-  internal?: boolean | undefined;
-  labels?: Record<string, string> | undefined;
-  options?: Record<string, string> | undefined;
-}
-
-export interface EndpointRequest {
-  aliases?: string[] | undefined;
-  ipv4Address?: string | undefined;
-}
+export type { EndpointRequest, NetworkCreateRequest };
 
 /** A published port as the record keeps it; a host range (8000-8010:80) carries its end. */
 type RecordBinding = RecordPortBinding & { hostPortEnd?: number | undefined };
@@ -86,7 +75,7 @@ interface Wanted {
   ip: string | undefined;
 }
 
-export class NetworkManager {
+export class NetworkManager implements NetworkService {
   readonly linkPrefix: string;
   private readonly store: NetworkStore;
   private readonly networks = new Map<string, NetworkRecord>();
@@ -351,7 +340,7 @@ export class NetworkManager {
   // ---- what a container wants --------------------------------------------------------------------------------
 
   /** Networks a container joins at start, in order (the first holds its default route and published ports). */
-  private wanted(rec: ContainerRecord): Wanted[] {
+  private wanted(rec: ContainerView): Wanted[] {
     const mode = rec.host.networkMode;
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) return [];
     const out: Wanted[] = [];
@@ -359,7 +348,7 @@ export class NetworkManager {
       const net = this.getNetwork(ref);
       if (out.some((w) => w.net.id === net.id)) return;
       const cfg = rec.host.networks.find((n) => this.findNetwork(n.network)?.id === net.id);
-      out.push({ net, aliases: cfg?.aliases ?? [], ip: cfg?.ipv4Address || undefined });
+      out.push({ net, aliases: [...cfg?.aliases ?? []], ip: cfg?.ipv4Address || undefined });
     };
     add(mode);
     for (const n of rec.host.networks) add(n.network);
@@ -521,7 +510,7 @@ export class NetworkManager {
   }
 
   /** veth into the container's netns, address, route; DNS names registered. Synchronous up to the DNS start. */
-  private plugIn(rec: ContainerRecord, pid: number, w: Wanted, ifName: string, defaultRoute: boolean): EndpointRecord {
+  private plugIn(rec: ContainerView, pid: number, w: Wanted, ifName: string, defaultRoute: boolean): EndpointRecord {
     const net = w.net;
     const ip = allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: w.ip, after: this.lastIp.get(net.id) });
     // A fresh name per plug: the previous veth of this container may still be waiting for the kernel to delete it.
@@ -556,7 +545,7 @@ export class NetworkManager {
     else this.quietly(() => detachContainer(ep.hostIfName));
   }
 
-  private bindings(rec: ContainerRecord): PortBinding[] {
+  private bindings(rec: ContainerView): PortBinding[] {
     const out: PortBinding[] = (rec.host.portBindings as RecordBinding[]).map((b) => ({
       hostIp: b.hostIp, hostPort: b.hostPort, containerPort: b.containerPort, protocol: b.protocol,
       ...(b.hostPortEnd === undefined ? {} : { hostPortEnd: b.hostPortEnd }),
@@ -595,7 +584,7 @@ export class NetworkManager {
     }
   }
 
-  private async publish(rec: ContainerRecord, state: ContainerNetState): Promise<void> {
+  private async publish(rec: ContainerView, state: ContainerNetState): Promise<void> {
     const target = state.endpoints[0];
     const bindings = this.bindings(rec);
     if (target === undefined || bindings.length === 0) return;
@@ -620,7 +609,7 @@ export class NetworkManager {
   }
 
   /** /etc/hosts (own addresses, --add-host) and /etc/resolv.conf (our DNS on user networks), written in place. */
-  private writeEtcFiles(rec: ContainerRecord, state: ContainerNetState): void {
+  private writeEtcFiles(rec: ContainerView, state: ContainerNetState): void {
     const dir = this.o.containers.containerDir(rec.id);
     const gateway = state.endpoints[0]?.gateway;
     const extra = rec.host.extraHosts.map((h) => parseAddHost(h, gateway));
@@ -682,9 +671,7 @@ export class NetworkManager {
         throw e;
       }
     }
-    rec.host.networks.push({ network: net.name, aliases, ipv4Address: ip });
-    if (mode === 'none') rec.host.networkMode = net.name;
-    this.o.containers.save(rec);
+    this.o.containers.setNetworks(rec.id, mode === 'none' ? net.name : mode, [...rec.host.networks.map(copyAttachment), { network: net.name, aliases: [...aliases], ipv4Address: ip }]);
     this.o.events?.emit('network', 'connect', net.id, { name: net.name, type: 'bridge', container: rec.id });
   }
 
@@ -713,9 +700,8 @@ export class NetworkManager {
       this.store.saveState(state);
       if (this.endpointsOn(net.id).length === 0) await this.stopDns(net.id);
     }
-    rec.host.networks = rec.host.networks.filter((n) => this.findNetwork(n.network)?.id !== net.id);
-    if (this.findNetwork(rec.host.networkMode)?.id === net.id) rec.host.networkMode = rec.host.networks[0]?.network ?? 'none';
-    this.o.containers.save(rec);
+    const networks = rec.host.networks.filter((n) => this.findNetwork(n.network)?.id !== net.id).map(copyAttachment);
+    this.o.containers.setNetworks(rec.id, this.findNetwork(rec.host.networkMode)?.id === net.id ? networks[0]?.network ?? 'none' : rec.host.networkMode, networks);
     this.o.events?.emit('network', 'disconnect', net.id, { name: net.name, type: 'bridge', container: rec.id });
   }
 
@@ -733,13 +719,28 @@ export class NetworkManager {
 
   // ---- what inspect shows ----------------------------------------------------------------------------------------
 
+  /** Bridge networks with their labels (the stack service owns by label). */
+  summaries(): Array<{ id: string; name: string; labels: Readonly<Record<string, string>> }> {
+    return [...this.networks.values()].map((n) => ({ id: n.id, name: n.name, labels: n.labels }));
+  }
+
+  /** The container's address on each network it is plugged into now. */
+  addresses(containerId: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const ep of this.states.get(containerId)?.endpoints ?? []) {
+      const net = this.networks.get(ep.networkId);
+      if (net !== undefined) out[net.name] = ep.ip;
+    }
+    return out;
+  }
+
   /** Published ports of a running container, as bound. */
   publishedPorts(containerId: string): PublishedPort[] {
     return [...(this.states.get(containerId)?.ports ?? [])];
   }
 
   /** NetworkSettings of a container in Docker's shape. */
-  networkSettings(rec: ContainerRecord): ReturnType<typeof containerNetworkSettings> {
+  networkSettings(rec: ContainerView): ReturnType<typeof containerNetworkSettings> {
     const state = this.states.get(rec.id);
     const networks: Parameters<typeof containerNetworkSettings>[0] = {};
     const mode = rec.host.networkMode;
@@ -754,9 +755,13 @@ export class NetworkManager {
         const cfg = rec.host.networks.find((n) => this.findNetwork(n.network)?.id === net.id);
         const ep = state?.endpoints.find((e) => e.networkId === net.id);
         if (net.isDefault) defaultEp = ep;
-        networks[net.name] = networkEntry(net.id, cfg?.aliases ?? [], cfg?.ipv4Address || undefined, ep);
+        networks[net.name] = networkEntry(net.id, [...cfg?.aliases ?? []], cfg?.ipv4Address || undefined, ep);
       }
     }
     return containerNetworkSettings(networks, state, rec.config.exposedPorts, defaultEp);
   }
+}
+
+function copyAttachment(n: { readonly network: string; readonly aliases: readonly string[]; readonly ipv4Address?: string | undefined }): NetworkAttachment {
+  return { network: n.network, aliases: [...n.aliases], ipv4Address: n.ipv4Address };
 }

@@ -35,7 +35,7 @@ function hostBoundingSet(): bigint {
  * ALL is dropped), remove the drops, then grant the adds (an add wins over a drop of the same capability).
  * --privileged grants everything and ignores drops.
  */
-export function capabilityMask(capAdd: string[], capDrop: string[], privileged = false): bigint {
+export function capabilityMask(capAdd: readonly string[], capDrop: readonly string[], privileged = false): bigint {
   const all = (1n << BigInt(CAPABILITIES.length)) - 1n;
   const bit = (c: string): bigint => 1n << BigInt(capNumber(c));
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';

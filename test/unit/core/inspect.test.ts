@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { humanStatus, inspectContainer, listEntry } from '../../../src/engine/containers/inspect.js';
+import { humanStatus, inspectContainer, listEntry } from '../../../src/api/docker/container-inspect.js';
 import type { ContainerState } from '../../../src/engine/containers/record.js';
 import { makeRecord } from './helpers.js';
 

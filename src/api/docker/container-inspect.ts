@@ -1,11 +1,12 @@
-// Container records rendered in the Docker Engine API's shapes (inspect and list).
+// Container views rendered in the Docker Engine API's shapes (inspect and list), with what networking knows.
 import type { ContainerInfo, ContainerInspectInfo, HostConfig } from 'dockerode';
 import { formatAgo } from '../../common/units.js';
-import type { ContainerRecord } from './record.js';
+import type { Engine } from '../../engine/engine.js';
+import type { ContainerView } from '../../engine/containers/record.js';
 
 export interface InspectPaths { dir: string; logPath: string; volumeDir: (name: string) => string }
 
-function hostConfig(rec: ContainerRecord): HostConfig {
+function hostConfig(rec: ContainerView): HostConfig {
   const h = rec.host;
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const p of h.portBindings) (portBindings[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' });
@@ -13,15 +14,15 @@ function hostConfig(rec: ContainerRecord): HostConfig {
     Binds: h.mounts.filter((m) => m.type !== 'tmpfs').map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
     NetworkMode: h.networkMode, PortBindings: portBindings, PublishAllPorts: h.publishAllPorts,
     RestartPolicy: { Name: h.restartPolicy.name, MaximumRetryCount: h.restartPolicy.maximumRetryCount },
-    AutoRemove: h.autoRemove, ReadonlyRootfs: h.readonlyRootfs, Init: h.init, CapAdd: h.capAdd, CapDrop: h.capDrop,
+    AutoRemove: h.autoRemove, ReadonlyRootfs: h.readonlyRootfs, Init: h.init, CapAdd: [...h.capAdd], CapDrop: [...h.capDrop],
     Memory: h.memoryBytes, MemorySwap: h.memorySwapBytes, NanoCpus: h.nanoCpus, CpuShares: h.cpuShares, PidsLimit: h.pidsLimit,
-    Ulimits: h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })), Sysctls: h.sysctls,
-    ExtraHosts: h.extraHosts, Dns: h.dns, DnsSearch: h.dnsSearch, OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
+    Ulimits: h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })), Sysctls: { ...h.sysctls },
+    ExtraHosts: [...h.extraHosts], Dns: [...h.dns], DnsSearch: [...h.dnsSearch], OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
     Privileged: h.privileged, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
   };
 }
 
-function mounts(rec: ContainerRecord, p: InspectPaths): ContainerInspectInfo['Mounts'] {
+function mounts(rec: ContainerView, p: InspectPaths): ContainerInspectInfo['Mounts'] {
   return rec.host.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({
     Type: m.type, ...(m.type === 'volume' ? { Name: m.source, Driver: 'local' } : {}),
     Source: m.type === 'volume' ? p.volumeDir(m.source) : m.source, Destination: m.target,
@@ -29,7 +30,7 @@ function mounts(rec: ContainerRecord, p: InspectPaths): ContainerInspectInfo['Mo
   }));
 }
 
-export function inspectContainer(rec: ContainerRecord, p: InspectPaths): ContainerInspectInfo {
+export function inspectContainer(rec: ContainerView, p: InspectPaths): ContainerInspectInfo {
   const s = rec.state;
   const argv = [...rec.config.entrypoint, ...rec.config.cmd];
   return {
@@ -50,10 +51,10 @@ export function inspectContainer(rec: ContainerRecord, p: InspectPaths): Contain
       Hostname: rec.config.hostname, Domainname: rec.config.domainname, User: rec.config.user,
       AttachStdin: false, AttachStdout: false, AttachStderr: false,
       ExposedPorts: Object.fromEntries(rec.config.exposedPorts.map((e) => [e, {}])), Tty: rec.config.tty,
-      OpenStdin: rec.config.openStdin, StdinOnce: rec.config.stdinOnce, Env: rec.config.env, Cmd: rec.config.cmd,
-      Image: rec.config.image, Volumes: {}, WorkingDir: rec.config.workingDir, Entrypoint: rec.config.entrypoint,
-      Labels: rec.config.labels,
-      ...(rec.config.healthcheck ? { Healthcheck: { Test: rec.config.healthcheck.test, Interval: rec.config.healthcheck.intervalMs * 1e6,
+      OpenStdin: rec.config.openStdin, StdinOnce: rec.config.stdinOnce, Env: [...rec.config.env], Cmd: [...rec.config.cmd],
+      Image: rec.config.image, Volumes: {}, WorkingDir: rec.config.workingDir, Entrypoint: [...rec.config.entrypoint],
+      Labels: { ...rec.config.labels },
+      ...(rec.config.healthcheck ? { Healthcheck: { Test: [...rec.config.healthcheck.test], Interval: rec.config.healthcheck.intervalMs * 1e6,
         Timeout: rec.config.healthcheck.timeoutMs * 1e6, StartPeriod: rec.config.healthcheck.startPeriodMs * 1e6, StartInterval: rec.config.healthcheck.startIntervalMs * 1e6, Retries: rec.config.healthcheck.retries } } : {}),
     },
     NetworkSettings: { SandboxID: '', Ports: {}, SandboxKey: '', Networks: {} },
@@ -61,7 +62,7 @@ export function inspectContainer(rec: ContainerRecord, p: InspectPaths): Contain
 }
 
 /** Docker's human status: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created". */
-export function humanStatus(rec: ContainerRecord, now = Date.now()): string {
+export function humanStatus(rec: ContainerView, now = Date.now()): string {
   const s = rec.state;
   switch (s.status) {
     case 'created': return 'Created';
@@ -77,13 +78,41 @@ export function humanStatus(rec: ContainerRecord, now = Date.now()): string {
   }
 }
 
-export function listEntry(rec: ContainerRecord, p: InspectPaths): ContainerInfo {
+export function listEntry(rec: ContainerView, p: InspectPaths): ContainerInfo {
   return {
     Id: rec.id, Names: [`/${rec.name}`], Image: rec.config.image, ImageID: rec.config.imageId,
     Command: [...rec.config.entrypoint, ...rec.config.cmd].join(' '), Created: Math.floor(Date.parse(rec.created) / 1000),
     Ports: rec.host.portBindings.map((b) => ({ IP: b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.protocol })),
-    Labels: rec.config.labels, State: rec.state.status, Status: humanStatus(rec),
+    Labels: { ...rec.config.labels }, State: rec.state.status, Status: humanStatus(rec),
     HostConfig: { NetworkMode: rec.host.networkMode }, NetworkSettings: { Networks: {} },
     Mounts: mounts(rec, p).map((m) => ({ ...m, Type: m.Type })),
   };
+}
+
+/** `GET /containers/{id}/json`: the record, its files and its network settings. */
+export function inspectWithNetwork(engine: Engine, rec: ContainerView): ContainerInspectInfo {
+  const p = engine.containerPaths(rec.id);
+  const out = { ...inspectContainer(rec, { dir: p.dir, logPath: p.logPath, volumeDir: (n) => engine.volumes.dataDir(n) }), NetworkSettings: engine.networks.networkSettings(rec) };
+  // In container:X mode the files in use are X's (followed through chains), as docker reports them.
+  let peer = rec;
+  for (let hops = 0; peer.host.networkMode.startsWith('container:') && hops < 16; hops++) {
+    const next = engine.findContainer(peer.host.networkMode.slice('container:'.length));
+    if (next === undefined) break;
+    peer = next;
+  }
+  if (peer !== rec) {
+    const pp = engine.containerPaths(peer.id);
+    Object.assign(out, { HostsPath: pp.hostsPath, ResolvConfPath: pp.resolvConfPath, HostnamePath: pp.hostnamePath });
+  }
+  return out;
+}
+
+/** `GET /containers/json` entries (ps): ports as bound (random ones resolved), networks. */
+export function listEntryWithNetwork(engine: Engine, rec: ContainerView): ContainerInfo {
+  const p = engine.containerPaths(rec.id);
+  const entry = listEntry(rec, { dir: p.dir, logPath: p.logPath, volumeDir: (n) => engine.volumes.dataDir(n) });
+  const Ports = engine.networks.publishedPorts(rec.id).map((b) => ({
+    IP: b.hostIp === '' ? '0.0.0.0' : b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.protocol,
+  }));
+  return { ...entry, Ports, NetworkSettings: { Networks: engine.networks.networkSettings(rec).Networks } };
 }

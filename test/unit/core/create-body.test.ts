@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
-import { mergeEnv, parseBind, validateCreate } from '../../../src/engine/containers/create-request.js';
+import { parseBind, specFromDockerCreate } from '../../../src/api/docker/create-body.js';
+import { mergeEnv, resolveContainerSpec } from '../../../src/engine/containers/container-spec.js';
 import type { ImageRuntimeConfig } from '../../../src/engine/containers/deps.js';
 import { isCode, removeDir, tempDir } from './helpers.js';
 
@@ -14,8 +15,9 @@ const NGINX: ImageRuntimeConfig = {
 const BUSYBOX: ImageRuntimeConfig = { Cmd: ['sh'], Env: ['PATH=/bin'] };
 const SCRATCH: ImageRuntimeConfig = {};
 
+// A Docker create body through the API's mapping and the engine's resolution against the image, as a request takes.
 const create = (body: ContainerCreateOptions, config: ImageRuntimeConfig = NGINX, name?: string) =>
-  validateCreate({ name, body: { Image: 'img', ...body } }, { id: 'sha256:abc', config });
+  resolveContainerSpec(specFromDockerCreate({ name, body: { Image: 'img', ...body } }), { id: 'sha256:abc', config });
 
 describe('validateCreate: command resolution (docker rules)', () => {
   test('nothing given: the image entrypoint and cmd', () => {

@@ -1,0 +1,129 @@
+// The Docker Engine API's create body (ContainerCreateOptions) mapped onto the engine's typed ContainerSpec.
+// The one place Docker's create shapes are read: bind strings, port-binding maps, restart policy names, CPU
+// quota forms, healthcheck nanoseconds. Checks that are not about Docker's shapes live in the engine
+// (resolveContainerSpec), so the stack model and the API are held to the same rules.
+import { isAbsolute } from 'node:path';
+import type { ContainerCreateOptions } from 'dockerode';
+import { GantryError } from '../../common/errors.js';
+import { defaultHostSettings, type ContainerSpec } from '../../engine/containers/container-spec.js';
+import type { HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
+
+const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
+
+export interface CreateRequest {
+  name?: string | undefined;
+  body: ContainerCreateOptions;
+}
+
+function asStringArray(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw invalid(`${what} must be a list of strings`);
+}
+
+/** `-v SOURCE:TARGET[:MODE]`: an absolute SOURCE is a bind, anything else a volume name. */
+export function parseBind(bind: string): MountSpec {
+  const parts = bind.split(':');
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) {
+    throw invalid(`invalid volume spec "${bind}"`, 'use SOURCE:TARGET[:ro], where SOURCE is an absolute host path or a volume name');
+  }
+  const [source, target, mode = 'rw'] = parts as [string, string, string?];
+  const modes = mode.split(',');
+  if (!modes.every((m) => ['ro', 'rw', 'z', 'Z', 'nocopy', 'rprivate', 'private'].includes(m))) {
+    throw invalid(`invalid mode "${mode}" in volume spec "${bind}"`, 'the mode is ro or rw');
+  }
+  if (!isAbsolute(target)) throw invalid(`invalid volume spec "${bind}": the target must be an absolute path`);
+  return { type: isAbsolute(source) ? 'bind' : 'volume', source, target, readOnly: modes.includes('ro'), ...(modes.includes('nocopy') ? { noCopy: true } : {}) };
+}
+
+function parsePortBindings(raw: unknown): PortBinding[] {
+  if (raw === undefined || raw === null) return [];
+  if (typeof raw !== 'object') throw invalid('HostConfig.PortBindings must be an object');
+  const out: PortBinding[] = [];
+  for (const [key, list] of Object.entries(raw as Record<string, unknown>)) {
+    const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(key);
+    if (!m) throw invalid(`invalid port "${key}"`, 'ports look like 80/tcp or 53/udp');
+    const entries = Array.isArray(list) ? list as Array<{ HostIp?: string; HostPort?: string }> : [{}];
+    for (const e of entries) {
+      // "8000" or a host range "8000-8010" (any free port in it); "" = a random port.
+      const r = /^(\d+)(?:-(\d+))?$/.exec(e.HostPort ?? '');
+      const hostPort = e.HostPort === undefined || e.HostPort === '' ? 0 : r ? Number(r[1]) : NaN;
+      const hostPortEnd = r?.[2] === undefined ? undefined : Number(r[2]);
+      const bad = (p: number): boolean => !Number.isInteger(p) || p < 0 || p > 65535;
+      if (bad(hostPort) || (hostPortEnd !== undefined && (bad(hostPortEnd) || hostPortEnd < hostPort))) throw invalid(`invalid host port "${e.HostPort}" for ${key}`);
+      const binding: PortBinding = { containerPort: Number(m[1]), protocol: (m[2] ?? 'tcp') as 'tcp' | 'udp', hostIp: e.HostIp ?? '', hostPort };
+      if (hostPortEnd !== undefined && hostPortEnd !== hostPort) binding.hostPortEnd = hostPortEnd;
+      out.push(binding);
+    }
+  }
+  return out;
+}
+
+/** Docker's healthcheck (nanoseconds, 0 = default) in milliseconds with Docker's defaults. */
+function healthcheck(h: ContainerCreateOptions['Healthcheck']): HealthcheckConfig | 'none' | undefined {
+  if (!h || !h.Test || h.Test.length === 0) return undefined;
+  if (h.Test[0] === 'NONE') return 'none';
+  const ms = (v: number | undefined, dflt: number): number => (v && v > 0 ? v / 1e6 : dflt);
+  return { test: h.Test, intervalMs: ms(h.Interval, 30_000), timeoutMs: ms(h.Timeout, 30_000), startPeriodMs: ms(h.StartPeriod, 0),
+    startIntervalMs: ms(h.StartInterval, 5_000), retries: h.Retries && h.Retries > 0 ? h.Retries : 3 };
+}
+
+function tmpfsOptions(size: number | undefined, mode: number | undefined): string {
+  const o: string[] = [];
+  if (size) o.push(`size=${size}`);
+  if (mode) o.push(`mode=${mode.toString(8)}`);
+  return o.join(',');
+}
+
+function hostSettings(b: ContainerCreateOptions): HostSettings {
+  const hc = b.HostConfig ?? {};
+  const mounts: MountSpec[] = [];
+  for (const bind of asStringArray(hc.Binds, 'HostConfig.Binds')) mounts.push(parseBind(bind));
+  for (const m of hc.Mounts ?? []) {
+    if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'tmpfs') throw invalid(`unsupported mount type "${m.Type}"`, 'use bind, volume or tmpfs');
+    if (!m.Target || !isAbsolute(m.Target)) throw invalid(`mount target "${m.Target}" must be an absolute path`);
+    mounts.push({ type: m.Type, source: m.Source ?? '', target: m.Target, readOnly: m.ReadOnly ?? false, ...(m.VolumeOptions?.NoCopy ? { noCopy: true } : {}),
+      tmpfsOptions: m.Type === 'tmpfs' ? tmpfsOptions(m.TmpfsOptions?.SizeBytes, m.TmpfsOptions?.Mode) : undefined });
+  }
+  for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) {
+    if (!isAbsolute(target)) throw invalid(`tmpfs target "${target}" must be an absolute path`);
+    mounts.push({ type: 'tmpfs', source: '', target, readOnly: false, tmpfsOptions: opts });
+  }
+  const rp = hc.RestartPolicy ?? { Name: 'no' };
+  const rpName = (rp.Name === '' || rp.Name === undefined ? 'no' : rp.Name) as RestartPolicyName;
+  const d = defaultHostSettings();
+  return {
+    ...d, mounts, memoryBytes: hc.Memory ?? 0, memorySwapBytes: hc.MemorySwap ?? 0, cpuShares: hc.CpuShares ?? 0, pidsLimit: hc.PidsLimit ?? 0,
+    nanoCpus: hc.NanoCpus ?? (hc.CpuQuota && hc.CpuQuota > 0 ? Math.round((hc.CpuQuota / (hc.CpuPeriod || 100_000)) * 1e9) : 0),
+    // Docker's default: the default bridge network.
+    networkMode: hc.NetworkMode && hc.NetworkMode !== 'default' ? hc.NetworkMode : 'bridge',
+    networks: Object.entries(b.NetworkingConfig?.EndpointsConfig ?? {}).map(([network, ep]) => ({
+      network, aliases: asStringArray(ep.Aliases, 'Aliases'), ipv4Address: ep.IPAMConfig?.IPv4Address || undefined,
+    })),
+    portBindings: parsePortBindings(hc.PortBindings), publishAllPorts: hc.PublishAllPorts ?? false,
+    restartPolicy: { name: rpName, maximumRetryCount: rp.MaximumRetryCount ?? 0 },
+    autoRemove: hc.AutoRemove ?? false, readonlyRootfs: hc.ReadonlyRootfs ?? false, init: hc.Init ?? false,
+    capAdd: asStringArray(hc.CapAdd, 'HostConfig.CapAdd'), capDrop: asStringArray(hc.CapDrop, 'HostConfig.CapDrop'),
+    ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name ?? '', soft: u.Soft ?? 0, hard: u.Hard ?? 0 })),
+    sysctls: hc.Sysctls ?? {}, extraHosts: asStringArray(hc.ExtraHosts, 'HostConfig.ExtraHosts'),
+    dns: asStringArray(hc.Dns, 'HostConfig.Dns'), dnsSearch: hc.DnsSearch ?? [], oomScoreAdj: hc.OomScoreAdj ?? 0,
+    shmSizeBytes: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : d.shmSizeBytes, privileged: hc.Privileged ?? false,
+  };
+}
+
+/** Maps a Docker create body onto the engine's spec; throws for shapes Docker would refuse. */
+export function specFromDockerCreate(req: CreateRequest): ContainerSpec {
+  const b = req.body;
+  return {
+    name: req.name, image: b.Image ?? '',
+    entrypoint: b.Entrypoint === undefined || b.Entrypoint === null ? undefined : asStringArray(b.Entrypoint, 'Entrypoint'),
+    cmd: b.Cmd === undefined || b.Cmd === null ? undefined : asStringArray(b.Cmd, 'Cmd'),
+    env: asStringArray(b.Env, 'Env'),
+    workingDir: b.WorkingDir || undefined, user: b.User, hostname: b.Hostname || undefined, domainname: b.Domainname,
+    tty: b.Tty ?? false, openStdin: b.OpenStdin ?? false, stdinOnce: b.StdinOnce ?? false,
+    labels: b.Labels ?? {}, stopSignal: b.StopSignal, stopTimeoutSeconds: b.StopTimeout,
+    exposedPorts: Object.keys(b.ExposedPorts ?? {}), healthcheck: healthcheck(b.Healthcheck),
+    anonymousVolumes: Object.keys(b.Volumes ?? {}), host: hostSettings(b),
+  };
+}

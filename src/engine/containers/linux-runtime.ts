@@ -1,0 +1,394 @@
+// The Linux container runtime: per container a directory (upper/work/rootfs, /etc files, log, exit file), a
+// cgroup, and a detached C shim (docs/shim-protocol.md) that owns the process. Everything decidable ahead of
+// time is decided here and handed to the shim as a spec. Lifecycle decisions live in manager.ts.
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { GantryError } from '../../common/errors.js';
+import type { CgroupDriver, CgroupLimits } from '../cgroups/index.js';
+import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js';
+import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
+import { capabilityMask } from '../runtime/capabilities.js';
+import { PendingShim } from '../runtime/shim-process.js';
+import { connectShim, frame, resizeFrame, signalFrame, watchExit } from '../runtime/shim-socket.js';
+import {
+  baseMounts, containerSpecEntries, DEFAULT_DEVICES, DEFAULT_SYMLINKS, encodeSpec, execSpecEntries, MASKED_PATHS, MS, READONLY_PATHS,
+  rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
+} from '../runtime/spec.js';
+import { resolveUser } from '../runtime/user.js';
+import { copyUpIntoVolume } from '../volumes/copy-up.js';
+import type { VolumeStore } from '../volumes/store.js';
+import { mergeEnv } from './container-spec.js';
+import type { ImageView } from './deps.js';
+import type { ContainerView } from './record.js';
+import { readContainerFile } from './rootfs-files.js';
+import type {
+  BeforeGo, ContainerPaths, ContainerRuntime, ContainerUsage, ExecProcess, ExecProcessSpec, ExitInfo, ProcessInfo, RunningProcess, StartResult,
+} from './runtime.js';
+
+export interface LinuxRuntimeOptions {
+  /** containers/ under the daemon root: one directory per container. */
+  containersDir: string;
+  /** Runtime dir (beside the API socket): shim sockets live here. */
+  runDir: string;
+  /** Kernel object prefix, e.g. "gantry" → cgroups `gantry/<id>`. */
+  prefix: string;
+  cgroups: CgroupDriver;
+  volumes: VolumeStore;
+  /** Another container's record (for `--network container:X`). */
+  lookup: (ref: string) => ContainerView;
+}
+
+export class LinuxRuntime implements ContainerRuntime {
+  private readonly watchers = new Map<string, Socket>();
+  private readonly execSockets = new Map<string, string>();
+
+  constructor(private readonly o: LinuxRuntimeOptions) {
+    mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
+  }
+
+  private dir(id: string): string { return join(this.o.containersDir, id); }
+  private socketPath(id: string): string { return join(this.o.runDir, 'shims', `${id.slice(0, 24)}.sock`); }
+  private exitPath(id: string): string { return join(this.dir(id), 'exit'); }
+  cgroupPath(id: string): string { return `${this.o.prefix}/${id}`; }
+
+  paths(id: string): ContainerPaths {
+    const dir = this.dir(id);
+    return { dir, logPath: join(dir, 'log'), hostsPath: join(dir, 'hosts'), hostnamePath: join(dir, 'hostname'), resolvConfPath: join(dir, 'resolv.conf') };
+  }
+
+  prewarm(): void { this.o.cgroups.prewarm?.(); }
+
+  // ---- create ----------------------------------------------------------------------------------------------
+
+  prepare(rec: ContainerView, image: ImageView): void {
+    const dir = this.dir(rec.id);
+    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+    // The container's `/` takes its owner and mode from the upper dir: give it those of the image's root.
+    const top = image.layerDirs[0];
+    const rootStat = top === undefined ? undefined : statSync(top);
+    chmodSync(join(dir, 'upper'), rootStat ? rootStat.mode & 0o7777 : 0o755);
+    if (rootStat) chownSync(join(dir, 'upper'), rootStat.uid, rootStat.gid);
+    this.writeEtcFiles(rec);
+  }
+
+  /** The container's own hostname, hosts and resolv.conf before networking rewrites them (network/etc-files.ts). */
+  private writeEtcFiles(rec: ContainerView): void {
+    const dir = this.dir(rec.id);
+    writeFileSync(join(dir, 'hostname'), `${rec.config.hostname}\n`);
+    if (rec.host.networkMode === 'host') {
+      copyFileSync('/etc/hosts', join(dir, 'hosts'));
+    } else {
+      const extra = rec.host.extraHosts.map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; });
+      writeFileSync(join(dir, 'hosts'), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
+        `127.0.1.1\t${rec.config.hostname}`, ...extra, ''].join('\n'));
+    }
+    let resolv = '';
+    try { resolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none on the host */ }
+    if (rec.host.dns.length > 0 || rec.host.dnsSearch.length > 0) {
+      resolv = [...rec.host.dns.map((d) => `nameserver ${d}`), ...(rec.host.dnsSearch.length ? [`search ${rec.host.dnsSearch.join(' ')}`] : []), ''].join('\n');
+    }
+    writeFileSync(join(dir, 'resolv.conf'), resolv);
+  }
+
+  destroy(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  // ---- start -----------------------------------------------------------------------------------------------
+
+  /** The running container whose network a `container:` mode container joins, followed through chains of them. */
+  private networkPeer(rec: ContainerView): ContainerView {
+    let cur = rec;
+    for (let hops = 0; cur.host.networkMode.startsWith('container:'); hops++) {
+      const other = this.o.lookup(cur.host.networkMode.slice('container:'.length));
+      if (other.id === rec.id || hops > 16) throw new GantryError('INVALID_ARGUMENT', `container ${rec.name} cannot join its own network`, { hint: 'use --network container:OTHER with another container' });
+      if (other.state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', `cannot join the network of container ${other.name}: it is not running`, { hint: `start it first: gantry start ${other.name}` });
+      cur = other;
+    }
+    return cur;
+  }
+
+  private buildSpec(rec: ContainerView, image: ImageView): ContainerRuntimeSpec {
+    const dir = this.dir(rec.id);
+    const user = resolveUser(rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image.layerDirs, p));
+    // --network container:X shares X's network identity (Docker's rule): its netns, hostname, /etc/hosts and
+    // /etc/resolv.conf (X's own files, bind-mounted: rewrites on network connect/disconnect show here too).
+    const peer = rec.host.networkMode.startsWith('container:') ? this.networkPeer(rec) : undefined;
+    const hostname = peer?.config.hostname ?? rec.config.hostname;
+    const env = [...rec.config.env];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${hostname}`);
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    if (rec.config.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const namespaces: Namespace[] = ['pid', 'mount', 'uts', 'ipc', 'cgroup'];
+    let netnsPath: string | undefined;
+    if (peer !== undefined) {
+      netnsPath = `/proc/${peer.state.pid}/ns/net`;
+    } else if (rec.host.networkMode !== 'host') {
+      namespaces.push('net');
+    }
+    const mounts: SpecMount[] = baseMounts(rec.host.shmSizeBytes);
+    if (rec.host.networkMode === 'host') {
+      // sysfs of the host's network namespace: bind it read-only rather than mounting a new instance.
+      mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.REC | MS.RDONLY, data: '' };
+    }
+    for (const f of ['hostname', 'hosts', 'resolv.conf']) {
+      mounts.push({ source: join(peer === undefined ? dir : this.dir(peer.id), f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
+    }
+    for (const m of rec.host.mounts) {
+      if (m.type === 'tmpfs') {
+        mounts.push({ source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | (m.readOnly ? MS.RDONLY : 0), data: m.tmpfsOptions ?? '' });
+      } else {
+        const source = m.type === 'volume' ? this.o.volumes.dataDir(m.source) : m.source;
+        if (m.type === 'volume' && !m.noCopy) copyUpIntoVolume(image.layerDirs, join(dir, 'upper'), m.target, source);
+        if (!existsSync(source)) throw new GantryError('BIND_SOURCE_MISSING', `bind source path does not exist: ${source}`, { hint: 'create it on the host, or recreate the container' });
+        mounts.push({ source, target: m.target, fstype: 'none', flags: MS.BIND | MS.REC | (m.readOnly ? MS.RDONLY : 0), data: '' });
+      }
+    }
+    const lower = image.layerDirs.join(':');
+    return {
+      id: rec.id, rootfs: join(dir, 'rootfs'),
+      overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
+      namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
+      // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
+      devices: rec.config.tty ? [...DEFAULT_DEVICES, { path: '/dev/console', type: 'c', major: 5, minor: 1 }] : DEFAULT_DEVICES,
+      maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
+      sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
+      rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),
+      oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, logPath: this.paths(rec.id).logPath,
+      args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
+      uid: user.uid, gid: user.gid, groups: user.groups,
+      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: false,
+      tty: rec.config.tty, stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
+      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
+    };
+  }
+
+  cgroupLimits(rec: ContainerView): CgroupLimits {
+    const h = rec.host;
+    const limits: CgroupLimits = {};
+    if (h.memoryBytes > 0) {
+      limits.memoryBytes = h.memoryBytes;
+      limits.memorySwapBytes = h.memorySwapBytes !== 0 ? h.memorySwapBytes : h.memoryBytes * 2;
+    }
+    if (h.nanoCpus > 0) { limits.cpuPeriodMicros = 100_000; limits.cpuQuotaMicros = Math.max(1000, Math.round((h.nanoCpus / 1e9) * 100_000)); }
+    if (h.cpuShares > 0) limits.cpuShares = h.cpuShares;
+    if (h.pidsLimit > 0) limits.pidsLimit = h.pidsLimit;
+    return limits;
+  }
+
+  async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult> {
+    this.o.cgroups.prewarm?.();
+    const cg = this.cgroupPath(rec.id);
+    // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
+    await this.o.cgroups.remove(cg).catch(() => undefined);
+    try { unlinkSync(this.exitPath(rec.id)); } catch { /* none */ }
+    try { unlinkSync(this.socketPath(rec.id)); } catch { /* none */ }
+    const spec = this.buildSpec(rec, image);
+    this.o.cgroups.create(cg, this.cgroupLimits(rec));
+    const specPath = join(this.dir(rec.id), 'spec');
+    writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
+    let pending: PendingShim;
+    try {
+      pending = await PendingShim.spawn('run', specPath);
+    } catch (e) {
+      await this.o.cgroups.remove(cg).catch(() => undefined);
+      throw e;
+    }
+    try {
+      await beforeGo(pending.started.initPid);
+    } catch (e) {
+      await pending.abort();
+      await this.o.cgroups.remove(cg).catch(() => undefined);
+      throw e;
+    }
+    // The exit watcher connects before `go`, so even an instant exit is seen.
+    const watcher = await connectShim(this.socketPath(rec.id));
+    const outcome = await pending.go();
+    if (outcome.kind !== 'started') {
+      watcher.destroy();
+      await this.o.cgroups.remove(cg).catch(() => undefined);
+      const exitCode = outcome.kind === 'exec-error' ? outcome.exitCode : 255;
+      const message = outcome.kind === 'exec-error' ? execErrorMessage(rec, outcome.exitCode, outcome.message) : outcome.message;
+      return { kind: 'failed', exitCode, message };
+    }
+    return { kind: 'started', process: { pid: pending.started.initPid, shimPid: pending.started.shimPid, exited: this.watch(rec.id, watcher) } };
+  }
+
+  private watch(id: string, sock: Socket): Promise<void> {
+    this.watchers.set(id, sock);
+    return watchExit(sock).then(() => {
+      sock.destroy();
+      if (this.watchers.get(id) === sock) this.watchers.delete(id);
+    });
+  }
+
+  async reattach(rec: ContainerView): Promise<RunningProcess | undefined> {
+    const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
+    if (sock === undefined) return undefined;
+    return { pid: rec.state.pid, shimPid: rec.state.shimPid, exited: this.watch(rec.id, sock) };
+  }
+
+  /** Stops watching every shim (daemon shutdown): the containers live on. */
+  release(): void {
+    for (const s of this.watchers.values()) s.destroy();
+    this.watchers.clear();
+  }
+
+  exitInfo(rec: ContainerView): ExitInfo | undefined {
+    try {
+      const [code, signal, finishedAt] = readFileSync(this.exitPath(rec.id), 'utf8').trim().split(' ');
+      return { exitCode: Number(code), signal: Number(signal), finishedAt: finishedAt ?? new Date().toISOString() };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }> {
+    const cg = this.cgroupPath(rec.id);
+    let oomKilled = false;
+    try { oomKilled = this.o.cgroups.exists(cg) && this.o.cgroups.oomKillCount(cg) > 0; } catch { /* cgroup gone */ }
+    // Anything left in the cgroup (exec sessions, daemons that escaped pid 1) goes with the container.
+    try { if (this.o.cgroups.exists(cg)) this.o.cgroups.killAll(cg); } catch { /* gone */ }
+    await this.o.cgroups.remove(cg).catch(() => undefined);
+    return { oomKilled };
+  }
+
+  // ---- signals -----------------------------------------------------------------------------------------------
+
+  private async sendToShim(rec: ContainerView, data: Buffer): Promise<void> {
+    const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
+    if (!sock) {
+      // The shim is gone but its exit is not processed yet: fall back to the pid, checked by cgroup.
+      if (rec.state.pid > 0 && this.o.cgroups.pids(this.cgroupPath(rec.id)).includes(rec.state.pid)) process.kill(rec.state.pid, 'SIGKILL');
+      return;
+    }
+    await new Promise<void>((resolve) => sock.end(data, () => resolve()));
+  }
+
+  signal(rec: ContainerView, sig: number): Promise<void> { return this.sendToShim(rec, signalFrame(sig)); }
+  forceKill(rec: ContainerView): Promise<void> { return this.sendToShim(rec, frame('k')); }
+  freeze(rec: ContainerView): Promise<void> { return this.o.cgroups.freeze(this.cgroupPath(rec.id)); }
+  thaw(rec: ContainerView): Promise<void> { return this.o.cgroups.thaw(this.cgroupPath(rec.id)); }
+
+  // ---- streams -------------------------------------------------------------------------------------------------
+
+  async attach(rec: ContainerView, client: Duplex, opts: AttachOptions): Promise<{ done: Promise<void> }> {
+    const { done } = await attachToShim(this.socketPath(rec.id), client, opts);
+    return { done };
+  }
+
+  async resize(rec: ContainerView, rows: number, cols: number): Promise<void> {
+    const s = await connectShim(this.socketPath(rec.id));
+    await new Promise<void>((resolve) => s.end(resizeFrame(rows, cols), () => resolve()));
+  }
+
+  logs(rec: ContainerView, opts: LogReadOptions, stillRunning: () => boolean, signal: AbortSignal): AsyncIterable<LogEntry> {
+    return readLogs(this.paths(rec.id).logPath, opts, stillRunning, signal);
+  }
+
+  // ---- exec ------------------------------------------------------------------------------------------------------
+
+  async exec(rec: ContainerView, image: ImageView | undefined, x: ExecProcessSpec, client: Duplex | undefined): Promise<ExecProcess> {
+    const dir = this.dir(rec.id);
+    const socket = join(this.o.runDir, 'shims', `x${x.id.slice(0, 23)}.sock`);
+    const user = resolveUser(x.user || rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image?.layerDirs ?? [], p));
+    const exitFile = join(dir, `exec-${x.id}.exit`);
+    const specPath = join(dir, `exec-${x.id}.spec`);
+    writeFileSync(specPath, encodeSpec(execSpecEntries({
+      id: x.id, targetPid: rec.state.pid, args: x.args, env: mergeEnv(rec.config.env, x.env),
+      cwd: x.cwd || rec.config.workingDir, uid: user.uid, gid: user.gid, groups: user.groups,
+      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged || x.privileged),
+      noNewPrivs: false, tty: x.tty, stdin: x.stdin, exitFile, socket,
+      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
+    })), { mode: 0o600 });
+    const pending = await PendingShim.spawn('exec', specPath);
+    this.execSockets.set(x.id, socket);
+    let attached: { done: Promise<void> } | undefined;
+    const watcher = await connectShim(socket);
+    const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); });
+    try {
+      if (client) attached = await attachToShim(socket, client, { stdin: x.stdin, stdout: x.stdout, stderr: x.stderr, tty: x.tty });
+    } catch (err) {
+      await pending.abort();
+      this.execSockets.delete(x.id);
+      throw err;
+    }
+    const outcome = await pending.go();
+    const finished = (async (): Promise<number> => {
+      await exited;
+      let code = 255;
+      try { code = Number(readFileSync(exitFile, 'utf8').split(' ')[0]); } catch { /* shim died */ }
+      if (outcome.kind === 'exec-error') {
+        code = outcome.exitCode;
+        if (client && !client.destroyed) {
+          const msg = `OCI runtime exec failed: exec: "${x.args[0]}": ${code === 127 ? 'executable file not found in $PATH' : 'permission denied'}\r\n`;
+          client.write(x.tty ? Buffer.from(msg) : dockerFrame(2, Buffer.from(msg)));
+          client.end();
+        }
+      }
+      await attached?.done;
+      this.execSockets.delete(x.id);
+      rmSync(exitFile, { force: true });
+      rmSync(specPath, { force: true });
+      return code;
+    })();
+    return { pid: pending.started.initPid, finished };
+  }
+
+  async resizeExec(execId: string, rows: number, cols: number): Promise<void> {
+    const socket = this.execSockets.get(execId);
+    if (socket === undefined) throw new GantryError('CONFLICT', `exec ${execId.slice(0, 12)} is not running`);
+    const s = await connectShim(socket);
+    await new Promise<void>((resolve) => s.end(resizeFrame(rows, cols), () => resolve()));
+  }
+
+  killExec(pid: number): void {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+
+  // ---- what runs -------------------------------------------------------------------------------------------------
+
+  processes(rec: ContainerView): ProcessInfo[] {
+    const pids = this.o.cgroups.pids(this.cgroupPath(rec.id)).sort((a, b) => a - b);
+    const ticks = 100;
+    return pids.flatMap((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1] ?? '?';
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') || `[${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}]`;
+        const cpuSecs = Math.floor((Number(after[11]) + Number(after[12])) / ticks);
+        const time = `${String(Math.floor(cpuSecs / 3600)).padStart(2, '0')}:${String(Math.floor(cpuSecs / 60) % 60).padStart(2, '0')}:${String(cpuSecs % 60).padStart(2, '0')}`;
+        return [{ uid, pid, ppid: after[1] ?? '?', time, cmd }];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  usage(rec: ContainerView): ContainerUsage {
+    return this.o.cgroups.stats(this.cgroupPath(rec.id));
+  }
+
+  // ---- recovery --------------------------------------------------------------------------------------------------
+
+  async sweep(active: ReadonlySet<string>, unknownButPresent: ReadonlySet<string>): Promise<void> {
+    for (const path of this.o.cgroups.list(this.o.prefix)) {
+      const id = path.split('/').pop() ?? '';
+      // A container whose record cannot be read is left alone: its processes may be someone's live data.
+      if (active.has(id) || unknownButPresent.has(id)) continue;
+      try { this.o.cgroups.killAll(path); } catch { /* gone */ }
+      await this.o.cgroups.remove(path).catch(() => undefined);
+    }
+  }
+}
+
+function execErrorMessage(rec: ContainerView, code: number, shimMessage: string): string {
+  const cmd = rec.config.entrypoint[0] ?? rec.config.cmd[0] ?? '';
+  if (code === 127) return `exec: "${cmd}": executable file not found in $PATH`;
+  return `exec: "${cmd}": permission denied (${shimMessage})`;
+}

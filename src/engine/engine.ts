@@ -1,0 +1,102 @@
+// The engine seam: the one interface between everything that asks (API routes, the stack service, and later
+// build, watch, deploy, kube) and everything that does. It takes typed specs (ContainerSpec,
+// NetworkCreateRequest), never Docker bodies, and hands out read-only views. Two implementations are built
+// from the same core (core.ts): the Linux engine (src/daemon/engine.ts: shim, cgroups, netlink) and the
+// in-memory fake used by the no-root tests (test/fakes/fake-engine.ts).
+import type { Duplex } from 'node:stream';
+import type { ContainerInspectInfo, NetworkInspectInfo } from 'dockerode';
+import type { ContainerSpec } from './containers/container-spec.js';
+import type { ContainerNetworking } from './containers/deps.js';
+import type { ExecConfig, ExecInspect } from './containers/exec.js';
+import type { WaitCondition } from './containers/manager.js';
+import type { ContainerView, NetworkAttachment } from './containers/record.js';
+import type { ContainerPaths, ContainerUsage, ProcessInfo } from './containers/runtime.js';
+import type { EventBus } from './events/bus.js';
+import type { ImageStore } from './images/store.js';
+import type { LogEntry, LogReadOptions } from './logs/reader.js';
+import type { PublishedPort } from './network/ports.js';
+import type { VolumeStore } from './volumes/store.js';
+
+export interface NetworkCreateRequest {
+  name: string;
+  driver?: string | undefined;
+  subnet?: string | undefined;
+  gateway?: string | undefined;
+  internal?: boolean | undefined;
+  labels?: Record<string, string> | undefined;
+  options?: Record<string, string> | undefined;
+}
+
+/** A network as callers see it (names, labels), whatever the implementation. */
+export interface NetworkSummary {
+  id: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface EndpointRequest {
+  aliases?: string[] | undefined;
+  ipv4Address?: string | undefined;
+}
+
+/** Networking as the engine exposes it (NetworkManager on Linux; an in-memory one in the fake). */
+export interface NetworkService extends ContainerNetworking {
+  summaries(): NetworkSummary[];
+  /** `network ls` / `network inspect` in the Docker API's shape (pseudo networks host/none included). */
+  list(): NetworkInspectInfo[];
+  inspect(ref: string): NetworkInspectInfo;
+  /** Removes unused networks matching Docker's prune filters; returns their names. */
+  prune(filters: Record<string, string[]>): Promise<string[]>;
+  create(req: NetworkCreateRequest): NetworkSummary;
+  remove(ref: string): Promise<void>;
+  connect(netRef: string, containerRef: string, req?: EndpointRequest): Promise<void>;
+  disconnect(netRef: string, containerRef: string): Promise<void>;
+  publishedPorts(containerId: string): PublishedPort[];
+  /** The address a container has on each network it is plugged into now. */
+  addresses(containerId: string): Record<string, string>;
+  /** A container's network settings in the Docker API's shape (inspect). */
+  networkSettings(rec: ContainerView): ContainerInspectInfo['NetworkSettings'];
+}
+
+export interface StopOptions { timeoutSeconds?: number | undefined; signal?: string | undefined }
+export interface RemoveOptions { force: boolean; volumes: boolean }
+
+export interface Engine {
+  readonly events: EventBus;
+  readonly images: ImageStore;
+  readonly volumes: VolumeStore;
+  readonly networks: NetworkService;
+
+  createContainer(spec: ContainerSpec): Promise<ContainerView>;
+  startContainer(ref: string): Promise<ContainerView>;
+  stopContainer(ref: string, opts?: StopOptions): Promise<ContainerView>;
+  restartContainer(ref: string, timeoutSeconds?: number): Promise<ContainerView>;
+  killContainer(ref: string, signal?: string): Promise<void>;
+  pauseContainer(ref: string): Promise<void>;
+  unpauseContainer(ref: string): Promise<void>;
+  removeContainer(ref: string, opts: RemoveOptions): Promise<void>;
+  /** Resolves with the exit code once `condition` holds. */
+  waitContainer(ref: string, condition?: WaitCondition): Promise<number>;
+
+  containers(): readonly ContainerView[];
+  findContainer(ref: string): ContainerView | undefined;
+  /** Throws CONTAINER_NOT_FOUND. */
+  getContainer(ref: string): ContainerView;
+  containerPaths(id: string): ContainerPaths;
+  /** Names of containers that mount volume `name`. */
+  volumeUsers(name: string): string[];
+  imageInUse(imageId: string): boolean;
+
+  logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
+  attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void>;
+  resize(ref: string, rows: number, cols: number): Promise<void>;
+  processes(ref: string): ProcessInfo[];
+  usage(ref: string): ContainerUsage;
+
+  createExec(containerRef: string, config: ExecConfig): string;
+  startExec(id: string, client: Duplex | undefined): Promise<{ finished: Promise<number> }>;
+  resizeExec(id: string, rows: number, cols: number): Promise<void>;
+  inspectExec(id: string): ExecInspect;
+}
+
+export type { ContainerSpec, ContainerView, NetworkAttachment, WaitCondition };
