@@ -8,6 +8,7 @@ import { GantryError } from '../common/errors.js';
 import { KeyedMutex } from '../common/mutex.js';
 import { serviceConfigHash } from '../stack/hash.js';
 import type { StackModel } from '../stack/model.js';
+import { systemClock, type Clock, type Timer } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import { containerSpec, networkSpec, type StackFiles } from '../reconcile/container-spec.js';
 import { engineOps, type EngineOps } from '../reconcile/engine-ops.js';
@@ -90,12 +91,13 @@ export class StackService {
   readonly dir: string;
   private readonly mutex = new KeyedMutex();
   private readonly busy = new Map<string, number>();
-  private readonly repairTimers = new Map<string, NodeJS.Timeout>();
+  private readonly repairTimers = new Map<string, Timer>();
   private unsubscribe: (() => void) | undefined;
 
   private readonly ops: EngineOps;
 
-  constructor(root: string, private readonly engine: Engine, private readonly log: (msg: string) => void = () => undefined) {
+  constructor(root: string, private readonly engine: Engine, private readonly log: (msg: string) => void = () => undefined,
+    private readonly clock: Clock = systemClock) {
     this.ops = engineOps(engine);
     this.dir = join(root, 'stacks');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -275,12 +277,11 @@ export class StackService {
   }
 
   private scheduleRepair(project: string): void {
-    clearTimeout(this.repairTimers.get(project));
-    const t = setTimeout(() => {
+    this.repairTimers.get(project)?.cancel();
+    const t = this.clock.after(300, () => {
       this.repairTimers.delete(project);
       void this.repair(project).catch((e: unknown) => this.log(`stack ${project}: repair failed: ${e instanceof Error ? e.message : String(e)}`));
-    }, 300);
-    t.unref();
+    });
     this.repairTimers.set(project, t);
   }
 
@@ -297,6 +298,6 @@ export class StackService {
 
   stop(): void {
     this.unsubscribe?.();
-    for (const t of this.repairTimers.values()) clearTimeout(t);
+    for (const t of this.repairTimers.values()) t.cancel();
   }
 }
