@@ -240,7 +240,7 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
   for (char *p = buf; p < end;) {
     const struct key *k = find_key(p);
     if (!k) return fail("spec: unknown key `%s`", p);
-    if (k == keys && p != buf) return fail("spec: `version` must be the first entry");
+    if (p != buf && strcmp(k->name, "version") == 0) return fail("spec: `version` must be the first entry");
     p += strlen(p) + 1;
     for (unsigned i = 0; i < k->arity; i++) {
       if (p >= end) return fail("spec: key `%s` needs %u values", k->name, k->arity);

@@ -74,6 +74,7 @@ export function watchExit(sock: Socket): Promise<void> {
  * The protocol a running shim speaks, asked on a connection of its own: `v`, then end of input. A shim answers
  * (STREAM_PROTOCOL) and closes; one built before versions skips `v` and closes: version 1. Undefined when the
  * process exited first (an exit frame came instead): there is nothing left to adopt. Rejects when nothing listens.
+ * The shim reads clients only while its stdin queue is empty and closes a 33rd client at once (read as version 1).
  */
 export async function shimProtocol(socketPath: string): Promise<number | undefined> {
   const sock = await connectShim(socketPath);
