@@ -427,6 +427,8 @@ int main(int argc, char **argv) {
   n += fmt_uint(line + n, (unsigned long long)getpid());
   line[n++] = ' ';
   n += fmt_uint(line + n, (unsigned long long)sh.child);
+  line[n++] = ' ';
+  n += fmt_uint(line + n, SHIM_PROTOCOL_VERSION);
   line[n++] = '\n';
   status_line(line, n);
   supervise();

@@ -1,5 +1,5 @@
-/* The container's filesystem, done by the init in its new mount namespace: mounts, devices and
- * symlinks resolved inside the rootfs (openat2 + RESOLVE_IN_ROOT, so symlinks cannot escape), then
+/* The container's filesystem, done by the init in its new mount namespace: mounts, devices, symlinks and
+ * remounts resolved inside the rootfs (openat2 + RESOLVE_IN_ROOT, so symlinks cannot escape), then
  * pivot_root, sysctls, read-only paths, masks and the read-only root. */
 #include "shim.h"
 
@@ -132,6 +132,17 @@ static int do_mount(int rootfd, const char *const m[5]) {
   return 0;
 }
 
+/* `remount DST FLAGS`: MS_REMOUNT | FLAGS on the mount at DST, once what it holds (symlinks) is in place. */
+static int do_remount(int rootfd, const char *dst, const char *flags) {
+  long long v;
+  parse_ll(flags, 0, UINT32_MAX, &v); /* checked by spec_load */
+  _cleanup_close_ int fd = in_root(rootfd, dst, O_PATH);
+  if (fd < 0) return fail_errno("open `%s`", dst);
+  char p[32];
+  if (mount(NULL, fd_path(fd, p), NULL, MS_REMOUNT | (unsigned long)v, NULL) < 0) return fail_errno("remount `%s`", dst);
+  return 0;
+}
+
 static int make_device(int rootfd, const char *const d[4]) {
   long long major, minor;
   parse_ll(d[2], 0, 0xfff, &major);
@@ -229,6 +240,8 @@ int rootfs_setup(const struct spec *s, const char *pts) {
       if (make_device(rootfd, s->devices.v + i * 4) < 0) return -1;
     for (size_t i = 0; i < s->symlinks.n; i++)
       if (make_symlink(rootfd, s->symlinks.v[i * 2], s->symlinks.v[i * 2 + 1]) < 0) return -1;
+    for (size_t i = 0; i < s->remounts.n; i++)
+      if (do_remount(rootfd, s->remounts.v[i * 2], s->remounts.v[i * 2 + 1]) < 0) return -1;
     if (pts && bind_console(rootfd, pts) < 0) return -1;
     if (pivot(rootfd) < 0) return -1;
   }

@@ -1,5 +1,5 @@
 /* The unix socket: clients attach (`a`), feed stdin (`i`, `e`), resize the tty (`r`), send signals
- * (`s`, `k`). Frames are TYPE(1) LEN(4, big-endian) PAYLOAD. */
+ * (`s`, `k`), ask the protocol version (`v`). Frames are TYPE(1) LEN(4, big-endian) PAYLOAD. */
 #include "shim.h"
 
 #include <errno.h>
@@ -116,6 +116,13 @@ static void frame_done(struct shim *sh, struct client *c) {
       if (c->small_len == 1 && c->small[0] > 0 && c->small[0] < NSIG) kill(sh->child, c->small[0]);
       break;
     case 'k': kill(sh->child, SIGKILL); break;
+    case 'v': { /* the protocol this shim speaks (shims before versions skip `v`: no answer = 1) */
+      char v[12];
+      size_t n = fmt_uint(v, SHIM_PROTOCOL_VERSION);
+      v[n++] = '\n';
+      send_frame(sh, c, 5, v, n);
+      break;
+    }
     default: break; /* unknown frames are skipped */
   }
   c->hdr_len = 0;

@@ -32,6 +32,12 @@ int parse_ll(const char *s, long long min, long long max, long long *out); /* st
 size_t fmt_uint(char *out, unsigned long long v);                         /* no NUL; returns length */
 size_t fmt_time(char *out, const struct timespec *ts); /* RFC3339Nano UTC, 30 chars, NUL-terminated */
 
+/* ---- versions (docs/shim-protocol.md) ------------------------------------------------------------
+ * SPEC: the spec file format this shim reads (its first entry `version N`; absent = 1). PROTOCOL: what it
+ * speaks on stdout/stdin and its socket, announced in `ready` and answered to a `v` frame. */
+#define SHIM_SPEC_VERSION 1
+#define SHIM_PROTOCOL_VERSION 1
+
 /* ---- spec (spec.c) ----------------------------------------------------------------------------- */
 struct strlist {
   const char **v; /* n * arity strings, then NULL */
@@ -54,7 +60,7 @@ struct spec {
   bool has_oom;
   int oom_score_adj;
   pid_t target_pid;
-  struct strlist mounts, devices, symlinks, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
+  struct strlist mounts, devices, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
 };
 
 /* Reads and validates SPEC_FILE. exec_mode: `gantry-shim exec`. Fills g_err on failure. */

@@ -22,7 +22,7 @@ struct key {
 
 /* Scalars whose value is converted after parsing are read from this side table. */
 struct raw {
-  const char *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
+  const char *version, *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
 };
 
 /* off: offsetof in struct spec, or (with RAW) in struct raw; `ns` (RAW | 1) is collected separately */
@@ -31,6 +31,7 @@ struct raw {
 #define R(field) (offsetof(struct raw, field) | RAW)
 
 static const struct key keys[] = {
+    {"version", 1, SCALAR, R(version)},
     {"id", 1, SCALAR, S(id)},
     {"rootfs", 1, SCALAR, S(rootfs)},
     {"overlay", 1, SCALAR, S(overlay)},
@@ -40,6 +41,7 @@ static const struct key keys[] = {
     {"mount", 5, LIST, S(mounts)},
     {"device", 4, LIST, S(devices)},
     {"symlink", 2, LIST, S(symlinks)},
+    {"remount", 2, LIST, S(remounts)},
     {"mask", 1, LIST, S(masks)},
     {"ro_path", 1, LIST, S(ro_paths)},
     {"sysctl", 2, LIST, S(sysctls)},
@@ -122,6 +124,11 @@ static int check_lists(struct spec *s) {
     if (m[1][0] != '/') return fail("spec: mount target `%s` must be absolute", m[1]);
     if (parse_ll(m[3], 0, UINT32_MAX, &v) < 0) return fail("spec: mount `%s`: bad flags `%s`", m[1], m[3]);
   }
+  for (size_t i = 0; i < s->remounts.n; i++) {
+    const char **m = s->remounts.v + i * 2;
+    if (m[0][0] != '/') return fail("spec: remount target `%s` must be absolute", m[0]);
+    if (parse_ll(m[1], 0, UINT32_MAX, &v) < 0) return fail("spec: remount `%s`: bad flags `%s`", m[0], m[1]);
+  }
   for (size_t i = 0; i < s->devices.n; i++) {
     const char **d = s->devices.v + i * 4;
     if (strcmp(d[1], "c") != 0 && strcmp(d[1], "b") != 0)
@@ -186,10 +193,23 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     if (s->rootfs && !(s->clone_flags & CLONE_NEWNS)) return fail("spec: `rootfs` needs `ns mount`");
     if (s->overlay && !s->rootfs) return fail("spec: `overlay` needs `rootfs`");
     if (s->netns && (s->clone_flags & CLONE_NEWNET)) return fail("spec: `netns` and `ns net` exclude each other");
-    if ((s->mounts.n || s->devices.n || s->symlinks.n) && !s->rootfs)
-      return fail("spec: `mount`, `device` and `symlink` need `rootfs`");
+    if ((s->mounts.n || s->remounts.n || s->devices.n || s->symlinks.n) && !s->rootfs)
+      return fail("spec: `mount`, `remount`, `device` and `symlink` need `rootfs`");
   }
   return check_lists(s);
+}
+
+/* `version N` may only be the first entry; without it the spec is version 1 (written before versions existed).
+ * Checked before the keys, so a newer daemon's spec is refused for its version, not for a key unknown here. */
+static int check_version(const char *buf, const char *end) {
+  if (buf >= end || strcmp(buf, "version") != 0) return 0;
+  const char *v = buf + strlen(buf) + 1;
+  if (v >= end) return fail("spec: key `version` needs 1 values");
+  long long n;
+  if (parse_ll(v, 0, INT32_MAX, &n) < 0 || n != SHIM_SPEC_VERSION)
+    return fail("spec: version `%s` is not supported: this shim reads spec version %d "
+                "(the daemon and the shim must come from the same build)", v, SHIM_SPEC_VERSION);
+  return 0;
 }
 
 int spec_load(const char *path, bool exec_mode, struct spec *s) {
@@ -214,11 +234,13 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
   buf[got] = '\0';
   char *end = buf + got;
 
+  if (check_version(buf, end) < 0) return -1;
   /* pass 1: check keys and arity, count list entries */
   size_t counts[NKEYS] = {0};
   for (char *p = buf; p < end;) {
     const struct key *k = find_key(p);
     if (!k) return fail("spec: unknown key `%s`", p);
+    if (p != buf && strcmp(k->name, "version") == 0) return fail("spec: `version` must be the first entry");
     p += strlen(p) + 1;
     for (unsigned i = 0; i < k->arity; i++) {
       if (p >= end) return fail("spec: key `%s` needs %u values", k->name, k->arity);

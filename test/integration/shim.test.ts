@@ -11,6 +11,9 @@ import {
   MS, SHIM, Shim, ShimClient, TempDir, alive, containerSpec, eventually, killShim, makeBusyboxRoot, readExitFile,
   readLog, type SpecEntry,
 } from './shim/harness.js';
+import { unifiedView } from '../../src/engine/cgroups/view.js';
+import { shimProtocol } from '../../src/engine/runtime/shim-socket.js';
+import { mountsWithCgroupView } from '../../src/engine/runtime/spec.js';
 
 interface Scenario {
   dir: TempDir;
@@ -247,7 +250,7 @@ describe('gantry-shim run', () => {
       try {
         const r = spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec')], { encoding: 'utf8', timeout: 10000 });
         assert.equal(r.signal, 'SIGKILL', `the spawning process died (stderr: ${r.stderr})`);
-        const m = /^ready (\d+) (\d+)\n/.exec(r.stdout);
+        const m = /^ready (\d+) (\d+) 1\n/.exec(r.stdout);
         assert.ok(m, r.stdout);
         shimPid = Number(m[1]);
         initPid = Number(m[2]);
@@ -400,5 +403,108 @@ describe('gantry-shim exec', () => {
       assert.equal(await exec.go(), 'exec-error 127 exec `nope`: ENOENT');
       assert.deepEqual(await finished(exec, dir, 'exit-exec'), { code: 127, signal: 0 });
     });
+  });
+});
+
+describe('gantry-shim versions', () => {
+  test('the spec version: `version 1` first is read, no version counts as 1, another is refused naming both', async (t) => {
+    await scenario(t, async ({ dir, root, run, track }) => {
+      // Every other test here writes specs without a version, as the daemon did before versions existed.
+      const v1 = track(Shim.spawn(dir, [['version', '1'], ...containerSpec(dir, root, ['true'])]));
+      await v1.ready();
+      assert.equal(await v1.go(), 'started');
+      assert.equal((await finished(v1, dir)).code, 0);
+
+      // Refused for its version even though a key of that newer format follows, and nothing is left behind.
+      const v2 = track(Shim.spawn(dir, [['version', '2'], ...containerSpec(dir, root, ['true']), ['colour', 'blue']], 'run', 'spec2'));
+      assert.equal(await v2.line(),
+        'error spec: version `2` is not supported: this shim reads spec version 1 (the daemon and the shim must come from the same build)');
+      assert.equal(await v2.waitExit(), 1);
+      assert.equal(existsSync(dir.join('sock')), false);
+
+      const late = run(['true'], [['version', '1']]);
+      assert.equal(await late.line(), 'error spec: `version` must be the first entry');
+      assert.equal(await late.waitExit(), 1);
+    });
+  });
+
+  test('the protocol version: announced in `ready`, answered to `v` on stream 5, read by shimProtocol()', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['sleep', '100']);
+      await shim.ready();
+      assert.equal(shim.protocol, 1);
+      assert.equal(await shim.go(), 'started');
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.send('v');
+      await eventually(() => c.frames.length > 0, 'version answer');
+      assert.deepEqual(c.frames.map((f) => [f.stream, f.data.toString()]), [[5, '1\n']]);
+      assert.equal(await shimProtocol(dir.join('sock')), 1, 'the daemon side reads it on a connection of its own');
+      assert.ok(alive(shim.initPid!), 'asking changes nothing');
+      c.killAll();
+      assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
+    });
+  });
+});
+
+describe('gantry-shim remount and the cgroup view', () => {
+  test('remount runs after the symlinks: a tmpfs is filled, then turns read-only', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'ls -l /mnt; touch /mnt/new 2>&1; grep " /mnt " /proc/self/mountinfo'], [
+        ['mount', 'tmpfs', '/mnt', 'tmpfs', String(MS.NOSUID | MS.NODEV | MS.NOEXEC), 'mode=755'],
+        ['symlink', 'elsewhere', '/mnt/link'],
+        ['remount', '/mnt', String(MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC)],
+      ]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0, text(dir));
+      const out = text(dir, 'stdout');
+      assert.match(out, /link -> elsewhere/);
+      assert.match(out, /touch: \/mnt\/new: Read-only file system/);
+      assert.match(out, / \/mnt ro,nosuid,nodev,noexec,/);
+    });
+  });
+
+  test('remount of a path that is no mount point: setup-error naming it', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['true'], [['remount', '/tmp', String(MS.BIND | MS.RDONLY)]]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'setup-error remount `/tmp`: EINVAL');
+      assert.equal((await finished(shim, dir)).code, 255);
+    });
+  });
+
+  // The v2 plan on the real kernel: wherever cgroup2 is mounted (this v1 machine has it at .../unified), a container
+  // in its own cgroup and cgroup namespace sees that cgroup as the whole tree, read-only.
+  test('the v2 view: cgroup2 at /sys/fs/cgroup shows the container\'s own cgroup as root, read-only', async (t) => {
+    const unified = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => / - cgroup2 /.test(l))?.split(' ')[4];
+    if (unified === undefined) {
+      if (process.env['GANTRY_REQUIRE_PRIVILEGED'] === '1') throw new Error('required by GANTRY_REQUIRE_PRIVILEGED=1: a cgroup2 mount');
+      t.skip('needs a cgroup2 mount');
+      return;
+    }
+    const cg = `${unified}/gantry-shimtest-${randomBytes(4).toString('hex')}`;
+    try {
+      await scenario(t, async ({ dir, run }) => {
+        mkdirSync(cg);
+        const mounts = mountsWithCgroupView([{ source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY, data: '' }],
+          unifiedView(false));
+        const shim = run(['sh', '-c', 'cat /proc/self/cgroup; echo procs: $(cat /sys/fs/cgroup/cgroup.procs); ls /sys/fs/cgroup | grep -c "^gantry-shimtest-"; ' +
+          'grep " /sys/fs/cgroup " /proc/self/mountinfo; touch /sys/fs/cgroup/x 2>&1'],
+        [['cgroup_procs', `${cg}/cgroup.procs`], ['ns', 'cgroup'],
+          ...mounts.map((m): SpecEntry => ['mount', m.source, m.target, m.fstype, String(m.flags), m.data])]);
+        await shim.ready();
+        assert.equal(await shim.go(), 'started');
+        assert.equal((await finished(shim, dir)).code, 1, text(dir));
+        const out = text(dir, 'stdout');
+        assert.match(out, /^0::\/$/m, 'its cgroup is its root');
+        assert.match(out, /^procs: 1( \d+)*$/m, 'the root\'s procs are the container\'s, pid 1 first');
+        assert.match(out, /^0$/m, 'no sibling cgroups of the host visible');
+        assert.match(out, /^\d+ \d+ \d+:\d+ \/ \/sys\/fs\/cgroup ro,nosuid,nodev,noexec,\S* - cgroup2 /m);
+        assert.match(out, /touch: \/sys\/fs\/cgroup\/x: Read-only file system/);
+      });
+    } finally {
+      if (existsSync(cg)) await eventually(() => { try { rmdirSync(cg); return true; } catch { return false; } }, `rmdir ${cg}`);
+    }
   });
 });

@@ -1,5 +1,5 @@
 // cgroup drivers (v1 and v2) behind one interface. Engine code calls detectCgroupDriver() once and uses the driver.
-export type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult, DeviceRule } from './types.js';
+export type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CgroupViewMount, CreateResult, DeviceRule } from './types.js';
 export { detectCgroupDriver } from './detect.js';
 export type { DetectOptions } from './detect.js';
 export type { CgroupSys } from './sys.js';

@@ -39,12 +39,38 @@ export interface CreateResult {
   warnings: string[];
 }
 
+/** One filesystem of a container's /sys/fs/cgroup. */
+export interface CgroupViewMount {
+  source: 'tmpfs' | 'cgroup';
+  /** Absolute path inside the container. */
+  target: string;
+  fstype: 'tmpfs' | 'cgroup' | 'cgroup2';
+  /** Mount data: a v1 hierarchy's controllers ("cpu,cpuacct"), the tmpfs mode. */
+  data: string;
+  readOnly: boolean;
+}
+
+/**
+ * What a container's /sys/fs/cgroup is made of. Mounted inside the container's cgroup namespace (unshared once its
+ * init sits in its cgroups), each cgroup filesystem shows the container's own cgroup as its root, limits included.
+ */
+export interface CgroupView {
+  /** In mount order; they go right after /sys. */
+  mounts: CgroupViewMount[];
+  /** The other names of co-mounted v1 controllers, e.g. /sys/fs/cgroup/cpu → "cpu,cpuacct" (relative targets). */
+  symlinks: Array<{ target: string; link: string }>;
+  /** Mount targets turned read-only once the symlinks exist (the v1 tmpfs, filled first). */
+  readOnlyAfterSetup: string[];
+}
+
 export interface CgroupDriver {
   readonly version: 1 | 2;
   /** Things noticed while detecting the host's cgroups, e.g. an optional controller that is not mounted. */
   readonly warnings: readonly string[];
   /** Create the container's cgroup (all needed controllers/hierarchies) and apply limits. Idempotent. */
   create(path: string, limits: CgroupLimits): CreateResult;
+  /** The container's /sys/fs/cgroup: read-only unless `writable` (privileged containers). Pure, no I/O. */
+  containerView(opts: { writable: boolean }): CgroupView;
   /** Files the container init's pid must be written to (the C shim writes them). */
   procsFiles(path: string): string[];
   /** Pids in the cgroup and its descendants; [] when it does not exist. */

@@ -7,7 +7,8 @@ import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
-import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
+import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
+import { hierarchiesView } from './view.js';
 
 export interface V1Hierarchy {
   /** Absolute directory of the hierarchy's root (its mount point). */
@@ -137,6 +138,11 @@ export class CgroupV1Driver implements CgroupDriver {
       this.cf.write(limitFile, memory);
       this.cf.write(swapFile, swap);
     }
+  }
+
+  /** A tmpfs with one mount per hierarchy the container joins (every one in procsFiles), see view.ts. */
+  containerView(opts: { writable: boolean }): CgroupView {
+    return hierarchiesView(this.hierarchies.map((h) => h.controllers), opts.writable);
   }
 
   procsFiles(path: string): string[] {

@@ -7,7 +7,8 @@ import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
-import type { CgroupDriver, CgroupLimits, CgroupStats, CreateResult } from './types.js';
+import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
+import { unifiedView } from './view.js';
 
 /** The controllers the engine enables for container cgroups, when the host has them. */
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
@@ -98,6 +99,11 @@ export class CgroupV2Driver implements CgroupDriver {
         warnings.push(`could not enable the ${c} controller in ${file}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+  }
+
+  /** One cgroup2 mount, wherever the host mounts its unified tree (see view.ts). */
+  containerView(opts: { writable: boolean }): CgroupView {
+    return unifiedView(opts.writable);
   }
 
   procsFiles(path: string): string[] {

@@ -131,8 +131,9 @@ export class LinuxRuntime implements ContainerRuntime {
     }
     const mounts: SpecMount[] = baseMounts(rec.host.shmSizeBytes);
     if (rec.host.networkMode === 'host') {
-      // sysfs of the host's network namespace: bind it read-only rather than mounting a new instance.
-      mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.REC | MS.RDONLY, data: '' };
+      // sysfs of the host's network namespace: bind it read-only rather than mounting a new instance. Not
+      // recursive: like a fresh sysfs, without the host's submounts (its writable cgroup hierarchies among them).
+      mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.RDONLY, data: '' };
     }
     for (const f of ['hostname', 'hosts', 'resolv.conf']) {
       mounts.push({ source: join(peer === undefined ? dir : this.dir(peer.id), f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
@@ -152,6 +153,7 @@ export class LinuxRuntime implements ContainerRuntime {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
       namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
+      cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged }),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: rec.config.tty ? [...DEFAULT_DEVICES, { path: '/dev/console', type: 'c', major: 5, minor: 1 }] : DEFAULT_DEVICES,
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,

@@ -5,8 +5,14 @@ import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../common/errors.js';
+import { checkShimProtocol, parseProtocolVersion, UNANNOUNCED_PROTOCOL } from './shim-version.js';
 
-export interface ShimStarted { shimPid: number; initPid: number }
+export interface ShimStarted {
+  shimPid: number;
+  initPid: number;
+  /** The protocol the shim announced in `ready` (1 when it announced none). */
+  protocol: number;
+}
 
 export type ShimOutcome =
   | { kind: 'started' }
@@ -77,12 +83,26 @@ export class PendingShim {
     const lines = new LineReader(child);
     const first = await Promise.race([lines.next(), spawnError]);
     if (first instanceof Error) throw new GantryError('SHIM_FAILED', `cannot run the shim: ${first.message}`);
-    const ready = first === undefined ? undefined : /^ready (\d+) (\d+)$/.exec(first);
+    const ready = first === undefined ? undefined : /^ready (\d+) (\d+)(?: (\S+))?$/.exec(first);
     if (!ready) {
       const why = first?.startsWith('error ') ? first.slice(6) : (stderr.trim() || first || 'the shim exited without a word');
       throw new GantryError('SHIM_FAILED', `container setup failed: ${why}`);
     }
-    return new PendingShim(child, lines, () => stderr, { shimPid: Number(ready[1]), initPid: Number(ready[2]) });
+    // A shim of another build (GANTRY_SHIM) that speaks a protocol this daemon does not know is stopped here.
+    let protocol = UNANNOUNCED_PROTOCOL;
+    let refused: unknown;
+    try {
+      if (ready[3] !== undefined) protocol = parseProtocolVersion(ready[3], `the shim ${shimBinary()}`);
+      checkShimProtocol(protocol, `the shim ${shimBinary()}`);
+    } catch (e) {
+      refused = e;
+    }
+    const pending = new PendingShim(child, lines, () => stderr, { shimPid: Number(ready[1]), initPid: Number(ready[2]), protocol });
+    if (refused !== undefined) {
+      await pending.abort();
+      throw refused;
+    }
+    return pending;
   }
 
   /** Lets the init run the user's process; resolves with the outcome of exec. */

@@ -1,13 +1,16 @@
 // Client side of the shim's unix socket (docs/shim-protocol.md): frames in, Docker-style stream frames out.
 import { connect, type Socket } from 'node:net';
+import { parseProtocolVersion, UNANNOUNCED_PROTOCOL } from './shim-version.js';
 
 export const STREAM_STDOUT = 1;
 export const STREAM_STDERR = 2;
 export const STREAM_EXIT = 3;
 /** The shim's acknowledgement of a subscription (`a`): output from then on reaches this client. */
 export const STREAM_SUBSCRIBED = 4;
+/** The shim's answer to `v`: its protocol version, `N\n`. */
+export const STREAM_PROTOCOL = 5;
 
-export function frame(type: 'a' | 'i' | 'e' | 'r' | 's' | 'k', payload: Buffer = Buffer.alloc(0)): Buffer {
+export function frame(type: 'a' | 'i' | 'e' | 'r' | 's' | 'k' | 'v', payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(5);
   head.write(type, 0, 'latin1');
   head.writeUInt32BE(payload.length, 1);
@@ -64,5 +67,33 @@ export function watchExit(sock: Socket): Promise<void> {
     sock.on('data', (c: Buffer) => demux.push(c));
     sock.on('close', () => resolve());
     sock.on('error', () => resolve());
+  });
+}
+
+/**
+ * The protocol a running shim speaks, asked on a connection of its own: `v`, then end of input. A shim answers
+ * (STREAM_PROTOCOL) and closes; one built before versions skips `v` and closes: version 1. Undefined when the
+ * process exited first (an exit frame came instead): there is nothing left to adopt. Rejects when nothing listens.
+ * The shim reads clients only while its stdin queue is empty and closes a 33rd client at once (read as version 1).
+ */
+export async function shimProtocol(socketPath: string): Promise<number | undefined> {
+  const sock = await connectShim(socketPath);
+  return new Promise((resolve, reject) => {
+    let answer: Buffer | undefined;
+    let exited = false;
+    const demux = new StreamDemuxer((stream, payload) => {
+      if (stream === STREAM_PROTOCOL) answer ??= Buffer.from(payload);
+      else if (stream === STREAM_EXIT) exited = true;
+    });
+    sock.on('data', (c: Buffer) => demux.push(c));
+    sock.on('close', () => {
+      try {
+        if (answer !== undefined) resolve(parseProtocolVersion(answer.toString('latin1'), `the shim at ${socketPath}`));
+        else resolve(exited ? undefined : UNANNOUNCED_PROTOCOL);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    sock.end(frame('v'));
   });
 }

@@ -1,6 +1,10 @@
 // Builds the shim's spec (docs/shim-protocol.md) from decisions made in TypeScript, and encodes it.
 // Pure: no I/O. Everything the C shim does is spelled out here.
 import { GantryError } from '../../common/errors.js';
+import type { CgroupView } from '../cgroups/index.js';
+
+/** The spec format's version, the first entry of every spec (`version 1`); the shim refuses any other. */
+export const SHIM_SPEC_VERSION = 1;
 
 export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, STRICTATIME: 1 << 24 } as const;
 
@@ -41,6 +45,8 @@ export interface ContainerRuntimeSpec extends ProcessSpec {
   netnsPath?: string | undefined;
   hostname: string;
   mounts: SpecMount[];
+  /** The container's /sys/fs/cgroup, mounted right after /sys (so /etc files and user mounts may cover it). */
+  cgroupView?: CgroupView | undefined;
   devices: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number }>;
   symlinks: Array<{ target: string; link: string }>;
   maskedPaths: string[];
@@ -90,6 +96,24 @@ export function baseMounts(shmSizeBytes: number): SpecMount[] {
 
 type Entry = [string, ...string[]];
 
+/** The cgroup view as mounts (flags included), in the mount list right after the last /sys mount. */
+export function mountsWithCgroupView(mounts: readonly SpecMount[], view: CgroupView | undefined): SpecMount[] {
+  if (view === undefined) return [...mounts];
+  const { NOSUID, NODEV, NOEXEC, RDONLY } = MS;
+  const own = view.mounts.map((m): SpecMount => ({ source: m.source, target: m.target, fstype: m.fstype,
+    flags: NOSUID | NODEV | NOEXEC | (m.readOnly ? RDONLY : 0), data: m.data }));
+  let at = 0;
+  mounts.forEach((m, i) => { if (m.target === '/sys') at = i + 1; });
+  return [...mounts.slice(0, at), ...own, ...mounts.slice(at)];
+}
+
+/** Remounts (after the symlinks) that make the view's filled-in filesystems read-only: a bind remount, so only
+ * the container's mount changes. */
+function cgroupViewRemounts(view: CgroupView | undefined): Entry[] {
+  const { BIND, NOSUID, NODEV, NOEXEC, RDONLY } = MS;
+  return (view?.readOnlyAfterSetup ?? []).map((target): Entry => ['remount', target, String(BIND | NOSUID | NODEV | NOEXEC | RDONLY)]);
+}
+
 function processEntries(p: ProcessSpec): Entry[] {
   const out: Entry[] = [];
   for (const f of p.cgroupProcs) out.push(['cgroup_procs', f]);
@@ -102,14 +126,15 @@ function processEntries(p: ProcessSpec): Entry[] {
 }
 
 export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
-  const out: Entry[] = [['id', s.id], ['rootfs', s.rootfs]];
+  const out: Entry[] = [['version', String(SHIM_SPEC_VERSION)], ['id', s.id], ['rootfs', s.rootfs]];
   if (s.overlayOptions) out.push(['overlay', s.overlayOptions]);
   for (const ns of s.namespaces) out.push(['ns', ns]);
   if (s.netnsPath) out.push(['netns', s.netnsPath]);
   if (s.namespaces.includes('uts')) out.push(['hostname', s.hostname]);
-  for (const m of s.mounts) out.push(['mount', m.source, m.target, m.fstype, String(m.flags), m.data]);
+  for (const m of mountsWithCgroupView(s.mounts, s.cgroupView)) out.push(['mount', m.source, m.target, m.fstype, String(m.flags), m.data]);
   for (const d of s.devices) out.push(['device', d.path, d.type, String(d.major), String(d.minor)]);
-  for (const l of s.symlinks) out.push(['symlink', l.target, l.link]);
+  for (const l of [...s.symlinks, ...(s.cgroupView?.symlinks ?? [])]) out.push(['symlink', l.target, l.link]);
+  out.push(...cgroupViewRemounts(s.cgroupView));
   for (const p of s.maskedPaths) out.push(['mask', p]);
   for (const p of s.readonlyPaths) out.push(['ro_path', p]);
   for (const [k, v] of Object.entries(s.sysctls)) out.push(['sysctl', k, v]);
@@ -121,7 +146,7 @@ export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
 }
 
 export function execSpecEntries(s: ExecRuntimeSpec): Entry[] {
-  return [['id', s.id], ['target_pid', String(s.targetPid)], ...processEntries(s)];
+  return [['version', String(SHIM_SPEC_VERSION)], ['id', s.id], ['target_pid', String(s.targetPid)], ...processEntries(s)];
 }
 
 /** NUL-terminated strings: key, then its values. NUL inside a value cannot be represented: reject it. */

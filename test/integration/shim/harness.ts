@@ -114,6 +114,8 @@ export class Shim {
   private closed = false;
   stderr = '';
   initPid: number | undefined;
+  /** The protocol version announced in `ready`. */
+  protocol: number | undefined;
   readonly exited: Promise<number | null>;
 
   constructor(mode: 'run' | 'exec', specPath: string) {
@@ -155,12 +157,13 @@ export class Shim {
     return this.lines.shift();
   }
 
-  /** Reads `ready SHIM INIT`; returns the init pid. */
+  /** Reads `ready SHIM INIT PROTOCOL`; returns the init pid. */
   async ready(): Promise<number> {
     const l = await this.line();
-    const m = /^ready (\d+) (\d+)$/.exec(l ?? '');
+    const m = /^ready (\d+) (\d+) (\d+)$/.exec(l ?? '');
     if (!m) throw new Error(`expected ready, got ${JSON.stringify(l)} (stderr: ${this.stderr})`);
     this.initPid = Number(m[2]);
+    this.protocol = Number(m[3]);
     return this.initPid;
   }
 

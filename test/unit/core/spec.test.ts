@@ -11,6 +11,7 @@ const ARITY: Record<string, number> = {
   id: 1, rootfs: 1, overlay: 1, ns: 1, netns: 1, hostname: 1, mount: 5, device: 4, symlink: 2, mask: 1, ro_path: 1,
   sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
   oom_score_adj: 1, env: 1, arg: 1, tty: 1, stdin: 1, init: 1, log: 1, exit_file: 1, socket: 1, target_pid: 1,
+  version: 1, remount: 2,
 };
 
 /** Decodes a spec buffer the way the shim reads it: a key, then ARITY[key] values, all NUL-terminated. */
@@ -76,7 +77,7 @@ describe('containerSpecEntries', () => {
     const keys = containerSpecEntries(spec()).map((e) => e[0]);
     const firstOf = (k: string): number => keys.indexOf(k);
     const lastOf = (k: string): number => keys.lastIndexOf(k);
-    assert.deepEqual(keys.slice(0, 3), ['id', 'rootfs', 'overlay']);
+    assert.deepEqual(keys.slice(0, 4), ['version', 'id', 'rootfs', 'overlay']);
     assert.ok(lastOf('ns') < firstOf('mount'));
     assert.ok(lastOf('mount') < firstOf('device'));
     assert.ok(lastOf('device') < firstOf('symlink'));
@@ -144,7 +145,7 @@ describe('execSpecEntries', () => {
       capsMask: 0n, noNewPrivs: false, tty: true, stdin: true, exitFile: '/e', socket: '/s', cgroupProcs: [],
     };
     const entries = execSpecEntries(s);
-    assert.deepEqual(entries.slice(0, 2), [['id', 'c0ffee'], ['target_pid', '4242']]);
+    assert.deepEqual(entries.slice(0, 3), [['version', '1'], ['id', 'c0ffee'], ['target_pid', '4242']]);
     const keys = new Set(entries.map((e) => e[0]));
     for (const runOnly of ['rootfs', 'overlay', 'ns', 'mount', 'log']) assert.ok(!keys.has(runOnly), runOnly);
     assert.deepEqual(entries.filter((e) => e[0] === 'caps'), [['caps', '0']]);
