@@ -11,7 +11,8 @@ import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js'
 import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
 import { capabilityMask } from '../runtime/capabilities.js';
 import { PendingShim } from '../runtime/shim-process.js';
-import { connectShim, frame, resizeFrame, signalFrame, watchExit } from '../runtime/shim-socket.js';
+import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
+import { checkShimProtocol } from '../runtime/shim-version.js';
 import {
   baseMounts, containerSpecEntries, DEFAULT_DEVICES, DEFAULT_SYMLINKS, encodeSpec, execSpecEntries, MASKED_PATHS, MS, READONLY_PATHS,
   rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
@@ -228,6 +229,9 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   async reattach(rec: ContainerView): Promise<RunningProcess | undefined> {
+    // A shim of a newer build is refused (and left running), never driven with a protocol it may not speak.
+    const version = await shimProtocol(this.socketPath(rec.id)).catch(() => undefined);
+    if (version !== undefined) checkShimProtocol(version, `the shim of container ${rec.name}`);
     const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
     if (sock === undefined) return undefined;
     return { pid: rec.state.pid, shimPid: rec.state.shimPid, exited: this.watch(rec.id, sock) };

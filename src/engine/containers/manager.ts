@@ -425,7 +425,14 @@ export class ContainerManager {
         void this.lock.run(rec.id, () => this.handleExit(rec.id, rec.state.generation, true));
         continue;
       }
-      const proc = await this.o.runtime.reattach(rec);
+      let proc: RunningProcess | undefined;
+      try {
+        proc = await this.o.runtime.reattach(rec);
+      } catch (e) {
+        // Running, but not ours to drive (e.g. a shim of a newer build): recorded, left alone, never killed.
+        this.update(rec.id, (r) => { r.state.error = e instanceof Error ? e.message : String(e); });
+        continue;
+      }
       if (proc) {
         this.watch(rec.id, rec.state.generation, proc);
       } else {
