@@ -2,7 +2,7 @@
 import type { NetworkCreateOptions } from 'dockerode';
 import { GantryError } from '../common/errors.js';
 import type { ContainerRecord } from '../engine/containers/record.js';
-import type { EngineOps } from '../reconcile/engine-ops.js';
+import type { ContainerVolume, EngineOps } from '../reconcile/engine-ops.js';
 import { LABEL } from '../reconcile/labels.js';
 import type { ObservedContainer, ObservedState } from '../reconcile/types.js';
 import type { Engine } from './engine.js';
@@ -95,9 +95,22 @@ export function engineOps(engine: Engine, networks: NetworkBackend = networkBack
       if (!store.find(ref)) return;
       await containers.stop(ref, timeout);
     },
-    async removeContainer(ref: string): Promise<void> {
+    async removeContainer(ref: string, opts: { volumes: boolean }): Promise<void> {
       if (!store.find(ref)) return;
-      await containers.remove(ref, { force: true, volumes: true });
+      await containers.remove(ref, { force: true, volumes: opts.volumes });
+    },
+    async renameContainer(ref: string, name: string): Promise<string> {
+      const old = store.get(ref).name;
+      await containers.rename(ref, name);
+      return old;
+    },
+    containerVolumes(ref: string): ContainerVolume[] {
+      return store.get(ref).host.mounts.flatMap((m) => (m.type !== 'volume' ? [] : [{
+        target: m.target, volume: m.source, anonymous: volumes.find(m.source)?.anonymous === true, readOnly: m.readOnly }]));
+    },
+    imageVolumes(imageRef: string): string[] {
+      const image = engine.images.resolve(imageRef);
+      return image === undefined ? [] : Object.keys(engine.images.config(image).Volumes ?? {});
     },
     waitHealthy(ref: string, signal: AbortSignal): Promise<void> {
       const id = store.get(ref).id;

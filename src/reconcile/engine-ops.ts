@@ -3,6 +3,15 @@
 import type { ContainerCreateOptions, NetworkCreateOptions } from 'dockerode';
 import type { ObservedState } from './types.js';
 
+/** A volume mounted in a container. */
+export interface ContainerVolume {
+  readonly target: string;
+  readonly volume: string;
+  /** Made for the container (image VOLUME, `- /path`), not named by anyone. */
+  readonly anonymous: boolean;
+  readonly readOnly: boolean;
+}
+
 export interface EngineOps {
   /** Containers (by `gantry.project`), networks, volumes and the current ids of the given image refs. */
   observe(project: string, imageRefs: readonly string[]): ObservedState;
@@ -14,7 +23,14 @@ export interface EngineOps {
   createContainer(name: string, body: ContainerCreateOptions): Promise<string>;
   startContainer(ref: string): Promise<void>;
   stopContainer(ref: string, timeoutSeconds: number | undefined): Promise<void>;
-  removeContainer(ref: string): Promise<void>;
+  /** Removes a container (running or not); `volumes`: its anonymous volumes no other container uses go too. */
+  removeContainer(ref: string, opts: { volumes: boolean }): Promise<void>;
+  /** Renames a (stopped) container; returns its previous name. */
+  renameContainer(ref: string, name: string): Promise<string>;
+  /** The volume mounts of an existing container. */
+  containerVolumes(ref: string): ContainerVolume[];
+  /** The `VOLUME` targets of an image (empty when the image is unknown). */
+  imageVolumes(imageRef: string): string[];
   /** Resolves when the container is healthy (or running, without a healthcheck); rejects with the reason
    *  when it turns unhealthy or exits. */
   waitHealthy(ref: string, signal: AbortSignal): Promise<void>;
