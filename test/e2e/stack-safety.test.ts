@@ -99,6 +99,9 @@ describe('objects the stack did not create (test/e2e/ForeignObjects)', { skip },
 
   test('a hand-made <project>_default network is refused with how to declare it external, and survives down -v', () => {
     d.ok(['network', 'create', 'foreign_default']);
+    const dry = d.gantry(['up', '-f', file, '-d', '--dry-run']);
+    assert.equal(dry.status, 1);
+    assert.match(dry.stdout, /^error: network "foreign_default" exists but was not created by gantry for project "foreign"$/m);
     const r = d.gantry(['up', '-f', file, '-d', '--progress', 'plain']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /network "foreign_default" exists but was not created by gantry for project "foreign"/);

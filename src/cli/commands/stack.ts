@@ -191,7 +191,7 @@ async function streamStack(client: DaemonClient, path: string, body: unknown, p:
     process.stderr.write(`Error: ${f.service !== undefined ? `service "${f.service}": ` : ''}${f.message}${f.resource.startsWith('container:') ? ` (${f.resource})` : ''}\n`);
     if (f.hint) process.stderr.write(`hint: ${f.hint}\n`);
   }
-  return { ok: r.ok || bool(p, 'dry-run'), planText: r.planText };
+  return { ok: r.ok, planText: r.planText };
 }
 
 async function up(ctx: Ctx): Promise<number> {
