@@ -56,7 +56,7 @@ export interface OneOffRequest {
   autoRemove: boolean;
 }
 
-export interface StackFailure { service: string | undefined; resource: string; message: string; hint?: string | undefined }
+export interface StackFailure { service: string | undefined; resource: string; message: string; hint?: string | undefined; code?: string | undefined }
 
 /** Events streamed to the CLI (JSON lines). */
 export type StackEvent =
@@ -84,7 +84,7 @@ export function keptOptions(prev: StackRecord | undefined, model: StackModel, op
   const scale: Record<string, number> = {};
   for (const [svc, n] of Object.entries(prev?.options.scale ?? {})) if (!selected.has(svc) && model.services[svc] !== undefined) scale[svc] = n;
   for (const [svc, n] of Object.entries(options.scale)) if (selected.has(svc)) scale[svc] = n;
-  return { ...options, services, scale, noDeps: services.length > 0, forceRecreate: false, startStopped: false };
+  return { ...options, services, scale, noDeps: services.length > 0, forceRecreate: false, renewAnonVolumes: false, startStopped: false };
 }
 
 export class StackService {
@@ -196,6 +196,11 @@ export class StackService {
       const observed = this.ops.observe(model.name, this.imageRefs(model));
       const plan = reconcile(model, observed, options);
       emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
+      if (plan.errors.length > 0) {
+        // Refused as a whole, before anything is made; the stack is not stored, so the daemon does not retry it.
+        emit({ kind: 'result', ok: false, failures: plan.errors.map((e) => ({ service: undefined, resource: e.resource, message: e.message, hint: e.hint, code: e.code })) });
+        return false;
+      }
       if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
       this.save({ project: model.name, model, options: keptOptions(this.get(model.name), model, options), held: false, updated: new Date().toISOString() });
       const failures = await this.apply(model, plan, emit, signal);
@@ -268,6 +273,7 @@ export class StackService {
       const rec = this.get(project);
       if (rec === undefined || rec.held) return;
       const plan = reconcile(rec.model, this.ops.observe(project, this.imageRefs(rec.model)), { ...rec.options, startStopped: false, noRecreate: true, removeOrphans: false });
+      if (plan.errors.length > 0) { this.log(`stack ${project}: cannot repair\n${formatPlan(plan)}`); return; }
       if (plan.operations.length === 0) return;
       this.log(`stack ${project}: repairing drift\n${formatPlan(plan)}`);
       const failures = await this.apply(rec.model, plan, () => undefined, new AbortController().signal);

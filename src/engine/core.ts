@@ -89,6 +89,7 @@ export class EngineCore implements Engine {
   pauseContainer(ref: string): Promise<void> { return this.manager.pause(ref); }
   unpauseContainer(ref: string): Promise<void> { return this.manager.unpause(ref); }
   removeContainer(ref: string, opts: RemoveOptions): Promise<void> { return this.manager.remove(ref, opts); }
+  renameContainer(ref: string, name: string): Promise<ContainerView> { return this.manager.rename(ref, name); }
   waitContainer(ref: string, condition?: WaitCondition): Promise<number> { return this.manager.wait(ref, condition); }
 
   containers(): readonly ContainerView[] { return this.store.all(); }

@@ -53,7 +53,7 @@ export interface NetworkService extends ContainerNetworking {
   disconnect(netRef: string, containerRef: string): Promise<void>;
   publishedPorts(containerId: string): PublishedPort[];
   /** The address a container has on each network it is plugged into now. */
-  addresses(containerId: string): Record<string, string>;
+  containerAddresses(containerId: string): Record<string, string>;
   /** A container's network settings in the Docker API's shape (inspect). */
   networkSettings(rec: ContainerView): ContainerInspectInfo['NetworkSettings'];
 }
@@ -75,6 +75,8 @@ export interface Engine {
   pauseContainer(ref: string): Promise<void>;
   unpauseContainer(ref: string): Promise<void>;
   removeContainer(ref: string, opts: RemoveOptions): Promise<void>;
+  /** A new name for a container that is not running. */
+  renameContainer(ref: string, name: string): Promise<ContainerView>;
   /** Resolves with the exit code once `condition` holds. */
   waitContainer(ref: string, condition?: WaitCondition): Promise<number>;
 

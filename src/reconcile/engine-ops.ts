@@ -5,6 +5,15 @@ import type { ContainerSpec, ContainerView, Engine, NetworkCreateRequest } from 
 import { LABEL } from './labels.js';
 import type { ObservedContainer, ObservedState } from './types.js';
 
+/** A volume mounted in a container. */
+export interface ContainerVolume {
+  readonly target: string;
+  readonly volume: string;
+  /** Made for the container (image VOLUME, `- /path`), not named by anyone. */
+  readonly anonymous: boolean;
+  readonly readOnly: boolean;
+}
+
 export interface EngineOps {
   /** Containers (by `gantry.project`), networks, volumes and the current ids of the given image refs. */
   observe(project: string, imageRefs: readonly string[]): ObservedState;
@@ -16,7 +25,14 @@ export interface EngineOps {
   createContainer(spec: ContainerSpec): Promise<string>;
   startContainer(ref: string): Promise<void>;
   stopContainer(ref: string, timeoutSeconds: number | undefined): Promise<void>;
-  removeContainer(ref: string): Promise<void>;
+  /** Removes a container (running or not); `volumes`: its anonymous volumes no other container uses go too. */
+  removeContainer(ref: string, opts: { volumes: boolean }): Promise<void>;
+  /** Renames a (stopped) container; returns its previous name. */
+  renameContainer(ref: string, name: string): Promise<string>;
+  /** The volume mounts of an existing container. */
+  containerVolumes(ref: string): ContainerVolume[];
+  /** The `VOLUME` targets of an image (empty when the image is unknown). */
+  imageVolumes(imageRef: string): string[];
   /** Resolves when the container is healthy (or running, without a healthcheck); rejects with the reason
    *  when it turns unhealthy or exits. */
   waitHealthy(ref: string, signal: AbortSignal): Promise<void>;
@@ -97,9 +113,22 @@ export function engineOps(engine: Engine): EngineOps {
       if (!engine.findContainer(ref)) return;
       await engine.stopContainer(ref, { timeoutSeconds: timeout });
     },
-    async removeContainer(ref: string): Promise<void> {
+    async removeContainer(ref: string, opts: { volumes: boolean }): Promise<void> {
       if (!engine.findContainer(ref)) return;
-      await engine.removeContainer(ref, { force: true, volumes: true });
+      await engine.removeContainer(ref, { force: true, volumes: opts.volumes });
+    },
+    async renameContainer(ref: string, name: string): Promise<string> {
+      const old = engine.getContainer(ref).name;
+      await engine.renameContainer(ref, name);
+      return old;
+    },
+    containerVolumes(ref: string): ContainerVolume[] {
+      return engine.getContainer(ref).host.mounts.flatMap((m) => (m.type !== 'volume' ? [] : [{
+        target: m.target, volume: m.source, anonymous: volumes.find(m.source)?.anonymous === true, readOnly: m.readOnly }]));
+    },
+    imageVolumes(imageRef: string): string[] {
+      const image = engine.images.resolve(imageRef);
+      return image === undefined ? [] : Object.keys(engine.images.config(image).Volumes ?? {});
     },
     waitHealthy(ref: string, signal: AbortSignal): Promise<void> {
       const id = engine.getContainer(ref).id;

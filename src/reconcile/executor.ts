@@ -3,6 +3,7 @@
 import { GantryError } from '../common/errors.js';
 import type { ContainerSpec, NetworkCreateRequest } from '../engine/engine.js';
 import type { EngineOps } from './engine-ops.js';
+import { inheritAnonymousVolumes } from './inherit-volumes.js';
 import type { Operation, Plan } from './types.js';
 
 export type OpStatus = 'started' | 'done' | 'failed' | 'skipped';
@@ -55,16 +56,10 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
       const id = await ops.createContainer({ ...ctx.containerSpec(op.service!, op.number!), name });
       return id.slice(0, 12);
     }
-    case 'recreate-container': {
-      const spec = { ...ctx.containerSpec(op.service!, op.number!), name };
-      await ops.stopContainer(op.containerId!, op.timeout);
-      await ops.removeContainer(op.containerId!);
-      const id = await ops.createContainer(spec);
-      return id.slice(0, 12);
-    }
+    case 'recreate-container': return recreate(op, name, ctx);
     case 'start-container': await ops.startContainer(op.containerId ?? name); return undefined;
     case 'stop-container': await ops.stopContainer(op.containerId ?? name, op.timeout); return undefined;
-    case 'remove-container': await ops.removeContainer(op.containerId ?? name); return undefined;
+    case 'remove-container': await ops.removeContainer(op.containerId ?? name, { volumes: op.removeVolumes === true }); return undefined;
     case 'wait-container': {
       const ids = ops.observe(ctx.project, []).containers.filter((c) => c.service === op.service && !c.oneOff).map((c) => c.id);
       if (op.waitFor === 'healthy') {
@@ -80,6 +75,30 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
       return 'exited 0';
     }
   }
+}
+
+/**
+ * Compose's recreate: stop the old container, park it under `<id12>_<name>`, create the new one with the old
+ * one's anonymous volumes (unless -V), then remove the old one without them. A failed create renames the old
+ * container back, so it (and its data) stays in place.
+ */
+async function recreate(op: Operation, name: string, ctx: ExecContext): Promise<string> {
+  const { ops } = ctx;
+  const old = op.containerId!;
+  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
+  await ops.stopContainer(old, op.timeout);
+  const renew = op.removeVolumes === true;
+  const spec = renew ? fresh : inheritAnonymousVolumes(fresh, ops.containerVolumes(old), ops.imageVolumes(fresh.image));
+  const oldName = await ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+  let id: string;
+  try {
+    id = await ops.createContainer(spec);
+  } catch (e) {
+    await ops.renameContainer(old, oldName).catch(() => undefined);
+    throw e;
+  }
+  await ops.removeContainer(old, { volumes: renew });
+  return id.slice(0, 12);
 }
 
 /** Executes the plan. Never throws for a failed step: failures (and the steps they prevented) are returned. */

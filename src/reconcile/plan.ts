@@ -4,11 +4,12 @@ import { GantryError } from '../common/errors.js';
 import { serviceConfigHash } from '../stack/hash.js';
 import type { ServiceModel, StackModel } from '../stack/model.js';
 import { containerName } from './labels.js';
-import type { DownOptions, ObservedContainer, ObservedState, Operation, Plan, UpOptions, WaitCondition } from './types.js';
+import type { DownOptions, ObservedContainer, ObservedState, Operation, Plan, PlanError, UpOptions, WaitCondition } from './types.js';
 
 class PlanBuilder {
   readonly ops: Operation[] = [];
   readonly warnings: string[] = [];
+  readonly errors: PlanError[] = [];
 
   add(op: Omit<Operation, 'id'>): number {
     const id = this.ops.length + 1;
@@ -84,15 +85,23 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
   const order = serviceOrder(model).filter((s) => selected.has(s));
   const oneShots = oneShotServices(model);
 
-  // Networks and volumes the selected services use.
+  // Networks and volumes the selected services use. One of the stack's name that exists without this project's
+  // label was made by someone else: it is refused (never adopted, so `down -v` can never delete it).
   const netOps = new Map<string, number>();
   const volOps = new Map<string, number>();
+  const checked = new Set<string>();
   for (const svc of order) {
     const s = model.services[svc]!;
     const netKeys = s.network_mode === undefined ? Object.keys(s.networks).sort() : [];
     for (const key of netKeys) {
       const net = model.networks[key];
-      if (net === undefined || netOps.has(key) || observed.networks.some((n) => n.name === net.name)) continue;
+      if (net === undefined || netOps.has(key) || checked.has(`network:${net.name}`)) continue;
+      checked.add(`network:${net.name}`);
+      const found = observed.networks.find((n) => n.name === net.name);
+      if (found !== undefined) {
+        if (!net.external) refuseForeign(b, 'network', key, net.name, found.project, model.name);
+        continue;
+      }
       if (net.external) {
         throw new GantryError('NETWORK_NOT_FOUND', `network ${net.name} is declared as external, but could not be found`,
           { hint: `create it first: gantry network create ${net.name}` });
@@ -102,7 +111,13 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
     for (const m of s.volumes) {
       if (m.type !== 'volume' || m.source === undefined) continue;
       const vol = model.volumes[m.source];
-      if (vol === undefined || volOps.has(m.source) || observed.volumes.some((v) => v.name === vol.name)) continue;
+      if (vol === undefined || volOps.has(m.source) || checked.has(`volume:${vol.name}`)) continue;
+      checked.add(`volume:${vol.name}`);
+      const found = observed.volumes.find((v) => v.name === vol.name);
+      if (found !== undefined) {
+        if (!vol.external) refuseForeign(b, 'volume', m.source, vol.name, found.project, model.name);
+        continue;
+      }
       if (vol.external) {
         throw new GantryError('VOLUME_NOT_FOUND', `volume ${vol.name} is declared as external, but could not be found`,
           { hint: `create it first: gantry volume create ${vol.name}` });
@@ -110,6 +125,7 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
       volOps.set(m.source, b.add({ type: 'create-volume', resource: `volume:${vol.name}`, cause: 'not found', dependsOn: [], key: m.source }));
     }
   }
+  if (b.errors.length > 0) return { project: model.name, operations: [], warnings: [], errors: b.errors };
 
   // Orphans: containers of the project whose service is not in the stack.
   const orphans = observed.containers.filter((c) => !c.oneOff && model.services[c.service] === undefined).sort(byNumber);
@@ -186,8 +202,9 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
       const why = recreateReason(c);
       if (why !== undefined) {
         recreated.add(svc);
-        const rec = b.add({ type: 'recreate-container', resource: `container:${c.name}`, cause: why, dependsOn: infra, service: svc, number: n,
-          containerId: c.id, timeout: stopTimeout(s, undefined) });
+        const renew = options.renewAnonVolumes === true;
+        const rec = b.add({ type: 'recreate-container', resource: `container:${name}`, cause: renew ? `${why}; new anonymous volumes (-V)` : why,
+          dependsOn: infra, service: svc, number: n, containerId: c.id, timeout: stopTimeout(s, undefined), ...(renew ? { removeVolumes: true } : {}) });
         ready.push(b.add({ type: 'start-container', resource: `container:${name}`, cause: 'recreated', dependsOn: [rec, ...depsGate()], service: svc, number: n }));
       } else if (!isActiveStatus(c.status) && options.startStopped) {
         if (oneShots.has(svc) && c.status === 'exited' && c.exitCode === 0) continue; // a one-shot that did its job
@@ -203,7 +220,18 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
     if (ready.length > 0) hasOps.add(svc);
     readyOps.set(svc, ready);
   }
-  return { project: model.name, operations: b.ops, warnings: b.warnings };
+  return { project: model.name, operations: b.ops, warnings: b.warnings, errors: [] };
+}
+
+/** A network/volume named like the stack's own that this project did not create: a plan error saying what to do. */
+function refuseForeign(b: PlanBuilder, kind: 'network' | 'volume', key: string, name: string, owner: string | undefined, project: string): void {
+  if (owner === project) return;
+  const whose = owner === undefined ? '' : ` (it belongs to project "${owner}")`;
+  b.errors.push({
+    code: 'STACK_OBJECT_NOT_OURS', resource: `${kind}:${name}`,
+    message: `${kind} "${name}" exists but was not created by gantry for project "${project}"${whose}`,
+    hint: `declare it external (${kind}s: { ${key}: { name: ${name}, external: true } }) to use it, or remove it (gantry ${kind} rm ${name})`,
+  });
 }
 
 function removeContainer(b: PlanBuilder, c: ObservedContainer, cause: string, after: number[], timeout: number | undefined): number {
@@ -248,29 +276,33 @@ export function planDown(model: StackModel | undefined, observed: ObservedState,
         stops.push(stop);
         deps.push(stop);
       }
-      removeOps.push(b.add({ type: 'remove-container', resource: `container:${c.name}`, cause, dependsOn: deps, service: svc, number: c.number, containerId: c.id }));
+      // Anonymous volumes go with their container only on `down -v` (compose's rule); named ones never here.
+      removeOps.push(b.add({ type: 'remove-container', resource: `container:${c.name}`, cause: options.removeVolumes ? `${cause}; anonymous volumes too (-v)` : cause,
+        dependsOn: deps, service: svc, number: c.number, containerId: c.id, ...(options.removeVolumes ? { removeVolumes: true } : {}) }));
     }
     stopOps.set(svc, stops);
   }
-  const modelNets = new Set(model === undefined ? [] : Object.values(model.networks).filter((n) => !n.external).map((n) => n.name));
+  // Only what carries this project's label (what its `up` created); external ones are never touched.
+  const externalNets = new Set(model === undefined ? [] : Object.values(model.networks).filter((n) => n.external).map((n) => n.name));
   for (const n of [...observed.networks].sort((x, y) => x.name.localeCompare(y.name))) {
-    if (n.project !== observed.project && !modelNets.has(n.name)) continue;
+    if (n.project !== observed.project || externalNets.has(n.name)) continue;
     b.add({ type: 'remove-network', resource: `network:${n.name}`, cause: 'project down', dependsOn: removeOps, key: n.name });
   }
   if (options.removeVolumes) {
-    const modelVols = new Set(model === undefined ? [] : Object.values(model.volumes).filter((v) => !v.external).map((v) => v.name));
+    const externalVols = new Set(model === undefined ? [] : Object.values(model.volumes).filter((v) => v.external).map((v) => v.name));
     for (const v of [...observed.volumes].sort((x, y) => x.name.localeCompare(y.name))) {
-      if (v.project !== observed.project && !modelVols.has(v.name)) continue;
+      if (v.project !== observed.project || externalVols.has(v.name)) continue;
       b.add({ type: 'remove-volume', resource: `volume:${v.name}`, cause: 'project down (-v)', dependsOn: removeOps, key: v.name });
     }
   }
-  return { project: observed.project, operations: b.ops, warnings: b.warnings };
+  return { project: observed.project, operations: b.ops, warnings: b.warnings, errors: [] };
 }
 
 /** The plan as text, one operation a line: `#3 start-container container:demo-web-1 (created) after #2`. */
 export function formatPlan(plan: Plan): string {
-  const lines = plan.warnings.map((w) => `warning: ${w}`);
-  if (plan.operations.length === 0) lines.push('nothing to do');
+  const lines = plan.errors.flatMap((e) => [`error: ${e.message}`, `  hint: ${e.hint}`]);
+  lines.push(...plan.warnings.map((w) => `warning: ${w}`));
+  if (plan.operations.length === 0 && plan.errors.length === 0) lines.push('nothing to do');
   for (const op of plan.operations) {
     const after = op.dependsOn.length > 0 ? ` after ${op.dependsOn.map((d) => `#${d}`).join(',')}` : '';
     lines.push(`#${op.id} ${op.type} ${op.resource} (${op.cause})${after}`);

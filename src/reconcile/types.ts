@@ -50,6 +50,8 @@ export interface UpOptions {
   /** Start containers that exist but are not running (false when the daemon repairs drift: a stopped
    *  container stays stopped, its restart policy decides). */
   readonly startStopped: boolean;
+  /** -V: a recreated container gets new anonymous volumes instead of inheriting the old container's. */
+  readonly renewAnonVolumes?: boolean | undefined;
 }
 
 export interface DownOptions {
@@ -92,11 +94,24 @@ export interface Operation {
   readonly waitFor?: WaitCondition | undefined;
   /** Stop timeout, seconds (stop/recreate). */
   readonly timeout?: number | undefined;
+  /** remove-container: its anonymous volumes go too (down -v); recreate-container: they are not inherited (-V). */
+  readonly removeVolumes?: boolean | undefined;
+}
+
+/** Why a plan cannot be applied at all (nothing is done): e.g. a network of the stack's name that is not ours. */
+export interface PlanError {
+  readonly code: 'STACK_OBJECT_NOT_OURS';
+  /** `network:<name>`, `volume:<name>`. */
+  readonly resource: string;
+  readonly message: string;
+  readonly hint: string;
 }
 
 export interface Plan {
   readonly project: string;
+  /** Empty when `errors` is not. */
   readonly operations: readonly Operation[];
   /** Things the user should know that change nothing (e.g. orphans left in place). */
   readonly warnings: readonly string[];
+  readonly errors: readonly PlanError[];
 }

@@ -193,6 +193,53 @@ describe('bridge networking through the CLI (root)', () => {
     });
   });
 
+  test('a container keeps its address across restarts (policy, restart, stop + start, daemon restart) while it is free', async (t) => {
+    await withDaemon(t, async ({ d, network, inspect }) => {
+      network('sticky', '--subnet', '10.236.7.0/24');
+      const ip = (c: string): string => inspect(c).NetworkSettings.Networks['sticky']!.IPAddress;
+      const restartedFrom = (c: string, pid: number): Promise<void> => eventually(() => {
+        const s = inspect(c).State;
+        assert.equal(s.Status, 'running');
+        assert.notEqual(s.Pid, pid);
+      }, 15_000, `${c} to run again`);
+      d.ok(['run', '-d', '--name', 'app', '--network', 'sticky', '--restart', 'unless-stopped', 'busybox', 'sleep', '300']);
+      d.ok(['run', '-d', '--name', 'next', '--network', 'sticky', 'busybox', 'sleep', '300']);
+      const first = ip('app');
+
+      const pid = inspect('app').State.Pid;
+      process.kill(pid, 'SIGKILL');
+      await restartedFrom('app', pid);
+      assert.equal(ip('app'), first, 'restart policy');
+      d.ok(['restart', '-t', '0', 'app']);
+      assert.equal(ip('app'), first, 'gantry restart');
+
+      // Stopped, its address is free but wanted back: a container started meanwhile (after a daemon restart,
+      // which forgets where allocation stopped) gets another one.
+      d.ok(['stop', '-t', '0', 'app']);
+      await d.crash();
+      await d.start();
+      d.ok(['run', '-d', '--name', 'newcomer', '--network', 'sticky', 'busybox', 'sleep', '300']);
+      assert.notEqual(ip('newcomer'), first);
+      d.ok(['start', 'app']);
+      assert.equal(ip('app'), first, 'stop + start');
+
+      // Dies while the daemon is down: recovery restarts it on the same address.
+      const pid2 = inspect('app').State.Pid;
+      await d.crash();
+      process.kill(pid2, 'SIGKILL');
+      await d.start();
+      await restartedFrom('app', pid2);
+      assert.equal(ip('app'), first, 'daemon recovery');
+
+      // Only a preference: taken by someone else meanwhile, the container gets a new address.
+      d.ok(['stop', '-t', '0', 'app']);
+      d.ok(['run', '-d', '--name', 'squatter', '--network', 'sticky', '--ip', first, 'busybox', 'sleep', '300']);
+      d.ok(['start', 'app']);
+      assert.notEqual(ip('app'), first);
+      assert.equal(ip('squatter'), first);
+    });
+  });
+
   test('bad input is refused with a clear error and leaves nothing half-made', async (t) => {
     await withDaemon(t, async ({ d, network }) => {
       const linkPrefix = linkPrefixFor(d.prefix);

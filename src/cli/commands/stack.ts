@@ -26,7 +26,7 @@ const VERBS: Record<string, FlagSpec[]> = {
     { name: 'quiet', short: 'q', kind: 'bool' }],
   up: [{ name: 'detach', short: 'd', kind: 'bool' }, { name: 'wait', kind: 'bool' }, { name: 'wait-timeout', kind: 'string' },
     { name: 'force-recreate', kind: 'bool' }, { name: 'no-recreate', kind: 'bool' }, { name: 'remove-orphans', kind: 'bool' },
-    { name: 'scale', kind: 'list' }, { name: 'no-deps', kind: 'bool' }, { name: 'abort-on-container-exit', kind: 'bool' },
+    { name: 'renew-anon-volumes', short: 'V', kind: 'bool' }, { name: 'scale', kind: 'list' }, { name: 'no-deps', kind: 'bool' }, { name: 'abort-on-container-exit', kind: 'bool' },
     { name: 'exit-code-from', kind: 'string' }, { name: 'build', kind: 'bool' }, { name: 'timeout', short: 't', kind: 'string' },
     { name: 'no-color', kind: 'bool' }, DRY_RUN, PROGRESS],
   down: [{ name: 'volumes', short: 'v', kind: 'bool' }, { name: 'rmi', kind: 'string' }, { name: 'remove-orphans', kind: 'bool' },
@@ -191,7 +191,7 @@ async function streamStack(client: DaemonClient, path: string, body: unknown, p:
     process.stderr.write(`Error: ${f.service !== undefined ? `service "${f.service}": ` : ''}${f.message}${f.resource.startsWith('container:') ? ` (${f.resource})` : ''}\n`);
     if (f.hint) process.stderr.write(`hint: ${f.hint}\n`);
   }
-  return { ok: r.ok || bool(p, 'dry-run'), planText: r.planText };
+  return { ok: r.ok, planText: r.planText };
 }
 
 async function up(ctx: Ctx): Promise<number> {
@@ -218,7 +218,7 @@ async function up(ctx: Ctx): Promise<number> {
   const client = await connectDaemon(ctx.g.host);
   const upStarted = Date.now() / 1000; // attached: show only what the containers print from now on, like docker compose
   const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
-    removeOrphans: bool(p, 'remove-orphans'), scale, startStopped: true };
+    removeOrphans: bool(p, 'remove-orphans'), renewAnonVolumes: bool(p, 'renew-anon-volumes'), scale, startStopped: true };
   const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout') }, p);
   if (!r.ok) return 1;
   if (detach || bool(p, 'dry-run')) return 0;

@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import { hostname as osHostname } from 'node:os';
 import { GantryError } from '../../common/errors.js';
-import { newId, randomName, shortId } from '../../common/ids.js';
+import { CONTAINER_NAME_RE, newId, randomName, shortId } from '../../common/ids.js';
 import { KeyedMutex } from '../../common/mutex.js';
 import { parseSignal } from '../../common/units.js';
 import type { Clock, Timer } from '../clock.js';
@@ -396,6 +396,26 @@ export class ContainerManager {
     this.emit('destroy', rec);
     for (const w of this.removeWaiters.get(id) ?? []) w(rec.state.exitCode);
     this.removeWaiters.delete(id);
+  }
+
+  /** `rename`: a new name for a container that is not running (its DNS names are taken at start). */
+  async rename(ref: string, name: string): Promise<ContainerView> {
+    const id = this.o.store.get(ref).id;
+    return this.lock.run(id, async () => {
+      const rec = this.o.store.get(id);
+      const newName = name.replace(/^\//, '');
+      if (!CONTAINER_NAME_RE.test(newName)) throw new GantryError('INVALID_ARGUMENT', `invalid container name "${name}"`, { hint: 'names match [a-zA-Z0-9][a-zA-Z0-9_.-]+' });
+      const other = this.o.store.byName(newName);
+      if (other && other.id !== rec.id) {
+        throw new GantryError('NAME_IN_USE', `the container name "/${newName}" is already in use by container ${shortId(other.id)}`, { hint: 'remove that container or choose another name' });
+      }
+      if (isActive(rec.state.status) && rec.state.status !== 'restarting') {
+        throw new GantryError('CONTAINER_RUNNING', `cannot rename container ${rec.name}: it is ${rec.state.status}`, { hint: `stop it first: gantry stop ${rec.name}` });
+      }
+      const renamed = this.update(id, (r) => { r.name = newName; })!;
+      this.emit('rename', renamed, { oldName: `/${rec.name}` });
+      return renamed;
+    });
   }
 
   volumeUsers(name: string): string[] {

@@ -178,6 +178,10 @@ export interface AllocateOptions {
   requested?: string | undefined;
   /** Start searching after this address (the last one handed out), so a freed one is not reused at once. */
   after?: string | undefined;
+  /** The address this container had on the network before (a restart): handed out again while it is free. */
+  preferred?: string | undefined;
+  /** Free addresses other stopped containers would like back: skipped while any other address is free. */
+  avoid?: Iterable<string> | undefined;
 }
 
 /**
@@ -206,12 +210,21 @@ export function allocateAddress(subnetCidr: string, opts: AllocateOptions): stri
   }
   const first = subnet.network + 1;
   const last = broadcastOf(subnet) - 1;
+  const preferred = opts.preferred === undefined ? undefined : parseIPv4(opts.preferred);
+  if (preferred !== undefined && preferred >= first && preferred <= last && !taken.has(preferred)) return formatIPv4(preferred);
   const size = last - first + 1;
   const afterN = opts.after === undefined ? undefined : parseIPv4(opts.after);
   const start = afterN !== undefined && afterN >= first && afterN < last ? afterN + 1 : first;
-  for (let i = 0; i < size; i++) {
-    const ip = first + ((start - first + i) % size);
-    if (!taken.has(ip)) return formatIPv4(ip);
+  const avoid = new Set<number>();
+  for (const a of opts.avoid ?? []) {
+    const n = parseIPv4(a);
+    if (n !== undefined) avoid.add(n);
+  }
+  for (const skip of avoid.size > 0 ? [avoid, undefined] : [undefined]) {
+    for (let i = 0; i < size; i++) {
+      const ip = first + ((start - first + i) % size);
+      if (!taken.has(ip) && !skip?.has(ip)) return formatIPv4(ip);
+    }
   }
   throw new GantryError('ADDRESS_IN_USE', `no free address left in ${formatSubnet(subnet)}`, {
     hint: 'remove containers from the network or create a network with a larger subnet',

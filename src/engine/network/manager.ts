@@ -22,6 +22,7 @@ import { LinkReaper } from './link-reaper.js';
 import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
+import { AddressMemory } from './address-memory.js';
 import { allocateAddress, DEFAULT_POOL, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
 import { startPortProxies, type PortProxy } from './port-proxy.js';
 import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
@@ -84,6 +85,9 @@ export class NetworkManager implements NetworkService {
   private readonly tables = new Map<string, DnsTable>();
   private readonly dns = new Map<string, Promise<DnsServer>>();
   private readonly lastIp = new Map<string, string>();
+  /** The address each container had last on each network: asked for again at its next start. */
+  private readonly addresses: AddressMemory;
+  private unsubscribe: (() => void) | undefined;
   private readonly created = new Date().toISOString();
   /** Bridges known to exist (made or adopted by this daemon). */
   private readonly bridgesUp = new Set<string>();
@@ -92,6 +96,7 @@ export class NetworkManager implements NetworkService {
   constructor(private readonly o: NetworkManagerOptions) {
     this.linkPrefix = linkPrefixFor(o.prefix);
     this.store = new NetworkStore(o.root);
+    this.addresses = new AddressMemory(this.store);
     this.reaper = new LinkReaper((msg) => this.log(msg));
   }
 
@@ -108,6 +113,10 @@ export class NetworkManager implements NetworkService {
    */
   async open(): Promise<void> {
     for (const n of this.store.loadNetworks()) this.networks.set(n.id, n);
+    this.addresses.load((id) => this.o.containers.find(id) !== undefined);
+    this.unsubscribe = this.o.events?.subscribe((e) => {
+      if (e.Type === 'container' && e.Action === 'destroy') this.addresses.forgetContainer(e.Actor.ID);
+    });
     if (this.defaultNetwork() === undefined) {
       const addr = planNetworkAddressing({}, { networks: this.subnets(), hostRoutes: hostRouteSubnets(this.linkPrefix) });
       const rec: NetworkRecord = {
@@ -170,6 +179,7 @@ export class NetworkManager implements NetworkService {
 
   /** Stops DNS servers and port proxies (containers keep running); removes the default bridge if unused. */
   async close(): Promise<void> {
+    this.unsubscribe?.();
     await Promise.all([...this.proxies.values()].flat().map((p) => p.close()));
     this.proxies.clear();
     const servers = await Promise.all([...this.dns.values()].map((p) => p.catch(() => undefined)));
@@ -334,6 +344,7 @@ export class NetworkManager implements NetworkService {
     this.networks.delete(net.id);
     this.tables.delete(net.id);
     this.lastIp.delete(net.id);
+    this.addresses.forgetNetwork(net.id);
     this.o.events?.emit('network', 'destroy', net.id, { name: net.name, type: 'bridge' });
   }
 
@@ -512,7 +523,10 @@ export class NetworkManager implements NetworkService {
   /** veth into the container's netns, address, route; DNS names registered. Synchronous up to the DNS start. */
   private plugIn(rec: ContainerView, pid: number, w: Wanted, ifName: string, defaultRoute: boolean): EndpointRecord {
     const net = w.net;
-    const ip = allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: w.ip, after: this.lastIp.get(net.id) });
+    // Sticky: the address this container had before, while it is free; a new one avoids those others want back.
+    const preferred = w.ip === undefined ? this.addresses.preferred(rec.id, net.id) : undefined;
+    const ip = allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: w.ip, after: this.lastIp.get(net.id),
+      preferred, avoid: w.ip === undefined ? this.addresses.wantedByOthers(net.id, rec.id) : undefined });
     // A fresh name per plug: the previous veth of this container may still be waiting for the kernel to delete it.
     const hostIfName = vethIfName(this.linkPrefix, `${rec.id}:${randomBytes(4).toString('hex')}`, net.id);
     const { prefixLen } = parseSubnet(net.subnet, false);
@@ -525,7 +539,10 @@ export class NetworkManager implements NetworkService {
       detachContainer(hostIfName); // a leftover of a start the daemon did not finish
       att = attachContainer(spec);
     }
-    if (w.ip === undefined) this.lastIp.set(net.id, ip);
+    if (w.ip === undefined) {
+      if (ip !== preferred) this.lastIp.set(net.id, ip);
+      this.addresses.remember(rec.id, net.id, ip);
+    }
     const dnsNames = net.isDefault ? [] : uniq([rec.name, ...w.aliases, shortId(rec.id)]);
     for (const name of dnsNames) this.table(net.id).add(name, ip);
     return {
@@ -700,6 +717,7 @@ export class NetworkManager implements NetworkService {
       this.store.saveState(state);
       if (this.endpointsOn(net.id).length === 0) await this.stopDns(net.id);
     }
+    this.addresses.forget(rec.id, net.id);
     const networks = rec.host.networks.filter((n) => this.findNetwork(n.network)?.id !== net.id).map(copyAttachment);
     this.o.containers.setNetworks(rec.id, this.findNetwork(rec.host.networkMode)?.id === net.id ? networks[0]?.network ?? 'none' : rec.host.networkMode, networks);
     this.o.events?.emit('network', 'disconnect', net.id, { name: net.name, type: 'bridge', container: rec.id });
@@ -725,7 +743,7 @@ export class NetworkManager implements NetworkService {
   }
 
   /** The container's address on each network it is plugged into now. */
-  addresses(containerId: string): Record<string, string> {
+  containerAddresses(containerId: string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const ep of this.states.get(containerId)?.endpoints ?? []) {
       const net = this.networks.get(ep.networkId);

@@ -1,5 +1,6 @@
-// Persistent records of networks (<root>/networks/<id>.json) and of the live endpoints of each running
-// container (<root>/networks/endpoints/<containerId>.json). Every write is atomic (temp file, fsync, rename),
+// Persistent records of networks (<root>/networks/<id>.json), of the live endpoints of each running
+// container (<root>/networks/endpoints/<containerId>.json) and of the addresses each container had last
+// (<root>/networks/addresses/<containerId>.json). Every write is atomic (temp file, fsync, rename),
 // so a daemon killed at any instant finds either the old record or the new one.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,14 +51,37 @@ export interface ContainerNetState {
   ports: PublishedPort[];
 }
 
+/** The addresses a container last had, by network id: its next start asks for them again (sticky addresses). */
+export interface LastAddresses {
+  version: 1;
+  containerId: string;
+  /** Network id → IPv4 address. */
+  addresses: Record<string, string>;
+}
+
 export class NetworkStore {
   readonly dir: string;
   private readonly endpointsDir: string;
+  private readonly addressesDir: string;
 
   constructor(root: string) {
     this.dir = join(root, 'networks');
     this.endpointsDir = join(this.dir, 'endpoints');
+    this.addressesDir = join(this.dir, 'addresses');
     mkdirSync(this.endpointsDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.addressesDir, { recursive: true, mode: 0o700 });
+  }
+
+  loadLastAddresses(): LastAddresses[] {
+    return this.readAll<LastAddresses>(this.addressesDir).filter((r) => r.version === 1);
+  }
+
+  saveLastAddresses(rec: LastAddresses): void {
+    writeJsonAtomic(join(this.addressesDir, `${rec.containerId}.json`), rec);
+  }
+
+  deleteLastAddresses(containerId: string): void {
+    rmSync(join(this.addressesDir, `${containerId}.json`), { force: true });
   }
 
   loadNetworks(): NetworkRecord[] {

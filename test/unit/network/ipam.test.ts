@@ -98,6 +98,22 @@ describe('address allocation', () => {
     assert.throws(() => allocateAddress('10.1.0.0/24', { ...o, requested: '10.1.0.9' }), code('ADDRESS_IN_USE'));
     assert.throws(() => allocateAddress('10.1.0.0/24', { ...o, requested: '10.1.0.1' }), code('ADDRESS_IN_USE'));
   });
+  test('sticky: the preferred address (the one a restarting container had) while it is free, else the next one', () => {
+    const o = { gateway: '10.1.0.1', after: '10.1.0.7' };
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: ['10.1.0.6'], preferred: '10.1.0.5' }), '10.1.0.5');
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: ['10.1.0.5'], preferred: '10.1.0.5' }), '10.1.0.8');
+    // Only a preference: never the gateway, nor outside the subnet, nor the network/broadcast address.
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: [], preferred: '10.1.0.1' }), '10.1.0.8');
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: [], preferred: '10.2.0.5' }), '10.1.0.8');
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: [], preferred: '10.1.0.255' }), '10.1.0.8');
+    // A requested address (ipv4_address) wins over the preference.
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: [], preferred: '10.1.0.5', requested: '10.1.0.9' }), '10.1.0.9');
+  });
+  test('a new address avoids those stopped containers want back, unless nothing else is free', () => {
+    const o = { gateway: '10.1.0.1' };
+    assert.equal(allocateAddress('10.1.0.0/24', { ...o, inUse: [], avoid: ['10.1.0.2', '10.1.0.3'] }), '10.1.0.4');
+    assert.equal(allocateAddress('10.1.0.0/29', { ...o, inUse: ['10.1.0.2', '10.1.0.4', '10.1.0.5', '10.1.0.6'], avoid: ['10.1.0.3'] }), '10.1.0.3');
+  });
   test('MAC derived from the address', () => {
     assert.equal(macForAddress('172.17.0.2'), '02:42:ac:11:00:02');
   });

@@ -214,3 +214,71 @@ describe('planDown', () => {
     assert.match(formatPlan(planDown(model, obs, DEFAULT_DOWN_OPTIONS)), /^warning: found orphan containers \(demo-old-1\)/);
   });
 });
+
+describe('objects the stack did not create', () => {
+  const NAMED = 'services:\n  db: { image: busybox, volumes: [data:/data] }\nvolumes:\n  data: {}\n';
+
+  test('a same-named network or volume without this project\'s label is refused before anything is made', async () => {
+    const model = await load(NAMED);
+    const obs: ObservedState = { ...empty(), networks: [{ name: 'demo_default', project: undefined }], volumes: [{ name: 'demo_data', project: 'other' }] };
+    const plan = reconcile(model, obs, DEFAULT_UP_OPTIONS);
+    assert.equal(formatPlan(plan), [
+      'error: network "demo_default" exists but was not created by gantry for project "demo"',
+      '  hint: declare it external (networks: { default: { name: demo_default, external: true } }) to use it, or remove it (gantry network rm demo_default)',
+      'error: volume "demo_data" exists but was not created by gantry for project "demo" (it belongs to project "other")',
+      '  hint: declare it external (volumes: { data: { name: demo_data, external: true } }) to use it, or remove it (gantry volume rm demo_data)',
+      '',
+    ].join('\n'));
+    assert.deepEqual(plan.errors.map((e) => [e.code, e.resource]), [['STACK_OBJECT_NOT_OURS', 'network:demo_default'], ['STACK_OBJECT_NOT_OURS', 'volume:demo_data']]);
+  });
+
+  test('declared external, the same objects are used as they are, and down -v leaves them', async () => {
+    const model = await load('services:\n  db: { image: busybox, volumes: [data:/data] }\nvolumes:\n  data: { name: demo_data, external: true }\n'
+      + 'networks:\n  default: { name: demo_default, external: true }\n');
+    const obs: ObservedState = { ...empty(), networks: [{ name: 'demo_default', project: undefined }], volumes: [{ name: 'demo_data', project: undefined }] };
+    assert.equal(formatPlan(reconcile(model, obs, DEFAULT_UP_OPTIONS)), [
+      '#1 create-container container:demo-db-1 (not found)',
+      '#2 start-container container:demo-db-1 (created) after #1',
+      '',
+    ].join('\n'));
+    const up = converged(model);
+    const labelled: ObservedState = { ...up, networks: [{ name: 'demo_default', project: 'demo' }], volumes: [{ name: 'demo_data', project: 'demo' }] };
+    assert.equal(formatPlan(planDown(model, labelled, { ...DEFAULT_DOWN_OPTIONS, removeVolumes: true })), [
+      '#1 stop-container container:demo-db-1 (project down)',
+      '#2 remove-container container:demo-db-1 (project down; anonymous volumes too (-v)) after #1',
+      '',
+    ].join('\n'));
+  });
+
+  test('down and down -v remove only networks and volumes that carry this project\'s label', async () => {
+    const model = await load(NAMED);
+    const obs: ObservedState = { ...converged(model),
+      networks: [{ name: 'demo_default', project: undefined }, { name: 'demo_old', project: 'demo' }, { name: 'corp-net', project: 'corp' }],
+      volumes: [{ name: 'demo_data', project: undefined }, { name: 'demo_cache', project: 'demo' }, { name: 'corp_data', project: 'corp' }] };
+    assert.equal(formatPlan(planDown(model, obs, DEFAULT_DOWN_OPTIONS)), [
+      '#1 stop-container container:demo-db-1 (project down)',
+      '#2 remove-container container:demo-db-1 (project down) after #1',
+      '#3 remove-network network:demo_old (project down) after #2',
+      '',
+    ].join('\n'));
+    assert.equal(formatPlan(planDown(model, obs, { ...DEFAULT_DOWN_OPTIONS, removeVolumes: true })), [
+      '#1 stop-container container:demo-db-1 (project down)',
+      '#2 remove-container container:demo-db-1 (project down; anonymous volumes too (-v)) after #1',
+      '#3 remove-network network:demo_old (project down) after #2',
+      '#4 remove-volume volume:demo_cache (project down (-v)) after #2',
+      '',
+    ].join('\n'));
+    assert.equal(planDown(model, obs, DEFAULT_DOWN_OPTIONS).operations.find((o) => o.type === 'remove-container')?.removeVolumes, undefined);
+  });
+
+  test('recreate keeps anonymous volumes unless -V asks for new ones', async () => {
+    const model = await load('services:\n  db: { image: busybox, environment: { V: "2" } }\n');
+    const obs = converged(await load('services:\n  db: { image: busybox, environment: { V: "1" } }\n'));
+    const plain = reconcile(model, obs, DEFAULT_UP_OPTIONS);
+    assert.equal(formatPlan(plain), '#1 recreate-container container:demo-db-1 (config hash changed)\n#2 start-container container:demo-db-1 (recreated) after #1\n');
+    assert.equal(plain.operations[0]!.removeVolumes, undefined);
+    const renew = reconcile(model, obs, { ...DEFAULT_UP_OPTIONS, renewAnonVolumes: true });
+    assert.equal(formatPlan(renew), '#1 recreate-container container:demo-db-1 (config hash changed; new anonymous volumes (-V))\n#2 start-container container:demo-db-1 (recreated) after #1\n');
+    assert.equal(renew.operations[0]!.removeVolumes, true);
+  });
+});
