@@ -12,11 +12,11 @@ import { ContainerManager, type WaitCondition } from './containers/manager.js';
 import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerRuntime, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { ContainerStore } from './containers/store.js';
-import type { Engine, NetworkService, RemoveOptions, StopOptions } from './engine.js';
+import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOptions, VolumeView } from './engine.js';
 import type { EventBus } from './events/bus.js';
 import type { ImageStore } from './images/store.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
-import type { VolumeStore } from './volumes/store.js';
+import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
 export interface EngineParts {
   store: ContainerStore;
@@ -40,8 +40,9 @@ export function imageSourceOf(images: ImageStore): ImageSource {
 export class EngineCore implements Engine {
   readonly events: EventBus;
   readonly images: ImageStore;
-  readonly volumes: VolumeStore;
+  readonly volumes: VolumeView;
   readonly networks: NetworkService;
+  private readonly volumeStore: VolumeStore;
   readonly manager: ContainerManager;
   private readonly execs: ExecManager;
   private readonly health: HealthMonitor;
@@ -52,6 +53,7 @@ export class EngineCore implements Engine {
     this.events = p.events;
     this.images = p.images;
     this.volumes = p.volumes;
+    this.volumeStore = p.volumes;
     this.store = p.store;
     this.runtime = p.runtime;
     const images = imageSourceOf(p.images);
@@ -97,6 +99,18 @@ export class EngineCore implements Engine {
   getContainer(ref: string): ContainerView { return this.store.get(ref); }
   containerPaths(id: string): ContainerPaths { return this.runtime.paths(id); }
   volumeUsers(name: string): string[] { return this.manager.volumeUsers(name); }
+
+  createVolume(name: string, opts: VolumeCreateOptions = {}): VolumeRecord {
+    const existed = this.volumeStore.find(name);
+    const rec = this.volumeStore.create(name, opts);
+    if (existed === undefined) this.events.emit('volume', 'create', name);
+    return rec;
+  }
+
+  removeVolume(name: string): void {
+    this.volumeStore.remove(name, this.manager.volumeUsers(name));
+    this.events.emit('volume', 'destroy', name);
+  }
   imageInUse(imageId: string): boolean { return this.manager.imageInUse(imageId); }
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry> { return this.manager.logs(ref, opts, signal); }

@@ -15,7 +15,7 @@ import type { EventBus } from './events/bus.js';
 import type { ImageStore } from './images/store.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { PublishedPort } from './network/ports.js';
-import type { VolumeStore } from './volumes/store.js';
+import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
 export interface NetworkCreateRequest {
   name: string;
@@ -61,10 +61,15 @@ export interface NetworkService extends ContainerNetworking {
 export interface StopOptions { timeoutSeconds?: number | undefined; signal?: string | undefined }
 export interface RemoveOptions { force: boolean; volumes: boolean }
 
+/** Volumes as callers read them; changes go through Engine.createVolume/removeVolume (which emit events). */
+export type VolumeView = Pick<VolumeStore, 'find' | 'get' | 'list' | 'inspect' | 'dataDir'>;
+
+export interface VolumeCreateOptions { labels?: Record<string, string>; options?: Record<string, string>; anonymous?: boolean }
+
 export interface Engine {
   readonly events: EventBus;
   readonly images: ImageStore;
-  readonly volumes: VolumeStore;
+  readonly volumes: VolumeView;
   readonly networks: NetworkService;
 
   createContainer(spec: ContainerSpec): Promise<ContainerView>;
@@ -85,6 +90,10 @@ export interface Engine {
   /** Throws CONTAINER_NOT_FOUND. */
   getContainer(ref: string): ContainerView;
   containerPaths(id: string): ContainerPaths;
+  /** Idempotent like docker's: an existing volume of that name is returned. */
+  createVolume(name: string, opts?: VolumeCreateOptions): VolumeRecord;
+  /** Refuses a volume a container still mounts, naming the containers. */
+  removeVolume(name: string): void;
   /** Names of containers that mount volume `name`. */
   volumeUsers(name: string): string[];
   imageInUse(imageId: string): boolean;

@@ -97,13 +97,11 @@ export function engineOps(engine: Engine): EngineOps {
     },
     async createVolume(name: string, labels: Record<string, string>): Promise<void> {
       if (volumes.find(name)) return;
-      volumes.create(name, { labels });
-      engine.events.emit('volume', 'create', name);
+      engine.createVolume(name, { labels });
     },
     async removeVolume(name: string): Promise<void> {
       if (!volumes.find(name)) return;
-      volumes.remove(name, engine.volumeUsers(name));
-      engine.events.emit('volume', 'destroy', name);
+      engine.removeVolume(name);
     },
     async createContainer(spec: ContainerSpec): Promise<string> {
       return (await engine.createContainer(spec)).id;

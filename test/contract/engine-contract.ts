@@ -150,7 +150,7 @@ export function engineContract(name: string, make: () => Promise<ContractHarness
     });
 
     withHarness('anonymous volumes: an image VOLUME gets one; rm -v removes it, rm keeps a named one', async (h) => {
-      h.engine.volumes.create('contract-named', { labels: {} });
+      h.engine.createVolume('contract-named', { labels: {} });
       const s = spec(h, ['true'], { anonymousVolumes: ['/data'] });
       const c = await h.engine.createContainer({ ...s, host: { ...s.host, mounts: [{ type: 'volume', source: 'contract-named', target: '/named', readOnly: false }] } });
       const anon = h.engine.getContainer(c.id).host.mounts.find((m) => m.target === '/data')?.source;
@@ -159,7 +159,7 @@ export function engineContract(name: string, make: () => Promise<ContractHarness
       await h.engine.removeContainer(c.id, { force: false, volumes: true });
       assert.equal(h.engine.volumes.find(anon), undefined, 'the anonymous volume went with rm -v');
       assert.ok(h.engine.volumes.find('contract-named'), 'the named volume stays');
-      h.engine.volumes.remove('contract-named', []);
+      h.engine.removeVolume('contract-named');
     });
   });
 }

@@ -93,7 +93,7 @@ export class FakeRuntime implements ContainerRuntime {
     if (cmd === 'true') return later(() => this.exit(id, 0));
     if (cmd === 'false') return later(() => this.exit(id, 1));
     if (cmd === 'echo') return later(() => { this.write(id, `${args.join(' ')}\n`); this.exit(id, 0); });
-    const sleep = cmd === 'sleep' ? args[0] : /sleep (\S+)/.exec(script)?.[1];
+    const sleep = cmd === 'sleep' ? args[0] : /sleep ([^\s;]+)/.exec(script)?.[1];
     const exitCode = /(?:^|;)\s*exit (\d+)/.exec(script)?.[1];
     const echo = /echo ([^;]*)/.exec(script)?.[1];
     if (echo !== undefined) this.write(id, `${echo.trim()}\n`);

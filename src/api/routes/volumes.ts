@@ -1,6 +1,6 @@
 // /volumes/... routes.
 import type { Engine } from '../../engine/engine.js';
-import { boolParam, type Router } from '../router.js';
+import type { Router } from '../router.js';
 import { newId } from '../../common/ids.js';
 
 export function volumeRoutes(r: Router, engine: Engine): void {
@@ -8,16 +8,12 @@ export function volumeRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/volumes', () => ({ Volumes: volumes.list().map((v) => volumes.inspect(v.name)), Warnings: [] }));
   r.add('POST', '/volumes/create', (ctx) => {
     const body = (ctx.body ?? {}) as { Name?: string; Labels?: Record<string, string>; DriverOpts?: Record<string, string> };
-    const rec = volumes.create(body.Name || newId(), { labels: body.Labels ?? {}, options: body.DriverOpts ?? {}, anonymous: !body.Name });
-    engine.events.emit('volume', 'create', rec.name);
+    const rec = engine.createVolume(body.Name || newId(), { labels: body.Labels ?? {}, options: body.DriverOpts ?? {}, anonymous: !body.Name });
     return volumes.inspect(rec.name);
   }, { status: 201 });
   r.add('GET', '/volumes/{name}', (ctx) => volumes.inspect(ctx.params['name']!));
   r.add('DELETE', '/volumes/{name}', (ctx) => {
-    const name = ctx.params['name']!;
-    const users = engine.volumeUsers(name);
-    volumes.remove(name, boolParam(ctx.query, 'force') ? [] : users);
-    engine.events.emit('volume', 'destroy', name);
+    engine.removeVolume(ctx.params['name']!);
     return undefined;
   }, { status: 204 });
 }

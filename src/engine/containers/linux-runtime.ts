@@ -18,6 +18,7 @@ import {
   rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
 } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
+import { containerResolvConf, parseAddHost, parseResolvConf, renderHostname, renderHosts, renderResolvConf } from '../network/etc-files.js';
 import { copyUpIntoVolume } from '../volumes/copy-up.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { mergeEnv } from './container-spec.js';
@@ -74,23 +75,25 @@ export class LinuxRuntime implements ContainerRuntime {
     this.writeEtcFiles(rec);
   }
 
-  /** The container's own hostname, hosts and resolv.conf before networking rewrites them (network/etc-files.ts). */
+  /**
+   * The container's hostname, hosts and resolv.conf as of create, rendered by network/etc-files.ts (the one
+   * renderer); networking rewrites hosts and resolv.conf when it attaches the container to a network.
+   */
   private writeEtcFiles(rec: ContainerView): void {
     const dir = this.dir(rec.id);
-    writeFileSync(join(dir, 'hostname'), `${rec.config.hostname}\n`);
+    writeFileSync(join(dir, 'hostname'), renderHostname(rec.config.hostname));
+    let hostResolv = '';
+    try { hostResolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none on the host */ }
     if (rec.host.networkMode === 'host') {
+      // The host's network namespace: its own files, as docker does.
       copyFileSync('/etc/hosts', join(dir, 'hosts'));
-    } else {
-      const extra = rec.host.extraHosts.map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; });
-      writeFileSync(join(dir, 'hosts'), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback',
-        `127.0.1.1\t${rec.config.hostname}`, ...extra, ''].join('\n'));
+      writeFileSync(join(dir, 'resolv.conf'), hostResolv);
+      return;
     }
-    let resolv = '';
-    try { resolv = readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none on the host */ }
-    if (rec.host.dns.length > 0 || rec.host.dnsSearch.length > 0) {
-      resolv = [...rec.host.dns.map((d) => `nameserver ${d}`), ...(rec.host.dnsSearch.length ? [`search ${rec.host.dnsSearch.join(' ')}`] : []), ''].join('\n');
-    }
-    writeFileSync(join(dir, 'resolv.conf'), resolv);
+    // `host-gateway` entries need a network's gateway: they appear once networking attaches the container.
+    const extra = rec.host.extraHosts.flatMap((h) => { try { return [parseAddHost(h)]; } catch { return []; } });
+    writeFileSync(join(dir, 'hosts'), renderHosts({ hostname: rec.config.hostname, own: [], extra }));
+    writeFileSync(join(dir, 'resolv.conf'), renderResolvConf(containerResolvConf({ host: parseResolvConf(hostResolv), dns: rec.host.dns, dnsSearch: rec.host.dnsSearch })));
   }
 
   destroy(id: string): void {
