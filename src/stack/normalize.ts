@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { homedir } from 'node:os';
+import { formatPath } from './diagnostic.js';
 import { parseEnvFile } from './env-file.js';
 import type { Lookup } from './interpolate.js';
 import type {
@@ -15,7 +16,8 @@ import type { PathSeg, PMap, PNode, Pos } from './pnode.js';
 import { getEntry, toPlain } from './pnode.js';
 import type { Reporter } from './report.js';
 import { isPathSource, parsePortShort, parseVolumeShort, SyntaxProblem } from './short-syntax.js';
-import { parseDuration, parseSize, shellSplit } from './units.js';
+import { readDuration } from '../common/units.js';
+import { parseSize, shellSplit } from './units.js';
 
 export interface NormalizeInput {
   readonly root: PMap;
@@ -69,9 +71,9 @@ class Normalizer {
 
   duration(n: PNode | undefined, path: readonly PathSeg[]): number | undefined {
     if (n?.kind !== 'scalar' || n.value === null) return undefined;
-    const v = parseDuration(typeof n.value === 'number' ? n.value : String(n.value));
-    if (v === undefined) return this.bad(n, path, `invalid duration ${JSON.stringify(n.value)}`, 'durations look like 30s, 1m30s, 500ms or 2h');
-    return v;
+    const v = readDuration(typeof n.value === 'number' ? n.value : String(n.value));
+    if ('problem' in v) return this.bad(n, path, `invalid duration for ${formatPath(path.slice(2))}: ${JSON.stringify(n.value)} (${v.problem})`, 'durations look like 30s, 1m30s, 500ms, 1.5h or 2us');
+    return v.ns;
   }
 
   size(n: PNode | undefined, path: readonly PathSeg[]): number | undefined {

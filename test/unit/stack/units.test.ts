@@ -1,19 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parseSize, shellSplit } from '../../../src/stack/units.js';
+import { parseSize, shellSplit } from '../../../src/stack/units.js';
 import { parsePortShort, parseVolumeShort, SyntaxProblem } from '../../../src/stack/short-syntax.js';
-
-test('durations in nanoseconds', () => {
-  assert.equal(parseDuration('30s'), 30e9);
-  assert.equal(parseDuration('1m30s'), 90e9);
-  assert.equal(parseDuration('1h2m3s4ms5us6ns'), 3723e9 + 4e6 + 5e3 + 6);
-  assert.equal(parseDuration('1.5s'), 1.5e9);
-  assert.equal(parseDuration('10'), 10e9);
-  assert.equal(parseDuration(2), 2e9);
-  assert.equal(parseDuration('soon'), undefined);
-  assert.equal(parseDuration('10x'), undefined);
-  assert.equal(parseDuration(''), undefined);
-});
 
 test('memory sizes in bytes (binary units)', () => {
   assert.equal(parseSize('512m'), 512 * 1024 ** 2);
