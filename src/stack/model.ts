@@ -65,13 +65,16 @@ export interface ResourcesModel {
   readonly pids: number | undefined;
 }
 
+/** deploy.restart_policy.condition; the Compose spellings `always` and `no` are stored as `any` and `none`. */
+export type RestartCondition = 'none' | 'on-failure' | 'any' | 'unless-stopped';
+
 export interface DeployModel {
   /** Number of containers; 1 unless set (deploy.replicas or scale). */
   readonly replicas: number;
   readonly limits: ResourcesModel;
   readonly reservations: ResourcesModel;
   readonly restart_policy:
-    | { readonly condition: 'none' | 'on-failure' | 'any'; readonly delay: number | undefined; readonly max_attempts: number | undefined; readonly window: number | undefined }
+    | { readonly condition: RestartCondition; readonly delay: number | undefined; readonly max_attempts: number | undefined; readonly window: number | undefined }
     | undefined;
   readonly labels: Readonly<Record<string, string>>;
 }

@@ -10,7 +10,7 @@ import { parseEnvFile } from './env-file.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
-  ResourcesModel, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
+  ResourcesModel, RestartCondition, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
 } from './model.js';
 import type { PathSeg, PMap, PNode, Pos } from './pnode.js';
 import { getEntry, toPlain } from './pnode.js';
@@ -400,7 +400,7 @@ class Normalizer {
       restart_policy:
         rp?.kind === 'map'
           ? {
-              condition: (this.str(getEntry(rp, 'condition')?.value) ?? 'any') as 'none' | 'on-failure' | 'any',
+              condition: restartCondition(this.str(getEntry(rp, 'condition')?.value)),
               delay: this.duration(getEntry(rp, 'delay')?.value, [...path, 'restart_policy', 'delay']),
               max_attempts: this.int(getEntry(rp, 'max_attempts')?.value, [...path, 'restart_policy', 'max_attempts']),
               window: this.duration(getEntry(rp, 'window')?.value, [...path, 'restart_policy', 'window']),
@@ -521,6 +521,16 @@ class Normalizer {
       x: this.xOf(n),
     };
   }
+}
+
+/**
+ * deploy.restart_policy.condition in the model's spelling. Compose maps `always` like `any` and `no` like
+ * `none`, and passes `unless-stopped` on to the engine; anything else the schema has refused already.
+ */
+function restartCondition(c: string | undefined): RestartCondition {
+  if (c === undefined || c === 'always') return 'any';
+  if (c === 'no') return 'none';
+  return c as RestartCondition;
 }
 
 function deepFreeze<T>(v: T): T {
