@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errnoCode } from '../common/errors.js';
 import { parseEnvFile } from './env-file.js';
+import { resolveHostPath } from './host-path.js';
 import type { Lookup } from './interpolate.js';
 import { interpolateTree } from './interpolate-tree.js';
 import { canonicaliseService, mergeNode } from './merge.js';
@@ -105,15 +106,15 @@ function applyIncludes(root: PMap, lookup: Lookup, ctx: ComposeContext, chain: r
     const paths = item.kind === 'map' ? stringList(getEntry(item, 'path')?.value) : stringList(item);
     if (paths.length === 0) continue;
     const first = paths[0] as { text: string; pos: Pos };
-    const files = paths.map((p) => resolve(p.pos.base, p.text));
+    const files = paths.map((p) => resolveHostPath(p.pos.base, p.text));
     const cyc = files.find((f) => chain.includes(f));
     if (cyc !== undefined) {
       ctx.reporter.error('SPEC_INCLUDE_CYCLE', `including ${cyc} again forms a cycle: ${[...chain, cyc].join(' -> ')}`, first.pos, ['include'], 'remove one of the `include` entries');
       continue;
     }
     const pd = item.kind === 'map' ? scalarText(getEntry(item, 'project_directory')?.value) : undefined;
-    const incBase = pd === undefined ? dirname(files[0] as string) : resolve(first.pos.base, pd);
-    const envFiles = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value).map((e) => resolve(e.pos.base, e.text)) : [];
+    const incBase = pd === undefined ? dirname(files[0] as string) : resolveHostPath(first.pos.base, pd);
+    const envFiles = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value).map((e) => resolveHostPath(e.pos.base, e.text)) : [];
     const defaultEnv = resolve(incBase, '.env');
     const incLookup = envLookup(envFiles.length > 0 ? envFiles : existsSync(defaultEnv) ? [defaultEnv] : [], ctx, lookup, first.pos);
     const sub = composeFiles(files, incBase, incLookup, ctx, chain, first.pos);
@@ -157,7 +158,7 @@ function extendsOf(svc: PNode): ExtendsTarget | undefined {
   if (s === undefined || service === undefined) return undefined;
   const file = getEntry(e.value, 'file');
   const f = scalarText(file?.value);
-  return { service: s, file: f === undefined || file === undefined ? undefined : resolve(file.value.pos.base, f), pos: service.value.pos };
+  return { service: s, file: f === undefined || file === undefined ? undefined : resolveHostPath(file.value.pos.base, f), pos: service.value.pos };
 }
 
 function resolveAllExtends(root: PMap, lookup: Lookup, ctx: ComposeContext): PMap {

@@ -3,10 +3,9 @@
 // duration, an unreadable env_file) are reported at their source.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { homedir } from 'node:os';
 import { formatPath } from './diagnostic.js';
 import { parseEnvFile } from './env-file.js';
+import { resolveHostPath } from './host-path.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
@@ -103,8 +102,7 @@ class Normalizer {
   }
 
   path(p: string, pos: Pos): string {
-    if (p.startsWith('~/') || p === '~') return resolve(homedir(), p.slice(2));
-    return resolve(pos.base || this.input.projectDir, p);
+    return resolveHostPath(pos.base || this.input.projectDir, p);
   }
 
   words(n: PNode | undefined, path: readonly PathSeg[]): string[] | undefined {

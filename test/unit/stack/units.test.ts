@@ -49,3 +49,18 @@ test('short volume syntax', () => {
   assert.throws(() => parseVolumeShort('/h:/c:bogus'), SyntaxProblem);
   assert.throws(() => parseVolumeShort('a:b:c:d'), SyntaxProblem);
 });
+
+test('short volume syntax: a Windows drive in the source is a host path, a one-letter volume name stays a volume', () => {
+  const table: Array<[string, string, string | undefined, string, boolean]> = [
+    // spec, type, source, target, read_only
+    ['C:\\data:/data', 'bind', 'C:\\data', '/data', false],
+    ['C:/data:/data:ro', 'bind', 'C:/data', '/data', true],
+    ['d:\\x\\y:/y:ro', 'bind', 'd:\\x\\y', '/y', true],
+    ['a:/data', 'volume', 'a', '/data', false],
+    ['a:/data:ro', 'volume', 'a', '/data', true],
+  ];
+  for (const [spec, type, source, target, ro] of table) {
+    const v = parseVolumeShort(spec);
+    assert.deepEqual([v.type, v.source, v.target, v.read_only], [type, source, target, ro], spec);
+  }
+});
