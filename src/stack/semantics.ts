@@ -2,6 +2,7 @@
 // cycles, container_name with replicas, duplicate published host ports. Defensive about shapes, so it can
 // run even when the schema already found problems.
 
+import { formatPath } from './diagnostic.js';
 import type { PathSeg, PEntry, PMap, PNode } from './pnode.js';
 import { getEntry, locate } from './pnode.js';
 import type { Reporter } from './report.js';
@@ -35,9 +36,21 @@ export function checkSemantics({ root, enabled }: SemanticInput, reporter: Repor
   const configs = defined('configs');
   const graph = new Map<string, { dep: string; path: PathSeg[] }[]>();
 
-  for (const { key: name, value: svc } of services) {
+  for (const { key: name, keyPos, value: svc } of services) {
     if (!enabled.has(name)) continue;
     const base: PathSeg[] = ['services', name];
+    // Compose: `service "web" has neither an image nor a build context specified`.
+    const image = getEntry(svc, 'image');
+    const noImage = image === undefined || (image.value.kind === 'scalar' && (text(image.value) ?? '') === '');
+    // A service whose `extends` failed has lost what it meant to inherit: that error says enough.
+    const extendsFailed = reporter.diagnostics.some((d) => d.severity === 'error' && d.path.startsWith(`${formatPath(base)}.extends`));
+    if (svc.kind === 'map' && noImage && getEntry(svc, 'build') === undefined && !extendsFailed) {
+      if (image === undefined) {
+        reporter.error('SPEC_NO_IMAGE', `service "${name}" has neither \`image\` nor \`build\``, keyPos, base, 'give the service an image, e.g. `image: nginx:1.27` (building images is not supported yet)');
+      } else {
+        reporter.error('SPEC_NO_IMAGE', `service "${name}" has an empty \`image\` and no \`build\``, image.value.pos, [...base, 'image'], 'an image given by a variable (${VAR}) needs that variable to be set');
+      }
+    }
     const deps: { dep: string; path: PathSeg[] }[] = [];
     for (const e of mapEntries(getEntry(svc, 'depends_on')?.value)) {
       const path = [...base, 'depends_on', e.key];
