@@ -10,6 +10,7 @@ export const DIAGNOSTIC_CODES = {
   SPEC_DUPLICATE_KEY: 'a mapping has the same key twice',
   SPEC_BAD_MERGE_KEY: 'a `<<` merge key does not refer to a mapping',
   SPEC_NOT_A_MAPPING: 'the document is not a mapping',
+  SPEC_EMPTY_FILE: 'the stack files hold nothing (no `services:`, no other key)',
   // interpolation and env files
   SPEC_INTERPOLATION_SYNTAX: 'a `${...}` expression is malformed',
   SPEC_INTERPOLATION_REQUIRED: 'a required variable (`${VAR:?msg}` / `${VAR?msg}`) is unset or empty',
