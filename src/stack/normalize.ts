@@ -461,11 +461,11 @@ class Normalizer {
 
   network(key: string, n: PNode | undefined, path: PathSeg[]): NetworkModel {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
-    const external = this.externalFlag(g('external'), [...path, 'external']);
+    const { name, external } = this.identity(key, n, path);
     const ipam = g('ipam');
     const cfg = getEntry(ipam, 'config')?.value;
     return {
-      name: this.str(g('name')) ?? (external ? key : `${this.input.name}_${key}`),
+      name,
       driver: this.str(g('driver')),
       driver_opts: this.strMap(g('driver_opts')),
       external,
@@ -481,17 +481,37 @@ class Normalizer {
     };
   }
 
-  externalFlag(n: PNode | undefined, path: PathSeg[]): boolean {
-    if (n === undefined) return false;
-    if (n.kind === 'map') return true; // legacy `external: {name: ...}`
-    return this.bool(n, path);
+  /**
+   * `external` and the engine-side name of a network, volume, secret or config: `name:` if set, else the key
+   * for an external object, else `<project>_<key>`. The legacy `external: {name: X}` is honoured as Compose
+   * does (X becomes the name; a different `name:` beside it is an error) with a deprecation warning.
+   */
+  identity(key: string, n: PNode | undefined, path: PathSeg[]): { name: string; external: boolean } {
+    const ext = getEntry(n, 'external');
+    const nameNode = getEntry(n, 'name')?.value;
+    const declared = this.str(nameNode);
+    if (ext?.value.kind === 'map') {
+      const legacy = getEntry(ext.value, 'name');
+      const legacyName = this.str(legacy?.value);
+      if (legacy === undefined || legacyName === undefined) return { name: declared ?? key, external: true };
+      const where = formatPath(path);
+      this.reporter.warn('SPEC_DEPRECATED_KEY', `${where}: \`external.name\` is deprecated`, legacy.keyPos, [...path, 'external', 'name'],
+        `write \`external: true\` and \`name: ${legacyName}\` instead`);
+      if (declared !== undefined && declared !== legacyName && nameNode !== undefined) {
+        this.reporter.error('SPEC_INVALID_VALUE', `${where}: \`name\` ${JSON.stringify(declared)} and \`external.name\` ${JSON.stringify(legacyName)} conflict`, nameNode.pos, [...path, 'name'],
+          'keep only `name` (with `external: true`)');
+      }
+      return { name: declared ?? legacyName, external: true };
+    }
+    const external = ext === undefined ? false : this.bool(ext.value, [...path, 'external']);
+    return { name: declared ?? (external ? key : `${this.input.name}_${key}`), external };
   }
 
   volume(key: string, n: PNode | undefined, path: PathSeg[]): VolumeModel {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
-    const external = this.externalFlag(g('external'), [...path, 'external']);
+    const { name, external } = this.identity(key, n, path);
     return {
-      name: this.str(g('name')) ?? (external ? key : `${this.input.name}_${key}`),
+      name,
       driver: this.str(g('driver')),
       driver_opts: this.strMap(g('driver_opts')),
       external,
@@ -502,7 +522,7 @@ class Normalizer {
 
   fileObject(key: string, n: PNode | undefined, path: PathSeg[]): FileObjectModel {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
-    const external = this.externalFlag(g('external'), [...path, 'external']);
+    const { name, external } = this.identity(key, n, path);
     const file = g('file');
     const envName = this.str(g('environment'));
     const sources = ['file', 'content', 'environment'].filter((k) => g(k) !== undefined).length + (external ? 1 : 0);
@@ -510,7 +530,7 @@ class Normalizer {
       this.reporter.error('SPEC_INVALID_VALUE', `${String(path[0]).slice(0, -1)} "${key}" must have exactly one of file, content, environment or external (it has ${sources})`, n.pos, path);
     }
     return {
-      name: this.str(g('name')) ?? (external ? key : `${this.input.name}_${key}`),
+      name,
       file: file?.kind === 'scalar' && file.value !== null ? this.path(String(file.value), file.pos) : undefined,
       content: this.str(g('content')) ?? (envName === undefined ? undefined : this.input.lookup(envName)),
       environment: envName,
