@@ -24,6 +24,7 @@ export const DIAGNOSTIC_CODES = {
   SPEC_INVALID_NAME: 'a service, network, volume, secret or config name is not allowed',
   SPEC_UNSUPPORTED_KEY: 'a key that Compose accepts but Gantry does not implement yet (warning)',
   SPEC_DEPRECATED_KEY: 'a form that Compose still accepts but has deprecated; it is honoured (warning)',
+  SPEC_UNSUPPORTED_LOG_DRIVER: 'a logging driver other than json-file or none',
   // composition
   SPEC_EXTENDS_UNKNOWN: '`extends` refers to a service that does not exist',
   SPEC_EXTENDS_CYCLE: '`extends` chains form a cycle',

@@ -79,6 +79,12 @@ export interface DeployModel {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** `logging`: only the drivers Gantry implements; options as strings, as Docker's LogConfig.Config holds them. */
+export interface LoggingModel {
+  readonly driver: 'json-file' | 'none';
+  readonly options: Readonly<Record<string, string>>;
+}
+
 export interface UlimitModel {
   readonly soft: number;
   readonly hard: number;
@@ -149,6 +155,8 @@ export interface ServiceModel {
   readonly pull_policy: string | undefined;
   readonly mac_address: string | undefined;
   readonly group_add: readonly string[];
+  /** Undefined when the service does not set `logging` (so its config hash is what it was before logging). */
+  readonly logging: LoggingModel | undefined;
   /** Extension fields of the service (`x-` keys, notably `x-gantry`), passed through unchanged (key without
    *  change, i.e. still with the `x-` prefix). */
   readonly x: Readonly<Record<string, unknown>>;

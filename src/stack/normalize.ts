@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { formatPath } from './diagnostic.js';
 import { parseEnvFile } from './env-file.js';
 import { resolveHostPath } from './host-path.js';
+import { normalizeLogging } from './logging.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
@@ -205,6 +206,7 @@ class Normalizer {
       pull_policy: this.str(g('pull_policy')),
       mac_address: this.str(g('mac_address')),
       group_add: this.strList(g('group_add')),
+      logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
       x: this.xOf(n),
     };
   }
