@@ -1,4 +1,5 @@
-// Parsing of user-facing quantities: memory sizes, CPU counts, durations, signals.
+// Parsing of user-facing quantities: memory sizes, CPU counts, durations (the one duration parser, shared by
+// the CLI flags and stack files), signals.
 import { constants } from 'node:os';
 import { GantryError } from './errors.js';
 
@@ -24,22 +25,60 @@ export function parseCpus(text: string): number {
   return n;
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+/** Go's time.Duration is an int64 of nanoseconds. */
+const MAX_DURATION_NS = 2 ** 63 - 1;
 
-/** Go-style duration ("1m30s", "500ms", "10s") → milliseconds. A bare number is seconds. */
-export function parseDuration(text: string, what = 'duration'): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+/** A duration read by readDuration: nanoseconds, or why the text is not a duration. */
+export type DurationReading = { readonly ns: number } | { readonly problem: string };
+
+/**
+ * Reads a duration in Go syntax, as Docker and Compose write them (time.ParseDuration): one or more
+ * NUMBER UNIT pairs, e.g. "1m30s", "500ms", "1h", "1.5s", ".5s", "2us"; units ns, us (µs, μs), ms, s, m, h;
+ * "0" alone. As a Gantry extension a bare number ("10", or a YAML number) means seconds. Negative durations
+ * are refused (no healthcheck interval, timeout or grace period can be negative). Pure; never throws.
+ */
+export function readDuration(input: string | number): DurationReading {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input)) return { problem: 'it is not a finite number' };
+    if (input < 0) return { problem: 'it is negative' };
+    return input * 1e9 > MAX_DURATION_NS ? { problem: 'it is too long' } : { ns: Math.round(input * 1e9) };
+  }
+  const text = input;
+  if (text === '') return { problem: 'it is empty' };
+  if (/\s/.test(text)) return { problem: 'it contains a space' };
+  if (text.startsWith('-')) return { problem: 'it is negative' };
+  const body = text.startsWith('+') ? text.slice(1) : text;
+  if (/^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(body)) {
+    const seconds = Number(body);
+    return seconds * 1e9 > MAX_DURATION_NS ? { problem: 'it is too long' } : { ns: Math.round(seconds * 1e9) };
+  }
   let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    matched = re.lastIndex;
+  let i = 0;
+  while (i < body.length) {
+    const num = /^([0-9]*)(\.[0-9]*)?/.exec(body.slice(i)) as RegExpExecArray;
+    if (num[0] === '' || num[0] === '.') return { problem: `expected a number at ${JSON.stringify(body.slice(i))}` };
+    i += num[0].length;
+    const unit = /^[^0-9.]*/.exec(body.slice(i))?.[0] ?? '';
+    if (unit === '') return { problem: `missing unit after ${JSON.stringify(num[0])}` };
+    const factor = DURATION_UNITS[unit];
+    if (factor === undefined) return { problem: `unknown unit ${JSON.stringify(unit)}; units are ns, us, ms, s, m, h` };
+    i += unit.length;
+    total += Number(num[0]) * factor;
   }
-  if (matched === 0 || matched !== text.length) {
-    throw new GantryError('USAGE', `invalid ${what} "${text}"`, { hint: 'use a duration like 10s, 1m30s or 500ms' });
+  return total > MAX_DURATION_NS ? { problem: 'it is too long' } : { ns: Math.round(total) };
+}
+
+/**
+ * A duration given on the command line, in nanoseconds (the Docker API's unit). Throws a USAGE error that
+ * names `what` (e.g. "--health-interval") and says why the text is not a duration.
+ */
+export function parseDurationNs(text: string, what: string): number {
+  const r = readDuration(text);
+  if ('problem' in r) {
+    throw new GantryError('USAGE', `invalid duration for ${what}: ${JSON.stringify(text)} (${r.problem})`, { hint: 'durations look like 30s, 1m30s, 500ms, 1.5h or 2us' });
   }
-  return total;
+  return r.ns;
 }
 
 /** "SIGTERM", "TERM", "15" → signal number. */

@@ -26,6 +26,7 @@ function restartPolicy(s: ServiceModel): { Name: string; MaximumRetryCount?: num
   if (s.restart === 'no' && s.deploy.restart_policy !== undefined) {
     const rp = s.deploy.restart_policy;
     if (rp.condition === 'any') return { Name: 'always' };
+    if (rp.condition === 'unless-stopped') return { Name: 'unless-stopped' };
     if (rp.condition === 'on-failure') return { Name: 'on-failure', MaximumRetryCount: rp.max_attempts ?? 0 };
     return { Name: 'no' };
   }

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errnoCode } from '../common/errors.js';
 import { parseEnvFile } from './env-file.js';
+import { resolveHostPath } from './host-path.js';
 import type { Lookup } from './interpolate.js';
 import { interpolateTree } from './interpolate-tree.js';
 import { canonicaliseService, mergeNode } from './merge.js';
@@ -105,15 +106,15 @@ function applyIncludes(root: PMap, lookup: Lookup, ctx: ComposeContext, chain: r
     const paths = item.kind === 'map' ? stringList(getEntry(item, 'path')?.value) : stringList(item);
     if (paths.length === 0) continue;
     const first = paths[0] as { text: string; pos: Pos };
-    const files = paths.map((p) => resolve(p.pos.base, p.text));
+    const files = paths.map((p) => resolveHostPath(p.pos.base, p.text));
     const cyc = files.find((f) => chain.includes(f));
     if (cyc !== undefined) {
       ctx.reporter.error('SPEC_INCLUDE_CYCLE', `including ${cyc} again forms a cycle: ${[...chain, cyc].join(' -> ')}`, first.pos, ['include'], 'remove one of the `include` entries');
       continue;
     }
     const pd = item.kind === 'map' ? scalarText(getEntry(item, 'project_directory')?.value) : undefined;
-    const incBase = pd === undefined ? dirname(files[0] as string) : resolve(first.pos.base, pd);
-    const envFiles = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value).map((e) => resolve(e.pos.base, e.text)) : [];
+    const incBase = pd === undefined ? dirname(files[0] as string) : resolveHostPath(first.pos.base, pd);
+    const envFiles = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value).map((e) => resolveHostPath(e.pos.base, e.text)) : [];
     const defaultEnv = resolve(incBase, '.env');
     const incLookup = envLookup(envFiles.length > 0 ? envFiles : existsSync(defaultEnv) ? [defaultEnv] : [], ctx, lookup, first.pos);
     const sub = composeFiles(files, incBase, incLookup, ctx, chain, first.pos);
@@ -142,7 +143,9 @@ function applyIncludes(root: PMap, lookup: Lookup, ctx: ComposeContext, chain: r
 interface ExtendsTarget {
   readonly service: string;
   readonly file: string | undefined;
+  /** Position of the `service` value, and of the `file` value when there is one. */
   readonly pos: Pos;
+  readonly filePos: Pos | undefined;
 }
 
 function extendsOf(svc: PNode): ExtendsTarget | undefined {
@@ -150,14 +153,15 @@ function extendsOf(svc: PNode): ExtendsTarget | undefined {
   if (e === undefined) return undefined;
   if (e.value.kind === 'scalar') {
     const s = scalarText(e.value);
-    return s === undefined ? undefined : { service: s, file: undefined, pos: e.value.pos };
+    return s === undefined ? undefined : { service: s, file: undefined, pos: e.value.pos, filePos: undefined };
   }
   const service = getEntry(e.value, 'service');
   const s = scalarText(service?.value);
   if (s === undefined || service === undefined) return undefined;
   const file = getEntry(e.value, 'file');
   const f = scalarText(file?.value);
-  return { service: s, file: f === undefined || file === undefined ? undefined : resolve(file.value.pos.base, f), pos: service.value.pos };
+  if (f === undefined || file === undefined) return { service: s, file: undefined, pos: service.value.pos, filePos: undefined };
+  return { service: s, file: resolveHostPath(file.value.pos.base, f), pos: service.value.pos, filePos: file.value.pos };
 }
 
 function resolveAllExtends(root: PMap, lookup: Lookup, ctx: ComposeContext): PMap {
@@ -169,8 +173,15 @@ function resolveAllExtends(root: PMap, lookup: Lookup, ctx: ComposeContext): PMa
   return { ...root, entries };
 }
 
-/** Other files named by `extends: {file}`: loaded once each, extends resolved inside them. */
-type FileCache = Map<string, PMap | null>;
+/**
+ * Other files named by `extends: {file}`, loaded once each with their extends resolved: their `services`
+ * mapping, LOADING while that is under way (a cycle through files stops there), UNREADABLE when the file could
+ * not be read or parsed (reported once, by the reader), or NO_SERVICES when it has no `services:` mapping.
+ */
+const LOADING = 'loading';
+const UNREADABLE = 'unreadable';
+const NO_SERVICES = 'no-services';
+type FileCache = Map<string, PMap | typeof LOADING | typeof UNREADABLE | typeof NO_SERVICES>;
 
 function resolveServices(services: PMap, lookup: Lookup, ctx: ComposeContext, cache: FileCache): PMap {
   const done = new Map<string, PNode>();
@@ -224,21 +235,29 @@ function stripExtends(n: PNode): PNode {
 
 function serviceFromFile(ext: ExtendsTarget, from: string, lookup: Lookup, ctx: ComposeContext, cache: FileCache): PNode | undefined {
   const file = ext.file as string;
+  const path = ['services', from, 'extends'];
   let services = cache.get(file);
   if (services === undefined) {
-    cache.set(file, null); // in progress: a cycle through files stops here
-    const tree = loadOne(file, dirname(file), lookup, ctx, ext.pos);
+    cache.set(file, LOADING);
+    const tree = loadOne(file, dirname(file), lookup, ctx, ext.filePos);
     const s = tree?.entries.get('services')?.value;
-    services = s?.kind === 'map' ? resolveServices(s, lookup, ctx, cache) : null;
+    services = tree === undefined ? UNREADABLE : s?.kind === 'map' ? resolveServices(s, lookup, ctx, cache) : NO_SERVICES;
     cache.set(file, services);
-  } else if (services === null) {
-    ctx.reporter.error('SPEC_EXTENDS_CYCLE', `extends forms a cycle through ${file}`, ext.pos, ['services', from, 'extends'], 'a service cannot extend itself, directly or through others');
+  } else if (services === LOADING) {
+    ctx.reporter.error('SPEC_EXTENDS_CYCLE', `extends forms a cycle through ${file}`, ext.pos, path, 'a service cannot extend itself, directly or through others');
     return undefined;
   }
-  if (services === null) return undefined;
+  if (services === UNREADABLE) return undefined;
+  if (services === NO_SERVICES) {
+    // Compose: "cannot extend service ... no services section". Without this the service would silently
+    // lose everything it meant to inherit.
+    ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${from}" extends "${ext.service}" from ${file}, which has no \`services:\` section`, ext.filePos ?? ext.pos, [...path, 'file'],
+      `define "${ext.service}" under \`services:\` in that file, or point \`extends.file\` at the file that does`);
+    return undefined;
+  }
   const target = services.entries.get(ext.service);
   if (target === undefined) {
-    ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${from}" extends "${ext.service}", which ${file} does not define`, ext.pos, ['services', from, 'extends'], hintServices(services));
+    ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${from}" extends "${ext.service}", which ${file} does not define`, ext.pos, path, hintServices(services));
     return undefined;
   }
   return target.value;

@@ -10,6 +10,7 @@ export const DIAGNOSTIC_CODES = {
   SPEC_DUPLICATE_KEY: 'a mapping has the same key twice',
   SPEC_BAD_MERGE_KEY: 'a `<<` merge key does not refer to a mapping',
   SPEC_NOT_A_MAPPING: 'the document is not a mapping',
+  SPEC_EMPTY_FILE: 'the stack files hold nothing (no `services:`, no other key)',
   // interpolation and env files
   SPEC_INTERPOLATION_SYNTAX: 'a `${...}` expression is malformed',
   SPEC_INTERPOLATION_REQUIRED: 'a required variable (`${VAR:?msg}` / `${VAR?msg}`) is unset or empty',
@@ -22,6 +23,8 @@ export const DIAGNOSTIC_CODES = {
   SPEC_MISSING_KEY: 'a required key is missing',
   SPEC_INVALID_NAME: 'a service, network, volume, secret or config name is not allowed',
   SPEC_UNSUPPORTED_KEY: 'a key that Compose accepts but Gantry does not implement yet (warning)',
+  SPEC_DEPRECATED_KEY: 'a form that Compose still accepts but has deprecated; it is honoured (warning)',
+  SPEC_UNSUPPORTED_LOG_DRIVER: 'a logging driver other than json-file or none',
   // composition
   SPEC_EXTENDS_UNKNOWN: '`extends` refers to a service that does not exist',
   SPEC_EXTENDS_CYCLE: '`extends` chains form a cycle',

@@ -7,7 +7,7 @@ import { GantryError } from '../common/errors.js';
 import type { ComposeContext } from './compose.js';
 import { composeFiles, envLookup } from './compose.js';
 import type { Diagnostic } from './diagnostic.js';
-import { discover, STACK_FILE_NAMES } from './discover.js';
+import { discover, STACK_FILE_NAMES, STDIN_FILE } from './discover.js';
 import type { StackModel } from './model.js';
 import { normalizeStack } from './normalize.js';
 import type { PMap } from './pnode.js';
@@ -53,6 +53,13 @@ export function normalizeProjectName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
 }
 
+/** Errors after which the tree is not worth validating (it is missing, or not what the file says). */
+const STRUCTURAL = new Set(['SPEC_YAML_SYNTAX', 'SPEC_FILE_NOT_FOUND', 'SPEC_ALIAS_BOMB', 'SPEC_DUPLICATE_KEY', 'SPEC_BAD_MERGE_KEY', 'SPEC_NOT_A_MAPPING']);
+
+function hasStructuralErrors(reporter: Reporter): boolean {
+  return reporter.diagnostics.some((d) => d.severity === 'error' && STRUCTURAL.has(d.code));
+}
+
 function fail(diagnostics: readonly Diagnostic[]): never {
   const sorted = sortDiagnostics(diagnostics);
   const errors = sorted.filter((d) => d.severity === 'error');
@@ -87,6 +94,15 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   const envFiles = options.envFiles !== undefined && options.envFiles.length > 0 ? options.envFiles.map((f) => resolve(cwd, f)) : existsSync(defaultEnv) ? [defaultEnv] : [];
   const lookup = envLookup(envFiles, ctx, undefined);
   const root: PMap = composeFiles(files, projectDir, lookup, ctx) ?? pmap({ file: files[0] ?? '-', line: 1, col: 1, length: 1, base: projectDir });
+  if (root.entries.size === 0 && !hasStructuralErrors(reporter)) {
+    // Compose refuses this too ("empty compose file"): loading it as a project with nothing in it hides a
+    // wrong file name or a file truncated by an editor.
+    const first = files[0] ?? STDIN_FILE;
+    const shown = first === STDIN_FILE ? '<stdin>' : first;
+    reporter.error('SPEC_EMPTY_FILE', files.length > 1 ? `the stack files ${files.map((f) => (f === STDIN_FILE ? '<stdin>' : f)).join(', ')} are all empty` : `the stack file ${shown} is empty`,
+      { file: shown, line: 1, col: 1, length: 1, base: projectDir }, [], 'a stack file needs at least a `services:` section, e.g. services: {web: {image: nginx}}');
+    fail(reporter.diagnostics);
+  }
 
   // Project name: -p > COMPOSE_PROJECT_NAME > `name:` > directory name.
   const nameNode = getEntry(root, 'name')?.value;
@@ -114,14 +130,12 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
     if (p !== '*' && !usedProfiles.has(p)) reporter.warn('SPEC_PROFILE_UNKNOWN', `profile "${p}" is used by no service`, undefined, [], usedProfiles.size === 0 ? 'no service declares profiles' : `profiles in this stack: ${[...usedProfiles].sort().join(', ')}`);
   }
 
-  const STRUCTURAL = new Set(['SPEC_YAML_SYNTAX', 'SPEC_FILE_NOT_FOUND', 'SPEC_ALIAS_BOMB', 'SPEC_DUPLICATE_KEY', 'SPEC_BAD_MERGE_KEY', 'SPEC_NOT_A_MAPPING']);
-  if (!reporter.diagnostics.some((d) => d.severity === 'error' && STRUCTURAL.has(d.code))) {
+  if (!hasStructuralErrors(reporter)) {
     validateTree(root, reporter);
     reportUnsupported(root, reporter);
     checkSemantics({ root, enabled }, reporter);
   }
-  const structural = reporter.diagnostics.some((d) => d.severity === 'error' && STRUCTURAL.has(d.code));
-  if (structural) fail(reporter.diagnostics);
+  if (hasStructuralErrors(reporter)) fail(reporter.diagnostics);
   // Normalisation finds the problems the schema leaves to it (a malformed duration given as a string, ...).
   // It also runs when there are errors already, so that every problem is reported at once.
   const hadErrors = reporter.hasErrors();

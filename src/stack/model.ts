@@ -65,15 +65,24 @@ export interface ResourcesModel {
   readonly pids: number | undefined;
 }
 
+/** deploy.restart_policy.condition; the Compose spellings `always` and `no` are stored as `any` and `none`. */
+export type RestartCondition = 'none' | 'on-failure' | 'any' | 'unless-stopped';
+
 export interface DeployModel {
   /** Number of containers; 1 unless set (deploy.replicas or scale). */
   readonly replicas: number;
   readonly limits: ResourcesModel;
   readonly reservations: ResourcesModel;
   readonly restart_policy:
-    | { readonly condition: 'none' | 'on-failure' | 'any'; readonly delay: number | undefined; readonly max_attempts: number | undefined; readonly window: number | undefined }
+    | { readonly condition: RestartCondition; readonly delay: number | undefined; readonly max_attempts: number | undefined; readonly window: number | undefined }
     | undefined;
   readonly labels: Readonly<Record<string, string>>;
+}
+
+/** `logging`: only the drivers Gantry implements; options as strings, as Docker's LogConfig.Config holds them. */
+export interface LoggingModel {
+  readonly driver: 'json-file' | 'none';
+  readonly options: Readonly<Record<string, string>>;
 }
 
 export interface UlimitModel {
@@ -146,6 +155,8 @@ export interface ServiceModel {
   readonly pull_policy: string | undefined;
   readonly mac_address: string | undefined;
   readonly group_add: readonly string[];
+  /** Undefined when the service does not set `logging` (so its config hash is what it was before logging). */
+  readonly logging: LoggingModel | undefined;
   /** Extension fields of the service (`x-` keys, notably `x-gantry`), passed through unchanged (key without
    *  change, i.e. still with the `x-` prefix). */
   readonly x: Readonly<Record<string, unknown>>;

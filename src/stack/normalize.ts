@@ -3,19 +3,21 @@
 // duration, an unreadable env_file) are reported at their source.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { homedir } from 'node:os';
+import { formatPath } from './diagnostic.js';
 import { parseEnvFile } from './env-file.js';
+import { resolveHostPath } from './host-path.js';
+import { normalizeLogging } from './logging.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
-  ResourcesModel, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
+  ResourcesModel, RestartCondition, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
 } from './model.js';
 import type { PathSeg, PMap, PNode, Pos } from './pnode.js';
 import { getEntry, toPlain } from './pnode.js';
 import type { Reporter } from './report.js';
 import { isPathSource, parsePortShort, parseVolumeShort, SyntaxProblem } from './short-syntax.js';
-import { parseDuration, parseSize, shellSplit } from './units.js';
+import { readDuration } from '../common/units.js';
+import { parseSize, shellSplit } from './units.js';
 
 export interface NormalizeInput {
   readonly root: PMap;
@@ -69,9 +71,9 @@ class Normalizer {
 
   duration(n: PNode | undefined, path: readonly PathSeg[]): number | undefined {
     if (n?.kind !== 'scalar' || n.value === null) return undefined;
-    const v = parseDuration(typeof n.value === 'number' ? n.value : String(n.value));
-    if (v === undefined) return this.bad(n, path, `invalid duration ${JSON.stringify(n.value)}`, 'durations look like 30s, 1m30s, 500ms or 2h');
-    return v;
+    const v = readDuration(typeof n.value === 'number' ? n.value : String(n.value));
+    if ('problem' in v) return this.bad(n, path, `invalid duration for ${formatPath(path.slice(2))}: ${JSON.stringify(n.value)} (${v.problem})`, 'durations look like 30s, 1m30s, 500ms, 1.5h or 2us');
+    return v.ns;
   }
 
   size(n: PNode | undefined, path: readonly PathSeg[]): number | undefined {
@@ -101,8 +103,7 @@ class Normalizer {
   }
 
   path(p: string, pos: Pos): string {
-    if (p.startsWith('~/') || p === '~') return resolve(homedir(), p.slice(2));
-    return resolve(pos.base || this.input.projectDir, p);
+    return resolveHostPath(pos.base || this.input.projectDir, p);
   }
 
   words(n: PNode | undefined, path: readonly PathSeg[]): string[] | undefined {
@@ -205,6 +206,7 @@ class Normalizer {
       pull_policy: this.str(g('pull_policy')),
       mac_address: this.str(g('mac_address')),
       group_add: this.strList(g('group_add')),
+      logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
       x: this.xOf(n),
     };
   }
@@ -398,7 +400,7 @@ class Normalizer {
       restart_policy:
         rp?.kind === 'map'
           ? {
-              condition: (this.str(getEntry(rp, 'condition')?.value) ?? 'any') as 'none' | 'on-failure' | 'any',
+              condition: restartCondition(this.str(getEntry(rp, 'condition')?.value)),
               delay: this.duration(getEntry(rp, 'delay')?.value, [...path, 'restart_policy', 'delay']),
               max_attempts: this.int(getEntry(rp, 'max_attempts')?.value, [...path, 'restart_policy', 'max_attempts']),
               window: this.duration(getEntry(rp, 'window')?.value, [...path, 'restart_policy', 'window']),
@@ -461,11 +463,11 @@ class Normalizer {
 
   network(key: string, n: PNode | undefined, path: PathSeg[]): NetworkModel {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
-    const external = this.externalFlag(g('external'), [...path, 'external']);
+    const { name, external } = this.identity(key, n, path);
     const ipam = g('ipam');
     const cfg = getEntry(ipam, 'config')?.value;
     return {
-      name: this.str(g('name')) ?? (external ? key : `${this.input.name}_${key}`),
+      name,
       driver: this.str(g('driver')),
       driver_opts: this.strMap(g('driver_opts')),
       external,
@@ -481,17 +483,37 @@ class Normalizer {
     };
   }
 
-  externalFlag(n: PNode | undefined, path: PathSeg[]): boolean {
-    if (n === undefined) return false;
-    if (n.kind === 'map') return true; // legacy `external: {name: ...}`
-    return this.bool(n, path);
+  /**
+   * `external` and the engine-side name of a network, volume, secret or config: `name:` if set, else the key
+   * for an external object, else `<project>_<key>`. The legacy `external: {name: X}` is honoured as Compose
+   * does (X becomes the name; a different `name:` beside it is an error) with a deprecation warning.
+   */
+  identity(key: string, n: PNode | undefined, path: PathSeg[]): { name: string; external: boolean } {
+    const ext = getEntry(n, 'external');
+    const nameNode = getEntry(n, 'name')?.value;
+    const declared = this.str(nameNode);
+    if (ext?.value.kind === 'map') {
+      const legacy = getEntry(ext.value, 'name');
+      const legacyName = this.str(legacy?.value);
+      if (legacy === undefined || legacyName === undefined) return { name: declared ?? key, external: true };
+      const where = formatPath(path);
+      this.reporter.warn('SPEC_DEPRECATED_KEY', `${where}: \`external.name\` is deprecated`, legacy.keyPos, [...path, 'external', 'name'],
+        `write \`external: true\` and \`name: ${legacyName}\` instead`);
+      if (declared !== undefined && declared !== legacyName && nameNode !== undefined) {
+        this.reporter.error('SPEC_INVALID_VALUE', `${where}: \`name\` ${JSON.stringify(declared)} and \`external.name\` ${JSON.stringify(legacyName)} conflict`, nameNode.pos, [...path, 'name'],
+          'keep only `name` (with `external: true`)');
+      }
+      return { name: declared ?? legacyName, external: true };
+    }
+    const external = ext === undefined ? false : this.bool(ext.value, [...path, 'external']);
+    return { name: declared ?? (external ? key : `${this.input.name}_${key}`), external };
   }
 
   volume(key: string, n: PNode | undefined, path: PathSeg[]): VolumeModel {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
-    const external = this.externalFlag(g('external'), [...path, 'external']);
+    const { name, external } = this.identity(key, n, path);
     return {
-      name: this.str(g('name')) ?? (external ? key : `${this.input.name}_${key}`),
+      name,
       driver: this.str(g('driver')),
       driver_opts: this.strMap(g('driver_opts')),
       external,
@@ -502,7 +524,7 @@ class Normalizer {
 
   fileObject(key: string, n: PNode | undefined, path: PathSeg[]): FileObjectModel {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
-    const external = this.externalFlag(g('external'), [...path, 'external']);
+    const { name, external } = this.identity(key, n, path);
     const file = g('file');
     const envName = this.str(g('environment'));
     const sources = ['file', 'content', 'environment'].filter((k) => g(k) !== undefined).length + (external ? 1 : 0);
@@ -510,7 +532,7 @@ class Normalizer {
       this.reporter.error('SPEC_INVALID_VALUE', `${String(path[0]).slice(0, -1)} "${key}" must have exactly one of file, content, environment or external (it has ${sources})`, n.pos, path);
     }
     return {
-      name: this.str(g('name')) ?? (external ? key : `${this.input.name}_${key}`),
+      name,
       file: file?.kind === 'scalar' && file.value !== null ? this.path(String(file.value), file.pos) : undefined,
       content: this.str(g('content')) ?? (envName === undefined ? undefined : this.input.lookup(envName)),
       environment: envName,
@@ -519,6 +541,16 @@ class Normalizer {
       x: this.xOf(n),
     };
   }
+}
+
+/**
+ * deploy.restart_policy.condition in the model's spelling. Compose maps `always` like `any` and `no` like
+ * `none`, and passes `unless-stopped` on to the engine; anything else the schema has refused already.
+ */
+function restartCondition(c: string | undefined): RestartCondition {
+  if (c === undefined || c === 'always') return 'any';
+  if (c === 'no') return 'none';
+  return c as RestartCondition;
 }
 
 function deepFreeze<T>(v: T): T {

@@ -2,7 +2,9 @@
 // cycles, container_name with replicas, duplicate published host ports. Defensive about shapes, so it can
 // run even when the schema already found problems.
 
-import type { PathSeg, PEntry, PMap, PNode } from './pnode.js';
+import { dirname, relative } from 'node:path';
+import { formatPath } from './diagnostic.js';
+import type { PathSeg, PEntry, PMap, PNode, Pos } from './pnode.js';
 import { getEntry, locate } from './pnode.js';
 import type { Reporter } from './report.js';
 import { parsePortShort, parseVolumeShort, isPathSource, SyntaxProblem } from './short-syntax.js';
@@ -35,9 +37,21 @@ export function checkSemantics({ root, enabled }: SemanticInput, reporter: Repor
   const configs = defined('configs');
   const graph = new Map<string, { dep: string; path: PathSeg[] }[]>();
 
-  for (const { key: name, value: svc } of services) {
+  for (const { key: name, keyPos, value: svc } of services) {
     if (!enabled.has(name)) continue;
     const base: PathSeg[] = ['services', name];
+    // Compose: `service "web" has neither an image nor a build context specified`.
+    const image = getEntry(svc, 'image');
+    const noImage = image === undefined || (image.value.kind === 'scalar' && (text(image.value) ?? '') === '');
+    // A service whose `extends` failed has lost what it meant to inherit: that error says enough.
+    const extendsFailed = reporter.diagnostics.some((d) => d.severity === 'error' && d.path.startsWith(`${formatPath(base)}.extends`));
+    if (svc.kind === 'map' && noImage && getEntry(svc, 'build') === undefined && !extendsFailed) {
+      if (image === undefined) {
+        reporter.error('SPEC_NO_IMAGE', `service "${name}" has neither \`image\` nor \`build\``, keyPos, base, 'give the service an image, e.g. `image: nginx:1.27` (building images is not supported yet)');
+      } else {
+        reporter.error('SPEC_NO_IMAGE', `service "${name}" has an empty \`image\` and no \`build\``, image.value.pos, [...base, 'image'], 'an image given by a variable (${VAR}) needs that variable to be set');
+      }
+    }
     const deps: { dep: string; path: PathSeg[] }[] = [];
     for (const e of mapEntries(getEntry(svc, 'depends_on')?.value)) {
       const path = [...base, 'depends_on', e.key];
@@ -144,9 +158,28 @@ function checkCycles(graph: ReadonlyMap<string, readonly { dep: string; path: Pa
   for (const n of graph.keys()) if (state.get(n) === undefined) visit(n);
 }
 
+/** One host port published by one port entry. */
+interface Binding {
+  readonly service: string;
+  readonly ip: string;
+  readonly pos: Pos;
+  readonly path: PathSeg[];
+}
+
+function isWildcard(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::';
+}
+
+function clashes(a: Binding, b: Binding): boolean {
+  return a.ip === b.ip || isWildcard(a.ip) || isWildcard(b.ip);
+}
+
+/**
+ * Host ports published twice. One error per set of clashing entries (a range that clashes on many ports is
+ * one error), at the first entry that repeats a port, naming every service that publishes it and where.
+ */
 function checkHostPorts(services: readonly PEntry[], reporter: Reporter): void {
-  const used = new Map<string, { ip: string; owner: string }[]>(); // "proto|port" -> bindings
-  const wildcard = (ip: string): boolean => ip === '0.0.0.0' || ip === '::';
+  const byPort = new Map<string, Binding[]>(); // "proto|port" -> bindings in document order
   for (const { key: name, value: svc } of services) {
     const ports = getEntry(svc, 'ports')?.value;
     if (ports?.kind !== 'seq') continue;
@@ -166,19 +199,53 @@ function checkHostPorts(services: readonly PEntry[], reporter: Reporter): void {
       for (const p of entries) {
         if (p.published === undefined || p.published === '') continue;
         const [lo, hi] = p.published.split('-').map(Number) as [number, number | undefined];
-        const ip = p.host_ip ?? '0.0.0.0';
         for (let port = lo; port <= (hi ?? lo); port++) {
           const key = `${p.protocol}|${port}`;
-          const list = used.get(key) ?? [];
-          const clash = list.find((b) => b.ip === ip || wildcard(b.ip) || wildcard(ip));
-          if (clash !== undefined) {
-            reporter.error('SPEC_DUPLICATE_HOST_PORT', `host port ${port}/${p.protocol} is published twice (also by ${clash.owner})`, item.pos, path, 'publish each host port once; pick another host port or bind another host IP');
-            return;
-          }
-          list.push({ ip, owner: `service "${name}"` });
-          used.set(key, list);
+          const list = byPort.get(key) ?? [];
+          list.push({ service: name, ip: p.host_ip ?? '0.0.0.0', pos: item.pos, path });
+          byPort.set(key, list);
         }
       }
     });
   }
+  // Group the clashing ports by the entries involved, so that consecutive ports of the same entries are one range.
+  const groups = new Map<string, { protocol: string; ports: number[]; bindings: Binding[] }>();
+  for (const [key, list] of byPort) {
+    const involved = list.filter((b, i) => list.some((o, j) => i !== j && clashes(b, o)));
+    if (involved.length < 2) continue;
+    const [protocol, port] = key.split('|') as [string, string];
+    const id = `${protocol}|${involved.map((b) => `${b.pos.file}:${b.pos.line}:${b.pos.col}`).join(',')}`;
+    const g = groups.get(id) ?? { protocol, ports: [], bindings: involved };
+    g.ports.push(Number(port));
+    groups.set(id, g);
+  }
+  for (const g of groups.values()) {
+    // Reported at the first entry that repeats a port published before it.
+    const at = g.bindings.find((b, i) => g.bindings.slice(0, i).some((o) => clashes(b, o))) as Binding;
+    const names = [...new Set(g.bindings.map((b) => b.service))];
+    const many = g.ports.length > 1;
+    const subject = `host port${many ? 's' : ''} ${portRanges(g.ports.sort((a, b) => a - b))}/${g.protocol} ${many ? 'are' : 'is'} published`;
+    const by = names.length > 1 ? `by services ${andList(names.map((n) => `"${n}"`))}` : `${g.bindings.length === 2 ? 'twice' : `${g.bindings.length} times`} by service "${names[0] as string}"`;
+    const others = g.bindings.filter((b) => b !== at).map((b) => `service "${b.service}" at ${where(b.pos, at.pos)}`);
+    reporter.error('SPEC_DUPLICATE_HOST_PORT', `${subject} ${by}`, at.pos, at.path, `also published by ${andList(others)}; publish each host port once: pick another host port, or bind another host IP`);
+  }
+}
+
+function portRanges(ports: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ports.length; i++) {
+    const start = ports[i] as number;
+    while (i + 1 < ports.length && ports[i + 1] === (ports[i] as number) + 1) i++;
+    out.push(start === ports[i] ? String(start) : `${start}-${ports[i] as number}`);
+  }
+  return out.join(', ');
+}
+
+function andList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1] as string}`;
+}
+
+/** FILE:LINE:COL, FILE relative to the directory of the file of `from` (where the error is shown). */
+function where(pos: Pos, from: Pos): string {
+  return `${relative(dirname(from.file), pos.file) || pos.file}:${pos.line}:${pos.col}`;
 }

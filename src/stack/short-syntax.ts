@@ -1,6 +1,8 @@
 // Parsers for the short string forms of ports and volumes. They return data or throw SyntaxProblem with a
 // message meant for the user.
 
+import { isWindowsAbsolute } from './host-path.js';
+
 export class SyntaxProblem extends Error {
   constructor(message: string, readonly hint?: string) {
     super(message);
@@ -91,11 +93,25 @@ const PROPAGATION = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 
 
 /** True when a short-syntax volume source is a host path rather than a volume name. */
 export function isPathSource(source: string): boolean {
-  return source.startsWith('/') || source.startsWith('.') || source.startsWith('~') || source.includes('/');
+  return source.startsWith('/') || source.startsWith('.') || source.startsWith('~') || source.includes('/') || isWindowsAbsolute(source);
+}
+
+/**
+ * Splits SOURCE:TARGET[:MODE] on ":", except the colon of a Windows drive letter in the source
+ * ("C:\data:/data"). The drive reading is taken only when an absolute container path follows, so a one-letter
+ * volume name stays a volume name ("a:/data:ro").
+ */
+function volumeParts(s: string): string[] {
+  if (isWindowsAbsolute(s) && s[1] === ':') {
+    const next = s.indexOf(':', 2);
+    const rest = next < 0 ? '' : s.slice(next + 1);
+    if (next >= 0 && rest.startsWith('/')) return [s.slice(0, next), ...rest.split(':')];
+  }
+  return s.split(':');
 }
 
 export function parseVolumeShort(s: string): ShortVolume {
-  const parts = s.split(':');
+  const parts = volumeParts(s);
   if (parts.length > 3 || parts.some((p) => p === '')) throw new SyntaxProblem(`malformed volume ${JSON.stringify(s)}`, VOLUME_HINT);
   if (parts.length === 1) {
     return { type: 'volume', source: undefined, target: parts[0] as string, read_only: false, propagation: undefined, selinux: undefined, nocopy: false };

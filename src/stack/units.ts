@@ -1,21 +1,4 @@
-// Durations, memory sizes and shell-like word splitting.
-
-const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** "1m30s" -> nanoseconds; a bare number means seconds. Undefined when malformed. */
-export function parseDuration(v: string | number): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1e9) : undefined;
-  const s = v.trim();
-  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Math.round(Number(s) * 1e9);
-  const re = /([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
-    end = re.lastIndex;
-  }
-  return end === s.length && s.length > 0 ? Math.round(total) : undefined;
-}
+// Memory sizes and shell-like word splitting (durations: readDuration in src/common/units.ts).
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

@@ -15,7 +15,6 @@ export const UNSUPPORTED_KEYS: readonly string[] = [
   'services.*.deploy.endpoint_mode',
   'services.*.deploy.resources.reservations.devices',
   'services.*.deploy.resources.limits.devices',
-  'services.*.logging',
   'services.*.devices',
   'services.*.device_cgroup_rules',
   'services.*.gpus',

@@ -4,7 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Socket } from 'node:net';
 import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
 import { GantryError, usageError } from '../../common/errors.js';
-import { parseCpus, parseMemorySize, parseSignal, formatBytes } from '../../common/units.js';
+import { parseCpus, parseDurationNs, parseMemorySize, parseSignal, formatBytes } from '../../common/units.js';
 import { parseRestartPolicy } from '../../engine/containers/restart-policy.js';
 import { parsePortSpecs } from '../../engine/network/ports.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
@@ -12,7 +12,7 @@ import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { printJson, table } from '../output.js';
 
-const CREATE_FLAGS: FlagSpec[] = [
+export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'detach', short: 'd', kind: 'bool' }, { name: 'rm', kind: 'bool' }, { name: 'name', kind: 'string' },
   { name: 'env', short: 'e', kind: 'list' }, { name: 'env-file', kind: 'list' }, { name: 'volume', short: 'v', kind: 'list' },
   { name: 'tmpfs', kind: 'list' }, { name: 'workdir', short: 'w', kind: 'string' }, { name: 'user', short: 'u', kind: 'string' },
@@ -29,7 +29,8 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'stop-signal', kind: 'string' }, { name: 'stop-timeout', kind: 'string' }, { name: 'privileged', kind: 'bool' },
   { name: 'shm-size', kind: 'string' }, { name: 'oom-score-adj', kind: 'string' },
   { name: 'health-cmd', kind: 'string' }, { name: 'health-interval', kind: 'string' }, { name: 'health-timeout', kind: 'string' },
-  { name: 'health-retries', kind: 'string' }, { name: 'health-start-period', kind: 'string' }, { name: 'no-healthcheck', kind: 'bool' },
+  { name: 'health-retries', kind: 'string' }, { name: 'health-start-period', kind: 'string' }, { name: 'health-start-interval', kind: 'string' },
+  { name: 'no-healthcheck', kind: 'bool' },
 ];
 
 function parseKeyValues(items: string[], what: string): Record<string, string> {
@@ -59,12 +60,9 @@ function parseUlimit(s: string): { Name: string; Soft: number; Hard: number } {
   return { Name: m[1]!, Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
 }
 
-function durationNs(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
-  if (!m) throw usageError(`invalid duration for --${flag}: "${text}"`, 'use e.g. 500ms, 10s, 1m');
-  const mult = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m[2] ?? 's']!;
-  return Math.round(Number(m[1]) * mult);
+function durationNs(p: Parsed, flag: string): number | undefined {
+  const text = str(p, flag);
+  return text === undefined ? undefined : parseDurationNs(text, `--${flag}`);
 }
 
 /** Turns `run`/`create` flags into a Docker Engine API create body. Validates what the daemon cannot see. */
@@ -128,8 +126,8 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
     Labels: parseKeyValues(list(p, 'label'), 'label'), StopSignal: signal,
     StopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout), ExposedPorts: exposed, Volumes: anonymous,
     Healthcheck: bool(p, 'no-healthcheck') ? { Test: ['NONE'] } : healthCmd === undefined ? undefined : {
-      Test: ['CMD-SHELL', healthCmd], Interval: durationNs(str(p, 'health-interval'), 'health-interval'),
-      Timeout: durationNs(str(p, 'health-timeout'), 'health-timeout'), StartPeriod: durationNs(str(p, 'health-start-period'), 'health-start-period'),
+      Test: ['CMD-SHELL', healthCmd], Interval: durationNs(p, 'health-interval'), Timeout: durationNs(p, 'health-timeout'),
+      StartPeriod: durationNs(p, 'health-start-period'), StartInterval: durationNs(p, 'health-start-interval'),
       Retries: str(p, 'health-retries') === undefined ? undefined : Number(str(p, 'health-retries')),
     },
     HostConfig: {

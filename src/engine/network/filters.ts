@@ -2,6 +2,7 @@
 // into a predicate over networks in the API's shape. An unknown filter key or a bad value is refused.
 import type { NetworkInspectInfo } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
+import { readDuration } from '../../common/units.js';
 
 export type Filters = Record<string, string[]>;
 
@@ -56,19 +57,14 @@ export function networkListFilter(filters: Filters): (n: NetworkInspectInfo) => 
     && dangling.every((d) => d === (Object.keys(n.Containers ?? {}).length === 0));
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /**
  * An `until` value as a time in ms since the epoch: a Go duration before `now` ("24h", "1h30m"), Unix seconds
  * ("1700000000", "1700000000.5"), or a date Date.parse reads ("2024-01-02", RFC 3339).
  */
 export function parseUntil(value: string, now: number): number {
-  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
-    let ms = 0;
-    for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    return now - ms;
-  }
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const duration = readDuration(value);
+  if ('ns' in duration) return now - duration.ns / 1e6;
   const t = Date.parse(value);
   if (Number.isNaN(t)) {
     throw new GantryError('INVALID_ARGUMENT', `invalid filter 'until=${value}'`, { hint: 'until is a duration (24h), Unix seconds or a date (2024-01-02T15:04:05Z)' });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAgo, formatBytes, parseCpus, parseDuration, parseMemorySize, parseSignal, signalName } from '../../../src/common/units.js';
+import { formatAgo, formatBytes, parseCpus, parseDurationNs, parseMemorySize, parseSignal, readDuration, signalName } from '../../../src/common/units.js';
 import { isCode } from './helpers.js';
 
 const K = 1024;
@@ -35,19 +35,31 @@ describe('parseCpus', () => {
   }
 });
 
-describe('parseDuration', () => {
-  const ok: Array<[string, number]> = [
-    ['1m30s', 90_000], ['500ms', 500], ['10', 10_000], ['10s', 10_000], ['1.5s', 1500], ['2h', 7_200_000],
-    ['1h2m3s4ms', 3_723_004], ['250us', 0.25], ['250µs', 0.25], ['1000000ns', 1], ['0', 0], ['0.5', 500],
+describe('readDuration / parseDurationNs (Go duration syntax, as Docker)', () => {
+  const ok: Array<[string | number, number]> = [
+    ['1m30s', 90e9], ['500ms', 500e6], ['1h', 3600e9], ['1.5s', 1.5e9], ['2us', 2e3], ['2µs', 2e3], ['2μs', 2e3],
+    ['1000000ns', 1e6], ['1h2m3s4ms5us6ns', 3723e9 + 4e6 + 5e3 + 6], ['.5s', 0.5e9], ['1.s', 1e9], ['+5s', 5e9],
+    ['0', 0], ['10', 10e9], ['0.5', 0.5e9], [2, 2e9], [1.5, 1.5e9],
   ];
-  for (const [text, ms] of ok) {
-    test(`"${text}" is ${ms} ms`, () => assert.equal(parseDuration(text), ms));
+  for (const [text, ns] of ok) {
+    test(`${JSON.stringify(text)} is ${ns} ns`, () => {
+      assert.deepEqual(readDuration(text), { ns });
+      if (typeof text === 'string') assert.equal(parseDurationNs(text, '--health-interval'), ns);
+    });
   }
-  for (const text of ['', 's', '10x', '1m30', '-5s', '5 s', 'ms', '1d', '1m 30s']) {
-    test(`"${text}" is a usage error`, () => assert.throws(() => parseDuration(text), isCode('USAGE', /invalid duration/)));
+  const bad: Array<[string | number, RegExp]> = [
+    ['', /empty/], ['s', /expected a number at "s"/], ['1m30', /missing unit after "30"/], ['10x', /unknown unit "x"/],
+    ['1d', /unknown unit "d"/], ['5 s', /contains a space/], ['1m 30s', /contains a space/], [' 5s', /contains a space/], ['-5s', /negative/], [-1, /negative/],
+    ['.', /expected a number/], ['ms', /expected a number at "ms"/], ['9999999999h', /too long/], [Number.NaN, /not a finite number/],
+  ];
+  for (const [text, why] of bad) {
+    test(`${JSON.stringify(text)} is refused: ${why.source}`, () => {
+      const r = readDuration(text);
+      assert.ok('problem' in r && why.test(r.problem), JSON.stringify(r));
+    });
   }
-  test('the error names what was being parsed', () => {
-    assert.throws(() => parseDuration('soon', 'health interval'), isCode('USAGE', /invalid health interval "soon"/));
+  test('the CLI error names the flag, quotes the text and says why', () => {
+    assert.throws(() => parseDurationNs('1m30', '--health-timeout'), isCode('USAGE', /^invalid duration for --health-timeout: "1m30" \(missing unit after "30"\)$/));
   });
 });
 

@@ -1,6 +1,6 @@
 // Table-driven: every directory under test/fixtures/stack is a case. Its `case.json` says how to load it
 // (options) and what must come out: the exact diagnostics (code, file, line, column) and, for a valid stack,
-// a subset of the normalised model. "$DIR" in expected values stands for the case directory.
+// a subset of the normalised model. "$DIR" in expected values and messages stands for the case directory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
@@ -78,7 +78,7 @@ for (const name of readdirSync(root).sort()) {
     const want = spec.diagnostics.map((d) => [...d]);
     const key = (x: unknown[]): string => JSON.stringify(x);
     assert.deepEqual([...got].sort((a, b) => key(a).localeCompare(key(b))), [...want].sort((a, b) => key(a).localeCompare(key(b))), `diagnostics differ:\n${diagnostics.map((d) => `  ${d.code} ${d.message} @${d.location?.line}:${d.location?.col}`).join('\n')}`);
-    for (const [i, m] of (spec.messages ?? []).entries()) {
+    for (const [i, m] of (subst(spec.messages ?? [], dir) as string[]).entries()) {
       const text = diagnostics.map((d) => `${d.message} | ${d.hint ?? ''}`);
       assert.ok(text.some((t) => t.includes(m)), `message #${i} ${JSON.stringify(m)} not found in:\n${text.join('\n')}`);
     }

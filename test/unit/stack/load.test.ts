@@ -131,6 +131,17 @@ describe('serviceConfigHash', () => {
     assert.notEqual(serviceConfigHash(await base('    deploy: {resources: {limits: {memory: 64m}}}\n')), h);
     assert.notEqual(serviceConfigHash(await base('    ports: ["80"]\n')), h);
   });
+  test('a service without `logging` hashes as it did before the model carried logging; setting it changes the hash', async () => {
+    const s = await base('');
+    assert.equal(s.logging, undefined);
+    // The hash of this service before `logging` was added to the model (same text as then: no recreation on upgrade).
+    assert.equal(serviceConfigHash(s), 'f2c50a2c819da7460027f2c2343c75a11fe7e3631086d479d0f7487f58b822c0');
+    const { logging: _l, ...withoutKey } = s;
+    assert.equal(serviceConfigHash(withoutKey as ServiceModel), serviceConfigHash(s));
+    const logged = serviceConfigHash(await base('    logging: {driver: json-file, options: {max-size: 10m}}\n'));
+    assert.notEqual(logged, serviceConfigHash(s));
+    assert.notEqual(serviceConfigHash(await base('    logging: {driver: json-file, options: {max-size: 20m}}\n')), logged);
+  });
   test('does not depend on the order keys were written in', async () => {
     const d1 = tempProject('h1', { 'compose.yaml': 'services:\n  a:\n    image: a\n    environment: {A: "1", B: "2"}\n    user: u\n' });
     const d2 = tempProject('h2', { 'compose.yaml': 'services:\n  a:\n    user: u\n    environment: {B: "2", A: "1"}\n    image: a\n' });

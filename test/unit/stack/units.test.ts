@@ -1,19 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parseSize, shellSplit } from '../../../src/stack/units.js';
+import { parseSize, shellSplit } from '../../../src/stack/units.js';
 import { parsePortShort, parseVolumeShort, SyntaxProblem } from '../../../src/stack/short-syntax.js';
-
-test('durations in nanoseconds', () => {
-  assert.equal(parseDuration('30s'), 30e9);
-  assert.equal(parseDuration('1m30s'), 90e9);
-  assert.equal(parseDuration('1h2m3s4ms5us6ns'), 3723e9 + 4e6 + 5e3 + 6);
-  assert.equal(parseDuration('1.5s'), 1.5e9);
-  assert.equal(parseDuration('10'), 10e9);
-  assert.equal(parseDuration(2), 2e9);
-  assert.equal(parseDuration('soon'), undefined);
-  assert.equal(parseDuration('10x'), undefined);
-  assert.equal(parseDuration(''), undefined);
-});
 
 test('memory sizes in bytes (binary units)', () => {
   assert.equal(parseSize('512m'), 512 * 1024 ** 2);
@@ -60,4 +48,19 @@ test('short volume syntax', () => {
   assert.equal(parseVolumeShort('n:/c:nocopy').nocopy, true);
   assert.throws(() => parseVolumeShort('/h:/c:bogus'), SyntaxProblem);
   assert.throws(() => parseVolumeShort('a:b:c:d'), SyntaxProblem);
+});
+
+test('short volume syntax: a Windows drive in the source is a host path, a one-letter volume name stays a volume', () => {
+  const table: Array<[string, string, string | undefined, string, boolean]> = [
+    // spec, type, source, target, read_only
+    ['C:\\data:/data', 'bind', 'C:\\data', '/data', false],
+    ['C:/data:/data:ro', 'bind', 'C:/data', '/data', true],
+    ['d:\\x\\y:/y:ro', 'bind', 'd:\\x\\y', '/y', true],
+    ['a:/data', 'volume', 'a', '/data', false],
+    ['a:/data:ro', 'volume', 'a', '/data', true],
+  ];
+  for (const [spec, type, source, target, ro] of table) {
+    const v = parseVolumeShort(spec);
+    assert.deepEqual([v.type, v.source, v.target, v.read_only], [type, source, target, ro], spec);
+  }
 });
