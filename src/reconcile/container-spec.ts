@@ -2,7 +2,7 @@
 // given by the caller, which writes them). No Docker bodies on the way.
 import { GantryError } from '../common/errors.js';
 import { defaultHostSettings, type ContainerSpec } from '../engine/containers/container-spec.js';
-import type { HealthcheckConfig, MountSpec, NetworkAttachment, PortBinding, RestartPolicyName } from '../engine/containers/record.js';
+import type { HealthcheckConfig, MountSpec, NetworkAttachment, PortBinding, RestartPolicy, RestartPolicyName } from '../engine/containers/record.js';
 import type { NetworkCreateRequest } from '../engine/engine.js';
 import type { NetworkModel, ServiceModel, StackModel } from '../stack/model.js';
 import { containerLabels, LABEL, networkLabels } from './labels.js';
@@ -21,16 +21,17 @@ export function gantryExtension(s: ServiceModel): { restartOnUnhealthy: boolean 
   return { restartOnUnhealthy: obj['restart-on-unhealthy'] === true };
 }
 
-function restartPolicy(s: ServiceModel): { Name: string; MaximumRetryCount?: number } {
+/** `restart`, or deploy.restart_policy when `restart` is not set (compose's mapping of its conditions). */
+export function restartPolicy(s: ServiceModel): RestartPolicy {
   const [name = 'no', max] = s.restart.split(':');
   if (s.restart === 'no' && s.deploy.restart_policy !== undefined) {
     const rp = s.deploy.restart_policy;
-    if (rp.condition === 'any') return { Name: 'always' };
-    if (rp.condition === 'unless-stopped') return { Name: 'unless-stopped' };
-    if (rp.condition === 'on-failure') return { Name: 'on-failure', MaximumRetryCount: rp.max_attempts ?? 0 };
-    return { Name: 'no' };
+    if (rp.condition === 'any') return { name: 'always', maximumRetryCount: 0 };
+    if (rp.condition === 'unless-stopped') return { name: 'unless-stopped', maximumRetryCount: 0 };
+    if (rp.condition === 'on-failure') return { name: 'on-failure', maximumRetryCount: rp.max_attempts ?? 0 };
+    return { name: 'no', maximumRetryCount: 0 };
   }
-  return max === undefined ? { Name: name } : { Name: name, MaximumRetryCount: Number(max) };
+  return { name: name as RestartPolicyName, maximumRetryCount: max === undefined ? 0 : Number(max) };
 }
 
 /** Host port for replica `num` of a published spec ("8080" or a range "8080-8082"). */
@@ -120,7 +121,6 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
   const memory = s.deploy.limits.memory ?? s.mem_limit;
   const cpus = s.deploy.limits.cpus ?? s.cpus;
   const pids = s.deploy.limits.pids ?? s.pids_limit;
-  const rp = restartPolicy(s);
   const d = defaultHostSettings();
   return {
     name, image: s.image,
@@ -133,7 +133,7 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
     exposedPorts: [...exposed], healthcheck: healthcheck(s), anonymousVolumes: anonymous,
     host: {
       ...d, mounts, portBindings, networkMode, networks,
-      restartPolicy: { name: rp.Name as RestartPolicyName, maximumRetryCount: rp.MaximumRetryCount ?? 0 },
+      restartPolicy: restartPolicy(s),
       memoryBytes: memory ?? 0, memorySwapBytes: s.memswap_limit ?? 0, nanoCpus: cpus === undefined ? 0 : Math.round(cpus * 1e9),
       pidsLimit: pids ?? 0, shmSizeBytes: s.shm_size !== undefined && s.shm_size > 0 ? s.shm_size : d.shmSizeBytes,
       capAdd: [...s.cap_add], capDrop: [...s.cap_drop], readonlyRootfs: s.read_only, init: s.init, privileged: s.privileged,

@@ -6,18 +6,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadStack, serviceConfigHash } from '../../../src/stack/index.js';
-import { containerCreateBody } from '../../../src/reconcile/container-spec.js';
+import { containerSpec } from '../../../src/reconcile/container-spec.js';
 
-test('deploy.restart_policy.condition maps to the Docker restart policy', async () => {
-  const table: Array<[string, { Name: string; MaximumRetryCount?: number }]> = [
-    ['restart_policy: {condition: any}', { Name: 'always' }],
-    ['restart_policy: {condition: always}', { Name: 'always' }],
-    ['restart_policy: {condition: unless-stopped}', { Name: 'unless-stopped' }],
-    ['restart_policy: {condition: none}', { Name: 'no' }],
-    ['restart_policy: {condition: "no"}', { Name: 'no' }],
-    ['restart_policy: {condition: on-failure, max_attempts: 4}', { Name: 'on-failure', MaximumRetryCount: 4 }],
-    ['restart_policy: {}', { Name: 'always' }],
-    ['replicas: 1', { Name: 'no' }],
+test("deploy.restart_policy.condition maps to the container's restart policy", async () => {
+  const table: Array<[string, { name: string; maximumRetryCount: number }]> = [
+    ['restart_policy: {condition: any}', { name: 'always', maximumRetryCount: 0 }],
+    ['restart_policy: {condition: always}', { name: 'always', maximumRetryCount: 0 }],
+    ['restart_policy: {condition: unless-stopped}', { name: 'unless-stopped', maximumRetryCount: 0 }],
+    ['restart_policy: {condition: none}', { name: 'no', maximumRetryCount: 0 }],
+    ['restart_policy: {condition: "no"}', { name: 'no', maximumRetryCount: 0 }],
+    ['restart_policy: {condition: on-failure, max_attempts: 4}', { name: 'on-failure', maximumRetryCount: 4 }],
+    ['restart_policy: {}', { name: 'always', maximumRetryCount: 0 }],
+    ['replicas: 1', { name: 'no', maximumRetryCount: 0 }],
   ];
   const dir = mkdtempSync(join(tmpdir(), 'gantry-spec-'));
   try {
@@ -27,8 +27,8 @@ test('deploy.restart_policy.condition maps to the Docker restart policy', async 
     table.forEach(([deploy, want], i) => {
       const s = model.services[`s${i}`];
       assert.ok(s !== undefined);
-      const body = containerCreateBody(model, s, 1, serviceConfigHash(s), { secrets: {}, configs: {} });
-      assert.deepEqual(body.HostConfig?.RestartPolicy, want, deploy);
+      const spec = containerSpec(model, s, 1, serviceConfigHash(s), { secrets: {}, configs: {} });
+      assert.deepEqual(spec.host.restartPolicy, want, deploy);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
