@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerInfo, ContainerInspectInfo } from 'dockerode';
 import type { DaemonPaths } from '../common/paths.js';
+import { refusalLine, refusedRecords } from '../common/versioned-record.js';
 import { detectCgroupDriver, type CgroupDriver } from '../engine/cgroups/index.js';
 import type { ImageSource, ImageView } from '../engine/containers/deps.js';
 import { ExecManager } from '../engine/containers/exec.js';
@@ -36,7 +37,6 @@ export class Engine {
     this.store = new ContainerStore(paths.root);
     const loaded = this.store.load();
     this.orphanDirs.push(...loaded.orphanDirs);
-    for (const f of loaded.corrupt) process.stderr.write(`${new Date().toISOString()} gantryd: skipping damaged container record ${f} (kept for inspection)\n`);
     this.volumes = new VolumeStore(paths.root);
     this.images = new ImageStore({ root: paths.root });
     this.cgroups = detectCgroupDriver();
@@ -58,7 +58,13 @@ export class Engine {
     // Then the supervisors: health checks of running containers, and stacks converged again.
     engine.health.start();
     engine.stacks.start();
+    for (const e of refusedRecords(paths.root)) process.stderr.write(`${new Date().toISOString()} gantryd: ${refusalLine(e)}\n`);
     return engine;
+  }
+
+  /** Records refused at start or since (written by a newer gantry, or damaged and quarantined): one line each. */
+  stateWarnings(): string[] {
+    return refusedRecords(this.paths.root).map((e) => `${e.message} (${e.hint ?? ''})`);
   }
 
   private imageSource(): ImageSource {

@@ -23,7 +23,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
       Images: engine.images.list().length, Driver: 'overlay2', DockerRootDir: engine.paths.root,
       CgroupDriver: 'cgroupfs', CgroupVersion: String(engine.cgroups.version), KernelVersion: release(),
       OperatingSystem: 'linux', OSType: 'linux', Architecture: process.arch, NCPU: cpus().length, MemTotal: totalmem(),
-      ServerVersion: GANTRY_VERSION, Warnings: [...engine.cgroups.warnings],
+      ServerVersion: GANTRY_VERSION, Warnings: [...engine.cgroups.warnings, ...engine.stateWarnings()],
     };
   });
   r.add('GET', '/events', (ctx) => {

@@ -532,6 +532,7 @@ export class ContainerManager {
     const known = new Set(this.o.store.all().map((r) => r.id));
     for (const path of this.o.cgroups.list(this.o.prefix)) {
       const id = path.split('/').pop() ?? '';
+      if (this.o.store.held().has(id)) continue; // its record was refused (too new, damaged): left alone
       const rec = known.has(id) ? this.o.store.find(id) : undefined;
       if (!rec || !isActive(rec.state.status)) {
         try { this.o.cgroups.killAll(path); } catch { /* gone */ }
