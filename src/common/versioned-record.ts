@@ -22,8 +22,8 @@ export interface RecordFormat<T> {
   readonly upgrades: Readonly<Record<number, (data: RecordData) => RecordData>>;
   /** Why the data (at the current format) is not a record of this kind, or undefined when it is. */
   readonly check: (data: RecordData) => string | undefined;
-  /** Only for the type: T is what `check` accepted. */
-  readonly _type?: T;
+  /** Never set: carries T, the record type `check` vouches for, so readers infer it from the format. */
+  readonly recordType?: T;
 }
 
 /** Records carry no `version` member of their own: it is the format's. */

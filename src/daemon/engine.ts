@@ -64,7 +64,7 @@ export class Engine {
 
   /** Records refused at start or since (written by a newer gantry, or damaged and quarantined): one line each. */
   stateWarnings(): string[] {
-    return refusedRecords(this.paths.root).map((e) => `${e.message} (${e.hint ?? ''})`);
+    return refusedRecords(this.paths.root).map((e) => (e.hint === undefined ? e.message : `${e.message} (hint: ${e.hint})`));
   }
 
   private imageSource(): ImageSource {

@@ -49,7 +49,9 @@ export class ContainerStore {
   load(): LoadResult {
     const orphanDirs: string[] = [];
     const refused: GantryError[] = [];
-    for (const id of readdirSync(this.dir)) {
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue; // not something gantry made: not ours to read or remove
+      const id = entry.name;
       const f = this.file(id);
       const leftAlone = `container ${id.slice(0, 12)} is left alone (its processes, cgroup and files are kept)`;
       const forgetHint = `repair the record and put it back as ${f.rel}, or stop the container's processes and remove containers/${id} to forget it`;

@@ -46,8 +46,10 @@ export class VolumeStore {
   constructor(private readonly root: string) {
     this.dir = join(root, 'volumes');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(this.dir)) {
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      const name = entry.name;
       if (name.startsWith('.')) { rmSync(join(this.dir, name), { recursive: true, force: true }); continue; }
+      if (!entry.isDirectory()) continue; // not a volume gantry made
       const f: RecordFile = { root, rel: `volumes/${name}/volume.json` };
       const read = readRecord(f, VOLUME_FORMAT);
       if (read.status === 'ok' && read.value.name === name) { this.records.set(name, read.value); continue; }
