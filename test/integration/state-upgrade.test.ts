@@ -22,6 +22,13 @@ const FUTURE = 'f0f0f0f0f0f0' + '9'.repeat(52);
 /** The fixture daemon's prefix was gantry-fx0: its links start with this. */
 const FIXTURE_LINK_PREFIX = 'gt82ba';
 
+/** Deletes links of this daemon's that are left (the fixture's bridges are made at start, before anything can fail). */
+function removeLinks(prefix: string): void {
+  const names = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.split('\n')
+    .map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter((n) => n.startsWith(linkPrefixFor(prefix)));
+  for (const n of names) spawnSync('ip', ['link', 'del', n]);
+}
+
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? filesUnder(join(dir, n)) : [join(dir, n)]));
 }
@@ -74,7 +81,10 @@ describe('a root written before records were versioned', { skip }, () => {
     writeFileSync(join(d.root, 'stacks', 'futurestack.json'), futureStack);
     await d.start();
   });
-  after(() => d.dispose());
+  after(async () => {
+    await d.dispose();
+    removeLinks(d.prefix);
+  });
 
   const inspect = (ref: string): Inspect => (JSON.parse(d.ok(['inspect', ref])) as Inspect[])[0]!;
 
@@ -158,6 +168,7 @@ describe('a damaged record of a running container', { skip }, () => {
     await d.stop().catch(() => undefined);
     await d.start().catch(() => undefined);
     await d.dispose();
+    removeLinks(d.prefix);
   });
 
   test('is quarantined and reported; the container keeps running, with its cgroup, files and network', async () => {
