@@ -4,6 +4,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonPaths } from '../common/paths.js';
+import { refusalLine, refusedRecords } from '../common/versioned-record.js';
 import { detectCgroupDriver, type CgroupDriver } from '../engine/cgroups/index.js';
 import { systemClock } from '../engine/clock.js';
 import { LinuxRuntime } from '../engine/containers/linux-runtime.js';
@@ -22,7 +23,6 @@ export class Daemon {
   readonly cgroups: CgroupDriver;
   readonly network: NetworkManager;
   readonly stacks: StackService;
-  private readonly unreadable: Set<string>;
 
   private constructor(readonly paths: DaemonPaths) {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
@@ -32,8 +32,6 @@ export class Daemon {
     const loaded = store.load();
     // A directory without a record is a create that died half-way: nothing can be running from it.
     for (const d of loaded.orphanDirs) rmSync(d, { recursive: true, force: true });
-    for (const f of loaded.corrupt) log(`skipping damaged container record ${f} (kept for inspection; its container is left alone)`);
-    this.unreadable = new Set(loaded.corrupt.map((f) => f.split('/').slice(-2, -1)[0] ?? ''));
     const volumes = new VolumeStore(paths.root);
     const images = new ImageStore({ root: paths.root });
     this.cgroups = detectCgroupDriver();
@@ -45,7 +43,8 @@ export class Daemon {
       networks: ({ manager }) => {
         network = new NetworkManager({ root: paths.root, prefix: paths.prefix, events, log,
           containers: { find: (r) => store.find(r), get: (r) => store.get(r), all: () => store.all(),
-            setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), containerDir: (id) => runtime.paths(id).dir } });
+            setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), containerDir: (id) => runtime.paths(id).dir,
+            held: () => store.held() } });
         return network;
       } });
     this.network = network!;
@@ -56,9 +55,15 @@ export class Daemon {
     const d = new Daemon(paths);
     // Networks first: recovery detaches containers that died while the daemon was down.
     await d.network.open();
-    await d.engine.open(d.unreadable);
+    await d.engine.open();
     d.stacks.start();
+    for (const e of refusedRecords(paths.root)) log(refusalLine(e));
     return d;
+  }
+
+  /** Records refused at start or since (written by a newer gantry, or damaged and quarantined): one line each. */
+  stateWarnings(): string[] {
+    return refusedRecords(this.paths.root).map((e) => (e.hint === undefined ? e.message : `${e.message} (hint: ${e.hint})`));
   }
 
   /** Stops watching (containers keep running); drops the empty cgroup parent so no stray dir is left. */

@@ -1,9 +1,9 @@
 // Stacks in the daemon: the desired state of each project (stored atomically under <root>/stacks/), `up` and
 // `down` (observe → plan → execute, one at a time per project), and the repair loop that keeps stored stacks
 // converged when a container is removed by hand or the daemon restarts.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../common/atomic-file.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { GantryError } from '../common/errors.js';
 import { KeyedMutex } from '../common/mutex.js';
 import { serviceConfigHash } from '../stack/hash.js';
@@ -16,15 +16,9 @@ import { executePlan, type ExecEvent } from '../reconcile/executor.js';
 import { COMPOSE_LABEL, LABEL, volumeLabels } from '../reconcile/labels.js';
 import { formatPlan, planDown, reconcile, selectServices } from '../reconcile/plan.js';
 import { DEFAULT_UP_OPTIONS, type DownOptions, type Operation, type Plan, type UpOptions } from '../reconcile/types.js';
+import { StackStore, type StackRecord } from './stack-store.js';
 
-export interface StackRecord {
-  project: string;
-  model: StackModel;
-  options: UpOptions;
-  /** Set by `stack stop`/`rm`/`kill`: the daemon stops repairing until the next `up`/`start`. */
-  held: boolean;
-  updated: string;
-}
+export type { StackRecord } from './stack-store.js';
 
 export interface UpRequest {
   model: StackModel;
@@ -89,6 +83,7 @@ export function keptOptions(prev: StackRecord | undefined, model: StackModel, op
 
 export class StackService {
   readonly dir: string;
+  private readonly records: StackStore;
   private readonly mutex = new KeyedMutex();
   private readonly busy = new Map<string, number>();
   private readonly repairTimers = new Map<string, Timer>();
@@ -99,25 +94,23 @@ export class StackService {
   constructor(root: string, private readonly engine: Engine, private readonly log: (msg: string) => void = () => undefined,
     private readonly clock: Clock = systemClock) {
     this.ops = engineOps(engine);
-    this.dir = join(root, 'stacks');
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.records = new StackStore(root);
+    this.dir = this.records.dir;
   }
 
   // ---- records ------------------------------------------------------------------------------------------
 
   list(): StackRecord[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith('.json') && !f.startsWith('.'))
-      .flatMap((f) => { const r = readJsonFile<StackRecord>(join(this.dir, f)); return r ? [r] : []; })
-      .sort((a, b) => a.project.localeCompare(b.project));
+    return this.records.list();
   }
 
   get(project: string): StackRecord | undefined {
     checkProject(project);
-    return readJsonFile<StackRecord>(join(this.dir, `${project}.json`));
+    return this.records.get(project);
   }
 
   private save(rec: StackRecord): void {
-    writeJsonAtomic(join(this.dir, `${rec.project}.json`), rec);
+    this.records.save(rec);
   }
 
   setHeld(project: string, held: boolean): void {
@@ -249,11 +242,12 @@ export class StackService {
   async down(project: string, req: DownRequest, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<boolean> {
     checkProject(project);
     return this.exclusive(project, emit, async () => {
-      const model = req.model ?? this.get(project)?.model;
+      const stored = this.get(project); // a record a newer gantry wrote stops here, before anything is removed
+      const model = req.model ?? stored?.model;
       const plan = planDown(model, this.ops.observe(project, []), req.options);
       emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
       if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
-      rmSync(join(this.dir, `${project}.json`), { force: true });
+      this.records.delete(project);
       const failures = plan.operations.length === 0 ? [] : (await executePlan(plan, {
         ops: this.ops, project, signal, volumeName: (k) => k, volumeLabels: () => ({}),
         containerSpec: () => { throw new GantryError('INTERNAL', 'down creates no container'); },

@@ -72,8 +72,8 @@ export class EngineCore implements Engine {
   }
 
   /** After the daemon (re)starts: re-adopt running containers, then supervise health. */
-  async open(unreadable: ReadonlySet<string> = new Set()): Promise<void> {
-    await this.manager.recover(unreadable);
+  async open(): Promise<void> {
+    await this.manager.recover();
     this.health.start();
   }
 

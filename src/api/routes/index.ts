@@ -14,7 +14,8 @@ export interface HostInfo {
   prefix: string;
   root: string;
   cgroupVersion: 1 | 2;
-  warnings: readonly string[];
+  /** Things the operator should know now: cgroup detection notes, refused state records. */
+  warnings: () => string[];
 }
 
 export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo): Router {

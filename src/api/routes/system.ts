@@ -24,7 +24,7 @@ export function systemRoutes(r: Router, engine: Engine, host: HostInfo): void {
       Images: engine.images.list().length, Driver: 'overlay2', DockerRootDir: host.root,
       CgroupDriver: 'cgroupfs', CgroupVersion: String(host.cgroupVersion), KernelVersion: release(),
       OperatingSystem: 'linux', OSType: 'linux', Architecture: process.arch, NCPU: cpus().length, MemTotal: totalmem(),
-      ServerVersion: GANTRY_VERSION, Warnings: [...host.warnings],
+      ServerVersion: GANTRY_VERSION, Warnings: host.warnings(),
     };
   });
   r.add('GET', '/events', (ctx) => {

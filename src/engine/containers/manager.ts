@@ -430,12 +430,12 @@ export class ContainerManager {
 
   /**
    * After a daemon (re)start: re-adopt running processes, record exits that happened while the daemon was down,
-   * apply restart policies, and remove half-made objects. `unreadable` are ids of containers whose records
-   * could not be read: their resources are left alone.
+   * apply restart policies, and remove half-made objects. Containers the store holds (their record was refused:
+   * written by a newer gantry, or damaged) are left alone: processes, cgroups and files.
    */
-  async recover(unreadable: ReadonlySet<string> = new Set()): Promise<void> {
+  async recover(): Promise<void> {
     const active = new Set(this.o.store.all().filter((r) => isActive(r.state.status)).map((r) => r.id));
-    await this.o.runtime.sweep(active, unreadable);
+    await this.o.runtime.sweep(active, this.o.store.held());
     for (const rec of this.o.store.all()) {
       if (rec.state.status === 'removing') { await this.removeLocked(rec.id, { volumes: false }); continue; }
       if (!isActive(rec.state.status)) continue;

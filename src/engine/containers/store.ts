@@ -1,37 +1,103 @@
-// In-memory index of container records backed by one atomic JSON file per container. It hands out read-only
-// views; only the container manager saves (manager.ts update()).
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+// In-memory index of container records backed by one atomic, versioned JSON file per container. It hands out
+// read-only views; only the container manager saves (manager.ts update()).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../../common/atomic-file.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
+import {
+  checkMembers, quarantinedError, quarantineRecord, readRecord, reportRefusal, SAME_LAYOUT, withConsequence, writeRecord,
+  type RecordFile, type RecordFormat,
+} from '../../common/versioned-record.js';
 import type { ContainerRecord, ContainerView } from './record.js';
+
+/** Format 1: the layout of format 0 (records written before versioning) plus `version`. */
+export const CONTAINER_RECORD_FORMAT: RecordFormat<ContainerRecord> = {
+  what: 'container record',
+  version: 1,
+  upgrades: { 0: SAME_LAYOUT },
+  check: (d) => checkMembers(d, { id: 'string', name: 'string', created: 'string', config: 'object', host: 'object', state: 'object' })
+    ?? (typeof (d['state'] as Record<string, unknown>)['status'] === 'string' ? undefined : 'no "state.status"'),
+};
+
+/** Left beside a quarantined container.json: the container is present but unknown, and is left alone. */
+const QUARANTINE_MARK = 'container.json.quarantined';
+
+export interface LoadResult {
+  /** Directories without a record (a create that died half-way): for cleanup. */
+  orphanDirs: string[];
+  /** Records refused (too new, or damaged and quarantined): their containers are left alone. */
+  refused: GantryError[];
+}
 
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
+  private readonly heldIds = new Set<string>();
   readonly dir: string;
 
-  constructor(root: string) {
+  constructor(private readonly root: string) {
     this.dir = join(root, 'containers');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  /** Loads every record; directories without a record (a create that died half-way) are returned for cleanup. */
-  load(): { orphanDirs: string[]; corrupt: string[] } {
+  private file(id: string): RecordFile {
+    return { root: this.root, rel: `containers/${id}/container.json` };
+  }
+
+  /**
+   * Loads every record. A container whose record this build cannot use (written by a newer gantry, or damaged)
+   * is *held*: not listed, never started, stopped or removed, its directory and cgroup kept.
+   */
+  load(): LoadResult {
     const orphanDirs: string[] = [];
-    const corrupt: string[] = [];
-    for (const id of readdirSync(this.dir)) {
-      let rec: ContainerRecord | undefined;
-      try {
-        rec = readJsonFile<ContainerRecord>(join(this.dir, id, 'container.json'));
-      } catch {
-        // Records are written atomically, so this is damage from outside: keep the files, skip the record.
-        corrupt.push(join(this.dir, id, 'container.json'));
+    const refused: GantryError[] = [];
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue; // not something gantry made: not ours to read or remove
+      const id = entry.name;
+      const f = this.file(id);
+      const leftAlone = `container ${id.slice(0, 12)} is left alone (its processes, cgroup and files are kept)`;
+      const forgetHint = `repair the record and put it back as ${f.rel}, or stop the container's processes and remove containers/${id} to forget it`;
+      const read = readRecord(f, CONTAINER_RECORD_FORMAT);
+      if (read.status === 'missing') {
+        const mark = join(this.dir, id, QUARANTINE_MARK);
+        if (existsSync(mark)) {
+          this.heldIds.add(id);
+          const where = readFileSync(mark, 'utf8').trim();
+          refused.push(reportRefusal(f, new GantryError('STATE_CORRUPT', `${f.rel} was damaged and is in ${where}; ${leftAlone}`, { hint: forgetHint, detail: { path: f.rel, quarantined: where } })));
+        } else {
+          orphanDirs.push(join(this.dir, id));
+        }
         continue;
       }
-      if (rec === undefined) orphanDirs.push(join(this.dir, id));
-      else this.byId.set(rec.id, rec);
+      if (read.status === 'ok' && read.value.id !== id) {
+        refused.push(this.quarantine(id, new GantryError('STATE_CORRUPT', `${f.rel} is damaged (it names another container)`), leftAlone, forgetHint));
+        continue;
+      }
+      if (read.status === 'ok') {
+        this.byId.set(id, read.value);
+        rmSync(join(this.dir, id, QUARANTINE_MARK), { force: true }); // a repaired record was put back
+        continue;
+      }
+      if (read.error.code === 'STATE_TOO_NEW') {
+        this.heldIds.add(id);
+        refused.push(withConsequence(f, read.error, leftAlone));
+      } else {
+        refused.push(this.quarantine(id, read.error, leftAlone, forgetHint));
+      }
     }
-    return { orphanDirs, corrupt };
+    return { orphanDirs, refused };
+  }
+
+  private quarantine(id: string, error: GantryError, consequence: string, hint: string): GantryError {
+    const f = this.file(id);
+    const movedTo = quarantineRecord(f);
+    writeFileAtomic(join(this.dir, id, QUARANTINE_MARK), `${movedTo}\n`);
+    this.heldIds.add(id);
+    return quarantinedError(f, error, movedTo, consequence, hint);
+  }
+
+  /** Ids of containers present on disk whose record was refused: nothing may act on them. */
+  held(): ReadonlySet<string> {
+    return this.heldIds;
   }
 
   containerDir(id: string): string {
@@ -43,13 +109,14 @@ export class ContainerStore {
   }
 
   save(rec: ContainerRecord): void {
-    mkdirSync(this.containerDir(rec.id), { recursive: true, mode: 0o700 });
-    writeJsonAtomic(join(this.containerDir(rec.id), 'container.json'), rec);
+    if (this.heldIds.has(rec.id)) throw new Error(`bug: container ${rec.id} is held (its record was refused at start)`);
+    writeRecord(this.file(rec.id), CONTAINER_RECORD_FORMAT, rec);
     this.byId.set(rec.id, rec);
   }
 
   /** Removes the record and the container's directory (upper layer, logs). */
   delete(id: string): void {
+    if (this.heldIds.has(id)) return;
     this.byId.delete(id);
     rmSync(this.containerDir(id), { recursive: true, force: true });
   }

@@ -1,9 +1,9 @@
 // `images/index.json`: which images exist (by id = config digest, with their manifest digest) and which
-// references (full form, `docker.io/library/busybox:latest`) point at which image. Written atomically.
+// references (full form, `docker.io/library/busybox:latest`) point at which image. Written atomically, versioned.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
+import { checkMembers, readRecord, writeRecord, type RecordFile, type RecordFormat } from '../../common/versioned-record.js';
 
 export interface IndexedImage {
   /** Digest of the image's manifest blob. */
@@ -17,35 +17,48 @@ export interface IndexedImage {
 }
 
 export interface ImageIndexData {
-  version: 1;
   images: Record<string, IndexedImage>;
   refs: Record<string, string>;
 }
 
+/** Format 1 has been written since the index existed (its `version` member predates the other records'). */
+const INDEX_FORMAT: RecordFormat<ImageIndexData> = {
+  what: 'image index',
+  version: 1,
+  upgrades: {},
+  check: (d) => checkMembers(d, { images: 'object', refs: 'object' }),
+};
+
 export class ImageIndexFile {
   readonly path: string;
+  private readonly file: RecordFile;
 
   constructor(root: string) {
     const dir = join(root, 'images');
     mkdirSync(dir, { recursive: true });
-    this.path = join(dir, 'index.json');
+    this.file = { root, rel: 'images/index.json' };
+    this.path = join(root, this.file.rel);
   }
 
+  /**
+   * The index, or an error that stops the daemon: without it every image, layer and blob looks unreferenced, and
+   * the store would sweep them. Nothing is moved or rewritten then.
+   */
   load(): ImageIndexData {
-    let data: ImageIndexData | undefined;
-    try {
-      data = readJsonFile<ImageIndexData>(this.path);
-    } catch (e) {
-      throw new GantryError('STATE_CORRUPT', `the image index ${this.path} cannot be read`, { cause: e, hint: 'restore it from a backup or remove it (images must then be imported again)' });
+    const read = readRecord(this.file, INDEX_FORMAT);
+    if (read.status === 'missing') return { images: {}, refs: {} };
+    if (read.status === 'ok') return read.value;
+    if (read.error.code === 'STATE_TOO_NEW') {
+      throw new GantryError('STATE_TOO_NEW', `${read.error.message}; the daemon does not start without its image index`, {
+        hint: 'upgrade gantry (with the index moved aside, this build would forget every image and remove its layers)', detail: read.error.detail,
+      });
     }
-    if (data === undefined) return { version: 1, images: {}, refs: {} };
-    if (data.version !== 1 || typeof data.images !== 'object' || typeof data.refs !== 'object') {
-      throw new GantryError('STATE_CORRUPT', `the image index ${this.path} has an unknown format`, { hint: 'was it written by a newer gantry?' });
-    }
-    return data;
+    throw new GantryError('STATE_CORRUPT', `${read.error.message}; the daemon does not start without its image index`, {
+      hint: `restore ${this.file.rel} from a backup, or move it aside (every image must then be imported again)`, detail: read.error.detail,
+    });
   }
 
   save(data: ImageIndexData): void {
-    writeJsonAtomic(this.path, data);
+    writeRecord(this.file, INDEX_FORMAT, data);
   }
 }

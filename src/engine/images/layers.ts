@@ -1,14 +1,16 @@
-// Extracted layers: `layers/<chain id hex>/diff/` in overlay form plus `layer.json`. A layer is extracted
+// Extracted layers: `layers/<chain id hex>/diff/` in overlay form plus a versioned `layer.json`. A layer is extracted
 // into `layers/.tmp-*/` and renamed into place only when complete, so a crash never leaves a half layer
 // under its final name; stray temp dirs are removed when the store opens.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { writeJsonAtomic, readJsonFile } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
+import {
+  checkMembers, quarantinedError, quarantineRecord, readRecord, SAME_LAYOUT, writeRecord, type RecordFile, type RecordFormat,
+} from '../../common/versioned-record.js';
 import { HashingStream } from './hashing.js';
 import { chainIds, digestHex, isDigest } from './oci.js';
 import { WhiteoutTransform } from './whiteouts.js';
@@ -58,10 +60,17 @@ export interface ExtractOptions {
   expectedDigest?: string | undefined;
 }
 
+const LAYER_FORMAT: RecordFormat<LayerRecord> = {
+  what: 'layer record',
+  version: 1,
+  upgrades: { 0: SAME_LAYOUT },
+  check: (d) => checkMembers(d, { chainId: 'string', diffId: 'string', size: 'number' }),
+};
+
 export class LayerStore {
   readonly dir: string;
 
-  constructor(root: string) {
+  constructor(private readonly root: string) {
     this.dir = join(root, 'layers');
     mkdirSync(this.dir, { recursive: true });
   }
@@ -82,9 +91,15 @@ export class LayerStore {
     return join(this.layerDir(chainId), 'diff');
   }
 
+  /** The layer's record; undefined when it is not extracted; throws STATE_TOO_NEW or STATE_CORRUPT when refused. */
   get(chainId: string): LayerRecord | undefined {
     if (!isDigest(chainId)) return undefined;
-    return readJsonFile<LayerRecord>(join(this.layerDir(chainId), RECORD));
+    const f: RecordFile = { root: this.root, rel: `layers/${digestHex(chainId)}/${RECORD}` };
+    const read = readRecord(f, LAYER_FORMAT);
+    if (read.status === 'ok') return read.value;
+    if (read.status === 'missing') return undefined;
+    if (read.error.code === 'STATE_TOO_NEW') throw read.error;
+    throw quarantinedError(f, read.error, quarantineRecord(f), 'the layer counts as not extracted', 'import the image again');
   }
 
   has(chainId: string): boolean {
@@ -120,7 +135,7 @@ export class LayerStore {
       const existing = this.get(chainId);
       if (existing !== undefined) return existing;
       const record: LayerRecord = { chainId, diffId, parent: opts.parent ?? null, size };
-      writeJsonAtomic(join(tmp, RECORD), record);
+      writeRecord({ root: this.root, rel: `layers/${basename(tmp)}/${RECORD}` }, LAYER_FORMAT, record);
       const final = this.layerDir(chainId);
       if (existsSync(final)) rmSync(final, { recursive: true, force: true }); // a dir without a record: a leftover
       renameSync(tmp, final);

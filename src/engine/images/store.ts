@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { GantryError } from '../../common/errors.js';
+import { GantryError, isGantryError } from '../../common/errors.js';
 import { BlobStore, type BlobInfo } from './blobs.js';
 import { ImageIndexFile, type ImageIndexData, type IndexedImage } from './image-index.js';
 import { LayerStore, detectCompression, type LayerRecord } from './layers.js';
@@ -532,6 +532,7 @@ export class ImageStore {
       try {
         loaded = this.#loadImage(entry.manifest);
       } catch (e) {
+        if (isGantryError(e) && e.code === 'STATE_TOO_NEW') throw e; // a newer gantry's layer: never drop or sweep it
         loaded = e instanceof Error ? e.message : String(e);
       }
       if (typeof loaded !== 'string' && loaded.manifest.config.digest === id) {

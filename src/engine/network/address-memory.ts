@@ -72,6 +72,6 @@ export class AddressMemory {
       this.store.deleteLastAddresses(containerId);
       return;
     }
-    this.store.saveLastAddresses({ version: 1, containerId, addresses: Object.fromEntries([...nets].sort(([a], [b]) => a.localeCompare(b))) });
+    this.store.saveLastAddresses({ containerId, addresses: Object.fromEntries([...nets].sort(([a], [b]) => a.localeCompare(b))) });
   }
 }

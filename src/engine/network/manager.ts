@@ -37,6 +37,8 @@ export interface ContainerLookup {
   /** Records a container's network configuration (connect/disconnect); the container manager owns records. */
   setNetworks(id: string, networkMode: string, networks: readonly NetworkAttachment[]): void;
   containerDir(id: string): string;
+  /** Containers whose record was refused (too new, damaged): their endpoints are kept as they are. */
+  held?(): ReadonlySet<string>;
 }
 
 export interface NetworkManagerOptions {
@@ -130,7 +132,8 @@ export class NetworkManager implements NetworkService {
     const restored: ContainerNetState[] = [];
     for (const state of this.store.loadStates()) {
       const rec = this.o.containers.find(state.containerId);
-      const alive = rec !== undefined && isActive(rec.state.status) && rec.state.pid === state.pid
+      const held = this.o.containers.held?.().has(state.containerId) === true; // record refused: left alone
+      const alive = (held || (rec !== undefined && isActive(rec.state.status) && rec.state.pid === state.pid))
         && state.endpoints.every((ep) => links.has(ep.hostIfName) && this.networks.has(ep.networkId));
       if (!alive) {
         for (const ep of state.endpoints) if (links.has(ep.hostIfName)) this.quietly(() => detachContainer(ep.hostIfName));
@@ -151,6 +154,7 @@ export class NetworkManager implements NetworkService {
       keep.add(n.bridge);
     }
     for (const s of this.states.values()) for (const ep of s.endpoints) keep.add(ep.hostIfName);
+    for (const id of this.store.refusedNetworkIds()) keep.add(bridgeIfName(this.linkPrefix, id)); // record refused: left alone
     const removed = removeStaleLinks(this.linkPrefix, keep);
     if (removed.length > 0) this.log(`removed stale links ${removed.join(', ')}`);
     for (const state of restored) {

@@ -1,10 +1,14 @@
 // Persistent records of networks (<root>/networks/<id>.json), of the live endpoints of each running
 // container (<root>/networks/endpoints/<containerId>.json) and of the addresses each container had last
-// (<root>/networks/addresses/<containerId>.json). Every write is atomic (temp file, fsync, rename),
-// so a daemon killed at any instant finds either the old record or the new one.
+// (<root>/networks/addresses/<containerId>.json). Every write is atomic (temp file, fsync, rename), so a
+// daemon killed at any instant finds either the old record or the new one; every record is versioned.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../../common/atomic-file.js';
+import { GantryError } from '../../common/errors.js';
+import {
+  checkMembers, quarantinedError, quarantineRecord, readRecord, SAME_LAYOUT, TOO_NEW_HINT, withConsequence, writeRecord,
+  type RecordFile, type RecordFormat, type Unversioned,
+} from '../../common/versioned-record.js';
 import type { PublishedPort } from './ports.js';
 
 export interface NetworkRecord {
@@ -51,70 +55,122 @@ export interface ContainerNetState {
   ports: PublishedPort[];
 }
 
+const NETWORK_FORMAT: RecordFormat<NetworkRecord> = {
+  what: 'network record',
+  version: 1,
+  upgrades: { 0: SAME_LAYOUT },
+  check: (d) => checkMembers(d, { id: 'string', name: 'string', subnet: 'string', gateway: 'string', bridge: 'string', labels: 'object', options: 'object' }),
+};
+
+const NET_STATE_FORMAT: RecordFormat<ContainerNetState> = {
+  what: 'container network state',
+  version: 1,
+  upgrades: { 0: SAME_LAYOUT },
+  check: (d) => checkMembers(d, { containerId: 'string', pid: 'number', endpoints: 'array', ports: 'array' }),
+};
+
 /** The addresses a container last had, by network id: its next start asks for them again (sticky addresses). */
 export interface LastAddresses {
-  version: 1;
   containerId: string;
   /** Network id → IPv4 address. */
   addresses: Record<string, string>;
 }
 
+const ADDRESSES_FORMAT: RecordFormat<LastAddresses> = {
+  what: 'container address memory',
+  version: 1,
+  upgrades: {},
+  check: (d) => checkMembers(d, { containerId: 'string', addresses: 'object' }),
+};
+
+/**
+ * Refused records (too new, damaged) are never acted on: a too-new file is neither overwritten nor deleted,
+ * a damaged one is moved to quarantine. The bridge of a refused network is kept (`refusedNetworkIds`).
+ */
 export class NetworkStore {
   readonly dir: string;
   private readonly endpointsDir: string;
-  private readonly addressesDir: string;
+  /** Record paths (relative to the root) this build must not write or delete. */
+  private readonly tooNew = new Set<string>();
+  private readonly refusedNetworks = new Set<string>();
 
-  constructor(root: string) {
+  constructor(private readonly root: string) {
     this.dir = join(root, 'networks');
     this.endpointsDir = join(this.dir, 'endpoints');
-    this.addressesDir = join(this.dir, 'addresses');
     mkdirSync(this.endpointsDir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.addressesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(join(this.dir, 'addresses'), { recursive: true, mode: 0o700 });
   }
 
   loadLastAddresses(): LastAddresses[] {
-    return this.readAll<LastAddresses>(this.addressesDir).filter((r) => r.version === 1);
+    return this.readAll('networks/addresses', ADDRESSES_FORMAT, 'the container may get another address at its next start').records;
   }
 
   saveLastAddresses(rec: LastAddresses): void {
-    writeJsonAtomic(join(this.addressesDir, `${rec.containerId}.json`), rec);
+    this.write(`networks/addresses/${rec.containerId}.json`, ADDRESSES_FORMAT, rec);
   }
 
   deleteLastAddresses(containerId: string): void {
-    rmSync(join(this.addressesDir, `${containerId}.json`), { force: true });
+    this.remove(`networks/addresses/${containerId}.json`);
   }
 
   loadNetworks(): NetworkRecord[] {
-    return this.readAll<NetworkRecord>(this.dir);
+    const { records, refused } = this.readAll('networks', NETWORK_FORMAT, 'the network is not managed by this build; its bridge is kept');
+    for (const id of refused) this.refusedNetworks.add(id);
+    return records;
+  }
+
+  /** Ids (from file names) of networks whose record was refused. */
+  refusedNetworkIds(): ReadonlySet<string> {
+    return this.refusedNetworks;
   }
 
   loadStates(): ContainerNetState[] {
-    return this.readAll<ContainerNetState>(this.endpointsDir);
+    return this.readAll('networks/endpoints', NET_STATE_FORMAT, "the container's network endpoints are not re-adopted").records;
   }
 
-  private readAll<T>(dir: string): T[] {
-    const out: T[] = [];
-    for (const f of readdirSync(dir)) {
-      if (!f.endsWith('.json') || f.startsWith('.')) continue;
-      const rec = readJsonFile<T>(join(dir, f));
-      if (rec !== undefined) out.push(rec);
+  private readAll<T>(relDir: string, format: RecordFormat<T>, consequence: string): { records: T[]; refused: string[] } {
+    const records: T[] = [];
+    const refused: string[] = [];
+    for (const name of readdirSync(join(this.root, relDir))) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const f: RecordFile = { root: this.root, rel: `${relDir}/${name}` };
+      const read = readRecord(f, format);
+      if (read.status === 'ok') { records.push(read.value); continue; }
+      if (read.status === 'missing') continue;
+      refused.push(name.slice(0, -'.json'.length));
+      if (read.error.code === 'STATE_TOO_NEW') {
+        this.tooNew.add(f.rel);
+        withConsequence(f, read.error, consequence);
+      } else {
+        quarantinedError(f, read.error, quarantineRecord(f), consequence, `repair the copy and put it back as ${f.rel} while gantryd is stopped`);
+      }
     }
-    return out;
+    return { records, refused };
+  }
+
+  private write<T extends object & Unversioned>(rel: string, format: RecordFormat<T>, rec: T): void {
+    if (this.tooNew.has(rel)) throw new GantryError('STATE_TOO_NEW', `${rel} was written by a newer gantry; refusing to overwrite it`, { hint: TOO_NEW_HINT });
+    writeRecord({ root: this.root, rel }, format, rec);
+  }
+
+  private remove(rel: string): void {
+    if (this.tooNew.has(rel)) return; // never delete what this build cannot read
+    rmSync(join(this.root, rel), { force: true });
   }
 
   saveNetwork(rec: NetworkRecord): void {
-    writeJsonAtomic(join(this.dir, `${rec.id}.json`), rec);
+    this.write(`networks/${rec.id}.json`, NETWORK_FORMAT, rec);
   }
 
   deleteNetwork(id: string): void {
-    rmSync(join(this.dir, `${id}.json`), { force: true });
+    this.remove(`networks/${id}.json`);
   }
 
   saveState(state: ContainerNetState): void {
-    writeJsonAtomic(join(this.endpointsDir, `${state.containerId}.json`), state);
+    this.write(`networks/endpoints/${state.containerId}.json`, NET_STATE_FORMAT, state);
   }
 
   deleteState(containerId: string): void {
-    rmSync(join(this.endpointsDir, `${containerId}.json`), { force: true });
+    this.remove(`networks/endpoints/${containerId}.json`);
   }
 }

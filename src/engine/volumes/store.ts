@@ -1,8 +1,11 @@
-// Named volumes: volumes/<name>/_data plus an atomic volume.json. They outlive containers.
+// Named volumes: volumes/<name>/_data plus an atomic, versioned volume.json. They outlive containers.
 import { mkdirSync, readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonFile, writeJsonAtomic } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
+import {
+  checkMembers, QUARANTINE_DIR, quarantinedError, quarantineRecord, readRecord, SAME_LAYOUT, withConsequence, writeRecord,
+  type RecordFile, type RecordFormat,
+} from '../../common/versioned-record.js';
 
 export interface VolumeRecord {
   name: string;
@@ -24,18 +27,52 @@ export interface VolumeInspect {
 
 const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+const VOLUME_FORMAT: RecordFormat<VolumeRecord> = {
+  what: 'volume record',
+  version: 1,
+  upgrades: { 0: SAME_LAYOUT },
+  check: (d) => checkMembers(d, { name: 'string', createdAt: 'string', labels: 'object', options: 'object' }),
+};
+
 export class VolumeStore {
   readonly dir: string;
   private readonly records = new Map<string, VolumeRecord>();
+  /**
+   * Volumes present whose record this build cannot use (written by a newer gantry, damaged and quarantined, or
+   * missing): not listed, never created over or removed, their data kept. Value: why, for errors.
+   */
+  private readonly held = new Map<string, GantryError>();
 
-  constructor(root: string) {
+  constructor(private readonly root: string) {
     this.dir = join(root, 'volumes');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(this.dir)) {
+    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
+      const name = entry.name;
       if (name.startsWith('.')) { rmSync(join(this.dir, name), { recursive: true, force: true }); continue; }
-      const rec = readJsonFile<VolumeRecord>(join(this.dir, name, 'volume.json'));
-      if (rec) this.records.set(name, rec);
+      if (!entry.isDirectory()) continue; // not a volume gantry made
+      const f: RecordFile = { root, rel: `volumes/${name}/volume.json` };
+      const read = readRecord(f, VOLUME_FORMAT);
+      if (read.status === 'ok' && read.value.name === name) { this.records.set(name, read.value); continue; }
+      const kept = `volume ${name} is left alone (its data is kept)`;
+      if (read.status === 'missing') {
+        // Volumes are made under a dot-name and renamed whole: a volume dir without a record lost it afterwards.
+        this.held.set(name, new GantryError('STATE_CORRUPT', `volume ${name} has no record (${f.rel} is missing); ${kept}`,
+          { hint: `restore ${f.rel} (see ${QUARANTINE_DIR}/), or move volumes/${name} aside` }));
+      } else if (read.status === 'ok') {
+        this.held.set(name, quarantinedError(f, new GantryError('STATE_CORRUPT', `${f.rel} is damaged (it names another volume)`),
+          quarantineRecord(f), kept, `repair the copy and put it back as ${f.rel} while gantryd is stopped`));
+      } else if (read.error.code === 'STATE_TOO_NEW') {
+        this.held.set(name, withConsequence(f, read.error, kept));
+      } else {
+        this.held.set(name, quarantinedError(f, read.error, quarantineRecord(f), kept, `repair the copy and put it back as ${f.rel} while gantryd is stopped`));
+      }
     }
+  }
+
+  /** Throws why a held volume cannot be used or made. */
+  private refuseHeld(name: string): void {
+    const why = this.held.get(name);
+    if (why !== undefined) throw new GantryError(why.code, `volume ${name} cannot be used: ${why.message}`, { hint: why.hint });
   }
 
   dataDir(name: string): string {
@@ -49,11 +86,12 @@ export class VolumeStore {
     }
     const existing = this.records.get(name);
     if (existing) return existing;
+    this.refuseHeld(name);
     const rec: VolumeRecord = { name, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, options: opts.options ?? {}, anonymous: opts.anonymous ?? false };
     // Built under a dot-name, then renamed: a crash never leaves a half volume under its real name.
     const tmp = join(this.dir, `.${name}.${process.pid}`);
     mkdirSync(join(tmp, '_data'), { recursive: true, mode: 0o755 });
-    writeJsonAtomic(join(tmp, 'volume.json'), rec);
+    writeRecord({ root: this.root, rel: `volumes/.${name}.${process.pid}/volume.json` }, VOLUME_FORMAT, rec);
     renameSync(tmp, join(this.dir, name));
     this.records.set(name, rec);
     return rec;
@@ -65,6 +103,7 @@ export class VolumeStore {
 
   get(name: string): VolumeRecord {
     const rec = this.records.get(name);
+    if (!rec) this.refuseHeld(name);
     if (!rec) throw new GantryError('VOLUME_NOT_FOUND', `no such volume: ${name}`, { hint: 'gantry volume ls lists volumes' });
     return rec;
   }

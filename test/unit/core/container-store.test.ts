@@ -21,7 +21,7 @@ describe('ContainerStore', () => {
     s1.save(a);
     s1.save(b);
     const s2 = new ContainerStore(root);
-    assert.deepEqual(s2.load(), { orphanDirs: [], corrupt: [] });
+    assert.deepEqual(s2.load(), { orphanDirs: [], refused: [] });
     assert.deepEqual(s2.all(), [b, a]);
     assert.deepEqual(s2.get('web'), a);
   });
@@ -66,16 +66,64 @@ describe('ContainerStore', () => {
     assert.throws(() => s.get('ghost'), isCode('CONTAINER_NOT_FOUND', /no such container: ghost/));
   });
 
-  test('a damaged record does not stop the daemon from loading the others, and its files are kept', () => {
+  test('a damaged record does not stop the daemon from loading the others; it is quarantined and its container held', () => {
     const s1 = new ContainerStore(root);
     s1.save(makeRecord(ID_A, 'web'));
     const bad = join(root, 'containers', ID_C);
-    mkdirSync(bad, { recursive: true });
+    mkdirSync(join(bad, 'upper'), { recursive: true });
     writeFileSync(join(bad, 'container.json'), '{ not json');
     const s2 = new ContainerStore(root);
-    assert.deepEqual(s2.load(), { orphanDirs: [], corrupt: [join(bad, 'container.json')] });
+    const { orphanDirs, refused } = s2.load();
+    assert.deepEqual(orphanDirs, []);
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0]!.code, 'STATE_CORRUPT');
+    assert.match(refused[0]!.message, new RegExp(`^containers/${ID_C}/container.json is damaged \\(not valid JSON\\); moved to quarantine/\\S+-containers-${ID_C}-container.json; container def789222222 is left alone`));
     assert.deepEqual(s2.all().map((r) => r.id), [ID_A]);
-    assert.ok(existsSync(join(bad, 'container.json')));
+    assert.deepEqual([...s2.held()], [ID_C]);
+    // The damaged bytes are kept in quarantine; the container's files stay where they are.
+    const [q] = readdirSync(join(root, 'quarantine'));
+    assert.equal(readFileSync(join(root, 'quarantine', q!), 'utf8'), '{ not json');
+    assert.ok(existsSync(join(bad, 'upper')));
+    // Next start: still held (not an orphan to remove), still reported.
+    const s3 = new ContainerStore(root);
+    const again = s3.load();
+    assert.deepEqual(again.orphanDirs, []);
+    assert.match(again.refused[0]!.message, /was damaged and is in quarantine\/.*left alone/);
+    assert.deepEqual([...s3.held()], [ID_C]);
+    // A record put back (repaired) is used again.
+    s1.save(makeRecord(ID_C, 'repaired'));
+    const s4 = new ContainerStore(root);
+    assert.deepEqual(s4.load(), { orphanDirs: [], refused: [] });
+    assert.equal(s4.get('repaired').id, ID_C);
+    assert.deepEqual(readdirSync(bad).sort(), ['container.json', 'upper']);
+  });
+
+  test('a record written by a newer gantry is refused with its format, held, and never rewritten or deleted', () => {
+    const dir = join(root, 'containers', ID_B);
+    mkdirSync(dir, { recursive: true });
+    const text = JSON.stringify({ version: 999, id: ID_B, shape: 'from the future' });
+    writeFileSync(join(dir, 'container.json'), text);
+    const s = new ContainerStore(root);
+    const { refused } = s.load();
+    assert.equal(refused[0]!.code, 'STATE_TOO_NEW');
+    assert.equal(refused[0]!.message, `containers/${ID_B}/container.json was written by a newer gantry (format 999, this build reads up to 1); container abc456111111 is left alone (its processes, cgroup and files are kept)`);
+    assert.equal(refused[0]!.hint, 'upgrade gantry, or move the file aside');
+    assert.equal(s.find(ID_B), undefined);
+    assert.deepEqual([...s.held()], [ID_B]);
+    s.delete(ID_B);
+    assert.equal(readFileSync(join(dir, 'container.json'), 'utf8'), text);
+  });
+
+  test('reads records written before versioning (no "version") and writes the current format, version first', () => {
+    const rec = makeRecord(ID_A, 'old');
+    mkdirSync(join(root, 'containers', ID_A), { recursive: true });
+    writeFileSync(join(root, 'containers', ID_A, 'container.json'), JSON.stringify(rec));
+    const s = new ContainerStore(root);
+    assert.deepEqual(s.load(), { orphanDirs: [], refused: [] });
+    assert.deepEqual(s.get('old'), rec);
+    s.save(rec);
+    const text = readFileSync(join(root, 'containers', ID_A, 'container.json'), 'utf8');
+    assert.match(text, /^\{\n  "version": 1,\n  "id": /);
   });
 
   test('load() reports a directory without container.json as an orphan and does not index it', () => {
@@ -85,7 +133,7 @@ describe('ContainerStore', () => {
     mkdirSync(join(half, 'upper'), { recursive: true });
     writeFileSync(join(half, 'log.json'), '');
     const s2 = new ContainerStore(root);
-    assert.deepEqual(s2.load(), { orphanDirs: [half], corrupt: [] });
+    assert.deepEqual(s2.load(), { orphanDirs: [half], refused: [] });
     assert.deepEqual(s2.all().map((r) => r.id), [ID_A]);
     assert.equal(s2.find(ID_C), undefined);
   });
