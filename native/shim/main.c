@@ -110,13 +110,7 @@ static void start(void) {
   st.listen_fd = server_listen(spec.socket);
   if (st.listen_fd < 0) handshake_failed();
   sh.log_fd = -1;
-  if (spec.log) {
-    sh.log_fd = open(spec.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (sh.log_fd < 0) {
-      fail_errno("open `%s`", spec.log);
-      handshake_failed();
-    }
-  }
+  if (spec.log && log_open(&sh) < 0) handshake_failed();
 
   struct child_fds f = {.in = -1, .out = -1, .err = -1, .aux = -1};
   char pts[32];

@@ -4,6 +4,7 @@ import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import { attachToShim, dockerFrame } from '../../engine/runtime/attach.js';
 import { connectShim, resizeFrame } from '../../engine/runtime/shim-socket.js';
+import { assertLogsReadable } from '../../engine/logs/config.js';
 import { readLogs } from '../../engine/logs/reader.js';
 import { inspectContainer, listEntry } from '../../engine/containers/inspect.js';
 import { isActive } from '../../engine/containers/record.js';
@@ -67,6 +68,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.add('GET', '/containers/{id}/logs', async (ctx) => {
     const rec = store.get(ctx.params['id']!);
+    assertLogsReadable(rec);
     const res = ctx.res!;
     const tailRaw = ctx.query.get('tail');
     const tail = tailRaw === null || tailRaw === 'all' ? undefined : Number(tailRaw);

@@ -8,6 +8,7 @@ import { GantryError } from '../../common/errors.js';
 import { CONTAINER_NAME_RE } from '../../common/ids.js';
 import { parseSignal } from '../../common/units.js';
 import { validateCapabilities } from '../runtime/capabilities.js';
+import { parseLogConfig } from '../logs/config.js';
 import { rlimitNumber } from '../runtime/spec.js';
 import type { ImageRuntimeConfig } from './deps.js';
 import type { ContainerConfig, HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from './record.js';
@@ -185,6 +186,7 @@ export function validateCreate(req: CreateRequest, image: { id: string; config: 
     capAdd, capDrop, ulimits, sysctls: hc.Sysctls ?? {}, extraHosts: asStringArray(hc.ExtraHosts, 'HostConfig.ExtraHosts'),
     dns: asStringArray(hc.Dns, 'HostConfig.Dns'), dnsSearch: hc.DnsSearch ?? [], oomScoreAdj: hc.OomScoreAdj ?? 0,
     shmSizeBytes: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : 64 * 1024 * 1024, privileged: hc.Privileged ?? false,
+    logConfig: parseLogConfig(hc.LogConfig as unknown),
   };
   return { name, config, host, anonymousVolumeTargets };
 }

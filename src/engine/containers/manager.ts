@@ -10,6 +10,7 @@ import { KeyedMutex } from '../../common/mutex.js';
 import { parseSignal } from '../../common/units.js';
 import type { CgroupDriver, CgroupLimits } from '../cgroups/index.js';
 import type { EventBus } from '../events/bus.js';
+import { shimLogSettings } from '../logs/config.js';
 import { capabilityMask } from '../runtime/capabilities.js';
 import { PendingShim } from '../runtime/shim-process.js';
 import { connectShim, frame, signalFrame, watchExit } from '../runtime/shim-socket.js';
@@ -225,7 +226,7 @@ export class ContainerManager {
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
       sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
       rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),
-      oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, logPath: this.logPath(rec.id),
+      oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, ...shimLogSettings(rec, this.logPath(rec.id)),
       args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: false,
