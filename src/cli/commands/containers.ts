@@ -12,7 +12,7 @@ import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { printJson, table } from '../output.js';
 
-const CREATE_FLAGS: FlagSpec[] = [
+export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'detach', short: 'd', kind: 'bool' }, { name: 'rm', kind: 'bool' }, { name: 'name', kind: 'string' },
   { name: 'env', short: 'e', kind: 'list' }, { name: 'env-file', kind: 'list' }, { name: 'volume', short: 'v', kind: 'list' },
   { name: 'tmpfs', kind: 'list' }, { name: 'workdir', short: 'w', kind: 'string' }, { name: 'user', short: 'u', kind: 'string' },

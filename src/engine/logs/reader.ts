@@ -118,7 +118,7 @@ class LineSplitter {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
       const piece = chunk.subarray(start, nl);
-      if (!this.skipping) lines.push(this.partsBytes === 0 ? piece : Buffer.concat([...this.parts, piece]));
+      if (!this.skipping && this.partsBytes + piece.length <= MAX_LINE_BYTES) lines.push(this.partsBytes === 0 ? piece : Buffer.concat([...this.parts, piece]));
       this.parts = [];
       this.partsBytes = 0;
       this.skipping = false;
@@ -183,7 +183,7 @@ async function* linesBackward(file: LogHandle, size: number, lastLineEnd: { at: 
       if (!seenNewline) {
         seenNewline = true;
         lastLineEnd.at = start + nl + 1;
-      } else if (!tooLong) {
+      } else if (!tooLong && afterBytes + piece.length <= MAX_LINE_BYTES) {
         yield afterBytes === 0 ? piece : Buffer.concat([piece, ...after]);
       }
       after = [];
