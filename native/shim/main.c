@@ -256,6 +256,7 @@ static void output_readable(int i) {
   ssize_t r = read(st.out[i], buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (r <= 0) { /* EOF, or EIO once the tty's last slave is closed */
+    output_flush(&sh, i + 1);
     if (st.out[i] != sh.master_fd) close(st.out[i]);
     st.out[i] = -1;
     return;
@@ -333,6 +334,8 @@ static noreturn void finish(void) {
     sig = WTERMSIG(st.status);
     code = 128 + sig;
   }
+  output_flush(&sh, 1);
+  output_flush(&sh, 2);
   write_exit_file(code, sig);
   char payload[8];
   size_t n = fmt_uint(payload, (unsigned)code);

@@ -137,7 +137,7 @@ static void rotate(struct shim *sh) {
   sh->log_size = fstat(fd, &st) == 0 ? st.st_size : 0;
 }
 
-static void log_chunk(struct shim *sh, int stream, const char *buf, size_t n) {
+static void log_entries(struct shim *sh, int stream, const char *buf, size_t n) {
   const struct spec *s = sh->spec;
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
@@ -200,8 +200,48 @@ void send_frame(struct shim *sh, struct client *c, int stream, const char *buf, 
   }
 }
 
+/* Like Docker, a log entry is a whole line: the end of a read that stops mid-line waits for the rest (up to
+ * CHUNK bytes; a longer line is logged in CHUNK-sized parts). Per stream: stdout, stderr. */
+static char carry[2][CHUNK];
+static size_t carry_len[2];
+
+static void log_output(struct shim *sh, int stream, const char *buf, size_t n) {
+  char *c = carry[stream == 2];
+  size_t *cl = &carry_len[stream == 2];
+  const char *nl = memchr(buf, '\n', n);
+  if (*cl && nl) { /* the first line completes the carried one */
+    size_t len = (size_t)(nl - buf) + 1;
+    if (*cl + len > CHUNK) {
+      log_entries(sh, stream, c, *cl);
+    } else {
+      memcpy(c + *cl, buf, len);
+      log_entries(sh, stream, c, *cl + len);
+      buf += len;
+      n -= len;
+    }
+    *cl = 0;
+  }
+  const char *last = n ? memrchr(buf, '\n', n) : NULL;
+  size_t whole = last ? (size_t)(last - buf) + 1 : 0;
+  if (whole) log_entries(sh, stream, buf, whole);
+  buf += whole;
+  n -= whole;
+  if (*cl + n > CHUNK) { /* a line longer than CHUNK: its first part is an entry of its own */
+    log_entries(sh, stream, c, *cl);
+    *cl = 0;
+  }
+  memcpy(c + *cl, buf, n);
+  *cl += n;
+}
+
+void output_flush(struct shim *sh, int stream) {
+  size_t *cl = &carry_len[stream == 2];
+  if (sh->log_fd >= 0 && *cl) log_entries(sh, stream, carry[stream == 2], *cl);
+  *cl = 0;
+}
+
 void output_chunk(struct shim *sh, int stream, const char *buf, size_t n) {
-  if (sh->log_fd >= 0) log_chunk(sh, stream, buf, n);
+  if (sh->log_fd >= 0) log_output(sh, stream, buf, n);
   for (int i = 0; i < MAX_CLIENTS; i++) {
     struct client *c = &sh->clients[i];
     if (c->fd >= 0 && c->subscribed) send_frame(sh, c, stream, buf, n);

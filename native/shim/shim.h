@@ -116,6 +116,7 @@ struct shim {
 
 int log_open(struct shim *sh); /* opens spec->log for appending (fills g_err) */
 void output_chunk(struct shim *sh, int stream, const char *buf, size_t n); /* log + subscribers */
+void output_flush(struct shim *sh, int stream); /* logs a line still waiting for its end (at EOF and exit) */
 void send_frame(struct shim *sh, struct client *c, int stream, const char *buf, size_t n);
 
 int server_listen(const char *path); /* fills g_err */
