@@ -388,7 +388,11 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const info = await client.call<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ref}/json`);
       const res = await client.stream('GET', `/containers/${info.Id}/logs`, { query: { stdout: true, stderr: true, follow: bool(p, 'follow'), tail, timestamps: bool(p, 'timestamps') } });
       const write = info.Config.Tty ? (c: Buffer) => { process.stdout.write(c); } : demuxTo(process.stdout, process.stderr);
-      for await (const c of res as AsyncIterable<Buffer>) write(c);
+      for await (const c of res as AsyncIterable<Buffer>) {
+        write(c);
+        // A slow reader (a pager, a pipe) holds the daemon back instead of piling the log up in this process.
+        for (const s of [process.stdout, process.stderr]) if (s.writableNeedDrain) await new Promise((r) => s.once('drain', r));
+      }
       return 0;
     }
     case 'exec': {
