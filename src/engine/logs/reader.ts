@@ -154,12 +154,23 @@ async function* linesForward(file: LogHandle, position: { at: number }, splitter
   }
 }
 
+/** A file being read forward: where, and the line it is in the middle of. */
+interface Cursor { file: OpenFile; position: { at: number }; splitter: LineSplitter }
+
+/** The entries `keep` accepts, read forward from a cursor (see linesForward). */
+async function* entriesForward(c: Cursor, keep: (e: LogEntry) => boolean, until = Infinity): AsyncGenerator<LogEntry> {
+  for await (const line of linesForward(c.file.handle, c.position, c.splitter, until)) {
+    const e = parseLine(line);
+    if (e && keep(e)) yield e;
+  }
+}
+
 /**
- * The whole lines of the first `size` bytes of `file`, newest first, read backwards in fixed-size chunks.
- * What follows the last newline (a line the shim is still writing) is not a line yet: `lastLineEnd.at` is set to
- * where it starts.
+ * The whole lines of the first `size` bytes of `file`, newest first, each with the offset it starts at, read
+ * backwards in fixed-size chunks. What follows the last newline (a line the shim is still writing) is not a line
+ * yet: `lastLineEnd.at` is set to where it starts, before the first line is yielded.
  */
-async function* linesBackward(file: LogHandle, size: number, lastLineEnd: { at: number }): AsyncGenerator<Buffer> {
+async function* linesBackward(file: LogHandle, size: number, lastLineEnd: { at: number }): AsyncGenerator<{ line: Buffer; at: number }> {
   let pos = size;
   let after: Buffer[] = []; // the start of the line that continues past the chunk being read, oldest part first
   let afterBytes = 0;
@@ -184,7 +195,7 @@ async function* linesBackward(file: LogHandle, size: number, lastLineEnd: { at: 
         seenNewline = true;
         lastLineEnd.at = start + nl + 1;
       } else if (!tooLong && afterBytes + piece.length <= MAX_LINE_BYTES) {
-        yield afterBytes === 0 ? piece : Buffer.concat([piece, ...after]);
+        yield { line: afterBytes === 0 ? piece : Buffer.concat([piece, ...after]), at: start + nl + 1 };
       }
       after = [];
       afterBytes = 0;
@@ -201,34 +212,36 @@ async function* linesBackward(file: LogHandle, size: number, lastLineEnd: { at: 
       }
     }
   }
-  if (seenNewline && !tooLong && afterBytes > 0) yield Buffer.concat(after);
+  if (seenNewline && !tooLong && afterBytes > 0) yield { line: Buffer.concat(after), at: 0 };
 }
 
-/** Where reading the newest file stopped, for `follow`. */
-interface Cursor { file: OpenFile; position: { at: number }; splitter: LineSplitter }
+/** Where `logs` starts reading forward: files[index] at offset `at`, then every newer file. */
+interface Start { index: number; at: number }
 
-/** The last `n` kept entries over all files, oldest first; leaves the others' handles closed. */
-async function tailEntries(files: OpenFile[], n: number, keep: (e: LogEntry) => boolean, olderThanWanted: (e: LogEntry) => boolean):
-  Promise<{ entries: LogEntry[]; newestLineEnd: number }> {
-  const newestFirst: LogEntry[] = [];
-  let newestLineEnd = 0;
-  outer: for (const [i, f] of files.entries()) {
-    const lastLineEnd = { at: 0 };
-    const lines = linesBackward(f.handle, f.size, lastLineEnd);
-    let first = true;
-    for await (const line of lines) {
-      if (first && i === 0) newestLineEnd = lastLineEnd.at;
-      first = false;
+/** Where the newest file's last whole line ends (a line being written after it is not read yet). */
+async function endOfLastLine(file: OpenFile): Promise<number> {
+  const end = { at: 0 };
+  for await (const _ of linesBackward(file.handle, file.size, end)) break;
+  return end.at;
+}
+
+/**
+ * Where the last `n` entries `keep` accepts begin, found backwards from `end` across the files (newest first),
+ * counting, not keeping them: memory does not grow with n. Stops early at an entry `tooOld` (entries are in time
+ * order), starting just after it.
+ */
+async function tailStart(files: OpenFile[], n: number, keep: (e: LogEntry) => boolean, tooOld: (e: LogEntry) => boolean, end: Start): Promise<Start> {
+  let start = end;
+  let kept = 0;
+  for (const [index, f] of files.entries()) {
+    for await (const { line, at } of linesBackward(f.handle, index === 0 ? end.at : f.size, { at: 0 })) {
       const e = parseLine(line);
-      if (!e) continue;
-      if (olderThanWanted(e)) break outer;
-      if (!keep(e)) continue;
-      newestFirst.push(e);
-      if (newestFirst.length >= n) break outer;
+      if (e && tooOld(e)) return start;
+      start = { index, at };
+      if (e && keep(e) && ++kept >= n) return start;
     }
-    if (first && i === 0) newestLineEnd = lastLineEnd.at;
   }
-  return { entries: newestFirst.reverse(), newestLineEnd };
+  return start;
 }
 
 /**
@@ -237,35 +250,26 @@ async function tailEntries(files: OpenFile[], n: number, keep: (e: LogEntry) => 
  */
 export async function* readLogs(path: string, opts: LogReadOptions, stillRunning: () => boolean, signal?: AbortSignal,
   fs: LogFileSystem = nodeLogFileSystem): AsyncGenerator<LogEntry> {
-  const keep = (e: LogEntry): boolean => (e.stream === 'stdout' ? opts.stdout : opts.stderr)
-    && (opts.sinceMs === undefined || Date.parse(e.time) >= opts.sinceMs);
+  const since = opts.sinceMs;
+  const keep = (e: LogEntry): boolean => (e.stream === 'stdout' ? opts.stdout : opts.stderr) && (since === undefined || Date.parse(e.time) >= since);
+  const tooOld = (e: LogEntry): boolean => since !== undefined && Date.parse(e.time) < since;
   const files = await openAll(fs, path);
   let cursor: Cursor | undefined;
   let followed: OpenFile | undefined;
   try {
     const newest = files[0];
-    if (opts.tail !== undefined) {
-      if (opts.tail > 0) {
-        const since = opts.sinceMs;
-        const older = since === undefined ? () => false : (e: LogEntry) => Date.parse(e.time) < since;
-        const { entries, newestLineEnd } = await tailEntries(files, opts.tail, keep, older);
-        yield* entries;
-        if (newest) cursor = { file: newest, position: { at: newestLineEnd }, splitter: new LineSplitter() };
-      } else if (newest) {
-        const lastLineEnd = { at: 0 };
-        for await (const _ of linesBackward(newest.handle, newest.size, lastLineEnd)) break;
-        cursor = { file: newest, position: { at: lastLineEnd.at }, splitter: new LineSplitter() };
+    if (newest) {
+      let start: Start = { index: files.length - 1, at: 0 };
+      if (opts.tail !== undefined) {
+        const end = { index: 0, at: await endOfLastLine(newest) };
+        start = opts.tail <= 0 ? end : await tailStart(files, opts.tail, keep, tooOld, end);
       }
-    } else {
-      for (const f of [...files].reverse()) {
-        const position = { at: 0 };
-        const splitter = new LineSplitter();
-        // Without follow, what was there when `logs` was asked for: a fast writer cannot keep it going forever.
-        for await (const line of linesForward(f.handle, position, splitter, opts.follow ? Infinity : f.size)) {
-          const e = parseLine(line);
-          if (e && keep(e)) yield e;
-        }
-        if (f === newest) cursor = { file: f, position, splitter };
+      // Forward from there, oldest first, up to what each file held when `logs` was asked for (without follow, a
+      // fast writer cannot keep it going forever; with follow, the rest comes next).
+      for (let index = start.index; index >= 0; index--) {
+        const c: Cursor = { file: files[index]!, position: { at: index === start.index ? start.at : 0 }, splitter: new LineSplitter() };
+        yield* entriesForward(c, keep, c.file.size);
+        if (index === 0) cursor = c;
       }
     }
     if (!opts.follow) return;
@@ -312,10 +316,7 @@ async function* follow(fs: LogFileSystem, path: string, start: Cursor | undefine
       if (signal?.aborted) return;
       const running = stillRunning();
       if (cursor) {
-        for await (const line of linesForward(cursor.file.handle, cursor.position, cursor.splitter)) {
-          const e = parseLine(line);
-          if (e && keep(e)) yield e;
-        }
+        yield* entriesForward(cursor, keep);
         // Emptied in place (max-file=1): start again from its beginning.
         if ((await cursor.file.handle.identity()).size < cursor.position.at) cursor = { ...cursor, position: { at: 0 }, splitter: new LineSplitter() };
       }
@@ -323,19 +324,13 @@ async function* follow(fs: LogFileSystem, path: string, start: Cursor | undefine
       if (newer) {
         // The file held is finished: what the shim wrote to it before renaming it is read first.
         if (cursor) {
-          for await (const line of linesForward(cursor.file.handle, cursor.position, cursor.splitter)) {
-            const e = parseLine(line);
-            if (e && keep(e)) yield e;
-          }
+          yield* entriesForward(cursor, keep);
           await cursor.file.handle.close();
           cursor = undefined;
         }
         for (const [i, f] of newer.entries()) {
           const next: Cursor = { file: f, position: { at: 0 }, splitter: new LineSplitter() };
-          for await (const line of linesForward(f.handle, next.position, next.splitter)) {
-            const e = parseLine(line);
-            if (e && keep(e)) yield e;
-          }
+          yield* entriesForward(next, keep);
           if (i === newer.length - 1) cursor = next;
           else await f.handle.close();
         }
