@@ -299,6 +299,7 @@ async function newerFiles(fs: LogFileSystem, path: string, current: OpenFile | u
 async function* follow(fs: LogFileSystem, path: string, start: Cursor | undefined, keep: (e: LogEntry) => boolean,
   stillRunning: () => boolean, signal: AbortSignal | undefined): AsyncGenerator<LogEntry> {
   let cursor = start;
+  let pending: OpenFile[] = []; // newer files not read yet (closed if the caller stops early)
   let wake: (() => void) | undefined;
   let watcher: ReturnType<typeof watch> | undefined;
   const rewatch = (): void => {
@@ -328,11 +329,12 @@ async function* follow(fs: LogFileSystem, path: string, start: Cursor | undefine
           await cursor.file.handle.close();
           cursor = undefined;
         }
-        for (const [i, f] of newer.entries()) {
+        pending = newer;
+        for (let f = pending.shift(); f; f = pending.shift()) {
           const next: Cursor = { file: f, position: { at: 0 }, splitter: new LineSplitter() };
+          cursor = next;
           yield* entriesForward(next, keep);
-          if (i === newer.length - 1) cursor = next;
-          else await f.handle.close();
+          if (pending.length > 0) await f.handle.close();
         }
         rewatch();
         continue; // more may have been rotated meanwhile
@@ -348,7 +350,7 @@ async function* follow(fs: LogFileSystem, path: string, start: Cursor | undefine
     }
   } finally {
     watcher?.close();
-    await cursor?.file.handle.close().catch(() => undefined);
+    await closeAll(cursor ? [cursor.file, ...pending] : pending);
   }
 }
 
