@@ -110,13 +110,7 @@ static void start(void) {
   st.listen_fd = server_listen(spec.socket);
   if (st.listen_fd < 0) handshake_failed();
   sh.log_fd = -1;
-  if (spec.log) {
-    sh.log_fd = open(spec.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (sh.log_fd < 0) {
-      fail_errno("open `%s`", spec.log);
-      handshake_failed();
-    }
-  }
+  if (spec.log && log_open(&sh) < 0) handshake_failed();
 
   struct child_fds f = {.in = -1, .out = -1, .err = -1, .aux = -1};
   char pts[32];
@@ -262,6 +256,7 @@ static void output_readable(int i) {
   ssize_t r = read(st.out[i], buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (r <= 0) { /* EOF, or EIO once the tty's last slave is closed */
+    output_flush(&sh, i + 1);
     if (st.out[i] != sh.master_fd) close(st.out[i]);
     st.out[i] = -1;
     return;
@@ -339,6 +334,8 @@ static noreturn void finish(void) {
     sig = WTERMSIG(st.status);
     code = 128 + sig;
   }
+  output_flush(&sh, 1);
+  output_flush(&sh, 2);
   write_exit_file(code, sig);
   char payload[8];
   size_t n = fmt_uint(payload, (unsigned)code);

@@ -46,6 +46,9 @@ struct strlist {
 
 struct spec {
   const char *id, *rootfs, *overlay, *netns, *hostname, *cwd, *log, *exit_file, *socket;
+  const char *log_attrs;  /* JSON object written as `attrs` in every log line, or NULL */
+  long long log_max_size; /* rotate before the log would exceed this many bytes; 0 = never */
+  int log_max_files;      /* files kept when rotating: log, log.1 ... log.(N-1) */
   int clone_flags;   /* CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET requested with `ns` */
   bool cgroup_ns;    /* `ns cgroup`: unshared by the init after joining the cgroups */
   bool has_user;
@@ -104,7 +107,10 @@ struct client {
 
 struct shim {
   const struct spec *spec;
-  int log_fd;            /* -1 for exec */
+  int log_fd;            /* -1 for exec and without `log` */
+  off_t log_size;        /* bytes in the current log file */
+  int log_rotated;       /* log.1 ... log.N that exist */
+  bool log_stuck;        /* a rotation failed: keep appending to the current file, rotate no more */
   int in_fd;             /* write end of the process's stdin (pipe, or a dup of the pty master), or -1 */
   int master_fd;         /* pty master for resize, or -1 */
   bool close_in_pending; /* `e` received while stdin data is still queued */
@@ -114,7 +120,9 @@ struct shim {
   struct client clients[MAX_CLIENTS];
 };
 
+int log_open(struct shim *sh); /* opens spec->log for appending (fills g_err) */
 void output_chunk(struct shim *sh, int stream, const char *buf, size_t n); /* log + subscribers */
+void output_flush(struct shim *sh, int stream); /* logs a line still waiting for its end (at EOF and exit) */
 void send_frame(struct shim *sh, struct client *c, int stream, const char *buf, size_t n);
 
 int server_listen(const char *path); /* fills g_err */

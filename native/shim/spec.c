@@ -23,6 +23,7 @@ struct key {
 /* Scalars whose value is converted after parsing are read from this side table. */
 struct raw {
   const char *version, *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
+  const char *log_max_size, *log_max_files;
 };
 
 /* off: offsetof in struct spec, or (with RAW) in struct raw; `ns` (RAW | 1) is collected separately */
@@ -60,6 +61,9 @@ static const struct key keys[] = {
     {"stdin", 1, SCALAR, R(stdin_open)},
     {"init", 1, SCALAR, R(init)},
     {"log", 1, SCALAR, S(log)},
+    {"log_max_size", 1, SCALAR, R(log_max_size)},
+    {"log_max_files", 1, SCALAR, R(log_max_files)},
+    {"log_attrs", 1, SCALAR, S(log_attrs)},
     {"exit_file", 1, SCALAR, S(exit_file)},
     {"socket", 1, SCALAR, S(socket)},
     {"target_pid", 1, SCALAR, R(target_pid)},
@@ -175,6 +179,18 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     s->oom_score_adj = (int)v;
     s->has_oom = true;
   }
+  if (r->log_max_size && parse_ll(r->log_max_size, 1, INT64_MAX, &s->log_max_size) < 0)
+    return fail("spec: bad log_max_size `%s`", r->log_max_size);
+  s->log_max_files = 1;
+  if (r->log_max_files) {
+    if (parse_ll(r->log_max_files, 1, INT32_MAX, &v) < 0) return fail("spec: bad log_max_files `%s`", r->log_max_files);
+    s->log_max_files = (int)v;
+  }
+  if (s->log_attrs) {
+    size_t n = strlen(s->log_attrs);
+    if (n < 2 || s->log_attrs[0] != '{' || s->log_attrs[n - 1] != '}' || strchr(s->log_attrs, '\n'))
+      return fail("spec: `log_attrs` must be a JSON object on one line");
+  }
   if (r->target_pid) {
     if (parse_ll(r->target_pid, 1, INT32_MAX, &v) < 0) return fail("spec: bad target_pid `%s`", r->target_pid);
     s->target_pid = (pid_t)v;
@@ -186,10 +202,14 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
   if (exec_mode) {
     if (!s->target_pid) return fail("spec: `target_pid` is required for exec");
     s->log = NULL; /* exec output goes to socket clients only */
+    s->log_attrs = NULL;
+    s->log_max_size = 0;
     s->hostname = NULL;  /* the container's uts namespace is joined, not changed */
     s->init = false;
   } else {
     if (s->target_pid) return fail("spec: `target_pid` is only valid for exec");
+    if ((s->log_max_size || r->log_max_files || s->log_attrs) && !s->log)
+      return fail("spec: `log_max_size`, `log_max_files` and `log_attrs` need `log`");
     if (s->rootfs && !(s->clone_flags & CLONE_NEWNS)) return fail("spec: `rootfs` needs `ns mount`");
     if (s->overlay && !s->rootfs) return fail("spec: `overlay` needs `rootfs`");
     if (s->netns && (s->clone_flags & CLONE_NEWNET)) return fail("spec: `netns` and `ns net` exclude each other");

@@ -56,7 +56,11 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     status = reportError(e);
   }
-  // Streams (attach, logs -f) and keep-alive sockets may hold the loop open; the command decided, so leave now.
-  // (stdout to a pipe or a tty is synchronous on Linux: nothing written is lost.)
+  // Streams (attach, logs -f) and keep-alive sockets may hold the loop open; the command decided, so leave now,
+  // once stdout and stderr are flushed: writes to a pipe are asynchronous, and exit would cut them short.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => {
+    if (s.destroyed || !s.writable) resolve();
+    else s.write('', () => resolve());
+  })));
   process.exit(status);
 }

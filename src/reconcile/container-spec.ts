@@ -139,6 +139,7 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
       capAdd: [...s.cap_add], capDrop: [...s.cap_drop], readonlyRootfs: s.read_only, init: s.init, privileged: s.privileged,
       ulimits: Object.entries(s.ulimits).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
       sysctls: { ...s.sysctls }, extraHosts: [...s.extra_hosts], dns: [...s.dns], dnsSearch: [...s.dns_search],
+      ...(s.logging !== undefined ? { logConfig: { type: s.logging.driver, config: { ...s.logging.options } } } : {}),
     },
   };
 }

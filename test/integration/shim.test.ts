@@ -343,6 +343,80 @@ describe('gantry-shim run', () => {
     });
   });
 
+  test('log rotation: at most log_max_files files, each within log_max_size, whole lines, nothing lost', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const maxSize = 100_000;
+      const shim = run(['busybox', 'seq', '1', '40000'], [['log_max_size', String(maxSize)], ['log_max_files', '3']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0);
+      assert.equal(existsSync(dir.join('log.3')), false, 'no fourth file');
+      const files = ['log.2', 'log.1', 'log'].map((f) => dir.join(f));
+      for (const f of files) {
+        const raw = readFileSync(f, 'utf8');
+        assert.ok(raw.length <= maxSize, `${f}: ${raw.length} bytes`);
+        assert.ok(raw.endsWith('}\n'), `${f} ends with a whole line`);
+      }
+      // Oldest first, the kept entries are one run of whole lines ending at the last one: nothing lost or cut.
+      const entries = files.flatMap((f) => readLog(f).map((e) => e.log));
+      for (const e of entries) assert.match(e, /^\d+\n$/);
+      const numbers = entries.map(Number);
+      assert.equal(numbers[numbers.length - 1], 40000);
+      numbers.forEach((n, i) => assert.equal(n, numbers[0]! + i, `entry ${i}`));
+      assert.ok(numbers.length > 2 * maxSize / 80, `${numbers.length} entries kept`);
+    });
+  });
+
+  test('a line written in pieces is one log entry (Docker\'s json-file does the same); the unfinished end is logged at exit', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'printf hel; sleep 0.2; printf "lo\\nwor"; sleep 0.2; printf "ld\\n"; printf "no end"']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0);
+      assert.deepEqual(readLog(dir.join('log')).map((e) => e.log), ['hello\n', 'world\n', 'no end']);
+    });
+  });
+
+  test('log_max_files 1: the log is emptied instead of rotated; log_attrs appear in every line', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['busybox', 'seq', '1', '5000'], [['log_max_size', '10000'], ['log_max_files', '1'], ['log_attrs', '{"tag":"web"}']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0);
+      assert.equal(existsSync(dir.join('log.1')), false);
+      const raw = readFileSync(dir.join('log'), 'utf8');
+      assert.ok(raw.length <= 10000, `${raw.length} bytes`);
+      const last = raw.trimEnd().split('\n').pop()!;
+      assert.match(last, /^\{"log":"5000\\n","stream":"stdout","attrs":\{"tag":"web"\},"time":"[^"]+"\}$/);
+    });
+  });
+
+  test('without `log` (driver none) no file is written, and attach clients still get the output', async (t) => {
+    await scenario(t, async ({ dir, root, track, clients }) => {
+      const spec = containerSpec(dir, root, ['sh', '-c', 'echo quiet; echo loud >&2']).filter((e) => e[0] !== 'log');
+      const shim = track(Shim.spawn(dir, spec));
+      await shim.ready();
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.subscribe();
+      assert.equal(await shim.go(), 'started');
+      await eventually(() => c.exitCode() !== undefined, 'exit frame');
+      assert.match(c.output(), /quiet/);
+      assert.match(c.output(2), /loud/);
+      assert.equal((await finished(shim, dir)).code, 0);
+      assert.equal(existsSync(dir.join('log')), false);
+    });
+  });
+
+  test('rotation keys without `log` fail the handshake', async (t) => {
+    await scenario(t, async ({ dir, root, track }) => {
+      const spec = containerSpec(dir, root, ['true'], [['log_max_size', '1000']]).filter((e) => e[0] !== 'log');
+      const shim = track(Shim.spawn(dir, spec));
+      assert.equal(await shim.line(), 'error spec: `log_max_size`, `log_max_files` and `log_attrs` need `log`');
+      assert.equal(await shim.waitExit(), 1);
+    });
+  });
+
   test('a running shim stays under 1 MiB RSS', async (t) => {
     await scenario(t, async ({ dir, run }) => {
       const shim = run(['sleep', '100']);

@@ -2,12 +2,13 @@
 import type { ContainerInfo, ContainerInspectInfo, HostConfig } from 'dockerode';
 import { formatAgo } from '../../common/units.js';
 import type { Engine } from '../../engine/engine.js';
-import type { ContainerView } from '../../engine/containers/record.js';
+import { logConfigOf, type ContainerView } from '../../engine/containers/record.js';
 
 export interface InspectPaths { dir: string; logPath: string; volumeDir: (name: string) => string }
 
 function hostConfig(rec: ContainerView): HostConfig {
   const h = rec.host;
+  const log = logConfigOf(h);
   const portBindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
   for (const p of h.portBindings) (portBindings[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' });
   return {
@@ -18,7 +19,7 @@ function hostConfig(rec: ContainerView): HostConfig {
     Memory: h.memoryBytes, MemorySwap: h.memorySwapBytes, NanoCpus: h.nanoCpus, CpuShares: h.cpuShares, PidsLimit: h.pidsLimit,
     Ulimits: h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })), Sysctls: { ...h.sysctls },
     ExtraHosts: [...h.extraHosts], Dns: [...h.dns], DnsSearch: [...h.dnsSearch], OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
-    Privileged: h.privileged, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
+    Privileged: h.privileged, LogConfig: { Type: log.type, Config: { ...log.config } }, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
   };
 }
 
@@ -43,7 +44,7 @@ export function inspectContainer(rec: ContainerView, p: InspectPaths): Container
         Log: s.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })) } } : {}),
     },
     Image: rec.config.imageId, ResolvConfPath: `${p.dir}/resolv.conf`, HostnamePath: `${p.dir}/hostname`, HostsPath: `${p.dir}/hosts`,
-    LogPath: p.logPath, Name: `/${rec.name}`, RestartCount: s.restartCount, Driver: 'overlay2', Platform: 'linux',
+    LogPath: logConfigOf(rec.host).type === 'none' ? '' : p.logPath, Name: `/${rec.name}`, RestartCount: s.restartCount, Driver: 'overlay2', Platform: 'linux',
     MountLabel: '', ProcessLabel: '', AppArmorProfile: '', HostConfig: hostConfig(rec),
     GraphDriver: { Name: 'overlay2', Data: { DeviceId: '', DeviceName: '', DeviceSize: '' } },
     Mounts: mounts(rec, p),

@@ -6,6 +6,7 @@ import { isAbsolute } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import { defaultHostSettings, type ContainerSpec } from '../../engine/containers/container-spec.js';
+import { parseLogConfig } from '../../engine/logs/config.js';
 import type { HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
 
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
@@ -109,6 +110,7 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
     sysctls: hc.Sysctls ?? {}, extraHosts: asStringArray(hc.ExtraHosts, 'HostConfig.ExtraHosts'),
     dns: asStringArray(hc.Dns, 'HostConfig.Dns'), dnsSearch: hc.DnsSearch ?? [], oomScoreAdj: hc.OomScoreAdj ?? 0,
     shmSizeBytes: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : d.shmSizeBytes, privileged: hc.Privileged ?? false,
+    logConfig: parseLogConfig(hc.LogConfig as unknown),
   };
 }
 

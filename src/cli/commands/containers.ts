@@ -31,7 +31,33 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'health-cmd', kind: 'string' }, { name: 'health-interval', kind: 'string' }, { name: 'health-timeout', kind: 'string' },
   { name: 'health-retries', kind: 'string' }, { name: 'health-start-period', kind: 'string' }, { name: 'health-start-interval', kind: 'string' },
   { name: 'no-healthcheck', kind: 'bool' },
+  { name: 'log-driver', kind: 'string' }, { name: 'log-opt', kind: 'list' }, { name: 'help', kind: 'bool' },
 ];
+
+const RUN_HELP = `Usage: gantry run|create [OPTIONS] IMAGE [COMMAND] [ARG...]
+
+  -d, --detach                 run in the background and print the container id (run)
+      --rm                     remove the container when it exits
+      --name NAME              container name
+  -i, --interactive            keep stdin open;  -t, --tty  allocate a pseudo-TTY
+  -e, --env K=V, --env-file F  environment
+  -v, --volume SRC:DST[:ro]    bind mount or named volume;  --tmpfs DST[:OPTS]
+  -w, --workdir DIR   -u, --user USER[:GROUP]   -h, --hostname NAME   --entrypoint CMD
+  -l, --label K=V     --init   --read-only   --privileged   --cap-add CAP   --cap-drop CAP
+  -m, --memory SIZE   --memory-swap SIZE   --cpus N   -c, --cpu-shares N   --pids-limit N   --shm-size SIZE
+      --ulimit NAME=SOFT[:HARD]   --sysctl K=V   --oom-score-adj N
+      --network NET   --network-alias NAME   --ip ADDR   --add-host HOST:IP   --dns IP   --dns-search DOMAIN
+  -p, --publish [IP:][HOST:]CTR[/udp]   -P, --publish-all   --expose PORT
+      --restart no|always|on-failure[:N]|unless-stopped   --stop-signal SIG   --stop-timeout SECONDS
+      --health-cmd CMD   --health-interval D   --health-timeout D   --health-retries N   --health-start-period D
+      --no-healthcheck
+      --log-driver json-file|none   where output goes: json-file (default; read by \`gantry logs\`) or none
+      --log-opt K=V                json-file options, repeatable, as in Docker:
+                                     max-size=SIZE  rotate before the log exceeds SIZE (10k, 10m, 1g; 1m = 1000000 bytes)
+                                     max-file=N     files kept when rotating (default 1; needs max-size)
+                                     labels=, labels-regex=, env=, env-regex=, tag=  attributes added to each line
+                                     compress=true is refused (rotated files stay uncompressed)
+`;
 
 function parseKeyValues(items: string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -117,6 +143,8 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
   const shm = str(p, 'shm-size');
   const signal = str(p, 'stop-signal');
   if (signal !== undefined) parseSignal(signal);
+  const logDriver = str(p, 'log-driver');
+  const logOpts = list(p, 'log-opt');
   const body: ContainerCreateOptions = {
     Image: image, Cmd: cmd.length > 0 ? cmd : undefined, Env: env,
     Entrypoint: entrypoint === undefined ? undefined : entrypoint === '' ? [] : [entrypoint],
@@ -142,6 +170,8 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
       ExtraHosts: list(p, 'add-host'), Dns: list(p, 'dns'), DnsSearch: list(p, 'dns-search'), Privileged: bool(p, 'privileged'),
       ShmSize: shm === undefined ? undefined : parseMemorySize(shm, 'shm size'),
       OomScoreAdj: str(p, 'oom-score-adj') === undefined ? undefined : Number(str(p, 'oom-score-adj')),
+      // Type "" = the daemon's default driver (json-file), as docker sends it when only --log-opt is given.
+      LogConfig: logDriver === undefined && logOpts.length === 0 ? undefined : { Type: logDriver ?? '', Config: parseKeyValues(logOpts, 'log option') },
     },
     NetworkingConfig: networks.length === 0 ? undefined : {
       EndpointsConfig: Object.fromEntries(networks.filter((n) => !['none', 'host'].includes(n) && !n.startsWith('container:')).map((n, i) => [n, {
@@ -278,6 +308,11 @@ function psRow(c: ContainerInfo): string[] {
 }
 
 export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
+  // Help needs no daemon (and must not start one).
+  if ((cmd === 'run' || cmd === 'create') && bool(parseArgs(args, CREATE_FLAGS, { stopAfterPositionals: 1 }), 'help')) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
   const client = await connectDaemon(g.host);
   switch (cmd) {
     case 'run': return runCommand(client, args, false);
@@ -351,7 +386,11 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const info = await client.call<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ref}/json`);
       const res = await client.stream('GET', `/containers/${info.Id}/logs`, { query: { stdout: true, stderr: true, follow: bool(p, 'follow'), tail, timestamps: bool(p, 'timestamps') } });
       const write = info.Config.Tty ? (c: Buffer) => { process.stdout.write(c); } : demuxTo(process.stdout, process.stderr);
-      for await (const c of res as AsyncIterable<Buffer>) write(c);
+      for await (const c of res as AsyncIterable<Buffer>) {
+        write(c);
+        // A slow reader (a pager, a pipe) holds the daemon back instead of piling the log up in this process.
+        for (const s of [process.stdout, process.stderr]) if (s.writableNeedDrain) await new Promise((r) => s.once('drain', r));
+      }
       return 0;
     }
     case 'exec': {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
 import type { CgroupDriver, CgroupLimits } from '../cgroups/index.js';
+import { shimLogSettings } from '../logs/config.js';
 import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js';
 import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
 import { capabilityMask } from '../runtime/capabilities.js';
@@ -163,7 +164,7 @@ export class LinuxRuntime implements ContainerRuntime {
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
       sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
       rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),
-      oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, logPath: this.paths(rec.id).logPath,
+      oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, ...shimLogSettings(rec, this.paths(rec.id).logPath),
       args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: false,

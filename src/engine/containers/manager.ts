@@ -11,6 +11,7 @@ import { KeyedMutex } from '../../common/mutex.js';
 import { parseSignal } from '../../common/units.js';
 import type { Clock, Timer } from '../clock.js';
 import type { EventBus } from '../events/bus.js';
+import { assertLogsReadable } from '../logs/config.js';
 import type { LogEntry, LogReadOptions } from '../logs/reader.js';
 import type { AttachOptions } from '../runtime/attach.js';
 import type { VolumeStore } from '../volumes/store.js';
@@ -347,6 +348,7 @@ export class ContainerManager {
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry> {
     const rec = this.o.store.get(ref);
+    assertLogsReadable(rec);
     return this.o.runtime.logs(rec, opts, () => { const cur = this.o.store.find(rec.id); return cur !== undefined && isActive(cur.state.status); }, signal);
   }
 

@@ -71,6 +71,12 @@ export interface ContainerConfig {
   healthcheck?: HealthcheckConfig | undefined;
 }
 
+/** Docker's HostConfig.LogConfig: the log driver and its options (as given, strings). */
+export interface LogConfig {
+  type: 'json-file' | 'none';
+  config: Record<string, string>;
+}
+
 export interface HostSettings {
   mounts: MountSpec[];
   memoryBytes: number;
@@ -97,6 +103,12 @@ export interface HostSettings {
   oomScoreAdj: number;
   shmSizeBytes: number;
   privileged: boolean;
+  /** Absent in records written before log drivers existed: json-file without options (logConfigOf). */
+  logConfig?: LogConfig | undefined;
+}
+
+export function logConfigOf(host: { readonly logConfig?: { readonly type: LogConfig['type']; readonly config: Readonly<Record<string, string>> } | undefined }): LogConfig {
+  return host.logConfig === undefined ? { type: 'json-file', config: {} } : { type: host.logConfig.type, config: { ...host.logConfig.config } };
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'removing' | 'dead';

@@ -56,7 +56,14 @@ export interface ContainerRuntimeSpec extends ProcessSpec {
   rlimits: Array<{ resource: number; soft: number; hard: number }>;
   oomScoreAdj: number;
   init: boolean;
-  logPath: string;
+  /** The json-file log; absent = no log file (driver none). */
+  logPath?: string | undefined;
+  /** Rotate before a line would make the log larger than this (bytes). */
+  logMaxSizeBytes?: number | undefined;
+  /** Files kept in total when rotating: log, log.1 … log.(N-1). */
+  logMaxFiles?: number | undefined;
+  /** JSON object written as `attrs` in every log line. */
+  logAttrs?: string | undefined;
 }
 
 export interface ExecRuntimeSpec extends ProcessSpec {
@@ -140,7 +147,12 @@ export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
   for (const [k, v] of Object.entries(s.sysctls)) out.push(['sysctl', k, v]);
   out.push(['readonly_rootfs', s.readonlyRootfs ? '1' : '0']);
   for (const r of s.rlimits) out.push(['rlimit', String(r.resource), String(r.soft), String(r.hard)]);
-  out.push(['oom_score_adj', String(s.oomScoreAdj)], ['init', s.init ? '1' : '0'], ['log', s.logPath]);
+  out.push(['oom_score_adj', String(s.oomScoreAdj)], ['init', s.init ? '1' : '0']);
+  if (s.logPath !== undefined) {
+    out.push(['log', s.logPath]);
+    if (s.logMaxSizeBytes !== undefined) out.push(['log_max_size', String(s.logMaxSizeBytes)], ['log_max_files', String(s.logMaxFiles ?? 1)]);
+    if (s.logAttrs !== undefined) out.push(['log_attrs', s.logAttrs]);
+  }
   out.push(...processEntries(s));
   return out;
 }

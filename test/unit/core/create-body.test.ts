@@ -283,3 +283,20 @@ describe('validateCreate: defaults taken from the image and from docker', () => 
       { test: ['CMD-SHELL', 'curl -f localhost'], intervalMs: 30_000, timeoutMs: 2000, startPeriodMs: 0, startIntervalMs: 5000, retries: 5 });
   });
 });
+
+describe('validateCreate: logging (HostConfig.LogConfig)', () => {
+  test('no LogConfig: json-file without options, as Docker', () => {
+    assert.deepEqual(create({}).host.logConfig, { type: 'json-file', config: {} });
+  });
+
+  test('a json-file config with rotation is kept as given; none is kept', () => {
+    assert.deepEqual(create({ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } } } }).host.logConfig,
+      { type: 'json-file', config: { 'max-size': '1m', 'max-file': '3' } });
+    assert.deepEqual(create({ HostConfig: { LogConfig: { Type: 'none', Config: {} } } }).host.logConfig, { type: 'none', config: {} });
+  });
+
+  test('an unsupported driver or a bad option fails the create', () => {
+    assert.throws(() => create({ HostConfig: { LogConfig: { Type: 'gelf', Config: {} } } }), isCode('UNSUPPORTED_LOG_DRIVER', /"gelf"/));
+    assert.throws(() => create({ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': 'big' } } } }), isCode('INVALID_ARGUMENT', /max-size/));
+  });
+});

@@ -60,6 +60,17 @@ describe('inspectContainer / listEntry', () => {
     assert.equal(i.LogPath, paths.logPath);
   });
 
+  test('HostConfig.LogConfig: json-file with {} by default (also for records written before log drivers), as given otherwise', () => {
+    const r = makeRecord('c'.repeat(64), 'web');
+    assert.deepEqual(inspectContainer(r, paths).HostConfig.LogConfig, { Type: 'json-file', Config: {} });
+    r.host.logConfig = { type: 'json-file', config: { 'max-size': '10m', 'max-file': '3' } };
+    assert.deepEqual(inspectContainer(r, paths).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+    r.host.logConfig = { type: 'none', config: {} };
+    const none = inspectContainer(r, paths);
+    assert.deepEqual(none.HostConfig.LogConfig, { Type: 'none', Config: {} });
+    assert.equal(none.LogPath, '', 'no log file with driver none (Docker reports an empty LogPath)');
+  });
+
   test('list entry: names with a slash, the command line, seconds since epoch, and the human status', () => {
     const r = makeRecord('b'.repeat(64), 'db', { created: '2024-06-01T11:00:00.000Z', state: { status: 'exited', exitCode: 2, finishedAt: new Date(Date.now() - 5000).toISOString() } });
     r.config.cmd = ['postgres', '-c', 'fsync=off'];

@@ -12,6 +12,7 @@ const ARITY: Record<string, number> = {
   sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
   oom_score_adj: 1, env: 1, arg: 1, tty: 1, stdin: 1, init: 1, log: 1, exit_file: 1, socket: 1, target_pid: 1,
   version: 1, remount: 2,
+  log_max_size: 1, log_max_files: 1, log_attrs: 1,
 };
 
 /** Decodes a spec buffer the way the shim reads it: a key, then ARITY[key] values, all NUL-terminated. */
@@ -130,6 +131,17 @@ describe('containerSpecEntries', () => {
   test('an empty supplementary group list is an empty value (the shim accepts it)', () => {
     const groups = containerSpecEntries(spec({ groups: [] })).filter((e) => e[0] === 'groups');
     assert.deepEqual(groups, [['groups', '']]);
+  });
+
+  test('log rotation and attributes follow the log path; no log entries at all without a path (driver none)', () => {
+    const entries = containerSpecEntries(spec({ logMaxSizeBytes: 1_000_000, logMaxFiles: 3, logAttrs: '{"tag":"web"}' }));
+    const logKeys = entries.filter((e) => e[0].startsWith('log'));
+    assert.deepEqual(logKeys, [['log', '/logs/c0ffee-json.log'], ['log_max_size', '1000000'], ['log_max_files', '3'], ['log_attrs', '{"tag":"web"}']]);
+    assert.deepEqual(decode(encodeSpec(entries)), entries);
+    const plain = containerSpecEntries(spec()).filter((e) => e[0].startsWith('log'));
+    assert.deepEqual(plain, [['log', '/logs/c0ffee-json.log']], 'no rotation entries without a max size');
+    const none = containerSpecEntries(spec({ logPath: undefined, logMaxSizeBytes: 5, logMaxFiles: 2 })).filter((e) => e[0].startsWith('log'));
+    assert.deepEqual(none, []);
   });
 
   test('an unlimited rlimit (-1) is passed through as -1', () => {
