@@ -43,7 +43,7 @@ export class Daemon {
       networks: ({ manager }) => {
         network = new NetworkManager({ root: paths.root, prefix: paths.prefix, events, log,
           containers: { find: (r) => store.find(r), get: (r) => store.get(r), all: () => store.all(),
-            setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), containerDir: (id) => runtime.paths(id).dir,
+            setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), writeNetworkFiles: (id, f) => manager.writeNetworkFiles(id, f),
             held: () => store.held() } });
         return network;
       } });

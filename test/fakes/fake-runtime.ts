@@ -42,8 +42,12 @@ export class FakeRuntime implements ContainerRuntime {
     return { dir, logPath: `${dir}/log`, hostsPath: `${dir}/hosts`, hostnamePath: `${dir}/hostname`, resolvConfPath: `${dir}/resolv.conf` };
   }
 
+  /** /etc files networking handed over, by container. */
+  readonly networkFiles = new Map<string, { hosts: string; resolvConf: string }>();
+
   prepare(rec: ContainerView): void { this.prepared.add(rec.id); }
-  destroy(id: string): void { this.prepared.delete(id); this.logsOf.delete(id); this.exits.delete(id); }
+  writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void { this.networkFiles.set(id, files); }
+  destroy(id: string): void { this.prepared.delete(id); this.networkFiles.delete(id); this.logsOf.delete(id); this.exits.delete(id); }
   prewarm(): void { /* nothing to warm */ }
 
   /** The running process of a container, for tests. */

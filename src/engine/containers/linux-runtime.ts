@@ -97,6 +97,12 @@ export class LinuxRuntime implements ContainerRuntime {
     writeFileSync(join(dir, 'resolv.conf'), renderResolvConf(containerResolvConf({ host: parseResolvConf(hostResolv), dns: rec.host.dns, dnsSearch: rec.host.dnsSearch })));
   }
 
+  writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void {
+    // In place, not renamed over: the files are bind-mounted into the container, and a bind follows the inode.
+    writeFileSync(join(this.dir(id), 'hosts'), files.hosts);
+    writeFileSync(join(this.dir(id), 'resolv.conf'), files.resolvConf);
+  }
+
   destroy(id: string): void {
     rmSync(this.dir(id), { recursive: true, force: true });
   }

@@ -74,6 +74,11 @@ export class ContainerManager {
     this.update(id, (r) => { r.host.networkMode = networkMode; r.host.networks = networks.map((n) => ({ ...n, aliases: [...n.aliases] })); });
   }
 
+  /** Networking hands over the container's rendered /etc/hosts and resolv.conf (the runtime owns the files). */
+  writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void {
+    if (this.o.store.find(id) !== undefined) this.o.runtime.writeNetworkFiles(id, files);
+  }
+
   /** The health monitor reports here; ignored when the container has started again since the probe began. */
   reportHealth(id: string, generation: number, health: HealthState, countRestart = false): ContainerView | undefined {
     const cur = this.o.store.find(id);

@@ -90,6 +90,8 @@ export interface ContainerRuntime {
   processes(rec: ContainerView): ProcessInfo[];
   usage(rec: ContainerView): ContainerUsage;
   logs(rec: ContainerView, opts: LogReadOptions, stillRunning: () => boolean, signal: AbortSignal): AsyncIterable<LogEntry>;
+  /** Replaces the container's /etc/hosts and /etc/resolv.conf (networking renders them); seen inside at once. */
+  writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void;
   /** Removes everything the runtime keeps for the container (its directory). */
   destroy(id: string): void;
   /** At daemon start: kills and removes resources of containers not in `active` (ids of records that run). */

@@ -4,7 +4,7 @@
 // are recorded atomically, so a daemon restarted after kill -9 re-adopts them and removes what is gone.
 // The kernel work is in bridge.ts (netlink), the address arithmetic in ipam.ts: this module only decides.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { CONTAINER_NAME_RE, newId, shortId } from '../../common/ids.js';
@@ -36,7 +36,8 @@ export interface ContainerLookup {
   all(): ContainerView[];
   /** Records a container's network configuration (connect/disconnect); the container manager owns records. */
   setNetworks(id: string, networkMode: string, networks: readonly NetworkAttachment[]): void;
-  containerDir(id: string): string;
+  /** Hands the container's /etc/hosts and resolv.conf, rendered here, to the container side, which owns its files. */
+  writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void;
   /** Containers whose record was refused (too new, damaged): their endpoints are kept as they are. */
   held?(): ReadonlySet<string>;
 }
@@ -631,10 +632,9 @@ export class NetworkManager implements NetworkService {
 
   /** /etc/hosts (own addresses, --add-host) and /etc/resolv.conf (our DNS on user networks), written in place. */
   private writeEtcFiles(rec: ContainerView, state: ContainerNetState): void {
-    const dir = this.o.containers.containerDir(rec.id);
     const gateway = state.endpoints[0]?.gateway;
     const extra = rec.host.extraHosts.map((h) => parseAddHost(h, gateway));
-    writeFileSync(join(dir, 'hosts'), renderHosts({ hostname: rec.config.hostname, own: state.endpoints.map((ep) => ({ ip: ep.ip, names: [] })), extra }));
+    const hosts = renderHosts({ hostname: rec.config.hostname, own: state.endpoints.map((ep) => ({ ip: ep.ip, names: [] })), extra });
     let hostText = '';
     try {
       hostText = readFileSync(this.o.resolvConfPath ?? '/etc/resolv.conf', 'utf8');
@@ -643,7 +643,7 @@ export class NetworkManager implements NetworkService {
     }
     const dnsEp = state.endpoints.find((ep) => this.networks.get(ep.networkId)?.isDefault === false);
     const resolv = containerResolvConf({ host: parseResolvConf(hostText), embeddedDns: dnsEp?.gateway, dns: rec.host.dns, dnsSearch: rec.host.dnsSearch });
-    writeFileSync(join(dir, 'resolv.conf'), renderResolvConf(resolv));
+    this.o.containers.writeNetworkFiles(rec.id, { hosts, resolvConf: renderResolvConf(resolv) });
   }
 
   // ---- connect / disconnect ------------------------------------------------------------------------------------
