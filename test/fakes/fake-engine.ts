@@ -70,7 +70,13 @@ export class FakeNetworks implements NetworkService {
     this.attached.set(containerId, out);
   }
 
-  async detach(containerId: string): Promise<void> { this.attached.delete(containerId); }
+  async detach(containerId: string): Promise<Record<string, string>> {
+    const had = this.attached.get(containerId) ?? {};
+    this.attached.delete(containerId);
+    const byId: Record<string, string> = {};
+    for (const [name, ip] of Object.entries(had)) { const n = this.find(name); if (n !== undefined) byId[n.id] = ip; }
+    return byId;
+  }
   async connect(_net: string, _container: string, _req?: EndpointRequest): Promise<void> { throw new GantryError('UNSUPPORTED', 'the fake engine has no network connect'); }
   async disconnect(): Promise<void> { throw new GantryError('UNSUPPORTED', 'the fake engine has no network disconnect'); }
   publishedPorts(): PublishedPort[] { return []; }

@@ -36,8 +36,11 @@ export interface ImageSource {
 export interface ContainerNetworking {
   /** Before `go`: configure the init's network namespace; returns what to record. */
   attach(containerId: string, initPid: number): Promise<void>;
-  /** After exit or on failed start: remove veths, free addresses, unpublish ports. Idempotent. */
-  detach(containerId: string): Promise<void>;
+  /**
+   * After exit or on failed start: remove veths, free addresses, unpublish ports. Idempotent. Returns the addresses
+   * the container had (network id → IPv4), which its record keeps so the next start asks for them again.
+   */
+  detach(containerId: string): Promise<Record<string, string>>;
   /** At create, before anything is made: networks exist, --ip/--network-alias/ports fit the network mode. */
   validate?(host: HostSettings): void;
 }

@@ -204,12 +204,14 @@ export class ContainerManager {
     if (!rec || rec.state.generation !== generation || !isActive(rec.state.status)) return;
     const info: ExitInfo = this.o.runtime.exitInfo(rec) ?? { exitCode: 255, signal: 0, finishedAt: this.now() };
     const { oomKilled } = await this.o.runtime.cleanup(rec).catch(() => ({ oomKilled: false }));
-    await this.o.networking?.detach(id).catch(() => undefined);
+    const left = await this.o.networking?.detach(id).catch(() => ({})) ?? {};
     const ranFor = Date.parse(info.finishedAt) - Date.parse(rec.state.startedAt);
     const restart = !this.shuttingDown && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
       restartCount: rec.state.restartCount, daemonStarting });
     const exited = this.update(id, (r) => {
       r.state = { ...r.state, status: restart ? 'restarting' : 'exited', pid: 0, shimPid: 0, exitCode: info.exitCode, oomKilled, finishedAt: info.finishedAt };
+      // Sticky addresses: kept in the record written here anyway, so remembering costs no write of its own.
+      if (Object.keys(left).length > 0) r.state.lastAddresses = { ...r.state.lastAddresses, ...left };
     })!;
     if (oomKilled) this.emit('oom', exited);
     this.emit('die', exited, { exitCode: String(info.exitCode) });

@@ -135,6 +135,8 @@ export interface ContainerState {
   manuallyStopped: boolean;
   /** Increments at each start; names the cgroup and socket generation. */
   generation: number;
+  /** Network id → the address the container had there when it last stopped: its next start asks for it again. */
+  lastAddresses?: Record<string, string> | undefined;
   health?: HealthState | undefined;
 }
 

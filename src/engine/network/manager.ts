@@ -90,6 +90,8 @@ export class NetworkManager implements NetworkService {
   private readonly lastIp = new Map<string, string>();
   /** The address each container had last on each network: asked for again at its next start. */
   private readonly addresses: AddressMemory;
+  /** Endpoints of containers found dead at start (unplugged then), until recovery detaches them and records the exit. */
+  private readonly departed = new Map<string, Record<string, string>>();
   private unsubscribe: (() => void) | undefined;
   private readonly created = new Date().toISOString();
   /** Bridges known to exist (made or adopted by this daemon). */
@@ -99,7 +101,7 @@ export class NetworkManager implements NetworkService {
   constructor(private readonly o: NetworkManagerOptions) {
     this.linkPrefix = linkPrefixFor(o.prefix);
     this.store = new NetworkStore(o.root);
-    this.addresses = new AddressMemory(this.store);
+    this.addresses = new AddressMemory();
     this.reaper = new LinkReaper((msg) => this.log(msg));
   }
 
@@ -116,7 +118,7 @@ export class NetworkManager implements NetworkService {
    */
   async open(): Promise<void> {
     for (const n of this.store.loadNetworks()) this.networks.set(n.id, n);
-    this.addresses.load((id) => this.o.containers.find(id) !== undefined);
+    this.addresses.load(this.o.containers.all());
     this.unsubscribe = this.o.events?.subscribe((e) => {
       if (e.Type === 'container' && e.Action === 'destroy') this.addresses.forgetContainer(e.Actor.ID);
     });
@@ -137,6 +139,8 @@ export class NetworkManager implements NetworkService {
       const alive = (held || (rec !== undefined && isActive(rec.state.status) && rec.state.pid === state.pid))
         && state.endpoints.every((ep) => links.has(ep.hostIfName) && this.networks.has(ep.networkId));
       if (!alive) {
+        // It died while no daemon watched: recovery records the exit, with these addresses (detach answers them).
+        if (rec !== undefined) this.departed.set(state.containerId, addressesOf(state));
         for (const ep of state.endpoints) if (links.has(ep.hostIfName)) this.quietly(() => detachContainer(ep.hostIfName));
         this.store.deleteState(state.containerId);
         continue;
@@ -544,10 +548,7 @@ export class NetworkManager implements NetworkService {
       detachContainer(hostIfName); // a leftover of a start the daemon did not finish
       att = attachContainer(spec);
     }
-    if (w.ip === undefined) {
-      if (ip !== preferred) this.lastIp.set(net.id, ip);
-      this.addresses.remember(rec.id, net.id, ip);
-    }
+    if (w.ip === undefined && ip !== preferred) this.lastIp.set(net.id, ip);
     const dnsNames = net.isDefault ? [] : uniq([rec.name, ...w.aliases, shortId(rec.id)]);
     for (const name of dnsNames) this.table(net.id).add(name, ip);
     return {
@@ -616,18 +617,26 @@ export class NetworkManager implements NetworkService {
   }
 
   /** After exit, on failed start and on remove: veths, addresses, DNS names, published ports. Idempotent. */
-  async detach(containerId: string): Promise<void> {
+  async detach(containerId: string): Promise<Record<string, string>> {
     const proxies = this.proxies.get(containerId);
     this.proxies.delete(containerId);
     const state = this.states.get(containerId);
     this.states.delete(containerId);
     if (proxies !== undefined) await Promise.all(proxies.map((p) => p.close()));
-    if (state === undefined) return;
+    if (state === undefined) {
+      const departed = this.departed.get(containerId) ?? {};
+      this.departed.delete(containerId);
+      this.addresses.remember(containerId, departed);
+      return departed;
+    }
+    const left = addressesOf(state);
+    this.addresses.remember(containerId, left);
     for (const ep of state.endpoints) this.unplug(ep, true);
     this.store.deleteState(containerId);
     for (const id of uniq(state.endpoints.map((ep) => ep.networkId))) {
       if (this.endpointsOn(id).length === 0) await this.stopDns(id);
     }
+    return left;
   }
 
   /** /etc/hosts (own addresses, --add-host) and /etc/resolv.conf (our DNS on user networks), written in place. */
@@ -786,4 +795,9 @@ export class NetworkManager implements NetworkService {
 
 function copyAttachment(n: { readonly network: string; readonly aliases: readonly string[]; readonly ipv4Address?: string | undefined }): NetworkAttachment {
   return { network: n.network, aliases: [...n.aliases], ipv4Address: n.ipv4Address };
+}
+
+/** Network id → address of a container's endpoints. */
+function addressesOf(state: ContainerNetState): Record<string, string> {
+  return Object.fromEntries(state.endpoints.map((ep) => [ep.networkId, ep.ip]));
 }

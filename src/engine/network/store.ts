@@ -1,7 +1,6 @@
-// Persistent records of networks (<root>/networks/<id>.json), of the live endpoints of each running
-// container (<root>/networks/endpoints/<containerId>.json) and of the addresses each container had last
-// (<root>/networks/addresses/<containerId>.json). Every write is atomic (temp file, fsync, rename), so a
-// daemon killed at any instant finds either the old record or the new one; every record is versioned.
+// Persistent records of networks (<root>/networks/<id>.json) and of the live endpoints of each running
+// container (<root>/networks/endpoints/<containerId>.json). Every write is atomic (temp file, fsync, rename),
+// so a daemon killed at any instant finds either the old record or the new one; every record is versioned.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
@@ -69,20 +68,6 @@ const NET_STATE_FORMAT: RecordFormat<ContainerNetState> = {
   check: (d) => checkMembers(d, { containerId: 'string', pid: 'number', endpoints: 'array', ports: 'array' }),
 };
 
-/** The addresses a container last had, by network id: its next start asks for them again (sticky addresses). */
-export interface LastAddresses {
-  containerId: string;
-  /** Network id → IPv4 address. */
-  addresses: Record<string, string>;
-}
-
-const ADDRESSES_FORMAT: RecordFormat<LastAddresses> = {
-  what: 'container address memory',
-  version: 1,
-  upgrades: {},
-  check: (d) => checkMembers(d, { containerId: 'string', addresses: 'object' }),
-};
-
 /**
  * Refused records (too new, damaged) are never acted on: a too-new file is neither overwritten nor deleted,
  * a damaged one is moved to quarantine. The bridge of a refused network is kept (`refusedNetworkIds`).
@@ -98,20 +83,8 @@ export class NetworkStore {
     this.dir = join(root, 'networks');
     this.endpointsDir = join(this.dir, 'endpoints');
     mkdirSync(this.endpointsDir, { recursive: true, mode: 0o700 });
-    mkdirSync(join(this.dir, 'addresses'), { recursive: true, mode: 0o700 });
   }
 
-  loadLastAddresses(): LastAddresses[] {
-    return this.readAll('networks/addresses', ADDRESSES_FORMAT, 'the container may get another address at its next start').records;
-  }
-
-  saveLastAddresses(rec: LastAddresses): void {
-    this.write(`networks/addresses/${rec.containerId}.json`, ADDRESSES_FORMAT, rec);
-  }
-
-  deleteLastAddresses(containerId: string): void {
-    this.remove(`networks/addresses/${containerId}.json`);
-  }
 
   loadNetworks(): NetworkRecord[] {
     const { records, refused } = this.readAll('networks', NETWORK_FORMAT, 'the network is not managed by this build; its bridge is kept');
