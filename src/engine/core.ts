@@ -128,7 +128,7 @@ export class EngineCore implements Engine {
   usage(ref: string): ContainerUsage {
     const rec = this.store.get(ref);
     const running = rec.state.status === 'running' || rec.state.status === 'paused';
-    return running ? this.runtime.usage(rec) : { memoryUsageBytes: 0, memoryLimitBytes: 0, cpuUsageNanos: 0, pids: 0 };
+    return running ? this.runtime.usage(rec) : { memoryUsageBytes: 0, memoryLimitBytes: 0, cpuUsageNanos: 0, pids: 0, systemCpuNanos: 0, onlineCpus: 1 };
   }
 
   createExec(containerRef: string, config: ExecConfig): string { return this.execs.create(containerRef, config); }

@@ -174,7 +174,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   usage(rec: ContainerView): ContainerUsage {
-    return { memoryUsageBytes: 0, memoryLimitBytes: rec.host.memoryBytes, cpuUsageNanos: 0, pids: this.process(rec.id) ? 1 : 0 };
+    return { memoryUsageBytes: 0, memoryLimitBytes: rec.host.memoryBytes, cpuUsageNanos: 0, pids: this.process(rec.id) ? 1 : 0, systemCpuNanos: this.clock.now() * 2e6, onlineCpus: 2 };
   }
 
   async *logs(rec: ContainerView, opts: LogReadOptions): AsyncIterable<LogEntry> {

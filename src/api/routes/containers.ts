@@ -1,5 +1,4 @@
 // /containers/... and /exec/... routes: Docker Engine API paths and shapes translated to Engine calls.
-import { readFileSync, readdirSync } from 'node:fs';
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import type { ExecConfig } from '../../engine/containers/exec.js';
@@ -101,11 +100,10 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/containers/{id}/stats', (ctx) => {
     const rec = engine.getContainer(ctx.params['id']!);
     const s = engine.usage(rec.id);
-    const systemNanos = readSystemCpuNanos();
     return {
       id: rec.id, name: `/${rec.name}`, read: new Date().toISOString(),
-      cpu_stats: { cpu_usage: { total_usage: s.cpuUsageNanos }, system_cpu_usage: systemNanos, online_cpus: onlineCpus() },
-      precpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0, online_cpus: onlineCpus() },
+      cpu_stats: { cpu_usage: { total_usage: s.cpuUsageNanos }, system_cpu_usage: s.systemCpuNanos, online_cpus: s.onlineCpus },
+      precpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0, online_cpus: s.onlineCpus },
       memory_stats: { usage: s.memoryUsageBytes, limit: s.memoryLimitBytes }, pids_stats: { current: s.pids },
     };
   });
@@ -125,14 +123,4 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
   r.add('POST', '/exec/{id}/resize', async (ctx) => { await engine.resizeExec(ctx.params['id']!, intParam(ctx.query, 'h') ?? 24, intParam(ctx.query, 'w') ?? 80); return undefined; });
   r.add('GET', '/exec/{id}/json', (ctx) => engine.inspectExec(ctx.params['id']!));
-}
-
-function readSystemCpuNanos(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const ticks = line.split(/\s+/).slice(1).map(Number).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
-  return ticks * 1e7; // USER_HZ = 100
-}
-
-function onlineCpus(): number {
-  try { return readdirSync('/sys/devices/system/cpu').filter((d) => /^cpu\d+$/.test(d)).length; } catch { return 1; }
 }

@@ -1,7 +1,7 @@
 // The Linux container runtime: per container a directory (upper/work/rootfs, /etc files, log, exit file), a
 // cgroup, and a detached C shim (docs/shim-protocol.md) that owns the process. Everything decidable ahead of
 // time is decided here and handed to the shim as a spec. Lifecycle decisions live in manager.ts.
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -387,7 +387,7 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   usage(rec: ContainerView): ContainerUsage {
-    return this.o.cgroups.stats(this.cgroupPath(rec.id));
+    return { ...this.o.cgroups.stats(this.cgroupPath(rec.id)), ...hostCpu() };
   }
 
   // ---- recovery --------------------------------------------------------------------------------------------------
@@ -407,4 +407,16 @@ function execErrorMessage(rec: ContainerView, code: number, shimMessage: string)
   const cmd = rec.config.entrypoint[0] ?? rec.config.cmd[0] ?? '';
   if (code === 127) return `exec: "${cmd}": executable file not found in $PATH`;
   return `exec: "${cmd}": permission denied (${shimMessage})`;
+}
+
+/** The host's CPU time since boot (all CPUs, /proc/stat in USER_HZ = 100) and its CPU count. */
+export function hostCpu(): { systemCpuNanos: number; onlineCpus: number } {
+  let systemCpuNanos = 0;
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    systemCpuNanos = line.split(/\s+/).slice(1).map(Number).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) * 1e7;
+  } catch { /* no /proc */ }
+  let onlineCpus = 1;
+  try { onlineCpus = readdirSync('/sys/devices/system/cpu').filter((d) => /^cpu\d+$/.test(d)).length || 1; } catch { /* no sysfs */ }
+  return { systemCpuNanos, onlineCpus };
 }

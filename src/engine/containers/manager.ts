@@ -143,8 +143,7 @@ export class ContainerManager {
       const cur = this.o.store.get(id);
       if (cur.state.status === 'running' || cur.state.status === 'paused') return cur;
       this.cancelRestart(id);
-      this.update(id, (r) => { r.state.manuallyStopped = false; });
-      return this.startLocked(id);
+      return this.startLocked(id, { byHand: true });
     });
   }
 
@@ -154,7 +153,15 @@ export class ContainerManager {
     return img;
   }
 
-  private async startLocked(id: string): Promise<ContainerView> {
+  /**
+   * Starts the container. `byHand`: a start a user asked for (clears a manual stop); `restart`: a restart-policy
+   * restart (counted in RestartCount). Both go into the one write that records the start.
+   */
+  private async startLocked(id: string, how: { byHand?: boolean; restart?: boolean } = {}): Promise<ContainerView> {
+    const mark = (r: ContainerRecord): void => {
+      if (how.byHand === true) r.state.manuallyStopped = false;
+      if (how.restart === true) r.state.restartCount += 1;
+    };
     const rec = this.o.store.get(id);
     const image = this.imageFor(rec);
     const beforeGo = async (pid: number): Promise<void> => {
@@ -172,6 +179,7 @@ export class ContainerManager {
     if (result.kind === 'failed') {
       await this.o.networking?.detach(id).catch(() => undefined);
       const failed = this.update(id, (r) => {
+        mark(r);
         r.state = { ...r.state, generation: r.state.generation + 1, status: 'exited', pid: 0, shimPid: 0, exitCode: result.exitCode,
           error: result.message, oomKilled: false, startedAt: now, finishedAt: now, health: undefined };
       })!;
@@ -181,6 +189,7 @@ export class ContainerManager {
       throw new GantryError(code, result.message, { detail: { exitCode: result.exitCode }, hint: result.exitCode === 127 ? 'check the command name and the image\'s PATH' : undefined });
     }
     const started = this.update(id, (r) => {
+      mark(r);
       r.state = { ...r.state, generation: r.state.generation + 1, pid: result.process.pid, shimPid: result.process.shimPid,
         startedAt: now, exitCode: 0, error: '', oomKilled: false, status: 'running',
         health: r.config.healthcheck ? { status: 'starting', failingStreak: 0, log: [] } : undefined };
@@ -224,9 +233,8 @@ export class ContainerManager {
         void this.lock.run(id, async () => {
           const cur = this.o.store.find(id);
           if (!cur || cur.state.status !== 'restarting') return;
-          this.update(id, (r) => { r.state.restartCount += 1; });
           try {
-            const again = await this.startLocked(id);
+            const again = await this.startLocked(id, { restart: true });
             this.emit('restart', again);
           } catch (e) {
             const now = this.o.store.find(id);
@@ -475,8 +483,7 @@ export class ContainerManager {
       const policy = rec.host.restartPolicy.name;
       if (policy === 'always' || (policy === 'unless-stopped' && !rec.state.manuallyStopped)) {
         void this.lock.run(rec.id, async () => {
-          this.update(rec.id, (r) => { r.state.manuallyStopped = false; });
-          await this.startLocked(rec.id).catch((e: unknown) => {
+          await this.startLocked(rec.id, { byHand: true }).catch((e: unknown) => {
             this.update(rec.id, (r) => { r.state.error = e instanceof Error ? e.message : String(e); });
           });
         });

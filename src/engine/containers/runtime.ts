@@ -53,6 +53,9 @@ export interface ContainerUsage {
   memoryLimitBytes: number;
   cpuUsageNanos: number;
   pids: number;
+  /** The whole host's CPU time so far and its CPU count, to turn cpuUsageNanos into a share (docker stats). */
+  systemCpuNanos: number;
+  onlineCpus: number;
 }
 
 /** Where a container's files live on the host (inspect shows them). */
