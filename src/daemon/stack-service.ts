@@ -171,7 +171,8 @@ export class StackService {
     if (s === undefined) throw new GantryError('INVALID_ARGUMENT', `no such service: ${req.service}`, { hint: `services: ${Object.keys(req.model.services).sort().join(', ')}` });
     const base = containerSpec(req.model, s, 1, serviceConfigHash(s), this.get(req.model.name) !== undefined ? this.stackFiles(req.model) : { secrets: {}, configs: {} });
     const spec = {
-      ...base, name: req.name, labels: { ...base.labels, [LABEL.ONE_OFF]: 'True', [COMPOSE_LABEL.ONE_OFF]: 'True' },
+      // A one-off's anonymous volumes are its own: not labelled for the service's slot, never taken over.
+      ...base, name: req.name, labels: { ...base.labels, [LABEL.ONE_OFF]: 'True', [COMPOSE_LABEL.ONE_OFF]: 'True' }, anonymousVolumeLabels: undefined,
       ...(req.cmd !== undefined ? { cmd: req.cmd } : {}), ...(req.entrypoint !== undefined ? { entrypoint: req.entrypoint } : {}),
       ...(req.user !== undefined ? { user: req.user } : {}), ...(req.workingDir !== undefined ? { workingDir: req.workingDir } : {}),
       env: [...base.env, ...req.env], tty: req.tty, openStdin: req.interactive,

@@ -131,6 +131,9 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
     tty: s.tty, openStdin: s.stdin_open, stdinOnce: false, labels,
     stopSignal: s.stop_signal, stopTimeoutSeconds: s.stop_grace_period === undefined ? undefined : Math.ceil(s.stop_grace_period / 1e9),
     exposedPorts: [...exposed], healthcheck: healthcheck(s), anonymousVolumes: anonymous,
+    // Its anonymous volumes say whose they are, so the container that next takes this slot (after a `down`, or a
+    // scale down and up) finds their data again (inherit-volumes.ts).
+    anonymousVolumeLabels: { [LABEL.PROJECT]: model.name, [LABEL.SERVICE]: s.name, [LABEL.NUMBER]: String(num) },
     host: {
       ...d, mounts, portBindings, networkMode, networks,
       restartPolicy: restartPolicy(s),

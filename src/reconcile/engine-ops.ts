@@ -2,6 +2,7 @@
 // interface (src/engine/engine.ts): every call is one engine call. Unit tests run it against the fake engine.
 import { GantryError } from '../common/errors.js';
 import type { ContainerSpec, ContainerView, Engine, NetworkCreateRequest } from '../engine/engine.js';
+import { ANONYMOUS_TARGET_LABEL } from '../engine/containers/container-spec.js';
 import { LABEL } from './labels.js';
 import type { ObservedContainer, ObservedState } from './types.js';
 
@@ -31,6 +32,8 @@ export interface EngineOps {
   renameContainer(ref: string, name: string): Promise<string>;
   /** The volume mounts of an existing container. */
   containerVolumes(ref: string): ContainerVolume[];
+  /** Anonymous volumes made for container `number` of `service` that no container mounts now (left by a `down`). */
+  leftAnonymousVolumes(project: string, service: string, number: number): ContainerVolume[];
   /** The `VOLUME` targets of an image (empty when the image is unknown). */
   imageVolumes(imageRef: string): string[];
   /** Resolves when the container is healthy (or running, without a healthcheck); rejects with the reason
@@ -123,6 +126,14 @@ export function engineOps(engine: Engine): EngineOps {
     containerVolumes(ref: string): ContainerVolume[] {
       return engine.getContainer(ref).host.mounts.flatMap((m) => (m.type !== 'volume' ? [] : [{
         target: m.target, volume: m.source, anonymous: volumes.find(m.source)?.anonymous === true, readOnly: m.readOnly }]));
+    },
+    leftAnonymousVolumes(project: string, service: string, number: number): ContainerVolume[] {
+      return volumes.list().flatMap((v) => {
+        const l = v.labels;
+        const target = l[ANONYMOUS_TARGET_LABEL];
+        if (!v.anonymous || target === undefined || l[LABEL.PROJECT] !== project || l[LABEL.SERVICE] !== service || l[LABEL.NUMBER] !== String(number)) return [];
+        return engine.volumeUsers(v.name).length > 0 ? [] : [{ target, volume: v.name, anonymous: true, readOnly: false }];
+      });
     },
     imageVolumes(imageRef: string): string[] {
       const image = engine.images.resolve(imageRef);

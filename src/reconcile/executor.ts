@@ -53,7 +53,10 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
     case 'create-volume': await ops.createVolume(ctx.volumeName(op.key!), ctx.volumeLabels(op.key!)); return undefined;
     case 'remove-volume': await ops.removeVolume(name); return undefined;
     case 'create-container': {
-      const id = await ops.createContainer({ ...ctx.containerSpec(op.service!, op.number!), name });
+      // The slot's anonymous volumes a `down` left (or a scale down) are taken over, unless -V renews them.
+      const spec = { ...ctx.containerSpec(op.service!, op.number!), name };
+      const left = op.removeVolumes === true ? [] : ops.leftAnonymousVolumes(ctx.project, op.service!, op.number!);
+      const id = await ops.createContainer(left.length === 0 ? spec : inheritAnonymousVolumes(spec, left, ops.imageVolumes(spec.image)));
       return id.slice(0, 12);
     }
     case 'recreate-container': return recreate(op, name, ctx);

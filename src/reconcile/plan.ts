@@ -195,7 +195,8 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
       const name = serviceContainerName(model, s, n);
       const c = existing.find((x) => x.number === n);
       if (c === undefined) {
-        const create = b.add({ type: 'create-container', resource: `container:${name}`, cause: 'not found', dependsOn: infra, service: svc, number: n });
+        const create = b.add({ type: 'create-container', resource: `container:${name}`, cause: options.renewAnonVolumes === true ? 'not found; new anonymous volumes (-V)' : 'not found',
+          dependsOn: infra, service: svc, number: n, ...(options.renewAnonVolumes === true ? { removeVolumes: true } : {}) });
         ready.push(b.add({ type: 'start-container', resource: `container:${name}`, cause: 'created', dependsOn: [create, ...depsGate()], service: svc, number: n }));
         continue;
       }

@@ -50,7 +50,7 @@ export interface UpOptions {
   /** Start containers that exist but are not running (false when the daemon repairs drift: a stopped
    *  container stays stopped, its restart policy decides). */
   readonly startStopped: boolean;
-  /** -V: a recreated container gets new anonymous volumes instead of inheriting the old container's. */
+  /** -V: a recreated or created container gets new anonymous volumes instead of taking over the old or left ones. */
   readonly renewAnonVolumes?: boolean | undefined;
 }
 
@@ -94,7 +94,8 @@ export interface Operation {
   readonly waitFor?: WaitCondition | undefined;
   /** Stop timeout, seconds (stop/recreate). */
   readonly timeout?: number | undefined;
-  /** remove-container: its anonymous volumes go too (down -v); recreate-container: they are not inherited (-V). */
+  /** remove-container: its anonymous volumes go too (down -v); recreate-/create-container: the old or left ones
+   *  are not taken over (-V). */
   readonly removeVolumes?: boolean | undefined;
 }
 

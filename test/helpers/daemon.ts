@@ -22,6 +22,20 @@ export function busyboxTarball(): string {
   return tar;
 }
 
+/**
+ * A real server image: a Debian root filesystem with `packages`, built once by scripts/make-debian-image.sh
+ * (mmdebstrap from this machine's apt sources, ~20 s) and cached as .fixtures/<name>.tar.
+ */
+export function debianTarball(name: string, packages: readonly string[]): string {
+  const tar = join(PROJECT_ROOT, '.fixtures', `${name}.tar`);
+  if (!existsSync(tar)) {
+    mkdirSync(dirname(tar), { recursive: true });
+    const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'make-debian-image.sh'), tar, ...packages], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot build the ${name} image: ${r.stderr}`);
+  }
+  return tar;
+}
+
 export interface RunResult { status: number; stdout: string; stderr: string }
 
 export class TestDaemon {
@@ -103,6 +117,12 @@ export class TestDaemon {
 
   importBusybox(name = 'busybox'): void {
     this.ok(['import', busyboxTarball(), name]);
+  }
+
+  /** nginx from Debian's package (nginx-light), as `nginx`: runs in the foreground, logs to the container's output. */
+  importNginx(name = 'nginx'): void {
+    this.ok(['import', debianTarball('nginx', ['nginx-light']), name,
+      '--change', 'CMD ["nginx", "-g", "daemon off; error_log /dev/stderr;"]']);
   }
 
   /** Removes everything this daemon made, failure or not. */

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
-export type Requirement = 'root' | 'cgroup-v1' | 'cgroup-v2' | 'overlayfs' | 'busybox';
+export type Requirement = 'root' | 'cgroup-v1' | 'cgroup-v2' | 'overlayfs' | 'busybox' | 'mmdebstrap';
 
 export function missingRequirement(req: Requirement): string | undefined {
   switch (req) {
@@ -17,6 +17,8 @@ export function missingRequirement(req: Requirement): string | undefined {
       return existsSync('/proc/filesystems') ? undefined : 'needs /proc/filesystems';
     case 'busybox':
       return existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (apt-get install busybox-static)';
+    case 'mmdebstrap':
+      return existsSync('/usr/bin/mmdebstrap') ? undefined : 'needs mmdebstrap to build Debian server images (apt-get install mmdebstrap)';
   }
 }
 

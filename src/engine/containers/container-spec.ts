@@ -39,8 +39,13 @@ export interface ContainerSpec {
   healthcheck?: HealthcheckConfig | 'none' | undefined;
   /** Targets that get an anonymous volume (besides the image's VOLUMEs), unless something is mounted there. */
   anonymousVolumes: string[];
+  /** Labels of the anonymous volumes made for it (each also gets ANONYMOUS_TARGET_LABEL: its target). */
+  anonymousVolumeLabels?: Record<string, string> | undefined;
   host: HostSettings;
 }
+
+/** On an anonymous volume made with labels: the path it is mounted at, so a later container can take it over. */
+export const ANONYMOUS_TARGET_LABEL = 'gantry.anonymous-target';
 
 export interface ResolvedContainer {
   name: string | undefined;

@@ -15,7 +15,7 @@ import { assertLogsReadable } from '../logs/config.js';
 import type { LogEntry, LogReadOptions } from '../logs/reader.js';
 import type { AttachOptions } from '../runtime/attach.js';
 import type { VolumeStore } from '../volumes/store.js';
-import { resolveContainerSpec, type ContainerSpec } from './container-spec.js';
+import { ANONYMOUS_TARGET_LABEL, resolveContainerSpec, type ContainerSpec } from './container-spec.js';
 import type { ContainerNetworking, ImageSource, ImageView } from './deps.js';
 import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type NetworkAttachment } from './record.js';
 import { nextBackoff, shouldRestart } from './restart-policy.js';
@@ -108,7 +108,8 @@ export class ContainerManager {
     const made: string[] = [];
     try {
       for (const target of v.anonymousVolumeTargets) {
-        const vol = this.o.volumes.create(newId(), { anonymous: true });
+        const labels = spec.anonymousVolumeLabels === undefined ? undefined : { ...spec.anonymousVolumeLabels, [ANONYMOUS_TARGET_LABEL]: target };
+        const vol = this.o.volumes.create(newId(), { anonymous: true, ...(labels !== undefined ? { labels } : {}) });
         made.push(vol.name);
         rec.host.mounts.push({ type: 'volume', source: vol.name, target, readOnly: false });
       }

@@ -59,6 +59,7 @@ function recordingOps(opts: { failCreate?: boolean } = {}): { ops: EngineOps; ca
     removeContainer: async (ref, o) => rec('remove', ref, o),
     renameContainer: async (ref, name) => { rec('rename', ref, name); const old = names.get(ref)!; names.set(ref, name); return old; },
     containerVolumes: () => [anon('/data', 'anon1')],
+    leftAnonymousVolumes: (project, service, number) => { rec('left', project, service, number); return [anon('/data', 'left1')]; },
     imageVolumes: () => ['/data'],
     waitHealthy: async () => undefined,
     waitExit: async () => 0,
@@ -116,5 +117,26 @@ describe('recreate-container', () => {
       { id: 2, type: 'remove-container', resource: 'container:demo-db-2', cause: 'project down (-v)', dependsOn: [], containerId: 'old2', removeVolumes: true },
     ] });
     assert.deepEqual(calls, [{ op: 'remove', args: ['old1', { volumes: false }] }, { op: 'remove', args: ['old2', { volumes: true }] }]);
+  });
+});
+
+describe('create-container', () => {
+  const CREATE: Plan = { project: 'demo', warnings: [], errors: [], operations: [
+    { id: 1, type: 'create-container', resource: 'container:demo-db-1', cause: 'not found', dependsOn: [], service: 'db', number: 1 },
+  ] };
+
+  test('takes over the anonymous volume its slot left behind (a down, a scale down): the data is back', async () => {
+    const { ops, calls } = recordingOps();
+    assert.equal((await run(ops, CREATE)).failed, 0);
+    assert.deepEqual(calls, [
+      { op: 'left', args: ['demo', 'db', 1] },
+      { op: 'create', args: ['demo-db-1', [vol('left1', '/data')]] },
+    ]);
+  });
+
+  test('-V: a fresh anonymous volume, the left one is not looked for', async () => {
+    const { ops, calls } = recordingOps();
+    await run(ops, { ...CREATE, operations: [{ ...CREATE.operations[0]!, removeVolumes: true }] });
+    assert.deepEqual(calls, [{ op: 'create', args: ['demo-db-1', []] }]);
   });
 });
