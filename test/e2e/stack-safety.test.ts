@@ -224,3 +224,43 @@ describe('nginx in front of a restarted app answers without a restart (test/e2e/
     assert.equal(inspect(d, 'nginxproxy-proxy-1').State.Pid, nginxPid, 'nginx was not restarted');
   });
 });
+
+describe('a database\'s rows survive recreate and down (test/e2e/RedisRows)', { skip: skip ?? skipReason('mmdebstrap') }, () => {
+  const d = new TestDaemon('stack-redis');
+  const file = scenarioFile('RedisRows');
+  const tmp = mkdtempSync(join(tmpdir(), 'gantry-redis-'));
+  const cli = (...args: string[]): string => d.ok(['stack', '-f', file, 'exec', '-T', 'redis', 'redis-cli', ...args]).trim();
+  const up = (...extra: string[]): void => {
+    d.ok(['up', '-f', file, ...extra, '-d', '--progress', 'quiet']);
+  };
+  const ready = (): Promise<unknown> => eventually(() => assert.equal(cli('ping'), 'PONG'), 15_000, 'redis to answer');
+  before(async () => { await d.start(); d.importRedis(); });
+  after(async () => {
+    d.gantry(['down', '-f', file, '-v', '-t', '0', '--progress', 'quiet']);
+    await d.dispose();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('a row written, the environment changed: recreated, the row is there; down, up: there; down -v: gone', async () => {
+    up();
+    await ready();
+    assert.equal(cli('set', 'row', 'kept'), 'OK');
+    const first = containersOf(d, file).get('redisrows-redis-1')!.Id;
+    const env = join(tmp, 'gen2.env');
+    writeFileSync(env, 'GENERATION=2\n');
+    up('--env-file', env);
+    assert.notEqual(containersOf(d, file).get('redisrows-redis-1')!.Id, first, 'recreated');
+    await ready();
+    assert.equal(cli('get', 'row'), 'kept', 'after recreate');
+
+    d.ok(['down', '-f', file, '--progress', 'quiet']);
+    up('--env-file', env);
+    await ready();
+    assert.equal(cli('get', 'row'), 'kept', 'after down and up');
+
+    d.ok(['down', '-f', file, '-v', '--progress', 'quiet']);
+    up('--env-file', env);
+    await ready();
+    assert.equal(cli('get', 'row'), '', 'after down -v: a new, empty database');
+  });
+});

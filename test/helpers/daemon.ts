@@ -119,6 +119,12 @@ export class TestDaemon {
     this.ok(['import', busyboxTarball(), name]);
   }
 
+  /** redis from Debian's package, as `redis`: data in its image VOLUME /data (append-only file), no protected mode. */
+  importRedis(name = 'redis'): void {
+    this.ok(['import', debianTarball('redis', ['redis-server']), name, '--change', 'VOLUME /data',
+      '--change', 'CMD ["redis-server", "--dir", "/data", "--appendonly", "yes", "--protected-mode", "no", "--save", ""]']);
+  }
+
   /** nginx from Debian's package (nginx-light), as `nginx`: runs in the foreground, logs to the container's output. */
   importNginx(name = 'nginx'): void {
     this.ok(['import', debianTarball('nginx', ['nginx-light']), name,
