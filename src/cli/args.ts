@@ -23,6 +23,24 @@ export interface ParseOptions {
   stopAfterPositionals?: number;
 }
 
+/** `--help` on a command that has no help text of its own: what it accepts, listed from its flag specs. */
+export class HelpRequested extends Error {
+  constructor(readonly specs: readonly FlagSpec[]) {
+    super('help requested');
+  }
+}
+
+/** The flags of a command, one per line, as `--help` shows them. */
+export function formatFlags(specs: readonly FlagSpec[]): string {
+  const rows = specs.filter((s) => s.name !== 'help').map((s) => {
+    const arg = s.kind === 'bool' ? '' : ' VALUE';
+    const left = `${s.short ? `-${s.short}, ` : '    '}--${s.name}${arg}`;
+    const notes = [...(s.kind === 'list' ? ['repeatable'] : []), ...(s.aliases ?? []).map((a) => `also --${a}`)];
+    return notes.length > 0 ? `${left.padEnd(34)} ${notes.join('; ')}` : left;
+  });
+  return rows.length > 0 ? `Options:\n${rows.map((r) => `  ${r}`).join('\n')}\n` : 'This command takes no options.\n';
+}
+
 export function parseArgs(argv: string[], specs: FlagSpec[], opts: ParseOptions = {}): Parsed {
   const byLong = new Map<string, FlagSpec>();
   const byShort = new Map<string, FlagSpec>();
@@ -52,7 +70,8 @@ export function parseArgs(argv: string[], specs: FlagSpec[], opts: ParseOptions 
       const eq = a.indexOf('=');
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
       const spec = byLong.get(name);
-      if (!spec) throw usageError(`unknown flag: --${name}`, 'see `gantry help` for the flags of each command');
+      if (!spec && name === 'help' && eq < 0) throw new HelpRequested(specs);
+      if (!spec) throw usageError(`unknown flag: --${name}`, 'add --help to the command to list its flags');
       if (spec.kind === 'bool') {
         const v = eq < 0 ? true : !['false', '0'].includes(a.slice(eq + 1));
         set(spec, v);

@@ -1,6 +1,27 @@
 // gantry: the CLI. Parses the global flags, then loads only the command that runs (start-up stays light).
 import { usageError } from '../common/errors.js';
+import { formatFlags, HelpRequested } from './args.js';
 import { reportError } from './output.js';
+
+/** Commands whose first argument is a verb (`network create`, `volume ls`, `stack up`). */
+const GROUPS = new Set(['network', 'volume', 'stack']);
+
+/** `--help` of the commands that take no flags (or groups asked without a verb): answered without a daemon. */
+const USAGE: Record<string, string> = {
+  wait: 'gantry wait CONTAINER...            block until the containers stop; print their exit codes',
+  pause: 'gantry pause CONTAINER...           freeze every process of the containers',
+  unpause: 'gantry unpause CONTAINER...         thaw them',
+  top: 'gantry top CONTAINER                the processes of a running container',
+  port: 'gantry port CONTAINER [PORT[/PROTO]] published ports of a container',
+  version: 'gantry version                      client and daemon versions',
+  info: 'gantry info                         what the daemon runs and knows (cgroups, warnings)',
+  tag: 'gantry tag SOURCE[:TAG] TARGET[:TAG] another name for an image',
+  daemon: 'gantry daemon                       run gantryd in the foreground (GANTRY_ROOT, GANTRY_HOST, GANTRY_PREFIX)',
+  help: 'gantry help                         the list of commands',
+  network: 'gantry network create|ls|rm|inspect|connect|disconnect|prune [OPTIONS]   (add --help after the verb for its flags)',
+  volume: 'gantry volume create|ls|rm|inspect [OPTIONS]   (add --help after the verb for its flags)',
+  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls [OPTIONS]\n  (add --help after the verb for its flags)',
+};
 
 export interface GlobalOptions {
   host: string | undefined;
@@ -51,11 +72,28 @@ export async function main(argv: string[]): Promise<void> {
     const cmd = rest[0] ?? 'help';
     const load = COMMANDS[cmd];
     if (!load) throw usageError(`unknown command "${cmd}"`, 'run `gantry help` for the list of commands');
+    const usage = USAGE[cmd];
+    if (usage !== undefined && rest[1] === '--help' && !(GROUPS.has(cmd) && rest.length > 2)) {
+      process.stdout.write(`Usage: ${usage}\n`);
+      return finish(0);
+    }
     const mod = await load();
-    status = await mod.run(cmd, rest.slice(1), g);
+    try {
+      status = await mod.run(cmd, rest.slice(1), g);
+    } catch (e) {
+      if (!(e instanceof HelpRequested)) throw e;
+      // A command without help text of its own answers --help with the flags it parsed.
+      const words = rest.slice(0, 1 + (GROUPS.has(cmd) && rest[1] !== undefined && !rest[1].startsWith('-') ? 1 : 0));
+      process.stdout.write(`Usage: gantry ${words.join(' ')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' ? '' : ' [ARG...]'}\n\n${formatFlags(e.specs)}`);
+      status = 0;
+    }
   } catch (e) {
     status = reportError(e);
   }
+  await finish(status);
+}
+
+async function finish(status: number): Promise<never> {
   // Streams (attach, logs -f) and keep-alive sockets may hold the loop open; the command decided, so leave now,
   // once stdout and stderr are flushed: writes to a pipe are asynchronous, and exit would cut them short.
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => {

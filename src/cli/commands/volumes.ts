@@ -39,8 +39,9 @@ export async function run(_cmd: string, args: string[], g: GlobalOptions): Promi
       return status;
     }
     case 'inspect': {
-      if (rest.length === 0) throw usageError('volume inspect needs at least one name', 'gantry volume inspect VOLUME...');
-      printJson(await Promise.all(rest.map((n) => client.call('GET', `/volumes/${encodeURIComponent(n)}`))));
+      const names = parseArgs(rest, []).positionals;
+      if (names.length === 0) throw usageError('volume inspect needs at least one name', 'gantry volume inspect VOLUME...');
+      printJson(await Promise.all(names.map((n) => client.call('GET', `/volumes/${encodeURIComponent(n)}`))));
       return 0;
     }
     default:
