@@ -347,7 +347,14 @@ function prefixer(containers: readonly ContainerInfo[], color: boolean): (c: Con
 /** Streams one container's log, each line prefixed (`web-1 | ...`). */
 async function followLogs(client: DaemonClient, c: ContainerInfo, prefix: (c: ContainerInfo) => string,
   o: { follow: boolean; tail: string | undefined; timestamps: boolean; prefix: boolean; since?: number | undefined }): Promise<void> {
-  const res = await client.stream('GET', `/containers/${c.Id}/logs`, { query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: o.since } });
+  let res: Readable;
+  try {
+    res = await client.stream('GET', `/containers/${c.Id}/logs`, { query: { stdout: true, stderr: true, follow: o.follow, tail: o.tail, timestamps: o.timestamps, since: o.since } });
+  } catch (e) {
+    // One container whose logs cannot be read (logging driver none) must not hide the others' (compose's rule).
+    process.stderr.write(`${o.prefix ? prefix(c) : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    return;
+  }
   const tty = ((res as Readable & { contentType?: string }).contentType ?? '').includes('raw-stream');
   const pending = ['', '', ''];
   const emit = (stream: number, text: string): void => {
