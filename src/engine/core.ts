@@ -98,6 +98,9 @@ export class EngineCore implements Engine {
   findContainer(ref: string): ContainerView | undefined { return this.store.find(ref); }
   getContainer(ref: string): ContainerView { return this.store.get(ref); }
   containerPaths(id: string): ContainerPaths { return this.runtime.paths(id); }
+  heldContainers(): Array<{ id: string; reason: string }> {
+    return this.store.heldContainers().map((h) => ({ id: h.id, reason: h.reason.message }));
+  }
   volumeUsers(name: string): string[] { return this.manager.volumeUsers(name); }
 
   createVolume(name: string, opts: VolumeCreateOptions = {}): VolumeRecord {

@@ -90,6 +90,8 @@ export interface Engine {
   /** Throws CONTAINER_NOT_FOUND. */
   getContainer(ref: string): ContainerView;
   containerPaths(id: string): ContainerPaths;
+  /** Containers on disk whose record this build refused (damaged, or written by a newer gantry): left alone. */
+  heldContainers(): Array<{ id: string; reason: string }>;
   /** Idempotent like docker's: an existing volume of that name is returned. */
   createVolume(name: string, opts?: VolumeCreateOptions): VolumeRecord;
   /** Refuses a volume a container still mounts, naming the containers. */

@@ -89,8 +89,15 @@ describe('a root written before records were versioned', { skip }, () => {
   const inspect = (ref: string): Inspect => (JSON.parse(d.ok(['inspect', ref])) as Inspect[])[0]!;
 
   test('ps -a and inspect show the containers the old daemon made, with their config', () => {
-    const ps = d.ok(['ps', '-a', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l) as { Id: string; Names: string[] });
-    assert.deepEqual(ps.map((c) => c.Id).sort(), [SLEEPER, WEB, EXITED].sort());
+    const ps = d.ok(['ps', '-a', '--format', 'json']).trim().split('\n').map((l) => JSON.parse(l) as { Id: string; Names: string[]; State: string; Status: string });
+    assert.deepEqual(ps.map((c) => c.Id).sort(), [SLEEPER, WEB, EXITED, FUTURE].sort());
+    // The container whose record is too new is listed as dead, with the reason; commands on it say why they refuse.
+    const held = ps.find((c) => c.Id === FUTURE)!;
+    assert.equal(held.State, 'dead');
+    assert.match(held.Status, /^Dead \(record refused: containers\/f0f0f0f0f0f0\w+\/container.json was written by a newer gantry \(format 999/);
+    const start = d.gantry(['start', FUTURE.slice(0, 12)]);
+    assert.notEqual(start.status, 0);
+    assert.match(start.stderr, /container f0f0f0f0f0f0 cannot be used: .*written by a newer gantry/);
     const sleeper = inspect('fx-sleeper');
     assert.equal(sleeper.Id, SLEEPER);
     assert.ok(sleeper.Config.Env.includes('FIXTURE=v0'));

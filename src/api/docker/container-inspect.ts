@@ -117,3 +117,11 @@ export function listEntryWithNetwork(engine: Engine, rec: ContainerView): Contai
   }));
   return { ...entry, Ports, NetworkSettings: { Networks: engine.networks.networkSettings(rec).Networks } };
 }
+
+/** A container whose record was refused, as `ps -a` lists it: Dead, with the reason, nothing else known. */
+export function heldEntry(id: string, reason: string): ContainerInfo {
+  return {
+    Id: id, Names: [`/${id.slice(0, 12)}`], Image: '', ImageID: '', Command: '', Created: 0, Ports: [], Labels: {},
+    State: 'dead', Status: `Dead (record refused: ${reason})`, HostConfig: { NetworkMode: '' }, NetworkSettings: { Networks: {} }, Mounts: [],
+  };
+}

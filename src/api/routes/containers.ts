@@ -5,7 +5,7 @@ import type { ExecConfig } from '../../engine/containers/exec.js';
 import { isActive } from '../../engine/containers/record.js';
 import type { Engine } from '../../engine/engine.js';
 import { dockerFrame } from '../../engine/runtime/attach.js';
-import { inspectWithNetwork, listEntryWithNetwork } from '../docker/container-inspect.js';
+import { heldEntry, inspectWithNetwork, listEntryWithNetwork } from '../docker/container-inspect.js';
 import { specFromDockerCreate } from '../docker/create-body.js';
 import { boolParam, filtersParam, intParam, type Router } from '../router.js';
 
@@ -18,7 +18,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/containers/json', (ctx) => {
     const all = boolParam(ctx.query, 'all');
     const filters = filtersParam(ctx.query);
-    return engine.containers().filter((rec) => {
+    const listed = engine.containers().filter((rec) => {
       if (!all && !isActive(rec.state.status)) return false;
       for (const l of filters['label'] ?? []) {
         const i = l.indexOf('=');
@@ -29,6 +29,11 @@ export function containerRoutes(r: Router, engine: Engine): void {
       if (filters['status'] && !filters['status'].includes(rec.state.status)) return false;
       return true;
     }).map((rec) => listEntryWithNetwork(engine, rec));
+    // Held containers (their record was refused) are listed as dead, with the reason, when they could match.
+    const held = all && Object.keys(filters).every((k) => k === 'status' || k === 'id')
+      ? engine.heldContainers().filter((h) => (filters['status']?.includes('dead') ?? true) && (filters['id']?.some((n) => h.id.startsWith(n)) ?? true))
+      : [];
+    return [...listed, ...held.map((h) => heldEntry(h.id, h.reason))];
   });
 
   r.add('GET', '/containers/{id}/json', (ctx) => inspectWithNetwork(engine, engine.getContainer(ctx.params['id']!)));

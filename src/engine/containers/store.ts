@@ -32,6 +32,8 @@ export interface LoadResult {
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly heldIds = new Set<string>();
+  /** Why each held container is held: the refusal, as reported at start. */
+  private readonly heldWhy = new Map<string, GantryError>();
   readonly dir: string;
 
   constructor(private readonly root: string) {
@@ -60,16 +62,15 @@ export class ContainerStore {
       if (read.status === 'missing') {
         const mark = join(this.dir, id, QUARANTINE_MARK);
         if (existsSync(mark)) {
-          this.heldIds.add(id);
           const where = readFileSync(mark, 'utf8').trim();
-          refused.push(reportRefusal(f, new GantryError('STATE_CORRUPT', `${f.rel} was damaged and is in ${where}; ${leftAlone}`, { hint: forgetHint, detail: { path: f.rel, quarantined: where } })));
+          refused.push(this.hold(id, reportRefusal(f, new GantryError('STATE_CORRUPT', `${f.rel} was damaged and is in ${where}; ${leftAlone}`, { hint: forgetHint, detail: { path: f.rel, quarantined: where } }))));
         } else {
           orphanDirs.push(join(this.dir, id));
         }
         continue;
       }
       if (read.status === 'ok' && read.value.id !== id) {
-        refused.push(this.quarantine(id, new GantryError('STATE_CORRUPT', `${f.rel} is damaged (it names another container)`), leftAlone, forgetHint));
+        refused.push(this.hold(id, this.quarantine(id, new GantryError('STATE_CORRUPT', `${f.rel} is damaged (it names another container)`), leftAlone, forgetHint)));
         continue;
       }
       if (read.status === 'ok') {
@@ -78,10 +79,9 @@ export class ContainerStore {
         continue;
       }
       if (read.error.code === 'STATE_TOO_NEW') {
-        this.heldIds.add(id);
-        refused.push(withConsequence(f, read.error, leftAlone));
+        refused.push(this.hold(id, withConsequence(f, read.error, leftAlone)));
       } else {
-        refused.push(this.quarantine(id, read.error, leftAlone, forgetHint));
+        refused.push(this.hold(id, this.quarantine(id, read.error, leftAlone, forgetHint)));
       }
     }
     return { orphanDirs, refused };
@@ -93,6 +93,17 @@ export class ContainerStore {
     writeFileAtomic(join(this.dir, id, QUARANTINE_MARK), `${movedTo}\n`);
     this.heldIds.add(id);
     return quarantinedError(f, error, movedTo, consequence, hint);
+  }
+
+  private hold(id: string, why: GantryError): GantryError {
+    this.heldIds.add(id);
+    this.heldWhy.set(id, why);
+    return why;
+  }
+
+  /** Held containers with the reason (`ps -a` lists them as dead with it). */
+  heldContainers(): Array<{ id: string; reason: GantryError }> {
+    return [...this.heldWhy].map(([id, reason]) => ({ id, reason })).sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** Ids of containers present on disk whose record was refused: nothing may act on them. */
@@ -141,7 +152,13 @@ export class ContainerStore {
 
   get(ref: string): ContainerView {
     const rec = this.find(ref);
-    if (!rec) throw new GantryError('CONTAINER_NOT_FOUND', `no such container: ${ref}`, { hint: 'gantry ps -a lists containers' });
-    return rec;
+    if (rec) return rec;
+    // A held container answers with why it cannot be acted on, not with "no such container".
+    const held = /^[0-9a-f]+$/.test(ref) ? this.heldContainers().filter((h) => h.id.startsWith(ref)) : [];
+    if (held.length === 1) {
+      const { id, reason } = held[0]!;
+      throw new GantryError(reason.code, `container ${id.slice(0, 12)} cannot be used: ${reason.message}`, { hint: reason.hint, detail: reason.detail });
+    }
+    throw new GantryError('CONTAINER_NOT_FOUND', `no such container: ${ref}`, { hint: 'gantry ps -a lists containers' });
   }
 }
