@@ -71,6 +71,18 @@ export function defaultSpec(image: string): ContainerSpec {
 
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
 
+/**
+ * json-file logs without a max-size get this cap, so one chatty container cannot fill the disk (Docker has no
+ * default and its hosts fill up; the kubelet's default is the same 10 MB x 5 files). An explicit max-size wins.
+ */
+export const DEFAULT_LOG_LIMITS: Readonly<Record<'max-size' | 'max-file', string>> = { 'max-size': '10m', 'max-file': '5' };
+
+function withLogCap(h: HostSettings): void {
+  const log = h.logConfig ?? { type: 'json-file', config: {} };
+  if (log.type !== 'json-file' || log.config['max-size'] !== undefined) return;
+  h.logConfig = { type: 'json-file', config: { ...log.config, 'max-size': DEFAULT_LOG_LIMITS['max-size'], 'max-file': log.config['max-file'] ?? DEFAULT_LOG_LIMITS['max-file'] } };
+}
+
 /** The image's healthcheck (OCI config, nanoseconds) with Docker's defaults. */
 export function imageHealthcheck(h: ImageRuntimeConfig['Healthcheck']): HealthcheckConfig | undefined {
   if (!h || !h.Test || h.Test.length === 0 || h.Test[0] === 'NONE') return undefined;
@@ -139,6 +151,7 @@ export function resolveContainerSpec(spec: ContainerSpec, image: { id: string; c
   parseSignal(stopSignal);
   const host = structuredClone(spec.host);
   checkHost(host);
+  withLogCap(host);
   if (host.networkMode.startsWith('container:') && spec.hostname) {
     throw invalid('conflicting options: hostname and the network mode', `a container in ${host.networkMode} mode uses that container's hostname; leave out -h`);
   }

@@ -286,7 +286,12 @@ describe('validateCreate: defaults taken from the image and from docker', () => 
 
 describe('validateCreate: logging (HostConfig.LogConfig)', () => {
   test('no LogConfig: json-file without options, as Docker', () => {
-    assert.deepEqual(create({}).host.logConfig, { type: 'json-file', config: {} });
+    // Without max-size the engine's default cap applies, so no container can fill the disk; an explicit one wins.
+    assert.deepEqual(create({}).host.logConfig, { type: 'json-file', config: { 'max-size': '10m', 'max-file': '5' } });
+    assert.deepEqual(create({ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-file': '2' } } } }).host.logConfig,
+      { type: 'json-file', config: { 'max-size': '10m', 'max-file': '2' } });
+    assert.deepEqual(create({ HostConfig: { LogConfig: { Type: 'json-file', Config: { 'max-size': '1g' } } } }).host.logConfig,
+      { type: 'json-file', config: { 'max-size': '1g' } });
   });
 
   test('a json-file config with rotation is kept as given; none is kept', () => {
