@@ -117,7 +117,9 @@ export async function connectDaemon(hostFlag?: string): Promise<DaemonClient> {
   const host = hostFlag ?? process.env['GANTRY_HOST'] ?? DEFAULT_HOST;
   const client = new DaemonClient(host);
   // Only the default socket autostarts (a given socket belongs to someone); GANTRY_AUTOSTART=1 opts in for others.
-  const autostart = (hostFlag === undefined && process.env['GANTRY_HOST'] === undefined) || process.env['GANTRY_AUTOSTART'] === '1';
+  // GANTRY_AUTOSTART=0 never starts one (main sets it for `--help`, which must not start a daemon).
+  const autostart = process.env['GANTRY_AUTOSTART'] !== '0'
+    && ((hostFlag === undefined && process.env['GANTRY_HOST'] === undefined) || process.env['GANTRY_AUTOSTART'] === '1');
   if (!autostart) return client;
   if (existsSync(client.socketPath) && await ping(client)) return client;
   const runDir = dirname(client.socketPath);

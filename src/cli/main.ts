@@ -72,6 +72,9 @@ export async function main(argv: string[]): Promise<void> {
     const cmd = rest[0] ?? 'help';
     const load = COMMANDS[cmd];
     if (!load) throw usageError(`unknown command "${cmd}"`, 'run `gantry help` for the list of commands');
+    // Asking for help never starts a daemon (commands that connect before they parse their flags included).
+    const own = rest.slice(1);
+    if (own.slice(0, own.includes('--') ? own.indexOf('--') : own.length).includes('--help')) process.env['GANTRY_AUTOSTART'] = '0';
     const usage = USAGE[cmd];
     if (usage !== undefined && rest[1] === '--help' && !(GROUPS.has(cmd) && rest.length > 2)) {
       process.stdout.write(`Usage: ${usage}\n`);

@@ -1,10 +1,22 @@
-// Every command answers --help with its own flags (exit 0), without a daemon: GANTRY_HOST points at a socket
-// that does not exist, so a command that tried to reach one would fail instead of starting it.
+// Every command answers --help with its own flags (exit 0), and never starts a daemon: the commands run with
+// autostart forced on (GANTRY_AUTOSTART=1) for a private socket, root and prefix, and no daemon may appear there.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { PROJECT_ROOT } from '../../helpers/daemon.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gantry-help-'));
+const socket = join(dir, 'run', 'gantry.sock');
+const helpEnv = { ...process.env, GANTRY_HOST: `unix://${socket}`, GANTRY_ROOT: join(dir, 'root'), GANTRY_PREFIX: 'gantry-helptest', GANTRY_AUTOSTART: '1' };
+after(() => {
+  // A daemon started by mistake is stopped (and the test below has failed).
+  const pidFile = join(dir, 'root', 'gantryd.pid');
+  if (existsSync(pidFile)) { try { process.kill(Number(readFileSync(pidFile, 'utf8').trim())); } catch { /* gone */ } }
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const COMMANDS = [
   'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'wait', 'pause', 'unpause', 'ps', 'logs', 'exec', 'top', 'stats',
@@ -15,17 +27,18 @@ const COMMANDS = [
 ];
 
 test('every command answers --help with a usage line and exit 0, without a daemon', () => {
-  const env = { ...process.env, GANTRY_HOST: 'unix:///nonexistent/gantry-help-test.sock' };
+  const env = helpEnv;
   const wrong: string[] = [];
   for (const c of COMMANDS) {
     const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'gantry.js'), ...c.split(' '), '--help'], { env, encoding: 'utf8', timeout: 10_000 });
     if (r.status !== 0 || !/^Usage: gantry/m.test(r.stdout)) wrong.push(`gantry ${c} --help: exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
   }
   assert.deepEqual(wrong, []);
+  assert.equal(existsSync(socket), false, 'no daemon was started for --help');
 });
 
 test('a flag-taking command lists its own flags', () => {
-  const env = { ...process.env, GANTRY_HOST: 'unix:///nonexistent/gantry-help-test.sock' };
+  const env = helpEnv;
   const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'gantry.js'), 'up', '--help'], { env, encoding: 'utf8' });
   assert.match(r.stdout, /-V, --renew-anon-volumes/);
   assert.match(r.stdout, /-f, --file VALUE +repeatable/);
