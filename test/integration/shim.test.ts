@@ -3,7 +3,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../helpers/privileged.js';
@@ -247,6 +247,18 @@ describe('gantry-shim run', () => {
       assert.equal(cmdline, `/sbin/gantry-init -- sh -c ${'tr "\\0" " " </proc/1/cmdline; echo; readlink /proc/1/exe; tr "\\0" "\\n" </proc/1/environ'} `);
       assert.equal(exe, '/sbin/gantry-init');
       assert.deepEqual(env, ['PATH=/bin', 'HOME=/', 'FOO=bar'], 'exactly the spec env');
+    });
+  });
+
+  test('init 1 on a usr-merged root (/sbin a symlink): the init is bound inside the root and runs', async (t) => {
+    await scenario(t, async ({ dir, root, run }) => {
+      mkdirSync(join(root, 'usr', 'sbin'), { recursive: true });
+      symlinkSync('usr/sbin', join(root, 'sbin'));
+      const shim = run(['sh', '-c', 'readlink /proc/1/exe; tr "\\0" " " </proc/1/cmdline'], INIT);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.deepEqual(await finished(shim, dir), { code: 0, signal: 0 });
+      assert.equal(text(dir, 'stdout'), '/usr/sbin/gantry-init\n/sbin/gantry-init -- sh -c readlink /proc/1/exe; tr "\\0" " " </proc/1/cmdline ');
     });
   });
 
