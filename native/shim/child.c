@@ -1,16 +1,14 @@
 /* The shim's children. run: the clone()d container init (blocks until `go`, then sets up the
- * container and execs, or forks the command and stays as a minimal init). exec: a helper that joins
+ * container and execs the command, or with `init 1` the init image of init.c). exec: a helper that joins
  * the target's namespaces and forks the process (so that the pid namespace applies to it). */
 #include "shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #define FD_SYNC 3
 #define FD_ERR 4
@@ -46,43 +44,10 @@ static void wait_go(void) {
 
 static noreturn void setup_failed(void) { report_and_exit(FD_ERR, "setup-error", 255); }
 
-/* pid 1 of `init 1`: forwards signals to the command, reaps every zombie, exits with the command's status. */
-static noreturn void minimal_init(pid_t command) {
-  close(0);
-  close(1);
-  close(2);
-  close(FD_ERR);
-  sigset_t all;
-  sigfillset(&all);
-  for (;;) {
-    siginfo_t info;
-    int sig = sigwaitinfo(&all, &info);
-    if (sig < 0) continue;
-    if (sig != SIGCHLD) {
-      kill(command, sig);
-      continue;
-    }
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-      if (pid == command) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
-}
-
 static void start_command(const struct spec *s) {
   if (apply_creds(s) < 0) setup_failed();
-  if (!s->init) exec_command(s, FD_ERR);
-  /* signals stay blocked from here on in the init; the command resets its mask before exec */
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, NULL);
-  pid_t pid = fork();
-  if (pid < 0) {
-    fail_errno("fork command");
-    setup_failed();
-  }
-  if (pid == 0) exec_command(s, FD_ERR);
-  minimal_init(pid);
+  if (s->init) exec_init(s, FD_ERR);
+  exec_command(s, FD_ERR);
 }
 
 noreturn void run_child(const struct spec *s, struct child_fds *f) {

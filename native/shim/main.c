@@ -392,8 +392,9 @@ static noreturn void supervise(void) {
 int main(int argc, char **argv) {
   for (int fd = 0; fd < 3; fd++) /* pipes created later must never land on 0-2 */
     if (fcntl(fd, F_GETFD) < 0) open("/dev/null", O_RDWR);
+  if (argc >= 3 && strcmp(argv[1], "--") == 0) init_main((const char *const *)argv + 2); /* `init 1`: init.c */
   if (argc != 3 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "exec") != 0)) {
-    static const char usage[] = "error usage: gantry-shim run|exec SPEC_FILE\n";
+    static const char usage[] = "error usage: gantry-shim run|exec SPEC_FILE | -- COMMAND [ARG...]\n";
     status_line(usage, sizeof usage - 1);
     return 2;
   }

@@ -102,29 +102,32 @@ static void reset_signals(void) {
   sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-noreturn void exec_command(const struct spec *s, int errfd) {
+int new_session(bool tty) {
   reset_signals();
-  if (setsid() < 0) {
-    fail_errno("setsid");
-    report_and_exit(errfd, "setup-error", 255);
-  }
-  if (s->tty && ioctl(0, TIOCSCTTY, 0) < 0) {
-    fail_errno("ioctl TIOCSCTTY");
-    report_and_exit(errfd, "setup-error", 255);
-  }
+  if (setsid() < 0) return fail_errno("setsid");
+  if (tty && ioctl(0, TIOCSCTTY, 0) < 0) return fail_errno("ioctl TIOCSCTTY");
+  return 0;
+}
+
+noreturn void exec_argv(const char *const *argv, int errfd) {
+  execvp(argv[0], (char *const *)argv); /* the PATH of `environ` */
+  int err = errno;
+  int code = err == ENOENT || err == ENOTDIR ? 127 : 126;
+  errno = err;
+  fail_errno("exec `%s`", argv[0]);
+  char kind[24];
+  snprintf(kind, sizeof kind, "exec-error %d", code);
+  report_and_exit(errfd, kind, code);
+}
+
+noreturn void exec_command(const struct spec *s, int errfd) {
+  if (new_session(s->tty) < 0) report_and_exit(errfd, "setup-error", 255);
   if (s->cwd && chdir(s->cwd) < 0) {
     fail_errno("chdir `%s`", s->cwd);
     report_and_exit(errfd, "setup-error", 255);
   }
   umask(022);
   static const char *no_env[] = {NULL};
-  environ = (char **)(s->env.n ? s->env.v : no_env); /* execvp searches the PATH of `environ` */
-  execvp(s->args.v[0], (char *const *)s->args.v);
-  int err = errno;
-  int code = err == ENOENT || err == ENOTDIR ? 127 : 126;
-  errno = err;
-  fail_errno("exec `%s`", s->args.v[0]);
-  char kind[24];
-  snprintf(kind, sizeof kind, "exec-error %d", code);
-  report_and_exit(errfd, kind, code);
+  environ = (char **)(s->env.n ? s->env.v : no_env);
+  exec_argv(s->args.v, errfd);
 }

@@ -47,6 +47,7 @@ struct strlist {
 struct spec {
   const char *id, *rootfs, *overlay, *netns, *hostname, *cwd, *log, *exit_file, *socket;
   const char *log_attrs;  /* JSON object written as `attrs` in every log line, or NULL */
+  const char *init_path;  /* `init 1`: this shim's binary inside the container, exec'd as pid 1 (init.c) */
   long long log_max_size; /* rotate before the log would exceed this many bytes; 0 = never */
   int log_max_files;      /* files kept when rotating: log, log.1 ... log.(N-1) */
   int clone_flags;   /* CLONE_NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET requested with `ns` */
@@ -77,7 +78,9 @@ int mkdir_p(const char *path); /* plain mkdir -p (after pivot_root) */
 int loopback_up(void);
 int apply_limits(const struct spec *s); /* hostname, rlimits, oom_score_adj */
 int apply_creds(const struct spec *s);  /* groups, gid, uid, capabilities, no_new_privs */
-noreturn void exec_command(const struct spec *s, int errfd);
+noreturn void exec_command(const struct spec *s, int errfd);      /* new_session, cwd, umask, env, exec_argv */
+int new_session(bool tty);                                         /* default signals, setsid, controlling tty */
+noreturn void exec_argv(const char *const *argv, int errfd);       /* execvp, else "exec-error 127|126 ..." */
 noreturn void report_and_exit(int errfd, const char *kind, int code); /* "setup-error g_err" */
 
 /* Entry points of the forked children (child.c). The fds are the ones the child keeps. */
@@ -89,6 +92,13 @@ struct child_fds {
   const char *pts;  /* tty slave path on the host, or NULL */
 };
 noreturn void run_child(const struct spec *s, struct child_fds *f);
+
+/* `init 1` (init.c). exec_init: the set-up init replaces itself with `init_path -- ARG...` and the spec's env,
+ * its error pipe kept open as fd INIT_ERR_FD. init_main: that image (`gantry-shim -- ARG...`): forks the
+ * command and stays as a minimal init (signals forwarded, zombies reaped, the command's status as its own). */
+#define INIT_ERR_FD 3
+noreturn void exec_init(const struct spec *s, int errfd);
+noreturn void init_main(const char *const *cmd);
 noreturn void exec_child(const struct spec *s, struct child_fds *f);
 
 /* ---- the shim side (output.c, server.c, main.c) ---------------------------------------------- */

@@ -60,6 +60,7 @@ static const struct key keys[] = {
     {"tty", 1, SCALAR, R(tty)},
     {"stdin", 1, SCALAR, R(stdin_open)},
     {"init", 1, SCALAR, R(init)},
+    {"init_path", 1, SCALAR, S(init_path)},
     {"log", 1, SCALAR, S(log)},
     {"log_max_size", 1, SCALAR, R(log_max_size)},
     {"log_max_files", 1, SCALAR, R(log_max_files)},
@@ -206,6 +207,7 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     s->log_max_size = 0;
     s->hostname = NULL;  /* the container's uts namespace is joined, not changed */
     s->init = false;
+    s->init_path = NULL;
   } else {
     if (s->target_pid) return fail("spec: `target_pid` is only valid for exec");
     if ((s->log_max_size || r->log_max_files || s->log_attrs) && !s->log)
@@ -213,6 +215,8 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     if (s->rootfs && !(s->clone_flags & CLONE_NEWNS)) return fail("spec: `rootfs` needs `ns mount`");
     if (s->overlay && !s->rootfs) return fail("spec: `overlay` needs `rootfs`");
     if (s->netns && (s->clone_flags & CLONE_NEWNET)) return fail("spec: `netns` and `ns net` exclude each other");
+    if (s->init && !s->init_path) return fail("spec: `init` needs `init_path`");
+    if (s->init_path && s->init_path[0] != '/') return fail("spec: `init_path` must be absolute, not `%s`", s->init_path);
     if ((s->mounts.n || s->remounts.n || s->devices.n || s->symlinks.n) && !s->rootfs)
       return fail("spec: `mount`, `remount`, `device` and `symlink` need `rootfs`");
   }

@@ -3,7 +3,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../helpers/privileged.js';
@@ -53,6 +53,12 @@ async function finished(shim: Shim, dir: TempDir, file = 'exit'): Promise<{ code
   assert.equal(existsSync(dir.join(file === 'exit' ? 'sock' : 'sock-exec')), false, 'socket removed');
   return { code: rec.code, signal: rec.signal };
 }
+
+/** `init 1` as the daemon writes it: the shim binary bound at /sbin/gantry-init, exec'd as pid 1. */
+const INIT: SpecEntry[] = [
+  ['mount', SHIM, '/sbin/gantry-init', 'none', String(MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV), ''],
+  ['init', '1'], ['init_path', '/sbin/gantry-init'],
+];
 
 describe('gantry-shim run', () => {
   test('exit code propagates; stdout and stderr land in the log as json-file lines', async (t) => {
@@ -214,12 +220,12 @@ describe('gantry-shim run', () => {
 
   test('init 1 forwards SIGTERM to the command and reaps orphaned zombies', async (t) => {
     await scenario(t, async ({ dir, run, clients }) => {
-      const shim = run(['sh', '-c', '(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm; echo ready; exec sleep 100'], [['init', '1']]);
+      const shim = run(['sh', '-c', '(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm; echo ready; exec sleep 100'], INIT);
       await shim.ready();
       assert.equal(await shim.go(), 'started');
       await eventually(() => text(dir).includes('ready'), 'ps output', 5000);
       const ps = text(dir, 'stdout');
-      assert.match(ps, /^\s*1 \S+\s+gantry-shim$/m, 'pid 1 is the init');
+      assert.match(ps, /^\s*1 \S+\s+gantry-init$/m, 'pid 1 is the init');
       assert.match(ps, /^\s*2 \S+\s+sh$/m, 'the command is pid 2');
       assert.doesNotMatch(ps, /^\s*\d+ Z/m, `no zombies:\n${ps}`);
       assert.doesNotMatch(ps, /sleep/, 'the orphaned sleep was reaped');
@@ -227,6 +233,67 @@ describe('gantry-shim run', () => {
       clients.push(c);
       c.signal(15);
       assert.deepEqual(await finished(shim, dir), { code: 143, signal: 0 });
+    });
+  });
+
+  test('init 1: pid 1 is /sbin/gantry-init with the container env, its command an argument; no host path', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; readlink /proc/1/exe; tr "\\0" "\\n" </proc/1/environ'],
+        [...INIT, ['env', 'FOO=bar']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.deepEqual(await finished(shim, dir), { code: 0, signal: 0 });
+      const [cmdline, exe, ...env] = text(dir, 'stdout').trimEnd().split('\n');
+      assert.equal(cmdline, `/sbin/gantry-init -- sh -c ${'tr "\\0" " " </proc/1/cmdline; echo; readlink /proc/1/exe; tr "\\0" "\\n" </proc/1/environ'} `);
+      assert.equal(exe, '/sbin/gantry-init');
+      assert.deepEqual(env, ['PATH=/bin', 'HOME=/', 'FOO=bar'], 'exactly the spec env');
+    });
+  });
+
+  test('init 1 on a usr-merged root (/sbin a symlink): the init is bound inside the root and runs', async (t) => {
+    await scenario(t, async ({ dir, root, run }) => {
+      mkdirSync(join(root, 'usr', 'sbin'), { recursive: true });
+      symlinkSync('usr/sbin', join(root, 'sbin'));
+      const shim = run(['sh', '-c', 'readlink /proc/1/exe; tr "\\0" " " </proc/1/cmdline'], INIT);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.deepEqual(await finished(shim, dir), { code: 0, signal: 0 });
+      assert.equal(text(dir, 'stdout'), '/usr/sbin/gantry-init\n/sbin/gantry-init -- sh -c readlink /proc/1/exe; tr "\\0" " " </proc/1/cmdline ');
+    });
+  });
+
+  test('init 1: a missing command is still exec-error 127, a missing init a setup-error, init without init_path refused', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['no-such-command'], INIT);
+      await shim.ready();
+      assert.equal(await shim.go(), 'exec-error 127 exec `no-such-command`: ENOENT');
+      assert.deepEqual(await finished(shim, dir), { code: 127, signal: 0 });
+    });
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['true'], [['init', '1'], ['init_path', '/sbin/gantry-init']]);
+      await shim.ready();
+      assert.equal(await shim.go(), 'setup-error exec `/sbin/gantry-init`: ENOENT');
+      assert.deepEqual(await finished(shim, dir), { code: 255, signal: 0 });
+    });
+    await scenario(t, async ({ dir, root, track }) => {
+      const shim = track(Shim.spawn(dir, containerSpec(dir, root, ['true'], [['init', '1']])));
+      assert.equal(await shim.line(), 'error spec: `init` needs `init_path`');
+      assert.equal(await shim.waitExit(), 1);
+    });
+  });
+
+  test('init 1: the command dies of a signal: 128+N; its exit status passes through', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'kill -9 $$'], INIT);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.deepEqual(await finished(shim, dir), { code: 137, signal: 0 });
+    });
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'exit 7'], INIT);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.deepEqual(await finished(shim, dir), { code: 7, signal: 0 });
     });
   });
 

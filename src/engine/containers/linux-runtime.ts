@@ -11,11 +11,11 @@ import { shimLogSettings } from '../logs/config.js';
 import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js';
 import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
 import { capabilityMask } from '../runtime/capabilities.js';
-import { PendingShim } from '../runtime/shim-process.js';
+import { PendingShim, shimBinary } from '../runtime/shim-process.js';
 import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
 import { checkShimProtocol } from '../runtime/shim-version.js';
 import {
-  baseMounts, containerSpecEntries, DEFAULT_DEVICES, DEFAULT_SYMLINKS, encodeSpec, execSpecEntries, MASKED_PATHS, MS, READONLY_PATHS,
+  baseMounts, containerSpecEntries, DEFAULT_DEVICES, DEFAULT_SYMLINKS, encodeSpec, execSpecEntries, initMount, MASKED_PATHS, MS, READONLY_PATHS,
   rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
 } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
@@ -159,6 +159,7 @@ export class LinuxRuntime implements ContainerRuntime {
         mounts.push({ source, target: m.target, fstype: 'none', flags: MS.BIND | MS.REC | (m.readOnly ? MS.RDONLY : 0), data: '' });
       }
     }
+    if (rec.host.init) mounts.push(initMount(shimBinary())); // last: no user mount may cover it
     const lower = image.layerDirs.join(':');
     return {
       id: rec.id, rootfs: join(dir, 'rootfs'),

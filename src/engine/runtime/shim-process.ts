@@ -75,7 +75,9 @@ export class PendingShim {
     private readonly stderr: () => string, readonly started: ShimStarted) {}
 
   static async spawn(mode: 'run' | 'exec', specPath: string): Promise<PendingShim> {
-    const child = spawn(shimBinary(), [mode, specPath], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // No environment: the shim reads none (everything is in the spec), and whatever it has would be visible in
+    // /proc/<shim>/environ on the host and passed on to anything it execs.
+    const child = spawn(shimBinary(), [mode, specPath], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: {} });
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => { stderr += s; });

@@ -55,6 +55,7 @@ export interface ContainerRuntimeSpec extends ProcessSpec {
   readonlyRootfs: boolean;
   rlimits: Array<{ resource: number; soft: number; hard: number }>;
   oomScoreAdj: number;
+  /** `--init`: pid 1 is the shim's binary at INIT_PATH (the caller adds its mount, initMount()). */
   init: boolean;
   /** The json-file log; absent = no log file (driver none). */
   logPath?: string | undefined;
@@ -99,6 +100,14 @@ export function baseMounts(shmSizeBytes: number): SpecMount[] {
     { source: 'mqueue', target: '/dev/mqueue', fstype: 'mqueue', flags: NOSUID | NODEV | NOEXEC, data: '' },
     { source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: NOSUID | NODEV | NOEXEC | RDONLY, data: '' },
   ];
+}
+
+/** Where `--init` puts its init inside the container (Docker's is /sbin/docker-init). */
+export const INIT_PATH = '/sbin/gantry-init';
+
+/** The init binary (the static shim itself) bound read-only at INIT_PATH: /proc/1 then shows no host path. */
+export function initMount(binary: string): SpecMount {
+  return { source: binary, target: INIT_PATH, fstype: 'none', flags: MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, data: '' };
 }
 
 type Entry = [string, ...string[]];
@@ -148,6 +157,7 @@ export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
   out.push(['readonly_rootfs', s.readonlyRootfs ? '1' : '0']);
   for (const r of s.rlimits) out.push(['rlimit', String(r.resource), String(r.soft), String(r.hard)]);
   out.push(['oom_score_adj', String(s.oomScoreAdj)], ['init', s.init ? '1' : '0']);
+  if (s.init) out.push(['init_path', INIT_PATH]);
   if (s.logPath !== undefined) {
     out.push(['log', s.logPath]);
     if (s.logMaxSizeBytes !== undefined) out.push(['log_max_size', String(s.logMaxSizeBytes)], ['log_max_files', String(s.logMaxFiles ?? 1)]);

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_DEVICES, DEFAULT_SYMLINKS, MASKED_PATHS, MS, READONLY_PATHS, baseMounts, containerSpecEntries, encodeSpec,
-  execSpecEntries, rlimitNumber, type ContainerRuntimeSpec, type ExecRuntimeSpec,
+  DEFAULT_DEVICES, DEFAULT_SYMLINKS, INIT_PATH, MASKED_PATHS, MS, READONLY_PATHS, baseMounts, containerSpecEntries, encodeSpec,
+  execSpecEntries, initMount, rlimitNumber, type ContainerRuntimeSpec, type ExecRuntimeSpec,
 } from '../../../src/engine/runtime/spec.js';
 import { isCode } from './helpers.js';
 
@@ -10,7 +10,7 @@ import { isCode } from './helpers.js';
 const ARITY: Record<string, number> = {
   id: 1, rootfs: 1, overlay: 1, ns: 1, netns: 1, hostname: 1, mount: 5, device: 4, symlink: 2, mask: 1, ro_path: 1,
   sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
-  oom_score_adj: 1, env: 1, arg: 1, tty: 1, stdin: 1, init: 1, log: 1, exit_file: 1, socket: 1, target_pid: 1,
+  oom_score_adj: 1, env: 1, arg: 1, tty: 1, stdin: 1, init: 1, init_path: 1, log: 1, exit_file: 1, socket: 1, target_pid: 1,
   version: 1, remount: 2,
   log_max_size: 1, log_max_files: 1, log_attrs: 1,
 };
@@ -117,6 +117,15 @@ describe('containerSpecEntries', () => {
     assert.deepEqual(get('log'), [['/logs/c0ffee-json.log']]);
     assert.deepEqual(get('readonly_rootfs'), [['0']]);
     assert.deepEqual(get('init'), [['0']]);
+    assert.deepEqual(get('init_path'), []);
+  });
+
+  test('--init: the init path is given, and initMount binds the binary there read-only, nosuid, nodev, executable', () => {
+    const entries = containerSpecEntries(spec({ init: true }));
+    assert.deepEqual(entries.filter((e) => e[0] === 'init' || e[0] === 'init_path'), [['init', '1'], ['init_path', INIT_PATH]]);
+    assert.equal(INIT_PATH, '/sbin/gantry-init');
+    assert.deepEqual(initMount('/opt/gantry/gantry-shim'),
+      { source: '/opt/gantry/gantry-shim', target: INIT_PATH, fstype: 'none', flags: MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, data: '' });
   });
 
   test('no overlay entry without overlay options; no hostname without a uts namespace; netns only when given', () => {
