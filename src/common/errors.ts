@@ -106,13 +106,13 @@ const NO_SPACE_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
  * A full disk or an exhausted quota anywhere below `e` (the error or its causes) as NO_SPACE; undefined when
- * `e` is not about space. Names the path when the system error carries one.
+ * `e` is not about space. Names the path the system error carries, else `where` when given.
  */
-export function noSpaceError(e: unknown): GantryError | undefined {
+export function noSpaceError(e: unknown, where?: string): GantryError | undefined {
   for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
     const errno = errnoCode(cur);
     if (errno !== undefined && NO_SPACE_ERRNOS.has(errno)) {
-      const path = typeof cur === 'object' && 'path' in cur && typeof (cur as { path: unknown }).path === 'string' ? (cur as { path: string }).path : undefined;
+      const path = typeof cur === 'object' && 'path' in cur && typeof (cur as { path: unknown }).path === 'string' ? (cur as { path: string }).path : where;
       const what = errno === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device';
       return new GantryError('NO_SPACE', `${what}${path === undefined ? '' : ` while writing ${path}`}`, {
         cause: e, hint: 'free some space (gantry system prune, gantry rmi, or remove old logs) and try again',

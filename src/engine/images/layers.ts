@@ -207,7 +207,8 @@ async function extractTar(file: string, dest: string, limits: LayerLimits): Prom
   const [code] = await Promise.all([exited, streamed]);
   if (streamError instanceof GantryError) throw streamError;
   if (code !== 0) {
-    if (/no space left on device|disk quota exceeded/i.test(stderr)) {
+    // GNU tar says a full disk as the errno, or (for a file body) as a short write.
+    if (/no space left on device|disk quota exceeded|wrote only \d+ of \d+ bytes/i.test(stderr)) {
       throw new GantryError('NO_SPACE', `no space left on device while extracting a layer into ${dest}`, {
         hint: 'free some space (gantry system prune, gantry rmi, or remove old logs) and try again',
       });

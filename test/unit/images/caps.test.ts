@@ -2,7 +2,8 @@
 import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -82,6 +83,37 @@ describe('layer caps', () => {
       { maxBytes: 2 * 1024 ** 3, maxEntries: 10, maxRatio: 0 });
     assert.throws(() => layerLimitsFromEnv({ GANTRY_MAX_LAYER_ENTRIES: 'lots' }), (e: unknown) => e instanceof GantryError && e.code === 'USAGE' && /GANTRY_MAX_LAYER_ENTRIES/.test(e.message));
     assert.throws(() => layerLimitsFromEnv({ GANTRY_MAX_LAYER_BYTES: 'big' }), (e: unknown) => e instanceof GantryError && e.code === 'USAGE');
+  });
+});
+
+describe('a full disk', () => {
+  test('importing onto a full filesystem is NO_SPACE naming the place, and leaves nothing half-made', async (t) => {
+    if (!requires(t, 'root')) return; // mounts a small tmpfs
+    const dir = tempDir();
+    const mnt = join(dir, 'small');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'gantry-test-full', mnt]);
+    try {
+      // 3 MiB of noise: the blob fits, extracting it does not (tar's short write); 6 MiB: the blob does not fit.
+      for (const [size, place] of [[3 * MiB, 'extracting a layer'], [6 * MiB, 'writing']] as const) {
+        const tarFile = join(dir, 'big.tar');
+        writeFileSync(tarFile, Buffer.concat([
+          encodeHeader({ ...entryHeader, name: 'noise', type: '0', size }), randomBytes(size), Buffer.alloc(2 * BLOCK),
+        ]));
+        const store = new ImageStore({ root: join(mnt, 'root') });
+        const err = await store.importTarball(tarFile, 'big').then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof GantryError, String(err));
+        assert.equal(err.code, 'NO_SPACE', err.message);
+        assert.match(err.message, new RegExp(`no space left on device while ${place} .*${mnt.replace(/[/.]/g, '\\$&')}`));
+        assert.match(err.hint ?? '', /free some space/);
+        assert.deepEqual(readdirSync(join(mnt, 'root', 'layers')), [], `${size}: no layer or temp dir remains`);
+        assert.deepEqual(readdirSync(join(mnt, 'root', 'blobs', 'sha256')), [], `${size}: no blob remains`);
+        assert.equal(store.list().length, 0);
+      }
+    } finally {
+      execFileSync('umount', [mnt]);
+      removeDir(dir);
+    }
   });
 });
 
