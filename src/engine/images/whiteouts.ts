@@ -5,8 +5,8 @@
 //   other `.wh..wh.*`  → dropped (aufs bookkeeping)
 // Every other entry passes through byte for byte, except that `trusted.*` xattrs the tarball carries are
 // dropped (`trusted.overlay.*` would steer overlayfs: opaque dirs, redirects; only the conversion sets them).
-// The entry count is capped (LayerLimits.maxEntries) and extended headers are capped at 1 MiB (Go's limit). Bytes after the end-of-archive marker are consumed
-// (so hashes computed upstream see the whole blob) but not forwarded.
+// The entry count is capped (LayerLimits.maxEntries), extended headers at 1 MiB (Go's limit). Bytes after the
+// end-of-archive marker are consumed (so hashes computed upstream see the whole blob) but not forwarded.
 import { Transform, type TransformCallback } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
 import { tooManyEntries } from './limits.js';
