@@ -125,7 +125,7 @@ noreturn void exec_child(const struct spec *s, struct child_fds *f) {
     close(f->aux);
     umask(0);
     wait_go();
-    if (s->cwd && mkdir_p(s->cwd) < 0) setup_failed(); /* as root, before the user changes */
+    /* exec does not create `cwd` (docker's exec fails on a missing one): exec_command's chdir reports it */
     if (apply_limits(s) < 0) setup_failed();
     start_command(s);
   }

@@ -73,3 +73,14 @@ export function intParam(q: URLSearchParams, name: string): number | undefined {
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
 }
+
+/** A terminal dimension (`h`, `w` of resize): a whole number 0-65535; absent → `dflt`; anything else is a 400. */
+export function ttySizeParam(q: URLSearchParams, name: string, dflt: number): number {
+  const v = q.get(name);
+  if (v === null || v === '') return dflt;
+  const n = /^\d{1,5}$/.test(v) ? Number(v) : NaN;
+  if (!(n <= 0xffff)) {
+    throw new GantryError('INVALID_ARGUMENT', `invalid terminal ${name === 'h' ? 'height' : 'width'} "${v}"`, { hint: `${name} is a whole number of ${name === 'h' ? 'rows' : 'columns'} from 0 to 65535` });
+  }
+  return n;
+}

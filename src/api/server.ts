@@ -1,14 +1,17 @@
 // HTTP/1.1 server on a unix socket, speaking Docker Engine API paths and shapes where they overlap.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmodSync, mkdirSync, unlinkSync, chownSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, unlinkSync, chownSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GantryError, isGantryError } from '../common/errors.js';
+import { GantryError, isGantryError, noSpaceError } from '../common/errors.js';
+import { prepareSocketDir } from '../common/paths.js';
+import { parseMemorySize } from '../common/units.js';
 import type { Router, RequestContext } from './router.js';
 
 export interface ErrorBody { message: string; code?: string; hint?: string; detail?: Record<string, unknown> }
 
-function errorBody(e: unknown): { status: number; body: ErrorBody } {
+function errorBody(raw: unknown): { status: number; body: ErrorBody } {
+  const e = asSpaceError(raw) ?? raw;
   if (isGantryError(e)) {
     return { status: e.httpStatus, body: { message: e.message, code: e.code, ...(e.hint ? { hint: e.hint } : {}), ...(e.detail ? { detail: e.detail } : {}) } };
   }
@@ -16,12 +19,39 @@ function errorBody(e: unknown): { status: number; body: ErrorBody } {
   return { status: 500, body: { message: msg, code: 'INTERNAL', hint: 'this is a bug in gantry; the daemon log has the details' } };
 }
 
-async function readBody(req: IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffer> {
+/** A full disk is the host's condition, not a bug: NO_SPACE, keeping a typed error's own message. */
+function asSpaceError(e: unknown): GantryError | undefined {
+  if (isGantryError(e) && e.code === 'NO_SPACE') return undefined;
+  const space = noSpaceError(e);
+  if (space === undefined || !isGantryError(e)) return space;
+  return new GantryError('NO_SPACE', `${e.message} (${space.message})`, { cause: e, hint: space.hint, detail: e.detail });
+}
+
+/** JSON request bodies above this are refused with 413 (GANTRY_MAX_BODY, e.g. "16m"); raw-body routes cap their own. */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export function maxBodyBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env['GANTRY_MAX_BODY'];
+  if (text === undefined || text === '') return DEFAULT_MAX_BODY_BYTES;
+  const n = parseMemorySize(text, 'GANTRY_MAX_BODY');
+  if (n <= 0) throw new GantryError('USAGE', `invalid GANTRY_MAX_BODY "${text}"`, { hint: 'give a positive size, e.g. 16m' });
+  return n;
+}
+
+function bodyTooLarge(limit: number): GantryError {
+  return new GantryError('TOO_LARGE', `request body too large: the limit is ${limit} bytes`, {
+    hint: 'JSON request bodies are capped; start the daemon with GANTRY_MAX_BODY (e.g. GANTRY_MAX_BODY=16m) to raise it',
+  });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw bodyTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > limit) throw new GantryError('INVALID_ARGUMENT', 'request body too large');
+    if (size > limit) throw bodyTooLarge(limit);
     chunks.push(c);
   }
   return Buffer.concat(chunks);
@@ -45,7 +75,10 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 export class ApiServer {
   private readonly server: Server;
 
-  constructor(private readonly router: Router, private readonly log: (msg: string) => void) {
+  private readonly maxBodyBytes: number;
+
+  constructor(private readonly router: Router, private readonly log: (msg: string) => void, opts: { maxBodyBytes?: number } = {}) {
+    this.maxBodyBytes = opts.maxBodyBytes ?? maxBodyBytesFromEnv();
     this.server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => { void this.onRequest(req, res); });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.onUpgrade(req, socket, head); });
   }
@@ -57,7 +90,7 @@ export class ApiServer {
       const m = this.router.match(method, url.pathname);
       if (!m) throw new GantryError('NOT_FOUND', `page not found: ${method} ${url.pathname}`);
       const ctx: RequestContext = { method, path: url.pathname, params: m.params, query: url.searchParams, body: undefined, req, res };
-      if (!m.route.rawBody) ctx.body = parseJson(await readBody(req));
+      if (!m.route.rawBody) ctx.body = parseJson(await readBody(req, this.maxBodyBytes));
       const out = await m.route.handler(ctx);
       if (!res.headersSent && !res.writableEnded) {
         if (out === undefined) { res.writeHead(m.route.status === 200 ? 204 : m.route.status); res.end(); }
@@ -67,8 +100,13 @@ export class ApiServer {
     } catch (e) {
       const { status, body } = errorBody(e);
       if (status >= 500) this.log(`${method} ${url.pathname}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-      if (!res.headersSent) sendJson(res, status, body);
-      else res.destroy();
+      if (res.headersSent) { res.destroy(); return; }
+      // A body left unread (over the cap, or an upload refused midway) is not drained: answer, then close.
+      const unread = !req.complete;
+      if (unread) res.shouldKeepAlive = false;
+      sendJson(res, status, body);
+      const conn = req.socket as Socket | null; // null once the client is gone
+      if (unread && conn !== null) res.once('finish', () => { if (!conn.destroyed) conn.destroySoon(); });
     }
   }
 
@@ -87,6 +125,7 @@ export class ApiServer {
       if (!m) throw new GantryError('NOT_FOUND', `page not found: ${method} ${url.pathname}`);
       // The body (exec start options) arrives in `head` with Content-Length; the rest is stdin.
       const len = Number(req.headers['content-length'] ?? 0);
+      if (len > this.maxBodyBytes) throw bodyTooLarge(this.maxBodyBytes);
       const body = parseJson(head.subarray(0, len));
       const rest = head.subarray(len);
       let hijacked = false;
@@ -110,9 +149,9 @@ export class ApiServer {
   }
 
   async listen(socketPath: string): Promise<void> {
-    // The socket's directory is root's alone; the socket itself is 0660 (group may be given access later).
-    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
-    chmodSync(dirname(socketPath), 0o700);
+    // A socket directory gantry makes is root's alone (an existing one, like /tmp, is not touched); the socket
+    // itself is 0660 (a group may be given access later).
+    prepareSocketDir(socketPath);
     try { unlinkSync(socketPath); } catch { /* none */ }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   STATE_TOO_NEW: 500,
   UNSUPPORTED: 501,
   UNSUPPORTED_LOG_DRIVER: 400,
+  TOO_LARGE: 413,
+  NO_SPACE: 507,
   INTERNAL: 500,
 } as const;
 
@@ -98,4 +100,25 @@ export function errnoCode(e: unknown): string | undefined {
 export function syscallError(operation: string, object: string, cause: unknown, hint?: string): GantryError {
   const errno = errnoCode(cause) ?? (cause instanceof Error ? cause.message : String(cause));
   return new GantryError('SYSCALL_FAILED', `${operation} \`${object}\`: ${errno}`, { cause, hint });
+}
+
+const NO_SPACE_ERRNOS = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * A full disk or an exhausted quota anywhere below `e` (the error or its causes) as NO_SPACE; undefined when
+ * `e` is not about space. Names the path the system error carries, else `where` when given.
+ */
+export function noSpaceError(e: unknown, where?: string): GantryError | undefined {
+  for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
+    const errno = errnoCode(cur);
+    if (errno !== undefined && NO_SPACE_ERRNOS.has(errno)) {
+      const path = typeof cur === 'object' && 'path' in cur && typeof (cur as { path: unknown }).path === 'string' ? (cur as { path: string }).path : where;
+      const what = errno === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device';
+      return new GantryError('NO_SPACE', `${what}${path === undefined ? '' : ` while writing ${path}`}`, {
+        cause: e, hint: 'free some space (gantry system prune, gantry rmi, or remove old logs) and try again',
+      });
+    }
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 // Where a daemon keeps its state, its socket and its runtime files, and the prefix of its kernel objects.
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GantryError } from './errors.js';
 
@@ -32,4 +33,21 @@ export function resolveDaemonPaths(opts: { root?: string | undefined; host?: str
 
 export function containerDir(root: string, id: string): string {
   return join(root, 'containers', id);
+}
+
+/** gantry's own socket directory (`/run/gantry`): always root's alone. */
+export const DEFAULT_SOCKET_DIR = dirname(socketPathFromHost(DEFAULT_HOST));
+
+/**
+ * Makes sure the socket's directory exists. A directory gantry creates (and its own default one) is made
+ * 0700; an existing directory someone else made (`/tmp` for `unix:///tmp/x.sock`) is left as it is.
+ * Returns whether the mode was set.
+ */
+export function prepareSocketDir(socketPath: string, ownDir = DEFAULT_SOCKET_DIR): boolean {
+  const dir = dirname(resolve(socketPath));
+  const existed = existsSync(dir);
+  if (!existed) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (existed && dir !== resolve(ownDir)) return false;
+  chmodSync(dir, 0o700); // mkdir's mode is cut by the umask
+  return true;
 }

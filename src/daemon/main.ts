@@ -1,7 +1,7 @@
 // gantryd: the daemon. Serves the API on a unix socket; containers outlive it.
 import { existsSync, readFileSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GantryError, isGantryError } from '../common/errors.js';
+import { GantryError, isGantryError, noSpaceError } from '../common/errors.js';
 import { resolveDaemonPaths } from '../common/paths.js';
 
 function log(msg: string): void {
@@ -69,8 +69,9 @@ export async function daemonMain(argv: string[]): Promise<void> {
     process.on('unhandledRejection', (e) => log(`BUG (unhandled rejection): ${e instanceof Error ? e.stack ?? e.message : String(e)}`));
     process.on('SIGTERM', () => void stop());
     process.on('SIGINT', () => void stop());
-  } catch (e) {
-    // One line the CLI can quote when autostart fails; the stack only when asked for.
+  } catch (thrown) {
+    // One line the CLI can quote when autostart fails; the stack only when asked for. A full disk is said so.
+    const e = isGantryError(thrown) ? thrown : noSpaceError(thrown) ?? thrown;
     if (isGantryError(e)) log(`error[${e.code}]: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
     else log(`cannot start: ${e instanceof Error ? e.message : String(e)}${process.env['GANTRY_DEBUG'] && e instanceof Error ? `\n${e.stack}` : ''}`);
     process.exit(1);

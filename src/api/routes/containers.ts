@@ -7,7 +7,7 @@ import type { Engine } from '../../engine/engine.js';
 import { dockerFrame } from '../../engine/runtime/attach.js';
 import { heldEntry, inspectWithNetwork, listEntryWithNetwork } from '../docker/container-inspect.js';
 import { specFromDockerCreate } from '../docker/create-body.js';
-import { boolParam, filtersParam, intParam, type Router } from '../router.js';
+import { boolParam, filtersParam, intParam, ttySizeParam, type Router } from '../router.js';
 
 export function containerRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/containers/create', async (ctx) => {
@@ -93,7 +93,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
 
   r.add('POST', '/containers/{id}/resize', async (ctx) => {
-    await engine.resize(ctx.params['id']!, intParam(ctx.query, 'h') ?? 24, intParam(ctx.query, 'w') ?? 80);
+    await engine.resize(ctx.params['id']!, ttySizeParam(ctx.query, 'h', 24), ttySizeParam(ctx.query, 'w', 80));
     return undefined;
   });
 
@@ -126,6 +126,6 @@ export function containerRoutes(r: Router, engine: Engine): void {
     await engine.startExec(ctx.params['id']!, ctx.hijack());
     return undefined;
   });
-  r.add('POST', '/exec/{id}/resize', async (ctx) => { await engine.resizeExec(ctx.params['id']!, intParam(ctx.query, 'h') ?? 24, intParam(ctx.query, 'w') ?? 80); return undefined; });
+  r.add('POST', '/exec/{id}/resize', async (ctx) => { await engine.resizeExec(ctx.params['id']!, ttySizeParam(ctx.query, 'h', 24), ttySizeParam(ctx.query, 'w', 80)); return undefined; });
   r.add('GET', '/exec/{id}/json', (ctx) => engine.inspectExec(ctx.params['id']!));
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GantryError } from '../../common/errors.js';
 import type { Engine } from '../../engine/engine.js';
+import { UploadBudget } from '../../engine/images/limits.js';
 import type { HostInfo } from './index.js';
 import { boolParam, type Router } from '../router.js';
 
@@ -32,7 +33,7 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
     const tmp = mkdtempSync(join(host.root, 'tmp', 'import-'));
     try {
       const file = join(tmp, 'rootfs.tar');
-      await pipeline(ctx.req, createWriteStream(file));
+      await pipeline(ctx.req, new UploadBudget(images.layers.limits), createWriteStream(file));
       const changes = ctx.query.getAll('changes');
       const rec = await images.importTarball(file, tag ? `${repo}:${tag}` : repo, { message: ctx.query.get('message') ?? undefined, ...(changes.length ? { changes: parseChanges(changes) } : {}) });
       return { status: rec.id };

@@ -327,7 +327,7 @@ export class LinuxRuntime implements ContainerRuntime {
     const watcher = await connectShim(socket);
     const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); });
     try {
-      if (client) attached = await attachToShim(socket, client, { stdin: x.stdin, stdout: x.stdout, stderr: x.stderr, tty: x.tty });
+      if (client) attached = await attachToShim(socket, client, { stdin: x.stdin, stdout: x.stdout, stderr: x.stderr, tty: x.tty, leaveClientOpen: true });
     } catch (err) {
       await pending.abort();
       this.execSockets.delete(x.id);
@@ -338,15 +338,18 @@ export class LinuxRuntime implements ContainerRuntime {
       await exited;
       let code = 255;
       try { code = Number(readFileSync(exitFile, 'utf8').split(' ')[0]); } catch { /* shim died */ }
-      if (outcome.kind === 'exec-error') {
-        code = outcome.exitCode;
-        if (client && !client.destroyed) {
-          const msg = `OCI runtime exec failed: exec: "${x.args[0]}": ${code === 127 ? 'executable file not found in $PATH' : 'permission denied'}\r\n`;
-          client.write(x.tty ? Buffer.from(msg) : dockerFrame(2, Buffer.from(msg)));
-          client.end();
-        }
-      }
       await attached?.done;
+      if (outcome.kind !== 'started') {
+        // Like docker: an exec that never started says why on its stream; a setup failure (e.g. chdir into a
+        // missing -w dir) is status 126.
+        code = outcome.kind === 'exec-error' ? outcome.exitCode : 126;
+        const why = outcome.kind === 'exec-error'
+          ? `exec: "${x.args[0]}": ${code === 127 ? 'executable file not found in $PATH' : 'permission denied'}`
+          : outcome.message;
+        const msg = Buffer.from(`OCI runtime exec failed: ${why}\r\n`);
+        if (client && !client.destroyed && !client.writableEnded) client.write(x.tty ? msg : dockerFrame(2, msg));
+      }
+      if (client && !client.destroyed && !client.writableEnded) client.end();
       this.execSockets.delete(x.id);
       rmSync(exitFile, { force: true });
       rmSync(specPath, { force: true });

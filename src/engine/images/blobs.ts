@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import { GantryError } from '../../common/errors.js';
+import { GantryError, noSpaceError } from '../../common/errors.js';
 import { HashingStream } from './hashing.js';
 import { digestHex, isDigest, sha256Digest } from './oci.js';
 
@@ -81,7 +81,9 @@ export class BlobStore {
     const tmp = join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
     const hasher = new HashingStream();
     try {
-      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644 }));
+      await pipeline(source, hasher, createWriteStream(tmp, { mode: 0o644 })).catch((e: unknown) => {
+        throw noSpaceError(e, this.dir) ?? e; // a write stream's ENOSPC carries no path: name the content store
+      });
       const info = { digest: hasher.digest, size: hasher.size };
       if ((expected.digest !== undefined && expected.digest !== info.digest) || (expected.size !== undefined && expected.size !== info.size)) {
         throw new GantryError('INVALID_IMAGE_ARCHIVE',

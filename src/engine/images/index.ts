@@ -17,3 +17,5 @@ export {
 export type { ImageConfigFields, ImageHealthcheck, OciDescriptor, OciImageConfig, OciManifest, OciHistoryEntry } from './oci.js';
 export { WhiteoutTransform, OPAQUE_XATTR, WHITEOUT_PREFIX, OPAQUE_MARKER } from './whiteouts.js';
 export type { LayerStats } from './whiteouts.js';
+export { DEFAULT_LAYER_LIMITS, LayerBudget, UploadBudget, layerLimitsFromEnv, RATIO_FLOOR_BYTES } from './limits.js';
+export type { LayerLimits } from './limits.js';

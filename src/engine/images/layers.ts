@@ -13,6 +13,7 @@ import {
 } from '../../common/versioned-record.js';
 import { HashingStream } from './hashing.js';
 import { chainIds, digestHex, isDigest } from './oci.js';
+import { LayerBudget, layerLimitsFromEnv, type LayerLimits } from './limits.js';
 import { WhiteoutTransform } from './whiteouts.js';
 
 const TEMP_PREFIX = '.tmp-';
@@ -69,8 +70,10 @@ const LAYER_FORMAT: RecordFormat<LayerRecord> = {
 
 export class LayerStore {
   readonly dir: string;
+  readonly limits: LayerLimits;
 
-  constructor(private readonly root: string) {
+  constructor(private readonly root: string, limits: LayerLimits = layerLimitsFromEnv()) {
+    this.limits = limits;
     this.dir = join(root, 'layers');
     mkdirSync(this.dir, { recursive: true });
   }
@@ -124,7 +127,7 @@ export class LayerStore {
     const diff = join(tmp, 'diff');
     mkdirSync(diff, { recursive: true, mode: 0o755 });
     try {
-      const { diffId, compressedDigest, size } = await extractTar(file, diff);
+      const { diffId, compressedDigest, size } = await extractTar(file, diff, this.limits);
       if (opts.expectedDigest !== undefined && opts.expectedDigest !== compressedDigest) {
         throw new GantryError('INVALID_IMAGE_ARCHIVE', `layer blob has digest ${compressedDigest}, expected ${opts.expectedDigest}`, { hint: 'the blob is corrupt; pull the image again' });
       }
@@ -174,13 +177,17 @@ function readHead(file: string, n: number): Buffer {
 
 interface ExtractResult { diffId: string; compressedDigest: string; size: number }
 
-/** file → [hash compressed] → gunzip? → [hash diff id] → whiteout conversion → `tar -x` into `dest`. */
-async function extractTar(file: string, dest: string): Promise<ExtractResult> {
+/**
+ * file → [hash compressed] → gunzip? → [budget] → [hash diff id] → whiteout conversion → `tar -x` into `dest`.
+ * The budget and the entry count stop the stream (and so tar) as soon as a cap is passed.
+ */
+async function extractTar(file: string, dest: string, limits: LayerLimits): Promise<ExtractResult> {
   const compression = detectCompression(readHead(file, 8));
   const source = createReadStream(file);
   const compressedHash = new HashingStream();
   const diffHash = new HashingStream();
-  const whiteouts = new WhiteoutTransform();
+  const budget = new LayerBudget(limits, () => compressedHash.size);
+  const whiteouts = new WhiteoutTransform({ maxEntries: limits.maxEntries });
   const tar = spawn('tar', [
     '--extract', '--file=-', '--directory', dest,
     '--numeric-owner', '--same-permissions', '--xattrs', '--xattrs-include=*', '--warning=no-timestamp',
@@ -194,12 +201,18 @@ async function extractTar(file: string, dest: string): Promise<ExtractResult> {
   });
   let streamError: unknown;
   const streamed = (compression === 'gzip'
-    ? pipeline(source, compressedHash, createGunzip(), diffHash, whiteouts, tar.stdin)
-    : pipeline(source, compressedHash, diffHash, whiteouts, tar.stdin)
+    ? pipeline(source, compressedHash, createGunzip(), budget, diffHash, whiteouts, tar.stdin)
+    : pipeline(source, compressedHash, budget, diffHash, whiteouts, tar.stdin)
   ).catch((e: unknown) => { streamError = e; });
   const [code] = await Promise.all([exited, streamed]);
   if (streamError instanceof GantryError) throw streamError;
   if (code !== 0) {
+    // GNU tar says a full disk as the errno, or (for a file body) as a short write.
+    if (/no space left on device|disk quota exceeded|wrote only \d+ of \d+ bytes/i.test(stderr)) {
+      throw new GantryError('NO_SPACE', `no space left on device while extracting a layer into ${dest}`, {
+        hint: 'free some space (gantry system prune, gantry rmi, or remove old logs) and try again',
+      });
+    }
     throw new GantryError('INVALID_IMAGE_ARCHIVE', `extracting the layer failed: ${stderr.trim() || `tar exited with status ${code}`}`, {
       hint: 'check that the file is a complete tar archive (plain or gzip)',
     });

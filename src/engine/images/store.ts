@@ -11,6 +11,7 @@ import { GantryError, isGantryError } from '../../common/errors.js';
 import { BlobStore, type BlobInfo } from './blobs.js';
 import { ImageIndexFile, type ImageIndexData, type IndexedImage } from './image-index.js';
 import { LayerStore, detectCompression, type LayerRecord } from './layers.js';
+import type { LayerLimits } from './limits.js';
 import { Mutex } from './mutex.js';
 import {
   DEFAULT_PATH_ENV, MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST,
@@ -95,10 +96,11 @@ export class ImageStore {
   #index: ImageIndexData;
   readonly #loaded = new Map<string, Loaded>();
 
-  constructor(opts: { root: string }) {
+  /** `limits` caps what one layer may unpack to (default: from GANTRY_MAX_LAYER_* in the environment). */
+  constructor(opts: { root: string; limits?: LayerLimits | undefined }) {
     this.root = opts.root;
     this.blobs = new BlobStore(opts.root);
-    this.layers = new LayerStore(opts.root);
+    this.layers = new LayerStore(opts.root, opts.limits);
     this.#indexFile = new ImageIndexFile(opts.root);
     this.blobs.cleanTemp();
     this.layers.cleanTemp();

@@ -96,6 +96,33 @@ export function parsePaxRecords(data: Uint8Array): Map<string, string> {
   return out;
 }
 
+/**
+ * `data` (a PAX extended header body) without the records whose key `drop` accepts, byte for byte otherwise
+ * (values such as `security.capability` are binary); undefined when nothing is dropped.
+ */
+export function dropPaxRecords(data: Uint8Array, drop: (key: string) => boolean): Buffer | undefined {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const kept: Buffer[] = [];
+  let dropped = false;
+  let pos = 0;
+  while (pos < buf.length) {
+    const space = buf.indexOf(0x20, pos);
+    const len = space < 0 ? NaN : parseInt(buf.toString('ascii', pos, space), 10);
+    if (!Number.isFinite(len) || len <= 0 || pos + len > buf.length) { kept.push(buf.subarray(pos)); break; }
+    const eq = buf.indexOf(0x3d, space + 1);
+    const key = eq < 0 || eq >= pos + len ? '' : buf.toString('utf8', space + 1, eq);
+    if (key !== '' && drop(key)) dropped = true;
+    else kept.push(buf.subarray(pos, pos + len));
+    pos += len;
+  }
+  return dropped ? Buffer.concat(kept) : undefined;
+}
+
+/** An extended header entry (`x`/`g`) re-encoded around a new body: `header`'s fields, the new size. */
+export function encodeExtendedEntry(header: TarHeader, body: Buffer): Buffer {
+  return Buffer.concat([encodeHeader({ ...header, size: body.length }), body, Buffer.alloc(paddedSize(body.length) - body.length)]);
+}
+
 function writeString(block: Buffer, start: number, length: number, value: string): void {
   Buffer.from(value, 'utf8').subarray(0, length).copy(block, start);
 }

@@ -3,11 +3,14 @@
 //   `DIR/.wh.NAME`     → a character device 0:0 named `DIR/NAME` (owner 0:0, mode 0)
 //   `DIR/.wh..wh..opq` → the directory `DIR` again, with the xattr `trusted.overlay.opaque=y`
 //   other `.wh..wh.*`  → dropped (aufs bookkeeping)
-// Every other entry passes through byte for byte. Bytes after the end-of-archive marker are consumed
-// (so hashes computed upstream see the whole blob) but not forwarded.
+// Every other entry passes through byte for byte, except that `trusted.*` xattrs the tarball carries are
+// dropped (`trusted.overlay.*` would steer overlayfs: opaque dirs, redirects; only the conversion sets them).
+// The entry count is capped (LayerLimits.maxEntries), extended headers at 1 MiB (Go's limit). Bytes after the
+// end-of-archive marker are consumed (so hashes computed upstream see the whole blob) but not forwarded.
 import { Transform, type TransformCallback } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
-import { BLOCK, encodeBodylessEntry, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, type TarHeader } from './tar.js';
+import { tooManyEntries } from './limits.js';
+import { BLOCK, dropPaxRecords, encodeBodylessEntry, encodeExtendedEntry, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, type TarHeader } from './tar.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
@@ -28,6 +31,14 @@ type Mode =
   | { kind: 'skip'; left: number }
   | { kind: 'collect'; left: number; size: number; header: TarHeader; raw: Buffer[] }
   | { kind: 'ended' };
+
+/** Largest PAX / GNU long-name body read into memory. */
+export const MAX_EXTENDED_HEADER_BYTES = 1024 * 1024;
+
+/** xattr records never taken from a tarball: `trusted.*` (GNU/star and libarchive spellings). */
+export function isTrustedXattrRecord(key: string): boolean {
+  return key.startsWith('SCHILY.xattr.trusted.') || key.startsWith('LIBARCHIVE.xattr.trusted.');
+}
 
 const HEADER_ONLY_TYPES = new Set(['1', '2', '3', '4', '5', '6']);
 
@@ -61,6 +72,12 @@ export class WhiteoutTransform extends Transform {
   #zeroBlocks = 0;
   #sawHeader = false;
   readonly #dirs = new Map<string, DirInfo>();
+  readonly #maxEntries: number;
+
+  constructor(opts: { maxEntries?: number } = {}) {
+    super();
+    this.#maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
@@ -128,23 +145,23 @@ export class WhiteoutTransform extends Transform {
     if (h === undefined) throw notTar(this.#sawHeader ? 'a header has a bad checksum' : 'no tar header at its start');
     this.#sawHeader = true;
     this.#zeroBlocks = 0;
-    if (h.type === 'x' || h.type === 'L' || h.type === 'K') {
+    if (h.type === 'x' || h.type === 'g' || h.type === 'L' || h.type === 'K') {
+      if (h.size > MAX_EXTENDED_HEADER_BYTES) throw notTar(`an extended header is larger than ${MAX_EXTENDED_HEADER_BYTES} bytes`);
       this.#mode = { kind: 'collect', left: paddedSize(h.size), size: h.size, header: h, raw: [block] };
       if (h.size === 0) { this.#mode = { kind: 'header' }; this.#extendedHeaderDone(h, 0, block); }
-      return;
-    }
-    if (h.type === 'g') {
-      this.push(block);
-      this.#mode = { kind: 'pass', left: paddedSize(h.size) };
-      if (h.size === 0) this.#mode = { kind: 'header' };
       return;
     }
     this.#entry(h, block);
   }
 
   #extendedHeaderDone(h: TarHeader, size: number, raw: Buffer): void {
+    let body = raw.subarray(BLOCK, BLOCK + size);
+    if (h.type === 'x' || h.type === 'g') {
+      const kept = dropPaxRecords(body, isTrustedXattrRecord);
+      if (kept !== undefined) { raw = encodeExtendedEntry(h, kept); body = kept; }
+    }
+    if (h.type === 'g') { this.push(raw); return; } // applies to every later entry: forwarded at once
     this.#pendingRaw.push(raw);
-    const body = raw.subarray(BLOCK, BLOCK + size);
     if (h.type === 'x') {
       for (const [k, v] of parsePaxRecords(body)) this.#pendingPax.set(k, v);
     } else if (h.type === 'L') {
@@ -162,6 +179,7 @@ export class WhiteoutTransform extends Transform {
     this.#pendingPax = new Map();
     this.#pendingLongName = undefined;
     this.stats.entries++;
+    if (this.stats.entries > this.#maxEntries) throw tooManyEntries(this.#maxEntries);
 
     const name = normalizeEntryName(rawName);
     const { dir, base } = splitName(name);

@@ -9,6 +9,8 @@ export interface AttachOptions {
   stderr: boolean;
   /** Raw output (tty) instead of Docker's multiplexed frames. */
   tty: boolean;
+  /** The caller ends the client itself (exec: after a last word on why the process never started). */
+  leaveClientOpen?: boolean | undefined;
 }
 
 export function dockerFrame(stream: number, payload: Buffer): Buffer {
@@ -32,7 +34,7 @@ export async function attachToShim(socketPath: string, client: Duplex, opts: Att
   const done = new Promise<void>((resolve) => {
     const finish = (): void => {
       shim.destroy();
-      if (!client.destroyed) client.end();
+      if (!client.destroyed && opts.leaveClientOpen !== true) client.end();
       resolve();
     };
     const demux = new StreamDemuxer((stream, payload) => {
