@@ -83,8 +83,10 @@ describe('--init', { skip }, () => {
 
   test('orphans are re-parented to the init and reaped', () => {
     // The inner shell exits at once, so its sleep becomes a child of pid 1, which must reap it when it ends.
+    // Polled, not timed: the orphan shows as `sleep` once it has exec'd, and is gone once pid 1 has reaped it.
     const out = d.ok(['run', '--rm', '--init', 'busybox', 'sh', '-c',
-      'sh -c "sleep 0.3 &"; ps -o pid,ppid,comm | grep -w sleep; sleep 1; echo after; ps -o pid,stat,comm']);
+      'sh -c "sleep 1 &"; for i in $(seq 100); do ps -o pid,ppid,comm | grep -w sleep && break; sleep 0.05; done; '
+      + 'for i in $(seq 100); do ps -o pid,comm | grep -qw sleep || break; sleep 0.1; done; echo after; ps -o pid,stat,comm']);
     const [before, after] = out.split('after\n');
     assert.match(before ?? '', /^\s*\d+\s+1\s+sleep$/m, `the orphan's parent is pid 1:\n${out}`);
     assert.match(after ?? '', /^\s*1 \S+\s+gantry-init$/m, 'pid 1 is the init');
