@@ -317,7 +317,16 @@ export class LinuxRuntime implements ContainerRuntime {
     const dir = this.dir(rec.id);
     const socket = join(this.o.runDir, 'shims', `x${x.id.slice(0, 23)}.sock`);
     const root = this.rootLayers(rec, image);
-    const user = await resolveUserAsync(x.user || rec.config.user, (p) => readContainerFile(root, p, USER_DB_MAX_BYTES));
+    let user;
+    try {
+      user = await resolveUserAsync(x.user || rec.config.user, (p) => readContainerFile(root, p, USER_DB_MAX_BYTES));
+    } catch (err) {
+      // the connection is already the exec's stream: say why there, as Docker does, then fail the exec
+      if (client && !client.destroyed && err instanceof GantryError) {
+        client.end(x.tty ? Buffer.from(`${err.message}\r\n`) : dockerFrame(2, Buffer.from(`${err.message}\n`)));
+      }
+      throw err;
+    }
     const exitFile = join(dir, `exec-${x.id}.exit`);
     const specPath = join(dir, `exec-${x.id}.spec`);
     writeFileSync(specPath, encodeSpec(execSpecEntries({
