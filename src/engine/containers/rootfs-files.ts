@@ -6,17 +6,10 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { GantryError } from '../../common/errors.js';
-import { resolveInLayers, ResolveError } from '../rootfs/resolve.js';
+import { findInLayers, type LayeredRoot } from '../rootfs/resolve.js';
 
 /** Cap for /etc/passwd and /etc/group: far above real ones (a few KiB), small enough to parse at every exec. */
 export const USER_DB_MAX_BYTES = 1024 * 1024;
-
-export interface ContainerRoot {
-  /** Container name, for messages. */
-  name: string;
-  /** Host dirs, topmost first: the container's upper dir, then the image's layer dirs. */
-  layers: readonly string[];
-}
 
 const defaultWarn = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`); };
 
@@ -26,14 +19,9 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * The text of `path` in the container, or undefined when it is absent, not a regular file (warned), or changed
  * while being opened (warned). A file larger than `maxBytes` is refused with an error naming container and file.
  */
-export async function readContainerFile(root: ContainerRoot, path: string, maxBytes: number, warn: (msg: string) => void = defaultWarn): Promise<string | undefined> {
-  let entry;
-  try {
-    entry = await resolveInLayers(root.layers, path);
-  } catch (err) {
-    if (err instanceof ResolveError) return undefined;
-    throw err;
-  }
+export async function readContainerFile(root: LayeredRoot, path: string, maxBytes: number, warn: (msg: string) => void = defaultWarn): Promise<string | undefined> {
+  const entry = await findInLayers(root.layers, path);
+  if (entry === undefined) return undefined;
   const what = `${path} of container ${root.name}`;
   if (!entry.stat.isFile()) {
     if (!entry.stat.isDirectory()) warn(`ignoring ${what}: not a regular file`);

@@ -40,6 +40,14 @@ export interface ResolvedEntry {
   dirLayers: string[];
 }
 
+/** A container's root as the daemon reads it, without the overlay mounted. */
+export interface LayeredRoot {
+  /** Container name, for messages. */
+  name: string;
+  /** Host dirs, topmost first: the container's upper dir, then the image's layer dirs. */
+  layers: readonly string[];
+}
+
 export interface ResolveOptions {
   /** Follow a symlink in the last component too (default true); false gives the link itself. */
   followFinal?: boolean;
@@ -102,7 +110,9 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
   const pending = containerPath.split('/').reverse();
   let hops = 0;
   const here = (): string => `/${names.join('/')}`;
-  let last: ResolvedEntry = { containerPath: '/', hostPath: roots[0]!, stat: await lstat(roots[0]!), dirLayers: roots };
+  const rootStat = await lstatOrUndefined(roots[0]!);
+  if (rootStat === undefined) throw new ResolveError('ENOENT', containerPath);
+  let last: ResolvedEntry = { containerPath: '/', hostPath: roots[0]!, stat: rootStat, dirLayers: roots };
   while (pending.length > 0) {
     const name = pending.pop()!;
     if (name === '' || name === '.') continue;
@@ -140,4 +150,14 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
 
 async function dirEntry(containerPath: string, dirLayers: string[]): Promise<ResolvedEntry> {
   return { containerPath, hostPath: dirLayers[0]!, stat: await lstat(dirLayers[0]!), dirLayers };
+}
+
+/** resolveInLayers, with undefined for a path that does not resolve (absent, through a non-directory, a loop). */
+export async function findInLayers(layerDirs: readonly string[], containerPath: string, opts: ResolveOptions = {}): Promise<ResolvedEntry | undefined> {
+  try {
+    return await resolveInLayers(layerDirs, containerPath, opts);
+  } catch (err) {
+    if (err instanceof ResolveError) return undefined;
+    throw err;
+  }
 }

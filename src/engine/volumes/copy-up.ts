@@ -14,19 +14,13 @@ import { chmod, chown, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlin
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
-import { isWhiteout, mergedDirLayers, resolveInLayers, ResolveError } from '../rootfs/resolve.js';
+import { findInLayers, isWhiteout, mergedDirLayers, type LayeredRoot } from '../rootfs/resolve.js';
 
 export interface CopyUpLimits { maxBytes: number; maxEntries: number }
 
 /** Far above a real VOLUME's content (a database's empty data dir, an app's config), below a disk-filler. */
 export const COPY_UP_LIMITS: CopyUpLimits = { maxBytes: 2 * 1024 * 1024 * 1024, maxEntries: 200_000 };
 
-export interface CopyUpSource {
-  /** Container name, for messages. */
-  name: string;
-  /** Host dirs, topmost first: the container's upper dir, then the image's layer dirs. */
-  layers: readonly string[];
-}
 
 interface Budget { bytes: number; entries: number; limits: CopyUpLimits; what: string }
 
@@ -82,16 +76,10 @@ async function copyMergedDir(dirLayers: readonly string[], dst: string, budget: 
  * Fills `volumeDir` from `target` as the container `source` sees it, when the volume is empty and the image has a
  * directory there (links followed inside the container root). Returns whether anything was copied.
  */
-export async function copyUpIntoVolume(source: CopyUpSource, target: string, volumeDir: string, limits: CopyUpLimits = COPY_UP_LIMITS): Promise<boolean> {
+export async function copyUpIntoVolume(source: LayeredRoot, target: string, volumeDir: string, limits: CopyUpLimits = COPY_UP_LIMITS): Promise<boolean> {
   if ((await readdir(volumeDir)).length > 0) return false;
-  let entry;
-  try {
-    entry = await resolveInLayers(source.layers, target);
-  } catch (err) {
-    if (err instanceof ResolveError) return false;
-    throw err;
-  }
-  if (!entry.stat.isDirectory()) return false;
+  const entry = await findInLayers(source.layers, target);
+  if (entry === undefined || !entry.stat.isDirectory()) return false;
   const staging = join(dirname(volumeDir), `.copy-up-${basename(volumeDir)}-${randomBytes(6).toString('hex')}`);
   await mkdir(staging, { mode: 0o700 });
   try {
