@@ -1,11 +1,12 @@
 // Reads a file as the container would see it, from its upper dir and image layers (without the overlay mounted):
 // resolved inside the container root (rootfs/resolve.ts, so the container's links never lead to host files),
-// opened non-blocking without following a final link, regular files only, bounded in size. Async: the lstat,
+// opened non-blocking with no component a link (rootfs/open-beneath.ts: a running container may race us), regular
+// files only (fstat: the inode that was resolved), bounded in size. Async: the lstat,
 // open and read calls run on libuv's thread pool, so the event loop never waits on them; with O_NONBLOCK a FIFO
 // the container put there cannot hang even a pool thread (it is refused after fstat, never read).
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { GantryError } from '../../common/errors.js';
+import { openBeneath } from '../rootfs/open-beneath.js';
 import { findInLayers, type LayeredRoot } from '../rootfs/resolve.js';
 
 /** Cap for /etc/passwd and /etc/group: far above real ones (a few KiB), small enough to parse at every exec. */
@@ -29,7 +30,7 @@ export async function readContainerFile(root: LayeredRoot, path: string, maxByte
   }
   let fh;
   try {
-    fh = await open(entry.hostPath, OPEN_FLAGS);
+    fh = await openBeneath(entry.layer, entry.containerPath, OPEN_FLAGS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'ENOENT' || code === 'ENOTDIR') { warn(`ignoring ${what}: it changed while being read`); return undefined; }

@@ -32,8 +32,10 @@ export class ResolveError extends Error {
 export interface ResolvedEntry {
   /** The path inside the container after links were followed, e.g. `/etc/passwd`. */
   containerPath: string;
-  /** Host path of the entry in the topmost layer that holds it (never a whiteout). */
+  /** Host path of the entry in the topmost layer that holds it (never a whiteout): `layer` + `containerPath`. */
   hostPath: string;
+  /** The layer dir (one of the given ones) that holds it. */
+  layer: string;
   /** lstat of hostPath. */
   stat: Stats;
   /** For a directory: its host paths in every layer that contributes to the merged view, topmost first. */
@@ -112,13 +114,16 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
   const here = (): string => `/${names.join('/')}`;
   const rootStat = await lstatOrUndefined(roots[0]!);
   if (rootStat === undefined) throw new ResolveError('ENOENT', containerPath);
-  let last: ResolvedEntry = { containerPath: '/', hostPath: roots[0]!, stat: rootStat, dirLayers: roots };
+  let last: ResolvedEntry = { containerPath: '/', hostPath: roots[0]!, layer: roots[0]!, stat: rootStat, dirLayers: roots };
+  // the layer whose copy of the current path is `hostPath` (when none matched, a later open of layer + path finds
+  // another inode and is refused by the dev/inode check of the reader)
+  const layerOf = (hostPath: string): string => roots.find((r) => hostPath === resolvePath(r, `.${here()}`)) ?? roots[0]!;
   while (pending.length > 0) {
     const name = pending.pop()!;
     if (name === '' || name === '.') continue;
     if (name === '..') {
       if (names.length > 0) { names.pop(); stack.pop(); }
-      last = await dirEntry(here(), stack[stack.length - 1]!);
+      last = await dirEntry(here(), stack[stack.length - 1]!, layerOf);
       continue;
     }
     const dir = stack[stack.length - 1]!;
@@ -130,7 +135,7 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
       const target = await readlink(found.hostPath);
       if (target.startsWith('/')) { names.length = 0; stack.length = 1; }
       pending.push(...target.split('/').reverse());
-      last = await dirEntry(here(), stack[stack.length - 1]!);
+      last = await dirEntry(here(), stack[stack.length - 1]!, layerOf);
       continue;
     }
     if (found.stat.isDirectory()) {
@@ -138,18 +143,18 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
       const layers = await mergedDirLayers(found.hostPath, below);
       names.push(name);
       stack.push(layers);
-      last = { containerPath: here(), hostPath: found.hostPath, stat: found.stat, dirLayers: layers };
+      last = { containerPath: here(), hostPath: found.hostPath, layer: layerOf(found.hostPath), stat: found.stat, dirLayers: layers };
       continue;
     }
     if (!isLast) throw new ResolveError('ENOTDIR', `${here() === '/' ? '' : here()}/${name}`);
     names.push(name);
-    last = { containerPath: here(), hostPath: found.hostPath, stat: found.stat, dirLayers: [] };
+    last = { containerPath: here(), hostPath: found.hostPath, layer: layerOf(found.hostPath), stat: found.stat, dirLayers: [] };
   }
   return last;
 }
 
-async function dirEntry(containerPath: string, dirLayers: string[]): Promise<ResolvedEntry> {
-  return { containerPath, hostPath: dirLayers[0]!, stat: await lstat(dirLayers[0]!), dirLayers };
+async function dirEntry(containerPath: string, dirLayers: string[], layerOf: (hostPath: string) => string): Promise<ResolvedEntry> {
+  return { containerPath, hostPath: dirLayers[0]!, layer: layerOf(dirLayers[0]!), stat: await lstat(dirLayers[0]!), dirLayers };
 }
 
 /** resolveInLayers, with undefined for a path that does not resolve (absent, through a non-directory, a loop). */

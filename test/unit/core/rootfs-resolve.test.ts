@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { constants, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openBeneath } from '../../../src/engine/rootfs/open-beneath.js';
 import { resolveInLayers, ResolveError } from '../../../src/engine/rootfs/resolve.js';
 import { requires } from '../../helpers/privileged.js';
 import { removeDir, tempDir } from './helpers.js';
@@ -104,5 +105,34 @@ describe('resolveInLayers: a path inside a layered container root', () => {
     assert.equal((await resolveInLayers(stack, '/etc/passwd')).hostPath, join(d, 'high', 'etc/passwd'));
     await assert.rejects(resolveInLayers(stack, '/etc/group'), rejectsWith('ENOENT'));
     assert.deepEqual((await resolveInLayers(stack, '/etc')).dirLayers, [join(d, 'high', 'etc')]);
+  });
+});
+
+describe('openBeneath: no component of the opened path is a link', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir();
+    writeTree(join(dir, 'host'), { passwd: 'host' });
+    writeTree(join(dir, 'layer'), { 'etc/passwd': 'mine', 'swapped': { link: join(dir, 'host') }, 'final': { link: 'etc/passwd' } });
+  });
+  after(() => removeDir(dir));
+
+  test('a real path opens; a directory swapped for a link, or a final link, is refused', async () => {
+    const fh = await openBeneath(join(dir, 'layer'), '/etc/passwd', constants.O_RDONLY);
+    try {
+      assert.equal((await fh.readFile()).toString(), 'mine');
+    } finally {
+      await fh.close();
+    }
+    await assert.rejects(openBeneath(join(dir, 'layer'), '/swapped/passwd', constants.O_RDONLY), /ELOOP|ENOTDIR/);
+    await assert.rejects(openBeneath(join(dir, 'layer'), '/final', constants.O_RDONLY), /ELOOP/);
+  });
+
+  test('the resolved entry names its layer, so the reader opens the same file', async () => {
+    const upper = join(dir, 'upper');
+    writeTree(upper, { 'etc/group': 'g' });
+    const e = await resolveInLayers([upper, join(dir, 'layer')], '/etc/passwd');
+    assert.equal(e.layer, join(dir, 'layer'));
+    assert.equal((await resolveInLayers([upper, join(dir, 'layer')], '/etc/group')).layer, upper);
   });
 });
