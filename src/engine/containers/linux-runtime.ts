@@ -18,14 +18,14 @@ import {
   baseMounts, containerSpecEntries, DEFAULT_DEVICES, DEFAULT_SYMLINKS, encodeSpec, execSpecEntries, initMount, MASKED_PATHS, MS, READONLY_PATHS,
   rlimitNumber, type ContainerRuntimeSpec, type Namespace, type SpecMount,
 } from '../runtime/spec.js';
-import { resolveUser } from '../runtime/user.js';
+import { resolveUserAsync } from '../runtime/user.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHostname, renderHosts, renderResolvConf } from '../network/etc-files.js';
 import { copyUpIntoVolume } from '../volumes/copy-up.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { mergeEnv } from './container-spec.js';
 import type { ImageView } from './deps.js';
 import type { ContainerView } from './record.js';
-import { readContainerFile } from './rootfs-files.js';
+import { readContainerFile, USER_DB_MAX_BYTES } from './rootfs-files.js';
 import type {
   BeforeGo, ContainerPaths, ContainerRuntime, ContainerUsage, ExecProcess, ExecProcessSpec, ExitInfo, ProcessInfo, RunningProcess, StartResult,
 } from './runtime.js';
@@ -121,9 +121,15 @@ export class LinuxRuntime implements ContainerRuntime {
     return cur;
   }
 
-  private buildSpec(rec: ContainerView, image: ImageView): ContainerRuntimeSpec {
+  /** The container's root as its files are read before/while it runs: upper dir, then image layers. */
+  private rootLayers(rec: ContainerView, image: ImageView | undefined): { name: string; layers: string[] } {
+    return { name: rec.name, layers: [join(this.dir(rec.id), 'upper'), ...(image?.layerDirs ?? [])] };
+  }
+
+  private async buildSpec(rec: ContainerView, image: ImageView): Promise<ContainerRuntimeSpec> {
     const dir = this.dir(rec.id);
-    const user = resolveUser(rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image.layerDirs, p));
+    const root = this.rootLayers(rec, image);
+    const user = await resolveUserAsync(rec.config.user, (p) => readContainerFile(root, p, USER_DB_MAX_BYTES));
     // --network container:X shares X's network identity (Docker's rule): its netns, hostname, /etc/hosts and
     // /etc/resolv.conf (X's own files, bind-mounted: rewrites on network connect/disconnect show here too).
     const peer = rec.host.networkMode.startsWith('container:') ? this.networkPeer(rec) : undefined;
@@ -154,7 +160,7 @@ export class LinuxRuntime implements ContainerRuntime {
         mounts.push({ source: 'tmpfs', target: m.target, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV | (m.readOnly ? MS.RDONLY : 0), data: m.tmpfsOptions ?? '' });
       } else {
         const source = m.type === 'volume' ? this.o.volumes.dataDir(m.source) : m.source;
-        if (m.type === 'volume' && !m.noCopy) copyUpIntoVolume(image.layerDirs, join(dir, 'upper'), m.target, source);
+        if (m.type === 'volume' && !m.noCopy) await copyUpIntoVolume(root, m.target, source);
         if (!existsSync(source)) throw new GantryError('BIND_SOURCE_MISSING', `bind source path does not exist: ${source}`, { hint: 'create it on the host, or recreate the container' });
         mounts.push({ source, target: m.target, fstype: 'none', flags: MS.BIND | MS.REC | (m.readOnly ? MS.RDONLY : 0), data: '' });
       }
@@ -200,7 +206,7 @@ export class LinuxRuntime implements ContainerRuntime {
     await this.o.cgroups.remove(cg).catch(() => undefined);
     try { unlinkSync(this.exitPath(rec.id)); } catch { /* none */ }
     try { unlinkSync(this.socketPath(rec.id)); } catch { /* none */ }
-    const spec = this.buildSpec(rec, image);
+    const spec = await this.buildSpec(rec, image);
     this.o.cgroups.create(cg, this.cgroupLimits(rec));
     const specPath = join(this.dir(rec.id), 'spec');
     writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
@@ -311,7 +317,17 @@ export class LinuxRuntime implements ContainerRuntime {
   async exec(rec: ContainerView, image: ImageView | undefined, x: ExecProcessSpec, client: Duplex | undefined): Promise<ExecProcess> {
     const dir = this.dir(rec.id);
     const socket = join(this.o.runDir, 'shims', `x${x.id.slice(0, 23)}.sock`);
-    const user = resolveUser(x.user || rec.config.user, (p) => readContainerFile(join(dir, 'upper'), image?.layerDirs ?? [], p));
+    const root = this.rootLayers(rec, image);
+    let user;
+    try {
+      user = await resolveUserAsync(x.user || rec.config.user, (p) => readContainerFile(root, p, USER_DB_MAX_BYTES));
+    } catch (err) {
+      // the connection is already the exec's stream: say why there, as Docker does, then fail the exec
+      if (client && !client.destroyed && err instanceof GantryError) {
+        client.end(x.tty ? Buffer.from(`${err.message}\r\n`) : dockerFrame(2, Buffer.from(`${err.message}\n`)));
+      }
+      throw err;
+    }
     const exitFile = join(dir, `exec-${x.id}.exit`);
     const specPath = join(dir, `exec-${x.id}.spec`);
     writeFileSync(specPath, encodeSpec(execSpecEntries({

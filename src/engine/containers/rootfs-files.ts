@@ -1,17 +1,65 @@
-// Reads a file as the container would see it, from its upper dir and image layers, before it runs.
-import { readFileSync, lstatSync } from 'node:fs';
-import { join } from 'node:path';
+// Reads a file as the container would see it, from its upper dir and image layers (without the overlay mounted):
+// resolved inside the container root (rootfs/resolve.ts, so the container's links never lead to host files),
+// opened non-blocking with no component a link (rootfs/open-beneath.ts: a running container may race us), regular
+// files only (fstat: the inode that was resolved), bounded in size. Async: the lstat,
+// open and read calls run on libuv's thread pool, so the event loop never waits on them; with O_NONBLOCK a FIFO
+// the container put there cannot hang even a pool thread (it is refused after fstat, never read).
+import { constants } from 'node:fs';
+import { GantryError } from '../../common/errors.js';
+import { openBeneath } from '../rootfs/open-beneath.js';
+import { findInLayers, type LayeredRoot } from '../rootfs/resolve.js';
 
-export function readContainerFile(upperDir: string, layerDirs: string[], path: string): string | undefined {
-  for (const dir of [upperDir, ...layerDirs]) {
-    const p = join(dir, path);
-    try {
-      const st = lstatSync(p);
-      if (st.isCharacterDevice()) return undefined; // an overlay whiteout: deleted above this layer
-      if (st.isFile()) return readFileSync(p, 'utf8');
-    } catch {
-      // not in this layer
-    }
+/** Cap for /etc/passwd and /etc/group: far above real ones (a few KiB), small enough to parse at every exec. */
+export const USER_DB_MAX_BYTES = 1024 * 1024;
+
+const defaultWarn = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`); };
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/**
+ * The text of `path` in the container, or undefined when it is absent, not a regular file (warned), or changed
+ * while being opened (warned). A file larger than `maxBytes` is refused with an error naming container and file.
+ */
+export async function readContainerFile(root: LayeredRoot, path: string, maxBytes: number, warn: (msg: string) => void = defaultWarn): Promise<string | undefined> {
+  const entry = await findInLayers(root.layers, path);
+  if (entry === undefined) return undefined;
+  const what = `${path} of container ${root.name}`;
+  if (!entry.stat.isFile()) {
+    if (!entry.stat.isDirectory()) warn(`ignoring ${what}: not a regular file`);
+    return undefined;
   }
-  return undefined;
+  let fh;
+  try {
+    fh = await openBeneath(entry.layer, entry.containerPath, OPEN_FLAGS);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOENT' || code === 'ENOTDIR') { warn(`ignoring ${what}: it changed while being read`); return undefined; }
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.dev !== entry.stat.dev || st.ino !== entry.stat.ino) {
+      warn(`ignoring ${what}: ${st.isFile() ? 'it changed while being read' : 'not a regular file'}`);
+      return undefined;
+    }
+    const tooBig = (): GantryError => new GantryError('INVALID_ARGUMENT',
+      `${what} is larger than the ${maxBytes} bytes the daemon reads`,
+      { hint: 'use a numeric user (e.g. -u 1000:1000), or make the file smaller' });
+    if (st.size > maxBytes) throw tooBig();
+    // read one byte more than allowed: a file that grows after fstat is refused too
+    let buf = Buffer.alloc(st.size + 1);
+    let got = 0;
+    for (;;) {
+      if (got === buf.length) {
+        if (got > maxBytes) throw tooBig();
+        buf = Buffer.concat([buf, Buffer.alloc(maxBytes + 1 - got)]);
+      }
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,5 +1,6 @@
 // Resolves a Docker-style `--user` (name, uid, name:group, uid:gid) against the container's /etc/passwd
-// and /etc/group, read from its layers before start (the shim never does NSS lookups).
+// and /etc/group, read from its layers before start (the shim never does NSS lookups). Parsing only: the reads
+// are the caller's (bounded and link-safe: containers/rootfs-files.ts).
 import { GantryError } from '../../common/errors.js';
 
 export interface ResolvedUser { uid: number; gid: number; groups: number[]; home: string }
@@ -60,4 +61,10 @@ export function resolveUser(spec: string, readFile: (path: string) => string | u
   const explicitGroup = groupPart !== undefined && groupPart !== '';
   const supplementary = name === undefined || explicitGroup ? [] : groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid);
   return { uid, gid, groups: supplementary, home };
+}
+
+/** resolveUser over files read asynchronously (the reads start together; see containers/rootfs-files.ts). */
+export async function resolveUserAsync(spec: string, readFile: (path: string) => Promise<string | undefined>): Promise<ResolvedUser> {
+  const [passwd, group] = await Promise.all([readFile('/etc/passwd'), readFile('/etc/group')]);
+  return resolveUser(spec, (p) => (p === '/etc/passwd' ? passwd : p === '/etc/group' ? group : undefined));
 }
