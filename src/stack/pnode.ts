@@ -147,3 +147,32 @@ export function mapEntryValues(entries: ReadonlyMap<string, PEntry>, f: (value: 
   });
   return out;
 }
+
+/**
+ * A node nested deeper than `cap` collections (aliases followed), or undefined. Iterative, so a deep tree
+ * cannot exhaust the stack; a node reached again is walked again only when reached deeper, so shared subtrees
+ * cost at most `cap` walks each. A node that contains itself is left to expandedSize (the alias-bomb check).
+ */
+export function nodeBeyondDepth(root: PNode, cap: number): PNode | undefined {
+  const deepest = new Map<PNode, number>();
+  const onPath = new Set<PNode>();
+  // [node, depth, entering]: entering pushes the exit marker and then the children.
+  const stack: [PNode, number, boolean][] = [[root, 1, true]];
+  while (stack.length > 0) {
+    const [node, depth, entering] = stack.pop() as [PNode, number, boolean];
+    if (!entering) {
+      onPath.delete(node);
+      continue;
+    }
+    if (node.kind === 'scalar') continue;
+    if (depth > cap) return node;
+    if (onPath.has(node)) return undefined;
+    if ((deepest.get(node) ?? 0) >= depth) continue;
+    deepest.set(node, depth);
+    onPath.add(node);
+    stack.push([node, depth, false]);
+    const children = node.kind === 'seq' ? node.items : [...node.entries.values()].map((e) => e.value);
+    for (let i = children.length - 1; i >= 0; i--) stack.push([children[i] as PNode, depth + 1, true]);
+  }
+  return undefined;
+}

@@ -1,0 +1,113 @@
+// What a stack may make the loader read, and which files' contents may be shown in diagnostics.
+//
+// By default Compose's rules hold: a stack may name files anywhere (`env_file: ../shared.env`). In strict
+// mode (`--strict`, and always for deployments from git) every path a stack names must stay inside the
+// project directory: resolved after interpolation and through the symlinks of its existing part, so neither
+// `${X}` nor a link in the project that points out gets past it. Every file read is size-capped (stat first).
+// Files outside the project directory are someone else's: diagnostics located in them carry no excerpt and
+// no text from them (see Reporter.markUntrusted).
+
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { errnoCode } from '../common/errors.js';
+import { isWindowsAbsolute } from './host-path.js';
+import type { PathSeg, Pos } from './pnode.js';
+import type { Reporter } from './report.js';
+
+/** Largest stack, included, extended or env file read (bytes). */
+export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+export interface FilePolicy {
+  readonly strict: boolean;
+  /** The project directory, symlinks resolved. */
+  readonly projectDir: string;
+  readonly maxFileBytes: number;
+}
+
+export function makeFilePolicy(projectDir: string, strict: boolean, maxFileBytes = DEFAULT_MAX_FILE_BYTES): FilePolicy {
+  return { strict, projectDir: realPathOfExisting(projectDir), maxFileBytes };
+}
+
+/** `p` with the symlinks of its longest existing prefix resolved (the rest appended as written). */
+export function realPathOfExisting(p: string): string {
+  const abs = resolve(p);
+  const rest: string[] = [];
+  let cur = abs;
+  for (;;) {
+    try {
+      const real = realpathSync.native(cur);
+      return rest.length === 0 ? real : join(real, ...rest.reverse());
+    } catch {
+      const parent = dirname(cur);
+      if (parent === cur) return abs;
+      rest.push(basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/** True when `p` (an absolute host path) is the project directory or inside it, symlinks resolved. */
+export function insideProject(policy: FilePolicy, p: string): boolean {
+  if (isWindowsAbsolute(p)) return false;
+  const rel = relative(policy.projectDir, realPathOfExisting(p));
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * In strict mode, reports SPEC_PATH_OUTSIDE_PROJECT and returns false when `p` leaves the project directory;
+ * true otherwise (always true outside strict mode). `what` names the key ("env_file", "include", ...).
+ */
+export function allowPath(policy: FilePolicy, reporter: Reporter, p: string, what: string, pos: Pos | undefined, path: readonly PathSeg[]): boolean {
+  if (!policy.strict || insideProject(policy, p)) return true;
+  reporter.error('SPEC_PATH_OUTSIDE_PROJECT', `${what} ${p} is outside the project directory ${policy.projectDir}`, pos, path,
+    'strict mode (--strict, and every deployment from git) allows only paths inside the project directory; move the file into the project or drop --strict');
+  return false;
+}
+
+/**
+ * Reads a file the stack names, refusing one larger than the cap before reading it. Reports and returns
+ * undefined on failure. `what` names the kind of file ("stack file", "env file").
+ */
+export function readCapped(policy: FilePolicy, reporter: Reporter, file: string, what: string, pos: Pos | undefined, path: readonly PathSeg[] = []): string | undefined {
+  try {
+    const st = statSync(file);
+    if (st.isFile() && st.size > policy.maxFileBytes) {
+      reportTooLarge(policy, reporter, file, what, st.size, pos, path);
+      return undefined;
+    }
+    // Not a regular file (a FIFO, a device): read at most the cap and refuse if there is more.
+    const text = readUpTo(file, policy.maxFileBytes + 1);
+    if (Buffer.byteLength(text, 'utf8') > policy.maxFileBytes) {
+      reportTooLarge(policy, reporter, file, what, undefined, pos, path);
+      return undefined;
+    }
+    return text;
+  } catch (e) {
+    const errno = errnoCode(e) ?? String(e);
+    reporter.error('SPEC_FILE_NOT_FOUND', `cannot read ${what} ${file}: ${errno}`, pos, path, errno === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined);
+    return undefined;
+  }
+}
+
+export function reportTooLarge(policy: FilePolicy, reporter: Reporter, file: string, what: string, size: number | undefined, pos: Pos | undefined, path: readonly PathSeg[] = []): void {
+  const got = size === undefined ? 'more than that' : `${size} bytes`;
+  reporter.error('SPEC_FILE_TOO_LARGE', `${what} ${file} is larger than the ${policy.maxFileBytes}-byte cap (${got})`, pos, path, `stack and env files are capped at ${(policy.maxFileBytes / 1048576).toFixed(1).replace(/\.0$/, '')} MiB; split the file, or check that the path names the right file`);
+}
+
+function readUpTo(file: string, limit: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(limit, 1 << 20));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total < limit) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, limit - total), null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
