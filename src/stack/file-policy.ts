@@ -91,7 +91,7 @@ export function readCapped(policy: FilePolicy, reporter: Reporter, file: string,
 
 export function reportTooLarge(policy: FilePolicy, reporter: Reporter, file: string, what: string, size: number | undefined, pos: Pos | undefined, path: readonly PathSeg[] = []): void {
   const got = size === undefined ? 'more than that' : `${size} bytes`;
-  reporter.error('SPEC_FILE_TOO_LARGE', `${what} ${file} is larger than the ${policy.maxFileBytes}-byte cap (${got})`, pos, path, `stack and env files are capped at ${(policy.maxFileBytes / 1048576).toFixed(1).replace(/\.0$/, '')} MiB; split the file, or check that the path names the right file`);
+  reporter.error('SPEC_FILE_TOO_LARGE', `${what} ${file} is larger than the ${policy.maxFileBytes}-byte cap (${got})`, pos, path, `stack and env files are capped at ${policy.maxFileBytes % 1048576 === 0 ? `${policy.maxFileBytes / 1048576} MiB` : `${policy.maxFileBytes} bytes`}; split the file, or check that the path names the right file`);
 }
 
 function readUpTo(file: string, limit: number): string {

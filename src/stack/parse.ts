@@ -68,11 +68,13 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
     return { file, line, col, length: Math.max(1, length), base };
   };
   let failed = false;
+  let exhausted = false;
   for (const e of doc.errors) {
     failed = true;
     if (e.code === 'RESOURCE_EXHAUSTION') {
       // The package ran out of stack on a document nested thousands deep.
-      reporter.error('SPEC_YAML_TOO_DEEP', `the YAML nests deeper than ${MAX_NESTING_DEPTH} levels`, posAt(e.pos[0], e.pos[1]), [], DEPTH_HINT);
+      if (!exhausted) reporter.error('SPEC_YAML_TOO_DEEP', `the YAML nests deeper than ${MAX_NESTING_DEPTH} levels`, posAt(e.pos[0], e.pos[1]), [], DEPTH_HINT);
+      exhausted = true;
       continue;
     }
     const code = e.code === 'DUPLICATE_KEY' ? 'SPEC_DUPLICATE_KEY' : 'SPEC_YAML_SYNTAX';

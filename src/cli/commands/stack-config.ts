@@ -20,6 +20,8 @@ export interface StackCommandArgs {
   readonly volumes: boolean;
   /** Print "SERVICE HASH" for this service ("*" for all). */
   readonly hash?: string | undefined;
+  /** Strict stack policy (`--strict`). */
+  readonly strict?: boolean | undefined;
   /** Only validate: print nothing but diagnostics (`config -q`). */
   readonly quiet?: boolean | undefined;
   /** Injected for tests; default process streams, process.env, process.cwd(). */
@@ -56,6 +58,7 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
       projectDirectory: args.projectDirectory,
       profiles: args.profiles,
       envFiles: args.envFiles,
+      strict: args.strict,
       env: args.env,
       cwd: args.cwd,
       stdin: readStdin,
