@@ -30,8 +30,8 @@ const RESOURCES = ['services', 'networks', 'volumes', 'secrets', 'configs'] as c
 
 /**
  * Reads a stack or env file, size-capped. `refPos` is where a stack names the file (undefined for the files
- * the user named): a named file outside the project directory is marked untrusted, so diagnostics show none
- * of its text.
+ * the user named). A file whose real path is outside the project directory is marked untrusted, so
+ * diagnostics show none of its text.
  */
 export function readText(file: string, ctx: ComposeContext, refPos: Pos | undefined, what: string): string | undefined {
   if (file === STDIN_FILE) {
@@ -42,7 +42,7 @@ export function readText(file: string, ctx: ComposeContext, refPos: Pos | undefi
     }
     return text;
   }
-  if (refPos !== undefined && !insideProject(ctx.policy, file)) ctx.reporter.markUntrusted(file);
+  if (!insideProject(ctx.policy, file)) ctx.reporter.markUntrusted(file);
   return readCapped(ctx.policy, ctx.reporter, file, what, refPos);
 }
 

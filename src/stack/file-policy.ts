@@ -75,13 +75,14 @@ export function readCapped(policy: FilePolicy, reporter: Reporter, file: string,
       reportTooLarge(policy, reporter, file, what, st.size, pos, path);
       return undefined;
     }
-    // Not a regular file (a FIFO, a device): read at most the cap and refuse if there is more.
-    const text = readUpTo(file, policy.maxFileBytes + 1);
-    if (Buffer.byteLength(text, 'utf8') > policy.maxFileBytes) {
+    // Read at most one byte past the cap either way: the file may grow after the stat, or not be a regular
+    // file at all (a FIFO, a device).
+    const bytes = readUpTo(file, policy.maxFileBytes + 1);
+    if (bytes.length > policy.maxFileBytes) {
       reportTooLarge(policy, reporter, file, what, undefined, pos, path);
       return undefined;
     }
-    return text;
+    return bytes.toString('utf8');
   } catch (e) {
     const errno = errnoCode(e) ?? String(e);
     reporter.error('SPEC_FILE_NOT_FOUND', `cannot read ${what} ${file}: ${errno}`, pos, path, errno === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined);
@@ -94,7 +95,7 @@ export function reportTooLarge(policy: FilePolicy, reporter: Reporter, file: str
   reporter.error('SPEC_FILE_TOO_LARGE', `${what} ${file} is larger than the ${policy.maxFileBytes}-byte cap (${got})`, pos, path, `stack and env files are capped at ${policy.maxFileBytes % 1048576 === 0 ? `${policy.maxFileBytes / 1048576} MiB` : `${policy.maxFileBytes} bytes`}; split the file, or check that the path names the right file`);
 }
 
-function readUpTo(file: string, limit: number): string {
+function readUpTo(file: string, limit: number): Buffer {
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.alloc(Math.min(limit, 1 << 20));
@@ -106,7 +107,7 @@ function readUpTo(file: string, limit: number): string {
       chunks.push(Buffer.from(buf.subarray(0, n)));
       total += n;
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
   } finally {
     closeSync(fd);
   }

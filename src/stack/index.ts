@@ -8,7 +8,7 @@ import type { ComposeContext } from './compose.js';
 import { composeFiles, envLookup } from './compose.js';
 import type { Diagnostic } from './diagnostic.js';
 import { discover, STACK_FILE_NAMES, STDIN_FILE } from './discover.js';
-import { makeFilePolicy } from './file-policy.js';
+import { allowPath, makeFilePolicy } from './file-policy.js';
 import { checkHostAccess } from './host-access.js';
 import type { StackModel } from './model.js';
 import { normalizeStack } from './normalize.js';
@@ -106,6 +106,13 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
 
   const defaultEnv = resolve(projectDir, '.env');
   const envFiles = options.envFiles !== undefined && options.envFiles.length > 0 ? options.envFiles.map((f) => resolve(cwd, f)) : existsSync(defaultEnv) ? [defaultEnv] : [];
+  if (policy.strict) {
+    // Strict mode holds for the files the command names too: a checkout's compose.yaml or .env may be a
+    // symlink out of it.
+    for (const f of files) if (f !== STDIN_FILE) allowPath(policy, reporter, f, 'stack file', undefined, []);
+    for (const f of envFiles) allowPath(policy, reporter, f, 'env file', undefined, []);
+    if (reporter.hasErrors()) fail(reporter.diagnostics);
+  }
   const lookup = envLookup(envFiles, ctx, undefined);
   const root: PMap = composeFiles(files, projectDir, lookup, ctx) ?? pmap({ file: files[0] ?? '-', line: 1, col: 1, length: 1, base: projectDir });
   if (root.entries.size === 0 && !hasStructuralErrors(reporter)) {

@@ -129,6 +129,21 @@ describe('strict mode: paths through symlinks and variables', () => {
     const o = await load(root, { strict: true, env: { DIR: join(root, 'outside'), UP: '..' } });
     assert.deepEqual(codes(o), ['SPEC_PATH_OUTSIDE_PROJECT', 'SPEC_PATH_OUTSIDE_PROJECT'], o.shown);
   });
+  test("a project's own compose.yaml or .env that is a symlink out: refused in strict mode, shown without text otherwise", async () => {
+    const r = layout({ 'outside/compose.yaml': `services:\n  web:\n    image: a\n    ${SECRET}: 1\n`, 'outside/x.env': 'X=1\n' });
+    symlinkSync('../outside/compose.yaml', join(r, 'proj/compose.yaml'));
+    const strict = await load(r, { strict: true });
+    assert.deepEqual(codes(strict), ['SPEC_PATH_OUTSIDE_PROJECT'], strict.shown);
+    assert.match(strict.shown, /stack file .*\/proj\/compose\.yaml is outside the project directory/);
+    const lax = await load(r);
+    assert.deepEqual(codes(lax), ['SPEC_UNKNOWN_KEY'], lax.shown);
+    assert.ok(!lax.shown.includes(SECRET), lax.shown);
+    rmSync(join(r, 'proj/compose.yaml'));
+    writeFileSync(join(r, 'proj/compose.yaml'), 'services:\n  web:\n    image: a\n');
+    symlinkSync('../outside/x.env', join(r, 'proj/.env'));
+    assert.deepEqual(codes(await load(r, { strict: true })), ['SPEC_PATH_OUTSIDE_PROJECT']);
+    assert.deepEqual(codes(await load(r)), []);
+  });
   test('stack config --strict refuses (exit 1) what plain stack config only warns about', async () => {
     writeFileSync(join(root, 'proj/compose.yaml'), 'services:\n  web:\n    image: a\n    privileged: true\n');
     const run = async (strict: boolean): Promise<{ code: number; err: string }> => {
