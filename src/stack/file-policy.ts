@@ -22,34 +22,52 @@ export interface FilePolicy {
   /** The project directory, symlinks resolved. */
   readonly projectDir: string;
   readonly maxFileBytes: number;
+  /** realPathOfExisting's cache for this load. */
+  readonly realPaths: Map<string, string | null>;
 }
 
 export function makeFilePolicy(projectDir: string, strict: boolean, maxFileBytes = DEFAULT_MAX_FILE_BYTES): FilePolicy {
-  return { strict, projectDir: realPathOfExisting(projectDir), maxFileBytes };
+  const realPaths = new Map<string, string | null>();
+  return { strict, projectDir: realPathOfExisting(projectDir, realPaths), maxFileBytes, realPaths };
 }
 
-/** `p` with the symlinks of its longest existing prefix resolved (the rest appended as written). */
-export function realPathOfExisting(p: string): string {
+/**
+ * `p` with the symlinks of its longest existing prefix resolved (the rest appended as written). `cache` (one
+ * per load) remembers each directory met: a stack names many paths under the same few directories.
+ */
+export function realPathOfExisting(p: string, cache?: Map<string, string | null>): string {
   const abs = resolve(p);
   const rest: string[] = [];
   let cur = abs;
+  let real: string | null | undefined;
   for (;;) {
-    try {
-      const real = realpathSync.native(cur);
-      return rest.length === 0 ? real : join(real, ...rest.reverse());
-    } catch {
-      const parent = dirname(cur);
-      if (parent === cur) return abs;
-      rest.push(basename(cur));
-      cur = parent;
+    real = cache?.get(cur);
+    if (real === undefined) {
+      // A path under a directory known not to exist does not exist either; otherwise stat, without throwing
+      // (many named paths do not exist yet).
+      if (cache?.get(dirname(cur)) === null || statSync(cur, { throwIfNoEntry: false }) === undefined) real = null;
+      else {
+        try {
+          real = realpathSync.native(cur);
+        } catch {
+          real = cur; // unreadable on the way (EACCES): as written
+        }
+      }
+      cache?.set(cur, real);
     }
+    if (real !== null) break;
+    const parent = dirname(cur);
+    if (parent === cur) return abs;
+    rest.push(basename(cur));
+    cur = parent;
   }
+  return rest.length === 0 ? real : join(real, ...rest.reverse());
 }
 
 /** True when `p` (an absolute host path) is the project directory or inside it, symlinks resolved. */
 export function insideProject(policy: FilePolicy, p: string): boolean {
   if (isWindowsAbsolute(p)) return false;
-  const rel = relative(policy.projectDir, realPathOfExisting(p));
+  const rel = relative(policy.projectDir, realPathOfExisting(p, policy.realPaths));
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 

@@ -61,19 +61,19 @@ function risky(c: Check, code: DiagnosticCode, message: string, pos: Pos, path: 
 }
 
 /** The daemon sockets a bind must not expose: Gantry's, Docker's, and whatever GANTRY_HOST / DOCKER_HOST name. */
-function daemonSockets(shell: Readonly<Record<string, string | undefined>>): Set<string> {
+function daemonSockets(shell: Readonly<Record<string, string | undefined>>, cache: Map<string, string | null>): Set<string> {
   const out = new Set(['/run/gantry/gantry.sock', '/var/run/gantry/gantry.sock', '/var/run/docker.sock', '/run/docker.sock']);
   for (const v of [shell['GANTRY_HOST'], shell['DOCKER_HOST']]) {
     if (v === undefined || v === '') continue;
     const p = v.startsWith('unix://') ? v.slice(7) : v.startsWith('/') ? v : undefined;
     if (p !== undefined) out.add(resolve(p));
   }
-  return new Set([...out].flatMap((s) => [s, realPathOfExisting(s)]));
+  return new Set([...out].flatMap((s) => [s, realPathOfExisting(s, cache)]));
 }
 
 /** The risk of binding `source` (absolute), or undefined when it is not one of the flagged paths. */
-export function bindRisk(source: string, sockets: ReadonlySet<string>): string | undefined {
-  for (const p of new Set([resolve(source), realPathOfExisting(source)])) {
+export function bindRisk(source: string, sockets: ReadonlySet<string>, cache?: Map<string, string | null>): string | undefined {
+  for (const p of new Set([resolve(source), realPathOfExisting(source, cache)])) {
     if (p === '/') return 'the container can read and change every file on the host';
     if (sockets.has(p)) return 'whoever can use this socket controls the container engine, so the container gets full control of the host';
     const tree = SYSTEM_TREES.find((d) => p === d || p.startsWith(`${d}/`));
@@ -85,7 +85,7 @@ export function bindRisk(source: string, sockets: ReadonlySet<string>): string |
 
 function checkBind(c: Check, sockets: ReadonlySet<string>, name: string, src: string, pos: Pos, path: readonly PathSeg[]): void {
   const abs = resolveHostPath(pos.base || c.projectDir, src);
-  const risk = bindRisk(abs, sockets);
+  const risk = bindRisk(abs, sockets, c.policy.realPaths);
   if (risk !== undefined) risky(c, 'SPEC_RISKY_BIND', `service "${name}" bind-mounts ${abs}: ${risk}`, pos, path);
   else allowPath(c.policy, c.reporter, abs, 'bind source', pos, path);
 }
@@ -154,7 +154,7 @@ function checkService(c: Check, sockets: ReadonlySet<string>, name: string, svc:
 /** Checks every service and top-level file object of the merged, interpolated tree. */
 export function checkHostAccess(root: PMap, policy: FilePolicy, reporter: Reporter, projectDir: string, shell: Readonly<Record<string, string | undefined>>): void {
   const c: Check = { policy, reporter, projectDir, shell };
-  const sockets = daemonSockets(shell);
+  const sockets = daemonSockets(shell, policy.realPaths);
   const services = getEntry(root, 'services')?.value;
   if (services?.kind === 'map') {
     for (const [name, e] of services.entries) if (!name.startsWith('x-') && e.value.kind === 'map') checkService(c, sockets, name, e.value);
@@ -177,7 +177,7 @@ export function checkHostAccess(root: PMap, policy: FilePolicy, reporter: Report
       const dt = text(device);
       if (dt === undefined || device === undefined || !o.split(',').includes('bind')) continue;
       const abs = resolveHostPath(device.pos.base || projectDir, dt);
-      const risk = bindRisk(abs, sockets);
+      const risk = bindRisk(abs, sockets, policy.realPaths);
       const path = ['volumes', name, 'driver_opts', 'device'];
       if (risk !== undefined) risky(c, 'SPEC_RISKY_BIND', `volume "${name}" binds ${abs}: ${risk}`, device.pos, path);
       else allowPath(policy, reporter, abs, 'volume device', device.pos, path);

@@ -43,7 +43,9 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
   if (fast !== undefined) {
     if (fast.root === undefined) return { file, root: pmap({ file, line: 1, col: 1, length: 1, base }) };
     // An alias bomb, or nesting too deep through aliases, is reported by the package path.
-    if (nodeBeyondDepth(fast.root, MAX_NESTING_DEPTH) === undefined && !tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
+    // (The fast reader caps the nesting it reads; only aliases can nest a tree deeper.)
+    const deep = text.includes('*') && nodeBeyondDepth(fast.root, MAX_NESTING_DEPTH) !== undefined;
+    if (!deep && !tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
   }
   return parseYamlWithPackage(text, file, base, reporter);
 }

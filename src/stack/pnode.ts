@@ -154,25 +154,34 @@ export function mapEntryValues(entries: ReadonlyMap<string, PEntry>, f: (value: 
  * cost at most `cap` walks each. A node that contains itself is left to expandedSize (the alias-bomb check).
  */
 export function nodeBeyondDepth(root: PNode, cap: number): PNode | undefined {
-  const deepest = new Map<PNode, number>();
+  let deepest: Map<PNode, number> | undefined; // only once a node is met twice (shared through an alias)
+  const seen = new Set<PNode>();
   const onPath = new Set<PNode>();
-  // [node, depth, entering]: entering pushes the exit marker and then the children.
-  const stack: [PNode, number, boolean][] = [[root, 1, true]];
-  while (stack.length > 0) {
-    const [node, depth, entering] = stack.pop() as [PNode, number, boolean];
-    if (!entering) {
+  // Parallel stacks: a node and its depth; a negative depth marks the exit from that node.
+  const nodes: PNode[] = [root];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as PNode;
+    const depth = depths.pop() as number;
+    if (depth < 0) {
       onPath.delete(node);
       continue;
     }
-    if (node.kind === 'scalar') continue;
     if (depth > cap) return node;
-    if (onPath.has(node)) return undefined;
-    if ((deepest.get(node) ?? 0) >= depth) continue;
-    deepest.set(node, depth);
+    if (seen.has(node)) {
+      if (onPath.has(node)) return undefined;
+      deepest ??= new Map();
+      if ((deepest.get(node) ?? 0) >= depth) continue;
+    } else seen.add(node);
+    if (deepest !== undefined) deepest.set(node, depth);
     onPath.add(node);
-    stack.push([node, depth, false]);
-    const children = node.kind === 'seq' ? node.items : [...node.entries.values()].map((e) => e.value);
-    for (let i = children.length - 1; i >= 0; i--) stack.push([children[i] as PNode, depth + 1, true]);
+    nodes.push(node);
+    depths.push(-1);
+    if (node.kind === 'seq') {
+      for (const item of node.items) if (item.kind !== 'scalar') { nodes.push(item); depths.push(depth + 1); }
+    } else if (node.kind === 'map') {
+      for (const e of node.entries.values()) if (e.value.kind !== 'scalar') { nodes.push(e.value); depths.push(depth + 1); }
+    }
   }
   return undefined;
 }
