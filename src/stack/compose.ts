@@ -37,7 +37,7 @@ export function readText(file: string, ctx: ComposeContext, refPos: Pos | undefi
   if (file === STDIN_FILE) {
     const text = ctx.stdinText ?? '';
     if (Buffer.byteLength(text, 'utf8') > ctx.policy.maxFileBytes) {
-      reportTooLarge(ctx.policy, ctx.reporter, '<stdin>', what, Buffer.byteLength(text, 'utf8'), undefined);
+      reportTooLarge(ctx.policy, ctx.reporter, '<stdin>', what, undefined, undefined); // read only up to the cap
       return undefined;
     }
     return text;

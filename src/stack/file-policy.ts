@@ -109,8 +109,8 @@ export function readCapped(policy: FilePolicy, reporter: Reporter, file: string,
 }
 
 export function reportTooLarge(policy: FilePolicy, reporter: Reporter, file: string, what: string, size: number | undefined, pos: Pos | undefined, path: readonly PathSeg[] = []): void {
-  const got = size === undefined ? 'more than that' : `${size} bytes`;
-  reporter.error('SPEC_FILE_TOO_LARGE', `${what} ${file} is larger than the ${policy.maxFileBytes}-byte cap (${got})`, pos, path, `stack and env files are capped at ${policy.maxFileBytes % 1048576 === 0 ? `${policy.maxFileBytes / 1048576} MiB` : `${policy.maxFileBytes} bytes`}; split the file, or check that the path names the right file`);
+  const got = size === undefined ? '' : ` (${size} bytes)`;
+  reporter.error('SPEC_FILE_TOO_LARGE', `${what} ${file} is larger than the ${policy.maxFileBytes}-byte cap${got}`, pos, path, `stack and env files are capped at ${policy.maxFileBytes % 1048576 === 0 ? `${policy.maxFileBytes / 1048576} MiB` : `${policy.maxFileBytes} bytes`}; split the file, or check that the path names the right file`);
 }
 
 function readUpTo(file: string, limit: number): Buffer {
@@ -129,4 +129,20 @@ function readUpTo(file: string, limit: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Standard input as a stack file: read up to one byte past the cap (the loader then refuses it as too large),
+ * so an endless pipe cannot fill memory.
+ */
+export async function readStdinCapped(stream: AsyncIterable<unknown> = process.stdin, cap = DEFAULT_MAX_FILE_BYTES): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of stream) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(String(c));
+    chunks.push(b.subarray(0, cap + 1 - total));
+    total += Math.min(b.length, cap + 1 - total);
+    if (total > cap) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

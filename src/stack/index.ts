@@ -29,7 +29,7 @@ export type { FormatOptions } from './format.js';
 export { serviceConfigHash, canonicalJson } from './hash.js';
 export { STACK_FILE_NAMES } from './discover.js';
 export { UNSUPPORTED_KEYS } from './unsupported.js';
-export { DEFAULT_MAX_FILE_BYTES } from './file-policy.js';
+export { DEFAULT_MAX_FILE_BYTES, readStdinCapped } from './file-policy.js';
 export { MAX_NESTING_DEPTH } from './parse.js';
 
 export interface LoadOptions {

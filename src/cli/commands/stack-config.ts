@@ -31,12 +31,6 @@ export interface StackCommandArgs {
   readonly cwd?: string | undefined;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** The model as plain data for printing: undefined members dropped, warnings left out. */
 export function printableModel(model: StackModel): unknown {
   const { warnings: _w, ...rest } = model;
@@ -61,7 +55,7 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
       strict: args.strict,
       env: args.env,
       cwd: args.cwd,
-      stdin: readStdin,
+      stdin: () => stack.readStdinCapped(),
     });
   } catch (e) {
     const diagnostics = stack.diagnosticsOf(e);

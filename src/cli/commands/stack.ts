@@ -129,7 +129,7 @@ async function loadModel(p: Parsed, optional = false): Promise<StackModel | unde
   const color = process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
   try {
     const r = await stack.loadStack({ files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
-      profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), stdin: readStdin, strict: bool(p, 'strict') });
+      profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), stdin: () => stack.readStdinCapped(), strict: bool(p, 'strict') });
     for (const d of r.diagnostics) process.stderr.write(`${stack.formatDiagnostic(d, { color })}\n\n`);
     return resolveEnvironmentObjects(r.model, process.env);
   } catch (e) {
@@ -141,12 +141,6 @@ async function loadModel(p: Parsed, optional = false): Promise<StackModel | unde
     process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}; nothing was changed\n`);
     throw new InvalidStack();
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `environment:` secrets/configs take their value from the CLI's environment (the daemon has another one). */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GantryError } from '../../../src/common/errors.js';
 import type { Diagnostic, LoadOptions } from '../../../src/stack/index.js';
-import { DEFAULT_MAX_FILE_BYTES, diagnosticsOf, formatDiagnostic, formatDiagnosticLine, loadStack, MAX_NESTING_DEPTH } from '../../../src/stack/index.js';
+import { DEFAULT_MAX_FILE_BYTES, readStdinCapped, diagnosticsOf, formatDiagnostic, formatDiagnosticLine, loadStack, MAX_NESTING_DEPTH } from '../../../src/stack/index.js';
 import { parseYamlWithPackage } from '../../../src/stack/parse.js';
 import { Reporter } from '../../../src/stack/report.js';
 import { readYamlFast } from '../../../src/stack/yaml-fast.js';
@@ -168,6 +168,16 @@ describe('size cap', () => {
     assert.deepEqual(codes(o), ['SPEC_FILE_TOO_LARGE']);
     assert.match(o.diagnostics[0]?.message ?? '', /^stack file .*\/proj\/compose\.yaml is larger than the 4194304-byte cap \(\d+ bytes\)$/);
     assert.equal(o.diagnostics[0]?.hint, 'stack and env files are capped at 4 MiB; split the file, or check that the path names the right file');
+  });
+  test('standard input is read only up to the cap, even from an endless pipe, and then refused', async () => {
+    async function* endless(): AsyncGenerator<Buffer> {
+      for (;;) yield Buffer.from('# filler line\n'.repeat(1000));
+    }
+    const text = await readStdinCapped(endless(), 1000);
+    assert.equal(text.length, 1001);
+    const root = layout({});
+    const o = await load(root, { files: ['-'], maxFileBytes: 1000, stdin: () => Promise.resolve(text) });
+    assert.deepEqual(o.diagnostics.map((d) => [d.code, d.message]), [['SPEC_FILE_TOO_LARGE', 'stack file <stdin> is larger than the 1000-byte cap']]);
   });
   test('included, extended and env files are capped too (located at the line that names them)', async () => {
     const big = `# ${'y'.repeat(300)}\nservices:\n  b:\n    image: b\n`;
