@@ -1,10 +1,11 @@
 // From file names to one merged, positioned tree: read, parse, interpolate, canonicalise, merge the files,
 // resolve `include` and `extends`. Reads files; nothing else.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { errnoCode } from '../common/errors.js';
 import { parseEnvFile } from './env-file.js';
+import type { FilePolicy } from './file-policy.js';
+import { allowPath, insideProject, readCapped, reportTooLarge } from './file-policy.js';
 import { resolveHostPath } from './host-path.js';
 import type { Lookup } from './interpolate.js';
 import { interpolateTree } from './interpolate-tree.js';
@@ -22,19 +23,27 @@ export interface ComposeContext {
   readonly shell: Readonly<Record<string, string | undefined>>;
   /** Every file read, in order (absolute paths, "-" for stdin). */
   readonly loadedFiles: string[];
+  readonly policy: FilePolicy;
 }
 
 const RESOURCES = ['services', 'networks', 'volumes', 'secrets', 'configs'] as const;
 
+/**
+ * Reads a stack or env file, size-capped. `refPos` is where a stack names the file (undefined for the files
+ * the user named). A file whose real path is outside the project directory is marked untrusted, so
+ * diagnostics show none of its text.
+ */
 export function readText(file: string, ctx: ComposeContext, refPos: Pos | undefined, what: string): string | undefined {
-  if (file === STDIN_FILE) return ctx.stdinText ?? '';
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    const errno = errnoCode(e) ?? String(e);
-    ctx.reporter.error('SPEC_FILE_NOT_FOUND', `cannot read ${what} ${file}: ${errno}`, refPos, [], errno === 'ENOENT' ? 'check the path (relative paths are resolved against the project directory)' : undefined);
-    return undefined;
+  if (file === STDIN_FILE) {
+    const text = ctx.stdinText ?? '';
+    if (Buffer.byteLength(text, 'utf8') > ctx.policy.maxFileBytes) {
+      reportTooLarge(ctx.policy, ctx.reporter, '<stdin>', what, undefined, undefined); // read only up to the cap
+      return undefined;
+    }
+    return text;
   }
+  if (!insideProject(ctx.policy, file)) ctx.reporter.markUntrusted(file);
+  return readCapped(ctx.policy, ctx.reporter, file, what, refPos);
 }
 
 /** Builds the variable lookup: the shell environment first, then the env files in order (later win). */
@@ -112,9 +121,17 @@ function applyIncludes(root: PMap, lookup: Lookup, ctx: ComposeContext, chain: r
       ctx.reporter.error('SPEC_INCLUDE_CYCLE', `including ${cyc} again forms a cycle: ${[...chain, cyc].join(' -> ')}`, first.pos, ['include'], 'remove one of the `include` entries');
       continue;
     }
-    const pd = item.kind === 'map' ? scalarText(getEntry(item, 'project_directory')?.value) : undefined;
+    const pdNode = item.kind === 'map' ? getEntry(item, 'project_directory')?.value : undefined;
+    const pd = scalarText(pdNode);
     const incBase = pd === undefined ? dirname(files[0] as string) : resolveHostPath(first.pos.base, pd);
-    const envFiles = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value).map((e) => resolveHostPath(e.pos.base, e.text)) : [];
+    const envList = item.kind === 'map' ? stringList(getEntry(item, 'env_file')?.value) : [];
+    const envFiles = envList.map((e) => resolveHostPath(e.pos.base, e.text));
+    // Strict mode: nothing outside the project is read (checked before reading).
+    let allowed = true;
+    paths.forEach((p, i) => { allowed = allowPath(ctx.policy, ctx.reporter, files[i] as string, 'include', p.pos, ['include']) && allowed; });
+    if (pd !== undefined && pdNode !== undefined) allowed = allowPath(ctx.policy, ctx.reporter, incBase, 'include project_directory', pdNode.pos, ['include']) && allowed;
+    envList.forEach((e, i) => { allowed = allowPath(ctx.policy, ctx.reporter, envFiles[i] as string, 'include env_file', e.pos, ['include']) && allowed; });
+    if (!allowed) continue;
     const defaultEnv = resolve(incBase, '.env');
     const incLookup = envLookup(envFiles.length > 0 ? envFiles : existsSync(defaultEnv) ? [defaultEnv] : [], ctx, lookup, first.pos);
     const sub = composeFiles(files, incBase, incLookup, ctx, chain, first.pos);
@@ -238,6 +255,10 @@ function serviceFromFile(ext: ExtendsTarget, from: string, lookup: Lookup, ctx: 
   const path = ['services', from, 'extends'];
   let services = cache.get(file);
   if (services === undefined) {
+    if (!allowPath(ctx.policy, ctx.reporter, file, 'extends.file', ext.filePos, [...path, 'file'])) {
+      cache.set(file, UNREADABLE);
+      return undefined;
+    }
     cache.set(file, LOADING);
     const tree = loadOne(file, dirname(file), lookup, ctx, ext.filePos);
     const s = tree?.entries.get('services')?.value;
@@ -257,7 +278,8 @@ function serviceFromFile(ext: ExtendsTarget, from: string, lookup: Lookup, ctx: 
   }
   const target = services.entries.get(ext.service);
   if (target === undefined) {
-    ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${from}" extends "${ext.service}", which ${file} does not define`, ext.pos, path, hintServices(services));
+    // The names an outside file defines are its text: not listed.
+    ctx.reporter.error('SPEC_EXTENDS_UNKNOWN', `service "${from}" extends "${ext.service}", which ${file} does not define`, ext.pos, path, insideProject(ctx.policy, file) ? hintServices(services) : undefined);
     return undefined;
   }
   return target.value;

@@ -11,6 +11,8 @@ export const DIAGNOSTIC_CODES = {
   SPEC_BAD_MERGE_KEY: 'a `<<` merge key does not refer to a mapping',
   SPEC_NOT_A_MAPPING: 'the document is not a mapping',
   SPEC_EMPTY_FILE: 'the stack files hold nothing (no `services:`, no other key)',
+  SPEC_FILE_TOO_LARGE: 'a stack, included, extended or env file is larger than the size cap',
+  SPEC_YAML_TOO_DEEP: 'the YAML nests deeper than the nesting cap',
   // interpolation and env files
   SPEC_INTERPOLATION_SYNTAX: 'a `${...}` expression is malformed',
   SPEC_INTERPOLATION_REQUIRED: 'a required variable (`${VAR:?msg}` / `${VAR?msg}`) is unset or empty',
@@ -47,6 +49,13 @@ export const DIAGNOSTIC_CODES = {
   SPEC_NO_IMAGE: 'a service has neither `image` nor `build`',
   SPEC_BAD_PROJECT_NAME: 'the project name is empty after normalisation',
   SPEC_PROFILE_UNKNOWN: 'an active profile is used by no service (warning)',
+  // policy: risky host access (warnings; errors in strict mode) and paths outside the project (strict mode)
+  SPEC_RISKY_PRIVILEGED: 'a service runs privileged',
+  SPEC_RISKY_CAPABILITY: 'a service adds a capability beyond Docker\'s default set',
+  SPEC_RISKY_HOST_NAMESPACE: 'a service shares a namespace of the host (network, pid, ipc, uts, user)',
+  SPEC_RISKY_BIND: 'a service bind-mounts the host root, a system directory or the daemon socket',
+  SPEC_RISKY_DEVICE: 'a service is given a host device',
+  SPEC_PATH_OUTSIDE_PROJECT: 'in strict mode, a path the stack names is outside the project directory',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -8,6 +8,8 @@ import type { ComposeContext } from './compose.js';
 import { composeFiles, envLookup } from './compose.js';
 import type { Diagnostic } from './diagnostic.js';
 import { discover, STACK_FILE_NAMES, STDIN_FILE } from './discover.js';
+import { allowPath, makeFilePolicy } from './file-policy.js';
+import { checkHostAccess } from './host-access.js';
 import type { StackModel } from './model.js';
 import { normalizeStack } from './normalize.js';
 import type { PMap } from './pnode.js';
@@ -27,6 +29,8 @@ export type { FormatOptions } from './format.js';
 export { serviceConfigHash, canonicalJson } from './hash.js';
 export { STACK_FILE_NAMES } from './discover.js';
 export { UNSUPPORTED_KEYS } from './unsupported.js';
+export { DEFAULT_MAX_FILE_BYTES, readStdinCapped } from './file-policy.js';
+export { MAX_NESTING_DEPTH } from './parse.js';
 
 export interface LoadOptions {
   /** Stack files, in merge order ("-" reads standard input). Default: discovery in the working directory. */
@@ -40,6 +44,15 @@ export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   readonly cwd?: string | undefined;
   readonly stdin?: (() => Promise<string>) | undefined;
+  /**
+   * Strict mode (`--strict`; deployments from git force it): privileged, added capabilities, host
+   * namespaces, devices and binds of the host root, system directories or the daemon socket are errors, not
+   * warnings, and every path the stack names (env_file, include, extends.file, secret/config files, bind
+   * sources, build contexts) must resolve, after interpolation and symlinks, inside the project directory.
+   */
+  readonly strict?: boolean | undefined;
+  /** Size cap for every file read (default DEFAULT_MAX_FILE_BYTES, 4 MiB). */
+  readonly maxFileBytes?: number | undefined;
 }
 
 export interface LoadResult {
@@ -54,7 +67,7 @@ export function normalizeProjectName(name: string): string {
 }
 
 /** Errors after which the tree is not worth validating (it is missing, or not what the file says). */
-const STRUCTURAL = new Set(['SPEC_YAML_SYNTAX', 'SPEC_FILE_NOT_FOUND', 'SPEC_ALIAS_BOMB', 'SPEC_DUPLICATE_KEY', 'SPEC_BAD_MERGE_KEY', 'SPEC_NOT_A_MAPPING']);
+const STRUCTURAL = new Set(['SPEC_YAML_SYNTAX', 'SPEC_FILE_NOT_FOUND', 'SPEC_ALIAS_BOMB', 'SPEC_DUPLICATE_KEY', 'SPEC_BAD_MERGE_KEY', 'SPEC_NOT_A_MAPPING', 'SPEC_YAML_TOO_DEEP', 'SPEC_FILE_TOO_LARGE']);
 
 function hasStructuralErrors(reporter: Reporter): boolean {
   return reporter.diagnostics.some((d) => d.severity === 'error' && STRUCTURAL.has(d.code));
@@ -88,10 +101,18 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   }
   const { files, projectDir } = found;
   const stdinText = files.includes('-') ? await (options.stdin?.() ?? Promise.resolve('')) : undefined;
-  const ctx: ComposeContext = { reporter, stdinText, warnedUnset: new Set(), shell, loadedFiles: [] };
+  const policy = makeFilePolicy(projectDir, options.strict === true, options.maxFileBytes);
+  const ctx: ComposeContext = { reporter, stdinText, warnedUnset: new Set(), shell, loadedFiles: [], policy };
 
   const defaultEnv = resolve(projectDir, '.env');
   const envFiles = options.envFiles !== undefined && options.envFiles.length > 0 ? options.envFiles.map((f) => resolve(cwd, f)) : existsSync(defaultEnv) ? [defaultEnv] : [];
+  if (policy.strict) {
+    // Strict mode holds for the files the command names too: a checkout's compose.yaml or .env may be a
+    // symlink out of it.
+    for (const f of files) if (f !== STDIN_FILE) allowPath(policy, reporter, f, 'stack file', undefined, []);
+    for (const f of envFiles) allowPath(policy, reporter, f, 'env file', undefined, []);
+    if (reporter.hasErrors()) fail(reporter.diagnostics);
+  }
   const lookup = envLookup(envFiles, ctx, undefined);
   const root: PMap = composeFiles(files, projectDir, lookup, ctx) ?? pmap({ file: files[0] ?? '-', line: 1, col: 1, length: 1, base: projectDir });
   if (root.entries.size === 0 && !hasStructuralErrors(reporter)) {
@@ -134,6 +155,7 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
     validateTree(root, reporter);
     reportUnsupported(root, reporter);
     checkSemantics({ root, enabled }, reporter);
+    checkHostAccess(root, policy, reporter, projectDir, shell);
   }
   if (hasStructuralErrors(reporter)) fail(reporter.diagnostics);
   // Normalisation finds the problems the schema leaves to it (a malformed duration given as a string, ...).
@@ -141,7 +163,7 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   const hadErrors = reporter.hasErrors();
   let model: StackModel;
   try {
-    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell }, reporter);
+    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell, policy }, reporter);
   } catch (e) {
     if (hadErrors) fail(reporter.diagnostics); // a shape the schema already rejected
     throw e;

@@ -2,9 +2,11 @@
 // resolved, durations in nanoseconds and sizes in bytes. Problems a schema cannot see (a malformed
 // duration, an unreadable env_file) are reported at their source.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { formatPath } from './diagnostic.js';
 import { parseEnvFile } from './env-file.js';
+import type { FilePolicy } from './file-policy.js';
+import { allowPath, insideProject, readCapped } from './file-policy.js';
 import { resolveHostPath } from './host-path.js';
 import { normalizeLogging } from './logging.js';
 import type { Lookup } from './interpolate.js';
@@ -28,6 +30,7 @@ export interface NormalizeInput {
   readonly enabled: ReadonlySet<string>;
   readonly lookup: Lookup;
   readonly shell: Readonly<Record<string, string | undefined>>;
+  readonly policy: FilePolicy;
 }
 
 class Normalizer {
@@ -223,17 +226,15 @@ class Normalizer {
       }
     }
     for (const f of files) {
+      // Strict mode: an env_file outside the project is refused before it is looked at.
+      if (!allowPath(this.input.policy, this.reporter, f.file, 'env_file', f.node.pos, path)) continue;
       if (!existsSync(f.file)) {
         if (f.required) this.reporter.error('SPEC_FILE_NOT_FOUND', `env_file ${f.file} does not exist`, f.node.pos, path, 'create it, fix the path, or mark it `required: false`');
         continue;
       }
-      let text: string;
-      try {
-        text = readFileSync(f.file, 'utf8');
-      } catch (e) {
-        this.reporter.error('SPEC_FILE_NOT_FOUND', `cannot read env_file ${f.file}: ${String(e)}`, f.node.pos, path);
-        continue;
-      }
+      if (!insideProject(this.input.policy, f.file)) this.reporter.markUntrusted(f.file);
+      const text = readCapped(this.input.policy, this.reporter, f.file, 'env_file', f.node.pos, path);
+      if (text === undefined) continue;
       for (const [k, v] of parseEnvFile(text, f.file, this.input.shell, this.reporter)) out[k] = v;
     }
     if (env?.kind === 'map') {

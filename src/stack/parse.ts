@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type * as YamlPackage from 'yaml';
 import type { Node as YNode, Scalar as YScalar } from 'yaml';
 import type { PEntry, PNode, Pos, Tag } from './pnode.js';
-import { expandedSize, pmap, pscalar, pseq } from './pnode.js';
+import { expandedSize, nodeBeyondDepth, pmap, pscalar, pseq } from './pnode.js';
 import type { Reporter } from './report.js';
 import { readYamlFast } from './yaml-fast.js';
 
@@ -18,6 +18,8 @@ import { readYamlFast } from './yaml-fast.js';
 export const ALIAS_EXPANSION_FLOOR = 10_000;
 /** ...or this many times the nodes it really holds, whichever is larger. */
 export const ALIAS_EXPANSION_RATIO = 50;
+/** Mappings and sequences nest at most this deep (real stack files nest less than 10). */
+export const MAX_NESTING_DEPTH = 100;
 
 export interface ParsedFile {
   readonly file: string;
@@ -37,11 +39,13 @@ function tooLarge(size: number, distinct: number): boolean {
 
 export function parseYaml(text: string, file: string, base: string, reporter: Reporter): ParsedFile {
   reporter.addSource(file, text);
-  const fast = readYamlFast(text, file, base);
+  const fast = readYamlFast(text, file, base, MAX_NESTING_DEPTH);
   if (fast !== undefined) {
     if (fast.root === undefined) return { file, root: pmap({ file, line: 1, col: 1, length: 1, base }) };
-    // An alias bomb is reported by the package path (same message, same position).
-    if (!tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
+    // An alias bomb, or nesting too deep through aliases, is reported by the package path.
+    // (The fast reader caps the nesting it reads; only aliases can nest a tree deeper.)
+    const deep = text.includes('*') && nodeBeyondDepth(fast.root, MAX_NESTING_DEPTH) !== undefined;
+    if (!deep && !tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
   }
   return parseYamlWithPackage(text, file, base, reporter);
 }
@@ -66,8 +70,15 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
     return { file, line, col, length: Math.max(1, length), base };
   };
   let failed = false;
+  let exhausted = false;
   for (const e of doc.errors) {
     failed = true;
+    if (e.code === 'RESOURCE_EXHAUSTION') {
+      // The package ran out of stack on a document nested thousands deep.
+      if (!exhausted) reporter.error('SPEC_YAML_TOO_DEEP', `the YAML nests deeper than ${MAX_NESTING_DEPTH} levels`, posAt(e.pos[0], e.pos[1]), [], DEPTH_HINT);
+      exhausted = true;
+      continue;
+    }
     const code = e.code === 'DUPLICATE_KEY' ? 'SPEC_DUPLICATE_KEY' : 'SPEC_YAML_SYNTAX';
     const msg = e.code === 'DUPLICATE_KEY' ? 'mapping key is defined twice' : firstLine(e.message);
     reporter.error(code, msg, posAt(e.pos[0], e.pos[1]), [], code === 'SPEC_DUPLICATE_KEY' ? 'remove one of the two entries' : undefined);
@@ -79,6 +90,8 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
   const anchors = new Map<string, YNode>();
   let distinct = 0;
   let badMerge = false;
+  let depth = 0;
+  let tooDeep = false;
 
   const nodePos = (n: YNode): Pos => {
     const r = n.range ?? [0, 1, 1];
@@ -100,17 +113,25 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
     distinct++;
     const pos = nodePos(n);
     const tag = tagOf(n.tag);
+    if ((isSeq(n) || isMap(n)) && depth >= MAX_NESTING_DEPTH) {
+      if (!tooDeep) reporter.error('SPEC_YAML_TOO_DEEP', `the YAML nests deeper than ${MAX_NESTING_DEPTH} levels`, pos, [], DEPTH_HINT);
+      tooDeep = true;
+      return pscalar(pos, null, true);
+    }
     let out: PNode;
     if (isScalar(n)) {
       out = pscalar(pos, scalarValue(n), n.type === 'PLAIN', tag);
     } else if (isSeq(n)) {
       const seq = pseq(pos, [], tag);
       memo.set(n, seq);
+      depth++;
       for (const item of n.items) seq.items.push(convert(item as YNode | null, pos));
+      depth--;
       out = seq;
     } else if (isMap(n)) {
       const map = pmap(pos, new Map(), tag);
       memo.set(n, map);
+      depth++;
       const merged: PEntry[] = [];
       for (const pair of n.items) {
         if (!isPair(pair)) continue;
@@ -135,6 +156,7 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
         map.entries.set(key, { key, keyPos, value: convert(pair.value as YNode | null, keyPos) });
       }
       for (const e of merged) if (!map.entries.has(e.key)) map.entries.set(e.key, e);
+      depth--;
       out = map;
     } else {
       out = pscalar(pos, null, true);
@@ -145,7 +167,13 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
 
   const root = convert(doc.contents as YNode, posAt(0, 1));
   if (stats !== undefined) stats.distinct = distinct;
-  if (badMerge) return { file, root: undefined };
+  if (badMerge || tooDeep) return { file, root: undefined };
+  // Nesting through aliases (each anchor wrapping the one before) is measured on the tree.
+  const deep = nodeBeyondDepth(root, MAX_NESTING_DEPTH);
+  if (deep !== undefined) {
+    reporter.error('SPEC_YAML_TOO_DEEP', `the YAML nests deeper than ${MAX_NESTING_DEPTH} levels (through aliases)`, deep.pos, [], DEPTH_HINT);
+    return { file, root: undefined };
+  }
   const size = expandedSize(root);
   if (tooLarge(size, distinct)) {
     const firstAlias = text.search(/\*[^\s,\]}]/);
@@ -155,6 +183,8 @@ export function parseYamlWithPackage(text: string, file: string, base: string, r
   }
   return { file, root };
 }
+
+const DEPTH_HINT = 'a stack file nests a few levels deep; this one looks generated or hostile';
 
 function firstLine(s: string): string {
   const line = s.split('\n')[0] ?? s;

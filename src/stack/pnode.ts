@@ -147,3 +147,41 @@ export function mapEntryValues(entries: ReadonlyMap<string, PEntry>, f: (value: 
   });
   return out;
 }
+
+/**
+ * A node nested deeper than `cap` collections (aliases followed), or undefined. Iterative, so a deep tree
+ * cannot exhaust the stack; a node reached again is walked again only when reached deeper, so shared subtrees
+ * cost at most `cap` walks each. A node that contains itself is left to expandedSize (the alias-bomb check).
+ */
+export function nodeBeyondDepth(root: PNode, cap: number): PNode | undefined {
+  let deepest: Map<PNode, number> | undefined; // only once a node is met twice (shared through an alias)
+  const seen = new Set<PNode>();
+  const onPath = new Set<PNode>();
+  // Parallel stacks: a node and its depth; a negative depth marks the exit from that node.
+  const nodes: PNode[] = [root];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as PNode;
+    const depth = depths.pop() as number;
+    if (depth < 0) {
+      onPath.delete(node);
+      continue;
+    }
+    if (depth > cap) return node;
+    if (seen.has(node)) {
+      if (onPath.has(node)) return undefined;
+      deepest ??= new Map();
+      if ((deepest.get(node) ?? 0) >= depth) continue;
+    } else seen.add(node);
+    if (deepest !== undefined) deepest.set(node, depth);
+    onPath.add(node);
+    nodes.push(node);
+    depths.push(-1);
+    if (node.kind === 'seq') {
+      for (const item of node.items) if (item.kind !== 'scalar') { nodes.push(item); depths.push(depth + 1); }
+    } else if (node.kind === 'map') {
+      for (const e of node.entries.values()) if (e.value.kind !== 'scalar') { nodes.push(e.value); depths.push(depth + 1); }
+    }
+  }
+  return undefined;
+}

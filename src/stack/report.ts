@@ -2,6 +2,7 @@
 // carry its source line.
 
 import type { DiagnosticCode } from './diagnostic-codes.js';
+import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { Diagnostic, Severity } from './diagnostic.js';
 import { formatPath } from './diagnostic.js';
 import type { PathSeg, Pos } from './pnode.js';
@@ -9,8 +10,19 @@ import type { PathSeg, Pos } from './pnode.js';
 export class Reporter {
   readonly diagnostics: Diagnostic[] = [];
   private readonly lines = new Map<string, string[]>();
+  private readonly untrusted = new Set<string>();
+
+  /**
+   * A file outside the project directory (a host file a stack names): diagnostics located in it keep their
+   * code and FILE:LINE:COL but no excerpt, no path of keys and a fixed message, so no text of it is shown.
+   */
+  markUntrusted(file: string): void {
+    this.untrusted.add(file);
+    this.lines.delete(file);
+  }
 
   addSource(file: string, text: string): void {
+    if (this.untrusted.has(file)) return;
     this.lines.set(file, text.split(/\r?\n/));
   }
 
@@ -27,6 +39,11 @@ export class Reporter {
   }
 
   private add(severity: Severity, code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[], hint: string | undefined): void {
+    if (pos !== undefined && this.untrusted.has(pos.file)) {
+      message = DIAGNOSTIC_CODES[code].replace(/ \((?:warning|error)\)$/, '');
+      path = [];
+      hint = 'this file is outside the project directory, so none of its text is shown; open it at this line to see the problem';
+    }
     const location =
       pos === undefined
         ? undefined

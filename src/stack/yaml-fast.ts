@@ -91,6 +91,8 @@ class Reader {
   private readonly anchors = new Map<string, PNode>();
   private readonly unfinished = new Set<PNode>();
   distinct = 0;
+  /** Collections open around the current position; past maxDepth the reader gives up (the package reports). */
+  private depth = 0;
   // The content line found by nextContent(): offset of its first non-space character and its indent.
   private at = 0;
   private indent = 0;
@@ -100,6 +102,7 @@ class Reader {
     private readonly text: string,
     private readonly file: string,
     private readonly base: string,
+    private readonly maxDepth: number,
   ) {
     for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) this.lineStarts.push(k + 1);
   }
@@ -254,6 +257,7 @@ class Reader {
   // ---- block collections -----------------------------------------------------------------------------
 
   private startCollection<T extends PMap | PSeq>(node: T, props: Props): T {
+    if (++this.depth > this.maxDepth) giveUp();
     this.distinct++;
     if (props.anchor !== undefined) {
       this.anchors.set(props.anchor, node);
@@ -313,6 +317,7 @@ class Reader {
     }
     for (const e of merged) if (!map.entries.has(e.key)) map.entries.set(e.key, e);
     this.unfinished.delete(map);
+    this.depth--;
     return map;
   }
 
@@ -335,6 +340,7 @@ class Reader {
       if (this.code(k) !== DASH || !this.isBlank(k + 1)) break; // a map key at the same indent: the parent goes on
     }
     this.unfinished.delete(seq);
+    this.depth--;
     return seq;
   }
 
@@ -653,6 +659,7 @@ class Reader {
     // The node's position spans the whole collection (clipped to its line).
     (node as { pos: Pos }).pos = this.pos(k, p + 1);
     this.unfinished.delete(node);
+    this.depth--;
     return node;
   }
 
@@ -778,11 +785,11 @@ class Reader {
 
 /**
  * Reads `text` if it stays inside the subset; undefined otherwise (the caller then uses the `yaml` package).
- * `file` and `base` go into the positions.
+ * `file` and `base` go into the positions. Nesting deeper than `maxDepth` collections is left to the package.
  */
-export function readYamlFast(text: string, file: string, base: string): FastParse | undefined {
+export function readYamlFast(text: string, file: string, base: string, maxDepth = Number.POSITIVE_INFINITY): FastParse | undefined {
   if (UNUSUAL.test(text)) return undefined;
-  const reader = new Reader(text, file, base);
+  const reader = new Reader(text, file, base, maxDepth);
   try {
     const root = reader.document();
     return { root, distinct: reader.distinct };

@@ -1,7 +1,7 @@
 // A tiny stand-alone entry for `stack config` (used by bench/stack.mjs to measure the whole process without
 // the rest of the CLI): node dist/src/cli/commands/stack-config-main.js [-f FILE]... [-p NAME]
 // [--profile P]... [--env-file F]... [--project-directory D] [--format json] [--services] [--volumes]
-// [--hash SERVICE]
+// [--hash SERVICE] [--strict]
 
 import { stackConfigCommand } from './stack-config.js';
 
@@ -15,6 +15,7 @@ function parse(argv: readonly string[]): Parameters<typeof stackConfigCommand>[0
   let services = false;
   let volumes = false;
   let hash: string | undefined;
+  let strict = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const next = (): string => {
@@ -31,9 +32,10 @@ function parse(argv: readonly string[]): Parameters<typeof stackConfigCommand>[0
     else if (a === '--services') services = true;
     else if (a === '--volumes') volumes = true;
     else if (a === '--hash') hash = next();
+    else if (a === '--strict') strict = true;
     else throw new Error(`unknown argument ${a}`);
   }
-  return { files, profiles, envFiles, projectName, projectDirectory, format, services, volumes, hash };
+  return { files, profiles, envFiles, projectName, projectDirectory, format, services, volumes, hash, strict };
 }
 
 let status: number;

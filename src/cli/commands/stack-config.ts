@@ -20,6 +20,8 @@ export interface StackCommandArgs {
   readonly volumes: boolean;
   /** Print "SERVICE HASH" for this service ("*" for all). */
   readonly hash?: string | undefined;
+  /** Strict stack policy (`--strict`). */
+  readonly strict?: boolean | undefined;
   /** Only validate: print nothing but diagnostics (`config -q`). */
   readonly quiet?: boolean | undefined;
   /** Injected for tests; default process streams, process.env, process.cwd(). */
@@ -27,12 +29,6 @@ export interface StackCommandArgs {
   readonly stderr?: { write(s: string): unknown } | undefined;
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   readonly cwd?: string | undefined;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The model as plain data for printing: undefined members dropped, warnings left out. */
@@ -56,9 +52,10 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
       projectDirectory: args.projectDirectory,
       profiles: args.profiles,
       envFiles: args.envFiles,
+      strict: args.strict,
       env: args.env,
       cwd: args.cwd,
-      stdin: readStdin,
+      stdin: () => stack.readStdinCapped(),
     });
   } catch (e) {
     const diagnostics = stack.diagnosticsOf(e);

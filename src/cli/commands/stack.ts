@@ -16,6 +16,8 @@ import type { ProgressMode } from './stack-progress.js';
 const STACK_FLAGS: FlagSpec[] = [
   { name: 'file', short: 'f', kind: 'list' }, { name: 'project-name', short: 'p', kind: 'string' },
   { name: 'profile', kind: 'list' }, { name: 'env-file', kind: 'list' }, { name: 'project-directory', kind: 'string' },
+  // Strict stack policy: risky host access and paths outside the project are errors (src/stack/host-access.ts).
+  { name: 'strict', kind: 'bool' },
 ];
 
 const PROGRESS: FlagSpec = { name: 'progress', kind: 'string' };
@@ -113,7 +115,7 @@ async function config(p: Parsed): Promise<number> {
   return stackConfigCommand({
     files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
     profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), format, services: bool(p, 'services'), volumes: bool(p, 'volumes'),
-    hash: str(p, 'hash'), quiet: bool(p, 'quiet'),
+    hash: str(p, 'hash'), quiet: bool(p, 'quiet'), strict: bool(p, 'strict'),
   });
 }
 
@@ -127,7 +129,7 @@ async function loadModel(p: Parsed, optional = false): Promise<StackModel | unde
   const color = process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
   try {
     const r = await stack.loadStack({ files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'),
-      profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), stdin: readStdin });
+      profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), stdin: () => stack.readStdinCapped(), strict: bool(p, 'strict') });
     for (const d of r.diagnostics) process.stderr.write(`${stack.formatDiagnostic(d, { color })}\n\n`);
     return resolveEnvironmentObjects(r.model, process.env);
   } catch (e) {
@@ -139,12 +141,6 @@ async function loadModel(p: Parsed, optional = false): Promise<StackModel | unde
     process.stderr.write(`${errors} error${errors === 1 ? '' : 's'}; nothing was changed\n`);
     throw new InvalidStack();
   }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `environment:` secrets/configs take their value from the CLI's environment (the daemon has another one). */
