@@ -1,0 +1,98 @@
+// What a container may do with device nodes, and its privileges (root): Docker's device cgroup list, --device,
+// an empty inheritable capability set, --security-opt no-new-privileges. No test opens a real host device that
+// could act on the host: the denied case uses a char major no driver has (open gives ENXIO when the cgroup lets
+// it through, EPERM when the cgroup refuses), and --device uses /dev/null and /dev/fuse (opened, never read or written).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { TestDaemon } from '../helpers/daemon.js';
+import { skipReason } from '../helpers/privileged.js';
+
+const skip = skipReason('root', 'busybox');
+
+/** A char major that no driver of this host registered (from the LOCAL/EXPERIMENTAL ranges, never given out). */
+function unusedCharMajor(): number {
+  const text = readFileSync('/proc/devices', 'utf8');
+  const chars = text.slice(0, text.indexOf('Block devices:'));
+  const used = new Set([...chars.matchAll(/^\s*(\d+) /gm)].map((m) => Number(m[1])));
+  const free = [60, 61, 62, 63, 120, 121, 122, 123, 124, 125, 126, 127].find((m) => !used.has(m));
+  if (free === undefined) throw new Error('no unused char major in 60-63/120-127 on this host');
+  return free;
+}
+
+describe('device nodes and privileges', { skip }, () => {
+  const d = new TestDaemon('devices');
+  before(async () => {
+    await d.start();
+    d.importBusybox();
+  });
+  after(async () => {
+    await d.dispose();
+  });
+
+  test('a node the default list does not allow can be made but not opened (EPERM), while /dev/null, /dev/zero work', () => {
+    const major = unusedCharMajor();
+    const r = d.gantry(['run', '--rm', 'busybox', 'sh', '-c',
+      `echo x > /dev/null && head -c 3 /dev/zero | wc -c && mknod /tmp/t c ${major} 0 && echo made && : < /tmp/t`]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout, /^3\nmade\n$/);
+    assert.match(r.stderr, /Operation not permitted/);
+    // The same node in a privileged container gets past the cgroup: the kernel then finds no driver.
+    const p = d.gantry(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', `mknod /tmp/t c ${major} 0 && : < /tmp/t`]);
+    assert.notEqual(p.status, 0);
+    assert.match(p.stderr, /No such device/);
+    assert.doesNotMatch(p.stderr, /Operation not permitted/);
+  });
+
+  test('--privileged can make and use a node of its own (c 1:3, a null device)', () => {
+    assert.equal(d.ok(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'mknod /tmp/n c 1 3 && echo gone > /tmp/n && echo ok']), 'ok\n');
+  });
+
+  test('--device HOST:CONTAINER makes the node and allows it; PERMS limit what the container may do with it', () => {
+    const out = d.ok(['run', '--rm', '--device', '/dev/null:/dev/mynull', 'busybox', 'sh', '-c', 'echo x > /dev/mynull && ls -l /dev/mynull']);
+    assert.match(out, /^crw-rw-rw-\s+1 root\s+root\s+1,\s+3 .*\/dev\/mynull\n$/);
+    // /dev/fuse (c 10:229) is denied by the default list: with r it opens for reading, opening it for writing is refused.
+    const k = d.gantry(['run', '--rm', '--device', '/dev/fuse:/dev/f:r', 'busybox', 'sh', '-c', ': < /dev/f && echo read-ok && : > /dev/f']);
+    assert.notEqual(k.status, 0);
+    assert.equal(k.stdout, 'read-ok\n');
+    assert.match(k.stderr, /Operation not permitted/);
+    const none = d.gantry(['run', '--rm', 'busybox', 'sh', '-c', 'mknod /tmp/f c 10 229 && : < /tmp/f']);
+    assert.match(none.stderr, /Operation not permitted/);
+  });
+
+  test('--device is shown by inspect; a path that is not a device is refused at create', () => {
+    const id = d.ok(['create', '--device', '/dev/null:/dev/mynull:rw', 'busybox', 'true']).trim();
+    const info = JSON.parse(d.ok(['inspect', id])) as Array<{ HostConfig: { Devices: unknown } }>;
+    assert.deepEqual(info[0]?.HostConfig.Devices, [{ PathOnHost: '/dev/null', PathInContainer: '/dev/mynull', CgroupPermissions: 'rw' }]);
+    d.ok(['rm', id]);
+    const bad = d.gantry(['create', '--device', '/etc/hostname', 'busybox', 'true']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /"\/etc\/hostname" is not a device node/);
+  });
+
+  test('the inheritable and ambient capability sets are empty, in the container and in exec', () => {
+    const out = d.ok(['run', '--rm', 'busybox', 'grep', 'Cap', '/proc/self/status']);
+    assert.match(out, /^CapInh:\s+0000000000000000$/m);
+    assert.match(out, /^CapAmb:\s+0000000000000000$/m);
+    assert.match(out, /^CapEff:\s+00000000a80425fb$/m, "Docker's default set stays effective for root");
+    const id = d.ok(['run', '-d', 'busybox', 'sleep', '60']).trim();
+    try {
+      assert.match(d.ok(['exec', id, 'grep', 'CapInh', '/proc/self/status']), /^CapInh:\s+0000000000000000$/m);
+    } finally {
+      d.ok(['rm', '-f', id]);
+    }
+  });
+
+  test('--security-opt no-new-privileges sets NoNewPrivs for the container and its execs; without it, 0', () => {
+    assert.match(d.ok(['run', '--rm', 'busybox', 'grep', 'NoNewPrivs', '/proc/self/status']), /^NoNewPrivs:\s+0$/m);
+    assert.match(d.ok(['run', '--rm', '--security-opt', 'no-new-privileges:true', 'busybox', 'grep', 'NoNewPrivs', '/proc/self/status']), /^NoNewPrivs:\s+1$/m);
+    const id = d.ok(['run', '-d', '--security-opt', 'no-new-privileges', 'busybox', 'sleep', '60']).trim();
+    try {
+      assert.match(d.ok(['exec', id, 'grep', 'NoNewPrivs', '/proc/self/status']), /^NoNewPrivs:\s+1$/m);
+      const info = JSON.parse(d.ok(['inspect', id])) as Array<{ HostConfig: { SecurityOpt: unknown } }>;
+      assert.deepEqual(info[0]?.HostConfig.SecurityOpt, ['no-new-privileges']);
+    } finally {
+      d.ok(['rm', '-f', id]);
+    }
+  });
+});
