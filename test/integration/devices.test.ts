@@ -4,7 +4,15 @@
 // it through, EPERM when the cgroup refuses), and --device uses /dev/null and /dev/fuse (opened, never read or written).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALLOW_ALL_DEVICES, DEFAULT_DEVICE_RULES } from '../../src/engine/cgroups/index.js';
+import { ControlFiles, realCgroupSys } from '../../src/engine/cgroups/sys.js';
+import { CgroupV2Driver } from '../../src/engine/cgroups/v2.js';
+import { cgroupDeviceProgramIds } from '../../src/sys/bpf.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
 
@@ -94,5 +102,55 @@ describe('device nodes and privileges', { skip }, () => {
     } finally {
       d.ok(['rm', '-f', id]);
     }
+  });
+});
+
+/** A cgroup2 mount of this host (the unified tree, or a hybrid host's /sys/fs/cgroup/unified). */
+function cgroup2Mount(): string | undefined {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post?.startsWith('cgroup2 ')) return pre?.split(' ')[4];
+  }
+  return undefined;
+}
+
+const v2root = cgroup2Mount();
+
+describe('cgroup v2 device program, in a cgroup of the host\'s cgroup2 mount', { skip: skip || (v2root === undefined ? 'no cgroup2 mount on this host' : false) }, () => {
+  const path = `gantry-bpftest-${randomBytes(4).toString('hex')}/c`;
+  const driver = new CgroupV2Driver(v2root ?? '/nonexistent', [], new ControlFiles(realCgroupSys), [], { freezeTimeoutMs: 2000, removeTimeoutMs: 5000 });
+  const scratch = mkdtempSync(join(tmpdir(), 'gantry-bpftest-'));
+  after(async () => {
+    await driver.remove(path.split('/')[0]!);
+    rmSync(scratch, { recursive: true, force: true });
+    assert.equal(existsSync(join(v2root ?? '/nonexistent', path.split('/')[0]!)), false, 'the test cgroup is gone');
+  });
+
+  /** A shell that joins the cgroup, then opens /dev/null for writing and a node without a driver for reading. */
+  function probe(): { stdout: string; stderr: string } {
+    const node = join(scratch, `n${randomBytes(3).toString('hex')}`);
+    const major = unusedCharMajor();
+    const script = `echo $$ > ${join(v2root!, path, 'cgroup.procs')} && mknod ${node} c ${major} 0 && echo made && echo x > /dev/null && echo null-ok && : < ${node}`;
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', timeout: 10_000 });
+    return { stdout: r.stdout, stderr: r.stderr };
+  }
+
+  test("Docker's default list: /dev/null works, a node outside the list is made but not opened (EPERM)", () => {
+    driver.create(path, { devicesAllowed: [...DEFAULT_DEVICE_RULES] });
+    assert.equal(cgroupDeviceProgramIds(join(v2root!, path)).length, 1);
+    const r = probe();
+    assert.equal(r.stdout, 'made\nnull-ok\n');
+    assert.match(r.stderr, /Operation not permitted/);
+  });
+
+  test('create again replaces the program (one attached, a new id); allow-all lets the open reach the kernel (ENXIO)', () => {
+    const before = cgroupDeviceProgramIds(join(v2root!, path));
+    driver.create(path, { devicesAllowed: [...ALLOW_ALL_DEVICES] });
+    const now = cgroupDeviceProgramIds(join(v2root!, path));
+    assert.equal(now.length, 1);
+    assert.notDeepEqual(now, before);
+    const r = probe();
+    assert.equal(r.stdout, 'made\nnull-ok\n');
+    assert.match(r.stderr, /No such device/);
   });
 });

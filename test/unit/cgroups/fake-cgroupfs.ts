@@ -36,6 +36,8 @@ export class FakeCgroupFs implements CgroupSys {
   readonly signals: Array<{ pid: number; signal: NodeJS.Signals }> = [];
   /** Basename → errno to fail writes with (simulating a kernel refusal). */
   readonly failWrites = new Map<string, string>();
+  /** cgroup v2 device programs set, by directory relative to the fake root. */
+  readonly devicePrograms = new Map<string, Buffer>();
   private readonly pendingFreeze = new Map<string, number>();
 
   constructor(readonly mounts: FakeMount[], readonly opts: FakeOptions = {}) {
@@ -128,6 +130,11 @@ export class FakeCgroupFs implements CgroupSys {
       }
     }
     return readFileSync(file, 'utf8');
+  }
+
+  setDeviceProgram(dir: string, program: Buffer): void {
+    if (!existsSync(dir)) throw errno('ENOENT', dir);
+    this.devicePrograms.set(this.rel(dir), Buffer.from(program));
   }
 
   writeFile(file: string, value: string): void {
