@@ -7,6 +7,7 @@ import { formatPath } from './diagnostic.js';
 import { parseEnvFile } from './env-file.js';
 import { resolveHostPath } from './host-path.js';
 import { normalizeLogging } from './logging.js';
+import { normalizeSecurityOpt } from './security-opt.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
@@ -207,6 +208,7 @@ class Normalizer {
       mac_address: this.str(g('mac_address')),
       group_add: this.strList(g('group_add')),
       logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
+      security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter),
       x: this.xOf(n),
     };
   }

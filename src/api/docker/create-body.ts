@@ -5,6 +5,7 @@
 import { isAbsolute } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
+import { noNewPrivilegesOption } from '../../common/security-opt.js';
 import { defaultHostSettings, type ContainerSpec } from '../../engine/containers/container-spec.js';
 import { parseLogConfig } from '../../engine/logs/config.js';
 import { checkDeviceAccess } from '../../engine/cgroups/index.js';
@@ -100,9 +101,6 @@ function devicesOf(raw: unknown): { devices?: DeviceMapping[] } {
   return devices === undefined ? {} : { devices };
 }
 
-const GO_TRUE = ['1', 't', 'T', 'true', 'TRUE', 'True'];
-const GO_FALSE = ['0', 'f', 'F', 'false', 'FALSE', 'False'];
-
 /**
  * HostConfig.SecurityOpt, Docker's forms: `no-new-privileges[=|:BOOL]` sets no_new_privs. Gantry has no seccomp,
  * AppArmor or SELinux profile, so asking for none of them (`seccomp=unconfined`, `apparmor=unconfined`,
@@ -111,17 +109,15 @@ const GO_FALSE = ['0', 'f', 'F', 'false', 'FALSE', 'False'];
 export function parseSecurityOpt(raw: unknown): { noNewPrivileges: boolean } {
   let noNewPrivileges = false;
   for (const opt of asStringArray(raw, 'HostConfig.SecurityOpt')) {
-    if (opt === 'no-new-privileges') { noNewPrivileges = true; continue; }
+    const nnp = noNewPrivilegesOption(opt);
+    if (nnp === 'invalid') throw invalid(`invalid --security-opt 2: "${opt}"`, 'use no-new-privileges=true or =false');
+    if (nnp !== undefined) { noNewPrivileges = nnp; continue; }
     if (opt === 'disable') continue;
     const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : undefined;
     if (sep === undefined) throw invalid(`invalid --security-opt 1: "${opt}"`, 'use no-new-privileges, or KEY=VALUE');
     const key = opt.slice(0, opt.indexOf(sep));
     const value = opt.slice(opt.indexOf(sep) + 1);
-    if (key === 'no-new-privileges') {
-      if (GO_TRUE.includes(value)) noNewPrivileges = true;
-      else if (GO_FALSE.includes(value)) noNewPrivileges = false;
-      else throw invalid(`invalid --security-opt 2: "${opt}"`, 'use no-new-privileges=true or =false');
-    } else if (key === 'seccomp' || key === 'apparmor' || key === 'label') {
+    if (key === 'seccomp' || key === 'apparmor' || key === 'label') {
       if (value === 'unconfined' || (key === 'label' && value === 'disable')) continue;
       throw new GantryError('UNSUPPORTED', `--security-opt "${opt}": gantry applies no ${key} profile`, {
         hint: `leave the option out (containers run without ${key === 'label' ? 'SELinux labels' : `a ${key} profile`}), or use docker for this container`,
