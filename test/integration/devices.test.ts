@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALLOW_ALL_DEVICES, DEFAULT_DEVICE_RULES } from '../../src/engine/cgroups/index.js';
@@ -64,6 +64,10 @@ describe('device nodes and privileges', { skip }, () => {
     assert.notEqual(k.status, 0);
     assert.equal(k.stdout, 'read-ok\n');
     assert.match(k.stderr, /Operation not permitted/);
+    // The node has the host node's mode and owner (/dev/fuse is 0600 root:root here), not the default nodes' 0666.
+    const hostMode = (statSync('/dev/fuse').mode & 0o777).toString(8);
+    assert.equal(d.ok(['run', '--rm', '--device', '/dev/fuse:/dev/f', 'busybox', 'stat', '-c', '%a %u %g %t:%T', '/dev/f']),
+      `${hostMode} ${statSync('/dev/fuse').uid} ${statSync('/dev/fuse').gid} a:e5\n`);
     const none = d.gantry(['run', '--rm', 'busybox', 'sh', '-c', 'mknod /tmp/f c 10 229 && : < /tmp/f']);
     assert.match(none.stderr, /Operation not permitted/);
   });

@@ -168,7 +168,7 @@ export class LinuxRuntime implements ContainerRuntime {
       cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged }),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: [...DEFAULT_DEVICES, ...(rec.config.tty ? [{ path: '/dev/console', type: 'c' as const, major: 5, minor: 1 }] : []),
-        ...hostDevices(rec).map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor }))],
+        ...hostDevices(rec).map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
       sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
       rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),

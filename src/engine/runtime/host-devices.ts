@@ -10,6 +10,10 @@ export interface HostDevice {
   major: number;
   minor: number;
   access: string;
+  /** The host node's permission bits and owner, given to the container's node (Docker's rule). */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** Linux's dev_t split (glibc's gnu_dev_major/minor): 12 bits of major and 20 of minor, in two pieces each. */
@@ -36,7 +40,8 @@ export function lookupHostDevice(m: DeviceMapping): HostDevice {
       hint: 'give a character or block device under /dev; use -v to share files and directories',
     });
   }
-  return { pathInContainer: m.pathInContainer, type, ...splitDevNumber(st.rdev), access: m.cgroupPermissions };
+  return { pathInContainer: m.pathInContainer, type, ...splitDevNumber(st.rdev), access: m.cgroupPermissions,
+    mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
 }
 
 /** The device cgroup rule that lets the container use one --device. */
