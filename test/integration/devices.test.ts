@@ -13,7 +13,7 @@ import { ALLOW_ALL_DEVICES, DEFAULT_DEVICE_RULES } from '../../src/engine/cgroup
 import { ControlFiles, realCgroupSys } from '../../src/engine/cgroups/sys.js';
 import { CgroupV2Driver } from '../../src/engine/cgroups/v2.js';
 import { cgroupDeviceProgramIds } from '../../src/sys/bpf.js';
-import { TestDaemon } from '../helpers/daemon.js';
+import { eventually, TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
 
 const skip = skipReason('root', 'busybox');
@@ -50,6 +50,21 @@ describe('device nodes and privileges', { skip }, () => {
     assert.notEqual(p.status, 0);
     assert.match(p.stderr, /No such device/);
     assert.doesNotMatch(p.stderr, /Operation not permitted/);
+  });
+
+  test('a 0666 node in the container (as an image could ship one) cannot be opened by a non-root user either', async () => {
+    const major = unusedCharMajor();
+    const id = d.ok(['run', '-d', 'busybox', 'sh', '-c', `mknod -m 666 /tmp/t c ${major} 0 && sleep 60`]).trim();
+    try {
+      // The node exists once the container's shell has made it.
+      await eventually(() => assert.match(d.ok(['exec', id, 'ls', '/tmp']), /\bt\b/), 10_000, 'the node to be made');
+      const r = d.gantry(['exec', '-u', '1000', id, 'sh', '-c', 'ls -l /tmp/t && : < /tmp/t']);
+      assert.match(r.stdout, /^crw-rw-rw-/);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /Operation not permitted/);
+    } finally {
+      d.ok(['rm', '-f', id]);
+    }
   });
 
   test('--privileged can make and use a node of its own (c 1:3, a null device)', () => {
