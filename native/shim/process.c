@@ -53,7 +53,10 @@ static int set_caps(uint64_t caps) {
   struct __user_cap_data_struct data[2];
   for (int i = 0; i < 2; i++) {
     uint32_t half = (uint32_t)(caps >> (32 * i));
-    data[i].effective = data[i].permitted = data[i].inheritable = half;
+    data[i].effective = data[i].permitted = half;
+    /* Inheritable stays empty (Docker's rule since CVE-2022-24769): with it, a non-root command could regain the
+     * set through files carrying inheritable capabilities. */
+    data[i].inheritable = 0;
   }
   if (syscall(SYS_capset, &hdr, data) < 0) return fail_errno("capset `%llx`", (unsigned long long)caps);
   return 0;

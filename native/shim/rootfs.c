@@ -156,6 +156,20 @@ static int make_device(int rootfd, const char *const d[4]) {
   return 0;
 }
 
+/* `device_owner PATH MODE UID GID`: a --device node gets the host node's mode and owner (Docker's rule). */
+static int own_device(int rootfd, const char *const d[4]) {
+  long long mode, uid, gid;
+  parse_ll(d[1], 0, 07777, &mode); /* checked by spec_load */
+  parse_ll(d[2], 0, UINT32_MAX - 1, &uid);
+  parse_ll(d[3], 0, UINT32_MAX - 1, &gid);
+  _cleanup_close_ int fd = in_root(rootfd, d[0], O_PATH | O_NOFOLLOW);
+  if (fd < 0) return fail_errno("open `%s`", d[0]);
+  char p[32];
+  if (chown(fd_path(fd, p), (uid_t)uid, (gid_t)gid) < 0) return fail_errno("chown `%s`", d[0]);
+  if (chmod(fd_path(fd, p), (mode_t)mode) < 0) return fail_errno("chmod `%s`", d[0]);
+  return 0;
+}
+
 static int make_symlink(int rootfd, const char *target, const char *link) {
   char name[NAME_MAX + 1];
   _cleanup_close_ int parent = parent_in_root(rootfd, link, name);
@@ -238,6 +252,8 @@ int rootfs_setup(const struct spec *s, const char *pts) {
       if (do_mount(rootfd, s->mounts.v + i * 5) < 0) return -1;
     for (size_t i = 0; i < s->devices.n; i++)
       if (make_device(rootfd, s->devices.v + i * 4) < 0) return -1;
+    for (size_t i = 0; i < s->device_owners.n; i++)
+      if (own_device(rootfd, s->device_owners.v + i * 4) < 0) return -1;
     for (size_t i = 0; i < s->symlinks.n; i++)
       if (make_symlink(rootfd, s->symlinks.v[i * 2], s->symlinks.v[i * 2 + 1]) < 0) return -1;
     for (size_t i = 0; i < s->remounts.n; i++)

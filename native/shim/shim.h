@@ -64,7 +64,7 @@ struct spec {
   bool has_oom;
   int oom_score_adj;
   pid_t target_pid;
-  struct strlist mounts, devices, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
+  struct strlist mounts, devices, device_owners, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
 };
 
 /* Reads and validates SPEC_FILE. exec_mode: `gantry-shim exec`. Fills g_err on failure. */

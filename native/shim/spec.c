@@ -41,6 +41,7 @@ static const struct key keys[] = {
     {"hostname", 1, SCALAR, S(hostname)},
     {"mount", 5, LIST, S(mounts)},
     {"device", 4, LIST, S(devices)},
+    {"device_owner", 4, LIST, S(device_owners)},
     {"symlink", 2, LIST, S(symlinks)},
     {"remount", 2, LIST, S(remounts)},
     {"mask", 1, LIST, S(masks)},
@@ -141,6 +142,12 @@ static int check_lists(struct spec *s) {
     if (parse_ll(d[2], 0, 0xfff, &v) < 0 || parse_ll(d[3], 0, 0xfffff, &v) < 0)
       return fail("spec: device `%s`: bad major/minor `%s` `%s`", d[0], d[2], d[3]);
   }
+  for (size_t i = 0; i < s->device_owners.n; i++) {
+    const char **d = s->device_owners.v + i * 4;
+    if (d[0][0] != '/') return fail("spec: device_owner `%s` must be absolute", d[0]);
+    if (parse_ll(d[1], 0, 07777, &v) < 0 || parse_ll(d[2], 0, UINT32_MAX - 1, &v) < 0 || parse_ll(d[3], 0, UINT32_MAX - 1, &v) < 0)
+      return fail("spec: device_owner `%s`: bad mode/uid/gid `%s` `%s` `%s`", d[0], d[1], d[2], d[3]);
+  }
   for (size_t i = 0; i < s->rlimits.n; i++) {
     const char **r = s->rlimits.v + i * 3;
     if (parse_ll(r[0], 0, RLIM_NLIMITS - 1, &v) < 0) return fail("spec: rlimit: bad resource `%s`", r[0]);
@@ -217,7 +224,7 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     if (s->netns && (s->clone_flags & CLONE_NEWNET)) return fail("spec: `netns` and `ns net` exclude each other");
     if (s->init && !s->init_path) return fail("spec: `init` needs `init_path`");
     if (s->init_path && s->init_path[0] != '/') return fail("spec: `init_path` must be absolute, not `%s`", s->init_path);
-    if ((s->mounts.n || s->remounts.n || s->devices.n || s->symlinks.n) && !s->rootfs)
+    if ((s->mounts.n || s->remounts.n || s->devices.n || s->device_owners.n || s->symlinks.n) && !s->rootfs)
       return fail("spec: `mount`, `remount`, `device` and `symlink` need `rootfs`");
   }
   return check_lists(s);

@@ -143,6 +143,7 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
       ulimits: Object.entries(s.ulimits).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
       sysctls: { ...s.sysctls }, extraHosts: [...s.extra_hosts], dns: [...s.dns], dnsSearch: [...s.dns_search],
       ...(s.logging !== undefined ? { logConfig: { type: s.logging.driver, config: { ...s.logging.options } } } : {}),
+      ...(s.security_opt?.includes('no-new-privileges') === true ? { noNewPrivileges: true } : {}),
     },
   };
 }

@@ -157,6 +157,8 @@ export interface ServiceModel {
   readonly group_add: readonly string[];
   /** Undefined when the service does not set `logging` (so its config hash is what it was before logging). */
   readonly logging: LoggingModel | undefined;
+  /** ['no-new-privileges'] when set (the one option Gantry applies); undefined otherwise and in stored stacks from before. */
+  readonly security_opt?: readonly string[] | undefined;
   /** Extension fields of the service (`x-` keys, notably `x-gantry`), passed through unchanged (key without
    *  change, i.e. still with the `x-` prefix). */
   readonly x: Readonly<Record<string, unknown>>;

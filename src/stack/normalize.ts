@@ -9,6 +9,7 @@ import type { FilePolicy } from './file-policy.js';
 import { allowPath, insideProject, readCapped } from './file-policy.js';
 import { resolveHostPath } from './host-path.js';
 import { normalizeLogging } from './logging.js';
+import { normalizeSecurityOpt } from './security-opt.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
@@ -210,6 +211,7 @@ class Normalizer {
       mac_address: this.str(g('mac_address')),
       group_add: this.strList(g('group_add')),
       logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
+      security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter),
       x: this.xOf(n),
     };
   }

@@ -18,7 +18,6 @@ export const UNSUPPORTED_KEYS: readonly string[] = [
   'services.*.devices',
   'services.*.device_cgroup_rules',
   'services.*.gpus',
-  'services.*.security_opt',
   'services.*.userns_mode',
   'services.*.uts',
   'services.*.ipc',

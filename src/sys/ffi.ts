@@ -19,6 +19,8 @@ interface Libc {
   setns(fd: number, nstype: number): number;
   if_nametoindex(name: string): number;
   gettid(): number;
+  /** syscall(2), variadic: koffi takes each extra argument as a (type, value) pair. */
+  syscall(nr: number, ...typedArgs: unknown[]): number;
 }
 
 let koffi: KoffiModule | undefined;
@@ -60,6 +62,7 @@ function load(): { k: KoffiModule; c: Libc } {
     setns: lib.func('int setns(int fd, int nstype)') as Libc['setns'],
     if_nametoindex: lib.func('uint32_t if_nametoindex(const char *name)') as Libc['if_nametoindex'],
     gettid: lib.func('int gettid()') as Libc['gettid'],
+    syscall: lib.func('long syscall(long nr, ...)') as Libc['syscall'],
   };
   koffi = k;
   libc = c;
@@ -171,4 +174,21 @@ export function ifNameToIndex(name: string): number | undefined {
 
 export function sysGettid(): number {
   return load().c.gettid();
+}
+
+/** bpf(2)'s number (glibc has no wrapper): x86-64 321, arm64 280. */
+function bpfSyscallNumber(): number {
+  if (process.arch === 'x64') return 321;
+  if (process.arch === 'arm64') return 280;
+  throw new GantryError('UNSUPPORTED', `bpf(2) is not wired for the ${process.arch} architecture`, { hint: 'use cgroup v1 on this machine, or add its syscall number' });
+}
+
+/** bpf(2): `attr` is the command's part of union bpf_attr, as bytes; returns the kernel's answer (an fd for loads). */
+export function sysBpf(cmd: number, attr: Buffer, call: string, object: string): number {
+  return check(load().c.syscall(bpfSyscallNumber(), 'int', cmd, 'void *', attr, 'unsigned int', attr.length), call, object);
+}
+
+/** The address of a buffer's bytes, for a pointer inside a struct given to the kernel; keep the buffer referenced until the call returns. */
+export function bufferAddress(buf: Buffer): bigint {
+  return BigInt(load().k.address(buf) as unknown as bigint);
 }

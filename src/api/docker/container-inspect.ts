@@ -19,7 +19,9 @@ function hostConfig(rec: ContainerView): HostConfig {
     Memory: h.memoryBytes, MemorySwap: h.memorySwapBytes, NanoCpus: h.nanoCpus, CpuShares: h.cpuShares, PidsLimit: h.pidsLimit,
     Ulimits: h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })), Sysctls: { ...h.sysctls },
     ExtraHosts: [...h.extraHosts], Dns: [...h.dns], DnsSearch: [...h.dnsSearch], OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
-    Privileged: h.privileged, LogConfig: { Type: log.type, Config: { ...log.config } }, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
+    Privileged: h.privileged,
+    Devices: (h.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
+    SecurityOpt: h.noNewPrivileges === true ? ['no-new-privileges'] : null, LogConfig: { Type: log.type, Config: { ...log.config } }, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
   };
 }
 

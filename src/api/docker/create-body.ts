@@ -5,9 +5,11 @@
 import { isAbsolute } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
+import { noNewPrivilegesOption } from '../../common/security-opt.js';
 import { defaultHostSettings, type ContainerSpec } from '../../engine/containers/container-spec.js';
 import { parseLogConfig } from '../../engine/logs/config.js';
-import type { HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
+import { checkDeviceAccess } from '../../engine/cgroups/index.js';
+import type { DeviceMapping, HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
 
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
 
@@ -77,6 +79,56 @@ function tmpfsOptions(size: number | undefined, mode: number | undefined): strin
   return o.join(',');
 }
 
+/** HostConfig.Devices: [{PathOnHost, PathInContainer, CgroupPermissions}]; the container path defaults to the host's, perms to rwm. */
+export function parseDevices(raw: unknown): DeviceMapping[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw invalid('HostConfig.Devices must be a list');
+  const out: DeviceMapping[] = [];
+  for (const entry of raw as unknown[]) {
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const str = (k: string): string => (typeof e[k] === 'string' ? e[k] as string : '');
+    const pathOnHost = str('PathOnHost');
+    const pathInContainer = str('PathInContainer') || pathOnHost;
+    if (!isAbsolute(pathOnHost)) throw invalid(`invalid device "${pathOnHost}": the host path must be absolute`, 'use --device /dev/NAME[:/dev/NAME_IN_CONTAINER[:PERMS]]');
+    if (!isAbsolute(pathInContainer)) throw invalid(`invalid device "${pathOnHost}:${pathInContainer}": the container path must be absolute`, 'use --device /dev/NAME[:/dev/NAME_IN_CONTAINER[:PERMS]]');
+    out.push({ pathOnHost, pathInContainer, cgroupPermissions: checkDeviceAccess(str('CgroupPermissions') || 'rwm', pathOnHost) });
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function devicesOf(raw: unknown): { devices?: DeviceMapping[] } {
+  const devices = parseDevices(raw);
+  return devices === undefined ? {} : { devices };
+}
+
+/**
+ * HostConfig.SecurityOpt, Docker's forms: `no-new-privileges[=|:BOOL]` sets no_new_privs. Gantry has no seccomp,
+ * AppArmor or SELinux profile, so asking for none of them (`seccomp=unconfined`, `apparmor=unconfined`,
+ * `label=disable`) is what it does anyway; asking for a profile is refused rather than silently not applied.
+ */
+export function parseSecurityOpt(raw: unknown): { noNewPrivileges: boolean } {
+  let noNewPrivileges = false;
+  for (const opt of asStringArray(raw, 'HostConfig.SecurityOpt')) {
+    const nnp = noNewPrivilegesOption(opt);
+    if (nnp === 'invalid') throw invalid(`invalid --security-opt 2: "${opt}"`, 'use no-new-privileges=true or =false');
+    if (nnp !== undefined) { noNewPrivileges = nnp; continue; }
+    if (opt === 'disable') continue;
+    const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : undefined;
+    if (sep === undefined) throw invalid(`invalid --security-opt 1: "${opt}"`, 'use no-new-privileges, or KEY=VALUE');
+    const key = opt.slice(0, opt.indexOf(sep));
+    const value = opt.slice(opt.indexOf(sep) + 1);
+    if (key === 'seccomp' || key === 'apparmor' || key === 'label') {
+      if (value === 'unconfined' || (key === 'label' && value === 'disable')) continue;
+      throw new GantryError('UNSUPPORTED', `--security-opt "${opt}": gantry applies no ${key} profile`, {
+        hint: `leave the option out (containers run without ${key === 'label' ? 'SELinux labels' : `a ${key} profile`}), or use docker for this container`,
+      });
+    } else {
+      throw invalid(`invalid --security-opt 2: "${opt}"`, 'known options: no-new-privileges, seccomp=unconfined, apparmor=unconfined, label=disable');
+    }
+  }
+  return { noNewPrivileges };
+}
+
 function hostSettings(b: ContainerCreateOptions): HostSettings {
   const hc = b.HostConfig ?? {};
   const mounts: MountSpec[] = [];
@@ -111,6 +163,8 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
     dns: asStringArray(hc.Dns, 'HostConfig.Dns'), dnsSearch: hc.DnsSearch ?? [], oomScoreAdj: hc.OomScoreAdj ?? 0,
     shmSizeBytes: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : d.shmSizeBytes, privileged: hc.Privileged ?? false,
     logConfig: parseLogConfig(hc.LogConfig as unknown),
+    ...devicesOf(hc.Devices as unknown),
+    ...(parseSecurityOpt(hc.SecurityOpt as unknown).noNewPrivileges ? { noNewPrivileges: true } : {}),
   };
 }
 

@@ -32,6 +32,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'health-retries', kind: 'string' }, { name: 'health-start-period', kind: 'string' }, { name: 'health-start-interval', kind: 'string' },
   { name: 'no-healthcheck', kind: 'bool' },
   { name: 'log-driver', kind: 'string' }, { name: 'log-opt', kind: 'list' }, { name: 'help', kind: 'bool' },
+  { name: 'device', kind: 'list' }, { name: 'security-opt', kind: 'list' },
 ];
 
 const RUN_HELP = `Usage: gantry run|create [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -51,6 +52,8 @@ const RUN_HELP = `Usage: gantry run|create [OPTIONS] IMAGE [COMMAND] [ARG...]
       --restart no|always|on-failure[:N]|unless-stopped   --stop-signal SIG   --stop-timeout SECONDS
       --health-cmd CMD   --health-interval D   --health-timeout D   --health-retries N   --health-start-period D
       --no-healthcheck
+      --device HOST[:CONTAINER][:PERMS]  give the container a host device node (PERMS: some of rwm, default rwm)
+      --security-opt no-new-privileges   processes cannot gain privileges (setuid, file capabilities)
       --log-driver json-file|none   where output goes: json-file (default; read by \`gantry logs\`) or none
       --log-opt K=V                json-file options, repeatable, as in Docker:
                                      max-size=SIZE  rotate before the log exceeds SIZE (10k, 10m, 1g; 1m = 1000000 bytes)
@@ -78,6 +81,19 @@ function readEnvFile(path: string): string[] {
     const v = process.env[l.trim()];
     return v === undefined ? [] : [`${l.trim()}=${v}`];
   });
+}
+
+/** Docker's --device form: HOST[:CONTAINER][:PERMS]; a lone second part that reads as permissions is permissions. */
+export function parseDeviceFlag(s: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const parts = s.split(':');
+  if (parts.length > 3 || parts[0] === '') {
+    throw usageError(`invalid device specification: ${s}`, 'use --device HOST_PATH[:CONTAINER_PATH][:PERMISSIONS], e.g. --device /dev/fuse');
+  }
+  const isPerms = (v: string): boolean => /^[rwm]{1,3}$/.test(v);
+  let container = parts[1] ?? '';
+  let perms = parts[2] ?? 'rwm';
+  if (parts.length === 2 && isPerms(container)) { perms = container; container = ''; }
+  return { PathOnHost: parts[0]!, PathInContainer: container || parts[0]!, CgroupPermissions: perms };
 }
 
 function parseUlimit(s: string): { Name: string; Soft: number; Hard: number } {
@@ -168,6 +184,7 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
       ReadonlyRootfs: bool(p, 'read-only'), Init: bool(p, 'init'), CapAdd: list(p, 'cap-add'), CapDrop: list(p, 'cap-drop'),
       Ulimits: list(p, 'ulimit').map(parseUlimit), Sysctls: parseKeyValues(list(p, 'sysctl'), 'sysctl'),
       ExtraHosts: list(p, 'add-host'), Dns: list(p, 'dns'), DnsSearch: list(p, 'dns-search'), Privileged: bool(p, 'privileged'),
+      Devices: list(p, 'device').map(parseDeviceFlag), SecurityOpt: list(p, 'security-opt'),
       ShmSize: shm === undefined ? undefined : parseMemorySize(shm, 'shm size'),
       OomScoreAdj: str(p, 'oom-score-adj') === undefined ? undefined : Number(str(p, 'oom-score-adj')),
       // Type "" = the daemon's default driver (json-file), as docker sends it when only --log-opt is given.

@@ -4,3 +4,4 @@ export { detectCgroupDriver } from './detect.js';
 export type { DetectOptions } from './detect.js';
 export type { CgroupSys } from './sys.js';
 export { cpuWeightFromShares, formatDeviceRule, parseDeviceRule } from './limits.js';
+export { ALLOW_ALL_DEVICES, checkDeviceAccess, DEFAULT_DEVICE_RULES, devicesAllow } from './devices.js';

@@ -2,6 +2,7 @@
 // against a fake cgroupfs in a temp dir. Errors are turned into crun-style messages here, in one place.
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 import { errnoCode, syscallError } from '../../common/errors.js';
+import { setCgroupDeviceProgram } from '../../sys/bpf.js';
 
 export interface CgroupSys {
   readFile(file: string): string;
@@ -14,6 +15,8 @@ export interface CgroupSys {
   subdirs(dir: string): string[];
   exists(path: string): boolean;
   kill(pid: number, signal: NodeJS.Signals): void;
+  /** cgroup v2: makes `program` (encoded eBPF instructions, bpf-devices.ts) the device filter of the directory. */
+  setDeviceProgram(dir: string, program: Buffer): void;
 }
 
 export const realCgroupSys: CgroupSys = {
@@ -28,6 +31,7 @@ export const realCgroupSys: CgroupSys = {
   subdirs: (dir) => readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name),
   exists: (path) => existsSync(path),
   kill: (pid, signal) => process.kill(pid, signal),
+  setDeviceProgram: (dir, program) => setCgroupDeviceProgram(dir, program),
 };
 
 /** Control-file access with errors that name the file and errno. */

@@ -22,7 +22,7 @@ export interface CgroupLimits {
   cpuShares?: number;
   /** <= 0 means unlimited. */
   pidsLimit?: number;
-  /** v1 only: deny all, then allow these. v2 ignores them (no eBPF device filter yet) and says so in warnings. */
+  /** Deny every device but these: v1 writes devices.deny/allow, v2 attaches the same rules as an eBPF program. */
   devicesAllowed?: DeviceRule[];
 }
 

@@ -3,6 +3,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { GantryError, errnoCode, syscallError } from '../../common/errors.js';
 import { cpuMaxValue, cpuWeightFromShares, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
+import { deviceProgram, encodeProgram } from './bpf-devices.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
@@ -54,9 +55,6 @@ export class CgroupV2Driver implements CgroupDriver {
         });
       }
     }
-    if (limits.devicesAllowed !== undefined) {
-      warnings.push('device rules are not enforced on cgroup v2 (the eBPF device filter is not implemented)');
-    }
 
     // Every level above the container's cgroup delegates the controllers; the leaf itself holds processes,
     // so (no internal processes) nothing is enabled in its own subtree_control.
@@ -83,6 +81,8 @@ export class CgroupV2Driver implements CgroupDriver {
     if (cpuMax !== undefined) this.cf.write(join(dir, 'cpu.max'), cpuMax);
     if (limits.cpuShares !== undefined) this.cf.write(join(dir, 'cpu.weight'), cpuWeightFromShares(limits.cpuShares));
     if (limits.pidsLimit !== undefined && this.controllers.includes('pids')) this.cf.write(join(dir, 'pids.max'), pidsMaxValue(limits.pidsLimit));
+    // No devices.allow on v2: the same rules as an eBPF program attached to the cgroup (before any process joins).
+    if (limits.devicesAllowed !== undefined) this.cf.sys.setDeviceProgram(dir, encodeProgram(deviceProgram(limits.devicesAllowed)));
     return { warnings };
   }
 

@@ -1,13 +1,14 @@
 // The typed container spec every caller hands the engine (the Docker API maps its bodies onto it in
 // src/api/docker/create-body.ts, the stack model in src/reconcile/container-spec.ts), and its resolution
 // against the image: command, environment, labels, ports, healthcheck and anonymous volumes, plus every
-// check a user can fail, before anything is made. Pure, apart from checking that bind sources exist.
+// check a user can fail, before anything is made. Pure, apart from checking that bind sources exist and --device paths are device nodes.
 import { existsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { GantryError } from '../../common/errors.js';
 import { CONTAINER_NAME_RE } from '../../common/ids.js';
 import { parseSignal } from '../../common/units.js';
 import { validateCapabilities } from '../runtime/capabilities.js';
+import { lookupHostDevice } from '../runtime/host-devices.js';
 import { rlimitNumber } from '../runtime/spec.js';
 import type { ImageRuntimeConfig } from './deps.js';
 import type { ContainerConfig, HealthcheckConfig, HostSettings } from './record.js';
@@ -125,6 +126,7 @@ function checkHost(h: HostSettings): void {
   }
   if (h.autoRemove && h.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'a container removed at exit cannot be restarted');
   validateCapabilities([...h.capAdd, ...h.capDrop]);
+  for (const d of h.devices ?? []) lookupHostDevice(d);
   for (const u of h.ulimits) rlimitNumber(u.name);
   for (const n of h.networks) {
     if (n.ipv4Address !== undefined && !isIPv4(n.ipv4Address)) {

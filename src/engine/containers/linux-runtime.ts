@@ -6,11 +6,12 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
-import type { CgroupDriver, CgroupLimits } from '../cgroups/index.js';
+import { ALLOW_ALL_DEVICES, DEFAULT_DEVICE_RULES, type CgroupDriver, type CgroupLimits } from '../cgroups/index.js';
 import { shimLogSettings } from '../logs/config.js';
 import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js';
 import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
 import { capabilityMask } from '../runtime/capabilities.js';
+import { hostDeviceRule, lookupHostDevice, type HostDevice } from '../runtime/host-devices.js';
 import { PendingShim, shimBinary } from '../runtime/shim-process.js';
 import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
 import { checkShimProtocol } from '../runtime/shim-version.js';
@@ -173,14 +174,15 @@ export class LinuxRuntime implements ContainerRuntime {
       namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
       cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged }),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
-      devices: rec.config.tty ? [...DEFAULT_DEVICES, { path: '/dev/console', type: 'c', major: 5, minor: 1 }] : DEFAULT_DEVICES,
+      devices: [...DEFAULT_DEVICES, ...(rec.config.tty ? [{ path: '/dev/console', type: 'c' as const, major: 5, minor: 1 }] : []),
+        ...hostDevices(rec).map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
       sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
       rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),
       oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, ...shimLogSettings(rec, this.paths(rec.id).logPath),
       args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
       uid: user.uid, gid: user.gid, groups: user.groups,
-      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: false,
+      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: rec.host.noNewPrivileges === true,
       tty: rec.config.tty, stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     };
@@ -196,6 +198,8 @@ export class LinuxRuntime implements ContainerRuntime {
     if (h.nanoCpus > 0) { limits.cpuPeriodMicros = 100_000; limits.cpuQuotaMicros = Math.max(1000, Math.round((h.nanoCpus / 1e9) * 100_000)); }
     if (h.cpuShares > 0) limits.cpuShares = h.cpuShares;
     if (h.pidsLimit > 0) limits.pidsLimit = h.pidsLimit;
+    // Docker's list (deny the rest); --privileged: every device.
+    limits.devicesAllowed = h.privileged ? [...ALLOW_ALL_DEVICES] : [...DEFAULT_DEVICE_RULES, ...hostDevices(rec).map(hostDeviceRule)];
     return limits;
   }
 
@@ -334,7 +338,7 @@ export class LinuxRuntime implements ContainerRuntime {
       id: x.id, targetPid: rec.state.pid, args: x.args, env: mergeEnv(rec.config.env, x.env),
       cwd: x.cwd || rec.config.workingDir, uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged || x.privileged),
-      noNewPrivs: false, tty: x.tty, stdin: x.stdin, exitFile, socket,
+      noNewPrivs: rec.host.noNewPrivileges === true, tty: x.tty, stdin: x.stdin, exitFile, socket,
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath);
@@ -421,6 +425,11 @@ export class LinuxRuntime implements ContainerRuntime {
       await this.o.cgroups.remove(path).catch(() => undefined);
     }
   }
+}
+
+/** The container's --device nodes as the host has them now (Docker looks them up at each start too). */
+function hostDevices(rec: ContainerView): HostDevice[] {
+  return (rec.host.devices ?? []).map(lookupHostDevice);
 }
 
 function execErrorMessage(rec: ContainerView, code: number, shimMessage: string): string {

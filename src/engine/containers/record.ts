@@ -77,6 +77,16 @@ export interface LogConfig {
   config: Record<string, string>;
 }
 
+/** Docker's HostConfig.Devices entry (`--device HOST[:CONTAINER[:PERMS]]`). */
+export interface DeviceMapping {
+  /** A char or block device node on the host (checked at create, looked up again at each start). */
+  pathOnHost: string;
+  /** Where the node is made in the container (absolute). */
+  pathInContainer: string;
+  /** Some of r, w, m (the device cgroup rule). */
+  cgroupPermissions: string;
+}
+
 export interface HostSettings {
   mounts: MountSpec[];
   memoryBytes: number;
@@ -105,6 +115,10 @@ export interface HostSettings {
   privileged: boolean;
   /** Absent in records written before log drivers existed: json-file without options (logConfigOf). */
   logConfig?: LogConfig | undefined;
+  /** `--device`; absent in older records (none). */
+  devices?: DeviceMapping[] | undefined;
+  /** `--security-opt no-new-privileges`; absent in older records (false). */
+  noNewPrivileges?: boolean | undefined;
 }
 
 export function logConfigOf(host: { readonly logConfig?: { readonly type: LogConfig['type']; readonly config: Readonly<Record<string, string>> } | undefined }): LogConfig {

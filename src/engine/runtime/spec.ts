@@ -47,7 +47,8 @@ export interface ContainerRuntimeSpec extends ProcessSpec {
   mounts: SpecMount[];
   /** The container's /sys/fs/cgroup, mounted right after /sys (so /etc files and user mounts may cover it). */
   cgroupView?: CgroupView | undefined;
-  devices: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number }>;
+  /** Made 0666 root:root unless `owner` is given (a --device node takes its host node's). */
+  devices: Array<{ path: string; type: 'c' | 'b'; major: number; minor: number; owner?: { mode: number; uid: number; gid: number } | undefined }>;
   symlinks: Array<{ target: string; link: string }>;
   maskedPaths: string[];
   readonlyPaths: string[];
@@ -149,6 +150,7 @@ export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
   if (s.namespaces.includes('uts')) out.push(['hostname', s.hostname]);
   for (const m of mountsWithCgroupView(s.mounts, s.cgroupView)) out.push(['mount', m.source, m.target, m.fstype, String(m.flags), m.data]);
   for (const d of s.devices) out.push(['device', d.path, d.type, String(d.major), String(d.minor)]);
+  for (const d of s.devices) if (d.owner !== undefined) out.push(['device_owner', d.path, String(d.owner.mode), String(d.owner.uid), String(d.owner.gid)]);
   for (const l of [...s.symlinks, ...(s.cgroupView?.symlinks ?? [])]) out.push(['symlink', l.target, l.link]);
   out.push(...cgroupViewRemounts(s.cgroupView));
   for (const p of s.maskedPaths) out.push(['mask', p]);

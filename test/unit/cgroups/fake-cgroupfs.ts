@@ -36,6 +36,8 @@ export class FakeCgroupFs implements CgroupSys {
   readonly signals: Array<{ pid: number; signal: NodeJS.Signals }> = [];
   /** Basename → errno to fail writes with (simulating a kernel refusal). */
   readonly failWrites = new Map<string, string>();
+  /** cgroup v2 device programs set, by directory relative to the fake root. */
+  readonly devicePrograms = new Map<string, Buffer>();
   private readonly pendingFreeze = new Map<string, number>();
 
   constructor(readonly mounts: FakeMount[], readonly opts: FakeOptions = {}) {
@@ -130,6 +132,11 @@ export class FakeCgroupFs implements CgroupSys {
     return readFileSync(file, 'utf8');
   }
 
+  setDeviceProgram(dir: string, program: Buffer): void {
+    if (!existsSync(dir)) throw errno('ENOENT', dir);
+    this.devicePrograms.set(this.rel(dir), Buffer.from(program));
+  }
+
   writeFile(file: string, value: string): void {
     if (!existsSync(file)) throw errno('ENOENT', file);
     const name = basename(file);
@@ -187,6 +194,24 @@ export class FakeCgroupFs implements CgroupSys {
       case 'cgroup.procs':
         writeFileSync(file, readFileSync(file, 'utf8') + value.trim() + '\n');
         break;
+      case 'devices.deny':
+      case 'devices.allow': {
+        // The kernel's list: 'a' resets it (deny: nothing allowed; allow: everything); a rule adds an exception,
+        // which only shows while the default is deny. A rule the parent does not allow is refused (EPERM).
+        const list = join(dir, 'devices.list');
+        const rule = value.trim();
+        const current = readFileSync(list, 'utf8').split('\n').filter((l) => l !== '');
+        if (rule === 'a') {
+          writeFileSync(list, name === 'devices.allow' ? 'a *:* rwm\n' : '');
+        } else if (name === 'devices.allow') {
+          const parent = readFileSync(join(dirname(dir), 'devices.list'), 'utf8');
+          if (!parent.includes('a *:* rwm') && !parent.split('\n').includes(rule)) throw errno('EPERM', file);
+          if (!current.includes('a *:* rwm') && !current.includes(rule)) writeFileSync(list, [...current, rule].join('\n') + '\n');
+        } else {
+          writeFileSync(list, current.filter((l) => l !== rule).map((l) => `${l}\n`).join(''));
+        }
+        break;
+      }
       case 'cgroup.kill':
         for (const sub of [dir, ...this.descendants(dir)]) {
           for (const pid of this.procsIn(sub)) this.signals.push({ pid, signal: 'SIGKILL' });

@@ -46,10 +46,14 @@ test('v2 swap: memory.swap.max is memory+swap minus memory, "max" for -1', async
   });
 });
 
-test('v2 ignores device rules and says so in the warnings', async () => {
-  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ driver }) => {
+test('v2 turns device rules into an eBPF program on the container cgroup, without warnings', async () => {
+  await withHost(UNIFIED, UNIFIED_MOUNTS, ({ fake, driver }) => {
     const r = driver.create('g/c', { devicesAllowed: [parseDeviceRule('c 1:3 rwm')] });
-    assert.deepEqual(r.warnings, ['device rules are not enforced on cgroup v2 (the eBPF device filter is not implemented)']);
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual([...fake.devicePrograms.keys()], [fake.rel(fake.abs(`${CG}/g/c`))]);
+    assert.ok(fake.devicePrograms.get(fake.rel(fake.abs(`${CG}/g/c`)))!.length > 0);
+    driver.create('g/d', {});
+    assert.equal(fake.devicePrograms.size, 1, 'no rules, no program');
   });
 });
 

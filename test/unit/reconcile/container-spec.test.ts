@@ -34,3 +34,20 @@ test("deploy.restart_policy.condition maps to the container's restart policy", a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('security_opt no-new-privileges reaches the container; a service without it keeps its config hash', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-spec-'));
+  try {
+    writeFileSync(join(dir, 'compose.yaml'), 'services:\n  a:\n    image: busybox\n    security_opt: [no-new-privileges]\n  b:\n    image: busybox\n  c:\n    image: busybox\n    security_opt: ["seccomp=unconfined"]\n');
+    const { model } = await loadStack({ cwd: dir, projectName: 'demo', env: {} });
+    const spec = (name: string) => containerSpec(model, model.services[name]!, 1, serviceConfigHash(model.services[name]!), { secrets: {}, configs: {} });
+    assert.equal(spec('a').host.noNewPrivileges, true);
+    assert.equal(spec('b').host.noNewPrivileges, undefined);
+    assert.equal(spec('c').host.noNewPrivileges, undefined);
+    // An ignored option changes nothing: same hash as a service without security_opt.
+    assert.equal(serviceConfigHash({ ...model.services.c!, name: 'b' }), serviceConfigHash(model.services.b!));
+    assert.notEqual(serviceConfigHash({ ...model.services.a!, name: 'b' }), serviceConfigHash(model.services.b!));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
