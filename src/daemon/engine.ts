@@ -30,11 +30,16 @@ export class Daemon {
     mkdirSync(join(paths.root, 'tmp'), { recursive: true, mode: 0o700 });
     const store = new ContainerStore(paths.root);
     const loaded = store.load();
-    // A directory without a record is a create that died half-way: nothing can be running from it.
-    for (const d of loaded.orphanDirs) rmSync(d, { recursive: true, force: true });
+    // A directory without a record is a create that died half-way (nothing ran from it: removed), unless its
+    // cgroup holds processes: then the record was lost, and the container is held, never removed.
+    this.cgroups = detectCgroupDriver();
+    for (const d of loaded.orphanDirs) {
+      const id = d.split('/').pop() ?? '';
+      if (this.cgroups.pids(`${paths.prefix}/${id}`).length > 0) store.holdUnrecorded(id);
+      else rmSync(d, { recursive: true, force: true });
+    }
     const volumes = new VolumeStore(paths.root);
     const images = new ImageStore({ root: paths.root });
-    this.cgroups = detectCgroupDriver();
     const events = new EventBus();
     const runtime = new LinuxRuntime({ containersDir: store.dir, runDir: paths.runDir, prefix: paths.prefix, cgroups: this.cgroups, volumes,
       lookup: (ref) => store.get(ref) });

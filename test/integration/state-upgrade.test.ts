@@ -207,3 +207,34 @@ describe('a damaged record of a running container', { skip }, () => {
     assert.equal(readdirSync(join(d.root, 'quarantine')).length, 1);
   });
 });
+
+describe('a record deleted under a running container', { skip }, () => {
+  const d = new TestDaemon('lostrecord');
+  let pid = 0;
+  before(async () => { await d.start(); d.importBusybox(); });
+  after(async () => {
+    killCgroupTree(d.prefix);
+    if (pid > 0) await eventually(() => assert.throws(() => process.kill(pid, 0)), 10_000, 'the held container to end');
+    await d.stop().catch(() => undefined);
+    await d.start().catch(() => undefined);
+    await d.dispose();
+    removeLinks(d.prefix);
+  });
+
+  test('the container is held (not removed with its upper layer), keeps running, and ps -a lists it as dead with why', async () => {
+    d.ok(['run', '-d', '--name', 'orphan', '--network', 'none', 'busybox', 'sh', '-c', 'echo kept > /kept; exec sleep 1000']);
+    const info = (JSON.parse(d.ok(['inspect', 'orphan'])) as Inspect[])[0]!;
+    pid = info.State.Pid;
+    await eventually(() => assert.ok(existsSync(join(d.root, 'containers', info.Id, 'upper', 'kept'))), 10_000, 'the file in the upper layer');
+    await d.crash();
+    rmSync(join(d.root, 'containers', info.Id, 'container.json'));
+    await d.start();
+    process.kill(pid, 0); // still running
+    assert.ok(existsSync(join(d.root, 'containers', info.Id, 'upper', 'kept')), 'its upper layer is kept');
+    assert.match(d.logText, new RegExp(`error\\[STATE_CORRUPT\\]: containers/${info.Id}/container.json is missing but the container's processes run`));
+    const ps = d.ok(['ps', '-a', '--format', 'json']).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Id: string; State: string; Status: string });
+    const held = ps.find((c) => c.Id === info.Id);
+    assert.equal(held?.State, 'dead');
+    assert.match(held?.Status ?? '', /record refused: .*is missing but the container's processes run/);
+  });
+});

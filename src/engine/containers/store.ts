@@ -10,13 +10,16 @@ import {
 } from '../../common/versioned-record.js';
 import type { ContainerRecord, ContainerView } from './record.js';
 
+/** Every status a record may hold: any other one is damage (it would crash whatever renders it). */
+const STATUSES = new Set<string>(['created', 'running', 'paused', 'restarting', 'exited', 'removing', 'dead'] satisfies ContainerRecord['state']['status'][]);
+
 /** Format 1: the layout of format 0 (records written before versioning) plus `version`. */
 export const CONTAINER_RECORD_FORMAT: RecordFormat<ContainerRecord> = {
   what: 'container record',
   version: 1,
   upgrades: { 0: SAME_LAYOUT },
   check: (d) => checkMembers(d, { id: 'string', name: 'string', created: 'string', config: 'object', host: 'object', state: 'object' })
-    ?? (typeof (d['state'] as Record<string, unknown>)['status'] === 'string' ? undefined : 'no "state.status"'),
+    ?? (STATUSES.has(String((d['state'] as Record<string, unknown>)['status'])) ? undefined : 'no known "state.status"'),
 };
 
 /** Left beside a quarantined container.json: the container is present but unknown, and is left alone. */
@@ -99,6 +102,16 @@ export class ContainerStore {
     this.heldIds.add(id);
     this.heldWhy.set(id, why);
     return why;
+  }
+
+  /**
+   * A container directory without a record whose cgroup still holds processes: not a create that died half-way
+   * (those never ran) but a record lost by hand or by damage. Held, so its processes and files are kept.
+   */
+  holdUnrecorded(id: string): GantryError {
+    const f = this.file(id);
+    return this.hold(id, reportRefusal(f, new GantryError('STATE_CORRUPT', `${f.rel} is missing but the container's processes run; container ${id.slice(0, 12)} is left alone (its processes, cgroup and files are kept)`,
+      { hint: `put a record back as ${f.rel}, or stop its processes (cgroup ${id}) and remove containers/${id} to forget it`, detail: { path: f.rel } })));
   }
 
   /** Held containers with the reason (`ps -a` lists them as dead with it). */

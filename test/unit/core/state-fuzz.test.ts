@@ -95,4 +95,21 @@ describe('damaged state, cut at every byte of a sample record', () => {
       assert.throws(() => index.load(), (e: unknown) => e instanceof GantryError && e.code === 'STATE_CORRUPT' && e.message.includes('images/index.json'));
     });
   });
+
+  test('a container record with a status no build knows is damage: held, never listed (ps -a used to crash on it)', () => {
+    const root = tempDir();
+    try {
+      const rel = `containers/${CONTAINER}/container.json`;
+      const rec = JSON.parse(readFileSync(join(FIXTURE, rel), 'utf8')) as { state: { status: string } };
+      rec.state.status = 'levitating';
+      mkdirSync(dirname(join(root, rel)), { recursive: true });
+      writeFileSync(join(root, rel), JSON.stringify(rec));
+      const s = new ContainerStore(root);
+      s.load();
+      assert.equal(s.find(CONTAINER), undefined);
+      assert.match(s.heldContainers()[0]?.reason.message ?? '', /no known "state.status"/);
+    } finally {
+      removeDir(root);
+    }
+  });
 });
