@@ -19,6 +19,7 @@ import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
 import { LinkReaper } from './link-reaper.js';
+import { disableIPv6InNetns } from './ipv6-off.js';
 import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
@@ -585,6 +586,9 @@ export class NetworkManager implements NetworkService {
   async attach(containerId: string, initPid: number): Promise<void> {
     if (this.states.has(containerId)) await this.detach(containerId);
     const rec = this.o.containers.get(containerId);
+    const mode = rec.host.networkMode;
+    // Its own netns (bridge networks, none): IPv6 off before any link of it is up (user --sysctl may turn it back on).
+    if (mode !== 'host' && !mode.startsWith('container:')) disableIPv6InNetns(initPid);
     const wanted = this.wanted(rec);
     if (wanted.length === 0) return;
     const state: ContainerNetState = { containerId, pid: initPid, endpoints: [], ports: [] };
