@@ -40,11 +40,15 @@ describe('network isolation (root)', () => {
       assert.equal(d.ok(['exec', 'v6a', 'ip', '-6', 'addr']).trim(), '', 'a container has no IPv6 address (not even ::1 or fe80::)');
       assert.match(d.ok(['exec', 'v6a', 'ip', '-4', 'addr', 'show', 'eth0']), /inet \d+\.\d+\.\d+\.\d+\/\d+/, 'IPv4 still works');
 
+      network('v4other');
+      d.ok(['network', 'connect', 'v4other', 'v6a']);
+      assert.equal(d.ok(['exec', 'v6a', 'cat', '/proc/sys/net/ipv6/conf/eth1/disable_ipv6']).trim(), '1', 'a link connected later is born with IPv6 off');
+      assert.equal(d.ok(['exec', 'v6a', 'ip', '-6', 'addr']).trim(), '', 'still no IPv6 address after network connect');
+
       const links = listLinks(linkPrefixFor(d.prefix));
       const bridge = links.find((l) => l.kind === 'bridge');
-      const veth = links.find((l) => l.kind === 'veth');
-      assert.ok(bridge !== undefined && veth !== undefined, `our links: ${links.map((l) => l.name).join(', ')}`);
-      for (const l of [bridge, veth]) {
+      assert.ok(bridge !== undefined && links.filter((l) => l.kind === 'veth').length === 2, `our links: ${links.map((l) => l.name).join(', ')}`);
+      for (const l of links) {
         assert.equal(ipv6Conf(l.name, 'accept_ra'), '0', `${l.kind} ${l.name} takes no router advertisements`);
         assert.equal(ipv6Conf(l.name, 'disable_ipv6'), '1', `${l.kind} ${l.name} has IPv6 off`);
       }
