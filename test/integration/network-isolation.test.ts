@@ -86,9 +86,11 @@ describe('network isolation (root)', () => {
         d.ok(['network', 'create', 'app']);
         d.ok(['run', '-d', '--name', 'web', '--network', 'app', 'busybox', 'httpd', '-f', '-p', '8080', '-h', '/etc']);
         await eventually(() => {
-          const r = d.gantry(['run', '--rm', '--network', 'app', 'busybox', 'timeout', '3', 'wget', '-qO-', 'http://web:8080/passwd']);
+          // busybox timeout execs its command in place and pid 1 of a container ignores SIGTERM: keep sh as pid 1
+          // (a second command stops it from exec'ing the first).
+          const r = d.gantry(['run', '--rm', '--network', 'app', 'busybox', 'sh', '-c', 'timeout 3 wget -qO- http://web:8080/passwd; exit $?']);
           assert.match(r.stdout, /^root:/m, `wget web:8080 through a bridge with FORWARD DROP (bridge-nf-call-iptables=${brnf}): ${r.stderr}`);
-        }, 15_000, 'web answering over TCP');
+        }, 10_000, 'web answering over TCP');
       } finally {
         await d.dispose();
       }
