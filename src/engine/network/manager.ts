@@ -132,6 +132,7 @@ export class NetworkManager implements NetworkService {
       this.store.saveNetwork(rec);
       this.networks.set(rec.id, rec);
     }
+    this.warnIfBridgedTrafficIsFiltered();
     const links = new Map(listLinks(this.linkPrefix).map((l) => [l.name, l]));
     const restored: ContainerNetState[] = [];
     for (const state of this.store.loadStates()) {
@@ -177,6 +178,24 @@ export class NetworkManager implements NetworkService {
         }
       }
     }
+  }
+
+  /**
+   * With br_netfilter on (Docker loads it), bridged IPv4 goes through the host's iptables FORWARD chain: where its
+   * policy is DROP (Docker's), containers on one network cannot reach each other. We never edit others' rules, so
+   * we say what to add. (The bridge's own nf_call_iptables=0 cannot override the sysctl: the kernel ORs the two.)
+   */
+  private warnIfBridgedTrafficIsFiltered(): void {
+    let on = '';
+    try {
+      on = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
+    } catch {
+      return; // br_netfilter not loaded: bridged traffic never meets iptables
+    }
+    if (on !== '1') return;
+    this.log('bridged traffic on this host goes through iptables (net.bridge.bridge-nf-call-iptables=1, as where Docker runs); '
+      + 'if the FORWARD policy is DROP, containers on one network cannot reach each other: allow it with '
+      + `\`iptables -I DOCKER-USER -i ${this.linkPrefix}+ -o ${this.linkPrefix}+ -j ACCEPT\` (without Docker: -I FORWARD)`);
   }
 
   private quietly(fn: () => unknown): void {
