@@ -9,6 +9,7 @@ need_pkgs=()
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v tar >/dev/null || need_pkgs+=(tar)
 command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
+command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP inside a test's own netns (network-isolation test)
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images for tests (scripts/make-debian-image.sh)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

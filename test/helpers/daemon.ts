@@ -46,7 +46,8 @@ export class TestDaemon {
   private proc: ChildProcess | undefined;
   logText = '';
 
-  constructor(name = 'test') {
+  /** `wrap`: a command the daemon is started under, e.g. ['nsenter', '--net=/run/netns/NS'] (it must exec the daemon). */
+  constructor(name = 'test', private readonly wrap: readonly string[] = []) {
     this.prefix = `gantry-t${randomBytes(3).toString('hex')}`;
     this.dir = mkdtempSync(join(tmpdir(), `gantry-${name}-`));
     this.root = join(this.dir, 'root');
@@ -59,7 +60,8 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const from = this.logText.length;
-    this.proc = spawn(process.execPath, [GANTRYD_BIN], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...args] = [...this.wrap, process.execPath, GANTRYD_BIN];
+    this.proc = spawn(cmd!, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     this.proc.stderr!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     for (let i = 0; i < 200; i++) {

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
-export type Requirement = 'root' | 'cgroup-v1' | 'cgroup-v2' | 'overlayfs' | 'busybox' | 'mmdebstrap';
+export type Requirement = 'root' | 'cgroup-v1' | 'cgroup-v2' | 'overlayfs' | 'busybox' | 'mmdebstrap' | 'iptables';
 
 export function missingRequirement(req: Requirement): string | undefined {
   switch (req) {
@@ -19,6 +19,8 @@ export function missingRequirement(req: Requirement): string | undefined {
       return existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (apt-get install busybox-static)';
     case 'mmdebstrap':
       return existsSync('/usr/bin/mmdebstrap') ? undefined : 'needs mmdebstrap to build Debian server images (apt-get install mmdebstrap)';
+    case 'iptables':
+      return ['/usr/sbin/iptables', '/sbin/iptables'].some((p) => existsSync(p)) ? undefined : 'needs iptables, used only inside a private netns (apt-get install iptables)';
   }
 }
 

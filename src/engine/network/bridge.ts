@@ -7,12 +7,14 @@
 // containers are never routed off their bridge — not to other networks, not outside. Containers still reach
 // the host itself (gateway address: DNS, published ports) and each other on the same bridge. We add no NAT.
 // Internal networks (--internal) additionally give containers no default route at all.
+// IPv6 is off on every link we make (ipv6-off.ts): no link-local addresses, no router advertisements accepted.
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { GantryError, errnoCode } from '../../common/errors.js';
 import { SyscallError, sysClose } from '../../sys/ffi.js';
 import { Rtnl, withRtnl, type LinkInfo } from '../../sys/netlink.js';
 import { openNetns, type NetnsTarget } from '../../sys/netns.js';
+import { disableIPv6OnLink } from './ipv6-off.js';
 import { formatIPv4, macForAddress, maskOf, parseIPv4, parseSubnet } from './ipam.js';
 
 export type { LinkInfo } from '../../sys/netlink.js';
@@ -105,6 +107,7 @@ export function createBridge(spec: BridgeSpec): BridgeInfo {
       const has = nl.listAddresses4().some((a) => a.index === index && a.local === spec.gateway && a.prefixLen === prefixLen);
       if (!has) nl.addAddress4(index, spec.gateway, prefixLen);
       setForwarding(spec.name, false);
+      disableIPv6OnLink(spec.name); // before it is up: no link-local address, no router advertisements taken
       nl.setUp(index, true);
       return { name: spec.name, index, gateway: spec.gateway, prefixLen, created };
     } catch (e) {
@@ -167,6 +170,7 @@ export function attachContainer(spec: AttachSpec): Attachment {
     try {
       const hostIfIndex = nl.linkIndex(spec.hostIfName);
       nl.setMaster(hostIfIndex, bridgeIndex);
+      disableIPv6OnLink(spec.hostIfName);
       nl.setUp(hostIfIndex, true);
       const ifIndex = withRtnl((inner) => {
         const idx = inner.linkIndex(spec.ifName);

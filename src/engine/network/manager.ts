@@ -19,6 +19,7 @@ import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
 import { LinkReaper } from './link-reaper.js';
+import { disableIPv6InNetns } from './ipv6-off.js';
 import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
@@ -131,6 +132,7 @@ export class NetworkManager implements NetworkService {
       this.store.saveNetwork(rec);
       this.networks.set(rec.id, rec);
     }
+    this.warnIfBridgedTrafficIsFiltered();
     const links = new Map(listLinks(this.linkPrefix).map((l) => [l.name, l]));
     const restored: ContainerNetState[] = [];
     for (const state of this.store.loadStates()) {
@@ -176,6 +178,24 @@ export class NetworkManager implements NetworkService {
         }
       }
     }
+  }
+
+  /**
+   * With br_netfilter on (Docker loads it), bridged IPv4 goes through the host's iptables FORWARD chain: where its
+   * policy is DROP (Docker's), containers on one network cannot reach each other. We never edit others' rules, so
+   * we say what to add. (The bridge's own nf_call_iptables=0 cannot override the sysctl: the kernel ORs the two.)
+   */
+  private warnIfBridgedTrafficIsFiltered(): void {
+    let on = '';
+    try {
+      on = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
+    } catch {
+      return; // br_netfilter not loaded: bridged traffic never meets iptables
+    }
+    if (on !== '1') return;
+    this.log('bridged traffic on this host goes through iptables (net.bridge.bridge-nf-call-iptables=1, as where Docker runs); '
+      + 'if the FORWARD policy is DROP, containers on one network cannot reach each other: allow it with '
+      + `\`iptables -I DOCKER-USER -i ${this.linkPrefix}+ -o ${this.linkPrefix}+ -j ACCEPT\` (without Docker: -I FORWARD)`);
   }
 
   private quietly(fn: () => unknown): void {
@@ -585,6 +605,9 @@ export class NetworkManager implements NetworkService {
   async attach(containerId: string, initPid: number): Promise<void> {
     if (this.states.has(containerId)) await this.detach(containerId);
     const rec = this.o.containers.get(containerId);
+    const mode = rec.host.networkMode;
+    // Its own netns (bridge networks, none): IPv6 off before any link of it is up (user --sysctl may turn it back on).
+    if (mode !== 'host' && !mode.startsWith('container:')) disableIPv6InNetns(initPid);
     const wanted = this.wanted(rec);
     if (wanted.length === 0) return;
     const state: ContainerNetState = { containerId, pid: initPid, endpoints: [], ports: [] };
