@@ -160,6 +160,19 @@ describe('a root written before records were versioned', { skip }, () => {
   });
 });
 
+/**
+ * A held container is unknown to the daemon: its processes are ended here, then the daemon (which drops its
+ * endpoint once the processes are gone) cleans up its links.
+ */
+async function disposeWithHeld(d: TestDaemon, pid: number): Promise<void> {
+  killCgroupTree(d.prefix);
+  if (pid > 0) await eventually(() => assert.throws(() => process.kill(pid, 0)), 10_000, 'the held container to end');
+  await d.stop().catch(() => undefined);
+  await d.start().catch(() => undefined);
+  await d.dispose();
+  removeLinks(d.prefix);
+}
+
 describe('a damaged record of a running container', { skip }, () => {
   const d = new TestDaemon('quarantine');
   let pid = 0;
@@ -167,16 +180,7 @@ describe('a damaged record of a running container', { skip }, () => {
     await d.start();
     d.importBusybox();
   });
-  after(async () => {
-    // The held container is unknown to the daemon: its processes are ended here, then the daemon (which drops
-    // its endpoint once the processes are gone) cleans up its links.
-    killCgroupTree(d.prefix);
-    if (pid > 0) await eventually(() => assert.throws(() => process.kill(pid, 0)), 10_000, 'the held container to end');
-    await d.stop().catch(() => undefined);
-    await d.start().catch(() => undefined);
-    await d.dispose();
-    removeLinks(d.prefix);
-  });
+  after(() => disposeWithHeld(d, pid));
 
   test('is quarantined and reported; the container keeps running, with its cgroup, files and network', async () => {
     d.ok(['run', '-d', '--name', 'live', 'busybox', 'sleep', '1000']);
@@ -212,14 +216,7 @@ describe('a record deleted under a running container', { skip }, () => {
   const d = new TestDaemon('lostrecord');
   let pid = 0;
   before(async () => { await d.start(); d.importBusybox(); });
-  after(async () => {
-    killCgroupTree(d.prefix);
-    if (pid > 0) await eventually(() => assert.throws(() => process.kill(pid, 0)), 10_000, 'the held container to end');
-    await d.stop().catch(() => undefined);
-    await d.start().catch(() => undefined);
-    await d.dispose();
-    removeLinks(d.prefix);
-  });
+  after(() => disposeWithHeld(d, pid));
 
   test('the container is held (not removed with its upper layer), keeps running, and ps -a lists it as dead with why', async () => {
     d.ok(['run', '-d', '--name', 'orphan', '--network', 'none', 'busybox', 'sh', '-c', 'echo kept > /kept; exec sleep 1000']);
