@@ -27,6 +27,7 @@ export interface ParseOptions {
 export class HelpRequested extends Error {
   constructor(readonly specs: readonly FlagSpec[]) {
     super('help requested');
+    this.name = 'HelpRequested';
   }
 }
 

@@ -1,6 +1,6 @@
 // gantry: the CLI. Parses the global flags, then loads only the command that runs (start-up stays light).
 import { usageError } from '../common/errors.js';
-import { formatFlags, HelpRequested } from './args.js';
+import type { HelpRequested } from './args.js';
 import { reportError } from './output.js';
 
 /** Commands whose first argument is a verb (`network create`, `volume ls`, `stack up`). */
@@ -84,10 +84,12 @@ export async function main(argv: string[]): Promise<void> {
     try {
       status = await mod.run(cmd, rest.slice(1), g);
     } catch (e) {
-      if (!(e instanceof HelpRequested)) throw e;
-      // A command without help text of its own answers --help with the flags it parsed.
+      // A command without help text of its own answers --help with the flags it parsed (args.js is loaded by every
+      // flag-taking command already; main does not load it up front, CLI start-up stays light).
+      if (!(e instanceof Error) || e.name !== 'HelpRequested') throw e;
+      const { formatFlags } = await import('./args.js');
       const words = rest.slice(0, 1 + (GROUPS.has(cmd) && rest[1] !== undefined && !rest[1].startsWith('-') ? 1 : 0));
-      process.stdout.write(`Usage: gantry ${words.join(' ')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' ? '' : ' [ARG...]'}\n\n${formatFlags(e.specs)}`);
+      process.stdout.write(`Usage: gantry ${words.join(' ')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' ? '' : ' [ARG...]'}\n\n${formatFlags((e as HelpRequested).specs)}`);
       status = 0;
     }
   } catch (e) {
