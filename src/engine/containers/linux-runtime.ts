@@ -130,7 +130,8 @@ export class LinuxRuntime implements ContainerRuntime {
   private async buildSpec(rec: ContainerView, image: ImageView): Promise<ContainerRuntimeSpec> {
     const dir = this.dir(rec.id);
     const root = this.rootLayers(rec, image);
-    const user = await resolveUserAsync(rec.config.user, (p) => readContainerFile(root, p, USER_DB_MAX_BYTES));
+    // The container does not run yet: its files are read directly (rootfs-files.ts), not dir by dir on the pool.
+    const user = await resolveUserAsync(rec.config.user, (p) => readContainerFile(root, p, USER_DB_MAX_BYTES, undefined, { running: false }));
     // --network container:X shares X's network identity (Docker's rule): its netns, hostname, /etc/hosts and
     // /etc/resolv.conf (X's own files, bind-mounted: rewrites on network connect/disconnect show here too).
     const peer = rec.host.networkMode.startsWith('container:') ? this.networkPeer(rec) : undefined;

@@ -15,7 +15,7 @@
 // directory with xattr trusted.overlay.opaque=y hides the same directory in lower layers; a non-directory hides
 // everything below; a directory merges with the directories of the same path below it, down to the first layer
 // where that path is something else.
-import type { Stats } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { probeOpaque } from './opaque.js';
@@ -50,16 +50,37 @@ export interface LayeredRoot {
   layers: readonly string[];
 }
 
+/** The two calls the resolver makes. */
+export interface ResolverFs {
+  lstat(path: string): Promise<Stats>;
+  readlink(path: string): Promise<string>;
+}
+
+/** On libuv's thread pool: for a container that runs (its files may be anything, the event loop never waits). */
+export const POOL_FS: ResolverFs = { lstat: (p) => lstat(p), readlink: (p) => readlink(p) };
+
+/**
+ * On the calling thread: for a container that does not run (create, start), whose layers nothing changes. lstat and
+ * readlink never block on what a file is (a FIFO or a huge file cost the same), and skip two pool round trips per
+ * component: a start's user lookup takes ~0.1 ms instead of ~1 ms on a busy pool.
+ */
+export const DIRECT_FS: ResolverFs = {
+  lstat: (p) => { try { return Promise.resolve(lstatSync(p)); } catch (e) { return Promise.reject(e); } },
+  readlink: (p) => { try { return Promise.resolve(readlinkSync(p)); } catch (e) { return Promise.reject(e); } },
+};
+
 export interface ResolveOptions {
   /** Follow a symlink in the last component too (default true); false gives the link itself. */
   followFinal?: boolean;
+  /** How lstat and readlink run (default POOL_FS). */
+  fs?: ResolverFs;
 }
 
 export const isWhiteout = (st: Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
 
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+async function lstatOrUndefined(p: string, fs: ResolverFs): Promise<Stats | undefined> {
   try {
-    return await lstat(p);
+    return await fs.lstat(p);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -72,10 +93,10 @@ async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
  * it (same path in each lower layer, in order): real directories down to the first non-directory, whiteout or
  * opaque directory.
  */
-export async function mergedDirLayers(top: string, below: readonly string[]): Promise<string[]> {
+export async function mergedDirLayers(top: string, below: readonly string[], fs: ResolverFs = POOL_FS): Promise<string[]> {
   const chain = [top];
   for (const p of below) {
-    const st = await lstatOrUndefined(p);
+    const st = await lstatOrUndefined(p, fs);
     if (st === undefined) continue;
     if (!st.isDirectory()) break;
     chain.push(p);
@@ -90,10 +111,10 @@ export async function mergedDirLayers(top: string, below: readonly string[]): Pr
 interface Lookup { hostPath: string; stat: Stats; index: number }
 
 /** The topmost entry `name` in the merged directory `dirLayers`, or undefined (absent or whited out). */
-async function lookup(dirLayers: readonly string[], name: string): Promise<Lookup | undefined> {
+async function lookup(dirLayers: readonly string[], name: string, fs: ResolverFs): Promise<Lookup | undefined> {
   for (let i = 0; i < dirLayers.length; i++) {
     const hostPath = join(dirLayers[i]!, name);
-    const st = await lstatOrUndefined(hostPath);
+    const st = await lstatOrUndefined(hostPath, fs);
     if (st === undefined) continue;
     if (isWhiteout(st)) return undefined;
     return { hostPath, stat: st, index: i };
@@ -106,13 +127,14 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
   const roots = layerDirs.map((d) => resolvePath(d));
   if (roots.length === 0) throw new ResolveError('ENOENT', containerPath);
   const followFinal = opts.followFinal ?? true;
+  const fs = opts.fs ?? POOL_FS;
   // where we are: the resolved components and, for each depth, the merged directory's layers
   const names: string[] = [];
   const stack: string[][] = [roots];
   const pending = containerPath.split('/').reverse();
   let hops = 0;
   const here = (): string => `/${names.join('/')}`;
-  const rootStat = await lstatOrUndefined(roots[0]!);
+  const rootStat = await lstatOrUndefined(roots[0]!, fs);
   if (rootStat === undefined) throw new ResolveError('ENOENT', containerPath);
   let last: ResolvedEntry = { containerPath: '/', hostPath: roots[0]!, layer: roots[0]!, stat: rootStat, dirLayers: roots };
   // the layer whose copy of the current path is `hostPath` (when none matched, a later open of layer + path finds
@@ -123,24 +145,24 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
     if (name === '' || name === '.') continue;
     if (name === '..') {
       if (names.length > 0) { names.pop(); stack.pop(); }
-      last = await dirEntry(here(), stack[stack.length - 1]!, layerOf);
+      last = await dirEntry(here(), stack[stack.length - 1]!, layerOf, fs);
       continue;
     }
     const dir = stack[stack.length - 1]!;
-    const found = await lookup(dir, name);
+    const found = await lookup(dir, name, fs);
     const isLast = !pending.some((n) => n !== '' && n !== '.');
     if (found === undefined) throw new ResolveError('ENOENT', `${here() === '/' ? '' : here()}/${name}`);
     if (found.stat.isSymbolicLink() && (!isLast || followFinal)) {
       if (++hops > MAX_LINK_HOPS) throw new ResolveError('ELOOP', containerPath);
-      const target = await readlink(found.hostPath);
+      const target = await fs.readlink(found.hostPath);
       if (target.startsWith('/')) { names.length = 0; stack.length = 1; }
       pending.push(...target.split('/').reverse());
-      last = await dirEntry(here(), stack[stack.length - 1]!, layerOf);
+      last = await dirEntry(here(), stack[stack.length - 1]!, layerOf, fs);
       continue;
     }
     if (found.stat.isDirectory()) {
       const below = dir.slice(found.index + 1).map((d) => join(d, name));
-      const layers = await mergedDirLayers(found.hostPath, below);
+      const layers = await mergedDirLayers(found.hostPath, below, fs);
       names.push(name);
       stack.push(layers);
       last = { containerPath: here(), hostPath: found.hostPath, layer: layerOf(found.hostPath), stat: found.stat, dirLayers: layers };
@@ -153,8 +175,8 @@ export async function resolveInLayers(layerDirs: readonly string[], containerPat
   return last;
 }
 
-async function dirEntry(containerPath: string, dirLayers: string[], layerOf: (hostPath: string) => string): Promise<ResolvedEntry> {
-  return { containerPath, hostPath: dirLayers[0]!, layer: layerOf(dirLayers[0]!), stat: await lstat(dirLayers[0]!), dirLayers };
+async function dirEntry(containerPath: string, dirLayers: string[], layerOf: (hostPath: string) => string, fs: ResolverFs): Promise<ResolvedEntry> {
+  return { containerPath, hostPath: dirLayers[0]!, layer: layerOf(dirLayers[0]!), stat: await fs.lstat(dirLayers[0]!), dirLayers };
 }
 
 /** resolveInLayers, with undefined for a path that does not resolve (absent, through a non-directory, a loop). */

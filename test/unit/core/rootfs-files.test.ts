@@ -9,7 +9,9 @@ import { resolveUserAsync } from '../../../src/engine/runtime/user.js';
 import { removeDir, tempDir } from './helpers.js';
 import { writeTree } from './rootfs-layers.js';
 
-describe('readContainerFile: passwd and group as the container sees them, read safely', () => {
+for (const running of [true, false]) describe(`readContainerFile (${running ? 'a running container: dir by dir, on the pool' : 'a stopped one, at start: direct'}): passwd and group as the container sees them, read safely`, () => {
+  const rcf = (r: Parameters<typeof readContainerFile>[0], p: string, max: number, warn?: (m: string) => void): ReturnType<typeof readContainerFile> =>
+    readContainerFile(r, p, max, warn, { running });
   let dir: string;
   let image: string;
   before(() => {
@@ -28,16 +30,16 @@ describe('readContainerFile: passwd and group as the container sees them, read s
 
   test('reads the topmost copy; an absent file is undefined', async () => {
     const root = { name: 'web', layers: [upperWith('plain', {}), image] };
-    assert.match((await readContainerFile(root, '/etc/passwd', USER_DB_MAX_BYTES)) ?? '', /^app:x:1001/m);
-    assert.equal(await readContainerFile(root, '/etc/shadow', USER_DB_MAX_BYTES), undefined);
+    assert.match((await rcf(root, '/etc/passwd', USER_DB_MAX_BYTES)) ?? '', /^app:x:1001/m);
+    assert.equal(await rcf(root, '/etc/shadow', USER_DB_MAX_BYTES), undefined);
   });
 
   test('a passwd that links out of the container is read inside it', async () => {
     // the container replaced /etc/passwd with a link to the host's file: inside the root that path does not exist
     const upper = upperWith('escape', { 'etc/passwd': { link: join(dir, 'host', 'passwd') } });
     const root = { name: 'web', layers: [upper, image] };
-    assert.equal(await readContainerFile(root, '/etc/passwd', USER_DB_MAX_BYTES), undefined);
-    const user = await resolveUserAsync('4242', (p) => readContainerFile(root, p, USER_DB_MAX_BYTES));
+    assert.equal(await rcf(root, '/etc/passwd', USER_DB_MAX_BYTES), undefined);
+    const user = await resolveUserAsync('4242', (p) => rcf(root, p, USER_DB_MAX_BYTES));
     assert.equal(user.home, '/', 'nothing of the host file is used');
   });
 
@@ -47,9 +49,9 @@ describe('readContainerFile: passwd and group as the container sees them, read s
     const warnings: string[] = [];
     const root = { name: 'web', layers: [upper, image] };
     // with no writer, a blocking open or read would never return: that it returns is the assertion
-    assert.equal(await readContainerFile(root, '/etc/passwd', USER_DB_MAX_BYTES, (m) => warnings.push(m)), undefined);
+    assert.equal(await rcf(root, '/etc/passwd', USER_DB_MAX_BYTES, (m) => warnings.push(m)), undefined);
     assert.deepEqual(warnings, ['ignoring /etc/passwd of container web: not a regular file']);
-    await assert.rejects(resolveUserAsync('app', (p) => readContainerFile(root, p, USER_DB_MAX_BYTES, () => undefined)),
+    await assert.rejects(resolveUserAsync('app', (p) => rcf(root, p, USER_DB_MAX_BYTES, () => undefined)),
       (e: unknown) => e instanceof GantryError && /unable to find user app/.test(e.message));
   });
 
@@ -58,7 +60,7 @@ describe('readContainerFile: passwd and group as the container sees them, read s
     const line = 'SECRET-CONTENT:x:1:1::/:/bin/sh\n';
     writeFileSync(join(upper, 'etc', 'passwd'), line.repeat(Math.ceil((USER_DB_MAX_BYTES + 1) / line.length)));
     const root = { name: 'web', layers: [upper, image] };
-    await assert.rejects(readContainerFile(root, '/etc/passwd', USER_DB_MAX_BYTES), (e: unknown) => {
+    await assert.rejects(rcf(root, '/etc/passwd', USER_DB_MAX_BYTES), (e: unknown) => {
       assert.ok(e instanceof GantryError);
       assert.equal(e.code, 'INVALID_ARGUMENT');
       assert.match(e.message, /\/etc\/passwd of container web is larger than the 1048576 bytes the daemon reads/);
@@ -67,6 +69,6 @@ describe('readContainerFile: passwd and group as the container sees them, read s
     });
     // exactly at the cap is fine
     writeFileSync(join(upper, 'etc', 'passwd'), 'a'.repeat(USER_DB_MAX_BYTES));
-    assert.equal((await readContainerFile(root, '/etc/passwd', USER_DB_MAX_BYTES))?.length, USER_DB_MAX_BYTES);
+    assert.equal((await rcf(root, '/etc/passwd', USER_DB_MAX_BYTES))?.length, USER_DB_MAX_BYTES);
   });
 });
