@@ -16,6 +16,13 @@ export function parseMemorySize(text: string, what = 'memory size'): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
+/** Go's strconv.ParseBool, which Docker's options follow: undefined for anything else. */
+export function parseGoBool(text: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return undefined;
+}
+
 /** "0.5" → 0.5 CPUs; must be > 0 and at most the host's CPU count is not enforced (docker errors above it). */
 export function parseCpus(text: string): number {
   const n = Number(text);

@@ -9,7 +9,7 @@ import type { ContainerSpec } from './containers/container-spec.js';
 import type { ContainerNetworking } from './containers/deps.js';
 import type { ExecConfig, ExecInspect } from './containers/exec.js';
 import type { WaitCondition } from './containers/manager.js';
-import type { ContainerView, NetworkAttachment } from './containers/record.js';
+import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { EventBus } from './events/bus.js';
 import type { ImageStore } from './images/store.js';
@@ -52,8 +52,6 @@ export interface NetworkService extends ContainerNetworking {
   connect(netRef: string, containerRef: string, req?: EndpointRequest): Promise<void>;
   disconnect(netRef: string, containerRef: string): Promise<void>;
   publishedPorts(containerId: string): PublishedPort[];
-  /** The address a container has on each network it is plugged into now. */
-  containerAddresses(containerId: string): Record<string, string>;
   /** A container's network settings in the Docker API's shape (inspect). */
   networkSettings(rec: ContainerView): ContainerInspectInfo['NetworkSettings'];
 }
@@ -112,4 +110,4 @@ export interface Engine {
   inspectExec(id: string): ExecInspect;
 }
 
-export type { ContainerSpec, ContainerView, NetworkAttachment, WaitCondition };
+export type { ContainerSpec, ContainerView };

@@ -1,7 +1,7 @@
 // The stack model mapped onto the engine's typed specs: one place, pure (file paths for secrets/configs are
 // given by the caller, which writes them). No Docker bodies on the way.
 import { GantryError } from '../common/errors.js';
-import { defaultHostSettings, type ContainerSpec } from '../engine/containers/container-spec.js';
+import { defaultHostSettings, healthcheckFromNanos, tmpfsMountOptions, type ContainerSpec } from '../engine/containers/container-spec.js';
 import type { HealthcheckConfig, MountSpec, NetworkAttachment, PortBinding, RestartPolicy, RestartPolicyName } from '../engine/containers/record.js';
 import type { NetworkCreateRequest } from '../engine/engine.js';
 import type { NetworkModel, ServiceModel, StackModel } from '../stack/model.js';
@@ -43,23 +43,13 @@ function hostPort(published: string | undefined, num: number): string {
   return port <= Number(hi) ? String(port) : '';
 }
 
-function tmpfsOptions(size: number | undefined, mode: number | undefined): string {
-  const o: string[] = [];
-  if (size) o.push(`size=${size}`);
-  if (mode) o.push(`mode=${mode.toString(8)}`);
-  return o.join(',');
-}
-
-const ms = (ns: number | undefined, dflt: number): number => (ns !== undefined && ns > 0 ? ns / 1e6 : dflt);
-
 /** The service's healthcheck with Docker's defaults; undefined: the image's; 'none': disabled. */
 function healthcheck(s: ServiceModel): HealthcheckConfig | 'none' | undefined {
   const h = s.healthcheck;
   if (h === undefined) return undefined;
   if (h.disable || h.test[0] === 'NONE') return 'none';
   if (h.test.length === 0) return undefined;
-  return { test: [...h.test], intervalMs: ms(h.interval, 30_000), timeoutMs: ms(h.timeout, 30_000), startPeriodMs: ms(h.start_period, 0),
-    startIntervalMs: ms(h.start_interval, 5_000), retries: h.retries !== undefined && h.retries > 0 ? h.retries : 3 };
+  return healthcheckFromNanos({ Test: h.test, Interval: h.interval, Timeout: h.timeout, StartPeriod: h.start_period, StartInterval: h.start_interval, Retries: h.retries });
 }
 
 /** Container `num` of service `s` as the engine's typed spec. */
@@ -85,7 +75,7 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
   for (const m of s.volumes) {
     if (m.type === 'volume' && m.source === undefined) { anonymous.push(m.target); continue; }
     if (m.type === 'tmpfs') {
-      mounts.push({ type: 'tmpfs', source: '', target: m.target, readOnly: m.read_only, tmpfsOptions: tmpfsOptions(m.tmpfs?.size, m.tmpfs?.mode) });
+      mounts.push({ type: 'tmpfs', source: '', target: m.target, readOnly: m.read_only, tmpfsOptions: tmpfsMountOptions(m.tmpfs?.size, m.tmpfs?.mode) });
       continue;
     }
     const source = m.type === 'volume' ? model.volumes[m.source!]?.name ?? m.source! : m.source!;

@@ -84,6 +84,8 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
   const selected = selectServices(model, options.services, options.noDeps);
   const order = serviceOrder(model).filter((s) => selected.has(s));
   const oneShots = oneShotServices(model);
+  // -V: created and recreated containers get new anonymous volumes, none taken over.
+  const renew = options.renewAnonVolumes === true;
 
   // Networks and volumes the selected services use. One of the stack's name that exists without this project's
   // label was made by someone else: it is refused (never adopted, so `down -v` can never delete it).
@@ -195,15 +197,14 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
       const name = serviceContainerName(model, s, n);
       const c = existing.find((x) => x.number === n);
       if (c === undefined) {
-        const create = b.add({ type: 'create-container', resource: `container:${name}`, cause: options.renewAnonVolumes === true ? 'not found; new anonymous volumes (-V)' : 'not found',
-          dependsOn: infra, service: svc, number: n, ...(options.renewAnonVolumes === true ? { removeVolumes: true } : {}) });
+        const create = b.add({ type: 'create-container', resource: `container:${name}`, cause: renew ? 'not found; new anonymous volumes (-V)' : 'not found',
+          dependsOn: infra, service: svc, number: n, ...(renew ? { removeVolumes: true } : {}) });
         ready.push(b.add({ type: 'start-container', resource: `container:${name}`, cause: 'created', dependsOn: [create, ...depsGate()], service: svc, number: n }));
         continue;
       }
       const why = recreateReason(c);
       if (why !== undefined) {
         recreated.add(svc);
-        const renew = options.renewAnonVolumes === true;
         const rec = b.add({ type: 'recreate-container', resource: `container:${name}`, cause: renew ? `${why}; new anonymous volumes (-V)` : why,
           dependsOn: infra, service: svc, number: n, containerId: c.id, timeout: stopTimeout(s, undefined), ...(renew ? { removeVolumes: true } : {}) });
         ready.push(b.add({ type: 'start-container', resource: `container:${name}`, cause: 'recreated', dependsOn: [rec, ...depsGate()], service: svc, number: n }));

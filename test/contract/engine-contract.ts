@@ -15,6 +15,8 @@ export interface ContractHarness {
   eventually(cond: () => boolean, what: string, maxMs?: number): Promise<void>;
   /** Awaits `p` while time passes (a fake clock is advanced meanwhile). */
   settle<T>(p: Promise<T>): Promise<T>;
+  /** Lets `ms` of (fake or real) time pass. */
+  pass(ms: number): Promise<void>;
   /** Stops the engine as a daemon stop does (containers keep running) and opens a new one on the same state. */
   restartDaemon(): Promise<Engine>;
   /** Ends a container's process while no engine watches (between stop and restart of the daemon). */
@@ -99,7 +101,8 @@ export function engineContract(name: string, make: () => Promise<ContractHarness
       const c = await h.engine.createContainer({ ...s, host: { ...s.host, restartPolicy: { name: 'always', maximumRetryCount: 0 } } });
       await h.engine.startContainer(c.id);
       await h.settle(h.engine.stopContainer(c.id));
-      await h.settle(new Promise((r) => setTimeout(r, 50)));
+      // Longer than the first restart backoff (100 ms): a restart the policy wrongly scheduled would have run.
+      await h.pass(1000);
       assert.equal(h.engine.getContainer(c.id).state.status, 'exited');
       assert.equal(h.engine.getContainer(c.id).state.manuallyStopped, true);
       await h.engine.removeContainer(c.id, { force: true, volumes: true });

@@ -80,7 +80,6 @@ export class FakeNetworks implements NetworkService {
   async connect(_net: string, _container: string, _req?: EndpointRequest): Promise<void> { throw new GantryError('UNSUPPORTED', 'the fake engine has no network connect'); }
   async disconnect(): Promise<void> { throw new GantryError('UNSUPPORTED', 'the fake engine has no network disconnect'); }
   publishedPorts(): PublishedPort[] { return []; }
-  containerAddresses(containerId: string): Record<string, string> { return { ...this.attached.get(containerId) ?? {} }; }
   networkSettings(): ReturnType<NetworkService['networkSettings']> { return { SandboxID: '', Ports: {}, SandboxKey: '', Networks: {} } as unknown as ReturnType<NetworkService['networkSettings']>; }
   list(): NetworkInspectInfo[] { return []; }
   inspect(ref: string): NetworkInspectInfo { throw new GantryError('NETWORK_NOT_FOUND', `network ${ref} not found`); }

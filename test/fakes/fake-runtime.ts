@@ -32,8 +32,6 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly logsOf = new Map<string, LogEntry[]>();
   private readonly clients = new Map<string, Duplex[]>();
   private readonly execs = new Map<number, (code: number) => void>();
-  /** Containers whose files exist (prepare → destroy). */
-  readonly prepared = new Set<string>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -42,12 +40,10 @@ export class FakeRuntime implements ContainerRuntime {
     return { dir, logPath: `${dir}/log`, hostsPath: `${dir}/hosts`, hostnamePath: `${dir}/hostname`, resolvConfPath: `${dir}/resolv.conf` };
   }
 
-  /** /etc files networking handed over, by container. */
-  readonly networkFiles = new Map<string, { hosts: string; resolvConf: string }>();
-
-  prepare(rec: ContainerView): void { this.prepared.add(rec.id); }
-  writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void { this.networkFiles.set(id, files); }
-  destroy(id: string): void { this.prepared.delete(id); this.networkFiles.delete(id); this.logsOf.delete(id); this.exits.delete(id); }
+  // A fake container has no files but its log: nothing to prepare, and no /etc files to keep.
+  prepare(): void { /* see above */ }
+  writeNetworkFiles(): void { /* see above */ }
+  destroy(id: string): void { this.logsOf.delete(id); this.exits.delete(id); }
   prewarm(): void { /* nothing to warm */ }
 
   /** The running process of a container, for tests. */

@@ -27,6 +27,7 @@ async function linuxHarness(): Promise<ContractHarness> {
       }
     },
     settle: (p) => p,
+    pass: (ms) => new Promise((r) => setTimeout(r, ms)),
     async restartDaemon() {
       await daemon.close();
       daemon = await Daemon.open(paths);

@@ -6,7 +6,7 @@ import { isAbsolute } from 'node:path';
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import { noNewPrivilegesOption } from '../../common/security-opt.js';
-import { defaultHostSettings, type ContainerSpec } from '../../engine/containers/container-spec.js';
+import { defaultHostSettings, healthcheckFromNanos, tmpfsMountOptions, type ContainerSpec } from '../../engine/containers/container-spec.js';
 import { parseLogConfig } from '../../engine/logs/config.js';
 import { checkDeviceAccess } from '../../engine/cgroups/index.js';
 import type { DeviceMapping, HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
@@ -63,20 +63,10 @@ function parsePortBindings(raw: unknown): PortBinding[] {
   return out;
 }
 
-/** Docker's healthcheck (nanoseconds, 0 = default) in milliseconds with Docker's defaults. */
+/** Docker's healthcheck (nanoseconds, 0 = default); `NONE` disables the image's. */
 function healthcheck(h: ContainerCreateOptions['Healthcheck']): HealthcheckConfig | 'none' | undefined {
   if (!h || !h.Test || h.Test.length === 0) return undefined;
-  if (h.Test[0] === 'NONE') return 'none';
-  const ms = (v: number | undefined, dflt: number): number => (v && v > 0 ? v / 1e6 : dflt);
-  return { test: h.Test, intervalMs: ms(h.Interval, 30_000), timeoutMs: ms(h.Timeout, 30_000), startPeriodMs: ms(h.StartPeriod, 0),
-    startIntervalMs: ms(h.StartInterval, 5_000), retries: h.Retries && h.Retries > 0 ? h.Retries : 3 };
-}
-
-function tmpfsOptions(size: number | undefined, mode: number | undefined): string {
-  const o: string[] = [];
-  if (size) o.push(`size=${size}`);
-  if (mode) o.push(`mode=${mode.toString(8)}`);
-  return o.join(',');
+  return h.Test[0] === 'NONE' ? 'none' : healthcheckFromNanos({ ...h, Test: h.Test });
 }
 
 /** HostConfig.Devices: [{PathOnHost, PathInContainer, CgroupPermissions}]; the container path defaults to the host's, perms to rwm. */
@@ -137,7 +127,7 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
     if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'tmpfs') throw invalid(`unsupported mount type "${m.Type}"`, 'use bind, volume or tmpfs');
     if (!m.Target || !isAbsolute(m.Target)) throw invalid(`mount target "${m.Target}" must be an absolute path`);
     mounts.push({ type: m.Type, source: m.Source ?? '', target: m.Target, readOnly: m.ReadOnly ?? false, ...(m.VolumeOptions?.NoCopy ? { noCopy: true } : {}),
-      tmpfsOptions: m.Type === 'tmpfs' ? tmpfsOptions(m.TmpfsOptions?.SizeBytes, m.TmpfsOptions?.Mode) : undefined });
+      tmpfsOptions: m.Type === 'tmpfs' ? tmpfsMountOptions(m.TmpfsOptions?.SizeBytes, m.TmpfsOptions?.Mode) : undefined });
   }
   for (const [target, opts] of Object.entries(hc.Tmpfs ?? {})) {
     if (!isAbsolute(target)) throw invalid(`tmpfs target "${target}" must be an absolute path`);

@@ -84,12 +84,35 @@ function withLogCap(h: HostSettings): void {
   h.logConfig = { type: 'json-file', config: { ...log.config, 'max-size': DEFAULT_LOG_LIMITS['max-size'], 'max-file': log.config['max-file'] ?? DEFAULT_LOG_LIMITS['max-file'] } };
 }
 
+/** A healthcheck as the Docker API, an image's config and stack files give it: durations in nanoseconds. */
+export interface HealthcheckNanos {
+  Test: readonly string[];
+  Interval?: number | undefined;
+  Timeout?: number | undefined;
+  StartPeriod?: number | undefined;
+  StartInterval?: number | undefined;
+  Retries?: number | undefined;
+}
+
+/** The one conversion to the engine's healthcheck: milliseconds, and Docker's defaults for what is 0 or absent. */
+export function healthcheckFromNanos(h: HealthcheckNanos): HealthcheckConfig {
+  const ms = (v: number | undefined, dflt: number): number => (v !== undefined && v > 0 ? v / 1e6 : dflt);
+  return { test: [...h.Test], intervalMs: ms(h.Interval, 30_000), timeoutMs: ms(h.Timeout, 30_000), startPeriodMs: ms(h.StartPeriod, 0),
+    startIntervalMs: ms(h.StartInterval, 5_000), retries: h.Retries !== undefined && h.Retries > 0 ? h.Retries : 3 };
+}
+
 /** The image's healthcheck (OCI config, nanoseconds) with Docker's defaults. */
 export function imageHealthcheck(h: ImageRuntimeConfig['Healthcheck']): HealthcheckConfig | undefined {
   if (!h || !h.Test || h.Test.length === 0 || h.Test[0] === 'NONE') return undefined;
-  const ms = (v: number | undefined, dflt: number): number => (v && v > 0 ? v / 1e6 : dflt);
-  return { test: h.Test, intervalMs: ms(h.Interval, 30_000), timeoutMs: ms(h.Timeout, 30_000), startPeriodMs: ms(h.StartPeriod, 0),
-    startIntervalMs: ms(h.StartInterval, 5_000), retries: h.Retries && h.Retries > 0 ? h.Retries : 3 };
+  return healthcheckFromNanos({ ...h, Test: h.Test });
+}
+
+/** tmpfs mount data from a size in bytes and a mode (Docker's TmpfsOptions, a stack's `tmpfs:`). */
+export function tmpfsMountOptions(size: number | undefined, mode: number | undefined): string {
+  const o: string[] = [];
+  if (size) o.push(`size=${size}`);
+  if (mode) o.push(`mode=${mode.toString(8)}`);
+  return o.join(',');
 }
 
 /** Image env first, then the user's: a user KEY=V replaces the image's KEY. */

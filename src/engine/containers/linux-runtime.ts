@@ -127,7 +127,7 @@ export class LinuxRuntime implements ContainerRuntime {
     return { name: rec.name, layers: [join(this.dir(rec.id), 'upper'), ...(image?.layerDirs ?? [])] };
   }
 
-  private async buildSpec(rec: ContainerView, image: ImageView): Promise<ContainerRuntimeSpec> {
+  private async buildSpec(rec: ContainerView, image: ImageView, devices: readonly HostDevice[]): Promise<ContainerRuntimeSpec> {
     const dir = this.dir(rec.id);
     const root = this.rootLayers(rec, image);
     // The container does not run yet: its files are read directly (rootfs-files.ts), not dir by dir on the pool.
@@ -176,7 +176,7 @@ export class LinuxRuntime implements ContainerRuntime {
       cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged }),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: [...DEFAULT_DEVICES, ...(rec.config.tty ? [{ path: '/dev/console', type: 'c' as const, major: 5, minor: 1 }] : []),
-        ...hostDevices(rec).map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],
+        ...devices.map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],
       maskedPaths: rec.host.privileged ? [] : MASKED_PATHS, readonlyPaths: rec.host.privileged ? [] : READONLY_PATHS,
       sysctls: rec.host.sysctls, readonlyRootfs: rec.host.readonlyRootfs,
       rlimits: rec.host.ulimits.map((u) => ({ resource: rlimitNumber(u.name), soft: u.soft, hard: u.hard })),
@@ -189,7 +189,7 @@ export class LinuxRuntime implements ContainerRuntime {
     };
   }
 
-  cgroupLimits(rec: ContainerView): CgroupLimits {
+  cgroupLimits(rec: ContainerView, devices: readonly HostDevice[]): CgroupLimits {
     const h = rec.host;
     const limits: CgroupLimits = {};
     if (h.memoryBytes > 0) {
@@ -200,7 +200,7 @@ export class LinuxRuntime implements ContainerRuntime {
     if (h.cpuShares > 0) limits.cpuShares = h.cpuShares;
     if (h.pidsLimit > 0) limits.pidsLimit = h.pidsLimit;
     // Docker's list (deny the rest); --privileged: every device.
-    limits.devicesAllowed = h.privileged ? [...ALLOW_ALL_DEVICES] : [...DEFAULT_DEVICE_RULES, ...hostDevices(rec).map(hostDeviceRule)];
+    limits.devicesAllowed = h.privileged ? [...ALLOW_ALL_DEVICES] : [...DEFAULT_DEVICE_RULES, ...devices.map(hostDeviceRule)];
     return limits;
   }
 
@@ -211,8 +211,10 @@ export class LinuxRuntime implements ContainerRuntime {
     await this.o.cgroups.remove(cg).catch(() => undefined);
     try { unlinkSync(this.exitPath(rec.id)); } catch { /* none */ }
     try { unlinkSync(this.socketPath(rec.id)); } catch { /* none */ }
-    const spec = await this.buildSpec(rec, image);
-    this.o.cgroups.create(cg, this.cgroupLimits(rec));
+    // --device nodes are looked up once: the node the container gets and the cgroup rule that lets it in agree.
+    const devices = hostDevices(rec);
+    const spec = await this.buildSpec(rec, image, devices);
+    this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
     const specPath = join(this.dir(rec.id), 'spec');
     writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
     let pending: PendingShim;

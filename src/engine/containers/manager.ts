@@ -48,8 +48,6 @@ export class ContainerManager {
 
   constructor(private readonly o: ManagerOptions) {}
 
-  get runtime(): ContainerRuntime { return this.o.runtime; }
-
   /** A container event in Docker's shape: the attributes carry the name, the image and every label. */
   private emit(action: string, rec: ContainerView, extra: Record<string, string> = {}): void {
     this.o.events.emit('container', action, rec.id, { ...rec.config.labels, image: rec.config.image, name: rec.name, ...extra });

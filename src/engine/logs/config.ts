@@ -1,6 +1,7 @@
 // Log drivers like Docker's: `json-file` (the shim writes the file, rotating it by size) and `none`. Validates
 // HostConfig.LogConfig with Docker's rules and messages, and derives what the shim is told at start. Pure.
 import { GantryError } from '../../common/errors.js';
+import { parseGoBool } from '../../common/units.js';
 import { logConfigOf, type ContainerView, type LogConfig } from '../containers/record.js';
 
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
@@ -21,12 +22,6 @@ function parseSize(text: string, base: 1000 | 1024): number | undefined {
 /** Docker's `units.FromHumanSize`, used for max-size: decimal, 1k = 1000, 1m = 1000000 ("kb", "kib" alike). */
 export const parseDecimalSize = (text: string): number | undefined => parseSize(text, 1000);
 
-/** Go's strconv.ParseBool. */
-function parseGoBool(text: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
-  return undefined;
-}
 
 /** `tag` templates: the fields Docker documents for log tags. */
 const TAG_FIELDS = ['ID', 'FullID', 'Name', 'ImageID', 'ImageFullID', 'ImageName', 'DaemonName'] as const;

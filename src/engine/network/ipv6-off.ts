@@ -45,9 +45,12 @@ function netnsInode(target: NetnsTarget): string {
  * Refuses the daemon's own netns (a container in host mode must never reach here), so the host's
  * `all`/`default` are never written.
  */
+let ownNetns: string | undefined;
+
 export function disableIPv6InNetns(target: NetnsTarget): void {
-  const own = netnsInode(`/proc/thread-self/ns/net`);
-  if (netnsInode(target) === own) {
+  // The daemon's own netns does not change (withNetns moves a thread only for the length of a call).
+  ownNetns ??= netnsInode('/proc/thread-self/ns/net');
+  if (netnsInode(target) === ownNetns) {
     throw new GantryError('INTERNAL', `refusing to turn IPv6 off in the daemon's own network namespace (${netnsPath(target)})`);
   }
   withNetns(target, () => {

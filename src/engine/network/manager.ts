@@ -778,16 +778,6 @@ export class NetworkManager implements NetworkService {
     return [...this.networks.values()].map((n) => ({ id: n.id, name: n.name, labels: n.labels }));
   }
 
-  /** The container's address on each network it is plugged into now. */
-  containerAddresses(containerId: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const ep of this.states.get(containerId)?.endpoints ?? []) {
-      const net = this.networks.get(ep.networkId);
-      if (net !== undefined) out[net.name] = ep.ip;
-    }
-    return out;
-  }
-
   /** Published ports of a running container, as bound. */
   publishedPorts(containerId: string): PublishedPort[] {
     return [...(this.states.get(containerId)?.ports ?? [])];

@@ -24,6 +24,7 @@ async function fakeHarness(): Promise<ContractHarness> {
       for (let i = 0; i < 2400 && !done; i++) await w.clock.advance(50);
       return out;
     },
+    pass: (ms) => w.clock.advance(ms),
     async restartDaemon() {
       engine.close();
       await flush();
