@@ -22,18 +22,33 @@ export function busyboxTarball(): string {
   return tar;
 }
 
-/**
- * A real server image: a Debian root filesystem with `packages`, built once by scripts/make-debian-image.sh
- * (mmdebstrap from this machine's apt sources, ~20 s) and cached as .fixtures/<name>.tar.
- */
-export function debianTarball(name: string, packages: readonly string[]): string {
-  const tar = join(PROJECT_ROOT, '.fixtures', `${name}.tar`);
-  if (!existsSync(tar)) {
-    mkdirSync(dirname(tar), { recursive: true });
-    const r = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'make-debian-image.sh'), tar, ...packages], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cannot build the ${name} image: ${r.stderr}`);
-  }
-  return tar;
+/** A real server image built offline from Debian packages by scripts/make-server-images.mjs (cached in .fixtures/images). */
+export interface ServerImage {
+  name: string;
+  tag: string;
+  /** The one layer, uncompressed: what `gantry import` takes. */
+  rootfs: string;
+  /** An OCI image layout with the image's config; `skopeo copy oci:DIR:TAG docker://…` pushes it. */
+  ociLayout: string;
+}
+
+const serverImages = new Map<string, ServerImage>();
+
+/** Builds (first time, ~25-35 s) or finds the cached server image: nginx, redis, postgres or python. */
+export function serverImage(name: 'nginx' | 'redis' | 'postgres' | 'python'): ServerImage {
+  const known = serverImages.get(name);
+  if (known) return known;
+  const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'make-server-images.mjs'), '--print', name], { encoding: 'utf8' });
+  const [, tag, dir] = (r.stdout ?? '').trim().split(' ');
+  if (r.status !== 0 || !tag || !dir) throw new Error(`cannot build the ${name} image: ${r.stderr}`);
+  const image = { name, tag, rootfs: join(dir, 'rootfs.tar'), ociLayout: join(dir, 'oci') };
+  serverImages.set(name, image);
+  return image;
+}
+
+/** The root filesystem tarball of a server image (nginx or redis), for `gantry import`. */
+export function debianTarball(name: 'nginx' | 'redis', _packages?: readonly string[]): string {
+  return serverImage(name).rootfs;
 }
 
 export interface RunResult { status: number; stdout: string; stderr: string }
