@@ -32,40 +32,64 @@ static const char *fd_path(int fd, char buf[32]) {
   return buf;
 }
 
-/* mkdir -p inside the rootfs; returns an O_PATH fd of the directory. */
-static int mkdir_in_root(int rootfd, const char *path) {
-  char buf[PATH_MAX];
-  if (strlen(path) >= sizeof buf) return errno = ENAMETOOLONG, fail_errno("mkdir `%s`", path);
-  strcpy(buf, path);
-  int dir = in_root(rootfd, "/", O_PATH | O_DIRECTORY);
-  if (dir < 0) return fail_errno("open rootfs");
-  for (char *p = buf; *p;) {
-    while (*p == '/') p++;
-    if (!*p) break;
-    char *end = p + strcspn(p, "/");
-    char saved = *end;
-    *end = '\0';
-    int next = in_root(rootfd, buf, O_PATH | O_DIRECTORY);
-    if (next < 0 && errno == ENOENT) {
-      if (mkdirat(dir, p, 0755) < 0 && errno != EEXIST) {
-        fail_errno("mkdir `%s`", buf);
-        close(dir);
-        return -1;
-      }
-      next = in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+/*
+ * Resolves PATH with the rootfs as `/` and makes what is missing on the way: directories, and for the last
+ * name a directory or (LAST_IS_DIR false) an empty file. Links are followed inside the root, dangling ones too:
+ * an image whose `/data` links to `/srv/data` gets `/srv/data` made inside the root and mounted on (as runc
+ * does), never anything on the host. Every directory fd comes from openat2 RESOLVE_IN_ROOT, so a link can
+ * never lead out; at most 40 links. Returns an O_PATH fd of the result.
+ */
+static int make_in_root(int rootfd, const char *path, bool last_is_dir) {
+  char todo[PATH_MAX], cur[PATH_MAX] = "/", link[PATH_MAX], next[PATH_MAX];
+  if (snprintf(todo, sizeof todo, "%s", path) >= (int)sizeof todo) return errno = ENAMETOOLONG, fail_errno("open `%s`", path);
+  int hops = 0;
+  char *rest = todo;
+  for (;;) {
+    while (*rest == '/') rest++;
+    if (!*rest) break;
+    char *comp = rest;
+    rest += strcspn(rest, "/");
+    if (*rest) *rest++ = '\0';
+    while (*rest == '/') rest++;
+    bool last = !*rest;
+    if (strcmp(comp, ".") == 0) continue;
+    if (strcmp(comp, "..") == 0) { /* lexical, never above the root (RESOLVE_IN_ROOT's rule) */
+      char *slash = strrchr(cur, '/');
+      if (slash == cur) cur[1] = '\0'; else *slash = '\0';
+      continue;
     }
-    if (next < 0) {
-      fail_errno("open `%s`", buf);
-      close(dir);
-      return -1;
+    if (strlen(comp) > NAME_MAX) return errno = ENAMETOOLONG, fail_errno("open `%s`", path);
+    _cleanup_close_ int dir = in_root(rootfd, cur, O_PATH | O_DIRECTORY);
+    if (dir < 0) return fail_errno("open `%s`", cur);
+    struct stat st;
+    if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+      if (++hops > 40) return errno = ELOOP, fail_errno("open `%s`", path);
+      ssize_t n = readlinkat(dir, comp, link, sizeof link - 1);
+      if (n < 0) return fail_errno("readlink in `%s`", cur);
+      link[n] = '\0';
+      if (snprintf(next, sizeof next, "%s/%s", link, rest) >= (int)sizeof next) return errno = ENAMETOOLONG, fail_errno("open `%s`", path);
+      if (link[0] == '/') strcpy(cur, "/");
+      strcpy(todo, next);
+      rest = todo;
+      continue;
     }
-    close(dir);
-    dir = next;
-    *end = saved;
-    p = end;
+    if (!last || last_is_dir) {
+      if (mkdirat(dir, comp, 0755) < 0 && errno != EEXIST) return fail_errno("mkdir `%s/%s`", strcmp(cur, "/") ? cur : "", comp);
+    } else {
+      int f = openat(dir, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (f < 0 && errno != EEXIST) return fail_errno("create `%s/%s`", strcmp(cur, "/") ? cur : "", comp);
+      if (f >= 0) close(f);
+    }
+    size_t len = strlen(cur);
+    if (len + 1 + strlen(comp) >= sizeof cur) return errno = ENAMETOOLONG, fail_errno("open `%s`", path);
+    snprintf(cur + len, sizeof cur - len, "%s%s", len > 1 ? "/" : "", comp);
   }
-  return dir;
+  int fd = in_root(rootfd, cur, last_is_dir ? O_PATH | O_DIRECTORY : O_PATH);
+  return fd >= 0 ? fd : fail_errno("open `%s`", path);
 }
+
+/* mkdir -p inside the rootfs; returns an O_PATH fd of the directory. */
+static int mkdir_in_root(int rootfd, const char *path) { return make_in_root(rootfd, path, true); }
 
 /* Splits PATH into its parent dir (created if missing, returned as an fd) and its last name. */
 static int parent_in_root(int rootfd, const char *path, char name[NAME_MAX + 1]) {
@@ -86,18 +110,7 @@ static int parent_in_root(int rootfd, const char *path, char name[NAME_MAX + 1])
 static int open_target(int rootfd, const char *dst, bool dir) {
   int fd = in_root(rootfd, dst, O_PATH);
   if (fd >= 0 || errno != ENOENT) return fd >= 0 ? fd : fail_errno("open `%s`", dst);
-  char name[NAME_MAX + 1];
-  _cleanup_close_ int parent = parent_in_root(rootfd, dst, name);
-  if (parent < 0) return -1;
-  if (dir) {
-    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) return fail_errno("mkdir `%s`", dst);
-  } else {
-    int f = openat(parent, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0 && errno != EEXIST) return fail_errno("create `%s`", dst);
-    if (f >= 0) close(f);
-  }
-  fd = in_root(rootfd, dst, O_PATH);
-  return fd >= 0 ? fd : fail_errno("open `%s`", dst);
+  return make_in_root(rootfd, dst, dir);
 }
 
 static int do_mount(int rootfd, const char *const m[5]) {
