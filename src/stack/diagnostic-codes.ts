@@ -27,6 +27,7 @@ export const DIAGNOSTIC_CODES = {
   SPEC_UNSUPPORTED_KEY: 'a key that Compose accepts but Gantry does not implement yet (warning)',
   SPEC_DEPRECATED_KEY: 'a form that Compose still accepts but has deprecated; it is honoured (warning)',
   SPEC_UNSUPPORTED_LOG_DRIVER: 'a logging driver other than json-file or none',
+  SPEC_UNSUPPORTED_VALUE: 'a value Compose accepts that Gantry does not implement (e.g. a logging option)',
   // composition
   SPEC_EXTENDS_UNKNOWN: '`extends` refers to a service that does not exist',
   SPEC_EXTENDS_CYCLE: '`extends` chains form a cycle',
