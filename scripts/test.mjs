@@ -27,7 +27,10 @@ for (const t of tiers) {
   if (files.length === 0) continue;
   console.log(`\n## ${t} tests (${files.length} files)`);
   const concurrency = t === 'unit' ? [] : ['--test-concurrency=1'];
-  const r = spawnSync(process.execPath, ['--test', ...concurrency, ...files], { stdio: 'inherit', cwd: root });
+    // A CLI a test spawns with no socket of its own must never autostart the default daemon (/run/gantry,
+  // /var/lib/gantry): tests that mean to autostart set GANTRY_AUTOSTART=1 with a private socket.
+  const env = { ...process.env, GANTRY_AUTOSTART: process.env.GANTRY_AUTOSTART ?? '0' };
+  const r = spawnSync(process.execPath, ['--test', ...concurrency, ...files], { stdio: 'inherit', cwd: root, env });
   if (r.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);
