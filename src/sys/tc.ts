@@ -132,5 +132,6 @@ export function listBlockFilters(nl: Rtnl, block: number): FilterInfo[] {
     if (e instanceof SyscallError && (e.errnoName === 'EINVAL' || e.errnoName === 'ENOENT')) return [];
     throw e;
   }
-  return replies.filter((m) => m.type === RTM_NEWTFILTER).map((m) => parseFilter(m.payload)).filter((f) => f.kind !== undefined);
+  // Each classifier comes first as an entry of its own with handle 0 (tc's "filter protocol all pref 1 bpf chain 0").
+  return replies.filter((m) => m.type === RTM_NEWTFILTER).map((m) => parseFilter(m.payload)).filter((f) => f.kind !== undefined && f.handle !== 0);
 }

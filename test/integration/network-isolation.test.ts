@@ -16,6 +16,8 @@ import { TestDaemon, eventually } from '../helpers/daemon.js';
 import { listLinks } from '../../src/engine/network/bridge.js';
 import { linkPrefixFor } from '../../src/engine/network/manager.js';
 import { bypassBlockIndex } from '../../src/engine/network/bridge-bypass.js';
+import { withRtnl } from '../../src/sys/netlink.js';
+import { listBlockFilters } from '../../src/sys/tc.js';
 import { withDaemon } from './networking-daemon.js';
 
 const ipv6Conf = (ifName: string, key: string): string => readFileSync(`/proc/sys/net/ipv6/conf/${ifName}/${key}`, 'utf8').trim();
@@ -72,7 +74,7 @@ describe('network isolation (root)', () => {
   const forwardDrop = 'two containers on one user network talk TCP where FORWARD policy is DROP and br_netfilter is on (a Docker host)';
 
   test(`${forwardDrop}, in a netns of the test: the bridge bypass carries it, other networks stay apart`, async (t) => {
-    await dockerLikeNetns(t, {}, async ({ d, inNs }) => {
+    await dockerLikeNetns(t, {}, async ({ d, inNs, ns }) => {
       assert.doesNotMatch(d.logText, /DOCKER-USER/, 'no workaround rule is asked for while the bridge bypass is in effect');
       d.ok(['network', 'create', 'app']);
       d.ok(['network', 'create', 'other']);
@@ -87,6 +89,8 @@ describe('network isolation (root)', () => {
 
       const filters = inNs(['tc', 'filter', 'show', 'block', String(bypassBlockIndex(bridgeOf(d, 'app')))]);
       assert.match(filters, /bpf .*gantry_bypass.* direct-action/, `one bpf filter in the network's block:\n${filters}`);
+      const parsed = withRtnl((nl) => listBlockFilters(nl, bypassBlockIndex(bridgeOf(d, 'app'))), `/run/netns/${ns}`);
+      assert.deepEqual(parsed.map((f) => [f.kind, f.prio, f.bpfName]), [['bpf', 1, `gantry_bypass_${bridgeOf(d, 'app')}`]], 'the dump parses back');
 
       // The published port (the proxy on the daemon's side of the netns) still answers.
       const port = (JSON.parse(d.ok(['inspect', 'web'])) as { NetworkSettings: { Ports: Record<string, { HostPort: string }[]> } }[])[0]!.NetworkSettings.Ports['8080/tcp']![0]!.HostPort;
@@ -158,6 +162,8 @@ function hostVethOf(d: TestDaemon, containerId: string): string {
 
 interface DockerLikeHost {
   d: TestDaemon;
+  /** The netns's name (under /run/netns). */
+  ns: string;
   inNs: (cmd: string[]) => string;
 }
 
@@ -186,7 +192,7 @@ async function dockerLikeNetns(t: TestContext, daemonEnv: Record<string, string>
     try {
       await d.start();
       d.importBusybox();
-      await body({ d, inNs });
+      await body({ d, inNs, ns });
     } finally {
       await d.dispose();
     }
