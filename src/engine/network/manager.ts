@@ -217,7 +217,7 @@ export class NetworkManager implements NetworkService {
     try {
       for (const [id, list] of members) {
         const net = this.networks.get(id);
-        if (net !== undefined) this.bypass.adopt(net.bridge, bypassCapacity(parseSubnet(net.subnet, false).prefixLen), list);
+        if (net !== undefined && bypassAllowed(net)) this.bypass.adopt(net.bridge, bypassCapacity(parseSubnet(net.subnet, false).prefixLen), list);
       }
     } catch (e) {
       this.bypassFailed(e);
@@ -225,7 +225,7 @@ export class NetworkManager implements NetworkService {
   }
 
   private joinBypass(net: NetworkRecord, member: BypassMember): void {
-    if (this.bypass === undefined || !this.bypassJoins) return;
+    if (this.bypass === undefined || !this.bypassJoins || !bypassAllowed(net)) return;
     try {
       if (!this.bypass.join(net.bridge, bypassCapacity(parseSubnet(net.subnet, false).prefixLen), member)) {
         this.log(`network ${net.name} has more containers than its bridge bypass holds; the others talk through the bridge`);
@@ -879,6 +879,14 @@ export class NetworkManager implements NetworkService {
 
 function copyAttachment(n: { readonly network: string; readonly aliases: readonly string[]; readonly ipv4Address?: string | undefined }): NetworkAttachment {
   return { network: n.network, aliases: [...n.aliases], ipv4Address: n.ipv4Address };
+}
+
+/**
+ * Docker's `enable_icc=false` asks for containers of the network not to talk to each other. Gantry does not enforce
+ * it on the bridge (yet), but the bypass must never be what connects them.
+ */
+function bypassAllowed(net: NetworkRecord): boolean {
+  return net.options['com.docker.network.bridge.enable_icc'] !== 'false';
 }
 
 /** Network id → address of a container's endpoints. */
