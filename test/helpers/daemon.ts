@@ -48,9 +48,9 @@ export class TestDaemon {
 
   /**
    * `wrap`: a command the daemon is started under, e.g. ['nsenter', '--net=/run/netns/NS'] (it must exec the daemon);
-   * `daemonEnv`: extra environment of the daemon only (e.g. GANTRY_BRIDGE_BYPASS=0).
+   * `daemonEnv`: extra environment of the daemon only (e.g. GANTRY_BRIDGE_BYPASS=0), read at each start.
    */
-  constructor(name = 'test', private readonly wrap: readonly string[] = [], private readonly daemonEnv: Readonly<Record<string, string>> = {}) {
+  constructor(name = 'test', private readonly wrap: readonly string[] = [], public daemonEnv: Readonly<Record<string, string>> = {}) {
     this.prefix = `gantry-t${randomBytes(3).toString('hex')}`;
     this.dir = mkdtempSync(join(tmpdir(), `gantry-${name}-`));
     this.root = join(this.dir, 'root');

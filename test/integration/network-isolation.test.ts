@@ -123,7 +123,7 @@ describe('network isolation (root)', () => {
     });
   });
 
-  test(`${forwardDrop}: with the bypass off, the drop is real, and the rule the daemon logs (DOCKER-USER) lifts it`, async (t) => {
+  test(`${forwardDrop}: with the bypass off, the drop is real and the rule the daemon logs (DOCKER-USER) lifts it; a restart with the bypass adopts the veths`, async (t) => {
     await dockerLikeNetns(t, { GANTRY_BRIDGE_BYPASS: '0' }, async ({ d, inNs }) => {
       const hint = /`(iptables -I DOCKER-USER [^`]+)`/.exec(d.logText);
       assert.ok(hint !== null, `the daemon says what to allow where bridged traffic meets iptables:\n${d.logText}`);
@@ -132,8 +132,20 @@ describe('network isolation (root)', () => {
       const resolved = d.ok(['run', '--rm', '--network', 'app', 'busybox', 'nslookup', 'web']);
       assert.match(resolved, new RegExp(ipOn(d, 'web', 'app').replaceAll('.', '\\.')), 'DNS on the gateway answers');
       assert.doesNotMatch(fetchFrom(d, 'app', 'http://web:8080/passwd'), /root:/, 'TCP between containers is dropped (the condition of issue 9 item 11 holds)');
-      inNs(hint[1]!.split(' '));
+      const rule = hint[1]!.split(' ');
+      inNs(rule);
       await eventually(() => assert.match(fetchFrom(d, 'app', 'http://web:8080/passwd'), /^root:/m, 'TCP once the rule is added'), 10_000, 'web answering over TCP');
+      inNs(rule.map((w) => (w === '-I' ? '-D' : w)));
+      assert.doesNotMatch(fetchFrom(d, 'app', 'http://web:8080/passwd'), /root:/, 'dropped again once the rule is gone');
+
+      // A daemon with the bypass restarted over veths made without it (as by an older build): they are adopted.
+      await d.crash();
+      d.daemonEnv = {};
+      const from = d.logText.length;
+      await d.start();
+      assert.match(d.logText.slice(from), /listening on/);
+      assert.doesNotMatch(d.logText.slice(from), /DOCKER-USER/, 'no workaround rule asked for once the bypass is on');
+      assert.match(fetchFrom(d, 'app', 'http://web:8080/passwd'), /^root:/m, 'TCP through the bypass to a container started before it was on');
     });
   });
 });
