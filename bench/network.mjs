@@ -76,6 +76,7 @@ export async function run({ iterations = 20, megabytes = 256 } = {}) {
   const bridge = await lib('engine/network/bridge.js');
   const ipam = await lib('engine/network/ipam.js');
   const proxyLib = await lib('engine/network/port-proxy.js');
+  const bypassLib = await lib('engine/network/bridge-bypass.js');
   const prefix = `gk${randomBytes(2).toString('hex')}`;
   const routes = bridge.hostRouteSubnets();
   const pool = Array.from({ length: 50 }, (_, i) => `10.215.${100 + i}.0/24`);
@@ -115,6 +116,36 @@ export async function run({ iterations = 20, megabytes = 256 } = {}) {
     }
     results.push({ name: 'attachContainer+detachContainer median', value: +median(attTimes).toFixed(3), unit: 'ms' });
     results.push({ name: 'attachContainer alone median', value: +median(attOnly).toFixed(3), unit: 'ms' });
+
+    // The bridge bypass a start adds (clsact qdisc + one map update), with every earlier container still attached:
+    // the cost per join must not grow with the number of containers on the network.
+    const bypass = new bypassLib.BridgeBypass();
+    const joins = [];
+    const joined = [];
+    try {
+      for (let i = 0; i < iterations * 5; i++) {
+        const host = bridge.vethIfName(prefix, `j${i}`);
+        const addr = ipam.allocateAddress(net.subnet, { gateway: net.gateway, inUse: joined.map((j) => j.addr) });
+        const att = bridge.attachContainer({ bridge: br, netns: ns.pid, ifName: `eth${i + 1}`, hostIfName: host, address: addr, prefixLen: net.prefixLen, defaultRoute: false });
+        const t0 = process.hrtime.bigint();
+        bypass.join(br, 4096, { hostIfIndex: att.hostIfIndex, mac: att.mac });
+        joins.push(ms(t0));
+        joined.push({ host, addr, mac: att.mac });
+      }
+      const tail = joins.slice(-iterations);
+      results.push({ name: 'bridge bypass join (qdisc + map update) median, first containers', value: +median(joins.slice(0, iterations)).toFixed(3), unit: 'ms' });
+      results.push({ name: `bridge bypass join median, containers ${joins.length - iterations + 1}-${joins.length}`, value: +median(tail).toFixed(3), unit: 'ms' });
+      const leaves = [];
+      for (const j of joined) {
+        const t0 = process.hrtime.bigint();
+        bypass.leave(br, j.mac);
+        leaves.push(ms(t0));
+        bridge.detachContainer(j.host);
+      }
+      results.push({ name: 'bridge bypass leave (map delete) median', value: +median(leaves).toFixed(3), unit: 'ms' });
+    } finally {
+      bypass.close();
+    }
 
     // TCP throughput: direct to the netns address vs through the proxy on loopback
     bridge.attachContainer({ bridge: br, netns: ns.pid, ifName: 'eth0', hostIfName: bridge.vethIfName(prefix, 'sink'), address: ip, prefixLen: net.prefixLen, gateway: net.gateway, defaultRoute: true });

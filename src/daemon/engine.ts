@@ -46,7 +46,7 @@ export class Daemon {
     let network: NetworkManager | undefined;
     this.engine = new EngineCore({ store, volumes, images, runtime, events, clock: systemClock,
       networks: ({ manager }) => {
-        network = new NetworkManager({ root: paths.root, prefix: paths.prefix, events, log,
+        network = new NetworkManager({ root: paths.root, prefix: paths.prefix, events, log, bridgeBypass: process.env['GANTRY_BRIDGE_BYPASS'] !== '0',
           containers: { find: (r) => store.find(r), get: (r) => store.get(r), all: () => store.all(),
             setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), writeNetworkFiles: (id, f) => manager.writeNetworkFiles(id, f),
             held: () => store.held() } });

@@ -61,8 +61,11 @@ export class TestDaemon {
   private proc: ChildProcess | undefined;
   logText = '';
 
-  /** `wrap`: a command the daemon is started under, e.g. ['nsenter', '--net=/run/netns/NS'] (it must exec the daemon). */
-  constructor(name = 'test', private readonly wrap: readonly string[] = []) {
+  /**
+   * `wrap`: a command the daemon is started under, e.g. ['nsenter', '--net=/run/netns/NS'] (it must exec the daemon);
+   * `daemonEnv`: extra environment of the daemon only (e.g. GANTRY_BRIDGE_BYPASS=0), read at each start.
+   */
+  constructor(name = 'test', private readonly wrap: readonly string[] = [], public daemonEnv: Readonly<Record<string, string>> = {}) {
     this.prefix = `gantry-t${randomBytes(3).toString('hex')}`;
     this.dir = mkdtempSync(join(tmpdir(), `gantry-${name}-`));
     this.root = join(this.dir, 'root');
@@ -76,7 +79,7 @@ export class TestDaemon {
   async start(): Promise<void> {
     const from = this.logText.length;
     const [cmd, ...args] = [...this.wrap, process.execPath, GANTRYD_BIN];
-    this.proc = spawn(cmd!, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(cmd!, args, { env: { ...this.env, ...this.daemonEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     this.proc.stderr!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     for (let i = 0; i < 200; i++) {

@@ -19,6 +19,7 @@ import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
 import { LinkReaper } from './link-reaper.js';
+import { BridgeBypass, bypassCapacity, type BypassMember } from './bridge-bypass.js';
 import { disableIPv6InNetns } from './ipv6-off.js';
 import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
@@ -52,6 +53,8 @@ export interface NetworkManagerOptions {
   log?: ((msg: string) => void) | undefined;
   /** The host's resolv.conf (tests may point elsewhere). */
   resolvConfPath?: string | undefined;
+  /** Container-to-container unicast around the bridge (bridge-bypass.ts); default on. */
+  bridgeBypass?: boolean | undefined;
 }
 
 export type { EndpointRequest, NetworkCreateRequest };
@@ -98,6 +101,9 @@ export class NetworkManager implements NetworkService {
   /** Bridges known to exist (made or adopted by this daemon). */
   private readonly bridgesUp = new Set<string>();
   private readonly reaper: LinkReaper;
+  /** The bridge bypass (undefined when off or refused by the kernel); `bypassJoins` false once a join failed. */
+  private bypass: BridgeBypass | undefined;
+  private bypassJoins = true;
 
   constructor(private readonly o: NetworkManagerOptions) {
     this.linkPrefix = linkPrefixFor(o.prefix);
@@ -118,6 +124,8 @@ export class NetworkManager implements NetworkService {
    * links of ours that no record explains.
    */
   async open(): Promise<void> {
+    const temps = this.store.removeStaleTemps();
+    if (temps.length > 0) this.log(`removed temp files of interrupted writes: ${temps.join(', ')}`);
     for (const n of this.store.loadNetworks()) this.networks.set(n.id, n);
     this.addresses.load(this.o.containers.all());
     this.unsubscribe = this.o.events?.subscribe((e) => {
@@ -132,7 +140,7 @@ export class NetworkManager implements NetworkService {
       this.store.saveNetwork(rec);
       this.networks.set(rec.id, rec);
     }
-    this.warnIfBridgedTrafficIsFiltered();
+    this.openBypass();
     const links = new Map(listLinks(this.linkPrefix).map((l) => [l.name, l]));
     const restored: ContainerNetState[] = [];
     for (const state of this.store.loadStates()) {
@@ -164,6 +172,7 @@ export class NetworkManager implements NetworkService {
     for (const id of this.store.refusedNetworkIds()) keep.add(bridgeIfName(this.linkPrefix, id)); // record refused: left alone
     const removed = removeStaleLinks(this.linkPrefix, keep);
     if (removed.length > 0) this.log(`removed stale links ${removed.join(', ')}`);
+    this.adoptBypass(links);
     for (const state of restored) {
       for (const ep of state.endpoints) {
         const net = this.networks.get(ep.networkId);
@@ -180,20 +189,77 @@ export class NetworkManager implements NetworkService {
     }
   }
 
+  /** The bridge bypass, unless turned off or this kernel refuses its program; then we say what a user can do. */
+  private openBypass(): void {
+    if (this.o.bridgeBypass === false) {
+      this.warnIfBridgedTrafficIsFiltered('the bridge bypass is off (GANTRY_BRIDGE_BYPASS=0)');
+      return;
+    }
+    try {
+      BridgeBypass.probe();
+      this.bypass = new BridgeBypass();
+    } catch (e) {
+      this.warnIfBridgedTrafficIsFiltered(`the bridge bypass is not available (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+
+  /** After a restart: each network's bypass rebuilt from the endpoints re-adopted (their veths' indexes in `links`). */
+  private adoptBypass(links: ReadonlyMap<string, { index: number }>): void {
+    if (this.bypass === undefined) return;
+    const members = new Map<string, BypassMember[]>();
+    for (const s of this.states.values()) {
+      for (const ep of s.endpoints) {
+        const index = links.get(ep.hostIfName)?.index;
+        if (index === undefined) continue;
+        members.set(ep.networkId, [...members.get(ep.networkId) ?? [], { hostIfIndex: index, mac: ep.mac }]);
+      }
+    }
+    try {
+      for (const [id, list] of members) {
+        const net = this.networks.get(id);
+        if (net !== undefined && bypassAllowed(net)) this.bypass.adopt(net.bridge, bypassCapacity(parseSubnet(net.subnet, false).prefixLen), list);
+      }
+    } catch (e) {
+      this.bypassFailed(e);
+    }
+  }
+
+  private joinBypass(net: NetworkRecord, member: BypassMember): void {
+    if (this.bypass === undefined || !this.bypassJoins || !bypassAllowed(net)) return;
+    try {
+      if (!this.bypass.join(net.bridge, bypassCapacity(parseSubnet(net.subnet, false).prefixLen), member)) {
+        this.log(`network ${net.name} has more containers than its bridge bypass holds; the others talk through the bridge`);
+      }
+    } catch (e) {
+      this.bypassFailed(e);
+    }
+  }
+
+  /** New containers talk through the bridge from now on (those already in keep their bypass until they leave). */
+  private bypassFailed(e: unknown): void {
+    this.bypassJoins = false;
+    this.warnIfBridgedTrafficIsFiltered(`the bridge bypass failed (${e instanceof Error ? e.message : String(e)})`);
+  }
+
   /**
-   * With br_netfilter on (Docker loads it), bridged IPv4 goes through the host's iptables FORWARD chain: where its
-   * policy is DROP (Docker's), containers on one network cannot reach each other. We never edit others' rules, so
-   * we say what to add. (The bridge's own nf_call_iptables=0 cannot override the sysctl: the kernel ORs the two.)
+   * Without the bypass: with br_netfilter on (Docker loads it), bridged IPv4 goes through the host's iptables FORWARD
+   * chain; where its policy is DROP (Docker's), containers on one network cannot reach each other. We never edit
+   * others' rules, so we say what to add. (The bridge's own nf_call_iptables=0 cannot override the sysctl: the
+   * kernel ORs the two.)
    */
-  private warnIfBridgedTrafficIsFiltered(): void {
+  private warnIfBridgedTrafficIsFiltered(why: string): void {
     let on = '';
     try {
       on = readFileSync('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').trim();
     } catch {
+      this.log(why);
       return; // br_netfilter not loaded: bridged traffic never meets iptables
     }
-    if (on !== '1') return;
-    this.log('bridged traffic on this host goes through iptables (net.bridge.bridge-nf-call-iptables=1, as where Docker runs); '
+    if (on !== '1') {
+      this.log(why);
+      return;
+    }
+    this.log(`${why}; bridged traffic on this host goes through iptables (net.bridge.bridge-nf-call-iptables=1, as where Docker runs): `
       + 'if the FORWARD policy is DROP, containers on one network cannot reach each other: allow it with '
       + `\`iptables -I DOCKER-USER -i ${this.linkPrefix}+ -o ${this.linkPrefix}+ -j ACCEPT\` (without Docker: -I FORWARD)`);
   }
@@ -216,6 +282,7 @@ export class NetworkManager implements NetworkService {
     await Promise.all(servers.map((s) => s?.close()));
     const def = this.defaultNetwork();
     if (def !== undefined && this.endpointsOn(def.id).length === 0 && this.bridgesUp.delete(def.bridge)) this.quietly(() => deleteBridge(def.bridge));
+    this.bypass?.close();
     await this.reaper.close();
   }
 
@@ -368,6 +435,7 @@ export class NetworkManager implements NetworkService {
       if (link !== undefined) nl.setUp(link.index, false);
     });
     this.reaper.delete(net.bridge);
+    this.bypass?.forget(net.bridge);
     this.bridgesUp.delete(net.bridge);
     this.store.deleteNetwork(net.id);
     this.networks.delete(net.id);
@@ -568,6 +636,7 @@ export class NetworkManager implements NetworkService {
       detachContainer(hostIfName); // a leftover of a start the daemon did not finish
       att = attachContainer(spec);
     }
+    this.joinBypass(net, { hostIfIndex: att.hostIfIndex, mac: att.mac });
     if (w.ip === undefined && ip !== preferred) this.lastIp.set(net.id, ip);
     const dnsNames = net.isDefault ? [] : uniq([rec.name, ...w.aliases, shortId(rec.id)]);
     for (const name of dnsNames) this.table(net.id).add(name, ip);
@@ -584,6 +653,8 @@ export class NetworkManager implements NetworkService {
   private unplug(ep: EndpointRecord, later = false): void {
     const t = this.tables.get(ep.networkId);
     if (t !== undefined) for (const name of ep.dnsNames) t.remove(name, ep.ip);
+    const bridge = this.networks.get(ep.networkId)?.bridge;
+    if (bridge !== undefined && this.bypass !== undefined) this.quietly(() => this.bypass?.leave(bridge, ep.mac));
     if (later) this.reaper.delete(ep.hostIfName);
     else this.quietly(() => detachContainer(ep.hostIfName));
   }
@@ -808,6 +879,14 @@ export class NetworkManager implements NetworkService {
 
 function copyAttachment(n: { readonly network: string; readonly aliases: readonly string[]; readonly ipv4Address?: string | undefined }): NetworkAttachment {
   return { network: n.network, aliases: [...n.aliases], ipv4Address: n.ipv4Address };
+}
+
+/**
+ * Docker's `enable_icc=false` asks for containers of the network not to talk to each other. Gantry does not enforce
+ * it on the bridge (yet), but the bypass must never be what connects them.
+ */
+function bypassAllowed(net: NetworkRecord): boolean {
+  return net.options['com.docker.network.bridge.enable_icc'] !== 'false';
 }
 
 /** Network id → address of a container's endpoints. */

@@ -82,6 +82,20 @@ describe('stores and records they cannot use', () => {
     assert.equal(JSON.parse(read('networks/n2.json')).version, 1);
   });
 
+  test('networks: temp files of writes a crash interrupted are removed at start; records and other files are kept', () => {
+    write('networks/endpoints/.c1.json.4242.0.tmp', '{"containerId": "c1", "pi');
+    write(`networks/.${NET_ID}.json.4242.7.tmp`, '{');
+    write(`networks/${NET_ID}.json`, JSON.stringify(netRecord(NET_ID, 'kept')));
+    write('networks/endpoints/notes.tmp', 'not ours');
+    const s = new NetworkStore(root);
+    assert.deepEqual(s.removeStaleTemps().sort(), [`networks/.${NET_ID}.json.4242.7.tmp`, 'networks/endpoints/.c1.json.4242.0.tmp']);
+    assert.deepEqual(readdirSync(join(root, 'networks', 'endpoints')), ['notes.tmp']);
+    assert.deepEqual(s.loadNetworks().map((n) => n.name), ['kept']);
+    assert.deepEqual(s.removeStaleTemps(), [], 'nothing left the second time');
+    s.saveNetwork(netRecord('n3', 'three'));
+    assert.deepEqual(readdirSync(join(root, 'networks')).filter((n) => n.endsWith('.tmp')), [], 'a save leaves no temp file');
+  });
+
   test('stacks: a newer stored stack is left out of the list, and get/save/delete refuse it', () => {
     write('stacks/future.json', FUTURE);
     const s = new StackStore(root);
