@@ -5,6 +5,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonPaths } from '../common/paths.js';
 import { refusalLine, refusedRecords } from '../common/versioned-record.js';
+import { sweepInterruptedWrites } from './interrupted-writes.js';
 import { detectCgroupDriver, type CgroupDriver } from '../engine/cgroups/index.js';
 import { systemClock } from '../engine/clock.js';
 import { LinuxRuntime } from '../engine/containers/linux-runtime.js';
@@ -28,6 +29,8 @@ export class Daemon {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
     rmSync(join(paths.root, 'tmp'), { recursive: true, force: true });
     mkdirSync(join(paths.root, 'tmp'), { recursive: true, mode: 0o700 });
+    const swept = sweepInterruptedWrites(paths.root);
+    if (swept.length > 0) log(`removed temp files of interrupted writes: ${swept.join(', ')}`);
     const store = new ContainerStore(paths.root);
     const loaded = store.load();
     // A directory without a record is a create that died half-way (nothing ran from it: removed), unless its
