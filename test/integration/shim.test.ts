@@ -548,7 +548,7 @@ describe('gantry-shim exec', () => {
 });
 
 describe('gantry-shim versions', () => {
-  test('the spec version: `version 1` first is read, no version counts as 1, another is refused naming both', async (t) => {
+  test('the spec version: `version 1` and `2` first are read, no version counts as 1, a newer one is refused naming both', async (t) => {
     await scenario(t, async ({ dir, root, run, track }) => {
       // Every other test here writes specs without a version, as the daemon did before versions existed.
       const v1 = track(Shim.spawn(dir, [['version', '1'], ...containerSpec(dir, root, ['true'])]));
@@ -556,11 +556,16 @@ describe('gantry-shim versions', () => {
       assert.equal(await v1.go(), 'started');
       assert.equal((await finished(v1, dir)).code, 0);
 
+      const v2 = track(Shim.spawn(dir, [['version', '2'], ...containerSpec(dir, root, ['true'])], 'run', 'spec-v2'));
+      await v2.ready();
+      assert.equal(await v2.go(), 'started');
+      assert.equal((await finished(v2, dir)).code, 0);
+
       // Refused for its version even though a key of that newer format follows, and nothing is left behind.
-      const v2 = track(Shim.spawn(dir, [['version', '2'], ...containerSpec(dir, root, ['true']), ['colour', 'blue']], 'run', 'spec2'));
-      assert.equal(await v2.line(),
-        'error spec: version `2` is not supported: this shim reads spec version 1 (the daemon and the shim must come from the same build)');
-      assert.equal(await v2.waitExit(), 1);
+      const v3 = track(Shim.spawn(dir, [['version', '3'], ...containerSpec(dir, root, ['true']), ['colour', 'blue']], 'run', 'spec3'));
+      assert.equal(await v3.line(),
+        'error spec: version `3` is not supported: this shim reads spec versions 1 to 2 (the daemon and the shim must come from the same build)');
+      assert.equal(await v3.waitExit(), 1);
       assert.equal(existsSync(dir.join('sock')), false);
 
       const late = run(['true'], [['version', '1']]);
