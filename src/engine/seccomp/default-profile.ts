@@ -1,7 +1,8 @@
-// Gantry's default seccomp profile: Docker's default (moby profiles/seccomp/default.json) as data. Everything not
+// Gantry's default seccomp profile: Docker's default (moby/profiles seccomp/default.json, the one Docker 25+ ships:
+// io_uring refused, AF_ALG and AF_VSOCK sockets refused) as data. Everything not
 // listed fails with EPERM; some syscalls are allowed only with a capability (`--cap-add SYS_ADMIN` allows mount,
 // unshare, setns…), or only with harmless arguments (clone without namespace flags, personality's usual values,
-// socket of any family but AF_VSOCK); clone3 answers ENOSYS without CAP_SYS_ADMIN so libcs fall back to clone,
+// socket of any family but AF_ALG and AF_VSOCK); clone3 answers ENOSYS without CAP_SYS_ADMIN so libcs fall back to clone,
 // whose flags the filter can see.
 import type { SeccompArg, SeccompProfile, SeccompRule } from './profile.js';
 
@@ -17,7 +18,7 @@ getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getitimer getp
 getppid getpriority getrandom getresgid getresgid32 getresuid getresuid32 getrlimit get_robust_list getrusage getsid
 getsockname getsockopt get_thread_area gettid gettimeofday getuid getuid32 getxattr inotify_add_watch inotify_init
 inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy io_getevents io_pgetevents io_pgetevents_time64
-ioprio_get ioprio_set io_setup io_submit io_uring_enter io_uring_register io_uring_setup ipc kill landlock_add_rule
+ioprio_get ioprio_set io_setup io_submit ipc kill landlock_add_rule
 landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr link linkat listen listxattr llistxattr
 _llseek lremovexattr lseek lsetxattr lstat lstat64 madvise membarrier memfd_create memfd_secret mincore mkdir
 mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect mq_getsetattr mq_notify mq_open mq_timedreceive
@@ -38,13 +39,16 @@ signalfd signalfd4 sigprocmask sigreturn socketcall socketpair splice stat stat6
 symlinkat sync sync_file_range syncfs sysinfo tee tgkill time timer_create timer_delete timer_getoverrun
 timer_gettime timer_gettime64 timer_settime timer_settime64 timerfd_create timerfd_gettime timerfd_gettime64
 timerfd_settime timerfd_settime64 times tkill truncate truncate64 ugetrlimit umask uname unlink unlinkat utime
-utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev`;
+utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev
+cachestat fchmodat2 futex_requeue futex_wait futex_wake getxattrat listmount listxattrat map_shadow_stack mseal
+removexattrat riscv_hwprobe setxattrat statmount uretprobe`;
 
 /** Syscalls allowed only with a capability (Docker's `includes.caps`). */
 const WITH_CAPABILITY: ReadonlyArray<[string, string]> = [
   ['CAP_DAC_READ_SEARCH', 'open_by_handle_at'],
-  ['CAP_SYS_ADMIN', `bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr
-    move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare`],
+  ['CAP_SYS_ADMIN', `bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie lsm_get_self_attr
+    lsm_list_modules lsm_set_self_attr mount mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd
+    setdomainname sethostname setns syslog umount umount2 unshare`],
   ['CAP_SYS_BOOT', 'reboot'],
   ['CAP_SYS_CHROOT', 'chroot'],
   ['CAP_SYS_MODULE', 'delete_module init_module finit_module'],
@@ -71,7 +75,8 @@ const ARCH_ONLY: ReadonlyArray<[string[], string]> = [
 
 /** The namespace flags of clone(2) (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET): 0x7E020000. */
 export const CLONE_NAMESPACE_FLAGS = 0x7e020000n;
-/** AF_VSOCK: the one socket family the default refuses. */
+/** The socket families the default refuses: AF_ALG (38) and AF_VSOCK (40). */
+const AF_ALG = 38n;
 const AF_VSOCK = 40n;
 /** personality(2) values allowed: PER_LINUX, PER_LINUX32, UNAME26, PER_LINUX32|UNAME26, and the query 0xffffffff. */
 const PERSONALITIES = [0n, 8n, 0x20000n, 0x20008n, 0xffffffffn];
@@ -94,7 +99,9 @@ export function defaultSeccompProfile(): SeccompProfile {
     syscalls: [
       allow(words(ALWAYS)),
       allow(['process_vm_readv', 'process_vm_writev', 'ptrace'], { includes: { ...none(), minKernel: '4.8' } }),
-      allow(['socket'], { args: [cond(0, 'SCMP_CMP_NE', AF_VSOCK)] }),
+      allow(['socket'], { args: [cond(0, 'SCMP_CMP_LT', AF_ALG)] }),
+      allow(['socket'], { args: [cond(0, 'SCMP_CMP_EQ', AF_ALG + 1n)] }),
+      allow(['socket'], { args: [cond(0, 'SCMP_CMP_GT', AF_VSOCK)] }),
       ...PERSONALITIES.map((p) => allow(['personality'], { args: [cond(0, 'SCMP_CMP_EQ', p)] })),
       ...ARCH_ONLY.map(([arches, names]) => allow(words(names), { includes: { caps: [], arches } })),
       ...WITH_CAPABILITY.map(([cap, names]) => allow(words(names), { includes: { caps: [cap], arches: [] } })),

@@ -99,8 +99,8 @@ describe('the default profile compiled (Docker\'s semantics)', () => {
     assert.equal(encodeFilter(prog).length, prog.length * 8);
   });
   test('allows the usual syscalls, refuses keyctl, add_key, mount, unshare, setns, bpf with EPERM', () => {
-    for (const n of ['read', 'write', 'openat', 'execve', 'mkdir', 'io_uring_setup', 'capset', 'setresuid', 'prctl', 'chroot', 'exit_group']) assert.equal(call(prog, n), ALLOW, n);
-    for (const n of ['keyctl', 'add_key', 'request_key', 'mount', 'umount2', 'unshare', 'setns', 'bpf', 'reboot', 'kexec_load', 'init_module', 'open_by_handle_at', 'kcmp']) assert.equal(call(prog, n), EPERM, n);
+    for (const n of ['read', 'write', 'openat', 'execve', 'mkdir', 'capset', 'setresuid', 'prctl', 'chroot', 'exit_group']) assert.equal(call(prog, n), ALLOW, n);
+    for (const n of ['keyctl', 'add_key', 'request_key', 'mount', 'umount2', 'unshare', 'setns', 'bpf', 'reboot', 'kexec_load', 'init_module', 'open_by_handle_at', 'kcmp', 'io_uring_setup', 'io_uring_enter']) assert.equal(call(prog, n), EPERM, n);
   });
   test('clone without namespace flags only; clone3 is ENOSYS; CAP_SYS_ADMIN allows both and mount, unshare', () => {
     assert.equal(call(prog, 'clone', 0x01200011n), ALLOW); // fork's flags
@@ -112,10 +112,11 @@ describe('the default profile compiled (Docker\'s semantics)', () => {
     for (const n of ['mount', 'unshare', 'setns', 'umount2', 'sethostname']) assert.equal(call(admin, n), ALLOW, n);
     assert.equal(call(admin, 'keyctl'), EPERM);
   });
-  test('personality: only Docker\'s values; socket: every family but AF_VSOCK', () => {
+  test('personality: only Docker\'s values; socket: every family but AF_ALG and AF_VSOCK', () => {
     for (const v of [0n, 8n, 0x20000n, 0x20008n, 0xffffffffn]) assert.equal(call(prog, 'personality', v), ALLOW, `${v}`);
     for (const v of [1n, 0x0040000n, 0x1_ffffffffn]) assert.equal(call(prog, 'personality', v), EPERM, `${v}`);
-    assert.equal(call(prog, 'socket', 2n), ALLOW);
+    for (const family of [1n, 2n, 10n, 16n, 37n, 39n, 41n, 45n]) assert.equal(call(prog, 'socket', family), ALLOW, `${family}`);
+    assert.equal(call(prog, 'socket', 38n), EPERM);
     assert.equal(call(prog, 'socket', 40n), EPERM);
     assert.equal(call(prog, 'socket', (1n << 32n) | 40n), ALLOW, 'a 64-bit value is compared whole');
   });
