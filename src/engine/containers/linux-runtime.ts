@@ -345,7 +345,8 @@ export class LinuxRuntime implements ContainerRuntime {
       capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged || x.privileged),
       noNewPrivs: rec.host.noNewPrivileges === true,
       // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
-      seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged), tty: x.tty, stdin: x.stdin, exitFile, socket,
+      seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
+      tty: x.tty, stdin: x.stdin, exitFile, socket,
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath);

@@ -8,6 +8,10 @@ import { defaultSeccompProfile } from './default-profile.js';
 import { parseSeccompProfile, type SeccompProfile } from './profile.js';
 import { hostSeccompArch, kernelVersion, resolveProfile, type SeccompContext } from './rules.js';
 
+/** The capability set a custom profile is test-compiled with at create (every start compiles it again for the
+ * container's own set). */
+const DEFAULT_CHECK_CAPS = 0n;
+
 /** What a container record keeps: absent = the default profile. A custom profile is kept as its JSON text, so a
  * restart (after a daemon restart too) compiles the same filter. */
 export type SeccompChoice = { kind: 'unconfined' } | { kind: 'profile'; json: string };
@@ -35,8 +39,6 @@ export function capabilityNames(mask: bigint): Set<string> {
   CAPABILITIES.forEach((name, i) => { if ((mask >> BigInt(i)) & 1n) names.add(`CAP_${name}`); });
   return names;
 }
-
-const DEFAULT_CHECK_CAPS = 0n;
 
 function contextFor(capsMask: bigint): SeccompContext {
   return { arch: hostSeccompArch(), caps: capabilityNames(capsMask), kernel: kernelVersion(release()) };
