@@ -72,6 +72,14 @@ describe('seccomp', { skip }, () => {
     assert.equal(statusField(s, 'Seccomp_filters'), '1');
   });
 
+  test('32-bit syscalls (int 0x80) get the i386 part of the default; a profile without that ABI kills the process', () => {
+    const p = probe([], 'i386');
+    assert.deepEqual(p, { i386_getpid: 0, i386_keyctl: EPERM, i386_clone3: ENOSYS });
+    assert.notEqual(probe(['--security-opt', 'seccomp=unconfined'], 'i386')['i386_keyctl'], EPERM);
+    const killed = d.gantry(['run', '--rm', '--security-opt', `seccomp=${mkdirProfile}`, 'probe', '/probe', 'i386_getpid']);
+    assert.equal(killed.status, 128 + 31, `SIGSYS: ${killed.stdout} ${killed.stderr}`);
+  });
+
   test('seccomp=unconfined and --privileged run without a filter', () => {
     const p = probe(['--security-opt', 'seccomp=unconfined']);
     assert.notEqual(p['keyctl'], EPERM, JSON.stringify(p));

@@ -6,7 +6,7 @@ import { CAPABILITIES } from '../runtime/capabilities.js';
 import { compileFilter, encodeFilter } from './compile.js';
 import { defaultSeccompProfile } from './default-profile.js';
 import { parseSeccompProfile, type SeccompProfile } from './profile.js';
-import { hostSeccompArch, kernelVersion, resolveProfile, type SeccompContext } from './rules.js';
+import { seccompHost, kernelVersion, resolveProfile, type SeccompContext } from './rules.js';
 
 /** The capability set a custom profile is test-compiled with at create (every start compiles it again for the
  * container's own set). */
@@ -41,7 +41,7 @@ export function capabilityNames(mask: bigint): Set<string> {
 }
 
 function contextFor(capsMask: bigint): SeccompContext {
-  return { arch: hostSeccompArch(), caps: capabilityNames(capsMask), kernel: kernelVersion(release()) };
+  return { host: seccompHost(), caps: capabilityNames(capsMask), kernel: kernelVersion(release()) };
 }
 
 function compileFor(profile: SeccompProfile, capsMask: bigint): Buffer {

@@ -13,6 +13,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A syscall of the 32-bit ABI (i386) from this 64-bit process: seccomp sees AUDIT_ARCH_I386 and i386 numbers. */
+static long int80(long nr, long a, long b, long c) {
+  long ret;
+  __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
+  if (ret < 0 && ret > -4096) {
+    errno = (int)-ret;
+    return -1;
+  }
+  return ret;
+}
+
 static void report(const char *name, long r) {
   printf("%s %d\n", name, r < 0 ? errno : 0);
   fflush(stdout);
@@ -35,5 +46,10 @@ int main(int argc, char **argv) {
   /* a directory only the probe's image has: run on a host by mistake, this mounts nothing (ENOENT) */
   TRY("mount", syscall(SYS_mount, "none", "/seccomp-probe-mnt", "tmpfs", 0, "size=64k"));
   TRY("unshare_user", syscall(SYS_unshare, CLONE_NEWUSER)); /* last: after it this process holds no capability */
+  /* i386 only when asked (`i386` or a name): a profile without the i386 ABI kills the process for them */
+#define TRY32(name, call) do { if (only && (strcmp(only, "i386") == 0 || strcmp(only, name) == 0)) { errno = 0; long r_ = (call); report(name, r_); } } while (0)
+  TRY32("i386_getpid", int80(20, 0, 0, 0));
+  TRY32("i386_keyctl", int80(288, 0, -3, 0));
+  TRY32("i386_clone3", int80(435, 0, 0, 0));
   return 0;
 }

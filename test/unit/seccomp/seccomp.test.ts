@@ -5,7 +5,8 @@ import { compileFilter, encodeFilter, BPF_MAXINSNS, type SockFilter } from '../.
 import { defaultSeccompProfile } from '../../../src/engine/seccomp/default-profile.js';
 import { capabilityNames, seccompChoiceOf, seccompFilterFor } from '../../../src/engine/seccomp/index.js';
 import { parseSeccompProfile, SECCOMP_OPS, type SeccompAction, type SeccompArg, type SeccompProfile, type SeccompRule } from '../../../src/engine/seccomp/profile.js';
-import { ARCH_X86_64, SECCOMP_RET, resolveProfile, seccompRet, type SeccompContext } from '../../../src/engine/seccomp/rules.js';
+import { HOST_X86_64, SECCOMP_RET, resolveProfile, seccompRet, type SeccompContext } from '../../../src/engine/seccomp/rules.js';
+import { SYSCALLS_I386 } from '../../../src/engine/seccomp/syscalls-i386.js';
 import { SYSCALLS_X86_64 } from '../../../src/engine/seccomp/syscalls-x86_64.js';
 import { capabilityMask } from '../../../src/engine/runtime/capabilities.js';
 import { runBpf } from './bpf-interpreter.js';
@@ -13,42 +14,55 @@ import { isCode } from '../core/helpers.js';
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const AUDIT_ARCH_I386 = 0x40000003;
+const AUDIT_ARCH_AARCH64 = 0xc00000b7;
 const EPERM = (SECCOMP_RET.ERRNO | 1) >>> 0;
 const ENOSYS = (SECCOMP_RET.ERRNO | 38) >>> 0;
 const ALLOW = SECCOMP_RET.ALLOW;
 const NR = (name: string): number => { const n = SYSCALLS_X86_64[name]; assert.ok(n !== undefined, name); return n; };
-const ctx = (caps: Iterable<string>, kernel: [number, number] = [6, 1]): SeccompContext => ({ arch: ARCH_X86_64, caps: new Set(caps), kernel });
+const ctx = (caps: Iterable<string>, kernel: [number, number] = [6, 1]): SeccompContext => ({ host: HOST_X86_64, caps: new Set(caps), kernel });
 const DEFAULT_CAPS = capabilityNames(capabilityMask([], []));
 const compiled = (profile: SeccompProfile, c: SeccompContext): SockFilter[] => compileFilter(resolveProfile(profile, c));
 const call = (prog: readonly SockFilter[], name: string, ...args: bigint[]): number => runBpf(prog, { nr: NR(name), arch: AUDIT_ARCH_X86_64, args });
+const NR32 = (name: string): number => { const n = SYSCALLS_I386[name]; assert.ok(n !== undefined, name); return n; };
+const call32 = (prog: readonly SockFilter[], name: string, ...args: bigint[]): number => runBpf(prog, { nr: NR32(name), arch: AUDIT_ARCH_I386, args });
 
 // ---- the reference: a profile evaluated directly, rule by rule, with 64-bit arithmetic --------------------------
 
 const U64 = (1n << 64n) - 1n;
-function holds(c: SeccompArg, args: readonly bigint[]): boolean {
-  const a = args[c.index] ?? 0n;
+function holds(c: SeccompArg, args: readonly bigint[], bits: 32 | 64): boolean {
+  const cut = (v: bigint): bigint => (bits === 32 ? v & 0xffffffffn : v);
+  const a = cut(args[c.index] ?? 0n);
+  const v = cut(c.value);
   switch (c.op) {
-    case 'SCMP_CMP_EQ': return a === c.value;
-    case 'SCMP_CMP_NE': return a !== c.value;
-    case 'SCMP_CMP_LT': return a < c.value;
-    case 'SCMP_CMP_LE': return a <= c.value;
-    case 'SCMP_CMP_GT': return a > c.value;
-    case 'SCMP_CMP_GE': return a >= c.value;
-    case 'SCMP_CMP_MASKED_EQ': return (a & c.value) === c.valueTwo;
+    case 'SCMP_CMP_EQ': return a === v;
+    case 'SCMP_CMP_NE': return a !== v;
+    case 'SCMP_CMP_LT': return a < v;
+    case 'SCMP_CMP_LE': return a <= v;
+    case 'SCMP_CMP_GT': return a > v;
+    case 'SCMP_CMP_GE': return a >= v;
+    case 'SCMP_CMP_MASKED_EQ': return (a & v) === cut(c.valueTwo);
   }
 }
-function reference(profile: SeccompProfile, c: SeccompContext, nr: number, args: readonly bigint[]): number {
+/** The ABIs: x86_64 always, i386 when the profile names SCMP_ARCH_X86 (directly or as x86_64's sub-architecture). */
+function reference(profile: SeccompProfile, c: SeccompContext, nr: number, args: readonly bigint[], arch = AUDIT_ARCH_X86_64): number {
   const def = seccompRet(profile.defaultAction, profile.defaultErrnoRet);
-  const name = Object.entries(SYSCALLS_X86_64).find(([, n]) => n === nr)?.[0];
+  const i386 = profile.architectures.includes('SCMP_ARCH_X86')
+    || profile.archMap.some((m) => m.architecture === 'SCMP_ARCH_X86_64' && m.subArchitectures.includes('SCMP_ARCH_X86'));
+  if (arch !== AUDIT_ARCH_X86_64 && !(arch === AUDIT_ARCH_I386 && i386)) return SECCOMP_RET.KILL_PROCESS;
+  if (arch === AUDIT_ARCH_X86_64 && nr >= 0x40000000) return nr === 0xffffffff ? def : SECCOMP_RET.KILL_PROCESS;
+  const table = arch === AUDIT_ARCH_I386 ? SYSCALLS_I386 : SYSCALLS_X86_64;
+  const bits = arch === AUDIT_ARCH_I386 ? 32 : 64;
+  const name = Object.entries(table).find(([, n]) => n === nr)?.[0];
   for (const r of profile.syscalls) {
     if (name === undefined || !r.names.includes(name)) continue;
     if (!r.includes.caps.every((cap) => c.caps.has(cap)) || r.excludes.caps.some((cap) => c.caps.has(cap))) continue;
     if (r.includes.arches.length > 0 && !r.includes.arches.includes('amd64')) continue;
     if (r.excludes.arches.includes('amd64')) continue;
+    if (r.includes.minKernel !== undefined && (c.kernel[0] * 1000 + c.kernel[1]) < Number(r.includes.minKernel.split('.')[0]) * 1000 + Number(r.includes.minKernel.split('.')[1])) continue;
     const ret = seccompRet(r.action, r.errnoRet);
     if (ret === def) continue;
     const sameIndex = new Set(r.args.map((x) => x.index)).size !== r.args.length;
-    const match = sameIndex ? r.args.some((x) => holds(x, args)) : r.args.every((x) => holds(x, args));
+    const match = sameIndex ? r.args.some((x) => holds(x, args, bits)) : r.args.every((x) => holds(x, args, bits));
     if (match) return ret;
   }
   return def;
@@ -94,7 +108,7 @@ describe('seccomp profile parser', () => {
 describe('the default profile compiled (Docker\'s semantics)', () => {
   const prog = compiled(defaultSeccompProfile(), ctx(DEFAULT_CAPS));
   const admin = compiled(defaultSeccompProfile(), ctx([...DEFAULT_CAPS, 'CAP_SYS_ADMIN']));
-  test(`fits the kernel's limit (${prog.length} instructions, ${encodeFilter(prog).length} bytes)`, () => {
+  test(`fits the kernel's limit (${prog.length} instructions, ${encodeFilter(prog).length} bytes, x86_64 and i386)`, () => {
     assert.ok(prog.length < 1000, `${prog.length}`);
     assert.equal(encodeFilter(prog).length, prog.length * 8);
   });
@@ -125,8 +139,21 @@ describe('the default profile compiled (Docker\'s semantics)', () => {
     assert.equal(call(compiled(defaultSeccompProfile(), ctx(DEFAULT_CAPS, [4, 7])), 'ptrace'), EPERM);
     assert.equal(call(compiled(defaultSeccompProfile(), ctx([...DEFAULT_CAPS, 'CAP_SYS_PTRACE'], [4, 7])), 'ptrace'), ALLOW);
   });
-  test('another ABI (i386) and x32 numbers kill the process; nr -1 gets the default', () => {
-    assert.equal(runBpf(prog, { nr: 0, arch: AUDIT_ARCH_I386, args: [] }), SECCOMP_RET.KILL_PROCESS);
+  test('i386 (archMap\'s sub-architecture) gets its own section with its own numbers; 32-bit arguments', () => {
+    for (const n of ['read', 'write', 'socketcall', 'mmap2', '_llseek', 'execve']) assert.equal(call32(prog, n), ALLOW, n);
+    for (const n of ['keyctl', 'add_key', 'mount', 'unshare', 'io_uring_setup']) assert.equal(call32(prog, n), EPERM, n);
+    assert.equal(call32(prog, 'clone3'), ENOSYS);
+    assert.equal(call32(prog, 'clone', 0x10000000n | 17n), EPERM);
+    assert.equal(call32(prog, 'clone', 17n), ALLOW);
+    assert.equal(call32(prog, 'personality', 0xffffffffn), ALLOW);
+    assert.equal(call32(prog, 'socket', 40n), EPERM);
+    assert.equal(call32(admin, 'mount'), ALLOW);
+  });
+  test('an ABI the profile does not name (aarch64; i386 without archMap) and x32 numbers kill the process; nr -1 gets the default', () => {
+    assert.equal(runBpf(prog, { nr: 0, arch: AUDIT_ARCH_AARCH64, args: [] }), SECCOMP_RET.KILL_PROCESS);
+    const nativeOnly = compiled({ ...defaultSeccompProfile(), archMap: [] }, ctx(DEFAULT_CAPS));
+    assert.equal(runBpf(nativeOnly, { nr: NR32('read'), arch: AUDIT_ARCH_I386, args: [] }), SECCOMP_RET.KILL_PROCESS);
+    assert.equal(call(nativeOnly, 'read'), ALLOW);
     assert.equal(runBpf(prog, { nr: 0x40000000 | NR('read'), arch: AUDIT_ARCH_X86_64, args: [] }), SECCOMP_RET.KILL_PROCESS);
     assert.equal(runBpf(prog, { nr: 0xffffffff, arch: AUDIT_ARCH_X86_64, args: [] }), EPERM);
     assert.equal(runBpf(prog, { nr: 100000, arch: AUDIT_ARCH_X86_64, args: [] }), EPERM);
@@ -138,11 +165,12 @@ describe('the default profile compiled (Docker\'s semantics)', () => {
     assert.equal(seccompFilterFor(undefined, mask, true), undefined);
     assert.equal(seccompFilterFor({ kind: 'unconfined' }, mask, false), undefined);
   });
-  test('every syscall number 0..511 with the default set and with CAP_SYS_ADMIN matches the profile', () => {
+  test('every syscall number 0..511 of both ABIs, with the default set and with CAP_SYS_ADMIN, matches the profile', () => {
     for (const [p, caps] of [[prog, DEFAULT_CAPS], [admin, new Set([...DEFAULT_CAPS, 'CAP_SYS_ADMIN'])]] as const) {
       for (let nr = 0; nr < 512; nr++) {
         for (const args of [[], [0x7e020000n], [40n, 1n], [0xffffffffn]]) {
           assert.equal(runBpf(p, { nr, arch: AUDIT_ARCH_X86_64, args }), reference(defaultSeccompProfile(), ctx(caps), nr, args), `nr ${nr}`);
+          assert.equal(runBpf(p, { nr, arch: AUDIT_ARCH_I386, args }), reference(defaultSeccompProfile(), ctx(caps), nr, args, AUDIT_ARCH_I386), `i386 nr ${nr}`);
         }
       }
     }
@@ -164,17 +192,24 @@ const ruleArb: fc.Arbitrary<SeccompRule> = fc.record({
 });
 const profileArb: fc.Arbitrary<SeccompProfile> = fc.record({
   defaultAction: actionArb, defaultErrnoRet: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
-  architectures: fc.constant([]), archMap: fc.constant([]), syscalls: fc.array(ruleArb, { maxLength: 8 }),
+  architectures: fc.constantFrom([], ['SCMP_ARCH_X86_64'], ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']),
+  archMap: fc.constantFrom([], [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] }]),
+  syscalls: fc.array(ruleArb, { maxLength: 8 }),
 });
 
 describe('compiler against a direct evaluation of the profile (fast-check)', () => {
-  test('random profiles, capability sets and calls', () => {
+  test('random profiles, capability sets and calls, on every ABI', () => {
+    const archArb = fc.constantFrom(AUDIT_ARCH_X86_64, AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64);
     fc.assert(fc.property(profileArb, fc.subarray(['CAP_SYS_ADMIN', 'CAP_CHOWN', 'CAP_NET_RAW']), fc.array(fc.record({
-      name: fc.constantFrom(...NAMES.filter((n) => n !== 'no_such_syscall'), 'getpid'), args: fc.array(u64, { minLength: 3, maxLength: 3 }),
+      name: fc.constantFrom(...NAMES.filter((n) => n !== 'no_such_syscall'), 'getpid'), args: fc.array(u64, { minLength: 3, maxLength: 3 }), arch: archArb,
+      x32: fc.boolean(),
     }), { minLength: 1, maxLength: 20 }), (profile, caps, calls) => {
       const c = ctx(caps);
       const prog = compiled(profile, c);
-      for (const { name, args } of calls) assert.equal(call(prog, name, ...args), reference(profile, c, NR(name), args), `${name}(${args.join(', ')})`);
+      for (const { name, args, arch, x32 } of calls) {
+        const nr = (arch === AUDIT_ARCH_I386 ? NR32(name) : NR(name)) | (x32 && arch === AUDIT_ARCH_X86_64 ? 0x40000000 : 0);
+        assert.equal(runBpf(prog, { nr, arch, args }), reference(profile, c, nr, args, arch), `${arch.toString(16)} ${name}(${args.join(', ')})`);
+      }
     }), { numRuns: 400 });
   });
   test('the default profile under random capability sets and arguments', () => {
