@@ -23,13 +23,13 @@ export async function run({ runs = 20 } = {}) {
   const { TestDaemon } = await dist('test/helpers/daemon.js');
   const { compileFilter, encodeFilter } = await dist('src/engine/seccomp/compile.js');
   const { defaultSeccompProfile } = await dist('src/engine/seccomp/default-profile.js');
-  const { resolveProfile, ARCH_X86_64 } = await dist('src/engine/seccomp/rules.js');
+  const { resolveProfile, HOST_X86_64 } = await dist('src/engine/seccomp/rules.js');
   const { capabilityNames } = await dist('src/engine/seccomp/index.js');
   const { capabilityMask } = await dist('src/engine/runtime/capabilities.js');
   const results = [];
 
   // compile cost, in this process (the daemon pays it once per capability set)
-  const ctx = { arch: ARCH_X86_64, caps: capabilityNames(capabilityMask([], [])), kernel: [6, 1] };
+  const ctx = { host: HOST_X86_64, caps: capabilityNames(capabilityMask([], [])), kernel: [6, 1] };
   const compileTimes = [];
   let prog = [];
   for (let i = 0; i < 200; i++) {
@@ -51,7 +51,19 @@ export async function run({ runs = 20 } = {}) {
       const b = timeOnce([...base, '--security-opt', 'seccomp=unconfined', 'busybox', 'true'], d.env);
       if (i >= 2) { confined.push(a); unconfined.push(b); }
     }
+    // per-syscall cost: dd with 1-byte blocks makes two syscalls (read, write) per byte
+    const count = 400000;
+    const dd = ['busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${count}`];
+    const ddConfined = [];
+    const ddUnconfined = [];
+    for (let i = 0; i < 7; i++) {
+      ddConfined.push(timeOnce([...base, ...dd], d.env));
+      ddUnconfined.push(timeOnce([...base, '--security-opt', 'seccomp=unconfined', ...dd], d.env));
+    }
+    const perCallNs = ((median(ddConfined) - median(ddUnconfined)) * 1e6) / (2 * count);
     results.push(
+      { name: `dd bs=1 count=${count} in a container (${2 * count} syscalls), default filter, median`, value: median(ddConfined), unit: 'ms' },
+      { name: 'the same unconfined, median', value: median(ddUnconfined), unit: 'ms', note: `the filter's cost: ~${perCallNs.toFixed(0)} ns per syscall` },
       { name: 'gantry run --rm --network none busybox true, default seccomp filter, median', value: median(confined), unit: 'ms' },
       { name: 'the same with --security-opt seccomp=unconfined, median', value: median(unconfined), unit: 'ms', note: 'runs interleaved with the line above' },
       { name: 'default profile compiled (resolve + BPF + encode), median', value: median(compileTimes), unit: 'ms', note: 'once per capability set per daemon' },
