@@ -40,6 +40,7 @@ noreturn void exec_init(const struct spec *s, int errfd) {
     fail_errno("dup2 error pipe");
     report_and_exit(errfd, "setup-error", 255);
   }
+  if (install_seccomp(s, true) < 0) report_and_exit(errfd, "setup-error", 255);
   execve(s->init_path, (char *const *)argv, (char *const *)(s->env.n ? s->env.v : no_env));
   fail_errno("exec `%s`", s->init_path);
   report_and_exit(errfd, "setup-error", 255);

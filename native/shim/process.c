@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,7 +63,16 @@ static int set_caps(uint64_t caps) {
   return 0;
 }
 
+int install_seccomp(const struct spec *s, bool late) {
+  if (!s->has_seccomp || late != s->no_new_privs) return 0;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &s->seccomp) < 0)
+    return fail_errno("seccomp SECCOMP_SET_MODE_FILTER `%u instructions`", (unsigned)s->seccomp.len);
+  return 0;
+}
+
 int apply_creds(const struct spec *s) {
+  /* without no_new_privs the kernel takes a filter only from a holder of CAP_SYS_ADMIN: before any is dropped */
+  if (install_seccomp(s, false) < 0) return -1;
   if (s->has_caps) {
     for (int cap = 0; cap < 64; cap++) {
       if (s->caps & ((uint64_t)1 << cap)) continue;
@@ -132,5 +142,6 @@ noreturn void exec_command(const struct spec *s, int errfd) {
   umask(022);
   static const char *no_env[] = {NULL};
   environ = (char **)(s->env.n ? s->env.v : no_env);
+  if (install_seccomp(s, true) < 0) report_and_exit(errfd, "setup-error", 255);
   exec_argv(s->args.v, errfd);
 }

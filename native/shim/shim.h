@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdnoreturn.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ size_t fmt_time(char *out, const struct timespec *ts); /* RFC3339Nano UTC, 30 ch
 /* ---- versions (docs/shim-protocol.md) ------------------------------------------------------------
  * SPEC: the spec file format this shim reads (its first entry `version N`; absent = 1). PROTOCOL: what it
  * speaks on stdout/stdin and its socket, announced in `ready` and answered to a `v` frame. */
-#define SHIM_SPEC_VERSION 1
+#define SHIM_SPEC_VERSION 2 /* 2: `seccomp`; versions 1..2 are read */
 #define SHIM_PROTOCOL_VERSION 1
 
 /* ---- spec (spec.c) ----------------------------------------------------------------------------- */
@@ -61,6 +62,8 @@ struct spec {
   bool has_caps;
   uint64_t caps;
   bool no_new_privs, readonly_rootfs, tty, stdin_open, init;
+  bool has_seccomp;
+  struct sock_fprog seccomp; /* installed before exec (process.c, install_seccomp) */
   bool has_oom;
   int oom_score_adj;
   pid_t target_pid;
@@ -78,6 +81,9 @@ int mkdir_p(const char *path); /* plain mkdir -p (after pivot_root) */
 int loopback_up(void);
 int apply_limits(const struct spec *s); /* hostname, rlimits, oom_score_adj */
 int apply_creds(const struct spec *s);  /* groups, gid, uid, capabilities, no_new_privs */
+/* The filter, once, at the point the spec allows: without no_new_privs while CAP_SYS_ADMIN is held (first thing
+ * in apply_creds), with it just before exec (as runc). `late`: the call just before exec. */
+int install_seccomp(const struct spec *s, bool late);
 noreturn void exec_command(const struct spec *s, int errfd);      /* new_session, cwd, umask, env, exec_argv */
 int new_session(bool tty);                                         /* default signals, setsid, controlling tty */
 noreturn void exec_argv(const char *const *argv, int errfd);       /* execvp, else "exec-error 127|126 ..." */

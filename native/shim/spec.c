@@ -23,7 +23,7 @@ struct key {
 /* Scalars whose value is converted after parsing are read from this side table. */
 struct raw {
   const char *version, *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
-  const char *log_max_size, *log_max_files;
+  const char *log_max_size, *log_max_files, *seccomp;
 };
 
 /* off: offsetof in struct spec, or (with RAW) in struct raw; `ns` (RAW | 1) is collected separately */
@@ -54,6 +54,7 @@ static const struct key keys[] = {
     {"groups", 1, SCALAR, R(groups)},
     {"caps", 1, SCALAR, R(caps)},
     {"no_new_privs", 1, SCALAR, R(no_new_privs)},
+    {"seccomp", 1, SCALAR, R(seccomp)},
     {"rlimit", 3, LIST, S(rlimits)},
     {"oom_score_adj", 1, SCALAR, R(oom)},
     {"env", 1, LIST, S(env)},
@@ -160,6 +161,33 @@ static int check_lists(struct spec *s) {
   return 0;
 }
 
+/* `seccomp HEX`: struct sock_filter[] (8 bytes each, the host's byte order) as hex; at most BPF_MAXINSNS. */
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+static int parse_seccomp(const char *hex, struct spec *s) {
+  size_t n = strlen(hex);
+  if (n == 0 || n % 16 != 0 || n / 16 > BPF_MAXINSNS)
+    return fail("spec: `seccomp` must be 1 to %d BPF instructions in hex (16 digits each), got %zu digits", BPF_MAXINSNS, n);
+  unsigned char *bytes = malloc(n / 2);
+  if (!bytes) return fail_errno("malloc seccomp");
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      free(bytes);
+      return fail("spec: `seccomp` has a character that is not a lowercase hex digit at %zu", 2 * i);
+    }
+    bytes[i] = (unsigned char)(hi << 4 | lo);
+  }
+  s->seccomp.filter = (struct sock_filter *)bytes;
+  s->seccomp.len = (unsigned short)(n / 16);
+  s->has_seccomp = true;
+  return 0;
+}
+
 static int convert(struct spec *s, struct raw *r, bool exec_mode) {
   long long v;
   if (r->user[0]) {
@@ -178,6 +206,7 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     s->has_caps = true;
   }
   if (r->no_new_privs && flag(r->no_new_privs, "no_new_privs", &s->no_new_privs) < 0) return -1;
+  if (r->seccomp && parse_seccomp(r->seccomp, s) < 0) return -1;
   if (r->readonly_rootfs && flag(r->readonly_rootfs, "readonly_rootfs", &s->readonly_rootfs) < 0) return -1;
   if (r->tty && flag(r->tty, "tty", &s->tty) < 0) return -1;
   if (r->stdin_open && flag(r->stdin_open, "stdin", &s->stdin_open) < 0) return -1;
@@ -231,14 +260,15 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
 }
 
 /* `version N` may only be the first entry; without it the spec is version 1 (written before versions existed).
+ * Older versions are read: each added keys only (2: `seccomp`).
  * Checked before the keys, so a newer daemon's spec is refused for its version, not for a key unknown here. */
 static int check_version(const char *buf, const char *end) {
   if (buf >= end || strcmp(buf, "version") != 0) return 0;
   const char *v = buf + strlen(buf) + 1;
   if (v >= end) return fail("spec: key `version` needs 1 values");
   long long n;
-  if (parse_ll(v, 0, INT32_MAX, &n) < 0 || n != SHIM_SPEC_VERSION)
-    return fail("spec: version `%s` is not supported: this shim reads spec version %d "
+  if (parse_ll(v, 0, INT32_MAX, &n) < 0 || n < 1 || n > SHIM_SPEC_VERSION)
+    return fail("spec: version `%s` is not supported: this shim reads spec versions 1 to %d "
                 "(the daemon and the shim must come from the same build)", v, SHIM_SPEC_VERSION);
   return 0;
 }

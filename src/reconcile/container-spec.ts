@@ -2,8 +2,10 @@
 // given by the caller, which writes them). No Docker bodies on the way.
 import { GantryError } from '../common/errors.js';
 import { defaultHostSettings, healthcheckFromNanos, tmpfsMountOptions, type ContainerSpec } from '../engine/containers/container-spec.js';
-import type { HealthcheckConfig, MountSpec, NetworkAttachment, PortBinding, RestartPolicy, RestartPolicyName } from '../engine/containers/record.js';
+import type { HealthcheckConfig, HostSettings, MountSpec, NetworkAttachment, PortBinding, RestartPolicy, RestartPolicyName } from '../engine/containers/record.js';
 import type { NetworkCreateRequest } from '../engine/engine.js';
+import type { SeccompChoice } from '../engine/seccomp/index.js';
+import { seccompOptionValue } from '../common/seccomp-option.js';
 import type { NetworkModel, ServiceModel, StackModel } from '../stack/model.js';
 import { containerLabels, LABEL, networkLabels } from './labels.js';
 import { serviceContainerName } from './plan.js';
@@ -133,9 +135,19 @@ export function containerSpec(model: StackModel, s: ServiceModel, num: number, h
       ulimits: Object.entries(s.ulimits).map(([n, u]) => ({ name: n, soft: u.soft, hard: u.hard })),
       sysctls: { ...s.sysctls }, extraHosts: [...s.extra_hosts], dns: [...s.dns], dnsSearch: [...s.dns_search],
       ...(s.logging !== undefined ? { logConfig: { type: s.logging.driver, config: { ...s.logging.options } } } : {}),
-      ...(s.security_opt?.includes('no-new-privileges') === true ? { noNewPrivileges: true } : {}),
+      ...securityOf(s.security_opt),
     },
   };
+}
+
+/** security_opt as the loader normalized it (a seccomp profile already read and checked) onto the host settings;
+ * nothing set when the service sets nothing. */
+function securityOf(opts: readonly string[] | undefined): Pick<HostSettings, 'noNewPrivileges' | 'seccomp' | 'securityOpt'> {
+  if (opts === undefined || opts.length === 0) return {};
+  const value = opts.map(seccompOptionValue).find((v) => v !== undefined);
+  const seccomp: SeccompChoice | undefined = value === 'unconfined' ? { kind: 'unconfined' }
+    : value?.startsWith('{') === true ? { kind: 'profile', json: value } : undefined;
+  return { ...(opts.includes('no-new-privileges') ? { noNewPrivileges: true } : {}), ...(seccomp === undefined ? {} : { seccomp }), securityOpt: [...opts] };
 }
 
 /** A stack network as the engine's create request. */

@@ -56,6 +56,7 @@ export const DIAGNOSTIC_CODES = {
   SPEC_RISKY_HOST_NAMESPACE: 'a service shares a namespace of the host (network, pid, ipc, uts, user)',
   SPEC_RISKY_BIND: 'a service bind-mounts the host root, a system directory or the daemon socket',
   SPEC_RISKY_DEVICE: 'a service is given a host device',
+  SPEC_RISKY_SECCOMP: 'a service turns the seccomp filter off (`security_opt: [seccomp:unconfined]`)',
   SPEC_PATH_OUTSIDE_PROJECT: 'in strict mode, a path the stack names is outside the project directory',
 } as const;
 

@@ -1,10 +1,11 @@
-// What a stack asks of the host: `privileged`, added capabilities, host namespaces, devices, binds of the
+// What a stack asks of the host: `privileged`, added capabilities, host namespaces, devices, no seccomp filter, binds of the
 // host root, of system directories or of the daemon's socket. Each is a located warning naming the risk in
 // plain words (an error in strict mode). In strict mode every path the stack names (bind sources, build
 // contexts, secret and config files) must also stay inside the project directory (see file-policy.ts; env
 // files, includes and extends files are checked where they are read, before reading).
 
 import { resolve } from 'node:path';
+import { seccompOptionValue } from '../common/seccomp-option.js';
 import type { DiagnosticCode } from './diagnostic-codes.js';
 import type { FilePolicy } from './file-policy.js';
 import { allowPath, realPathOfExisting } from './file-policy.js';
@@ -110,6 +111,14 @@ function checkService(c: Check, sockets: ReadonlySet<string>, name: string, svc:
   for (const key of Object.keys(NAMESPACE_RISK)) {
     const v = getEntry(svc, key)?.value;
     if (v !== undefined && text(v) === 'host') risky(c, 'SPEC_RISKY_HOST_NAMESPACE', `service "${name}" uses ${key}: host: ${NAMESPACE_RISK[key] as string}`, v.pos, at(key));
+  }
+
+  const securityOpt = getEntry(svc, 'security_opt')?.value;
+  if (securityOpt?.kind === 'seq') {
+    securityOpt.items.forEach((item, i) => {
+      if (seccompOptionValue(text(item) ?? '') !== 'unconfined') return;
+      risky(c, 'SPEC_RISKY_SECCOMP', `service "${name}" runs without the seccomp filter: every syscall reaches the host kernel, including those that broke out of containers before (keyctl, user namespaces, io_uring)`, item.pos, [...at('security_opt'), i]);
+    });
   }
 
   const devices = getEntry(svc, 'devices')?.value;

@@ -9,7 +9,7 @@ import type { FilePolicy } from './file-policy.js';
 import { allowPath, insideProject, readCapped } from './file-policy.js';
 import { resolveHostPath } from './host-path.js';
 import { normalizeLogging } from './logging.js';
-import { normalizeSecurityOpt } from './security-opt.js';
+import { normalizeSecurityOpt, type SecurityOptFiles } from './security-opt.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
@@ -108,6 +108,18 @@ class Normalizer {
 
   path(p: string, pos: Pos): string {
     return resolveHostPath(pos.base || this.input.projectDir, p);
+  }
+
+  /** A seccomp profile file of `security_opt`: the same policy as an env_file (strict mode, cap, untrusted). */
+  securityOptFiles(): SecurityOptFiles {
+    return {
+      path: (p, pos) => this.path(p, pos),
+      read: (file, pos, path) => {
+        if (!allowPath(this.input.policy, this.reporter, file, 'seccomp profile', pos, path)) return undefined;
+        if (!insideProject(this.input.policy, file)) this.reporter.markUntrusted(file);
+        return readCapped(this.input.policy, this.reporter, file, 'seccomp profile', pos, path);
+      },
+    };
   }
 
   words(n: PNode | undefined, path: readonly PathSeg[]): string[] | undefined {
@@ -211,7 +223,7 @@ class Normalizer {
       mac_address: this.str(g('mac_address')),
       group_add: this.strList(g('group_add')),
       logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
-      security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter),
+      security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter, this.securityOptFiles()),
       x: this.xOf(n),
     };
   }

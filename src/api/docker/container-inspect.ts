@@ -21,7 +21,7 @@ function hostConfig(rec: ContainerView): HostConfig {
     ExtraHosts: [...h.extraHosts], Dns: [...h.dns], DnsSearch: [...h.dnsSearch], OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
     Privileged: h.privileged,
     Devices: (h.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
-    SecurityOpt: h.noNewPrivileges === true ? ['no-new-privileges'] : null, LogConfig: { Type: log.type, Config: { ...log.config } }, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
+    SecurityOpt: h.securityOpt !== undefined ? [...h.securityOpt] : h.noNewPrivileges === true ? ['no-new-privileges'] : null, LogConfig: { Type: log.type, Config: { ...log.config } }, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),
   };
 }
 

@@ -9,6 +9,7 @@ import { noNewPrivilegesOption } from '../../common/security-opt.js';
 import { defaultHostSettings, healthcheckFromNanos, tmpfsMountOptions, type ContainerSpec } from '../../engine/containers/container-spec.js';
 import { parseLogConfig } from '../../engine/logs/config.js';
 import { checkDeviceAccess } from '../../engine/cgroups/index.js';
+import { seccompChoiceOf, type SeccompChoice } from '../../engine/seccomp/index.js';
 import type { DeviceMapping, HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
 
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
@@ -92,13 +93,16 @@ function devicesOf(raw: unknown): { devices?: DeviceMapping[] } {
 }
 
 /**
- * HostConfig.SecurityOpt, Docker's forms: `no-new-privileges[=|:BOOL]` sets no_new_privs. Gantry has no seccomp,
- * AppArmor or SELinux profile, so asking for none of them (`seccomp=unconfined`, `apparmor=unconfined`,
- * `label=disable`) is what it does anyway; asking for a profile is refused rather than silently not applied.
+ * HostConfig.SecurityOpt, Docker's forms: `no-new-privileges[=|:BOOL]` sets no_new_privs; `seccomp=unconfined`,
+ * `seccomp=builtin` or `seccomp=<the profile's JSON>` (what docker's CLI sends for `seccomp=FILE.json`) choose the
+ * seccomp profile, checked here. Gantry has no AppArmor or SELinux profile, so asking for none (`apparmor=unconfined`,
+ * `label=disable`) is what it does anyway; asking for one is refused rather than silently not applied.
  */
-export function parseSecurityOpt(raw: unknown): { noNewPrivileges: boolean } {
+export function parseSecurityOpt(raw: unknown): { noNewPrivileges: boolean; seccomp?: SeccompChoice | undefined; given: string[] } {
   let noNewPrivileges = false;
-  for (const opt of asStringArray(raw, 'HostConfig.SecurityOpt')) {
+  let seccomp: SeccompChoice | undefined;
+  const given = asStringArray(raw, 'HostConfig.SecurityOpt');
+  for (const opt of given) {
     const nnp = noNewPrivilegesOption(opt);
     if (nnp === 'invalid') throw invalid(`invalid --security-opt 2: "${opt}"`, 'use no-new-privileges=true or =false');
     if (nnp !== undefined) { noNewPrivileges = nnp; continue; }
@@ -107,16 +111,25 @@ export function parseSecurityOpt(raw: unknown): { noNewPrivileges: boolean } {
     if (sep === undefined) throw invalid(`invalid --security-opt 1: "${opt}"`, 'use no-new-privileges, or KEY=VALUE');
     const key = opt.slice(0, opt.indexOf(sep));
     const value = opt.slice(opt.indexOf(sep) + 1);
-    if (key === 'seccomp' || key === 'apparmor' || key === 'label') {
+    if (key === 'seccomp') {
+      seccomp = seccompChoiceOf(value);
+    } else if (key === 'apparmor' || key === 'label') {
       if (value === 'unconfined' || (key === 'label' && value === 'disable')) continue;
       throw new GantryError('UNSUPPORTED', `--security-opt "${opt}": gantry applies no ${key} profile`, {
         hint: `leave the option out (containers run without ${key === 'label' ? 'SELinux labels' : `a ${key} profile`}), or use docker for this container`,
       });
     } else {
-      throw invalid(`invalid --security-opt 2: "${opt}"`, 'known options: no-new-privileges, seccomp=unconfined, apparmor=unconfined, label=disable');
+      throw invalid(`invalid --security-opt 2: "${opt}"`, 'known options: no-new-privileges, seccomp=unconfined|PROFILE.json, apparmor=unconfined, label=disable');
     }
   }
-  return { noNewPrivileges };
+  return { noNewPrivileges, seccomp, given };
+}
+
+/** The host settings of HostConfig.SecurityOpt: only what is set, so a record without options stays as before. */
+function securityOf(raw: unknown): Pick<HostSettings, 'noNewPrivileges' | 'seccomp' | 'securityOpt'> {
+  const { noNewPrivileges, seccomp, given } = parseSecurityOpt(raw);
+  return { ...(noNewPrivileges ? { noNewPrivileges: true } : {}), ...(seccomp === undefined ? {} : { seccomp }),
+    ...(given.length > 0 ? { securityOpt: given } : {}) };
 }
 
 function hostSettings(b: ContainerCreateOptions): HostSettings {
@@ -154,7 +167,7 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
     shmSizeBytes: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : d.shmSizeBytes, privileged: hc.Privileged ?? false,
     logConfig: parseLogConfig(hc.LogConfig as unknown),
     ...devicesOf(hc.Devices as unknown),
-    ...(parseSecurityOpt(hc.SecurityOpt as unknown).noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...securityOf(hc.SecurityOpt as unknown),
   };
 }
 

@@ -1,9 +1,11 @@
 // Container commands: run, create, start, stop, restart, kill, rm, wait, pause, unpause, ps, logs, exec, top, stats.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Socket } from 'node:net';
 import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
-import { GantryError, usageError } from '../../common/errors.js';
+import { GantryError, errnoCode, usageError } from '../../common/errors.js';
+import { compactJson, seccompOptionValue, seccompValueIsInline } from '../../common/seccomp-option.js';
+import { SECCOMP_PROFILE_MAX_BYTES } from '../../engine/seccomp/profile.js';
 import { parseCpus, parseDurationNs, parseMemorySize, parseSignal, formatBytes } from '../../common/units.js';
 import { parseRestartPolicy } from '../../engine/containers/restart-policy.js';
 import { parsePortSpecs } from '../../engine/network/ports.js';
@@ -11,6 +13,23 @@ import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.
 import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { printJson, table } from '../output.js';
+
+/** `seccomp=FILE.json`: the CLI reads the file and sends its JSON, as docker's does (the daemon may be elsewhere). */
+function readSeccompProfileOption(opt: string): string {
+  const value = seccompOptionValue(opt);
+  if (value === undefined || seccompValueIsInline(value)) return opt;
+  let text: string;
+  try {
+    const st = statSync(value);
+    if (!st.isFile()) throw usageError(`--security-opt seccomp=${value}: not a regular file`, 'give the path of a JSON seccomp profile');
+    if (st.size > SECCOMP_PROFILE_MAX_BYTES) throw usageError(`--security-opt seccomp=${value}: larger than ${SECCOMP_PROFILE_MAX_BYTES >> 10} KiB`, 'a seccomp profile is a small JSON file; check the path');
+    text = readFileSync(value, 'utf8');
+  } catch (err) {
+    if (err instanceof GantryError) throw err;
+    throw usageError(`--security-opt seccomp=${value}: cannot read the profile: ${errnoCode(err) ?? String(err)}`, 'give the path of a JSON seccomp profile, or seccomp=unconfined');
+  }
+  return `seccomp=${compactJson(text)}`;
+}
 
 export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'detach', short: 'd', kind: 'bool' }, { name: 'rm', kind: 'bool' }, { name: 'name', kind: 'string' },
@@ -54,6 +73,8 @@ const RUN_HELP = `Usage: gantry run|create [OPTIONS] IMAGE [COMMAND] [ARG...]
       --no-healthcheck
       --device HOST[:CONTAINER][:PERMS]  give the container a host device node (PERMS: some of rwm, default rwm)
       --security-opt no-new-privileges   processes cannot gain privileges (setuid, file capabilities)
+      --security-opt seccomp=unconfined|FILE.json   no seccomp filter, or a profile in Docker's format instead of
+                                         the default (Docker's; --privileged runs unconfined)
       --log-driver json-file|none   where output goes: json-file (default; read by \`gantry logs\`) or none
       --log-opt K=V                json-file options, repeatable, as in Docker:
                                      max-size=SIZE  rotate before the log exceeds SIZE (10k, 10m, 1g; 1m = 1000000 bytes)
@@ -184,7 +205,7 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
       ReadonlyRootfs: bool(p, 'read-only'), Init: bool(p, 'init'), CapAdd: list(p, 'cap-add'), CapDrop: list(p, 'cap-drop'),
       Ulimits: list(p, 'ulimit').map(parseUlimit), Sysctls: parseKeyValues(list(p, 'sysctl'), 'sysctl'),
       ExtraHosts: list(p, 'add-host'), Dns: list(p, 'dns'), DnsSearch: list(p, 'dns-search'), Privileged: bool(p, 'privileged'),
-      Devices: list(p, 'device').map(parseDeviceFlag), SecurityOpt: list(p, 'security-opt'),
+      Devices: list(p, 'device').map(parseDeviceFlag), SecurityOpt: list(p, 'security-opt').map(readSeccompProfileOption),
       ShmSize: shm === undefined ? undefined : parseMemorySize(shm, 'shm size'),
       OomScoreAdj: str(p, 'oom-score-adj') === undefined ? undefined : Number(str(p, 'oom-score-adj')),
       // Type "" = the daemon's default driver (json-file), as docker sends it when only --log-opt is given.

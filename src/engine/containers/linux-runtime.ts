@@ -11,6 +11,7 @@ import { shimLogSettings } from '../logs/config.js';
 import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js';
 import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
 import { capabilityMask } from '../runtime/capabilities.js';
+import { seccompFilterFor } from '../seccomp/index.js';
 import { hostDeviceRule, lookupHostDevice, type HostDevice } from '../runtime/host-devices.js';
 import { PendingShim, shimBinary } from '../runtime/shim-process.js';
 import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
@@ -169,6 +170,7 @@ export class LinuxRuntime implements ContainerRuntime {
     }
     if (rec.host.init) mounts.push(initMount(shimBinary())); // last: no user mount may cover it
     const lower = image.layerDirs.join(':');
+    const capsMask = capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged);
     return {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
@@ -183,7 +185,7 @@ export class LinuxRuntime implements ContainerRuntime {
       oomScoreAdj: rec.host.oomScoreAdj, init: rec.host.init, ...shimLogSettings(rec, this.paths(rec.id).logPath),
       args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
       uid: user.uid, gid: user.gid, groups: user.groups,
-      capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), noNewPrivs: rec.host.noNewPrivileges === true,
+      capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
       tty: rec.config.tty, stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     };
@@ -341,7 +343,10 @@ export class LinuxRuntime implements ContainerRuntime {
       id: x.id, targetPid: rec.state.pid, args: x.args, env: mergeEnv(rec.config.env, x.env),
       cwd: x.cwd || rec.config.workingDir, uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask: capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged || x.privileged),
-      noNewPrivs: rec.host.noNewPrivileges === true, tty: x.tty, stdin: x.stdin, exitFile, socket,
+      noNewPrivs: rec.host.noNewPrivileges === true,
+      // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
+      seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
+      tty: x.tty, stdin: x.stdin, exitFile, socket,
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath);

@@ -1,5 +1,6 @@
 // The persistent record of one container: what was asked for (config), and what is (state).
 // Stored as containers/<id>/container.json, written atomically on every change.
+import type { SeccompChoice } from '../seccomp/index.js';
 
 export type RestartPolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
@@ -119,6 +120,11 @@ export interface HostSettings {
   devices?: DeviceMapping[] | undefined;
   /** `--security-opt no-new-privileges`; absent in older records (false). */
   noNewPrivileges?: boolean | undefined;
+  /** `--security-opt seccomp=…`: absent = the default profile (older records too); a custom profile is kept as its
+   * JSON, so every start (after a daemon restart too) compiles the same filter. */
+  seccomp?: SeccompChoice | undefined;
+  /** HostConfig.SecurityOpt as given, for inspect; absent when none (and in older records). */
+  securityOpt?: string[] | undefined;
 }
 
 export function logConfigOf(host: { readonly logConfig?: { readonly type: LogConfig['type']; readonly config: Readonly<Record<string, string>> } | undefined }): LogConfig {

@@ -3,8 +3,9 @@
 import { GantryError } from '../../common/errors.js';
 import type { CgroupView } from '../cgroups/index.js';
 
-/** The spec format's version, the first entry of every spec (`version 1`); the shim refuses any other. */
-export const SHIM_SPEC_VERSION = 1;
+/** The spec format's version, the first entry of every spec; the shim reads this one and older ones (2 added
+ * `seccomp`), and refuses a newer one. */
+export const SHIM_SPEC_VERSION = 2;
 
 export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, STRICTATIME: 1 << 24 } as const;
 
@@ -30,6 +31,8 @@ export interface ProcessSpec {
   groups: number[];
   capsMask: bigint;
   noNewPrivs: boolean;
+  /** struct sock_filter[] the shim installs before exec (src/engine/seccomp); absent = unconfined. */
+  seccompFilter?: Buffer | undefined;
   tty: boolean;
   stdin: boolean;
   exitFile: string;
@@ -136,6 +139,7 @@ function processEntries(p: ProcessSpec): Entry[] {
   for (const f of p.cgroupProcs) out.push(['cgroup_procs', f]);
   out.push(['cwd', p.cwd], ['user', String(p.uid), String(p.gid)], ['groups', p.groups.join(',')],
     ['caps', p.capsMask.toString(16)], ['no_new_privs', p.noNewPrivs ? '1' : '0'],
+    ...(p.seccompFilter === undefined ? [] : [['seccomp', p.seccompFilter.toString('hex')] as Entry]),
     ['tty', p.tty ? '1' : '0'], ['stdin', p.stdin ? '1' : '0'], ['exit_file', p.exitFile], ['socket', p.socket]);
   for (const e of p.env) out.push(['env', e]);
   for (const a of p.args) out.push(['arg', a]);

@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerCreateOptions } from 'dockerode';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from '../../../src/cli/args.js';
 import { buildCreateBody, CREATE_FLAGS } from '../../../src/cli/commands/containers.js';
 import { specFromDockerCreate } from '../../../src/api/docker/create-body.js';
@@ -55,9 +58,35 @@ describe('--security-opt', () => {
     assert.deepEqual(cliBody(['--security-opt', 'no-new-privileges', 'busybox']).HostConfig?.SecurityOpt, ['no-new-privileges']);
   });
 
-  test('asking for no profile is accepted; a profile gantry cannot apply, or an unknown option, is refused', () => {
+  test('seccomp: unconfined, builtin or a profile\'s JSON (checked at create); no option = the default', () => {
+    assert.deepEqual(host({ SecurityOpt: ['seccomp=unconfined'] }).seccomp, { kind: 'unconfined' });
+    assert.deepEqual(host({ SecurityOpt: ['seccomp:unconfined'] }).seccomp, { kind: 'unconfined' });
+    assert.equal(host({ SecurityOpt: ['seccomp=builtin'] }).seccomp, undefined);
+    assert.equal('seccomp' in host({}), false);
+    assert.equal('securityOpt' in host({}), false);
+    const json = '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}';
+    const h = host({ SecurityOpt: [`seccomp=${json}`, 'no-new-privileges'] });
+    assert.deepEqual(h.seccomp, { kind: 'profile', json });
+    assert.deepEqual(h.securityOpt, [`seccomp=${json}`, 'no-new-privileges'], 'kept as given, for inspect');
+    assert.throws(() => host({ SecurityOpt: ['seccomp=/etc/profile.json'] }), isCode('SECCOMP_PROFILE_INVALID', /expected the profile's JSON/));
+    assert.throws(() => host({ SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOPE"}]}'] }),
+      isCode('SECCOMP_PROFILE_INVALID', /syscalls\[0\]\.action/));
+  });
+
+  test('the CLI reads seccomp=FILE and sends its JSON in one line; unconfined passes as is; a missing file is a usage error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gantry-seccomp-'));
+    try {
+      writeFileSync(join(dir, 'p.json'), '{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "comment": "a b"\n}\n');
+      assert.deepEqual(cliBody(['--security-opt', `seccomp=${join(dir, 'p.json')}`, 'busybox']).HostConfig?.SecurityOpt, ['seccomp={"defaultAction":"SCMP_ACT_ALLOW","comment":"a b"}']);
+      assert.deepEqual(cliBody(['--security-opt', 'seccomp=unconfined', 'busybox']).HostConfig?.SecurityOpt, ['seccomp=unconfined']);
+      assert.throws(() => cliBody(['--security-opt', `seccomp=${join(dir, 'none.json')}`, 'busybox']), isCode('USAGE', /cannot read the profile: ENOENT/));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('asking for no AppArmor/SELinux profile is accepted; a profile gantry cannot apply, or an unknown option, is refused', () => {
     assert.equal(host({ SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined', 'label=disable', 'label:disable'] }).noNewPrivileges, undefined);
-    assert.throws(() => host({ SecurityOpt: ['seccomp=/etc/profile.json'] }), isCode('UNSUPPORTED', /gantry applies no seccomp profile/));
     assert.throws(() => host({ SecurityOpt: ['apparmor=docker-default'] }), isCode('UNSUPPORTED', /no apparmor profile/));
     assert.throws(() => host({ SecurityOpt: ['no-new-privileges=maybe'] }), isCode('INVALID_ARGUMENT', /invalid --security-opt 2/));
     assert.throws(() => host({ SecurityOpt: ['bogus'] }), isCode('INVALID_ARGUMENT', /invalid --security-opt 1/));

@@ -166,7 +166,7 @@ describe('execSpecEntries', () => {
       capsMask: 0n, noNewPrivs: false, tty: true, stdin: true, exitFile: '/e', socket: '/s', cgroupProcs: [],
     };
     const entries = execSpecEntries(s);
-    assert.deepEqual(entries.slice(0, 3), [['version', '1'], ['id', 'c0ffee'], ['target_pid', '4242']]);
+    assert.deepEqual(entries.slice(0, 3), [['version', '2'], ['id', 'c0ffee'], ['target_pid', '4242']]);
     const keys = new Set(entries.map((e) => e[0]));
     for (const runOnly of ['rootfs', 'overlay', 'ns', 'mount', 'log']) assert.ok(!keys.has(runOnly), runOnly);
     assert.deepEqual(entries.filter((e) => e[0] === 'caps'), [['caps', '0']]);

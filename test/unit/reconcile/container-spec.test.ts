@@ -44,8 +44,10 @@ test('security_opt no-new-privileges reaches the container; a service without it
     assert.equal(spec('a').host.noNewPrivileges, true);
     assert.equal(spec('b').host.noNewPrivileges, undefined);
     assert.equal(spec('c').host.noNewPrivileges, undefined);
-    // An ignored option changes nothing: same hash as a service without security_opt.
-    assert.equal(serviceConfigHash({ ...model.services.c!, name: 'b' }), serviceConfigHash(model.services.b!));
+    assert.deepEqual(spec('c').host.seccomp, { kind: 'unconfined' });
+    assert.equal(spec('b').host.seccomp, undefined, 'the default profile');
+    // A service without security_opt keeps the hash it had before security options existed.
+    assert.equal(model.services.b!.security_opt, undefined);
     assert.notEqual(serviceConfigHash({ ...model.services.a!, name: 'b' }), serviceConfigHash(model.services.b!));
   } finally {
     rmSync(dir, { recursive: true, force: true });
