@@ -148,6 +148,7 @@ export function lexDockerfile(text: string, src: DiagnosticSource): LexResult {
       part = nextPart;
       col = 1;
     }
+    if (text.trim() === '') continue;
     if (emptyContinuation) {
       warnings.push({ line: startLine, message: 'empty continuation line found (Docker warns about this too; remove the empty line or the escape character before it)' });
     }
