@@ -2,6 +2,7 @@
 // source line with a caret (rendered by the stack files' renderer, so both read alike). Never more of the file.
 
 import { GantryError, type ErrorCode } from '../../common/errors.js';
+import { editDistance } from '../../stack/suggest.js';
 import { formatDiagnostic, type FormatOptions, type RenderableDiagnostic } from '../../stack/format.js';
 
 /** Where in a Dockerfile: 1-based line and column, how many characters to underline, the line's text. */
@@ -90,4 +91,14 @@ export class DiagnosticSource {
 export function formatDockerfileDiagnostic(d: DockerfileDiagnostic, options: FormatOptions = {}): string {
   const message = d.instruction === undefined ? d.message : `${d.instruction}: ${d.message}`;
   return formatDiagnostic({ ...d, message }, options);
+}
+
+/** The closest of `names` within two edits (a swapped pair of letters, as in "buidl", counts as two). */
+export function closeName(word: string, names: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = editDistance(word.toLowerCase(), name.toLowerCase());
+    if (d <= 2 && d < word.length && (best === undefined || d < best.d)) best = { name, d };
+  }
+  return best?.name;
 }

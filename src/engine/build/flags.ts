@@ -1,6 +1,6 @@
 // The `--name[=value]` flags that open an instruction's arguments, and each instruction's allowed set.
 
-import { editDistance } from '../../stack/suggest.js';
+import { closeName } from './diagnostics.js';
 
 export interface RawFlag {
   readonly name: string;
@@ -80,7 +80,7 @@ export function readFlags(keyword: string, flags: readonly RawFlag[]): { values:
     const kind = allowed[flag.name];
     if (kind === undefined) {
       const names = Object.keys(allowed);
-      const close = names.map((n) => ({ n, d: editDistance(flag.name, n) })).sort((a, b) => a.d - b.d).find((c) => c.d <= 2)?.n;
+      const close = closeName(flag.name, names);
       const hint = names.length === 0 ? `${keyword} takes no flags`
         : close !== undefined ? `did you mean --${close}? (${keyword} accepts ${names.map((n) => `--${n}`).join(', ')})`
           : `${keyword} accepts ${names.map((n) => `--${n}`).join(', ')}`;

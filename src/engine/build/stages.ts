@@ -3,8 +3,7 @@
 // as located errors. Pure: no I/O, no clock.
 
 import { usageError } from '../../common/errors.js';
-import { didYouMean } from '../../stack/suggest.js';
-import { DiagnosticSource, type DockerfileError } from './diagnostics.js';
+import { closeName, DiagnosticSource, type DockerfileError } from './diagnostics.js';
 import type { Dockerfile, FromInstruction, Instruction } from './model.js';
 import { GlobalScope, StageScope, type ScopeInput } from './scope.js';
 
@@ -79,7 +78,7 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
       return { kind: 'stage', index, via };
     }
     if (lower === 'scratch' && isFrom) return undefined;
-    const close = PLAIN_NAME.test(lower) ? didYouMean(lower, names) : undefined;
+    const close = PLAIN_NAME.test(lower) ? closeName(lower, names) : undefined;
     if (close !== undefined && close !== lower && !isFrom) {
       throw locate(dockerfile, via, `no stage named ${JSON.stringify(ref)} (did you mean ${close}?)`, `stages are ${names.join(', ')}; to use an image of that name, write its full reference (e.g. ${ref}:latest)`);
     }
@@ -114,7 +113,7 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
   if (options.target !== undefined) {
     const index = byName.get(options.target.toLowerCase());
     if (index === undefined) {
-      const close = didYouMean(options.target.toLowerCase(), names);
+      const close = closeName(options.target.toLowerCase(), names);
       throw usageError(`target stage ${JSON.stringify(options.target)} could not be found${close === undefined ? '' : ` (did you mean ${close}?)`}`,
         names.length === 0 ? 'the Dockerfile names no stage (FROM IMAGE AS NAME)' : `stages are ${names.join(', ')}`);
     }
