@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { GantryError } from '../../common/errors.js';
-import type { IgnoreMatcher } from './dockerignore.js';
+import { errnoCode, GantryError } from '../../common/errors.js';
+import { ignoreFileCandidates, IgnoreMatcher } from './dockerignore.js';
 
 export interface ContextEntry {
   /** Context-relative posix path, no leading `./`. */
@@ -45,6 +45,35 @@ export interface WalkOptions {
   readonly limits?: ContextLimits;
   /** Paths always listed even when .dockerignore excludes them (the Dockerfile and .dockerignore when sending). */
   readonly keep?: readonly string[];
+}
+
+/** Cap on a .dockerignore file. */
+export const MAX_DOCKERIGNORE_BYTES = 1024 * 1024;
+
+/**
+ * The ignore rules for a build: `NAME.dockerignore` beside `-f NAME` when it exists (it wins), else the
+ * context's `.dockerignore`, else none. Returns the matcher and the file it came from.
+ */
+export async function loadDockerignore(contextDir: string, dockerfilePath?: string): Promise<{ matcher: IgnoreMatcher; file: string } | undefined> {
+  for (const file of ignoreFileCandidates(contextDir, dockerfilePath)) {
+    let handle;
+    try {
+      handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') continue;
+      throw e;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new GantryError('BUILD_CONTEXT_INVALID', `${file} is not a regular file`, { hint: 'make .dockerignore a plain text file' });
+      if (st.size > MAX_DOCKERIGNORE_BYTES) throw new GantryError('TOO_LARGE', `${file} is larger than ${MAX_DOCKERIGNORE_BYTES} bytes`, { hint: 'a .dockerignore holds patterns, one per line' });
+      const text = (await handle.readFile({ encoding: 'utf8' })).slice(0, MAX_DOCKERIGNORE_BYTES);
+      return { matcher: IgnoreMatcher.fromText(text, file), file };
+    } finally {
+      await handle.close();
+    }
+  }
+  return undefined;
 }
 
 function typeOf(mode: number): ContextEntry['type'] {
@@ -132,22 +161,84 @@ function globRegex(pattern: string): RegExp {
   }
 }
 
+const byPathCache = new WeakMap<ContextListing, Map<string, ContextEntry>>();
+
+function byPath(listing: ContextListing): Map<string, ContextEntry> {
+  let map = byPathCache.get(listing);
+  if (map === undefined) {
+    map = new Map(listing.entries.map((e) => [e.path, e]));
+    byPathCache.set(listing, map);
+  }
+  return map;
+}
+
+const MAX_LINK_HOPS = 40;
+
+function outsideError(source: string, link: string, target: string): GantryError {
+  return new GantryError('BUILD_CONTEXT_INVALID', `${source}: the symlink ${link} points outside the build context (to ${target})`, {
+    hint: 'a build reads only files inside its context; copy the file into the context instead of linking to it',
+    detail: { source, link },
+  });
+}
+
 /**
- * The entries a COPY/ADD source selects: the path itself and, for a directory, everything below it; a glob
- * selects each match (and what is below matched directories). Throws BUILD_SOURCE_NOT_FOUND naming the source,
- * and saying so when .dockerignore excluded it.
+ * A source path with the symlinks among its components resolved inside the context (the last one too:
+ * `COPY link /dst` copies what the link names, as Docker does; links inside a copied directory stay links).
+ * A link whose target leaves the context (`../..`, or an absolute path elsewhere on the host) is refused.
  */
-export function selectSources(listing: ContextListing, source: string, instruction = 'COPY'): ContextEntry[] {
-  const rel = contextPath(source);
+export function resolveSourcePath(listing: ContextListing, source: string): string {
+  const entries = byPath(listing);
+  let parts = contextPath(source).split('/').filter((p) => p !== '');
+  for (let hops = 0; ; ) {
+    let resolved: string[] | undefined;
+    for (let i = 0; i < parts.length; i++) {
+      const here = parts.slice(0, i + 1).join('/');
+      const entry = entries.get(here);
+      if (entry?.type !== 'symlink' || entry.linkTarget === undefined) continue;
+      if (++hops > MAX_LINK_HOPS) throw new GantryError('BUILD_CONTEXT_INVALID', `${source}: too many levels of symbolic links`, { hint: 'a chain of links loops; fix the links in the context' });
+      const target = entry.linkTarget;
+      let inContext: string;
+      if (posix.isAbsolute(target)) {
+        const root = listing.root.replace(/\/+$/, '');
+        if (target !== root && !target.startsWith(`${root}/`)) throw outsideError(source, here, target);
+        inContext = posix.normalize(`./${target.slice(root.length)}`);
+      } else inContext = posix.normalize(posix.join(posix.dirname(here), target));
+      if (inContext === '..' || inContext.startsWith('../')) throw outsideError(source, here, target);
+      resolved = [...(inContext === '.' ? [] : inContext.split('/')), ...parts.slice(i + 1)];
+      break;
+    }
+    if (resolved === undefined) return parts.join('/');
+    parts = resolved;
+  }
+}
+
+export interface SelectOptions {
+  /** Named in errors (COPY or ADD). */
+  readonly instruction?: string;
+  /** `--exclude` patterns, matched (with .dockerignore's rules) against paths relative to the source. */
+  readonly exclude?: IgnoreMatcher | undefined;
+}
+
+/**
+ * The entries a COPY/ADD source selects: the path itself (symlinks on the way resolved in the context) and,
+ * for a directory, everything below it; a glob selects each match (and what is below matched directories).
+ * Throws BUILD_SOURCE_NOT_FOUND naming the source, and saying so when .dockerignore excluded it.
+ */
+export function selectSources(listing: ContextListing, source: string, options: SelectOptions = {}): ContextEntry[] {
+  const instruction = options.instruction ?? 'COPY';
+  const rel = GLOB_CHARS.test(source) ? contextPath(source) : resolveSourcePath(listing, source);
   const under = (dir: string): ContextEntry[] => (dir === '' ? [...listing.entries] : listing.entries.filter((e) => e.path === dir || e.path.startsWith(`${dir}/`)));
+  const exclude = options.exclude;
+  const kept = (base: string, list: ContextEntry[]): ContextEntry[] => (exclude === undefined ? list
+    : list.filter((e) => e.path === base || !exclude.excludes(base === '' ? e.path : e.path.slice(base.length + 1))));
   let selected: ContextEntry[];
-  if (!GLOB_CHARS.test(rel)) selected = under(rel);
+  if (!GLOB_CHARS.test(rel)) selected = kept(rel, under(rel));
   else {
     const re = globRegex(rel);
     const roots = listing.entries.filter((e) => re.test(e.path));
     const seen = new Set<string>();
     selected = [];
-    for (const r of roots) for (const e of under(r.path)) if (!seen.has(e.path)) { seen.add(e.path); selected.push(e); }
+    for (const r of roots) for (const e of kept(r.path, under(r.path))) if (!seen.has(e.path)) { seen.add(e.path); selected.push(e); }
     selected.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
   if (selected.length > 0 || rel === '') return selected;

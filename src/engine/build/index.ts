@@ -10,5 +10,6 @@ export { parseBuildArgs, platformArgs, hostPlatform, unusedBuildArgsWarning, PRO
 export { GlobalScope, StageScope, type Applied, type ScopeInput } from './scope.js';
 export { planStages, declaredArgs, type BuildPlan, type Stage, type StageDependency } from './stages.js';
 export { IgnoreMatcher, parseDockerignore, ignoreFileCandidates } from './dockerignore.js';
-export { walkContext, selectSources, contextPath, digestSources, DEFAULT_CONTEXT_LIMITS, type ContextEntry, type ContextListing } from './context.js';
+export { walkContext, selectSources, resolveSourcePath, loadDockerignore, contextPath, digestSources, DEFAULT_CONTEXT_LIMITS, type ContextEntry, type ContextListing } from './context.js';
 export { stepCacheKey, type StepKeyInput } from './cache-key.js';
+export { runProgram, type RunProgram } from './run-program.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseDockerfile, DockerfileError, formatDockerfileDiagnostic, type Instruction } from '../../../src/engine/build/index.js';
+import { parseDockerfile, DockerfileError, formatDockerfileDiagnostic, runProgram, type Instruction } from '../../../src/engine/build/index.js';
 
 const parse = (text: string): readonly Instruction[] => parseDockerfile(text, 'Dockerfile').instructions;
 const second = (text: string): Instruction => parse(`FROM alpine\n${text}`)[1] as Instruction;
@@ -217,4 +217,13 @@ test('property: the parser throws nothing but DockerfileError on any input', () 
       if (!(e instanceof DockerfileError)) throw e;
     }
   }), { numRuns: 2000 });
+});
+
+test('what RUN executes: exec form, a lone heredoc as the script (or a #! file), heredocs appended for the shell', () => {
+  const prog = (text: string) => runProgram(second(text) as Extract<Instruction, { kind: 'RUN' }>);
+  assert.deepEqual(prog('RUN ["echo", "hi"]'), { kind: 'exec', args: ['echo', 'hi'] });
+  assert.deepEqual(prog('RUN <<EOF\necho a\necho b\nEOF\n'), { kind: 'shell', script: 'echo a\necho b\n' });
+  assert.deepEqual(prog('RUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\n'), { kind: 'file', content: '#!/usr/bin/env python3\nprint(1)\n' });
+  assert.deepEqual(prog("RUN cat <<'A' >/x && cat <<B >/y\n$a\nA\n$b\nB\n"), { kind: 'shell', script: "cat <<'A' >/x && cat <<B >/y\n$a\nA\n$b\nB" });
+  assert.deepEqual(prog('RUN echo hi'), { kind: 'shell', script: 'echo hi' });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { GantryError } from '../../../src/common/errors.js';
 import {
   parseDockerfile, planStages, platformArgs, IgnoreMatcher, walkContext, selectSources, contextPath, digestSources, stepCacheKey,
-  GlobalScope, StageScope, DockerfileError, ignoreFileCandidates, type Instruction,
+  GlobalScope, StageScope, DockerfileError, ignoreFileCandidates, loadDockerignore, type Instruction,
 } from '../../../src/engine/build/index.js';
 
 const platform = platformArgs({ os: 'linux', arch: 'amd64', variant: undefined });
@@ -139,4 +139,36 @@ test('cache keys: a changed source changes only its COPY and what follows; mtime
   const orig = parseDockerfile('FROM alpine\nRUN  npm ci\n', 'Dockerfile').instructions[1] as Instruction;
   assert.equal(stepCacheKey({ parent: 'p', instruction: moved, args: new Map() }), stepCacheKey({ parent: 'p', instruction: orig, args: new Map() }));
   assert.notEqual(stepCacheKey({ parent: 'p', instruction: orig, args: new Map([['A', '1']]) }), stepCacheKey({ parent: 'p', instruction: orig, args: new Map([['A', '2']]) }));
+});
+
+test('sources through symlinks: resolved inside the context, refused when they point out', async () => {
+  const ctx = makeContext();
+  symlinkSync('../../etc', join(ctx, 'src', 'up'));
+  symlinkSync('src', join(ctx, 'src-link'));
+  symlinkSync(join(ctx, 'src', 'lib'), join(ctx, 'abs-in'));
+  const listing = await walkContext(ctx, {});
+  assert.deepEqual(selectSources(listing, 'rel-link').map((e) => e.path), ['src/a.js']);
+  assert.deepEqual(selectSources(listing, 'src-link/lib/b.js').map((e) => e.path), ['src/lib/b.js']);
+  assert.deepEqual(selectSources(listing, 'abs-in').map((e) => e.path), ['src/lib', 'src/lib/b.js']);
+  for (const bad of ['out-link', 'out-link/host-file', 'src/up/passwd']) {
+    assert.throws(() => selectSources(listing, bad), (e: unknown) => e instanceof GantryError && e.code === 'BUILD_CONTEXT_INVALID' && /points outside the build context/.test(e.message), bad);
+  }
+  // A directory copied whole keeps its links as links (listed, never followed).
+  assert.ok(selectSources(listing, 'src').some((e) => e.path === 'src/up' && e.type === 'symlink'));
+  // --exclude, relative to the source.
+  assert.deepEqual(selectSources(listing, 'src', { exclude: IgnoreMatcher.fromText('lib\nup\n') }).map((e) => e.path), ['src', 'src/a.js']);
+});
+
+test('NAME.dockerignore beside -f NAME wins over the context .dockerignore', async () => {
+  const ctx = makeContext();
+  mkdirSync(join(ctx, 'docker'));
+  writeFileSync(join(ctx, 'docker', 'app.Dockerfile'), 'FROM a\n');
+  writeFileSync(join(ctx, 'docker', 'app.Dockerfile.dockerignore'), 'src\n');
+  const own = await loadDockerignore(ctx, join(ctx, 'docker', 'app.Dockerfile'));
+  assert.equal(own?.file, join(ctx, 'docker', 'app.Dockerfile.dockerignore'));
+  assert.equal(own?.matcher.excludes('src/a.js'), true);
+  assert.equal(own?.matcher.excludes('secret.txt'), false);
+  const ctxFile = await loadDockerignore(ctx, join(ctx, 'Dockerfile'));
+  assert.equal(ctxFile?.file, join(ctx, '.dockerignore'));
+  assert.equal(await loadDockerignore(join(ctx, 'src')), undefined);
 });
