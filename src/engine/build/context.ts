@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { errnoCode, GantryError } from '../../common/errors.js';
-import { ignoreFileCandidates, IgnoreMatcher } from './dockerignore.js';
+import { ignoreFileCandidates, IgnoreMatcher, patternRegex } from './dockerignore.js';
 
 export interface ContextEntry {
   /** Context-relative posix path, no leading `./`. */
@@ -135,32 +135,6 @@ export function contextPath(source: string): string {
 
 const GLOB_CHARS = /[*?[\\]/;
 
-/** Go's filepath.Match for one path (`*` and `?` stop at `/`). */
-function globRegex(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i] as string;
-    if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else if (ch === '\\' && i + 1 < pattern.length) re += (pattern[++i] as string).replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-    else if (ch === '[') {
-      const close = pattern.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, close);
-        if (body.startsWith('^') || body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body}]`;
-        i = close;
-      }
-    } else re += ch.replace(/[.+^${}()|\]\\/]/g, '\\$&');
-  }
-  try {
-    return new RegExp(`${re}$`);
-  } catch {
-    return /^(?!)/;
-  }
-}
-
 const byPathCache = new WeakMap<ContextListing, Map<string, ContextEntry>>();
 
 function byPath(listing: ContextListing): Map<string, ContextEntry> {
@@ -234,7 +208,7 @@ export function selectSources(listing: ContextListing, source: string, options: 
   let selected: ContextEntry[];
   if (!GLOB_CHARS.test(rel)) selected = kept(rel, under(rel));
   else {
-    const re = globRegex(rel);
+    const re = patternRegex(rel);
     const roots = listing.entries.filter((e) => re.test(e.path));
     const seen = new Set<string>();
     selected = [];

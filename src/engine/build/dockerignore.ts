@@ -28,7 +28,12 @@ export function ignoreFileCandidates(contextDir: string, dockerfilePath: string 
   return out;
 }
 
-function patternRegex(pattern: string): RegExp {
+/**
+ * A pattern as a RegExp over a whole context-relative path: `*` and `?` stop at `/`, `**` crosses any number
+ * of them, `[…]` classes, `\` escapes. Also the glob syntax of COPY/ADD sources (BuildKit matches those
+ * with the same rules).
+ */
+export function patternRegex(pattern: string): RegExp {
   let re = '^';
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i] as string;
