@@ -149,6 +149,14 @@ export function lexDockerfile(text: string, src: DiagnosticSource): LexResult {
       col = 1;
     }
     if (text.trim() === '') continue;
+    const lead = text.length - text.trimStart().length;
+    if (lead > 0) {
+      // The first line held only the escape character: the instruction starts on a later line.
+      const pos = positionAt({ text, startLine, endLine: lineNo, segments, heredocs: [], continuedAtEof }, lead);
+      const rest = segments.filter((seg) => seg.offset > lead).map((seg) => ({ ...seg, offset: seg.offset - lead }));
+      segments.splice(0, segments.length, { offset: 0, line: pos.line, col: pos.col }, ...rest);
+      text = text.slice(lead);
+    }
     if (emptyContinuation) {
       warnings.push({ line: startLine, message: 'empty continuation line found (Docker warns about this too; remove the empty line or the escape character before it)' });
     }

@@ -268,6 +268,7 @@ export function parseDockerfile(text: string, fileName: string): Dockerfile {
   const warnings: DockerfileWarning[] = [...lexed.warnings];
   const instructions: Instruction[] = [];
   const stageNames = new Map<string, number>();
+  let seenFrom = false;
   for (const line of lexed.lines) {
     const word = /^\S+/.exec(line.text)?.[0] as string;
     const pos = positionAt(line, 0);
@@ -281,11 +282,10 @@ export function parseDockerfile(text: string, fileName: string): Dockerfile {
       warnings.push({ line: line.startLine, message: `${ctx.keyword}: the file ends inside a line continuation (the escape character at the end of the last line)` });
     }
     const inst = parseInstruction(ctx, args, word.length + (argsRaw.length - args.length));
-    if (instructions.length === 0 || !instructions.some((i) => i.kind === 'FROM')) {
-      if (inst.kind !== 'FROM' && inst.kind !== 'ARG') {
-        throw fail(ctx, 'this instruction comes before the first FROM; only ARG may (no build stage in current context)', 0, word.length, 'start the build stage with FROM IMAGE first', 'DOCKERFILE_INVALID');
-      }
+    if (!seenFrom && inst.kind !== 'FROM' && inst.kind !== 'ARG') {
+      throw fail(ctx, 'this instruction comes before the first FROM; only ARG may (no build stage in current context)', 0, word.length, 'start the build stage with FROM IMAGE first', 'DOCKERFILE_INVALID');
     }
+    if (inst.kind === 'FROM') seenFrom = true;
     if (inst.kind === 'FROM' && inst.stageName !== undefined) {
       const previous = stageNames.get(inst.stageName);
       if (previous !== undefined) {
@@ -296,7 +296,7 @@ export function parseDockerfile(text: string, fileName: string): Dockerfile {
     }
     instructions.push(inst);
   }
-  if (!instructions.some((i) => i.kind === 'FROM')) {
+  if (!seenFrom) {
     const empty = instructions.length === 0;
     throw new DockerfileError(src.diagnostic({
       code: 'DOCKERFILE_INVALID', line: empty ? 1 : (instructions[instructions.length - 1] as Instruction).range.line,

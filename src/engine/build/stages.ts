@@ -53,6 +53,9 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
   const flush = (): void => {
     if (current === undefined) return;
     const from = globals.from(current.from).instruction as FromInstruction;
+    if (from.image === '') {
+      throw locate(dockerfile, current.from, `the base name (${current.from.image}) is empty after substitution`, 'declare the ARG before the first FROM with a default, or pass --build-arg');
+    }
     stages.push({ index: stages.length, name: current.from.stageName, from, instructions: current.body });
   };
   for (const inst of dockerfile.instructions) {

@@ -227,3 +227,9 @@ test('what RUN executes: exec form, a lone heredoc as the script (or a #! file),
   assert.deepEqual(prog("RUN cat <<'A' >/x && cat <<B >/y\n$a\nA\n$b\nB\n"), { kind: 'shell', script: "cat <<'A' >/x && cat <<B >/y\n$a\nA\n$b\nB" });
   assert.deepEqual(prog('RUN echo hi'), { kind: 'shell', script: 'echo hi' });
 });
+
+test('an instruction that starts after a line holding only the escape character', () => {
+  const df = parseDockerfile('FROM a\n\\\n  RUN x\n', 'Dockerfile');
+  assert.deepEqual((df.instructions[1] as Extract<Instruction, { kind: 'RUN' }>).command, { form: 'shell', command: 'x' });
+  assert.equal(df.instructions[1]?.range.col, 3);
+});

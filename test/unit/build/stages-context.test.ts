@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { GantryError } from '../../../src/common/errors.js';
 import {
   parseDockerfile, planStages, platformArgs, IgnoreMatcher, walkContext, selectSources, contextPath, digestSources, stepCacheKey,
@@ -171,4 +172,27 @@ test('NAME.dockerignore beside -f NAME wins over the context .dockerignore', asy
   const ctxFile = await loadDockerignore(ctx, join(ctx, 'Dockerfile'));
   assert.equal(ctxFile?.file, join(ctx, '.dockerignore'));
   assert.equal(await loadDockerignore(join(ctx, 'src')), undefined);
+});
+
+test('FROM whose image substitutes to nothing is a located error', () => {
+  assert.throws(() => plan('ARG BASE\nFROM $BASE\n'), (e: unknown) => e instanceof DockerfileError && e.message === 'Dockerfile:2:1: FROM: the base name ($BASE) is empty after substitution');
+});
+
+test('property: parse → plan → substitute every stage throws only typed errors', () => {
+  const line = fc.constantFrom(
+    'FROM a', 'FROM a AS x', 'FROM x AS y', 'FROM $B', 'ARG B=b', 'ARG B', 'COPY --from=x /a /b', 'COPY --from=y /a /b', 'COPY --from=0 /a /b', 'COPY --from=9 /a /b',
+    'RUN --mount=from=x,target=/m true', 'ENV A=${B:-z}', 'LABEL l=${A:?no}', 'WORKDIR ${A%/*}', 'USER ${U:+u}', 'RUN echo', 'EXPOSE $P', 'ONBUILD RUN x',
+  );
+  fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), fc.option(fc.constantFrom('x', 'y', 'z')), (lines, target) => {
+    try {
+      const dockerfile = parseDockerfile(lines.join('\n'), 'Dockerfile');
+      const p = planStages(dockerfile, { buildArgs: new Map(), platform, target: target ?? undefined });
+      for (const index of p.order) {
+        const scope = new StageScope({ dockerfile, buildArgs: new Map(), platform }, p.globals, []);
+        for (const inst of p.stages[index]?.instructions ?? []) scope.apply(inst);
+      }
+    } catch (e) {
+      if (!(e instanceof GantryError)) throw e;
+    }
+  }), { numRuns: 1500 });
 });
