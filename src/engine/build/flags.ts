@@ -35,7 +35,7 @@ export function splitFlags(text: string, base: number, escape: string): SplitFla
       const ch = text[i] as string;
       if (quote !== undefined) {
         if (ch === quote) quote = undefined;
-        else if (ch === escape && quote === '"' && i + 1 < text.length) word += text[++i];
+        else if (ch === escape && i + 1 < text.length) word += text[++i];
         else word += ch;
         continue;
       }

@@ -31,7 +31,7 @@ export interface LexResult {
   readonly physical: readonly string[];
 }
 
-const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+const DIRECTIVE = /^\s*#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
 const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
 const HEREDOC_KEYWORDS = new Set(['run', 'copy', 'add']);
 
@@ -112,7 +112,9 @@ export function lexDockerfile(text: string, src: DiagnosticSource): LexResult {
   const physical = text.replace(/^\uFEFF/, '').split('\n').map((l) => l.replace(/\r$/, ''));
   const { directives, next } = readDirectives(physical, src);
   const esc = directives.escape === '\\' ? '\\\\' : '`';
-  const continuation = new RegExp(`${esc}[ \\t]*$`);
+  // The escape character last on a line (trailing blanks allowed) continues it, unless it is itself escaped
+  // (`a\\` ends the line with a backslash), as Docker reads it.
+  const continuation = new RegExp(`(?:^|(?<=[^${esc}]))${esc}[ \\t]*$`);
   const warnings: DockerfileWarning[] = [];
   const lines: LogicalLine[] = [];
   let i = next;
@@ -160,10 +162,15 @@ export function lexDockerfile(text: string, src: DiagnosticSource): LexResult {
     if (emptyContinuation) {
       warnings.push({ line: startLine, message: 'empty continuation line found (Docker warns about this too; remove the empty line or the escape character before it)' });
     }
-    const keyword = (/^\S+/.exec(text)?.[0] ?? '').toLowerCase();
+    let keyword = (/^\S+/.exec(text)?.[0] ?? '').toLowerCase();
+    let argsText = text.slice(keyword.length).trimStart();
+    if (keyword === 'onbuild') {
+      // ONBUILD RUN <<EOF: the trigger may hold heredocs.
+      keyword = (/^\S+/.exec(argsText)?.[0] ?? '').toLowerCase();
+      argsText = argsText.slice(keyword.length).trimStart();
+    }
     const heredocs: Heredoc[] = [];
-    const argsText = text.slice(keyword.length).trimStart();
-    if (HEREDOC_KEYWORDS.has(keyword) && text.includes('<<') && !isJsonArray(argsText)) {
+    if (HEREDOC_KEYWORDS.has(keyword) && text.includes('<<') && !isJsonArray(argsText.replace(/^(--\S+\s+)*/, ''))) {
       for (const start of findHeredocs(text, directives.escape)) {
         let content = '';
         let terminated = false;

@@ -67,7 +67,7 @@ function keyValues(ctx: Context, rest: string, restOffset: number): KeyValue[] {
   if (!first.includes('=')) {
     // The legacy form `ENV KEY VALUE WITH SPACES` (one pair; Docker still accepts it).
     const value = rest.trim().slice(first.length).trim();
-    if (value === '') throw fail(ctx, `${ctx.keyword} ${first} has no value`, restOffset, rest.length, `write ${ctx.keyword} ${first}=VALUE`);
+    if (value === '') throw fail(ctx, `${ctx.keyword} must have two arguments: ${first} has no value`, restOffset, rest.length, `write ${ctx.keyword} ${first}=VALUE`);
     ctx.warnings.push({ line: ctx.range.line, message: `${ctx.keyword} ${first} ${value}: the legacy "${ctx.keyword} key value" form; write ${ctx.keyword} ${first}=… (Docker warns too)` });
     return [{ key: first, value }];
   }
@@ -152,7 +152,7 @@ function parseInstruction(ctx: Context, argsText: string, argsOffset: number): I
     }
     case 'CMD':
     case 'ENTRYPOINT':
-      requireArgs(ctx, rest);
+      // Docker accepts them bare: an empty shell form (ENTRYPOINT then resets the image's entrypoint).
       return { kind: keyword, ...base, command: commandForm(ctx, rest, restOffset) };
     case 'ENV':
       return { kind: 'ENV', ...base, pairs: keyValues(ctx, rest, restOffset) };
@@ -239,8 +239,10 @@ function parseInstruction(ctx: Context, argsText: string, argsOffset: number): I
       if (inner === 'FROM' || inner === 'MAINTAINER') throw fail(ctx, `${inner} is not allowed as an ONBUILD trigger`, innerOffset, innerWord.length);
       checkKeyword(ctx, innerWord, innerOffset);
       const innerArgs = rest.trimStart().slice(innerWord.length);
-      const trigger = parseInstruction({ ...ctx, keyword: inner, line: { ...ctx.line, heredocs: [] } }, innerArgs.replace(/^[ \t]+/, ''), innerOffset + innerWord.length + (innerArgs.length - innerArgs.replace(/^[ \t]+/, '').length));
-      return { kind: 'ONBUILD', ...base, trigger, triggerText: rest.trim() };
+      const trigger = parseInstruction({ ...ctx, keyword: inner }, innerArgs.replace(/^[ \t]+/, ''), innerOffset + innerWord.length + (innerArgs.length - innerArgs.replace(/^[ \t]+/, '').length));
+      // As Docker stores it in the image's OnBuild list: the trigger's line, then each heredoc body and delimiter.
+      const triggerText = rest.trim() + ctx.line.heredocs.map((h) => `\n${h.content}${h.name}`).join('');
+      return { kind: 'ONBUILD', ...base, trigger, triggerText };
     }
     default:
       throw new Error(`unhandled Dockerfile instruction ${keyword}`);
@@ -276,7 +278,7 @@ export function parseDockerfile(text: string, fileName: string): Dockerfile {
     const ctx: Context = { src, line, escape: lexed.directives.escape, keyword: word.toUpperCase(), range: { line: pos.line, col: pos.col, endLine: line.endLine }, original, warnings };
     checkKeyword(ctx, word, 0);
     const argsRaw = line.text.slice(word.length);
-    const args = argsRaw.replace(/^[ \t]+/, '');
+    const args = argsRaw.replace(/^[ \t]+/, '').replace(/[ \t]+$/, '');
     if (line.continuedAtEof) {
       if (args.trim() === '') throw fail(ctx, `the file ends inside a line continuation and ${ctx.keyword} has no arguments`, undefined, undefined, 'remove the escape character at the end of the last line, or finish the instruction');
       warnings.push({ line: line.startLine, message: `${ctx.keyword}: the file ends inside a line continuation (the escape character at the end of the last line)` });

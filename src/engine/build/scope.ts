@@ -6,7 +6,7 @@
 
 import { DiagnosticSource, type DockerfileError } from './diagnostics.js';
 import { PLATFORM_ARGS, PROXY_ARGS } from './args.js';
-import type { Dockerfile, Heredoc, Instruction, KeyValue } from './model.js';
+import type { Dockerfile, Heredoc, Instruction, KeyValue, RunMount } from './model.js';
 import { substitute, type Lookup } from './substitute.js';
 
 export interface ScopeInput {
@@ -175,7 +175,15 @@ export class StageScope {
           args: used(),
         };
       case 'RUN': {
-        const mounts = inst.mounts.map((m) => ('from' in m && m.from !== undefined ? { ...m, from: sub.word(m.from) } : m));
+        // BuildKit substitutes the mounts' paths and names (not the command: that is the shell's).
+        const mounts = inst.mounts.map((m) => {
+          const out: Record<string, unknown> = { ...m };
+          for (const key of ['target', 'source', 'from', 'id', 'env'] as const) {
+            const v = (m as Record<string, unknown>)[key];
+            if (typeof v === 'string') out[key] = sub.word(v);
+          }
+          return out as unknown as RunMount;
+        });
         return { instruction: { ...inst, mounts }, args: this.runArgs() };
       }
       case 'FROM':

@@ -20,8 +20,10 @@ class Problem {
   constructor(readonly message: string) {}
 }
 
-const NAME_START = /[A-Za-z_]/;
-const NAME_CHAR = /[A-Za-z0-9_]/;
+const NAME_CHAR = /[\p{L}\p{N}_]/u;
+/** Positional ($1…) and special ($@ $* $# $? $- $$ $! $0) parameters: never set in a Dockerfile. */
+const SPECIAL = '@*#?-$!';
+const isParameter = (name: string): boolean => /^[0-9]+$/.test(name) || SPECIAL.includes(name);
 
 /** Shell glob (`*`, `?`, `[…]`) → a RegExp source, for the # % / modifiers. */
 function globSource(pattern: string, escape: string): string {
@@ -69,7 +71,7 @@ class Lexer {
       if (stop !== undefined && stop(ch)) break;
       if (ch === esc) {
         this.pos++;
-        if (this.pos >= this.text.length) { out += ch; break; }
+        if (this.pos >= this.text.length) { if (raw) out += ch; break; }
         const next = this.text[this.pos] as string;
         out += raw ? ch + next : next;
         this.pos++;
@@ -112,13 +114,26 @@ class Lexer {
     throw new Problem('unexpected end of text while looking for the matching double quote');
   }
 
+  /** A name as BuildKit reads one: letters, digits and `_`; or digits (a positional parameter); or one special. */
   private name(): string {
+    const first = this.text[this.pos];
+    if (first === undefined) return '';
+    if (/[0-9]/.test(first)) {
+      let digits = '';
+      while (this.pos < this.text.length && /[0-9]/.test(this.text[this.pos] as string)) digits += this.text[this.pos++];
+      return digits;
+    }
+    if (SPECIAL.includes(first)) {
+      this.pos++;
+      return first;
+    }
     let name = '';
     while (this.pos < this.text.length && NAME_CHAR.test(this.text[this.pos] as string)) name += this.text[this.pos++];
     return name;
   }
 
   private get(name: string): string | undefined {
+    if (isParameter(name)) return undefined;
     this.used.add(name);
     return this.lookup(name);
   }
@@ -128,10 +143,11 @@ class Lexer {
     const ch = this.text[this.pos];
     if (ch === undefined) return '$';
     if (ch !== '{') {
-      if (!NAME_START.test(ch)) return '$';
-      return this.get(this.name()) ?? '';
+      const name = this.name();
+      return name === '' ? '$' : (this.get(name) ?? '');
     }
     this.pos++;
+    if (this.text[this.pos] === undefined) throw new Problem("missing '}'");
     const name = this.name();
     if (name === '') throw new Problem(`bad substitution: \${ needs a variable name`);
     const op = this.text[this.pos];
@@ -146,7 +162,7 @@ class Lexer {
       const set = value !== undefined && value !== '';
       if (mod === '-') return set ? value : word;
       if (mod === '+') return set ? word : '';
-      if (!set) throw new Problem(`${name}: ${word === '' ? 'is not set or empty' : word}`);
+      if (!set) throw new Problem(`${name}: ${word === '' ? `is not allowed to be ${value === undefined ? 'unset' : 'empty'}` : word}`);
       return value;
     }
     this.pos++;
@@ -154,7 +170,7 @@ class Lexer {
       const word = this.braceWord();
       if (op === '-') return value ?? word;
       if (op === '+') return value === undefined ? '' : word;
-      if (value === undefined) throw new Problem(`${name}: ${word === '' ? 'is not set' : word}`);
+      if (value === undefined) throw new Problem(`${name}: ${word === '' ? 'is not allowed to be unset' : word}`);
       return value;
     }
     if (op === '#' || op === '%') {

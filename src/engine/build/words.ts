@@ -21,6 +21,7 @@ export function quotedWords(text: string, escape: string): string[] {
       word = '';
       continue;
     }
+    if (ch === escape && quote === undefined && i + 1 === text.length) continue;
     word += ch;
     if (ch === escape && quote !== "'" && i + 1 < text.length) {
       word += text[++i];

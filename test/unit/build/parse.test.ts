@@ -233,3 +233,19 @@ test('an instruction that starts after a line holding only the escape character'
   assert.deepEqual((df.instructions[1] as Extract<Instruction, { kind: 'RUN' }>).command, { form: 'shell', command: 'x' });
   assert.equal(df.instructions[1]?.range.col, 3);
 });
+
+test('Docker\'s line rules: an escaped escape character ends the line; args are trimmed; indented directives', () => {
+  const df = parseDockerfile('FROM a\nENV C trailing\\\\backslash\\\\\nENV D next\nENV E hello\\\n\\\nworld\nRUN something \\\n', 'Dockerfile');
+  assert.deepEqual(df.instructions.slice(1).map((i) => (i.kind === 'ENV' ? i.pairs[0] : i.kind === 'RUN' ? i.command : undefined)), [
+    { key: 'C', value: 'trailing\\\\backslash\\\\' }, { key: 'D', value: 'next' }, { key: 'E', value: 'helloworld' }, { form: 'shell', command: 'something' },
+  ]);
+  assert.equal(parseDockerfile('  # escape=`\nFROM a\n', 'Dockerfile').directives.escape, '`');
+});
+
+test('ONBUILD RUN with a heredoc; bare CMD and ENTRYPOINT are accepted as Docker does', () => {
+  const ob = second('ONBUILD RUN <<EOF\necho hi\nEOF\n') as Extract<Instruction, { kind: 'ONBUILD' }>;
+  assert.equal(ob.triggerText, 'RUN <<EOF\necho hi\nEOF');
+  assert.equal(ob.trigger.kind === 'RUN' && ob.trigger.heredocs[0]?.content, 'echo hi\n');
+  assert.deepEqual((second('ENTRYPOINT') as Extract<Instruction, { kind: 'ENTRYPOINT' }>).command, { form: 'shell', command: '' });
+  assert.deepEqual((second('CMD []') as Extract<Instruction, { kind: 'CMD' }>).command, { form: 'exec', args: [] });
+});
