@@ -208,7 +208,7 @@ export function selectSources(listing: ContextListing, source: string, options: 
   let selected: ContextEntry[];
   if (!GLOB_CHARS.test(rel)) selected = kept(rel, under(rel));
   else {
-    const re = patternRegex(rel);
+    const re = patternRegex(rel) ?? /^(?!)/;
     const roots = listing.entries.filter((e) => re.test(e.path));
     const seen = new Set<string>();
     selected = [];

@@ -28,41 +28,53 @@ export function ignoreFileCandidates(contextDir: string, dockerfilePath: string 
   return out;
 }
 
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /**
- * A pattern as a RegExp over a whole context-relative path: `*` and `?` stop at `/`, `**` crosses any number
- * of them, `[…]` classes, `\` escapes. Also the glob syntax of COPY/ADD sources (BuildKit matches those
- * with the same rules).
+ * A cleaned pattern as a RegExp over a whole context-relative path, with moby's patternmatcher rules: `*` and
+ * `?` stop at `/`; `**` crosses any number of them (`a/**` is a prefix, a leading `**` a suffix: `**foo`
+ * matches `barfoo`); `[…]` classes as in Go's regexp (`[^a]` negates); `\` escapes the next character. Also the glob syntax of
+ * COPY/ADD sources (BuildKit matches those with the same matcher). Undefined for a pattern that is not valid.
  */
-export function patternRegex(pattern: string): RegExp {
+export function patternRegex(pattern: string): RegExp | undefined {
+  const chars = [...pattern];
   let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i] as string;
+  let type: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
+  let inClass = false;
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i] as string;
     if (ch === '*') {
-      if (pattern[i + 1] === '*') {
+      if (chars[i + 1] === '*') {
+        const first = i === 0;
         i++;
-        if (pattern[i + 1] === '/') i++;
-        re += i + 1 >= pattern.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (ch === '?') re += '[^/]';
+        if (chars[i + 1] === '/') i++;
+        if (i + 1 >= chars.length) {
+          if (type === 'exact') type = 'prefix';
+          else { re += '.*'; type = 'regexp'; }
+        } else { re += '(.*/)?'; type = 'regexp'; }
+        if (first) type = 'suffix';
+      } else { re += '[^/]*'; type = 'regexp'; }
+    } else if (ch === '?') { re += '[^/]'; type = 'regexp'; }
     else if (ch === '\\') {
-      const next = pattern[i + 1];
+      const next = chars[i + 1];
       if (next === undefined) re += '\\\\';
-      else { re += next.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'); i++; }
-    } else if (ch === '[') {
-      const close = pattern.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, close);
-        if (body.startsWith('^') || body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\(?!.)/g, '\\\\')}]`;
-        i = close;
-      }
-    } else re += ch.replace(/[.+^${}()|\]\\/]/g, '\\$&');
+      else { re += literal(next); i++; type = 'regexp'; }
+    } else if (ch === '[' || ch === ']') { re += ch; inClass = ch === '['; type = 'regexp'; }
+    else if (ch === '^' && inClass) re += ch;
+    else re += literal(ch);
   }
+  let source: string;
+  if (type === 'exact') source = `^${literal(pattern)}$`;
+  else if (type === 'prefix') source = `^${literal(pattern.slice(0, -2))}`;
+  else if (type === 'suffix') {
+    const suffix = pattern.slice(2);
+    source = suffix === '' ? '^' : suffix.startsWith('/') ? `^(?:.*${literal(suffix)}|${literal(suffix.slice(1))})$` : `^.*${literal(suffix)}$`;
+    if (/[*?[\]\\]/.test(suffix)) source = `${re}$`;
+  } else source = `${re}$`;
   try {
-    return new RegExp(`${re}$`);
+    return new RegExp(source, 'u');
   } catch {
-    return new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+    return undefined;
   }
 }
 
@@ -81,7 +93,11 @@ export function parseDockerignore(text: string, fileName = '.dockerignore'): Ign
     p = posix.normalize(p);
     if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
     if (p.length > 1 && p.startsWith('/')) p = p.replace(/^\/+/, '');
-    out.push({ pattern: p, exception, line: index + 1, regex: patternRegex(p) });
+    const regex = patternRegex(p);
+    if (regex === undefined) {
+      throw new GantryError('BUILD_CONTEXT_INVALID', `${fileName}:${index + 1}: syntax error in pattern ${JSON.stringify(p)}`, { hint: 'check the [ ] classes and escapes of that line' });
+    }
+    out.push({ pattern: p, exception, line: index + 1, regex });
   });
   return out;
 }

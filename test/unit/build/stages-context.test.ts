@@ -196,3 +196,20 @@ test('property: parse → plan → substitute every stage throws only typed erro
     }
   }), { numRuns: 1500 });
 });
+
+test('.dockerignore: patternmatcher match kinds (prefix, suffix, classes) and bad patterns', () => {
+  const m = (pattern: string, path: string): boolean => IgnoreMatcher.fromText(pattern).excludes(path);
+  assert.equal(m('**foo', 'barfoo'), true);
+  assert.equal(m('**foo', 'a/barfoo'), true);
+  assert.equal(m('**/foo', 'foo'), true);
+  assert.equal(m('**/foo', 'xfoo'), false);
+  assert.equal(m('a**', 'abc/d'), true);
+  assert.equal(m('a/**', 'a'), false);
+  assert.equal(m('**', 'anything/at/all'), true);
+  assert.equal(m('[^a]x', 'bx'), true);
+  assert.equal(m('[^a]x', 'ax'), false);
+  assert.equal(m('[a-c]?', 'b1'), true);
+  assert.equal(m('a.b', 'axb'), false);
+  assert.equal(m('(x)', '(x)'), true);
+  assert.throws(() => IgnoreMatcher.fromText('ok\n[z-a]\n'), (e: unknown) => e instanceof GantryError && /:2: syntax error in pattern/.test(e.message));
+});
