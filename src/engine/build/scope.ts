@@ -166,7 +166,7 @@ export class StageScope {
         return { instruction: { ...inst, signal: sub.word(inst.signal) }, args: used() };
       case 'COPY':
         return {
-          instruction: { ...inst, sources: inst.sources.map((s) => sub.word(s)), dest: sub.word(inst.dest), heredocs: sub.heredocs(inst.heredocs), from: sub.opt(inst.from), chown: sub.opt(inst.chown), chmod: sub.opt(inst.chmod), exclude: inst.exclude.map((e) => sub.word(e)) },
+          instruction: { ...inst, sources: inst.sources.map((s) => sub.word(s)), dest: sub.word(inst.dest), heredocs: sub.heredocs(inst.heredocs), chown: sub.opt(inst.chown), chmod: sub.opt(inst.chmod), exclude: inst.exclude.map((e) => sub.word(e)) },
           args: used(),
         };
       case 'ADD':

@@ -1,11 +1,12 @@
 // The stage planner: stages by name and index, the target (--target or the last stage), the stages it needs
-// (the rest are skipped), their dependency order and which could build in parallel; cycles and unknown stages
-// as located errors. Pure: no I/O, no clock.
+// (the rest are skipped), their dependency order and which could build in parallel; a stage that uses itself
+// or a later stage (BuildKit's rule: only stages above) and unknown stages as located errors. Pure.
 
 import { usageError } from '../../common/errors.js';
 import { closeName, DiagnosticSource, type DockerfileError } from './diagnostics.js';
 import type { Dockerfile, FromInstruction, Instruction } from './model.js';
 import { GlobalScope, StageScope, type ScopeInput } from './scope.js';
+import { substitute } from './substitute.js';
 
 export interface Stage {
   readonly index: number;
@@ -54,7 +55,7 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
     if (current === undefined) return;
     const from = globals.from(current.from).instruction as FromInstruction;
     if (from.image === '') {
-      throw locate(dockerfile, current.from, `the base name (${current.from.image}) is empty after substitution`, 'declare the ARG before the first FROM with a default, or pass --build-arg');
+      throw locate(dockerfile, current.from, `base name (${current.from.image}) should not be blank`, 'declare the ARG before the first FROM with a default, or pass --build-arg');
     }
     stages.push({ index: stages.length, name: current.from.stageName, from, instructions: current.body });
   };
@@ -69,20 +70,29 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
   const byName = new Map(stages.filter((s) => s.name !== undefined).map((s) => [s.name as string, s.index]));
   const names = [...byName.keys()];
 
+  const stageLabel = (index: number): string => JSON.stringify(stages[index]?.name ?? String(index));
   const resolve = (ref: string, via: Instruction, self: number, isFrom: boolean): StageDependency | undefined => {
     const lower = ref.toLowerCase();
     const named = byName.get(lower);
-    // FROM names a stage only when it is defined above (`FROM node AS node` is the image node); --from may
-    // name any stage, and a loop is reported as a cycle.
-    if (named !== undefined && (!isFrom || named < self)) return { kind: 'stage', index: named, via };
-    if (!isFrom && /^\d+$/.test(ref)) {
-      const index = Number(ref);
-      if (index >= stages.length) throw locate(dockerfile, via, `--from=${ref}: there is no stage ${index} (the Dockerfile has ${stages.length})`, `stages are numbered from 0 in the order of their FROM lines`);
+    // FROM names a stage only when it is defined above (`FROM node AS node` is the image node).
+    if (isFrom) {
+      if (named !== undefined && named < self) return { kind: 'stage', index: named, via };
+      return lower === 'scratch' ? undefined : { kind: 'image', ref, via };
+    }
+    let index = named;
+    if (index === undefined && /^\d+$/.test(ref)) {
+      index = Number(ref);
+      if (index >= stages.length) throw locate(dockerfile, via, `--from=${ref}: invalid stage index ${index} (the Dockerfile has ${stages.length} stages)`, 'stages are numbered from 0 in the order of their FROM lines');
+    }
+    if (index !== undefined) {
+      // As in BuildKit, a stage can use only the stages above it: a loop is impossible, using itself or a
+      // later stage is the error.
+      if (index === self) throw locate(dockerfile, via, `circular dependency: stage ${stageLabel(self)} cannot use itself`, 'copy from a stage defined above this one');
+      if (index > self) throw locate(dockerfile, via, `cannot copy from stage ${stageLabel(index)}, it needs to be defined before current stage ${stageLabel(self)}`, 'move that stage above this one');
       return { kind: 'stage', index, via };
     }
-    if (lower === 'scratch' && isFrom) return undefined;
     const close = PLAIN_NAME.test(lower) ? closeName(lower, names) : undefined;
-    if (close !== undefined && close !== lower && !isFrom) {
+    if (close !== undefined && close !== lower) {
       throw locate(dockerfile, via, `no stage named ${JSON.stringify(ref)} (did you mean ${close}?)`, `stages are ${names.join(', ')}; to use an image of that name, write its full reference (e.g. ${ref}:latest)`);
     }
     return { kind: 'image', ref, via };
@@ -96,6 +106,12 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
     const scope = new StageScope(input, globals, []);
     for (const inst of stage.instructions) {
       const applied = inst.kind === 'ARG' || inst.kind === 'ENV' || inst.kind === 'COPY' || inst.kind === 'RUN' ? scope.apply(inst).instruction : inst;
+      if (inst.kind === 'COPY' && inst.from !== undefined && inst.from.includes('$')) {
+        const plain = substitute(inst.from, () => undefined, { escape: dockerfile.directives.escape });
+        if (!plain.ok || plain.value !== inst.from) {
+          throw locate(dockerfile, inst, `variable expansion is not supported for --from (${inst.from})`, 'define a stage with FROM ${VAR} AS NAME using an ARG of the global scope, and COPY --from=NAME');
+        }
+      }
       if (applied.kind === 'COPY' && applied.from !== undefined) {
         const d = resolve(applied.from, inst, stage.index, false);
         if (d !== undefined) deps.push(d);
@@ -123,35 +139,24 @@ export function planStages(dockerfile: Dockerfile, options: PlanOptions): BuildP
     target = stages[index] as Stage;
   }
 
-  // Depth-first from the target: dependency order, and cycles with the instruction that closes them.
-  const order: number[] = [];
-  const state = new Map<number, 'visiting' | 'done'>();
+  // Every stage dependency points to a stage above (resolve refuses the others), so walking up from the
+  // target finds what it needs, and ascending index order is a dependency order.
+  const needed = new Set<number>([target.index]);
+  for (let i = target.index; i >= 0; i--) {
+    if (!needed.has(i)) continue;
+    for (const dep of dependencies.get(i) ?? []) if (dep.kind === 'stage') needed.add(dep.index);
+  }
+  const order = [...needed].sort((a, b) => a - b);
   const depth = new Map<number, number>();
-  const visit = (index: number, path: number[]): number => {
-    const seen = state.get(index);
-    if (seen === 'done') return depth.get(index) as number;
-    state.set(index, 'visiting');
-    let d = 0;
-    for (const dep of dependencies.get(index) ?? []) {
-      if (dep.kind !== 'stage') continue;
-      if (state.get(dep.index) === 'visiting') {
-        const cycle = [...path.slice(path.indexOf(dep.index)), index, dep.index].map((i) => stages[i]?.name ?? String(i));
-        throw locate(dockerfile, dep.via, `circular dependency between stages: ${[...new Set(cycle.slice(0, -1))].join(' → ')} → ${cycle[cycle.length - 1]}`, 'a stage cannot use itself or a stage that uses it');
-      }
-      d = Math.max(d, visit(dep.index, [...path, index]) + 1);
-    }
-    state.set(index, 'done');
-    depth.set(index, d);
-    order.push(index);
-    return d;
-  };
-  visit(target.index, []);
+  for (const index of order) {
+    const deps = (dependencies.get(index) ?? []).filter((d): d is Extract<StageDependency, { kind: 'stage' }> => d.kind === 'stage');
+    depth.set(index, deps.reduce((d, dep) => Math.max(d, (depth.get(dep.index) as number) + 1), 0));
+  }
   const waves: number[][] = [];
   for (const index of order) {
     const d = depth.get(index) as number;
     (waves[d] ??= []).push(index);
   }
-  const needed = new Set(order);
   return {
     stages, target, order, waves: waves.map((w) => w.sort((a, b) => a - b)), skipped: stages.map((s) => s.index).filter((i) => !needed.has(i)),
     dependencies, globals,
