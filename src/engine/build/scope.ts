@@ -137,14 +137,20 @@ export class StageScope {
     const used = (): Map<string, string> => pick(sub.used, this.lookup, this.isArg);
     switch (inst.kind) {
       case 'ARG': {
-        const args = inst.args.map((a) => ({ name: a.name, defaultValue: a.defaultValue === undefined ? undefined : sub.word(a.defaultValue) }));
+        // BuildKit's order: the build arg, else the default (substituted in the stage), else the global value.
+        const args = inst.args.map((a) => {
+          const given = this.input.buildArgs.get(a.name);
+          const global = this.globals.values.has(a.name) ? this.globals.values.get(a.name) : PLATFORM_ARGS.includes(a.name) ? this.input.platform.get(a.name) : undefined;
+          const value = given ?? (a.defaultValue === undefined ? global : sub.word(a.defaultValue));
+          return { name: a.name, value };
+        });
         const taken = used();
         for (const a of args) {
           this.declared.add(a.name);
-          const global = this.globals.values.has(a.name) ? this.globals.values.get(a.name) : PLATFORM_ARGS.includes(a.name) ? this.input.platform.get(a.name) : undefined;
-          this.args.set(a.name, this.input.buildArgs.get(a.name) ?? a.defaultValue ?? global);
+          this.args.set(a.name, a.value);
         }
-        return { instruction: { ...inst, args }, args: taken };
+        // The applied ARG carries the value in effect (what Docker's history shows: `ARG K=V`).
+        return { instruction: { ...inst, args: args.map((a) => ({ name: a.name, defaultValue: a.value })) }, args: taken };
       }
       case 'ENV': {
         const pairs = sub.pairs(inst.pairs);

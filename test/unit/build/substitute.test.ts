@@ -116,3 +116,10 @@ test('build args: K=V, K from the environment, unused ones warned like Docker', 
   assert.equal(unusedBuildArgsWarning(new Map([...args, ['HTTP_PROXY', 'x'], ['ZZ', '1'], ['E', '1']]), declared), '[Warning] One or more build-args [B E ZZ] were not consumed');
   assert.equal(unusedBuildArgsWarning(new Map([['A', '1']]), declared), undefined);
 });
+
+test('ARG as BuildKit dispatches it: a build arg skips the default (even a failing one); the applied ARG holds the value in effect', () => {
+  const r = runStage('ARG G=global\nFROM a\nARG X=${NOPE:?never read}\nARG G\nARG U\n', { X: 'given' });
+  assert.deepEqual(r.applied.filter((i) => i.kind === 'ARG').map((i) => (i as Extract<Instruction, { kind: 'ARG' }>).args[0]), [
+    { name: 'X', defaultValue: 'given' }, { name: 'G', defaultValue: 'global' }, { name: 'U', defaultValue: undefined },
+  ]);
+});
