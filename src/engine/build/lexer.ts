@@ -78,32 +78,79 @@ interface HeredocStart {
   readonly offset: number;
 }
 
-/**
- * The heredocs a shell-form line opens: words like `<<EOF`, `<<-EOF`, `<<'EOF'`, `<<"EOF"`, `2<<EOF`, outside
- * quotes, several per line, in order. `<<<` (a here-string) and `<< EOF` with a space are not heredocs.
- */
-export function findHeredocs(text: string, escape: string): HeredocStart[] {
-  const found: HeredocStart[] = [];
+interface RawWord {
+  readonly word: string;
+  readonly offset: number;
+}
+
+/** Words split on whitespace outside quotes; quotes and backslashes kept (BuildKit reads heredocs this way). */
+function rawWords(text: string): RawWord[] {
+  const words: RawWord[] = [];
+  let word = '';
+  let start = -1;
   let quote: string | undefined;
-  let wordStart = true;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
-    if (quote !== undefined) {
-      if (ch === escape && quote === '"') i++;
-      else if (ch === quote) quote = undefined;
+    if (quote === undefined && /\s/.test(ch)) {
+      if (start >= 0) words.push({ word, offset: start });
+      word = '';
+      start = -1;
       continue;
     }
-    if (ch === escape) { i++; wordStart = false; continue; }
-    if (ch === '"' || ch === "'") { quote = ch; wordStart = false; continue; }
-    if (/[ \t]/.test(ch)) { wordStart = true; continue; }
-    if (!wordStart) continue;
-    wordStart = false;
-    const m = /^(\d*)<<(-?)(['"]?)([^\s'"<>|&;()]+)(['"]?)/.exec(text.slice(i));
-    if (m === null || text.slice(i).startsWith('<<<')) continue;
-    const [whole, fd, dash, open, name, close] = m as unknown as [string, string, string, string, string, string];
-    if (open !== close) continue;
-    found.push({ name, expand: open === '', chomp: dash === '-', fd: fd === '' ? undefined : Number(fd), offset: i });
-    i += whole.length - 1;
+    if (start < 0) start = i;
+    word += ch;
+    if (ch === '\\' && quote !== "'" && i + 1 < text.length) { word += text[++i]; continue; }
+    if (quote === undefined && (ch === '"' || ch === "'")) quote = ch;
+    else if (ch === quote) quote = undefined;
+  }
+  if (start >= 0) words.push({ word, offset: start });
+  return words;
+}
+
+/** A heredoc delimiter word with its quotes removed; `quoted` when any part was quoted (no expansion then). */
+function unquoteDelimiter(text: string): { name: string; quoted: boolean } | undefined {
+  let name = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (ch === "'" || ch === '"') {
+      const end = text.indexOf(ch, i + 1);
+      if (end < 0) return undefined;
+      let inner = text.slice(i + 1, end);
+      if (ch === '"') inner = inner.replace(/\\(["\\$])/g, '$1');
+      name += inner;
+      quoted = true;
+      i = end;
+      continue;
+    }
+    if (ch === '\\' && i + 1 < text.length) { name += text[++i]; continue; }
+    name += ch;
+  }
+  return name === '' ? undefined : { name, quoted };
+}
+
+/**
+ * The heredocs a shell-form line opens, in order, as BuildKit finds them: a word `<<NAME`, `<<-NAME`,
+ * `N<<NAME` (also with blanks before NAME), NAME quoted in part or whole (`<<'EOF'`, `<<eo'f'`, `<<"one two"`)
+ * meaning no expansion. `<<<` (a here-string) and words inside quotes are not heredocs.
+ */
+export function findHeredocs(text: string): HeredocStart[] {
+  const found: HeredocStart[] = [];
+  const words = rawWords(text);
+  for (let i = 0; i < words.length; i++) {
+    const { word, offset } = words[i] as RawWord;
+    const m = /^(\d*)<<(-?)([^<]*)$/.exec(word);
+    if (m === null) continue;
+    let rest = m[3] as string;
+    if (rest === '') {
+      const next = words[i + 1];
+      if (next === undefined || next.word.includes('<')) continue;
+      rest = next.word;
+      i++;
+    }
+    const delimiter = unquoteDelimiter(rest);
+    if (delimiter === undefined) continue;
+    found.push({ name: delimiter.name, expand: !delimiter.quoted, chomp: m[2] === '-', fd: m[1] === '' ? undefined : Number(m[1]), offset });
   }
   return found;
 }
@@ -171,7 +218,7 @@ export function lexDockerfile(text: string, src: DiagnosticSource): LexResult {
     }
     const heredocs: Heredoc[] = [];
     if (HEREDOC_KEYWORDS.has(keyword) && text.includes('<<') && !isJsonArray(argsText.replace(/^(--\S+\s+)*/, ''))) {
-      for (const start of findHeredocs(text, directives.escape)) {
+      for (const start of findHeredocs(text)) {
         let content = '';
         let terminated = false;
         while (i < physical.length) {

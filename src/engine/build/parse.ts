@@ -17,7 +17,7 @@ import { fields, quotedWords, readJsonForm } from './words.js';
 export const MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024;
 
 const STAGE_NAME = /^[a-z][a-z0-9\-_.]*$/;
-const HEREDOC_WORD = /^\d*<<-?(['"]?)([^'"]+)\1$/;
+const HEREDOC_OPENER = /^\d*<<-?[^<]*$/;
 
 interface Context {
   readonly src: DiagnosticSource;
@@ -100,7 +100,16 @@ function copySources(ctx: Context, rest: string, restOffset: number): { sources:
     throw fail(ctx, `${ctx.keyword} requires at least two arguments: a source and a destination`, undefined, undefined, hintFor(ctx.keyword));
   }
   const dest = words[words.length - 1] as string;
-  const sources = words.slice(0, -1).filter((w) => json.kind === 'json' || !HEREDOC_WORD.test(w) || !heredocs.some((h) => HEREDOC_WORD.exec(w)?.[2] === h.name));
+  const sources: string[] = [];
+  const candidates = words.slice(0, -1);
+  for (let i = 0; i < candidates.length; i++) {
+    const w = candidates[i] as string;
+    if (heredocs.length > 0 && HEREDOC_OPENER.test(w)) {
+      if (/^\d*<<-?$/.test(w)) i++; // `<< EOF`: the delimiter is the next word
+      continue;
+    }
+    sources.push(w);
+  }
   return { sources, dest, heredocs };
 }
 

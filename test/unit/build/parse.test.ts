@@ -249,3 +249,19 @@ test('ONBUILD RUN with a heredoc; bare CMD and ENTRYPOINT are accepted as Docker
   assert.deepEqual((second('ENTRYPOINT') as Extract<Instruction, { kind: 'ENTRYPOINT' }>).command, { form: 'shell', command: '' });
   assert.deepEqual((second('CMD []') as Extract<Instruction, { kind: 'CMD' }>).command, { form: 'exec', args: [] });
 });
+
+test('heredoc delimiters as BuildKit reads them: partly quoted, escaped quotes, spaces, blanks after <<', () => {
+  const docs = (text: string) => (second(text) as Extract<Instruction, { kind: 'RUN' }>).heredocs.map((h) => [h.name, h.expand, h.content]);
+  assert.deepEqual(docs("RUN <<eo'f'\necho foo\neof\n"), [['eof', false, 'echo foo\n']]);
+  assert.deepEqual(docs("RUN <<eo\\'f\necho foo\neo'f\n"), [["eo'f", true, 'echo foo\n']]);
+  assert.deepEqual(docs("RUN <<'e'o\\'f\necho foo\neo'f\n"), [["eo'f", false, 'echo foo\n']]);
+  assert.deepEqual(docs("RUN <<'one two'\necho bar\none two\n"), [['one two', false, 'echo bar\n']]);
+  assert.deepEqual(docs('RUN <<$EOF\n$EOF\n'), [['$EOF', true, '']]);
+  assert.deepEqual(docs('RUN <<  EOF  > foo\nx\nEOF\n'), [['EOF', true, 'x\n']]);
+  assert.deepEqual(docs('RUN <<COMPLEX python3\nprint(1)\nCOMPLEX\n'), [['COMPLEX', true, 'print(1)\n']]);
+  assert.deepEqual(docs('RUN <<COMMENT\n# internal comment\necho hi # trailing\nCOMMENT\n'), [['COMMENT', true, '# internal comment\necho hi # trailing\n']]);
+  const copy = second('COPY <<X <<Y /dest\nY\nX\nX\nY\n') as Extract<Instruction, { kind: 'COPY' }>;
+  assert.deepEqual([copy.sources, copy.heredocs.map((h) => [h.name, h.content])], [[], [['X', 'Y\n'], ['Y', 'X\n']]]);
+  const spaced = second('COPY << EOF a /dest\nhi\nEOF\n') as Extract<Instruction, { kind: 'COPY' }>;
+  assert.deepEqual([spaced.sources, spaced.dest], [['a'], '/dest']);
+});
