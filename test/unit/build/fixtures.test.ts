@@ -44,3 +44,23 @@ test('python-heredoc: RUN and COPY heredocs, SHELL, ONBUILD triggers', () => {
   assert.deepEqual([copy.dest, copy.heredocs[0]?.expand, copy.heredocs[0]?.content], ['/app/app.py', false, 'import os\nprint("hello", os.environ.get("NAME", "$world"))\n']);
   assert.deepEqual(df.instructions.filter((i) => i.kind === 'ONBUILD').map((i) => (i as Extract<Instruction, { kind: 'ONBUILD' }>).trigger.kind), ['COPY', 'RUN']);
 });
+
+test('escape-backtick: the escape directive changes continuations; backslashes are plain characters', () => {
+  const df = load('escape-backtick.Dockerfile');
+  assert.equal(df.directives.escape, '`');
+  assert.deepEqual(df.instructions.map(summary), ['3-3 FROM', '4-4 SHELL', '5-5 ENV', '6-6 WORKDIR', '7-7 COPY', '8-11 RUN', '12-12 CMD']);
+  assert.deepEqual((df.instructions[2] as Extract<Instruction, { kind: 'ENV' }>).pairs, [{ key: 'APP_HOME', value: 'C:\\app' }]);
+  assert.deepEqual((df.instructions[4] as Extract<Instruction, { kind: 'COPY' }>).dest, 'c:\\');
+  assert.deepEqual((df.instructions[5] as Extract<Instruction, { kind: 'RUN' }>).command, { form: 'shell', command: 'New-Item -ItemType Directory C:\\Example;     Write-Host "done"     ; dir c:\\' });
+  assert.deepEqual((df.instructions[6] as Extract<Instruction, { kind: 'CMD' }>).command, { form: 'exec', args: ['powershell', '-File', 'C:\\app\\run.ps1'] });
+});
+
+test('library-style: tab-indented continuations, legacy ENV, multi-source COPY', () => {
+  const df = load('library-style.Dockerfile');
+  assert.deepEqual(df.instructions.map(summary), [
+    '1-1 FROM', '4-8 RUN', '10-10 ENV', '11-11 ENV', '12-13 ENV', '15-15 VOLUME', '16-16 COPY', '17-17 RUN', '18-18 ENTRYPOINT', '19-19 STOPSIGNAL', '20-20 EXPOSE', '21-21 CMD',
+  ]);
+  assert.match((df.instructions[1] as Extract<Instruction, { kind: 'RUN' }>).command.form === 'shell' ? (df.instructions[1] as { command: { command: string } }).command.command : '', /^set -eux; \tgroupadd -r postgres --gid=999; \tuseradd/);
+  assert.equal(df.warnings.filter((w) => /legacy/.test(w.message)).length, 2);
+  assert.deepEqual((df.instructions[6] as Extract<Instruction, { kind: 'COPY' }>).sources, ['docker-entrypoint.sh', 'docker-ensure-initdb.sh']);
+});
