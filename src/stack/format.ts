@@ -24,7 +24,10 @@ function displayFile(file: string, cwd: string): string {
  *    |         ^^^
  * hint: defined services are: db, web
  */
-export function formatDiagnostic(d: Diagnostic, options: FormatOptions = {}): string {
+/** What the block renderer reads; other located diagnostics (e.g. Dockerfile errors) use it too. */
+export type RenderableDiagnostic = Pick<Diagnostic, 'severity' | 'message' | 'location' | 'hint'> & { readonly code: string };
+
+export function formatDiagnostic(d: RenderableDiagnostic, options: FormatOptions = {}): string {
   const color = options.color === true;
   const cwd = options.cwd ?? process.cwd();
   const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
