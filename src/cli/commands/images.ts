@@ -34,13 +34,17 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
     case 'import': {
       const p = parseArgs(args, [{ name: 'change', short: 'c', kind: 'list' }, { name: 'message', short: 'm', kind: 'string' }]);
       const [file, ref] = p.positionals;
-      if (!file || !ref || p.positionals.length > 2) throw usageError('import needs a tarball and a name', 'gantry import ROOTFS.tar[.gz] NAME[:TAG]');
-      if (!existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of a root filesystem tarball');
+      if (!file || !ref || p.positionals.length > 2) throw usageError('import needs a tarball (or - for standard input) and a name', 'gantry import [-c INSTRUCTION]... [-m MESSAGE] ROOTFS.tar[.gz]|- NAME[:TAG]');
+      // Checked here as the daemon checks them, so a mistake costs no upload.
+      const [{ applyChanges }, { parseReference }] = await Promise.all([import('../../engine/images/instructions.js'), import('../../engine/images/reference.js')]);
+      parseReference(ref);
+      applyChanges({}, list(p, 'change'));
+      if (file !== '-' && !existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of a root filesystem tarball, or - to read it from standard input');
       const client = await connectDaemon(g.host);
       const { repo, tag } = splitRef(ref);
       const out = await client.call<{ status: string }>('POST', '/images/create', {
         query: { fromSrc: '-', repo, tag, message: str(p, 'message'), changes: list(p, 'change') },
-        bodyStream: createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },
+        bodyStream: file === '-' ? process.stdin : createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },
       });
       process.stdout.write(`${out.status}\n`);
       return 0;

@@ -43,7 +43,9 @@ export interface ImportOptions {
   /** Config fields to set (like `docker import --change`); Env entries override the default PATH by key. */
   changes?: Partial<ImageConfigFields>;
   /** History comment (like `docker import --message`). */
-  message?: string;
+  message?: string | undefined;
+  /** What the history names as the source (default: the file's name; `-` for an upload, as Docker says). */
+  source?: string | undefined;
 }
 
 export interface RemoveOptions {
@@ -240,7 +242,7 @@ export class ImageStore {
         ...hostPlatform(),
         config: importConfig(opts.changes),
         rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-        history: [{ created: now, created_by: `gantry import ${basename(path)}`, comment: opts.message ?? `Imported from ${basename(path)}` }],
+        history: [{ created: now, comment: opts.message ?? `Imported from ${opts.source ?? basename(path)}` }],
       };
       return this.#addImage({
         config,
