@@ -1,7 +1,9 @@
 // The engine built from its parts: the container manager (the one writer of container records), execs,
 // health, over a ContainerRuntime and a NetworkService. The Linux daemon and the test fake differ only in the
 // parts they pass in (runtime, networking, clock); every lifecycle rule runs here for both.
-import type { Duplex } from 'node:stream';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex, Readable } from 'node:stream';
 import { GantryError } from '../common/errors.js';
 import type { Clock } from './clock.js';
 import type { ContainerSpec } from './containers/container-spec.js';
@@ -14,7 +16,12 @@ import type { ContainerPaths, ContainerRuntime, ContainerUsage, ProcessInfo } fr
 import type { ContainerStore } from './containers/store.js';
 import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOptions, VolumeView } from './engine.js';
 import type { EventBus } from './events/bus.js';
-import type { ImageStore } from './images/store.js';
+import { imageHistory, type ImageHistoryEntry } from './images/history.js';
+import type { ImageRecord, ImageStore } from './images/store.js';
+import { layerLimitsFromEnv } from './images/limits.js';
+import { upperChanges, type ContainerChange } from './snapshot/changes.js';
+import { commitContainer, type CommitOptions } from './snapshot/commit.js';
+import { mergedTar } from './snapshot/upper-tar.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
@@ -115,6 +122,40 @@ export class EngineCore implements Engine {
     this.events.emit('volume', 'destroy', name);
   }
   imageInUse(imageId: string): boolean { return this.manager.imageInUse(imageId); }
+
+  imageHistory(ref: string): ImageHistoryEntry[] { return imageHistory(this.images.get(ref)); }
+
+  /** The container's upper dir (its writable layer) and the image's layer dirs, topmost first. */
+  private containerLayers(rec: ContainerView): { upper: string; lowers: string[] } {
+    return { upper: join(this.runtime.paths(rec.id).dir, 'upper'), lowers: this.images.layerDirs(rec.config.imageId) };
+  }
+
+  containerChanges(ref: string): Promise<ContainerChange[]> {
+    const rec = this.store.get(ref);
+    const { upper, lowers } = this.containerLayers(rec);
+    return upperChanges(upper, lowers, layerLimitsFromEnv().maxEntries);
+  }
+
+  commitContainer(ref: string, opts: CommitOptions): Promise<ImageRecord> {
+    const rec = this.store.get(ref);
+    return commitContainer(rec, opts, {
+      images: this.images, upperDir: this.containerLayers(rec).upper,
+      freeze: () => this.manager.pause(rec.id), thaw: () => this.manager.unpause(rec.id),
+    });
+  }
+
+  exportContainer(ref: string): Readable {
+    const rec = this.store.get(ref);
+    const { upper, lowers } = this.containerLayers(rec);
+    return mergedTar({ layers: [upper, ...lowers], tmpDir: this.tmpDir(), dir: '.', member: '.', what: `the root filesystem of ${rec.name}` });
+  }
+
+  /** The daemon's scratch dir (under its root; emptied at each start). */
+  private tmpDir(): string {
+    const dir = join(this.images.root, 'tmp');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry> { return this.manager.logs(ref, opts, signal); }
   attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void> { return this.manager.attach(ref, client, opts); }
