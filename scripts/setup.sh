@@ -11,6 +11,7 @@ command -v tar >/dev/null || need_pkgs+=(tar)
 command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
 command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP inside a test's own netns (network-isolation test)
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images for tests (scripts/make-debian-image.sh)
+command -v skopeo >/dev/null || need_pkgs+=(skopeo)           # an independent image client for save/load interop tests
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \

@@ -42,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   tag: () => import('./commands/images.js'), rmi: () => import('./commands/images.js'),
   commit: () => import('./commands/snapshots.js'), history: () => import('./commands/snapshots.js'),
   diff: () => import('./commands/snapshots.js'), export: () => import('./commands/snapshots.js'),
+  save: () => import('./commands/snapshots.js'), load: () => import('./commands/snapshots.js'),
   volume: () => import('./commands/volumes.js'),
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),

@@ -16,7 +16,10 @@ import type { ContainerPaths, ContainerRuntime, ContainerUsage, ProcessInfo } fr
 import type { ContainerStore } from './containers/store.js';
 import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOptions, VolumeView } from './engine.js';
 import type { EventBus } from './events/bus.js';
+import { loadArchive, type LoadedImage } from './archive/load.js';
+import { saveArchive } from './archive/save.js';
 import { imageHistory, type ImageHistoryEntry } from './images/history.js';
+import { formatReference, parseReference } from './images/reference.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
 import { layerLimitsFromEnv } from './images/limits.js';
 import { upperChanges, type ContainerChange } from './snapshot/changes.js';
@@ -150,6 +153,22 @@ export class EngineCore implements Engine {
     return mergedTar({ layers: [upper, ...lowers], tmpDir: this.tmpDir(), dir: '.', member: '.', what: `the root filesystem of ${rec.name}` });
   }
 
+  saveImages(refs: readonly string[]): Readable {
+    // Docker's rule: a name saves that tag; an id saves the image with all its tags.
+    const chosen = new Map<string, { image: ImageRecord; tags: string[] }>();
+    for (const ref of refs) {
+      const image = this.images.get(ref);
+      const entry = chosen.get(image.id) ?? { image, tags: [] };
+      const named = image.repoTags.filter((t) => sameTag(t, ref));
+      const byId = named.length === 0 && /^(sha256:)?[a-f0-9]{4,64}$/.test(ref);
+      for (const t of byId ? image.repoTags : named) if (!entry.tags.includes(t)) entry.tags.push(t);
+      chosen.set(image.id, entry);
+    }
+    return saveArchive(this.images, [...chosen.values()]);
+  }
+
+  loadImages(archive: Readable): Promise<LoadedImage[]> { return loadArchive(this.images, archive, this.tmpDir()); }
+
   /** The daemon's scratch dir (under its root; emptied at each start). */
   private tmpDir(): string {
     const dir = join(this.images.root, 'tmp');
@@ -179,4 +198,9 @@ export class EngineCore implements Engine {
   startExec(id: string, client: Duplex | undefined): Promise<{ finished: Promise<number> }> { return this.execs.start(id, client); }
   resizeExec(id: string, rows: number, cols: number): Promise<void> { return this.execs.resize(id, rows, cols); }
   inspectExec(id: string): ExecInspect { return this.execs.inspect(id); }
+}
+
+/** Whether the familiar tag `tag` is what the user's `ref` names (`busybox` names `busybox:latest`). */
+function sameTag(tag: string, ref: string): boolean {
+  try { return formatReference(parseReference(tag)) === formatReference(parseReference(ref)); } catch { return false; }
 }

@@ -12,6 +12,7 @@ import type { WaitCondition } from './containers/manager.js';
 import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { EventBus } from './events/bus.js';
+import type { LoadedImage } from './archive/load.js';
 import type { ImageHistoryEntry } from './images/history.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
@@ -109,6 +110,10 @@ export interface Engine {
   commitContainer(ref: string, opts: CommitOptions): Promise<ImageRecord>;
   /** `docker export`: a tar stream of the container's merged root filesystem. */
   exportContainer(ref: string): Readable;
+  /** `docker save`: the images `refs` name, as one docker-archive that is also an OCI layout. */
+  saveImages(refs: readonly string[]): Readable;
+  /** `docker load`: every image of a docker-archive or OCI layout tar stream (untrusted). */
+  loadImages(archive: Readable): Promise<LoadedImage[]>;
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
   attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void>;

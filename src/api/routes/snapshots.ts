@@ -2,6 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../../engine/engine.js';
+import { GantryError } from '../../common/errors.js';
+import { UploadBudget } from '../../engine/images/limits.js';
 import { boolParam, type Router } from '../router.js';
 
 /**
@@ -29,6 +31,27 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
     await sendTar(ctx.res!, engine.exportContainer(ctx.params['id']!));
     return undefined;
   });
+  r.add('GET', '/images/get', async (ctx) => {
+    const names = ctx.query.getAll('names');
+    if (names.length === 0) throw new GantryError('INVALID_ARGUMENT', 'save needs at least one image', { hint: 'GET /images/get?names=IMAGE&names=…' });
+    await sendTar(ctx.res!, engine.saveImages(names));
+    return undefined;
+  });
+  r.add('GET', '/images/{name}/get', async (ctx) => {
+    await sendTar(ctx.res!, engine.saveImages([ctx.params['name']!]));
+    return undefined;
+  });
+  // The archive is the raw body, capped at the layer byte cap; Docker's answer: JSON messages, one per image.
+  r.add('POST', '/images/load', async (ctx) => {
+    const budget = new UploadBudget(engine.images.layers.limits);
+    ctx.req.on('error', (e) => budget.destroy(e));
+    const loaded = await engine.loadImages(ctx.req.pipe(budget));
+    const lines = loaded.flatMap((img) => (img.tags.length > 0 ? img.tags.map((t) => `Loaded image: ${t}\n`) : [`Loaded image ID: ${img.id}\n`]));
+    const res = ctx.res!;
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(lines.map((l) => `${JSON.stringify({ stream: l })}\n`).join(''));
+    return undefined;
+  }, { rawBody: true });
   // POST /commit?container=ID&repo=R&tag=T&comment=&author=&pause=&changes=… (Docker's query; the body config is not read)
   r.add('POST', '/commit', async (ctx) => {
     const repo = ctx.query.get('repo');

@@ -1,5 +1,5 @@
-// Images from containers: commit, history, diff, export (Docker's commands and output).
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
+// Images from containers and archives: commit, history, diff, export, save, load (Docker's commands and output).
+import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -99,6 +99,33 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       if (file === undefined && process.stdout.isTTY) throw usageError('cowardly refusing to write the archive to a terminal', 'use the -o flag or redirect');
       const client = await connectDaemon(g.host);
       await writeOutput(await client.stream('GET', `/containers/${encodeURIComponent(container)}/export`), file, 'the archive');
+      return 0;
+    }
+    case 'save': {
+      const p = parseArgs(args, [{ name: 'output', short: 'o', kind: 'string' }]);
+      if (p.positionals.length === 0) throw usageError('save needs at least one image', 'gantry save [-o FILE] IMAGE...');
+      const file = str(p, 'output');
+      if (file === undefined && process.stdout.isTTY) throw usageError('cowardly refusing to write the archive to a terminal', 'use the -o flag or redirect');
+      const client = await connectDaemon(g.host);
+      await writeOutput(await client.stream('GET', '/images/get', { query: { names: p.positionals } }), file, 'the archive');
+      return 0;
+    }
+    case 'load': {
+      const p = parseArgs(args, [{ name: 'input', short: 'i', kind: 'string' }, { name: 'quiet', short: 'q', kind: 'bool' }]);
+      if (p.positionals.length > 0) throw usageError('load takes no arguments', 'gantry load [-i FILE] [-q]  (or an archive on standard input)');
+      const file = str(p, 'input');
+      if (file === undefined && process.stdin.isTTY) throw usageError('requested load from stdin, but stdin is a terminal', 'give -i FILE or pipe an archive in');
+      if (file !== undefined && !existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of an archive written by `gantry save` or `docker save`');
+      const client = await connectDaemon(g.host);
+      const res = await client.stream('POST', '/images/load', {
+        query: { quiet: bool(p, 'quiet') }, bodyStream: file === undefined ? process.stdin : createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },
+      });
+      let text = '';
+      for await (const chunk of res) text += (chunk as Buffer).toString('utf8');
+      for (const line of text.split('\n').filter(Boolean)) {
+        const m = JSON.parse(line) as { stream?: string };
+        if (m.stream !== undefined) process.stdout.write(m.stream);
+      }
       return 0;
     }
     default:
