@@ -43,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   commit: () => import('./commands/snapshots.js'), history: () => import('./commands/snapshots.js'),
   diff: () => import('./commands/snapshots.js'), export: () => import('./commands/snapshots.js'),
   save: () => import('./commands/snapshots.js'), load: () => import('./commands/snapshots.js'),
+  cp: () => import('./commands/cp.js'),
   volume: () => import('./commands/volumes.js'),
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),

@@ -18,6 +18,8 @@ import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOp
 import type { EventBus } from './events/bus.js';
 import { loadArchive, type LoadedImage } from './archive/load.js';
 import { saveArchive } from './archive/save.js';
+import { readContainerPath, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
+import type { PathStat } from './cp/path-stat.js';
 import { imageHistory, type ImageHistoryEntry } from './images/history.js';
 import { formatReference, parseReference } from './images/reference.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
@@ -168,6 +170,21 @@ export class EngineCore implements Engine {
   }
 
   loadImages(archive: Readable): Promise<LoadedImage[]> { return loadArchive(this.images, archive, this.tmpDir()); }
+
+  private containerRoot(ref: string): ContainerRoot {
+    const rec = this.store.get(ref);
+    const { upper, lowers } = this.containerLayers(rec);
+    return {
+      name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', tmpDir: this.tmpDir(),
+      freeze: () => this.runtime.freeze(rec), thaw: () => this.runtime.thaw(rec),
+    };
+  }
+
+  containerPathStat(ref: string, path: string): Promise<PathStat> { return statContainerPath(this.containerRoot(ref), path); }
+  readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }> { return readContainerPath(this.containerRoot(ref), path); }
+  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void> {
+    return writeContainerPath(this.containerRoot(ref), path, archive, { ...opts, limits: this.images.layers.limits });
+  }
 
   /** The daemon's scratch dir (under its root; emptied at each start). */
   private tmpDir(): string {

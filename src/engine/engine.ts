@@ -13,6 +13,7 @@ import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { EventBus } from './events/bus.js';
 import type { LoadedImage } from './archive/load.js';
+import type { PathStat } from './cp/path-stat.js';
 import type { ImageHistoryEntry } from './images/history.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
@@ -114,6 +115,12 @@ export interface Engine {
   saveImages(refs: readonly string[]): Readable;
   /** `docker load`: every image of a docker-archive or OCI layout tar stream (untrusted). */
   loadImages(archive: Readable): Promise<LoadedImage[]>;
+  /** `docker cp` (HEAD): what `path` is in the container (resolved inside its root). */
+  containerPathStat(ref: string, path: string): Promise<PathStat>;
+  /** `docker cp CONTAINER:PATH …`: a tar of `path` as the container sees it. */
+  readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }>;
+  /** `docker cp … CONTAINER:DIR`: extracts a tar into the directory `path` (the container's upper dir; running or not). */
+  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void>;
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
   attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void>;

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Engine } from '../../engine/engine.js';
 import { GantryError } from '../../common/errors.js';
+import { pathStatHeader } from '../../engine/cp/path-stat.js';
 import { UploadBudget } from '../../engine/images/limits.js';
 import { boolParam, type Router } from '../router.js';
 
@@ -50,6 +51,31 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(lines.map((l) => `${JSON.stringify({ stream: l })}\n`).join(''));
+    return undefined;
+  }, { rawBody: true });
+  // docker cp: HEAD (stat), GET (a tar of the path), PUT (a tar extracted into the directory `path`)
+  const pathOf = (q: URLSearchParams): string => {
+    const path = q.get('path');
+    if (!path) throw new GantryError('INVALID_ARGUMENT', 'the archive request needs a path', { hint: '?path=/absolute/path/in/the/container' });
+    return path;
+  };
+  r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
+    const stat = await engine.containerPathStat(ctx.params['id']!, pathOf(ctx.query));
+    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': pathStatHeader(stat), 'Content-Type': 'application/x-tar' });
+    ctx.res!.end();
+    return undefined;
+  });
+  r.add('GET', '/containers/{id}/archive', async (ctx) => {
+    const { stat, stream } = await engine.readContainerPath(ctx.params['id']!, pathOf(ctx.query));
+    await sendTar(ctx.res!, stream, { 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+    return undefined;
+  });
+  r.add('PUT', '/containers/{id}/archive', async (ctx) => {
+    const budget = new UploadBudget(engine.images.layers.limits);
+    ctx.req.on('error', (e) => budget.destroy(e));
+    await engine.writeContainerPath(ctx.params['id']!, pathOf(ctx.query), ctx.req.pipe(budget), {
+      copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'),
+    });
     return undefined;
   }, { rawBody: true });
   // POST /commit?container=ID&repo=R&tag=T&comment=&author=&pause=&changes=… (Docker's query; the body config is not read)

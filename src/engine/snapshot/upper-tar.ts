@@ -65,7 +65,6 @@ export function mergedTar(o: MergedTarOptions): Readable {
   }
   const mnt = mkdtempSync(join(o.tmpDir, 'merged-'));
   const script = 'mount -t overlay overlay -o "ro,lowerdir=$1" "$2" && cd "$2" && cd "./$3" && shift 3 && exec tar "$@"';
-  const member = o.member === '.' ? '.' : `./${o.member}`;
   return tarProcess('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', o.layers.join(':'), mnt, o.dir,
-    ...TAR_ARGS, ...(o.extra ?? []), '--', member], o.what, () => rmSync(mnt, { recursive: true, force: true }));
+    ...TAR_ARGS, ...(o.extra ?? []), '--', o.member], o.what, () => rmSync(mnt, { recursive: true, force: true }));
 }
