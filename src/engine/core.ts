@@ -20,6 +20,7 @@ import { loadArchive, type LoadedImage } from './archive/load.js';
 import { saveArchive } from './archive/save.js';
 import { readContainerPath, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
 import type { PathStat } from './cp/path-stat.js';
+import { pruneContainers, pruneImages, pruneVolumes, systemDf, type ContainersPruneReport, type ImagesPruneReport, type PruneDeps, type VolumesPruneReport } from './prune/prune.js';
 import { imageHistory, type ImageHistoryEntry } from './images/history.js';
 import { formatReference, parseReference } from './images/reference.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
@@ -185,6 +186,19 @@ export class EngineCore implements Engine {
   writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void> {
     return writeContainerPath(this.containerRoot(ref), path, archive, { ...opts, limits: this.images.layers.limits });
   }
+
+  private pruneDeps(): PruneDeps {
+    return {
+      containers: () => this.store.all(), containerDir: (id) => this.runtime.paths(id).dir,
+      removeContainer: (id) => this.manager.remove(id, { force: false, volumes: false }),
+      images: this.images, volumes: this.volumes, volumeUsers: (n) => this.manager.volumeUsers(n), removeVolume: (n) => this.removeVolume(n),
+    };
+  }
+
+  pruneContainers(filters: Record<string, string[]>): Promise<ContainersPruneReport> { return pruneContainers(this.pruneDeps(), filters); }
+  pruneImages(filters: Record<string, string[]>): Promise<ImagesPruneReport> { return pruneImages(this.pruneDeps(), filters); }
+  pruneVolumes(filters: Record<string, string[]>): Promise<VolumesPruneReport> { return pruneVolumes(this.pruneDeps(), filters); }
+  systemDf(): Promise<Record<string, unknown>> { return systemDf(this.pruneDeps()); }
 
   /** The daemon's scratch dir (under its root; emptied at each start). */
   private tmpDir(): string {

@@ -20,6 +20,7 @@ import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { PublishedPort } from './network/ports.js';
 import type { ContainerChange } from './snapshot/changes.js';
 import type { CommitOptions } from './snapshot/commit.js';
+import type { ContainersPruneReport, ImagesPruneReport, VolumesPruneReport } from './prune/prune.js';
 import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
 export interface NetworkCreateRequest {
@@ -115,6 +116,12 @@ export interface Engine {
   saveImages(refs: readonly string[]): Readable;
   /** `docker load`: every image of a docker-archive or OCI layout tar stream (untrusted). */
   loadImages(archive: Readable): Promise<LoadedImage[]>;
+  /** Docker's prunes (filters as the API's `filters`): stopped containers, unused images, unused volumes. */
+  pruneContainers(filters: Record<string, string[]>): Promise<ContainersPruneReport>;
+  pruneImages(filters: Record<string, string[]>): Promise<ImagesPruneReport>;
+  pruneVolumes(filters: Record<string, string[]>): Promise<VolumesPruneReport>;
+  /** `docker system df` (Docker's `GET /system/df` shape). */
+  systemDf(): Promise<Record<string, unknown>>;
   /** `docker cp` (HEAD): what `path` is in the container (resolved inside its root). */
   containerPathStat(ref: string, path: string): Promise<PathStat>;
   /** `docker cp CONTAINER:PATH …`: a tar of `path` as the container sees it. */

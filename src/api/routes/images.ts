@@ -24,6 +24,8 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
   }, { status: 201 });
   r.add('DELETE', '/images/{name}', async (ctx) => images.remove(ctx.params['name']!, {
     force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.imageInUse(id),
+    usedBy: (id: string) => engine.containers().filter((c) => c.config.imageId === id)
+      .map((c) => `${c.state.status === 'running' ? 'running' : 'stopped'} container ${c.id.slice(0, 12)} (${c.name})`),
   }));
   // Import (docker import): POST /images/create?fromSrc=-&repo=NAME&tag=TAG with the tarball as the body.
   r.add('POST', '/images/create', async (ctx) => {

@@ -5,7 +5,7 @@ import type { Engine } from '../../engine/engine.js';
 import { GantryError } from '../../common/errors.js';
 import { pathStatHeader } from '../../engine/cp/path-stat.js';
 import { UploadBudget } from '../../engine/images/limits.js';
-import { boolParam, type Router } from '../router.js';
+import { boolParam, filtersParam, type Router } from '../router.js';
 
 /**
  * Sends a tar stream. Headers wait for the first bytes, so a stream that fails at once (nothing to read, a mount
@@ -78,6 +78,10 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
     });
     return undefined;
   }, { rawBody: true });
+  r.add('POST', '/containers/prune', (ctx) => engine.pruneContainers(filtersParam(ctx.query)));
+  r.add('POST', '/images/prune', (ctx) => engine.pruneImages(filtersParam(ctx.query)));
+  r.add('POST', '/volumes/prune', (ctx) => engine.pruneVolumes(filtersParam(ctx.query)));
+  r.add('GET', '/system/df', () => engine.systemDf());
   // POST /commit?container=ID&repo=R&tag=T&comment=&author=&pause=&changes=… (Docker's query; the body config is not read)
   r.add('POST', '/commit', async (ctx) => {
     const repo = ctx.query.get('repo');

@@ -52,6 +52,8 @@ export interface RemoveOptions {
   force?: boolean;
   /** Whether some container (running or not) uses the image with this id. */
   isInUse?: (imageId: string) => boolean;
+  /** The containers that use it, as messages name them (`running container 3f8d6a1b2c4e (web)`). */
+  usedBy?: (imageId: string) => string[];
 }
 
 export interface RemoveResultItem {
@@ -373,6 +375,10 @@ export class ImageStore {
     const id = found.id;
     const force = opts.force ?? false;
     const inUse = opts.isInUse?.(id) ?? false;
+    const users = (imageId: string, fallback: string): string => {
+      const names = opts.usedBy?.(imageId) ?? [];
+      return names.length === 0 ? fallback : names.join(', ');
+    };
     const next = structuredClone(this.#index);
     const entry = next.images[id];
     if (entry === undefined) throw new Error(`index has no entry for ${id}`);
@@ -388,7 +394,7 @@ export class ImageStore {
       const referenceCount = tags.length + entry.repoDigests.length;
       if (referenceCount <= 1 && inUse && !force) {
         throw new GantryError('IMAGE_IN_USE',
-          `unable to remove repository reference "${refOrId}" (must force) - a container is using its referenced image ${shortImageId(id)}`,
+          `unable to remove repository reference "${refOrId}" (must force) - ${users(id, 'a container')} is using its referenced image ${shortImageId(id)}`,
           { hint: 'remove the containers that use it first (gantry ps -a), or use --force to untag it anyway', detail: { image: id } });
       }
       untag(found.ref);
@@ -402,7 +408,7 @@ export class ImageStore {
           { hint: `remove its tags one at a time (${tags.map((t) => `gantry rmi ${formatReference(parseReference(t), true)}`).join(', ')}) or use --force`, detail: { image: id } });
       }
       if (inUse && !force) {
-        throw new GantryError('IMAGE_IN_USE', `unable to delete ${shortImageId(id)} (must be forced) - image is being used by a container`,
+        throw new GantryError('IMAGE_IN_USE', `unable to delete ${shortImageId(id)} (must be forced) - image is being used by ${users(id, 'a container')}`,
           { hint: 'remove the containers that use it first (gantry ps -a), or use --force to untag it anyway', detail: { image: id } });
       }
       for (const t of tags) untag(t);
