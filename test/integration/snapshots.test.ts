@@ -82,6 +82,20 @@ describe('images from containers and files', { skip: skipReason('root', 'busybox
     d.ok(['rm', 'changer', 'changer2']);
   });
 
+  test('a directory deleted and made again (opaque in overlay) commits as .wh..wh..opq: nothing of the old one shows', () => {
+    d.ok(['run', '--name', 'opaque', 'busybox', 'sh', '-c', 'rm -rf /usr && mkdir -p /usr/only && echo o > /usr/only/f']);
+    assert.ok(d.ok(['diff', 'opaque']).split('\n').includes('A /usr/only/f'));
+    d.ok(['commit', 'opaque', 'opaque:1']);
+    const file = join(d.dir, 'opaque.tar');
+    d.ok(['save', '-o', file, 'opaque:1']);
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as Array<{ Layers: string[] }>;
+    const top = manifest[0]!.Layers[1]!;
+    const entries = execFileSync('sh', ['-c', 'tar -xOf "$1" "$2" | tar -t', 'sh', file, top], { encoding: 'utf8' }).split('\n');
+    assert.ok(entries.includes('usr/.wh..wh..opq'), entries.join('\n'));
+    assert.equal(d.ok(['run', '--rm', 'opaque:1', 'ls', '-A', '/usr']), 'only\n');
+    d.ok(['rm', 'opaque']);
+  });
+
   test('commit of a running container freezes it meanwhile and leaves it running', async () => {
     d.ok(['run', '-d', '--name', 'live', 'busybox', 'sh', '-c', 'echo up > /state; sleep 600']);
     const events = d.gantryAsync(['events']);
