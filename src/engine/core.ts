@@ -177,6 +177,10 @@ export class EngineCore implements Engine {
     const { upper, lowers } = this.containerLayers(rec);
     return {
       name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', tmpDir: this.tmpDir(),
+      mounts: rec.host.mounts.map((m) => ({
+        target: m.target, readOnly: m.readOnly,
+        source: m.type === 'volume' ? this.volumes.dataDir(m.source) : m.type === 'bind' ? m.source : undefined,
+      })),
       freeze: () => this.runtime.freeze(rec), thaw: () => this.runtime.thaw(rec),
     };
   }

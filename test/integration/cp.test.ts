@@ -69,6 +69,28 @@ describe('gantry cp', { skip: skipReason('root', 'busybox', 'overlayfs') }, () =
     assert.equal(d.ok(['run', '--rm', 'src:copied2', 'sh', '-c', 'cat /data/tree/inner/f /data/upload.txt /data/sub/a']), 'f\nuploaded\na\n');
   });
 
+  test('paths on a volume or a bind are read from and written to the mount, a read-only one refuses writes', () => {
+    const bind = join(host, 'bind-src');
+    mkdirSync(bind);
+    writeFileSync(join(bind, 'b'), 'bound\n');
+    d.ok(['run', '--name', 'vol', '-v', 'vdata:/data', '-v', `${bind}:/ro:ro`, 'busybox', 'sh', '-c', 'echo v > /data/v']);
+    d.ok(['cp', 'vol:/data/v', join(host, 'v')]);
+    assert.equal(readFileSync(join(host, 'v'), 'utf8'), 'v\n');
+    mkdirSync(join(host, 'vols'));
+    d.ok(['cp', 'vol:/data', join(host, 'vols')]);
+    assert.equal(readFileSync(join(host, 'vols/data/v'), 'utf8'), 'v\n', 'a mount\'s root comes under its own name');
+    d.ok(['cp', 'vol:/ro/b', join(host, 'b')]);
+    assert.equal(readFileSync(join(host, 'b'), 'utf8'), 'bound\n');
+    writeFileSync(join(host, 'w'), 'written\n');
+    d.ok(['cp', join(host, 'w'), 'vol:/data/']);
+    assert.equal(d.ok(['run', '--rm', '-v', 'vdata:/data', 'busybox', 'cat', '/data/w']), 'written\n', 'in the volume, not under it');
+    const ro = d.gantry(['cp', join(host, 'w'), 'vol:/ro/']);
+    assert.notEqual(ro.status, 0);
+    assert.match(ro.stderr, /\/ro\/? is on a read-only mount of container vol/);
+    assert.equal(existsSync(join(bind, 'w')), false);
+    d.ok(['rm', 'vol']);
+  });
+
   test('host → running container: the file shows inside at once', () => {
     d.ok(['run', '-d', '--name', 'live', 'busybox', 'sleep', '600']);
     const file = join(host, 'live.txt');

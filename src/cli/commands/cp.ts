@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GantryError, usageError } from '../../common/errors.js';
 import { isGoDir, isGoSymlink, parsePathStatHeader, type PathStat } from '../../engine/cp/path-stat.js';
+import { tarRenameExpr } from '../../engine/cp/tar-rename.js';
 import { bool, parseArgs } from '../args.js';
 import { connectDaemon, type DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
@@ -17,13 +18,6 @@ function splitContainerPath(arg: string): { container: string; path: string } | 
   const colon = arg.indexOf(':');
   if (colon <= 0 || arg.slice(0, colon).includes('/') || arg.startsWith('.')) return undefined;
   return { container: arg.slice(0, colon), path: arg.slice(colon + 1) };
-}
-
-/** A sed expression for GNU tar's --transform renaming the leading `from` to `to`. */
-function renameExpr(from: string, to: string): string {
-  const re = from.replace(/[\\^$.*[\]|/]/g, (c) => `\\${c}`);
-  const repl = to.replace(/[\\&|]/g, (c) => `\\${c}`);
-  return `s|^${re}\\(/\\|$\\)|${repl}\\1|`;
 }
 
 async function runTar(args: string[], input: Readable | undefined): Promise<Readable | undefined> {
@@ -82,7 +76,7 @@ async function copyFromContainer(client: DaemonClient, container: string, path: 
   }
   const parent = dirname(resolvePath(dest));
   if (!existsSync(parent)) throw usageError(`no such directory: ${parent}`, 'the destination\'s parent directory must exist');
-  await runTar(['--extract', '--file=-', '--directory', parent, `--transform=${renameExpr(srcName, basename(dest))}`, ...owner], res);
+  await runTar(['--extract', '--file=-', '--directory', parent, tarRenameExpr(srcName, basename(dest)), ...owner], res);
 }
 
 async function copyToContainer(client: DaemonClient, src: string, container: string, path: string, archive: boolean, follow: boolean): Promise<void> {
@@ -101,7 +95,7 @@ async function copyToContainer(client: DaemonClient, src: string, container: str
     const owner = archive ? ['--numeric-owner'] : ['--owner=0', '--group=0', '--numeric-owner'];
     const contents = src.endsWith('/.') && target !== undefined && isGoDir(target.mode);
     body = (await runTar(['--create', '--file=-', '--directory', contents ? local : dirname(local), ...owner,
-      ...(contents ? [] : [`--transform=${renameExpr(name, rename)}`]), '--', contents ? '.' : name], undefined))!;
+      ...(contents ? [] : [tarRenameExpr(name, rename)]), '--', contents ? '.' : name], undefined))!;
   }
   await client.call('PUT', `/containers/${encodeURIComponent(container)}/archive`, {
     query: { path: dir, copyUIDGID: archive }, bodyStream: body, headers: { 'Content-Type': 'application/x-tar' },

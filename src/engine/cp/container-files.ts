@@ -4,7 +4,9 @@
 // are extracted (with the layer entry checks) into a staging dir of the daemon, then moved into the container's
 // upper dir one entry at a time, each parent checked to be a real directory there (copied up from the image when
 // only the image has it). A running container is frozen while a path is resolved and, for a write, while entries
-// are moved, so it cannot swap a directory for a link in between.
+// are moved, so it cannot swap a directory for a link in between. A path at or below a volume or bind mount is
+// read from and written to that mount's host directory (resolved inside it, as its own root), as Docker does;
+// a read-only mount refuses writes, a tmpfs (only in the container's namespace) is not reachable.
 import { spawn } from 'node:child_process';
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rename, rm, utimes } from 'node:fs/promises';
@@ -15,13 +17,23 @@ import { GantryError } from '../../common/errors.js';
 import { LayerBudget, type LayerLimits } from '../images/limits.js';
 import { WhiteoutTransform } from '../images/whiteouts.js';
 import { isWhiteout, ResolveError, resolveInLayers, type ResolvedEntry } from '../rootfs/resolve.js';
-import { mergedTar } from '../snapshot/upper-tar.js';
+import { mergedTar, plainTar } from '../snapshot/upper-tar.js';
 import { goFileMode, type PathStat } from './path-stat.js';
+import { tarRenameExpr } from './tar-rename.js';
+
+export interface ContainerMount {
+  /** Absolute path in the container. */
+  target: string;
+  /** Host directory (a volume's data dir, a bind's source); undefined for a tmpfs. */
+  source: string | undefined;
+  readOnly: boolean;
+}
 
 export interface ContainerRoot {
   name: string;
   /** The upper dir, then the image's layer dirs. */
   layers: readonly string[];
+  mounts: readonly ContainerMount[];
   running: boolean;
   freeze: () => Promise<void>;
   thaw: () => Promise<void>;
@@ -33,10 +45,42 @@ function notFound(root: ContainerRoot, path: string, e: ResolveError): GantryErr
   return new GantryError('NOT_FOUND', `could not find the file ${path} in container ${root.name}: ${why} (${e.containerPath})`, { hint: `gantry exec ${root.name} ls -la ${posix.dirname(path)} shows what is there` });
 }
 
-async function resolve(root: ContainerRoot, path: string, followFinal: boolean): Promise<ResolvedEntry> {
+/** Where a container path lives: the layered root, or a mount's host dir (with the path inside it). */
+interface Place { layers: readonly string[]; path: string; mount: ContainerMount | undefined }
+
+function mountOf(root: ContainerRoot, containerPath: string): ContainerMount | undefined {
+  const p = posix.normalize(containerPath).replace(/\/+$/, '') || '/';
+  let best: ContainerMount | undefined;
+  for (const m of root.mounts) {
+    const t = posix.normalize(m.target).replace(/\/+$/, '') || '/';
+    if ((p === t || p.startsWith(`${t}/`)) && (best === undefined || t.length > best.target.length)) best = { ...m, target: t };
+  }
+  return best;
+}
+
+function inMount(m: ContainerMount, root: ContainerRoot, containerPath: string): Place {
+  if (m.source === undefined) {
+    throw new GantryError('UNSUPPORTED', `${containerPath} is on a tmpfs of container ${root.name}, which only the container sees`, { hint: `use gantry exec ${root.name} cat …, or tar inside the container` });
+  }
+  const rest = posix.normalize(containerPath).slice(m.target.length) || '/';
+  return { layers: [m.source], path: rest.startsWith('/') ? rest : `/${rest}`, mount: m };
+}
+
+/** The place of `path`: a mount named lexically, else the layered root (and a mount the links lead into). */
+async function place(root: ContainerRoot, path: string, followFinal: boolean): Promise<{ place: Place; entry: ResolvedEntry }> {
   if (!path.startsWith('/')) throw new GantryError('INVALID_ARGUMENT', `the container path ${path} is not absolute`, { hint: 'give it from the container\'s root, e.g. /etc/hosts' });
+  const lexical = mountOf(root, path);
+  const first: Place = lexical !== undefined ? inMount(lexical, root, path) : { layers: root.layers, path, mount: undefined };
   try {
-    return await resolveInLayers(root.layers, path, { followFinal });
+    const entry = await resolveInLayers(first.layers, first.path, { followFinal });
+    if (first.mount === undefined) {
+      const via = mountOf(root, entry.containerPath);
+      if (via !== undefined) {
+        const second = inMount(via, root, entry.containerPath);
+        return { place: second, entry: await resolveInLayers(second.layers, second.path, { followFinal }) };
+      }
+    }
+    return { place: first, entry };
   } catch (e) {
     if (e instanceof ResolveError) throw notFound(root, path, e);
     throw e;
@@ -54,28 +98,38 @@ async function frozen<T>(root: ContainerRoot, fn: () => Promise<T>): Promise<T> 
   try { return await fn(); } finally { await root.thaw(); }
 }
 
-async function statOf(root: ContainerRoot, path: string, entry: ResolvedEntry): Promise<PathStat> {
+async function statOf(root: ContainerRoot, path: string, at: Place, entry: ResolvedEntry): Promise<PathStat> {
   let linkTarget = '';
   if (entry.stat.isSymbolicLink()) {
-    linkTarget = await resolveInLayers(root.layers, entry.containerPath, { followFinal: true }).then((t) => t.containerPath, () => '');
+    const full = at.mount === undefined ? entry.containerPath : posix.join(at.mount.target, entry.containerPath);
+    linkTarget = await place(root, full, true).then(({ place: p, entry: t }) => (p.mount === undefined ? t.containerPath : posix.join(p.mount.target, t.containerPath)), () => '');
   }
   const name = posix.basename(path.replace(/\/\.?$/, '')) || '/';
   return { name, size: entry.stat.size, mode: goFileMode(entry.stat), mtime: entry.stat.mtime.toISOString(), linkTarget };
 }
 
 export async function statContainerPath(root: ContainerRoot, path: string): Promise<PathStat> {
-  return frozen(root, async () => statOf(root, path, await resolve(root, path, followsFinal(path))));
+  return frozen(root, async () => {
+    const { place: at, entry } = await place(root, path, followsFinal(path));
+    return statOf(root, path, at, entry);
+  });
 }
 
 /** The stat of `path` and a tar of it (its entry named after its last component). */
 export async function readContainerPath(root: ContainerRoot, path: string): Promise<{ stat: PathStat; stream: Readable }> {
   return frozen(root, async () => {
-    const entry = await resolve(root, path, followsFinal(path));
-    const stat = await statOf(root, path, entry);
+    const { place: at, entry } = await place(root, path, followsFinal(path));
+    const stat = await statOf(root, path, at, entry);
     const rel = entry.containerPath.replace(/^\/+/, '');
-    const stream = rel === ''
-      ? mergedTar({ layers: root.layers, tmpDir: root.tmpDir, dir: '.', member: '.', what: `/ of ${root.name}` })
-      : mergedTar({ layers: root.layers, tmpDir: root.tmpDir, dir: posix.dirname(rel), member: posix.basename(rel), what: `${path} of ${root.name}` });
+    const what = `${path} of ${root.name}`;
+    const [dir, member] = rel === '' ? ['.', '.'] : [posix.dirname(rel), posix.basename(rel)];
+    // a mount's own root is archived under the mount's name, as any directory would be
+    const source = at.layers[0]!;
+    const stream = at.mount === undefined
+      ? mergedTar({ layers: root.layers, tmpDir: root.tmpDir, dir, member, what })
+      : rel === ''
+        ? plainTar(posix.dirname(source), posix.basename(source), what, [tarRenameExpr(posix.basename(source), posix.basename(at.mount.target) || '.')])
+        : plainTar(join(source, dir), member, what);
     // tar has changed into the directory once its first bytes come: a link swapped in later cannot move it
     await new Promise<void>((resolveReady) => { stream.once('readable', resolveReady); stream.once('error', () => resolveReady()); stream.once('close', resolveReady); });
     return { stat, stream };
@@ -169,10 +223,13 @@ export async function writeContainerPath(root: ContainerRoot, path: string, arch
   try {
     await stage(archive, staging, o);
     await frozen(root, async () => {
-      const entry = await resolve(root, path, true);
+      const { place: at, entry } = await place(root, path, true);
       if (!entry.stat.isDirectory()) throw new GantryError('INVALID_ARGUMENT', `${path} in container ${root.name} is not a directory`, { hint: 'extract into a directory; gantry cp renames a single file for you' });
-      const target = await ensureUpperDir(root, entry.containerPath);
-      await moveInto(root, staging, target, entry.containerPath, o);
+      if (at.mount?.readOnly === true) throw new GantryError('CONFLICT', `${path} is on a read-only mount of container ${root.name}`, { hint: 'copy to a writable path' });
+      // a mount's host dir is its own single layer: written in place
+      const into: ContainerRoot = at.mount === undefined ? root : { ...root, layers: at.layers, mounts: [] };
+      const target = await ensureUpperDir(into, entry.containerPath);
+      await moveInto(into, staging, target, entry.containerPath, o);
     });
   } finally {
     await rm(staging, { recursive: true, force: true });

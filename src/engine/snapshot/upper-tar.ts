@@ -44,6 +44,11 @@ export function upperAsLayer(upperDir: string): { stream: Readable; stats: Overl
   return { stream: transform, stats: transform.stats };
 }
 
+/** A tar of `member` in the plain directory `dir` (a volume's or a bind's host dir): tar changes into `dir` first. */
+export function plainTar(dir: string, member: string, what: string, extra: readonly string[] = []): Readable {
+  return tarProcess('tar', [...TAR_ARGS, ...extra, '--directory', dir, '--', member], what);
+}
+
 export interface MergedTarOptions {
   /** Host dirs of the root, topmost first (upper dir, then the image's layers): at least 2 (a read-only overlay's minimum). */
   layers: readonly string[];
