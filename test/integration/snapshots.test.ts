@@ -42,6 +42,8 @@ describe('images from containers and files', { skip: skipReason('root', 'busybox
     assert.match(bad.stderr, /RUN is not a valid change command/);
     const badName = d.gantry(['import', '-', 'UPPER/Case'], { input: 'not read' });
     assert.notEqual(badName.status, 0);
+    const untagged = d.ok(['import', busyboxTarball()]).trim();
+    assert.match(untagged, /^sha256:[a-f0-9]{64}$/, 'without a name the image is untagged, as docker import does');
     const help = d.ok(['import', '--help']);
     assert.match(help, /-c, --change VALUE/);
     assert.match(help, /-m, --message VALUE/);

@@ -33,11 +33,10 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
       throw new GantryError('UNSUPPORTED', 'pulling from a registry is not implemented yet', { hint: 'import a root filesystem tarball with `gantry import FILE NAME[:TAG]`' });
     }
     const repo = ctx.query.get('repo');
-    if (!repo) throw new GantryError('INVALID_ARGUMENT', 'import needs a repository name', { hint: 'gantry import FILE|- NAME[:TAG]' });
     const tag = ctx.query.get('tag');
-    const ref = tag ? `${repo}:${tag}` : repo;
+    const ref = repo ? (tag ? `${repo}:${tag}` : repo) : undefined;
     // Everything the request says is checked before a byte of the upload is read.
-    parseReference(ref);
+    if (ref !== undefined) parseReference(ref);
     const config = applyChanges({ Env: [DEFAULT_PATH_ENV] }, ctx.query.getAll('changes'));
     const tmp = mkdtempSync(join(host.root, 'tmp', 'import-'));
     try {

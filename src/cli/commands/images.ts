@@ -34,14 +34,14 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
     case 'import': {
       const p = parseArgs(args, [{ name: 'change', short: 'c', kind: 'list' }, { name: 'message', short: 'm', kind: 'string' }]);
       const [file, ref] = p.positionals;
-      if (!file || !ref || p.positionals.length > 2) throw usageError('import needs a tarball (or - for standard input) and a name', 'gantry import [-c INSTRUCTION]... [-m MESSAGE] ROOTFS.tar[.gz]|- NAME[:TAG]');
+      if (!file || p.positionals.length > 2) throw usageError('import needs a tarball (or - for standard input)', 'gantry import [-c INSTRUCTION]... [-m MESSAGE] ROOTFS.tar[.gz]|- [NAME[:TAG]]');
       // Checked here as the daemon checks them, so a mistake costs no upload.
       const [{ applyChanges }, { parseReference }] = await Promise.all([import('../../engine/images/instructions.js'), import('../../engine/images/reference.js')]);
-      parseReference(ref);
+      if (ref !== undefined) parseReference(ref);
       applyChanges({}, list(p, 'change'));
       if (file !== '-' && !existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of a root filesystem tarball, or - to read it from standard input');
       const client = await connectDaemon(g.host);
-      const { repo, tag } = splitRef(ref);
+      const { repo, tag } = ref === undefined ? { repo: undefined, tag: undefined } : splitRef(ref);
       const out = await client.call<{ status: string }>('POST', '/images/create', {
         query: { fromSrc: '-', repo, tag, message: str(p, 'message'), changes: list(p, 'change') },
         bodyStream: file === '-' ? process.stdin : createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },

@@ -221,11 +221,11 @@ export class ImageStore {
   // ---------------------------------------------------------------- import, tag, remove
 
   /**
-   * `gantry import`: makes a one-layer image from a rootfs tarball (plain or gzip) and tags it `ref`.
+   * `gantry import`: makes a one-layer image from a rootfs tarball (plain or gzip) and tags it `ref` (untagged without).
    * The layer blob is stored gzip-compressed (a gzip input is kept as it is).
    */
-  async importTarball(path: string, ref: string, opts: ImportOptions = {}): Promise<ImageRecord> {
-    const target = parseTagReference(ref);
+  async importTarball(path: string, ref: string | undefined, opts: ImportOptions = {}): Promise<ImageRecord> {
+    const target = ref === undefined ? undefined : parseTagReference(ref);
     return this.#mutex.run(async () => {
       if (!existsSync(path) || !statSync(path).isFile()) {
         throw new GantryError('NOT_FOUND', `no such file: ${path}`, { hint: 'give the path of a rootfs tarball (.tar or .tar.gz)' });
@@ -249,7 +249,7 @@ export class ImageStore {
       return this.#addImage({
         config,
         layers: [{ mediaType: MEDIA_TYPE_LAYER_GZIP, digest: blob.digest, size: blob.size }],
-        refs: [formatReference(target, false)],
+        refs: target === undefined ? [] : [formatReference(target, false)],
       });
     });
   }
