@@ -81,6 +81,10 @@ describe('images from containers and files', { skip: skipReason('root', 'busybox
     d.ok(['commit', 'changer2', 'changed:v2']);
     assert.equal(d.ok(['run', '--rm', 'changed:v2', 'sh', '-c', 'ls /added 2>&1 || true; cat /tmp/d/f']).includes('x'), true);
     assert.match(d.ok(['run', '--rm', 'changed:v2', 'sh', '-c', 'test -e /added && echo present || echo gone']), /gone/);
+    // rolling back is tagging the earlier id again, read from history or images
+    assert.match(d.ok(['images', '--digests']), /^REPOSITORY +TAG +DIGEST +IMAGE ID +CREATED +SIZE\n/);
+    d.ok(['tag', id.slice(7, 19), 'changed:rollback']);
+    assert.equal(d.ok(['run', '--rm', 'changed:rollback', 'sh', '-c', 'test -e /added && echo back']), 'back\n');
     d.ok(['rm', 'changer', 'changer2']);
   });
 
