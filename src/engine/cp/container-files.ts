@@ -131,7 +131,11 @@ export async function readContainerPath(root: ContainerRoot, path: string): Prom
         ? plainTar(posix.dirname(source), posix.basename(source), what, [tarRenameExpr(posix.basename(source), posix.basename(at.mount.target) || '.')])
         : plainTar(join(source, dir), member, what);
     // tar has changed into the directory once its first bytes come: a link swapped in later cannot move it
-    await new Promise<void>((resolveReady) => { stream.once('readable', resolveReady); stream.once('error', () => resolveReady()); stream.once('close', resolveReady); });
+    const failed = await new Promise<Error | undefined>((ready) => {
+      stream.once('readable', () => ready(undefined));
+      stream.once('error', (e: Error) => ready(e));
+    });
+    if (failed !== undefined) throw failed;
     return { stat, stream };
   });
 }
