@@ -50,6 +50,11 @@ describe('save and load', { skip: skipReason('root', 'busybox', 'overlayfs') }, 
     assert.equal(idOf(b, 'busybox'), idOf(a, 'busybox'));
     assert.equal(b.ok(['run', '--rm', 'two:layers']), 'layered\n');
     assert.doesNotMatch(b.ok(['images']), /alias/, 'only the named tag travels');
+    // what the fresh daemon stored (layers as they came, uncompressed) saves to the same archive content
+    const again = join(b.dir, 'again.tar');
+    b.ok(['save', '-o', again, 'two:layers', 'busybox']);
+    const manifestOf = (f: string): string => execFileSync('tar', ['-xOf', f, 'manifest.json'], { encoding: 'utf8' });
+    assert.equal(manifestOf(again), manifestOf(file));
     // the same from standard input, quietly; loading twice is fine
     const piped = spawnSync(process.execPath, [GANTRY_BIN, 'load', '-q'], { env: b.env, input: readFileSync(file), encoding: 'utf8' });
     assert.equal(piped.status, 0, piped.stderr);

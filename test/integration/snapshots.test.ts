@@ -98,6 +98,7 @@ describe('images from containers and files', { skip: skipReason('root', 'busybox
     const top = manifest[0]!.Layers[1]!;
     const entries = execFileSync('sh', ['-c', 'tar -xOf "$1" "$2" | tar -t', 'sh', file, top], { encoding: 'utf8' }).split('\n');
     assert.ok(entries.includes('usr/.wh..wh..opq'), entries.join('\n'));
+    for (const mountpoint of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf']) assert.ok(!entries.includes(mountpoint), `${mountpoint} (the runtime's) is not in the layer`);
     assert.equal(d.ok(['run', '--rm', 'opaque:1', 'ls', '-A', '/usr']), 'only\n');
     d.ok(['rm', 'opaque']);
   });

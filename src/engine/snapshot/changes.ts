@@ -10,7 +10,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { probeOpaque } from '../rootfs/opaque.js';
-import { isWhiteout } from '../rootfs/resolve.js';
+import { findInLayers, isWhiteout } from '../rootfs/resolve.js';
 
 export const CHANGE_MODIFIED = 0;
 export const CHANGE_ADDED = 1;
@@ -23,6 +23,22 @@ export const CHANGE_DELETED = 2;
 export const RUNTIME_MOUNTPOINTS: ReadonlySet<string> = new Set([
   '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sbin/gantry-init',
 ]);
+
+/**
+ * The runtime's mountpoints in the upper dir that are not the container's own change: empty, a real entry of the
+ * upper dir at that very path (no link on the way), and absent from the image. Tar names (`etc/hosts`).
+ */
+export async function runtimeMountpointsIn(upper: string, lowerDirs: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const path of RUNTIME_MOUNTPOINTS) {
+    const entry = await findInLayers([upper], path, { followFinal: false });
+    if (entry === undefined || entry.containerPath !== path) continue;
+    const empty = entry.stat.isFile() ? entry.stat.size === 0 : entry.stat.isDirectory() && (await readdir(entry.hostPath)).length === 0;
+    if (!empty || (lowerDirs.length > 0 && (await findInLayers(lowerDirs, path, { followFinal: false })) !== undefined)) continue;
+    out.add(path.slice(1));
+  }
+  return out;
+}
 
 export interface ContainerChange {
   Path: string;

@@ -7,6 +7,7 @@ import type { ContainerView } from '../containers/record.js';
 import { applyChanges } from '../images/instructions.js';
 import { MEDIA_TYPE_LAYER_GZIP, type ImageConfigFields, type OciImageConfig } from '../images/oci.js';
 import type { ImageRecord, ImageStore } from '../images/store.js';
+import { runtimeMountpointsIn } from './changes.js';
 import { upperAsLayer } from './upper-tar.js';
 
 export interface CommitOptions {
@@ -56,7 +57,8 @@ export async function commitContainer(rec: ContainerView, opts: CommitOptions, d
   if (freeze) await deps.freeze();
   let blob;
   try {
-    const { stream } = upperAsLayer(deps.upperDir);
+    // the runtime's mountpoints (empty /etc/hosts … the image lacks) stay out, as Docker's init layer keeps them out
+    const { stream } = upperAsLayer(deps.upperDir, await runtimeMountpointsIn(deps.upperDir, images.layerDirs(image)));
     const gzip = createGzip();
     stream.on('error', (e) => gzip.destroy(e));
     blob = await images.ingestBlob(stream.pipe(gzip));

@@ -20,6 +20,14 @@ function markerEntry(name: string, mtime: number): Buffer {
 }
 
 export class OverlayToOciTransform extends Transform {
+  /** Names (`etc/hosts`) of empty entries left out of the layer: the runtime's mountpoints. */
+  readonly #drop: ReadonlySet<string>;
+
+  constructor(opts: { drop?: ReadonlySet<string> } = {}) {
+    super();
+    this.#drop = opts.drop ?? new Set();
+  }
+
   /** Entries seen in the input, whiteouts and opaque dirs counted apart. */
   readonly stats = { entries: 0, whiteouts: 0, opaqueDirs: 0 };
   #partial = Buffer.alloc(0);
@@ -113,9 +121,11 @@ export class OverlayToOciTransform extends Transform {
       this.push(markerEntry(`${dir}${WHITEOUT_PREFIX}${name.slice(slash + 1)}`, h.mtime));
       return;
     }
+    const bodyBytes = HEADER_ONLY_TYPES.has(h.type) ? 0 : paddedSize(size);
+    if (bodyBytes === 0 && this.#drop.has(name)) return;
     for (const r of raw) this.push(r);
     this.push(block);
-    this.#left = HEADER_ONLY_TYPES.has(h.type) ? 0 : paddedSize(size);
+    this.#left = bodyBytes;
     if (h.type === '5' && opaque) {
       this.stats.opaqueDirs++;
       this.push(markerEntry(name === '.' ? OPAQUE_MARKER : `${name}/${OPAQUE_MARKER}`, h.mtime));

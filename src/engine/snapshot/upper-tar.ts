@@ -35,9 +35,9 @@ function tarProcess(command: string, args: readonly string[], what: string, clea
   return out;
 }
 
-/** The upper dir as an (uncompressed) OCI layer tar: whiteouts and opaque dirs rewritten, trusted.* dropped. */
-export function upperAsLayer(upperDir: string): { stream: Readable; stats: OverlayToOciTransform['stats'] } {
-  const transform = new OverlayToOciTransform();
+/** The upper dir as an (uncompressed) OCI layer tar: whiteouts and opaque dirs rewritten, trusted.* dropped, `drop` left out. */
+export function upperAsLayer(upperDir: string, drop: ReadonlySet<string> = new Set()): { stream: Readable; stats: OverlayToOciTransform['stats'] } {
+  const transform = new OverlayToOciTransform({ drop });
   const source = tarProcess('tar', [...TAR_ARGS, '--xattrs-include=trusted.overlay.opaque', '--directory', upperDir, '--', '.'], upperDir);
   source.on('error', (e) => transform.destroy(e));
   source.pipe(transform);
