@@ -12,7 +12,7 @@ command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
 command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP inside a test's own netns (network-isolation test)
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images (scripts/make-server-images.mjs)
 command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)   # a registry on 127.0.0.1 (scripts/local-registry.sh, tests)
-command -v skopeo >/dev/null || need_pkgs+=(skopeo)                     # pushes the server images; an independent registry client in tests
+command -v skopeo >/dev/null || need_pkgs+=(skopeo)                     # pushes the server images; an independent client in registry and save/load tests
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \

@@ -79,7 +79,7 @@ export class DaemonClient {
     if (!('response' in out)) throw new GantryError('INTERNAL', 'unexpected protocol upgrade');
     const { status, body, headers } = out.response;
     if (status >= 400) throw toError(status, await readAll(body));
-    return Object.assign(body, { contentType: headers['content-type'] ?? '' });
+    return Object.assign(body, { contentType: headers['content-type'] ?? '', headers });
   }
 
   /** POST with `Upgrade: tcp`; resolves with the raw socket once the daemon answers 101, paused: attach the

@@ -4,7 +4,7 @@ import type { HelpRequested } from './args.js';
 import { reportError } from './output.js';
 
 /** Commands whose first argument is a verb (`network create`, `volume ls`, `stack up`). */
-const GROUPS = new Set(['network', 'volume', 'stack']);
+const GROUPS = new Set(['network', 'volume', 'stack', 'system']);
 
 /** `--help` of the commands that take no flags (or groups asked without a verb): answered without a daemon. */
 const USAGE: Record<string, string> = {
@@ -19,7 +19,8 @@ const USAGE: Record<string, string> = {
   daemon: 'gantry daemon                       run gantryd in the foreground (GANTRY_ROOT, GANTRY_HOST, GANTRY_PREFIX)',
   help: 'gantry help                         the list of commands',
   network: 'gantry network create|ls|rm|inspect|connect|disconnect|prune [OPTIONS]   (add --help after the verb for its flags)',
-  volume: 'gantry volume create|ls|rm|inspect [OPTIONS]   (add --help after the verb for its flags)',
+  volume: 'gantry volume create|ls|rm|inspect|prune [OPTIONS]   (add --help after the verb for its flags)',
+  system: 'gantry system df|prune [OPTIONS]   (add --help after the verb for its flags)',
   stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
@@ -40,6 +41,12 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   stats: () => import('./commands/containers.js'), inspect: () => import('./commands/inspect.js'),
   images: () => import('./commands/images.js'), import: () => import('./commands/images.js'),
   tag: () => import('./commands/images.js'), rmi: () => import('./commands/images.js'),
+  commit: () => import('./commands/snapshots.js'), history: () => import('./commands/snapshots.js'),
+  diff: () => import('./commands/snapshots.js'), export: () => import('./commands/snapshots.js'),
+  save: () => import('./commands/snapshots.js'), load: () => import('./commands/snapshots.js'),
+  cp: () => import('./commands/cp.js'),
+  system: () => import('./commands/prune.js'), 'image-prune': () => import('./commands/prune.js'),
+  'container-prune': () => import('./commands/prune.js'), 'volume-prune': () => import('./commands/prune.js'),
   volume: () => import('./commands/volumes.js'),
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),
@@ -50,6 +57,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 /** `gantry container ls` → `ps`, `gantry image ls` → `images`, like docker's management commands. */
 function normalize(argv: string[]): string[] {
   const [group, verb, ...rest] = argv;
+  if ((group === 'image' || group === 'container' || group === 'volume') && verb === 'prune') return [`${group}-prune`, ...rest];
   if (group === 'container' && verb) return [verb === 'ls' || verb === 'list' ? 'ps' : verb, ...rest];
   if (group === 'image' && verb) return [verb === 'ls' || verb === 'list' ? 'images' : verb === 'rm' ? 'rmi' : verb, ...rest];
   return argv;
@@ -89,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
       if (!(e instanceof Error) || e.name !== 'HelpRequested') throw e;
       const { formatFlags } = await import('./args.js');
       const words = rest.slice(0, 1 + (GROUPS.has(cmd) && rest[1] !== undefined && !rest[1].startsWith('-') ? 1 : 0));
-      process.stdout.write(`Usage: gantry ${words.join(' ')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' ? '' : ' [ARG...]'}\n\n${formatFlags((e as HelpRequested).specs)}`);
+      process.stdout.write(`Usage: gantry ${words.join(' ').replace(/^(image|container|volume)-prune$/, '$1 prune')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' ? '' : ' [ARG...]'}\n\n${formatFlags((e as HelpRequested).specs)}`);
       status = 0;
     }
   } catch (e) {

@@ -1,7 +1,9 @@
 // The engine built from its parts: the container manager (the one writer of container records), execs,
 // health, over a ContainerRuntime and a NetworkService. The Linux daemon and the test fake differ only in the
 // parts they pass in (runtime, networking, clock); every lifecycle rule runs here for both.
-import type { Duplex } from 'node:stream';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex, Readable } from 'node:stream';
 import { GantryError } from '../common/errors.js';
 import type { Clock } from './clock.js';
 import type { ContainerSpec } from './containers/container-spec.js';
@@ -14,7 +16,18 @@ import type { ContainerPaths, ContainerRuntime, ContainerUsage, ProcessInfo } fr
 import type { ContainerStore } from './containers/store.js';
 import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOptions, VolumeView } from './engine.js';
 import type { EventBus } from './events/bus.js';
-import type { ImageStore } from './images/store.js';
+import { loadArchive, type LoadedImage } from './archive/load.js';
+import { saveArchive } from './archive/save.js';
+import { readContainerPath, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
+import type { PathStat } from './cp/path-stat.js';
+import { pruneContainers, pruneImages, pruneVolumes, systemDf, type ContainersPruneReport, type ImagesPruneReport, type PruneDeps, type VolumesPruneReport } from './prune/prune.js';
+import { imageHistory, type ImageHistoryEntry } from './images/history.js';
+import { formatReference, parseReference } from './images/reference.js';
+import type { ImageRecord, ImageStore } from './images/store.js';
+import { layerLimitsFromEnv } from './images/limits.js';
+import { upperChanges, type ContainerChange } from './snapshot/changes.js';
+import { commitContainer, type CommitOptions } from './snapshot/commit.js';
+import { mergedTar } from './snapshot/upper-tar.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
@@ -116,6 +129,88 @@ export class EngineCore implements Engine {
   }
   imageInUse(imageId: string): boolean { return this.manager.imageInUse(imageId); }
 
+  imageHistory(ref: string): ImageHistoryEntry[] { return imageHistory(this.images.get(ref)); }
+
+  /** The container's upper dir (its writable layer) and the image's layer dirs, topmost first. */
+  private containerLayers(rec: ContainerView): { upper: string; lowers: string[] } {
+    return { upper: join(this.runtime.paths(rec.id).dir, 'upper'), lowers: this.images.layerDirs(rec.config.imageId) };
+  }
+
+  containerChanges(ref: string): Promise<ContainerChange[]> {
+    const rec = this.store.get(ref);
+    const { upper, lowers } = this.containerLayers(rec);
+    return upperChanges(upper, lowers, layerLimitsFromEnv().maxEntries);
+  }
+
+  commitContainer(ref: string, opts: CommitOptions): Promise<ImageRecord> {
+    const rec = this.store.get(ref);
+    return commitContainer(rec, opts, {
+      images: this.images, upperDir: this.containerLayers(rec).upper,
+      freeze: () => this.manager.pause(rec.id), thaw: () => this.manager.unpause(rec.id),
+    });
+  }
+
+  exportContainer(ref: string): Readable {
+    const rec = this.store.get(ref);
+    const { upper, lowers } = this.containerLayers(rec);
+    return mergedTar({ layers: [upper, ...lowers], tmpDir: this.tmpDir(), dir: '.', member: '.', what: `the root filesystem of ${rec.name}` });
+  }
+
+  saveImages(refs: readonly string[]): Readable {
+    // Docker's rule: a name saves that tag; an id saves the image with all its tags.
+    const chosen = new Map<string, { image: ImageRecord; tags: string[] }>();
+    for (const ref of refs) {
+      const image = this.images.get(ref);
+      const entry = chosen.get(image.id) ?? { image, tags: [] };
+      const named = image.repoTags.filter((t) => sameTag(t, ref));
+      const byId = named.length === 0 && /^(sha256:)?[a-f0-9]{4,64}$/.test(ref);
+      for (const t of byId ? image.repoTags : named) if (!entry.tags.includes(t)) entry.tags.push(t);
+      chosen.set(image.id, entry);
+    }
+    return saveArchive(this.images, [...chosen.values()]);
+  }
+
+  loadImages(archive: Readable): Promise<LoadedImage[]> { return loadArchive(this.images, archive, this.tmpDir()); }
+
+  private containerRoot(ref: string): ContainerRoot {
+    const rec = this.store.get(ref);
+    const { upper, lowers } = this.containerLayers(rec);
+    return {
+      name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', tmpDir: this.tmpDir(),
+      mounts: rec.host.mounts.map((m) => ({
+        target: m.target, readOnly: m.readOnly,
+        source: m.type === 'volume' ? this.volumes.dataDir(m.source) : m.type === 'bind' ? m.source : undefined,
+      })),
+      freeze: () => this.runtime.freeze(rec), thaw: () => this.runtime.thaw(rec),
+    };
+  }
+
+  containerPathStat(ref: string, path: string): Promise<PathStat> { return statContainerPath(this.containerRoot(ref), path); }
+  readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }> { return readContainerPath(this.containerRoot(ref), path); }
+  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void> {
+    return writeContainerPath(this.containerRoot(ref), path, archive, { ...opts, limits: this.images.layers.limits });
+  }
+
+  private pruneDeps(): PruneDeps {
+    return {
+      containers: () => this.store.all(), containerDir: (id) => this.runtime.paths(id).dir,
+      removeContainer: (id) => this.manager.remove(id, { force: false, volumes: false }),
+      images: this.images, volumes: this.volumes, volumeUsers: (n) => this.manager.volumeUsers(n), removeVolume: (n) => this.removeVolume(n),
+    };
+  }
+
+  pruneContainers(filters: Record<string, string[]>): Promise<ContainersPruneReport> { return pruneContainers(this.pruneDeps(), filters); }
+  pruneImages(filters: Record<string, string[]>): Promise<ImagesPruneReport> { return pruneImages(this.pruneDeps(), filters); }
+  pruneVolumes(filters: Record<string, string[]>): Promise<VolumesPruneReport> { return pruneVolumes(this.pruneDeps(), filters); }
+  systemDf(): Promise<Record<string, unknown>> { return systemDf(this.pruneDeps()); }
+
+  /** The daemon's scratch dir (under its root; emptied at each start). */
+  private tmpDir(): string {
+    const dir = join(this.images.root, 'tmp');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry> { return this.manager.logs(ref, opts, signal); }
   attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void> { return this.manager.attach(ref, client, opts); }
   resize(ref: string, rows: number, cols: number): Promise<void> { return this.manager.resize(ref, rows, cols); }
@@ -138,4 +233,9 @@ export class EngineCore implements Engine {
   startExec(id: string, client: Duplex | undefined): Promise<{ finished: Promise<number> }> { return this.execs.start(id, client); }
   resizeExec(id: string, rows: number, cols: number): Promise<void> { return this.execs.resize(id, rows, cols); }
   inspectExec(id: string): ExecInspect { return this.execs.inspect(id); }
+}
+
+/** Whether the familiar tag `tag` is what the user's `ref` names (`busybox` names `busybox:latest`). */
+function sameTag(tag: string, ref: string): boolean {
+  try { return formatReference(parseReference(tag)) === formatReference(parseReference(ref)); } catch { return false; }
 }

@@ -3,7 +3,7 @@
 // NetworkCreateRequest), never Docker bodies, and hands out read-only views. Two implementations are built
 // from the same core (core.ts): the Linux engine (src/daemon/engine.ts: shim, cgroups, netlink) and the
 // in-memory fake used by the no-root tests (test/fakes/fake-engine.ts).
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { ContainerInspectInfo, NetworkInspectInfo } from 'dockerode';
 import type { ContainerSpec } from './containers/container-spec.js';
 import type { ContainerNetworking } from './containers/deps.js';
@@ -12,9 +12,15 @@ import type { WaitCondition } from './containers/manager.js';
 import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { EventBus } from './events/bus.js';
-import type { ImageStore } from './images/store.js';
+import type { LoadedImage } from './archive/load.js';
+import type { PathStat } from './cp/path-stat.js';
+import type { ImageHistoryEntry } from './images/history.js';
+import type { ImageRecord, ImageStore } from './images/store.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { PublishedPort } from './network/ports.js';
+import type { ContainerChange } from './snapshot/changes.js';
+import type { CommitOptions } from './snapshot/commit.js';
+import type { ContainersPruneReport, ImagesPruneReport, VolumesPruneReport } from './prune/prune.js';
 import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
 export interface NetworkCreateRequest {
@@ -97,6 +103,31 @@ export interface Engine {
   /** Names of containers that mount volume `name`. */
   volumeUsers(name: string): string[];
   imageInUse(imageId: string): boolean;
+
+  /** `docker history`: the image's history items, newest first, with the size of the layer each made. */
+  imageHistory(ref: string): ImageHistoryEntry[];
+  /** `docker diff`: what the container changed over its image (A/C/D), from its upper dir. */
+  containerChanges(ref: string): Promise<ContainerChange[]>;
+  /** `docker commit`: the container's changes as a new image (frozen meanwhile unless `pause: false`). */
+  commitContainer(ref: string, opts: CommitOptions): Promise<ImageRecord>;
+  /** `docker export`: a tar stream of the container's merged root filesystem. */
+  exportContainer(ref: string): Readable;
+  /** `docker save`: the images `refs` name, as one docker-archive that is also an OCI layout. */
+  saveImages(refs: readonly string[]): Readable;
+  /** `docker load`: every image of a docker-archive or OCI layout tar stream (untrusted). */
+  loadImages(archive: Readable): Promise<LoadedImage[]>;
+  /** Docker's prunes (filters as the API's `filters`): stopped containers, unused images, unused volumes. */
+  pruneContainers(filters: Record<string, string[]>): Promise<ContainersPruneReport>;
+  pruneImages(filters: Record<string, string[]>): Promise<ImagesPruneReport>;
+  pruneVolumes(filters: Record<string, string[]>): Promise<VolumesPruneReport>;
+  /** `docker system df` (Docker's `GET /system/df` shape). */
+  systemDf(): Promise<Record<string, unknown>>;
+  /** `docker cp` (HEAD): what `path` is in the container (resolved inside its root). */
+  containerPathStat(ref: string, path: string): Promise<PathStat>;
+  /** `docker cp CONTAINER:PATH …`: a tar of `path` as the container sees it. */
+  readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }>;
+  /** `docker cp … CONTAINER:DIR`: extracts a tar into the directory `path` (the container's upper dir; running or not). */
+  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void>;
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
   attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void>;

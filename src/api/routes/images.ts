@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GantryError } from '../../common/errors.js';
 import type { Engine } from '../../engine/engine.js';
+import { applyChanges } from '../../engine/images/instructions.js';
 import { UploadBudget } from '../../engine/images/limits.js';
+import { DEFAULT_PATH_ENV } from '../../engine/images/oci.js';
+import { parseReference } from '../../engine/images/reference.js';
 import type { HostInfo } from './index.js';
 import { boolParam, type Router } from '../router.js';
 
@@ -21,6 +24,8 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
   }, { status: 201 });
   r.add('DELETE', '/images/{name}', async (ctx) => images.remove(ctx.params['name']!, {
     force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.imageInUse(id),
+    usedBy: (id: string) => engine.containers().filter((c) => c.config.imageId === id)
+      .map((c) => `${c.state.status === 'running' ? 'running' : 'stopped'} container ${c.id.slice(0, 12)} (${c.name})`),
   }));
   // Import (docker import): POST /images/create?fromSrc=-&repo=NAME&tag=TAG with the tarball as the body.
   r.add('POST', '/images/create', async (ctx) => {
@@ -28,14 +33,16 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
       throw new GantryError('UNSUPPORTED', 'pulling from a registry is not implemented yet', { hint: 'import a root filesystem tarball with `gantry import FILE NAME[:TAG]`' });
     }
     const repo = ctx.query.get('repo');
-    if (!repo) throw new GantryError('INVALID_ARGUMENT', 'import needs a repository name');
     const tag = ctx.query.get('tag');
+    const ref = repo ? (tag ? `${repo}:${tag}` : repo) : undefined;
+    // Everything the request says is checked before a byte of the upload is read.
+    if (ref !== undefined) parseReference(ref);
+    const config = applyChanges({ Env: [DEFAULT_PATH_ENV] }, ctx.query.getAll('changes'));
     const tmp = mkdtempSync(join(host.root, 'tmp', 'import-'));
     try {
       const file = join(tmp, 'rootfs.tar');
       await pipeline(ctx.req, new UploadBudget(images.layers.limits), createWriteStream(file));
-      const changes = ctx.query.getAll('changes');
-      const rec = await images.importTarball(file, tag ? `${repo}:${tag}` : repo, { message: ctx.query.get('message') ?? undefined, ...(changes.length ? { changes: parseChanges(changes) } : {}) });
+      const rec = await images.importTarball(file, ref, { message: ctx.query.get('message') || undefined, changes: config, source: '-' });
       return { status: rec.id };
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -43,23 +50,3 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
   }, { rawBody: true });
 }
 
-/** `--change 'CMD ["sh"]'` style Dockerfile instructions for import: CMD, ENTRYPOINT, ENV, WORKDIR, USER. */
-function parseChanges(changes: string[]): Record<string, unknown> {
-  const out: { Cmd?: string[]; Entrypoint?: string[]; Env?: string[]; WorkingDir?: string; User?: string; Volumes?: Record<string, Record<string, never>> } = {};
-  const argv = (s: string): string[] => (s.trim().startsWith('[') ? JSON.parse(s) as string[] : ['/bin/sh', '-c', s.trim()]);
-  for (const c of changes) {
-    const m = /^\s*(\w+)\s+(.*)$/s.exec(c);
-    if (!m) throw new GantryError('USAGE', `invalid --change "${c}"`);
-    const [, instr, arg] = m as unknown as [string, string, string];
-    switch (instr.toUpperCase()) {
-      case 'CMD': out.Cmd = argv(arg); break;
-      case 'ENTRYPOINT': out.Entrypoint = argv(arg); break;
-      case 'ENV': (out.Env ??= []).push(arg.includes('=') ? arg.trim() : arg.trim().replace(/\s+/, '=')); break;
-      case 'WORKDIR': out.WorkingDir = arg.trim(); break;
-      case 'USER': out.User = arg.trim(); break;
-      case 'VOLUME': for (const v of arg.trim().startsWith('[') ? JSON.parse(arg) as string[] : arg.trim().split(/\s+/)) (out.Volumes ??= {})[v] = {}; break;
-      default: throw new GantryError('USAGE', `unsupported --change instruction ${instr}`, { hint: 'supported: CMD, ENTRYPOINT, ENV, WORKDIR, USER, VOLUME' });
-    }
-  }
-  return out;
-}

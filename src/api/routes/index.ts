@@ -5,6 +5,7 @@ import { Router } from '../router.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
+import { snapshotRoutes } from './snapshots.js';
 import { stackRoutes } from './stacks.js';
 import { systemRoutes } from './system.js';
 import { volumeRoutes } from './volumes.js';
@@ -26,5 +27,6 @@ export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo
   volumeRoutes(r, engine);
   stackRoutes(r, engine, stacks);
   networkRoutes(r, engine);
+  snapshotRoutes(r, engine);
   return r;
 }

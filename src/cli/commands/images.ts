@@ -17,7 +17,8 @@ function splitRef(ref: string): { repo: string; tag: string | undefined } {
 export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
   switch (cmd) {
     case 'images': {
-      const p = parseArgs(args, [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }, { name: 'all', short: 'a', kind: 'bool' }]);
+      const p = parseArgs(args, [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }, { name: 'all', short: 'a', kind: 'bool' },
+        { name: 'digests', kind: 'bool' }, { name: 'no-trunc', kind: 'bool' }]);
       const client = await connectDaemon(g.host);
       const images = await client.call<ImageInfo[]>('GET', '/images/json');
       if (bool(p, 'quiet')) { process.stdout.write(images.map((i) => `${i.Id.replace('sha256:', '').slice(0, 12)}\n`).join('')); return 0; }
@@ -26,21 +27,27 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
         const { repo, tag } = splitRef(rt);
         const age = Math.round(Date.now() / 1000 - i.Created);
         const created = age < 60 ? `${age} seconds ago` : age < 3600 ? `${Math.round(age / 60)} minutes ago` : age < 172800 ? `${Math.round(age / 3600)} hours ago` : `${Math.round(age / 86400)} days ago`;
-        return [repo, tag ?? '<none>', i.Id.replace('sha256:', '').slice(0, 12), created, formatBytes(i.Size)];
+        const id = bool(p, 'no-trunc') ? i.Id : i.Id.replace('sha256:', '').slice(0, 12);
+        const digest = (i.RepoDigests ?? []).find((d) => d.startsWith(`${repo}@`))?.slice(repo.length + 1) ?? '<none>';
+        return bool(p, 'digests') ? [repo, tag ?? '<none>', digest, id, created, formatBytes(i.Size)] : [repo, tag ?? '<none>', id, created, formatBytes(i.Size)];
       }));
-      process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
+      process.stdout.write(table(bool(p, 'digests') ? ['REPOSITORY', 'TAG', 'DIGEST', 'IMAGE ID', 'CREATED', 'SIZE'] : ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
       return 0;
     }
     case 'import': {
       const p = parseArgs(args, [{ name: 'change', short: 'c', kind: 'list' }, { name: 'message', short: 'm', kind: 'string' }]);
       const [file, ref] = p.positionals;
-      if (!file || !ref || p.positionals.length > 2) throw usageError('import needs a tarball and a name', 'gantry import ROOTFS.tar[.gz] NAME[:TAG]');
-      if (!existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of a root filesystem tarball');
+      if (!file || p.positionals.length > 2) throw usageError('import needs a tarball (or - for standard input)', 'gantry import [-c INSTRUCTION]... [-m MESSAGE] ROOTFS.tar[.gz]|- [NAME[:TAG]]');
+      // Checked here as the daemon checks them, so a mistake costs no upload.
+      const [{ applyChanges }, { parseReference }] = await Promise.all([import('../../engine/images/instructions.js'), import('../../engine/images/reference.js')]);
+      if (ref !== undefined) parseReference(ref);
+      applyChanges({}, list(p, 'change'));
+      if (file !== '-' && !existsSync(file)) throw usageError(`no such file: ${file}`, 'give the path of a root filesystem tarball, or - to read it from standard input');
       const client = await connectDaemon(g.host);
-      const { repo, tag } = splitRef(ref);
+      const { repo, tag } = ref === undefined ? { repo: undefined, tag: undefined } : splitRef(ref);
       const out = await client.call<{ status: string }>('POST', '/images/create', {
         query: { fromSrc: '-', repo, tag, message: str(p, 'message'), changes: list(p, 'change') },
-        bodyStream: createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },
+        bodyStream: file === '-' ? process.stdin : createReadStream(file), headers: { 'Content-Type': 'application/x-tar' },
       });
       process.stdout.write(`${out.status}\n`);
       return 0;

@@ -43,13 +43,17 @@ export interface ImportOptions {
   /** Config fields to set (like `docker import --change`); Env entries override the default PATH by key. */
   changes?: Partial<ImageConfigFields>;
   /** History comment (like `docker import --message`). */
-  message?: string;
+  message?: string | undefined;
+  /** What the history names as the source (default: the file's name; `-` for an upload, as Docker says). */
+  source?: string | undefined;
 }
 
 export interface RemoveOptions {
   force?: boolean;
   /** Whether some container (running or not) uses the image with this id. */
   isInUse?: (imageId: string) => boolean;
+  /** The containers that use it, as messages name them (`running container 3f8d6a1b2c4e (web)`). */
+  usedBy?: (imageId: string) => string[];
 }
 
 export interface RemoveResultItem {
@@ -217,11 +221,11 @@ export class ImageStore {
   // ---------------------------------------------------------------- import, tag, remove
 
   /**
-   * `gantry import`: makes a one-layer image from a rootfs tarball (plain or gzip) and tags it `ref`.
+   * `gantry import`: makes a one-layer image from a rootfs tarball (plain or gzip) and tags it `ref` (untagged without).
    * The layer blob is stored gzip-compressed (a gzip input is kept as it is).
    */
-  async importTarball(path: string, ref: string, opts: ImportOptions = {}): Promise<ImageRecord> {
-    const target = parseTagReference(ref);
+  async importTarball(path: string, ref: string | undefined, opts: ImportOptions = {}): Promise<ImageRecord> {
+    const target = ref === undefined ? undefined : parseTagReference(ref);
     return this.#mutex.run(async () => {
       if (!existsSync(path) || !statSync(path).isFile()) {
         throw new GantryError('NOT_FOUND', `no such file: ${path}`, { hint: 'give the path of a rootfs tarball (.tar or .tar.gz)' });
@@ -240,12 +244,12 @@ export class ImageStore {
         ...hostPlatform(),
         config: importConfig(opts.changes),
         rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-        history: [{ created: now, created_by: `gantry import ${basename(path)}`, comment: opts.message ?? `Imported from ${basename(path)}` }],
+        history: [{ created: now, comment: opts.message ?? `Imported from ${opts.source ?? basename(path)}` }],
       };
       return this.#addImage({
         config,
         layers: [{ mediaType: MEDIA_TYPE_LAYER_GZIP, digest: blob.digest, size: blob.size }],
-        refs: [formatReference(target, false)],
+        refs: target === undefined ? [] : [formatReference(target, false)],
       });
     });
   }
@@ -371,6 +375,10 @@ export class ImageStore {
     const id = found.id;
     const force = opts.force ?? false;
     const inUse = opts.isInUse?.(id) ?? false;
+    const users = (imageId: string, fallback: string): string => {
+      const names = opts.usedBy?.(imageId) ?? [];
+      return names.length === 0 ? fallback : names.join(', ');
+    };
     const next = structuredClone(this.#index);
     const entry = next.images[id];
     if (entry === undefined) throw new Error(`index has no entry for ${id}`);
@@ -386,7 +394,7 @@ export class ImageStore {
       const referenceCount = tags.length + entry.repoDigests.length;
       if (referenceCount <= 1 && inUse && !force) {
         throw new GantryError('IMAGE_IN_USE',
-          `unable to remove repository reference "${refOrId}" (must force) - a container is using its referenced image ${shortImageId(id)}`,
+          `unable to remove repository reference "${refOrId}" (must force) - ${users(id, 'a container')} is using its referenced image ${shortImageId(id)}`,
           { hint: 'remove the containers that use it first (gantry ps -a), or use --force to untag it anyway', detail: { image: id } });
       }
       untag(found.ref);
@@ -400,7 +408,7 @@ export class ImageStore {
           { hint: `remove its tags one at a time (${tags.map((t) => `gantry rmi ${formatReference(parseReference(t), true)}`).join(', ')}) or use --force`, detail: { image: id } });
       }
       if (inUse && !force) {
-        throw new GantryError('IMAGE_IN_USE', `unable to delete ${shortImageId(id)} (must be forced) - image is being used by a container`,
+        throw new GantryError('IMAGE_IN_USE', `unable to delete ${shortImageId(id)} (must be forced) - image is being used by ${users(id, 'a container')}`,
           { hint: 'remove the containers that use it first (gantry ps -a), or use --force to untag it anyway', detail: { image: id } });
       }
       for (const t of tags) untag(t);

@@ -9,6 +9,7 @@
 // end-of-archive marker are consumed (so hashes computed upstream see the whole blob) but not forwarded.
 import { Transform, type TransformCallback } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
+import { EntryPolicy, cleanName, refusedEntry } from './entry-policy.js';
 import { tooManyEntries } from './limits.js';
 import { BLOCK, dropPaxRecords, encodeBodylessEntry, encodeExtendedEntry, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, type TarHeader } from './tar.js';
 
@@ -45,10 +46,7 @@ const HEADER_ONLY_TYPES = new Set(['1', '2', '3', '4', '5', '6']);
 interface DirInfo { mode: number; uid: number; gid: number; mtime: number }
 
 /** `./a//b/` → `a/b`; the layer root is `.`. */
-export function normalizeEntryName(name: string): string {
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  return parts.length === 0 ? '.' : parts.join('/');
-}
+export const normalizeEntryName = cleanName;
 
 function splitName(name: string): { dir: string; base: string } {
   const slash = name.lastIndexOf('/');
@@ -69,6 +67,8 @@ export class WhiteoutTransform extends Transform {
   #pendingRaw: Buffer[] = [];
   #pendingPax = new Map<string, string>();
   #pendingLongName: string | undefined;
+  #pendingLongLink: string | undefined;
+  readonly #policy = new EntryPolicy();
   #zeroBlocks = 0;
   #sawHeader = false;
   readonly #dirs = new Map<string, DirInfo>();
@@ -160,29 +160,44 @@ export class WhiteoutTransform extends Transform {
       const kept = dropPaxRecords(body, isTrustedXattrRecord);
       if (kept !== undefined) { raw = encodeExtendedEntry(h, kept); body = kept; }
     }
-    if (h.type === 'g') { this.push(raw); return; } // applies to every later entry: forwarded at once
+    if (h.type === 'g') {
+      // applies to every later entry: forwarded at once; it may not rename them
+      const records = parsePaxRecords(body);
+      for (const key of ['path', 'linkpath']) {
+        const value = records.get(key);
+        if (value !== undefined) throw refusedEntry(value, `is set as the ${key} of every entry by a global PAX header`);
+      }
+      this.push(raw);
+      return;
+    }
     this.#pendingRaw.push(raw);
     if (h.type === 'x') {
       for (const [k, v] of parsePaxRecords(body)) this.#pendingPax.set(k, v);
     } else if (h.type === 'L') {
       const nul = body.indexOf(0);
       this.#pendingLongName = body.subarray(0, nul < 0 ? body.length : nul).toString('utf8');
+    } else if (h.type === 'K') {
+      const nul = body.indexOf(0);
+      this.#pendingLongLink = body.subarray(0, nul < 0 ? body.length : nul).toString('utf8');
     }
   }
 
   #entry(h: TarHeader, block: Buffer): void {
     const rawName = this.#pendingPax.get('path') ?? this.#pendingLongName ?? h.name;
+    const linkname = this.#pendingPax.get('linkpath') ?? this.#pendingLongLink ?? h.linkname;
     const paxSize = this.#pendingPax.get('size');
     const size = paxSize === undefined ? h.size : Number(paxSize);
     const pendingRaw = this.#pendingRaw;
     this.#pendingRaw = [];
     this.#pendingPax = new Map();
     this.#pendingLongName = undefined;
+    this.#pendingLongLink = undefined;
     this.stats.entries++;
     if (this.stats.entries > this.#maxEntries) throw tooManyEntries(this.#maxEntries);
 
     const name = normalizeEntryName(rawName);
     const { dir, base } = splitName(name);
+    this.#policy.check({ rawName, type: base.startsWith(WHITEOUT_PREFIX) ? 'w' : h.type, linkname, devmajor: h.devmajor, devminor: h.devminor });
     if (h.type === '5') this.#dirs.set(name, { mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime });
     // Like Go's archive/tar: links, devices, dirs and fifos are header-only whatever their size field says.
     const bodyBytes = HEADER_ONLY_TYPES.has(h.type) ? 0 : paddedSize(size);
@@ -199,6 +214,7 @@ export class WhiteoutTransform extends Transform {
       } else if (!base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
         this.stats.whiteouts++;
         const target = base.slice(WHITEOUT_PREFIX.length);
+        this.#policy.checkWhiteout(rawName, target);
         this.push(encodeBodylessEntry({
           name: dir === '.' ? target : `${dir}/${target}`, type: '3', mode: 0, uid: 0, gid: 0, mtime: h.mtime,
           linkname: '', devmajor: 0, devminor: 0,

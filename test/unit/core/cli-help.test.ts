@@ -20,8 +20,9 @@ after(() => {
 
 const COMMANDS = [
   'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'wait', 'pause', 'unpause', 'ps', 'logs', 'exec', 'top', 'stats',
-  'inspect', 'images', 'import', 'tag', 'rmi', 'port', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
-  'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect',
+  'inspect', 'images', 'import', 'tag', 'rmi', 'commit', 'history', 'diff', 'export', 'save', 'load', 'cp', 'port', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
+  'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect', 'volume prune', 'image prune', 'container prune',
+  'system', 'system df', 'system prune',
   'network', 'network create', 'network ls', 'network rm', 'network inspect', 'network connect', 'network disconnect', 'network prune',
   'stack', 'stack up', 'stack down', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events',
 ];
