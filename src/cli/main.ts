@@ -40,6 +40,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   stats: () => import('./commands/containers.js'), inspect: () => import('./commands/inspect.js'),
   images: () => import('./commands/images.js'), import: () => import('./commands/images.js'),
   tag: () => import('./commands/images.js'), rmi: () => import('./commands/images.js'),
+  pull: () => import('./commands/registry.js'), push: () => import('./commands/registry.js'),
+  login: () => import('./commands/registry.js'), logout: () => import('./commands/registry.js'),
   volume: () => import('./commands/volumes.js'),
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),

@@ -20,7 +20,7 @@ after(() => {
 
 const COMMANDS = [
   'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'wait', 'pause', 'unpause', 'ps', 'logs', 'exec', 'top', 'stats',
-  'inspect', 'images', 'import', 'tag', 'rmi', 'port', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
+  'inspect', 'images', 'import', 'tag', 'rmi', 'pull', 'push', 'login', 'logout', 'port', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
   'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect',
   'network', 'network create', 'network ls', 'network rm', 'network inspect', 'network connect', 'network disconnect', 'network prune',
   'stack', 'stack up', 'stack down', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events',
