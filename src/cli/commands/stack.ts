@@ -215,7 +215,7 @@ async function up(ctx: Ctx): Promise<number> {
   const upStarted = Date.now() / 1000; // attached: show only what the containers print from now on, like docker compose
   const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
     removeOrphans: bool(p, 'remove-orphans'), renewAnonVolumes: bool(p, 'renew-anon-volumes'), scale, startStopped: true };
-  const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout') }, p);
+  const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout'), registryAuth: await stackAuths(model) }, p);
   if (!r.ok) return 1;
   if (detach || bool(p, 'dry-run')) return 0;
   return attached(ctx, client, model, p.positionals, { abort: bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined, exitCodeFrom, timeout: seconds(p, 'timeout'), since: upStarted });
@@ -506,7 +506,7 @@ async function runOneOff(ctx: Ctx): Promise<number> {
   const deps = Object.keys(s.depends_on).filter((d) => model.services[d] !== undefined);
   if (!bool(p, 'no-deps') && deps.length > 0) {
     const options = { services: deps, noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, scale: {}, startStopped: true };
-    const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options }, p);
+    const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, registryAuth: await stackAuths(model) }, p);
     if (!r.ok) return 1;
   }
   const suffix = Math.random().toString(16).slice(2, 8);
@@ -546,4 +546,12 @@ async function events(ctx: Ctx): Promise<number> {
     process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
   }
   return 0;
+}
+
+/** The stored registry credentials `up` may need to pull the stack's images (config.json is read only then). */
+async function stackAuths(model: StackModel): Promise<Record<string, import('../../engine/registry/auth-header.js').AuthConfig>> {
+  const images = Object.values(model.services).flatMap((s) => (s.image === undefined ? [] : [s.image]));
+  if (images.length === 0) return {};
+  const { authsForImages } = await import('../docker-config.js');
+  return authsForImages(images);
 }
