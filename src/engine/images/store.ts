@@ -320,25 +320,29 @@ export class ImageStore {
     if (known !== undefined) { await this.blobs.writeStream(source, blob); return known; }
     const toBlob = new PassThrough();
     const toLayer = new PassThrough();
-    let sourceError: unknown;
+    let networkError: unknown;
+    let stopping = false;
     const stop = (e: unknown): void => {
+      stopping = true;
       const err = e instanceof Error ? e : new Error(String(e));
       source.destroy(err); toBlob.destroy(err); toLayer.destroy(err);
     };
-    source.on('error', (e) => { sourceError ??= e; stop(e); });
+    source.on('error', (e) => { if (!stopping) networkError ??= e; stop(e); });
     source.pipe(toBlob);
     source.pipe(toLayer);
     const written = this.blobs.writeStream(toBlob, blob);
     const extracted = this.layers.extractStream(toLayer, { parent: opts.parent, expectedDiffId: opts.expectedDiffId, expectedDigest: blob.digest });
     written.catch(stop);
-    extracted.catch(stop);
+    // A failed extraction lets the blob finish (the source drops the dead branch), so content that does not match
+    // its digest is reported as such; a cap stops at once (a bomb is not downloaded to its end).
+    extracted.catch((e: unknown) => { if (isGantryError(e) && e.code === 'TOO_LARGE') stop(e); });
     const [w, x] = await Promise.allSettled([written, extracted]);
     if (w.status === 'fulfilled' && x.status === 'fulfilled') return x.value;
     await this.discardUnreferenced(w.status === 'fulfilled' ? [blob.digest] : [], x.status === 'fulfilled' ? [x.value.chainId] : []);
-    // The real cause: the download's own error (a dropped connection, which a pull retries), else a digest
-    // mismatch or a cap, which say more than the "destroyed" the other branch saw.
-    if (sourceError !== undefined) throw sourceError;
-    const causes = [x, w].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    // The real cause: the download's own error (a dropped connection, which a pull retries), else content that
+    // does not match its digest, else what the extraction refused.
+    if (networkError !== undefined) throw networkError;
+    const causes = [w, x].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     throw causes.find((c) => c instanceof GantryError) ?? causes[0];
   }
 
