@@ -11,6 +11,10 @@ command -v tar >/dev/null || need_pkgs+=(tar)
 command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
 command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP inside a test's own netns (network-isolation test)
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images for tests (scripts/make-debian-image.sh)
+command -v docker-registry >/dev/null || need_pkgs+=(docker-registry) # a loopback registry for pull/push tests (test/helpers/registry.ts)
+command -v skopeo >/dev/null || need_pkgs+=(skopeo)           # the independent registry client in tests and bench
+command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)  # bcrypt htpasswd entries for the registry's basic auth
+command -v openssl >/dev/null || need_pkgs+=(openssl)         # the test registry's CA and certificate
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \
