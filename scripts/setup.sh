@@ -20,6 +20,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \
     || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null; }
 fi
+# The package enables a registry on :5000 (all interfaces) where systemd runs; tests start their own on loopback.
+if command -v systemctl >/dev/null && systemctl is-enabled docker-registry >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error
