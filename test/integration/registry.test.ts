@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,17 @@ function randomLayer(size: number): Buffer {
   return execFileSync('tar', ['-c', '-f', '-', '-C', src, 'random.bin'], { maxBuffer: 64 * 1024 * 1024 });
 }
 
+/** The docker CLI, when installed: it talks to gantryd's socket as to dockerd. */
+function dockerCli(): string | undefined {
+  for (const p of ['/usr/local/bin/docker', '/usr/bin/docker']) if (existsSync(p)) return p;
+  return undefined;
+}
+
+function docker(d: TestDaemon, args: string[], input = ''): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(dockerCli()!, args, { env: { ...d.env, DOCKER_HOST: `unix://${d.socket}` }, input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
 function storeFiles(d: TestDaemon): { blobs: string[]; layers: string[] } {
   const list = (p: string): string[] => (existsSync(p) ? readdirSync(p).filter((n) => !n.startsWith('.')) : []);
   return { blobs: list(join(d.root, 'blobs', 'sha256')), layers: list(join(d.root, 'layers')) };
@@ -115,6 +126,24 @@ describe('registry: plain HTTP on loopback', () => {
     // By digest: the same image, no download.
     const byDigest = d!.ok(['pull', `${reg!.host}/tools/busybox@${skopeoDigest}`]);
     assert.match(byDigest, new RegExp(`Digest: ${skopeoDigest}`));
+  });
+
+  test('the docker CLI pulls and pushes through gantryd (its own progress rendering of our messages)', async (t) => {
+    if (!canRun(t)) return;
+    if (dockerCli() === undefined) { t.skip('no docker CLI installed'); return; }
+    seed(reg!, 'dockercli/box', 'v1', undefined, [randomLayer(100_000)]);
+    const pull = docker(d!, ['pull', `${reg!.host}/dockercli/box:v1`]);
+    assert.equal(pull.status, 0, pull.stderr);
+    assert.match(pull.stdout, /Pull complete/);
+    assert.match(pull.stdout, /Status: Downloaded newer image/);
+    assert.equal(docker(d!, ['tag', `${reg!.host}/dockercli/box:v1`, `${reg!.host}/dockercli/copy:v2`]).status, 0);
+    const push = docker(d!, ['push', `${reg!.host}/dockercli/copy:v2`]);
+    assert.equal(push.status, 0, push.stderr);
+    assert.match(push.stdout, /Mounted from dockercli\/box/);
+    assert.match(push.stdout, /v2: digest: sha256:[a-f0-9]{64} size: \d+/);
+    const missing = docker(d!, ['pull', `${reg!.host}/dockercli/none:v1`]);
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /not found/);
   });
 
   test('pull of a missing tag and of a missing repository: clear errors, nothing stored', async (t) => {
@@ -265,6 +294,19 @@ describe('registry: htpasswd auth over TLS with a CA of its own', () => {
 
     assert.match(d!.ok(['logout', reg!.host]), /Removing login credentials/);
     assert.equal((JSON.parse(readFileSync(configPath, 'utf8')) as { auths: Record<string, unknown> }).auths[reg!.host], undefined);
+  });
+
+  test('a docker login (through gantryd) is what gantry pull then uses', async (t) => {
+    if (!canRun(t)) return;
+    if (dockerCli() === undefined) { t.skip('no docker CLI installed'); return; }
+    const wrong = docker(d!, ['login', '-u', 'alice', '--password-stdin', reg!.host], 'nope-nope\n');
+    assert.notEqual(wrong.status, 0);
+    assert.match(wrong.stderr, /incorrect username or password/);
+    const login = docker(d!, ['login', '-u', 'alice', '--password-stdin', reg!.host], `${password}\n`);
+    assert.equal(login.status, 0, login.stderr);
+    assert.match(login.stdout, /Login Succeeded/);
+    d!.ok(['rmi', '-f', `${reg!.host}/secure/box:v1`]);
+    assert.match(d!.ok(['pull', `${reg!.host}/secure/box:v1`]), /Downloaded newer image|Image is up to date/);
   });
 });
 
