@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { GantryError } from '../../src/common/errors.js';
 import { ImageStore, DEFAULT_LAYER_LIMITS } from '../../src/engine/images/index.js';
 import { BLOCK, encodeHeader, paddedSize, type TarHeader } from '../../src/engine/images/tar.js';
-import { pullImage, type RegistryContext } from '../../src/engine/registry/pull.js';
+import { pullImage, registryContext, type RegistryContext } from '../../src/engine/registry/pull.js';
 import type { ProgressMessage } from '../../src/engine/registry/progress.js';
 import { TokenCache } from '../../src/engine/registry/transport.js';
 import { requires } from '../helpers/privileged.js';
@@ -118,7 +118,7 @@ describe('pull from a hostile registry (root)', () => {
 
   function context(limits = DEFAULT_LAYER_LIMITS): RegistryContext {
     const store = new ImageStore({ root: join(dir, `root-${n++}`), limits });
-    return { store, settings: { certsDir: join(dir, 'certs.d'), insecure: [] }, tokens: new TokenCache() };
+    return registryContext(store, { certsDir: join(dir, 'certs.d'), insecure: [] }, new TokenCache());
   }
 
   function emptyStore(ctx: RegistryContext): void {
@@ -147,6 +147,30 @@ describe('pull from a hostile registry (root)', () => {
     const ctx = context();
     const r = await pullImage(ctx, { reference: `${reg.host}/good/img:v1` }, () => undefined);
     assert.equal(r.image.layers.length, 1);
+  });
+
+  test('two pulls of one image at once: each layer is downloaded once, both succeed', async (t) => {
+    if (!requires(t, 'root')) return;
+    const layer = tar([entry('big.bin', '0', 3 * MiB), Buffer.alloc(3 * MiB, 7)]);
+    reg.image('twice/img', 'v1', [layer, okLayer()]);
+    const ctx = context();
+    const before = reg.hits.length;
+    const [a, b] = await Promise.all([1, 2].map(() => pullImage(ctx, { reference: `${reg.host}/twice/img:v1` }, () => undefined)));
+    assert.equal(a!.image.id, b!.image.id);
+    const blobGets = reg.hits.slice(before).filter((h) => h.method === 'GET' && /\/blobs\//.test(h.url) && !h.url.includes(sha(Buffer.from(''))));
+    const layerGets = blobGets.filter((h) => !h.url.endsWith(JSON.parse(ctx.store.blobs.read(a!.image.manifestDigest).toString()).config.digest));
+    assert.equal(layerGets.length, 2, `each of the 2 layers once: ${layerGets.map((h) => h.url).join(', ')}`);
+    assert.equal(a!.downloaded + b!.downloaded, a!.image.manifest.layers.reduce((n, l) => n + l.size, 0));
+  });
+
+  test('--platform that the single-platform image does not have: refused, nothing kept', async (t) => {
+    if (!requires(t, 'root')) return;
+    reg.image('plat/img', 'v1', [okLayer()]);
+    const ctx = context();
+    const messages: ProgressMessage[] = [];
+    await assert.rejects(pullImage(ctx, { reference: `${reg.host}/plat/img:v1`, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }, (m) => messages.push(m)),
+      /its platform \(linux\/amd64\) does not match the specified platform \(linux\/arm64\/v8\)/);
+    emptyStore(ctx);
   });
 
   test('a manifest over 4 MiB is refused before it is parsed: announced by Content-Length, or streamed', async (t) => {

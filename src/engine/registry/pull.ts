@@ -2,11 +2,12 @@
 // three at a time, each streamed download → digest check → decompress → extract in one pass. A pull that fails
 // at any byte leaves no blob or layer of its own behind; dropped connections are retried with backoff.
 import { GantryError } from '../../common/errors.js';
+import { KeyedMutex } from '../../common/mutex.js';
 import type { ImageStore, ImageRecord } from '../images/store.js';
 import { chainIds, isDigest, type OciDescriptor, type OciImageConfig } from '../images/oci.js';
 import { formatReference, parseReference, repositoryName, type ImageReference } from '../images/reference.js';
 import { apiHost } from './endpoint.js';
-import { layerKind, selectManifest, type Platform } from './manifest.js';
+import { formatPlatform, layerKind, selectManifest, type Platform } from './manifest.js';
 import { ProgressCounter, progressBar, shortDigest, type Emit } from './progress.js';
 import { Repository, type FetchedManifest } from './repository.js';
 import type { RegistrySettings } from './settings.js';
@@ -20,6 +21,14 @@ export interface RegistryContext {
   store: ImageStore;
   settings: RegistrySettings;
   tokens: TokenCache;
+  /** One download per layer at a time: a second pull of it waits, then finds it stored. */
+  layerLocks: KeyedMutex;
+  /** How many running pulls need each blob digest / layer chain id: a failed pull removes only what no other needs. */
+  claims: Map<string, number>;
+}
+
+export function registryContext(store: ImageStore, settings: RegistrySettings, tokens: TokenCache): RegistryContext {
+  return { store, settings, tokens, layerLocks: new KeyedMutex(), claims: new Map() };
 }
 
 export interface PullRequest {
@@ -71,6 +80,8 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, emit: Em
   const repo = new Repository(transport, ref.path, 'pull');
   const display = formatReference(ref);
   const created = { blobs: [] as string[], layers: [] as string[] };
+  const claimed: string[] = [];
+  const claim = (keys: string[]): void => { for (const k of keys) { ctx.claims.set(k, (ctx.claims.get(k) ?? 0) + 1); claimed.push(k); } };
   try {
     emit({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
     const top = await repo.manifest(ref.digest ?? ref.tag ?? 'latest', display);
@@ -84,20 +95,28 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, emit: Em
     const manifest = image.doc.manifest;
     for (const l of manifest.layers) layerKind(l as OciDescriptor & { urls?: unknown }); // foreign/zstd: refused before anything is fetched
     const before = ref.tag === undefined ? undefined : ctx.store.resolve(formatReference(ref, false))?.id;
+    claim([image.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
 
     if (!ctx.store.blobs.has(manifest.config.digest)) {
-      const bytes = await withRetries(() => repo.smallBlob(manifest.config.digest), () => undefined);
+      const bytes = await withRetries(() => repo.smallBlob(manifest.config.digest), (attempt, e) => emit({ status: retryText(attempt, e) }));
       await ctx.store.ingestBlob(bytes, { digest: manifest.config.digest });
       created.blobs.push(manifest.config.digest);
     }
     const config = parseConfig(ctx.store.blobs.read(manifest.config.digest), manifest.layers.length);
     const chains = chainIds(config.rootfs.diff_ids);
+    claim(chains);
+    if (req.platform !== undefined && top.doc.kind === 'image' && (config.os !== req.platform.os || config.architecture !== req.platform.architecture)) {
+      throw new GantryError('NOT_FOUND', `image with reference ${display} was found but its platform (${config.os}/${config.architecture}) does not match the specified platform (${formatPlatform(req.platform)})`, {
+        hint: 'pull without --platform, or choose an image built for that platform',
+      });
+    }
     let downloaded = 0;
     const todo = manifest.layers.map((l, i) => ({ desc: l, diffId: config.rootfs.diff_ids[i]!, chainId: chains[i]!, parent: i === 0 ? undefined : chains[i - 1] }));
     const missing = todo.filter((t) => !(ctx.store.layers.has(t.chainId) && ctx.store.blobs.has(t.desc.digest)));
     for (const t of todo) emit({ status: missing.includes(t) ? 'Pulling fs layer' : 'Already exists', progressDetail: {}, id: shortDigest(t.desc.digest) });
-    await inParallel(missing, PARALLEL_LAYERS, async (t) => {
+    await inParallel(missing, PARALLEL_LAYERS, (t) => ctx.layerLocks.run(t.chainId, async () => {
       const id = shortDigest(t.desc.digest);
+      if (ctx.store.layers.has(t.chainId) && ctx.store.blobs.has(t.desc.digest)) { emit({ status: 'Already exists', progressDetail: {}, id }); return; } // another pull stored it meanwhile
       const hadBlob = ctx.store.blobs.has(t.desc.digest);
       const hadLayer = ctx.store.layers.has(t.chainId);
       if (hadBlob) {
@@ -122,13 +141,13 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, emit: Em
           } finally {
             downloaded += counter.bytes;
           }
-        }, (attempt, e) => emit({ status: `Retrying in ${Math.round(backoffMs(attempt) / 1000) || 1} second${backoffMs(attempt) > 1000 ? 's' : ''} (${e instanceof Error ? e.message : String(e)})`, progressDetail: {}, id }));
+        }, (attempt, e) => emit({ status: retryText(attempt, e), progressDetail: {}, id }));
         created.blobs.push(t.desc.digest);
       }
       if (!hadLayer) created.layers.push(t.chainId);
       emit({ status: 'Download complete', progressDetail: {}, id });
       emit({ status: 'Pull complete', progressDetail: {}, id });
-    });
+    }));
 
     if (!ctx.store.blobs.has(image.digest)) { await ctx.store.ingestBlob(image.bytes, { digest: image.digest }); created.blobs.push(image.digest); }
     const registered = await ctx.store.registerManifest(image.digest, {
@@ -140,11 +159,18 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, emit: Em
     emit({ status: upToDate ? `Status: Image is up to date for ${display}` : `Status: Downloaded newer image for ${display}` });
     return { image: registered, downloaded, upToDate };
   } catch (e) {
-    await ctx.store.discardUnreferenced(created.blobs, created.layers).catch(() => undefined);
+    const onlyOurs = (k: string): boolean => (ctx.claims.get(k) ?? 0) <= 1;
+    await ctx.store.discardUnreferenced(created.blobs.filter(onlyOurs), created.layers.filter(onlyOurs)).catch(() => undefined);
     throw e;
   } finally {
+    for (const k of claimed) { const n = (ctx.claims.get(k) ?? 1) - 1; if (n <= 0) ctx.claims.delete(k); else ctx.claims.set(k, n); }
     transport.close();
   }
+}
+
+function retryText(attempt: number, e: unknown): string {
+  const seconds = Math.max(1, Math.round(backoffMs(attempt) / 1000));
+  return `Retrying in ${seconds} second${seconds > 1 ? 's' : ''} (${e instanceof Error ? e.message : String(e)})`;
 }
 
 /** Retries `fn` after dropped connections (and 5xx answers), with exponential backoff. */

@@ -1,6 +1,6 @@
 // The daemon's registry service: pull, push and login checks over one image store, with one token cache.
 import { loginDomain, apiHost } from './endpoint.js';
-import { pullImage, type PullRequest, type PullResult, type RegistryContext } from './pull.js';
+import { pullImage, registryContext, type PullRequest, type PullResult, type RegistryContext } from './pull.js';
 import { pushImage, type PushRequest, type PushResult } from './push.js';
 import type { Emit } from './progress.js';
 import { registrySettingsFromEnv, type RegistrySettings } from './settings.js';
@@ -11,7 +11,7 @@ export class RegistryService {
   readonly #ctx: RegistryContext;
 
   constructor(store: ImageStore, settings: RegistrySettings = registrySettingsFromEnv()) {
-    this.#ctx = { store, settings, tokens: new TokenCache() };
+    this.#ctx = registryContext(store, settings, new TokenCache());
   }
 
   get settings(): RegistrySettings {
