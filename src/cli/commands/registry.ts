@@ -14,24 +14,36 @@ function authHeader(auth: AuthConfig | undefined): Record<string, string> {
   return auth === undefined ? {} : { 'X-Registry-Auth': encodeRegistryAuth(auth) };
 }
 
-/** Prints progress messages as lines (bars only on a TTY, one line rewritten), throws the stream's error. */
+/**
+ * Renders progress messages as docker does: on a TTY one line per layer, rewritten in place (cursor moves), with
+ * the bar; otherwise plain lines without the byte-count updates. Throws the stream's error message as an error.
+ */
 async function renderStream(lines: AsyncIterable<Buffer | string>, quiet: boolean): Promise<void> {
-  const tty = process.stderr.isTTY === true && !quiet;
+  const tty = process.stdout.isTTY === true && !quiet;
+  const rows = new Map<string, number>();
+  let total = 0;
   let buf = '';
-  let barShown = false;
   const handle = (m: ProgressMessage & { code?: string; hint?: string }): void => {
     if (m.error !== undefined || m.errorDetail !== undefined) {
       const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'REGISTRY_ERROR') as ErrorCode;
       throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'failed', { hint: m.hint });
     }
     if (quiet || m.status === undefined) return;
-    const line = `${m.id !== undefined ? `${m.id}: ` : ''}${m.status}${m.progress !== undefined && tty ? ` ${m.progress}` : ''}`;
-    if (m.status === 'Downloading' || m.status === 'Pushing') {
-      if (tty) { process.stderr.write(`\r\x1b[2K${line}`); barShown = true; }
+    const busy = m.status === 'Downloading' || m.status === 'Pushing';
+    if (!tty) {
+      if (!busy) process.stdout.write(`${m.id !== undefined ? `${m.id}: ` : ''}${m.status}\n`);
       return;
     }
-    if (barShown) { process.stderr.write('\r\x1b[2K'); barShown = false; }
-    process.stdout.write(`${line}\n`);
+    const text = `${m.id !== undefined ? `${m.id}: ` : ''}${m.status}${m.progress !== undefined ? ` ${m.progress}` : ''}`;
+    const row = m.id === undefined ? undefined : rows.get(m.id);
+    if (row === undefined) {
+      if (m.id !== undefined) rows.set(m.id, total);
+      total++;
+      process.stdout.write(`${text}\n`);
+      return;
+    }
+    const up = total - row;
+    process.stdout.write(`\x1b[${up}A\r\x1b[2K${text}\x1b[${up}B\r`);
   };
   for await (const chunk of lines) {
     buf += chunk.toString();
@@ -43,7 +55,6 @@ async function renderStream(lines: AsyncIterable<Buffer | string>, quiet: boolea
     }
   }
   if (buf.trim() !== '') handle(JSON.parse(buf) as ProgressMessage);
-  if (barShown) process.stderr.write('\r\x1b[2K');
 }
 
 async function readStdin(): Promise<string> {
