@@ -43,6 +43,8 @@ export class TokenCache {
   readonly #tokens = new Map<string, CachedToken>();
   /** Challenges seen per registry host, so later requests authenticate up front. */
   readonly challenges = new Map<string, Challenge>();
+  /** The scheme found for hosts where plain HTTP is allowed (decided once per daemon). */
+  readonly schemes = new Map<string, 'https' | 'http'>();
 
   get(key: string, now = Date.now()): string | undefined {
     const t = this.#tokens.get(key);
@@ -100,6 +102,7 @@ export class RegistryTransport {
 
   /** The registry base URL (`https://host`), deciding the scheme once: HTTPS, or HTTP where it is allowed. */
   async base(): Promise<string> {
+    this.#scheme ??= this.#tokens.schemes.get(this.host);
     if (this.#scheme === undefined) {
       const plainAllowed = isLoopbackHost(this.host) || isInsecure(this.#settings, this.host);
       if (!plainAllowed) this.#scheme = 'https';
@@ -111,6 +114,7 @@ export class RegistryTransport {
           if (!isTlsFailure(e)) throw this.#connectError(e);
           this.#scheme = 'http';
         }
+        this.#tokens.schemes.set(this.host, this.#scheme);
       }
     }
     return `${this.#scheme}://${this.host}`;
