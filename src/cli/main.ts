@@ -20,7 +20,7 @@ const USAGE: Record<string, string> = {
   help: 'gantry help                         the list of commands',
   network: 'gantry network create|ls|rm|inspect|connect|disconnect|prune [OPTIONS]   (add --help after the verb for its flags)',
   volume: 'gantry volume create|ls|rm|inspect [OPTIONS]   (add --help after the verb for its flags)',
-  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls [OPTIONS]\n  (add --help after the verb for its flags)',
+  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
 export interface GlobalOptions {

@@ -218,7 +218,7 @@ describe('registry: plain HTTP on loopback', () => {
     }
   });
 
-  test('stack up pulls a missing image; pull_policy never refuses', async (t) => {
+  test('stack up pulls a missing image; stack pull and push; pull_policy never refuses', async (t) => {
     if (!canRun(t)) return;
     seed(reg!, 'stack/box', 'v1');
     const dir = mkdtempSync(join(work, 'stack-'));
@@ -228,6 +228,9 @@ describe('registry: plain HTTP on loopback', () => {
       assert.equal(up.status, 0, up.stderr);
       assert.match(up.stderr + up.stdout, /Image .*stack\/box:v1 +Pulled/);
       assert.match(d!.ok(['ps', '--format', 'json']), /regstack-app-1/);
+      const files = ['--project-directory', dir, '-f', join(dir, 'compose.yaml'), '-p', 'regstack'];
+      assert.match(d!.ok(['stack', ...files, 'pull', 'app']), /Image is up to date/);
+      assert.match(d!.ok(['stack', ...files, 'push', 'app']), /Layer already exists/);
       const never = d!.gantry(['up', '-d', '--project-directory', dir, '-f', join(dir, 'compose.yaml'), '-p', 'regstack', '--profile', 'lazy']);
       assert.notEqual(never.status, 0);
       assert.doesNotMatch(never.stderr + never.stdout, /stack\/none:v1 +Pull/);

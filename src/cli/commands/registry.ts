@@ -6,7 +6,7 @@ import { loginDomain } from '../../engine/registry/endpoint.js';
 import type { ProgressMessage } from '../../engine/registry/progress.js';
 import { formatReference, parseReference } from '../../engine/images/reference.js';
 import { bool, parseArgs, str } from '../args.js';
-import { connectDaemon } from '../client.js';
+import { connectDaemon, type DaemonClient } from '../client.js';
 import { removeAuth, saveAuth, storedAuth } from '../docker-config.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -75,6 +75,26 @@ async function prompt(question: string, hidden: boolean): Promise<string> {
   }
 }
 
+/** Pulls one image through the daemon with the stored credentials of its registry, rendering the progress. */
+export async function pullImage(client: DaemonClient, name: string, opts: { platform?: string | undefined; quiet: boolean }): Promise<void> {
+  const ref = parseReference(name);
+  const out = await client.stream('POST', '/images/create', {
+    query: { fromImage: formatReference({ ...ref, tag: undefined, digest: undefined }, false), tag: ref.digest ?? ref.tag, platform: opts.platform },
+    headers: authHeader(storedAuth(ref.domain)),
+  });
+  await renderStream(out, opts.quiet);
+}
+
+/** Pushes NAME[:TAG] (or every local tag of NAME with allTags) with the stored credentials of its registry. */
+export async function pushImage(client: DaemonClient, name: string, opts: { allTags: boolean; quiet: boolean }): Promise<void> {
+  const ref = parseReference(name);
+  const out = await client.stream('POST', `/images/${encodeURIComponent(formatReference({ ...ref, tag: undefined, digest: undefined }, false))}/push`, {
+    query: { tag: opts.allTags ? undefined : ref.tag },
+    headers: authHeader(storedAuth(ref.domain)),
+  });
+  await renderStream(out, opts.quiet);
+}
+
 export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
   switch (cmd) {
     case 'pull': {
@@ -82,28 +102,18 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const [name] = p.positionals;
       if (name === undefined || p.positionals.length !== 1) throw usageError('pull needs one image', 'gantry pull [--platform linux/amd64] NAME[:TAG|@DIGEST]');
       if (bool(p, 'all-tags')) throw new GantryError('UNSUPPORTED', 'pull --all-tags is not supported', { hint: 'pull each tag by name' });
-      const ref = parseReference(name);
       const client = await connectDaemon(g.host);
-      const out = await client.stream('POST', '/images/create', {
-        query: { fromImage: formatReference({ ...ref, tag: undefined, digest: undefined }, false), tag: ref.digest ?? ref.tag, platform: str(p, 'platform') },
-        headers: authHeader(storedAuth(ref.domain)),
-      });
-      await renderStream(out, bool(p, 'quiet'));
-      process.stdout.write(`${formatReference(ref, false)}\n`);
+      await pullImage(client, name, { platform: str(p, 'platform'), quiet: bool(p, 'quiet') });
+      process.stdout.write(`${formatReference(parseReference(name), false)}\n`);
       return 0;
     }
     case 'push': {
       const p = parseArgs(args, [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'all-tags', short: 'a', kind: 'bool' }]);
       const [name] = p.positionals;
       if (name === undefined || p.positionals.length !== 1) throw usageError('push needs one image', 'gantry push NAME[:TAG]');
-      const ref = parseReference(name);
-      if (ref.digest !== undefined) throw usageError(`cannot push a digest reference: ${name}`, 'push NAME[:TAG]');
+      if (parseReference(name).digest !== undefined) throw usageError(`cannot push a digest reference: ${name}`, 'push NAME[:TAG]');
       const client = await connectDaemon(g.host);
-      const out = await client.stream('POST', `/images/${encodeURIComponent(formatReference({ ...ref, tag: undefined, digest: undefined }, false))}/push`, {
-        query: { tag: bool(p, 'all-tags') ? undefined : ref.tag },
-        headers: authHeader(storedAuth(ref.domain)),
-      });
-      await renderStream(out, bool(p, 'quiet'));
+      await pushImage(client, name, { allTags: bool(p, 'all-tags'), quiet: bool(p, 'quiet') });
       return 0;
     }
     case 'login': {

@@ -53,6 +53,8 @@ const VERBS: Record<string, FlagSpec[]> = {
   top: [], port: [{ name: 'protocol', kind: 'string' }, { name: 'index', kind: 'string' }],
   images: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
   events: [{ name: 'json', kind: 'bool' }],
+  pull: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-pull-failures', kind: 'bool' }],
+  push: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-push-failures', kind: 'bool' }],
   ls: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
 };
 
@@ -104,6 +106,7 @@ async function dispatch(ctx: Ctx): Promise<number> {
     case 'exec': return exec(ctx);
     case 'run': return runOneOff(ctx);
     case 'events': return events(ctx);
+    case 'pull': case 'push': return pullOrPush(ctx);
     default: return containerVerb(ctx);
   }
 }
@@ -554,4 +557,29 @@ async function stackAuths(model: StackModel): Promise<Record<string, import('../
   if (images.length === 0) return {};
   const { authsForImages } = await import('../docker-config.js');
   return authsForImages(images);
+}
+
+/** `stack pull` / `stack push [SERVICE...]`: each distinct image of the services, one after the other. */
+async function pullOrPush(ctx: Ctx): Promise<number> {
+  const { p, verb } = ctx;
+  const model = (await loadModel(p))!;
+  const unknown = p.positionals.filter((s) => model.services[s] === undefined);
+  if (unknown.length > 0) throw usageError(`no such service: ${unknown.join(', ')}`, `services: ${Object.keys(model.services).sort().join(', ')}`);
+  const services = p.positionals.length > 0 ? p.positionals : Object.keys(model.services).sort();
+  const images = [...new Set(services.flatMap((s) => { const svc = model.services[s]!; return svc.image === undefined || (verb === 'pull' && svc.pull_policy === 'build') ? [] : [svc.image]; }))];
+  const client = await connectDaemon(ctx.g.host);
+  const registry = await import('./registry.js');
+  const ignore = bool(p, verb === 'pull' ? 'ignore-pull-failures' : 'ignore-push-failures');
+  let status = 0;
+  for (const image of images) {
+    try {
+      if (verb === 'pull') await registry.pullImage(client, image, { quiet: bool(p, 'quiet') });
+      else await registry.pushImage(client, image, { allTags: false, quiet: bool(p, 'quiet') });
+    } catch (e) {
+      if (!ignore) throw e;
+      process.stderr.write(`${image}: ${e instanceof Error ? e.message : String(e)}\n`);
+      status = 1;
+    }
+  }
+  return ignore ? 0 : status;
 }

@@ -23,7 +23,7 @@ const COMMANDS = [
   'inspect', 'images', 'import', 'tag', 'rmi', 'pull', 'push', 'login', 'logout', 'port', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
   'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect',
   'network', 'network create', 'network ls', 'network rm', 'network inspect', 'network connect', 'network disconnect', 'network prune',
-  'stack', 'stack up', 'stack down', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events',
+  'stack', 'stack up', 'stack down', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events', 'stack pull', 'stack push',
 ];
 
 test('every command answers --help with a usage line and exit 0, without a daemon', () => {
