@@ -165,7 +165,8 @@ export class RegistryTransport {
     auth = challenge.scheme === 'basic' ? this.#basic() : await this.#bearer(challenge, opts.scopes);
     if (auth === undefined) throw unauthorized(this.host, false, 'request');
     if (typeof opts.body === 'function') {
-      throw new GantryError('INTERNAL', 'an upload was sent before its token was known'); // uploads always follow an authenticated POST
+      // Uploads follow an authenticated POST, so this is a token the registry stopped accepting mid-push.
+      throw new GantryError('UNAUTHORIZED', `${this.host} refused the authorization of an upload`, { hint: 'run the push again' });
     }
     res = await this.#follow(method, url, opts, auth);
     return res;
