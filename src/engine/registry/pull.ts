@@ -9,6 +9,7 @@ import { formatReference, parseReference, repositoryName, type ImageReference } 
 import { apiHost } from './endpoint.js';
 import { formatPlatform, layerKind, selectManifest, type Platform } from './manifest.js';
 import { ProgressCounter, progressBar, shortDigest, type Emit } from './progress.js';
+import { ResumingBlobStream } from './blob-stream.js';
 import { Repository, type FetchedManifest } from './repository.js';
 import type { RegistrySettings } from './settings.js';
 import { RegistryTransport, backoffMs, isRetryable, sleep, type Credentials, type TokenCache } from './transport.js';
@@ -122,26 +123,27 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, emit: Em
       if (hadBlob) {
         await ctx.store.addLayerFromBlob({ digest: t.desc.digest }, { parent: t.parent, expectedDiffId: t.diffId });
       } else {
-        await withRetries(async () => {
-          const res = await repo.blob(t.desc.digest);
+        const blob = new ResumingBlobStream(async (from) => {
+          const res = await repo.blob(t.desc.digest, from);
           const declared = Number(res.headers['content-length']);
-          if (Number.isFinite(declared) && declared !== t.desc.size) {
+          if (Number.isFinite(declared) && declared !== t.desc.size - from) {
             res.destroy();
-            throw new GantryError('INVALID_IMAGE_ARCHIVE', `layer ${t.desc.digest}: the registry announces ${declared} bytes, the manifest says ${t.desc.size}`, { hint: 'the registry sent other content than the manifest names; do not trust it' });
+            throw new GantryError('INVALID_IMAGE_ARCHIVE', `layer ${t.desc.digest}: the registry announces ${declared + from} bytes, the manifest says ${t.desc.size}`, { hint: 'the registry sent other content than the manifest names; do not trust it' });
           }
-          const counter = new ProgressCounter(
-            (n) => emit({ status: 'Downloading', progressDetail: { current: n, total: t.desc.size }, progress: progressBar(n, t.desc.size), id }),
-            t.desc.size,
-            () => new GantryError('INVALID_IMAGE_ARCHIVE', `layer ${t.desc.digest} is longer than the ${t.desc.size} bytes its descriptor says`, { hint: 'the registry sent other content than the manifest names; do not trust it' }),
-          );
-          res.on('error', (e) => counter.destroy(e));
-          res.pipe(counter);
-          try {
-            await ctx.store.ingestLayerStream(counter, t.desc, { parent: t.parent, expectedDiffId: t.diffId });
-          } finally {
-            downloaded += counter.bytes;
-          }
-        }, (attempt, e) => emit({ status: retryText(attempt, e), progressDetail: {}, id }));
+          return res;
+        }, t.desc.size, LAYER_ATTEMPTS, (attempt, from, e) => emit({ status: `${retryText(attempt, e)}${from > 0 ? `, resuming at byte ${from}` : ''}`, progressDetail: {}, id }));
+        const counter = new ProgressCounter(
+          (n) => emit({ status: 'Downloading', progressDetail: { current: n, total: t.desc.size }, progress: progressBar(n, t.desc.size), id }),
+          t.desc.size,
+          () => new GantryError('INVALID_IMAGE_ARCHIVE', `layer ${t.desc.digest} is longer than the ${t.desc.size} bytes its descriptor says`, { hint: 'the registry sent other content than the manifest names; do not trust it' }),
+        );
+        blob.on('error', (e) => counter.destroy(e));
+        blob.pipe(counter);
+        try {
+          await ctx.store.ingestLayerStream(counter, t.desc, { parent: t.parent, expectedDiffId: t.diffId });
+        } finally {
+          downloaded += counter.bytes;
+        }
         created.blobs.push(t.desc.digest);
       }
       if (!hadLayer) created.layers.push(t.chainId);

@@ -54,11 +54,16 @@ export class Repository {
     return bytes;
   }
 
-  /** A blob's response stream (status 200 checked; redirects followed). */
-  async blob(digest: string): Promise<IncomingMessage> {
-    const res = await this.transport.request('GET', `/v2/${this.path}/blobs/${digest}`, { scopes: this.scopes });
-    if (res.statusCode !== 200) throw await registryError(res, this.transport.host, `blob ${digest}`);
-    return res;
+  /** A blob's response stream (redirects followed); from byte `from` on with a Range request (206 expected). */
+  async blob(digest: string, from = 0): Promise<IncomingMessage> {
+    const res = await this.transport.request('GET', `/v2/${this.path}/blobs/${digest}`, { scopes: this.scopes, ...(from > 0 ? { headers: { Range: `bytes=${from}-` } } : {}) });
+    const expected = from > 0 ? 206 : 200;
+    if (res.statusCode === expected) return res;
+    if (from > 0 && res.statusCode === 200) {
+      res.destroy();
+      throw new GantryError('REGISTRY_ERROR', `${this.transport.host} cannot resume blob ${digest} (no range support)`, { hint: 'pull again' });
+    }
+    throw await registryError(res, this.transport.host, `blob ${digest}`);
   }
 
   async hasBlob(digest: string): Promise<boolean> {
