@@ -1,6 +1,8 @@
 // Credentials in Docker's config.json (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), so an
 // existing `docker login` works and ours works for docker: `auths.HOST.auth` = base64(user:password), the file
-// 0600, written atomically, every other key kept as it was.
+// 0600, written atomically, every other key kept as it was. Credentials a docker credential helper keeps
+// (`credsStore`, `credHelpers`) are read through the helper; gantry's own login always writes inline.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -39,9 +41,36 @@ function keysFor(domain: string): string[] {
   return [domain, `https://${domain}`, `http://${domain}`, `https://${domain}/v2/`, `https://${domain}/v1/`];
 }
 
-/** The stored credentials for a registry domain (`docker.io`, `127.0.0.1:5000`), if any. */
+/**
+ * Credentials from a docker credential helper (`credHelpers[KEY]`, else `credsStore`): `docker-credential-NAME get`
+ * with the server on stdin answers `{"Username":…,"Secret":…}`, as docker runs it. Undefined when there is none.
+ */
+function helperAuth(config: ConfigFile, domain: string): AuthConfig | undefined {
+  const helpers = (typeof config['credHelpers'] === 'object' && config['credHelpers'] !== null ? config['credHelpers'] : {}) as Record<string, unknown>;
+  for (const key of keysFor(domain)) {
+    const named = helpers[key] ?? config['credsStore'];
+    if (typeof named !== 'string' || !/^[A-Za-z0-9._-]+$/.test(named)) continue;
+    const r = spawnSync(`docker-credential-${named}`, ['get'], { input: key, encoding: 'utf8', timeout: 10_000 });
+    if (r.status !== 0 || r.stdout.trim() === '') continue;
+    try {
+      const got = JSON.parse(r.stdout) as { Username?: unknown; Secret?: unknown };
+      if (typeof got.Secret !== 'string' || got.Secret === '') continue;
+      return got.Username === '<token>' || typeof got.Username !== 'string'
+        ? { identitytoken: got.Secret, serveraddress: domain }
+        : { username: got.Username, password: got.Secret, serveraddress: domain };
+    } catch { continue; }
+  }
+  return undefined;
+}
+
+/** The stored credentials for a registry domain (`docker.io`, `127.0.0.1:5000`), if any: inline, else a helper's. */
 export function storedAuth(domain: string, path = dockerConfigPath()): AuthConfig | undefined {
-  const auths = readConfig(path).auths ?? {};
+  const config = readConfig(path);
+  return inlineAuth(config, domain) ?? helperAuth(config, domain);
+}
+
+function inlineAuth(config: ConfigFile, domain: string): AuthConfig | undefined {
+  const auths = config.auths ?? {};
   for (const key of keysFor(domain)) {
     const a = auths[key];
     if (a === undefined || typeof a !== 'object') continue;

@@ -28,7 +28,7 @@ class FakeRegistry {
   readonly routes = new Map<string, Handler>();
   readonly hits: Array<{ method: string; url: string; authorization: string | undefined }> = [];
   /** When set, every /v2/ request needs `Authorization: Bearer <token>` (token from /token with these basic creds). */
-  bearer: { user: string; pass: string; token: string } | undefined;
+  bearer: { user: string; pass: string; token: string; refresh?: string } | undefined;
   private server: http.Server | undefined;
   port = 0;
 
@@ -38,6 +38,16 @@ class FakeRegistry {
     this.server = http.createServer((req, res) => {
       this.hits.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
       const path = (req.url ?? '').split('?')[0]!;
+      if (this.bearer !== undefined && path === '/token' && req.method === 'POST') {
+        let form = '';
+        req.on('data', (d: Buffer) => { form += d.toString(); });
+        req.on('end', () => {
+          const f = new URLSearchParams(form);
+          const ok = f.get('grant_type') === 'refresh_token' && f.get('refresh_token') === this.bearer?.refresh && f.getAll('scope').length > 0;
+          res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json' }).end(ok ? JSON.stringify({ access_token: this.bearer!.token, expires_in: 300 }) : '{}');
+        });
+        return;
+      }
       if (this.bearer !== undefined && path === '/token') {
         const ok = req.headers.authorization === `Basic ${Buffer.from(`${this.bearer.user}:${this.bearer.pass}`).toString('base64')}`;
         res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json' }).end(ok ? JSON.stringify({ token: this.bearer.token, expires_in: 300 }) : '{}');
@@ -225,6 +235,21 @@ describe('pull from a hostile registry (root)', () => {
       assert.equal(there.length, 1);
       assert.equal(there[0]!.authorization, undefined, 'no Authorization sent to the other host');
       assert.ok(reg.hits.some((h) => h.authorization === 'Bearer tok-ABC'), 'the registry itself got the token');
+    } finally {
+      reg.bearer = undefined;
+    }
+  });
+
+  test('an identity token (OAuth refresh token) is exchanged for an access token by POST', async (t) => {
+    if (!requires(t, 'root')) return;
+    reg.bearer = { user: 'u', pass: 'p', token: 'tok-FROM-REFRESH', refresh: 'refresh-XYZ' };
+    try {
+      reg.image('oauth/img', 'v1', [okLayer()]);
+      const ctx = context();
+      const r = await pullImage(ctx, { reference: `${reg.host}/oauth/img:v1`, credentials: { identityToken: 'refresh-XYZ' } }, () => undefined);
+      assert.equal(r.image.layers.length, 1);
+      assert.ok(reg.hits.some((h) => h.method === 'POST' && h.url === '/token'));
+      await assert.rejects(pullImage(context(), { reference: `${reg.host}/oauth/img:v1`, credentials: { identityToken: 'stale' } }, () => undefined), /unauthorized/);
     } finally {
       reg.bearer = undefined;
     }

@@ -208,9 +208,17 @@ export class RegistryTransport {
     if (c.params['scope'] !== undefined) for (const s of c.params['scope'].split(' ')) if (s) wanted.add(s);
     for (const s of wanted) realmUrl.searchParams.append('scope', s);
     const basic = this.#basic();
-    const res = await this.#send('GET', realmUrl, { scopes: [] }, basic);
+    const refresh = basic === undefined ? this.#creds?.identityToken : undefined;
+    // An identity token (OAuth refresh token, what `docker login` keeps for some registries) is exchanged by POST.
+    const res = refresh === undefined
+      ? await this.#send('GET', realmUrl, { scopes: [] }, basic)
+      : await this.#send('POST', new URL(realmUrl.origin + realmUrl.pathname), {
+        scopes: [], headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: Buffer.from(new URLSearchParams([['grant_type', 'refresh_token'], ['refresh_token', refresh], ['client_id', 'gantry'],
+          ...(c.params['service'] === undefined ? [] : [['service', c.params['service']] as [string, string]]), ...[...wanted].map((w) => ['scope', w] as [string, string])]).toString()),
+      }, undefined);
     const body = await readCapped(res, MAX_TOKEN_BYTES, 'token response');
-    if (res.statusCode === 401 || res.statusCode === 403) throw unauthorized(this.host, basic !== undefined, 'token');
+    if (res.statusCode === 401 || res.statusCode === 403) throw unauthorized(this.host, basic !== undefined || refresh !== undefined, 'token');
     if ((res.statusCode ?? 500) >= 300) {
       throw new GantryError('REGISTRY_ERROR', `the token server of ${this.host} answered ${res.statusCode}`, { hint: 'try again later; check the registry\'s status' });
     }

@@ -34,3 +34,25 @@ test('config.json: found via DOCKER_CONFIG or HOME; login stores base64 user:pas
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('credentials a docker credential helper keeps are read through it (credHelpers first, then credsStore)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-dockercfg-'));
+  const oldPath = process.env['PATH'];
+  try {
+    const helper = (name: string, answer: string): void => {
+      writeFileSync(join(dir, `docker-credential-${name}`), `#!/bin/sh\nread server\n[ "$1" = get ] || exit 1\n${answer}\n`, { mode: 0o755 });
+    };
+    helper('gtest', 'echo "{\\"ServerURL\\":\\"$server\\",\\"Username\\":\\"helper-user\\",\\"Secret\\":\\"s3cret-for-$server\\"}"');
+    helper('store', 'echo \'{"Username":"<token>","Secret":"refresh-token"}\'');
+    process.env['PATH'] = `${dir}:${oldPath ?? ''}`;
+    const path = join(dir, 'config.json');
+    writeFileSync(path, JSON.stringify({ auths: { 'reg:5000': {} }, credHelpers: { 'reg:5000': 'gtest' }, credsStore: 'store' }));
+    assert.deepEqual(storedAuth('reg:5000', path), { username: 'helper-user', password: 's3cret-for-reg:5000', serveraddress: 'reg:5000' });
+    assert.deepEqual(storedAuth('docker.io', path), { identitytoken: 'refresh-token', serveraddress: 'docker.io' });
+    writeFileSync(path, JSON.stringify({ credsStore: 'missing-helper' }));
+    assert.equal(storedAuth('reg:5000', path), undefined);
+  } finally {
+    process.env['PATH'] = oldPath;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
