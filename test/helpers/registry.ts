@@ -184,7 +184,7 @@ const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').up
  * An OCI image layout (what skopeo's `oci:` transport reads) of a one-layer image from a rootfs tarball, plus
  * `extraLayers` (tar bytes) on top. Returns the layout dir.
  */
-export function ociLayout(dir: string, rootfsTar: string, tag: string, opts: { extraLayers?: Buffer[]; cmd?: string[] } = {}): string {
+export function ociLayout(dir: string, rootfsTar: string, tag: string, opts: { extraLayers?: Buffer[]; cmd?: string[]; platforms?: Array<{ os: string; architecture: string; variant?: string }> } = {}): string {
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer): { digest: string; size: number } => {
@@ -194,19 +194,25 @@ export function ociLayout(dir: string, rootfsTar: string, tag: string, opts: { e
   };
   const tars = [readFileSync(rootfsTar), ...(opts.extraLayers ?? [])];
   const layers = tars.map((t) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzipSync(t)) }));
-  const config = {
-    created: '2024-01-01T00:00:00Z', architecture: 'amd64', os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['sh'] },
-    rootfs: { type: 'layers', diff_ids: tars.map((t) => sha256(t)) },
-    history: tars.map(() => ({ created: '2024-01-01T00:00:00Z', created_by: 'test' })),
+  const manifestFor = (platform: { os: string; architecture: string; variant?: string }): { digest: string; size: number } => {
+    const config = {
+      created: '2024-01-01T00:00:00Z', ...platform,
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['sh'] },
+      rootfs: { type: 'layers', diff_ids: tars.map((t) => sha256(t)) },
+      history: tars.map(() => ({ created: '2024-01-01T00:00:00Z', created_by: 'test' })),
+    };
+    const configBlob = put(Buffer.from(JSON.stringify(config)));
+    return put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configBlob }, layers })));
   };
-  const configBlob = put(Buffer.from(JSON.stringify(config)));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configBlob }, layers }));
-  const m = put(manifest);
+  let top: { mediaType: string; digest: string; size: number };
+  if (opts.platforms === undefined) top = { mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifestFor({ os: 'linux', architecture: 'amd64' }) };
+  else {
+    const manifests = opts.platforms.map((p) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifestFor(p), platform: p }));
+    top = { mediaType: 'application/vnd.oci.image.index.v1+json', ...put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }))) };
+  }
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m,
-    annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
   return dir;
 }
 

@@ -146,6 +146,26 @@ describe('registry: plain HTTP on loopback', () => {
     assert.match(missing.stderr, /not found/);
   });
 
+  test('a multi-platform index (skopeo copy --all): linux/amd64 by default, --platform picks another, a missing one is named', async (t) => {
+    if (!canRun(t)) return;
+    const dir = mkdtempSync(join(work, 'oci-'));
+    ociLayout(dir, busyboxTarball(), 'multi', { platforms: [{ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'amd64' }] });
+    skopeo(['copy', '--all', `oci:${dir}:multi`, `docker://${reg!.host}/multi/box:v1`, ...reg!.skopeoFlags('dest')]);
+    const indexDigest = (JSON.parse(skopeo(['inspect', '--raw', `docker://${reg!.host}/multi/box:v1`, ...reg!.skopeoFlags('inspect')])) as { manifests: unknown[] }).manifests.length;
+    assert.equal(indexDigest, 2);
+    d!.ok(['pull', `${reg!.host}/multi/box:v1`]);
+    const amd = JSON.parse(d!.ok(['inspect', `${reg!.host}/multi/box:v1`])) as Array<{ Architecture: string; RepoDigests: string[] }>;
+    assert.equal(amd[0]!.Architecture, 'amd64');
+    d!.ok(['pull', '--platform', 'linux/arm64', `${reg!.host}/multi/box:v1`]);
+    const arm = JSON.parse(d!.ok(['inspect', `${reg!.host}/multi/box:v1`])) as Array<{ Architecture: string; Variant?: string; RepoDigests: string[] }>;
+    assert.equal(arm[0]!.Architecture, 'arm64');
+    assert.deepEqual(arm[0]!.RepoDigests, amd[0]!.RepoDigests, 'RepoDigests name the index, as docker does');
+    const none = d!.gantry(['pull', '--platform', 'linux/s390x', `${reg!.host}/multi/box:v1`]);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /no matching manifest for linux\/s390x/);
+    assert.match(none.stderr, /linux\/arm64\/v8, linux\/amd64/);
+  });
+
   test('pull of a missing tag and of a missing repository: clear errors, nothing stored', async (t) => {
     if (!canRun(t)) return;
     const before = storeFiles(d!);
