@@ -159,7 +159,9 @@ describe('registry: plain HTTP on loopback', () => {
     d!.ok(['pull', '--platform', 'linux/arm64', `${reg!.host}/multi/box:v1`]);
     const arm = JSON.parse(d!.ok(['inspect', `${reg!.host}/multi/box:v1`])) as Array<{ Architecture: string; Variant?: string; RepoDigests: string[] }>;
     assert.equal(arm[0]!.Architecture, 'arm64');
-    assert.deepEqual(arm[0]!.RepoDigests, amd[0]!.RepoDigests, 'RepoDigests name the index, as docker does');
+    const ofRepo = (ds: string[]): string[] => ds.filter((x) => x.startsWith(`${reg!.host}/multi/box@`));
+    assert.equal(ofRepo(arm[0]!.RepoDigests).length, 1);
+    assert.deepEqual(ofRepo(arm[0]!.RepoDigests), ofRepo(amd[0]!.RepoDigests), 'RepoDigests name the index, as docker does');
     const none = d!.gantry(['pull', '--platform', 'linux/s390x', `${reg!.host}/multi/box:v1`]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /no matching manifest for linux\/s390x/);
