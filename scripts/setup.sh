@@ -13,11 +13,15 @@ command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP ins
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images (scripts/make-server-images.mjs)
 command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)   # a registry on 127.0.0.1 (scripts/local-registry.sh, tests)
 command -v skopeo >/dev/null || need_pkgs+=(skopeo)                     # pushes the server images; an independent client in registry and save/load tests
+command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)  # bcrypt htpasswd entries for the registry's basic auth
+command -v openssl >/dev/null || need_pkgs+=(openssl)         # the test registry's CA and certificate
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \
     || { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null; }
 fi
+# The package enables a registry on :5000 (all interfaces) where systemd runs; tests start their own on loopback.
+if command -v systemctl >/dev/null && systemctl is-enabled docker-registry >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund --loglevel=error

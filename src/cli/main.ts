@@ -21,7 +21,7 @@ const USAGE: Record<string, string> = {
   network: 'gantry network create|ls|rm|inspect|connect|disconnect|prune [OPTIONS]   (add --help after the verb for its flags)',
   volume: 'gantry volume create|ls|rm|inspect|prune [OPTIONS]   (add --help after the verb for its flags)',
   system: 'gantry system df|prune [OPTIONS]   (add --help after the verb for its flags)',
-  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls [OPTIONS]\n  (add --help after the verb for its flags)',
+  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
 export interface GlobalOptions {
@@ -47,6 +47,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   cp: () => import('./commands/cp.js'),
   system: () => import('./commands/prune.js'), 'image-prune': () => import('./commands/prune.js'),
   'container-prune': () => import('./commands/prune.js'), 'volume-prune': () => import('./commands/prune.js'),
+  pull: () => import('./commands/registry.js'), push: () => import('./commands/registry.js'),
+  login: () => import('./commands/registry.js'), logout: () => import('./commands/registry.js'),
   volume: () => import('./commands/volumes.js'),
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),

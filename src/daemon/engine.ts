@@ -14,6 +14,7 @@ import { EngineCore } from '../engine/core.js';
 import { EventBus } from '../engine/events/bus.js';
 import { ImageStore } from '../engine/images/index.js';
 import { NetworkManager } from '../engine/network/manager.js';
+import { RegistryService } from '../engine/registry/service.js';
 import { VolumeStore } from '../engine/volumes/store.js';
 import { StackService } from './stack-service.js';
 
@@ -24,6 +25,7 @@ export class Daemon {
   readonly cgroups: CgroupDriver;
   readonly network: NetworkManager;
   readonly stacks: StackService;
+  readonly registry: RegistryService;
 
   private constructor(readonly paths: DaemonPaths) {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
@@ -56,7 +58,8 @@ export class Daemon {
         return network;
       } });
     this.network = network!;
-    this.stacks = new StackService(paths.root, this.engine, log);
+    this.registry = new RegistryService(images);
+    this.stacks = new StackService(paths.root, this.engine, log, systemClock, this.registry);
   }
 
   static async open(paths: DaemonPaths): Promise<Daemon> {

@@ -17,6 +17,10 @@ import { COMPOSE_LABEL, LABEL, volumeLabels } from '../reconcile/labels.js';
 import { formatPlan, planDown, reconcile, selectServices } from '../reconcile/plan.js';
 import { DEFAULT_UP_OPTIONS, type DownOptions, type Operation, type Plan, type UpOptions } from '../reconcile/types.js';
 import { StackStore, type StackRecord } from './stack-store.js';
+import { credentialsOf, type AuthConfig } from '../engine/registry/auth-header.js';
+import type { ProgressMessage } from '../engine/registry/progress.js';
+import type { Credentials } from '../engine/registry/transport.js';
+import { parseReference } from '../engine/images/reference.js';
 
 export type { StackRecord } from './stack-store.js';
 
@@ -27,6 +31,13 @@ export interface UpRequest {
   /** Wait for every service to be running/healthy (one-shots: exited 0). */
   wait?: boolean | undefined;
   waitTimeoutSeconds?: number | undefined;
+  /** Credentials per registry domain (`docker.io`, `127.0.0.1:5000`) for the images `up` pulls, Docker's AuthConfig. */
+  registryAuth?: Record<string, AuthConfig> | undefined;
+}
+
+/** What `up` pulls images with (the daemon's registry service). */
+export interface ImagePuller {
+  pull(req: { reference: string; credentials?: Credentials | undefined }, emit: (m: ProgressMessage) => void): Promise<unknown>;
 }
 
 export interface DownRequest {
@@ -92,7 +103,7 @@ export class StackService {
   private readonly ops: EngineOps;
 
   constructor(root: string, private readonly engine: Engine, private readonly log: (msg: string) => void = () => undefined,
-    private readonly clock: Clock = systemClock) {
+    private readonly clock: Clock = systemClock, private readonly puller?: ImagePuller) {
     this.ops = engineOps(engine);
     this.records = new StackStore(root);
     this.dir = this.records.dir;
@@ -187,6 +198,10 @@ export class StackService {
     checkProject(model.name);
     return this.exclusive(model.name, emit, async () => {
       const options = { ...DEFAULT_UP_OPTIONS, ...req.options };
+      if (!req.dryRun) {
+        const failures = await this.pullImages(model, selectServices(model, options.services, options.noDeps), req.registryAuth ?? {}, emit);
+        if (failures.length > 0) { emit({ kind: 'result', ok: false, failures }); return false; }
+      }
       const observed = this.ops.observe(model.name, this.imageRefs(model));
       const plan = reconcile(model, observed, options);
       emit({ kind: 'plan', text: formatPlan(plan), operations: plan.operations, warnings: plan.warnings });
@@ -204,6 +219,40 @@ export class StackService {
       emit({ kind: 'result', ok: failures.length === 0, failures });
       return failures.length === 0;
     });
+  }
+
+  /**
+   * Pulls the images of `services` per their `pull_policy` (compose's): `always` pulls, `missing` (the default,
+   * also `if_not_present`) pulls when the image is not in the store, `never` and `build` do not pull. Several
+   * images at once; a failed pull fails `up` before anything is changed.
+   */
+  private async pullImages(model: StackModel, services: Set<string>, auth: Record<string, AuthConfig>, emit: (e: StackEvent) => void): Promise<StackFailure[]> {
+    const puller = this.puller;
+    if (puller === undefined) return [];
+    const wanted = new Map<string, string>();
+    for (const name of [...services].sort()) {
+      const s = model.services[name];
+      if (s?.image === undefined) continue;
+      const policy = s.pull_policy ?? 'missing';
+      if (policy === 'never' || policy === 'build') continue;
+      if (policy !== 'always' && this.engine.images.resolve(s.image) !== undefined) continue;
+      if (!wanted.has(s.image)) wanted.set(s.image, name);
+    }
+    const failures: StackFailure[] = [];
+    await Promise.all([...wanted].map(async ([image, service]) => {
+      emit({ kind: 'waiting', message: ` Image ${image}  Pulling` });
+      try {
+        let domain: string;
+        try { domain = parseReference(image).domain; } catch { domain = ''; }
+        await puller.pull({ reference: image, credentials: credentialsOf(auth[domain]) }, () => undefined);
+        emit({ kind: 'waiting', message: ` Image ${image}  Pulled` });
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        emit({ kind: 'waiting', message: ` Image ${image}  Error: ${message}` });
+        failures.push({ service, resource: `image:${image}`, message, hint: e instanceof GantryError ? e.hint : undefined, code: e instanceof GantryError ? e.code : undefined });
+      }
+    }));
+    return failures;
   }
 
   private async apply(model: StackModel, plan: Plan, emit: (e: StackEvent) => void, signal: AbortSignal): Promise<StackFailure[]> {

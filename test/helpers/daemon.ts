@@ -60,6 +60,8 @@ export class TestDaemon {
   readonly prefix: string;
   private proc: ChildProcess | undefined;
   logText = '';
+  /** More environment for the daemon and the CLI (e.g. GANTRY_CONFIG, DOCKER_CONFIG). */
+  extraEnv: Record<string, string> = {};
 
   /**
    * `wrap`: a command the daemon is started under, e.g. ['nsenter', '--net=/run/netns/NS'] (it must exec the daemon);
@@ -73,7 +75,7 @@ export class TestDaemon {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, GANTRY_HOST: `unix://${this.socket}`, GANTRY_ROOT: this.root, GANTRY_PREFIX: this.prefix };
+    return { ...process.env, GANTRY_HOST: `unix://${this.socket}`, GANTRY_ROOT: this.root, GANTRY_PREFIX: this.prefix, ...this.extraEnv };
   }
 
   async start(): Promise<void> {

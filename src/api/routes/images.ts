@@ -8,10 +8,12 @@ import { applyChanges } from '../../engine/images/instructions.js';
 import { UploadBudget } from '../../engine/images/limits.js';
 import { DEFAULT_PATH_ENV } from '../../engine/images/oci.js';
 import { parseReference } from '../../engine/images/reference.js';
+import type { RegistryService } from '../../engine/registry/service.js';
 import type { HostInfo } from './index.js';
+import { pullRoute } from './registry.js';
 import { boolParam, type Router } from '../router.js';
 
-export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
+export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?: RegistryService): void {
   const { images } = engine;
   r.add('GET', '/images/json', () => images.list());
   r.add('GET', '/images/{name}/json', (ctx) => images.inspect(ctx.params['name']!));
@@ -30,7 +32,8 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo): void {
   // Import (docker import): POST /images/create?fromSrc=-&repo=NAME&tag=TAG with the tarball as the body.
   r.add('POST', '/images/create', async (ctx) => {
     if (ctx.query.get('fromSrc') !== '-') {
-      throw new GantryError('UNSUPPORTED', 'pulling from a registry is not implemented yet', { hint: 'import a root filesystem tarball with `gantry import FILE NAME[:TAG]`' });
+      if (registry !== undefined && ctx.query.get('fromImage') !== null) return pullRoute(ctx, registry);
+      throw new GantryError('UNSUPPORTED', 'only import (fromSrc=-) and pull (fromImage=) are supported', { hint: 'import a root filesystem tarball with `gantry import FILE NAME[:TAG]`, or `gantry pull NAME`' });
     }
     const repo = ctx.query.get('repo');
     const tag = ctx.query.get('tag');

@@ -6,6 +6,8 @@ import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
 import { snapshotRoutes } from './snapshots.js';
+import { registryRoutes } from './registry.js';
+import type { RegistryService } from '../../engine/registry/service.js';
 import { stackRoutes } from './stacks.js';
 import { systemRoutes } from './system.js';
 import { volumeRoutes } from './volumes.js';
@@ -19,11 +21,12 @@ export interface HostInfo {
   warnings: () => string[];
 }
 
-export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo): Router {
+export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo, registry?: RegistryService): Router {
   const r = new Router();
   systemRoutes(r, engine, host);
   containerRoutes(r, engine);
-  imageRoutes(r, engine, host);
+  imageRoutes(r, engine, host, registry);
+  if (registry !== undefined) registryRoutes(r, engine, registry);
   volumeRoutes(r, engine);
   stackRoutes(r, engine, stacks);
   networkRoutes(r, engine);

@@ -23,15 +23,17 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const images = await client.call<ImageInfo[]>('GET', '/images/json');
       if (bool(p, 'quiet')) { process.stdout.write(images.map((i) => `${i.Id.replace('sha256:', '').slice(0, 12)}\n`).join('')); return 0; }
       if (str(p, 'format') === 'json') { for (const i of images) process.stdout.write(`${JSON.stringify(i)}\n`); return 0; }
+      const digests = bool(p, 'digests');
       const rows = images.flatMap((i) => (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((rt) => {
         const { repo, tag } = splitRef(rt);
         const age = Math.round(Date.now() / 1000 - i.Created);
         const created = age < 60 ? `${age} seconds ago` : age < 3600 ? `${Math.round(age / 60)} minutes ago` : age < 172800 ? `${Math.round(age / 3600)} hours ago` : `${Math.round(age / 86400)} days ago`;
         const id = bool(p, 'no-trunc') ? i.Id : i.Id.replace('sha256:', '').slice(0, 12);
-        const digest = (i.RepoDigests ?? []).find((d) => d.startsWith(`${repo}@`))?.slice(repo.length + 1) ?? '<none>';
-        return bool(p, 'digests') ? [repo, tag ?? '<none>', digest, id, created, formatBytes(i.Size)] : [repo, tag ?? '<none>', id, created, formatBytes(i.Size)];
+        // Like docker: the digest this repository knows the image by (repo@sha256:…), else <none>.
+        const digest = (i.RepoDigests ?? []).find((d) => d.slice(0, d.indexOf('@')) === repo)?.split('@')[1] ?? '<none>';
+        return [repo, tag ?? '<none>', ...(digests ? [digest] : []), id, created, formatBytes(i.Size)];
       }));
-      process.stdout.write(table(bool(p, 'digests') ? ['REPOSITORY', 'TAG', 'DIGEST', 'IMAGE ID', 'CREATED', 'SIZE'] : ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
+      process.stdout.write(table(['REPOSITORY', 'TAG', ...(digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'], rows));
       return 0;
     }
     case 'import': {

@@ -53,6 +53,8 @@ const VERBS: Record<string, FlagSpec[]> = {
   top: [], port: [{ name: 'protocol', kind: 'string' }, { name: 'index', kind: 'string' }],
   images: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
   events: [{ name: 'json', kind: 'bool' }],
+  pull: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-pull-failures', kind: 'bool' }],
+  push: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-push-failures', kind: 'bool' }],
   ls: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
 };
 
@@ -104,6 +106,7 @@ async function dispatch(ctx: Ctx): Promise<number> {
     case 'exec': return exec(ctx);
     case 'run': return runOneOff(ctx);
     case 'events': return events(ctx);
+    case 'pull': case 'push': return pullOrPush(ctx);
     default: return containerVerb(ctx);
   }
 }
@@ -215,7 +218,7 @@ async function up(ctx: Ctx): Promise<number> {
   const upStarted = Date.now() / 1000; // attached: show only what the containers print from now on, like docker compose
   const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
     removeOrphans: bool(p, 'remove-orphans'), renewAnonVolumes: bool(p, 'renew-anon-volumes'), scale, startStopped: true };
-  const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout') }, p);
+  const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout'), registryAuth: await stackAuths(model) }, p);
   if (!r.ok) return 1;
   if (detach || bool(p, 'dry-run')) return 0;
   return attached(ctx, client, model, p.positionals, { abort: bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined, exitCodeFrom, timeout: seconds(p, 'timeout'), since: upStarted });
@@ -506,7 +509,7 @@ async function runOneOff(ctx: Ctx): Promise<number> {
   const deps = Object.keys(s.depends_on).filter((d) => model.services[d] !== undefined);
   if (!bool(p, 'no-deps') && deps.length > 0) {
     const options = { services: deps, noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, scale: {}, startStopped: true };
-    const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options }, p);
+    const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, registryAuth: await stackAuths(model) }, p);
     if (!r.ok) return 1;
   }
   const suffix = Math.random().toString(16).slice(2, 8);
@@ -546,4 +549,37 @@ async function events(ctx: Ctx): Promise<number> {
     process.stdout.write(`${new Date(e.timeNano / 1e6).toISOString()} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
   }
   return 0;
+}
+
+/** The stored registry credentials `up` may need to pull the stack's images (config.json is read only then). */
+async function stackAuths(model: StackModel): Promise<Record<string, import('../../engine/registry/auth-header.js').AuthConfig>> {
+  const images = Object.values(model.services).flatMap((s) => (s.image === undefined ? [] : [s.image]));
+  if (images.length === 0) return {};
+  const { authsForImages } = await import('../docker-config.js');
+  return authsForImages(images);
+}
+
+/** `stack pull` / `stack push [SERVICE...]`: each distinct image of the services, one after the other. */
+async function pullOrPush(ctx: Ctx): Promise<number> {
+  const { p, verb } = ctx;
+  const model = (await loadModel(p))!;
+  const unknown = p.positionals.filter((s) => model.services[s] === undefined);
+  if (unknown.length > 0) throw usageError(`no such service: ${unknown.join(', ')}`, `services: ${Object.keys(model.services).sort().join(', ')}`);
+  const services = p.positionals.length > 0 ? p.positionals : Object.keys(model.services).sort();
+  const images = [...new Set(services.flatMap((s) => { const svc = model.services[s]!; return svc.image === undefined || (verb === 'pull' && svc.pull_policy === 'build') ? [] : [svc.image]; }))];
+  const client = await connectDaemon(ctx.g.host);
+  const registry = await import('./registry.js');
+  const ignore = bool(p, verb === 'pull' ? 'ignore-pull-failures' : 'ignore-push-failures');
+  let status = 0;
+  for (const image of images) {
+    try {
+      if (verb === 'pull') await registry.pullImage(client, image, { quiet: bool(p, 'quiet') });
+      else await registry.pushImage(client, image, { allTags: false, quiet: bool(p, 'quiet') });
+    } catch (e) {
+      if (!ignore) throw e;
+      process.stderr.write(`${image}: ${e instanceof Error ? e.message : String(e)}\n`);
+      status = 1;
+    }
+  }
+  return ignore ? 0 : status;
 }

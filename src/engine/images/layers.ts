@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { GantryError } from '../../common/errors.js';
@@ -119,6 +120,21 @@ export class LayerStore {
    * Returns the layer's record; when a layer with the same chain id already exists it is reused.
    */
   async extract(file: string, opts: ExtractOptions = {}): Promise<LayerRecord> {
+    return this.#extract(async () => ({ source: createReadStream(file), compression: detectCompression(readHead(file, 8)) }), opts);
+  }
+
+  /**
+   * Like `extract`, from a stream of the layer blob (a download): compression sniffed from its first bytes,
+   * extracted as it arrives; nothing is left when the stream fails or does not match `expectedDigest`.
+   */
+  async extractStream(source: Readable, opts: ExtractOptions = {}): Promise<LayerRecord> {
+    return this.#extract(async () => {
+      const { head, stream } = await peekHead(source, 8);
+      return { source: stream, compression: detectCompression(head) };
+    }, opts);
+  }
+
+  async #extract(open: () => Promise<{ source: Readable; compression: Compression }>, opts: ExtractOptions): Promise<LayerRecord> {
     if (opts.expectedDiffId !== undefined) {
       const known = this.get(chainOf(opts.parent, opts.expectedDiffId));
       if (known !== undefined) return known;
@@ -127,7 +143,8 @@ export class LayerStore {
     const diff = join(tmp, 'diff');
     mkdirSync(diff, { recursive: true, mode: 0o755 });
     try {
-      const { diffId, compressedDigest, size } = await extractTar(file, diff, this.limits);
+      const { source, compression } = await open();
+      const { diffId, compressedDigest, size } = await extractTar(source, compression, diff, this.limits);
       if (opts.expectedDigest !== undefined && opts.expectedDigest !== compressedDigest) {
         throw new GantryError('INVALID_IMAGE_ARCHIVE', `layer blob has digest ${compressedDigest}, expected ${opts.expectedDigest}`, { hint: 'the blob is corrupt; pull the image again' });
       }
@@ -175,15 +192,38 @@ function readHead(file: string, n: number): Buffer {
   }
 }
 
+/** The first `n` bytes of a stream (fewer when it is shorter), and a stream that still yields every byte. */
+function peekHead(source: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const done = (ended: boolean): void => {
+      source.off('readable', onReadable); source.off('end', onEnd); source.off('error', onError);
+      const all = Buffer.concat(chunks);
+      if (ended) { resolve({ head: all.subarray(0, n), stream: Readable.from([all]) }); return; }
+      source.unshift(all);
+      resolve({ head: all.subarray(0, n), stream: source });
+    };
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while (length < n && (chunk = source.read() as Buffer | null) !== null) { chunks.push(chunk); length += chunk.length; }
+      if (length >= n) done(false);
+    };
+    const onEnd = (): void => done(true);
+    const onError = (e: Error): void => { source.off('readable', onReadable); source.off('end', onEnd); reject(e); };
+    source.on('readable', onReadable);
+    source.once('end', onEnd);
+    source.once('error', onError);
+  });
+}
+
 interface ExtractResult { diffId: string; compressedDigest: string; size: number }
 
 /**
- * file → [hash compressed] → gunzip? → [budget] → [hash diff id] → whiteout conversion → `tar -x` into `dest`.
+ * source → [hash compressed] → gunzip? → [budget] → [hash diff id] → whiteout conversion → `tar -x` into `dest`.
  * The budget and the entry count stop the stream (and so tar) as soon as a cap is passed.
  */
-async function extractTar(file: string, dest: string, limits: LayerLimits): Promise<ExtractResult> {
-  const compression = detectCompression(readHead(file, 8));
-  const source = createReadStream(file);
+async function extractTar(source: Readable, compression: Compression, dest: string, limits: LayerLimits): Promise<ExtractResult> {
   const compressedHash = new HashingStream();
   const diffHash = new HashingStream();
   const budget = new LayerBudget(limits, () => compressedHash.size);

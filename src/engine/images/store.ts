@@ -3,7 +3,7 @@
 // is replaced only after the index file has been written.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -311,6 +311,57 @@ export class ImageStore {
   /** Registers an image whose manifest blob (and config and layers) are already stored, e.g. after a pull. */
   async registerManifest(manifestDigest: string, opts: RegisterOptions = {}): Promise<ImageRecord> {
     return this.#mutex.run(() => this.#register(manifestDigest, opts));
+  }
+
+  /**
+   * A pull's one pass: a layer blob streamed from `source` is written to the content store and extracted at the
+   * same time, and must match `blob` (digest, size) and `expectedDiffId`. Not serialised with other writers while
+   * it streams (a pull fetches layers in parallel); when it fails, nothing it placed stays unless an image uses it.
+   */
+  async ingestLayerStream(source: Readable, blob: Pick<OciDescriptor, 'digest' | 'size'>, opts: { parent?: string | undefined; expectedDiffId: string }): Promise<LayerRecord> {
+    const chainId = opts.parent === undefined ? opts.expectedDiffId : (chainIds([opts.parent, opts.expectedDiffId])[1] as string);
+    const known = this.layers.get(chainId);
+    if (known !== undefined) { await this.blobs.writeStream(source, blob); return known; }
+    const toBlob = new PassThrough();
+    const toLayer = new PassThrough();
+    let networkError: unknown;
+    let stopping = false;
+    const stop = (e: unknown): void => {
+      stopping = true;
+      const err = e instanceof Error ? e : new Error(String(e));
+      source.destroy(err); toBlob.destroy(err); toLayer.destroy(err);
+    };
+    source.on('error', (e) => { if (!stopping) networkError ??= e; stop(e); });
+    source.pipe(toBlob);
+    source.pipe(toLayer);
+    const written = this.blobs.writeStream(toBlob, blob);
+    const extracted = this.layers.extractStream(toLayer, { parent: opts.parent, expectedDiffId: opts.expectedDiffId, expectedDigest: blob.digest });
+    written.catch(stop);
+    // A failed extraction lets the blob finish (the source drops the dead branch), so content that does not match
+    // its digest is reported as such; a cap stops at once (a bomb is not downloaded to its end).
+    extracted.catch((e: unknown) => { if (isGantryError(e) && e.code === 'TOO_LARGE') stop(e); });
+    const [w, x] = await Promise.allSettled([written, extracted]);
+    if (w.status === 'fulfilled' && x.status === 'fulfilled') return x.value;
+    await this.discardUnreferenced(w.status === 'fulfilled' ? [blob.digest] : [], x.status === 'fulfilled' ? [x.value.chainId] : []);
+    // The real cause: the download's own error (a dropped connection, which a pull retries), else content that
+    // does not match its digest, else what the extraction refused.
+    if (networkError !== undefined) throw networkError;
+    const causes = [w, x].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    throw causes.find((c) => c instanceof GantryError) ?? causes[0];
+  }
+
+  /** Removes the given blobs and layers when no image references them (what a failed pull had stored). */
+  async discardUnreferenced(blobDigests: readonly string[], layerChainIds: readonly string[]): Promise<void> {
+    await this.#mutex.run(() => {
+      const usedLayers = new Set([...this.#loaded.values()].flatMap((img) => img.layers.map((l) => l.chainId)));
+      for (const chainId of [...layerChainIds].reverse()) if (!usedLayers.has(chainId)) this.layers.remove(chainId);
+      for (const d of blobDigests) if (!this.#blobInUse(d)) this.blobs.remove(d);
+    });
+  }
+
+  /** Adds `repo@sha256:…` references to an image (after a push the registry names it so). */
+  async addRepoDigests(refOrId: string, repoDigests: string[]): Promise<ImageRecord> {
+    return this.#mutex.run(() => this.#register(this.get(refOrId).manifestDigest, { repoDigests }));
   }
 
   // ---------------------------------------------------------------- internals
