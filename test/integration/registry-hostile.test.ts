@@ -295,9 +295,9 @@ describe('pull from a hostile registry (root)', () => {
     if (!requires(t, 'root')) return;
     const victim = mkdtempSync(join(dir, 'victim-'));
     const cases: Array<[string, Buffer, RegExp]> = [
-      ['dotdot', tar([entry('../escape', '0', 1), Buffer.from('x')]), /\.\.\/escape: Member name contains '\.\.'/],
-      ['deep-dotdot', tar([entry('a/../../escape', '0', 1), Buffer.from('x')]), /a\/\.\.\/\.\.\/escape: Member name contains '\.\.'/],
-      ['symlink-out', tar([entry('link', '2', 0, victim)], [entry('link/pwned', '0', 1), Buffer.from('x')]), /link\/pwned: Cannot open: Not a directory/],
+      ['dotdot', tar([entry('../escape', '0', 1), Buffer.from('x')]), /"\.\.\/escape" has a "\.\." component/],
+      ['deep-dotdot', tar([entry('a/../../escape', '0', 1), Buffer.from('x')]), /"a\/\.\.\/\.\.\/escape" has a "\.\." component/],
+      ['symlink-out', tar([entry('link', '2', 0, victim)], [entry('link/pwned', '0', 1), Buffer.from('x')]), /"link\/pwned"|link\/pwned: Cannot open: Not a directory/],
       ['hardlink-out', tar([entry('hl', '1', 0, '/etc/passwd')]), /hl: Cannot hard link/],
     ];
     for (const [name, layer, pattern] of cases) {
