@@ -9,6 +9,7 @@ import { KeyedMutex } from '../common/mutex.js';
 import { serviceConfigHash } from '../stack/hash.js';
 import type { StackModel } from '../stack/model.js';
 import { systemClock, type Clock, type Timer } from '../engine/clock.js';
+import { pullDecision, shouldPull } from '../stack/pull-policy.js';
 import type { Engine } from '../engine/engine.js';
 import { containerSpec, networkSpec, type StackFiles } from '../reconcile/container-spec.js';
 import { engineOps, type EngineOps } from '../reconcile/engine-ops.js';
@@ -222,8 +223,9 @@ export class StackService {
   }
 
   /**
-   * Pulls the images of `services` per their `pull_policy` (compose's): `always` pulls, `missing` (the default,
-   * also `if_not_present`) pulls when the image is not in the store, `never` and `build` do not pull. Several
+   * Pulls the images of `services` per their `pull_policy` (compose's): `always`/`refresh` pull, `missing` (the
+   * default, also `if_not_present`) pulls when the image is not in the store, `daily`/`weekly`/`every_<duration>`
+   * also when its last pull (or tag) is older than that, `never` and `build` do not pull. Several
    * images at once; a failed pull fails `up` before anything is changed.
    */
   private async pullImages(model: StackModel, services: Set<string>, auth: Record<string, AuthConfig>, emit: (e: StackEvent) => void): Promise<StackFailure[]> {
@@ -233,9 +235,9 @@ export class StackService {
     for (const name of [...services].sort()) {
       const s = model.services[name];
       if (s?.image === undefined) continue;
-      const policy = s.pull_policy ?? 'missing';
-      if (policy === 'never' || policy === 'build') continue;
-      if (policy !== 'always' && this.engine.images.resolve(s.image) !== undefined) continue;
+      const present = this.engine.images.resolve(s.image);
+      const pulledAt = present === undefined ? undefined : Date.parse(present.lastTagTime ?? present.created);
+      if (!shouldPull(pullDecision(s.pull_policy), pulledAt === undefined ? undefined : Number.isNaN(pulledAt) ? 0 : pulledAt, this.clock.now())) continue;
       if (!wanted.has(s.image)) wanted.set(s.image, name);
     }
     const failures: StackFailure[] = [];
