@@ -1,13 +1,14 @@
-// Registry benchmark (root): the nginx image (.fixtures/nginx.tar, pushed into a loopback docker-registry with
+// Registry benchmark (root): the nginx image (scripts/make-server-images.mjs, pushed into a loopback docker-registry with
 // skopeo first) pulled into an empty store and again when present, pushes of a re-tagged image (new repository:
 // mounts; same repository: nothing to upload), side by side with `skopeo copy` to a local dir in the same run
-// (and `docker pull` when a docker daemon answers). Bytes uploaded are read from the registry's access log.
+// (and `docker pull` into a private dockerd when Debian's docker.io is installed: bench/lib/docker-engine.mjs). Bytes uploaded are read from the registry's access log.
 //   node bench/registry.mjs            (after `node scripts/build.mjs`)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { withDockerEngine } from './lib/docker-engine.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = 3;
@@ -15,12 +16,12 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 export async function run() {
-  const fixture = join(root, '.fixtures', 'nginx.tar');
   const helpers = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'registry.js')).href);
-  const { TestDaemon } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
+  const { TestDaemon, serverImage } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
+  const fixture = serverImage('nginx').rootfs;
   const missing = helpers.haveRegistryTools();
   if (missing !== undefined || !existsSync(fixture)) {
-    return { name: 'registry', results: [{ name: 'skipped', value: 0, unit: '', note: missing ?? `${fixture} is missing (scripts/make-debian-image.sh)` }] };
+    return { name: 'registry', results: [{ name: 'skipped', value: 0, unit: '', note: missing ?? `${fixture} is missing (scripts/make-server-images.mjs)` }] };
   }
   const work = mkdtempSync(join(tmpdir(), 'gantry-bench-registry-'));
   const reg = await helpers.TestRegistry.start();
@@ -73,15 +74,20 @@ export async function run() {
     results.push({ name: 'gantry push re-tagged image, new repository', value: median(mounted), unit: 'ms', note: 'blobs mounted from bench/nginx' });
     results.push({ name: 'gantry push unchanged image', value: median(unchanged), unit: 'ms', note: `blob uploads in the registry log: ${uploads}` });
 
-    const docker = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 5000 });
-    if (docker.status === 0) {
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync('docker', ['pull', '-q', ref], { encoding: 'utf8' });
-      results.push({ name: 'docker pull nginx, empty', value: ms(t0), unit: 'ms', note: r.status === 0 ? `dockerd ${docker.stdout.trim()}` : `failed: ${r.stderr.trim().split('\n')[0]}` });
-      spawnSync('docker', ['rmi', ref]);
-    } else {
-      results.push({ name: 'docker pull', value: 0, unit: '', note: 'no docker daemon answers here: not measured' });
-    }
+    // docker pull from the same registry, into a private dockerd that changes nothing of the host (bench/lib).
+    const dockerPulls = await withDockerEngine(async (env, version) => {
+      const times = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = spawnSync('docker', ['pull', '-q', ref], { env, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`docker pull failed: ${r.stderr}`);
+        times.push(ms(t0));
+        spawnSync('docker', ['rmi', ref], { env });
+      }
+      return { time: median(times), version };
+    });
+    if (dockerPulls === undefined) results.push({ name: 'docker pull', value: 0, unit: '', note: 'dockerd or the docker CLI is not installed: not measured' });
+    else results.push({ name: 'docker pull nginx, empty', value: dockerPulls.time, unit: 'ms', note: `dockerd ${dockerPulls.version} (Debian docker.io), private root, same registry; gantry is ${(dockerPulls.time / median(cold)).toFixed(2)}x faster` });
   } finally {
     await d.dispose();
     await reg.dispose();

