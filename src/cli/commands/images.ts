@@ -2,7 +2,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import type { ImageInfo } from 'dockerode';
 import { usageError } from '../../common/errors.js';
-import { formatBytes } from '../../common/units.js';
+import { formatAgo, formatBytes } from '../../common/units.js';
 import { bool, list, parseArgs, str } from '../args.js';
 import { connectDaemon } from '../client.js';
 import type { GlobalOptions } from '../main.js';
@@ -24,8 +24,7 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       if (str(p, 'format') === 'json') { for (const i of images) process.stdout.write(`${JSON.stringify(i)}\n`); return 0; }
       const rows = images.flatMap((i) => (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((rt) => {
         const { repo, tag } = splitRef(rt);
-        const age = Math.round(Date.now() / 1000 - i.Created);
-        const created = age < 60 ? `${age} seconds ago` : age < 3600 ? `${Math.round(age / 60)} minutes ago` : age < 172800 ? `${Math.round(age / 3600)} hours ago` : `${Math.round(age / 86400)} days ago`;
+        const created = `${formatAgo(Date.now() - i.Created * 1000)} ago`;
         return [repo, tag ?? '<none>', i.Id.replace('sha256:', '').slice(0, 12), created, formatBytes(i.Size)];
       }));
       process.stdout.write(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));

@@ -136,18 +136,7 @@ function checkHost(h: HostSettings): void {
     if (targets.has(m.target)) throw invalid(`duplicate mount point: ${m.target}`);
     targets.add(m.target);
   }
-  if (!Number.isInteger(h.memoryBytes) || h.memoryBytes < 0) throw invalid(`invalid memory limit ${h.memoryBytes}`);
-  if (h.memoryBytes > 0 && h.memoryBytes < 6 * 1024 * 1024) throw invalid('minimum memory limit allowed is 6MB', 'use -m 6m or more');
-  const swap = h.memorySwapBytes;
-  if (swap !== 0 && swap !== -1) {
-    if (h.memoryBytes === 0) throw invalid('you should always set the memory limit when using a memory-swap limit', 'add -m, e.g. -m 64m --memory-swap 128m');
-    if (swap < h.memoryBytes) throw invalid('the memory+swap limit (--memory-swap) must be at least the memory limit', '--memory-swap is memory plus swap: give -1 for unlimited swap, or a value >= -m');
-  }
-  if (!Number.isFinite(h.nanoCpus) || h.nanoCpus < 0) throw invalid(`invalid CPU value ${h.nanoCpus}`);
-  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(h.restartPolicy.name)) {
-    throw invalid(`invalid restart policy "${h.restartPolicy.name}"`, 'use no, always, on-failure[:N] or unless-stopped');
-  }
-  if (h.autoRemove && h.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'a container removed at exit cannot be restarted');
+  checkResources(h);
   validateCapabilities([...h.capAdd, ...h.capDrop]);
   for (const d of h.devices ?? []) lookupHostDevice(d);
   for (const u of h.ulimits) rlimitNumber(u.name);
@@ -194,4 +183,20 @@ export function resolveContainerSpec(spec: ContainerSpec, image: { id: string; c
     healthcheck: spec.healthcheck === 'none' ? undefined : spec.healthcheck ?? imageHealthcheck(image.config.Healthcheck),
   };
   return { name, config, host, anonymousVolumeTargets };
+}
+
+/** The resource and restart settings' rules, shared by create and `update` (a running container's limits). */
+export function checkResources(h: Pick<HostSettings, 'memoryBytes' | 'memorySwapBytes' | 'nanoCpus' | 'restartPolicy' | 'autoRemove'>): void {
+  if (!Number.isInteger(h.memoryBytes) || h.memoryBytes < 0) throw invalid(`invalid memory limit ${h.memoryBytes}`);
+  if (h.memoryBytes > 0 && h.memoryBytes < 6 * 1024 * 1024) throw invalid('minimum memory limit allowed is 6MB', 'use -m 6m or more');
+  const swap = h.memorySwapBytes;
+  if (swap !== 0 && swap !== -1) {
+    if (h.memoryBytes === 0) throw invalid('you should always set the memory limit when using a memory-swap limit', 'add -m, e.g. -m 64m --memory-swap 128m');
+    if (swap < h.memoryBytes) throw invalid('the memory+swap limit (--memory-swap) must be at least the memory limit', '--memory-swap is memory plus swap: give -1 for unlimited swap, or a value >= -m');
+  }
+  if (!Number.isFinite(h.nanoCpus) || h.nanoCpus < 0) throw invalid(`invalid CPU value ${h.nanoCpus}`);
+  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(h.restartPolicy.name)) {
+    throw invalid(`invalid restart policy "${h.restartPolicy.name}"`, 'use no, always, on-failure[:N] or unless-stopped');
+  }
+  if (h.autoRemove && h.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'a container removed at exit cannot be restarted');
 }

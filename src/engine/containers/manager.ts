@@ -15,9 +15,9 @@ import { assertLogsReadable } from '../logs/config.js';
 import type { LogEntry, LogReadOptions } from '../logs/reader.js';
 import type { AttachOptions } from '../runtime/attach.js';
 import type { VolumeStore } from '../volumes/store.js';
-import { ANONYMOUS_TARGET_LABEL, resolveContainerSpec, type ContainerSpec } from './container-spec.js';
+import { ANONYMOUS_TARGET_LABEL, checkResources, resolveContainerSpec, type ContainerSpec } from './container-spec.js';
 import type { ContainerNetworking, ImageSource, ImageView } from './deps.js';
-import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type NetworkAttachment } from './record.js';
+import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type HostSettings, type NetworkAttachment } from './record.js';
 import { nextBackoff, shouldRestart } from './restart-policy.js';
 import type { ContainerRuntime, ExitInfo, RunningProcess } from './runtime.js';
 import type { ContainerStore } from './store.js';
@@ -31,6 +31,9 @@ export interface ManagerOptions {
   clock: Clock;
   networking?: ContainerNetworking | undefined;
 }
+
+/** What `update` may change. */
+export type ContainerResourceUpdate = Partial<Pick<HostSettings, 'memoryBytes' | 'memorySwapBytes' | 'nanoCpus' | 'cpuShares' | 'pidsLimit' | 'restartPolicy'>>;
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -431,6 +434,27 @@ export class ContainerManager {
       const renamed = this.update(id, (r) => { r.name = newName; })!;
       this.emit('rename', renamed, { oldName: `/${rec.name}` });
       return renamed;
+    });
+  }
+
+  /** `update`: new limits and restart policy, saved and (while it runs) applied to the container's cgroup. */
+  async updateResources(ref: string, change: ContainerResourceUpdate): Promise<ContainerView> {
+    const id = this.o.store.get(ref).id;
+    return this.lock.run(id, async () => {
+      const rec = this.o.store.get(id);
+      const next = { ...rec.host, ...change, restartPolicy: change.restartPolicy ?? rec.host.restartPolicy };
+      if (change.memoryBytes !== undefined && change.memorySwapBytes === undefined && rec.host.memorySwapBytes > 0) next.memorySwapBytes = 0;
+      if (change.restartPolicy !== undefined && change.restartPolicy.name !== 'no' && rec.host.autoRemove) {
+        throw new GantryError('CONFLICT', `cannot update the restart policy of ${rec.name}: it is removed at exit (--rm)`, { hint: 'create it again without --rm to give it a restart policy' });
+      }
+      checkResources(next);
+      const updated = this.update(id, (r) => {
+        r.host.memoryBytes = next.memoryBytes; r.host.memorySwapBytes = next.memorySwapBytes; r.host.nanoCpus = next.nanoCpus;
+        r.host.cpuShares = next.cpuShares; r.host.pidsLimit = next.pidsLimit; r.host.restartPolicy = { ...next.restartPolicy };
+      })!;
+      if (isActive(updated.state.status) && updated.state.status !== 'restarting') await this.o.runtime.updateLimits(updated);
+      this.emit('update', updated);
+      return updated;
     });
   }
 
