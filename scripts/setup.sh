@@ -13,6 +13,8 @@ command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP ins
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images (scripts/make-server-images.mjs)
 command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)   # a registry on 127.0.0.1 (scripts/local-registry.sh, tests)
 command -v skopeo >/dev/null || need_pkgs+=(skopeo)                     # pushes the server images; an independent registry client in tests
+[ -x /usr/bin/docker-compose ] || need_pkgs+=(docker-compose)          # conformance tier: Docker's own clients against gantryd
+[ -f /usr/lib/python3/dist-packages/docker/__init__.py ] || need_pkgs+=(python3-docker)   # for /usr/bin/python3 (a pyenv python3 may shadow it)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y --no-install-recommends "${need_pkgs[@]}" >/dev/null 2>&1 \
