@@ -15,24 +15,24 @@ export const DEBIAN_PYTHON = '/usr/bin/python3';
 export function clientEnv(d: TestDaemon): NodeJS.ProcessEnv {
   const config = join(d.dir, 'docker-config');
   mkdirSync(config, { recursive: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: config, COMPOSE_INTERACTIVE_NO_CLI: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${d.socket}`, DOCKER_CONFIG: config };
   for (const k of ['DOCKER_API_VERSION', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'COMPOSE_API_VERSION']) delete env[k];
   return env;
 }
 
-export interface ClientRunOptions { input?: string; timeoutSeconds?: number; cwd?: string }
+export interface ClientRunOptions { input?: string; timeoutSeconds?: number; cwd?: string; env?: Record<string, string> }
 
 /** Runs `cmd args` killed after the timeout (exit 137 then). */
 export function runClient(d: TestDaemon, cmd: string, args: readonly string[], opts: ClientRunOptions = {}): RunResult {
   const r = spawnSync('timeout', ['-s', 'KILL', String(opts.timeoutSeconds ?? 60), cmd, ...args], {
-    env: clientEnv(d), encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? d.dir,
+    env: { ...clientEnv(d), ...opts.env }, encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd ?? d.dir,
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The same, in the background (for clients that stream while the test acts). */
 export function spawnClient(d: TestDaemon, cmd: string, args: readonly string[], opts: ClientRunOptions = {}): { output: () => string; done: Promise<RunResult> } {
-  const proc = spawn('timeout', ['-s', 'KILL', String(opts.timeoutSeconds ?? 60), cmd, ...args], { env: clientEnv(d), cwd: opts.cwd ?? d.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('timeout', ['-s', 'KILL', String(opts.timeoutSeconds ?? 60), cmd, ...args], { env: { ...clientEnv(d), ...opts.env }, cwd: opts.cwd ?? d.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });

@@ -169,6 +169,7 @@ export function specFromDockerCreate(req: CreateRequest): ContainerSpec {
     env: asStringArray(b.Env, 'Env'),
     workingDir: b.WorkingDir || undefined, user: b.User, hostname: b.Hostname || undefined, domainname: b.Domainname,
     tty: b.Tty ?? false, openStdin: b.OpenStdin ?? false, stdinOnce: b.StdinOnce ?? false,
+    ...(b.AttachStdin || b.AttachStdout || b.AttachStderr ? { attach: { stdin: b.AttachStdin ?? false, stdout: b.AttachStdout ?? false, stderr: b.AttachStderr ?? false } } : {}),
     labels: b.Labels ?? {}, stopSignal: b.StopSignal, stopTimeoutSeconds: b.StopTimeout,
     exposedPorts: Object.keys(b.ExposedPorts ?? {}), healthcheck: healthcheck(b.Healthcheck),
     anonymousVolumes: Object.keys(b.Volumes ?? {}), host: hostSettings(b),

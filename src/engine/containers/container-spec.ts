@@ -11,7 +11,7 @@ import { validateCapabilities } from '../runtime/capabilities.js';
 import { lookupHostDevice } from '../runtime/host-devices.js';
 import { rlimitNumber } from '../runtime/spec.js';
 import type { ImageRuntimeConfig } from './deps.js';
-import type { ContainerConfig, HealthcheckConfig, HostSettings } from './record.js';
+import type { AttachStreams, ContainerConfig, HealthcheckConfig, HostSettings } from './record.js';
 
 export interface ContainerSpec {
   name?: string | undefined;
@@ -30,6 +30,7 @@ export interface ContainerSpec {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
+  attach?: AttachStreams | undefined;
   /** Over the image's labels. */
   labels: Record<string, string>;
   stopSignal?: string | undefined;
@@ -176,7 +177,7 @@ export function resolveContainerSpec(spec: ContainerSpec, image: { id: string; c
     workingDir: spec.workingDir || image.config.WorkingDir || '/',
     user: spec.user ?? image.config.User ?? '',
     hostname: spec.hostname ?? '', domainname: spec.domainname ?? '',
-    tty: spec.tty, openStdin: spec.openStdin, stdinOnce: spec.stdinOnce,
+    tty: spec.tty, openStdin: spec.openStdin, stdinOnce: spec.stdinOnce, ...(spec.attach ? { attach: { ...spec.attach } } : {}),
     labels: { ...(image.config.Labels ?? {}), ...spec.labels },
     stopSignal, stopTimeout: spec.stopTimeoutSeconds ?? 10,
     exposedPorts: [...new Set([...Object.keys(image.config.ExposedPorts ?? {}), ...spec.exposedPorts])],

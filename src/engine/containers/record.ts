@@ -3,6 +3,8 @@
 
 export type RestartPolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
+export interface AttachStreams { stdin: boolean; stdout: boolean; stderr: boolean }
+
 export interface RestartPolicy {
   name: RestartPolicyName;
   maximumRetryCount: number;
@@ -63,6 +65,8 @@ export interface ContainerConfig {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
+  /** The streams the creator meant to attach (Docker's Config.Attach*; absent in older records = none). */
+  attach?: AttachStreams | undefined;
   labels: Record<string, string>;
   stopSignal: string;
   /** Seconds before SIGKILL on stop. */
