@@ -7,7 +7,8 @@ import { GantryError, isGantryError, noSpaceError } from '../common/errors.js';
 import { prepareSocketDir } from '../common/paths.js';
 import { parseMemorySize } from '../common/units.js';
 import type { Router, RequestContext } from './router.js';
-import { API_HEADERS } from './version.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM } from './docker/response-stream.js';
+import { API_HEADERS, API_VERSION } from './version.js';
 
 export interface ErrorBody { message: string; code?: string; hint?: string; detail?: Record<string, unknown> }
 
@@ -140,9 +141,10 @@ export class ApiServer {
       let hijacked = false;
       const ctx: RequestContext = {
         method, path: url.pathname, params: m.params, query: url.searchParams, body, req,
-        hijack: () => {
+        hijack: ({ tty }) => {
           hijacked = true;
-          socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+          const type = tty ? RAW_STREAM : MULTIPLEXED_STREAM;
+          socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
           if (rest.length > 0) socket.unshift(rest);
           return socket;
         },

@@ -88,7 +88,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
     const rec = engine.getContainer(ctx.params['id']!);
     const opts = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
-    if (ctx.hijack) await engine.attach(rec.id, ctx.hijack(), opts);
+    if (ctx.hijack) await engine.attach(rec.id, ctx.hijack({ tty: rec.config.tty }), opts);
     else await engine.attach(rec.id, responseStream(ctx.res!, rec.config.tty), { ...opts, stdin: false });
     return undefined;
   });
@@ -155,7 +155,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     // Validate before taking over the connection, so errors are plain HTTP errors.
     if (engine.getContainer(exec.ContainerID).state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', 'the container is not running');
     // Plain (not upgraded): the output streams on the response, which ends when the exec does.
-    await engine.startExec(ctx.params['id']!, ctx.hijack ? ctx.hijack() : responseStream(ctx.res!, exec.ProcessConfig.tty));
+    await engine.startExec(ctx.params['id']!, ctx.hijack ? ctx.hijack({ tty: exec.ProcessConfig.tty }) : responseStream(ctx.res!, exec.ProcessConfig.tty));
     return undefined;
   });
   r.add('POST', '/exec/{id}/resize', async (ctx) => { await engine.resizeExec(ctx.params['id']!, ttySizeParam(ctx.query, 'h', 24), ttySizeParam(ctx.query, 'w', 80)); return undefined; });

@@ -268,7 +268,7 @@ describe('shutdown never waits on a client', () => {
   test('a half-closed client and a hijacked connection do not hold server.close()', { timeout: 20_000 }, async () => {
     const w = fakeWorld();
     const r = new Router();
-    r.add('POST', '/hijack', (ctx) => { ctx.hijack?.(); return undefined; });
+    r.add('POST', '/hijack', (ctx) => { ctx.hijack?.({ tty: false }); return undefined; });
     r.add('GET', '/slow', () => new Promise(() => undefined));
     const server = new ApiServer(r, () => undefined);
     const path = join(w.dir, 'api.sock');
