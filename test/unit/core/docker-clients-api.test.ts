@@ -261,6 +261,11 @@ describe('the Docker API over the fake engine', () => {
     await finished;
     off();
     assert.deepEqual(seen, ['exec_create: true', 'exec_start: true', 'exec_die 0']);
+    // A resize that arrives after the exec ended (a terminal closing) is a 409 saying so, not a 500.
+    const late = await call(socket, 'POST', `/exec/${exec}/resize?h=40&w=120`);
+    assert.equal(late.status, 409);
+    assert.match(late.body, /exec [0-9a-f]{12} is not running \(it exited with 0\)/);
+    assert.equal((await call(socket, 'POST', '/exec/nosuchexec/resize?h=1&w=1')).status, 404);
   });
 });
 
