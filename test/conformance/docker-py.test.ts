@@ -82,6 +82,13 @@ print(api.wait(ct['Id'])['StatusCode'])
 api.remove_container(ct['Id'])`), ["b'via-socket\\n'", '4']);
   });
 
+  test('attach(logs=True) replays what an exited container wrote; without stream it ends there', () => {
+    assert.deepEqual(py(`s = c.containers.run('busybox', ['sh', '-c', 'echo first; echo second >&2'], detach=True)
+s.wait()
+print(s.attach(stdout=True, stderr=True, stream=False, logs=True))
+s.remove()`), ["b'first\\nsecond\\n'"]);
+  });
+
   test('events with since/until and filters, decoded, with the legacy status/id fields', () => {
     assert.deepEqual(py(`since = int(time.time()) - 1
 s = c.containers.run('busybox', ['true'], detach=True, name='pyev')

@@ -2,7 +2,7 @@
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import type { ExecConfig } from '../../engine/containers/exec.js';
-import { isActive } from '../../engine/containers/record.js';
+import { isActive, logConfigOf } from '../../engine/containers/record.js';
 import type { Engine } from '../../engine/engine.js';
 import { dockerFrame } from '../../engine/runtime/attach.js';
 import { heldEntry, inspectWithNetwork, listEntryWithNetwork } from '../docker/container-inspect.js';
@@ -85,11 +85,22 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
 
   // Upgraded (docker CLI, docker-py): a raw stream both ways. Plain (dockerode's run): the output on the response.
+  // `logs=1` replays what the container wrote so far first (dockerpty, docker-py's attach(logs=True)); without
+  // `stream=1` the answer ends there.
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
     const rec = engine.getContainer(ctx.params['id']!);
     const opts = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
-    if (ctx.hijack) await engine.attach(rec.id, ctx.hijack({ tty: rec.config.tty }), opts);
-    else await engine.attach(rec.id, responseStream(ctx.res!, rec.config.tty), { ...opts, stdin: false });
+    const client = ctx.hijack ? ctx.hijack({ tty: rec.config.tty }) : responseStream(ctx.res!, rec.config.tty);
+    if (boolParam(ctx.query, 'logs') && logConfigOf(rec.host).type !== 'none') {
+      const abort = new AbortController();
+      client.once('close', () => abort.abort());
+      for await (const e of engine.logs(rec.id, { stdout: opts.stdout, stderr: opts.stderr, follow: false }, abort.signal)) {
+        const text = Buffer.from(e.text);
+        client.write(rec.config.tty ? text : dockerFrame(e.stream === 'stdout' ? 1 : 2, text));
+      }
+    }
+    if (!boolParam(ctx.query, 'stream')) { client.end(); return undefined; }
+    await engine.attach(rec.id, client, ctx.hijack ? opts : { ...opts, stdin: false });
     return undefined;
   });
 
