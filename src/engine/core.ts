@@ -63,6 +63,7 @@ export class EngineCore implements Engine {
       attach: (id: string, pid: number) => networks!.attach(id, pid),
       detach: (id: string) => networks!.detach(id),
       validate: (h: Parameters<NonNullable<NetworkService['validate']>>[0]) => networks!.validate?.(h),
+      renamed: (id: string, oldName: string, newName: string) => networks!.renamed?.(id, oldName, newName),
     };
     this.manager = new ContainerManager({ store: p.store, images, volumes: p.volumes, runtime: p.runtime, events: p.events, clock: p.clock, networking });
     networks = p.networks({ manager: this.manager, store: p.store });

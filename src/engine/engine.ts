@@ -78,7 +78,7 @@ export interface Engine {
   pauseContainer(ref: string): Promise<void>;
   unpauseContainer(ref: string): Promise<void>;
   removeContainer(ref: string, opts: RemoveOptions): Promise<void>;
-  /** A new name for a container that is not running. */
+  /** A new name for a container (a running one too: its DNS names follow). */
   renameContainer(ref: string, name: string): Promise<ContainerView>;
   /** New resource limits and restart policy (applied at once to a running container). */
   updateContainer(ref: string, change: ContainerResourceUpdate): Promise<ContainerView>;

@@ -139,13 +139,28 @@ describe('docker CLI against gantryd', { skip }, () => {
       dockerOk(d, ['rm', name]);
     });
 
-    test('rename and update (cpus, restart policy) change what inspect shows', () => {
+    test('rename of a running container: inspect and DNS follow', () => {
+      const net = `rn-${uniq()}`;
       const name = `ren-${uniq()}`;
-      dockerOk(d, ['run', '-d', '--name', name, 'busybox', 'sleep', '600']);
-      dockerOk(d, ['stop', '-t', '0', name]);
-      dockerOk(d, ['rename', name, `${name}-new`]);
-      assert.equal(inspect(`${name}-new`, '{{.Name}}'), `/${name}-new`);
-      dockerOk(d, ['start', `${name}-new`]);
+      dockerOk(d, ['network', 'create', net]);
+      try {
+        dockerOk(d, ['run', '-d', '--name', name, '--network', net, 'busybox', 'sleep', '600']);
+        const ip = inspect(name, `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`);
+        dockerOk(d, ['rename', name, `${name}-new`]);
+        assert.equal(inspect(`${name}-new`, '{{.Name}} {{.State.Status}}'), `/${name}-new running`);
+        const lookup = dockerOk(d, ['run', '--rm', '--network', net, 'busybox', 'nslookup', `${name}-new`]);
+        assert.match(lookup, new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\b`));
+        const old = docker(d, ['run', '--rm', '--network', net, 'busybox', 'nslookup', name]);
+        assert.doesNotMatch(old.stdout, new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\\b`), 'the old name is gone');
+      } finally {
+        docker(d, ['rm', '-f', name, `${name}-new`]);
+        dockerOk(d, ['network', 'rm', net]);
+      }
+    });
+
+    test('update (cpus, memory, restart policy) changes what inspect shows; a field gantry cannot apply is refused', () => {
+      const name = `ren-${uniq()}`;
+      dockerOk(d, ['run', '-d', '--name', `${name}-new`, 'busybox', 'sleep', '600']);
       dockerOk(d, ['update', '--cpus', '0.5', '--memory', '64m', '--memory-swap', '128m', '--restart', 'on-failure:3', `${name}-new`]);
       assert.equal(inspect(`${name}-new`, '{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}'),
         `500000000 ${64 * 1024 * 1024} on-failure:3`);

@@ -428,10 +428,10 @@ export class ContainerManager {
       if (other && other.id !== rec.id) {
         throw new GantryError('NAME_IN_USE', `the container name "/${newName}" is already in use by container ${shortId(other.id)}`, { hint: 'remove that container or choose another name' });
       }
-      if (isActive(rec.state.status) && rec.state.status !== 'restarting') {
-        throw new GantryError('CONTAINER_RUNNING', `cannot rename container ${rec.name}: it is ${rec.state.status}`, { hint: `stop it first: gantry stop ${rec.name}` });
-      }
+      // Running containers may be renamed too (Docker allows it): their DNS names follow; /etc/hosts inside keeps
+      // the hostname it started with, as in Docker.
       const renamed = this.update(id, (r) => { r.name = newName; })!;
+      if (isActive(rec.state.status)) this.o.networking?.renamed?.(id, rec.name, newName);
       this.emit('rename', renamed, { oldName: `/${rec.name}` });
       return renamed;
     });
