@@ -1,7 +1,7 @@
 // Block I/O counters of a cgroup, in the shape `docker stats` sums (blkio_stats.io_service_bytes_recursive).
 export interface BlockIoEntry { major: number; minor: number; op: string; value: number }
 
-/** v1 `blkio.throttle.io_service_bytes`: "8:0 Read 4096" lines (Total lines left out). */
+/** v1 `blkio.throttle.io_service_bytes_recursive` (what Docker reads): "8:0 Read 4096" lines (Total lines left out). */
 export function parseBlkioServiceBytes(text: string): BlockIoEntry[] {
   const out: BlockIoEntry[] = [];
   for (const line of text.split('\n')) {

@@ -217,7 +217,7 @@ export class CgroupV1Driver implements CgroupDriver {
       memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
       cpuUsageNanos: num('cpuacct', 'cpuacct.usage') ?? 0,
       pids: num('pids', 'pids.current') ?? this.pids(p).length,
-      ...blockIoOf(blkio === undefined ? undefined : this.cf.readOptional(join(blkio, 'blkio.throttle.io_service_bytes')), parseBlkioServiceBytes),
+      ...blockIoOf(blkio === undefined ? undefined : this.cf.readOptional(join(blkio, 'blkio.throttle.io_service_bytes_recursive')), parseBlkioServiceBytes),
     };
   }
 
