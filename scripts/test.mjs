@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs test tiers from dist/: unit (no root), integration (root, real kernel), e2e (root, whole stacks).
+// Runs test tiers from dist/: unit (no root), integration (root, real kernel), e2e (root, whole stacks),
+// conformance (root: Docker's own clients — docker CLI, docker-compose, dockerode, docker-py — against gantryd).
 // Privileged tests skip with their reason on a laptop and FAIL when GANTRY_REQUIRE_PRIVILEGED=1 (CI).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tier = process.argv[2] ?? 'all';
-const tiers = tier === 'all' ? ['unit', 'integration', 'e2e'] : [tier];
+const tiers = tier === 'all' ? ['unit', 'integration', 'e2e', 'conformance'] : [tier];
 const extra = process.argv.slice(3);
 
 function collect(dir) {

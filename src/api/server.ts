@@ -7,6 +7,8 @@ import { GantryError, isGantryError, noSpaceError } from '../common/errors.js';
 import { prepareSocketDir } from '../common/paths.js';
 import { parseMemorySize } from '../common/units.js';
 import type { Router, RequestContext } from './router.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM } from './docker/response-stream.js';
+import { API_HEADERS, API_VERSION } from './version.js';
 
 export interface ErrorBody { message: string; code?: string; hint?: string; detail?: Record<string, unknown> }
 
@@ -68,7 +70,7 @@ function parseJson(buf: Buffer): unknown {
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = value === undefined ? '' : JSON.stringify(value);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Api-Version': '1.43' });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -77,15 +79,23 @@ export class ApiServer {
 
   private readonly maxBodyBytes: number;
 
+  /** Every client connection, upgraded (attach, exec) or half-closed ones included: shutdown ends them all. */
+  private readonly sockets = new Set<Socket>();
+
   constructor(private readonly router: Router, private readonly log: (msg: string) => void, opts: { maxBodyBytes?: number } = {}) {
     this.maxBodyBytes = opts.maxBodyBytes ?? maxBodyBytesFromEnv();
     this.server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => { void this.onRequest(req, res); });
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.onUpgrade(req, socket, head); });
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gantry');
     const method = req.method ?? 'GET';
+    for (const [k, v] of Object.entries(API_HEADERS)) res.setHeader(k, v);
     try {
       const m = this.router.match(method, url.pathname);
       if (!m) throw new GantryError('NOT_FOUND', `page not found: ${method} ${url.pathname}`);
@@ -131,9 +141,10 @@ export class ApiServer {
       let hijacked = false;
       const ctx: RequestContext = {
         method, path: url.pathname, params: m.params, query: url.searchParams, body, req,
-        hijack: () => {
+        hijack: ({ tty }) => {
           hijacked = true;
-          socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+          const type = tty ? RAW_STREAM : MULTIPLEXED_STREAM;
+          socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
           if (rest.length > 0) socket.unshift(rest);
           return socket;
         },
@@ -162,6 +173,11 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => { this.server.close(() => resolve()); this.server.closeAllConnections(); });
+    // Never waits on a client: an idle, half-closed or hijacked connection is destroyed, not drained.
+    const closed = new Promise<void>((resolve) => { this.server.close(() => resolve()); });
+    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await closed;
   }
 }

@@ -116,12 +116,17 @@ export function formatBytes(n: number): string {
 
 /** Milliseconds ago → "3 seconds ago", "2 minutes ago" (docker style). */
 export function formatAgo(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
+  // go-units HumanDuration, as Docker prints it: seconds and minutes truncated, hours rounded.
+  const s = Math.floor(Math.max(0, ms) / 1000);
   if (s < 1) return 'Less than a second';
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  const m = Math.round(s / 60);
+  if (s < 60) return s === 1 ? '1 second' : `${s} seconds`;
+  const m = Math.floor(s / 60);
   if (m < 60) return m === 1 ? 'About a minute' : `${m} minutes`;
-  const h = Math.round(m / 60);
-  if (h < 48) return h === 1 ? 'About an hour' : `${h} hours`;
-  return `${Math.round(h / 24)} days`;
+  const h = Math.floor(s / 3600 + 0.5);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(s / 3600 / 24 / 365)} years`;
 }

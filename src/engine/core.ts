@@ -10,7 +10,7 @@ import type { ContainerSpec } from './containers/container-spec.js';
 import type { ImageSource, ImageView } from './containers/deps.js';
 import { ExecManager, type ExecConfig, type ExecInspect } from './containers/exec.js';
 import { HealthMonitor } from './containers/health.js';
-import { ContainerManager, type WaitCondition } from './containers/manager.js';
+import { ContainerManager, type ContainerResourceUpdate, type WaitCondition } from './containers/manager.js';
 import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerRuntime, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { ContainerStore } from './containers/store.js';
@@ -76,11 +76,12 @@ export class EngineCore implements Engine {
       attach: (id: string, pid: number) => networks!.attach(id, pid),
       detach: (id: string) => networks!.detach(id),
       validate: (h: Parameters<NonNullable<NetworkService['validate']>>[0]) => networks!.validate?.(h),
+      renamed: (id: string, oldName: string, newName: string) => networks!.renamed?.(id, oldName, newName),
     };
     this.manager = new ContainerManager({ store: p.store, images, volumes: p.volumes, runtime: p.runtime, events: p.events, clock: p.clock, networking });
     networks = p.networks({ manager: this.manager, store: p.store });
     this.networks = networks;
-    this.execs = new ExecManager({ store: p.store, images, runtime: p.runtime });
+    this.execs = new ExecManager({ store: p.store, images, runtime: p.runtime, events: p.events });
     this.health = new HealthMonitor({ store: p.store, execs: this.execs, containers: this.manager, events: p.events, clock: p.clock });
   }
 
@@ -105,6 +106,7 @@ export class EngineCore implements Engine {
   unpauseContainer(ref: string): Promise<void> { return this.manager.unpause(ref); }
   removeContainer(ref: string, opts: RemoveOptions): Promise<void> { return this.manager.remove(ref, opts); }
   renameContainer(ref: string, name: string): Promise<ContainerView> { return this.manager.rename(ref, name); }
+  updateContainer(ref: string, change: ContainerResourceUpdate): Promise<ContainerView> { return this.manager.updateResources(ref, change); }
   waitContainer(ref: string, condition?: WaitCondition): Promise<number> { return this.manager.wait(ref, condition); }
 
   containers(): readonly ContainerView[] { return this.store.all(); }

@@ -8,7 +8,7 @@ import type { ContainerInspectInfo, NetworkInspectInfo } from 'dockerode';
 import type { ContainerSpec } from './containers/container-spec.js';
 import type { ContainerNetworking } from './containers/deps.js';
 import type { ExecConfig, ExecInspect } from './containers/exec.js';
-import type { WaitCondition } from './containers/manager.js';
+import type { ContainerResourceUpdate, WaitCondition } from './containers/manager.js';
 import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { EventBus } from './events/bus.js';
@@ -84,8 +84,10 @@ export interface Engine {
   pauseContainer(ref: string): Promise<void>;
   unpauseContainer(ref: string): Promise<void>;
   removeContainer(ref: string, opts: RemoveOptions): Promise<void>;
-  /** A new name for a container that is not running. */
+  /** A new name for a container (a running one too: its DNS names follow). */
   renameContainer(ref: string, name: string): Promise<ContainerView>;
+  /** New resource limits and restart policy (applied at once to a running container). */
+  updateContainer(ref: string, change: ContainerResourceUpdate): Promise<ContainerView>;
   /** Resolves with the exit code once `condition` holds. */
   waitContainer(ref: string, condition?: WaitCondition): Promise<number>;
 

@@ -162,6 +162,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async resizeExec(): Promise<void> { /* no terminal */ }
+  async updateLimits(): Promise<void> { /* no cgroups */ }
   killExec(pid: number): void { this.execs.get(pid)?.(137); this.execs.delete(pid); }
 
   processes(rec: ContainerView): ProcessInfo[] {

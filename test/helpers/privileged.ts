@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
-export type Requirement = 'root' | 'cgroup-v1' | 'cgroup-v2' | 'overlayfs' | 'busybox' | 'mmdebstrap' | 'iptables';
+export type Requirement = 'root' | 'cgroup-v1' | 'cgroup-v2' | 'overlayfs' | 'busybox' | 'mmdebstrap' | 'iptables'
+  | 'docker-cli' | 'docker-compose' | 'python3-docker' | 'script';
 
 export function missingRequirement(req: Requirement): string | undefined {
   switch (req) {
@@ -19,6 +20,14 @@ export function missingRequirement(req: Requirement): string | undefined {
       return existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (apt-get install busybox-static)';
     case 'mmdebstrap':
       return existsSync('/usr/bin/mmdebstrap') ? undefined : 'needs mmdebstrap to build Debian server images (apt-get install mmdebstrap)';
+    case 'docker-cli':
+      return existsSync('/usr/local/bin/docker') ? undefined : 'needs the docker CLI at /usr/local/bin/docker (28.x, the client only: no Docker daemon is used)';
+    case 'docker-compose':
+      return existsSync('/usr/bin/docker-compose') ? undefined : "needs Debian's docker-compose 1.29 (apt-get install docker-compose; scripts/setup.sh does)";
+    case 'python3-docker':
+      return existsSync('/usr/lib/python3/dist-packages/docker/__init__.py') ? undefined : "needs Debian's python3-docker for /usr/bin/python3 (apt-get install python3-docker; scripts/setup.sh does)";
+    case 'script':
+      return existsSync('/usr/bin/script') ? undefined : 'needs script(1) from util-linux to give a client a terminal';
     case 'iptables':
       return ['/usr/sbin/iptables', '/sbin/iptables'].some((p) => existsSync(p)) ? undefined : 'needs iptables, used only inside a private netns (apt-get install iptables)';
   }

@@ -52,7 +52,7 @@ export function inspectContainer(rec: ContainerView, p: InspectPaths): Container
     Mounts: mounts(rec, p),
     Config: {
       Hostname: rec.config.hostname, Domainname: rec.config.domainname, User: rec.config.user,
-      AttachStdin: false, AttachStdout: false, AttachStderr: false,
+      AttachStdin: rec.config.attach?.stdin ?? false, AttachStdout: rec.config.attach?.stdout ?? false, AttachStderr: rec.config.attach?.stderr ?? false,
       ExposedPorts: Object.fromEntries(rec.config.exposedPorts.map((e) => [e, {}])), Tty: rec.config.tty,
       OpenStdin: rec.config.openStdin, StdinOnce: rec.config.stdinOnce, Env: [...rec.config.env], Cmd: [...rec.config.cmd],
       Image: rec.config.image, Volumes: {}, WorkingDir: rec.config.workingDir, Entrypoint: [...rec.config.entrypoint],

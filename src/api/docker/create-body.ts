@@ -11,6 +11,7 @@ import { parseLogConfig } from '../../engine/logs/config.js';
 import { checkDeviceAccess } from '../../engine/cgroups/index.js';
 import { seccompChoiceOf, type SeccompChoice } from '../../engine/seccomp/index.js';
 import type { DeviceMapping, HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
+import type { ContainerResourceUpdate } from '../../engine/containers/manager.js';
 
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
 
@@ -181,8 +182,47 @@ export function specFromDockerCreate(req: CreateRequest): ContainerSpec {
     env: asStringArray(b.Env, 'Env'),
     workingDir: b.WorkingDir || undefined, user: b.User, hostname: b.Hostname || undefined, domainname: b.Domainname,
     tty: b.Tty ?? false, openStdin: b.OpenStdin ?? false, stdinOnce: b.StdinOnce ?? false,
+    ...(b.AttachStdin || b.AttachStdout || b.AttachStderr ? { attach: { stdin: b.AttachStdin ?? false, stdout: b.AttachStdout ?? false, stderr: b.AttachStderr ?? false } } : {}),
     labels: b.Labels ?? {}, stopSignal: b.StopSignal, stopTimeoutSeconds: b.StopTimeout,
     exposedPorts: Object.keys(b.ExposedPorts ?? {}), healthcheck: healthcheck(b.Healthcheck),
     anonymousVolumes: Object.keys(b.Volumes ?? {}), host: hostSettings(b),
   };
+}
+
+/** Fields of Docker's update body gantry applies; any other one given with a value is refused, not ignored. */
+const UPDATE_FIELDS = new Set(['Memory', 'MemorySwap', 'NanoCpus', 'CpuQuota', 'CpuPeriod', 'CpuShares', 'PidsLimit', 'RestartPolicy']);
+
+/** `POST /containers/{id}/update`: Docker's zero means "unchanged" for every resource field. */
+export function resourceUpdateFromDocker(raw: unknown): ContainerResourceUpdate {
+  if (typeof raw !== 'object' || raw === null) throw invalid('the update body must be a JSON object');
+  const b = raw as Record<string, unknown>;
+  for (const [k, v] of Object.entries(b)) {
+    const empty = v === undefined || v === null || v === 0 || v === '' || v === false || (Array.isArray(v) && v.length === 0);
+    if (!UPDATE_FIELDS.has(k) && !empty) {
+      throw new GantryError('UNSUPPORTED', `updating ${k} is not supported`, { hint: `gantry updates ${[...UPDATE_FIELDS].join(', ')}` });
+    }
+  }
+  const num = (k: string): number | undefined => {
+    const v = b[k];
+    if (v === undefined || v === null || v === 0) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`${k} must be a number`);
+    return v;
+  };
+  const out: ContainerResourceUpdate = {};
+  const memory = num('Memory');
+  if (memory !== undefined) out.memoryBytes = memory;
+  const swap = num('MemorySwap');
+  if (swap !== undefined) out.memorySwapBytes = swap;
+  const quota = num('CpuQuota');
+  const nano = num('NanoCpus') ?? (quota !== undefined && quota > 0 ? Math.round((quota / (num('CpuPeriod') ?? 100_000)) * 1e9) : undefined);
+  if (nano !== undefined) out.nanoCpus = nano;
+  const shares = num('CpuShares');
+  if (shares !== undefined) out.cpuShares = shares;
+  const pids = num('PidsLimit');
+  if (pids !== undefined) out.pidsLimit = pids;
+  const rp = b['RestartPolicy'] as { Name?: string; MaximumRetryCount?: number } | undefined;
+  if (rp !== undefined && rp !== null && typeof rp.Name === 'string' && rp.Name !== '') {
+    out.restartPolicy = { name: rp.Name as RestartPolicyName, maximumRetryCount: rp.MaximumRetryCount ?? 0 };
+  }
+  return out;
 }

@@ -2,11 +2,14 @@
 import type { ContainerCreateOptions } from 'dockerode';
 import { GantryError } from '../../common/errors.js';
 import type { ExecConfig } from '../../engine/containers/exec.js';
-import { isActive } from '../../engine/containers/record.js';
+import { isActive, logConfigOf } from '../../engine/containers/record.js';
 import type { Engine } from '../../engine/engine.js';
 import { dockerFrame } from '../../engine/runtime/attach.js';
 import { heldEntry, inspectWithNetwork, listEntryWithNetwork } from '../docker/container-inspect.js';
-import { specFromDockerCreate } from '../docker/create-body.js';
+import { resourceUpdateFromDocker, specFromDockerCreate } from '../docker/create-body.js';
+import { containerFilter } from '../docker/list-filters.js';
+import { responseStream } from '../docker/response-stream.js';
+import { dockerStats, type StatsSample } from '../docker/stats.js';
 import { boolParam, filtersParam, intParam, ttySizeParam, type Router } from '../router.js';
 
 export function containerRoutes(r: Router, engine: Engine): void {
@@ -16,21 +19,17 @@ export function containerRoutes(r: Router, engine: Engine): void {
   }, { status: 201 });
 
   r.add('GET', '/containers/json', (ctx) => {
-    const all = boolParam(ctx.query, 'all');
+    const limit = intParam(ctx.query, 'limit');
+    const all = boolParam(ctx.query, 'all') || (limit !== undefined && limit > 0);
     const filters = filtersParam(ctx.query);
-    const listed = engine.containers().filter((rec) => {
-      if (!all && !isActive(rec.state.status)) return false;
-      for (const l of filters['label'] ?? []) {
-        const i = l.indexOf('=');
-        if (i < 0 ? !(l in rec.config.labels) : rec.config.labels[l.slice(0, i)] !== l.slice(i + 1)) return false;
-      }
-      if (filters['name'] && !filters['name'].some((n) => rec.name.includes(n.replace(/^\//, '')))) return false;
-      if (filters['id'] && !filters['id'].some((n) => rec.id.startsWith(n))) return false;
-      if (filters['status'] && !filters['status'].includes(rec.state.status)) return false;
-      return true;
-    }).map((rec) => listEntryWithNetwork(engine, rec));
+    const matches = containerFilter(filters, (ref) => engine.findContainer(ref));
+    // Newest first, as Docker lists them; `limit` keeps the N most recently created.
+    const listed = engine.containers().filter((rec) => (all || isActive(rec.state.status)) && matches(rec))
+      .sort((a, b) => Date.parse(b.created) - Date.parse(a.created))
+      .slice(0, limit !== undefined && limit > 0 ? limit : undefined)
+      .map((rec) => listEntryWithNetwork(engine, rec));
     // Held containers (their record was refused) are listed as dead, with the reason, when they could match.
-    const held = all && Object.keys(filters).every((k) => k === 'status' || k === 'id')
+    const held = all && limit === undefined && Object.keys(filters).every((k) => k === 'status' || k === 'id')
       ? engine.heldContainers().filter((h) => (filters['status']?.includes('dead') ?? true) && (filters['id']?.some((n) => h.id.startsWith(n)) ?? true))
       : [];
     return [...listed, ...held.map((h) => heldEntry(h.id, h.reason))];
@@ -85,11 +84,36 @@ export function containerRoutes(r: Router, engine: Engine): void {
     return undefined;
   });
 
+  // Upgraded (docker CLI, docker-py): a raw stream both ways. Plain (dockerode's run): the output on the response.
+  // `logs=1` replays what the container wrote so far first (dockerpty, docker-py's attach(logs=True)); without
+  // `stream=1` the answer ends there.
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
     const rec = engine.getContainer(ctx.params['id']!);
-    if (!ctx.hijack) throw new GantryError('INVALID_ARGUMENT', 'attach needs a hijacked connection', { hint: 'send Connection: Upgrade and Upgrade: tcp' });
-    await engine.attach(rec.id, ctx.hijack(), { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') });
+    const opts = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
+    const client = ctx.hijack ? ctx.hijack({ tty: rec.config.tty }) : responseStream(ctx.res!, rec.config.tty);
+    if (boolParam(ctx.query, 'logs') && logConfigOf(rec.host).type !== 'none') {
+      const abort = new AbortController();
+      client.once('close', () => abort.abort());
+      for await (const e of engine.logs(rec.id, { stdout: opts.stdout, stderr: opts.stderr, follow: false }, abort.signal)) {
+        const text = Buffer.from(e.text);
+        client.write(rec.config.tty ? text : dockerFrame(e.stream === 'stdout' ? 1 : 2, text));
+      }
+    }
+    if (!boolParam(ctx.query, 'stream')) { client.end(); return undefined; }
+    await engine.attach(rec.id, client, ctx.hijack ? opts : { ...opts, stdin: false });
     return undefined;
+  });
+
+  r.add('POST', '/containers/{id}/rename', async (ctx) => {
+    const name = ctx.query.get('name');
+    if (!name) throw new GantryError('INVALID_ARGUMENT', 'rename needs a new name', { hint: 'gantry rename CONTAINER NEW_NAME' });
+    await engine.renameContainer(ctx.params['id']!, name);
+    return undefined;
+  }, { status: 204 });
+
+  r.add('POST', '/containers/{id}/update', async (ctx) => {
+    await engine.updateContainer(ctx.params['id']!, resourceUpdateFromDocker(ctx.body ?? {}));
+    return { Warnings: [] };
   });
 
   r.add('POST', '/containers/{id}/resize', async (ctx) => {
@@ -102,28 +126,47 @@ export function containerRoutes(r: Router, engine: Engine): void {
     Processes: engine.processes(ctx.params['id']!).map((p) => [p.uid, String(p.pid), p.ppid, p.time, p.cmd]),
   }));
 
-  r.add('GET', '/containers/{id}/stats', (ctx) => {
+  // One object per second until the client leaves or the container stops; `stream=false` answers one sample
+  // whose precpu_stats is a sample taken a second before (as Docker), `one-shot=true` one sample at once.
+  r.add('GET', '/containers/{id}/stats', async (ctx) => {
     const rec = engine.getContainer(ctx.params['id']!);
-    const s = engine.usage(rec.id);
-    return {
-      id: rec.id, name: `/${rec.name}`, read: new Date().toISOString(),
-      cpu_stats: { cpu_usage: { total_usage: s.cpuUsageNanos }, system_cpu_usage: s.systemCpuNanos, online_cpus: s.onlineCpus },
-      precpu_stats: { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0, online_cpus: s.onlineCpus },
-      memory_stats: { usage: s.memoryUsageBytes, limit: s.memoryLimitBytes }, pids_stats: { current: s.pids },
-    };
+    const res = ctx.res!;
+    const sample = (): StatsSample => ({ usage: engine.usage(rec.id), read: new Date().toISOString() });
+    const running = (): boolean => { const cur = engine.findContainer(rec.id); return cur !== undefined && isActive(cur.state.status); };
+    let gone = false;
+    res.on('close', () => { gone = true; });
+    const second = (): Promise<void> => new Promise((r2) => { const t = setTimeout(r2, 1000); res.once('close', () => { clearTimeout(t); r2(); }); });
+    if (!boolParam(ctx.query, 'stream', true)) {
+      let before: StatsSample | undefined;
+      if (!boolParam(ctx.query, 'one-shot') && running()) { before = sample(); await second(); }
+      return dockerStats(rec, sample(), before);
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    let before: StatsSample | undefined;
+    for (;;) {
+      const now = sample();
+      res.write(`${JSON.stringify(dockerStats(rec, now, before))}\n`);
+      before = now;
+      if (!running()) break;
+      await second();
+      if (gone) break;
+    }
+    res.end();
+    return undefined;
   });
 
   r.add('POST', '/containers/{id}/exec', (ctx) => ({ Id: engine.createExec(ctx.params['id']!, (ctx.body ?? {}) as ExecConfig) }), { status: 201 });
   r.add('POST', '/exec/{id}/start', async (ctx) => {
-    const body = (ctx.body ?? {}) as { Detach?: boolean };
-    if (body.Detach || !ctx.hijack) {
+    const body = (ctx.body ?? {}) as { Detach?: boolean; Tty?: boolean };
+    if (body.Detach) {
       await engine.startExec(ctx.params['id']!, undefined);
       return undefined;
     }
     const exec = engine.inspectExec(ctx.params['id']!);
     // Validate before taking over the connection, so errors are plain HTTP errors.
     if (engine.getContainer(exec.ContainerID).state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', 'the container is not running');
-    await engine.startExec(ctx.params['id']!, ctx.hijack());
+    // Plain (not upgraded): the output streams on the response, which ends when the exec does.
+    await engine.startExec(ctx.params['id']!, ctx.hijack ? ctx.hijack({ tty: exec.ProcessConfig.tty }) : responseStream(ctx.res!, exec.ProcessConfig.tty));
     return undefined;
   });
   r.add('POST', '/exec/{id}/resize', async (ctx) => { await engine.resizeExec(ctx.params['id']!, ttySizeParam(ctx.query, 'h', 24), ttySizeParam(ctx.query, 'w', 80)); return undefined; });

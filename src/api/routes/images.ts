@@ -11,24 +11,41 @@ import { parseReference } from '../../engine/images/reference.js';
 import type { RegistryService } from '../../engine/registry/service.js';
 import type { HostInfo } from './index.js';
 import { pullRoute } from './registry.js';
-import { boolParam, type Router } from '../router.js';
+import { imageFilter } from '../docker/list-filters.js';
+import { boolParam, filtersParam, type Router } from '../router.js';
 
 export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?: RegistryService): void {
   const { images } = engine;
-  r.add('GET', '/images/json', () => images.list());
+  r.add('GET', '/images/json', (ctx) => {
+    const listed = images.list();
+    const byRef = (ref: string): (typeof listed)[number] | undefined => {
+      const rec = images.resolve(ref);
+      return rec === undefined ? undefined : listed.find((i) => i.Id === rec.id);
+    };
+    return listed.filter(imageFilter(filtersParam(ctx.query), byRef));
+  });
   r.add('GET', '/images/{name}/json', (ctx) => images.inspect(ctx.params['name']!));
   r.add('POST', '/images/{name}/tag', async (ctx) => {
     const repo = ctx.query.get('repo');
     if (!repo) throw new GantryError('INVALID_ARGUMENT', 'tag needs a repository name', { hint: 'gantry tag SOURCE TARGET[:TAG]' });
     const tag = ctx.query.get('tag');
-    await images.tag(ctx.params['name']!, tag ? `${repo}:${tag}` : repo);
+    const target = tag ? `${repo}:${tag}` : repo;
+    const rec = await images.tag(ctx.params['name']!, target);
+    engine.events.emit('image', 'tag', rec.id, { name: target });
     return undefined;
   }, { status: 201 });
-  r.add('DELETE', '/images/{name}', async (ctx) => images.remove(ctx.params['name']!, {
-    force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.imageInUse(id),
-    usedBy: (id: string) => engine.containers().filter((c) => c.config.imageId === id)
-      .map((c) => `${c.state.status === 'running' ? 'running' : 'stopped'} container ${c.id.slice(0, 12)} (${c.name})`),
-  }));
+  r.add('DELETE', '/images/{name}', async (ctx) => {
+    const removed = await images.remove(ctx.params['name']!, {
+      force: boolParam(ctx.query, 'force'), isInUse: (id: string) => engine.imageInUse(id),
+      usedBy: (id: string) => engine.containers().filter((c) => c.config.imageId === id)
+        .map((c) => `${c.state.status === 'running' ? 'running' : 'stopped'} container ${c.id.slice(0, 12)} (${c.name})`),
+    });
+    for (const item of removed) {
+      if (item.Untagged !== undefined) engine.events.emit('image', 'untag', item.Untagged, { name: item.Untagged });
+      if (item.Deleted !== undefined) engine.events.emit('image', 'delete', item.Deleted, { name: item.Deleted });
+    }
+    return removed;
+  });
   // Import (docker import): POST /images/create?fromSrc=-&repo=NAME&tag=TAG with the tarball as the body.
   r.add('POST', '/images/create', async (ctx) => {
     if (ctx.query.get('fromSrc') !== '-') {
@@ -46,6 +63,8 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?
       const file = join(tmp, 'rootfs.tar');
       await pipeline(ctx.req, new UploadBudget(images.layers.limits), createWriteStream(file));
       const rec = await images.importTarball(file, ref, { message: ctx.query.get('message') || undefined, changes: config, source: '-' });
+      if (ref !== undefined) engine.events.emit('image', 'import', rec.id, { name: ref });
+      else engine.events.emit('image', 'import', rec.id, {});
       return { status: rec.id };
     } finally {
       rmSync(tmp, { recursive: true, force: true });

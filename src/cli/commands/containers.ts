@@ -6,7 +6,7 @@ import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
 import { GantryError, errnoCode, usageError } from '../../common/errors.js';
 import { compactJson, seccompOptionValue, seccompValueIsInline } from '../../common/seccomp-option.js';
 import { SECCOMP_PROFILE_MAX_BYTES } from '../../engine/seccomp/profile.js';
-import { parseCpus, parseDurationNs, parseMemorySize, parseSignal, formatBytes } from '../../common/units.js';
+import { parseCpus, parseDurationNs, parseMemorySize, parseSignal, formatAgo, formatBytes } from '../../common/units.js';
 import { parseRestartPolicy } from '../../engine/containers/restart-policy.js';
 import { parsePortSpecs } from '../../engine/network/ports.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
@@ -340,8 +340,7 @@ async function each(client: DaemonClient, refs: string[], fn: (ref: string) => P
 function psRow(c: ContainerInfo): string[] {
   const ports = c.Ports.filter((x) => x.PublicPort).map((x) => `${x.IP || '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}`).join(', ');
   const cmd = c.Command.length > 20 ? `${c.Command.slice(0, 19)}…` : c.Command;
-  const created = Math.max(0, Math.round(Date.now() / 1000 - c.Created));
-  const ago = created < 60 ? `${created} seconds ago` : created < 3600 ? `${Math.round(created / 60)} minutes ago` : `${Math.round(created / 3600)} hours ago`;
+  const ago = `${formatAgo(Date.now() - c.Created * 1000)} ago`;
   return [c.Id.slice(0, 12), c.Image, `"${cmd}"`, ago, c.Status, ports, c.Names[0]!.replace(/^\//, '')];
 }
 

@@ -2,7 +2,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import type { ImageInfo } from 'dockerode';
 import { usageError } from '../../common/errors.js';
-import { formatBytes } from '../../common/units.js';
+import { formatAgo, formatBytes } from '../../common/units.js';
 import { bool, list, parseArgs, str } from '../args.js';
 import { connectDaemon } from '../client.js';
 import type { GlobalOptions } from '../main.js';
@@ -26,8 +26,7 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const digests = bool(p, 'digests');
       const rows = images.flatMap((i) => (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((rt) => {
         const { repo, tag } = splitRef(rt);
-        const age = Math.round(Date.now() / 1000 - i.Created);
-        const created = age < 60 ? `${age} seconds ago` : age < 3600 ? `${Math.round(age / 60)} minutes ago` : age < 172800 ? `${Math.round(age / 3600)} hours ago` : `${Math.round(age / 86400)} days ago`;
+        const created = `${formatAgo(Date.now() - i.Created * 1000)} ago`;
         const id = bool(p, 'no-trunc') ? i.Id : i.Id.replace('sha256:', '').slice(0, 12);
         // Like docker: the digest this repository knows the image by (repo@sha256:…), else <none>.
         const digest = (i.RepoDigests ?? []).find((d) => d.slice(0, d.indexOf('@')) === repo)?.split('@')[1] ?? '<none>';

@@ -1,4 +1,5 @@
 // The one cgroup interface the engine uses, whatever the host runs (v1 hierarchies or the v2 unified tree).
+import type { BlockIoEntry } from './block-io.js';
 
 /** A v1 devices rule, 'c 1:3 rwm' style. `type` 'a' means all devices (major/minor are then '*'). */
 export interface DeviceRule {
@@ -32,6 +33,8 @@ export interface CgroupStats {
   memoryLimitBytes: number;
   cpuUsageNanos: number;
   pids: number;
+  /** Bytes read/written per device; absent when the host does not account block I/O for the cgroup. */
+  blockIo?: BlockIoEntry[];
 }
 
 /** What create() could not do but did not need to fail for (e.g. no swap accounting, no pids hierarchy). */

@@ -3,6 +3,7 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
+import { blockIoOf, parseBlkioServiceBytes } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
@@ -210,11 +211,13 @@ export class CgroupV1Driver implements CgroupDriver {
       return text === undefined ? undefined : Number(text.trim());
     };
     const limit = num('memory', 'memory.limit_in_bytes');
+    const blkio = this.dirOf('blkio', p);
     return {
       memoryUsageBytes: num('memory', 'memory.usage_in_bytes') ?? 0,
       memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
       cpuUsageNanos: num('cpuacct', 'cpuacct.usage') ?? 0,
       pids: num('pids', 'pids.current') ?? this.pids(p).length,
+      ...blockIoOf(blkio === undefined ? undefined : this.cf.readOptional(join(blkio, 'blkio.throttle.io_service_bytes_recursive')), parseBlkioServiceBytes),
     };
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { GantryError, errnoCode, syscallError } from '../../common/errors.js';
 import { cpuMaxValue, cpuWeightFromShares, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { deviceProgram, encodeProgram } from './bpf-devices.js';
+import { blockIoOf, parseIoStat } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
@@ -157,6 +158,7 @@ export class CgroupV2Driver implements CgroupDriver {
       memoryLimitBytes: limit === undefined || limit === 'max' ? totalmem() : Math.min(Number(limit), totalmem()),
       cpuUsageNanos: cpuStat === undefined ? 0 : (parseKeyValues(cpuStat).get('usage_usec') ?? 0) * 1000,
       pids: current === undefined ? this.pids(path).length : Number(current),
+      ...blockIoOf(text('io.stat'), parseIoStat),
     };
   }
 

@@ -11,7 +11,7 @@ import { validateCapabilities } from '../runtime/capabilities.js';
 import { lookupHostDevice } from '../runtime/host-devices.js';
 import { rlimitNumber } from '../runtime/spec.js';
 import type { ImageRuntimeConfig } from './deps.js';
-import type { ContainerConfig, HealthcheckConfig, HostSettings } from './record.js';
+import type { AttachStreams, ContainerConfig, HealthcheckConfig, HostSettings } from './record.js';
 
 export interface ContainerSpec {
   name?: string | undefined;
@@ -30,6 +30,7 @@ export interface ContainerSpec {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
+  attach?: AttachStreams | undefined;
   /** Over the image's labels. */
   labels: Record<string, string>;
   stopSignal?: string | undefined;
@@ -136,18 +137,7 @@ function checkHost(h: HostSettings): void {
     if (targets.has(m.target)) throw invalid(`duplicate mount point: ${m.target}`);
     targets.add(m.target);
   }
-  if (!Number.isInteger(h.memoryBytes) || h.memoryBytes < 0) throw invalid(`invalid memory limit ${h.memoryBytes}`);
-  if (h.memoryBytes > 0 && h.memoryBytes < 6 * 1024 * 1024) throw invalid('minimum memory limit allowed is 6MB', 'use -m 6m or more');
-  const swap = h.memorySwapBytes;
-  if (swap !== 0 && swap !== -1) {
-    if (h.memoryBytes === 0) throw invalid('you should always set the memory limit when using a memory-swap limit', 'add -m, e.g. -m 64m --memory-swap 128m');
-    if (swap < h.memoryBytes) throw invalid('the memory+swap limit (--memory-swap) must be at least the memory limit', '--memory-swap is memory plus swap: give -1 for unlimited swap, or a value >= -m');
-  }
-  if (!Number.isFinite(h.nanoCpus) || h.nanoCpus < 0) throw invalid(`invalid CPU value ${h.nanoCpus}`);
-  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(h.restartPolicy.name)) {
-    throw invalid(`invalid restart policy "${h.restartPolicy.name}"`, 'use no, always, on-failure[:N] or unless-stopped');
-  }
-  if (h.autoRemove && h.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'a container removed at exit cannot be restarted');
+  checkResources(h);
   validateCapabilities([...h.capAdd, ...h.capDrop]);
   for (const d of h.devices ?? []) lookupHostDevice(d);
   for (const u of h.ulimits) rlimitNumber(u.name);
@@ -187,11 +177,27 @@ export function resolveContainerSpec(spec: ContainerSpec, image: { id: string; c
     workingDir: spec.workingDir || image.config.WorkingDir || '/',
     user: spec.user ?? image.config.User ?? '',
     hostname: spec.hostname ?? '', domainname: spec.domainname ?? '',
-    tty: spec.tty, openStdin: spec.openStdin, stdinOnce: spec.stdinOnce,
+    tty: spec.tty, openStdin: spec.openStdin, stdinOnce: spec.stdinOnce, ...(spec.attach ? { attach: { ...spec.attach } } : {}),
     labels: { ...(image.config.Labels ?? {}), ...spec.labels },
     stopSignal, stopTimeout: spec.stopTimeoutSeconds ?? 10,
     exposedPorts: [...new Set([...Object.keys(image.config.ExposedPorts ?? {}), ...spec.exposedPorts])],
     healthcheck: spec.healthcheck === 'none' ? undefined : spec.healthcheck ?? imageHealthcheck(image.config.Healthcheck),
   };
   return { name, config, host, anonymousVolumeTargets };
+}
+
+/** The resource and restart settings' rules, shared by create and `update` (a running container's limits). */
+export function checkResources(h: Pick<HostSettings, 'memoryBytes' | 'memorySwapBytes' | 'nanoCpus' | 'restartPolicy' | 'autoRemove'>): void {
+  if (!Number.isInteger(h.memoryBytes) || h.memoryBytes < 0) throw invalid(`invalid memory limit ${h.memoryBytes}`);
+  if (h.memoryBytes > 0 && h.memoryBytes < 6 * 1024 * 1024) throw invalid('minimum memory limit allowed is 6MB', 'use -m 6m or more');
+  const swap = h.memorySwapBytes;
+  if (swap !== 0 && swap !== -1) {
+    if (h.memoryBytes === 0) throw invalid('you should always set the memory limit when using a memory-swap limit', 'add -m, e.g. -m 64m --memory-swap 128m');
+    if (swap < h.memoryBytes) throw invalid('the memory+swap limit (--memory-swap) must be at least the memory limit', '--memory-swap is memory plus swap: give -1 for unlimited swap, or a value >= -m');
+  }
+  if (!Number.isFinite(h.nanoCpus) || h.nanoCpus < 0) throw invalid(`invalid CPU value ${h.nanoCpus}`);
+  if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(h.restartPolicy.name)) {
+    throw invalid(`invalid restart policy "${h.restartPolicy.name}"`, 'use no, always, on-failure[:N] or unless-stopped');
+  }
+  if (h.autoRemove && h.restartPolicy.name !== 'no') throw invalid('conflicting options: --restart and --rm', 'a container removed at exit cannot be restarted');
 }

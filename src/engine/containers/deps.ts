@@ -43,4 +43,6 @@ export interface ContainerNetworking {
   detach(containerId: string): Promise<Record<string, string>>;
   /** At create, before anything is made: networks exist, --ip/--network-alias/ports fit the network mode. */
   validate?(host: HostSettings): void;
+  /** A running container was renamed: its DNS name on each network follows (as Docker's does). */
+  renamed?(containerId: string, oldName: string, newName: string): void;
 }

@@ -6,6 +6,7 @@ import { newId } from '../../common/ids.js';
 import type { ImageSource } from './deps.js';
 import type { ContainerRuntime } from './runtime.js';
 import type { ContainerStore } from './store.js';
+import type { EventBus } from '../events/bus.js';
 
 export interface ExecConfig {
   Cmd: string[];
@@ -37,7 +38,13 @@ export interface ExecInspect {
 export class ExecManager {
   private readonly execs = new Map<string, ExecRecord>();
 
-  constructor(private readonly o: { store: ContainerStore; images: ImageSource; runtime: ContainerRuntime }) {}
+  constructor(private readonly o: { store: ContainerStore; images: ImageSource; runtime: ContainerRuntime; events?: EventBus | undefined }) {}
+
+  /** Docker's exec events: on the container, `exec_create: CMD`, `exec_start: CMD`, `exec_die` with the exit code. */
+  private emit(e: ExecRecord, action: string, extra: Record<string, string> = {}): void {
+    const rec = this.o.store.find(e.containerId);
+    this.o.events?.emit('container', action, e.containerId, { ...(rec ? { ...rec.config.labels, image: rec.config.image, name: rec.name } : {}), execID: e.id, ...extra });
+  }
 
   create(containerRef: string, config: ExecConfig): string {
     const rec = this.o.store.get(containerRef);
@@ -46,7 +53,9 @@ export class ExecManager {
     }
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw new GantryError('INVALID_ARGUMENT', 'no command given to exec', { hint: 'gantry exec CONTAINER COMMAND [ARG...]' });
     const id = newId();
-    this.execs.set(id, { id, containerId: rec.id, config, running: false, exitCode: null, pid: 0 });
+    const e: ExecRecord = { id, containerId: rec.id, config, running: false, exitCode: null, pid: 0 };
+    this.execs.set(id, e);
+    this.emit(e, `exec_create: ${config.Cmd.join(' ')}`);
     return id;
   }
 
@@ -76,7 +85,13 @@ export class ExecManager {
     }, client);
     e.running = true;
     e.pid = proc.pid;
-    const finished = proc.finished.then((code) => { e.running = false; e.exitCode = code; return code; });
+    this.emit(e, `exec_start: ${e.config.Cmd.join(' ')}`);
+    const finished = proc.finished.then((code) => {
+      e.running = false;
+      e.exitCode = code;
+      this.emit(e, 'exec_die', { exitCode: String(code) });
+      return code;
+    });
     return { finished };
   }
 
@@ -87,7 +102,10 @@ export class ExecManager {
   }
 
   async resize(id: string, rows: number, cols: number): Promise<void> {
-    this.get(id);
+    const e = this.get(id);
+    if (e.exitCode !== null) {
+      throw new GantryError('CONFLICT', `exec ${id.slice(0, 12)} is not running (it exited with ${e.exitCode})`, { hint: 'a terminal can be resized only while its exec runs' });
+    }
     await this.o.runtime.resizeExec(id, rows, cols);
   }
 }

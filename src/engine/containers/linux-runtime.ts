@@ -1,6 +1,7 @@
 // The Linux container runtime: per container a directory (upper/work/rootfs, /etc files, log, exit file), a
 // cgroup, and a detached C shim (docs/shim-protocol.md) that owns the process. Everything decidable ahead of
 // time is decided here and handed to the shim as a spec. Lifecycle decisions live in manager.ts.
+import { parseNetDev, type InterfaceCounters } from './net-dev.js';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -388,8 +389,10 @@ export class LinuxRuntime implements ContainerRuntime {
 
   async resizeExec(execId: string, rows: number, cols: number): Promise<void> {
     const socket = this.execSockets.get(execId);
-    if (socket === undefined) throw new GantryError('CONFLICT', `exec ${execId.slice(0, 12)} is not running`);
-    const s = await connectShim(socket);
+    const notRunning = (): GantryError => new GantryError('CONFLICT', `exec ${execId.slice(0, 12)} is not running`, { hint: 'a terminal can be resized only while its exec runs' });
+    if (socket === undefined) throw notRunning();
+    // The exec may end between the lookup and the connect: its socket is then gone, which is the same answer.
+    const s = await connectShim(socket).catch(() => { throw notRunning(); });
     await new Promise<void>((resolve) => s.end(resizeFrame(rows, cols), () => resolve()));
   }
 
@@ -418,8 +421,19 @@ export class LinuxRuntime implements ContainerRuntime {
     });
   }
 
+  async updateLimits(rec: ContainerView): Promise<void> {
+    const { devicesAllowed: _devices, ...limits } = this.cgroupLimits(rec, []);
+    // Devices stay as they are (rewriting them would deny every device for a moment). A limit set to 0 (none) is
+    // not lifted from a running container: it takes effect at its next start.
+    this.o.cgroups.create(this.cgroupPath(rec.id), limits);
+  }
+
   usage(rec: ContainerView): ContainerUsage {
-    return { ...this.o.cgroups.stats(this.cgroupPath(rec.id)), ...hostCpu() };
+    let networks: Record<string, InterfaceCounters> | undefined;
+    try {
+      if (rec.host.networkMode !== 'host' && rec.state.pid > 0) networks = parseNetDev(readFileSync(`/proc/${rec.state.pid}/net/dev`, 'utf8'));
+    } catch { /* exited meanwhile */ }
+    return { ...this.o.cgroups.stats(this.cgroupPath(rec.id)), ...hostCpu(), ...(networks ? { networks } : {}) };
   }
 
   // ---- recovery --------------------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ import { assertLogsReadable } from '../logs/config.js';
 import type { LogEntry, LogReadOptions } from '../logs/reader.js';
 import type { AttachOptions } from '../runtime/attach.js';
 import type { VolumeStore } from '../volumes/store.js';
-import { ANONYMOUS_TARGET_LABEL, resolveContainerSpec, type ContainerSpec } from './container-spec.js';
+import { ANONYMOUS_TARGET_LABEL, checkResources, resolveContainerSpec, type ContainerSpec } from './container-spec.js';
 import type { ContainerNetworking, ImageSource, ImageView } from './deps.js';
-import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type NetworkAttachment } from './record.js';
+import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type HostSettings, type NetworkAttachment } from './record.js';
 import { nextBackoff, shouldRestart } from './restart-policy.js';
 import type { ContainerRuntime, ExitInfo, RunningProcess } from './runtime.js';
 import type { ContainerStore } from './store.js';
@@ -31,6 +31,9 @@ export interface ManagerOptions {
   clock: Clock;
   networking?: ContainerNetworking | undefined;
 }
+
+/** What `update` may change. */
+export type ContainerResourceUpdate = Partial<Pick<HostSettings, 'memoryBytes' | 'memorySwapBytes' | 'nanoCpus' | 'cpuShares' | 'pidsLimit' | 'restartPolicy'>>;
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -425,12 +428,33 @@ export class ContainerManager {
       if (other && other.id !== rec.id) {
         throw new GantryError('NAME_IN_USE', `the container name "/${newName}" is already in use by container ${shortId(other.id)}`, { hint: 'remove that container or choose another name' });
       }
-      if (isActive(rec.state.status) && rec.state.status !== 'restarting') {
-        throw new GantryError('CONTAINER_RUNNING', `cannot rename container ${rec.name}: it is ${rec.state.status}`, { hint: `stop it first: gantry stop ${rec.name}` });
-      }
+      // Running containers may be renamed too (Docker allows it): their DNS names follow; /etc/hosts inside keeps
+      // the hostname it started with, as in Docker.
       const renamed = this.update(id, (r) => { r.name = newName; })!;
+      if (isActive(rec.state.status)) this.o.networking?.renamed?.(id, rec.name, newName);
       this.emit('rename', renamed, { oldName: `/${rec.name}` });
       return renamed;
+    });
+  }
+
+  /** `update`: new limits and restart policy, saved and (while it runs) applied to the container's cgroup. */
+  async updateResources(ref: string, change: ContainerResourceUpdate): Promise<ContainerView> {
+    const id = this.o.store.get(ref).id;
+    return this.lock.run(id, async () => {
+      const rec = this.o.store.get(id);
+      const next = { ...rec.host, ...change, restartPolicy: change.restartPolicy ?? rec.host.restartPolicy };
+      if (change.memoryBytes !== undefined && change.memorySwapBytes === undefined && rec.host.memorySwapBytes > 0) next.memorySwapBytes = 0;
+      if (change.restartPolicy !== undefined && change.restartPolicy.name !== 'no' && rec.host.autoRemove) {
+        throw new GantryError('CONFLICT', `cannot update the restart policy of ${rec.name}: it is removed at exit (--rm)`, { hint: 'create it again without --rm to give it a restart policy' });
+      }
+      checkResources(next);
+      const updated = this.update(id, (r) => {
+        r.host.memoryBytes = next.memoryBytes; r.host.memorySwapBytes = next.memorySwapBytes; r.host.nanoCpus = next.nanoCpus;
+        r.host.cpuShares = next.cpuShares; r.host.pidsLimit = next.pidsLimit; r.host.restartPolicy = { ...next.restartPolicy };
+      })!;
+      if (isActive(updated.state.status) && updated.state.status !== 'restarting') await this.o.runtime.updateLimits(updated);
+      this.emit('update', updated);
+      return updated;
     });
   }
 

@@ -4,6 +4,8 @@ import type { SeccompChoice } from '../seccomp/index.js';
 
 export type RestartPolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 
+export interface AttachStreams { stdin: boolean; stdout: boolean; stderr: boolean }
+
 export interface RestartPolicy {
   name: RestartPolicyName;
   maximumRetryCount: number;
@@ -64,6 +66,8 @@ export interface ContainerConfig {
   tty: boolean;
   openStdin: boolean;
   stdinOnce: boolean;
+  /** The streams the creator meant to attach (Docker's Config.Attach*; absent in older records = none). */
+  attach?: AttachStreams | undefined;
   labels: Record<string, string>;
   stopSignal: string;
   /** Seconds before SIGKILL on stop. */

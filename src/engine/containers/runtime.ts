@@ -1,6 +1,8 @@
 // The port between container lifecycle (manager.ts: records, states, restart policies) and what actually runs
 // processes. The Linux runtime (linux-runtime.ts: shim, cgroups, overlay dirs) implements it; tests use an
 // in-memory one (test/fakes/fake-runtime.ts), so the lifecycle logic runs the same in both.
+import type { BlockIoEntry } from '../cgroups/block-io.js';
+import type { InterfaceCounters } from './net-dev.js';
 import type { Duplex } from 'node:stream';
 import type { LogEntry, LogReadOptions } from '../logs/reader.js';
 import type { AttachOptions } from '../runtime/attach.js';
@@ -48,6 +50,8 @@ export interface ExecProcess {
 
 export interface ProcessInfo { uid: string; pid: number; ppid: string; time: string; cmd: string }
 
+export type { BlockIoEntry, InterfaceCounters };
+
 export interface ContainerUsage {
   memoryUsageBytes: number;
   memoryLimitBytes: number;
@@ -56,6 +60,9 @@ export interface ContainerUsage {
   /** The whole host's CPU time so far and its CPU count, to turn cpuUsageNanos into a share (docker stats). */
   systemCpuNanos: number;
   onlineCpus: number;
+  /** Counters of the container's interfaces (its netns; loopback left out), by name. */
+  networks?: Readonly<Record<string, InterfaceCounters>>;
+  blockIo?: readonly BlockIoEntry[];
 }
 
 /** Where a container's files live on the host (inspect shows them). */
@@ -92,6 +99,8 @@ export interface ContainerRuntime {
   killExec(pid: number): void;
   processes(rec: ContainerView): ProcessInfo[];
   usage(rec: ContainerView): ContainerUsage;
+  /** Applies the record's resource limits to its running cgroup (`update`). */
+  updateLimits(rec: ContainerView): Promise<void>;
   logs(rec: ContainerView, opts: LogReadOptions, stillRunning: () => boolean, signal: AbortSignal): AsyncIterable<LogEntry>;
   /** Replaces the container's /etc/hosts and /etc/resolv.conf (networking renders them); seen inside at once. */
   writeNetworkFiles(id: string, files: { hosts: string; resolvConf: string }): void;

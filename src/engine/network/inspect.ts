@@ -28,10 +28,11 @@ export function inspectNetwork(n: NetworkView, endpoints: readonly EndpointOwner
       IPv4Address: e.endpoint.ip === '' ? '' : `${e.endpoint.ip}/${e.endpoint.prefixLen}`, IPv6Address: '',
     };
   }
-  const options: Record<string, string> = r === undefined ? {} : {
-    ...(r.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true' } : {}),
-    'com.docker.network.bridge.name': r.bridge, ...r.options,
-  };
+  // Only what the user gave (compose compares them to its file: anything more reads as "needs to be recreated");
+  // the default bridge shows its name as Docker's docker0 does.
+  const options: Record<string, string> = r === undefined ? {} : r.isDefault
+    ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': r.bridge, ...r.options }
+    : { ...r.options };
   return {
     Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: n.driver, EnableIPv6: false,
     IPAM: { Driver: 'default', Options: {}, Config: r === undefined ? [] : [{ Subnet: r.subnet, Gateway: r.gateway }] },

@@ -646,6 +646,19 @@ export class NetworkManager implements NetworkService {
     };
   }
 
+  renamed(containerId: string, oldName: string, newName: string): void {
+    const state = this.states.get(containerId);
+    if (state === undefined) return;
+    for (const ep of state.endpoints) {
+      if (!ep.dnsNames.includes(oldName)) continue;
+      const t = this.table(ep.networkId);
+      t.remove(oldName, ep.ip);
+      t.add(newName, ep.ip);
+      ep.dnsNames = uniq(ep.dnsNames.map((n) => (n === oldName ? newName : n)));
+    }
+    this.store.saveState(state);
+  }
+
   /**
    * Forgets the endpoint's names and deletes its veth. `later`: the container is gone, so nothing waits on the link;
    * its deletion (~20 ms of kernel RCU wait) goes to the reaper thread instead of blocking the daemon.

@@ -108,6 +108,8 @@ describe('formatAgo (docker\'s human durations)', () => {
     [0, 'Less than a second'], [-5 * S, 'Less than a second'], [1 * S, '1 second'], [3 * S, '3 seconds'],
     [59 * S, '59 seconds'], [60 * S, 'About a minute'], [5 * 60 * S, '5 minutes'], [3600 * S, 'About an hour'],
     [5 * 3600 * S, '5 hours'], [47 * 3600 * S, '47 hours'], [3 * 86400 * S, '3 days'],
+    // truncated like Docker: 2 min 59 s is "2 minutes" (the CLI's Created column agrees with the Status)
+    [179 * S, '2 minutes'], [59.9 * S, '59 seconds'], [90 * 60 * S, '2 hours'], [20 * 86400 * S, '2 weeks'], [800 * 86400 * S, '2 years'],
   ];
   for (const [ms, text] of cases) test(`${ms} ms → "${text}"`, () => assert.equal(formatAgo(ms), text));
 });
