@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   DOCKERFILE_INVALID: 400,
   BUILD_CONTEXT_INVALID: 400,
   BUILD_SOURCE_NOT_FOUND: 400,
+  BUILD_STEP_FAILED: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

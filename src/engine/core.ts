@@ -14,7 +14,7 @@ import { ContainerManager, type ContainerResourceUpdate, type WaitCondition } fr
 import type { ContainerView } from './containers/record.js';
 import type { ContainerPaths, ContainerRuntime, ContainerUsage, ProcessInfo } from './containers/runtime.js';
 import type { ContainerStore } from './containers/store.js';
-import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOptions, VolumeView } from './engine.js';
+import type { ContainerLayer, Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOptions, VolumeView } from './engine.js';
 import type { EventBus } from './events/bus.js';
 import { loadArchive, type LoadedImage } from './archive/load.js';
 import { saveArchive } from './archive/save.js';
@@ -26,7 +26,7 @@ import { formatReference, parseReference } from './images/reference.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
 import { layerLimitsFromEnv } from './images/limits.js';
 import { upperChanges, type ContainerChange } from './snapshot/changes.js';
-import { commitContainer, type CommitOptions } from './snapshot/commit.js';
+import { changesAsLayer, commitContainer, type CommitOptions } from './snapshot/commit.js';
 import { mergedTar } from './snapshot/upper-tar.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { VolumeRecord, VolumeStore } from './volumes/store.js';
@@ -150,6 +150,14 @@ export class EngineCore implements Engine {
       images: this.images, upperDir: this.containerLayers(rec).upper,
       freeze: () => this.manager.pause(rec.id), thaw: () => this.manager.unpause(rec.id),
     });
+  }
+
+  containerLayer(ref: string): Promise<ContainerLayer | undefined> {
+    const rec = this.store.get(ref);
+    if (rec.state.status === 'running' || rec.state.status === 'paused') {
+      throw new GantryError('CONTAINER_RUNNING', `container ${rec.name} is running`, { hint: 'wait for it to exit first' });
+    }
+    return changesAsLayer(rec, { images: this.images, upperDir: this.containerLayers(rec).upper });
   }
 
   exportContainer(ref: string): Readable {

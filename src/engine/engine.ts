@@ -15,6 +15,7 @@ import type { EventBus } from './events/bus.js';
 import type { LoadedImage } from './archive/load.js';
 import type { PathStat } from './cp/path-stat.js';
 import type { ImageHistoryEntry } from './images/history.js';
+import type { OciDescriptor } from './images/oci.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
 import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { PublishedPort } from './network/ports.js';
@@ -61,6 +62,9 @@ export interface NetworkService extends ContainerNetworking {
   /** A container's network settings in the Docker API's shape (inspect). */
   networkSettings(rec: ContainerView): ContainerInspectInfo['NetworkSettings'];
 }
+
+/** A layer made from a container's changes: its blob descriptor and ids. */
+export interface ContainerLayer { descriptor: OciDescriptor; diffId: string; chainId: string }
 
 export interface StopOptions { timeoutSeconds?: number | undefined; signal?: string | undefined }
 export interface RemoveOptions { force: boolean; volumes: boolean }
@@ -112,6 +116,8 @@ export interface Engine {
   containerChanges(ref: string): Promise<ContainerChange[]>;
   /** `docker commit`: the container's changes as a new image (frozen meanwhile unless `pause: false`). */
   commitContainer(ref: string, opts: CommitOptions): Promise<ImageRecord>;
+  /** The builder's RUN step: a stopped container's changes as a layer on its image's (undefined: it changed nothing). */
+  containerLayer(ref: string): Promise<ContainerLayer | undefined>;
   /** `docker export`: a tar stream of the container's merged root filesystem. */
   exportContainer(ref: string): Readable;
   /** `docker save`: the images `refs` name, as one docker-archive that is also an OCI layout. */

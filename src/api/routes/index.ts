@@ -2,6 +2,7 @@
 import type { StackService } from '../../daemon/stack-service.js';
 import type { Engine } from '../../engine/engine.js';
 import { Router } from '../router.js';
+import { buildRoutes } from './build.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
@@ -31,5 +32,6 @@ export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo
   stackRoutes(r, engine, stacks);
   networkRoutes(r, engine);
   snapshotRoutes(r, engine);
+  buildRoutes(r, engine, host, registry);
   return r;
 }

@@ -5,9 +5,10 @@
 import { createGzip } from 'node:zlib';
 import type { ContainerView } from '../containers/record.js';
 import { applyChanges } from '../images/instructions.js';
-import { MEDIA_TYPE_LAYER_GZIP, type ImageConfigFields, type OciImageConfig } from '../images/oci.js';
+import { MEDIA_TYPE_LAYER_GZIP, type ImageConfigFields, type OciDescriptor, type OciImageConfig } from '../images/oci.js';
 import type { ImageRecord, ImageStore } from '../images/store.js';
-import { runtimeMountpointsIn } from './changes.js';
+import { runtimeMountpointsIn, upperChanges } from './changes.js';
+import { layerLimitsFromEnv } from '../images/limits.js';
 import { upperAsLayer } from './upper-tar.js';
 
 export interface CommitOptions {
@@ -45,6 +46,25 @@ export function containerConfigFields(rec: ContainerView, image: ImageConfigFiel
   if (Object.keys(fields.Labels ?? {}).length === 0) delete fields.Labels;
   if (Object.keys(fields.ExposedPorts ?? {}).length === 0) delete fields.ExposedPorts;
   return fields;
+}
+
+/**
+ * The container's changes as a gzip layer on top of its image's (no image made: the builder composes its own
+ * config), or undefined when it changed nothing. The container must not run (nothing is frozen).
+ */
+export async function changesAsLayer(rec: ContainerView, deps: Pick<CommitDeps, 'images' | 'upperDir'>): Promise<{ descriptor: OciDescriptor; diffId: string; chainId: string } | undefined> {
+  const { images } = deps;
+  const image = images.get(rec.config.imageId);
+  const lowers = images.layerDirs(image);
+  const hidden = await runtimeMountpointsIn(deps.upperDir, lowers);
+  if ((await upperChanges(deps.upperDir, lowers, layerLimitsFromEnv().maxEntries)).length === 0) return undefined;
+  const { stream } = upperAsLayer(deps.upperDir, hidden);
+  const gzip = createGzip();
+  stream.on('error', (e) => gzip.destroy(e));
+  const blob = await images.ingestBlob(stream.pipe(gzip));
+  const top = image.layers[image.layers.length - 1];
+  const layer = await images.addLayerFromBlob({ digest: blob.digest, mediaType: MEDIA_TYPE_LAYER_GZIP }, { parent: top?.chainId });
+  return { descriptor: { mediaType: MEDIA_TYPE_LAYER_GZIP, digest: blob.digest, size: blob.size }, diffId: layer.diffId, chainId: layer.chainId };
 }
 
 export async function commitContainer(rec: ContainerView, opts: CommitOptions, deps: CommitDeps): Promise<ImageRecord> {

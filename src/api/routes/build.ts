@@ -1,0 +1,88 @@
+// POST /build (Docker's classic builder: query parameters t, dockerfile, buildargs, target, nocache, pull,
+// labels, q, networkmode; the body is the context as a tar, plain or gzip) and POST /build/prune. The context is
+// extracted with the layer checks into a temp dir of the daemon and removed afterwards; the build streams
+// Docker's JSON messages; a client that goes away aborts the build (its step container is removed).
+import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { GantryError } from '../../common/errors.js';
+import { BuildCache } from '../../engine/build/cache.js';
+import { extractContext } from '../../engine/build/context-tar.js';
+import { BuildExecutor, type BuildMessage, type BuildNetwork } from '../../engine/build/executor.js';
+import { removeDir } from '../../engine/build/files.js';
+import type { Engine } from '../../engine/engine.js';
+import { parseReference } from '../../engine/images/reference.js';
+import type { RegistryService } from '../../engine/registry/service.js';
+import { boolParam, type Router } from '../router.js';
+
+function jsonMap(raw: string | null, name: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (raw === null || raw === '') return out;
+  let parsed: unknown;
+  try { parsed = JSON.parse(raw); } catch { throw new GantryError('INVALID_ARGUMENT', `${name} is not JSON`, { hint: `${name} is a JSON object of strings, e.g. {"K":"V"}` }); }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GantryError('INVALID_ARGUMENT', `${name} is not a JSON object`, { hint: `${name} is a JSON object of strings, e.g. {"K":"V"}` });
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v === 'string') out.set(k, v);
+    else if (v !== null) throw new GantryError('INVALID_ARGUMENT', `${name}: the value of ${k} is not a string`, { hint: `${name} is a JSON object of strings` });
+  }
+  return out;
+}
+
+function networkOf(raw: string | null): BuildNetwork {
+  if (raw === null || raw === '' || raw === 'none') return 'none';
+  if (raw === 'host') return 'host';
+  if (raw === 'default' || raw === 'bridge') return 'default';
+  throw new GantryError('INVALID_ARGUMENT', `networkmode ${JSON.stringify(raw)} is not supported for builds`, { hint: 'use none (the default), default (a bridge) or host' });
+}
+
+export function buildRoutes(r: Router, engine: Engine, host: { root: string }, registry: RegistryService | undefined): void {
+  const cache = new BuildCache(host.root);
+  const tmpDir = join(host.root, 'tmp');
+
+  r.add('POST', '/build', async (ctx) => {
+    const q = ctx.query;
+    // Everything the request says is checked before a byte of the context is read.
+    const tags = q.getAll('t').filter((t) => t !== '');
+    for (const t of tags) parseReference(t);
+    if ((q.get('remote') ?? '') !== '') throw new GantryError('UNSUPPORTED', 'remote build contexts are not supported', { hint: 'send the context as the request body (docker build PATH does)' });
+    const buildArgs = jsonMap(q.get('buildargs'), 'buildargs');
+    const labels = Object.fromEntries(jsonMap(q.get('labels'), 'labels'));
+    const network = networkOf(q.get('networkmode'));
+    const quiet = boolParam(q, 'q');
+    const res = ctx.res as ServerResponse;
+    const aborted = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) aborted.abort(new GantryError('INTERNAL', 'the client went away')); });
+    const contextDir = await extractContext(ctx.req, tmpDir, engine.images.layers.limits);
+    const send = (m: object): void => {
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
+      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(m)}\n`);
+    };
+    const emit = (m: BuildMessage): void => { if (!quiet || 'aux' in m) send(m); };
+    try {
+      const executor = new BuildExecutor({
+        contextDir, dockerfile: q.get('dockerfile') || 'Dockerfile', tags, buildArgs, target: q.get('target') || undefined,
+        noCache: boolParam(q, 'nocache'), pull: boolParam(q, 'pull'), labels, network, signal: aborted.signal,
+      }, {
+        engine, cache, tmpDir, limits: engine.images.layers.limits,
+        pull: registry === undefined ? undefined : async (ref, out) => {
+          await registry.pull({ reference: ref }, (p) => {
+            if (p.status !== undefined && p.status !== 'Downloading' && p.status !== 'Extracting') out({ stream: `${p.id !== undefined ? `${p.id}: ` : ''}${p.status}\n` });
+          });
+        },
+      }, emit);
+      const result = await executor.run();
+      if (quiet) send({ stream: `${result.imageId}\n` });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      send({ errorDetail: { message }, error: message, ...(e instanceof GantryError ? { code: e.code, hint: e.hint } : {}) });
+    } finally {
+      await removeDir(contextDir);
+    }
+    if (!res.writableEnded) res.end();
+    return undefined;
+  }, { rawBody: true });
+
+  r.add('POST', '/build/prune', () => {
+    const removed = cache.prune();
+    return { CachesDeleted: Array.from({ length: removed }, (_, i) => String(i)), SpaceReclaimed: 0 };
+  });
+}

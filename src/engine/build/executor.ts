@@ -1,0 +1,416 @@
+// The build executor: runs a Dockerfile's stages (those the target needs, in dependency order) step by step,
+// each step's result an image in the store (untagged, as the classic builder's intermediate images), reused
+// from the build cache when its step cache key matches. FROM takes an image from the store (pulled through
+// the registry service when missing, or with --pull), an earlier stage, or scratch; RUN runs in a container of
+// the engine (Engine interface: same isolation and seccomp as any container; no network unless asked), its
+// changes committed as a layer, the container removed whatever happens; COPY/ADD and WORKDIR make layers
+// directly (files.ts); metadata steps change the config with an empty-layer history entry (config-step.ts).
+// Progress is Docker's classic builder's JSON stream: `{"stream": "Step 1/6 : FROM busybox\n"}` … `{"aux": {"ID": …}}`.
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { GantryError } from '../../common/errors.js';
+import type { Engine } from '../engine.js';
+import { defaultSpec } from '../containers/container-spec.js';
+import type { LayerLimits } from '../images/limits.js';
+import { hostPlatform as ociPlatform, type ImageConfigFields, type OciDescriptor, type OciImageConfig } from '../images/oci.js';
+import type { ImageRecord } from '../images/store.js';
+import { platformArgs, unusedBuildArgsWarning } from './args.js';
+import type { BuildCache } from './cache.js';
+import { stepCacheKey } from './cache-key.js';
+import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, runCreatedBy, workdirPath } from './config-step.js';
+import { contextPath, digestSources, loadDockerignore, resolveSourcePath, selectSources, walkContext, type ContextEntry, type ContextListing } from './context.js';
+import { extractFromImage, isDirInImage, layerFromDir, makeDirs, removeDir, resolveChown, stageCopies, stagingDir, type CopyItem } from './files.js';
+import type { AddInstruction, CopyInstruction, Instruction, RunInstruction } from './model.js';
+import { MAX_DOCKERFILE_BYTES, parseDockerfile } from './parse.js';
+import { runProgram } from './run-program.js';
+import { StageScope } from './scope.js';
+import { planStages, type Stage } from './stages.js';
+
+export type BuildNetwork = 'none' | 'host' | 'default';
+
+export interface BuildRequest {
+  /** The extracted context (a dir of the daemon's). */
+  readonly contextDir: string;
+  /** The Dockerfile's path in the context (default `Dockerfile`). */
+  readonly dockerfile: string;
+  readonly tags: readonly string[];
+  readonly buildArgs: ReadonlyMap<string, string>;
+  readonly target: string | undefined;
+  readonly noCache: boolean;
+  readonly pull: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly network: BuildNetwork;
+  /** Aborted when the client goes away: the running step's container is killed and removed. */
+  readonly signal: AbortSignal;
+}
+
+export type BuildMessage = { stream: string } | { aux: { ID: string } };
+
+export interface BuildDeps {
+  readonly engine: Engine;
+  readonly cache: BuildCache;
+  /** A dir of the daemon's for staging (under its root). */
+  readonly tmpDir: string;
+  readonly limits: LayerLimits;
+  /** Pulls `ref` into the store (FROM of an image not there, or --pull); absent: such a FROM fails. */
+  readonly pull: ((ref: string, emit: (m: BuildMessage) => void) => Promise<void>) | undefined;
+}
+
+export interface BuildResult {
+  readonly imageId: string;
+  /** Steps that ran (not taken from the cache), by kind, for callers that report it. */
+  readonly executed: number;
+  readonly cached: number;
+}
+
+/** A stage's state between steps: the image so far (undefined only for scratch before a layer) and its config. */
+interface State {
+  readonly image: ImageRecord | undefined;
+  readonly config: OciImageConfig;
+}
+
+const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
+
+function scratchConfig(): OciImageConfig {
+  return { ...ociPlatform(), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+}
+
+/** The step as the stream shows it: the instruction's first line, continuations joined. */
+function stepText(inst: Instruction): string {
+  return inst.original.replace(/\\\r?\n\s*/g, '').split('\n')[0]?.trim() ?? inst.kind;
+}
+
+async function readDockerfile(listing: ContextListing, name: string): Promise<{ text: string; path: string }> {
+  const rel = resolveSourcePath(listing, contextPath(name));
+  let handle;
+  try {
+    handle = await open(join(listing.root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    throw new GantryError('NOT_FOUND', `the Dockerfile ${name} is not in the build context`, { hint: 'name it with -f PATH (relative to the context), or add a Dockerfile to the context' });
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new GantryError('BUILD_CONTEXT_INVALID', `the Dockerfile ${name} is not a regular file`, { hint: 'give -f the path of a file' });
+    if (st.size > MAX_DOCKERFILE_BYTES) throw new GantryError('TOO_LARGE', `the Dockerfile ${name} is larger than ${MAX_DOCKERFILE_BYTES} bytes`, { hint: 'a Dockerfile holds instructions; move data into the context' });
+    return { text: await handle.readFile({ encoding: 'utf8' }), path: rel };
+  } finally {
+    await handle.close();
+  }
+}
+
+export class BuildExecutor {
+  #step = 0;
+  #total = 0;
+  #executed = 0;
+  #cached = 0;
+  readonly #results = new Map<number, State>();
+  #listing!: ContextListing;
+  #stages: readonly Stage[] = [];
+  /** An empty dir (overlay needs two lower dirs; an image of one layer gets this one below). */
+  #emptyDir = '';
+
+  constructor(private readonly req: BuildRequest, private readonly deps: BuildDeps, private readonly emit: (m: BuildMessage) => void) {}
+
+  private say(text: string): void {
+    this.emit({ stream: text.endsWith('\n') ? text : `${text}\n` });
+  }
+
+  private get images(): Engine['images'] {
+    return this.deps.engine.images;
+  }
+
+  async run(): Promise<BuildResult> {
+    const { req } = this;
+    const dockerfileName = req.dockerfile || 'Dockerfile';
+    const ignore = await loadDockerignore(req.contextDir, join(req.contextDir, dockerfileName));
+    this.#listing = await walkContext(req.contextDir, { ignore: ignore?.matcher, keep: [contextPath(dockerfileName), '.dockerignore'] });
+    const { text, path } = await readDockerfile(this.#listing, dockerfileName);
+    const dockerfile = parseDockerfile(text, path);
+    const platform = platformArgs();
+    const plan = planStages(dockerfile, { buildArgs: req.buildArgs, platform, target: req.target });
+    this.#stages = plan.stages;
+    this.#total = plan.order.reduce((n, i) => n + 1 + (plan.stages[i]?.instructions.length ?? 0), 0) + (Object.keys(req.labels).length > 0 ? 1 : 0);
+    const declared = new Set(plan.globals.declared);
+    this.#emptyDir = await stagingDir(this.deps.tmpDir);
+    try {
+      for (const index of plan.order) {
+        const stage = plan.stages[index] as Stage;
+        const { state, scope } = await this.runStage(stage, (baseEnv) => new StageScope({ dockerfile, buildArgs: req.buildArgs, platform }, plan.globals, baseEnv));
+        for (const d of scope.declared) declared.add(d);
+        this.#results.set(index, state);
+      }
+      let final = this.#results.get(plan.target.index) as State;
+      if (Object.keys(req.labels).length > 0) {
+        const pairs = Object.entries(req.labels).map(([key, value]) => ({ key, value }));
+        const inst: Instruction = { kind: 'LABEL', pairs, range: { line: 0, col: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${p.key}=${JSON.stringify(p.value)}`).join(' ')}` };
+        this.say(`Step ${++this.#step}/${this.#total} : ${inst.original}`);
+        final = await this.metadataStep(final, inst, new Map(), false);
+      }
+      const warning = unusedBuildArgsWarning(req.buildArgs, declared);
+      if (warning !== undefined) this.say(warning);
+      const image = final.image ?? await this.commit(final, final.config.config ?? {}, undefined, undefined);
+      this.emit({ aux: { ID: image.id } });
+      this.say(`Successfully built ${short(image.id)}`);
+      for (const t of req.tags) {
+        await this.images.tag(image.id, t);
+        this.deps.engine.events.emit('image', 'tag', image.id, { name: t });
+        this.say(`Successfully tagged ${t}`);
+      }
+      return { imageId: image.id, executed: this.#executed, cached: this.#cached };
+    } finally {
+      await removeDir(this.#emptyDir);
+    }
+  }
+
+  private async base(stage: Stage): Promise<State> {
+    const ref = stage.from.image;
+    const byName = this.#stages.find((s) => s.index < stage.index && s.name !== undefined && s.name === ref.toLowerCase());
+    if (byName !== undefined) {
+      const built = this.#results.get(byName.index);
+      if (built !== undefined) return built;
+    }
+    if (ref.toLowerCase() === 'scratch') return { image: undefined, config: scratchConfig() };
+    const image = await this.image(ref, this.req.pull);
+    return { image, config: structuredClone(image.config) };
+  }
+
+  /** An image from the store, pulled when missing (or always with `pull`). */
+  private async image(ref: string, pull: boolean): Promise<ImageRecord> {
+    const found = this.images.resolve(ref);
+    if (found !== undefined && !pull) return found;
+    if (this.deps.pull === undefined) {
+      if (found !== undefined) return found;
+      throw new GantryError('IMAGE_NOT_FOUND', `FROM ${ref}: no such image, and this daemon cannot pull`, { hint: `import or load it first (gantry images lists what is here)` });
+    }
+    await this.deps.pull(ref, this.emit);
+    return this.images.get(ref);
+  }
+
+  /** Runs one stage; `makeScope` gets the base image's Env (what ENV and ARG substitution see first). */
+  private async runStage(stage: Stage, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scope: StageScope }> {
+    this.say(`Step ${++this.#step}/${this.#total} : ${stepText(stage.from)}`);
+    let state = await this.base(stage);
+    if (state.image !== undefined) this.say(` ---> ${short(state.image.id)}`);
+    const scoped = makeScope(state.config.config?.Env ?? []);
+    let cmdSet = false;
+    for (const inst of stage.instructions) {
+      this.req.signal.throwIfAborted();
+      this.say(`Step ${++this.#step}/${this.#total} : ${stepText(inst)}`);
+      const applied = scoped.apply(inst);
+      const instruction = applied.instruction;
+      switch (instruction.kind) {
+        case 'RUN':
+          state = await this.cachedStep(state, instruction, applied.args, undefined, { network: this.req.network }, () => this.runStep(state, instruction, applied.args));
+          break;
+        case 'COPY':
+        case 'ADD': {
+          const digest = await this.sourcesDigest(instruction);
+          state = await this.cachedStep(state, instruction, applied.args, digest, {}, () => this.copyStep(state, instruction, digest));
+          break;
+        }
+        case 'WORKDIR':
+          state = await this.cachedStep(state, instruction, applied.args, undefined, {}, () => this.workdirStep(state, instruction));
+          break;
+        default:
+          state = await this.metadataStep(state, instruction, applied.args, cmdSet);
+          if (instruction.kind === 'CMD') cmdSet = true;
+      }
+    }
+    return { state, scope: scoped };
+  }
+
+  /** Reuses the step's cached image when its key matches (unless --no-cache), else runs it and stores the result. */
+  private async cachedStep(state: State, instruction: Instruction, args: ReadonlyMap<string, string>, sourcesDigest: string | undefined,
+    extra: Record<string, string>, run: () => Promise<State>): Promise<State> {
+    const key = stepCacheKey({ parent: state.image?.id ?? 'scratch', instruction, args, sourcesDigest, extra: { ...extra, platform: `${state.config.os}/${state.config.architecture}` } });
+    if (!this.req.noCache) {
+      const hit = this.deps.cache.get(key);
+      const image = hit === undefined ? undefined : this.images.resolve(hit.image);
+      if (image !== undefined) {
+        this.#cached++;
+        this.say(' ---> Using cache');
+        this.say(` ---> ${short(image.id)}`);
+        return { image, config: structuredClone(image.config) };
+      }
+    }
+    this.#executed++;
+    const next = await run();
+    const image = next.image ?? await this.commit(next, next.config.config ?? {}, undefined, undefined);
+    this.deps.cache.put(key, image.id);
+    this.say(` ---> ${short(image.id)}`);
+    return { image, config: image.config };
+  }
+
+  private async metadataStep(state: State, applied: Instruction, args: ReadonlyMap<string, string>, cmdSet: boolean): Promise<State> {
+    return this.cachedStep(state, applied, args, undefined, { cmdSet: String(cmdSet) }, async () => {
+      const fields = applyMetadata(applied, state.config.config ?? {}, cmdSet);
+      const image = await this.commit(state, fields, metadataCreatedBy(applied, fields), undefined, applied.kind === 'MAINTAINER' ? applied.maintainer : undefined);
+      return { image, config: image.config };
+    });
+  }
+
+  /** A new image: `state` plus an optional layer, with `fields` as its config and one more history entry. */
+  private async commit(state: State, fields: ImageConfigFields, createdBy: string | undefined, layer: { descriptor: OciDescriptor; diffId: string } | undefined, author?: string): Promise<ImageRecord> {
+    const now = new Date().toISOString();
+    const config: OciImageConfig = {
+      ...structuredClone(state.config),
+      created: now,
+      config: fields,
+      rootfs: { type: 'layers', diff_ids: [...state.config.rootfs.diff_ids, ...(layer === undefined ? [] : [layer.diffId])] },
+      history: [...structuredClone(state.config.history ?? []), ...(createdBy === undefined ? [] : [{ created: now, created_by: createdBy, ...(layer === undefined ? { empty_layer: true } : {}) }])],
+    };
+    if (author !== undefined) config.author = author;
+    return this.images.addImage({ config, layers: [...(state.image?.manifest.layers ?? []).map((l) => ({ ...l })), ...(layer === undefined ? [] : [layer.descriptor])] });
+  }
+
+  private layerDirs(state: State): string[] {
+    return state.image === undefined ? [] : this.images.layerDirs(state.image);
+  }
+
+  private topChain(state: State): string | undefined {
+    return state.image?.layers[state.image.layers.length - 1]?.chainId;
+  }
+
+  // ------------------------------------------------------------------ RUN
+
+  private async runStep(state: State, run: RunInstruction, args: ReadonlyMap<string, string>): Promise<State> {
+    const fields = state.config.config ?? {};
+    if (state.image === undefined || state.image.layers.length === 0) {
+      throw new GantryError('DOCKERFILE_INVALID', `RUN ${stepText(run).slice(4)}: the stage has no files to run a command in (FROM scratch)`, { hint: 'COPY a program into the stage first, or start FROM an image with a shell' });
+    }
+    const program = runProgram(run);
+    const shell = fields.Shell ?? DEFAULT_SHELL;
+    const argv = program.kind === 'exec' ? [...program.args] : [...shell, program.kind === 'shell' ? program.script : program.content];
+    const envKeys = new Set((fields.Env ?? []).map((e) => e.split('=', 1)[0]));
+    const spec = defaultSpec(state.image.id);
+    spec.entrypoint = [];
+    spec.cmd = argv;
+    spec.env = [...args].filter(([k]) => !envKeys.has(k)).map(([k, v]) => `${k}=${v}`);
+    spec.workingDir = fields.WorkingDir || undefined;
+    spec.user = fields.User || undefined;
+    spec.healthcheck = 'none';
+    spec.labels = { 'gantry.build.step': String(this.#step) };
+    const network = run.network ?? this.req.network;
+    spec.host.networkMode = network === 'default' ? 'bridge' : network;
+    const { engine } = this.deps;
+    const c = await engine.createContainer(spec);
+    this.say(` ---> Running in ${short(c.id)}`);
+    const abort = (): void => { void engine.killContainer(c.id).catch(() => undefined); };
+    this.req.signal.addEventListener('abort', abort, { once: true });
+    try {
+      await engine.startContainer(c.id);
+      const output = new AbortController();
+      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) this.emit({ stream: entry.text });
+      const code = await engine.waitContainer(c.id);
+      this.req.signal.throwIfAborted();
+      if (code !== 0) {
+        throw new GantryError('BUILD_STEP_FAILED', `The command '${argv.join(' ')}' returned a non-zero code: ${code}`, {
+          hint: `step ${this.#step} (${stepText(run)}) failed; its output is above`, detail: { step: this.#step, exitCode: code },
+        });
+      }
+      const layer = await engine.containerLayer(c.id);
+      const image = await this.commit(state, fields, runCreatedBy(argv, args), layer);
+      return { image, config: image.config };
+    } finally {
+      this.req.signal.removeEventListener('abort', abort);
+      await engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => undefined);
+      this.say(` ---> Removed intermediate container ${short(c.id)}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ COPY / ADD / WORKDIR
+
+  private fromImageOf(from: string): State | undefined {
+    const byName = this.#stages.find((s) => s.name === from.toLowerCase());
+    const index = byName?.index ?? (/^\d+$/.test(from) ? Number(from) : undefined);
+    return index === undefined ? undefined : this.#results.get(index);
+  }
+
+  private async sourcesDigest(inst: CopyInstruction | AddInstruction): Promise<string> {
+    for (const s of inst.sources) {
+      if (inst.kind === 'ADD' && /^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+        throw new GantryError('UNSUPPORTED', `ADD ${s}: fetching URLs is not supported by this builder (its steps have no network)`, { hint: 'download the file into the build context and ADD or COPY it from there' });
+      }
+    }
+    if (inst.kind === 'COPY' && inst.from !== undefined) {
+      const stage = this.fromImageOf(inst.from);
+      const image = stage?.image ?? (stage === undefined ? await this.image(inst.from, false) : undefined);
+      return `from:${image?.id ?? 'scratch'}:${JSON.stringify(inst.sources)}`;
+    }
+    const entries: ContextEntry[] = [];
+    for (const s of inst.sources) entries.push(...selectSources(this.#listing, s, { instruction: inst.kind }));
+    return digestSources(this.#listing, entries);
+  }
+
+  /** The context items a source names (a glob: each top-most match). */
+  private contextItems(inst: CopyInstruction | AddInstruction, source: string): CopyItem[] {
+    const selected = selectSources(this.#listing, source, { instruction: inst.kind });
+    if (/[*?[]/.test(source)) {
+      const dirs = selected.filter((e) => e.type === 'dir').map((e) => `${e.path}/`);
+      return selected.filter((e) => !dirs.some((d) => e.path.startsWith(d))).map((e) => ({ base: this.#listing.root, path: e.path, isDir: e.type === 'dir' }));
+    }
+    const path = resolveSourcePath(this.#listing, source);
+    const entry = selected.find((e) => e.path === path);
+    return [{ base: this.#listing.root, path, isDir: path === '' || entry?.type === 'dir' }];
+  }
+
+  private async copyStep(state: State, inst: CopyInstruction | AddInstruction, digest: string): Promise<State> {
+    const fields = state.config.config ?? {};
+    const lowers = this.layerDirs(state);
+    const dest = inst.dest.startsWith('/') ? inst.dest : posix.join(fields.WorkingDir || '/', inst.dest);
+    const glob = inst.sources.some((s) => /[*?[]/.test(s));
+    const destIsDir = inst.dest.endsWith('/') || inst.dest === '.' || inst.sources.length > 1 || glob || await isDirInImage(lowers, dest);
+    const cleanup: string[] = [];
+    const staging = await stagingDir(this.deps.tmpDir);
+    cleanup.push(staging);
+    try {
+      const items: CopyItem[] = [];
+      const from = inst.kind === 'COPY' ? inst.from : undefined;
+      if (from !== undefined) {
+        const stage = this.fromImageOf(from);
+        const src = stage ?? { image: await this.image(from, false), config: scratchConfig() };
+        for (const s of inst.sources) {
+          const got = await extractFromImage(this.layerDirs(src), s, this.deps.tmpDir, this.deps.limits, this.#emptyDir);
+          cleanup.push(got.dir);
+          items.push({ base: got.dir, path: got.name, isDir: got.isDir });
+        }
+      } else {
+        for (const s of inst.sources) items.push(...this.contextItems(inst, s));
+      }
+      const owner = inst.chown !== undefined ? await resolveChown(inst.chown, lowers) : from === undefined ? { uid: 0, gid: 0 } : undefined;
+      let mode: number | undefined;
+      if (inst.chmod !== undefined) {
+        if (!/^[0-7]{3,4}$/.test(inst.chmod)) throw new GantryError('DOCKERFILE_INVALID', `${inst.kind} --chmod=${inst.chmod}: not an octal mode`, { hint: 'write the mode in octal, e.g. --chmod=755' });
+        mode = parseInt(inst.chmod, 8);
+      }
+      await stageCopies(staging, items, { dest, destIsDir, owner, mode });
+      const layer = await layerFromDir(this.images, staging, this.topChain(state));
+      const what = items.length === 1 ? (items[0]?.isDir === true ? 'dir' : 'file') : 'multi';
+      const image = await this.commit(state, fields, `/bin/sh -c #(nop) ${inst.kind} ${what}:${digest.replace(/^[a-z]+:/, '').slice(0, 64)} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
+      return { image, config: image.config };
+    } finally {
+      for (const d of cleanup) await removeDir(d);
+    }
+  }
+
+  private async workdirStep(state: State, inst: Extract<Instruction, { kind: 'WORKDIR' }>): Promise<State> {
+    const fields = applyMetadata(inst, state.config.config ?? {}, false);
+    const path = workdirPath(inst.path, state.config.config ?? {});
+    const createdBy = metadataCreatedBy(inst, fields);
+    if (path === '/' || await isDirInImage(this.layerDirs(state), path)) {
+      const image = await this.commit(state, fields, createdBy, undefined);
+      return { image, config: image.config };
+    }
+    const staging = await stagingDir(this.deps.tmpDir);
+    try {
+      await makeDirs(staging, path);
+      const layer = await layerFromDir(this.images, staging, this.topChain(state));
+      const image = await this.commit(state, fields, createdBy, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
+      return { image, config: image.config };
+    } finally {
+      await removeDir(staging);
+    }
+  }
+}
+
