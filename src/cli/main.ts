@@ -4,7 +4,7 @@ import type { HelpRequested } from './args.js';
 import { reportError } from './output.js';
 
 /** Commands whose first argument is a verb (`network create`, `volume ls`, `stack up`). */
-const GROUPS = new Set(['network', 'volume', 'stack', 'system']);
+const GROUPS = new Set(['network', 'volume', 'stack', 'system', 'builder']);
 
 /** `--help` of the commands that take no flags (or groups asked without a verb): answered without a daemon. */
 const USAGE: Record<string, string> = {
@@ -21,6 +21,7 @@ const USAGE: Record<string, string> = {
   network: 'gantry network create|ls|rm|inspect|connect|disconnect|prune [OPTIONS]   (add --help after the verb for its flags)',
   volume: 'gantry volume create|ls|rm|inspect|prune [OPTIONS]   (add --help after the verb for its flags)',
   system: 'gantry system df|prune [OPTIONS]   (add --help after the verb for its flags)',
+  builder: 'gantry builder prune [-f]   remove the build cache',
   stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
@@ -53,6 +54,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   network: () => import('./commands/networks.js'), port: () => import('./commands/networks.js'),
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),
   daemon: () => import('./commands/system.js'), help: () => import('./commands/system.js'),
+  build: () => import('./commands/build.js'), builder: () => import('./commands/build.js'),
   stack: () => import('./commands/stack.js'), up: () => import('./commands/stack.js'), down: () => import('./commands/stack.js'),
 };
 

@@ -20,7 +20,7 @@ after(() => {
 
 const COMMANDS = [
   'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'wait', 'pause', 'unpause', 'ps', 'logs', 'exec', 'top', 'stats',
-  'inspect', 'images', 'import', 'tag', 'rmi', 'commit', 'history', 'diff', 'export', 'save', 'load', 'cp', 'pull', 'push', 'login', 'logout', 'port', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
+  'inspect', 'images', 'import', 'tag', 'rmi', 'commit', 'history', 'diff', 'export', 'save', 'load', 'cp', 'pull', 'push', 'login', 'logout', 'port', 'build', 'builder', 'builder prune', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
   'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect', 'volume prune', 'image prune', 'container prune',
   'system', 'system df', 'system prune',
   'network', 'network create', 'network ls', 'network rm', 'network inspect', 'network connect', 'network disconnect', 'network prune',
@@ -45,4 +45,6 @@ test('a flag-taking command lists its own flags', () => {
   assert.match(r.stdout, /-f, --file VALUE +repeatable/);
   const ps = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'gantry.js'), 'ps', '--help'], { env, encoding: 'utf8' });
   assert.match(ps.stdout, /-a, --all/);
+  const build = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'gantry.js'), 'build', '--help'], { env, encoding: 'utf8' });
+  for (const flag of [/-t, --tag VALUE +repeatable/, /-f, --file VALUE/, /--build-arg VALUE/, /--target VALUE/, /--no-cache/, /--pull/, /--label VALUE/, /-q, --quiet/, /--iidfile VALUE/, /--progress VALUE/, /--network VALUE/]) assert.match(build.stdout, flag);
 });

@@ -1,0 +1,134 @@
+// `gantry build` and `gantry builder prune`. The CLI walks the context (walkContext: lstat only, links sent as
+// links) with .dockerignore applied (the Dockerfile and .dockerignore always sent), streams it as a tar to
+// POST /build (Docker's classic builder API), and prints the daemon's JSON stream as docker does.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { ERROR_CODES, GantryError, usageError, type ErrorCode } from '../../common/errors.js';
+import { contextPath, loadDockerignore, walkContext } from '../../engine/build/context.js';
+import { parseBuildArgs } from '../../engine/build/args.js';
+import { contextTar } from '../../engine/build/tar-writer.js';
+import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
+import { connectDaemon } from '../client.js';
+import { jsonLines } from '../http.js';
+import type { GlobalOptions } from '../main.js';
+
+const BUILD_FLAGS: FlagSpec[] = [
+  { name: 'tag', short: 't', kind: 'list' },
+  { name: 'file', short: 'f', kind: 'string' },
+  { name: 'build-arg', kind: 'list' },
+  { name: 'target', kind: 'string' },
+  { name: 'no-cache', kind: 'bool' },
+  { name: 'pull', kind: 'bool' },
+  { name: 'label', kind: 'list' },
+  { name: 'quiet', short: 'q', kind: 'bool' },
+  { name: 'iidfile', kind: 'string' },
+  { name: 'progress', kind: 'string' },
+  { name: 'network', kind: 'string' },
+];
+
+interface StreamMessage {
+  stream?: string;
+  status?: string;
+  aux?: { ID?: string };
+  error?: string;
+  errorDetail?: { message?: string };
+  code?: string;
+  hint?: string;
+}
+
+function labelsOf(items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq === 0) throw usageError(`invalid --label ${JSON.stringify(item)}: the key is empty`, 'write --label KEY=VALUE');
+    if (eq < 0) out[item] = ''; else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function build(args: string[], g: GlobalOptions): Promise<number> {
+  const p = parseArgs(args, BUILD_FLAGS);
+  const [path] = p.positionals;
+  if (path === undefined || p.positionals.length !== 1) throw usageError('build needs one context', 'gantry build [OPTIONS] PATH | -');
+  const progress = str(p, 'progress') ?? 'auto';
+  if (!['auto', 'plain', 'tty'].includes(progress)) throw usageError(`--progress ${progress}: not supported`, 'use --progress auto or plain');
+  const network = str(p, 'network') ?? 'none';
+  if (!['none', 'host', 'default', 'bridge'].includes(network)) throw usageError(`--network ${network}: not supported for builds`, 'use --network none (the default), default or host');
+  const buildArgs = parseBuildArgs(list(p, 'build-arg'), process.env);
+  const labels = labelsOf(list(p, 'label'));
+  const quiet = bool(p, 'quiet');
+  const file = str(p, 'file');
+  if (path === '-' && file === '-') throw usageError('the context and the Dockerfile cannot both come from stdin', 'give a context directory, or -f FILE');
+
+  let body: NodeJS.ReadableStream;
+  let dockerfile = 'Dockerfile';
+  if (path === '-') {
+    // A tar on stdin is the context (as docker build - with a tar).
+    body = process.stdin;
+    if (file !== undefined) dockerfile = file;
+  } else {
+    const root = resolve(path);
+    if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`the build context ${path} is not a directory`, 'gantry build PATH builds the directory PATH; - reads a tar from stdin');
+    const extra: Array<{ name: string; content: Buffer }> = [];
+    let dockerfileHost: string | undefined;
+    if (file === '-') {
+      dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+      extra.push({ name: dockerfile, content: await readStdin() });
+    } else if (file !== undefined) {
+      dockerfileHost = resolve(file);
+      const rel = relative(root, dockerfileHost);
+      if (rel.startsWith('..') || rel === '') {
+        // A Dockerfile outside the context is sent inside it under a private name, as docker does.
+        dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+        extra.push({ name: dockerfile, content: readFileSync(dockerfileHost) });
+      } else dockerfile = rel;
+    }
+    const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile));
+    const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'] });
+    body = contextTar(root, listing.entries, extra);
+  }
+
+  const client = await connectDaemon(g.host);
+  const res = await client.stream('POST', '/build', {
+    query: {
+      t: list(p, 'tag'), dockerfile, buildargs: JSON.stringify(Object.fromEntries(buildArgs)), target: str(p, 'target'),
+      nocache: bool(p, 'no-cache') || undefined, pull: bool(p, 'pull') || undefined, labels: JSON.stringify(labels), q: quiet || undefined,
+      networkmode: network === 'bridge' ? 'default' : network, rm: true,
+    },
+    bodyStream: body, headers: { 'Content-Type': 'application/x-tar' },
+  });
+  let id: string | undefined;
+  for await (const m of jsonLines<StreamMessage>(res)) {
+    if (m.error !== undefined || m.errorDetail !== undefined) {
+      const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'BUILD_STEP_FAILED') as ErrorCode;
+      throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'the build failed', { hint: m.hint });
+    }
+    if (m.aux?.ID !== undefined) id = m.aux.ID;
+    else if (!quiet && m.stream !== undefined) process.stdout.write(m.stream);
+    else if (!quiet && m.status !== undefined) process.stdout.write(`${m.status}\n`);
+  }
+  if (id === undefined) throw new GantryError('INTERNAL', 'the daemon ended the build without an image id', { hint: 'see the daemon log' });
+  if (quiet) process.stdout.write(`${id}\n`);
+  const iidfile = str(p, 'iidfile');
+  if (iidfile !== undefined) writeFileSync(iidfile, id);
+  return 0;
+}
+
+export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
+  if (cmd === 'build') return build(args, g);
+  const [verb, ...rest] = args;
+  if (verb !== 'prune') throw usageError(`unknown builder command ${JSON.stringify(verb ?? '')}`, 'gantry builder prune');
+  const p = parseArgs(rest, [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'force', short: 'f', kind: 'bool' }]);
+  void p;
+  const client = await connectDaemon(g.host);
+  const r = await client.call<{ CachesDeleted: string[] }>('POST', '/build/prune');
+  process.stdout.write(`Deleted build cache entries: ${r.CachesDeleted.length}\n`);
+  return 0;
+}
