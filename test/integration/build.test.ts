@@ -3,11 +3,11 @@
 // nothing, multi-stage COPY --from, .dockerignore named in the COPY error, and the docker CLI's classic builder.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { TestDaemon } from '../helpers/daemon.js';
+import { eventually, TestDaemon } from '../helpers/daemon.js';
 import { requires, skipReason } from '../helpers/privileged.js';
 import { docker } from '../helpers/clients.js';
 
@@ -92,6 +92,38 @@ describe('gantry build', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     assert.match(r.stderr, /The command '\/bin\/sh -c echo going to fail; exit 3' returned a non-zero code: 3/);
     assert.equal(d.ok(['ps', '-a', '-q']).trim(), '', 'no container left');
     assert.equal(d.ok(['images', '-q']).trim().split('\n').length, before, 'no image left');
+    const tmp = join(d.root, 'tmp');
+    assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], [], 'no context or staging dir left');
+  });
+
+  test('the cache survives a daemon restart; -q prints only the id; --iidfile; -f - reads the Dockerfile from stdin', async () => {
+    const dir = context({ Dockerfile: SIX_STEPS, 'app.sh': 'echo restart\n' });
+    d.ok(['build', '-t', 'restart:1', dir]);
+    await d.stop();
+    await d.start();
+    const ms = apiBuild(dir, 't=restart:2');
+    assert.equal(cacheHits(ms), 5, text(ms));
+    const iid = join(dir, 'iid');
+    const quiet = d.ok(['build', '-q', '--iidfile', iid, dir]).trim();
+    assert.match(quiet, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(readFileSync(iid, 'utf8'), quiet);
+    const piped = d.ok(['build', '-t', 'piped:1', '-f', '-', dir], { input: 'FROM busybox\nCMD ["echo", "from stdin"]\n' });
+    assert.match(piped, /Successfully tagged piped:1/);
+    assert.equal(d.ok(['run', '--rm', 'piped:1']).trim(), 'from stdin');
+  });
+
+  test('a client that goes away mid-RUN: the step container is killed and removed, nothing is cached', async () => {
+    const dir = context({ Dockerfile: 'FROM busybox\nRUN echo started; sleep 60\n' });
+    const b = d.gantryAsync(['build', dir]);
+    let seen = '';
+    b.proc.stdout!.on('data', (c: Buffer) => { seen += c.toString(); });
+    await eventually(() => assert.match(seen, /started/), 20_000, 'the RUN step to start');
+    assert.notEqual(d.ok(['ps', '-a', '-q']).trim(), '', 'the step runs in a container');
+    b.proc.kill('SIGKILL');
+    await b.done;
+    await eventually(() => assert.equal(d.ok(['ps', '-a', '-q']).trim(), ''), 20_000, 'the step container to go');
+    const tmp = join(d.root, 'tmp');
+    await eventually(() => assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], []), 10_000, 'the context dir to go');
   });
 
   test('multi-stage: COPY --from a named stage; skipped stages are not built; --target', () => {
@@ -125,6 +157,7 @@ describe('gantry build', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     const dir = context({ Dockerfile: SIX_STEPS, 'app.sh': 'echo "docker built $GREETING"\n' });
     const r = docker(d, ['build', '-t', 'viadocker:1', dir], { env: { DOCKER_BUILDKIT: '0' } });
     assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Step 1\/6 : FROM busybox/);
     assert.match(r.stdout, /Successfully tagged viadocker:1/);
     assert.equal(d.ok(['run', '--rm', 'viadocker:1']).trim(), 'docker built hello');
   });
