@@ -1,0 +1,71 @@
+// Build benchmarks (root): the 6-step Dockerfile of test/integration/build.test.ts (FROM busybox, RUN, COPY, ENV,
+// WORKDIR, CMD) built cold, rebuilt fully cached, and rebuilt after one changed source file, each the median
+// of 5 `gantry build` runs, beside `node -e 0` (Node's start-up: the floor of any CLI command) and a bare
+// `gantry run --rm busybox true` (what one container costs: the cold build's RUN step; the changed-file rebuild
+// reruns COPY onward and starts no container). No docker engine is measured here (none is installed).
+//   node bench/build.mjs            (after `node scripts/build.mjs`)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const RUNS = 5;
+
+function timed(cmd, args, env) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24, encoding: 'utf8' });
+  const t = ms(t0);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return { t, out: r.stdout };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const DOCKERFILE = 'FROM busybox\nRUN echo built > /built.txt\nCOPY app.sh /app/app.sh\nENV GREETING=hello\nWORKDIR /app\nCMD ["sh", "app.sh"]\n';
+
+export async function run() {
+  const { TestDaemon, GANTRY_BIN } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
+  const d = new TestDaemon('bench-build');
+  const ctx = mkdtempSync(join(tmpdir(), 'gantry-bench-build-'));
+  const results = [];
+  try {
+    await d.start();
+    d.importBusybox();
+    writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
+    writeFileSync(join(ctx, 'app.sh'), 'echo "$GREETING"\n');
+    const g = (...args) => timed(process.execPath, [GANTRY_BIN, ...args], d.env);
+    const node = median(Array.from({ length: RUNS }, () => timed(process.execPath, ['-e', '0']).t));
+    results.push({ name: 'baseline: node -e 0', value: node, unit: 'ms' });
+    results.push({ name: 'baseline: gantry run --rm busybox true', value: median(Array.from({ length: RUNS }, () => g('run', '--rm', 'busybox', 'true').t)), unit: 'ms' });
+    const cold = [];
+    for (let i = 0; i < RUNS; i++) cold.push(g('build', '--no-cache', '-t', 'bench:cold', ctx).t);
+    results.push({ name: 'cold build (--no-cache), 6 steps, 1 RUN', value: median(cold), unit: 'ms' });
+    const cached = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = g('build', '-t', 'bench:cached', ctx);
+      if (/Running in/.test(r.out)) throw new Error(`a cached rebuild ran a step:\n${r.out}`);
+      cached.push(r.t);
+    }
+    results.push({ name: 'fully cached rebuild', value: median(cached), unit: 'ms', note: `${(median(cached) - node).toFixed(0)} ms over node -e 0` });
+    const changed = [];
+    for (let i = 0; i < RUNS; i++) {
+      writeFileSync(join(ctx, 'app.sh'), `echo "$GREETING ${i}"\n`);
+      const r = g('build', '-t', 'bench:changed', ctx);
+      if (/Running in/.test(r.out)) throw new Error(`a changed COPY source reran the RUN before it:\n${r.out}`);
+      changed.push(r.t);
+    }
+    results.push({ name: 'rebuild after one changed source file (COPY, ENV, WORKDIR, CMD rerun)', value: median(changed), unit: 'ms', note: `${(median(changed) - median(cached)).toFixed(0)} ms over the cached rebuild` });
+  } finally {
+    await d.dispose();
+    rmSync(ctx, { recursive: true, force: true });
+  }
+  return { name: 'build (6-step Dockerfile, median of 5)', results };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const out = await run();
+  for (const r of out.results) console.log(`${r.name}: ${r.value.toFixed(1)} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
+}
