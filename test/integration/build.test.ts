@@ -152,6 +152,34 @@ describe('gantry build', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     assert.equal(cacheHits(ms), 0, 'nothing cached after prune');
   });
 
+  test('COPY a dir, --chown/--chmod, globs; ADD extracts a local tar; build - takes a Dockerfile alone; images hides intermediates; RUN --mount is refused', () => {
+    const dir = context({ 'conf/a.conf': 'a\n', 'conf/sub/b.conf': 'b\n', 'x.txt': 'x\n', 'y.txt': 'y\n' });
+    spawnSync('tar', ['-czf', join(dir, 'bundle.tgz'), '-C', join(dir, 'conf'), '.']);
+    writeFileSync(join(dir, 'Dockerfile'), [
+      'FROM busybox', 'COPY conf /etc/app/', 'COPY --chown=65534:65534 --chmod=600 x.txt /owned.txt', 'COPY *.txt /txt/',
+      'ADD bundle.tgz /unpacked/', 'RUN stat -c "%u:%g %a" /owned.txt && ls /etc/app/sub /txt /unpacked/sub', '',
+    ].join('\n'));
+    const out = d.ok(['build', '-t', 'details:1', dir]);
+    assert.match(out, /65534:65534 600/);
+    assert.match(out, /b\.conf/);
+    assert.match(out, /x\.txt\s+y\.txt/);
+    const steps = [...out.matchAll(/ ---> ([0-9a-f]{12})\n/g)].map((m) => m[1]!);
+    const intermediate = steps.slice(1, -1);
+    assert.ok(intermediate.length >= 4, out);
+    const listed = d.ok(['images', '-q']);
+    const all = d.ok(['images', '-a', '-q']);
+    for (const id of intermediate) {
+      assert.ok(!listed.includes(id), `intermediate image ${id} hidden from images`);
+      assert.ok(all.includes(id), `and listed by images -a`);
+    }
+    const piped = d.ok(['build', '-t', 'alone:1', '-'], { input: 'FROM busybox\nCMD ["echo", "no context"]\n' });
+    assert.match(piped, /Successfully tagged alone:1/);
+    assert.equal(d.ok(['run', '--rm', 'alone:1']).trim(), 'no context');
+    const mount = d.gantry(['build', '-'], { input: 'FROM busybox\nRUN --mount=type=cache,target=/c true\n' });
+    assert.notEqual(mount.status, 0);
+    assert.match(mount.stderr, /RUN --mount=type=cache is not supported/);
+  });
+
   test('DOCKER_BUILDKIT=0 docker build against gantryd', (t) => {
     if (!requires(t, 'docker-cli')) return;
     const dir = context({ Dockerfile: SIX_STEPS, 'app.sh': 'echo "docker built $GREETING"\n' });

@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
-import { BuildCache } from '../../engine/build/cache.js';
+import type { BuildCache } from '../../engine/build/cache.js';
 import { extractContext } from '../../engine/build/context-tar.js';
 import { BuildExecutor, type BuildMessage, type BuildNetwork } from '../../engine/build/executor.js';
 import { removeDir } from '../../engine/build/files.js';
@@ -34,8 +34,7 @@ function networkOf(raw: string | null): BuildNetwork {
   throw new GantryError('INVALID_ARGUMENT', `networkmode ${JSON.stringify(raw)} is not supported for builds`, { hint: 'use none (the default), default (a bridge) or host' });
 }
 
-export function buildRoutes(r: Router, engine: Engine, host: { root: string }, registry: RegistryService | undefined): void {
-  const cache = new BuildCache(host.root);
+export function buildRoutes(r: Router, engine: Engine, host: { root: string }, registry: RegistryService | undefined, cache: BuildCache): void {
   const tmpDir = join(host.root, 'tmp');
 
   r.add('POST', '/build', async (ctx) => {

@@ -14,7 +14,7 @@ import { pullRoute } from './registry.js';
 import { imageFilter } from '../docker/list-filters.js';
 import { boolParam, filtersParam, type Router } from '../router.js';
 
-export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?: RegistryService): void {
+export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?: RegistryService, intermediates?: () => ReadonlySet<string>): void {
   const { images } = engine;
   r.add('GET', '/images/json', (ctx) => {
     const listed = images.list();
@@ -22,7 +22,9 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?
       const rec = images.resolve(ref);
       return rec === undefined ? undefined : listed.find((i) => i.Id === rec.id);
     };
-    return listed.filter(imageFilter(filtersParam(ctx.query), byRef));
+    // Without all=1, the builder's intermediate images (untagged, kept for its cache) are hidden, as Docker does.
+    const hidden = boolParam(ctx.query, 'all') || intermediates === undefined ? new Set<string>() : intermediates();
+    return listed.filter((i) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>').length > 0 || !hidden.has(i.Id)).filter(imageFilter(filtersParam(ctx.query), byRef));
   });
   r.add('GET', '/images/{name}/json', (ctx) => images.inspect(ctx.params['name']!));
   r.add('POST', '/images/{name}/tag', async (ctx) => {

@@ -2,6 +2,7 @@
 import type { StackService } from '../../daemon/stack-service.js';
 import type { Engine } from '../../engine/engine.js';
 import { Router } from '../router.js';
+import { BuildCache } from '../../engine/build/cache.js';
 import { buildRoutes } from './build.js';
 import { containerRoutes } from './containers.js';
 import { imageRoutes } from './images.js';
@@ -26,12 +27,13 @@ export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo
   const r = new Router();
   systemRoutes(r, engine, host);
   containerRoutes(r, engine);
-  imageRoutes(r, engine, host, registry);
+  const buildCache = new BuildCache(host.root);
+  imageRoutes(r, engine, host, registry, () => buildCache.imageIds());
   if (registry !== undefined) registryRoutes(r, engine, registry);
   volumeRoutes(r, engine);
   stackRoutes(r, engine, stacks);
   networkRoutes(r, engine);
   snapshotRoutes(r, engine);
-  buildRoutes(r, engine, host, registry);
+  buildRoutes(r, engine, host, registry, buildCache);
   return r;
 }

@@ -4,10 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { ERROR_CODES, GantryError, usageError, type ErrorCode } from '../../common/errors.js';
 import { contextPath, loadDockerignore, walkContext } from '../../engine/build/context.js';
 import { parseBuildArgs } from '../../engine/build/args.js';
 import { contextTar } from '../../engine/build/tar-writer.js';
+import { MAX_DOCKERFILE_BYTES } from '../../engine/build/parse.js';
+import { BLOCK } from '../../engine/images/tar.js';
 import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
 import { connectDaemon } from '../client.js';
 import { jsonLines } from '../http.js';
@@ -53,6 +56,21 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The first `n` bytes of stdin (fewer when it ends), and the rest of it as a stream. */
+async function peekStdin(n: number): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
+  const it = (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const parts: Buffer[] = [];
+  let size = 0;
+  while (size < n) {
+    const next = await it.next();
+    if (next.done === true) break;
+    parts.push(next.value);
+    size += next.value.length;
+  }
+  const rest: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => it };
+  return { head: Buffer.concat(parts), rest };
+}
+
 async function build(args: string[], g: GlobalOptions): Promise<number> {
   const p = parseArgs(args, BUILD_FLAGS);
   const [path] = p.positionals;
@@ -70,9 +88,22 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   let body: NodeJS.ReadableStream;
   let dockerfile = 'Dockerfile';
   if (path === '-') {
-    // A tar on stdin is the context (as docker build - with a tar).
-    body = process.stdin;
-    if (file !== undefined) dockerfile = file;
+    // As docker build -: a tar (plain or gzip) on stdin is the context; anything else is a Dockerfile alone.
+    const { head, rest } = await peekStdin(BLOCK);
+    const isTar = (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) || head.subarray(257, 262).toString('latin1') === 'ustar';
+    if (isTar) {
+      body = Readable.from((async function* () { yield head; yield* rest; })());
+      if (file !== undefined) dockerfile = file;
+    } else {
+      const chunks = [head];
+      let size = head.length;
+      for await (const c of rest) {
+        size += (c as Buffer).length;
+        if (size > MAX_DOCKERFILE_BYTES) throw usageError(`the Dockerfile on stdin is larger than ${MAX_DOCKERFILE_BYTES} bytes`, 'a Dockerfile holds instructions; send a context tar for files');
+        chunks.push(c as Buffer);
+      }
+      body = contextTar('', [], [{ name: 'Dockerfile', content: Buffer.concat(chunks) }]);
+    }
   } else {
     const root = resolve(path);
     if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`the build context ${path} is not a directory`, 'gantry build PATH builds the directory PATH; - reads a tar from stdin');

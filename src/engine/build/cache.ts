@@ -49,6 +49,17 @@ export class BuildCache {
     renameSync(tmp, file);
   }
 
+  /** The images entries name: the build's intermediate images (`images` hides them unless -a, as Docker does). */
+  imageIds(): Set<string> {
+    const out = new Set<string>();
+    for (const name of readdirSync(this.dir)) {
+      const m = /^([0-9a-f]{64})\.json$/.exec(name);
+      const entry = m === null ? undefined : this.get(`sha256:${m[1]}`);
+      if (entry !== undefined) out.add(entry.image);
+    }
+    return out;
+  }
+
   /** `builder prune`: removes every entry; returns how many there were. */
   prune(): number {
     let n = 0;

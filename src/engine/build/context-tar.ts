@@ -55,6 +55,10 @@ export async function extractChecked(body: Readable, tmpRoot: string, limits: La
     await pipeline(body, sniff, new LayerBudget(limits, () => sniff.compressedBytes), new WhiteoutTransform({ maxEntries: limits.maxEntries }), tar.stdin)
       .catch((e: unknown) => { streamError = e; });
     const code = await exited;
+    // The layer checks name the archive a layer; here it is the build context.
+    if (streamError instanceof GantryError && streamError.code === 'INVALID_IMAGE_ARCHIVE') {
+      throw new GantryError('BUILD_CONTEXT_INVALID', streamError.message.replace(/^the layer/, 'the build context'), { hint: 'send the context as a tar archive (plain or gzip); gantry build and docker build do that for you' });
+    }
     if (streamError instanceof GantryError) throw streamError;
     if (code !== 0 || streamError !== undefined) {
       throw new GantryError('BUILD_CONTEXT_INVALID', `the build context could not be extracted: ${stderr.trim().split('\n').slice(-2).join('; ') || String(streamError)}`, {

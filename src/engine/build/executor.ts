@@ -6,7 +6,8 @@
 // changes committed as a layer, the container removed whatever happens; COPY/ADD and WORKDIR make layers
 // directly (files.ts); metadata steps change the config with an empty-layer history entry (config-step.ts).
 // Progress is Docker's classic builder's JSON stream: `{"stream": "Step 1/6 : FROM busybox\n"}` … `{"aux": {"ID": …}}`.
-import { constants } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { GantryError } from '../../common/errors.js';
@@ -20,6 +21,7 @@ import type { BuildCache } from './cache.js';
 import { stepCacheKey } from './cache-key.js';
 import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, runCreatedBy, workdirPath } from './config-step.js';
 import { contextPath, digestSources, loadDockerignore, resolveSourcePath, selectSources, walkContext, type ContextEntry, type ContextListing } from './context.js';
+import { extractChecked } from './context-tar.js';
 import { extractFromImage, isDirInImage, layerFromDir, makeDirs, removeDir, resolveChown, stageCopies, stagingDir, type CopyItem } from './files.js';
 import type { AddInstruction, CopyInstruction, Instruction, RunInstruction } from './model.js';
 import { MAX_DOCKERFILE_BYTES, parseDockerfile } from './parse.js';
@@ -68,6 +70,19 @@ export interface BuildResult {
 interface State {
   readonly image: ImageRecord | undefined;
   readonly config: OciImageConfig;
+}
+
+/** Whether the context file starts like a tar (ustar magic) or a gzip stream: what ADD extracts. */
+async function isArchive(path: string): Promise<boolean> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => undefined);
+  if (handle === undefined) return false;
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await handle.read(head, 0, 512, 0);
+    return (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) || (bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar');
+  } finally {
+    await handle.close();
+  }
 }
 
 const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
@@ -279,6 +294,11 @@ export class BuildExecutor {
     if (state.image === undefined || state.image.layers.length === 0) {
       throw new GantryError('DOCKERFILE_INVALID', `RUN ${stepText(run).slice(4)}: the stage has no files to run a command in (FROM scratch)`, { hint: 'COPY a program into the stage first, or start FROM an image with a shell' });
     }
+    if (run.mounts.length > 0 || run.security === 'insecure') {
+      throw new GantryError('UNSUPPORTED', `${stepText(run)}: ${run.mounts.length > 0 ? `RUN --mount=type=${run.mounts[0]?.type}` : 'RUN --security=insecure'} is not supported by this builder yet`, {
+        hint: 'COPY what the step needs into the stage instead of mounting it',
+      });
+    }
     const program = runProgram(run);
     const shell = fields.Shell ?? DEFAULT_SHELL;
     const argv = program.kind === 'exec' ? [...program.args] : [...shell, program.kind === 'shell' ? program.script : program.content];
@@ -315,7 +335,7 @@ export class BuildExecutor {
     } finally {
       this.req.signal.removeEventListener('abort', abort);
       await engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => undefined);
-      this.say(` ---> Removed intermediate container ${short(c.id)}`);
+      this.say(`Removing intermediate container ${short(c.id)}`);
     }
   }
 
@@ -376,7 +396,16 @@ export class BuildExecutor {
           items.push({ base: got.dir, path: got.name, isDir: got.isDir });
         }
       } else {
-        for (const s of inst.sources) items.push(...this.contextItems(inst, s));
+        for (const s of inst.sources) {
+          for (const item of this.contextItems(inst, s)) {
+            // ADD extracts a local tar archive (plain or gzip) into the destination, with the layer checks.
+            if (inst.kind === 'ADD' && !item.isDir && await isArchive(join(item.base, item.path))) {
+              const dir = await extractChecked(createReadStream(join(item.base, item.path)), this.deps.tmpDir, this.deps.limits, 'add-');
+              cleanup.push(dir);
+              items.push({ base: dir, path: '', isDir: true });
+            } else items.push(item);
+          }
+        }
       }
       const owner = inst.chown !== undefined ? await resolveChown(inst.chown, lowers) : from === undefined ? { uid: 0, gid: 0 } : undefined;
       let mode: number | undefined;
@@ -387,7 +416,8 @@ export class BuildExecutor {
       await stageCopies(staging, items, { dest, destIsDir, owner, mode });
       const layer = await layerFromDir(this.images, staging, this.topChain(state));
       const what = items.length === 1 ? (items[0]?.isDir === true ? 'dir' : 'file') : 'multi';
-      const image = await this.commit(state, fields, `/bin/sh -c #(nop) ${inst.kind} ${what}:${digest.replace(/^[a-z]+:/, '').slice(0, 64)} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
+      const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1] ?? createHash('sha256').update(digest).digest('hex');
+      const image = await this.commit(state, fields, `/bin/sh -c #(nop) ${inst.kind} ${what}:${hex} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
       return { image, config: image.config };
     } finally {
       for (const d of cleanup) await removeDir(d);
