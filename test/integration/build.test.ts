@@ -139,6 +139,30 @@ describe('gantry build', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     assert.equal(d.ok(['run', '--rm', 'multi:1']).trim(), 'compiled');
     const target = d.ok(['build', '--target', 'unused', '-t', 'multi:unused', dir]);
     assert.match(target, /should-not-run/);
+
+    // Two independent stages (one wave, built at once): their output still reads in plan order.
+    const wave = context({
+      Dockerfile: [
+        'FROM busybox AS a', 'RUN echo from-a > /a',
+        'FROM busybox AS b', 'RUN echo from-b > /b',
+        'FROM busybox', 'COPY --from=a /a /a', 'COPY --from=b /b /b', 'CMD ["cat", "/a", "/b"]', '',
+      ].join('\n'),
+    });
+    const both = d.ok(['build', '-t', 'multi:wave', wave]);
+    const steps = [...both.matchAll(/Step (\d+)\/8 :/g)].map((m) => Number(m[1]));
+    assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8], both);
+    assert.equal(d.ok(['run', '--rm', 'multi:wave']).trim(), 'from-a\nfrom-b');
+  });
+
+  test('ONBUILD triggers of the base image run after its FROM, and the new image does not inherit them', () => {
+    const parent = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /t\n' });
+    d.ok(['build', '-t', 'withtrigger:1', parent]);
+    const child = context({ Dockerfile: 'FROM withtrigger:1\nCMD ["cat", "/t"]\n' });
+    const out = d.ok(['build', '-t', 'child:1', child]);
+    assert.match(out, /# Executing 1 build trigger/);
+    assert.equal(d.ok(['run', '--rm', 'child:1']).trim(), 'triggered');
+    const inspect = JSON.parse(d.ok(['image', 'inspect', 'child:1']))[0] as { Config: { OnBuild?: string[] | null } };
+    assert.ok(inspect.Config.OnBuild === undefined || inspect.Config.OnBuild === null || inspect.Config.OnBuild.length === 0);
   });
 
   test('.dockerignore excludes a file and the COPY error says so; builder prune empties the cache', () => {

@@ -66,6 +66,42 @@ export interface BuildResult {
   readonly cached: number;
 }
 
+/** Where a stage's messages go (a stage built beside another is buffered, then shown in order) and its step number. */
+interface Out {
+  emit(m: BuildMessage): void;
+  say(text: string): void;
+  step: number;
+}
+
+function outOf(emit: (m: BuildMessage) => void, step: number): Out {
+  return { emit, say: (text) => emit({ stream: text.endsWith('\n') ? text : `${text}\n` }), step };
+}
+
+/**
+ * Shows the messages of stages that run at once in their plan order: the first streams live, the others are
+ * buffered until those before them are done.
+ */
+export class OrderedOutput {
+  #live = 0;
+  readonly #buffers: BuildMessage[][];
+  readonly #done: boolean[];
+  constructor(private readonly emit: (m: BuildMessage) => void, count: number) {
+    this.#buffers = Array.from({ length: count }, () => []);
+    this.#done = Array.from({ length: count }, () => false);
+  }
+  sink(k: number): (m: BuildMessage) => void {
+    return (m) => { if (k === this.#live) this.emit(m); else this.#buffers[k]?.push(m); };
+  }
+  finished(k: number): void {
+    this.#done[k] = true;
+    while (this.#done[this.#live] === true && this.#live < this.#done.length - 1) {
+      this.#live++;
+      for (const m of this.#buffers[this.#live] ?? []) this.emit(m);
+      this.#buffers[this.#live] = [];
+    }
+  }
+}
+
 /** A stage's state between steps: the image so far (undefined only for scratch before a layer) and its config. */
 interface State {
   readonly image: ImageRecord | undefined;
@@ -115,7 +151,6 @@ async function readDockerfile(listing: ContextListing, name: string): Promise<{ 
 }
 
 export class BuildExecutor {
-  #step = 0;
   #total = 0;
   #executed = 0;
   #cached = 0;
@@ -126,10 +161,6 @@ export class BuildExecutor {
   #emptyDir = '';
 
   constructor(private readonly req: BuildRequest, private readonly deps: BuildDeps, private readonly emit: (m: BuildMessage) => void) {}
-
-  private say(text: string): void {
-    this.emit({ stream: text.endsWith('\n') ? text : `${text}\n` });
-  }
 
   private get images(): Engine['images'] {
     return this.deps.engine.images;
@@ -147,30 +178,49 @@ export class BuildExecutor {
     this.#stages = plan.stages;
     this.#total = plan.order.reduce((n, i) => n + 1 + (plan.stages[i]?.instructions.length ?? 0), 0) + (Object.keys(req.labels).length > 0 ? 1 : 0);
     const declared = new Set(plan.globals.declared);
+    const top = outOf(this.emit, this.#total);
     this.#emptyDir = await stagingDir(this.deps.tmpDir);
     try {
-      for (const index of plan.order) {
-        const stage = plan.stages[index] as Stage;
-        const { state, scope } = await this.runStage(stage, (baseEnv) => new StageScope({ dockerfile, buildArgs: req.buildArgs, platform }, plan.globals, baseEnv));
-        for (const d of scope.declared) declared.add(d);
-        this.#results.set(index, state);
+      // Step numbers follow the plan's order; the stages of one wave depend only on earlier waves: they run at once.
+      const firstStep = new Map<number, number>();
+      let n = 0;
+      for (const index of plan.order) { firstStep.set(index, n + 1); n += 1 + (plan.stages[index]?.instructions.length ?? 0); }
+      for (const wave of plan.waves) {
+        const ordered = [...wave].sort((a, b) => plan.order.indexOf(a) - plan.order.indexOf(b));
+        const output = new OrderedOutput(this.emit, ordered.length);
+        const siblings = new AbortController();
+        const signal = AbortSignal.any([req.signal, siblings.signal]);
+        await Promise.all(ordered.map(async (index, k) => {
+          const stage = plan.stages[index] as Stage;
+          try {
+            const o = outOf(output.sink(k), (firstStep.get(index) ?? 1) - 1);
+            const { state, scope } = await this.runStage(o, stage, signal, (baseEnv) => new StageScope({ dockerfile, buildArgs: req.buildArgs, platform }, plan.globals, baseEnv));
+            for (const d of scope.declared) declared.add(d);
+            this.#results.set(index, state);
+          } catch (e) {
+            siblings.abort(e);
+            throw e;
+          } finally {
+            output.finished(k);
+          }
+        }));
       }
       let final = this.#results.get(plan.target.index) as State;
       if (Object.keys(req.labels).length > 0) {
         const pairs = Object.entries(req.labels).map(([key, value]) => ({ key, value }));
         const inst: Instruction = { kind: 'LABEL', pairs, range: { line: 0, col: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${p.key}=${JSON.stringify(p.value)}`).join(' ')}` };
-        this.say(`Step ${++this.#step}/${this.#total} : ${inst.original}`);
-        final = await this.metadataStep(final, inst, new Map(), false);
+        top.say(`Step ${this.#total}/${this.#total} : ${inst.original}`);
+        final = await this.metadataStep(top, final, inst, new Map(), false);
       }
       const warning = unusedBuildArgsWarning(req.buildArgs, declared);
-      if (warning !== undefined) this.say(warning);
+      if (warning !== undefined) top.say(warning);
       const image = final.image ?? await this.commit(final, final.config.config ?? {}, undefined, undefined);
       this.emit({ aux: { ID: image.id } });
-      this.say(`Successfully built ${short(image.id)}`);
+      top.say(`Successfully built ${short(image.id)}`);
       for (const t of req.tags) {
         await this.images.tag(image.id, t);
         this.deps.engine.events.emit('image', 'tag', image.id, { name: t });
-        this.say(`Successfully tagged ${t}`);
+        top.say(`Successfully tagged ${t}`);
       }
       return { imageId: image.id, executed: this.#executed, cached: this.#cached };
     } finally {
@@ -178,7 +228,7 @@ export class BuildExecutor {
     }
   }
 
-  private async base(stage: Stage): Promise<State> {
+  private async base(o: Out, stage: Stage): Promise<State> {
     const ref = stage.from.image;
     const byName = this.#stages.find((s) => s.index < stage.index && s.name !== undefined && s.name === ref.toLowerCase());
     if (byName !== undefined) {
@@ -186,57 +236,71 @@ export class BuildExecutor {
       if (built !== undefined) return built;
     }
     if (ref.toLowerCase() === 'scratch') return { image: undefined, config: scratchConfig() };
-    const image = await this.image(ref, this.req.pull);
+    const image = await this.image(o, ref, this.req.pull);
     return { image, config: structuredClone(image.config) };
   }
 
   /** An image from the store, pulled when missing (or always with `pull`). */
-  private async image(ref: string, pull: boolean): Promise<ImageRecord> {
+  private async image(o: Out, ref: string, pull: boolean): Promise<ImageRecord> {
     const found = this.images.resolve(ref);
     if (found !== undefined && !pull) return found;
     if (this.deps.pull === undefined) {
       if (found !== undefined) return found;
       throw new GantryError('IMAGE_NOT_FOUND', `FROM ${ref}: no such image, and this daemon cannot pull`, { hint: `import or load it first (gantry images lists what is here)` });
     }
-    await this.deps.pull(ref, this.emit);
+    await this.deps.pull(ref, o.emit);
     return this.images.get(ref);
   }
 
   /** Runs one stage; `makeScope` gets the base image's Env (what ENV and ARG substitution see first). */
-  private async runStage(stage: Stage, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scope: StageScope }> {
-    this.say(`Step ${++this.#step}/${this.#total} : ${stepText(stage.from)}`);
-    let state = await this.base(stage);
-    if (state.image !== undefined) this.say(` ---> ${short(state.image.id)}`);
+  private async runStage(o: Out, stage: Stage, signal: AbortSignal, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scope: StageScope }> {
+    o.say(`Step ${++o.step}/${this.#total} : ${stepText(stage.from)}`);
+    let state = await this.base(o, stage);
     const scoped = makeScope(state.config.config?.Env ?? []);
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (triggers.length > 0) {
+      // The base image's ONBUILD triggers run first, as part of FROM; the new image does not inherit them.
+      const config = structuredClone(state.config);
+      delete config.config?.OnBuild;
+      state = { image: state.image, config };
+      o.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
+      const parsed = parseDockerfile(`FROM scratch\n${triggers.join('\n')}\n`, `ONBUILD of ${stage.from.image}`).instructions.slice(1);
+      let cmdSet = false;
+      for (const inst of parsed) {
+        signal.throwIfAborted();
+        ({ state, cmdSet } = await this.step(o, state, inst, scoped, cmdSet, signal));
+      }
+    }
+    if (state.image !== undefined) o.say(` ---> ${short(state.image.id)}`);
     let cmdSet = false;
     for (const inst of stage.instructions) {
-      this.req.signal.throwIfAborted();
-      this.say(`Step ${++this.#step}/${this.#total} : ${stepText(inst)}`);
-      const applied = scoped.apply(inst);
-      const instruction = applied.instruction;
-      switch (instruction.kind) {
-        case 'RUN':
-          state = await this.cachedStep(state, instruction, applied.args, undefined, { network: this.req.network }, () => this.runStep(state, instruction, applied.args));
-          break;
-        case 'COPY':
-        case 'ADD': {
-          const digest = await this.sourcesDigest(instruction);
-          state = await this.cachedStep(state, instruction, applied.args, digest, {}, () => this.copyStep(state, instruction, digest));
-          break;
-        }
-        case 'WORKDIR':
-          state = await this.cachedStep(state, instruction, applied.args, undefined, {}, () => this.workdirStep(state, instruction));
-          break;
-        default:
-          state = await this.metadataStep(state, instruction, applied.args, cmdSet);
-          if (instruction.kind === 'CMD') cmdSet = true;
-      }
+      signal.throwIfAborted();
+      o.say(`Step ${++o.step}/${this.#total} : ${stepText(inst)}`);
+      ({ state, cmdSet } = await this.step(o, state, inst, scoped, cmdSet, signal));
     }
     return { state, scope: scoped };
   }
 
+  private async step(o: Out, state: State, inst: Instruction, scoped: StageScope, cmdSet: boolean, signal: AbortSignal): Promise<{ state: State; cmdSet: boolean }> {
+    const applied = scoped.apply(inst);
+    const instruction = applied.instruction;
+    switch (instruction.kind) {
+      case 'RUN':
+        return { state: await this.cachedStep(o, state, instruction, applied.args, undefined, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, signal)), cmdSet };
+      case 'COPY':
+      case 'ADD': {
+        const digest = await this.sourcesDigest(o, instruction);
+        return { state: await this.cachedStep(o, state, instruction, applied.args, digest, {}, () => this.copyStep(o, state, instruction, digest)), cmdSet };
+      }
+      case 'WORKDIR':
+        return { state: await this.cachedStep(o, state, instruction, applied.args, undefined, {}, () => this.workdirStep(state, instruction)), cmdSet };
+      default:
+        return { state: await this.metadataStep(o, state, instruction, applied.args, cmdSet), cmdSet: cmdSet || instruction.kind === 'CMD' };
+    }
+  }
+
   /** Reuses the step's cached image when its key matches (unless --no-cache), else runs it and stores the result. */
-  private async cachedStep(state: State, instruction: Instruction, args: ReadonlyMap<string, string>, sourcesDigest: string | undefined,
+  private async cachedStep(o: Out, state: State, instruction: Instruction, args: ReadonlyMap<string, string>, sourcesDigest: string | undefined,
     extra: Record<string, string>, run: () => Promise<State>): Promise<State> {
     const key = stepCacheKey({ parent: state.image?.id ?? 'scratch', instruction, args, sourcesDigest, extra: { ...extra, platform: `${state.config.os}/${state.config.architecture}` } });
     if (!this.req.noCache) {
@@ -244,8 +308,8 @@ export class BuildExecutor {
       const image = hit === undefined ? undefined : this.images.resolve(hit.image);
       if (image !== undefined) {
         this.#cached++;
-        this.say(' ---> Using cache');
-        this.say(` ---> ${short(image.id)}`);
+        o.say(' ---> Using cache');
+        o.say(` ---> ${short(image.id)}`);
         return { image, config: structuredClone(image.config) };
       }
     }
@@ -253,12 +317,12 @@ export class BuildExecutor {
     const next = await run();
     const image = next.image ?? await this.commit(next, next.config.config ?? {}, undefined, undefined);
     this.deps.cache.put(key, image.id);
-    this.say(` ---> ${short(image.id)}`);
+    o.say(` ---> ${short(image.id)}`);
     return { image, config: image.config };
   }
 
-  private async metadataStep(state: State, applied: Instruction, args: ReadonlyMap<string, string>, cmdSet: boolean): Promise<State> {
-    return this.cachedStep(state, applied, args, undefined, { cmdSet: String(cmdSet) }, async () => {
+  private async metadataStep(o: Out, state: State, applied: Instruction, args: ReadonlyMap<string, string>, cmdSet: boolean): Promise<State> {
+    return this.cachedStep(o, state, applied, args, undefined, { cmdSet: String(cmdSet) }, async () => {
       const fields = applyMetadata(applied, state.config.config ?? {}, cmdSet);
       const image = await this.commit(state, fields, metadataCreatedBy(applied, fields), undefined, applied.kind === 'MAINTAINER' ? applied.maintainer : undefined);
       return { image, config: image.config };
@@ -289,7 +353,7 @@ export class BuildExecutor {
 
   // ------------------------------------------------------------------ RUN
 
-  private async runStep(state: State, run: RunInstruction, args: ReadonlyMap<string, string>): Promise<State> {
+  private async runStep(o: Out, state: State, run: RunInstruction, args: ReadonlyMap<string, string>, signal: AbortSignal): Promise<State> {
     const fields = state.config.config ?? {};
     if (state.image === undefined || state.image.layers.length === 0) {
       throw new GantryError('DOCKERFILE_INVALID', `RUN ${stepText(run).slice(4)}: the stage has no files to run a command in (FROM scratch)`, { hint: 'COPY a program into the stage first, or start FROM an image with a shell' });
@@ -310,32 +374,32 @@ export class BuildExecutor {
     spec.workingDir = fields.WorkingDir || undefined;
     spec.user = fields.User || undefined;
     spec.healthcheck = 'none';
-    spec.labels = { 'gantry.build.step': String(this.#step) };
+    spec.labels = { 'gantry.build.step': String(o.step) };
     const network = run.network ?? this.req.network;
     spec.host.networkMode = network === 'default' ? 'bridge' : network;
     const { engine } = this.deps;
     const c = await engine.createContainer(spec);
-    this.say(` ---> Running in ${short(c.id)}`);
+    o.say(` ---> Running in ${short(c.id)}`);
     const abort = (): void => { void engine.killContainer(c.id).catch(() => undefined); };
-    this.req.signal.addEventListener('abort', abort, { once: true });
+    signal.addEventListener('abort', abort, { once: true });
     try {
       await engine.startContainer(c.id);
       const output = new AbortController();
-      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) this.emit({ stream: entry.text });
+      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) o.emit({ stream: entry.text });
       const code = await engine.waitContainer(c.id);
-      this.req.signal.throwIfAborted();
+      signal.throwIfAborted();
       if (code !== 0) {
         throw new GantryError('BUILD_STEP_FAILED', `The command '${argv.join(' ')}' returned a non-zero code: ${code}`, {
-          hint: `step ${this.#step} (${stepText(run)}) failed; its output is above`, detail: { step: this.#step, exitCode: code },
+          hint: `step ${o.step} (${stepText(run)}) failed; its output is above`, detail: { step: o.step, exitCode: code },
         });
       }
       const layer = await engine.containerLayer(c.id);
       const image = await this.commit(state, fields, runCreatedBy(argv, args), layer);
       return { image, config: image.config };
     } finally {
-      this.req.signal.removeEventListener('abort', abort);
+      signal.removeEventListener('abort', abort);
       await engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => undefined);
-      this.say(`Removing intermediate container ${short(c.id)}`);
+      o.say(`Removing intermediate container ${short(c.id)}`);
     }
   }
 
@@ -347,7 +411,7 @@ export class BuildExecutor {
     return index === undefined ? undefined : this.#results.get(index);
   }
 
-  private async sourcesDigest(inst: CopyInstruction | AddInstruction): Promise<string> {
+  private async sourcesDigest(o: Out, inst: CopyInstruction | AddInstruction): Promise<string> {
     for (const s of inst.sources) {
       if (inst.kind === 'ADD' && /^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
         throw new GantryError('UNSUPPORTED', `ADD ${s}: fetching URLs is not supported by this builder (its steps have no network)`, { hint: 'download the file into the build context and ADD or COPY it from there' });
@@ -355,7 +419,7 @@ export class BuildExecutor {
     }
     if (inst.kind === 'COPY' && inst.from !== undefined) {
       const stage = this.fromImageOf(inst.from);
-      const image = stage?.image ?? (stage === undefined ? await this.image(inst.from, false) : undefined);
+      const image = stage?.image ?? (stage === undefined ? await this.image(o, inst.from, false) : undefined);
       return `from:${image?.id ?? 'scratch'}:${JSON.stringify(inst.sources)}`;
     }
     const entries: ContextEntry[] = [];
@@ -375,7 +439,7 @@ export class BuildExecutor {
     return [{ base: this.#listing.root, path, isDir: path === '' || entry?.type === 'dir' }];
   }
 
-  private async copyStep(state: State, inst: CopyInstruction | AddInstruction, digest: string): Promise<State> {
+  private async copyStep(o: Out, state: State, inst: CopyInstruction | AddInstruction, digest: string): Promise<State> {
     const fields = state.config.config ?? {};
     const lowers = this.layerDirs(state);
     const dest = inst.dest.startsWith('/') ? inst.dest : posix.join(fields.WorkingDir || '/', inst.dest);
@@ -389,7 +453,7 @@ export class BuildExecutor {
       const from = inst.kind === 'COPY' ? inst.from : undefined;
       if (from !== undefined) {
         const stage = this.fromImageOf(from);
-        const src = stage ?? { image: await this.image(from, false), config: scratchConfig() };
+        const src = stage ?? { image: await this.image(o, from, false), config: scratchConfig() };
         for (const s of inst.sources) {
           const got = await extractFromImage(this.layerDirs(src), s, this.deps.tmpDir, this.deps.limits, this.#emptyDir);
           cleanup.push(got.dir);

@@ -13,6 +13,7 @@ import { applyMetadata, metadataCreatedBy, runCreatedBy } from '../../../src/eng
 import { BuildCache } from '../../../src/engine/build/cache.js';
 import { contextTar } from '../../../src/engine/build/tar-writer.js';
 import { extractContext } from '../../../src/engine/build/context-tar.js';
+import { OrderedOutput, type BuildMessage } from '../../../src/engine/build/executor.js';
 import { DEFAULT_LAYER_LIMITS } from '../../../src/engine/images/limits.js';
 import type { ImageConfigFields } from '../../../src/engine/images/oci.js';
 import { craftTar, HOSTILE } from '../../helpers/craft-tar.js';
@@ -121,4 +122,23 @@ describe('the context tar', () => {
       assert.equal(existsSync(join(root, '..', 'escape')), false);
     });
   }
+});
+
+describe('stages built at once', () => {
+  test('their messages are shown in plan order: the first live, the others once those before them are done', () => {
+    const seen: string[] = [];
+    const out = new OrderedOutput((m: BuildMessage) => { if ('stream' in m) seen.push(m.stream); }, 3);
+    const [a, b, c] = [out.sink(0), out.sink(1), out.sink(2)];
+    b({ stream: 'b1' });
+    a({ stream: 'a1' });
+    c({ stream: 'c1' });
+    out.finished(2);
+    assert.deepEqual(seen, ['a1']);
+    b({ stream: 'b2' });
+    out.finished(0);
+    assert.deepEqual(seen, ['a1', 'b1', 'b2']);
+    b({ stream: 'b3' });
+    out.finished(1);
+    assert.deepEqual(seen, ['a1', 'b1', 'b2', 'b3', 'c1']);
+  });
 });
