@@ -11,6 +11,9 @@ import { BuildExecutor, type BuildMessage, type BuildNetwork } from '../../engin
 import { removeDir } from '../../engine/build/files.js';
 import type { Engine } from '../../engine/engine.js';
 import { parseReference } from '../../engine/images/reference.js';
+import { credentialsOf, type AuthConfig } from '../../engine/registry/auth-header.js';
+import { loginDomain, referenceDomain } from '../../engine/registry/endpoint.js';
+import type { Credentials } from '../../engine/registry/transport.js';
 import type { RegistryService } from '../../engine/registry/service.js';
 import { boolParam, type Router } from '../router.js';
 
@@ -25,6 +28,30 @@ function jsonMap(raw: string | null, name: string): Map<string, string> {
     else if (v !== null) throw new GantryError('INVALID_ARGUMENT', `${name}: the value of ${k} is not a string`, { hint: `${name} is a JSON object of strings` });
   }
   return out;
+}
+
+/** Cap on X-Registry-Config (a map of a few AuthConfigs). */
+const MAX_REGISTRY_CONFIG = 64 * 1024;
+
+/**
+ * The classic builder's `X-Registry-Config`: base64 JSON `{"<registry>": AuthConfig}` (docker sends every registry it
+ * has credentials for); returns a lookup by image reference for FROM's pulls. Credentials are never echoed.
+ */
+function registryConfig(header: string | string[] | undefined): (ref: string) => Credentials | undefined {
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || raw.trim() === '') return () => undefined;
+  if (raw.length > MAX_REGISTRY_CONFIG) throw new GantryError('INVALID_ARGUMENT', 'the X-Registry-Config header is too long', { hint: 'it carries a few registries\' credentials' });
+  let parsed: unknown;
+  try { parsed = JSON.parse(Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')); } catch {
+    throw new GantryError('INVALID_ARGUMENT', 'the X-Registry-Config header is not base64-encoded JSON', { hint: 'it carries {"REGISTRY": {"username": …, "password": …}} as base64' });
+  }
+  const byDomain = new Map<string, AuthConfig>();
+  if (parsed !== null && typeof parsed === 'object') {
+    for (const [key, value] of Object.entries(parsed)) if (value !== null && typeof value === 'object') byDomain.set(loginDomain(key), value as AuthConfig);
+  }
+  return (ref) => {
+    try { return credentialsOf(byDomain.get(referenceDomain(ref))); } catch { return undefined; }
+  };
 }
 
 function networkOf(raw: string | null): BuildNetwork {
@@ -47,6 +74,7 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
     const labels = Object.fromEntries(jsonMap(q.get('labels'), 'labels'));
     const network = networkOf(q.get('networkmode'));
     const quiet = boolParam(q, 'q');
+    const credentials = registryConfig(ctx.req.headers['x-registry-config']);
     const res = ctx.res as ServerResponse;
     const aborted = new AbortController();
     res.on('close', () => { if (!res.writableFinished) aborted.abort(new GantryError('INTERNAL', 'the client went away')); });
@@ -63,7 +91,7 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
       }, {
         engine, cache, tmpDir, limits: engine.images.layers.limits,
         pull: registry === undefined ? undefined : async (ref, out) => {
-          await registry.pull({ reference: ref }, (p) => {
+          await registry.pull({ reference: ref, credentials: credentials(ref) }, (p) => {
             if (p.status !== undefined && p.status !== 'Downloading' && p.status !== 'Extracting') out({ stream: `${p.id !== undefined ? `${p.id}: ` : ''}${p.status}\n` });
           });
         },

@@ -9,7 +9,8 @@ import { ERROR_CODES, GantryError, usageError, type ErrorCode } from '../../comm
 import { contextPath, loadDockerignore, walkContext } from '../../engine/build/context.js';
 import { parseBuildArgs } from '../../engine/build/args.js';
 import { contextTar } from '../../engine/build/tar-writer.js';
-import { MAX_DOCKERFILE_BYTES } from '../../engine/build/parse.js';
+import { MAX_DOCKERFILE_BYTES, parseDockerfile } from '../../engine/build/parse.js';
+import { authsForImages } from '../docker-config.js';
 import { BLOCK } from '../../engine/images/tar.js';
 import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
 import { connectDaemon } from '../client.js';
@@ -56,6 +57,23 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Docker's `X-Registry-Config` for the registries of the Dockerfile's FROM and COPY --from images: the stored
+ * credentials (config.json, credential helpers), base64url JSON keyed by registry, as the docker CLI sends it.
+ */
+function registryConfigHeader(text: string | undefined): Record<string, string> {
+  if (text === undefined) return {};
+  let images: string[];
+  try {
+    images = parseDockerfile(text, 'Dockerfile').instructions.flatMap((i) => (i.kind === 'FROM' ? [i.image] : i.kind === 'COPY' && i.from !== undefined ? [i.from] : []))
+      .filter((i) => !i.includes('$') && i.toLowerCase() !== 'scratch');
+  } catch {
+    return {}; // the daemon reports the Dockerfile's errors, located
+  }
+  const auths = authsForImages(images);
+  return Object.keys(auths).length === 0 ? {} : { 'X-Registry-Config': Buffer.from(JSON.stringify(auths)).toString('base64url') };
+}
+
 /** The first `n` bytes of stdin (fewer when it ends), and the rest of it as a stream. */
 async function peekStdin(n: number): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
   const it = (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -87,6 +105,8 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
 
   let body: NodeJS.ReadableStream;
   let dockerfile = 'Dockerfile';
+  /** The Dockerfile's text when the CLI has it (not inside a tar on stdin): its FROM images get credentials. */
+  let dockerfileText: string | undefined;
   if (path === '-') {
     // As docker build -: a tar (plain or gzip) on stdin is the context; anything else is a Dockerfile alone.
     const { head, rest } = await peekStdin(BLOCK);
@@ -102,7 +122,9 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
         if (size > MAX_DOCKERFILE_BYTES) throw usageError(`the Dockerfile on stdin is larger than ${MAX_DOCKERFILE_BYTES} bytes`, 'a Dockerfile holds instructions; send a context tar for files');
         chunks.push(c as Buffer);
       }
-      body = contextTar('', [], [{ name: 'Dockerfile', content: Buffer.concat(chunks) }]);
+      const content = Buffer.concat(chunks);
+      dockerfileText = content.toString('utf8');
+      body = contextTar('', [], [{ name: 'Dockerfile', content }]);
     }
   } else {
     const root = resolve(path);
@@ -111,7 +133,9 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
     let dockerfileHost: string | undefined;
     if (file === '-') {
       dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
-      extra.push({ name: dockerfile, content: await readStdin() });
+      const content = await readStdin();
+      dockerfileText = content.toString('utf8');
+      extra.push({ name: dockerfile, content });
     } else if (file !== undefined) {
       dockerfileHost = resolve(file);
       const rel = relative(root, dockerfileHost);
@@ -120,6 +144,9 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
         dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
         extra.push({ name: dockerfile, content: readFileSync(dockerfileHost) });
       } else dockerfile = rel;
+    }
+    if (dockerfileText === undefined) {
+      try { dockerfileText = readFileSync(dockerfileHost ?? join(root, dockerfile), 'utf8'); } catch { /* the daemon names the missing Dockerfile */ }
     }
     const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile));
     const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'] });
@@ -133,7 +160,7 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
       nocache: bool(p, 'no-cache') || undefined, pull: bool(p, 'pull') || undefined, labels: JSON.stringify(labels), q: quiet || undefined,
       networkmode: network === 'bridge' ? 'default' : network, rm: true,
     },
-    bodyStream: body, headers: { 'Content-Type': 'application/x-tar' },
+    bodyStream: body, headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(dockerfileText) },
   });
   let id: string | undefined;
   for await (const m of jsonLines<StreamMessage>(res)) {
