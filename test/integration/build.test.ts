@@ -181,12 +181,14 @@ describe('gantry build', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     spawnSync('tar', ['-czf', join(dir, 'bundle.tgz'), '-C', join(dir, 'conf'), '.']);
     writeFileSync(join(dir, 'Dockerfile'), [
       'FROM busybox', 'COPY conf /etc/app/', 'COPY --chown=65534:65534 --chmod=600 x.txt /owned.txt', 'COPY *.txt /txt/',
-      'ADD bundle.tgz /unpacked/', 'RUN stat -c "%u:%g %a" /owned.txt && ls /etc/app/sub /txt /unpacked/sub', '',
+      'ADD bundle.tgz /unpacked/', 'ENV WHO=world', 'COPY <<EOF /greeting', 'hello ${WHO}', 'EOF',
+      'RUN stat -c "%u:%g %a" /owned.txt && ls /etc/app/sub /txt /unpacked/sub && cat /greeting', '',
     ].join('\n'));
     const out = d.ok(['build', '-t', 'details:1', dir]);
     assert.match(out, /65534:65534 600/);
     assert.match(out, /b\.conf/);
     assert.match(out, /x\.txt\s+y\.txt/);
+    assert.match(out, /hello world/, 'a heredoc COPY source, substituted');
     const steps = [...out.matchAll(/ ---> ([0-9a-f]{12})\n/g)].map((m) => m[1]!);
     const intermediate = steps.slice(1, -1);
     assert.ok(intermediate.length >= 4, out);

@@ -8,7 +8,7 @@
 // Progress is Docker's classic builder's JSON stream: `{"stream": "Step 1/6 : FROM busybox\n"}` … `{"aux": {"ID": …}}`.
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import type { Engine } from '../engine.js';
@@ -444,7 +444,7 @@ export class BuildExecutor {
     const lowers = this.layerDirs(state);
     const dest = inst.dest.startsWith('/') ? inst.dest : posix.join(fields.WorkingDir || '/', inst.dest);
     const glob = inst.sources.some((s) => /[*?[]/.test(s));
-    const destIsDir = inst.dest.endsWith('/') || inst.dest === '.' || inst.sources.length > 1 || glob || await isDirInImage(lowers, dest);
+    const destIsDir = inst.dest.endsWith('/') || inst.dest === '.' || inst.sources.length + inst.heredocs.length > 1 || glob || await isDirInImage(lowers, dest);
     const cleanup: string[] = [];
     const staging = await stagingDir(this.deps.tmpDir);
     cleanup.push(staging);
@@ -469,6 +469,16 @@ export class BuildExecutor {
               items.push({ base: dir, path: '', isDir: true });
             } else items.push(item);
           }
+        }
+      }
+      if (inst.heredocs.length > 0) {
+        // `COPY <<EOF /dest`: each here-document is a file named after its delimiter (mode 0644, as BuildKit).
+        const dir = await stagingDir(this.deps.tmpDir);
+        cleanup.push(dir);
+        for (const h of inst.heredocs) {
+          if (h.name.includes('/') || h.name === '.' || h.name === '..') throw new GantryError('DOCKERFILE_INVALID', `${inst.kind} <<${h.name}: the delimiter names the file, it cannot be a path`, { hint: 'use a plain word as the delimiter (<<EOF) and put the path in the destination' });
+          await writeFile(join(dir, h.name), h.content, { mode: 0o644, flag: 'wx' });
+          items.push({ base: dir, path: h.name, isDir: false });
         }
       }
       const owner = inst.chown !== undefined ? await resolveChown(inst.chown, lowers) : from === undefined ? { uid: 0, gid: 0 } : undefined;
