@@ -170,6 +170,11 @@ describe('gantry build', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     const r = d.gantry(['build', dir]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /COPY secret.txt: the file is excluded by \.dockerignore \(pattern "secret.txt" on line 1\)/);
+    const outside = d.gantry(['build', '-'], { input: 'FROM busybox\nCOPY ../x /x\n' });
+    assert.match(outside.stderr, /\.\.\/x: the path is outside the build context/);
+    const syntax = d.gantry(['build', '-'], { input: 'FROM busybox\nRUNN echo\n' });
+    assert.notEqual(syntax.status, 0);
+    assert.match(syntax.stderr, /unknown instruction: RUNN \(did you mean RUN\?\)\n *--> Dockerfile:2:1\n[^]*RUNN echo\n *\| \^\^\^\^/);
     assert.match(d.ok(['builder', 'prune']), /Deleted build cache entries: [1-9]/);
     const dir2 = context({ Dockerfile: SIX_STEPS, 'app.sh': 'echo hi\n' });
     const ms = apiBuild(dir2, 't=six:after-prune');

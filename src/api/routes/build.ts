@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import type { BuildCache } from '../../engine/build/cache.js';
 import { extractContext } from '../../engine/build/context-tar.js';
+import { DockerfileError, formatDockerfileDiagnostic } from '../../engine/build/diagnostics.js';
 import { BuildExecutor, type BuildMessage, type BuildNetwork } from '../../engine/build/executor.js';
 import { removeDir } from '../../engine/build/files.js';
 import type { Engine } from '../../engine/engine.js';
@@ -100,7 +101,9 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
       if (quiet) send({ stream: `${result.imageId}\n` });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      send({ errorDetail: { message }, error: message, ...(e instanceof GantryError ? { code: e.code, hint: e.hint } : {}) });
+      // A Dockerfile error also travels rendered with its caret (gantry build prints that; Docker's clients the message).
+      const rendered = e instanceof DockerfileError ? formatDockerfileDiagnostic(e.diagnostic) : undefined;
+      send({ errorDetail: { message }, error: message, ...(e instanceof GantryError ? { code: e.code, hint: e.hint } : {}), ...(rendered === undefined ? {} : { rendered }) });
     } finally {
       await removeDir(contextDir);
     }

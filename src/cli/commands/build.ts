@@ -39,6 +39,8 @@ interface StreamMessage {
   errorDetail?: { message?: string };
   code?: string;
   hint?: string;
+  /** A Dockerfile error rendered with its caret. */
+  rendered?: string;
 }
 
 function labelsOf(items: readonly string[]): Record<string, string> {
@@ -164,6 +166,10 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   });
   let id: string | undefined;
   for await (const m of jsonLines<StreamMessage>(res)) {
+    if (m.rendered !== undefined) {
+      process.stderr.write(`${m.rendered}\n`);
+      return 1;
+    }
     if (m.error !== undefined || m.errorDetail !== undefined) {
       const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'BUILD_STEP_FAILED') as ErrorCode;
       throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'the build failed', { hint: m.hint });
