@@ -100,9 +100,26 @@ export interface ServiceFileGrantModel {
   readonly mode: number | undefined;
 }
 
+/** `build:` of a service (the string form is the context alone). */
+export interface BuildModel {
+  /** Absolute context directory. */
+  readonly context: string;
+  /** The Dockerfile's path relative to the context (default Dockerfile), unless dockerfile_inline is given. */
+  readonly dockerfile: string | undefined;
+  readonly dockerfile_inline: string | undefined;
+  readonly args: Readonly<Record<string, string>>;
+  readonly target: string | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Extra tags besides the service's image. */
+  readonly tags: readonly string[];
+  readonly network: string | undefined;
+}
+
 export interface ServiceModel {
   readonly name: string;
+  /** The image to run; with `build:` and no `image:`, `<project>-<service>` (the image the build tags). */
   readonly image: string | undefined;
+  readonly build: BuildModel | undefined;
   readonly command: readonly string[] | undefined;
   readonly entrypoint: readonly string[] | undefined;
   readonly environment: Readonly<Record<string, string | null>>;

@@ -13,7 +13,7 @@ import { normalizeSecurityOpt, type SecurityOptFiles } from './security-opt.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
-  ResourcesModel, RestartCondition, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
+  BuildModel, ResourcesModel, RestartCondition, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
 } from './model.js';
 import type { PathSeg, PMap, PNode, Pos } from './pnode.js';
 import { getEntry, toPlain } from './pnode.js';
@@ -172,9 +172,11 @@ class Normalizer {
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
     const network_mode = this.str(g('network_mode'));
     const deploy = this.deploy(g('deploy'), g('scale'), ['services', name, 'deploy']);
+    const build = this.build(g('build'), p('build'));
     return {
       name,
-      image: this.str(g('image')),
+      image: this.str(g('image')) ?? (build === undefined ? undefined : `${this.input.name}-${name}`),
+      build,
       command: this.words(g('command'), p('command')),
       entrypoint: this.words(g('entrypoint'), p('entrypoint')),
       environment: this.environment(g('env_file'), g('environment'), p('env_file')),
@@ -225,6 +227,42 @@ class Normalizer {
       logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
       security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter, this.securityOptFiles()),
       x: this.xOf(n),
+    };
+  }
+
+  build(n: PNode | undefined, path: PathSeg[]): BuildModel | undefined {
+    if (n === undefined || (n.kind === 'scalar' && n.value === null)) return undefined;
+    if (n.kind === 'scalar') return { context: this.path(String(n.value), n.pos), dockerfile: undefined, dockerfile_inline: undefined, args: {}, target: undefined, labels: {}, tags: [], network: undefined };
+    if (n.kind !== 'map') return this.bad(n, path, '`build` must be a context path or a mapping', 'build: ./dir, or build: { context: ./dir, dockerfile: Dockerfile }');
+    const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
+    const ctx = g('context');
+    const pairs = (m: PNode | undefined): Record<string, string> => {
+      if (m?.kind === 'seq') {
+        const out: Record<string, string> = {};
+        for (const item of this.strList(m)) {
+          const eq = item.indexOf('=');
+          if (eq > 0) out[item.slice(0, eq)] = item.slice(eq + 1);
+          else if (this.input.shell[item] !== undefined) out[item] = this.input.shell[item] as string;
+        }
+        return out;
+      }
+      const out: Record<string, string> = {};
+      if (m?.kind === 'map') for (const [k, e] of m.entries) {
+        const v = this.str(e.value);
+        if (v !== undefined) out[k] = v;
+        else if (this.input.shell[k] !== undefined) out[k] = this.input.shell[k] as string;
+      }
+      return out;
+    };
+    return {
+      context: ctx === undefined ? this.input.projectDir : this.path(this.str(ctx) ?? '.', ctx.pos),
+      dockerfile: this.str(g('dockerfile')),
+      dockerfile_inline: this.str(g('dockerfile_inline')),
+      args: pairs(g('args')),
+      target: this.str(g('target')),
+      labels: pairs(g('labels')),
+      tags: this.strList(g('tags')),
+      network: this.str(g('network')),
     };
   }
 

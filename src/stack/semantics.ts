@@ -47,7 +47,7 @@ export function checkSemantics({ root, enabled }: SemanticInput, reporter: Repor
     const extendsFailed = reporter.diagnostics.some((d) => d.severity === 'error' && d.path.startsWith(`${formatPath(base)}.extends`));
     if (svc.kind === 'map' && noImage && getEntry(svc, 'build') === undefined && !extendsFailed) {
       if (image === undefined) {
-        reporter.error('SPEC_NO_IMAGE', `service "${name}" has neither \`image\` nor \`build\``, keyPos, base, 'give the service an image, e.g. `image: nginx:1.27` (building images is not supported yet)');
+        reporter.error('SPEC_NO_IMAGE', `service "${name}" has neither \`image\` nor \`build\``, keyPos, base, 'give the service an image, e.g. `image: nginx:1.27`, or `build: ./dir` with a Dockerfile');
       } else {
         reporter.error('SPEC_NO_IMAGE', `service "${name}" has an empty \`image\` and no \`build\``, image.value.pos, [...base, 'image'], 'an image given by a variable (${VAR}) needs that variable to be set');
       }

@@ -13,7 +13,7 @@ import { MAX_DOCKERFILE_BYTES, parseDockerfile } from '../../engine/build/parse.
 import { authsForImages } from '../docker-config.js';
 import { BLOCK } from '../../engine/images/tar.js';
 import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
-import { connectDaemon } from '../client.js';
+import { connectDaemon, type DaemonClient } from '../client.js';
 import { jsonLines } from '../http.js';
 import type { GlobalOptions } from '../main.js';
 
@@ -131,58 +131,98 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   } else {
     const root = resolve(path);
     if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`the build context ${path} is not a directory`, 'gantry build PATH builds the directory PATH; - reads a tar from stdin');
-    const extra: Array<{ name: string; content: Buffer }> = [];
-    let dockerfileHost: string | undefined;
-    if (file === '-') {
-      dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
-      const content = await readStdin();
-      dockerfileText = content.toString('utf8');
-      extra.push({ name: dockerfile, content });
-    } else if (file !== undefined) {
-      dockerfileHost = resolve(file);
-      const rel = relative(root, dockerfileHost);
-      if (rel.startsWith('..') || rel === '') {
-        // A Dockerfile outside the context is sent inside it under a private name, as docker does.
-        dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
-        extra.push({ name: dockerfile, content: readFileSync(dockerfileHost) });
-      } else dockerfile = rel;
-    }
-    if (dockerfileText === undefined) {
-      try { dockerfileText = readFileSync(dockerfileHost ?? join(root, dockerfile), 'utf8'); } catch { /* the daemon names the missing Dockerfile */ }
-    }
-    const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile));
-    const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'] });
-    body = contextTar(root, listing.entries, extra);
+    const prepared = await directoryContext(root, file === '-' ? { inline: await readStdin() } : { file: file === undefined ? undefined : resolve(file) });
+    ({ body, dockerfile, dockerfileText } = prepared);
   }
 
   const client = await connectDaemon(g.host);
+  const id = await postBuild(client, { body, dockerfile, dockerfileText }, {
+    tags: list(p, 'tag'), buildArgs, target: str(p, 'target'), noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'), labels, quiet,
+    network: network === 'bridge' ? 'default' : network,
+  });
+  if (id === undefined) return 1;
+  if (quiet) process.stdout.write(`${id}\n`);
+  const iidfile = str(p, 'iidfile');
+  if (iidfile !== undefined) writeFileSync(iidfile, id);
+  return 0;
+}
+
+export interface PreparedContext {
+  readonly body: NodeJS.ReadableStream;
+  /** The Dockerfile's path in the context. */
+  readonly dockerfile: string;
+  /** Its text when the CLI has it: its FROM images get credentials. */
+  readonly dockerfileText: string | undefined;
+}
+
+/**
+ * A context directory as a tar stream: walked with .dockerignore applied (the Dockerfile and .dockerignore always
+ * sent). `file`: the Dockerfile's host path (default ROOT/Dockerfile); outside the context, or `inline` text, it is
+ * sent inside it under a private name, as docker does.
+ */
+export async function directoryContext(root: string, o: { file?: string | undefined; inline?: Buffer | undefined }): Promise<PreparedContext> {
+  const extra: Array<{ name: string; content: Buffer }> = [];
+  let dockerfile = 'Dockerfile';
+  let dockerfileHost: string | undefined;
+  let dockerfileText: string | undefined;
+  if (o.inline !== undefined) {
+    dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+    dockerfileText = o.inline.toString('utf8');
+    extra.push({ name: dockerfile, content: o.inline });
+  } else if (o.file !== undefined) {
+    dockerfileHost = o.file;
+    const rel = relative(root, dockerfileHost);
+    if (rel.startsWith('..') || rel === '') {
+      dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+      extra.push({ name: dockerfile, content: readFileSync(dockerfileHost) });
+    } else dockerfile = rel;
+  }
+  if (dockerfileText === undefined) {
+    try { dockerfileText = readFileSync(dockerfileHost ?? join(root, dockerfile), 'utf8'); } catch { /* the daemon names the missing Dockerfile */ }
+  }
+  const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile));
+  const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'] });
+  return { body: contextTar(root, listing.entries, extra), dockerfile, dockerfileText };
+}
+
+export interface BuildOptions {
+  readonly tags: readonly string[];
+  readonly buildArgs: ReadonlyMap<string, string>;
+  readonly target: string | undefined;
+  readonly noCache: boolean;
+  readonly pull: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly quiet: boolean;
+  /** none | default | host */
+  readonly network: string;
+}
+
+/** POST /build with the context, printing the stream (unless quiet); the image id, or undefined after a printed Dockerfile error. */
+export async function postBuild(client: DaemonClient, ctx: PreparedContext, o: BuildOptions): Promise<string | undefined> {
   const res = await client.stream('POST', '/build', {
     query: {
-      t: list(p, 'tag'), dockerfile, buildargs: JSON.stringify(Object.fromEntries(buildArgs)), target: str(p, 'target'),
-      nocache: bool(p, 'no-cache') || undefined, pull: bool(p, 'pull') || undefined, labels: JSON.stringify(labels), q: quiet || undefined,
-      networkmode: network === 'bridge' ? 'default' : network, rm: true,
+      t: [...o.tags], dockerfile: ctx.dockerfile, buildargs: JSON.stringify(Object.fromEntries(o.buildArgs)), target: o.target,
+      nocache: o.noCache || undefined, pull: o.pull || undefined, labels: JSON.stringify(o.labels), q: o.quiet || undefined,
+      networkmode: o.network, rm: true,
     },
-    bodyStream: body, headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(dockerfileText) },
+    bodyStream: ctx.body, headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(ctx.dockerfileText) },
   });
   let id: string | undefined;
   for await (const m of jsonLines<StreamMessage>(res)) {
     if (m.rendered !== undefined) {
       process.stderr.write(`${m.rendered}\n`);
-      return 1;
+      return undefined;
     }
     if (m.error !== undefined || m.errorDetail !== undefined) {
       const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'BUILD_STEP_FAILED') as ErrorCode;
       throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'the build failed', { hint: m.hint });
     }
     if (m.aux?.ID !== undefined) id = m.aux.ID;
-    else if (!quiet && m.stream !== undefined) process.stdout.write(m.stream);
-    else if (!quiet && m.status !== undefined) process.stdout.write(`${m.status}\n`);
+    else if (!o.quiet && m.stream !== undefined) process.stdout.write(m.stream);
+    else if (!o.quiet && m.status !== undefined) process.stdout.write(`${m.status}\n`);
   }
   if (id === undefined) throw new GantryError('INTERNAL', 'the daemon ended the build without an image id', { hint: 'see the daemon log' });
-  if (quiet) process.stdout.write(`${id}\n`);
-  const iidfile = str(p, 'iidfile');
-  if (iidfile !== undefined) writeFileSync(iidfile, id);
-  return 0;
+  return id;
 }
 
 export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {

@@ -2,6 +2,7 @@
 // The CLI loads and validates the stack locally (diagnostics printed here, nothing sent when invalid); `up`
 // and `down` run in the daemon, which streams progress back; the other verbs act on the project's containers.
 import type { Readable } from 'node:stream';
+import { resolve as resolvePath } from 'node:path';
 import type { ContainerInfo } from 'dockerode';
 import { GantryError, usageError } from '../../common/errors.js';
 import type { OneOffRequest, StackEvent } from '../../daemon/stack-service.js';
@@ -54,6 +55,7 @@ const VERBS: Record<string, FlagSpec[]> = {
   images: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
   events: [{ name: 'json', kind: 'bool' }],
   pull: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-pull-failures', kind: 'bool' }],
+  build: [{ name: 'no-cache', kind: 'bool' }, { name: 'pull', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }],
   push: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-push-failures', kind: 'bool' }],
   ls: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
 };
@@ -107,6 +109,7 @@ async function dispatch(ctx: Ctx): Promise<number> {
     case 'run': return runOneOff(ctx);
     case 'events': return events(ctx);
     case 'pull': case 'push': return pullOrPush(ctx);
+    case 'build': return stackBuild(ctx);
     default: return containerVerb(ctx);
   }
 }
@@ -202,7 +205,6 @@ async function up(ctx: Ctx): Promise<number> {
     if (e instanceof InvalidStack) return 1;
     throw e;
   }
-  if (bool(p, 'build')) process.stderr.write('WARN --build: building images is not supported yet; using existing images\n');
   const scale: Record<string, number> = {};
   for (const s of list(p, 'scale')) {
     const m = /^([^=]+)=(\d+)$/.exec(s);
@@ -215,6 +217,15 @@ async function up(ctx: Ctx): Promise<number> {
   if (detach && (bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined)) throw usageError('--abort-on-container-exit and --exit-code-from need an attached up (no -d)');
   if (exitCodeFrom !== undefined && model.services[exitCodeFrom] === undefined) throw usageError(`no such service: ${exitCodeFrom}`);
   const client = await connectDaemon(ctx.g.host);
+  // Services with `build:` are built first: always with --build or pull_policy build, else when their image is missing.
+  const selected = p.positionals.length > 0 ? p.positionals : Object.keys(model.services);
+  const toBuild = [];
+  for (const name of selected.sort()) {
+    const svc = model.services[name];
+    if (svc?.build === undefined || svc.image === undefined) continue;
+    if (bool(p, 'build') || svc.pull_policy === 'build' || !(await imageExists(client, svc.image))) toBuild.push(name);
+  }
+  if (toBuild.length > 0 && !bool(p, 'dry-run') && !(await buildServices(client, model, toBuild, { noCache: false, pull: false, quiet: false }))) return 1;
   const upStarted = Date.now() / 1000; // attached: show only what the containers print from now on, like docker compose
   const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
     removeOrphans: bool(p, 'remove-orphans'), renewAnonVolumes: bool(p, 'renew-anon-volumes'), scale, startStopped: true };
@@ -560,6 +571,49 @@ async function stackAuths(model: StackModel): Promise<Record<string, import('../
 }
 
 /** `stack pull` / `stack push [SERVICE...]`: each distinct image of the services, one after the other. */
+async function imageExists(client: DaemonClient, image: string): Promise<boolean> {
+  try {
+    await client.call('GET', `/images/${encodeURIComponent(image)}/json`);
+    return true;
+  } catch (e) {
+    if (e instanceof GantryError && (e.code === 'IMAGE_NOT_FOUND' || e.code === 'NOT_FOUND')) return false;
+    throw e;
+  }
+}
+
+/** Builds the services' images (`build:`), tagged with the service's image and `build.tags`; false after a printed Dockerfile error. */
+async function buildServices(client: DaemonClient, model: StackModel, services: readonly string[], o: { noCache: boolean; pull: boolean; quiet: boolean }): Promise<boolean> {
+  const { directoryContext, postBuild } = await import('./build.js');
+  for (const name of services) {
+    const svc = model.services[name]!;
+    const b = svc.build!;
+    process.stderr.write(`Building ${name}\n`);
+    const ctx = await directoryContext(b.context, b.dockerfile_inline !== undefined ? { inline: Buffer.from(b.dockerfile_inline) }
+      : { file: b.dockerfile === undefined ? undefined : resolvePath(b.context, b.dockerfile) });
+    const id = await postBuild(client, ctx, {
+      tags: [svc.image!, ...b.tags], buildArgs: new Map(Object.entries(b.args)), target: b.target, noCache: o.noCache, pull: o.pull,
+      labels: b.labels, quiet: o.quiet, network: b.network === undefined || b.network === 'none' ? 'none' : b.network === 'host' ? 'host' : 'default',
+    });
+    if (id === undefined) return false;
+  }
+  return true;
+}
+
+/** `stack build [--no-cache] [--pull] [SERVICE...]`: the services with `build:`. */
+async function stackBuild(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const model = (await loadModel(p))!;
+  const unknown = p.positionals.filter((s) => model.services[s] === undefined);
+  if (unknown.length > 0) throw usageError(`no such service: ${unknown.join(', ')}`, `services: ${Object.keys(model.services).sort().join(', ')}`);
+  const services = (p.positionals.length > 0 ? p.positionals : Object.keys(model.services).sort()).filter((s) => model.services[s]?.build !== undefined);
+  if (services.length === 0) {
+    process.stderr.write('no service of the stack has a build section\n');
+    return 0;
+  }
+  const client = await connectDaemon(ctx.g.host);
+  return (await buildServices(client, model, services, { noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'), quiet: bool(p, 'quiet') })) ? 0 : 1;
+}
+
 async function pullOrPush(ctx: Ctx): Promise<number> {
   const { p, verb } = ctx;
   const model = (await loadModel(p))!;

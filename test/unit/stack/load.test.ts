@@ -197,6 +197,6 @@ describe('gantry stack config', () => {
     assert.match(bad.err, /2 errors\n$/);
     const warn = await run({}, join(fixturesRoot(), 'warn-unsupported'));
     assert.equal(warn.code, 0);
-    assert.match(warn.err, /warning\[SPEC_UNSUPPORTED_KEY\]: `build` is not supported/);
+    assert.match(warn.err, /warning\[SPEC_UNSUPPORTED_KEY\]: `ssh` is not supported/);
   });
 });
