@@ -9,6 +9,7 @@ import { ERROR_CODES, GantryError, usageError, type ErrorCode } from '../../comm
 import { contextPath, loadDockerignore, walkContext } from '../../engine/build/context.js';
 import { parseBuildArgs } from '../../engine/build/args.js';
 import { contextTar } from '../../engine/build/tar-writer.js';
+import type { BuildNetwork, BuildSettings } from '../../engine/build/executor.js';
 import { MAX_DOCKERFILE_BYTES, parseDockerfile } from '../../engine/build/parse.js';
 import { authsForImages } from '../docker-config.js';
 import { BLOCK } from '../../engine/images/tar.js';
@@ -138,7 +139,7 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   const client = await connectDaemon(g.host);
   const id = await postBuild(client, { body, dockerfile, dockerfileText }, {
     tags: list(p, 'tag'), buildArgs, target: str(p, 'target'), noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'), labels, quiet,
-    network: network === 'bridge' ? 'default' : network,
+    network: network === 'bridge' ? 'default' : network as BuildNetwork,
   });
   if (id === undefined) return 1;
   if (quiet) process.stdout.write(`${id}\n`);
@@ -185,16 +186,8 @@ export async function directoryContext(root: string, o: { file?: string | undefi
   return { body: contextTar(root, listing.entries, extra), dockerfile, dockerfileText };
 }
 
-export interface BuildOptions {
-  readonly tags: readonly string[];
-  readonly buildArgs: ReadonlyMap<string, string>;
-  readonly target: string | undefined;
-  readonly noCache: boolean;
-  readonly pull: boolean;
-  readonly labels: Readonly<Record<string, string>>;
+export interface BuildOptions extends BuildSettings {
   readonly quiet: boolean;
-  /** none | default | host */
-  readonly network: string;
 }
 
 /** POST /build with the context, printing the stream (unless quiet); the image id, or undefined after a printed Dockerfile error. */

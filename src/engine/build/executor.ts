@@ -31,11 +31,8 @@ import { planStages, type Stage } from './stages.js';
 
 export type BuildNetwork = 'none' | 'host' | 'default';
 
-export interface BuildRequest {
-  /** The extracted context (a dir of the daemon's). */
-  readonly contextDir: string;
-  /** The Dockerfile's path in the context (default `Dockerfile`). */
-  readonly dockerfile: string;
+/** What a build is asked to do (the same for the CLI's request and the executor). */
+export interface BuildSettings {
   readonly tags: readonly string[];
   readonly buildArgs: ReadonlyMap<string, string>;
   readonly target: string | undefined;
@@ -43,6 +40,13 @@ export interface BuildRequest {
   readonly pull: boolean;
   readonly labels: Readonly<Record<string, string>>;
   readonly network: BuildNetwork;
+}
+
+export interface BuildRequest extends BuildSettings {
+  /** The extracted context (a dir of the daemon's). */
+  readonly contextDir: string;
+  /** The Dockerfile's path in the context (default `Dockerfile`). */
+  readonly dockerfile: string;
   /** Aborted when the client goes away: the running step's container is killed and removed. */
   readonly signal: AbortSignal;
 }
