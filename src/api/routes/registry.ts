@@ -40,6 +40,11 @@ export function pullReference(fromImage: string, tag: string | null): string {
 }
 
 export function registryRoutes(r: Router, engine: Engine, registry: RegistryService): void {
+  // Docker's /images/search asks Docker Hub's own v1 search API; a v2 registry has nothing to answer it with.
+  r.add('GET', '/images/search', () => {
+    throw new GantryError('UNSUPPORTED', 'search is not supported: registries speak the distribution API, which has no search',
+      { hint: 'list a repository\'s tags with skopeo list-tags docker://HOST/REPO, or browse the registry\'s web page' });
+  });
   r.add('POST', '/auth', async (ctx) => {
     const body = (ctx.body ?? {}) as AuthConfig;
     await registry.login(body.serveraddress, credentialsOf(body));
