@@ -56,7 +56,11 @@ export function registryRoutes(r: Router, engine: Engine, registry: RegistryServ
     const tag = ctx.query.get('tag');
     const credentials = authOf(ctx);
     let refs: string[];
-    if (tag) refs = [`${name}:${tag}`];
+    // A tag in the query wins over one in the name (Docker's WithTag: dockerode sends `NAME:TAG/push?tag=TAG`);
+    // a name with its own tag pushes that tag only.
+    const tagged = name.slice(name.lastIndexOf('/') + 1).includes(':');
+    if (tag) refs = [formatReference({ ...parseReference(name), tag, digest: undefined })];
+    else if (tagged) refs = [name];
     else {
       // No tag: every local tag of the repository, as docker does.
       const repo = formatReference({ ...parseReference(name), tag: undefined, digest: undefined }, false);

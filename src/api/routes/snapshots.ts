@@ -76,6 +76,9 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
     await engine.writeContainerPath(ctx.params['id']!, pathOf(ctx.query), ctx.req.pipe(budget), {
       copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'),
     });
+    // Docker answers 200 with an empty body; docker-py's put_archive returns `status == 200`.
+    ctx.res!.writeHead(200, { 'Content-Length': 0 });
+    ctx.res!.end();
     return undefined;
   }, { rawBody: true });
   r.add('POST', '/containers/prune', (ctx) => engine.pruneContainers(filtersParam(ctx.query)));
