@@ -340,6 +340,18 @@ describe('docker CLI against gantryd', { skip }, () => {
       assert.ok(!files.includes('bin/vi'), 'not what it deleted');
     });
 
+    test('import a tarball (file and -) with -c CMD, then run it', () => {
+      const file = join(d.dir, 'exported.tar');
+      const e = runClient(d, 'sh', ['-c', `${DOCKER_CLI} export ${name} > ${file}`]);
+      assert.equal(e.status, 0, e.stderr);
+      assert.match(dockerOk(d, ['import', '-c', 'CMD ["cat", "/made"]', file, `imported-${tag}:v1`]).trim(), /^sha256:[0-9a-f]{64}$/);
+      assert.equal(dockerOk(d, ['run', '--rm', `imported-${tag}:v1`]), 'committed\n');
+      const piped = runClient(d, 'sh', ['-c', `${DOCKER_CLI} import - imported-${tag}:v2 < ${file}`]);
+      assert.equal(piped.status, 0, piped.stderr);
+      assert.equal(dockerOk(d, ['run', '--rm', `imported-${tag}:v2`, 'cat', '/made']), 'committed\n');
+      dockerOk(d, ['rmi', `imported-${tag}:v1`, `imported-${tag}:v2`]);
+    });
+
     test('save -o / load -i round trip, and save | load through a pipe', () => {
       dockerOk(d, ['commit', name, img]);
       const file = join(d.dir, 'saved.tar');
@@ -397,6 +409,20 @@ describe('docker CLI against gantryd', { skip }, () => {
       assert.equal(docker(d, ['volume', 'inspect', anon]).status, 1);
       assert.equal(docker(d, ['volume', 'inspect', named]).status, 0);
       dockerOk(d, ['volume', 'rm', named]);
+    });
+
+    test('network prune -f and system prune -f (every prune in turn, the build cache too)', () => {
+      const tag = uniq();
+      dockerOk(d, ['network', 'create', `unused-${tag}`]);
+      assert.match(dockerOk(d, ['network', 'prune', '-f']), new RegExp(`^Deleted Networks:\n(.*\n)*unused-${tag}\n`, 'm'));
+      dockerOk(d, ['network', 'create', `unused2-${tag}`]);
+      dockerOk(d, ['run', '--name', `stopped-${tag}`, 'busybox', 'true']);
+      const id = inspect(`stopped-${tag}`, '{{.Id}}');
+      const out = dockerOk(d, ['system', 'prune', '-f']);
+      assert.match(out, new RegExp(`Deleted Containers:\n(.*\n)*${id}\n`));
+      assert.match(out, new RegExp(`Deleted Networks:\n(.*\n)*unused2-${tag}\n`));
+      assert.match(out, /Total reclaimed space: /);
+      assert.equal(docker(d, ['image', 'inspect', 'busybox']).status, 0, 'a tagged image stays');
     });
 
     test('system df and system df -v', () => {

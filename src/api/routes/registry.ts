@@ -82,5 +82,14 @@ export async function pullRoute(ctx: RequestContext, registry: RegistryService):
   const p = ctx.query.get('platform');
   const platform = p ? parsePlatform(p) : undefined;
   const credentials = authOf(ctx);
-  return progressStream(ctx, async (emit) => { await registry.pull({ reference, platform, credentials }, emit); });
+  return progressStream(ctx, async (emit) => {
+    try {
+      await registry.pull({ reference, platform, credentials }, emit);
+    } catch (e) {
+      // A 401 answer makes the docker CLI prompt for a login on stdin (and hang without a terminal); Docker itself
+      // never answers a pull with 401.
+      if (e instanceof GantryError && e.code === 'UNAUTHORIZED') throw new GantryError('REGISTRY_DENIED', e.message, { hint: e.hint, cause: e });
+      throw e;
+    }
+  });
 }

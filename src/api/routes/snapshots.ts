@@ -85,6 +85,9 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/images/prune', (ctx) => engine.pruneImages(filtersParam(ctx.query)));
   r.add('POST', '/volumes/prune', (ctx) => engine.pruneVolumes(filtersParam(ctx.query)));
   r.add('GET', '/system/df', () => engine.systemDf());
+  // `docker system prune` ends with the build cache; gantry keeps none (system df shows BuildCache: []), so there
+  // is nothing to delete whatever the filters say.
+  r.add('POST', '/build/prune', () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
   // POST /commit?container=ID&repo=R&tag=T&comment=&author=&pause=&changes=… (Docker's query; the body config is not read)
   r.add('POST', '/commit', async (ctx) => {
     const repo = ctx.query.get('repo');
