@@ -459,6 +459,9 @@ describe('docker CLI against gantryd', { skip }, () => {
         assert.match(pull, new RegExp(`${ref.replace(/[.]/g, '\\.')}\n$`));
         assert.equal(dockerOk(d, ['run', '--rm', ref, 'echo', 'pulled']), 'pulled\n');
         assert.match(dockerOk(d, ['images', '--digests', '--format', '{{.Repository}} {{.Digest}}']), new RegExp(`${reg.host}/conf/busybox sha256:`));
+        const all = docker(d, ['pull', '--all-tags', `${reg.host}/conf/busybox`], { timeoutSeconds: 60 });
+        assert.equal(all.status, 1);
+        assert.match(all.stderr, /pull --all-tags\) is not supported/);
         const missing = docker(d, ['pull', `${reg.host}/conf/absent:nope`], { timeoutSeconds: 60 });
         assert.equal(missing.status, 1);
         assert.match(missing.stderr, /not found|unknown/i);

@@ -82,6 +82,7 @@ describe('docker-compose 1.29 against gantryd', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /job_1 +\| job ran/);
     assert.match(r.stdout, /shop_job_1 exited with code 0/);
+    assert.match(composeOk(['logs', '-f', '--no-color', 'job'], 30), /job_1 +\| job ran/, 'logs -f ends with the exited service');
   });
 
   test('restart and scale', () => {

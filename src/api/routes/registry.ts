@@ -77,7 +77,12 @@ export function registryRoutes(r: Router, engine: Engine, registry: RegistryServ
 export async function pullRoute(ctx: RequestContext, registry: RegistryService): Promise<undefined> {
   const fromImage = ctx.query.get('fromImage') ?? '';
   if (fromImage === '') throw new GantryError('INVALID_ARGUMENT', 'pull needs fromImage', { hint: 'POST /images/create?fromImage=NAME&tag=TAG' });
-  const reference = pullReference(fromImage, ctx.query.get('tag'));
+  const tag = ctx.query.get('tag');
+  // Docker reads no tag at all as "every tag" (the CLI's `pull --all-tags`); pulling only latest would be a quiet lie.
+  if ((tag === null || tag === '') && !/[:@]/.test(fromImage.slice(fromImage.lastIndexOf('/') + 1))) {
+    throw new GantryError('UNSUPPORTED', `pulling every tag of ${fromImage} (pull --all-tags) is not supported`, { hint: `name the tag: ${fromImage}:latest` });
+  }
+  const reference = pullReference(fromImage, tag);
   parseReference(reference); // a bad name is a 400, before the stream starts
   const p = ctx.query.get('platform');
   const platform = p ? parsePlatform(p) : undefined;
