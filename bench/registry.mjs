@@ -59,6 +59,17 @@ export async function run() {
     results.push({ name: 'gantry pull nginx, present', value: median(warm), unit: 'ms', note: `layer bytes downloaded: ${warmBytes}` });
     results.push({ name: 'node -e 0', value: median(nodeStart), unit: 'ms', note: 'Node start-up, for the present-image pull' });
 
+    const pg = serverImage('postgres');
+    const pgRef = `${reg.host}/bench/postgres:${pg.tag}`;
+    helpers.skopeo(['copy', `oci:${pg.ociLayout}:${pg.tag}`, `docker://${pgRef}`, ...reg.skopeoFlags('dest')]);
+    const pgCold = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      pgCold.push(gantry(['pull', '-q', pgRef]));
+      d.ok(['rmi', '-f', JSON.parse(d.ok(['inspect', pgRef]))[0].Id]);
+    }
+    const pgSize = JSON.parse(helpers.skopeo(['inspect', '--raw', `docker://${pgRef}`, ...reg.skopeoFlags('inspect')])).layers.reduce((s, l) => s + l.size, 0);
+    results.push({ name: 'gantry pull postgres, empty store', value: median(pgCold), unit: 'ms', note: `${(pgSize / 1e6).toFixed(1)} MB compressed, one layer` });
+
     gantry(['pull', '-q', ref]);
     const mounted = []; const unchanged = [];
     let uploads = 0;
@@ -76,18 +87,25 @@ export async function run() {
 
     // docker pull from the same registry, into a private dockerd that changes nothing of the host (bench/lib).
     const dockerPulls = await withDockerEngine(async (env, version) => {
-      const times = [];
-      for (let i = 0; i < ROUNDS; i++) {
-        const t0 = process.hrtime.bigint();
-        const r = spawnSync('docker', ['pull', '-q', ref], { env, encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`docker pull failed: ${r.stderr}`);
-        times.push(ms(t0));
-        spawnSync('docker', ['rmi', ref], { env });
-      }
-      return { time: median(times), version };
+      const timesOf = (r) => {
+        const times = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          const t0 = process.hrtime.bigint();
+          const out = spawnSync('docker', ['pull', '-q', r], { env, encoding: 'utf8' });
+          if (out.status !== 0) throw new Error(`docker pull failed: ${out.stderr}`);
+          times.push(ms(t0));
+          spawnSync('docker', ['rmi', r], { env });
+        }
+        return median(times);
+      };
+      return { nginx: timesOf(ref), postgres: timesOf(pgRef), version };
     });
     if (dockerPulls === undefined) results.push({ name: 'docker pull', value: 0, unit: '', note: 'dockerd or the docker CLI is not installed: not measured' });
-    else results.push({ name: 'docker pull nginx, empty', value: dockerPulls.time, unit: 'ms', note: `dockerd ${dockerPulls.version} (Debian docker.io), private root, same registry; gantry is ${(dockerPulls.time / median(cold)).toFixed(2)}x faster` });
+    else {
+      const note = (name, gantryMs, dockerMs) => `dockerd ${dockerPulls.version} (Debian docker.io), private root, same registry; gantry ${(dockerMs / gantryMs).toFixed(2)}x faster`;
+      results.push({ name: 'docker pull nginx, empty', value: dockerPulls.nginx, unit: 'ms', note: note('nginx', median(cold), dockerPulls.nginx) });
+      results.push({ name: 'docker pull postgres, empty', value: dockerPulls.postgres, unit: 'ms', note: note('postgres', median(pgCold), dockerPulls.postgres) });
+    }
   } finally {
     await d.dispose();
     await reg.dispose();

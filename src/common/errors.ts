@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   TOO_LARGE: 413,
   UNAUTHORIZED: 401,
   REGISTRY_ERROR: 502,
+  /** A registry refused a pull (no or wrong credentials): 403, not 401, so Docker's CLI does not prompt for a login. */
+  REGISTRY_DENIED: 403,
   NO_SPACE: 507,
   INTERNAL: 500,
   DOCKERFILE_SYNTAX: 400,

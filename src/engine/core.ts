@@ -20,7 +20,7 @@ import { loadArchive, type LoadedImage } from './archive/load.js';
 import { saveArchive } from './archive/save.js';
 import { readContainerPath, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
 import type { PathStat } from './cp/path-stat.js';
-import { pruneContainers, pruneImages, pruneVolumes, systemDf, type ContainersPruneReport, type ImagesPruneReport, type PruneDeps, type VolumesPruneReport } from './prune/prune.js';
+import { containerSize, pruneContainers, pruneImages, pruneVolumes, systemDf, type ContainerSize, type ContainersPruneReport, type ImagesPruneReport, type PruneDeps, type VolumesPruneReport } from './prune/prune.js';
 import { imageHistory, type ImageHistoryEntry } from './images/history.js';
 import { formatReference, parseReference } from './images/reference.js';
 import type { ImageRecord, ImageStore } from './images/store.js';
@@ -163,7 +163,8 @@ export class EngineCore implements Engine {
   exportContainer(ref: string): Readable {
     const rec = this.store.get(ref);
     const { upper, lowers } = this.containerLayers(rec);
-    return mergedTar({ layers: [upper, ...lowers], tmpDir: this.tmpDir(), dir: '.', member: '.', what: `the root filesystem of ${rec.name}` });
+    // Names as Docker's export has them (`bin/sh`, not `./bin/sh`); link targets untouched.
+    return mergedTar({ layers: [upper, ...lowers], tmpDir: this.tmpDir(), dir: '.', member: '.', extra: ['--transform=s,^\./,,S'], what: `the root filesystem of ${rec.name}` });
   }
 
   saveImages(refs: readonly string[]): Readable {
@@ -213,6 +214,7 @@ export class EngineCore implements Engine {
   pruneImages(filters: Record<string, string[]>): Promise<ImagesPruneReport> { return pruneImages(this.pruneDeps(), filters); }
   pruneVolumes(filters: Record<string, string[]>): Promise<VolumesPruneReport> { return pruneVolumes(this.pruneDeps(), filters); }
   systemDf(): Promise<Record<string, unknown>> { return systemDf(this.pruneDeps()); }
+  containerSize(ref: string): Promise<ContainerSize> { return containerSize(this.pruneDeps(), this.store.get(ref)); }
 
   /** The daemon's scratch dir (under its root; emptied at each start). */
   private tmpDir(): string {

@@ -21,7 +21,7 @@ import type { LogEntry, LogReadOptions } from './logs/reader.js';
 import type { PublishedPort } from './network/ports.js';
 import type { ContainerChange } from './snapshot/changes.js';
 import type { CommitOptions } from './snapshot/commit.js';
-import type { ContainersPruneReport, ImagesPruneReport, VolumesPruneReport } from './prune/prune.js';
+import type { ContainerSize, ContainersPruneReport, ImagesPruneReport, VolumesPruneReport } from './prune/prune.js';
 import type { VolumeRecord, VolumeStore } from './volumes/store.js';
 
 export interface NetworkCreateRequest {
@@ -128,6 +128,8 @@ export interface Engine {
   pruneContainers(filters: Record<string, string[]>): Promise<ContainersPruneReport>;
   pruneImages(filters: Record<string, string[]>): Promise<ImagesPruneReport>;
   pruneVolumes(filters: Record<string, string[]>): Promise<VolumesPruneReport>;
+  /** `ps -s` / `inspect -s`: the container's own bytes (its upper dir) and those plus its image's. */
+  containerSize(ref: string): Promise<ContainerSize>;
   /** `docker system df` (Docker's `GET /system/df` shape). */
   systemDf(): Promise<Record<string, unknown>>;
   /** `docker cp` (HEAD): what `path` is in the container (resolved inside its root). */

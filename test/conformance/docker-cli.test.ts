@@ -1,11 +1,14 @@
 // The docker CLI (28.x, default API negotiation) driving a private gantryd: what a Docker user types, and what
-// they see (output, exit code, the object afterwards). Endpoints other work owns are listed as todo.
+// they see (output, exit code, the object afterwards).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DOCKER_CLI, docker, dockerOk, runClient, spawnClient } from '../helpers/clients.js';
 import { eventually, TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
+import { haveRegistryTools, TestRegistry } from '../helpers/registry.js';
 
 const skip = skipReason('root', 'busybox', 'docker-cli', 'script');
 const uniq = (): string => randomBytes(3).toString('hex');
@@ -14,6 +17,7 @@ describe('docker CLI against gantryd', { skip }, () => {
   let d: TestDaemon;
   before(async () => {
     d = new TestDaemon('dockercli');
+    d.extraEnv = { GANTRY_CONFIG: join(d.dir, 'config') };
     await d.start();
     d.importBusybox();
   });
@@ -196,11 +200,46 @@ describe('docker CLI against gantryd', { skip }, () => {
       dockerOk(d, ['rm', `ok-${tag}`, `bad-${tag}`]);
     });
 
-    test('cp into and out of a container', { todo: 'issue 10 (/containers/{id}/archive, branch imageops)' }, () => {
+    test('cp both ways, and - as a tar stream both ways', () => {
       const name = `cp-${uniq()}`;
       dockerOk(d, ['run', '-d', '--name', name, 'busybox', 'sleep', '600']);
       try {
-        dockerOk(d, ['cp', `${name}:/etc/hostname`, `${d.dir}/hostname`]);
+        dockerOk(d, ['exec', name, 'sh', '-c', 'mkdir -p /srv/out && echo made-inside > /srv/out/inside.txt']);
+        dockerOk(d, ['cp', `${name}:/srv/out/inside.txt`, join(d.dir, 'inside.txt')]);
+        assert.equal(readFileSync(join(d.dir, 'inside.txt'), 'utf8'), 'made-inside\n');
+        dockerOk(d, ['cp', `${name}:/srv/out`, join(d.dir, 'outdir')]);
+        assert.equal(readFileSync(join(d.dir, 'outdir', 'inside.txt'), 'utf8'), 'made-inside\n');
+        writeFileSync(join(d.dir, 'from-host.txt'), 'from-host\n');
+        dockerOk(d, ['cp', join(d.dir, 'from-host.txt'), `${name}:/srv/`]);
+        assert.equal(dockerOk(d, ['exec', name, 'cat', '/srv/from-host.txt']), 'from-host\n');
+        const out = runClient(d, 'sh', ['-c', `${DOCKER_CLI} cp ${name}:/srv/out - | tar -t`]);
+        assert.equal(out.status, 0, out.stderr);
+        assert.deepEqual(out.stdout.trim().split('\n').sort(), ['out/', 'out/inside.txt']);
+        mkdirSync(join(d.dir, 'stream'));
+        writeFileSync(join(d.dir, 'stream', 'piped.txt'), 'piped\n');
+        const into = runClient(d, 'sh', ['-c', `tar -c -C ${d.dir}/stream piped.txt | ${DOCKER_CLI} cp - ${name}:/srv`]);
+        assert.equal(into.status, 0, into.stderr);
+        assert.equal(dockerOk(d, ['exec', name, 'cat', '/srv/piped.txt']), 'piped\n');
+        const missing = docker(d, ['cp', `${name}:/no/such/file`, d.dir]);
+        assert.equal(missing.status, 1);
+        assert.match(missing.stderr, /no such file or directory|not found|No such/i);
+      } finally {
+        dockerOk(d, ['rm', '-f', name]);
+      }
+    });
+
+    test('ps -s shows the container\'s own size and the virtual size', () => {
+      const name = `size-${uniq()}`;
+      dockerOk(d, ['run', '-d', '--name', name, 'busybox', 'sleep', '600']);
+      try {
+        dockerOk(d, ['exec', name, 'sh', '-c', 'head -c 3000000 /dev/zero > /big']);
+        const row = dockerOk(d, ['ps', '-s', '--filter', `name=${name}`, '--format', '{{.Size}}']).trim();
+        const m = /^([\d.]+)MB \(virtual ([\d.]+)MB\)$/.exec(row);
+        assert.ok(m, `ps -s size column: ${row}`);
+        assert.ok(Number(m[1]) >= 3 && Number(m[1]) < 3.5, row);
+        assert.ok(Number(m[2]) > Number(m[1]) + 1, `virtual includes the image: ${row}`);
+        const sized = JSON.parse(docker(d, ['inspect', '-s', name]).stdout) as Array<{ SizeRw: number; SizeRootFs: number }>;
+        assert.ok(sized[0]!.SizeRw >= 3_000_000 && sized[0]!.SizeRootFs > sized[0]!.SizeRw);
       } finally {
         dockerOk(d, ['rm', '-f', name]);
       }
@@ -264,22 +303,212 @@ describe('docker CLI against gantryd', { skip }, () => {
     });
   });
 
-  describe('known gaps (other work)', () => {
-    for (const [what, args, owner] of [
-      ['commit', ['commit', 'x', 'y'], 'issue 10 (/commit, branch imageops)'],
-      ['export', ['export', 'x'], 'issue 10 (/containers/{id}/export, branch imageops)'],
-      ['diff', ['diff', 'x'], 'issue 10 (/containers/{id}/changes, branch imageops)'],
-      ['save', ['save', 'busybox'], 'issue 10 (/images/get, branch imageops)'],
-      ['history', ['history', 'busybox'], 'issue 10 (/images/{name}/history, branch imageops)'],
-      ['image prune', ['image', 'prune', '-f'], 'issue 10 (/images/prune, branch imageops)'],
-      ['container prune', ['container', 'prune', '-f'], 'issue 10 (/containers/prune, branch imageops)'],
-      ['volume prune', ['volume', 'prune', '-f'], 'issue 10 (/volumes/prune, branch imageops)'],
-      ['system df', ['system', 'df'], 'issue 10 (/system/df, branch imageops)'],
-      ['pull', ['pull', 'busybox'], 'issue 10 (/images/create from a registry, branch registry)'],
-    ] as const) {
-      test(`docker ${what}`, { todo: owner }, () => {
-        assert.equal(docker(d, [...args], { timeoutSeconds: 30, input: '' }).status, 0);
-      });
-    }
+  describe('images from containers and archives', () => {
+    const tag = uniq();
+    const img = `made-${tag}:v1`;
+    let name = '';
+    before(() => {
+      name = `src-${tag}`;
+      dockerOk(d, ['run', '--name', name, 'busybox', 'sh', '-c', 'echo committed > /made; rm /bin/vi']);
+    });
+    after(() => { docker(d, ['rm', '-f', name]); docker(d, ['rmi', '-f', img]); });
+
+    test('diff lists what the container changed', () => {
+      const lines = dockerOk(d, ['diff', name]).trim().split('\n');
+      assert.ok(lines.includes('A /made'), lines.join('\n'));
+      assert.ok(lines.includes('C /bin'), lines.join('\n'));
+      assert.ok(lines.includes('D /bin/vi'), lines.join('\n'));
+    });
+
+    test('commit -c CMD, then run the new image; history shows the commit', () => {
+      const id = dockerOk(d, ['commit', '-c', 'CMD ["cat", "/made"]', '-m', 'conformance', name, img]).trim();
+      assert.match(id, /^sha256:[0-9a-f]{64}$/);
+      assert.equal(dockerOk(d, ['run', '--rm', img]), 'committed\n');
+      assert.equal(docker(d, ['run', '--rm', img, 'ls', '/bin/vi']).status, 1, 'the deletion is in the layer');
+      const history = dockerOk(d, ['history', '--no-trunc', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Comment}}', img]).trim().split('\n');
+      assert.ok(history.length >= 2, history.join('\n'));
+      assert.match(history[0]!, new RegExp(`^${id}\\|.*echo committed.*\\|conformance$`));
+      assert.match(dockerOk(d, ['history', 'busybox']), /^IMAGE +CREATED +CREATED BY +SIZE +COMMENT/);
+    });
+
+    test('export | tar -t lists the container\'s files', () => {
+      const r = runClient(d, 'sh', ['-c', `${DOCKER_CLI} export ${name} | tar -t`]);
+      assert.equal(r.status, 0, r.stderr);
+      const files = r.stdout.split('\n');
+      assert.ok(files.includes('made'), 'the container\'s own file');
+      assert.ok(files.includes('bin/sh'), 'the image\'s files');
+      assert.ok(!files.includes('bin/vi'), 'not what it deleted');
+    });
+
+    test('import a tarball (file and -) with -c CMD, then run it', () => {
+      const file = join(d.dir, 'exported.tar');
+      const e = runClient(d, 'sh', ['-c', `${DOCKER_CLI} export ${name} > ${file}`]);
+      assert.equal(e.status, 0, e.stderr);
+      assert.match(dockerOk(d, ['import', '-c', 'CMD ["cat", "/made"]', file, `imported-${tag}:v1`]).trim(), /^sha256:[0-9a-f]{64}$/);
+      assert.equal(dockerOk(d, ['run', '--rm', `imported-${tag}:v1`]), 'committed\n');
+      const piped = runClient(d, 'sh', ['-c', `${DOCKER_CLI} import - imported-${tag}:v2 < ${file}`]);
+      assert.equal(piped.status, 0, piped.stderr);
+      assert.equal(dockerOk(d, ['run', '--rm', `imported-${tag}:v2`, 'cat', '/made']), 'committed\n');
+      dockerOk(d, ['rmi', `imported-${tag}:v1`, `imported-${tag}:v2`]);
+    });
+
+    test('save -o / load -i round trip, and save | load through a pipe', () => {
+      dockerOk(d, ['commit', name, img]);
+      const file = join(d.dir, 'saved.tar');
+      dockerOk(d, ['save', '-o', file, img]);
+      dockerOk(d, ['rmi', img]);
+      assert.equal(docker(d, ['image', 'inspect', img]).status, 1);
+      assert.match(dockerOk(d, ['load', '-i', file]), new RegExp(`Loaded image: ${img}`));
+      assert.equal(dockerOk(d, ['run', '--rm', img, 'cat', '/made']), 'committed\n');
+      const r = runClient(d, 'sh', ['-c', `${DOCKER_CLI} save busybox | ${DOCKER_CLI} load`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Loaded image: busybox:latest/);
+    });
+  });
+
+  describe('prunes and disk usage', () => {
+    test('container prune -f removes stopped containers only', () => {
+      const tag = uniq();
+      dockerOk(d, ['run', '--name', `dead-${tag}`, 'busybox', 'true']);
+      dockerOk(d, ['run', '-d', '--name', `live-${tag}`, 'busybox', 'sleep', '600']);
+      try {
+        const id = inspect(`dead-${tag}`, '{{.Id}}');
+        const out = dockerOk(d, ['container', 'prune', '-f']);
+        assert.match(out, new RegExp(`^Deleted Containers:\n(.*\n)*${id}\n`, 'm'));
+        assert.match(out, /Total reclaimed space: [\d.]+k?B/);
+        assert.equal(docker(d, ['inspect', `dead-${tag}`]).status, 1);
+        assert.equal(inspect(`live-${tag}`, '{{.State.Status}}'), 'running');
+      } finally {
+        docker(d, ['rm', '-f', `live-${tag}`]);
+      }
+    });
+
+    test('image prune -f removes a dangling image and keeps tagged ones', () => {
+      const name = `dangle-${uniq()}`;
+      dockerOk(d, ['run', '--name', name, 'busybox', 'touch', '/x']);
+      const id = dockerOk(d, ['commit', name]).trim();
+      dockerOk(d, ['rm', name]);
+      assert.match(dockerOk(d, ['images', '--filter', 'dangling=true', '-q', '--no-trunc']), new RegExp(id));
+      const out = dockerOk(d, ['image', 'prune', '-f']);
+      assert.match(out, new RegExp(`deleted: ${id}`));
+      assert.match(out, /Total reclaimed space: /);
+      assert.equal(docker(d, ['image', 'inspect', id]).status, 1);
+      assert.equal(docker(d, ['image', 'inspect', 'busybox']).status, 0);
+    });
+
+    test('volume prune -f removes unused anonymous volumes, keeps named ones', () => {
+      const name = `anon-${uniq()}`;
+      const named = `keep-${uniq()}`;
+      dockerOk(d, ['volume', 'create', named]);
+      dockerOk(d, ['run', '--name', name, '-v', '/data', 'busybox', 'sh', '-c', 'echo x > /data/f']);
+      const anon = inspect(name, '{{range .Mounts}}{{.Name}}{{end}}');
+      assert.match(anon, /^[0-9a-f]{64}$/);
+      dockerOk(d, ['rm', name]);
+      const out = dockerOk(d, ['volume', 'prune', '-f']);
+      assert.match(out, new RegExp(`Deleted Volumes:\n(.*\n)*${anon}\n`));
+      assert.equal(docker(d, ['volume', 'inspect', anon]).status, 1);
+      assert.equal(docker(d, ['volume', 'inspect', named]).status, 0);
+      dockerOk(d, ['volume', 'rm', named]);
+    });
+
+    test('network prune -f and system prune -f (every prune in turn, the build cache too)', () => {
+      const tag = uniq();
+      dockerOk(d, ['network', 'create', `unused-${tag}`]);
+      assert.match(dockerOk(d, ['network', 'prune', '-f']), new RegExp(`^Deleted Networks:\n(.*\n)*unused-${tag}\n`, 'm'));
+      dockerOk(d, ['network', 'create', `unused2-${tag}`]);
+      dockerOk(d, ['run', '--name', `stopped-${tag}`, 'busybox', 'true']);
+      const id = inspect(`stopped-${tag}`, '{{.Id}}');
+      const out = dockerOk(d, ['system', 'prune', '-f']);
+      assert.match(out, new RegExp(`Deleted Containers:\n(.*\n)*${id}\n`));
+      assert.match(out, new RegExp(`Deleted Networks:\n(.*\n)*unused2-${tag}\n`));
+      assert.match(out, /Total reclaimed space: /);
+      assert.equal(docker(d, ['image', 'inspect', 'busybox']).status, 0, 'a tagged image stays');
+    });
+
+    test('system df and system df -v', () => {
+      const name = `df-${uniq()}`;
+      dockerOk(d, ['run', '--name', name, 'busybox', 'true']);
+      try {
+        const df = dockerOk(d, ['system', 'df']);
+        assert.match(df, /^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE$/m);
+        assert.match(df, /^Images +\d+ +\d+ +[\d.]+[kMG]?B +/m);
+        assert.match(df, /^Containers +\d+ +\d+ +/m);
+        assert.match(df, /^Local Volumes +\d+ +\d+ +/m);
+        const v = dockerOk(d, ['system', 'df', '-v']);
+        assert.match(v, /Images space usage:/);
+        assert.match(v, /^busybox +latest +/m);
+        assert.match(v, new RegExp(`Containers space usage:[\\s\\S]* ${name}\\b`));
+        assert.match(v, /Local Volumes space usage:/);
+      } finally {
+        dockerOk(d, ['rm', name]);
+      }
+    });
+  });
+
+  describe('registries', { skip: haveRegistryTools() }, () => {
+    test('push to a loopback registry, rmi, pull back and run', async () => {
+      const reg = await TestRegistry.start();
+      try {
+        const ref = `${reg.host}/conf/busybox:plain`;
+        dockerOk(d, ['tag', 'busybox', ref]);
+        const push = dockerOk(d, ['push', ref], { timeoutSeconds: 120 });
+        assert.match(push, /plain: digest: sha256:[0-9a-f]{64} size: \d+/);
+        dockerOk(d, ['rmi', ref]);
+        const pull = dockerOk(d, ['pull', ref], { timeoutSeconds: 120 });
+        assert.match(pull, /Status: (Downloaded newer image|Image is up to date) for /);
+        assert.match(pull, new RegExp(`${ref.replace(/[.]/g, '\\.')}\n$`));
+        assert.equal(dockerOk(d, ['run', '--rm', ref, 'echo', 'pulled']), 'pulled\n');
+        assert.match(dockerOk(d, ['images', '--digests', '--format', '{{.Repository}} {{.Digest}}']), new RegExp(`${reg.host}/conf/busybox sha256:`));
+        const all = docker(d, ['pull', '--all-tags', `${reg.host}/conf/busybox`], { timeoutSeconds: 60 });
+        assert.equal(all.status, 1);
+        assert.match(all.stderr, /pull --all-tags\) is not supported/);
+        const missing = docker(d, ['pull', `${reg.host}/conf/absent:nope`], { timeoutSeconds: 60 });
+        assert.equal(missing.status, 1);
+        assert.match(missing.stderr, /not found|unknown/i);
+        docker(d, ['rmi', ref]);
+      } finally {
+        await reg.dispose();
+      }
+    });
+
+    test('login with htpasswd over TLS (CA in certs.d), push, pull; without credentials the pull is refused', async () => {
+      const reg = await TestRegistry.start({ users: { alice: 'wonder' }, tls: true });
+      try {
+        const certs = join(join(d.dir, 'config'), 'certs.d', reg.host);
+        mkdirSync(certs, { recursive: true });
+        copyFileSync(reg.ca!, join(certs, 'ca.crt'));
+        const bad = docker(d, ['login', '-u', 'alice', '-p', 'wrong', reg.host]);
+        assert.equal(bad.status, 1);
+        assert.match(bad.stderr, /unauthorized|401|incorrect/i);
+        const ok = dockerOk(d, ['login', '-u', 'alice', '--password-stdin', reg.host], { input: 'wonder\n' });
+        assert.match(ok, /Login Succeeded/);
+        const ref = `${reg.host}/private/busybox:tls`;
+        dockerOk(d, ['tag', 'busybox', ref]);
+        assert.match(dockerOk(d, ['push', ref], { timeoutSeconds: 120 }), /tls: digest: sha256:/);
+        dockerOk(d, ['rmi', ref]);
+        dockerOk(d, ['logout', reg.host]);
+        const anon = docker(d, ['pull', ref], { timeoutSeconds: 60 });
+        assert.equal(anon.status, 1);
+        assert.match(anon.stderr, /unauthorized|authentication required|401/i);
+        dockerOk(d, ['login', '-u', 'alice', '--password-stdin', reg.host], { input: 'wonder\n' });
+        assert.match(dockerOk(d, ['pull', ref], { timeoutSeconds: 120 }), /Downloaded newer image|Image is up to date/);
+        docker(d, ['rmi', ref]);
+      } finally {
+        await reg.dispose();
+      }
+    });
+
+    test('search is refused with a reason, and the CLI exits non-zero', () => {
+      const r = docker(d, ['search', 'busybox']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /search is not supported: registries speak the distribution API, which has no search/);
+    });
+  });
+
+  test('docker build (classic builder, DOCKER_BUILDKIT=0) of a Dockerfile on stdin; more in docker-build.test.ts', () => {
+    const r = docker(d, ['build', '-t', 'fromstdin:1', '-'], { timeoutSeconds: 60, input: 'FROM busybox\nCMD ["echo", "built"]\n', env: { DOCKER_BUILDKIT: '0' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Successfully tagged fromstdin:1/);
+    assert.equal(dockerOk(d, ['run', '--rm', 'fromstdin:1']).trim(), 'built');
   });
 });

@@ -1,5 +1,5 @@
 // Debian's docker-compose 1.29 (the Python one, API "auto") driving a private gantryd: one project through
-// up -d twice, up in the foreground, run, logs, exec, ps, restart, scale and down -v.
+// up -d twice, up in the foreground, run, logs, exec, ps, restart, scale and down -v; pull from a registry.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DOCKER_COMPOSE, dockerOk, runClient } from '../helpers/clients.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
+import { haveRegistryTools, TestRegistry } from '../helpers/registry.js';
 
 const skip = skipReason('root', 'busybox', 'docker-cli', 'docker-compose');
 
@@ -81,6 +82,7 @@ describe('docker-compose 1.29 against gantryd', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /job_1 +\| job ran/);
     assert.match(r.stdout, /shop_job_1 exited with code 0/);
+    assert.match(composeOk(['logs', '-f', '--no-color', 'job'], 30), /job_1 +\| job ran/, 'logs -f ends with the exited service');
   });
 
   test('restart and scale', () => {
@@ -98,8 +100,28 @@ describe('docker-compose 1.29 against gantryd', { skip }, () => {
     assert.doesNotMatch(dockerOk(d, ['network', 'ls', '--format', '{{.Name}}']), /shop_default/);
   });
 
-  // build: test/conformance/docker-build.test.ts
-  test('pull', { todo: 'issue 10 (pull)' }, () => {
-    assert.equal(compose(['pull']).status, 0);
+  test('pull fetches a service\'s image from a registry', { skip: haveRegistryTools() }, async () => {
+    const reg = await TestRegistry.start();
+    try {
+      const ref = `${reg.host}/shop/busybox:compose`;
+      dockerOk(d, ['tag', 'busybox', ref]);
+      dockerOk(d, ['push', ref], { timeoutSeconds: 120 });
+      dockerOk(d, ['rmi', ref]);
+      const dir = join(d.dir, 'pulled');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'docker-compose.yml'), `version: "3.7"\nservices:\n  app:\n    image: ${ref}\n    command: echo from-registry\n`);
+      const r = runClient(d, DOCKER_COMPOSE, ['--ansi', 'never', 'pull'], { cwd: dir, timeoutSeconds: 120 });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /Pulling app .*done/);
+      assert.equal(dockerOk(d, ['images', '-q', ref]).trim().length > 0, true, 'the image is there afterwards');
+      const up = runClient(d, DOCKER_COMPOSE, ['--ansi', 'never', 'run', '--rm', 'app'], { cwd: dir, timeoutSeconds: 60 });
+      assert.equal(up.status, 0, up.stderr);
+      assert.match(up.stdout, /from-registry/);
+      runClient(d, DOCKER_COMPOSE, ['down', '-t', '1'], { cwd: dir });
+    } finally {
+      await reg.dispose();
+    }
   });
+
+  // build: test/conformance/docker-build.test.ts (a project with build: sections)
 });

@@ -27,6 +27,8 @@ function asStringArray(v: unknown, what: string): string[] {
   throw invalid(`${what} must be a list of strings`);
 }
 
+const isAnonymousBind = (bind: string): boolean => !bind.includes(':') && isAbsolute(bind);
+
 /** `-v SOURCE:TARGET[:MODE]`: an absolute SOURCE is a bind, anything else a volume name. */
 export function parseBind(bind: string): MountSpec {
   const parts = bind.split(':');
@@ -136,7 +138,8 @@ function securityOf(raw: unknown): Pick<HostSettings, 'noNewPrivileges' | 'secco
 function hostSettings(b: ContainerCreateOptions): HostSettings {
   const hc = b.HostConfig ?? {};
   const mounts: MountSpec[] = [];
-  for (const bind of asStringArray(hc.Binds, 'HostConfig.Binds')) mounts.push(parseBind(bind));
+  // A bare absolute TARGET in Binds is an anonymous volume (Docker accepts it; docker-py's volumes=['/data'] sends it).
+  for (const bind of asStringArray(hc.Binds, 'HostConfig.Binds')) if (!isAnonymousBind(bind)) mounts.push(parseBind(bind));
   for (const m of hc.Mounts ?? []) {
     if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'tmpfs') throw invalid(`unsupported mount type "${m.Type}"`, 'use bind, volume or tmpfs');
     if (!m.Target || !isAbsolute(m.Target)) throw invalid(`mount target "${m.Target}" must be an absolute path`);
@@ -185,7 +188,8 @@ export function specFromDockerCreate(req: CreateRequest): ContainerSpec {
     ...(b.AttachStdin || b.AttachStdout || b.AttachStderr ? { attach: { stdin: b.AttachStdin ?? false, stdout: b.AttachStdout ?? false, stderr: b.AttachStderr ?? false } } : {}),
     labels: b.Labels ?? {}, stopSignal: b.StopSignal, stopTimeoutSeconds: b.StopTimeout,
     exposedPorts: Object.keys(b.ExposedPorts ?? {}), healthcheck: healthcheck(b.Healthcheck),
-    anonymousVolumes: Object.keys(b.Volumes ?? {}), host: hostSettings(b),
+    anonymousVolumes: [...new Set([...Object.keys(b.Volumes ?? {}), ...asStringArray(b.HostConfig?.Binds, 'HostConfig.Binds').filter(isAnonymousBind)])],
+    host: hostSettings(b),
   };
 }
 

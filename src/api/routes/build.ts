@@ -112,7 +112,7 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
   }, { rawBody: true });
 
   r.add('POST', '/build/prune', () => {
-    const removed = cache.prune();
-    return { CachesDeleted: Array.from({ length: removed }, (_, i) => String(i)), SpaceReclaimed: 0 };
+    // The entries only: the intermediate images they name stay (untagged; image prune removes them), so 0 bytes.
+    return { CachesDeleted: cache.prune(), SpaceReclaimed: 0 };
   });
 }

@@ -18,7 +18,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     return { Id: rec.id, Warnings: [] };
   }, { status: 201 });
 
-  r.add('GET', '/containers/json', (ctx) => {
+  r.add('GET', '/containers/json', async (ctx) => {
     const limit = intParam(ctx.query, 'limit');
     const all = boolParam(ctx.query, 'all') || (limit !== undefined && limit > 0);
     const filters = filtersParam(ctx.query);
@@ -28,14 +28,19 @@ export function containerRoutes(r: Router, engine: Engine): void {
       .sort((a, b) => Date.parse(b.created) - Date.parse(a.created))
       .slice(0, limit !== undefined && limit > 0 ? limit : undefined)
       .map((rec) => listEntryWithNetwork(engine, rec));
+    // `size=1` (ps -s): measured per container, as Docker does (du of each upper dir).
+    const sized = boolParam(ctx.query, 'size') ? await Promise.all(listed.map(async (e) => ({ ...e, ...await engine.containerSize(e.Id) }))) : listed;
     // Held containers (their record was refused) are listed as dead, with the reason, when they could match.
     const held = all && limit === undefined && Object.keys(filters).every((k) => k === 'status' || k === 'id')
       ? engine.heldContainers().filter((h) => (filters['status']?.includes('dead') ?? true) && (filters['id']?.some((n) => h.id.startsWith(n)) ?? true))
       : [];
-    return [...listed, ...held.map((h) => heldEntry(h.id, h.reason))];
+    return [...sized, ...held.map((h) => heldEntry(h.id, h.reason))];
   });
 
-  r.add('GET', '/containers/{id}/json', (ctx) => inspectWithNetwork(engine, engine.getContainer(ctx.params['id']!)));
+  r.add('GET', '/containers/{id}/json', async (ctx) => {
+    const info = inspectWithNetwork(engine, engine.getContainer(ctx.params['id']!));
+    return boolParam(ctx.query, 'size') ? { ...info, ...await engine.containerSize(info.Id) } : info;
+  });
 
   r.add('POST', '/containers/{id}/start', async (ctx) => { await engine.startContainer(ctx.params['id']!); return undefined; }, { status: 204 });
   r.add('POST', '/containers/{id}/stop', async (ctx) => {

@@ -40,6 +40,11 @@ export function pullReference(fromImage: string, tag: string | null): string {
 }
 
 export function registryRoutes(r: Router, engine: Engine, registry: RegistryService): void {
+  // Docker's /images/search asks Docker Hub's own v1 search API; a v2 registry has nothing to answer it with.
+  r.add('GET', '/images/search', () => {
+    throw new GantryError('UNSUPPORTED', 'search is not supported: registries speak the distribution API, which has no search',
+      { hint: 'list a repository\'s tags with skopeo list-tags docker://HOST/REPO, or browse the registry\'s web page' });
+  });
   r.add('POST', '/auth', async (ctx) => {
     const body = (ctx.body ?? {}) as AuthConfig;
     await registry.login(body.serveraddress, credentialsOf(body));
@@ -51,7 +56,11 @@ export function registryRoutes(r: Router, engine: Engine, registry: RegistryServ
     const tag = ctx.query.get('tag');
     const credentials = authOf(ctx);
     let refs: string[];
-    if (tag) refs = [`${name}:${tag}`];
+    // A tag in the query wins over one in the name (Docker's WithTag: dockerode sends `NAME:TAG/push?tag=TAG`);
+    // a name with its own tag pushes that tag only.
+    const tagged = name.slice(name.lastIndexOf('/') + 1).includes(':');
+    if (tag) refs = [formatReference({ ...parseReference(name), tag, digest: undefined })];
+    else if (tagged) refs = [name];
     else {
       // No tag: every local tag of the repository, as docker does.
       const repo = formatReference({ ...parseReference(name), tag: undefined, digest: undefined }, false);
@@ -68,10 +77,24 @@ export function registryRoutes(r: Router, engine: Engine, registry: RegistryServ
 export async function pullRoute(ctx: RequestContext, registry: RegistryService): Promise<undefined> {
   const fromImage = ctx.query.get('fromImage') ?? '';
   if (fromImage === '') throw new GantryError('INVALID_ARGUMENT', 'pull needs fromImage', { hint: 'POST /images/create?fromImage=NAME&tag=TAG' });
-  const reference = pullReference(fromImage, ctx.query.get('tag'));
+  const tag = ctx.query.get('tag');
+  // Docker reads no tag at all as "every tag" (the CLI's `pull --all-tags`); pulling only latest would be a quiet lie.
+  if ((tag === null || tag === '') && !/[:@]/.test(fromImage.slice(fromImage.lastIndexOf('/') + 1))) {
+    throw new GantryError('UNSUPPORTED', `pulling every tag of ${fromImage} (pull --all-tags) is not supported`, { hint: `name the tag: ${fromImage}:latest` });
+  }
+  const reference = pullReference(fromImage, tag);
   parseReference(reference); // a bad name is a 400, before the stream starts
   const p = ctx.query.get('platform');
   const platform = p ? parsePlatform(p) : undefined;
   const credentials = authOf(ctx);
-  return progressStream(ctx, async (emit) => { await registry.pull({ reference, platform, credentials }, emit); });
+  return progressStream(ctx, async (emit) => {
+    try {
+      await registry.pull({ reference, platform, credentials }, emit);
+    } catch (e) {
+      // A 401 answer makes the docker CLI prompt for a login on stdin (and hang without a terminal); Docker itself
+      // never answers a pull with 401.
+      if (e instanceof GantryError && e.code === 'UNAUTHORIZED') throw new GantryError('REGISTRY_DENIED', e.message, { hint: e.hint, cause: e });
+      throw e;
+    }
+  });
 }

@@ -76,12 +76,16 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
     await engine.writeContainerPath(ctx.params['id']!, pathOf(ctx.query), ctx.req.pipe(budget), {
       copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'),
     });
+    // Docker answers 200 with an empty body; docker-py's put_archive returns `status == 200`.
+    ctx.res!.writeHead(200, { 'Content-Length': 0 });
+    ctx.res!.end();
     return undefined;
   }, { rawBody: true });
   r.add('POST', '/containers/prune', (ctx) => engine.pruneContainers(filtersParam(ctx.query)));
   r.add('POST', '/images/prune', (ctx) => engine.pruneImages(filtersParam(ctx.query)));
   r.add('POST', '/volumes/prune', (ctx) => engine.pruneVolumes(filtersParam(ctx.query)));
   r.add('GET', '/system/df', () => engine.systemDf());
+  // POST /build/prune (`docker system prune` ends with it, `gantry builder prune`): api/routes/build.ts.
   // POST /commit?container=ID&repo=R&tag=T&comment=&author=&pause=&changes=… (Docker's query; the body config is not read)
   r.add('POST', '/commit', async (ctx) => {
     const repo = ctx.query.get('repo');

@@ -60,13 +60,14 @@ export class BuildCache {
     return out;
   }
 
-  /** `builder prune`: removes every entry; returns how many there were. */
-  prune(): number {
-    let n = 0;
+  /** `builder prune`: removes every entry; returns their keys. */
+  prune(): string[] {
+    const removed: string[] = [];
     for (const name of readdirSync(this.dir)) {
       rmSync(join(this.dir, name), { force: true });
-      if (name.endsWith('.json')) n++;
+      const m = /^([0-9a-f]{64})\.json$/.exec(name);
+      if (m !== null) removed.push(`sha256:${m[1]}`);
     }
-    return n;
+    return removed;
   }
 }

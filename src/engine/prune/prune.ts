@@ -72,6 +72,14 @@ export async function pruneVolumes(d: PruneDeps, filters: Record<string, string[
   return { VolumesDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: reclaimed };
 }
 
+export interface ContainerSize { SizeRw: number; SizeRootFs: number }
+
+/** Docker's container sizes: SizeRw = the disk usage of its upper dir, SizeRootFs = that plus its image's size. */
+export async function containerSize(d: PruneDeps, c: ContainerView): Promise<ContainerSize> {
+  const rw = await diskUsage(join(d.containerDir(c.id), 'upper'));
+  return { SizeRw: rw, SizeRootFs: rw + (d.images.resolve(c.config.imageId)?.size ?? 0) };
+}
+
 /** `GET /system/df` in Docker's shape (sizes: images by content, containers and volumes by disk usage). */
 export async function systemDf(d: PruneDeps): Promise<Record<string, unknown>> {
   const containers = d.containers();
@@ -89,10 +97,7 @@ export async function systemDf(d: PruneDeps): Promise<Record<string, unknown>> {
     Id: c.id, Names: [`/${c.name}`], Image: c.config.image, ImageID: c.config.imageId,
     Command: [...c.config.entrypoint, ...c.config.cmd].join(' '), Created: Math.floor(Date.parse(c.created) / 1000),
     State: c.state.status, Status: c.state.status, Labels: { ...c.config.labels },
-    ...await (async () => {
-      const rw = await diskUsage(join(d.containerDir(c.id), 'upper'));
-      return { SizeRw: rw, SizeRootFs: rw + (d.images.resolve(c.config.imageId)?.size ?? 0) };
-    })(),
+    ...await containerSize(d, c),
   })));
   const volumeRows = await Promise.all(d.volumes.list().map(async (v) => ({
     ...d.volumes.inspect(v.name),

@@ -84,8 +84,10 @@ export async function pullImage(ctx: RegistryContext, req: PullRequest, emit: Em
   const claimed: string[] = [];
   const claim = (keys: string[]): void => { for (const k of keys) { ctx.claims.set(k, (ctx.claims.get(k) ?? 0) + 1); claimed.push(k); } };
   try {
-    emit({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
+    // After the manifest, as Docker: a missing image or a refused login is then an HTTP error (404/401) before the
+    // stream starts, which is what dockerode's pull and docker-py's pull raise on.
     const top = await repo.manifest(ref.digest ?? ref.tag ?? 'latest', display);
+    emit({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
     let image: FetchedManifest = top;
     if (top.doc.kind === 'index') {
       const entry = selectManifest(top.doc.manifests, req.platform ?? DEFAULT_PLATFORM);

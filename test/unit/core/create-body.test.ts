@@ -156,6 +156,13 @@ describe('validateCreate: mounts', () => {
     const v = create({ Volumes: { '/data': {}, '/cache': {} }, HostConfig: { Binds: ['named:/cache'] } });
     assert.deepEqual(v.anonymousVolumeTargets, ['/data']);
   });
+
+  test('a bare absolute target in Binds is an anonymous volume (docker-py volumes=[\'/x\']); a bare name is refused', () => {
+    const v = create({ HostConfig: { Binds: ['/scratch', 'named:/cache'] } });
+    assert.deepEqual(v.anonymousVolumeTargets, ['/scratch']);
+    assert.deepEqual(v.host.mounts.map((m) => m.target), ['/cache']);
+    assert.throws(() => create({ HostConfig: { Binds: ['scratch'] } }), isCode('INVALID_ARGUMENT', /invalid volume spec "scratch"/));
+  });
 });
 
 describe('validateCreate: limits, policies and names', () => {
