@@ -2,13 +2,16 @@
 // WORKDIR, CMD) built cold, rebuilt fully cached, and rebuilt after one changed source file, each the median
 // of 5 `gantry build` runs, beside `node -e 0` (Node's start-up: the floor of any CLI command) and a bare
 // `gantry run --rm busybox true` (what one container costs: the cold build's RUN step; the changed-file rebuild
-// reruns COPY onward and starts no container). No docker engine is measured here (none is installed).
+// reruns COPY onward and starts no container). Beside it, the same three builds by Debian's docker.io engine
+// (classic builder, DOCKER_BUILDKIT=0) in a private dockerd that changes nothing of the host (bench/lib); BuildKit
+// needs the buildx plugin, which this machine lacks.
 //   node bench/build.mjs            (after `node scripts/build.mjs`)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { withDockerEngine } from './lib/docker-engine.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -58,6 +61,27 @@ export async function run() {
       changed.push(r.t);
     }
     results.push({ name: 'rebuild after one changed source file (COPY, ENV, WORKDIR, CMD rerun)', value: median(changed), unit: 'ms', note: `${(median(changed) - median(cached)).toFixed(0)} ms over the cached rebuild` });
+    writeFileSync(join(ctx, 'app.sh'), 'echo "$GREETING"\n');
+    const docker = await withDockerEngine(async (env, version) => {
+      const denv = { ...env, DOCKER_BUILDKIT: '0' };
+      const dk = (...args) => timed('docker', args, denv);
+      dk('import', join(root, '.fixtures', 'busybox.tar'), 'busybox');
+      const coldD = []; const cachedD = []; const changedD = [];
+      for (let i = 0; i < RUNS; i++) coldD.push(dk('build', '--no-cache', '-t', 'bench:cold', ctx).t);
+      for (let i = 0; i < RUNS; i++) cachedD.push(dk('build', '-t', 'bench:cached', ctx).t);
+      for (let i = 0; i < RUNS; i++) {
+        writeFileSync(join(ctx, 'app.sh'), `echo "$GREETING docker ${i}"\n`);
+        changedD.push(dk('build', '-t', 'bench:changed', ctx).t);
+      }
+      return { version, cold: median(coldD), cached: median(cachedD), changed: median(changedD) };
+    });
+    if (docker === undefined) results.push({ name: 'docker build', value: 0, unit: '', note: 'dockerd or the docker CLI is not installed: not measured' });
+    else {
+      const vs = (g, dk) => `gantry ${(dk / g).toFixed(2)}x faster`;
+      results.push({ name: `docker build (classic builder, dockerd ${docker.version}), cold`, value: docker.cold, unit: 'ms', note: vs(median(cold), docker.cold) });
+      results.push({ name: 'docker build, fully cached', value: docker.cached, unit: 'ms', note: vs(median(cached), docker.cached) });
+      results.push({ name: 'docker build, one changed source file', value: docker.changed, unit: 'ms', note: vs(median(changed), docker.changed) });
+    }
   } finally {
     await d.dispose();
     rmSync(ctx, { recursive: true, force: true });
