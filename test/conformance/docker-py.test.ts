@@ -2,7 +2,7 @@
 // small program run by /usr/bin/python3 that prints what a user would look at.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { python } from '../helpers/clients.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -202,7 +202,21 @@ print(repo + ':tls' in c.images.pull(repo, tag='tls', auth_config=auth).tags)`);
     });
   });
 
-  test('build', { todo: 'issue 11 (/build)' }, () => {
-    py("c.images.build(fileobj=__import__('io').BytesIO(b'FROM busybox'))");
+  test('images.build from a Dockerfile object and from a path with buildargs; the image runs; a failing RUN raises BuildError', () => {
+    const ctx = join(d.dir, 'py-build');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nARG WHO=nobody\nCOPY msg /msg\nRUN echo "for $WHO" >> /msg\nCMD ["cat", "/msg"]\n');
+    writeFileSync(join(ctx, 'msg'), 'built by docker-py\n');
+    assert.deepEqual(py(`import io
+img, logs = c.images.build(fileobj=io.BytesIO(b'FROM busybox\\nCMD ["echo", "from fileobj"]\\n'), tag='pybuild:obj', rm=True)
+print(c.containers.run('pybuild:obj', remove=True).decode().strip())
+img, logs = c.images.build(path=${JSON.stringify(ctx)}, tag='pybuild:path', buildargs={'WHO': 'amy'}, rm=True)
+print('Step 1/5' in ''.join(l.get('stream', '') for l in logs), img.tags)
+print(c.containers.run('pybuild:path', remove=True).decode().strip().replace('\\n', '|'))
+try:
+    c.images.build(fileobj=io.BytesIO(b'FROM busybox\\nRUN exit 7\\n'), rm=True)
+except docker.errors.BuildError as e:
+    print('BuildError', 'exit' in str(e) or '7' in str(e))
+print(len(c.containers.list(all=True)))`), ['from fileobj', "True ['pybuild:path']", 'built by docker-py|for amy', 'BuildError True', '0']);
   });
 });

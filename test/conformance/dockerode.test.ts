@@ -205,7 +205,23 @@ describe('dockerode against gantryd', { skip }, () => {
     }
   });
 
-  test('buildImage', { todo: 'issue 11 (/build)' }, async () => {
-    await docker.buildImage({ context: '.', src: [] });
+  test('buildImage from a directory context with buildargs, progress followed; the image runs', async () => {
+    const ctx = join(d.dir, 'ode-build');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nARG WHO=nobody\nCOPY msg /msg\nRUN echo "for $WHO" >> /msg\nCMD ["cat", "/msg"]\n');
+    writeFileSync(join(ctx, 'msg'), 'built by dockerode\n');
+    const stream = await docker.buildImage({ context: ctx, src: ['Dockerfile', 'msg'] }, { t: 'odebuild:1', buildargs: { WHO: 'amy' } });
+    const events = await new Promise<Array<{ stream?: string; error?: string; aux?: { ID?: string } }>>((resolve, reject) =>
+      docker.modem.followProgress(stream, (err: Error | null, res: Array<{ stream?: string }>) => (err ? reject(err) : resolve(res))));
+    assert.deepEqual(events.filter((e) => e.error !== undefined), []);
+    assert.ok(events.some((e) => e.aux?.ID?.startsWith('sha256:')), 'the aux message carries the image id');
+    assert.match(events.map((e) => e.stream ?? '').join(''), /Successfully tagged odebuild:1/);
+    const out = collect();
+    const err = collect();
+    // dockerode demultiplexes only when given [stdout, stderr]
+    const [result, c] = await docker.run('odebuild:1', [], [out.stream, err.stream], { Tty: false }) as [{ StatusCode: number }, Docker.Container];
+    assert.equal(result.StatusCode, 0);
+    assert.equal(out.text(), 'built by dockerode\nfor amy\n');
+    await c.remove();
   });
 });
