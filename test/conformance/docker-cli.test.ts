@@ -459,9 +459,14 @@ describe('docker CLI against gantryd', { skip }, () => {
         assert.match(pull, new RegExp(`${ref.replace(/[.]/g, '\\.')}\n$`));
         assert.equal(dockerOk(d, ['run', '--rm', ref, 'echo', 'pulled']), 'pulled\n');
         assert.match(dockerOk(d, ['images', '--digests', '--format', '{{.Repository}} {{.Digest}}']), new RegExp(`${reg.host}/conf/busybox sha256:`));
-        const all = docker(d, ['pull', '--all-tags', `${reg.host}/conf/busybox`], { timeoutSeconds: 60 });
-        assert.equal(all.status, 1);
-        assert.match(all.stderr, /pull --all-tags\) is not supported/);
+        // pull --all-tags: every tag the registry lists comes down
+        dockerOk(d, ['tag', 'busybox', `${reg.host}/conf/busybox:second`]);
+        dockerOk(d, ['push', `${reg.host}/conf/busybox:second`], { timeoutSeconds: 120 });
+        dockerOk(d, ['rmi', ref, `${reg.host}/conf/busybox:second`]);
+        const all = dockerOk(d, ['pull', '--all-tags', `${reg.host}/conf/busybox`], { timeoutSeconds: 120 });
+        assert.match(all, /plain/);
+        assert.deepEqual(dockerOk(d, ['images', `${reg.host}/conf/busybox`, '--format', '{{.Tag}}']).trim().split('\n').sort(), ['plain', 'second']);
+        docker(d, ['rmi', `${reg.host}/conf/busybox:second`]);
         const missing = docker(d, ['pull', `${reg.host}/conf/absent:nope`], { timeoutSeconds: 60 });
         assert.equal(missing.status, 1);
         assert.match(missing.stderr, /not found|unknown/i);

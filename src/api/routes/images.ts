@@ -11,7 +11,7 @@ import { parseReference } from '../../engine/images/reference.js';
 import type { RegistryService } from '../../engine/registry/service.js';
 import type { HostInfo } from './index.js';
 import { pullRoute } from './registry.js';
-import { imageFilter } from '../docker/list-filters.js';
+import { imageFilter, referencePatternMatches } from '../docker/list-filters.js';
 import { boolParam, filtersParam, type Router } from '../router.js';
 
 export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?: RegistryService, intermediates?: () => ReadonlySet<string>): void {
@@ -24,7 +24,12 @@ export function imageRoutes(r: Router, engine: Engine, host: HostInfo, registry?
     };
     // Without all=1, the builder's intermediate images (untagged, kept for its cache) are hidden, as Docker does.
     const hidden = boolParam(ctx.query, 'all') || intermediates === undefined ? new Set<string>() : intermediates();
-    return listed.filter((i) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>').length > 0 || !hidden.has(i.Id)).filter(imageFilter(filtersParam(ctx.query), byRef));
+    const filters = filtersParam(ctx.query);
+    const shown = listed.filter((i) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>').length > 0 || !hidden.has(i.Id)).filter(imageFilter(filters, byRef));
+    // With a reference filter an image lists only its matching tags (Docker's rule: `images REPO` shows REPO's rows).
+    const patterns = filters['reference'] ?? [];
+    if (patterns.length === 0) return shown;
+    return shown.map((i) => ({ ...i, RepoTags: (i.RepoTags ?? []).filter((t) => patterns.some((p) => referencePatternMatches(p, t))) }));
   });
   r.add('GET', '/images/{name}/json', (ctx) => images.inspect(ctx.params['name']!));
   r.add('POST', '/images/{name}/tag', async (ctx) => {

@@ -78,23 +78,28 @@ export async function pullRoute(ctx: RequestContext, registry: RegistryService):
   const fromImage = ctx.query.get('fromImage') ?? '';
   if (fromImage === '') throw new GantryError('INVALID_ARGUMENT', 'pull needs fromImage', { hint: 'POST /images/create?fromImage=NAME&tag=TAG' });
   const tag = ctx.query.get('tag');
-  // Docker reads no tag at all as "every tag" (the CLI's `pull --all-tags`); pulling only latest would be a quiet lie.
-  if ((tag === null || tag === '') && !/[:@]/.test(fromImage.slice(fromImage.lastIndexOf('/') + 1))) {
-    throw new GantryError('UNSUPPORTED', `pulling every tag of ${fromImage} (pull --all-tags) is not supported`, { hint: `name the tag: ${fromImage}:latest` });
-  }
-  const reference = pullReference(fromImage, tag);
-  parseReference(reference); // a bad name is a 400, before the stream starts
   const p = ctx.query.get('platform');
   const platform = p ? parsePlatform(p) : undefined;
   const credentials = authOf(ctx);
+  // Docker reads no tag at all as "every tag" (the CLI's `pull --all-tags`): each tag the registry lists, in turn.
+  const everyTag = (tag === null || tag === '') && !/[:@]/.test(fromImage.slice(fromImage.lastIndexOf('/') + 1));
+  parseReference(pullReference(fromImage, everyTag ? 'latest' : tag)); // a bad name is a 400, before the stream starts
+  const references = everyTag
+    ? (await denied(() => registry.tags(fromImage, credentials))).map((t) => pullReference(fromImage, t))
+    : [pullReference(fromImage, tag)];
+  if (references.length === 0) throw new GantryError('IMAGE_NOT_FOUND', `the repository ${fromImage} has no tags`, { hint: 'push a tag first' });
   return progressStream(ctx, async (emit) => {
-    try {
-      await registry.pull({ reference, platform, credentials }, emit);
-    } catch (e) {
-      // A 401 answer makes the docker CLI prompt for a login on stdin (and hang without a terminal); Docker itself
-      // never answers a pull with 401.
-      if (e instanceof GantryError && e.code === 'UNAUTHORIZED') throw new GantryError('REGISTRY_DENIED', e.message, { hint: e.hint, cause: e });
-      throw e;
-    }
+    for (const reference of references) await denied(() => registry.pull({ reference, platform, credentials }, emit));
   });
+}
+
+/** A 401 answer makes the docker CLI prompt for a login on stdin (and hang without a terminal); Docker itself never
+ * answers a pull with 401: a refused pull is a 403. */
+async function denied<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof GantryError && e.code === 'UNAUTHORIZED') throw new GantryError('REGISTRY_DENIED', e.message, { hint: e.hint, cause: e });
+    throw e;
+  }
 }

@@ -44,6 +44,31 @@ export class Repository {
     return { bytes, digest, mediaType: doc.mediaType, doc };
   }
 
+  /**
+   * The repository's tags (GET /v2/NAME/tags/list, following `Link: <…>; rel="next"` pages), capped at 4 MiB per
+   * page and 10 000 tags in all; names that are not valid tags are dropped, never echoed.
+   */
+  async tags(display: string): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | undefined = `/v2/${this.path}/tags/list?n=1000`;
+    for (let page = 0; next !== undefined && page < 100; page++) {
+      const res = await this.transport.request('GET', next, { scopes: this.scopes });
+      if (res.statusCode !== 200) {
+        const err = await registryError(res, this.transport.host, `tags of ${display}`);
+        if (err.code === 'NOT_FOUND') throw new GantryError('IMAGE_NOT_FOUND', `repository ${display} not found`, { hint: 'check the name' });
+        throw err;
+      }
+      const link = String(res.headers['link'] ?? '');
+      const body = JSON.parse((await readCapped(res, MAX_MANIFEST_BYTES, 'tag list')).toString('utf8')) as { tags?: unknown };
+      for (const t of Array.isArray(body.tags) ? body.tags : []) {
+        if (typeof t === 'string' && /^[\w][\w.-]{0,127}$/.test(t) && tags.length < 10_000) tags.push(t);
+      }
+      const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+      next = m?.[1]?.startsWith('/v2/') ? m[1] : undefined;
+    }
+    return tags;
+  }
+
   /** A small blob (an image config), capped and digest-checked. */
   async smallBlob(digest: string): Promise<Buffer> {
     const res = await this.blob(digest);

@@ -6,6 +6,8 @@ import type { Emit } from './progress.js';
 import { registrySettingsFromEnv, type RegistrySettings } from './settings.js';
 import { RegistryTransport, TokenCache, type Credentials } from './transport.js';
 import type { ImageStore } from '../images/store.js';
+import { formatReference, parseReference } from '../images/reference.js';
+import { Repository } from './repository.js';
 
 export class RegistryService {
   readonly #ctx: RegistryContext;
@@ -20,6 +22,17 @@ export class RegistryService {
 
   pull(req: PullRequest, emit: Emit): Promise<PullResult> {
     return pullImage(this.#ctx, req, emit);
+  }
+
+  /** Every tag of a repository (`pull --all-tags`), as the registry lists them. */
+  async tags(reference: string, credentials: Credentials | undefined): Promise<string[]> {
+    const ref = parseReference(reference);
+    const transport = new RegistryTransport(apiHost(ref.domain), this.#ctx.settings, credentials, this.#ctx.tokens);
+    try {
+      return await new Repository(transport, ref.path, 'pull').tags(formatReference({ ...ref, tag: undefined, digest: undefined }, false));
+    } finally {
+      transport.close();
+    }
   }
 
   push(req: PushRequest, emit: Emit): Promise<PushResult> {
