@@ -8,7 +8,6 @@ import type { Reporter } from './report.js';
 export const UNSUPPORTED_KEYS: readonly string[] = [
   'models',
   'services.*.build',
-  'services.*.develop',
   'services.*.deploy.placement',
   'services.*.deploy.update_config',
   'services.*.deploy.rollback_config',
