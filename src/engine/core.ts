@@ -18,7 +18,9 @@ import type { Engine, NetworkService, RemoveOptions, StopOptions, VolumeCreateOp
 import type { EventBus } from './events/bus.js';
 import { loadArchive, type LoadedImage } from './archive/load.js';
 import { saveArchive } from './archive/save.js';
-import { readContainerPath, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
+import { readContainerFile, USER_DB_MAX_BYTES } from './containers/rootfs-files.js';
+import { resolveUserAsync } from './runtime/user.js';
+import { readContainerPath, removeContainerPaths, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
 import type { PathStat } from './cp/path-stat.js';
 import { pruneContainers, pruneImages, pruneVolumes, systemDf, type ContainersPruneReport, type ImagesPruneReport, type PruneDeps, type VolumesPruneReport } from './prune/prune.js';
 import { imageHistory, type ImageHistoryEntry } from './images/history.js';
@@ -189,8 +191,19 @@ export class EngineCore implements Engine {
 
   containerPathStat(ref: string, path: string): Promise<PathStat> { return statContainerPath(this.containerRoot(ref), path); }
   readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }> { return readContainerPath(this.containerRoot(ref), path); }
-  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void> {
-    return writeContainerPath(this.containerRoot(ref), path, archive, { ...opts, limits: this.images.layers.limits });
+  async writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean; asContainerUser?: boolean }): Promise<void> {
+    const root = this.containerRoot(ref);
+    const owner = opts.asContainerUser === true ? await this.containerUserIds(ref, root) : undefined;
+    return writeContainerPath(root, path, archive, { copyUidGid: opts.copyUidGid, noOverwriteDirNonDir: opts.noOverwriteDirNonDir, limits: this.images.layers.limits, owner });
+  }
+
+  removeContainerPaths(ref: string, paths: readonly string[]): Promise<void> { return removeContainerPaths(this.containerRoot(ref), paths); }
+
+  /** uid:gid of the container's configured user, from its own /etc/passwd and /etc/group (read inside its root). */
+  private async containerUserIds(ref: string, root: ContainerRoot): Promise<{ uid: number; gid: number }> {
+    const rec = this.store.get(ref);
+    const user = await resolveUserAsync(rec.config.user, (p) => readContainerFile({ name: root.name, layers: root.layers }, p, USER_DB_MAX_BYTES));
+    return { uid: user.uid, gid: user.gid };
   }
 
   private pruneDeps(): PruneDeps {
