@@ -17,8 +17,8 @@ const SYNC_ACTIONS: ReadonlySet<WatchAction> = new Set(['sync', 'sync+restart', 
 export interface DevelopContext {
   readonly projectDir: string;
   readonly policy: FilePolicy;
-  /** The service has a `build` section. */
-  readonly hasBuild: boolean;
+  /** The service's `build` (a context path, or a mapping with `context`), undefined without one. */
+  readonly build: PNode | undefined;
   readonly service: string;
 }
 
@@ -89,7 +89,7 @@ function rule(n: PNode, path: readonly PathSeg[], ctx: DevelopContext, reporter:
     }
   }
   if (action === 'rebuild') {
-    if (!ctx.hasBuild) {
+    if (ctx.build === undefined) {
       reporter.error('SPEC_WATCH_NO_BUILD', `watch rule for ${rawPath} of service "${ctx.service}" rebuilds, but the service has no \`build\``, g('action')?.pos, [...path, 'action'], 'add a `build` section, or use action sync, restart or sync+restart');
       ok = false;
     } else {
@@ -119,5 +119,7 @@ export function normalizeDevelop(n: PNode | undefined, path: readonly PathSeg[],
       if (r !== undefined) watch.push(r);
     });
   }
-  return { watch };
+  const contextText = ctx.build?.kind === 'map' ? (text(getEntry(ctx.build, 'context')?.value) ?? '.') : text(ctx.build);
+  const context = contextText === undefined || /^[a-z]+:\/\//i.test(contextText) ? undefined : resolveHostPath(ctx.projectDir, contextText);
+  return { watch, context };
 }

@@ -126,6 +126,8 @@ export interface WatchRuleModel {
 
 export interface DevelopModel {
   readonly watch: readonly WatchRuleModel[];
+  /** The service's build context directory (absolute), whose .dockerignore watch honours; undefined without `build`. */
+  readonly context: string | undefined;
 }
 
 export interface ServiceModel {

@@ -225,7 +225,7 @@ class Normalizer {
       group_add: this.strList(g('group_add')),
       logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
       security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter, this.securityOptFiles()),
-      develop: normalizeDevelop(g('develop'), p('develop'), { projectDir: this.input.projectDir, policy: this.input.policy, hasBuild: g('build') !== undefined, service: name }, this.reporter),
+      develop: normalizeDevelop(g('develop'), p('develop'), { projectDir: this.input.projectDir, policy: this.input.policy, build: g('build'), service: name }, this.reporter),
       x: this.xOf(n),
     };
   }
