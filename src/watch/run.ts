@@ -3,6 +3,7 @@
 // resyncs every container (changes made meanwhile are batched as usual and applied after the resync).
 
 import { readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { systemClock } from '../engine/clock.js';
 import type { StackModel } from '../stack/model.js';
@@ -57,9 +58,12 @@ export async function runWatch(model: StackModel, services: readonly string[], p
   const watchers: FSWatcher[] = [];
   const ready: Promise<void>[] = [];
   for (const w of session.rules) {
-    const watcher = watch(w.rule.path, {
-      ignoreInitial: true, atomic: false, followSymlinks: false, persistent: true,
-      ignored: (path: string, st?: { isDirectory(): boolean }) => w.filter.ignores(path, st?.isDirectory() ?? false),
+    // a path that does not exist yet (a file the rule names, created later) is watched from its parent
+    const exists = await stat(w.rule.path).then(() => true, () => false);
+    const root = exists ? w.rule.path : dirname(w.rule.path);
+    const watcher = watch(root, {
+      ignoreInitial: true, atomic: false, followSymlinks: false, persistent: true, depth: exists ? undefined : 0,
+      ignored: (path: string, st?: { isDirectory(): boolean }) => path !== root && w.filter.ignores(path, st?.isDirectory() ?? false),
     });
     watcher.on('add', (path) => session.change({ path, kind: 'write', isDir: false }));
     watcher.on('change', (path) => session.change({ path, kind: 'write', isDir: false }));

@@ -69,6 +69,8 @@ export class WatchSession {
   private readonly stale = new Set<string>();
   /** Containers watch restarts itself: their next start is not a reason to resync. */
   private readonly restarting = new Set<string>();
+  /** Deletions a container could not be given yet (down, unreachable): applied with its resync. */
+  private readonly lostRemovals = new Map<string, Set<string>>();
   private closed = false;
   /** Resolves when a batch (or resync) finishes: tests and the bench wait on it. */
   onIdle: (() => void) | undefined;
@@ -159,14 +161,17 @@ export class WatchSession {
   private async fullSync(pick: (w: WatchedRule) => boolean, only: ReadonlySet<string> | undefined, why: string): Promise<void> {
     const byService = new Map<string, Copy[]>();
     for (const w of this.rules.filter(pick)) byService.set(w.service, [...(byService.get(w.service) ?? []), ...(await walkRule(w))]);
+    for (const service of this.lostRemovals.keys()) if (!byService.has(service)) byService.set(service, []);
     for (const [service, copies] of byService) {
       const targets = (await this.running(service).catch(() => [])).filter((c) => only === undefined || only.has(c.id));
       if (targets.length === 0) {
         if (only !== undefined) for (const id of only) this.stale.add(id);
         continue;
       }
+      const removals = [...(this.lostRemovals.get(service) ?? [])];
       const done: string[] = [];
-      for (const c of targets) if (await this.write(c, copies, [])) done.push(c.name);
+      for (const c of targets) if (await this.write(c, copies, removals)) done.push(c.name);
+      if (done.length === targets.length) this.lostRemovals.delete(service);
       if (!this.o.quiet && done.length > 0) this.say(`${service}: ${why}: ${copies.filter((x) => !x.isDir).length} files to ${done.join(', ')}`);
     }
   }
@@ -199,15 +204,24 @@ export class WatchSession {
     for (const plan of planBatch(changes, this.rules)) await this.applyPlan(plan);
   }
 
+  private keepRemovals(plan: ServicePlan): void {
+    if (plan.removals.length === 0) return;
+    const kept = this.lostRemovals.get(plan.service) ?? new Set<string>();
+    for (const r of plan.removals) kept.add(r);
+    this.lostRemovals.set(plan.service, kept);
+  }
+
   private async applyPlan(plan: ServicePlan): Promise<void> {
     let targets: WatchedContainer[];
     try {
       targets = await this.running(plan.service);
     } catch (e) {
+      this.keepRemovals(plan);
       this.say(`${plan.service}: cannot reach the daemon (${e instanceof Error ? e.message : String(e)}); changes are synced when it is back`);
       return;
     }
     if (targets.length === 0) {
+      this.keepRemovals(plan);
       this.say(`${plan.service}: no running container; ${summary(plan.files)} will be synced when one starts`);
       return;
     }
@@ -215,6 +229,7 @@ export class WatchSession {
     const synced = plan.copies.length > 0 || plan.removals.length > 0;
     const ok: WatchedContainer[] = [];
     for (const c of targets) if (!synced || await this.write(c, plan.copies, plan.removals)) ok.push(c);
+    if (ok.length < targets.length) this.keepRemovals(plan);
     if (synced) {
       const files = plan.copies.filter((x) => !x.isDir).length;
       did.push(`synced ${files} file${files === 1 ? '' : 's'}${plan.removals.length > 0 ? `, removed ${plan.removals.length}` : ''}`);
