@@ -180,7 +180,7 @@ export class EngineCore implements Engine {
     const rec = this.store.get(ref);
     const { upper, lowers } = this.containerLayers(rec);
     return {
-      name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', tmpDir: this.tmpDir(),
+      name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', pid: rec.state.status === 'running' ? rec.state.pid : 0, tmpDir: this.tmpDir(),
       mounts: rec.host.mounts.map((m) => ({
         target: m.target, readOnly: m.readOnly,
         source: m.type === 'volume' ? this.volumes.dataDir(m.source) : m.type === 'bind' ? m.source : undefined,

@@ -19,6 +19,7 @@ import { WhiteoutTransform } from '../images/whiteouts.js';
 import { isWhiteout, ResolveError, resolveInLayers, type ResolvedEntry } from '../rootfs/resolve.js';
 import { mergedTar, plainTar } from '../snapshot/upper-tar.js';
 import { goFileMode, type PathStat } from './path-stat.js';
+import { removeInRunning, syncIntoRunning } from './live-sync.js';
 import { tarRenameExpr } from './tar-rename.js';
 
 export interface ContainerMount {
@@ -35,6 +36,8 @@ export interface ContainerRoot {
   layers: readonly string[];
   mounts: readonly ContainerMount[];
   running: boolean;
+  /** The container's init pid while it runs (0 otherwise): watch's sync writes through /proc/PID/root. */
+  pid: number;
   freeze: () => Promise<void>;
   thaw: () => Promise<void>;
   tmpDir: string;
@@ -240,6 +243,11 @@ export async function writeContainerPath(root: ContainerRoot, path: string, arch
   try {
     await stage(archive, staging, o);
     if (o.owner !== undefined) await chownTree(staging, o.owner);
+    if (o.owner !== undefined && root.running && root.pid > 0) {
+      const owner = o.owner;
+      await frozen(root, () => syncIntoRunning(`/proc/${root.pid}/root`, staging, path, owner));
+      return;
+    }
     await frozen(root, async () => {
       const { place: at, entry } = await place(root, path, true);
       if (!entry.stat.isDirectory()) throw new GantryError('INVALID_ARGUMENT', `${path} in container ${root.name} is not a directory`, { hint: 'extract into a directory; gantry cp renames a single file for you' });
@@ -271,6 +279,10 @@ async function whiteout(upperPath: string): Promise<void> {
  * hidden with a whiteout. A path that does not exist is fine. Resolved inside the container root like every cp path.
  */
 export async function removeContainerPaths(root: ContainerRoot, paths: readonly string[]): Promise<void> {
+  if (root.running && root.pid > 0) {
+    await frozen(root, () => removeInRunning(`/proc/${root.pid}/root`, paths));
+    return;
+  }
   await frozen(root, async () => {
     for (const path of paths) {
       if (posix.normalize(path) === '/') throw new GantryError('INVALID_ARGUMENT', `refusing to delete / of container ${root.name}`);
