@@ -2,7 +2,7 @@
 // watch ends. The events stream ending means the daemon went away: watch says so, polls until it answers, then
 // resyncs every container (changes made meanwhile are batched as usual and applied after the resync).
 
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { systemClock } from '../engine/clock.js';
@@ -44,6 +44,25 @@ async function followEvents(session: WatchSession, port: DaemonPort, project: st
   }
 }
 
+/** chokidar drops a path's `change` events for 50 ms after one it emitted (no trailing event): a save right
+ *  after another would be lost. So each file event is followed by a look 60 ms later; a file that changed again
+ *  meanwhile is reported once more (and looked at again). */
+function throttleGuard(emit: (path: string) => void): (path: string) => void {
+  const pending = new Map<string, NodeJS.Timeout>();
+  const look = (path: string): void => {
+    clearTimeout(pending.get(path));
+    void lstat(path).then((was) => ({ size: was.size, mtimeMs: was.mtimeMs }), () => undefined).then((was) => {
+      pending.set(path, setTimeout(() => {
+        pending.delete(path);
+        void lstat(path).then((now) => {
+          if (was === undefined || now.size !== was.size || now.mtimeMs !== was.mtimeMs) { emit(path); look(path); }
+        }, () => undefined);
+      }, 60).unref());
+    });
+  };
+  return look;
+}
+
 export async function runWatch(model: StackModel, services: readonly string[], port: DaemonPort, o: WatchRunOptions): Promise<void> {
   const say = o.out ?? ((line: string) => { process.stdout.write(`${line}\n`); });
   const session = new WatchSession(model, services, port, systemClock, { quiet: o.quiet, quietMs: o.quietMs, out: say, readText: readSmallText });
@@ -65,8 +84,9 @@ export async function runWatch(model: StackModel, services: readonly string[], p
       ignoreInitial: true, atomic: false, followSymlinks: false, persistent: true, depth: exists ? undefined : 0,
       ignored: (path: string, st?: { isDirectory(): boolean }) => path !== root && w.filter.ignores(path, st?.isDirectory() ?? false),
     });
-    watcher.on('add', (path) => session.change({ path, kind: 'write', isDir: false }));
-    watcher.on('change', (path) => session.change({ path, kind: 'write', isDir: false }));
+    const again = throttleGuard((path) => session.change({ path, kind: 'write', isDir: false }));
+    watcher.on('add', (path) => { session.change({ path, kind: 'write', isDir: false }); again(path); });
+    watcher.on('change', (path) => { session.change({ path, kind: 'write', isDir: false }); again(path); });
     watcher.on('addDir', (path) => session.change({ path, kind: 'write', isDir: true }));
     watcher.on('unlink', (path) => session.change({ path, kind: 'remove', isDir: false }));
     watcher.on('unlinkDir', (path) => session.change({ path, kind: 'remove', isDir: true }));

@@ -13,7 +13,7 @@ import { Batcher, type Change } from './batcher.js';
 import type { DaemonPort, WatchedContainer } from './daemon-port.js';
 import { RuleFilter } from './ignore.js';
 import { containerPathOf, planBatch, type Copy, type ServicePlan, type WatchedRule } from './plan.js';
-import { syncArchive } from './tarball.js';
+import { changedSince, syncArchive, type SentFiles } from './tarball.js';
 
 export interface SessionOptions {
   readonly quiet: boolean;
@@ -177,18 +177,18 @@ export class WatchSession {
   }
 
   /** Writes and removes in one container; false (container marked stale) when it failed. */
-  private async write(c: WatchedContainer, copies: readonly Copy[], removals: readonly string[]): Promise<boolean> {
+  private async write(c: WatchedContainer, copies: readonly Copy[], removals: readonly string[], sent?: SentFiles): Promise<boolean> {
     try {
       const bases = new Map<string, Copy[]>();
       for (const x of copies) bases.set(x.base, [...(bases.get(x.base) ?? []), x]);
       if (removals.length > 0) await this.port.removePaths(c.id, removals);
       for (const [base, list] of bases) {
         try {
-          await this.port.putArchive(c.id, base, syncArchive(base, list));
+          await this.port.putArchive(c.id, base, syncArchive(base, list, sent));
         } catch (e) {
           // the target directory does not exist yet in the container: extract from / (it is created)
           if (!(e instanceof Error && 'code' in e && e.code === 'NOT_FOUND')) throw e;
-          await this.port.putArchive(c.id, '/', syncArchive('/', list));
+          await this.port.putArchive(c.id, '/', syncArchive('/', list, sent));
         }
       }
       return true;
@@ -228,8 +228,11 @@ export class WatchSession {
     const did: string[] = [];
     const synced = plan.copies.length > 0 || plan.removals.length > 0;
     const ok: WatchedContainer[] = [];
-    for (const c of targets) if (!synced || await this.write(c, plan.copies, plan.removals)) ok.push(c);
+    const sent: SentFiles = new Map();
+    for (const c of targets) if (!synced || await this.write(c, plan.copies, plan.removals, sent)) ok.push(c);
     if (ok.length < targets.length) this.keepRemovals(plan);
+    // a file written again while it was being read (its event may have been folded into the one we handled)
+    for (const path of await changedSince(sent)) this.batcher.add({ path, kind: 'write', isDir: false });
     if (synced) {
       const files = plan.copies.filter((x) => !x.isDir).length;
       did.push(`synced ${files} file${files === 1 ? '' : 's'}${plan.removals.length > 0 ? `, removed ${plan.removals.length}` : ''}`);

@@ -21,7 +21,10 @@ function header(name: string, type: string, mode: number, size: number, mtime: n
   return Buffer.concat([encodePaxHeader(records, name), encodeHeader({ ...h, name: name.slice(0, 99), linkname: linkname.slice(0, 99) })]);
 }
 
-async function* entries(base: string, copies: readonly Copy[]): AsyncGenerator<Buffer> {
+/** What was sent of each regular file: compared after the sync, so a write that raced the read is sent again. */
+export type SentFiles = Map<string, { readonly size: number; readonly mtimeMs: number }>;
+
+async function* entries(base: string, copies: readonly Copy[], sent: SentFiles | undefined): AsyncGenerator<Buffer> {
   for (const c of copies) {
     const name = posix.relative(base, c.containerPath);
     const st = await lstat(c.hostPath).catch(() => undefined);
@@ -37,7 +40,9 @@ async function* entries(base: string, copies: readonly Copy[]): AsyncGenerator<B
     const fh = await open(c.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
     if (fh === undefined) continue;
     try {
-      const size = (await fh.stat()).size;
+      const fst = await fh.stat();
+      const size = fst.size;
+      sent?.set(c.hostPath, { size, mtimeMs: fst.mtimeMs });
       yield header(name, '0', st.mode, size, mtime);
       let left = size;
       while (left > 0) {
@@ -56,6 +61,16 @@ async function* entries(base: string, copies: readonly Copy[]): AsyncGenerator<B
   yield Buffer.alloc(BLOCK * 2);
 }
 
-export function syncArchive(base: string, copies: readonly Copy[]): Readable {
-  return Readable.from(entries(base, copies), { objectMode: false });
+export function syncArchive(base: string, copies: readonly Copy[], sent?: SentFiles): Readable {
+  return Readable.from(entries(base, copies, sent), { objectMode: false });
+}
+
+/** The files that changed since they were read for the archive (an editor still writing, a truncate-then-write). */
+export async function changedSince(sent: SentFiles): Promise<string[]> {
+  const out: string[] = [];
+  for (const [path, was] of sent) {
+    const now = await lstat(path).catch(() => undefined);
+    if (now !== undefined && now.isFile() && (now.size !== was.size || now.mtimeMs !== was.mtimeMs)) out.push(path);
+  }
+  return out;
 }
