@@ -14,6 +14,7 @@ services:
   web:
     image: busybox
     command: ["sleep", "100000"]
+    stop_signal: SIGKILL
     user: "1000:1000"
     restart: always
     develop:
