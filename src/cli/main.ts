@@ -22,7 +22,7 @@ const USAGE: Record<string, string> = {
   volume: 'gantry volume create|ls|rm|inspect|prune [OPTIONS]   (add --help after the verb for its flags)',
   system: 'gantry system df|prune [OPTIONS]   (add --help after the verb for its flags)',
   builder: 'gantry builder prune [-f]   remove the build cache',
-  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push|build [OPTIONS]\n  (add --help after the verb for its flags)',
+  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|watch|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push|build [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
 export interface GlobalOptions {
@@ -55,7 +55,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),
   daemon: () => import('./commands/system.js'), help: () => import('./commands/system.js'),
   build: () => import('./commands/build.js'), builder: () => import('./commands/build.js'),
-  stack: () => import('./commands/stack.js'), up: () => import('./commands/stack.js'), down: () => import('./commands/stack.js'),
+  stack: () => import('./commands/stack.js'), up: () => import('./commands/stack.js'), down: () => import('./commands/stack.js'), watch: () => import('./commands/stack.js'),
 };
 
 /** `gantry container ls` → `ps`, `gantry image ls` → `images`, like docker's management commands. */
@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<void> {
       if (!(e instanceof Error) || e.name !== 'HelpRequested') throw e;
       const { formatFlags } = await import('./args.js');
       const words = rest.slice(0, 1 + (GROUPS.has(cmd) && rest[1] !== undefined && !rest[1].startsWith('-') ? 1 : 0));
-      process.stdout.write(`Usage: gantry ${words.join(' ').replace(/^(image|container|volume)-prune$/, '$1 prune')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' ? '' : ' [ARG...]'}\n\n${formatFlags((e as HelpRequested).specs)}`);
+      process.stdout.write(`Usage: gantry ${words.join(' ').replace(/^(image|container|volume)-prune$/, '$1 prune')} [OPTIONS]${cmd === 'stack' || cmd === 'up' || cmd === 'down' || cmd === 'watch' ? '' : ' [ARG...]'}\n\n${formatFlags((e as HelpRequested).specs)}`);
       status = 0;
     }
   } catch (e) {

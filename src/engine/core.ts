@@ -18,7 +18,9 @@ import type { ContainerLayer, Engine, NetworkService, RemoveOptions, StopOptions
 import type { EventBus } from './events/bus.js';
 import { loadArchive, type LoadedImage } from './archive/load.js';
 import { saveArchive } from './archive/save.js';
-import { readContainerPath, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
+import { readContainerFile, USER_DB_MAX_BYTES } from './containers/rootfs-files.js';
+import { resolveUserAsync } from './runtime/user.js';
+import { readContainerPath, removeContainerPaths, statContainerPath, writeContainerPath, type ContainerRoot } from './cp/container-files.js';
 import type { PathStat } from './cp/path-stat.js';
 import { containerSize, pruneContainers, pruneImages, pruneVolumes, systemDf, type ContainerSize, type ContainersPruneReport, type ImagesPruneReport, type PruneDeps, type VolumesPruneReport } from './prune/prune.js';
 import { imageHistory, type ImageHistoryEntry } from './images/history.js';
@@ -187,7 +189,7 @@ export class EngineCore implements Engine {
     const rec = this.store.get(ref);
     const { upper, lowers } = this.containerLayers(rec);
     return {
-      name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', tmpDir: this.tmpDir(),
+      name: rec.name, layers: [upper, ...lowers], running: rec.state.status === 'running', pid: rec.state.status === 'running' ? rec.state.pid : 0, tmpDir: this.tmpDir(),
       mounts: rec.host.mounts.map((m) => ({
         target: m.target, readOnly: m.readOnly,
         source: m.type === 'volume' ? this.volumes.dataDir(m.source) : m.type === 'bind' ? m.source : undefined,
@@ -198,8 +200,19 @@ export class EngineCore implements Engine {
 
   containerPathStat(ref: string, path: string): Promise<PathStat> { return statContainerPath(this.containerRoot(ref), path); }
   readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }> { return readContainerPath(this.containerRoot(ref), path); }
-  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void> {
-    return writeContainerPath(this.containerRoot(ref), path, archive, { ...opts, limits: this.images.layers.limits });
+  async writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean; asContainerUser?: boolean }): Promise<void> {
+    const root = this.containerRoot(ref);
+    const owner = opts.asContainerUser === true ? await this.containerUserIds(ref, root) : undefined;
+    return writeContainerPath(root, path, archive, { copyUidGid: opts.copyUidGid, noOverwriteDirNonDir: opts.noOverwriteDirNonDir, limits: this.images.layers.limits, owner });
+  }
+
+  removeContainerPaths(ref: string, paths: readonly string[]): Promise<void> { return removeContainerPaths(this.containerRoot(ref), paths); }
+
+  /** uid:gid of the container's configured user, from its own /etc/passwd and /etc/group (read inside its root). */
+  private async containerUserIds(ref: string, root: ContainerRoot): Promise<{ uid: number; gid: number }> {
+    const rec = this.store.get(ref);
+    const user = await resolveUserAsync(rec.config.user, (p) => readContainerFile({ name: root.name, layers: root.layers }, p, USER_DB_MAX_BYTES));
+    return { uid: user.uid, gid: user.gid };
   }
 
   private pruneDeps(): PruneDeps {

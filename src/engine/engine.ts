@@ -137,7 +137,9 @@ export interface Engine {
   /** `docker cp CONTAINER:PATH …`: a tar of `path` as the container sees it. */
   readContainerPath(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }>;
   /** `docker cp … CONTAINER:DIR`: extracts a tar into the directory `path` (the container's upper dir; running or not). */
-  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean }): Promise<void>;
+  writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean; asContainerUser?: boolean }): Promise<void>;
+  /** Watch's deletions: removes `paths` from the container (whiteouts over image files), resolved inside its root. */
+  removeContainerPaths(ref: string, paths: readonly string[]): Promise<void>;
 
   logs(ref: string, opts: LogReadOptions, signal: AbortSignal): AsyncIterable<LogEntry>;
   attach(ref: string, client: Duplex, opts: { stdin: boolean; stdout: boolean; stderr: boolean }): Promise<void>;

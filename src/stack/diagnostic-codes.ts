@@ -50,6 +50,7 @@ export const DIAGNOSTIC_CODES = {
   SPEC_NO_IMAGE: 'a service has neither `image` nor `build`',
   SPEC_BAD_PROJECT_NAME: 'the project name is empty after normalisation',
   SPEC_PROFILE_UNKNOWN: 'an active profile is used by no service (warning)',
+  SPEC_WATCH_NO_BUILD: 'a `develop.watch` rule with `action: rebuild` on a service without `build`',
   // policy: risky host access (warnings; errors in strict mode) and paths outside the project (strict mode)
   SPEC_RISKY_PRIVILEGED: 'a service runs privileged',
   SPEC_RISKY_CAPABILITY: 'a service adds a capability beyond Docker\'s default set',

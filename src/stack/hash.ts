@@ -1,5 +1,5 @@
 // The stable configuration hash of a service: decides whether a running container must be recreated.
-// Fields that must not cause recreation (replicas, depends_on, profiles, pull_policy) are left out, and fields
+// Fields that must not cause recreation (replicas, depends_on, profiles, pull_policy, develop) are left out, and fields
 // added after containers first carried the hash count only when set (SERVICE_V1), so upgrades recreate nothing.
 
 import { createRequire } from 'node:module';
@@ -76,7 +76,7 @@ const SERVICE_V1: Shape = fields({
   configs: FILE_GRANT_V1,
 });
 
-const NOT_HASHED = new Set(['depends_on', 'profiles', 'pull_policy']);
+const NOT_HASHED = new Set(['depends_on', 'profiles', 'pull_policy', 'develop']);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -115,6 +115,36 @@ export interface BuildModel {
   readonly network: string | undefined;
 }
 
+export type WatchAction = 'sync' | 'rebuild' | 'restart' | 'sync+restart' | 'sync+exec';
+
+export interface WatchExecModel {
+  readonly command: readonly string[];
+  readonly user: string | undefined;
+  readonly privileged: boolean;
+  readonly working_dir: string | undefined;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/** One `develop.watch` rule: `path` is absolute on the host (resolved against the project directory). */
+export interface WatchRuleModel {
+  readonly path: string;
+  readonly action: WatchAction;
+  /** Absolute path in the container; set for the sync actions. */
+  readonly target: string | undefined;
+  /** .dockerignore-syntax patterns relative to `path`. */
+  readonly ignore: readonly string[];
+  /** When set, only paths matching one of them are watched. */
+  readonly include: readonly string[];
+  readonly initial_sync: boolean;
+  readonly exec: WatchExecModel | undefined;
+}
+
+export interface DevelopModel {
+  readonly watch: readonly WatchRuleModel[];
+  /** The service's build context directory (absolute), whose .dockerignore watch honours; undefined without `build`. */
+  readonly context: string | undefined;
+}
+
 export interface ServiceModel {
   readonly name: string;
   /** The image to run; with `build:` and no `image:`, `<project>-<service>` (the image the build tags). */
@@ -176,6 +206,8 @@ export interface ServiceModel {
   readonly logging: LoggingModel | undefined;
   /** ['no-new-privileges'] when set (the one option Gantry applies); undefined otherwise and in stored stacks from before. */
   readonly security_opt?: readonly string[] | undefined;
+  /** `develop` (watch rules for `gantry watch`); never part of the config hash. Undefined when unset. */
+  readonly develop?: DevelopModel | undefined;
   /** Extension fields of the service (`x-` keys, notably `x-gantry`), passed through unchanged (key without
    *  change, i.e. still with the `x-` prefix). */
   readonly x: Readonly<Record<string, unknown>>;

@@ -8,6 +8,7 @@ import { parseEnvFile } from './env-file.js';
 import type { FilePolicy } from './file-policy.js';
 import { allowPath, insideProject, readCapped } from './file-policy.js';
 import { resolveHostPath } from './host-path.js';
+import { normalizeDevelop } from './develop.js';
 import { normalizeLogging } from './logging.js';
 import { normalizeSecurityOpt, type SecurityOptFiles } from './security-opt.js';
 import type { Lookup } from './interpolate.js';
@@ -226,6 +227,7 @@ class Normalizer {
       group_add: this.strList(g('group_add')),
       logging: normalizeLogging(g('logging'), p('logging'), this.reporter),
       security_opt: normalizeSecurityOpt(g('security_opt'), p('security_opt'), this.reporter, this.securityOptFiles()),
+      develop: normalizeDevelop(g('develop'), p('develop'), { projectDir: this.input.projectDir, policy: this.input.policy, build: g('build'), service: name }, this.reporter),
       x: this.xOf(n),
     };
   }

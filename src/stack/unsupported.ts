@@ -21,7 +21,6 @@ export const UNSUPPORTED_KEYS: readonly string[] = [
   'services.*.build.entitlements',
   'services.*.build.no_cache',
   'services.*.build.pull',
-  'services.*.develop',
   'services.*.deploy.placement',
   'services.*.deploy.update_config',
   'services.*.deploy.rollback_config',

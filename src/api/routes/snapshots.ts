@@ -75,12 +75,23 @@ export function snapshotRoutes(r: Router, engine: Engine): void {
     ctx.req.on('error', (e) => budget.destroy(e));
     await engine.writeContainerPath(ctx.params['id']!, pathOf(ctx.query), ctx.req.pipe(budget), {
       copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'),
+      // Gantry's extension (gantry watch): the entries get the owner the container's user would give them
+      asContainerUser: boolParam(ctx.query, 'asContainerUser'),
     });
     // Docker answers 200 with an empty body; docker-py's put_archive returns `status == 200`.
     ctx.res!.writeHead(200, { 'Content-Length': 0 });
     ctx.res!.end();
     return undefined;
   }, { rawBody: true });
+  // Gantry's own (gantry watch): body {"Paths": ["/abs", …]}, each removed from the container (rm -rf, inside its root)
+  r.add('POST', '/containers/{id}/archive/remove', async (ctx) => {
+    const paths = (ctx.body as { Paths?: unknown } | undefined)?.Paths;
+    if (!Array.isArray(paths) || !paths.every((p): p is string => typeof p === 'string' && p.startsWith('/'))) {
+      throw new GantryError('INVALID_ARGUMENT', 'Paths must be a list of absolute container paths', { hint: 'send {"Paths": ["/app/old.py"]}' });
+    }
+    await engine.removeContainerPaths(ctx.params['id']!, paths);
+    return undefined;
+  }, { status: 204 });
   r.add('POST', '/containers/prune', (ctx) => engine.pruneContainers(filtersParam(ctx.query)));
   r.add('POST', '/images/prune', (ctx) => engine.pruneImages(filtersParam(ctx.query)));
   r.add('POST', '/volumes/prune', (ctx) => engine.pruneVolumes(filtersParam(ctx.query)));

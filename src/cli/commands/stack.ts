@@ -31,7 +31,8 @@ const VERBS: Record<string, FlagSpec[]> = {
     { name: 'force-recreate', kind: 'bool' }, { name: 'no-recreate', kind: 'bool' }, { name: 'remove-orphans', kind: 'bool' },
     { name: 'renew-anon-volumes', short: 'V', kind: 'bool' }, { name: 'scale', kind: 'list' }, { name: 'no-deps', kind: 'bool' }, { name: 'abort-on-container-exit', kind: 'bool' },
     { name: 'exit-code-from', kind: 'string' }, { name: 'build', kind: 'bool' }, { name: 'timeout', short: 't', kind: 'string' },
-    { name: 'no-color', kind: 'bool' }, DRY_RUN, PROGRESS],
+    { name: 'no-color', kind: 'bool' }, { name: 'watch', short: 'w', kind: 'bool' }, DRY_RUN, PROGRESS],
+  watch: [{ name: 'no-up', kind: 'bool' }, { name: 'prune', kind: 'bool' }, { name: 'quiet', kind: 'bool' }, PROGRESS],
   down: [{ name: 'volumes', short: 'v', kind: 'bool' }, { name: 'rmi', kind: 'string' }, { name: 'remove-orphans', kind: 'bool' },
     { name: 'timeout', short: 't', kind: 'string' }, DRY_RUN, PROGRESS],
   ps: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' },
@@ -101,6 +102,7 @@ async function dispatch(ctx: Ctx): Promise<number> {
   switch (verb) {
     case 'config': return config(p);
     case 'up': return up(ctx);
+    case 'watch': return watch(ctx);
     case 'down': return down(ctx);
     case 'ls': return ls(ctx);
     case 'ps': return ps(ctx);
@@ -212,7 +214,7 @@ async function up(ctx: Ctx): Promise<number> {
     scale[m[1]!] = Number(m[2]);
   }
   if (bool(p, 'force-recreate') && bool(p, 'no-recreate')) throw usageError('--force-recreate and --no-recreate are incompatible');
-  const detach = bool(p, 'detach') || bool(p, 'wait');
+  const detach = bool(p, 'detach') || bool(p, 'wait') || bool(p, 'watch');
   const exitCodeFrom = str(p, 'exit-code-from');
   if (detach && (bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined)) throw usageError('--abort-on-container-exit and --exit-code-from need an attached up (no -d)');
   if (exitCodeFrom !== undefined && model.services[exitCodeFrom] === undefined) throw usageError(`no such service: ${exitCodeFrom}`);
@@ -231,8 +233,46 @@ async function up(ctx: Ctx): Promise<number> {
     removeOrphans: bool(p, 'remove-orphans'), renewAnonVolumes: bool(p, 'renew-anon-volumes'), scale, startStopped: true };
   const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: bool(p, 'dry-run'), wait: bool(p, 'wait'), waitTimeoutSeconds: seconds(p, 'wait-timeout'), registryAuth: await stackAuths(model) }, p);
   if (!r.ok) return 1;
+  if (bool(p, 'watch') && !bool(p, 'dry-run')) return watchStack(ctx, client, model, p.positionals);
   if (detach || bool(p, 'dry-run')) return 0;
   return attached(ctx, client, model, p.positionals, { abort: bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined, exitCodeFrom, timeout: seconds(p, 'timeout'), since: upStarted });
+}
+
+// ---- watch ------------------------------------------------------------------------------------------------
+
+/** `gantry watch [SERVICE...]`: up (unless --no-up), then sync changes until Ctrl-C; the stack stays up. */
+async function watch(ctx: Ctx): Promise<number> {
+  const { p } = ctx;
+  const model = (await loadModel(p))!;
+  const services = watchedServices(model, p.positionals);
+  const client = await connectDaemon(ctx.g.host);
+  if (!bool(p, 'no-up')) {
+    const options = { services: p.positionals, noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, renewAnonVolumes: false, scale: {}, startStopped: true };
+    const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: false, wait: false, registryAuth: await stackAuths(model) }, p);
+    if (!r.ok) return 1;
+  }
+  if (bool(p, 'prune')) process.stderr.write('note: --prune removes images left by rebuilds; rebuild is not supported yet (issue 11), so there is nothing to prune\n');
+  return watchStack(ctx, client, model, services);
+}
+
+/** The services to watch: those named (each must exist and have watch rules), else every one with rules. */
+function watchedServices(model: StackModel, named: readonly string[]): string[] {
+  for (const s of named) {
+    if (model.services[s] === undefined) throw new GantryError('NOT_FOUND', `no such service: ${s}`, { hint: `the stack's services: ${Object.keys(model.services).join(', ')}` });
+    if ((model.services[s]!.develop?.watch.length ?? 0) === 0) throw new GantryError('INVALID_ARGUMENT', `service "${s}" has no develop.watch rules`, { hint: 'add develop: {watch: [{path: ./src, action: sync, target: /app/src}]} to it' });
+  }
+  const out = named.length > 0 ? [...named] : Object.keys(model.services).filter((s) => (model.services[s]!.develop?.watch.length ?? 0) > 0);
+  if (out.length === 0) throw new GantryError('INVALID_ARGUMENT', `no service of ${model.name} has develop.watch rules`, { hint: 'add develop: {watch: [{path: ./src, action: sync, target: /app/src}]} to a service' });
+  return out;
+}
+
+async function watchStack(ctx: Ctx, client: DaemonClient, model: StackModel, named: readonly string[]): Promise<number> {
+  const services = watchedServices(model, named);
+  const [{ runWatch }, { daemonPort }] = await Promise.all([import('../../watch/run.js'), import('../../watch/daemon-port.js')]);
+  const quietMs = process.env['GANTRY_WATCH_QUIET_MS'] === undefined ? undefined : Number(process.env['GANTRY_WATCH_QUIET_MS']);
+  await runWatch(model, services, daemonPort(client), { quiet: bool(ctx.p, 'quiet'), quietMs });
+  client.close();
+  return 0;
 }
 
 /** Attached up: stream every service's logs; Ctrl-C stops the stack (a second Ctrl-C kills it). */

@@ -9,8 +9,8 @@ Containers:  run create start stop restart kill rm wait pause unpause ps logs ex
 Images:      images import tag rmi
 Volumes:     volume create|ls|rm|inspect
 Networks:    network create|ls|rm|inspect|connect|disconnect|prune
-Stacks:      stack up|down|ps|logs|config|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls
-             (up, down: shortcuts; stack options -f, -p, --profile, --env-file, --project-directory)
+Stacks:      stack up|down|watch|ps|logs|config|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls
+             (up, down, watch: shortcuts; stack options -f, -p, --profile, --env-file, --project-directory)
 System:      version info events daemon help
 
 Environment: GANTRY_HOST (daemon socket), GANTRY_ROOT (state dir, for the daemon), GANTRY_PREFIX (kernel object prefix)

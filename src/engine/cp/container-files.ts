@@ -9,7 +9,7 @@
 // a read-only mount refuses writes, a tmpfs (only in the container's namespace) is not reachable.
 import { spawn } from 'node:child_process';
 import type { Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, mkdtemp, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,7 @@ import { WhiteoutTransform } from '../images/whiteouts.js';
 import { isWhiteout, ResolveError, resolveInLayers, type ResolvedEntry } from '../rootfs/resolve.js';
 import { mergedTar, plainTar } from '../snapshot/upper-tar.js';
 import { goFileMode, type PathStat } from './path-stat.js';
+import { removeInRunning, syncIntoRunning } from './live-sync.js';
 import { tarRenameExpr } from './tar-rename.js';
 
 export interface ContainerMount {
@@ -35,6 +36,8 @@ export interface ContainerRoot {
   layers: readonly string[];
   mounts: readonly ContainerMount[];
   running: boolean;
+  /** The container's init pid while it runs (0 otherwise): watch's sync writes through /proc/PID/root. */
+  pid: number;
   freeze: () => Promise<void>;
   thaw: () => Promise<void>;
   tmpDir: string;
@@ -146,6 +149,19 @@ export interface WriteOptions {
   /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
   noOverwriteDirNonDir: boolean;
   limits: LayerLimits;
+  /** Watch's sync: every written entry is owned by this uid:gid (the container's user), and directories that
+   *  already exist keep their owner and mode. */
+  owner?: { uid: number; gid: number } | undefined;
+}
+
+/** Gives every entry of the staged tree (never following a link) to `owner`. */
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const p = join(dir, name);
+    const st = await lstat(p);
+    await lchown(p, owner.uid, owner.gid);
+    if (st.isDirectory()) await chownTree(p, owner);
+  }
 }
 
 /** Extracts `archive` into a fresh staging dir with the layer checks (no `..`, nothing through a link, caps). */
@@ -210,7 +226,7 @@ async function moveInto(root: ContainerRoot, from: string, to: string, container
       // merge: the upper dir gets its own copy of the directory, then its entries
       const target = d?.isDirectory() === true ? dst : await ensureUpperDir(root, containerPath);
       await moveInto(root, src, target, containerPath, o);
-      await keepOwnerAndMode(target, s);
+      if (o.owner === undefined || d?.isDirectory() !== true) await keepOwnerAndMode(target, s);
       continue;
     }
     if (s.isDirectory() && d !== undefined && isWhiteout(d)) {
@@ -226,6 +242,12 @@ export async function writeContainerPath(root: ContainerRoot, path: string, arch
   const staging = await mkdtemp(join(root.tmpDir, 'cp-'));
   try {
     await stage(archive, staging, o);
+    if (o.owner !== undefined) await chownTree(staging, o.owner);
+    if (o.owner !== undefined && root.running && root.pid > 0) {
+      const owner = o.owner;
+      await frozen(root, () => syncIntoRunning(`/proc/${root.pid}/root`, staging, path, owner));
+      return;
+    }
     await frozen(root, async () => {
       const { place: at, entry } = await place(root, path, true);
       if (!entry.stat.isDirectory()) throw new GantryError('INVALID_ARGUMENT', `${path} in container ${root.name} is not a directory`, { hint: 'extract into a directory; gantry cp renames a single file for you' });
@@ -240,3 +262,46 @@ export async function writeContainerPath(root: ContainerRoot, path: string, arch
   }
 }
 
+
+/** Makes `upperPath` a whiteout (a 0:0 character device: overlayfs's mark for a name deleted from the layers below). */
+async function whiteout(upperPath: string): Promise<void> {
+  const code = await new Promise<number>((res) => {
+    const p = spawn('mknod', [upperPath, 'c', '0', '0'], { stdio: 'ignore' });
+    p.on('error', () => res(127));
+    p.on('close', (c) => res(c ?? 128));
+  });
+  if (code !== 0) throw new GantryError('INTERNAL', `could not mark ${upperPath} deleted (mknod exited ${code})`, { hint: 'the daemon must run as root to delete image files in a container' });
+}
+
+/**
+ * Deletes `paths` (absolute container paths; the final component is never followed) from the container, as `rm -rf`
+ * inside it would: an entry of the upper dir or of a mount's host dir is removed; one the image still shows is
+ * hidden with a whiteout. A path that does not exist is fine. Resolved inside the container root like every cp path.
+ */
+export async function removeContainerPaths(root: ContainerRoot, paths: readonly string[]): Promise<void> {
+  if (root.running && root.pid > 0) {
+    await frozen(root, () => removeInRunning(`/proc/${root.pid}/root`, paths));
+    return;
+  }
+  await frozen(root, async () => {
+    for (const path of paths) {
+      if (posix.normalize(path) === '/') throw new GantryError('INVALID_ARGUMENT', `refusing to delete / of container ${root.name}`);
+      let found: { place: Place; entry: ResolvedEntry };
+      try {
+        found = await place(root, path, false);
+      } catch (e) {
+        if (e instanceof GantryError && e.code === 'NOT_FOUND') continue;
+        throw e;
+      }
+      const { place: at, entry } = found;
+      if (at.mount?.readOnly === true) throw new GantryError('CONFLICT', `${path} is on a read-only mount of container ${root.name}`, { hint: 'sync to a writable path' });
+      const top = at.layers[0]!;
+      await rm(join(top, entry.containerPath), { recursive: true, force: true });
+      if (at.layers.length === 1) continue;
+      const still = await resolveInLayers(at.layers, entry.containerPath, { followFinal: false }).then(() => true, () => false);
+      if (!still) continue;
+      const parent = await ensureUpperDir(root, posix.dirname(entry.containerPath));
+      await whiteout(join(parent, posix.basename(entry.containerPath)));
+    }
+  });
+}

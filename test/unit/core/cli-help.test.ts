@@ -20,11 +20,11 @@ after(() => {
 
 const COMMANDS = [
   'run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'wait', 'pause', 'unpause', 'ps', 'logs', 'exec', 'top', 'stats',
-  'inspect', 'images', 'import', 'tag', 'rmi', 'commit', 'history', 'diff', 'export', 'save', 'load', 'cp', 'pull', 'push', 'login', 'logout', 'port', 'build', 'builder', 'builder prune', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down',
+  'inspect', 'images', 'import', 'tag', 'rmi', 'commit', 'history', 'diff', 'export', 'save', 'load', 'cp', 'pull', 'push', 'login', 'logout', 'port', 'build', 'builder', 'builder prune', 'version', 'info', 'events', 'daemon', 'help', 'up', 'down', 'watch',
   'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect', 'volume prune', 'image prune', 'container prune',
   'system', 'system df', 'system prune',
   'network', 'network create', 'network ls', 'network rm', 'network inspect', 'network connect', 'network disconnect', 'network prune',
-  'stack', 'stack up', 'stack down', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events', 'stack pull', 'stack push', 'stack build',
+  'stack', 'stack up', 'stack down', 'stack watch', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events', 'stack pull', 'stack push', 'stack build',
 ];
 
 test('every command answers --help with a usage line and exit 0, without a daemon', () => {
