@@ -92,8 +92,6 @@ function rule(n: PNode, path: readonly PathSeg[], ctx: DevelopContext, reporter:
     if (ctx.build === undefined) {
       reporter.error('SPEC_WATCH_NO_BUILD', `watch rule for ${rawPath} of service "${ctx.service}" rebuilds, but the service has no \`build\``, g('action')?.pos, [...path, 'action'], 'add a `build` section, or use action sync, restart or sync+restart');
       ok = false;
-    } else {
-      reporter.warn('SPEC_UNSUPPORTED_VALUE', `watch action rebuild (service "${ctx.service}") is not yet supported: it needs gantry build (issue 11); gantry watch will skip this rule`, g('action')?.pos, [...path, 'action'], 'until then, rebuild by hand and run gantry up');
     }
   }
   const exec = execOf(g('exec'), [...path, 'exec'], reporter);

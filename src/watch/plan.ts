@@ -40,7 +40,7 @@ export function containerPathOf(rule: WatchRuleModel, rel: string): string {
   return rel === '' ? rule.target! : posix.join(rule.target!, rel);
 }
 
-/** The rules a change concerns (in declaration order); `rebuild` rules are left to the caller (not yet supported). */
+/** The rules a change concerns (in declaration order); planBatch leaves `rebuild` rules to the session. */
 export function rulesFor(change: Change, rules: readonly WatchedRule[]): WatchedRule[] {
   return rules.filter((r) => r.filter.relative(change.path) !== undefined && !r.filter.ignores(change.path, change.isDir));
 }

@@ -16,6 +16,8 @@ export interface WatchRunOptions {
   readonly out?: (line: string) => void;
   /** Resolves to stop watching (default: the first SIGINT or SIGTERM). */
   readonly until?: Promise<void>;
+  /** Rebuilds a service's image and recreates only its containers (`rebuild` rules); false when the build failed. */
+  readonly rebuild?: (service: string) => Promise<boolean>;
 }
 
 async function readSmallText(path: string): Promise<string | undefined> {
@@ -65,7 +67,7 @@ function throttleGuard(emit: (path: string) => void): (path: string) => void {
 
 export async function runWatch(model: StackModel, services: readonly string[], port: DaemonPort, o: WatchRunOptions): Promise<void> {
   const say = o.out ?? ((line: string) => { process.stdout.write(`${line}\n`); });
-  const session = new WatchSession(model, services, port, systemClock, { quiet: o.quiet, quietMs: o.quietMs, out: say, readText: readSmallText });
+  const session = new WatchSession(model, services, port, systemClock, { quiet: o.quiet, quietMs: o.quietMs, out: say, readText: readSmallText, rebuild: o.rebuild });
   await session.prepare();
   if (session.rules.length === 0) {
     say('watch: no rule to watch (every rule was skipped)');

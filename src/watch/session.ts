@@ -12,7 +12,7 @@ import type { StackModel, WatchRuleModel } from '../stack/model.js';
 import { Batcher, type Change } from './batcher.js';
 import type { DaemonPort, WatchedContainer } from './daemon-port.js';
 import { RuleFilter } from './ignore.js';
-import { containerPathOf, planBatch, type Copy, type ServicePlan, type WatchedRule } from './plan.js';
+import { containerPathOf, planBatch, rulesFor, type Copy, type ServicePlan, type WatchedRule } from './plan.js';
 import { changedSince, syncArchive, type SentFiles } from './tarball.js';
 
 export interface SessionOptions {
@@ -21,6 +21,11 @@ export interface SessionOptions {
   readonly out: (line: string) => void;
   /** Reads a file of the project (the .dockerignore), undefined when absent. */
   readonly readText: (path: string) => Promise<string | undefined>;
+  /**
+   * `rebuild` rules: rebuilds the service's image and recreates only its containers (never its dependencies); false
+   * when the build failed (the old containers keep running). Without it, rebuild rules are skipped with a note.
+   */
+  readonly rebuild?: ((service: string) => Promise<boolean>) | undefined;
 }
 
 /** A rule whose host path is bind-mounted at its target already needs no sync. */
@@ -93,7 +98,7 @@ export class WatchSession {
       const develop = this.model.services[service]?.develop;
       const ignoreText = develop?.context === undefined ? undefined : await this.o.readText(join(develop.context, '.dockerignore'));
       for (const rule of develop?.watch ?? []) {
-        if (rule.action === 'rebuild') { this.say(`${service}: skipping the rebuild rule for ${rule.path}: not yet: needs gantry build (issue 11)`); continue; }
+        if (rule.action === 'rebuild' && this.o.rebuild === undefined) { this.say(`${service}: skipping the rebuild rule for ${rule.path}: nothing here can build`); continue; }
         const bound = boundByMount(this.model, service, rule);
         if (bound !== undefined) { this.say(`${service}: ${rule.path} is bind-mounted (${bound}): changes show without sync; rule skipped`); continue; }
         const filter = new RuleFilter({ root: rule.path, ignore: rule.ignore, include: rule.include,
@@ -201,7 +206,30 @@ export class WatchSession {
 
   private async applyBatch(changes: Change[]): Promise<void> {
     await this.resyncStale();
-    for (const plan of planBatch(changes, this.rules)) await this.applyPlan(plan);
+    const rebuilt = await this.rebuildHit(changes);
+    // A rebuilt service's new containers get a full resync when they start (their start event): nothing to sync now.
+    for (const plan of planBatch(changes, this.rules)) if (!rebuilt.has(plan.service)) await this.applyPlan(plan);
+  }
+
+  /** Rebuilds every service a `rebuild` rule of this batch concerns, once each; answers those rebuilt. */
+  private async rebuildHit(changes: readonly Change[]): Promise<Set<string>> {
+    const hit = new Map<string, Set<string>>();
+    for (const change of changes) {
+      for (const w of rulesFor(change, this.rules)) {
+        if (w.rule.action !== 'rebuild') continue;
+        const files = hit.get(w.service) ?? new Set<string>();
+        files.add(posix.join(posix.basename(w.rule.path), w.filter.relative(change.path)!));
+        hit.set(w.service, files);
+      }
+    }
+    const rebuilt = new Set<string>();
+    for (const [service, files] of hit) {
+      this.say(`${service}: ${summary([...files].sort())} changed: rebuilding`);
+      const ok = await this.o.rebuild!(service).catch((e: unknown) => { this.say(`${service}: rebuild failed: ${e instanceof Error ? e.message : String(e)}`); return false; });
+      if (ok) rebuilt.add(service);
+      this.say(ok ? `${service}: rebuilt; its containers were recreated` : `${service}: the build failed; the running containers are kept`);
+    }
+    return rebuilt;
   }
 
   private keepRemovals(plan: ServicePlan): void {

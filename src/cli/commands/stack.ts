@@ -219,15 +219,7 @@ async function up(ctx: Ctx): Promise<number> {
   if (detach && (bool(p, 'abort-on-container-exit') || exitCodeFrom !== undefined)) throw usageError('--abort-on-container-exit and --exit-code-from need an attached up (no -d)');
   if (exitCodeFrom !== undefined && model.services[exitCodeFrom] === undefined) throw usageError(`no such service: ${exitCodeFrom}`);
   const client = await connectDaemon(ctx.g.host);
-  // Services with `build:` are built first: always with --build or pull_policy build, else when their image is missing.
-  const selected = p.positionals.length > 0 ? p.positionals : Object.keys(model.services);
-  const toBuild = [];
-  for (const name of selected.sort()) {
-    const svc = model.services[name];
-    if (svc?.build === undefined || svc.image === undefined) continue;
-    if (bool(p, 'build') || svc.pull_policy === 'build' || !(await imageExists(client, svc.image))) toBuild.push(name);
-  }
-  if (toBuild.length > 0 && !bool(p, 'dry-run') && !(await buildServices(client, model, toBuild, { noCache: false, pull: false, quiet: false }))) return 1;
+  if (!bool(p, 'dry-run') && !(await buildForUp(client, model, p.positionals, bool(p, 'build')))) return 1;
   const upStarted = Date.now() / 1000; // attached: show only what the containers print from now on, like docker compose
   const options = { services: p.positionals, noDeps: bool(p, 'no-deps'), forceRecreate: bool(p, 'force-recreate'), noRecreate: bool(p, 'no-recreate'),
     removeOrphans: bool(p, 'remove-orphans'), renewAnonVolumes: bool(p, 'renew-anon-volumes'), scale, startStopped: true };
@@ -247,11 +239,11 @@ async function watch(ctx: Ctx): Promise<number> {
   const services = watchedServices(model, p.positionals);
   const client = await connectDaemon(ctx.g.host);
   if (!bool(p, 'no-up')) {
+    if (!(await buildForUp(client, model, p.positionals, false))) return 1;
     const options = { services: p.positionals, noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, renewAnonVolumes: false, scale: {}, startStopped: true };
     const r = await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: false, wait: false, registryAuth: await stackAuths(model) }, p);
     if (!r.ok) return 1;
   }
-  if (bool(p, 'prune')) process.stderr.write('note: --prune removes images left by rebuilds; rebuild is not supported yet (issue 11), so there is nothing to prune\n');
   return watchStack(ctx, client, model, services);
 }
 
@@ -270,7 +262,13 @@ async function watchStack(ctx: Ctx, client: DaemonClient, model: StackModel, nam
   const services = watchedServices(model, named);
   const [{ runWatch }, { daemonPort }] = await Promise.all([import('../../watch/run.js'), import('../../watch/daemon-port.js')]);
   const quietMs = process.env['GANTRY_WATCH_QUIET_MS'] === undefined ? undefined : Number(process.env['GANTRY_WATCH_QUIET_MS']);
-  await runWatch(model, services, daemonPort(client), { quiet: bool(ctx.p, 'quiet'), quietMs });
+  // rebuild rules: the service's image is built again and only its containers are recreated (never its dependencies)
+  const rebuild = async (service: string): Promise<boolean> => {
+    if (!(await buildServices(client, model, [service], { noCache: false, pull: false, quiet: true }))) return false;
+    const options = { services: [service], noDeps: true, forceRecreate: false, noRecreate: false, removeOrphans: false, renewAnonVolumes: false, scale: {}, startStopped: true };
+    return (await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: false, wait: false, registryAuth: await stackAuths(model) }, ctx.p)).ok;
+  };
+  await runWatch(model, services, daemonPort(client), { quiet: bool(ctx.p, 'quiet'), quietMs, rebuild });
   client.close();
   return 0;
 }
@@ -619,6 +617,18 @@ async function imageExists(client: DaemonClient, image: string): Promise<boolean
     if (e instanceof GantryError && (e.code === 'IMAGE_NOT_FOUND' || e.code === 'NOT_FOUND')) return false;
     throw e;
   }
+}
+
+/** Before an up: services with `build:` are built, always with --build or pull_policy build, else when their image is missing. */
+async function buildForUp(client: DaemonClient, model: StackModel, named: readonly string[], always: boolean): Promise<boolean> {
+  const selected = named.length > 0 ? [...named] : Object.keys(model.services);
+  const toBuild = [];
+  for (const name of selected.sort()) {
+    const svc = model.services[name];
+    if (svc?.build === undefined || svc.image === undefined) continue;
+    if (always || svc.pull_policy === 'build' || !(await imageExists(client, svc.image))) toBuild.push(name);
+  }
+  return toBuild.length === 0 || buildServices(client, model, toBuild, { noCache: false, pull: false, quiet: false });
 }
 
 /** Builds the services' images (`build:`), tagged with the service's image and `build.tags`; false after a printed Dockerfile error. */

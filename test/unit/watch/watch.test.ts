@@ -235,10 +235,9 @@ describe('develop.watch in stack files', () => {
     assert.deepEqual((await diags(yaml, false)).codes, []);
   });
 
-  test('rebuild with build is accepted with a "not yet" warning; the context is kept for .dockerignore', async () => {
+  test('rebuild with build is accepted without a diagnostic; the context is kept for .dockerignore', async () => {
     const r = await diags('services:\n  web:\n    image: web\n    build: ./app\n    develop:\n      watch:\n        - path: ./app\n          action: rebuild\n');
-    assert.ok(r.codes.includes('SPEC_UNSUPPORTED_VALUE'));
-    assert.ok(r.lines.some((l) => l.includes('issue 11')));
+    assert.deepEqual(r.codes, []);
     assert.match(r.model!.services['web']!.develop!.context!, /\/proj\/app$/);
   });
 
@@ -305,6 +304,35 @@ describe('session over a fake daemon', () => {
     await clock.advance(25);
     await session.idle();
     assert.deepEqual(port.log, ['rm c1 /app/old.py', 'put c1 /app', 'put c1 /app']);
+  });
+
+  test('a rebuild rule rebuilds its service once per batch and syncs nothing into the old containers; a failed build keeps them', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'src'));
+    const model = { name: 'p', services: { web: { volumes: [], develop: { context: undefined, watch: [
+      rule({ path: join(dir, 'src') }), rule({ path: join(dir, 'src'), action: 'rebuild', target: undefined }),
+    ] } } } } as unknown as StackModel;
+    const port = new FakePort();
+    const clock = new FakeClock();
+    const out: string[] = [];
+    const builds: string[] = [];
+    let buildOk = true;
+    const s = new WatchSession(model, ['web'], port, clock, { quiet: false, quietMs: 25, out: (l) => out.push(l), readText: async () => undefined,
+      rebuild: async (service) => { builds.push(service); return buildOk; } });
+    await s.prepare();
+    s.change(write(join(dir, 'src', 'a.py')));
+    s.change(write(join(dir, 'src', 'b.py')));
+    await clock.advance(25);
+    await s.idle();
+    assert.deepEqual(builds, ['web'], 'one rebuild for the batch');
+    assert.deepEqual(port.log, [], 'nothing synced into the containers being replaced');
+    assert.ok(out.some((l) => /web: .*a\.py.*changed: rebuilding/.test(l)) && out.some((l) => /rebuilt; its containers were recreated/.test(l)), out.join('\n'));
+    buildOk = false;
+    s.change(write(join(dir, 'src', 'a.py')));
+    await clock.advance(25);
+    await s.idle();
+    assert.ok(out.some((l) => /the build failed; the running containers are kept/.test(l)), out.join('\n'));
+    assert.deepEqual(port.log, ['put c1 /app'], 'after a failed build the sync rule still syncs into the kept container');
   });
 
   test('a watch-made restart does not trigger a resync', async () => {
