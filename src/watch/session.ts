@@ -228,8 +228,22 @@ export class WatchSession {
       const ok = await this.o.rebuild!(service).catch((e: unknown) => { this.say(`${service}: rebuild failed: ${e instanceof Error ? e.message : String(e)}`); return false; });
       if (ok) rebuilt.add(service);
       this.say(ok ? `${service}: rebuilt; its containers were recreated` : `${service}: the build failed; the running containers are kept`);
+      if (ok) await this.restartDependents(service);
     }
     return rebuilt;
+  }
+
+  /** After a rebuild: services that depend on it with `restart: true` are restarted (compose's rule); none other. */
+  private async restartDependents(service: string): Promise<void> {
+    const dependents = Object.entries(this.model.services).filter(([, s]) => s.depends_on?.[service]?.restart === true).map(([name]) => name).sort();
+    for (const dependent of dependents) {
+      const targets = await this.running(dependent).catch(() => []);
+      for (const c of targets) {
+        this.restarting.add(c.id);
+        await this.port.restart(c.id).catch((e: unknown) => { this.restarting.delete(c.id); this.say(`${c.name}: restart failed: ${e instanceof Error ? e.message : String(e)}`); });
+      }
+      if (targets.length > 0) this.say(`${dependent}: restarted (depends on ${service} with restart: true)`);
+    }
   }
 
   private keepRemovals(plan: ServicePlan): void {

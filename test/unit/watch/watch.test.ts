@@ -306,13 +306,20 @@ describe('session over a fake daemon', () => {
     assert.deepEqual(port.log, ['rm c1 /app/old.py', 'put c1 /app', 'put c1 /app']);
   });
 
-  test('a rebuild rule rebuilds its service once per batch and syncs nothing into the old containers; a failed build keeps them', async () => {
+  test('a rebuild rule rebuilds its service once per batch, restarts dependents with restart: true only, syncs nothing into the old containers; a failed build keeps them', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'src'));
-    const model = { name: 'p', services: { web: { volumes: [], develop: { context: undefined, watch: [
-      rule({ path: join(dir, 'src') }), rule({ path: join(dir, 'src'), action: 'rebuild', target: undefined }),
-    ] } } } } as unknown as StackModel;
+    const model = { name: 'p', services: {
+      web: { volumes: [], depends_on: { db: { condition: 'service_started', restart: false, required: true } }, develop: { context: undefined, watch: [
+        rule({ path: join(dir, 'src') }), rule({ path: join(dir, 'src'), action: 'rebuild', target: undefined }),
+      ] } },
+      db: { volumes: [], depends_on: {} },
+      proxy: { volumes: [], depends_on: { web: { condition: 'service_started', restart: true, required: true } } },
+      worker: { volumes: [], depends_on: { web: { condition: 'service_started', restart: false, required: true } } },
+    } } as unknown as StackModel;
     const port = new FakePort();
+    port.list = [...port.list, { id: 'd1', name: 'p-db-1', service: 'db', running: true }, { id: 'x1', name: 'p-proxy-1', service: 'proxy', running: true },
+      { id: 'w1', name: 'p-worker-1', service: 'worker', running: true }];
     const clock = new FakeClock();
     const out: string[] = [];
     const builds: string[] = [];
@@ -325,14 +332,14 @@ describe('session over a fake daemon', () => {
     await clock.advance(25);
     await s.idle();
     assert.deepEqual(builds, ['web'], 'one rebuild for the batch');
-    assert.deepEqual(port.log, [], 'nothing synced into the containers being replaced');
+    assert.deepEqual(port.log, ['restart x1'], 'nothing synced into the containers being replaced; only the restart: true dependent restarted, never the dependency');
     assert.ok(out.some((l) => /web: .*a\.py.*changed: rebuilding/.test(l)) && out.some((l) => /rebuilt; its containers were recreated/.test(l)), out.join('\n'));
     buildOk = false;
     s.change(write(join(dir, 'src', 'a.py')));
     await clock.advance(25);
     await s.idle();
     assert.ok(out.some((l) => /the build failed; the running containers are kept/.test(l)), out.join('\n'));
-    assert.deepEqual(port.log, ['put c1 /app'], 'after a failed build the sync rule still syncs into the kept container');
+    assert.deepEqual(port.log, ['restart x1', 'put c1 /app'], 'after a failed build the sync rule still syncs into the kept container');
   });
 
   test('a watch-made restart does not trigger a resync', async () => {
