@@ -1,18 +1,17 @@
 // At daemon start, before any store loads: the temp files of atomic writes that a crash interrupted (a record
 // is written as `.<name>.<pid>.<n>.tmp`, fsynced, then renamed) are removed from every directory that holds
-// records. The record itself is either the old or the new one; the temp is never read. Networks sweep their own
-// directories (NetworkManager.open). A volume's `_data` and a container's layers are never looked into.
+// records. The record itself is either the old or the new one; the temp is never read. A volume's `_data` and a
+// container's layers are never looked into.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemps } from '../common/atomic-file.js';
 
 /** Record directories below the root: a `*` segment stands for every subdirectory. */
-const RECORD_DIRS = ['containers/*', 'volumes/*', 'stacks', 'stacks/*', 'images'];
+const RECORD_DIRS = ['containers/*', 'volumes/*', 'stacks', 'stacks/*', 'images', 'networks', 'networks/endpoints'];
 
 function expand(root: string, pattern: string): string[] {
-  const [head, star] = pattern.split('/');
-  const dir = join(root, head!);
-  if (star !== '*') return [dir];
+  if (!pattern.endsWith('/*')) return [join(root, pattern)];
+  const dir = join(root, pattern.slice(0, -2));
   try {
     return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
   } catch (e) {

@@ -124,8 +124,6 @@ export class NetworkManager implements NetworkService {
    * links of ours that no record explains.
    */
   async open(): Promise<void> {
-    const temps = this.store.removeStaleTemps();
-    if (temps.length > 0) this.log(`removed temp files of interrupted writes: ${temps.join(', ')}`);
     for (const n of this.store.loadNetworks()) this.networks.set(n.id, n);
     this.addresses.load(this.o.containers.all());
     this.unsubscribe = this.o.events?.subscribe((e) => {

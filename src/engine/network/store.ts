@@ -3,7 +3,6 @@
 // so a daemon killed at any instant finds either the old record or the new one; every record is versioned.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeStaleTemps } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
 import {
   checkMembers, quarantinedError, quarantineRecord, readRecord, SAME_LAYOUT, TOO_NEW_HINT, withConsequence, writeRecord,
@@ -84,11 +83,6 @@ export class NetworkStore {
     this.dir = join(root, 'networks');
     this.endpointsDir = join(this.dir, 'endpoints');
     mkdirSync(this.endpointsDir, { recursive: true, mode: 0o700 });
-  }
-
-  /** At daemon start, before any write: temp files of writes a crash interrupted (never read) are removed. */
-  removeStaleTemps(): string[] {
-    return [this.dir, this.endpointsDir].flatMap((d) => removeStaleTemps(d).map((n) => join(d.slice(this.root.length + 1), n)));
   }
 
 

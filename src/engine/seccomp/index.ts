@@ -1,5 +1,6 @@
 // Seccomp for containers: which profile a container runs with (the choice its record keeps), and the BPF
 // program the shim installs. The default profile is compiled once per distinct capability set per daemon.
+import { createHash } from 'node:crypto';
 import { release } from 'node:os';
 import { GantryError } from '../../common/errors.js';
 import { CAPABILITIES } from '../runtime/capabilities.js';
@@ -48,7 +49,20 @@ function compileFor(profile: SeccompProfile, capsMask: bigint): Buffer {
   return encodeFilter(compileFilter(resolveProfile(profile, contextFor(capsMask))));
 }
 
-const defaultFilters = new Map<bigint, Buffer>();
+/** Compiled filters by capability set and profile (`default`, or the sha256 of a custom profile's JSON): a start
+ * and every exec (so every healthcheck probe) of a container ask again; a custom profile is parsed once. */
+const compiled = new Map<string, Buffer>();
+const MAX_COMPILED = 64;
+
+function cachedFilter(key: string, compile: () => Buffer): Buffer {
+  let filter = compiled.get(key);
+  if (filter === undefined) {
+    filter = compile();
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+    compiled.set(key, filter);
+  }
+  return filter;
+}
 
 /**
  * The filter (struct sock_filter[] bytes) for a container with these capabilities, or undefined to run unconfined:
@@ -56,11 +70,9 @@ const defaultFilters = new Map<bigint, Buffer>();
  */
 export function seccompFilterFor(choice: SeccompChoice | undefined, capsMask: bigint, privileged: boolean): Buffer | undefined {
   if (privileged || choice?.kind === 'unconfined') return undefined;
-  if (choice?.kind === 'profile') return compileFor(parseSeccompProfile(choice.json), capsMask);
-  let filter = defaultFilters.get(capsMask);
-  if (filter === undefined) {
-    filter = compileFor(defaultSeccompProfile(), capsMask);
-    defaultFilters.set(capsMask, filter);
+  if (choice?.kind === 'profile') {
+    const json = choice.json;
+    return cachedFilter(`${capsMask}:${createHash('sha256').update(json).digest('hex')}`, () => compileFor(parseSeccompProfile(json), capsMask));
   }
-  return filter;
+  return cachedFilter(`${capsMask}:default`, () => compileFor(defaultSeccompProfile(), capsMask));
 }

@@ -232,3 +232,11 @@ describe('compiler against a direct evaluation of the profile (fast-check)', () 
     });
   });
 });
+
+test('a custom profile is compiled once per capability set: every exec and healthcheck of the container reuses it', () => {
+  const json = JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] });
+  const first = seccompFilterFor({ kind: 'profile', json }, 0n, false);
+  assert.ok(first !== undefined);
+  assert.equal(seccompFilterFor({ kind: 'profile', json }, 0n, false), first, 'the same compiled bytes');
+  assert.notEqual(seccompFilterFor({ kind: 'profile', json }, 1n << 21n, false), first, 'another capability set is compiled on its own');
+});
