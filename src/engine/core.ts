@@ -203,10 +203,10 @@ export class EngineCore implements Engine {
   async writeContainerPath(ref: string, path: string, archive: Readable, opts: { copyUidGid: boolean; noOverwriteDirNonDir: boolean; asContainerUser?: boolean }): Promise<void> {
     const root = this.containerRoot(ref);
     const owner = opts.asContainerUser === true ? await this.containerUserIds(ref, root) : undefined;
-    return writeContainerPath(root, path, archive, { copyUidGid: opts.copyUidGid, noOverwriteDirNonDir: opts.noOverwriteDirNonDir, limits: this.images.layers.limits, owner });
+    return writeContainerPath(root, path, archive, { copyUidGid: opts.copyUidGid, noOverwriteDirNonDir: opts.noOverwriteDirNonDir, limits: this.images.layers.limits, owner }, () => this.containerRoot(ref));
   }
 
-  removeContainerPaths(ref: string, paths: readonly string[]): Promise<void> { return removeContainerPaths(this.containerRoot(ref), paths); }
+  removeContainerPaths(ref: string, paths: readonly string[]): Promise<void> { return removeContainerPaths(this.containerRoot(ref), paths, () => this.containerRoot(ref)); }
 
   /** uid:gid of the container's configured user, from its own /etc/passwd and /etc/group (read inside its root). */
   private async containerUserIds(ref: string, root: ContainerRoot): Promise<{ uid: number; gid: number }> {

@@ -10,7 +10,8 @@ export interface WatchedContainer {
   readonly id: string;
   readonly name: string;
   readonly service: string;
-  readonly running: boolean;
+  /** `down`: created, paused or exited (files are still written into it, through its layers); removing and dead ones are not listed. */
+  readonly state: 'running' | 'restarting' | 'down';
 }
 
 export interface ContainerEvent {
@@ -53,8 +54,9 @@ export function daemonPort(client: DaemonClient): DaemonPort {
   return {
     async containers(project) {
       const items = await client.call<ContainerListItem[]>('GET', '/containers/json', { query: { all: true, filters: JSON.stringify({ label: [`gantry.project=${project}`] }) } });
-      return items.filter((c) => c.Labels['gantry.oneoff'] !== 'True').map((c) => ({
-        id: c.Id, name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), service: c.Labels['gantry.service'] ?? '', running: c.State === 'running',
+      return items.filter((c) => c.Labels['gantry.oneoff'] !== 'True' && c.State !== 'removing' && c.State !== 'dead').map((c) => ({
+        id: c.Id, name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), service: c.Labels['gantry.service'] ?? '',
+        state: c.State === 'running' ? 'running' : c.State === 'restarting' ? 'restarting' : 'down',
       }));
     },
     async putArchive(id, dir, archive) {

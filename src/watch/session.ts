@@ -1,5 +1,7 @@
 // A watch session: chokidar over every rule's path (ignored directories never walked), events batched, each
-// batch planned per service and applied to every running container of it, one batch at a time. The daemon's
+// batch planned per service and applied to every container of it, one batch at a time (files go into stopped and
+// crash-looping containers too, through their layers, so a container waiting for them starts with them; restarts go
+// to running and restarting ones, execs to running ones). The daemon's
 // event stream tells which containers (re)started: such a container gets a full resync of its service's sync
 // rules before any further batch (nothing synced before its restart is lost, and nothing changed while it was
 // down either). A failure (the container died mid-sync, the stack went down, the daemon restarted) is reported
@@ -151,8 +153,13 @@ export class WatchSession {
     return this.queue;
   }
 
+  /** Every container of the service (running or not: files are written into either). */
+  private async present(service: string): Promise<WatchedContainer[]> {
+    return (await this.port.containers(this.model.name)).filter((c) => c.service === service);
+  }
+
   private async running(service: string): Promise<WatchedContainer[]> {
-    return (await this.port.containers(this.model.name)).filter((c) => c.service === service && c.running);
+    return (await this.present(service)).filter((c) => c.state === 'running');
   }
 
   private async resyncStale(): Promise<void> {
@@ -168,14 +175,16 @@ export class WatchSession {
     for (const w of this.rules.filter(pick)) byService.set(w.service, [...(byService.get(w.service) ?? []), ...(await walkRule(w))]);
     for (const service of this.lostRemovals.keys()) if (!byService.has(service)) byService.set(service, []);
     for (const [service, copies] of byService) {
-      const targets = (await this.running(service).catch(() => [])).filter((c) => only === undefined || only.has(c.id));
+      const targets = (await this.present(service).catch(() => [])).filter((c) => only === undefined || only.has(c.id));
       if (targets.length === 0) {
         if (only !== undefined) for (const id of only) this.stale.add(id);
         continue;
       }
       const removals = [...(this.lostRemovals.get(service) ?? [])];
       const done: string[] = [];
-      for (const c of targets) if (await this.write(c, copies, removals)) done.push(c.name);
+      const written: WatchedContainer[] = [];
+      for (const c of targets) if (await this.write(c, copies, removals)) { done.push(c.name); written.push(c); }
+      await this.kickWaiting(written);
       if (done.length === targets.length) this.lostRemovals.delete(service);
       if (!this.o.quiet && done.length > 0) this.say(`${service}: ${why}: ${copies.filter((x) => !x.isDir).length} files to ${done.join(', ')}`);
     }
@@ -246,6 +255,14 @@ export class WatchSession {
     }
   }
 
+  /** A crash-looping container waiting out its restart delay is started now: the files just written may be its fix. */
+  private async kickWaiting(written: readonly WatchedContainer[]): Promise<void> {
+    for (const c of written.filter((x) => x.state === 'restarting')) {
+      this.restarting.add(c.id);
+      await this.port.restart(c.id).catch(() => { this.restarting.delete(c.id); });
+    }
+  }
+
   private keepRemovals(plan: ServicePlan): void {
     if (plan.removals.length === 0) return;
     const kept = this.lostRemovals.get(plan.service) ?? new Set<string>();
@@ -256,7 +273,7 @@ export class WatchSession {
   private async applyPlan(plan: ServicePlan): Promise<void> {
     let targets: WatchedContainer[];
     try {
-      targets = await this.running(plan.service);
+      targets = await this.present(plan.service);
     } catch (e) {
       this.keepRemovals(plan);
       this.say(`${plan.service}: cannot reach the daemon (${e instanceof Error ? e.message : String(e)}); changes are synced when it is back`);
@@ -264,7 +281,7 @@ export class WatchSession {
     }
     if (targets.length === 0) {
       this.keepRemovals(plan);
-      this.say(`${plan.service}: no running container; ${summary(plan.files)} will be synced when one starts`);
+      this.say(`${plan.service}: no container; ${summary(plan.files)} will be synced when one is created`);
       return;
     }
     const did: string[] = [];
@@ -279,15 +296,16 @@ export class WatchSession {
       const files = plan.copies.filter((x) => !x.isDir).length;
       did.push(`synced ${files} file${files === 1 ? '' : 's'}${plan.removals.length > 0 ? `, removed ${plan.removals.length}` : ''}`);
     }
+    if (!plan.restart && synced) await this.kickWaiting(ok);
     if (plan.restart) {
-      for (const c of ok) {
+      for (const c of ok.filter((x) => x.state !== 'down')) {
         this.restarting.add(c.id);
         await this.port.restart(c.id).catch((e: unknown) => { this.restarting.delete(c.id); this.stale.add(c.id); this.say(`${c.name}: restart failed: ${e instanceof Error ? e.message : String(e)}`); });
       }
       did.push('restarted');
     }
     for (const x of plan.execs) {
-      for (const c of ok) {
+      for (const c of ok.filter((y) => y.state === 'running')) {
         const code = await this.port.exec(c.id, x, (line) => this.say(`${c.name} | ${line}`)).catch((e: unknown) => { this.say(`${c.name}: exec failed: ${e instanceof Error ? e.message : String(e)}`); return -1; });
         if (code !== 0 && code !== -1) this.say(`${c.name}: \`${x.command.join(' ')}\` exited ${code}`);
       }

@@ -237,31 +237,56 @@ async function moveInto(root: ContainerRoot, from: string, to: string, container
   }
 }
 
-/** Extracts `archive` into the directory `path` of the container (it must exist there). */
-export async function writeContainerPath(root: ContainerRoot, path: string, archive: Readable, o: WriteOptions): Promise<void> {
+/**
+ * Runs `write` against the container as it is now; when it fails because the container stopped or (re)started meanwhile
+ * (its pid changed: the process a live write went through is gone), it runs again against the container as it is then,
+ * at most twice more. A crash-looping container is written to whichever way it is at that moment.
+ */
+async function againIfItMoved(root: ContainerRoot, reload: (() => ContainerRoot) | undefined, write: (r: ContainerRoot) => Promise<void>): Promise<void> {
+  let cur = root;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write(cur);
+      return;
+    } catch (e) {
+      const now = attempt < 2 ? reload?.() : undefined;
+      if (now === undefined || (now.running === cur.running && now.pid === cur.pid)) throw e;
+      cur = now;
+    }
+  }
+}
+
+/**
+ * Extracts `archive` into the directory `path` of the container (it must exist there, unless the container runs and
+ * the write is watch's). `reload` gives the container's root again after a failure, to retry once it has moved.
+ */
+export async function writeContainerPath(root: ContainerRoot, path: string, archive: Readable, o: WriteOptions, reload?: () => ContainerRoot): Promise<void> {
   const staging = await mkdtemp(join(root.tmpDir, 'cp-'));
   try {
     await stage(archive, staging, o);
     if (o.owner !== undefined) await chownTree(staging, o.owner);
-    if (o.owner !== undefined && root.running && root.pid > 0) {
-      const owner = o.owner;
-      await frozen(root, () => syncIntoRunning(`/proc/${root.pid}/root`, staging, path, owner));
-      return;
-    }
-    await frozen(root, async () => {
-      const { place: at, entry } = await place(root, path, true);
-      if (!entry.stat.isDirectory()) throw new GantryError('INVALID_ARGUMENT', `${path} in container ${root.name} is not a directory`, { hint: 'extract into a directory; gantry cp renames a single file for you' });
-      if (at.mount?.readOnly === true) throw new GantryError('CONFLICT', `${path} is on a read-only mount of container ${root.name}`, { hint: 'copy to a writable path' });
-      // a mount's host dir is its own single layer: written in place
-      const into: ContainerRoot = at.mount === undefined ? root : { ...root, layers: at.layers, mounts: [] };
-      const target = await ensureUpperDir(into, entry.containerPath);
-      await moveInto(into, staging, target, entry.containerPath, o);
-    });
+    await againIfItMoved(root, reload, (r) => writeStaged(r, staging, path, o));
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
 }
 
+async function writeStaged(root: ContainerRoot, staging: string, path: string, o: WriteOptions): Promise<void> {
+  if (o.owner !== undefined && root.running && root.pid > 0) {
+    const owner = o.owner;
+    await frozen(root, () => syncIntoRunning(`/proc/${root.pid}/root`, staging, path, owner));
+    return;
+  }
+  await frozen(root, async () => {
+    const { place: at, entry } = await place(root, path, true);
+    if (!entry.stat.isDirectory()) throw new GantryError('INVALID_ARGUMENT', `${path} in container ${root.name} is not a directory`, { hint: 'extract into a directory; gantry cp renames a single file for you' });
+    if (at.mount?.readOnly === true) throw new GantryError('CONFLICT', `${path} is on a read-only mount of container ${root.name}`, { hint: 'copy to a writable path' });
+    // a mount's host dir is its own single layer: written in place
+    const into: ContainerRoot = at.mount === undefined ? root : { ...root, layers: at.layers, mounts: [] };
+    const target = await ensureUpperDir(into, entry.containerPath);
+    await moveInto(into, staging, target, entry.containerPath, o);
+  });
+}
 
 /** Makes `upperPath` a whiteout (a 0:0 character device: overlayfs's mark for a name deleted from the layers below). */
 async function whiteout(upperPath: string): Promise<void> {
@@ -278,7 +303,11 @@ async function whiteout(upperPath: string): Promise<void> {
  * inside it would: an entry of the upper dir or of a mount's host dir is removed; one the image still shows is
  * hidden with a whiteout. A path that does not exist is fine. Resolved inside the container root like every cp path.
  */
-export async function removeContainerPaths(root: ContainerRoot, paths: readonly string[]): Promise<void> {
+export async function removeContainerPaths(root: ContainerRoot, paths: readonly string[], reload?: () => ContainerRoot): Promise<void> {
+  await againIfItMoved(root, reload, (r) => removeFrom(r, paths));
+}
+
+async function removeFrom(root: ContainerRoot, paths: readonly string[]): Promise<void> {
   if (root.running && root.pid > 0) {
     await frozen(root, () => removeInRunning(`/proc/${root.pid}/root`, paths));
     return;

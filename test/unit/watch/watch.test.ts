@@ -251,7 +251,7 @@ describe('develop.watch in stack files', () => {
 describe('session over a fake daemon', () => {
   class FakePort implements DaemonPort {
     log: string[] = [];
-    list: WatchedContainer[] = [{ id: 'c1', name: 'p-web-1', service: 'web', running: true }];
+    list: WatchedContainer[] = [{ id: 'c1', name: 'p-web-1', service: 'web', state: 'running' }];
     failWrites = false;
     async containers(): Promise<WatchedContainer[]> { return this.list; }
     async putArchive(id: string, dir: string, archive: Readable): Promise<void> {
@@ -318,8 +318,8 @@ describe('session over a fake daemon', () => {
       worker: { volumes: [], depends_on: { web: { condition: 'service_started', restart: false, required: true } } },
     } } as unknown as StackModel;
     const port = new FakePort();
-    port.list = [...port.list, { id: 'd1', name: 'p-db-1', service: 'db', running: true }, { id: 'x1', name: 'p-proxy-1', service: 'proxy', running: true },
-      { id: 'w1', name: 'p-worker-1', service: 'worker', running: true }];
+    port.list = [...port.list, { id: 'd1', name: 'p-db-1', service: 'db', state: 'running' }, { id: 'x1', name: 'p-proxy-1', service: 'proxy', state: 'running' },
+      { id: 'w1', name: 'p-worker-1', service: 'worker', state: 'running' }];
     const clock = new FakeClock();
     const out: string[] = [];
     const builds: string[] = [];
@@ -340,6 +340,37 @@ describe('session over a fake daemon', () => {
     await s.idle();
     assert.ok(out.some((l) => /the build failed; the running containers are kept/.test(l)), out.join('\n'));
     assert.deepEqual(port.log, ['restart x1', 'put c1 /app'], 'after a failed build the sync rule still syncs into the kept container');
+  });
+
+  test('files also go into stopped and crash-looping containers; restarts only to running and restarting ones, execs only to running ones', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'src'));
+    const model = { name: 'p', services: { web: { volumes: [], develop: { context: undefined, watch: [rule({ path: join(dir, 'src'), action: 'sync+restart' })] } } } } as unknown as StackModel;
+    const port = new FakePort();
+    port.list = [{ id: 'c1', name: 'p-web-1', service: 'web', state: 'running' }, { id: 'c2', name: 'p-web-2', service: 'web', state: 'restarting' },
+      { id: 'c3', name: 'p-web-3', service: 'web', state: 'down' }];
+    const clock = new FakeClock();
+    const out: string[] = [];
+    const s = new WatchSession(model, ['web'], port, clock, { quiet: false, quietMs: 25, out: (l) => out.push(l), readText: async () => undefined });
+    await s.prepare();
+    s.change(write(join(dir, 'src', 'a.py')));
+    await clock.advance(25);
+    await s.idle();
+    assert.deepEqual(port.log, ['put c1 /app', 'put c2 /app', 'put c3 /app', 'restart c1', 'restart c2'], 'the stopped one gets the file and stays stopped');
+  });
+
+  test('a crash-looping container that gets files (initial sync, a plain sync) is started at once, not after its restart delay', async () => {
+    const { session, port, clock, dir } = setup();
+    port.list = [{ id: 'c1', name: 'p-web-1', service: 'web', state: 'restarting' }];
+    const model = { name: 'p', services: { web: { volumes: [], develop: { context: undefined, watch: [rule({ path: join(dir, 'src'), initial_sync: true })] } } } } as unknown as StackModel;
+    const s = new WatchSession(model, ['web'], port, clock, { quiet: true, quietMs: 25, out: () => undefined, readText: async () => undefined });
+    void session;
+    await s.prepare();
+    await s.initialSync();
+    s.change(write(join(dir, 'src', 'a.py')));
+    await clock.advance(25);
+    await s.idle();
+    assert.deepEqual(port.log, ['put c1 /app', 'restart c1', 'put c1 /app', 'restart c1']);
   });
 
   test('a watch-made restart does not trigger a resync', async () => {
