@@ -11,6 +11,8 @@ export interface FlagSpec {
   kind: FlagKind;
   /** Other long spellings accepted. */
   aliases?: string[];
+  /** One line for --help. */
+  help?: string;
 }
 
 export interface Parsed {
@@ -36,7 +38,7 @@ export function formatFlags(specs: readonly FlagSpec[]): string {
   const rows = specs.filter((s) => s.name !== 'help').map((s) => {
     const arg = s.kind === 'bool' ? '' : ' VALUE';
     const left = `${s.short ? `-${s.short}, ` : '    '}--${s.name}${arg}`;
-    const notes = [...(s.kind === 'list' ? ['repeatable'] : []), ...(s.aliases ?? []).map((a) => `also --${a}`)];
+    const notes = [...(s.help === undefined ? [] : [s.help]), ...(s.kind === 'list' ? ['repeatable'] : []), ...(s.aliases ?? []).map((a) => `also --${a}`)];
     return notes.length > 0 ? `${left.padEnd(34)} ${notes.join('; ')}` : left;
   });
   return rows.length > 0 ? `Options:\n${rows.map((r) => `  ${r}`).join('\n')}\n` : 'This command takes no options.\n';

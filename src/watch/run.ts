@@ -8,6 +8,7 @@ import type { FSWatcher } from 'chokidar';
 import { systemClock } from '../engine/clock.js';
 import type { StackModel } from '../stack/model.js';
 import type { DaemonPort } from './daemon-port.js';
+import { manifestFile, SyncManifest, watchStateDir } from './manifest.js';
 import { WatchSession } from './session.js';
 
 export interface WatchRunOptions {
@@ -18,6 +19,8 @@ export interface WatchRunOptions {
   readonly until?: Promise<void>;
   /** Rebuilds a service's image and recreates only its containers (`rebuild` rules); false when the build failed. */
   readonly rebuild?: (service: string) => Promise<boolean>;
+  /** The daemon watched (its socket): with the project it names the record of what was synced (manifest.ts). */
+  readonly daemon: string;
 }
 
 async function readSmallText(path: string): Promise<string | undefined> {
@@ -67,7 +70,8 @@ function throttleGuard(emit: (path: string) => void): (path: string) => void {
 
 export async function runWatch(model: StackModel, services: readonly string[], port: DaemonPort, o: WatchRunOptions): Promise<void> {
   const say = o.out ?? ((line: string) => { process.stdout.write(`${line}\n`); });
-  const session = new WatchSession(model, services, port, systemClock, { quiet: o.quiet, quietMs: o.quietMs, out: say, readText: readSmallText, rebuild: o.rebuild });
+  const manifest = new SyncManifest(manifestFile(watchStateDir(), o.daemon, model.name, model.projectDir), say);
+  const session = new WatchSession(model, services, port, systemClock, { quiet: o.quiet, quietMs: o.quietMs, out: say, readText: readSmallText, rebuild: o.rebuild, manifest });
   await session.prepare();
   if (session.rules.length === 0) {
     say('watch: no rule to watch (every rule was skipped)');

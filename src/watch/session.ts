@@ -8,6 +8,7 @@
 // and the container marked stale; it is resynced when it is running again. Nothing here throws out of the loop.
 
 import { lstat, readdir } from 'node:fs/promises';
+import { SyncManifest } from './manifest.js';
 import { join, posix } from 'node:path';
 import type { Clock } from '../engine/clock.js';
 import type { StackModel, WatchRuleModel } from '../stack/model.js';
@@ -28,6 +29,8 @@ export interface SessionOptions {
    * when the build failed (the old containers keep running). Without it, rebuild rules are skipped with a note.
    */
   readonly rebuild?: ((service: string) => Promise<boolean>) | undefined;
+  /** What was synced in earlier sessions (deletions made on the host meanwhile are applied at full syncs); in memory when absent. */
+  readonly manifest?: SyncManifest | undefined;
 }
 
 /** A rule whose host path is bind-mounted at its target already needs no sync. */
@@ -79,6 +82,7 @@ export class WatchSession {
   /** Deletions a container could not be given yet (down, unreachable): applied with its resync. */
   private readonly lostRemovals = new Map<string, Set<string>>();
   private closed = false;
+  private readonly manifest: SyncManifest;
   /** Resolves when a batch (or resync) finishes: tests and the bench wait on it. */
   onIdle: (() => void) | undefined;
 
@@ -90,6 +94,7 @@ export class WatchSession {
     private readonly o: SessionOptions,
   ) {
     this.batcher = new Batcher(clock, (changes) => this.enqueue(() => this.applyBatch(changes)), o.quietMs);
+    this.manifest = o.manifest ?? new SyncManifest(undefined);
   }
 
   private say(line: string): void { this.o.out(line); }
@@ -143,6 +148,7 @@ export class WatchSession {
     this.batcher.close();
     this.closed = true;
     await this.queue;
+    this.manifest.flush();
   }
 
   /** Waits for the work queued so far. */
@@ -172,7 +178,11 @@ export class WatchSession {
   /** Copies every kept file of the chosen rules into the running containers (all, or those in `only`). */
   private async fullSync(pick: (w: WatchedRule) => boolean, only: ReadonlySet<string> | undefined, why: string): Promise<void> {
     const byService = new Map<string, Copy[]>();
-    for (const w of this.rules.filter(pick)) byService.set(w.service, [...(byService.get(w.service) ?? []), ...(await walkRule(w))]);
+    const roots = new Map<string, string[]>();
+    for (const w of this.rules.filter(pick)) {
+      byService.set(w.service, [...(byService.get(w.service) ?? []), ...(await walkRule(w))]);
+      roots.set(w.service, [...(roots.get(w.service) ?? []), w.rule.path]);
+    }
     for (const service of this.lostRemovals.keys()) if (!byService.has(service)) byService.set(service, []);
     for (const [service, copies] of byService) {
       const targets = (await this.present(service).catch(() => [])).filter((c) => only === undefined || only.has(c.id));
@@ -180,14 +190,34 @@ export class WatchSession {
         if (only !== undefined) for (const id of only) this.stale.add(id);
         continue;
       }
-      const removals = [...(this.lostRemovals.get(service) ?? [])];
+      const gone = await this.goneFromHost(service, copies, roots.get(service) ?? []);
+      const removals = [...new Set([...(this.lostRemovals.get(service) ?? []), ...gone])].sort();
       const done: string[] = [];
       const written: WatchedContainer[] = [];
       for (const c of targets) if (await this.write(c, copies, removals)) { done.push(c.name); written.push(c); }
+      if (done.length > 0) this.manifest.wrote(service, copies);
       await this.kickWaiting(written);
-      if (done.length === targets.length) this.lostRemovals.delete(service);
-      if (!this.o.quiet && done.length > 0) this.say(`${service}: ${why}: ${copies.filter((x) => !x.isDir).length} files to ${done.join(', ')}`);
+      if (done.length === targets.length) { this.lostRemovals.delete(service); this.manifest.removed(service, gone); }
+      const files = copies.filter((x) => !x.isDir).length;
+      if (!this.o.quiet && done.length > 0) this.say(`${service}: ${why}: ${files} file${files === 1 ? '' : 's'}${gone.length > 0 ? `, ${gone.length} removed (deleted on the host)` : ''} to ${done.join(', ')}`);
     }
+  }
+
+  /**
+   * Paths synced in an earlier session (the manifest) below one of `roots` whose host file is gone and was not
+   * walked now: deleted on the host while nobody watched. Only what watch itself once wrote; a directory's
+   * entries are left out when the directory is gone too.
+   */
+  private async goneFromHost(service: string, copies: readonly Copy[], roots: readonly string[]): Promise<string[]> {
+    const walked = new Set(copies.map((c) => c.containerPath));
+    const under = (host: string): boolean => roots.some((r) => host === r || host.startsWith(r.endsWith('/') ? r : `${r}/`));
+    const gone: string[] = [];
+    for (const [containerPath, hostPath] of [...this.manifest.of(service)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (walked.has(containerPath) || !under(hostPath)) continue;
+      if (gone.some((g) => containerPath.startsWith(`${g}/`))) continue;
+      if (await lstat(hostPath).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT' || e.code === 'ENOTDIR')) gone.push(containerPath);
+    }
+    return gone;
   }
 
   /** Writes and removes in one container; false (container marked stale) when it failed. */
@@ -290,6 +320,8 @@ export class WatchSession {
     const sent: SentFiles = new Map();
     for (const c of targets) if (!synced || await this.write(c, plan.copies, plan.removals, sent)) ok.push(c);
     if (ok.length < targets.length) this.keepRemovals(plan);
+    else this.manifest.removed(plan.service, plan.removals);
+    if (ok.length > 0) this.manifest.wrote(plan.service, plan.copies);
     // a file written again while it was being read (its event may have been folded into the one we handled)
     for (const path of await changedSince(sent)) this.batcher.add({ path, kind: 'write', isDir: false });
     if (synced) {

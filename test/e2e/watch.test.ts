@@ -116,24 +116,32 @@ describe('gantry watch', { skip: skipReason('root', 'busybox', 'overlayfs') }, (
     await eventually(() => assert.match(output(), /conf\.txt → watchdemo-web-1: synced 1 file, restarted/), 10_000, 'the batch line');
   });
 
-  test('a container killed behind watch\'s back is restarted by its policy and resynced', async () => {
-    const pid = Number(d.ok(['inspect', '-f', '{{.State.Pid}}', 'watchdemo-web-1']).trim());
-    // the restart loses nothing watch wrote into the container's upper dir, so make the resync visible: a change
-    // made while the container is down
+  test('a container killed behind watch\'s back is restarted by its policy and resynced; a change made while it is down reaches it', async () => {
+    const pidOf = (): number => Number(d.ok(['inspect', '-f', '{{.State.Pid}}', 'watchdemo-web-1']).trim());
+    const pid = pidOf();
     process.kill(pid, 'SIGKILL');
-    writeFileSync(join(proj, 'src', 'while-down.txt'), 'down\n');
+    await eventually(() => assert.ok(pidOf() !== pid && pidOf() !== 0), 15_000, 'the restart policy to start it again');
     await eventually(() => assert.match(output(), /resync after restart/), 15_000, `a resync: ${output()}`);
+    // killed again with a change right behind: the file goes into the stopped container (or the restarted one)
+    process.kill(pidOf(), 'SIGKILL');
+    writeFileSync(join(proj, 'src', 'while-down.txt'), 'down\n');
     await shows('/app/while-down.txt', 'down\n');
   });
 
-  test('Ctrl-C stops watching and leaves the stack up; initial_sync brings changes made meanwhile', async () => {
+  test('Ctrl-C stops watching and leaves the stack up; initial_sync brings changes and deletions made meanwhile, and leaves what watch never wrote', async () => {
     const r = await stopWatch();
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout + r.stderr, /the stack is still up/);
     assert.match(d.ok(['inspect', '-f', '{{.State.Status}}', 'watchdemo-web-1']), /running/);
+    assert.equal(inContainer('echo made by the app > /app/runtime.txt').status, 0);
     writeFileSync(join(proj, 'src', 'app.txt'), 'changed while stopped\n');
+    rmSync(join(proj, 'src', 'while-down.txt'));
+    rmSync(join(proj, 'src', 'deep'), { recursive: true });
     await startWatch(['--no-up']);
     await shows('/app/app.txt', 'changed while stopped\n');
+    await gone('/app/while-down.txt');
+    await gone('/app/deep');
+    assert.equal(cat('/app/runtime.txt'), 'made by the app\n', 'a file watch never synced is not deleted');
     await stopWatch();
   });
 

@@ -75,7 +75,7 @@ export class TestDaemon {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, GANTRY_HOST: `unix://${this.socket}`, GANTRY_ROOT: this.root, GANTRY_PREFIX: this.prefix, ...this.extraEnv };
+    return { ...process.env, GANTRY_HOST: `unix://${this.socket}`, GANTRY_ROOT: this.root, GANTRY_PREFIX: this.prefix, XDG_STATE_HOME: join(this.dir, 'state'), ...this.extraEnv };
   }
 
   async start(): Promise<void> {

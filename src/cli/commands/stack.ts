@@ -32,7 +32,8 @@ const VERBS: Record<string, FlagSpec[]> = {
     { name: 'renew-anon-volumes', short: 'V', kind: 'bool' }, { name: 'scale', kind: 'list' }, { name: 'no-deps', kind: 'bool' }, { name: 'abort-on-container-exit', kind: 'bool' },
     { name: 'exit-code-from', kind: 'string' }, { name: 'build', kind: 'bool' }, { name: 'timeout', short: 't', kind: 'string' },
     { name: 'no-color', kind: 'bool' }, { name: 'watch', short: 'w', kind: 'bool' }, DRY_RUN, PROGRESS],
-  watch: [{ name: 'no-up', kind: 'bool' }, { name: 'prune', kind: 'bool' }, { name: 'quiet', kind: 'bool' }, PROGRESS],
+  watch: [{ name: 'no-up', kind: 'bool', help: 'watch the stack as it is (no up first)' }, { name: 'prune', kind: 'bool', help: 'remove the image a rebuild replaced (default; --prune=false keeps it)' },
+    { name: 'quiet', kind: 'bool', help: 'print only what went wrong' }, PROGRESS],
   down: [{ name: 'volumes', short: 'v', kind: 'bool' }, { name: 'rmi', kind: 'string' }, { name: 'remove-orphans', kind: 'bool' },
     { name: 'timeout', short: 't', kind: 'string' }, DRY_RUN, PROGRESS],
   ps: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' },
@@ -247,6 +248,21 @@ async function watch(ctx: Ctx): Promise<number> {
   return watchStack(ctx, client, model, services);
 }
 
+async function imageIdOf(client: DaemonClient, image: string): Promise<string | undefined> {
+  return client.call<{ Id: string }>('GET', `/images/${encodeURIComponent(image)}/json`).then((i) => i.Id, () => undefined);
+}
+
+/** Removes the image `id` when it has no tag left and no container uses it (a rebuild's leftover); says so. */
+async function removeIfDangling(client: DaemonClient, id: string, service: string): Promise<void> {
+  const info = await client.call<{ RepoTags?: string[] | null }>('GET', `/images/${encodeURIComponent(id)}/json`).catch(() => undefined);
+  if (info === undefined || (info.RepoTags?.length ?? 0) > 0) return;
+  const users = await client.call<unknown[]>('GET', '/containers/json', { query: { all: true, filters: JSON.stringify({ ancestor: [id] }) } }).catch(() => [1]);
+  if (users.length > 0) return;
+  await client.call('DELETE', `/images/${encodeURIComponent(id)}`).then(
+    () => process.stdout.write(`${service}: removed the image the rebuild replaced (${id.replace(/^sha256:/, '').slice(0, 12)})\n`),
+    () => undefined);
+}
+
 /** The services to watch: those named (each must exist and have watch rules), else every one with rules. */
 function watchedServices(model: StackModel, named: readonly string[]): string[] {
   for (const s of named) {
@@ -263,12 +279,18 @@ async function watchStack(ctx: Ctx, client: DaemonClient, model: StackModel, nam
   const [{ runWatch }, { daemonPort }] = await Promise.all([import('../../watch/run.js'), import('../../watch/daemon-port.js')]);
   const quietMs = process.env['GANTRY_WATCH_QUIET_MS'] === undefined ? undefined : Number(process.env['GANTRY_WATCH_QUIET_MS']);
   // rebuild rules: the service's image is built again and only its containers are recreated (never its dependencies)
+  // --prune (compose's default; --prune=false keeps them): the image a rebuild replaced is removed once nothing uses it
+  const prune = ctx.p.flags.get('prune') !== false;
   const rebuild = async (service: string): Promise<boolean> => {
+    const image = model.services[service]!.image!;
+    const before = await imageIdOf(client, image);
     if (!(await buildServices(client, model, [service], { noCache: false, pull: false, quiet: true }))) return false;
     const options = { services: [service], noDeps: true, forceRecreate: false, noRecreate: false, removeOrphans: false, renewAnonVolumes: false, scale: {}, startStopped: true };
-    return (await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: false, wait: false, registryAuth: await stackAuths(model) }, ctx.p)).ok;
+    const ok = (await streamStack(client, `/stacks/${model.name}/up`, { model, options, dryRun: false, wait: false, registryAuth: await stackAuths(model) }, ctx.p)).ok;
+    if (ok && prune && before !== undefined) await removeIfDangling(client, before, service);
+    return ok;
   };
-  await runWatch(model, services, daemonPort(client), { quiet: bool(ctx.p, 'quiet'), quietMs, rebuild });
+  await runWatch(model, services, daemonPort(client), { quiet: bool(ctx.p, 'quiet'), quietMs, rebuild, daemon: client.socketPath });
   client.close();
   return 0;
 }

@@ -4,7 +4,7 @@
 // deletions kept for the resync).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import type { ContainerEvent, DaemonPort, WatchedContainer } from '../../../src/
 import { RuleFilter, isEditorTemp } from '../../../src/watch/ignore.js';
 import { planBatch, rulesFor, type WatchedRule } from '../../../src/watch/plan.js';
 import { WatchSession, walkRule } from '../../../src/watch/session.js';
+import { manifestFile, SyncManifest } from '../../../src/watch/manifest.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
 const temps: string[] = [];
@@ -385,5 +386,49 @@ describe('session over a fake daemon', () => {
     s2.containerEvent('start', 'c1', 'web');
     await s2.idle();
     assert.deepEqual(port.log, ['put c1 /app', 'restart c1']);
+  });
+
+  test('a file synced in an earlier session and deleted on the host meanwhile is deleted at the initial sync; what watch never wrote, or the host still has (ignored now), is left alone', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'src', 'gone-dir'), { recursive: true });
+    writeFileSync(join(dir, 'src', 'a.py'), 'a');
+    writeFileSync(join(dir, 'src', 'kept.log'), 'still on the host, ignored now');
+    const file = join(dir, 'state', 'p.json');
+    const first = new SyncManifest(file);
+    first.wrote('web', [
+      { containerPath: '/app/a.py', hostPath: join(dir, 'src', 'a.py') },
+      { containerPath: '/app/old.py', hostPath: join(dir, 'src', 'old.py') },
+      { containerPath: '/app/olddir', hostPath: join(dir, 'src', 'olddir') },
+      { containerPath: '/app/olddir/x.py', hostPath: join(dir, 'src', 'olddir', 'x.py') },
+      { containerPath: '/app/kept.log', hostPath: join(dir, 'src', 'kept.log') },
+      { containerPath: '/elsewhere/z', hostPath: join(dir, 'other', 'z') },
+    ]);
+    first.flush();
+    const model = { name: 'p', services: { web: { volumes: [], develop: { context: undefined, watch: [rule({ path: join(dir, 'src'), initial_sync: true, ignore: ['*.log'] })] } } } } as unknown as StackModel;
+    const port = new FakePort();
+    const out: string[] = [];
+    const manifest = new SyncManifest(file);
+    const s = new WatchSession(model, ['web'], port, new FakeClock(), { quiet: false, quietMs: 25, out: (l) => out.push(l), readText: async () => undefined, manifest });
+    await s.prepare();
+    await s.initialSync();
+    await s.close();
+    assert.deepEqual(port.log, ['rm c1 /app/old.py,/app/olddir', 'put c1 /app'], 'only the two paths watch once wrote and the host no longer has');
+    assert.ok(out.some((l) => /initial sync: 1 file, 2 removed \(deleted on the host\)/.test(l)), out.join('\n'));
+    const kept = Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { services: Record<string, Record<string, string>> }).services['web']!).sort();
+    assert.deepEqual(kept, ['/app/a.py', '/app/gone-dir', '/app/kept.log', '/elsewhere/z'], 'the record forgets what was removed and learns what was written');
+  });
+
+  test('the record of synced files: one per daemon and project directory; a damaged one is moved aside and watch starts afresh', () => {
+    const dir = tempDir();
+    assert.notEqual(manifestFile(dir, '/run/a.sock', 'p', '/proj'), manifestFile(dir, '/run/b.sock', 'p', '/proj'));
+    assert.notEqual(manifestFile(dir, '/run/a.sock', 'p', '/proj'), manifestFile(dir, '/run/a.sock', 'p', '/proj2'));
+    const file = manifestFile(dir, '/run/a.sock', 'p', '/proj');
+    writeFileSync(file, '{"version": 1, "services": {"web": {"/app/a": 7}}}');
+    const out: string[] = [];
+    const m = new SyncManifest(file, (l) => out.push(l));
+    assert.equal(m.of('web').size, 0);
+    assert.ok(!existsSync(file) && readdirSync(dir).some((n) => n.includes('.damaged-')), readdirSync(dir).join(','));
+    assert.match(out.join('\n'), /damaged \(bad path in web\).*starting afresh/);
+    assert.ok(!out.join('\n').includes('/app/a'), 'the damaged content is not echoed');
   });
 });
