@@ -56,12 +56,15 @@ describe('gantry watch: rebuild', { skip: skipReason('root', 'busybox', 'overlay
     assert.equal(msg(), 'v1\n');
     const db = idOf('rebuilddemo-db-1');
     const app = idOf('rebuilddemo-app-1');
+    const oldImage = d.ok(['inspect', '-f', '{{.Image}}', 'rebuilddemo-app-1']).trim();
 
     writeFileSync(join(proj, 'app', 'msg'), 'v2\n');
     await eventually(() => assert.match(out, /app: rebuilt; its containers were recreated/), 60_000, `the rebuild: ${out}`);
     await eventually(() => assert.equal(msg(), 'v2\n'), 20_000, 'the new image runs');
     assert.notEqual(idOf('rebuilddemo-app-1'), app, 'app was recreated');
     assert.equal(idOf('rebuilddemo-db-1'), db, 'its dependency was not touched');
+    assert.match(out, /app: removed the image the rebuild replaced/, out);
+    assert.notEqual(d.gantry(['image', 'inspect', oldImage]).status, 0, 'the replaced image is gone (--prune is the default)');
 
     const running = idOf('rebuilddemo-app-1');
     writeFileSync(join(proj, 'app', 'Dockerfile'), 'FROM busybox\nRUN exit 3\n');
