@@ -83,6 +83,7 @@ export class WatchSession {
   private readonly lostRemovals = new Map<string, Set<string>>();
   private closed = false;
   private readonly manifest: SyncManifest;
+  private listed: Promise<WatchedContainer[]> | undefined;
   /** Resolves when a batch (or resync) finishes: tests and the bench wait on it. */
   onIdle: (() => void) | undefined;
 
@@ -122,6 +123,7 @@ export class WatchSession {
 
   /** A container event of the project. */
   containerEvent(action: string, id: string, service: string): void {
+    this.listed = undefined; // created, started, died, renamed, destroyed…: list again at the next batch
     if (!this.services.includes(service)) return;
     if (action === 'start') {
       if (this.restarting.delete(id)) return;
@@ -132,6 +134,7 @@ export class WatchSession {
 
   /** The daemon came back after going away: every container is resynced. */
   daemonBack(): void {
+    this.listed = undefined;
     this.enqueue(async () => {
       for (const c of await this.port.containers(this.model.name).catch(() => [])) if (this.services.includes(c.service)) this.stale.add(c.id);
       await this.resyncStale();
@@ -161,7 +164,17 @@ export class WatchSession {
 
   /** Every container of the service (running or not: files are written into either). */
   private async present(service: string): Promise<WatchedContainer[]> {
-    return (await this.port.containers(this.model.name)).filter((c) => c.service === service);
+    return (await this.projectContainers()).filter((c) => c.service === service);
+  }
+
+  /** The project's containers, listed once and kept until a container event (or a failure) says they changed. */
+  private projectContainers(): Promise<WatchedContainer[]> {
+    if (this.listed === undefined) {
+      const listing = this.port.containers(this.model.name);
+      this.listed = listing;
+      listing.catch(() => { if (this.listed === listing) this.listed = undefined; });
+    }
+    return this.listed;
   }
 
   private async running(service: string): Promise<WatchedContainer[]> {
@@ -237,6 +250,7 @@ export class WatchSession {
       }
       return true;
     } catch (e) {
+      this.listed = undefined;
       this.stale.add(c.id);
       this.say(`${c.name}: sync failed (${e instanceof Error ? e.message : String(e)}); it is resynced when it runs again`);
       return false;

@@ -254,7 +254,8 @@ describe('session over a fake daemon', () => {
     log: string[] = [];
     list: WatchedContainer[] = [{ id: 'c1', name: 'p-web-1', service: 'web', state: 'running' }];
     failWrites = false;
-    async containers(): Promise<WatchedContainer[]> { return this.list; }
+    listings = 0;
+    async containers(): Promise<WatchedContainer[]> { this.listings++; return this.list; }
     async putArchive(id: string, dir: string, archive: Readable): Promise<void> {
       for await (const _ of archive) { /* drain */ }
       if (this.failWrites) throw new Error('container is not running');
@@ -430,5 +431,23 @@ describe('session over a fake daemon', () => {
     assert.ok(!existsSync(file) && readdirSync(dir).some((n) => n.includes('.damaged-')), readdirSync(dir).join(','));
     assert.match(out.join('\n'), /damaged \(bad path in web\).*starting afresh/);
     assert.ok(!out.join('\n').includes('/app/a'), 'the damaged content is not echoed');
+  });
+
+  test('the containers are listed once, not per batch, until a container event says they changed', async () => {
+    const { session, port, clock, dir } = setup();
+    await session.prepare();
+    for (const n of [1, 2]) {
+      session.change(write(join(dir, 'src', 'a.py')));
+      await clock.advance(25);
+      await session.idle();
+      assert.equal(port.listings, 1, `after batch ${n}`);
+    }
+    port.list = [{ id: 'c9', name: 'p-web-1', service: 'web', state: 'running' }];
+    session.containerEvent('destroy', 'c1', 'web');
+    session.change(write(join(dir, 'src', 'a.py')));
+    await clock.advance(25);
+    await session.idle();
+    assert.equal(port.listings, 2);
+    assert.deepEqual(port.log, ['put c1 /app', 'put c1 /app', 'put c9 /app'], 'the batch after the event goes to the new container');
   });
 });
