@@ -108,6 +108,10 @@ export class EngineCore implements Engine {
   unpauseContainer(ref: string): Promise<void> { return this.manager.unpause(ref); }
   removeContainer(ref: string, opts: RemoveOptions): Promise<void> { return this.manager.remove(ref, opts); }
   renameContainer(ref: string, name: string): Promise<ContainerView> { return this.manager.rename(ref, name); }
+  expectHandover(toRef: string, fromRef: string): void { this.networks.expectHandover(this.store.get(toRef).id, this.store.get(fromRef).id); }
+  handOverContainer(fromRef: string, toRef: string, drainMs: number): Promise<void> {
+    return this.networks.handOver(this.store.get(fromRef).id, this.store.get(toRef).id, drainMs);
+  }
   updateContainer(ref: string, change: ContainerResourceUpdate): Promise<ContainerView> { return this.manager.updateResources(ref, change); }
   waitContainer(ref: string, condition?: WaitCondition): Promise<number> { return this.manager.wait(ref, condition); }
 

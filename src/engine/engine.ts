@@ -59,6 +59,18 @@ export interface NetworkService extends ContainerNetworking {
   connect(netRef: string, containerRef: string, req?: EndpointRequest): Promise<void>;
   disconnect(netRef: string, containerRef: string): Promise<void>;
   publishedPorts(containerId: string): PublishedPort[];
+  /**
+   * Start-first replacement, step 1: the starts of `toId` leave to `fromId` the published host ports it holds (they
+   * are busy); `toId` gets them at the hand-over.
+   */
+  expectHandover(toId: string, fromId: string): void;
+  /**
+   * Step 2: `fromId`'s published ports that `toId` publishes too are moved to `toId` — the listeners stay open, new
+   * connections go to `toId`'s address, so none is refused — and `fromId`'s names leave the networks' DNS (it keeps
+   * running, reachable by address, until it is stopped). Resolves when the connections still going to `fromId`
+   * ended, or after `drainMs`.
+   */
+  handOver(fromId: string, toId: string, drainMs: number): Promise<void>;
   /** A container's network settings in the Docker API's shape (inspect). */
   networkSettings(rec: ContainerView): ContainerInspectInfo['NetworkSettings'];
 }
@@ -90,6 +102,10 @@ export interface Engine {
   removeContainer(ref: string, opts: RemoveOptions): Promise<void>;
   /** A new name for a container (a running one too: its DNS names follow). */
   renameContainer(ref: string, name: string): Promise<ContainerView>;
+  /** Start-first replacement: `to`'s starts leave `from`'s published ports to it until handOverContainer. */
+  expectHandover(toRef: string, fromRef: string): void;
+  /** Moves published ports and DNS names from `from` to `to` (both running); see NetworkService.handOver. */
+  handOverContainer(fromRef: string, toRef: string, drainMs: number): Promise<void>;
   /** New resource limits and restart policy (applied at once to a running container). */
   updateContainer(ref: string, change: ContainerResourceUpdate): Promise<ContainerView>;
   /** Resolves with the exit code once `condition` holds. */

@@ -41,6 +41,12 @@ export interface EngineOps {
   waitHealthy(ref: string, signal: AbortSignal): Promise<void>;
   /** Resolves with the exit code once the container has exited. */
   waitExit(ref: string, signal: AbortSignal): Promise<number>;
+  /** Resolves after `ms` if the container kept running and did not turn unhealthy; rejects with the reason otherwise. */
+  staysUp(ref: string, ms: number, signal: AbortSignal): Promise<void>;
+  /** Start-first: `to`'s starts leave `from`'s published host ports to it until handOver. */
+  expectHandover(toRef: string, fromRef: string): void;
+  /** Start-first: `from`'s published ports and DNS names go to `to`; resolves once `from`'s connections ended (or after drainMs). */
+  handOver(fromRef: string, toRef: string, drainMs: number): Promise<void>;
 }
 
 export function observedContainer(rec: ContainerView): ObservedContainer | undefined {
@@ -78,6 +84,23 @@ export function engineOps(engine: Engine): EngineOps {
       signal.addEventListener('abort', onAbort);
       test();
     });
+
+  /** The container's state; throws (with the reason) when it is gone, exited or unhealthy. */
+  const goodState = (id: string, ref: string): ContainerView['state'] => {
+    const rec = engine.findContainer(id);
+    if (rec === undefined) throw new GantryError('CONTAINER_NOT_FOUND', `container ${ref} was removed`);
+    const s = rec.state;
+    if (s.status === 'exited' || s.status === 'dead') {
+      throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} exited with code ${s.exitCode}${s.error ? ` (${s.error})` : ''}`,
+        { hint: `see its output: gantry logs ${rec.name}` });
+    }
+    if (s.health?.status === 'unhealthy') {
+      const last = s.health.log[s.health.log.length - 1];
+      throw new GantryError('CONFLICT', `container ${rec.name} is unhealthy${last ? `: last check exited ${last.exitCode}${last.output.trim() ? ` (${last.output.trim().slice(0, 200)})` : ''}` : ''}`,
+        { hint: `gantry inspect ${rec.name} shows the last health checks` });
+    }
+    return s;
+  };
 
   return {
     observe(project: string, imageRefs: readonly string[]): ObservedState {
@@ -142,21 +165,27 @@ export function engineOps(engine: Engine): EngineOps {
     waitHealthy(ref: string, signal: AbortSignal): Promise<void> {
       const id = engine.getContainer(ref).id;
       return waitChange(id, () => {
-        const rec = engine.findContainer(id);
-        if (rec === undefined) throw new GantryError('CONTAINER_NOT_FOUND', `container ${ref} was removed`);
-        const s = rec.state;
-        if (s.status === 'exited' || s.status === 'dead') {
-          throw new GantryError('CONTAINER_NOT_RUNNING', `container ${rec.name} exited with code ${s.exitCode}${s.error ? ` (${s.error})` : ''}`,
-            { hint: `see its output: gantry logs ${rec.name}` });
-        }
-        if (s.health?.status === 'unhealthy') {
-          const last = s.health.log[s.health.log.length - 1];
-          throw new GantryError('CONFLICT', `container ${rec.name} is unhealthy${last ? `: last check exited ${last.exitCode}${last.output.trim() ? ` (${last.output.trim().slice(0, 200)})` : ''}` : ''}`,
-            { hint: `gantry inspect ${rec.name} shows the last health checks` });
-        }
+        const s = goodState(id, ref);
         return s.status === 'running' && (s.health === undefined || s.health.status === 'healthy');
       }, signal);
     },
+    staysUp(ref: string, ms: number, signal: AbortSignal): Promise<void> {
+      const id = engine.getContainer(ref).id;
+      const until = new AbortController();
+      const timer = setTimeout(() => until.abort(), ms);
+      const stop = (): void => until.abort();
+      signal.addEventListener('abort', stop);
+      // throws as soon as it exits or turns unhealthy; the timer ending the wait is the good outcome
+      return waitChange(id, () => { goodState(id, ref); return false; }, until.signal).then(
+        () => undefined,
+        (e: unknown) => {
+          if (until.signal.aborted && !signal.aborted && e instanceof GantryError && e.message === 'interrupted') return undefined;
+          throw e;
+        },
+      ).finally(() => { clearTimeout(timer); signal.removeEventListener('abort', stop); });
+    },
+    expectHandover(toRef: string, fromRef: string): void { engine.expectHandover(toRef, fromRef); },
+    handOver(fromRef: string, toRef: string, drainMs: number): Promise<void> { return engine.handOverContainer(fromRef, toRef, drainMs); },
     async waitExit(ref: string, signal: AbortSignal): Promise<number> {
       const id = engine.getContainer(ref).id;
       await waitChange(id, () => {

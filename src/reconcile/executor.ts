@@ -60,6 +60,7 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
       return id.slice(0, 12);
     }
     case 'recreate-container': return recreate(op, name, ctx);
+    case 'replace-container': return op.order === 'start-first' ? replaceStartFirst(op, name, ctx) : replaceStopFirst(op, name, ctx);
     case 'start-container': await ops.startContainer(op.containerId ?? name); return undefined;
     case 'stop-container': await ops.stopContainer(op.containerId ?? name, op.timeout); return undefined;
     case 'remove-container': await ops.removeContainer(op.containerId ?? name, { volumes: op.removeVolumes === true }); return undefined;
@@ -104,6 +105,89 @@ async function recreate(op: Operation, name: string, ctx: ExecContext): Promise<
   return id.slice(0, 12);
 }
 
+/** How long a start-first hand-over waits for the connections still going to the old container. */
+const DRAIN_MS = 10_000;
+
+/** The new container is good: running (healthy, with a healthcheck) and still so after `monitor`. */
+async function provesGood(id: string, op: Operation, ctx: ExecContext): Promise<void> {
+  await ctx.ops.waitHealthy(id, ctx.signal);
+  if ((op.monitorMs ?? 0) > 0) await ctx.ops.staysUp(id, op.monitorMs!, ctx.signal);
+}
+
+/** A failed replacement's message says what stayed. */
+function failedReplacement(e: unknown, name: string, kept: boolean): GantryError {
+  const err = asGantryError(e);
+  const what = kept ? `the previous container of ${name} was kept` : `${name} is not running`;
+  return new GantryError(err.code, `${err.message}; ${what}`, { hint: err.hint ?? `see its output: gantry logs ${name}`, cause: err });
+}
+
+/**
+ * update_config order start-first: the old container keeps serving while its successor is created (under the slot's
+ * name, the old one parked as `<id12>_<name>`), started without the host ports the old one holds, and proven good;
+ * then ports and DNS move to it (listeners kept: no connection refused) and the old one is stopped and removed. Any
+ * failure before the hand-over removes the new container and gives the old one its name back: it never stopped.
+ */
+async function replaceStartFirst(op: Operation, name: string, ctx: ExecContext): Promise<string> {
+  const { ops } = ctx;
+  const old = op.containerId!;
+  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
+  const renew = op.removeVolumes === true;
+  const spec = renew ? fresh : inheritAnonymousVolumes(fresh, ops.containerVolumes(old), ops.imageVolumes(fresh.image));
+  const oldName = await ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+  let id: string | undefined;
+  try {
+    id = await ops.createContainer(spec);
+    ops.expectHandover(id, old);
+    await ops.startContainer(id);
+    await provesGood(id, op, ctx);
+  } catch (e) {
+    if (id !== undefined) await ops.removeContainer(id, { volumes: false }).catch(() => undefined);
+    await ops.renameContainer(old, oldName).catch(() => undefined);
+    throw failedReplacement(e, name, true);
+  }
+  await ops.handOver(old, id, DRAIN_MS);
+  await ops.stopContainer(old, op.timeout);
+  await ops.removeContainer(old, { volumes: renew });
+  return `${id.slice(0, 12)} (start-first)`;
+}
+
+/**
+ * update_config order stop-first: as compose's recreate, but the successor is started here and proven good; with
+ * failure_action rollback a failure removes it and starts the parked old container again under its name.
+ */
+async function replaceStopFirst(op: Operation, name: string, ctx: ExecContext): Promise<string> {
+  const { ops } = ctx;
+  const old = op.containerId!;
+  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
+  await ops.stopContainer(old, op.timeout);
+  const renew = op.removeVolumes === true;
+  const spec = renew ? fresh : inheritAnonymousVolumes(fresh, ops.containerVolumes(old), ops.imageVolumes(fresh.image));
+  const oldName = await ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+  let id: string | undefined;
+  try {
+    id = await ops.createContainer(spec);
+    if (op.rollback !== true) await ops.removeContainer(old, { volumes: renew });
+    await ops.startContainer(id);
+    await provesGood(id, op, ctx);
+  } catch (e) {
+    if (op.rollback !== true && id !== undefined) throw failedReplacement(e, name, false);
+    if (id !== undefined) await ops.removeContainer(id, { volumes: false }).catch(() => undefined);
+    await ops.renameContainer(old, oldName).catch(() => undefined);
+    const back = await ops.startContainer(old).then(() => true, () => false);
+    throw failedReplacement(e, name, back);
+  }
+  if (op.rollback === true) await ops.removeContainer(old, { volumes: renew });
+  return id.slice(0, 12);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
+    signal.addEventListener('abort', done);
+  });
+}
+
 /** Executes the plan. Never throws for a failed step: failures (and the steps they prevented) are returned. */
 export async function executePlan(plan: Plan, ctx: ExecContext, emit: (e: ExecEvent) => void): Promise<ExecResult> {
   const byId = new Map(plan.operations.map((o) => [o.id, o]));
@@ -118,6 +202,8 @@ export async function executePlan(plan: Plan, ctx: ExecContext, emit: (e: ExecEv
     if (p !== undefined) return p;
     p = (async (): Promise<boolean> => {
       const deps = await Promise.all(op.dependsOn.map((d) => run(byId.get(d)!)));
+      await Promise.all((op.after ?? []).map((d) => run(byId.get(d)!)));
+      if (op.delayMs !== undefined && deps.every((ok) => ok)) await pause(op.delayMs, ctx.signal);
       if (deps.some((ok) => !ok) || ctx.signal.aborted) {
         const why = ctx.signal.aborted ? 'interrupted' : `skipped: #${op.dependsOn.filter((_d, i) => !deps[i]).join(', #')} failed`;
         skipped.push(op);

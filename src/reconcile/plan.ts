@@ -13,7 +13,7 @@ class PlanBuilder {
 
   add(op: Omit<Operation, 'id'>): number {
     const id = this.ops.length + 1;
-    this.ops.push({ ...op, id, dependsOn: [...new Set(op.dependsOn)].sort((a, b) => a - b) });
+    this.ops.push({ ...op, id, dependsOn: [...new Set(op.dependsOn)].sort((a, b) => a - b), ...(op.after === undefined ? {} : { after: [...new Set(op.after)].sort((a, b) => a - b) }) });
     return id;
   }
 }
@@ -193,6 +193,9 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
       return undefined;
     };
     const ready: number[] = [];
+    const update = s.deploy.update_config;
+    const groups: number[][] = []; // replace-container ops by update_config.parallelism group
+    let replaced = 0;
     for (let n = 1; n <= want; n++) {
       const name = serviceContainerName(model, s, n);
       const c = existing.find((x) => x.number === n);
@@ -203,7 +206,20 @@ export function reconcile(model: StackModel, observed: ObservedState, options: U
         continue;
       }
       const why = recreateReason(c);
-      if (why !== undefined) {
+      if (why !== undefined && update !== undefined) {
+        // deploy.update_config: one operation replaces the container (and starts its successor), groups in turn
+        recreated.add(svc);
+        const group = update.parallelism === 0 ? 0 : Math.floor(replaced++ / update.parallelism);
+        const previous = groups[group - 1] ?? [];
+        const goOn = update.failure_action === 'continue';
+        const id = b.add({ type: 'replace-container', resource: `container:${name}`, cause: `${why}; ${update.order}${renew ? '; new anonymous volumes (-V)' : ''}`,
+          dependsOn: [...infra, ...depsGate(), ...(goOn ? [] : previous)], service: svc, number: n, containerId: c.id, timeout: stopTimeout(s, undefined),
+          order: update.order, rollback: update.failure_action === 'rollback' || update.order === 'start-first', monitorMs: Math.round(update.monitor / 1e6),
+          ...(goOn && previous.length > 0 ? { after: previous } : {}), ...(group > 0 && update.delay > 0 ? { delayMs: Math.round(update.delay / 1e6) } : {}),
+          ...(renew ? { removeVolumes: true } : {}) });
+        (groups[group] ??= []).push(id);
+        ready.push(id);
+      } else if (why !== undefined) {
         recreated.add(svc);
         const rec = b.add({ type: 'recreate-container', resource: `container:${name}`, cause: renew ? `${why}; new anonymous volumes (-V)` : why,
           dependsOn: infra, service: svc, number: n, containerId: c.id, timeout: stopTimeout(s, undefined), ...(renew ? { removeVolumes: true } : {}) });
@@ -307,7 +323,9 @@ export function formatPlan(plan: Plan): string {
   if (plan.operations.length === 0 && plan.errors.length === 0) lines.push('nothing to do');
   for (const op of plan.operations) {
     const after = op.dependsOn.length > 0 ? ` after ${op.dependsOn.map((d) => `#${d}`).join(',')}` : '';
-    lines.push(`#${op.id} ${op.type} ${op.resource} (${op.cause})${after}`);
+    const ordered = (op.after?.length ?? 0) > 0 ? ` once ${op.after!.map((d) => `#${d}`).join(',')} ended` : '';
+    const delay = op.delayMs !== undefined ? ` then ${op.delayMs / 1000}s` : '';
+    lines.push(`#${op.id} ${op.type} ${op.resource} (${op.cause})${after}${ordered}${delay}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -70,7 +70,7 @@ export const DEFAULT_DOWN_OPTIONS: DownOptions = { removeVolumes: false, removeO
 export type OperationType =
   | 'create-network' | 'remove-network'
   | 'create-volume' | 'remove-volume'
-  | 'create-container' | 'recreate-container' | 'start-container' | 'stop-container' | 'remove-container'
+  | 'create-container' | 'recreate-container' | 'replace-container' | 'start-container' | 'stop-container' | 'remove-container'
   | 'wait-container';
 
 export type WaitCondition = 'healthy' | 'completed';
@@ -97,6 +97,14 @@ export interface Operation {
   /** remove-container: its anonymous volumes go too (down -v); recreate-/create-container: the old or left ones
    *  are not taken over (-V). */
   readonly removeVolumes?: boolean | undefined;
+  /** Ordering only: runs after these finished, whatever their outcome (update_config failure_action: continue). */
+  readonly after?: readonly number[] | undefined;
+  /** replace-container (deploy.update_config): the order, whether a failure puts the old container back, how long
+   *  the new one must keep running, and the wait before it begins (update_config.delay, from the second group on). */
+  readonly order?: 'stop-first' | 'start-first' | undefined;
+  readonly rollback?: boolean | undefined;
+  readonly monitorMs?: number | undefined;
+  readonly delayMs?: number | undefined;
 }
 
 /** Why a plan cannot be applied at all (nothing is done): e.g. a network of the stack's name that is not ours. */

@@ -107,7 +107,7 @@ function hashedForm(value: unknown, shape: Shape): unknown {
 /** sha256 (hex) of the canonical JSON of the fields of a service that matter to its containers. */
 export function serviceConfigHash(service: ServiceModel): string {
   const { deploy, ...rest } = service as ServiceModel & Record<string, unknown>;
-  const { replicas: _r, ...deployRest } = deploy;
+  const { replicas: _r, update_config: _u, ...deployRest } = deploy;
   const hashed: Record<string, unknown> = { deploy: deployRest };
   for (const [key, v] of Object.entries(rest)) if (!NOT_HASHED.has(key)) hashed[key] = v;
   const text = canonicalJson(hashedForm(hashed, SERVICE_V1));

@@ -77,6 +77,23 @@ export interface DeployModel {
     | { readonly condition: RestartCondition; readonly delay: number | undefined; readonly max_attempts: number | undefined; readonly window: number | undefined }
     | undefined;
   readonly labels: Readonly<Record<string, string>>;
+  /** deploy.update_config: how `up` replaces the service's containers; undefined (compose's way: all at once,
+   *  each stopped before its successor starts) unless given. Never part of the config hash. */
+  readonly update_config: UpdateConfigModel | undefined;
+}
+
+export interface UpdateConfigModel {
+  /** start-first: the new container runs (healthy) and takes over ports and DNS before the old one stops. */
+  readonly order: 'stop-first' | 'start-first';
+  /** Containers replaced at a time (0: all at once); 1 unless given, as Swarm. */
+  readonly parallelism: number;
+  /** Nanoseconds to wait between groups. */
+  readonly delay: number;
+  /** A replacement that fails: `pause` replaces no more containers of the service, `continue` goes on,
+   *  `rollback` also puts the old container back (start-first always keeps the old one running). */
+  readonly failure_action: 'pause' | 'continue' | 'rollback';
+  /** Nanoseconds a new container must keep running (and not turn unhealthy) before it counts as good. */
+  readonly monitor: number;
 }
 
 /** `logging`: only the drivers Gantry implements; options as strings, as Docker's LogConfig.Config holds them. */

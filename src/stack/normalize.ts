@@ -14,7 +14,7 @@ import { normalizeSecurityOpt, type SecurityOptFiles } from './security-opt.js';
 import type { Lookup } from './interpolate.js';
 import type {
   DependencyCondition, DependencyModel, DeployModel, FileObjectModel, HealthcheckModel, NetworkModel, PortModel,
-  BuildModel, ResourcesModel, RestartCondition, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, VolumeModel, VolumeMountModel,
+  BuildModel, ResourcesModel, RestartCondition, ServiceFileGrantModel, ServiceModel, ServiceNetworkModel, StackModel, UlimitModel, UpdateConfigModel, VolumeModel, VolumeMountModel,
 } from './model.js';
 import type { PathSeg, PMap, PNode, Pos } from './pnode.js';
 import { getEntry, toPlain } from './pnode.js';
@@ -462,6 +462,21 @@ class Normalizer {
             }
           : undefined,
       labels: this.strMap(g('labels')),
+      update_config: this.updateConfig(g('update_config'), [...path, 'update_config']),
+    };
+  }
+
+  updateConfig(n: PNode | undefined, path: PathSeg[]): UpdateConfigModel | undefined {
+    if (n?.kind !== 'map') return undefined;
+    const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
+    const order = this.str(g('order'));
+    const action = this.str(g('failure_action'));
+    return {
+      order: order === 'start-first' ? 'start-first' : 'stop-first',
+      parallelism: this.int(g('parallelism'), [...path, 'parallelism']) ?? 1,
+      delay: this.duration(g('delay'), [...path, 'delay']) ?? 0,
+      failure_action: action === 'continue' || action === 'rollback' ? action : 'pause',
+      monitor: this.duration(g('monitor'), [...path, 'monitor']) ?? 0,
     };
   }
 

@@ -22,7 +22,7 @@ export const UNSUPPORTED_KEYS: readonly string[] = [
   'services.*.build.no_cache',
   'services.*.build.pull',
   'services.*.deploy.placement',
-  'services.*.deploy.update_config',
+  'services.*.deploy.update_config.max_failure_ratio',
   'services.*.deploy.rollback_config',
   'services.*.deploy.endpoint_mode',
   'services.*.deploy.resources.reservations.devices',

@@ -80,6 +80,10 @@ export class FakeNetworks implements NetworkService {
   async connect(_net: string, _container: string, _req?: EndpointRequest): Promise<void> { throw new GantryError('UNSUPPORTED', 'the fake engine has no network connect'); }
   async disconnect(): Promise<void> { throw new GantryError('UNSUPPORTED', 'the fake engine has no network disconnect'); }
   publishedPorts(): PublishedPort[] { return []; }
+  /** Start-first hand-overs asked for, as `from→to` (the fake has no ports or DNS to move). */
+  readonly handovers: string[] = [];
+  expectHandover(): void { /* nothing is published */ }
+  async handOver(fromId: string, toId: string): Promise<void> { this.handovers.push(`${fromId}→${toId}`); }
   networkSettings(): ReturnType<NetworkService['networkSettings']> { return { SandboxID: '', Ports: {}, SandboxKey: '', Networks: {} } as unknown as ReturnType<NetworkService['networkSettings']>; }
   list(): NetworkInspectInfo[] { return []; }
   inspect(ref: string): NetworkInspectInfo { throw new GantryError('NETWORK_NOT_FOUND', `network ${ref} not found`); }

@@ -7,7 +7,7 @@ export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
 const DONE_WORD: Record<Operation['type'], string> = {
   'create-network': 'Created', 'remove-network': 'Removed', 'create-volume': 'Created', 'remove-volume': 'Removed',
-  'create-container': 'Created', 'recreate-container': 'Recreated', 'start-container': 'Started', 'stop-container': 'Stopped',
+  'create-container': 'Created', 'recreate-container': 'Recreated', 'replace-container': 'Replaced', 'start-container': 'Started', 'stop-container': 'Stopped',
   'remove-container': 'Removed', 'wait-container': 'Ready',
 };
 

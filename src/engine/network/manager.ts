@@ -89,6 +89,8 @@ export class NetworkManager implements NetworkService {
   private readonly networks = new Map<string, NetworkRecord>();
   private readonly states = new Map<string, ContainerNetState>();
   private readonly proxies = new Map<string, PortProxy[]>();
+  /** Start-first replacements under way: new container id → the old one, whose published ports it takes over. */
+  private readonly handovers = new Map<string, string>();
   private readonly tables = new Map<string, DnsTable>();
   private readonly dns = new Map<string, Promise<DnsServer>>();
   private readonly lastIp = new Map<string, string>();
@@ -714,11 +716,54 @@ export class NetworkManager implements NetworkService {
 
   private async publish(rec: ContainerView, state: ContainerNetState): Promise<void> {
     const target = state.endpoints[0];
-    const bindings = this.bindings(rec);
+    // a start-first replacement leaves the host ports its predecessor holds to it until the hand-over
+    const from = this.handovers.get(rec.id);
+    if (from !== undefined && !this.states.has(from)) this.handovers.delete(rec.id); // the old one is gone: nothing held
+    const held = from === undefined ? [] : this.proxies.get(from) ?? [];
+    const bindings = this.bindings(rec).filter((b) => !held.some((p) => sameHostPort(p, b)));
     if (target === undefined || bindings.length === 0) return;
     const started = await startPortProxies(bindings, target.ip);
     this.proxies.set(state.containerId, started);
     state.ports = started.map((p): PublishedPort => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }));
+  }
+
+  expectHandover(toId: string, fromId: string): void {
+    this.handovers.set(toId, fromId);
+  }
+
+  async handOver(fromId: string, toId: string, drainMs: number): Promise<void> {
+    this.handovers.delete(toId);
+    const to = this.states.get(toId);
+    const toIp = to?.endpoints[0]?.ip;
+    const rec = this.o.containers.get(toId);
+    const from = this.states.get(fromId);
+    const moved: PortProxy[] = [];
+    if (to !== undefined && toIp !== undefined) {
+      const wanted = this.bindings(rec);
+      const kept: PortProxy[] = [];
+      for (const p of this.proxies.get(fromId) ?? []) {
+        if (wanted.some((b) => sameHostPort(p, b) && b.containerPort === p.containerPort)) moved.push(p); else kept.push(p);
+      }
+      const oldIps = new Set(from?.endpoints.map((ep) => ep.ip) ?? []);
+      for (const p of moved) p.retarget(toIp);
+      this.proxies.set(fromId, kept);
+      this.proxies.set(toId, [...(this.proxies.get(toId) ?? []), ...moved]);
+      to.ports = [...to.ports, ...moved.map((p): PublishedPort => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }))];
+      this.store.saveState(to);
+      if (from !== undefined) {
+        from.ports = from.ports.filter((x) => !moved.some((p) => p.hostPort === x.hostPort && p.protocol === x.protocol && p.hostIp === x.hostIp));
+        // its names leave DNS now: lookups find only the new container
+        for (const ep of from.endpoints) {
+          const t = this.tables.get(ep.networkId);
+          if (t !== undefined) for (const name of ep.dnsNames) t.remove(name, ep.ip);
+          ep.dnsNames = [];
+        }
+        this.store.saveState(from);
+      }
+      const deadline = Date.now() + drainMs;
+      const open = (): number => moved.reduce((n, p) => n + [...oldIps].reduce((m, ip) => m + p.activeTo(ip), 0), 0);
+      while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** After exit, on failed start and on remove: veths, addresses, DNS names, published ports. Idempotent. */
@@ -903,4 +948,10 @@ function bypassAllowed(net: NetworkRecord): boolean {
 /** Network id → address of a container's endpoints. */
 function addressesOf(state: ContainerNetState): Record<string, string> {
   return Object.fromEntries(state.endpoints.map((ep) => [ep.networkId, ep.ip]));
+}
+
+/** A proxy listening where the binding asks (a fixed host port; random ones never clash). */
+function sameHostPort(p: PortProxy, b: PortBinding): boolean {
+  if (b.hostPort === 0 || p.protocol !== b.protocol || p.hostIp !== b.hostIp) return false;
+  return b.hostPortEnd === undefined ? p.hostPort === b.hostPort : p.hostPort >= b.hostPort && p.hostPort <= b.hostPortEnd;
 }

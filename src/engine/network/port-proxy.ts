@@ -28,9 +28,14 @@ export interface PortProxyOptions {
 }
 
 export interface PortProxy extends PublishedPort {
+  /** Where new connections (sessions) go. */
   readonly target: ProxyTarget;
   /** Open TCP connections or UDP sessions. */
   activeCount(): number;
+  /** Open TCP connections or UDP sessions that go to `ip` (after a retarget: those still on the old address). */
+  activeTo(ip: string): number;
+  /** New connections (sessions) go to `ip` from now on; the open ones stay where they are. The listener is kept. */
+  retarget(ip: string): void;
   /** Stop listening and cut every connection/session. Idempotent. */
   close(): Promise<void>;
 }
@@ -70,12 +75,16 @@ function listenTcp(host: string, port: number): Promise<Server> {
   });
 }
 
-function startTcp(server: Server, hostIp: string, target: ProxyTarget): PortProxy {
+function startTcp(server: Server, hostIp: string, initial: ProxyTarget): PortProxy {
   const sockets = new Set<Socket>();
+  let target = initial;
   let pairs = 0;
+  const pairsTo = new Map<string, number>();
   server.on('connection', (client: Socket) => {
     pairs++;
-    const upstream = connect({ host: target.ip, port: target.port, allowHalfOpen: true });
+    const to = target;
+    pairsTo.set(to.ip, (pairsTo.get(to.ip) ?? 0) + 1);
+    const upstream = connect({ host: to.ip, port: to.port, allowHalfOpen: true });
     sockets.add(client);
     sockets.add(upstream);
     client.setNoDelay(true);
@@ -88,6 +97,7 @@ function startTcp(server: Server, hostIp: string, target: ProxyTarget): PortProx
     upstream.on('error', cut);
     client.on('close', () => {
       pairs--;
+      pairsTo.set(to.ip, (pairsTo.get(to.ip) ?? 1) - 1);
       sockets.delete(client);
       upstream.destroy();
     });
@@ -106,8 +116,11 @@ function startTcp(server: Server, hostIp: string, target: ProxyTarget): PortProx
   const hostPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
   let closing: Promise<void> | undefined;
   return {
-    hostIp, hostPort, containerPort: target.port, protocol: 'tcp', target,
+    hostIp, hostPort, containerPort: initial.port, protocol: 'tcp',
+    get target() { return target; },
     activeCount: () => pairs,
+    activeTo: (ip) => pairsTo.get(ip) ?? 0,
+    retarget: (ip) => { target = { ip, port: target.port }; },
     close: () => (closing ??= new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
@@ -135,9 +148,12 @@ function bindUdp(host: string, port: number): Promise<UdpSocket> {
 interface UdpSession {
   sock: UdpSocket;
   timer: NodeJS.Timeout;
+  /** The container address the session talks to (kept across a retarget). */
+  to: ProxyTarget;
 }
 
-function startUdp(server: UdpSocket, hostIp: string, target: ProxyTarget, idleMs: number, maxSessions: number): PortProxy {
+function startUdp(server: UdpSocket, hostIp: string, initial: ProxyTarget, idleMs: number, maxSessions: number): PortProxy {
+  let target = initial;
   const sessions = new Map<string, UdpSession>();
   const end = (key: string): void => {
     const s = sessions.get(key);
@@ -160,11 +176,12 @@ function startUdp(server: UdpSocket, hostIp: string, target: ProxyTarget, idleMs
         const oldest = sessions.keys().next();
         if (oldest.done !== true) end(oldest.value);
       }
-      const sock = createSocket({ type: isIPv6(target.ip) ? 'udp6' : 'udp4' });
-      const created: UdpSession = { sock, timer: setTimeout(() => end(key), idleMs) };
+      const to = target;
+      const sock = createSocket({ type: isIPv6(to.ip) ? 'udp6' : 'udp4' });
+      const created: UdpSession = { sock, timer: setTimeout(() => end(key), idleMs), to };
       created.timer.unref();
       sock.on('message', (reply: Buffer, from: RemoteInfo) => {
-        if (from.address !== target.ip || from.port !== target.port) return;
+        if (from.address !== to.ip || from.port !== to.port) return;
         touch(key, created);
         server.send(reply, client.port, client.address);
       });
@@ -174,14 +191,17 @@ function startUdp(server: UdpSocket, hostIp: string, target: ProxyTarget, idleMs
     } else {
       touch(key, s);
     }
-    s.sock.send(msg, target.port, target.ip);
+    s.sock.send(msg, s.to.port, s.to.ip);
   });
   server.on('error', () => undefined);
   const hostPort = server.address().port;
   let closing: Promise<void> | undefined;
   return {
-    hostIp, hostPort, containerPort: target.port, protocol: 'udp', target,
+    hostIp, hostPort, containerPort: initial.port, protocol: 'udp',
+    get target() { return target; },
     activeCount: () => sessions.size,
+    activeTo: (ip) => [...sessions.values()].filter((s) => s.to.ip === ip).length,
+    retarget: (ip) => { target = { ip, port: target.port }; },
     close: () => (closing ??= new Promise<void>((resolve) => {
       for (const key of [...sessions.keys()]) end(key);
       server.close(() => resolve());

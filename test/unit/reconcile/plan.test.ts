@@ -282,3 +282,46 @@ describe('objects the stack did not create', () => {
     assert.equal(renew.operations[0]!.removeVolumes, true);
   });
 });
+
+describe('deploy.update_config', () => {
+  const WEB = (update: string): string => `
+services:
+  web:
+    image: busybox
+    command: ["sleep", "1000"]
+    environment: { V: "2" }
+    deploy:
+      replicas: 3
+      update_config: ${update}
+`;
+  const running = async (update: string): Promise<{ model: StackModel; observed: ObservedState }> => {
+    const model = await load(WEB(update));
+    const observed = converged(model);
+    return { model, observed: { ...observed, containers: observed.containers.map((c) => ({ ...c, configHash: 'old' })) } };
+  };
+
+  test('parallelism 2, delay 5s, start-first: the second group after the first, each starting its successor; no separate start', async () => {
+    const { model, observed } = await running('{ parallelism: 2, delay: 5s, order: start-first, monitor: 2s }');
+    assert.equal(formatPlan(reconcile(model, observed, DEFAULT_UP_OPTIONS)), [
+      '#1 replace-container container:demo-web-1 (config hash changed; start-first)',
+      '#2 replace-container container:demo-web-2 (config hash changed; start-first)',
+      '#3 replace-container container:demo-web-3 (config hash changed; start-first) after #1,#2 then 5s',
+      '',
+    ].join('\n'));
+    const op = reconcile(model, observed, DEFAULT_UP_OPTIONS).operations[0]!;
+    assert.deepEqual([op.order, op.rollback, op.monitorMs], ['start-first', true, 2000], 'start-first always keeps the old container on failure');
+  });
+
+  test('defaults (parallelism 1, stop-first, pause); failure_action continue orders without depending', async () => {
+    const paused = await running('{}');
+    assert.match(formatPlan(reconcile(paused.model, paused.observed, DEFAULT_UP_OPTIONS)), /#2 replace-container container:demo-web-2 \(config hash changed; stop-first\) after #1\n#3 replace-container container:demo-web-3 \(config hash changed; stop-first\) after #2\n/);
+    const going = await running('{ failure_action: continue }');
+    assert.match(formatPlan(reconcile(going.model, going.observed, DEFAULT_UP_OPTIONS)), /#2 replace-container container:demo-web-2 \(config hash changed; stop-first\) once #1 ended\n#3 replace-container container:demo-web-3 \(config hash changed; stop-first\) once #2 ended\n/);
+  });
+
+  test('update_config never recreates anything by itself: it is not in the config hash', async () => {
+    const plain = await load(WEB('{ order: stop-first }').replace('      update_config: { order: stop-first }\n', ''));
+    const ordered = await load(WEB('{ order: start-first, parallelism: 2 }'));
+    assert.equal(serviceConfigHash(ordered.services['web']!), serviceConfigHash(plain.services['web']!));
+  });
+});

@@ -39,7 +39,7 @@ describe('inheritAnonymousVolumes', () => {
 
 interface Call { op: string; args: unknown[] }
 
-function recordingOps(opts: { failCreate?: boolean } = {}): { ops: EngineOps; calls: Call[] } {
+function recordingOps(opts: { failCreate?: boolean; unhealthy?: boolean; diesDuringMonitor?: boolean } = {}): { ops: EngineOps; calls: Call[] } {
   const calls: Call[] = [];
   const names = new Map([['old1', 'demo-db-1']]);
   const rec = (op: string, ...args: unknown[]): void => { calls.push({ op, args }); };
@@ -61,8 +61,17 @@ function recordingOps(opts: { failCreate?: boolean } = {}): { ops: EngineOps; ca
     containerVolumes: () => [anon('/data', 'anon1')],
     leftAnonymousVolumes: (project, service, number) => { rec('left', project, service, number); return [anon('/data', 'left1')]; },
     imageVolumes: () => ['/data'],
-    waitHealthy: async () => undefined,
+    waitHealthy: async (ref) => {
+      rec('healthy?', ref);
+      if (opts.unhealthy) throw new GantryError('CONFLICT', `container ${ref} is unhealthy: last check exited 1`);
+    },
     waitExit: async () => 0,
+    staysUp: async (ref, ms) => {
+      rec('monitor', ref, ms);
+      if (opts.diesDuringMonitor) throw new GantryError('CONTAINER_NOT_RUNNING', `container ${ref} exited with code 3`);
+    },
+    expectHandover: (to, from) => rec('expect-handover', to, from),
+    handOver: async (from, to) => rec('handover', from, to),
   };
   return { ops, calls };
 }
@@ -138,5 +147,50 @@ describe('create-container', () => {
     const { ops, calls } = recordingOps();
     await run(ops, { ...CREATE, operations: [{ ...CREATE.operations[0]!, removeVolumes: true }] });
     assert.deepEqual(calls, [{ op: 'create', args: ['demo-db-1', []] }]);
+  });
+});
+
+describe('replace-container (deploy.update_config)', () => {
+  const replace = (over: Partial<Plan['operations'][number]>): Plan => ({ ...PLAN, operations: [
+    { id: 1, type: 'replace-container', resource: 'container:demo-db-1', cause: 'config hash changed; start-first', dependsOn: [], service: 'db', number: 1,
+      containerId: 'old1', order: 'start-first', rollback: true, monitorMs: 0, ...over },
+  ] });
+  const flat = (calls: Call[]): unknown[][] => calls.map((c) => [c.op, ...c.args.filter((a) => typeof a === 'string' || typeof a === 'number')]);
+
+  test('start-first: the old container keeps running until its successor is healthy and has its ports and DNS; then it stops', async () => {
+    const { ops, calls } = recordingOps();
+    assert.equal((await run(ops, replace({ monitorMs: 2000 }))).failed, 0);
+    assert.deepEqual(flat(calls), [
+      ['rename', 'old1', 'old1_demo-db-1'], ['create', 'demo-db-1'], ['expect-handover', 'new1new1new1new1', 'old1'], ['start', 'new1new1new1new1'],
+      ['healthy?', 'new1new1new1new1'], ['monitor', 'new1new1new1new1', 2000], ['handover', 'old1', 'new1new1new1new1'], ['stop', 'old1'], ['remove', 'old1'],
+    ]);
+  });
+
+  test('start-first: a successor that never gets healthy is removed and the old container, never stopped, gets its name back', async () => {
+    const { ops, calls } = recordingOps({ unhealthy: true });
+    const r = await run(ops, replace({}));
+    assert.equal(r.failed, 1);
+    assert.match(r.events.find((e) => e.status === 'failed')?.message ?? '', /unhealthy.*; the previous container of demo-db-1 was kept/);
+    assert.ok(!calls.some((c) => c.op === 'stop' || c.op === 'handover'), 'the old one never stopped, nothing moved');
+    assert.deepEqual(flat(calls).slice(-2), [['remove', 'new1new1new1new1'], ['rename', 'old1', 'demo-db-1']]);
+  });
+
+  test('stop-first with failure_action rollback: a successor that dies within monitor is removed and the old one started again', async () => {
+    const { ops, calls } = recordingOps({ diesDuringMonitor: true });
+    const r = await run(ops, replace({ order: 'stop-first', monitorMs: 1000 }));
+    assert.equal(r.failed, 1);
+    assert.match(r.events.find((e) => e.status === 'failed')?.message ?? '', /exited with code 3; the previous container of demo-db-1 was kept/);
+    assert.deepEqual(flat(calls), [
+      ['stop', 'old1'], ['rename', 'old1', 'old1_demo-db-1'], ['create', 'demo-db-1'], ['start', 'new1new1new1new1'], ['healthy?', 'new1new1new1new1'],
+      ['monitor', 'new1new1new1new1', 1000], ['remove', 'new1new1new1new1'], ['rename', 'old1', 'demo-db-1'], ['start', 'old1'],
+    ]);
+  });
+
+  test('stop-first without rollback: the old container goes once its successor exists, as compose does', async () => {
+    const { ops, calls } = recordingOps({ unhealthy: true });
+    const r = await run(ops, replace({ order: 'stop-first', rollback: false }));
+    assert.equal(r.failed, 1);
+    assert.match(r.events.find((e) => e.status === 'failed')?.message ?? '', /demo-db-1 is not running/);
+    assert.deepEqual(flat(calls).map((c) => c[0]), ['stop', 'rename', 'create', 'remove', 'start', 'healthy?']);
   });
 });
