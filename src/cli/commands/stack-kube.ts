@@ -1,0 +1,124 @@
+// `gantry stack convert --to kubernetes` and `gantry stack deploy --to kubernetes`. Loaded only for these two
+// verbs; the Kubernetes libraries (@kubernetes/client-node, kubernetes-models) are imported only below them, so
+// no other command pays for them at start-up.
+
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GantryError, usageError } from '../../common/errors.js';
+import type { Diagnostic, LoadResult } from '../../stack/index.js';
+import * as stack from '../../stack/index.js';
+import { convertStack, type ConvertOptions, type ConvertResult } from '../../kube/convert.js';
+import { readObjectFile } from '../../kube/files.js';
+import { fileNames, renderObject, renderStream } from '../../kube/render.js';
+import { validateObjects } from '../../kube/validate.js';
+import { resolveEnvironmentObjects } from './stack.js';
+
+export interface KubeLoadArgs {
+  readonly files: readonly string[];
+  readonly projectName: string | undefined;
+  readonly projectDirectory: string | undefined;
+  readonly profiles: readonly string[];
+  readonly envFiles: readonly string[];
+  readonly strict: boolean;
+  readonly cwd?: string | undefined;
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+export interface ConvertArgs extends KubeLoadArgs {
+  readonly to: string | undefined;
+  /** A directory, or "-" (the default) for standard output. */
+  readonly output: string | undefined;
+  readonly namespace: string | undefined;
+  readonly storageClass: string | undefined;
+  readonly volumeSize: string | undefined;
+  readonly ingressHost: string | undefined;
+  readonly stdout?: { write(s: string): unknown } | undefined;
+  readonly stderr?: { write(s: string): unknown } | undefined;
+}
+
+export const TARGETS = ['kubernetes'] as const;
+
+export function checkTarget(to: string | undefined): void {
+  if (to === undefined) throw usageError('missing --to', 'give --to kubernetes');
+  if (to !== 'kubernetes' && to !== 'k8s') throw usageError(`unknown target "${to}"`, 'the one target is kubernetes');
+}
+
+export class StackNotConverted extends Error {}
+
+/** Loads and converts; prints every diagnostic (load and conversion) to `err`. Throws StackNotConverted on errors. */
+export async function loadAndConvert(args: KubeLoadArgs & { readonly stderr?: { write(s: string): unknown } | undefined }, opts: Omit<ConvertOptions, 'readFile'>): Promise<{ load: LoadResult; result: ConvertResult }> {
+  const err = args.stderr ?? process.stderr;
+  const color = args.stderr === undefined && process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
+  const print = (list: readonly Diagnostic[]): void => {
+    for (const d of list) err.write(`${stack.formatDiagnostic(d, { color, cwd: args.cwd })}\n\n`);
+  };
+  let load: LoadResult;
+  try {
+    load = await stack.loadStack({ files: args.files, projectName: args.projectName, projectDirectory: args.projectDirectory, profiles: args.profiles,
+      envFiles: args.envFiles, strict: args.strict, env: args.env, cwd: args.cwd, stdin: () => stack.readStdinCapped() });
+  } catch (e) {
+    const d = stack.diagnosticsOf(e);
+    if (d === undefined) throw e;
+    print(d);
+    err.write(`${d.filter(stack.isError).length} error(s); nothing was converted\n`);
+    throw new StackNotConverted();
+  }
+  const model = resolveEnvironmentObjects(load.model, args.env ?? process.env);
+  const result = convertStack(model, load.source, { ...opts, readFile: (p) => readObjectFile(p) });
+  print([...load.diagnostics, ...result.diagnostics]);
+  const errors = result.diagnostics.filter(stack.isError).length;
+  if (errors > 0) {
+    err.write(`${errors} error${errors === 1 ? '' : 's'}; nothing was converted\n`);
+    throw new StackNotConverted();
+  }
+  const problems = await validateObjects(result.objects);
+  if (problems.length > 0) {
+    // A converted object the schemas refuse is a bug of the converter, not of the stack.
+    throw new GantryError('INTERNAL', `the converted objects are invalid: ${problems.slice(0, 5).map((p) => `${p.object} ${p.path}: ${p.message}`).join('; ')}`,
+      { hint: 'this is a bug in gantry: please report it with the stack file' });
+  }
+  return { load: { ...load, model }, result };
+}
+
+export async function convertCommand(args: ConvertArgs): Promise<number> {
+  checkTarget(args.to);
+  const out = args.stdout ?? process.stdout;
+  let result: ConvertResult;
+  try {
+    ({ result } = await loadAndConvert(args, { namespace: args.namespace, storageClass: args.storageClass, volumeSize: args.volumeSize, ingressHost: args.ingressHost }));
+  } catch (e) {
+    if (e instanceof StackNotConverted) return 1;
+    throw e;
+  }
+  const dest = args.output ?? '-';
+  if (dest === '-') {
+    out.write(renderStream(result.objects));
+    return 0;
+  }
+  const dir = resolve(args.cwd ?? process.cwd(), dest);
+  mkdirSync(dir, { recursive: true });
+  // Files of an earlier conversion that no longer has their object go, so the directory is exactly the stack.
+  for (const f of readdirSync(dir)) if (/^\d+-[a-z]+-[a-z0-9.-]+\.yaml$/.test(f)) rmSync(join(dir, f));
+  const names = fileNames(result.objects);
+  result.objects.forEach((o, i) => writeFileSync(join(dir, names[i]!), renderObject(o)));
+  (args.stderr ?? process.stderr).write(`wrote ${result.objects.length} objects to ${dir}\n`);
+  return 0;
+}
+
+export interface DeployArgs extends KubeLoadArgs {
+  readonly to: string | undefined;
+  readonly namespace: string | undefined;
+  readonly storageClass: string | undefined;
+  readonly volumeSize: string | undefined;
+  readonly ingressHost: string | undefined;
+  readonly context: string | undefined;
+  readonly kubeconfig: string | undefined;
+  readonly dryRun: string | undefined;
+  readonly prune: boolean;
+  readonly timeout: string | undefined;
+}
+
+export async function deployCommand(args: DeployArgs): Promise<number> {
+  checkTarget(args.to);
+  throw new GantryError('UNSUPPORTED', 'stack deploy is not done yet');
+}
