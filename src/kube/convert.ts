@@ -7,6 +7,7 @@ import { bytesQuantity, cpuQuantity, isConfigKey, isDns1035Label, isDns1123Label
 import type { KubeObject } from './types.js';
 import { KIND_ORDER, KUBE_LABELS, WAIT_IMAGE } from './types.js';
 import { unmappedKeys } from './unmapped.js';
+import { sortDiagnostics } from '../stack/report.js';
 
 export interface ConvertOptions {
   /** Set on every object (and a Namespace object is made) when given. */
@@ -261,9 +262,9 @@ class Converter {
       if (s.deploy.replicas !== 1) this.warn('KUBE_UNMAPPED_KEY', 'a one-shot Job runs once: replicas are not mapped', [...path, 'deploy', 'replicas']);
       this.add({ apiVersion: 'batch/v1', kind: 'Job', metadata: this.meta(k, labels, deployAnn), spec: { backoffLimit: onFailure ? (max ?? 6) : 0, template } }, path);
     } else {
-      if (s.restart.startsWith('on-failure') || s.restart === 'no' || s.deploy.restart_policy?.condition === 'on-failure') {
-        const where = this.node([...path, 'restart']) !== undefined ? [...path, 'restart'] : this.node([...path, 'deploy', 'restart_policy']) !== undefined ? [...path, 'deploy', 'restart_policy'] : undefined;
-        if (where !== undefined) this.warn('KUBE_UNMAPPED_KEY', `restart ${s.restart} has no mapping for a ${kind}: its pods are always restarted`, where, 'make it a one-shot Job with `restart: "no"` or x-gantry.kubernetes.kind: Job');
+      if (s.restart.startsWith('on-failure') || s.deploy.restart_policy?.condition === 'on-failure') {
+        const where = s.restart.startsWith('on-failure') ? [...path, 'restart'] : [...path, 'deploy', 'restart_policy', 'condition'];
+        if (this.node(where) !== undefined) this.warn('KUBE_UNMAPPED_KEY', `restart on-failure has no mapping for a ${kind}: its pods are always restarted`, where, 'make it a one-shot Job with `restart: "no"` or x-gantry.kubernetes.kind: Job');
       }
       const spec: Json = { replicas: s.deploy.replicas, selector: { matchLabels: this.selector(name) } };
       if (kind === 'StatefulSet') spec['serviceName'] = k;
@@ -586,5 +587,5 @@ export function convertStack(model: StackModel, source: StackSource, opts: Conve
   for (const name of Object.keys(model.services).sort()) c.service(name, model.services[name]!);
   c.ingressObject();
   const objects = [...c.objects].sort(order).map((o) => clean(o) as KubeObject);
-  return { objects, diagnostics: c.diagnostics };
+  return { objects, diagnostics: sortDiagnostics(c.diagnostics) };
 }
