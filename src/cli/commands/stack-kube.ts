@@ -5,6 +5,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GantryError, usageError } from '../../common/errors.js';
+import { readDuration } from '../../common/units.js';
 import type { Diagnostic, LoadResult } from '../../stack/index.js';
 import * as stack from '../../stack/index.js';
 import { convertStack, type ConvertOptions, type ConvertResult } from '../../kube/convert.js';
@@ -118,7 +119,44 @@ export interface DeployArgs extends KubeLoadArgs {
   readonly timeout: string | undefined;
 }
 
-export async function deployCommand(args: DeployArgs): Promise<number> {
+export async function deployCommand(args: DeployArgs & { readonly stdout?: { write(s: string): unknown } | undefined; readonly stderr?: { write(s: string): unknown } | undefined;
+  readonly pollMs?: number | undefined }): Promise<number> {
   checkTarget(args.to);
-  throw new GantryError('UNSUPPORTED', 'stack deploy is not done yet');
+  const err = args.stderr ?? process.stderr;
+  if (args.dryRun !== undefined && args.dryRun !== 'server' && args.dryRun !== 'client') throw usageError(`invalid --dry-run "${args.dryRun}"`, 'use --dry-run=server or --dry-run=client');
+  let timeoutMs = 300_000;
+  if (args.timeout !== undefined) {
+    const r = readDuration(args.timeout);
+    if (!('ns' in r)) throw usageError(`invalid --timeout "${args.timeout}": ${r.problem}`, 'give a duration like 5m or 90s');
+    timeoutMs = r.ns / 1e6;
+  }
+  const { connectCluster } = await import('../../kube/client.js');
+  const deploy = await import('../../kube/deploy.js');
+  const cluster = await connectCluster({ kubeconfig: args.kubeconfig, context: args.context });
+  const namespace = args.namespace ?? cluster.namespace;
+  let converted;
+  try {
+    converted = await loadAndConvert(args, { namespace, storageClass: args.storageClass, volumeSize: args.volumeSize, ingressHost: args.ingressHost });
+  } catch (e) {
+    if (e instanceof StackNotConverted) return 1;
+    throw e;
+  }
+  const { load, result } = converted;
+  const local = deploy.localImages(load.model);
+  if (local.length > 0) {
+    throw new GantryError('KUBE_IMAGE_NOT_PUSHED', `${local.map((l) => `service "${l.service}" builds its image "${l.image}" locally`).join('; ')}: the cluster cannot pull ${local.length === 1 ? 'it' : 'them'}`,
+      { hint: 'name a registry in `image:` (e.g. registry.example.com/team/app:1), run `gantry stack push`, then deploy' });
+  }
+  for (const [service, s] of Object.entries(load.model.services)) {
+    if (s.build !== undefined) err.write(`note: service "${service}" builds ${s.image ?? ''}: the cluster pulls it from its registry, so push it first (\`gantry stack push\`)\n`);
+  }
+  // The Namespace object only when the namespace was asked for: the context's own (often "default") is not ours.
+  const objects = result.objects.filter((o) => o.kind !== 'Namespace' || args.namespace !== undefined);
+  err.write(`deploying ${load.model.name} to ${cluster.server} (context ${cluster.context}, namespace ${namespace})${args.dryRun === undefined ? '' : `, ${args.dryRun} dry run`}\n`);
+  const report = await deploy.deployObjects(cluster.api, deploy.applyPhases(load.model, objects), {
+    project: load.model.name, namespace, dryRun: args.dryRun as 'server' | 'client' | undefined, prune: args.prune, timeoutMs, pollMs: args.pollMs ?? 1000,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)), now: () => Date.now(), progress: (line) => err.write(`${line}\n`),
+  });
+  err.write(`${report.applied.length} objects ${args.dryRun === undefined ? 'applied' : 'checked'}${args.prune ? `, ${report.pruned.length} pruned` : ''}\n`);
+  return 0;
 }
