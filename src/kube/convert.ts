@@ -378,7 +378,7 @@ class Converter {
       memory: (s.deploy.limits.memory ?? s.mem_limit) === undefined ? undefined : bytesQuantity((s.deploy.limits.memory ?? s.mem_limit) as number) });
     const requests = nonEmpty({ cpu: s.deploy.reservations.cpus === undefined ? undefined : cpuQuantity(s.deploy.reservations.cpus),
       memory: (s.deploy.reservations.memory ?? s.mem_reservation) === undefined ? undefined : bytesQuantity((s.deploy.reservations.memory ?? s.mem_reservation) as number) });
-    const probes = this.probes(name, s.healthcheck);
+    const probes = this.probes(s.healthcheck);
     const caps = (l: readonly string[]): string[] | undefined => (l.length === 0 ? undefined : l.map((c) => c.toUpperCase().replace(/^CAP_/, '')));
     let runAsUser: number | undefined;
     let runAsGroup: number | undefined;
@@ -443,7 +443,7 @@ class Converter {
     return out;
   }
 
-  private probes(name: string, h: HealthcheckModel | undefined): { readiness: Json; liveness: Json; startup: Json | undefined } | undefined {
+  private probes(h: HealthcheckModel | undefined): { readiness: Json; liveness: Json; startup: Json | undefined } | undefined {
     if (h === undefined || h.disable || h.test.length === 0 || h.test[0] === 'NONE') return undefined;
     const [form, ...rest] = h.test;
     const command = form === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : form === 'CMD' ? [...rest] : [...h.test];
@@ -456,7 +456,6 @@ class Converter {
       const every = seconds(h.start_interval) ?? DEFAULT_START_INTERVAL_S;
       startup = { ...base, periodSeconds: every, failureThreshold: Math.ceil((h.start_period / 1e9) / every) + base.failureThreshold };
     }
-    void name;
     return { readiness: base, liveness: base, startup };
   }
 
@@ -541,13 +540,11 @@ class Converter {
   ingressObject(): void {
     const host = this.opts.ingressHost;
     if (host === undefined || this.ingress.length === 0) return;
-    const services = new Set(this.ingress.map((r) => r.service));
     const rules = this.ingress.map((r) => {
       const ofService = this.ingress.filter((x) => x.service === r.service).length;
       const h = this.ingress.length === 1 ? host : ofService === 1 ? `${r.k}.${host}` : `${r.k}-${r.published}.${host}`;
       return { host: h, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: r.k, port: { number: r.port } } } }] } };
     });
-    void services;
     this.add({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: this.meta(toDnsLabel(this.model.name), this.stackLabels()), spec: { rules } }, []);
   }
 

@@ -93,6 +93,18 @@ test('deploy applies every object by server-side apply, Jobs before what needs t
       assert.equal(meta.labels['gantry.project'], 'shop');
       assert.equal(meta.namespace, 'team');
     }
+    // The body is the converted object itself: the client's serializer dropped or renamed nothing.
+    const { loadAndConvert } = await import('../../../src/cli/commands/stack-kube.js');
+    const dir2 = project();
+    const { result } = await loadAndConvert({ files: [], projectName: undefined, projectDirectory: undefined, profiles: [], envFiles: [], strict: false, cwd: dir2, env: {}, stderr: { write: () => true } }, { namespace: 'team' });
+    const plural = (kind: string): string => (kind === 'PersistentVolumeClaim' ? 'persistentvolumeclaims' : `${kind.toLowerCase()}s`);
+    // (the Namespace object only with --namespace: the context's namespace is not the stack's)
+    const objects = result.objects.filter((o) => o.kind !== 'Namespace');
+    assert.equal(objects.length, patches.length);
+    for (const o of objects) {
+      const sent = patches.find((p) => p.path.endsWith(`/${plural(o.kind)}/${o.metadata.name}`));
+      assert.deepEqual(sent?.body, JSON.parse(JSON.stringify(o)), `${o.kind}/${o.metadata.name} is sent as converted`);
+    }
     // Discovery told the client where each kind lives.
     for (const gv of ['/api/v1', '/apis/apps/v1', '/apis/batch/v1']) assert.ok(fake.requests.some((q) => q.method === 'GET' && q.path === gv), `discovery of ${gv}`);
     // The api Deployment was applied only once the migrate Job had completed.
@@ -226,6 +238,21 @@ test('--context picks another context (its namespace: default); an unknown one i
     assert.ok(bad.error instanceof GantryError);
     assert.equal(bad.error.code, 'KUBE_CONFIG_INVALID');
     assert.match(bad.error.hint ?? '', /fake-ctx, other-ctx/);
+  } finally {
+    await fake.stop();
+  }
+});
+
+test('--namespace applies the Namespace first (cluster-scoped) and puts every object in it', async () => {
+  const fake = new FakeKubeApi({ status: healthy });
+  await fake.start();
+  try {
+    const r = await deploy(fake, project(), { namespace: 'shop-prod' });
+    assert.equal(r.status, 0, String(r.error));
+    const paths = applies(fake).map((p) => p.path);
+    assert.equal(paths[0], '/api/v1/namespaces/shop-prod');
+    assert.ok(paths.slice(1).every((p) => p.includes('/namespaces/shop-prod/')));
+    assert.match(r.err, /namespace shop-prod/);
   } finally {
     await fake.stop();
   }
