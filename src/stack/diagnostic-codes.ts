@@ -66,6 +66,10 @@ export const DIAGNOSTIC_CODES = {
   KUBE_SHARED_VOLUME: 'a named volume is mounted by several pods: its claim needs ReadWriteMany (warning)',
   KUBE_LOCAL_IMAGE: 'a service builds its image locally: the cluster can pull it only after `gantry stack push` (warning)',
   KUBE_BAD_VALUE: 'a value that cannot be expressed in Kubernetes (an invalid name, quantity or file)',
+  // `stack convert --to swarm` (src/swarm)
+  SWARM_UNMAPPED_KEY: 'a key that `docker stack deploy` ignores or refuses; it is left out of the converted file (warning)',
+  SWARM_HOST_BIND: 'a host bind mount: the path must exist on every node a task may run on (warning)',
+  SWARM_INLINE_FILE: 'a secret or config with inline content or from the environment: swarm needs a file, written by `-o DIR`',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

@@ -37,11 +37,11 @@ export interface ConvertArgs extends KubeLoadArgs {
   readonly stderr?: { write(s: string): unknown } | undefined;
 }
 
-export const TARGETS = ['kubernetes'] as const;
-
-export function checkTarget(to: string | undefined): void {
-  if (to === undefined) throw usageError('missing --to', 'give --to kubernetes');
-  if (to !== 'kubernetes' && to !== 'k8s') throw usageError(`unknown target "${to}"`, 'the one target is kubernetes');
+export function checkTarget(to: string | undefined, targets: readonly string[] = ['kubernetes']): 'kubernetes' | 'swarm' {
+  if (to === undefined) throw usageError('missing --to', `give --to ${targets.join(' or --to ')}`);
+  const t = to === 'k8s' ? 'kubernetes' : to;
+  if (!targets.includes(t)) throw usageError(`unknown target "${to}"`, `the targets are ${targets.join(', ')}`);
+  return t as 'kubernetes' | 'swarm';
 }
 
 export class StackNotConverted extends Error {}
@@ -82,7 +82,7 @@ export async function loadAndConvert(args: KubeLoadArgs & { readonly stderr?: { 
 }
 
 export async function convertCommand(args: ConvertArgs): Promise<number> {
-  checkTarget(args.to);
+  if (checkTarget(args.to, ['kubernetes', 'swarm']) === 'swarm') return swarmCommand(args);
   const out = args.stdout ?? process.stdout;
   let result: ConvertResult;
   try {
@@ -103,6 +103,53 @@ export async function convertCommand(args: ConvertArgs): Promise<number> {
   const names = fileNames(result.objects);
   result.objects.forEach((o, i) => writeFileSync(join(dir, names[i]!), renderObject(o)));
   (args.stderr ?? process.stderr).write(`wrote ${result.objects.length} objects to ${dir}\n`);
+  return 0;
+}
+
+/** `--to swarm`: a stack file for `docker stack deploy -c` (stdout, or DIR/stack.yaml plus inline secrets' files). */
+async function swarmCommand(args: ConvertArgs): Promise<number> {
+  const err = args.stderr ?? process.stderr;
+  const out = args.stdout ?? process.stdout;
+  for (const [flag, v] of [['--namespace', args.namespace], ['--storage-class', args.storageClass], ['--volume-size', args.volumeSize], ['--ingress-host', args.ingressHost]] as const) {
+    if (v !== undefined) throw usageError(`${flag} is for --to kubernetes`, 'leave it out with --to swarm');
+  }
+  const color = args.stderr === undefined && process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
+  const print = (list: readonly Diagnostic[]): void => {
+    for (const d of list) err.write(`${stack.formatDiagnostic(d, { color, cwd: args.cwd })}\n\n`);
+  };
+  let load: LoadResult;
+  try {
+    load = await stack.loadStack({ files: args.files, projectName: args.projectName, projectDirectory: args.projectDirectory, profiles: args.profiles,
+      envFiles: args.envFiles, strict: args.strict, env: args.env, cwd: args.cwd, stdin: () => stack.readStdinCapped() });
+  } catch (e) {
+    const d = stack.diagnosticsOf(e);
+    if (d === undefined) throw e;
+    print(d);
+    err.write(`${d.filter(stack.isError).length} error(s); nothing was converted\n`);
+    return 1;
+  }
+  const { convertToSwarm } = await import('../../swarm/convert.js');
+  const { toYaml } = await import('../../stack/yaml-out.js');
+  const r = convertToSwarm(resolveEnvironmentObjects(load.model, args.env ?? process.env), load.source);
+  print([...load.diagnostics, ...r.diagnostics]);
+  const dest = args.output ?? '-';
+  const text = toYaml(r.stack);
+  if (dest === '-') {
+    if (r.files.size > 0) {
+      err.write(`${[...r.files.keys()].join(', ')} must be written beside the stack file: convert with -o DIR; nothing was converted\n`);
+      return 1;
+    }
+    out.write(text);
+    return 0;
+  }
+  const dir = resolve(args.cwd ?? process.cwd(), dest);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'stack.yaml'), text);
+  for (const [name, content] of r.files) {
+    mkdirSync(join(dir, name, '..'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, name), content, { mode: 0o600 });
+  }
+  err.write(`wrote ${join(dir, 'stack.yaml')}${r.files.size > 0 ? ` and ${r.files.size} file(s)` : ''}: deploy it with docker stack deploy -c ${join(dir, 'stack.yaml')} ${load.model.name}\n`);
   return 0;
 }
 
