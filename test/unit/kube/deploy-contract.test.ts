@@ -257,3 +257,31 @@ test('--namespace applies the Namespace first (cluster-scoped) and puts every ob
     await fake.stop();
   }
 });
+
+test('a Job whose pod template changed is replaced: the server refuses the apply as immutable, deploy deletes and applies it again', async () => {
+  let fake: FakeKubeApi;
+  fake = new FakeKubeApi({
+    status: healthy,
+    failApply: (o) => {
+      if (o.kind !== 'Job') return undefined;
+      const live = fake.objects.get(FakeKubeApi.key('batch/v1', 'Job', 'team', o.metadata.name));
+      return live !== undefined && JSON.stringify(live['spec']) !== JSON.stringify(o['spec']) ? { code: 422, reason: 'Invalid', message: 'Job.batch "migrate" is invalid: spec.template: Invalid value: field is immutable' } : undefined;
+    },
+  });
+  await fake.start();
+  try {
+    const dir = project();
+    assert.equal((await deploy(fake, dir)).status, 0);
+    writeFileSync(join(dir, 'compose.yaml'), STACK.replace('command: ["migrate"]', 'command: ["migrate", "--v2"]'));
+    fake.requests.length = 0;
+    const r = await deploy(fake, dir);
+    assert.equal(r.status, 0, String(r.error));
+    const jobCalls = fake.requests.filter((q) => q.path === '/apis/batch/v1/namespaces/team/jobs/migrate' && q.method !== 'GET').map((q) => q.method);
+    assert.deepEqual(jobCalls, ['PATCH', 'DELETE', 'PATCH']);
+    assert.match(r.err, /Job\/migrate: its pod template changed, replacing the Job/);
+    const job = fake.objects.get(FakeKubeApi.key('batch/v1', 'Job', 'team', 'migrate'));
+    assert.match(JSON.stringify(job), /--v2/);
+  } finally {
+    await fake.stop();
+  }
+});
