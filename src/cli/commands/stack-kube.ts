@@ -46,24 +46,36 @@ export function checkTarget(to: string | undefined, targets: readonly string[] =
 
 export class StackNotConverted extends Error {}
 
-/** Loads and converts; prints every diagnostic (load and conversion) to `err`. Throws StackNotConverted on errors. */
-export async function loadAndConvert(args: KubeLoadArgs & { readonly stderr?: { write(s: string): unknown } | undefined }, opts: Omit<ConvertOptions, 'readFile'>): Promise<{ load: LoadResult; result: ConvertResult }> {
+type Writer = { write(s: string): unknown };
+
+function printer(args: KubeLoadArgs & { readonly stderr?: Writer | undefined }): (list: readonly Diagnostic[]) => void {
   const err = args.stderr ?? process.stderr;
   const color = args.stderr === undefined && process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
-  const print = (list: readonly Diagnostic[]): void => {
+  return (list) => {
     for (const d of list) err.write(`${stack.formatDiagnostic(d, { color, cwd: args.cwd })}\n\n`);
   };
-  let load: LoadResult;
+}
+
+/** Loads the stack; an invalid one has its diagnostics printed and throws StackNotConverted. */
+async function loadForConvert(args: KubeLoadArgs & { readonly stderr?: Writer | undefined }): Promise<LoadResult> {
   try {
-    load = await stack.loadStack({ files: args.files, projectName: args.projectName, projectDirectory: args.projectDirectory, profiles: args.profiles,
+    return await stack.loadStack({ files: args.files, projectName: args.projectName, projectDirectory: args.projectDirectory, profiles: args.profiles,
       envFiles: args.envFiles, strict: args.strict, env: args.env, cwd: args.cwd, stdin: () => stack.readStdinCapped() });
   } catch (e) {
     const d = stack.diagnosticsOf(e);
     if (d === undefined) throw e;
-    print(d);
-    err.write(`${d.filter(stack.isError).length} error(s); nothing was converted\n`);
+    printer(args)(d);
+    const errors = d.filter(stack.isError).length;
+    (args.stderr ?? process.stderr).write(`${errors} error${errors === 1 ? '' : 's'}; nothing was converted\n`);
     throw new StackNotConverted();
   }
+}
+
+/** Loads and converts; prints every diagnostic (load and conversion) to `err`. Throws StackNotConverted on errors. */
+export async function loadAndConvert(args: KubeLoadArgs & { readonly stderr?: Writer | undefined }, opts: Omit<ConvertOptions, 'readFile'>): Promise<{ load: LoadResult; result: ConvertResult }> {
+  const err = args.stderr ?? process.stderr;
+  const print = printer(args);
+  const load = await loadForConvert(args);
   const model = resolveEnvironmentObjects(load.model, args.env ?? process.env);
   const result = convertStack(model, load.source, { ...opts, readFile: (p) => readObjectFile(p) });
   print([...load.diagnostics, ...result.diagnostics]);
@@ -113,20 +125,13 @@ async function swarmCommand(args: ConvertArgs): Promise<number> {
   for (const [flag, v] of [['--namespace', args.namespace], ['--storage-class', args.storageClass], ['--volume-size', args.volumeSize], ['--ingress-host', args.ingressHost]] as const) {
     if (v !== undefined) throw usageError(`${flag} is for --to kubernetes`, 'leave it out with --to swarm');
   }
-  const color = args.stderr === undefined && process.stderr.isTTY && process.env['NO_COLOR'] === undefined;
-  const print = (list: readonly Diagnostic[]): void => {
-    for (const d of list) err.write(`${stack.formatDiagnostic(d, { color, cwd: args.cwd })}\n\n`);
-  };
+  const print = printer(args);
   let load: LoadResult;
   try {
-    load = await stack.loadStack({ files: args.files, projectName: args.projectName, projectDirectory: args.projectDirectory, profiles: args.profiles,
-      envFiles: args.envFiles, strict: args.strict, env: args.env, cwd: args.cwd, stdin: () => stack.readStdinCapped() });
+    load = await loadForConvert(args);
   } catch (e) {
-    const d = stack.diagnosticsOf(e);
-    if (d === undefined) throw e;
-    print(d);
-    err.write(`${d.filter(stack.isError).length} error(s); nothing was converted\n`);
-    return 1;
+    if (e instanceof StackNotConverted) return 1;
+    throw e;
   }
   const { convertToSwarm } = await import('../../swarm/convert.js');
   const { toYaml } = await import('../../stack/yaml-out.js');

@@ -1,7 +1,7 @@
 // `gantry stack convert` / `stack deploy` as a user runs them: exit codes, what goes to stdout and stderr.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -56,4 +56,19 @@ test('deploy without a usable kubeconfig says which file and what to do', () => 
   assert.equal(r.status, 1);
   assert.match(r.stderr, /Error: cannot load the kubeconfig .*missing\.yaml/);
   assert.match(r.stderr, /hint: give --kubeconfig FILE/);
+});
+
+test('--to swarm: inline secrets need -o DIR, which writes stack.yaml and the secret files (0600)', () => {
+  const cwd = join(PROJECT_ROOT, 'examples', 'migrate-then-serve');
+  const r = gantry(cwd, 'stack', 'convert', '--to', 'swarm');
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /secrets\/token, configs\/app_conf must be written beside the stack file: convert with -o DIR/);
+  const out = join(tmp, 'swarm');
+  const ok = gantry(cwd, 'stack', 'convert', '--to', 'swarm', '-o', out);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(readdirSync(out).sort(), ['configs', 'secrets', 'stack.yaml']);
+  assert.equal(statSync(join(out, 'secrets', 'token')).mode & 0o777, 0o600);
+  assert.match(readFileSync(join(out, 'stack.yaml'), 'utf8'), /token:\n    name: migrate_token\n    file: \.\/secrets\/token\n/);
+  assert.match(ok.stderr, /docker stack deploy -c .*stack\.yaml migrate/);
 });
