@@ -61,14 +61,14 @@ export function applyPhases(model: StackModel, objects: readonly KubeObject[]): 
   return phases;
 }
 
-/** An image the cluster can pull only from a registry: `build:` without a registry host in `image:`. */
+/** Images built by `build:` that no registry can hold for the cluster: a bare name (`shop-api`, or the default
+ *  `<project>-<service>`) would be pulled from Docker Hub's official library, never from where it was pushed.
+ *  A name with a registry host or a Docker Hub namespace (`registry.example.com/app`, `team/app`) can be pushed. */
 export function localImages(model: StackModel): { service: string; image: string }[] {
   const out: { service: string; image: string }[] = [];
   for (const [service, s] of Object.entries(model.services)) {
     if (s.build === undefined || s.image === undefined) continue;
-    const first = s.image.split('/')[0] ?? '';
-    const qualified = s.image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-    if (!qualified) out.push({ service, image: s.image });
+    if (!s.image.includes('/')) out.push({ service, image: s.image });
   }
   return out;
 }
