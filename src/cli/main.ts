@@ -22,7 +22,7 @@ const USAGE: Record<string, string> = {
   volume: 'gantry volume create|ls|rm|inspect|prune [OPTIONS]   (add --help after the verb for its flags)',
   system: 'gantry system df|prune [OPTIONS]   (add --help after the verb for its flags)',
   builder: 'gantry builder prune [-f]   remove the build cache',
-  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|watch|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push|build [OPTIONS]\n  (add --help after the verb for its flags)',
+  stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|watch|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push|build|convert|deploy [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
 export interface GlobalOptions {

@@ -54,6 +54,14 @@ export const ERROR_CODES = {
   BUILD_CONTEXT_INVALID: 400,
   BUILD_SOURCE_NOT_FOUND: 400,
   BUILD_STEP_FAILED: 400,
+  /** No usable kubeconfig, context or cluster for `stack deploy --to kubernetes`. */
+  KUBE_CONFIG_INVALID: 400,
+  /** The Kubernetes API server refused or failed a request. */
+  KUBE_API_ERROR: 502,
+  /** A deployed object did not become ready: its condition is in the message. */
+  KUBE_ROLLOUT_FAILED: 500,
+  /** A service's image exists only locally (built by `build:`), so the cluster cannot pull it. */
+  KUBE_IMAGE_NOT_PUSHED: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

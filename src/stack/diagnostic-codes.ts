@@ -59,6 +59,17 @@ export const DIAGNOSTIC_CODES = {
   SPEC_RISKY_DEVICE: 'a service is given a host device',
   SPEC_RISKY_SECCOMP: 'a service turns the seccomp filter off (`security_opt: [seccomp:unconfined]`)',
   SPEC_PATH_OUTSIDE_PROJECT: 'in strict mode, a path the stack names is outside the project directory',
+  // `stack convert --to kubernetes` (src/kube)
+  KUBE_UNMAPPED_KEY: 'a key that has no Kubernetes mapping; it is left out of the converted objects (warning)',
+  KUBE_HOST_BIND: 'a host bind mount: a cluster has no host files to mount',
+  KUBE_NAME_CHANGED: 'a name is not a valid Kubernetes name and was changed (warning)',
+  KUBE_SHARED_VOLUME: 'a named volume is mounted by several pods: its claim needs ReadWriteMany (warning)',
+  KUBE_LOCAL_IMAGE: 'a service builds its image locally: the cluster can pull it only after `gantry stack push` (warning)',
+  KUBE_BAD_VALUE: 'a value that cannot be expressed in Kubernetes (an invalid name, quantity or file)',
+  // `stack convert --to swarm` (src/swarm)
+  SWARM_UNMAPPED_KEY: 'a key that `docker stack deploy` ignores or refuses; it is left out of the converted file (warning)',
+  SWARM_HOST_BIND: 'a host bind mount: the path must exist on every node a task may run on (warning)',
+  SWARM_INLINE_FILE: 'a secret or config with inline content or from the environment: swarm needs a file, written by `-o DIR`',
 } as const;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

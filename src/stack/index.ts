@@ -12,8 +12,10 @@ import { allowPath, makeFilePolicy } from './file-policy.js';
 import { checkHostAccess } from './host-access.js';
 import type { StackModel } from './model.js';
 import { normalizeStack } from './normalize.js';
-import type { PMap } from './pnode.js';
-import { getEntry, pmap } from './pnode.js';
+import type { DiagnosticCode } from './diagnostic-codes.js';
+import type { Severity } from './diagnostic.js';
+import type { PathSeg, PMap, PNode } from './pnode.js';
+import { getEntry, locate, pmap } from './pnode.js';
 import { Reporter, sortDiagnostics } from './report.js';
 import { checkSemantics } from './semantics.js';
 import { reportUnsupported } from './unsupported.js';
@@ -21,6 +23,7 @@ import { validateTree } from './validate.js';
 
 export type * from './model.js';
 export type { Diagnostic, Severity, SourceLocation } from './diagnostic.js';
+export type { PathSeg, PNode, PMap, PSeq, PScalar, Pos } from './pnode.js';
 export type { DiagnosticCode } from './diagnostic-codes.js';
 export { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 export { formatPath, isError } from './diagnostic.js';
@@ -59,6 +62,15 @@ export interface LoadResult {
   readonly model: StackModel;
   /** Warnings only: when there are errors, loadStack throws STACK_INVALID instead. */
   readonly diagnostics: readonly Diagnostic[];
+  /** The merged, interpolated tree the model was made from, for later stages that report located diagnostics
+   *  about what the user wrote (`stack convert`). */
+  readonly source: StackSource;
+}
+
+/** The positioned tree behind a model, and a way to make diagnostics located in it (excerpts as the loader's). */
+export interface StackSource {
+  readonly root: PNode;
+  diagnostic(severity: Severity, code: DiagnosticCode, message: string, path: readonly PathSeg[], hint: string | undefined, at?: 'key' | 'value'): Diagnostic;
 }
 
 /** Normalises a project name: lowercase, only [a-z0-9_-], starting with a letter or digit. */
@@ -170,7 +182,11 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   }
   if (reporter.hasErrors()) fail(reporter.diagnostics);
   const warnings = sortDiagnostics(reporter.diagnostics);
-  return { model: Object.freeze({ ...model, warnings: Object.freeze(warnings) }), diagnostics: warnings };
+  const source: StackSource = {
+    root,
+    diagnostic: (severity, code, message, path, hint, at = 'key') => reporter.make(severity, code, message, path.length === 0 ? undefined : locate(root, path, at === 'key'), path, hint),
+  };
+  return { model: Object.freeze({ ...model, warnings: Object.freeze(warnings) }), diagnostics: warnings, source };
 }
 
 /** The diagnostics carried by a STACK_INVALID error (or undefined for any other error). */

@@ -38,7 +38,8 @@ export class Reporter {
     return this.diagnostics.some((d) => d.severity === 'error');
   }
 
-  private add(severity: Severity, code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[], hint: string | undefined): void {
+  /** A diagnostic located like the loader's own, but not collected (for later stages, e.g. `stack convert`). */
+  make(severity: Severity, code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[], hint: string | undefined): Diagnostic {
     if (pos !== undefined && this.untrusted.has(pos.file)) {
       message = DIAGNOSTIC_CODES[code].replace(/ \((?:warning|error)\)$/, '');
       path = [];
@@ -48,7 +49,11 @@ export class Reporter {
       pos === undefined
         ? undefined
         : { file: pos.file, line: pos.line, col: pos.col, length: Math.max(1, pos.length), lineText: this.lines.get(pos.file)?.[pos.line - 1] };
-    const d: Diagnostic = { code, severity, message, path: formatPath(path), location, hint };
+    return { code, severity, message, path: formatPath(path), location, hint };
+  }
+
+  private add(severity: Severity, code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[], hint: string | undefined): void {
+    const d = this.make(severity, code, message, pos, path, hint);
     // The same problem reached twice (e.g. through a shared alias) is reported once.
     if (this.diagnostics.some((o) => o.code === d.code && o.message === d.message && o.path === d.path && sameLoc(o, d))) return;
     // A value already reported as invalid (by the schema) is not reported again by a later stage.

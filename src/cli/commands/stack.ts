@@ -60,6 +60,12 @@ const VERBS: Record<string, FlagSpec[]> = {
   build: [{ name: 'no-cache', kind: 'bool' }, { name: 'pull', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }],
   push: [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'ignore-push-failures', kind: 'bool' }],
   ls: [{ name: 'all', short: 'a', kind: 'bool' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }],
+  // Kubernetes (src/kube, cli/commands/stack-kube.ts).
+  convert: [{ name: 'to', kind: 'string' }, { name: 'output', short: 'o', kind: 'string' }, { name: 'namespace', short: 'n', kind: 'string' },
+    { name: 'storage-class', kind: 'string' }, { name: 'volume-size', kind: 'string' }, { name: 'ingress-host', kind: 'string' }],
+  deploy: [{ name: 'to', kind: 'string' }, { name: 'context', kind: 'string' }, { name: 'kubeconfig', kind: 'string' }, { name: 'namespace', short: 'n', kind: 'string' },
+    { name: 'dry-run', kind: 'string' }, { name: 'prune', kind: 'bool' }, { name: 'timeout', kind: 'string' }, { name: 'storage-class', kind: 'string' },
+    { name: 'volume-size', kind: 'string' }, { name: 'ingress-host', kind: 'string' }],
 };
 
 const USAGE = `gantry stack [-f FILE] [-p PROJECT] ${Object.keys(VERBS).join('|')} [OPTIONS]`;
@@ -113,6 +119,7 @@ async function dispatch(ctx: Ctx): Promise<number> {
     case 'events': return events(ctx);
     case 'pull': case 'push': return pullOrPush(ctx);
     case 'build': return stackBuild(ctx);
+    case 'convert': case 'deploy': return kube(ctx);
     default: return containerVerb(ctx);
   }
 }
@@ -126,6 +133,16 @@ async function config(p: Parsed): Promise<number> {
     profiles: list(p, 'profile'), envFiles: list(p, 'env-file'), format, services: bool(p, 'services'), volumes: bool(p, 'volumes'),
     hash: str(p, 'hash'), quiet: bool(p, 'quiet'), strict: bool(p, 'strict'),
   });
+}
+
+async function kube(ctx: Ctx): Promise<number> {
+  const { p, verb } = ctx;
+  const k = await import('./stack-kube.js');
+  const load = { files: list(p, 'file'), projectName: str(p, 'project-name'), projectDirectory: str(p, 'project-directory'), profiles: list(p, 'profile'),
+    envFiles: list(p, 'env-file'), strict: bool(p, 'strict') };
+  const conv = { to: str(p, 'to'), namespace: str(p, 'namespace'), storageClass: str(p, 'storage-class'), volumeSize: str(p, 'volume-size'), ingressHost: str(p, 'ingress-host') };
+  if (verb === 'convert') return k.convertCommand({ ...load, ...conv, output: str(p, 'output') });
+  return k.deployCommand({ ...load, ...conv, context: str(p, 'context'), kubeconfig: str(p, 'kubeconfig'), dryRun: str(p, 'dry-run'), prune: bool(p, 'prune'), timeout: str(p, 'timeout') });
 }
 
 // ---- loading ---------------------------------------------------------------------------------------------
