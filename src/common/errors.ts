@@ -54,6 +54,12 @@ export const ERROR_CODES = {
   BUILD_CONTEXT_INVALID: 400,
   BUILD_SOURCE_NOT_FOUND: 400,
   BUILD_STEP_FAILED: 400,
+  DEPLOY_NOT_FOUND: 404,
+  /** git could not reach the repository, fetch, or check out (deployments from git). */
+  GIT_FAILED: 502,
+  GIT_REF_NOT_FOUND: 404,
+  /** A webhook call whose signature or token does not match (or a source without a webhook). */
+  WEBHOOK_DENIED: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
