@@ -44,7 +44,7 @@ const absolute = (p: string | undefined): string | undefined => (p === undefined
 function ago(iso: string | undefined, now: number): string {
   if (iso === undefined) return '-';
   const s = Math.round((Date.parse(iso) - now) / 1000);
-  return s >= 0 ? `${iso} (in ${s}s)` : `${iso} (${-s}s ago)`;
+  return s > 0 ? `${iso} (in ${s}s)` : `${iso} (${-s}s ago)`;
 }
 
 function short(c: string | undefined): string {
