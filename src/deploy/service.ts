@@ -286,7 +286,7 @@ export class DeployService {
         }
         case 'deploy':
           this.setState(name, { lastPoll: now, latestCommit: decision.commit });
-          failed = !(await this.deployCommit(name, decision.commit, env!));
+          failed = !(await this.deployCommit(name, decision.commit, env!, decision.cause));
           break;
       }
       const after = this.records.get(name);
@@ -302,7 +302,7 @@ export class DeployService {
   }
 
   /** Fetch, check out, load: a bad commit is recorded as failed (not retried until the ref moves); then apply. */
-  private async deployCommit(name: string, commit: string, env: GitEnv): Promise<boolean> {
+  private async deployCommit(name: string, commit: string, env: GitEnv, cause: string): Promise<boolean> {
     const spec = this.record(name).spec;
     const dir = this.checkoutDir(name, commit);
     try {
@@ -322,7 +322,7 @@ export class DeployService {
         this.setState(name, { failedCommit: commit, lastError: `commit ${shortSha(commit)} renames the project from ${before.model.name} to ${loaded.model.name}; not applied` });
         return false;
       }
-      return await this.apply(name, commit, loaded.model, 'new commit');
+      return await this.apply(name, commit, loaded.model, cause);
     } catch (e) {
       this.setState(name, { lastError: `commit ${shortSha(commit)}: ${message(e)}` });
       this.log(`deploy ${name}: commit ${shortSha(commit)}: ${message(e)}`);
