@@ -4,14 +4,15 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { skipReason } from '../helpers/privileged.js';
 import { eventually, TestDaemon } from '../helpers/daemon.js';
-import { GitHttpServer, GitRepo } from '../helpers/git-repo.js';
+import { GitHttpServer, GitRepo, SshServer } from '../helpers/git-repo.js';
 
 const skip = skipReason('root', 'busybox');
+const skipSsh = skip ?? (existsSync('/usr/sbin/sshd') ? undefined : 'needs /usr/sbin/sshd (apt-get install openssh-server; scripts/setup.sh does)');
 
 interface Status { sync: string; syncReason: string; health: string; appliedCommit?: string; appliedRev?: number; latestCommit?: string; failedCommit?: string;
   suspended: boolean; lastError?: string; diagnostics: Array<{ code: string; severity: string; location?: { file: string; line: number } }>;
@@ -312,5 +313,30 @@ describe('deploy over smart HTTP with a token', { skip }, () => {
     const s = await eventually(() => { const x = status(d, 'denied'); assert.match(x.lastError ?? '', /git ls-remote of http:.*failed/); return x; }, 30_000, 'the failure');
     assert.doesNotMatch(JSON.stringify(s), /not-the-token-123/);
     assert.doesNotMatch(d.logText, /not-the-token-123/);
+  });
+});
+
+describe('deploy over ssh:// with a key and known_hosts', { skip: skipSsh }, () => {
+  const d = new TestDaemon('deploy-ssh');
+  const repo = new GitRepo('svc');
+  const sshd = new SshServer();
+  before(async () => { await d.start(); d.importBusybox(); await sshd.start(); });
+  after(async () => { await sshd.stop(); await d.dispose(); repo.remove(); });
+
+  test('with --ssh-key and --known-hosts the stack comes up and follows a push', async () => {
+    const c1 = repo.commit({ 'compose.yaml': stack({ web: { text: 'ssh' } }) });
+    d.ok(['deploy', 'add', 'svc', '--repo', sshd.url(repo.bare), '--interval', '1s', '--ssh-key', sshd.clientKey, '--known-hosts', sshd.knownHosts]);
+    await synced(d, 'svc', c1, 'the sync over ssh');
+    const c2 = repo.commit({ 'compose.yaml': stack({ web: { text: 'ssh2' } }) });
+    await synced(d, 'svc', c2, 'a push over ssh');
+    assert.match(cmdOf(d, 'svc-web-1'), /echo ssh2/);
+  });
+
+  test('a host key that is not in known_hosts is refused (StrictHostKeyChecking=yes)', async () => {
+    const other = join(sshd.dir, 'other_known_hosts');
+    writeFileSync(other, '');
+    d.ok(['deploy', 'add', 'stranger', '--repo', sshd.url(repo.bare), '--interval', '1s', '--ssh-key', sshd.clientKey, '--known-hosts', other]);
+    await eventually(() => assert.match(status(d, 'stranger').lastError ?? '', /git ls-remote of ssh:.*failed: .*Host key verification failed/), 30_000, 'the refusal');
+    assert.equal(status(d, 'stranger').appliedCommit, undefined);
   });
 });

@@ -1,8 +1,9 @@
 // Git repositories for deployment tests: a bare repository on disk (the "remote") and a work tree that commits
 // and pushes to it, plus a smart-HTTP server (git http-backend behind a small Node server that wants a token).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -112,5 +113,51 @@ export class GitHttpServer {
     if (s === undefined) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
+
+/** A private sshd on 127.0.0.1 (own host key, config and port) letting root in with one generated key. */
+export class SshServer {
+  readonly dir = mkdtempSync(join(tmpdir(), 'gantry-sshd-'));
+  readonly clientKey = join(this.dir, 'client_key');
+  readonly knownHosts = join(this.dir, 'known_hosts');
+  port = 0;
+  private proc: ChildProcess | undefined;
+  log = '';
+
+  async start(): Promise<void> {
+    const hostKey = join(this.dir, 'host_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', this.clientKey]);
+    writeFileSync(join(this.dir, 'authorized_keys'), readFileSync(`${this.clientKey}.pub`));
+    this.port = await new Promise<number>((resolve) => { const s = createNetServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); }); });
+    writeFileSync(this.knownHosts, `[127.0.0.1]:${this.port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    const config = join(this.dir, 'sshd_config');
+    writeFileSync(config, [`Port ${this.port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', `PidFile ${join(this.dir, 'sshd.pid')}`, 'StrictModes no', ''].join('\n'));
+    if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+    this.proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr!.on('data', (d: Buffer) => { this.log += d.toString(); });
+    for (let i = 0; i < 200; i++) {
+      const up = await new Promise<boolean>((resolve) => { const c = connect(this.port, '127.0.0.1', () => { c.destroy(); resolve(true); }); c.on('error', () => resolve(false)); });
+      if (up) return;
+      if (this.proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`sshd did not start: ${this.log}`);
+  }
+
+  url(path: string): string {
+    return `ssh://root@127.0.0.1:${this.port}${path}`;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (p !== undefined && p.exitCode === null) {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
