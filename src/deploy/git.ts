@@ -67,13 +67,13 @@ export function scrub(text: string, secrets: readonly string[]): string {
 }
 
 export interface GitRunner {
-  run(args: readonly string[], opts: { env: Record<string, string>; cwd?: string | undefined; timeoutMs: number }): Promise<string>;
+  run(args: readonly string[], opts: { env: Record<string, string>; cwd?: string | undefined; timeoutMs: number; maxBuffer?: number | undefined }): Promise<string>;
 }
 
 /** The real git. */
 export const gitCli: GitRunner = {
   run: (args, opts) => new Promise((resolve, reject) => {
-    execFile('git', [...args], { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('git', [...args], { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: opts.maxBuffer ?? 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err === null) { resolve(stdout); return; }
       const killed = (err as { killed?: boolean }).killed === true;
       reject(Object.assign(new Error(killed ? `timed out after ${opts.timeoutMs / 1000}s` : stderr || err.message), { gitTimedOut: killed }));
@@ -82,6 +82,25 @@ export const gitCli: GitRunner = {
 };
 
 export const GIT_TIMEOUT_MS = 60_000;
+
+/** A checkout is refused above these (a stack repository is small; a huge tree is a mistake or an attack). */
+export const MAX_CHECKOUT_FILES = 10_000;
+export const MAX_CHECKOUT_BYTES = 64 * 1024 * 1024;
+
+/** The files and bytes of a tree from `git ls-tree -r -l` output, or why it is too big. */
+export function treeTooBig(lsTree: string, maxFiles = MAX_CHECKOUT_FILES, maxBytes = MAX_CHECKOUT_BYTES): string | undefined {
+  let files = 0;
+  let bytes = 0;
+  for (const line of lsTree.split('\n')) {
+    if (line === '') continue;
+    files++;
+    const size = Number(line.split('\t')[0]!.trim().split(/\s+/)[3]);
+    if (Number.isFinite(size)) bytes += size;
+  }
+  if (files > maxFiles) return `${files} files (the cap is ${maxFiles})`;
+  if (bytes > maxBytes) return `${Math.ceil(bytes / 1048576)} MiB (the cap is ${maxBytes / 1048576} MiB)`;
+  return undefined;
+}
 
 export class GitSource {
   constructor(private readonly runner: GitRunner = gitCli, private readonly timeoutMs = GIT_TIMEOUT_MS) {}
@@ -122,6 +141,11 @@ export class GitSource {
     }
     const have = await this.runner.run(['--git-dir', gitDir, 'cat-file', '-e', `${commit}^{commit}`], { env: e.env, timeoutMs: this.timeoutMs }).then(() => true, () => false);
     if (!have) await this.git('fetch', repo, ['--git-dir', gitDir, 'fetch', '--quiet', '--depth', '1', '--no-tags', '--no-write-fetch-head', repo, commit], e);
+    // Sizes first, from the tree alone: nothing is written for a tree over the caps.
+    const tree = await this.runner.run(['--git-dir', gitDir, 'ls-tree', '-r', '-l', '--full-tree', commit], { env: e.env, timeoutMs: this.timeoutMs, maxBuffer: 16 << 20 })
+      .catch(() => { throw new GantryError('TOO_LARGE', `commit ${commit.slice(0, 12)} of ${repo} lists too many files to check out`, { hint: `a deployment checks out at most ${MAX_CHECKOUT_FILES} files` }); });
+    const big = treeTooBig(tree);
+    if (big !== undefined) throw new GantryError('TOO_LARGE', `commit ${commit.slice(0, 12)} of ${repo} is too big to check out: ${big}`, { hint: 'keep the stack files in a small repository, or point --path at them in one that is' });
     const tmp = `${dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true, mode: 0o700 });

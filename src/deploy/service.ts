@@ -253,6 +253,7 @@ export class DeployService {
         remote = { ok: false, error: message(e) };
       }
       const drift = await this.observeDrift(r);
+      const driftChanged = drift.join('\n') !== (this.drift.get(name) ?? []).join('\n');
       this.drift.set(name, drift);
       const now = new Date(this.clock.now()).toISOString();
       const decision = decideTick({ record: r, remote, drift });
@@ -267,7 +268,7 @@ export class DeployService {
         case 'idle':
           this.setState(name, { lastPoll: now, latestCommit: remote.ok ? remote.commit : r.state.latestCommit,
             ...(decision.why === 'synced' ? { lastError: undefined, consecutiveFailures: 0 } : {}) });
-          if (drift.length > 0) this.port.event('drift', name, { drift: drift.join('; ').slice(0, 500) });
+          if (drift.length > 0 && driftChanged) this.port.event('drift', name, { drift: drift.join('; ').slice(0, 500) });
           break;
         case 'resume': {
           const v = r.revisions.find((x) => x.rev === decision.rev)!;
@@ -280,7 +281,9 @@ export class DeployService {
           this.log(`deploy ${name}: self-heal: ${decision.drift.join('; ')}`);
           this.port.event('self-heal', name, { commit: v.commit });
           this.setState(name, { lastPoll: now });
-          failed = !(await this.upAndWait(name, v.model, r.spec).then((x) => x.ok));
+          const healed = await this.upAndWait(name, v.model, r.spec);
+          failed = !healed.ok;
+          this.setState(name, { lastError: healed.ok ? undefined : `self-heal of rev ${v.rev} (${shortSha(v.commit)}) failed: ${healed.failure}` });
           this.drift.set(name, await this.observeDrift(this.record(name)));
           break;
         }
@@ -372,7 +375,7 @@ export class DeployService {
         new Set([rev, ...(ok ? [] : r.state.lastGoodRev === undefined ? [] : [r.state.lastGoodRev])]), MAX_REVISIONS);
       const state: DeployState = ok
         ? { ...r.state, applying: undefined, appliedRev: rev, lastGoodRev: rev, failedCommit: r.state.failedCommit === commit ? undefined : r.state.failedCommit, lastError: undefined }
-        : { ...r.state, applying: undefined, appliedRev: rev, failedCommit: isRollback ? r.state.failedCommit : commit, lastError: `rev ${rev} (${shortSha(commit)}) not healthy: ${failure}` };
+        : { ...r.state, applying: undefined, appliedRev: rev, failedCommit: isRollback ? r.state.failedCommit : commit, lastError: `rev ${rev} (${shortSha(commit)}) failed: ${failure}` };
       return { ...r, revisions, state };
     });
     this.port.event(ok ? 'synced' : 'unhealthy', name, { commit, rev: String(rev) });
@@ -383,9 +386,9 @@ export class DeployService {
     const good = r1.state.lastGoodRev === undefined ? undefined : r1.revisions.find((v) => v.rev === r1.state.lastGoodRev);
     if (good === undefined || good.rev === rev || isRollback) return false;
     this.port.event('rollback', name, { commit: good.commit, rev: String(good.rev) });
-    const back = await this.apply(name, good.commit, good.model, `automatic rollback to rev ${good.rev} (rev ${rev} was not healthy)`);
+    const back = await this.apply(name, good.commit, good.model, `automatic rollback to rev ${good.rev} (rev ${rev} failed)`);
     // The failure that caused the rollback is what the status reports.
-    if (back) this.setState(name, { lastError: `rev ${rev} (${shortSha(commit)}) not healthy: ${failure}; rolled back to rev ${good.rev}` });
+    if (back) this.setState(name, { lastError: `rev ${rev} (${shortSha(commit)}) failed: ${failure}; rolled back to rev ${good.rev}` });
     return false;
   }
 

@@ -152,7 +152,7 @@ describe('deploy from a bare repository (file://)', { skip }, () => {
       assert.equal(x.health, 'Healthy');
       return x;
     }, 60_000, 'the automatic rollback');
-    assert.match(s.lastError ?? '', /not healthy.*rolled back to rev/);
+    assert.match(s.lastError ?? '', /failed: service web: .*unhealthy.*; rolled back to rev/);
     assert.match(s.syncReason, /failed; running rev/);
     assert.match(cmdOf(d, 'app-web-1'), /echo v3/);
     const revs = JSON.parse(d.ok(['deploy', 'history', 'app', '--format', 'json'])) as Rev[];
@@ -207,6 +207,20 @@ describe('deploy from a bare repository (file://)', { skip }, () => {
     const revs = JSON.parse(d.ok(['deploy', 'history', 'app', '--format', 'json'])) as Rev[];
     assert.equal(revs[0]!.commit, slow);
     assert.equal(revs[0]!.result, 'good');
+  });
+
+  test('a failing pull: nothing is changed, the commit is marked failed, the running revision keeps running', async () => {
+    const running = inspect(d, 'app-web-1')!.Id;
+    const bad = repo.commit({ 'compose.yaml': 'services:\n  web:\n    image: 127.0.0.1:9/nope:1\n    command: ["sleep", "100000"]\n' });
+    const s = await eventually(() => {
+      const x = status(d, 'app');
+      assert.equal(x.failedCommit, bad);
+      assert.equal(x.health, 'Healthy');
+      return x;
+    }, 60_000, 'the failed pull');
+    assert.match(s.lastError ?? '', /failed: service web: .*127\.0\.0\.1:9/);
+    assert.equal(inspect(d, 'app-web-1')?.Id, running);
+    assert.equal(inspect(d, 'app-web-1')?.State.Status, 'running');
   });
 
   test('--self-heal corrects drift; --prune removes a service deleted from git (its volume stays)', async () => {

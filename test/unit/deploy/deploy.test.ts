@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GantryError } from '../../../src/common/errors.js';
 import { computeStatus, decideTick, nextDelayMs, serviceHealth, trimRevisions, MAX_BACKOFF_MS } from '../../../src/deploy/decide.js';
-import { GitSource, gitEnvironment, scrub, type GitRunner } from '../../../src/deploy/git.js';
+import { GitSource, gitEnvironment, scrub, treeTooBig, type GitRunner } from '../../../src/deploy/git.js';
 import type { StackPort } from '../../../src/deploy/port.js';
 import { DeployService } from '../../../src/deploy/service.js';
 import { checkRepoUrl, parseSpec } from '../../../src/deploy/spec.js';
@@ -173,6 +173,15 @@ describe('git environment', () => {
   });
 });
 
+describe('checkout caps', () => {
+  test('files and bytes of a tree from ls-tree -r -l; submodules have no size', () => {
+    const line = (size: number | string, path: string): string => `100644 blob ${'0'.repeat(40)} ${String(size).padStart(7)}\t${path}`;
+    assert.equal(treeTooBig([line(10, 'a'), line(20, 'b b'), `160000 commit ${'1'.repeat(40)}       -\tsub`].join('\n'), 3, 100), undefined);
+    assert.match(treeTooBig([line(1, 'a'), line(1, 'b')].join('\n'), 1, 100) ?? '', /2 files \(the cap is 1\)/);
+    assert.match(treeTooBig(line(3 * 1048576, 'big'), 10, 2 * 1048576) ?? '', /3 MiB \(the cap is 2 MiB\)/);
+  });
+});
+
 describe('source validation', () => {
   test('credentials in the URL and odd schemes are refused', () => {
     assert.throws(() => checkRepoUrl('https://u:p@host/r.git'), /carries credentials/);
@@ -223,6 +232,7 @@ class FakeRemote {
       if (args[0] === 'init') { mkdirSync(args[3]!, { recursive: true }); writeFileSync(join(args[3]!, 'HEAD'), 'ref: x\n'); return ''; }
       const i = args.indexOf('checkout');
       if (args.includes('cat-file')) throw new Error('missing');
+      if (args.includes('ls-tree')) return Object.entries(this.commits.get(args[args.length - 1]!) ?? {}).map(([p, t]) => `100644 blob ${'0'.repeat(40)} ${t.length}\t${p}`).join('\n');
       if (args.includes('fetch')) return '';
       if (i >= 0) {
         const tree = args[args.indexOf('--work-tree') + 1]!;
@@ -280,7 +290,7 @@ describe('deploy service over fakes', () => {
     assert.deepEqual(stacks.ups, ['["v1"]', '["sick"]', '["v1"]']);
     assert.equal(s.failedCommit, B);
     assert.equal(s.appliedCommit, A);
-    assert.match(s.lastError ?? '', /not healthy: service web: container app-web-1 is unhealthy; rolled back to rev 1/);
+    assert.match(s.lastError ?? '', /failed: service web: container app-web-1 is unhealthy; rolled back to rev 1/);
     await svc.sync('app');
     assert.equal(stacks.ups.length, 3, 'the bad commit is not tried again');
     remote.head = C;
