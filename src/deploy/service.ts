@@ -327,7 +327,9 @@ export class DeployService {
       }
       return await this.apply(name, commit, loaded.model, cause);
     } catch (e) {
-      this.setState(name, { lastError: `commit ${shortSha(commit)}: ${message(e)}` });
+      // A tree over the caps stays too big: not retried until the ref moves. A fetch that failed is retried.
+      const permanent = e instanceof GantryError && e.code === 'TOO_LARGE';
+      this.setState(name, { lastError: `commit ${shortSha(commit)}: ${message(e)}`, ...(permanent ? { failedCommit: commit } : {}) });
       this.log(`deploy ${name}: commit ${shortSha(commit)}: ${message(e)}`);
       this.port.event('failed', name, { commit });
       return false;
@@ -374,7 +376,7 @@ export class DeployService {
       const revisions = trimRevisions(r.revisions.map((v) => (v.rev === rev ? { ...v, result: ok ? 'good' as const : 'bad' as const, images, message: ok ? undefined : failure } : v)),
         new Set([rev, ...(ok ? [] : r.state.lastGoodRev === undefined ? [] : [r.state.lastGoodRev])]), MAX_REVISIONS);
       const state: DeployState = ok
-        ? { ...r.state, applying: undefined, appliedRev: rev, lastGoodRev: rev, failedCommit: r.state.failedCommit === commit ? undefined : r.state.failedCommit, lastError: undefined }
+        ? { ...r.state, applying: undefined, appliedRev: rev, lastGoodRev: rev, failedCommit: isRollback ? r.state.failedCommit : undefined, lastError: undefined }
         : { ...r.state, applying: undefined, appliedRev: rev, failedCommit: isRollback ? r.state.failedCommit : commit, lastError: `rev ${rev} (${shortSha(commit)}) failed: ${failure}` };
       return { ...r, revisions, state };
     });
