@@ -18,7 +18,7 @@ export function deployPort(stacks: StackService, engine: Engine): StackPort {
     setHeld: (project, held) => stacks.setHeld(project, held),
     down: (project) => stacks.down(project, { options: DEFAULT_DOWN_OPTIONS }, () => undefined, new AbortController().signal),
     containers: (project) => ops.observe(project, []).containers,
-    imageId: (ref) => engine.images.resolve(ref)?.id,
+    image: (ref) => { const i = engine.images.resolve(ref); return i === undefined ? undefined : { id: i.id, repoDigests: i.repoDigests }; },
     event: (action, name, attributes) => engine.events.emit('deploy', action, name, { name, ...attributes }),
   };
 }

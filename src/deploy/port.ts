@@ -15,6 +15,7 @@ export interface StackPort {
   /** Removes the project's containers and networks (volumes are kept). */
   down(project: string): Promise<boolean>;
   containers(project: string): readonly ObservedContainer[];
-  imageId(ref: string): string | undefined;
+  /** The image `ref` names now: its id and registry digests (undefined: not in the store). */
+  image(ref: string): { id: string; repoDigests: readonly string[] } | undefined;
   event(action: string, name: string, attributes: Record<string, string>): void;
 }

@@ -17,7 +17,7 @@ import { GitSource, gitEnvironment, readSecretFile, type GitEnv } from './git.js
 import { loadCheckout } from './load.js';
 import type { StackPort } from './port.js';
 import { DeployStore } from './store.js';
-import { INITIAL_STATE, MAX_REVISIONS, type DeployRecord, type DeploySpec, type DeployState, type DeployStatus, type Revision } from './types.js';
+import { INITIAL_STATE, MAX_REVISIONS, type DeployRecord, type DeploySpec, type DeployState, type DeployStatus, type Revision, type RevisionImage } from './types.js';
 import { checkHook } from './webhook.js';
 
 export interface RevisionSummary {
@@ -369,8 +369,12 @@ export class DeployService {
     this.port.event('apply', name, { commit, rev: String(rev) });
     this.log(`deploy ${name}: applying rev ${rev} (${shortSha(commit)}): ${cause}`);
     const { ok, failure } = await this.upAndWait(name, model, r0.spec);
-    const images: Record<string, { ref: string; id: string | undefined }> = {};
-    for (const [svc, s] of Object.entries(model.services)) if (s.image !== undefined) images[svc] = { ref: s.image, id: this.port.imageId(s.image) };
+    const images: Record<string, RevisionImage> = {};
+    for (const [svc, s] of Object.entries(model.services)) {
+      if (s.image === undefined) continue;
+      const i = this.port.image(s.image);
+      images[svc] = { ref: s.image, id: i?.id, ...(i !== undefined && i.repoDigests.length > 0 ? { repoDigests: [...i.repoDigests] } : {}) };
+    }
     const isRollback = /rollback to rev \d+/.test(cause);
     this.update(name, (r) => {
       const revisions = trimRevisions(r.revisions.map((v) => (v.rev === rev ? { ...v, result: ok ? 'good' as const : 'bad' as const, images, message: ok ? undefined : failure } : v)),

@@ -34,6 +34,8 @@ export interface DeploySpec {
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Unknown';
 export type Health = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing';
 
+export interface RevisionImage { readonly ref: string; readonly id: string | undefined; readonly repoDigests?: readonly string[] | undefined }
+
 /** One applied (or attempted) commit. `model` is the rendered stack as applied. */
 export interface Revision {
   readonly rev: number;
@@ -44,8 +46,8 @@ export interface Revision {
   /** Why it ran: "new commit", "rollback to rev N", "self-heal", "restart". */
   readonly cause: string;
   readonly model: StackModel;
-  /** Service → image reference and the image id (sha256 digest of its config) it ran with. */
-  readonly images: Readonly<Record<string, { readonly ref: string; readonly id: string | undefined }>>;
+  /** Service → image reference, the image id (digest of its config) and its registry digests (REPO@sha256:…). */
+  readonly images: Readonly<Record<string, RevisionImage>>;
   readonly message?: string | undefined;
 }
 

@@ -263,7 +263,7 @@ class FakeStacks implements StackPort {
   setHeld(project: string, held: boolean): void { this.held.set(project, held); }
   async down(): Promise<boolean> { this.running = undefined; return true; }
   containers(): ObservedContainer[] { return this.running === undefined ? [] : [container('web')]; }
-  imageId(): string { return 'sha256:feed'; }
+  image(): { id: string; repoDigests: string[] } { return { id: 'sha256:feed', repoDigests: ['reg/busybox@sha256:beef'] }; }
   readonly events: string[] = [];
   event(action: string): void { this.events.push(action); }
 }
@@ -299,7 +299,7 @@ describe('deploy service over fakes', () => {
     assert.equal(s.failedCommit, undefined, 'the ref moved on and a good commit runs');
     assert.equal(s.sync, 'Synced');
     assert.deepEqual(svc.history('app').map((r) => `${r.rev}:${r.result}`), ['4:good', '3:good', '2:bad', '1:good']);
-    assert.deepEqual(svc.history('app')[0]!.images, { web: { ref: 'busybox', id: 'sha256:feed' } });
+    assert.deepEqual(svc.history('app')[0]!.images, { web: { ref: 'busybox', id: 'sha256:feed', repoDigests: ['reg/busybox@sha256:beef'] } });
     assert.ok(stacks.events.includes('rollback'));
   });
 
