@@ -2,7 +2,7 @@
 // only in the environment of the git process: a token as an HTTP header through GIT_CONFIG_* variables, an SSH
 // key through GIT_SSH_COMMAND. Nothing git prints reaches a message before it is capped and scrubbed.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../common/errors.js';
 import { SHA_RE } from './spec.js';
@@ -67,13 +67,13 @@ export function scrub(text: string, secrets: readonly string[]): string {
 }
 
 export interface GitRunner {
-  run(args: readonly string[], opts: { env: Record<string, string>; cwd?: string | undefined; timeoutMs: number; maxBuffer?: number | undefined }): Promise<string>;
+  run(args: readonly string[], opts: { env: Record<string, string>; cwd?: string | undefined; timeoutMs: number; maxBuffer?: number | undefined; signal?: AbortSignal | undefined }): Promise<string>;
 }
 
 /** The real git. */
 export const gitCli: GitRunner = {
   run: (args, opts) => new Promise((resolve, reject) => {
-    execFile('git', [...args], { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: opts.maxBuffer ?? 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('git', [...args], { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: opts.maxBuffer ?? 1 << 20, encoding: 'utf8', signal: opts.signal }, (err, stdout, stderr) => {
       if (err === null) { resolve(stdout); return; }
       const killed = (err as { killed?: boolean }).killed === true;
       reject(Object.assign(new Error(killed ? `timed out after ${opts.timeoutMs / 1000}s` : stderr || err.message), { gitTimedOut: killed }));
@@ -86,6 +86,21 @@ export const GIT_TIMEOUT_MS = 60_000;
 /** A checkout is refused above these (a stack repository is small; a huge tree is a mistake or an attack). */
 export const MAX_CHECKOUT_FILES = 10_000;
 export const MAX_CHECKOUT_BYTES = 64 * 1024 * 1024;
+/** What one fetch may add to the cache: git is stopped once its objects grew by more. */
+export const MAX_FETCH_BYTES = 256 * 1024 * 1024;
+
+/** Bytes of the regular files below `dir` (symlinks not followed; a file vanishing meanwhile counts 0). */
+export function dirBytes(dir: string): number {
+  let total = 0;
+  let entries;
+  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return 0; }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += dirBytes(p);
+    else if (e.isFile()) { try { total += lstatSync(p).size; } catch { /* gone */ } }
+  }
+  return total;
+}
 
 /** The files and bytes of a tree from `git ls-tree -r -l` output, or why it is too big. */
 export function treeTooBig(lsTree: string, maxFiles = MAX_CHECKOUT_FILES, maxBytes = MAX_CHECKOUT_BYTES): string | undefined {
@@ -103,11 +118,11 @@ export function treeTooBig(lsTree: string, maxFiles = MAX_CHECKOUT_FILES, maxByt
 }
 
 export class GitSource {
-  constructor(private readonly runner: GitRunner = gitCli, private readonly timeoutMs = GIT_TIMEOUT_MS) {}
+  constructor(private readonly runner: GitRunner = gitCli, private readonly timeoutMs = GIT_TIMEOUT_MS, private readonly maxFetchBytes = MAX_FETCH_BYTES) {}
 
-  private async git(what: string, repo: string, args: readonly string[], e: GitEnv, cwd?: string): Promise<string> {
+  private async git(what: string, repo: string, args: readonly string[], e: GitEnv, signal?: AbortSignal): Promise<string> {
     try {
-      return await this.runner.run(args, { env: e.env, cwd, timeoutMs: this.timeoutMs });
+      return await this.runner.run(args, { env: e.env, timeoutMs: this.timeoutMs, signal });
     } catch (err) {
       throw new GantryError('GIT_FAILED', `git ${what} of ${repo} failed: ${scrub(err instanceof Error ? err.message : String(err), e.secrets)}`,
         { hint: 'check that the repository is reachable and the credentials are right; the daemon retries with back-off' });
@@ -140,7 +155,7 @@ export class GitSource {
       await this.git('init', repo, ['init', '--quiet', '--bare', gitDir], e);
     }
     const have = await this.runner.run(['--git-dir', gitDir, 'cat-file', '-e', `${commit}^{commit}`], { env: e.env, timeoutMs: this.timeoutMs }).then(() => true, () => false);
-    if (!have) await this.git('fetch', repo, ['--git-dir', gitDir, 'fetch', '--quiet', '--depth', '1', '--no-tags', '--no-write-fetch-head', repo, commit], e);
+    if (!have) await this.fetchCapped(repo, commit, gitDir, e);
     // Sizes first, from the tree alone: nothing is written for a tree over the caps.
     const tree = await this.runner.run(['--git-dir', gitDir, 'ls-tree', '-r', '-l', '--full-tree', commit], { env: e.env, timeoutMs: this.timeoutMs, maxBuffer: 16 << 20 })
       .catch(() => { throw new GantryError('TOO_LARGE', `commit ${commit.slice(0, 12)} of ${repo} lists too many files to check out`, { hint: `a deployment checks out at most ${MAX_CHECKOUT_FILES} files` }); });
@@ -156,6 +171,28 @@ export class GitSource {
     } finally {
       rmSync(`${tmp}.index`, { force: true });
       rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** `git fetch --depth 1 URL SHA`, stopped (and the cache dropped) once it added more than the cap. */
+  private async fetchCapped(repo: string, commit: string, gitDir: string, e: GitEnv): Promise<void> {
+    const objects = join(gitDir, 'objects');
+    const before = dirBytes(objects);
+    const abort = new AbortController();
+    let tooBig = false;
+    const watch = setInterval(() => { if (dirBytes(objects) - before > this.maxFetchBytes) { tooBig = true; abort.abort(); } }, 200);
+    watch.unref();
+    try {
+      await this.git('fetch', repo, ['--git-dir', gitDir, 'fetch', '--quiet', '--depth', '1', '--no-tags', '--no-write-fetch-head', repo, commit], e, abort.signal);
+      // A fetch quicker than the watch is measured once more.
+      if (dirBytes(objects) - before > this.maxFetchBytes) { tooBig = true; throw new Error('over the cap'); }
+    } catch (err) {
+      if (!tooBig) throw err;
+      rmSync(gitDir, { recursive: true, force: true });
+      throw new GantryError('TOO_LARGE', `fetching commit ${commit.slice(0, 12)} of ${repo} was stopped: it brought over ${this.maxFetchBytes / 1048576} MiB`,
+        { hint: 'keep the stack files in a small repository' });
+    } finally {
+      clearInterval(watch);
     }
   }
 }
