@@ -75,6 +75,7 @@ export const gitCli: GitRunner = {
   run: (args, opts) => new Promise((resolve, reject) => {
     execFile('git', [...args], { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: opts.maxBuffer ?? 1 << 20, encoding: 'utf8', signal: opts.signal }, (err, stdout, stderr) => {
       if (err === null) { resolve(stdout); return; }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { reject(new Error('the git command is not installed on the daemon\'s host (apt-get install git)')); return; }
       const killed = (err as { killed?: boolean }).killed === true;
       reject(Object.assign(new Error(killed ? `timed out after ${opts.timeoutMs / 1000}s` : stderr || err.message), { gitTimedOut: killed }));
     });
