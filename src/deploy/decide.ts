@@ -4,6 +4,11 @@ import type { ObservedContainer } from '../reconcile/types.js';
 import type { StackModel } from '../stack/model.js';
 import type { DeployRecord, DeployStatus, Health, Revision, ServiceStatus, SyncStatus } from './types.js';
 
+/** One difference between the running revision and the containers: the step `up` would take, and its service. */
+export interface DriftItem { readonly service: string | undefined; readonly text: string }
+
+const texts = (drift: readonly DriftItem[]): string => drift.map((d) => d.text).join('; ');
+
 /** What git said about the ref: its commit, or why it could not be asked. */
 export type RemoteAnswer = { readonly ok: true; readonly commit: string } | { readonly ok: false; readonly error: string };
 
@@ -12,7 +17,7 @@ export type TickDecision =
   | { readonly kind: 'resume'; readonly rev: number }
   | { readonly kind: 'deploy'; readonly commit: string; readonly cause: string }
   /** Apply the running revision again (drift, self-heal on). */
-  | { readonly kind: 'heal'; readonly drift: readonly string[] }
+  | { readonly kind: 'heal'; readonly drift: readonly DriftItem[] }
   /** Nothing to apply; `why` is for the log and the status. */
   | { readonly kind: 'idle'; readonly why: string }
   /** git could not answer: back off. */
@@ -22,7 +27,7 @@ export interface TickInput {
   readonly record: DeployRecord;
   readonly remote: RemoteAnswer;
   /** Why the running revision's containers differ from it (empty: they match). */
-  readonly drift: readonly string[];
+  readonly drift: readonly DriftItem[];
 }
 
 export function appliedRevision(record: DeployRecord): Revision | undefined {
@@ -47,7 +52,7 @@ export function decideTick({ record, remote, drift }: TickInput): TickDecision {
     return { kind: 'idle', why: `commit ${shortSha(remote.commit)} failed; waiting for the ref to move` };
   }
   if (drift.length > 0) {
-    return spec.selfHeal ? { kind: 'heal', drift } : { kind: 'idle', why: `drift (not corrected: --self-heal is off): ${drift.join('; ')}` };
+    return spec.selfHeal ? { kind: 'heal', drift } : { kind: 'idle', why: `drift (not corrected: --self-heal is off): ${texts(drift)}` };
   }
   return { kind: 'idle', why: 'synced' };
 }
@@ -100,7 +105,7 @@ export function worstHealth(healths: readonly Health[]): Health {
 export interface StatusInput {
   readonly record: DeployRecord;
   readonly containers: readonly ObservedContainer[];
-  readonly drift: readonly string[];
+  readonly drift: readonly DriftItem[];
 }
 
 export function computeStatus({ record, containers, drift }: StatusInput): DeployStatus {
@@ -114,9 +119,12 @@ export function computeStatus({ record, containers, drift }: StatusInput): Deplo
     sync = 'OutOfSync';
     syncReason = state.latestCommit === state.failedCommit ? `commit ${shortSha(state.latestCommit)} failed; running rev ${applied.rev} (${shortSha(applied.commit)})`
       : state.suspended ? `new commit ${shortSha(state.latestCommit)} (suspended)` : `new commit ${shortSha(state.latestCommit)}`;
-  } else if (drift.length > 0) { sync = 'OutOfSync'; syncReason = `drift: ${drift.join('; ')}`; }
+  } else if (drift.length > 0) { sync = 'OutOfSync'; syncReason = `drift: ${texts(drift)}`; }
   else { sync = 'Synced'; syncReason = `rev ${applied.rev} (${shortSha(applied.commit)})`; }
-  const services = applied === undefined ? [] : serviceHealth(applied.model, containers);
+  const services = applied === undefined ? [] : serviceHealth(applied.model, containers).map((v) => {
+    const own = drift.filter((d) => d.service === v.service);
+    return { ...v, sync: own.length > 0 ? 'OutOfSync' as const : 'Synced' as const, syncReason: own.length > 0 ? `drift: ${texts(own)}` : undefined };
+  });
   const health: Health = state.applying !== undefined ? 'Progressing' : applied === undefined ? 'Missing' : worstHealth(services.map((s) => s.health));
   return {
     name: spec.name, project: applied?.model.name, repo: spec.repo, ref: spec.ref, paths: spec.paths, sync, syncReason, health, services,
@@ -128,8 +136,8 @@ export function computeStatus({ record, containers, drift }: StatusInput): Deplo
 }
 
 /** Drift as the reconciler sees it: the steps an `up` of the running revision would take, one phrase each. */
-export function driftOf(operations: readonly { readonly type: string; readonly resource: string; readonly cause: string }[]): string[] {
-  return operations.filter((o) => o.type !== 'wait-container').map((o) => `${o.resource} ${o.cause}`);
+export function driftOf(operations: readonly { readonly type: string; readonly resource: string; readonly cause: string; readonly service?: string | undefined }[]): DriftItem[] {
+  return operations.filter((o) => o.type !== 'wait-container').map((o) => ({ service: o.service, text: `${o.resource} ${o.cause}` }));
 }
 
 /** Keeps the newest `max` revisions, never dropping the running one or the last good one. */

@@ -12,7 +12,7 @@ import type { StackEvent } from '../daemon/stack-service.js';
 import { DEFAULT_UP_OPTIONS, type UpOptions } from '../reconcile/types.js';
 import type { Diagnostic } from '../stack/diagnostic.js';
 import type { StackModel } from '../stack/model.js';
-import { appliedRevision, computeStatus, decideTick, driftOf, nextDelayMs, shortSha, trimRevisions, type RemoteAnswer } from './decide.js';
+import { appliedRevision, computeStatus, decideTick, driftOf, nextDelayMs, shortSha, trimRevisions, type DriftItem, type RemoteAnswer } from './decide.js';
 import { GitSource, gitEnvironment, readSecretFile, type GitEnv } from './git.js';
 import { loadCheckout } from './load.js';
 import type { StackPort } from './port.js';
@@ -41,7 +41,7 @@ export class DeployService {
   private readonly store: DeployStore;
   private readonly records = new Map<string, DeployRecord>();
   private readonly timers = new Map<string, Timer>();
-  private readonly drift = new Map<string, readonly string[]>();
+  private readonly drift = new Map<string, readonly DriftItem[]>();
   private readonly mutex = new KeyedMutex();
   private readonly clock: Clock;
   private readonly git: GitSource;
@@ -229,14 +229,14 @@ export class DeployService {
     return { ...DEFAULT_UP_OPTIONS, removeOrphans: spec.prune };
   }
 
-  private async observeDrift(r: DeployRecord): Promise<readonly string[]> {
+  private async observeDrift(r: DeployRecord): Promise<readonly DriftItem[]> {
     const applied = appliedRevision(r);
     if (applied === undefined) return [];
     try {
       // As the repair loop looks: a stopped container is its restart policy's business (health shows it).
       return driftOf(await this.port.plan(applied.model, { ...this.upOptions(r.spec), startStopped: false }));
     } catch (e) {
-      return [`cannot plan: ${message(e)}`];
+      return [{ service: undefined, text: `cannot plan: ${message(e)}` }];
     }
   }
 
@@ -253,7 +253,8 @@ export class DeployService {
         remote = { ok: false, error: message(e) };
       }
       const drift = await this.observeDrift(r);
-      const driftChanged = drift.join('\n') !== (this.drift.get(name) ?? []).join('\n');
+      const driftText = drift.map((x) => x.text).join('; ');
+      const driftChanged = driftText !== (this.drift.get(name) ?? []).map((x) => x.text).join('; ');
       this.drift.set(name, drift);
       const now = new Date(this.clock.now()).toISOString();
       const decision = decideTick({ record: r, remote, drift });
@@ -268,7 +269,7 @@ export class DeployService {
         case 'idle':
           this.setState(name, { lastPoll: now, latestCommit: remote.ok ? remote.commit : r.state.latestCommit,
             ...(decision.why === 'synced' ? { lastError: undefined, consecutiveFailures: 0 } : {}) });
-          if (drift.length > 0 && driftChanged) this.port.event('drift', name, { drift: drift.join('; ').slice(0, 500) });
+          if (drift.length > 0 && driftChanged) this.port.event('drift', name, { drift: driftText.slice(0, 500) });
           break;
         case 'resume': {
           const v = r.revisions.find((x) => x.rev === decision.rev)!;
@@ -278,7 +279,7 @@ export class DeployService {
         }
         case 'heal': {
           const v = appliedRevision(r)!;
-          this.log(`deploy ${name}: self-heal: ${decision.drift.join('; ')}`);
+          this.log(`deploy ${name}: self-heal: ${decision.drift.map((x) => x.text).join('; ')}`);
           this.port.event('self-heal', name, { commit: v.commit });
           this.setState(name, { lastPoll: now });
           const healed = await this.upAndWait(name, v.model, r.spec);

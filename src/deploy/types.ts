@@ -94,6 +94,9 @@ export interface ServiceStatus {
   readonly service: string;
   readonly health: Health;
   readonly detail: string;
+  /** Against the running revision: drift of this service's containers (set by computeStatus). */
+  readonly sync?: SyncStatus | undefined;
+  readonly syncReason?: string | undefined;
 }
 
 /** What `deploy status` and `deploy ls` answer. */

@@ -16,7 +16,7 @@ const skipSsh = skip ?? (existsSync('/usr/sbin/sshd') ? undefined : 'needs /usr/
 
 interface Status { sync: string; syncReason: string; health: string; appliedCommit?: string; appliedRev?: number; latestCommit?: string; failedCommit?: string;
   suspended: boolean; lastError?: string; diagnostics: Array<{ code: string; severity: string; location?: { file: string; line: number } }>;
-  services: Array<{ service: string; health: string }> }
+  services: Array<{ service: string; health: string; sync?: string }> }
 interface Rev { rev: number; commit: string; result: string; cause: string }
 interface Inspect { Id: string; State: { Status: string }; Config: { Cmd: string[] } }
 
@@ -189,6 +189,7 @@ describe('deploy from a bare repository (file://)', { skip }, () => {
     assert.equal(s.sync, 'OutOfSync');
     assert.match(s.syncReason, /drift: container:app-web-1 not found/);
     assert.equal(s.health, 'Degraded');
+    assert.deepEqual(s.services.map((v) => [v.service, v.sync, v.health]), [['web', 'OutOfSync', 'Degraded']]);
     d.ok(['deploy', 'sync', 'app']);
     assert.equal(inspect(d, 'app-web-1'), undefined, 'not recreated');
   });

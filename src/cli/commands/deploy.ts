@@ -65,7 +65,10 @@ export function formatStatus(s: DeployStatus, now = Date.now()): string {
     `Next poll:    ${s.suspended ? 'suspended' : ago(s.nextPoll, now)} (interval ${s.intervalMs / 1000}s)`,
     `Options:      prune ${s.prune ? 'on' : 'off'}, self-heal ${s.selfHeal ? 'on' : 'off'}, webhook ${s.webhook ? 'on' : 'off'}`,
   ];
-  if (s.services.length > 0) lines.push('Services:', ...table(['SERVICE', 'HEALTH', 'DETAIL'], s.services.map((v) => [v.service, v.health, v.detail])).trimEnd().split('\n').map((l) => `  ${l}`));
+  if (s.services.length > 0) {
+    lines.push('Services:', ...table(['SERVICE', 'SYNC', 'HEALTH', 'DETAIL'], s.services.map((v) => [v.service, v.syncReason ?? v.sync ?? '-', v.health, v.detail]))
+      .trimEnd().split('\n').map((l) => `  ${l}`));
+  }
   if (s.diagnostics.length > 0) {
     lines.push('Diagnostics:');
     for (const d of s.diagnostics) lines.push(`  ${d.severity}[${d.code}]: ${d.message}${d.location !== undefined ? ` --> ${d.location.file}:${d.location.line}:${d.location.col}` : ''}`);

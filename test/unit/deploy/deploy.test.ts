@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GantryError } from '../../../src/common/errors.js';
-import { computeStatus, decideTick, nextDelayMs, serviceHealth, trimRevisions, MAX_BACKOFF_MS } from '../../../src/deploy/decide.js';
+import { computeStatus, decideTick, driftOf, nextDelayMs, serviceHealth, trimRevisions, MAX_BACKOFF_MS, type DriftItem } from '../../../src/deploy/decide.js';
 import { GitSource, gitEnvironment, scrub, treeTooBig, type GitRunner } from '../../../src/deploy/git.js';
 import type { StackPort } from '../../../src/deploy/port.js';
 import { DeployService } from '../../../src/deploy/service.js';
@@ -56,8 +56,10 @@ function container(service: string, over: Partial<ObservedContainer> = {}): Obse
   return { id: `${service}1`, name: `app-${service}-1`, service, number: 1, oneOff: false, configHash: 'h', imageId: 'i', status: 'running', health: undefined, exitCode: 0, ...over };
 }
 
+const GONE: DriftItem = { service: 'web', text: 'container:app-web-1 not found' };
+
 describe('tick decisions', () => {
-  const cases: Array<[string, DeployRecord, Parameters<typeof decideTick>[0]['remote'], string[], string]> = [
+  const cases: Array<[string, DeployRecord, Parameters<typeof decideTick>[0]['remote'], DriftItem[], string]> = [
     ['same commit, no drift: idle', record(), { ok: true, commit: A }, [], 'idle:synced'],
     ['a new commit is deployed', record(), { ok: true, commit: B }, [], 'deploy:new commit'],
     ['nothing applied yet: first sync', record({ appliedRev: undefined }, []), { ok: true, commit: A }, [], 'deploy:first sync'],
@@ -65,9 +67,9 @@ describe('tick decisions', () => {
     ['the ref moved past the failed commit', record({ failedCommit: B }), { ok: true, commit: C }, [], 'deploy:new commit'],
     ['git failed: back off', record(), { ok: false, error: 'unreachable' }, [], 'fail'],
     ['suspended: nothing applied', record({ suspended: true }), { ok: true, commit: B }, [], 'idle'],
-    ['drift, self-heal off: reported only', record(), { ok: true, commit: A }, ['container:app-web-1 not found'], 'idle'],
-    ['drift, self-heal on: healed', record({}, [rev(1, A)], { selfHeal: true }), { ok: true, commit: A }, ['container:app-web-1 not found'], 'heal'],
-    ['drift while the ref sits on a failed commit: healed', record({ failedCommit: B }, [rev(1, A)], { selfHeal: true }), { ok: true, commit: B }, ['x not found'], 'heal'],
+    ['drift, self-heal off: reported only', record(), { ok: true, commit: A }, [GONE], 'idle'],
+    ['drift, self-heal on: healed', record({}, [rev(1, A)], { selfHeal: true }), { ok: true, commit: A }, [GONE], 'heal'],
+    ['drift while the ref sits on a failed commit: healed', record({ failedCommit: B }, [rev(1, A)], { selfHeal: true }), { ok: true, commit: B }, [GONE], 'heal'],
     ['an interrupted apply is finished first (even if git fails)', record({ applying: { commit: B, rev: 2 } }, [rev(1, A), rev(2, B, 'applying')]), { ok: false, error: 'x' }, [], 'resume'],
   ];
   for (const [what, r, remote, drift, want] of cases) {
@@ -97,10 +99,18 @@ describe('status', () => {
   test('OutOfSync with the reason: new commit, failed commit, drift', () => {
     assert.match(computeStatus({ record: record({ latestCommit: B }), containers: [container('web')], drift: [] }).syncReason, /^new commit bbbbbbbbbbbb$/);
     assert.match(computeStatus({ record: record({ latestCommit: B, failedCommit: B }), containers: [container('web')], drift: [] }).syncReason, /commit bbbbbbbbbbbb failed; running rev 1/);
-    const d = computeStatus({ record: record(), containers: [], drift: ['container:app-web-1 not found'] });
+    const d = computeStatus({ record: record(), containers: [], drift: [GONE] });
     assert.equal(d.sync, 'OutOfSync');
     assert.equal(d.syncReason, 'drift: container:app-web-1 not found');
     assert.equal(d.health, 'Degraded');
+    assert.deepEqual(d.services.map((v) => [v.service, v.sync, v.syncReason]), [['web', 'OutOfSync', 'drift: container:app-web-1 not found']]);
+  });
+  test('drift is what an up of the running revision would do, per service (waits are not drift)', () => {
+    assert.deepEqual(driftOf([
+      { type: 'create-container', resource: 'container:app-web-1', cause: 'not found', service: 'web' },
+      { type: 'recreate-container', resource: 'container:app-db-1', cause: 'config hash changed', service: 'db' },
+      { type: 'wait-container', resource: 'container:app-db-1', cause: 'healthy', service: 'db' },
+    ]), [{ service: 'web', text: 'container:app-web-1 not found' }, { service: 'db', text: 'container:app-db-1 config hash changed' }]);
   });
   test('Progressing while a revision is applied; Unknown before the first answer', () => {
     assert.equal(computeStatus({ record: record({ applying: { commit: B, rev: 2 } }), containers: [container('web')], drift: [] }).health, 'Progressing');
