@@ -8,6 +8,7 @@ need_pkgs=()
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v tar >/dev/null || need_pkgs+=(tar)
+command -v git >/dev/null || need_pkgs+=(git)                 # the daemon runs the git CLI for deployments from git (src/deploy/git.ts)
 command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
 command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP inside a test's own netns (network-isolation test)
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images (scripts/make-server-images.mjs)
@@ -15,6 +16,7 @@ command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)   # a regi
 command -v skopeo >/dev/null || need_pkgs+=(skopeo)                     # pushes the server images; an independent client in registry and save/load tests
 command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)  # bcrypt htpasswd entries for the registry's basic auth
 command -v openssl >/dev/null || need_pkgs+=(openssl)         # the test registry's CA and certificate
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)      # a private sshd on 127.0.0.1 for the deploy ssh:// test (policy-rc.d: never started as a service)
 [ -x /usr/bin/docker-compose ] || need_pkgs+=(docker-compose)          # conformance tier: Docker's own clients against gantryd
 [ -f /usr/lib/python3/dist-packages/docker/__init__.py ] || need_pkgs+=(python3-docker)   # for /usr/bin/python3 (a pyenv python3 may shadow it)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

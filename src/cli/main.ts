@@ -4,7 +4,7 @@ import type { HelpRequested } from './args.js';
 import { reportError } from './output.js';
 
 /** Commands whose first argument is a verb (`network create`, `volume ls`, `stack up`). */
-const GROUPS = new Set(['network', 'volume', 'stack', 'system', 'builder']);
+const GROUPS = new Set(['network', 'volume', 'stack', 'system', 'builder', 'deploy']);
 
 /** `--help` of the commands that take no flags (or groups asked without a verb): answered without a daemon. */
 const USAGE: Record<string, string> = {
@@ -22,6 +22,7 @@ const USAGE: Record<string, string> = {
   volume: 'gantry volume create|ls|rm|inspect|prune [OPTIONS]   (add --help after the verb for its flags)',
   system: 'gantry system df|prune [OPTIONS]   (add --help after the verb for its flags)',
   builder: 'gantry builder prune [-f]   remove the build cache',
+  deploy: 'gantry deploy add|ls|status|history|rollback|suspend|resume|sync|rm [OPTIONS]   deployments from git\n  (add --help after the verb for its flags)',
   stack: 'gantry stack [-f FILE] [-p PROJECT] config|up|down|watch|ps|logs|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls|pull|push|build|convert|deploy [OPTIONS]\n  (add --help after the verb for its flags)',
 };
 
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   version: () => import('./commands/system.js'), info: () => import('./commands/system.js'), events: () => import('./commands/system.js'),
   daemon: () => import('./commands/system.js'), help: () => import('./commands/system.js'),
   build: () => import('./commands/build.js'), builder: () => import('./commands/build.js'),
+  deploy: () => import('./commands/deploy.js'),
   stack: () => import('./commands/stack.js'), up: () => import('./commands/stack.js'), down: () => import('./commands/stack.js'), watch: () => import('./commands/stack.js'),
 };
 

@@ -62,6 +62,12 @@ export const ERROR_CODES = {
   KUBE_ROLLOUT_FAILED: 500,
   /** A service's image exists only locally (built by `build:`), so the cluster cannot pull it. */
   KUBE_IMAGE_NOT_PUSHED: 400,
+  DEPLOY_NOT_FOUND: 404,
+  /** git could not reach the repository, fetch, or check out (deployments from git). */
+  GIT_FAILED: 502,
+  GIT_REF_NOT_FOUND: 404,
+  /** A webhook call whose signature or token does not match (or a source without a webhook). */
+  WEBHOOK_DENIED: 403,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -17,6 +17,8 @@ import { NetworkManager } from '../engine/network/manager.js';
 import { RegistryService } from '../engine/registry/service.js';
 import { VolumeStore } from '../engine/volumes/store.js';
 import { StackService } from './stack-service.js';
+import { DeployService } from '../deploy/service.js';
+import { deployPort } from './deploy-port.js';
 
 const log = (msg: string): void => { process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`); };
 
@@ -26,6 +28,7 @@ export class Daemon {
   readonly network: NetworkManager;
   readonly stacks: StackService;
   readonly registry: RegistryService;
+  readonly deploy: DeployService;
 
   private constructor(readonly paths: DaemonPaths) {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
@@ -60,6 +63,7 @@ export class Daemon {
     this.network = network!;
     this.registry = new RegistryService(images);
     this.stacks = new StackService(paths.root, this.engine, log, systemClock, this.registry);
+    this.deploy = new DeployService(paths.root, deployPort(this.stacks, this.engine), { log });
   }
 
   static async open(paths: DaemonPaths): Promise<Daemon> {
@@ -68,6 +72,7 @@ export class Daemon {
     await d.network.open();
     await d.engine.open();
     d.stacks.start();
+    d.deploy.start();
     for (const e of refusedRecords(paths.root)) log(refusalLine(e));
     return d;
   }
@@ -79,6 +84,7 @@ export class Daemon {
 
   /** Stops watching (containers keep running); drops the empty cgroup parent so no stray dir is left. */
   async close(): Promise<void> {
+    this.deploy.stop();
     this.stacks.stop();
     this.engine.close();
     await this.network.close();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { removeStaleTemps } from '../common/atomic-file.js';
 
 /** Record directories below the root: a `*` segment stands for every subdirectory. */
-const RECORD_DIRS = ['containers/*', 'volumes/*', 'stacks', 'stacks/*', 'images', 'networks', 'networks/endpoints'];
+const RECORD_DIRS = ['containers/*', 'volumes/*', 'stacks', 'stacks/*', 'images', 'networks', 'networks/endpoints', 'deploy/sources'];
 
 function expand(root: string, pattern: string): string[] {
   if (!pattern.endsWith('/*')) return [join(root, pattern)];

@@ -50,7 +50,7 @@ export async function daemonMain(argv: string[]): Promise<void> {
     const [{ Daemon }, { buildRouter }, { ApiServer }] = await Promise.all([
       import('./engine.js'), import('../api/routes/index.js'), import('../api/server.js')]);
     const engine = await Daemon.open(paths);
-    const server = new ApiServer(buildRouter(engine.engine, engine.stacks, { prefix: paths.prefix, root: paths.root, cgroupVersion: engine.cgroups.version, warnings: () => [...engine.cgroups.warnings, ...engine.stateWarnings()] }, engine.registry), log);
+    const server = new ApiServer(buildRouter(engine.engine, engine.stacks, { prefix: paths.prefix, root: paths.root, cgroupVersion: engine.cgroups.version, warnings: () => [...engine.cgroups.warnings, ...engine.stateWarnings()] }, engine.registry, engine.deploy), log);
     await server.listen(paths.socket);
     log(`listening on unix://${paths.socket} (root ${paths.root}, prefix ${paths.prefix}, cgroup v${engine.cgroups.version})`);
     let stopping = false;

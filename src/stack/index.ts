@@ -40,6 +40,8 @@ export interface LoadOptions {
   readonly files?: readonly string[] | undefined;
   readonly projectDirectory?: string | undefined;
   readonly projectName?: string | undefined;
+  /** The name when neither projectName, COMPOSE_PROJECT_NAME nor `name:` sets one (default: the directory's). */
+  readonly defaultProjectName?: string | undefined;
   readonly profiles?: readonly string[] | undefined;
   /** Env files for interpolation (default: `.env` in the project directory, if present). */
   readonly envFiles?: readonly string[] | undefined;
@@ -137,10 +139,10 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
     fail(reporter.diagnostics);
   }
 
-  // Project name: -p > COMPOSE_PROJECT_NAME > `name:` > directory name.
+  // Project name: -p > COMPOSE_PROJECT_NAME > `name:` > the caller's default (a deployment's name) > directory name.
   const nameNode = getEntry(root, 'name')?.value;
   const declared = nameNode?.kind === 'scalar' && nameNode.value !== null ? String(nameNode.value) : undefined;
-  const rawName = options.projectName ?? lookup('COMPOSE_PROJECT_NAME') ?? declared ?? basename(projectDir);
+  const rawName = options.projectName ?? lookup('COMPOSE_PROJECT_NAME') ?? declared ?? options.defaultProjectName ?? basename(projectDir);
   const name = normalizeProjectName(rawName);
   if (name === '') reporter.error('SPEC_BAD_PROJECT_NAME', `project name ${JSON.stringify(rawName)} is empty once normalised`, undefined, [], 'use -p NAME with lowercase letters, digits, "-" and "_"');
 

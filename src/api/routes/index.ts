@@ -11,6 +11,8 @@ import { snapshotRoutes } from './snapshots.js';
 import { registryRoutes } from './registry.js';
 import type { RegistryService } from '../../engine/registry/service.js';
 import { stackRoutes } from './stacks.js';
+import { deployRoutes } from './deploy.js';
+import type { DeployService } from '../../deploy/service.js';
 import { systemRoutes } from './system.js';
 import { volumeRoutes } from './volumes.js';
 
@@ -23,7 +25,7 @@ export interface HostInfo {
   warnings: () => string[];
 }
 
-export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo, registry?: RegistryService): Router {
+export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo, registry?: RegistryService, deploy?: DeployService): Router {
   const r = new Router();
   systemRoutes(r, engine, host);
   containerRoutes(r, engine);
@@ -32,6 +34,7 @@ export function buildRouter(engine: Engine, stacks: StackService, host: HostInfo
   if (registry !== undefined) registryRoutes(r, engine, registry);
   volumeRoutes(r, engine);
   stackRoutes(r, engine, stacks);
+  if (deploy !== undefined) deployRoutes(r, deploy);
   networkRoutes(r, engine);
   snapshotRoutes(r, engine);
   buildRoutes(r, engine, host, registry, buildCache);

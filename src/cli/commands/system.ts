@@ -11,6 +11,7 @@ Volumes:     volume create|ls|rm|inspect
 Networks:    network create|ls|rm|inspect|connect|disconnect|prune
 Stacks:      stack up|down|watch|ps|logs|config|restart|stop|start|kill|rm|pause|unpause|exec|run|top|port|images|events|ls
              (up, down, watch: shortcuts; stack options -f, -p, --profile, --env-file, --project-directory)
+Deploy:      deploy add|ls|status|history|rollback|suspend|resume|sync|rm   (a stack from a git repository, kept in step)
 System:      version info events daemon help
 
 Environment: GANTRY_HOST (daemon socket), GANTRY_ROOT (state dir, for the daemon), GANTRY_PREFIX (kernel object prefix)

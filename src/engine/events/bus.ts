@@ -1,6 +1,6 @@
 // Engine events in Docker's shape (`gantry events`, health/state changes), fanned out to subscribers.
 export interface EngineEvent {
-  Type: 'container' | 'image' | 'volume' | 'network' | 'stack' | 'daemon';
+  Type: 'container' | 'image' | 'volume' | 'network' | 'stack' | 'daemon' | 'deploy';
   Action: string;
   Actor: { ID: string; Attributes: Record<string, string> };
   scope: 'local';

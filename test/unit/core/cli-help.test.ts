@@ -24,6 +24,7 @@ const COMMANDS = [
   'volume', 'volume create', 'volume ls', 'volume rm', 'volume inspect', 'volume prune', 'image prune', 'container prune',
   'system', 'system df', 'system prune',
   'network', 'network create', 'network ls', 'network rm', 'network inspect', 'network connect', 'network disconnect', 'network prune',
+  'deploy', 'deploy add', 'deploy ls', 'deploy status', 'deploy history', 'deploy rollback', 'deploy suspend', 'deploy resume', 'deploy sync', 'deploy rm',
   'stack', 'stack up', 'stack down', 'stack watch', 'stack ps', 'stack logs', 'stack config', 'stack exec', 'stack run', 'stack ls', 'stack events', 'stack pull', 'stack push', 'stack build', 'stack convert', 'stack deploy',
 ];
 

@@ -18,13 +18,13 @@ test('temp files of interrupted writes are swept from record dirs; records, volu
       return p;
     };
     const temps = ['containers/abc/.container.json.123.0.tmp', 'volumes/data/.volume.json.9.2.tmp', 'stacks/.web.json.77.1.tmp',
-      'stacks/web/.token.5.0.tmp', 'images/.index.json.41.3.tmp'].map(put);
+      'stacks/web/.token.5.0.tmp', 'images/.index.json.41.3.tmp', 'deploy/sources/.shop.json.8.0.tmp'].map(put);
     const kept = ['containers/abc/container.json', 'volumes/data/_data/.notes.1.2.tmp', 'stacks/web.json', 'images/index.json',
-      'containers/abc/.container.json.tmp', 'containers/abc/upper/.x.1.1.tmp'].map(put);
+      'containers/abc/.container.json.tmp', 'containers/abc/upper/.x.1.1.tmp', 'deploy/cache/shop/checkouts/abc/.f.1.1.tmp'].map(put);
     writeFileAtomic(join(root, 'images', 'index.json'), '{}');
 
     const swept = sweepInterruptedWrites(root).sort();
-    assert.deepEqual(swept, ['containers/abc/.container.json.123.0.tmp', 'images/.index.json.41.3.tmp', 'stacks/.web.json.77.1.tmp',
+    assert.deepEqual(swept, ['containers/abc/.container.json.123.0.tmp', 'deploy/sources/.shop.json.8.0.tmp', 'images/.index.json.41.3.tmp', 'stacks/.web.json.77.1.tmp',
       'stacks/web/.token.5.0.tmp', 'volumes/data/.volume.json.9.2.tmp']);
     for (const p of temps) assert.equal(existsSync(p), false, p);
     for (const p of kept) assert.equal(existsSync(p), true, p);
