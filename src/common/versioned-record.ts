@@ -119,9 +119,9 @@ function readUnnoted<T>(f: RecordFile, format: RecordFormat<T>): RecordRead<T> {
 }
 
 /** Writes a record atomically at the format's current version (the version first, for people reading it). */
-export function writeRecord<T extends object & Unversioned>(f: RecordFile, format: RecordFormat<T>, value: T): void {
+export function writeRecord<T extends object & Unversioned>(f: RecordFile, format: RecordFormat<T>, value: T, o: { flushLater?: boolean } = {}): void {
   mkdirSync(dirname(recordPath(f)), { recursive: true, mode: 0o700 });
-  writeJsonAtomic(recordPath(f), { version: format.version, ...value });
+  writeJsonAtomic(recordPath(f), { version: format.version, ...value }, o);
 }
 
 export const QUARANTINE_DIR = 'quarantine';

@@ -59,6 +59,8 @@ export async function daemonMain(argv: string[]): Promise<void> {
       stopping = true;
       await engine.close();
       await server.close();
+      const { flushPendingWrites } = await import('../common/atomic-file.js');
+      await flushPendingWrites();
       try { unlinkSync(paths.socket); } catch { /* gone */ }
       try { unlinkSync(pidFile); } catch { /* gone */ }
       process.exit(0);

@@ -321,18 +321,28 @@ async function runCommand(client: DaemonClient, args: string[], createOnly: bool
   return code;
 }
 
-async function each(client: DaemonClient, refs: string[], fn: (ref: string) => Promise<void>, usage: string): Promise<number> {
+/** Requests in flight at once for a verb given many containers (as the docker CLI, which runs them in parallel). */
+const AT_ONCE = 16;
+
+/** Runs `fn` for every ref, `atOnce` at a time; each result is printed in the order the refs were given. */
+async function each(client: DaemonClient, refs: string[], fn: (ref: string) => Promise<void>, usage: string, atOnce = AT_ONCE): Promise<number> {
   if (refs.length === 0) throw usageError(`requires at least 1 argument`, usage);
-  let status = 0;
+  const outcomes: Array<Promise<unknown>> = [];
+  const slots: Array<Promise<unknown>> = [];
   for (const ref of refs) {
-    try {
-      await fn(ref);
-      process.stdout.write(`${ref}\n`);
-    } catch (e) {
-      process.stderr.write(`Error response from daemon: ${e instanceof Error ? e.message : String(e)}\n`);
-      if (e instanceof GantryError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
-      status = 1;
-    }
+    if (slots.length >= atOnce) await Promise.race(slots);
+    const p = fn(ref).then(() => undefined, (e: unknown) => e);
+    const slot = p.then(() => { slots.splice(slots.indexOf(slot), 1); });
+    slots.push(slot);
+    outcomes.push(p);
+  }
+  let status = 0;
+  for (const [i, outcome] of outcomes.entries()) {
+    const e = await outcome;
+    if (e === undefined) { process.stdout.write(`${refs[i]}\n`); continue; }
+    process.stderr.write(`Error response from daemon: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (e instanceof GantryError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    status = 1;
   }
   return status;
 }
@@ -367,7 +377,8 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
         await Promise.race([session.done, new Promise((r) => setTimeout(r, 200))]);
         return code;
       }
-      return each(client, p.positionals, (r) => client.call('POST', `/containers/${r}/start`), 'gantry start CONTAINER [CONTAINER...]');
+      // one after the other, as docker: a container may join the network of one started before it
+      return each(client, p.positionals, (r) => client.call('POST', `/containers/${r}/start`), 'gantry start CONTAINER [CONTAINER...]', 1);
     }
     case 'stop': case 'restart': {
       const p = parseArgs(args, [{ name: 'time', short: 't', kind: 'string' }, { name: 'signal', short: 's', kind: 'string' }]);

@@ -1,6 +1,7 @@
 // In-memory index of container records backed by one atomic, versioned JSON file per container. It hands out
 // read-only views; only the container manager saves (manager.ts update()).
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file.js';
 import { GantryError } from '../../common/errors.js';
@@ -39,9 +40,17 @@ export class ContainerStore {
   private readonly heldWhy = new Map<string, GantryError>();
   readonly dir: string;
 
+  /** Directories of removed containers, renamed here at once and deleted in the background (containers-trash/). */
+  private readonly trash: string;
+  private trashed = 0;
+
   constructor(private readonly root: string) {
     this.dir = join(root, 'containers');
+    this.trash = join(root, 'containers-trash');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.trash, { recursive: true, mode: 0o700 });
+    // what a daemon killed mid-removal left: nothing refers to it any more
+    for (const name of readdirSync(this.trash)) void rm(join(this.trash, name), { recursive: true, force: true }).catch(() => undefined);
   }
 
   private file(id: string): RecordFile {
@@ -134,7 +143,8 @@ export class ContainerStore {
 
   save(rec: ContainerRecord): void {
     if (this.heldIds.has(rec.id)) throw new Error(`bug: container ${rec.id} is held (its record was refused at start)`);
-    writeRecord(this.file(rec.id), CONTAINER_RECORD_FORMAT, rec);
+    // atomic at once, durable a moment later (atomic-file.ts): a container's record is rewritten at every state change
+    writeRecord(this.file(rec.id), CONTAINER_RECORD_FORMAT, rec, { flushLater: true });
     this.byId.set(rec.id, rec);
   }
 
@@ -142,7 +152,15 @@ export class ContainerStore {
   delete(id: string): void {
     if (this.heldIds.has(id)) return;
     this.byId.delete(id);
-    rmSync(this.containerDir(id), { recursive: true, force: true });
+    // one rename now (the record is gone with it); the files — an upper layer may hold gigabytes — go in the background
+    const aside = join(this.trash, `${id}.${process.pid}.${this.trashed++}`);
+    try {
+      renameSync(this.containerDir(id), aside);
+    } catch {
+      rmSync(this.containerDir(id), { recursive: true, force: true });
+      return;
+    }
+    void rm(aside, { recursive: true, force: true }).catch(() => undefined);
   }
 
   byName(name: string): ContainerView | undefined {

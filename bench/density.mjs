@@ -1,0 +1,139 @@
+// Density benchmark (root): N `sleep` containers started through the API, CONCURRENCY at a time, with
+// `--network none` or spread over bridge networks (a Linux bridge takes at most 1024 ports, so one network per
+// PER_NETWORK containers). Reports what a user of a small host would notice, each beside its baseline from the
+// same run: start latency of the first and the last 100 (no O(n) work per start: their ratio), host memory per
+// container all-in (MemAvailable before and after), daemon RSS growth per container, daemon CPU at rest,
+// `ps -a` (the CLI, against `node -e 0`), and `rm -f` of 1,000.
+//   node bench/density.mjs [N] [none|bridge]      (after `node scripts/build.mjs`; default 1000 none)
+// The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
+// printed first; see README "Many containers".
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+const CONCURRENCY = 4;
+const PER_NETWORK = 1000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0; };
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+function memAvailableKb() {
+  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1]);
+}
+function rssKb(pid) {
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+/** utime + stime of a process, in clock ticks (100 per second). */
+function cpuTicks(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+function openFiles(pid) {
+  return spawnSync('ls', [`/proc/${pid}/fd`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
+}
+function limits() {
+  const read = (p) => { try { return readFileSync(p, 'utf8').trim(); } catch { return '?'; } };
+  const nofile = /Max open files\s+(\d+)\s+(\d+)/.exec(read('/proc/self/limits'));
+  return `pid_max ${read('/proc/sys/kernel/pid_max')}, open files ${nofile?.[1]}/${nofile?.[2]}, neigh gc_thresh3 ${read('/proc/sys/net/ipv4/neigh/default/gc_thresh3')}, inotify instances ${read('/proc/sys/fs/inotify/max_user_instances')}`;
+}
+
+async function timeCli(env, args, runs = 7) {
+  const times = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+    if (i > 0) times.push(ms(t0));
+  }
+  return median(times);
+}
+
+export async function run({ n = 1000, mode = 'none' } = {}) {
+  const { TestDaemon } = await dist('test/helpers/daemon.js');
+  const { DaemonClient } = await dist('src/cli/client.js');
+  const d = new TestDaemon('bench-density');
+  const results = [];
+  const ids = [];
+  const networks = [];
+  const client = () => new DaemonClient(`unix://${d.socket}`);
+  try {
+    await d.start();
+    d.importBusybox();
+    const daemonPid = d.proc.pid;
+    const c = client();
+    for (let i = 0; mode === 'bridge' && i * PER_NETWORK < n; i++) {
+      const name = `density${i}`;
+      await c.call('POST', '/networks/create', { body: { Name: name } });
+      networks.push(name);
+    }
+    await sleep(500);
+    const memBefore = memAvailableKb();
+    const rssBefore = rssKb(daemonPid);
+    const fdsBefore = openFiles(daemonPid);
+    const starts = new Array(n);
+    let next = 0;
+    const worker = async () => {
+      const w = client();
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        const t0 = process.hrtime.bigint();
+        const net = mode === 'bridge' ? networks[Math.floor(i / PER_NETWORK)] : 'none';
+        const { Id } = await w.call('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '86400'], HostConfig: { NetworkMode: net } } });
+        await w.call('POST', `/containers/${Id}/start`);
+        starts[i] = ms(t0);
+        ids[i] = Id;
+      }
+    };
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const startAll = ms(t0);
+    await sleep(2000);
+    const memAfter = memAvailableKb();
+    const rssAfter = rssKb(daemonPid);
+    const fdsAfter = openFiles(daemonPid);
+    const ticks0 = cpuTicks(daemonPid);
+    await sleep(10_000);
+    const idleCpu = (cpuTicks(daemonPid) - ticks0) / 100 / 10;
+    const first = median(starts.slice(0, Math.min(100, n)));
+    const last = median(starts.slice(Math.max(0, n - 100)));
+    const node = await timeCli(d.env, ['-e', '0']);
+    const ps = await timeCli(d.env, [join(root, 'bin', 'gantry.js'), 'ps', '-a']);
+    results.push(
+      { name: `limits`, value: 0, unit: '', note: limits() },
+      { name: `start ${n} (${mode}), ${CONCURRENCY} at a time`, value: startAll / 1000, unit: 's', note: `${(startAll / n).toFixed(1)} ms per container` },
+      { name: 'start latency, first 100 (median)', value: first, unit: 'ms' },
+      { name: `start latency, last 100 (median)`, value: last, unit: 'ms', note: `last/first ${(last / first).toFixed(2)} (target ≤ 1.2)` },
+      { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: 'MemAvailable drop / N (target ≤ 0.5)' },
+      { name: 'daemon RSS growth per container', value: (rssAfter - rssBefore) / n, unit: 'kB', note: `${rssBefore >> 10} → ${rssAfter >> 10} MiB (target ≤ 20 kB)` },
+      { name: 'daemon open files per container', value: (fdsAfter - fdsBefore) / n, unit: '', note: `${fdsBefore} → ${fdsAfter}` },
+      { name: `daemon CPU at rest with ${n} running`, value: idleCpu * 100, unit: '%', note: 'of one core, over 10 s (target ≤ 1 %)' },
+      { name: `gantry ps -a with ${n}`, value: ps, unit: 'ms', note: `node -e 0 ${node.toFixed(1)} ms (target ≤ 300 ms at 10,000)` },
+    );
+    const batch = ids.slice(0, Math.min(1000, n));
+    const t1 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'gantry.js'), 'rm', '-f', ...batch], { env: d.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`rm -f: ${r.stderr}`);
+    results.push({ name: `gantry rm -f of ${batch.length}`, value: ms(t1) / 1000, unit: 's', note: 'one command (target ≤ 1.5 s for 1,000)' });
+    ids.splice(0, batch.length);
+  } finally {
+    const c = client();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500).filter(Boolean);
+      if (chunk.length > 0) spawnSync(process.execPath, [join(root, 'bin', 'gantry.js'), 'rm', '-f', ...chunk], { env: d.env, stdio: 'ignore' });
+    }
+    for (const name of networks) await c.call('DELETE', `/networks/${name}`).catch(() => undefined);
+    await d.dispose();
+  }
+  return { name: 'density', results };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const n = Number(process.argv[2] ?? 1000);
+  const mode = process.argv[3] === 'bridge' ? 'bridge' : 'none';
+  const out = await run({ n, mode });
+  for (const r of out.results) console.log(`${r.name.padEnd(44)} ${r.unit === '' && r.value === 0 ? '' : `${Number(r.value).toFixed(r.unit === 'MiB' ? 3 : 1)} ${r.unit}`}${r.note ? `  (${r.note})` : ''}`);
+}
