@@ -93,11 +93,11 @@ export async function run({ n = 1000, mode = 'none' } = {}) {
     const startAll = ms(t0);
     await sleep(2000);
     const memAfter = memAvailableKb();
-    const rssAfter = rssKb(daemonPid);
     const fdsAfter = openFiles(daemonPid);
     const ticks0 = cpuTicks(daemonPid);
     await sleep(10_000);
     const idleCpu = (cpuTicks(daemonPid) - ticks0) / 100 / 10;
+    const rssAfter = rssKb(daemonPid); // after the quiet 10 s: what the containers keep, not the burst's garbage
     const first = median(starts.slice(0, Math.min(100, n)));
     const last = median(starts.slice(Math.max(0, n - 100)));
     const node = await timeCli(d.env, ['-e', '0']);

@@ -129,9 +129,12 @@ export class PendingShim {
     });
   }
 
+  /** The shim lives on its own from here: its pipes are closed (their handles freed), only the process handle stays. */
   private detach(): void {
+    this.child.stdin!.destroy();
     this.child.stdout!.destroy();
     this.child.stderr!.destroy();
+    this.child.removeAllListeners();
     this.child.unref();
   }
 }
