@@ -342,8 +342,10 @@ export class StackService {
     this.unsubscribe = this.engine.events.subscribe((e) => {
       if (e.Type !== 'container' || (e.Action !== 'destroy' && e.Action !== 'die')) return;
       // By label, never by name: a service with its own container_name belongs to its project too.
+      // (no read of the stored stacks per event: the debounced repair reads its one record, and skips a project
+      // that has none or is held)
       const project = e.Actor.Attributes[LABEL.PROJECT];
-      for (const rec of this.list()) if (!rec.held && rec.project === project) this.scheduleRepair(rec.project);
+      if (project !== undefined) this.scheduleRepair(project);
     });
     for (const rec of this.list()) this.scheduleRepair(rec.project);
   }

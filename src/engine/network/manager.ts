@@ -71,8 +71,13 @@ export function linkPrefixFor(prefix: string): string {
   return `gt${createHash('sha256').update(prefix).digest('hex').slice(0, 4)}`;
 }
 
+const pseudoIds = new Map<string, string>();
+/** The stable id of the pseudo network `name` (host, none) of a daemon: a hash, computed once (ps asks per container). */
 function pseudoId(prefix: string, name: string): string {
-  return createHash('sha256').update(`${prefix}/${name}`).digest('hex');
+  const key = `${prefix}/${name}`;
+  let id = pseudoIds.get(key);
+  if (id === undefined) { id = createHash('sha256').update(key).digest('hex'); pseudoIds.set(key, id); }
+  return id;
 }
 
 const uniq = (xs: Iterable<string>): string[] => [...new Set(xs)];
