@@ -1,14 +1,43 @@
 // The daemon's side of src/deploy/port.ts: deployments apply through the StackService (the reconciler) and read
 // the engine through its interface.
+import { join } from 'node:path';
+import { BuildCache } from '../engine/build/cache.js';
+import { BuildExecutor } from '../engine/build/executor.js';
 import type { Engine } from '../engine/engine.js';
+import type { RegistryService } from '../engine/registry/service.js';
+import type { StackModel } from '../stack/model.js';
 import { engineOps } from '../reconcile/engine-ops.js';
 import { DEFAULT_DOWN_OPTIONS, type Operation } from '../reconcile/types.js';
 import type { StackPort } from '../deploy/port.js';
 import type { StackService } from './stack-service.js';
 
-export function deployPort(stacks: StackService, engine: Engine): StackPort {
+/** The images of a deployed revision's `build:` services, built in the daemon from the checkout (as `up --build`). */
+async function buildServices(model: StackModel, engine: Engine, root: string, registry: RegistryService | undefined, signal: AbortSignal): Promise<string | undefined> {
+  const cache = new BuildCache(root);
+  for (const [name, s] of Object.entries(model.services).sort(([a], [b]) => a.localeCompare(b))) {
+    const b = s.build;
+    if (b === undefined || s.image === undefined) continue;
+    if (b.dockerfile_inline !== undefined) return `service ${name}: build.dockerfile_inline is not supported for deployments from git; commit the Dockerfile`;
+    try {
+      await new BuildExecutor({
+        contextDir: b.context, dockerfile: b.dockerfile ?? 'Dockerfile', tags: [s.image, ...b.tags], buildArgs: new Map(Object.entries(b.args)),
+        target: b.target, noCache: false, pull: false, labels: { ...b.labels }, signal,
+        network: b.network === undefined || b.network === 'none' ? 'none' : b.network === 'host' ? 'host' : 'default',
+      }, {
+        engine, cache, tmpDir: join(root, 'tmp'), limits: engine.images.layers.limits,
+        pull: registry === undefined ? undefined : async (ref) => { await registry.pull({ reference: ref, credentials: undefined }, () => undefined); },
+      }, () => undefined).run();
+    } catch (e) {
+      return `service ${name}: the build failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 1000);
+    }
+  }
+  return undefined;
+}
+
+export function deployPort(stacks: StackService, engine: Engine, root: string, registry?: RegistryService): StackPort {
   const ops = engineOps(engine);
   return {
+    build: (model, signal) => buildServices(model, engine, root, registry, signal),
     up: (req, emit, signal) => stacks.up(req, emit, signal),
     plan: async (model, options) => {
       let operations: readonly Operation[] = [];

@@ -63,7 +63,7 @@ export class Daemon {
     this.network = network!;
     this.registry = new RegistryService(images);
     this.stacks = new StackService(paths.root, this.engine, log, systemClock, this.registry);
-    this.deploy = new DeployService(paths.root, deployPort(this.stacks, this.engine), { log });
+    this.deploy = new DeployService(paths.root, deployPort(this.stacks, this.engine, paths.root, this.registry), { log });
   }
 
   static async open(paths: DaemonPaths): Promise<Daemon> {

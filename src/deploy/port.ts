@@ -18,4 +18,7 @@ export interface StackPort {
   /** The image `ref` names now: its id and registry digests (undefined: not in the store). */
   image(ref: string): { id: string; repoDigests: readonly string[] } | undefined;
   event(action: string, name: string, attributes: Record<string, string>): void;
+  /** Builds the image of every service that has `build:` (context in the checkout; the build cache makes an unchanged
+   *  one cheap); the failure (service and why) or undefined. */
+  build(model: StackModel, signal: AbortSignal): Promise<string | undefined>;
 }

@@ -344,6 +344,9 @@ export class DeployService {
     };
     let ok: boolean;
     try {
+      // `build:` services first: a failed build leaves the running revision as it is (nothing is applied)
+      const built = await this.port.build(model, new AbortController().signal);
+      if (built !== undefined) return { ok: false, failure: built };
       ok = await this.port.up({ model, options: this.upOptions(spec), wait: true, waitTimeoutSeconds: Math.max(1, Math.round(spec.timeoutMs / 1000)) }, emit, new AbortController().signal);
     } catch (e) {
       ok = false;

@@ -247,6 +247,33 @@ describe('deploy from a bare repository (file://)', { skip }, () => {
     } finally { heal.remove(); }
   });
 
+  test('build: services are built by the daemon from the commit; a build that fails keeps the running revision', async () => {
+    const app = new GitRepo('built');
+    const files = (msg: string, run = `echo ${msg} > /msg`): Record<string, string> => ({
+      'compose.yaml': 'services:\n  web:\n    image: built-web\n    build: ./web\n    command: ["sh", "-c", "cat /msg; exec sleep 100000"]\n    stop_signal: SIGKILL\n',
+      'web/Dockerfile': `FROM busybox\nRUN ${run}\n`,
+    });
+    try {
+      const b1 = app.commit(files('built-one'));
+      d.ok(['deploy', 'add', 'builder', '--repo', app.url, '--interval', '1s', '--timeout', '15s']);
+      await synced(d, 'builder', b1, 'the built source');
+      assert.equal(d.ok(['stack', '-p', 'builder', 'exec', '-T', 'web', 'cat', '/msg']).trim(), 'built-one');
+      const running = inspect(d, 'builder-web-1')!.Id;
+      const broken = app.commit(files('never', 'exit 3'));
+      const s = await eventually(() => {
+        const x = status(d, 'builder');
+        assert.equal(x.failedCommit, broken);
+        return x;
+      }, 60_000, 'the failed build');
+      assert.match(s.lastError ?? '', /service web: the build failed: .*exit.* 3/);
+      assert.equal(inspect(d, 'builder-web-1')?.Id, running, 'nothing of the broken commit was applied');
+      const b3 = app.commit(files('built-three'));
+      await synced(d, 'builder', b3, 'the fixed build');
+      assert.equal(d.ok(['stack', '-p', 'builder', 'exec', '-T', 'web', 'cat', '/msg']).trim(), 'built-three');
+      d.ok(['deploy', 'rm', 'builder', '--down']);
+    } finally { app.remove(); }
+  });
+
   test('the webhook (off by default) only moves the next poll forward, and checks the signature', async () => {
     const hooked = new GitRepo('hooked');
     try {

@@ -276,6 +276,16 @@ class FakeStacks implements StackPort {
   image(): { id: string; repoDigests: string[] } { return { id: 'sha256:feed', repoDigests: ['reg/busybox@sha256:beef'] }; }
   readonly events: string[] = [];
   event(action: string): void { this.events.push(action); }
+  /** Services built, as `service@command`; a build whose service's build args say FAIL fails. */
+  readonly builds: string[] = [];
+  async build(model: StackModel): Promise<string | undefined> {
+    for (const [name, s] of Object.entries(model.services)) {
+      if (s.build === undefined) continue;
+      this.builds.push(name);
+      if (s.build.args['FAIL'] !== undefined) return `service ${name}: the build failed: RUN exited 1`;
+    }
+    return undefined;
+  }
 }
 
 const file = (cmd: string): Record<string, string> => ({ 'compose.yaml': `services:\n  web:\n    image: busybox\n    command: ["${cmd}"]\n` });
@@ -311,6 +321,26 @@ describe('deploy service over fakes', () => {
     assert.deepEqual(svc.history('app').map((r) => `${r.rev}:${r.result}`), ['4:good', '3:good', '2:bad', '1:good']);
     assert.deepEqual(svc.history('app')[0]!.images, { web: { ref: 'busybox', id: 'sha256:feed', repoDigests: ['reg/busybox@sha256:beef'] } });
     assert.ok(stacks.events.includes('rollback'));
+  });
+
+  test('build: services are built from the checkout before the up; a failed build applies nothing and says why', async () => {
+    const root = tempDir();
+    const remote = new FakeRemote();
+    const stacks = new FakeStacks();
+    const built = (cmd: string, fail = false): Record<string, string> => ({
+      'compose.yaml': `services:\n  web:\n    image: app-web\n    build: { context: ./web${fail ? ', args: { FAIL: "1" }' : ''} }\n    command: ["${cmd}"]\n`,
+      'web/Dockerfile': 'FROM busybox\n',
+    });
+    remote.commits.set(A, built('v1')).set(B, built('v2', true));
+    const svc = service(root, remote, stacks);
+    svc.add(SPEC);
+    await svc.sync('app');
+    assert.deepEqual([stacks.builds, stacks.ups], [['web'], ['["v1"]']]);
+    remote.head = B;
+    const s = await svc.sync('app');
+    assert.deepEqual(stacks.ups.filter((u) => u === '["v2"]'), [], 'nothing of the commit whose build failed was applied');
+    assert.equal(s.failedCommit, B);
+    assert.match(s.lastError ?? '', /service web: the build failed: RUN exited 1/);
   });
 
   test('an invalid stack is not applied: diagnostics located in the checkout, relative paths', async () => {
