@@ -295,9 +295,12 @@ async function runCommand(client: DaemonClient, args: string[], createOnly: bool
     process.stdout.write(`${id}\n`);
     return 0;
   }
-  const sock = await client.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
+  // attached and waited on before the start (nothing printed or the exit is missed), both at once: one round trip less
+  const [sock, { exit }] = await Promise.all([
+    client.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } }),
+    waitFor(client, id, bool(p, 'rm') ? 'removed' : 'next-exit'),
+  ]);
   const session = pipeAttach(sock, tty, interactive);
-  const { exit } = await waitFor(client, id, bool(p, 'rm') ? 'removed' : 'next-exit');
   try {
     await client.call('POST', `/containers/${id}/start`);
   } catch (e) {
