@@ -167,9 +167,30 @@ export class TestDaemon {
       await this.stop().catch(() => undefined);
       await this.crash().catch(() => undefined);
       killCgroupTree(this.prefix);
+      // published-port proxies outlive the daemon; removing the containers stopped them, this is the safety net
+      for (const pid of portProxyPids(this.root)) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** gantry-portproxy processes serving the daemon with this root (their control directory is <root>/ports). */
+export function portProxyPids(root: string): number[] {
+  const dir = join(root, 'ports');
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone
+    }
+    if (argv[0]?.endsWith('gantry-portproxy') === true && argv[6] === dir) pids.push(Number(name));
+  }
+  return pids;
 }
 
 /** Kills and removes `<prefix>` cgroups in every hierarchy (v1) or the unified tree (v2). */
