@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { linkPrefixFor } from '../../src/engine/network/manager.js';
+import { PortDnat } from '../../src/engine/network/port-dnat.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const GANTRY_BIN = join(PROJECT_ROOT, 'bin', 'gantry.js');
@@ -171,6 +173,7 @@ export class TestDaemon {
       for (const pid of portProxyPids(this.root)) {
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
+      PortDnat.drop(linkPrefixFor(this.prefix)); // its DNAT table outlives it too
       rmSync(this.dir, { recursive: true, force: true });
     }
   }

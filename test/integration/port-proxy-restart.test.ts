@@ -1,18 +1,25 @@
 // Published TCP ports through gantry-portproxy outlive the daemon: with the daemon killed (-9) or stopped, the
 // port still answers; a restarted daemon adopts the same proxy process; `rm -f` closes the port and ends the
-// process; a container that died while no daemon ran has its proxy stopped at the next start.
+// process; a container that died while no daemon ran has its proxy stopped at the next start. Local clients go
+// through DNAT (port-dnat.ts): one on a host address is seen by the container with that address.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { linkPrefixFor } from '../../src/engine/network/manager.js';
+import { dnatTableName } from '../../src/engine/network/port-dnat.js';
 import { eventually, portProxyPids, type TestDaemon } from '../helpers/daemon.js';
 import { withDaemon } from './networking-daemon.js';
 
 const ECHO = `require('net').createServer((s) => s.once('data', (d) => s.end('tcp:' + d))).listen(7000);`;
 const echoArgs = (): string[] => ['-v', '/:/host:ro', 'busybox', 'chroot', '/host', process.execPath, '-e', ECHO];
 
-function tcpAsk(port: number, text: string): Promise<string> {
+const PEER = `require('net').createServer((s) => s.end(s.remoteAddress.replace('::ffff:', ''))).listen(7000);`;
+
+function tcpAsk(port: number, text: string, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
+    const s = connect({ host, port });
     let out = '';
     s.setTimeout(3000, () => s.destroy(new Error('TCP timeout')));
     s.on('data', (d: Buffer) => (out += d.toString()));
@@ -24,6 +31,19 @@ function tcpAsk(port: number, text: string): Promise<string> {
 
 function refused(port: number): Promise<boolean> {
   return tcpAsk(port, 'x').then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED');
+}
+
+/** An IPv4 address of this host that is not loopback and not on a link of the daemon. */
+function hostAddress(linkPrefix: string): string | undefined {
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (name.startsWith(linkPrefix)) continue;
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+function nftHasTable(table: string): boolean {
+  return spawnSync('nft', ['list', 'table', 'ip', table], { stdio: 'ignore' }).status === 0;
 }
 
 function hostPort(d: TestDaemon, container: string): number {
@@ -68,5 +88,32 @@ describe('published ports outlive the daemon (root)', () => {
       assert.equal(await refused(port), true, 'rm -f closes the port');
       assert.deepEqual(portProxyPids(d.root), [], 'no proxy process is left');
     });
+  });
+
+  test('a local client on a host address is seen by the container with its own address (DNAT); the rules go with the container', async (t) => {
+    if (spawnSync('nft', ['--version'], { stdio: 'ignore' }).status !== 0) {
+      t.skip('nft is not installed (scripts/setup.sh installs nftables)');
+      return;
+    }
+    let table = '';
+    await withDaemon(t, async ({ d, inspect }) => {
+      table = dnatTableName(linkPrefixFor(d.prefix));
+      const own = hostAddress(linkPrefixFor(d.prefix));
+      if (own === undefined) {
+        t.skip('this host has no non-loopback IPv4 address');
+        return;
+      }
+      d.ok(['run', '-d', '--name', 'peer', '-p', '7000', '-v', '/:/host:ro', 'busybox', 'chroot', '/host', process.execPath, '-e', PEER]);
+      const port = hostPort(d, 'peer');
+      const gateway = inspect('peer').NetworkSettings.Networks['bridge']!.Gateway;
+      assert.equal(await eventually(() => tcpAsk(port, '', own), 10_000, 'peer on the host address'), own, 'the real client address');
+      assert.equal(await tcpAsk(port, '', '127.0.0.1'), gateway, 'loopback clients are masqueraded to the bridge address');
+      const list = (): string => spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
+      assert.match(list(), new RegExp(`${port} : ${inspect('peer').NetworkSettings.Networks['bridge']!.IPAddress.replace(/\./g, '\\.')} \\. 7000`));
+      d.ok(['rm', '-f', 'peer']);
+      assert.doesNotMatch(list(), new RegExp(`\\b${port} :`), 'rm -f removes the DNAT element');
+      assert.equal(await refused(port), true);
+    });
+    if (table !== '') assert.equal(nftHasTable(table), false, 'the test daemon\'s table is gone');
   });
 });

@@ -28,6 +28,7 @@ import { AddressMemory } from './address-memory.js';
 import { allocateAddress, DEFAULT_POOL, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
 import { startPortProxies, startPortProxy, type PortProxy } from './port-proxy.js';
 import { adoptNativeTcpProxy, controlPath, sweepNativeTcpProxies } from './native-port-proxy.js';
+import { dnatApplies, PortDnat, withDnat, type DnatEntry } from './port-dnat.js';
 import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
 import type { EndpointRequest, NetworkCreateRequest, NetworkService } from '../engine.js';
 import { NetworkStore, type ContainerNetState, type EndpointRecord, type NetworkRecord } from './store.js';
@@ -58,6 +59,8 @@ export interface NetworkManagerOptions {
   bridgeBypass?: boolean | undefined;
   /** Published TCP ports through gantry-portproxy (native-port-proxy.ts) when it is built; default on. */
   nativePortProxy?: boolean | undefined;
+  /** Local clients of published TCP ports through DNAT in our own nftables table (port-dnat.ts); default on. */
+  portDnat?: boolean | undefined;
 }
 
 export type { EndpointRequest, NetworkCreateRequest };
@@ -111,6 +114,8 @@ export class NetworkManager implements NetworkService {
   private bypassJoins = true;
   /** Control sockets of the gantry-portproxy processes (undefined: TCP ports are proxied inside the daemon). */
   private readonly portControlDir: string | undefined;
+  /** The DNAT path of published ports (undefined when off or not available here). */
+  private dnat: PortDnat | undefined;
 
   constructor(private readonly o: NetworkManagerOptions) {
     this.portControlDir = o.nativePortProxy === false ? undefined : join(o.root, 'ports');
@@ -193,7 +198,41 @@ export class NetworkManager implements NetworkService {
         }
       }
     }
+    this.openDnat();
     await this.sweepPortProxies();
+  }
+
+  /** The DNAT table rewritten from the ports restored (one transaction), and the restored proxies wrapped. */
+  private openDnat(): void {
+    if (this.o.portDnat === false) return;
+    const entries: DnatEntry[] = [];
+    for (const list of this.proxies.values()) {
+      for (const p of list) {
+        if (dnatApplies(p.protocol, p.hostIp, p.target.ip)) entries.push({ hostIp: p.hostIp, hostPort: p.hostPort, ip: p.target.ip, port: p.containerPort });
+      }
+    }
+    const opened = PortDnat.open(this.linkPrefix, entries);
+    if (typeof opened === 'string') {
+      this.log(`published ports go through their proxies only (no DNAT for local clients): ${opened}`);
+      return;
+    }
+    this.dnat = opened;
+    for (const bridge of this.bridgesUp) this.allowDnatOut(bridge);
+    for (const [id, list] of this.proxies) this.proxies.set(id, list.map((p) => withDnat(p, opened, { inTable: true })));
+  }
+
+  /** A proxy with the DNAT path added (when on): a failure there leaves the port served by the proxy alone. */
+  private fast(proxies: PortProxy[]): PortProxy[] {
+    const dnat = this.dnat;
+    if (dnat === undefined) return proxies;
+    return proxies.map((p) => {
+      try {
+        return withDnat(p, dnat);
+      } catch (e) {
+        this.log(`port ${p.hostPort}/${p.protocol} without DNAT: ${e instanceof Error ? e.message : String(e)}`);
+        return p;
+      }
+    });
   }
 
   /**
@@ -578,6 +617,7 @@ export class NetworkManager implements NetworkService {
     if (this.bridgesUp.has(net.bridge)) return;
     if (listLinks(net.bridge).some((l) => l.name === net.bridge)) {
       this.bridgesUp.add(net.bridge);
+      this.allowDnatOut(net.bridge);
       return;
     }
     const others = this.subnets().filter((s) => s.name !== net.name);
@@ -596,6 +636,12 @@ export class NetworkManager implements NetworkService {
     this.createBridgeAlone(net, net.isDefault);
     if (net.subnet !== before) this.store.saveNetwork(net);
     this.bridgesUp.add(net.bridge);
+    this.allowDnatOut(net.bridge);
+  }
+
+  /** With DNAT on, a local client on 127.0.0.1 reaches containers of this bridge (port-dnat.ts). */
+  private allowDnatOut(bridge: string): void {
+    if (this.dnat !== undefined) this.quietly(() => PortDnat.allowLoopbackOut(bridge));
   }
 
   /**
@@ -770,7 +816,7 @@ export class NetworkManager implements NetworkService {
     const held = from === undefined ? [] : this.proxies.get(from) ?? [];
     const bindings = this.bindings(rec).filter((b) => !held.some((p) => sameHostPort(p, b)));
     if (target === undefined || bindings.length === 0) return;
-    const started = await startPortProxies(bindings, target.ip, { controlDir: this.portControlDir });
+    const started = this.fast(await startPortProxies(bindings, target.ip, { controlDir: this.portControlDir }));
     this.proxies.set(state.containerId, started);
     state.ports = started.map((p): PublishedPort => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }));
   }
@@ -942,7 +988,7 @@ export class NetworkManager implements NetworkService {
     await Promise.all((this.proxies.get(state.containerId) ?? []).map((p) => p.close()));
     this.proxies.delete(state.containerId);
     try {
-      this.proxies.set(state.containerId, await startPortProxies(state.ports, ip, { controlDir: this.portControlDir }));
+      this.proxies.set(state.containerId, this.fast(await startPortProxies(state.ports, ip, { controlDir: this.portControlDir })));
     } catch (e) {
       this.log(`cannot re-publish ports of ${shortId(state.containerId)}: ${e instanceof Error ? e.message : String(e)}`);
       state.ports = [];
