@@ -2,14 +2,18 @@
 // direct (host → container address, the baseline) and through the published port (127.0.0.1:PORT) in the same
 // run: gantry-portproxy (splice, its own process; what the daemon uses) and the proxy inside the daemon (Node
 // streams; GANTRY_PORT_PROXY=node, and what UDP uses). Also what the container sees as the client address.
+// When `nft` is installed, the kernel candidate too: DNAT in a table of the bench's own (output hook for local
+// clients, masquerade of 127.0.0.0/8 towards the bench bridge, route_localnet=1 on that bridge only, all removed
+// after); the daemon does not use it (docs/architecture.md, "Published ports").
 //   node bench/ports.mjs [--mib 512] [--conns 3000] [--pings 3000]     (after `node scripts/build.mjs`)
 // `run()` returns { name, results: [{ name, value, unit, note? }] } and removes everything it made (the netns
 // server, links, proxies and their control directory), failure or not.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { connect, createServer } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +41,57 @@ async function startServers(ns) {
     p.on('exit', () => reject(new Error('the netns servers exited')));
   });
   return p;
+}
+
+function hasNft() {
+  return spawnSync('nft', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+function nft(script) {
+  const r = spawnSync('nft', ['-f', '-'], { input: script, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`nft: ${r.stderr.trim()}`);
+}
+
+/** A port nothing listens on now (the kernel's pick, released). */
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = s.address().port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A non-loopback IPv4 address of this host (not on the bench bridge), or undefined. */
+function hostAddress(bridgeName) {
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (name === bridgeName) continue;
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+/** DNAT of local-destination ports to the container, in a table of our own; returns the ports and the table. */
+async function startDnat(table, bridgeName, ip) {
+  const ports = {};
+  const rules = [];
+  for (const [k, port] of Object.entries(PORTS)) {
+    ports[k] = await freePort();
+    rules.push(`fib daddr type local tcp dport ${ports[k]} dnat to ${ip}:${port}`);
+  }
+  // a local client on 127.0.0.1 has a loopback source: the kernel routes it out of the bridge only with
+  // route_localnet on that interface, and the container could not answer it, hence the masquerade
+  writeFileSync(`/proc/sys/net/ipv4/conf/${bridgeName}/route_localnet`, '1');
+  nft(`table ip ${table} {
+    chain output { type nat hook output priority -100; policy accept;
+      ${rules.join('\n      ')}
+    }
+    chain postrouting { type nat hook postrouting priority 100; policy accept;
+      oifname "${bridgeName}" ip saddr 127.0.0.0/8 masquerade
+    }
+  }`);
+  return ports;
 }
 
 function shortOne(host, port) {
@@ -108,6 +163,8 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
   const pool = Array.from({ length: 50 }, (_, i) => `10.216.${100 + i}.0/24`);
   const net = ipam.planNetworkAddressing({}, { networks: [], hostRoutes: bridge.hostRouteSubnets(), pool });
   const controlDir = mkdtempSync(join(tmpdir(), 'gantry-bench-ports-'));
+  const table = `gantry_bench_${prefix}`;
+  let tableMade = false;
   const children = [];
   const proxies = [];
   const results = [];
@@ -132,6 +189,12 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
     const paths = [{ name: 'direct', host: ip, ports: PORTS }];
     if (nativeLib.portProxyBinary() !== undefined) paths.push({ name: 'gantry-portproxy', host: '127.0.0.1', ports: await publish(controlDir) });
     paths.push({ name: 'in-daemon proxy', host: '127.0.0.1', ports: await publish(undefined) });
+    let dnatPorts;
+    if (hasNft()) {
+      tableMade = true;
+      dnatPorts = await startDnat(table, br, ip);
+      paths.push({ name: 'nftables DNAT', host: '127.0.0.1', ports: dnatPorts });
+    }
 
     // stream: interleaved rounds, so load from other work on the machine hits every path alike
     const bytes = mib * 1048576;
@@ -165,9 +228,15 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
       results.push({ name: `round trip, ${p.name}`, value: +median(lat.get(p.name)).toFixed(1), unit: 'µs', note: `median of ${pings} one-byte ping-pongs on one connection` });
     }
     for (const p of paths) {
-      results.push({ name: `client address the container sees, ${p.name}`, value: 0, unit: '', note: await peerOf(p.host, p.ports.peer) });
+      results.push({ name: `client address the container sees, ${p.name}`, value: 0, unit: '', note: `${await peerOf(p.host, p.ports.peer)} (client on ${p.host})` });
     }
+    const own = hostAddress(br);
+    if (dnatPorts !== undefined && own !== undefined) {
+      results.push({ name: 'client address the container sees, nftables DNAT, client on a host address', value: 0, unit: '', note: `${await peerOf(own, dnatPorts.peer)} (client on ${own})` });
+    }
+    if (!hasNft()) results.push({ name: 'nftables DNAT', value: 0, unit: '', note: 'not measured: nft is not installed' });
   } finally {
+    if (tableMade) spawnSync('nft', ['delete', 'table', 'ip', table]);
     await Promise.all(proxies.map((p) => p.close()));
     await Promise.all(children.map((c) => {
       if (c.exitCode !== null || c.signalCode !== null) return undefined;
