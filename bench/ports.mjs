@@ -2,9 +2,8 @@
 // direct (host → container address, the baseline) and through the published port (127.0.0.1:PORT) in the same
 // run: gantry-portproxy (splice, its own process; what the daemon uses) and the proxy inside the daemon (Node
 // streams; GANTRY_PORT_PROXY=node, and what UDP uses). Also what the container sees as the client address.
-// When `nft` is installed, the kernel candidate too: DNAT in a table of the bench's own (output hook for local
-// clients, masquerade of 127.0.0.0/8 towards the bench bridge, route_localnet=1 on that bridge only, all removed
-// after); the daemon does not use it (docs/architecture.md, "Published ports").
+// When `nft` is installed, the DNAT path the daemon adds for local clients (port-dnat.ts: the daemon's table
+// code, under the bench's own link prefix; route_localnet=1 on the bench bridge only; all removed after).
 //   node bench/ports.mjs [--mib 512] [--conns 3000] [--pings 3000]     (after `node scripts/build.mjs`)
 // `run()` returns { name, results: [{ name, value, unit, note? }] } and removes everything it made (the netns
 // server, links, proxies and their control directory), failure or not.
@@ -13,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,11 +45,6 @@ function hasNft() {
   return spawnSync('nft', ['--version'], { encoding: 'utf8' }).status === 0;
 }
 
-function nft(script) {
-  const r = spawnSync('nft', ['-f', '-'], { input: script, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`nft: ${r.stderr.trim()}`);
-}
-
 /** A port nothing listens on now (the kernel's pick, released). */
 function freePort() {
   return new Promise((resolve) => {
@@ -72,25 +65,17 @@ function hostAddress(bridgeName) {
   return undefined;
 }
 
-/** DNAT of local-destination ports to the container, in a table of our own; returns the ports and the table. */
-async function startDnat(table, bridgeName, ip) {
+/** The daemon's DNAT path for the bench's ports, under the bench's link prefix. */
+async function startDnat(dnatLib, prefix, bridgeName, ip) {
   const ports = {};
-  const rules = [];
+  const entries = [];
   for (const [k, port] of Object.entries(PORTS)) {
     ports[k] = await freePort();
-    rules.push(`fib daddr type local tcp dport ${ports[k]} dnat to ${ip}:${port}`);
+    entries.push({ hostIp: '127.0.0.1', hostPort: ports[k], ip, port });
   }
-  // a local client on 127.0.0.1 has a loopback source: the kernel routes it out of the bridge only with
-  // route_localnet on that interface, and the container could not answer it, hence the masquerade
-  writeFileSync(`/proc/sys/net/ipv4/conf/${bridgeName}/route_localnet`, '1');
-  nft(`table ip ${table} {
-    chain output { type nat hook output priority -100; policy accept;
-      ${rules.join('\n      ')}
-    }
-    chain postrouting { type nat hook postrouting priority 100; policy accept;
-      oifname "${bridgeName}" ip saddr 127.0.0.0/8 masquerade
-    }
-  }`);
+  const opened = dnatLib.PortDnat.open(prefix, entries);
+  if (typeof opened === 'string') throw new Error(`DNAT: ${opened}`);
+  dnatLib.PortDnat.allowLoopbackOut(bridgeName);
   return ports;
 }
 
@@ -159,11 +144,11 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
   const ipam = await lib('engine/network/ipam.js');
   const proxyLib = await lib('engine/network/port-proxy.js');
   const nativeLib = await lib('engine/network/native-port-proxy.js');
+  const dnatLib = await lib('engine/network/port-dnat.js');
   const prefix = `gp${randomBytes(2).toString('hex')}`;
   const pool = Array.from({ length: 50 }, (_, i) => `10.216.${100 + i}.0/24`);
   const net = ipam.planNetworkAddressing({}, { networks: [], hostRoutes: bridge.hostRouteSubnets(), pool });
   const controlDir = mkdtempSync(join(tmpdir(), 'gantry-bench-ports-'));
-  const table = `gantry_bench_${prefix}`;
   let tableMade = false;
   const children = [];
   const proxies = [];
@@ -192,7 +177,7 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
     let dnatPorts;
     if (hasNft()) {
       tableMade = true;
-      dnatPorts = await startDnat(table, br, ip);
+      dnatPorts = await startDnat(dnatLib, prefix, br, ip);
       paths.push({ name: 'nftables DNAT', host: '127.0.0.1', ports: dnatPorts });
     }
 
@@ -232,11 +217,15 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
     }
     const own = hostAddress(br);
     if (dnatPorts !== undefined && own !== undefined) {
-      results.push({ name: 'client address the container sees, nftables DNAT, client on a host address', value: 0, unit: '', note: `${await peerOf(own, dnatPorts.peer)} (client on ${own})` });
+      // the bench binds 127.0.0.1 only; a binding on all addresses matches any local address
+      const opened = dnatLib.PortDnat.open(prefix, [{ hostIp: '', hostPort: dnatPorts.peer, ip, port: PORTS.peer }]);
+      if (typeof opened !== 'string') {
+        results.push({ name: 'client address the container sees, nftables DNAT, client on a host address', value: 0, unit: '', note: `${await peerOf(own, dnatPorts.peer)} (client on ${own})` });
+      }
     }
     if (!hasNft()) results.push({ name: 'nftables DNAT', value: 0, unit: '', note: 'not measured: nft is not installed' });
   } finally {
-    if (tableMade) spawnSync('nft', ['delete', 'table', 'ip', table]);
+    if (tableMade) dnatLib.PortDnat.drop(prefix);
     await Promise.all(proxies.map((p) => p.close()));
     await Promise.all(children.map((c) => {
       if (c.exitCode !== null || c.signalCode !== null) return undefined;
