@@ -1,11 +1,14 @@
 // Published TCP ports through gantry-portproxy outlive the daemon: with the daemon killed (-9) or stopped, the
 // port still answers; a restarted daemon adopts the same proxy process; `rm -f` closes the port and ends the
-// process; a container that died while no daemon ran has its proxy stopped at the next start. Local clients go
-// through DNAT (port-dnat.ts): one on a host address is seen by the container with that address.
+// process; a container that died while no daemon ran has its proxy stopped at the next start (that test turns DNAT
+// off, so every connection goes through the proxy). Local clients go through DNAT (port-dnat.ts): one on a host
+// address is seen by the container with that address, with or without a daemon.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { linkPrefixFor } from '../../src/engine/network/manager.js';
 import { dnatTableName } from '../../src/engine/network/port-dnat.js';
@@ -54,6 +57,10 @@ function hostPort(d: TestDaemon, container: string): number {
 describe('published ports outlive the daemon (root)', () => {
   test('kill -9 and SIGTERM of the daemon: the port answers; the restarted daemon adopts the proxy; rm -f closes it', async (t) => {
     await withDaemon(t, async ({ d, inspect }) => {
+      // every connection through the proxies here (local clients would otherwise take the DNAT path)
+      await d.stop();
+      d.daemonEnv = { GANTRY_PORT_DNAT: '0' };
+      await d.start();
       d.ok(['run', '-d', '--name', 'api', '-p', '127.0.0.1::7000', ...echoArgs()]);
       const port = hostPort(d, 'api');
       assert.equal(await eventually(() => tcpAsk(port, 'a'), 10_000, 'api port'), 'tcp:a');
@@ -108,6 +115,10 @@ describe('published ports outlive the daemon (root)', () => {
       const gateway = inspect('peer').NetworkSettings.Networks['bridge']!.Gateway;
       assert.equal(await eventually(() => tcpAsk(port, '', own), 10_000, 'peer on the host address'), own, 'the real client address');
       assert.equal(await tcpAsk(port, '', '127.0.0.1'), gateway, 'loopback clients are masqueraded to the bridge address');
+      await d.crash();
+      assert.equal(await tcpAsk(port, '', own), own, 'the DNAT path works while no daemon runs');
+      await d.start();
+      assert.equal(await tcpAsk(port, '', own), own, 'and after the restart (the table rewritten from the records)');
       const list = (): string => spawnSync('nft', ['list', 'table', 'ip', table], { encoding: 'utf8' }).stdout;
       assert.match(list(), new RegExp(`${port} : ${inspect('peer').NetworkSettings.Networks['bridge']!.IPAddress.replace(/\./g, '\\.')} \\. 7000`));
       d.ok(['rm', '-f', 'peer']);
@@ -115,5 +126,40 @@ describe('published ports outlive the daemon (root)', () => {
       assert.equal(await refused(port), true);
     });
     if (table !== '') assert.equal(nftHasTable(table), false, 'the test daemon\'s table is gone');
+  });
+
+  test('route_localnet on our bridges does not let a container reach the host\'s loopback services', async (t) => {
+    if (spawnSync('nft', ['--version'], { stdio: 'ignore' }).status !== 0) {
+      t.skip('nft is not installed (scripts/setup.sh installs nftables)');
+      return;
+    }
+    // a UDP service on the host's loopback: one datagram from a container would be a breach (no answer needed)
+    const secret = createSocket('udp4');
+    let received = 0;
+    secret.on('message', () => { received++; });
+    await new Promise<void>((r) => secret.bind(0, '127.0.0.1', r));
+    const port = secret.address().port;
+    try {
+      await withDaemon(t, async ({ d }) => {
+        // a published port puts route_localnet on the bridge
+        d.ok(['run', '-d', '--name', 'pub', '-p', '127.0.0.1::7000', ...echoArgs()]);
+        const bridge = `${linkPrefixFor(d.prefix)}0`;
+        assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${bridge}/route_localnet`, 'utf8').trim(), '1');
+        // a container that may change its routes sends to 127.0.0.1 through its gateway instead of its own lo
+        const r = d.gantry(['run', '--rm', '--cap-add', 'NET_ADMIN', 'busybox', 'sh', '-c',
+          'gw=$(ip route | awk \'/default/ {print $3}\'); ip route del 127.0.0.0/8 table local; ip route del 127.0.0.1 table local; '
+          + `ip route add 127.0.0.1/32 via $gw dev eth0 && echo routed && for i in 1 2 3 4 5; do echo x | nc -u -w 1 127.0.0.1 ${port}; done`]);
+        assert.match(r.stdout, /routed/, `the container's route change must have worked: ${r.stdout}${r.stderr}`);
+        // the datagrams went out (or were dropped) before nc returned; a last one from the host itself shows the
+        // service was listening all along
+        const probe = createSocket('udp4');
+        await new Promise<void>((res) => probe.send('host', port, '127.0.0.1', () => res()));
+        probe.close();
+        await eventually(() => assert.ok(received >= 1), 5_000, 'the host\'s own datagram');
+        assert.equal(received, 1, 'no datagram of the container reached the host\'s 127.0.0.1 service');
+      });
+    } finally {
+      secret.close();
+    }
   });
 });

@@ -204,7 +204,10 @@ export class NetworkManager implements NetworkService {
 
   /** The DNAT table rewritten from the ports restored (one transaction), and the restored proxies wrapped. */
   private openDnat(): void {
-    if (this.o.portDnat === false) return;
+    if (this.o.portDnat === false) {
+      PortDnat.drop(this.linkPrefix); // rules an earlier run left would send local clients around the proxies
+      return;
+    }
     const entries: DnatEntry[] = [];
     for (const list of this.proxies.values()) {
       for (const p of list) {
@@ -490,6 +493,7 @@ export class NetworkManager implements NetworkService {
     };
     this.createBridgeAlone(rec, req.subnet === undefined);
     this.bridgesUp.add(rec.bridge);
+    this.allowDnatOut(rec.bridge);
     try {
       this.store.saveNetwork(rec);
     } catch (e) {
