@@ -9,7 +9,7 @@
 // server, links, proxies and their control directory), failure or not.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -221,6 +221,52 @@ export async function run({ mib = 512, conns = 3000, pings = 3000 } = {}) {
       const opened = dnatLib.PortDnat.open(prefix, [{ hostIp: '', hostPort: dnatPorts.peer, ip, port: PORTS.peer }]);
       if (typeof opened !== 'string') {
         results.push({ name: 'client address the container sees, nftables DNAT, client on a host address', value: 0, unit: '', note: `${await peerOf(own, dnatPorts.peer)} (client on ${own})` });
+      }
+    }
+    // memory of one proxy process (idle, after the runs above)
+    const mem = [];
+    for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        if (!argv[0]?.endsWith('gantry-portproxy') || argv[6] !== controlDir) continue;
+        const roll = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+        mem.push({ rss: Number(/^Rss:\s+(\d+)/m.exec(roll)?.[1]), pss: Number(/^Pss:\s+(\d+)/m.exec(roll)?.[1]) });
+      } catch {
+        // gone
+      }
+    }
+    if (mem.length > 0) {
+      results.push({ name: 'gantry-portproxy memory per process, RSS', value: median(mem.map((m) => m.rss)), unit: 'kB', note: `median of ${mem.length} idle proxies` });
+      results.push({ name: 'gantry-portproxy memory per process, PSS', value: median(mem.map((m) => m.pss)), unit: 'kB' });
+    }
+    // what a publish costs (the start of a container with -p pays it once per binding)
+    const costOf = async (fn) => {
+      const times = [];
+      for (let i = 0; i < 15; i++) {
+        const t0 = process.hrtime.bigint();
+        await fn();
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      return median(times);
+    };
+    const publishOnce = (dir) => async () => {
+      const p = await proxyLib.startPortProxy({ hostIp: '127.0.0.1', hostPort: 0, protocol: 'tcp', target: { ip, port: PORTS.short }, controlDir: dir });
+      await p.close();
+    };
+    if (nativeLib.portProxyBinary() !== undefined) {
+      results.push({ name: 'publish + unpublish, gantry-portproxy', value: +(await costOf(publishOnce(controlDir))).toFixed(2), unit: 'ms', note: 'spawn, bind, `ok`; then `quit` (median of 15)' });
+    }
+    results.push({ name: 'publish + unpublish, in-daemon proxy', value: +(await costOf(publishOnce(undefined))).toFixed(2), unit: 'ms', note: 'median of 15' });
+    if (dnatPorts !== undefined) {
+      const opened = dnatLib.PortDnat.open(prefix, []);
+      if (typeof opened !== 'string') {
+        let n = 0;
+        const cost = await costOf(() => {
+          const e = { hostIp: '127.0.0.1', hostPort: 40000 + n++, ip, port: 80 };
+          opened.set(e);
+          opened.remove(e);
+        });
+        results.push({ name: 'DNAT element add + delete', value: +cost.toFixed(2), unit: 'ms', note: 'two `nft -f` runs (median of 15)' });
       }
     }
     if (!hasNft()) results.push({ name: 'nftables DNAT', value: 0, unit: '', note: 'not measured: nft is not installed' });

@@ -234,9 +234,17 @@ static void on_term(int sig) {
   g_quit = 1;
 }
 
+#define USAGE "usage: gantry-portproxy LISTEN_IP FIRST_PORT LAST_PORT TARGET_IP TARGET_PORT CONTROL_DIR\n"
+
 int main(int argc, char **argv) {
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    fputs(USAGE "\nRelays TCP connections on LISTEN_IP:PORT (the first free port of the range; 0 = any) to\n"
+          "TARGET_IP:TARGET_PORT with splice(2). Started by gantryd, one per published TCP port; it outlives the\n"
+          "daemon, which controls it through the unix socket CONTROL_DIR/t-LISTEN_IP-PORT (see main.c).\n", stdout);
+    return 0;
+  }
   if (argc != 7) {
-    fprintf(stderr, "usage: gantry-portproxy LISTEN_IP FIRST_PORT LAST_PORT TARGET_IP TARGET_PORT CONTROL_DIR\n");
+    fputs(USAGE, stderr);
     return 2;
   }
   int first = parse_port(argv[2], 0), last = parse_port(argv[3], 0), tport = parse_port(argv[5], 1);
