@@ -214,7 +214,7 @@ export class NetworkManager implements NetworkService {
         if (dnatApplies(p.protocol, p.hostIp, p.target.ip)) entries.push({ hostIp: p.hostIp, hostPort: p.hostPort, ip: p.target.ip, port: p.containerPort });
       }
     }
-    const opened = PortDnat.open(this.linkPrefix, entries);
+    const opened = PortDnat.open(this.linkPrefix, entries, (msg) => this.log(msg));
     if (typeof opened === 'string') {
       this.log(`published ports go through their proxies only (no DNAT for local clients): ${opened}`);
       return;
@@ -224,18 +224,10 @@ export class NetworkManager implements NetworkService {
     for (const [id, list] of this.proxies) this.proxies.set(id, list.map((p) => withDnat(p, opened, { inTable: true })));
   }
 
-  /** A proxy with the DNAT path added (when on): a failure there leaves the port served by the proxy alone. */
+  /** A proxy with the DNAT path added (when on); a failure there is logged, the proxy serves the port alone. */
   private fast(proxies: PortProxy[]): PortProxy[] {
     const dnat = this.dnat;
-    if (dnat === undefined) return proxies;
-    return proxies.map((p) => {
-      try {
-        return withDnat(p, dnat);
-      } catch (e) {
-        this.log(`port ${p.hostPort}/${p.protocol} without DNAT: ${e instanceof Error ? e.message : String(e)}`);
-        return p;
-      }
-    });
+    return dnat === undefined ? proxies : proxies.map((p) => withDnat(p, dnat));
   }
 
   /**

@@ -11,7 +11,7 @@
 // to 127.0.0.0/8 through its bridge: the raw prerouting chain drops them (the CVE-2020-8558 lesson).
 // Rules live in the kernel: they outlive the daemon, and a daemon that starts rewrites the whole table from the
 // records in one transaction (elements of containers that are gone vanish; open connections keep their conntrack).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { GantryError } from '../../common/errors.js';
@@ -79,14 +79,31 @@ function nft(script: string): { ok: boolean; error: string } {
   return { ok: r.status === 0, error: (r.stderr ?? '').trim().split('\n')[0] ?? '' };
 }
 
+/** The same without blocking the daemon's event loop (an `nft` run costs 3-8 ms here). */
+function nftAsync(script: string): Promise<{ ok: boolean; error: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000 });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (err.length < 4096) err += d; });
+    child.once('error', (e) => resolve({ ok: false, error: e.message }));
+    child.once('close', (code) => resolve({ ok: code === 0, error: err.trim().split('\n')[0] ?? '' }));
+    child.stdin.end(script);
+  });
+}
+
+/**
+ * Changes are applied in order, one `nft` run at a time, off the event loop. They never fail to the caller: the
+ * proxy serves the port meanwhile or instead, and a failure is logged.
+ */
 export class PortDnat {
   private readonly entries = new Map<string, DnatEntry>();
+  private queue: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly table: string, private readonly ifPrefix: string) {}
+  private constructor(private readonly table: string, private readonly ifPrefix: string, private readonly log: (msg: string) => void) {}
 
   /** The DNAT path, or a reason it is not available (nft missing, or the kernel refuses the table). */
-  static open(linkPrefix: string, entries: readonly DnatEntry[]): PortDnat | string {
-    const d = new PortDnat(dnatTableName(linkPrefix), linkPrefix);
+  static open(linkPrefix: string, entries: readonly DnatEntry[], log: (msg: string) => void = () => undefined): PortDnat | string {
+    const d = new PortDnat(dnatTableName(linkPrefix), linkPrefix, log);
     for (const e of entries) d.entries.set(`${mapOf(e)}|${key(e)}`, e);
     const r = nft(dnatTableScript(d.table, d.ifPrefix, [...d.entries.values()]));
     return r.ok ? d : r.error || 'nft failed';
@@ -102,27 +119,31 @@ export class PortDnat {
     }
   }
 
-  set(e: DnatEntry): void {
+  /** Adds or replaces the element of a binding; resolves once the kernel has it (or the failure is logged). */
+  set(e: DnatEntry): Promise<void> {
     const id = `${mapOf(e)}|${key(e)}`;
     const old = this.entries.get(id);
     this.entries.set(id, e);
     const script = old === undefined
       ? `add element ip ${this.table} ${mapOf(e)} { ${element(e)} }\n`
       : `delete element ip ${this.table} ${mapOf(e)} { ${key(e)} }\nadd element ip ${this.table} ${mapOf(e)} { ${element(e)} }\n`;
-    this.apply(script);
+    return this.apply(script);
   }
 
-  remove(e: { hostIp: string; hostPort: number }): void {
+  remove(e: { hostIp: string; hostPort: number }): Promise<void> {
     const id = `${mapOf(e)}|${key(e)}`;
-    if (!this.entries.delete(id)) return;
-    this.apply(`delete element ip ${this.table} ${mapOf(e)} { ${key(e)} }\n`);
+    if (!this.entries.delete(id)) return this.queue;
+    return this.apply(`delete element ip ${this.table} ${mapOf(e)} { ${key(e)} }\n`);
   }
 
   /** One change; when the kernel's table is not what we think (someone flushed it), the whole table is rewritten. */
-  private apply(script: string): void {
-    if (nft(script).ok) return;
-    const r = nft(dnatTableScript(this.table, this.ifPrefix, [...this.entries.values()]));
-    if (!r.ok) throw new GantryError('SYSCALL_FAILED', `nft table ip ${this.table}: ${r.error}`, { hint: 'check that nftables works on this host, or set GANTRY_PORT_DNAT=0' });
+  private apply(script: string): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      if ((await nftAsync(script)).ok) return;
+      const r = await nftAsync(dnatTableScript(this.table, this.ifPrefix, [...this.entries.values()]));
+      if (!r.ok) this.log(`nft table ip ${this.table}: ${r.error} (published ports go through their proxies; GANTRY_PORT_DNAT=0 turns DNAT off)`);
+    });
+    return this.queue;
   }
 
   /** Tests: the table goes (a daemon leaves it, its rules outlive it like its proxies). */
@@ -161,12 +182,10 @@ export function dnatConnectionsTo(ip: string, port: number, conntrack = '/proc/n
 export function withDnat(proxy: PortProxy, dnat: PortDnat, opts: { inTable?: boolean } = {}): PortProxy {
   if (!dnatApplies(proxy.protocol, proxy.hostIp, proxy.target.ip)) return proxy;
   const entry = (ip: string): DnatEntry => ({ hostIp: proxy.hostIp, hostPort: proxy.hostPort, ip, port: proxy.containerPort });
-  if (opts.inTable !== true) dnat.set(entry(proxy.target.ip));
-  let removed = false;
-  const remove = (): void => {
-    if (!removed) dnat.remove(entry(proxy.target.ip));
-    removed = true;
-  };
+  // not awaited: the proxy serves the port until the element is in
+  if (opts.inTable !== true) void dnat.set(entry(proxy.target.ip));
+  let removed: Promise<void> | undefined;
+  const remove = (): Promise<void> => (removed ??= dnat.remove(entry(proxy.target.ip)));
   return {
     hostIp: proxy.hostIp, hostPort: proxy.hostPort, containerPort: proxy.containerPort, protocol: proxy.protocol,
     outlivesDaemon: proxy.outlivesDaemon,
@@ -175,14 +194,14 @@ export function withDnat(proxy: PortProxy, dnat: PortDnat, opts: { inTable?: boo
     activeTo: async (ip) => await proxy.activeTo(ip) + dnatConnectionsTo(ip, proxy.containerPort),
     retarget: async (ip) => {
       await proxy.retarget(ip);
-      dnat.set(entry(ip));
+      await dnat.set(entry(ip));
     },
     release: async () => {
-      if (!proxy.outlivesDaemon) remove(); // the in-daemon proxy goes: its port may be taken by someone else
+      if (!proxy.outlivesDaemon) await remove(); // the in-daemon proxy goes: its port may be taken by someone else
       await proxy.release();
     },
     close: async () => {
-      remove();
+      await remove();
       await proxy.close();
     },
   };
