@@ -36,6 +36,10 @@ static struct pair *g_pairs;
 static struct pair *g_dead; /* closed pairs, linked through next */
 static size_t g_count;
 static int g_reserve_fd = -1; /* closed to accept-and-drop when out of descriptors */
+#define POOL_MAX 64
+static int g_pool[POOL_MAX][2]; /* empty pipes of closed pairs, reused: a connection costs 6 fewer syscalls */
+static size_t g_pool_cap[POOL_MAX];
+static int g_npool;
 
 void relay_init(int epfd) {
   g_epfd = epfd;
@@ -61,6 +65,12 @@ size_t relay_count_to(const struct target *to) {
 static void pair_free(struct pair *p) {
   for (int s = 0; s < 2; s++) {
     if (p->fd[s] >= 0) close(p->fd[s]); /* closing also removes it from epoll */
+    if (p->pipe[s][0] >= 0 && p->inpipe[s] == 0 && g_npool < POOL_MAX) {
+      g_pool[g_npool][0] = p->pipe[s][0];
+      g_pool[g_npool][1] = p->pipe[s][1];
+      g_pool_cap[g_npool++] = p->cap[s];
+      continue;
+    }
     for (int k = 0; k < 2; k++)
       if (p->pipe[s][k] >= 0) close(p->pipe[s][k]);
   }
@@ -145,6 +155,13 @@ static void tune(int fd) {
 }
 
 static int make_pipe(int fds[2], size_t *cap) {
+  if (g_npool > 0) {
+    g_npool--;
+    fds[0] = g_pool[g_npool][0];
+    fds[1] = g_pool[g_npool][1];
+    *cap = g_pool_cap[g_npool];
+    return 0;
+  }
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
   fcntl(fds[1], F_SETPIPE_SZ, PIPE_SIZE);
   int sz = fcntl(fds[1], F_GETPIPE_SZ);
@@ -207,8 +224,10 @@ void relay_accept(int listen_fd, const struct target *to) {
   }
 }
 
+/* An event on end s: readable (or hung up) moves direction s, writable moves the direction into s. */
 void relay_event(struct ev *e, uint32_t events) {
   struct pair *p = e->owner;
+  int s = e->side;
   if (p->dead) return; /* its other end was handled first in this batch */
   if (p->connecting) {
     int err = 0;
@@ -217,12 +236,21 @@ void relay_event(struct ev *e, uint32_t events) {
       pair_free(p);
       return;
     }
-    p->connecting = false;
+    p->connecting = false; /* what the client sent meanwhile waits in its socket: EPOLLIN comes next */
   } else if (events & EPOLLERR) {
     pair_free(p);
     return;
+  } else {
+    if ((events & (EPOLLIN | EPOLLHUP)) && pump(p, s) < 0) {
+      pair_free(p);
+      return;
+    }
+    if ((events & EPOLLOUT) && pump(p, 1 - s) < 0) {
+      pair_free(p);
+      return;
+    }
   }
-  if (pump(p, 0) < 0 || pump(p, 1) < 0 || (p->shut[0] && p->shut[1])) {
+  if (p->shut[0] && p->shut[1]) {
     pair_free(p);
     return;
   }
