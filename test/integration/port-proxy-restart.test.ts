@@ -57,11 +57,16 @@ function hostPort(d: TestDaemon, container: string): number {
 describe('published ports outlive the daemon (root)', () => {
   test('kill -9 and SIGTERM of the daemon: the port answers; the restarted daemon adopts the proxy; rm -f closes it', async (t) => {
     await withDaemon(t, async ({ d, inspect }) => {
-      // every connection through the proxies here (local clients would otherwise take the DNAT path)
+      d.ok(['run', '-d', '--name', 'api', '-p', '127.0.0.1::7000', ...echoArgs()]);
+      // from here every connection goes through the proxies (local clients would otherwise take the DNAT path);
+      // the bridge the first start opened to loopback-sourced packets is closed again
+      const routeLocalnet = `/proc/sys/net/ipv4/conf/${linkPrefixFor(d.prefix)}0/route_localnet`;
+      const nft = spawnSync('nft', ['--version'], { stdio: 'ignore' }).status === 0;
+      if (nft) assert.equal(readFileSync(routeLocalnet, 'utf8').trim(), '1');
       await d.stop();
       d.daemonEnv = { GANTRY_PORT_DNAT: '0' };
       await d.start();
-      d.ok(['run', '-d', '--name', 'api', '-p', '127.0.0.1::7000', ...echoArgs()]);
+      assert.equal(readFileSync(routeLocalnet, 'utf8').trim(), '0');
       const port = hostPort(d, 'api');
       assert.equal(await eventually(() => tcpAsk(port, 'a'), 10_000, 'api port'), 'tcp:a');
       const proxies = portProxyPids(d.root);

@@ -206,6 +206,7 @@ export class NetworkManager implements NetworkService {
   private openDnat(): void {
     if (this.o.portDnat === false) {
       PortDnat.drop(this.linkPrefix); // rules an earlier run left would send local clients around the proxies
+      for (const bridge of this.bridgesUp) this.quietly(() => PortDnat.denyLoopbackOut(bridge));
       return;
     }
     const entries: DnatEntry[] = [];
@@ -217,6 +218,7 @@ export class NetworkManager implements NetworkService {
     const opened = PortDnat.open(this.linkPrefix, entries, (msg) => this.log(msg));
     if (typeof opened === 'string') {
       this.log(`published ports go through their proxies only (no DNAT for local clients): ${opened}`);
+      for (const bridge of this.bridgesUp) this.quietly(() => PortDnat.denyLoopbackOut(bridge));
       return;
     }
     this.dnat = opened;

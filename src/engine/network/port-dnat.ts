@@ -91,6 +91,15 @@ function nftAsync(script: string): Promise<{ ok: boolean; error: string }> {
   });
 }
 
+function setRouteLocalnet(bridge: string, value: '0' | '1'): void {
+  const path = `/proc/sys/net/ipv4/conf/${bridge}/route_localnet`;
+  try {
+    if (readFileSync(path, 'utf8').trim() !== value) writeFileSync(path, value);
+  } catch (e) {
+    throw new GantryError('SYSCALL_FAILED', `write \`${path}\`: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
 /**
  * Changes are applied in order, one `nft` run at a time, off the event loop. They never fail to the caller: the
  * proxy serves the port meanwhile or instead, and a failure is logged.
@@ -111,12 +120,12 @@ export class PortDnat {
 
   /** A bridge of ours: loopback-sourced packets may leave through it (only it; see the top of this file). */
   static allowLoopbackOut(bridge: string): void {
-    const path = `/proc/sys/net/ipv4/conf/${bridge}/route_localnet`;
-    try {
-      if (readFileSync(path, 'utf8').trim() !== '1') writeFileSync(path, '1');
-    } catch (e) {
-      throw new GantryError('SYSCALL_FAILED', `write \`${path}\`: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
+    setRouteLocalnet(bridge, '1');
+  }
+
+  /** DNAT off: a bridge an earlier run opened is closed again (its drop rule went with the table). */
+  static denyLoopbackOut(bridge: string): void {
+    setRouteLocalnet(bridge, '0');
   }
 
   /** Adds or replaces the element of a binding; resolves once the kernel has it (or the failure is logged). */
