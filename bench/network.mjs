@@ -18,7 +18,7 @@ const median = (xs) => {
 };
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
-async function startNetns() {
+export async function startNetns() {
   const child = spawn('unshare', ['--net', 'sleep', '600'], { stdio: 'ignore' });
   const self = readlinkSync('/proc/self/ns/net');
   for (let i = 0; i < 200; i++) {

@@ -55,6 +55,7 @@ export class Daemon {
     this.engine = new EngineCore({ store, volumes, images, runtime, events, clock: systemClock,
       networks: ({ manager }) => {
         network = new NetworkManager({ root: paths.root, prefix: paths.prefix, events, log, bridgeBypass: process.env['GANTRY_BRIDGE_BYPASS'] !== '0',
+          nativePortProxy: process.env['GANTRY_PORT_PROXY'] !== 'node', portDnat: process.env['GANTRY_PORT_DNAT'] !== '0',
           containers: { find: (r) => store.find(r), get: (r) => store.get(r), all: () => store.all(),
             setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), writeNetworkFiles: (id, f) => manager.writeNetworkFiles(id, f),
             held: () => store.held() } });

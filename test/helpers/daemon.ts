@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { linkPrefixFor } from '../../src/engine/network/manager.js';
+import { PortDnat } from '../../src/engine/network/port-dnat.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const GANTRY_BIN = join(PROJECT_ROOT, 'bin', 'gantry.js');
@@ -167,9 +169,31 @@ export class TestDaemon {
       await this.stop().catch(() => undefined);
       await this.crash().catch(() => undefined);
       killCgroupTree(this.prefix);
+      // published-port proxies outlive the daemon; removing the containers stopped them, this is the safety net
+      for (const pid of portProxyPids(this.root)) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      PortDnat.drop(linkPrefixFor(this.prefix)); // its DNAT table outlives it too
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** gantry-portproxy processes serving the daemon with this root (their control directory is <root>/ports). */
+export function portProxyPids(root: string): number[] {
+  const dir = join(root, 'ports');
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone
+    }
+    if (argv[0]?.endsWith('gantry-portproxy') === true && argv[6] === dir) pids.push(Number(name));
+  }
+  return pids;
 }
 
 /** Kills and removes `<prefix>` cgroups in every hierarchy (v1) or the unified tree (v2). */

@@ -26,7 +26,9 @@ import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, render
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
 import { AddressMemory } from './address-memory.js';
 import { allocateAddress, DEFAULT_POOL, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
-import { startPortProxies, type PortProxy } from './port-proxy.js';
+import { startPortProxies, startPortProxy, type PortProxy } from './port-proxy.js';
+import { adoptNativeTcpProxy, controlPath, sweepNativeTcpProxies } from './native-port-proxy.js';
+import { dnatApplies, PortDnat, withDnat, type DnatEntry } from './port-dnat.js';
 import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
 import type { EndpointRequest, NetworkCreateRequest, NetworkService } from '../engine.js';
 import { NetworkStore, type ContainerNetState, type EndpointRecord, type NetworkRecord } from './store.js';
@@ -55,6 +57,10 @@ export interface NetworkManagerOptions {
   resolvConfPath?: string | undefined;
   /** Container-to-container unicast around the bridge (bridge-bypass.ts); default on. */
   bridgeBypass?: boolean | undefined;
+  /** Published TCP ports through gantry-portproxy (native-port-proxy.ts) when it is built; default on. */
+  nativePortProxy?: boolean | undefined;
+  /** Local clients of published TCP ports through DNAT in our own nftables table (port-dnat.ts); default on. */
+  portDnat?: boolean | undefined;
 }
 
 export type { EndpointRequest, NetworkCreateRequest };
@@ -111,8 +117,13 @@ export class NetworkManager implements NetworkService {
   /** The bridge bypass (undefined when off or refused by the kernel); `bypassJoins` false once a join failed. */
   private bypass: BridgeBypass | undefined;
   private bypassJoins = true;
+  /** Control sockets of the gantry-portproxy processes (undefined: TCP ports are proxied inside the daemon). */
+  private readonly portControlDir: string | undefined;
+  /** The DNAT path of published ports (undefined when off or not available here). */
+  private dnat: PortDnat | undefined;
 
   constructor(private readonly o: NetworkManagerOptions) {
+    this.portControlDir = o.nativePortProxy === false ? undefined : join(o.root, 'ports');
     this.linkPrefix = linkPrefixFor(o.prefix);
     this.store = new NetworkStore(o.root);
     this.addresses = new AddressMemory();
@@ -186,12 +197,82 @@ export class NetworkManager implements NetworkService {
       const target = state.endpoints[0];
       if (state.ports.length > 0 && target !== undefined) {
         try {
-          this.proxies.set(state.containerId, await startPortProxies(state.ports, target.ip));
+          this.proxies.set(state.containerId, await this.restorePorts(state.ports, target.ip));
         } catch (e) {
           this.log(`cannot re-publish ports of ${shortId(state.containerId)}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     }
+    this.openDnat();
+    await this.sweepPortProxies();
+  }
+
+  /** The DNAT table rewritten from the ports restored (one transaction), and the restored proxies wrapped. */
+  private openDnat(): void {
+    if (this.o.portDnat === false) {
+      PortDnat.drop(this.linkPrefix); // rules an earlier run left would send local clients around the proxies
+      for (const bridge of this.bridgesUp) this.quietly(() => PortDnat.denyLoopbackOut(bridge));
+      return;
+    }
+    const entries: DnatEntry[] = [];
+    for (const list of this.proxies.values()) {
+      for (const p of list) {
+        if (dnatApplies(p.protocol, p.hostIp, p.target.ip)) entries.push({ hostIp: p.hostIp, hostPort: p.hostPort, ip: p.target.ip, port: p.containerPort });
+      }
+    }
+    const opened = PortDnat.open(this.linkPrefix, entries, (msg) => this.log(msg));
+    if (typeof opened === 'string') {
+      this.log(`published ports go through their proxies only (no DNAT for local clients): ${opened}`);
+      for (const bridge of this.bridgesUp) this.quietly(() => PortDnat.denyLoopbackOut(bridge));
+      return;
+    }
+    this.dnat = opened;
+    for (const bridge of this.bridgesUp) this.allowDnatOut(bridge);
+    for (const [id, list] of this.proxies) this.proxies.set(id, list.map((p) => withDnat(p, opened, { inTable: true })));
+  }
+
+  /** A proxy with the DNAT path added (when on); a failure there is logged, the proxy serves the port alone. */
+  private fast(proxies: PortProxy[]): PortProxy[] {
+    const dnat = this.dnat;
+    return dnat === undefined ? proxies : proxies.map((p) => withDnat(p, dnat));
+  }
+
+  /**
+   * After a restart: TCP ports whose gantry-portproxy still runs are adopted (pointed at `ip` again, in case),
+   * the others (UDP, proxies that died) are started anew on the same host ports. All or nothing, like a start.
+   */
+  private async restorePorts(ports: readonly PublishedPort[], ip: string): Promise<PortProxy[]> {
+    const got: PortProxy[] = [];
+    try {
+      for (const p of ports) {
+        const adopted = p.protocol === 'tcp' && this.portControlDir !== undefined
+          ? await adoptNativeTcpProxy(this.portControlDir, p.hostIp, p.hostPort, p.containerPort)
+          : undefined;
+        if (adopted !== undefined) {
+          got.push(adopted);
+          if (adopted.target.ip !== ip) await adopted.retarget(ip);
+          continue;
+        }
+        got.push(await startPortProxy({
+          hostIp: p.hostIp, hostPort: p.hostPort, protocol: p.protocol, target: { ip, port: p.containerPort }, controlDir: this.portControlDir,
+        }));
+      }
+      return got;
+    } catch (e) {
+      await Promise.all(got.map((p) => p.close()));
+      throw e;
+    }
+  }
+
+  /** Proxies no live container explains (its container was removed while no daemon ran) are stopped. */
+  private async sweepPortProxies(): Promise<void> {
+    if (this.portControlDir === undefined) return;
+    const keep = new Set<string>();
+    for (const list of this.proxies.values()) {
+      for (const p of list) if (p.outlivesDaemon) keep.add(controlPath(this.portControlDir, p.hostIp, p.hostPort));
+    }
+    const stopped = await sweepNativeTcpProxies(this.portControlDir, keep);
+    if (stopped.length > 0) this.log(`stopped port proxies no container explains: ${stopped.join(', ')}`);
   }
 
   /** The bridge bypass, unless turned off or this kernel refuses its program; then we say what a user can do. */
@@ -277,10 +358,13 @@ export class NetworkManager implements NetworkService {
     }
   }
 
-  /** Stops DNS servers and port proxies (containers keep running); removes the default bridge if unused. */
+  /**
+   * Stops DNS servers and the port proxies inside the daemon (containers keep running, and so do their
+   * gantry-portproxy processes); removes the default bridge if unused.
+   */
   async close(): Promise<void> {
     this.unsubscribe?.();
-    await Promise.all([...this.proxies.values()].flat().map((p) => p.close()));
+    await Promise.all([...this.proxies.values()].flat().map((p) => p.release()));
     this.proxies.clear();
     const servers = await Promise.all([...this.dns.values()].map((p) => p.catch(() => undefined)));
     this.dns.clear();
@@ -408,6 +492,7 @@ export class NetworkManager implements NetworkService {
     };
     this.createBridgeAlone(rec, req.subnet === undefined);
     this.bridgesUp.add(rec.bridge);
+    this.allowDnatOut(rec.bridge);
     try {
       this.store.saveNetwork(rec);
     } catch (e) {
@@ -535,6 +620,7 @@ export class NetworkManager implements NetworkService {
     if (this.bridgesUp.has(net.bridge)) return;
     if (listLinks(net.bridge).some((l) => l.name === net.bridge)) {
       this.bridgesUp.add(net.bridge);
+      this.allowDnatOut(net.bridge);
       return;
     }
     const others = this.subnets().filter((s) => s.name !== net.name);
@@ -553,6 +639,12 @@ export class NetworkManager implements NetworkService {
     this.createBridgeAlone(net, net.isDefault);
     if (net.subnet !== before) this.store.saveNetwork(net);
     this.bridgesUp.add(net.bridge);
+    this.allowDnatOut(net.bridge);
+  }
+
+  /** With DNAT on, a local client on 127.0.0.1 reaches containers of this bridge (port-dnat.ts). */
+  private allowDnatOut(bridge: string): void {
+    if (this.dnat !== undefined) this.quietly(() => PortDnat.allowLoopbackOut(bridge));
   }
 
   /**
@@ -727,7 +819,7 @@ export class NetworkManager implements NetworkService {
     const held = from === undefined ? [] : this.proxies.get(from) ?? [];
     const bindings = this.bindings(rec).filter((b) => !held.some((p) => sameHostPort(p, b)));
     if (target === undefined || bindings.length === 0) return;
-    const started = await startPortProxies(bindings, target.ip);
+    const started = this.fast(await startPortProxies(bindings, target.ip, { controlDir: this.portControlDir }));
     this.proxies.set(state.containerId, started);
     state.ports = started.map((p): PublishedPort => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }));
   }
@@ -750,7 +842,7 @@ export class NetworkManager implements NetworkService {
         if (wanted.some((b) => sameHostPort(p, b) && b.containerPort === p.containerPort)) moved.push(p); else kept.push(p);
       }
       const oldIps = new Set(from?.endpoints.map((ep) => ep.ip) ?? []);
-      for (const p of moved) p.retarget(toIp);
+      await Promise.all(moved.map((p) => p.retarget(toIp)));
       this.proxies.set(fromId, kept);
       this.proxies.set(toId, [...(this.proxies.get(toId) ?? []), ...moved]);
       to.ports = [...to.ports, ...moved.map((p): PublishedPort => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol }))];
@@ -766,8 +858,11 @@ export class NetworkManager implements NetworkService {
         this.store.saveState(from);
       }
       const deadline = Date.now() + drainMs;
-      const open = (): number => moved.reduce((n, p) => n + [...oldIps].reduce((m, ip) => m + p.activeTo(ip), 0), 0);
-      while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const open = async (): Promise<number> => {
+        const counts = await Promise.all(moved.flatMap((p) => [...oldIps].map((ip) => p.activeTo(ip))));
+        return counts.reduce((n, c) => n + c, 0);
+      };
+      while (await open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     }
   }
 
@@ -896,7 +991,7 @@ export class NetworkManager implements NetworkService {
     await Promise.all((this.proxies.get(state.containerId) ?? []).map((p) => p.close()));
     this.proxies.delete(state.containerId);
     try {
-      this.proxies.set(state.containerId, await startPortProxies(state.ports, ip));
+      this.proxies.set(state.containerId, this.fast(await startPortProxies(state.ports, ip, { controlDir: this.portControlDir })));
     } catch (e) {
       this.log(`cannot re-publish ports of ${shortId(state.containerId)}: ${e instanceof Error ? e.message : String(e)}`);
       state.ports = [];

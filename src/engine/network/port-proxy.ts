@@ -1,11 +1,14 @@
-// Userland proxy for published ports, run inside the daemon: a TCP listener that pipes each connection to
-// the container, and a UDP socket with one session socket per client. It needs no firewall rules, so the
-// host's iptables are never touched; published ports are reachable on loopback and, when bound to all
-// addresses, from other containers through their bridge gateway address.
+// Userland proxy for published ports: a TCP listener that pipes each connection to the container, and a UDP
+// socket with one session socket per client. It needs no firewall rules, so the host's iptables are never
+// touched; published ports are reachable on loopback and, when bound to all addresses, from other containers
+// through their bridge gateway address. With a control directory, TCP goes to gantry-portproxy
+// (native-port-proxy.ts: splice(2), a process that outlives the daemon); without one, or for UDP, the proxy
+// runs here, inside the daemon.
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { GantryError, errnoCode } from '../../common/errors.js';
 import { listenAddress, type PortBinding, type PortProtocol, type PublishedPort } from './ports.js';
+import { portProxyBinary, ProxyBindError, startNativeTcpProxy } from './native-port-proxy.js';
 
 export interface ProxyTarget {
   ip: string;
@@ -25,19 +28,25 @@ export interface PortProxyOptions {
   udpIdleMs?: number;
   /** UDP: at most this many client sessions; the oldest goes first (default 1024). */
   udpMaxSessions?: number;
+  /** TCP through gantry-portproxy, its control socket in this directory (when the binary is built). */
+  controlDir?: string | undefined;
 }
 
 export interface PortProxy extends PublishedPort {
   /** Where new connections (sessions) go. */
   readonly target: ProxyTarget;
+  /** True for gantry-portproxy: it keeps listening when the daemon is gone. */
+  readonly outlivesDaemon: boolean;
   /** Open TCP connections or UDP sessions. */
-  activeCount(): number;
+  activeCount(): Promise<number>;
   /** Open TCP connections or UDP sessions that go to `ip` (after a retarget: those still on the old address). */
-  activeTo(ip: string): number;
+  activeTo(ip: string): Promise<number>;
   /** New connections (sessions) go to `ip` from now on; the open ones stay where they are. The listener is kept. */
-  retarget(ip: string): void;
+  retarget(ip: string): Promise<void>;
   /** Stop listening and cut every connection/session. Idempotent. */
   close(): Promise<void>;
+  /** The daemon lets go of it (shutdown): a proxy that outlives the daemon keeps running, the others close. */
+  release(): Promise<void>;
 }
 
 function describe(hostIp: string, port: number | string, protocol: PortProtocol): string {
@@ -47,7 +56,7 @@ function describe(hostIp: string, port: number | string, protocol: PortProtocol)
 
 function bindError(e: unknown, hostIp: string, port: number | string, protocol: PortProtocol): GantryError {
   const where = describe(hostIp, port, protocol);
-  switch (errnoCode(e)) {
+  switch (e instanceof ProxyBindError ? e.errno : errnoCode(e)) {
     case 'EADDRINUSE':
       return new GantryError('PORT_IN_USE', `host port ${where} is already in use`, {
         cause: e, hint: 'stop what listens there or publish on another host port', detail: { port: where },
@@ -57,7 +66,7 @@ function bindError(e: unknown, hostIp: string, port: number | string, protocol: 
     case 'EACCES':
       return new GantryError('SYSCALL_FAILED', `bind \`${where}\`: EACCES`, { cause: e, hint: 'ports below 1024 need root' });
     default:
-      return new GantryError('SYSCALL_FAILED', `bind \`${where}\`: ${errnoCode(e) ?? String(e)}`, { cause: e });
+      return new GantryError('SYSCALL_FAILED', `bind \`${where}\`: ${e instanceof ProxyBindError ? e.errno : errnoCode(e) ?? String(e)}`, { cause: e });
   }
 }
 
@@ -115,16 +124,21 @@ function startTcp(server: Server, hostIp: string, initial: ProxyTarget): PortPro
   const addr = server.address();
   const hostPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
   let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    for (const s of sockets) s.destroy();
+  }));
   return {
-    hostIp, hostPort, containerPort: initial.port, protocol: 'tcp',
+    hostIp, hostPort, containerPort: initial.port, protocol: 'tcp', outlivesDaemon: false,
     get target() { return target; },
-    activeCount: () => pairs,
-    activeTo: (ip) => pairsTo.get(ip) ?? 0,
-    retarget: (ip) => { target = { ip, port: target.port }; },
-    close: () => (closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    })),
+    activeCount: () => Promise.resolve(pairs),
+    activeTo: (ip) => Promise.resolve(pairsTo.get(ip) ?? 0),
+    retarget: (ip) => {
+      target = { ip, port: target.port };
+      return Promise.resolve();
+    },
+    close,
+    release: close,
   };
 }
 
@@ -196,16 +210,21 @@ function startUdp(server: UdpSocket, hostIp: string, initial: ProxyTarget, idleM
   server.on('error', () => undefined);
   const hostPort = server.address().port;
   let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= new Promise<void>((resolve) => {
+    for (const key of [...sessions.keys()]) end(key);
+    server.close(() => resolve());
+  }));
   return {
-    hostIp, hostPort, containerPort: initial.port, protocol: 'udp',
+    hostIp, hostPort, containerPort: initial.port, protocol: 'udp', outlivesDaemon: false,
     get target() { return target; },
-    activeCount: () => sessions.size,
-    activeTo: (ip) => [...sessions.values()].filter((s) => s.to.ip === ip).length,
-    retarget: (ip) => { target = { ip, port: target.port }; },
-    close: () => (closing ??= new Promise<void>((resolve) => {
-      for (const key of [...sessions.keys()]) end(key);
-      server.close(() => resolve());
-    })),
+    activeCount: () => Promise.resolve(sessions.size),
+    activeTo: (ip) => Promise.resolve([...sessions.values()].filter((s) => s.to.ip === ip).length),
+    retarget: (ip) => {
+      target = { ip, port: target.port };
+      return Promise.resolve();
+    },
+    close,
+    release: close,
   };
 }
 
@@ -216,6 +235,15 @@ export async function startPortProxy(opts: PortProxyOptions): Promise<PortProxy>
   const host = listenAddress(opts.hostIp);
   const first = opts.hostPort;
   const last = opts.hostPortEnd ?? opts.hostPort;
+  const binary = opts.protocol === 'tcp' && opts.controlDir !== undefined ? portProxyBinary() : undefined;
+  if (binary !== undefined && opts.controlDir !== undefined) {
+    try {
+      return await startNativeTcpProxy(binary, opts.controlDir, opts.hostIp, first, last, opts.target);
+    } catch (e) {
+      if (!(e instanceof ProxyBindError)) throw e;
+      throw bindError(e, opts.hostIp, first === last ? first : `${first}-${last}`, opts.protocol);
+    }
+  }
   let lastError: unknown;
   for (let port = first; port <= last; port++) {
     try {
@@ -236,7 +264,7 @@ export async function startPortProxy(opts: PortProxyOptions): Promise<PortProxy>
 export async function startPortProxies(
   bindings: readonly PortBinding[],
   targetIp: string,
-  opts: { udpIdleMs?: number } = {},
+  opts: { udpIdleMs?: number; controlDir?: string | undefined } = {},
 ): Promise<PortProxy[]> {
   const started: PortProxy[] = [];
   try {
