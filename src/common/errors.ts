@@ -54,6 +54,8 @@ export const ERROR_CODES = {
   BUILD_CONTEXT_INVALID: 400,
   BUILD_SOURCE_NOT_FOUND: 400,
   BUILD_STEP_FAILED: 400,
+  /** A `RUN --mount=type=secret,required=true` whose secret the build was not given. */
+  BUILD_SECRET_MISSING: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

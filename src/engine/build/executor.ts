@@ -18,6 +18,7 @@ import { hostPlatform as ociPlatform, type ImageConfigFields, type OciDescriptor
 import type { ImageRecord } from '../images/store.js';
 import { platformArgs, unusedBuildArgsWarning } from './args.js';
 import type { BuildCache } from './cache.js';
+import type { CacheMounts } from './cache-mounts.js';
 import { stepCacheKey } from './cache-key.js';
 import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, runCreatedBy, workdirPath } from './config-step.js';
 import { contextPath, digestSources, loadDockerignore, resolveSourcePath, selectSources, walkContext, type ContextEntry, type ContextListing } from './context.js';
@@ -26,6 +27,7 @@ import { extractFromImage, isDirInImage, layerFromDir, makeDirs, removeDir, reso
 import type { AddInstruction, CopyInstruction, Instruction, RunInstruction } from './model.js';
 import { MAX_DOCKERFILE_BYTES, parseDockerfile } from './parse.js';
 import { runProgram } from './run-program.js';
+import { mountsDigest, prepareRunMounts, SCRIPT_DIR, type MountFrom, type MountSources } from './run-mounts.js';
 import { StageScope } from './scope.js';
 import { planStages, type Stage } from './stages.js';
 
@@ -49,13 +51,32 @@ export interface BuildRequest extends BuildSettings {
   readonly dockerfile: string;
   /** Aborted when the client goes away: the running step's container is killed and removed. */
   readonly signal: AbortSignal;
+  /** The build's secrets by id (`RUN --mount=type=secret`): never shown, stored, or part of a cache key. */
+  readonly secrets?: ReadonlyMap<string, Buffer> | undefined;
 }
 
-export type BuildMessage = { stream: string } | { aux: { ID: string } };
+/** One step as `--progress json` shows it, sent when the step is done (or failed). */
+export interface StepReport {
+  readonly step: number;
+  readonly total: number;
+  /** The instruction's first line, as written. */
+  readonly instruction: string;
+  /** True when nothing ran: taken from the build cache (FROM: the base was here, its triggers all cached). */
+  readonly cached: boolean;
+  readonly durationMs: number;
+  /** What the step's command printed (RUN), line by line (capped). */
+  readonly output: readonly string[];
+  /** The step's error message when it failed. */
+  readonly error?: string;
+}
+
+export type BuildMessage = { stream: string } | { aux: { ID: string } } | { step: StepReport };
 
 export interface BuildDeps {
   readonly engine: Engine;
   readonly cache: BuildCache;
+  /** `RUN --mount=type=cache` dirs (one per daemon: its locks are in memory). */
+  readonly cacheMounts: CacheMounts;
   /** A dir of the daemon's for staging (under its root). */
   readonly tmpDir: string;
   readonly limits: LayerLimits;
@@ -75,10 +96,26 @@ interface Out {
   emit(m: BuildMessage): void;
   say(text: string): void;
   step: number;
+  /** Whether the current step ran something (not a cache hit, not a base image already here). */
+  ran: boolean;
+  /** The current step's output lines. */
+  output: string[];
 }
 
 function outOf(emit: (m: BuildMessage) => void, step: number): Out {
-  return { emit, say: (text) => emit({ stream: text.endsWith('\n') ? text : `${text}\n` }), step };
+  return { emit, say: (text) => emit({ stream: text.endsWith('\n') ? text : `${text}\n` }), step, ran: false, output: [] };
+}
+
+/** Output lines a step report keeps (the stream has them all). */
+const MAX_REPORT_LINES = 2000;
+
+function addOutput(o: Out, text: string): void {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const line of lines) {
+    if (o.output.length < MAX_REPORT_LINES) o.output.push(line);
+    else if (o.output.length === MAX_REPORT_LINES) { o.output.push('… (more output in the build stream)'); break; }
+  }
 }
 
 /**
@@ -214,7 +251,9 @@ export class BuildExecutor {
         const pairs = Object.entries(req.labels).map(([key, value]) => ({ key, value }));
         const inst: Instruction = { kind: 'LABEL', pairs, range: { line: 0, col: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${p.key}=${JSON.stringify(p.value)}`).join(' ')}` };
         top.say(`Step ${this.#total}/${this.#total} : ${inst.original}`);
-        final = await this.metadataStep(top, final, inst, new Map(), false);
+        top.step = this.#total;
+        const base = final;
+        final = await this.reported(top, inst, () => this.metadataStep(top, base, inst, new Map(), false));
       }
       const warning = unusedBuildArgsWarning(req.buildArgs, declared);
       if (warning !== undefined) top.say(warning);
@@ -252,13 +291,46 @@ export class BuildExecutor {
       if (found !== undefined) return found;
       throw new GantryError('IMAGE_NOT_FOUND', `FROM ${ref}: no such image, and this daemon cannot pull`, { hint: `import or load it first (gantry images lists what is here)` });
     }
+    o.ran = true;
     await this.deps.pull(ref, o.emit);
     return this.images.get(ref);
   }
 
   /** Runs one stage; `makeScope` gets the base image's Env (what ENV and ARG substitution see first). */
+  /** Runs `body` as one reported step (`--progress json`): its time, whether it ran, its output, its error. */
+  private async reported<T>(o: Out, inst: Instruction | string, body: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    o.ran = false;
+    o.output = [];
+    const report = (error?: string): void => {
+      o.emit({ step: { step: o.step, total: this.#total, instruction: typeof inst === 'string' ? inst : stepText(inst), cached: !o.ran && error === undefined,
+        durationMs: Math.round(performance.now() - t0), output: o.output, ...(error === undefined ? {} : { error }) } });
+    };
+    try {
+      const result = await body();
+      report();
+      return result;
+    } catch (e) {
+      report(e instanceof Error ? e.message : String(e));
+      throw e;
+    }
+  }
+
   private async runStage(o: Out, stage: Stage, signal: AbortSignal, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scope: StageScope }> {
     o.say(`Step ${++o.step}/${this.#total} : ${stepText(stage.from)}`);
+    const { state: first, scoped } = await this.reported(o, stage.from, () => this.fromStep(o, stage, signal, makeScope));
+    let state = first;
+    let cmdSet = false;
+    for (const inst of stage.instructions) {
+      signal.throwIfAborted();
+      o.say(`Step ${++o.step}/${this.#total} : ${stepText(inst)}`);
+      ({ state, cmdSet } = await this.reported(o, inst, () => this.step(o, state, inst, scoped, cmdSet, signal)));
+    }
+    return { state, scope: scoped };
+  }
+
+  /** FROM: the base, and its ONBUILD triggers. */
+  private async fromStep(o: Out, stage: Stage, signal: AbortSignal, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scoped: StageScope }> {
     let state = await this.base(o, stage);
     const scoped = makeScope(state.config.config?.Env ?? []);
     const triggers = state.config.config?.OnBuild ?? [];
@@ -276,21 +348,18 @@ export class BuildExecutor {
       }
     }
     if (state.image !== undefined) o.say(` ---> ${short(state.image.id)}`);
-    let cmdSet = false;
-    for (const inst of stage.instructions) {
-      signal.throwIfAborted();
-      o.say(`Step ${++o.step}/${this.#total} : ${stepText(inst)}`);
-      ({ state, cmdSet } = await this.step(o, state, inst, scoped, cmdSet, signal));
-    }
-    return { state, scope: scoped };
+    return { state, scoped };
   }
 
   private async step(o: Out, state: State, inst: Instruction, scoped: StageScope, cmdSet: boolean, signal: AbortSignal): Promise<{ state: State; cmdSet: boolean }> {
     const applied = scoped.apply(inst);
     const instruction = applied.instruction;
     switch (instruction.kind) {
-      case 'RUN':
-        return { state: await this.cachedStep(o, state, instruction, applied.args, undefined, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, signal)), cmdSet };
+      case 'RUN': {
+        // bind mounts' content and whether each secret was given count in the key (never a secret's value)
+        const digest = await mountsDigest(instruction.mounts, this.mountSources(o));
+        return { state: await this.cachedStep(o, state, instruction, applied.args, digest, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, signal)), cmdSet };
+      }
       case 'COPY':
       case 'ADD': {
         const digest = await this.sourcesDigest(o, instruction);
@@ -318,6 +387,7 @@ export class BuildExecutor {
       }
     }
     this.#executed++;
+    o.ran = true;
     const next = await run();
     const image = next.image ?? await this.commit(next, next.config.config ?? {}, undefined, undefined);
     this.deps.cache.put(key, image.id);
@@ -362,14 +432,13 @@ export class BuildExecutor {
     if (state.image === undefined || state.image.layers.length === 0) {
       throw new GantryError('DOCKERFILE_INVALID', `RUN ${stepText(run).slice(4)}: the stage has no files to run a command in (FROM scratch)`, { hint: 'COPY a program into the stage first, or start FROM an image with a shell' });
     }
-    if (run.mounts.length > 0 || run.security === 'insecure') {
-      throw new GantryError('UNSUPPORTED', `${stepText(run)}: ${run.mounts.length > 0 ? `RUN --mount=type=${run.mounts[0]?.type}` : 'RUN --security=insecure'} is not supported by this builder yet`, {
-        hint: 'COPY what the step needs into the stage instead of mounting it',
-      });
+    if (run.security === 'insecure') {
+      throw new GantryError('UNSUPPORTED', `${stepText(run)}: RUN --security=insecure is not supported by this builder`, { hint: 'a build step runs with the isolation of any container; do the privileged part outside the build' });
     }
     const program = runProgram(run);
     const shell = fields.Shell ?? DEFAULT_SHELL;
-    const argv = program.kind === 'exec' ? [...program.args] : [...shell, program.kind === 'shell' ? program.script : program.content];
+    // a `#!` heredoc runs as a file of its own (BuildKit's rule), not through the shell
+    const argv = program.kind === 'exec' ? [...program.args] : program.kind === 'file' ? [`${SCRIPT_DIR}/${program.name}`] : [...shell, program.script];
     const envKeys = new Set((fields.Env ?? []).map((e) => e.split('=', 1)[0]));
     const spec = defaultSpec(state.image.id);
     spec.entrypoint = [];
@@ -382,14 +451,23 @@ export class BuildExecutor {
     const network = run.network ?? this.req.network;
     spec.host.networkMode = network === 'default' ? 'bridge' : network;
     const { engine } = this.deps;
-    const c = await engine.createContainer(spec);
+    const mounts = await prepareRunMounts(run.mounts, fields.WorkingDir, this.mountSources(o), signal, program.kind === 'file' ? program : undefined);
+    spec.host.mounts = mounts.mounts;
+    spec.env.push(...mounts.env);
+    let c;
+    try {
+      c = await engine.createContainer(spec);
+    } catch (e) {
+      await mounts.release();
+      throw e;
+    }
     o.say(` ---> Running in ${short(c.id)}`);
     const abort = (): void => { void engine.killContainer(c.id).catch(() => undefined); };
     signal.addEventListener('abort', abort, { once: true });
     try {
       await engine.startContainer(c.id);
       const output = new AbortController();
-      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) o.emit({ stream: entry.text });
+      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) { o.emit({ stream: entry.text }); addOutput(o, entry.text); }
       const code = await engine.waitContainer(c.id);
       signal.throwIfAborted();
       if (code !== 0) {
@@ -397,14 +475,28 @@ export class BuildExecutor {
           hint: `step ${o.step} (${stepText(run)}) failed; its output is above`, detail: { step: o.step, exitCode: code },
         });
       }
-      const layer = await engine.containerLayer(c.id);
+      const layer = await engine.containerLayer(c.id, mounts.targets);
       const image = await this.commit(state, fields, runCreatedBy(argv, args), layer);
       return { image, config: image.config };
     } finally {
       signal.removeEventListener('abort', abort);
       await engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => undefined);
+      await mounts.release();
       o.say(`Removing intermediate container ${short(c.id)}`);
     }
+  }
+
+  /** What RUN --mount reads: the context, the daemon's cache dirs, the secrets, stages and images. */
+  private mountSources(o: Out): MountSources {
+    return {
+      listing: this.#listing, tmpDir: this.deps.tmpDir, limits: this.deps.limits, emptyDir: this.#emptyDir,
+      cacheMounts: this.deps.cacheMounts, secrets: this.req.secrets ?? new Map(),
+      from: async (ref: string): Promise<MountFrom> => {
+        const stage = this.fromImageOf(ref);
+        const image = stage?.image ?? (stage === undefined ? await this.image(o, ref, false) : undefined);
+        return { layers: image === undefined ? [] : this.images.layerDirs(image), id: image?.id ?? 'scratch' };
+      },
+    };
   }
 
   // ------------------------------------------------------------------ COPY / ADD / WORKDIR

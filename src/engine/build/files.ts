@@ -32,6 +32,11 @@ function tool(cmd: string, args: readonly string[]): Promise<void> {
   });
 }
 
+/** `cp -a` of a host tree (links copied as links) to `dest`: a writable copy of a bind mount's source. */
+export function copyTree(source: string, dest: string): Promise<void> {
+  return tool('cp', ['-a', '--no-dereference', '--', source, dest]);
+}
+
 /** The staging dir's tree as a gzip layer on top of `parent` (a chain id). */
 export async function layerFromDir(images: ImageStore, dir: string, parent: string | undefined): Promise<NewLayer> {
   const gzip = createGzip();
