@@ -46,6 +46,21 @@ export async function runtimeMountpointsIn(upper: string, lowerDirs: readonly st
     if (!empty || (lowerDirs.length > 0 && (await findInLayers(lowerDirs, path, { followFinal: false })) !== undefined)) continue;
     out.add(path.slice(1));
   }
+  // A dir of the image that overlay copied up only to hold such mountpoints (/etc for /etc/hosts), its owner and
+  // mode unchanged and not made opaque, is no change either: Docker's layer does not have it.
+  const parents = new Set<string>();
+  for (const name of out) for (let p = posix.dirname(`/${name}`); p !== '/'; p = posix.dirname(p)) parents.add(p);
+  for (const path of [...parents].sort((a, b) => b.split('/').length - a.split('/').length)) {
+    if (out.has(path.slice(1)) || lowerDirs.length === 0) continue;
+    const entry = await findInLayers([upper], path, { followFinal: false });
+    if (entry === undefined || entry.containerPath !== path || !entry.stat.isDirectory()) continue;
+    if (!(await readdir(entry.hostPath)).every((n) => out.has(`${path.slice(1)}/${n}`))) continue;
+    const lower = await findInLayers(lowerDirs, path, { followFinal: false });
+    if (lower === undefined || lower.containerPath !== path || !lower.stat.isDirectory()) continue;
+    if ((lower.stat.mode & 0o7777) !== (entry.stat.mode & 0o7777) || lower.stat.uid !== entry.stat.uid || lower.stat.gid !== entry.stat.gid) continue;
+    if ((await probeOpaque([entry.hostPath]))[0] === true) continue;
+    out.add(path.slice(1));
+  }
   return out;
 }
 
