@@ -20,7 +20,9 @@ import { platformArgs, unusedBuildArgsWarning } from './args.js';
 import type { BuildCache } from './cache.js';
 import type { CacheMounts } from './cache-mounts.js';
 import { stepCacheKey } from './cache-key.js';
-import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, runCreatedBy, workdirPath } from './config-step.js';
+import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, nopPrefix, runCreatedBy, workdirPath } from './config-step.js';
+import { PROXY_ARGS } from './args.js';
+import { DEFAULT_PATH_ENV } from '../images/oci.js';
 import { contextPath, digestSources, loadDockerignore, resolveSourcePath, selectSources, walkContext, type ContextEntry, type ContextListing } from './context.js';
 import { extractChecked } from './context-tar.js';
 import { extractFromImage, isDirInImage, layerFromDir, makeDirs, removeDir, resolveChown, stageCopies, stagingDir, type CopyItem } from './files.js';
@@ -332,6 +334,12 @@ export class BuildExecutor {
   /** FROM: the base, and its ONBUILD triggers. */
   private async fromStep(o: Out, stage: Stage, signal: AbortSignal, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scoped: StageScope }> {
     let state = await this.base(o, stage);
+    if (!(state.config.config?.Env ?? []).some((e) => e.startsWith('PATH='))) {
+      // The classic builder gives every stage a PATH when its base has none (scratch among them)
+      const config = structuredClone(state.config);
+      config.config = { ...(config.config ?? {}), Env: [...(config.config?.Env ?? []), DEFAULT_PATH_ENV] };
+      state = { image: state.image, config };
+    }
     const scoped = makeScope(state.config.config?.Env ?? []);
     const triggers = state.config.config?.OnBuild ?? [];
     if (triggers.length > 0) {
@@ -358,7 +366,9 @@ export class BuildExecutor {
       case 'RUN': {
         // bind mounts' content and whether each secret was given count in the key (never a secret's value)
         const digest = await mountsDigest(instruction.mounts, this.mountSources(o));
-        return { state: await this.cachedStep(o, state, instruction, applied.args, digest, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, signal)), cmdSet };
+        // the predefined proxy args reach the command but not its history, unless the stage declares them (Docker's rule)
+        const shown = new Map([...applied.args].filter(([k]) => !PROXY_ARGS.includes(k) || scoped.declared.has(k)));
+        return { state: await this.cachedStep(o, state, instruction, applied.args, digest, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, shown, signal)), cmdSet };
       }
       case 'COPY':
       case 'ADD': {
@@ -427,7 +437,7 @@ export class BuildExecutor {
 
   // ------------------------------------------------------------------ RUN
 
-  private async runStep(o: Out, state: State, run: RunInstruction, args: ReadonlyMap<string, string>, signal: AbortSignal): Promise<State> {
+  private async runStep(o: Out, state: State, run: RunInstruction, args: ReadonlyMap<string, string>, shownArgs: ReadonlyMap<string, string>, signal: AbortSignal): Promise<State> {
     const fields = state.config.config ?? {};
     if (state.image === undefined || state.image.layers.length === 0) {
       throw new GantryError('DOCKERFILE_INVALID', `RUN ${stepText(run).slice(4)}: the stage has no files to run a command in (FROM scratch)`, { hint: 'COPY a program into the stage first, or start FROM an image with a shell' });
@@ -476,7 +486,7 @@ export class BuildExecutor {
         });
       }
       const layer = await engine.containerLayer(c.id, mounts.targets);
-      const image = await this.commit(state, fields, runCreatedBy(argv, args), layer);
+      const image = await this.commit(state, fields, runCreatedBy(argv, shownArgs), layer);
       return { image, config: image.config };
     } finally {
       signal.removeEventListener('abort', abort);
@@ -546,6 +556,8 @@ export class BuildExecutor {
     cleanup.push(staging);
     try {
       const items: CopyItem[] = [];
+      let sourceCount = 0;
+      let sourceIsDir = false;
       const from = inst.kind === 'COPY' ? inst.from : undefined;
       if (from !== undefined) {
         const stage = this.fromImageOf(from);
@@ -554,10 +566,14 @@ export class BuildExecutor {
           const got = await extractFromImage(this.layerDirs(src), s, this.deps.tmpDir, this.deps.limits, this.#emptyDir);
           cleanup.push(got.dir);
           items.push({ base: got.dir, path: got.name, isDir: got.isDir });
+          sourceCount++;
+          sourceIsDir = got.isDir;
         }
       } else {
         for (const s of inst.sources) {
           for (const item of this.contextItems(inst, s)) {
+            sourceCount++;
+            sourceIsDir = item.isDir;
             // ADD extracts a local tar archive (plain or gzip) into the destination, with the layer checks.
             if (inst.kind === 'ADD' && !item.isDir && await isArchive(join(item.base, item.path))) {
               const dir = await extractChecked(createReadStream(join(item.base, item.path)), this.deps.tmpDir, this.deps.limits, 'add-');
@@ -575,6 +591,7 @@ export class BuildExecutor {
           if (h.name.includes('/') || h.name === '.' || h.name === '..') throw new GantryError('DOCKERFILE_INVALID', `${inst.kind} <<${h.name}: the delimiter names the file, it cannot be a path`, { hint: 'use a plain word as the delimiter (<<EOF) and put the path in the destination' });
           await writeFile(join(dir, h.name), h.content, { mode: 0o644, flag: 'wx' });
           items.push({ base: dir, path: h.name, isDir: false });
+          sourceCount++;
         }
       }
       const owner = inst.chown !== undefined ? await resolveChown(inst.chown, lowers) : from === undefined ? { uid: 0, gid: 0 } : undefined;
@@ -583,11 +600,23 @@ export class BuildExecutor {
         if (!/^[0-7]{3,4}$/.test(inst.chmod)) throw new GantryError('DOCKERFILE_INVALID', `${inst.kind} --chmod=${inst.chmod}: not an octal mode`, { hint: 'write the mode in octal, e.g. --chmod=755' });
         mode = parseInt(inst.chmod, 8);
       }
-      await stageCopies(staging, items, { dest, destIsDir, owner, mode });
+      // With --chown the directories the copy makes get the owner too (Docker's MkdirAllAndChownNew), not those the image has
+      const newDirs: string[] = [];
+      if (inst.chown !== undefined) {
+        const dirOf = destIsDir ? dest : posix.dirname(dest);
+        for (let p = posix.normalize(dirOf); p !== '/' && p !== '.'; p = posix.dirname(p)) {
+          if (await isDirInImage(lowers, p)) break;
+          newDirs.push(p);
+        }
+      }
+      await stageCopies(staging, items, { dest, destIsDir, owner, mode, newDirs });
       const layer = await layerFromDir(this.images, staging, this.topChain(state));
-      const what = items.length === 1 ? (items[0]?.isDir === true ? 'dir' : 'file') : 'multi';
+      // the sources as named (an ADDed tar is a file), as the classic builder's `file:`/`dir:`/`multi:`
+      const what = sourceCount === 1 ? (sourceIsDir ? 'dir' : 'file') : 'multi';
       const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1] ?? createHash('sha256').update(digest).digest('hex');
-      const image = await this.commit(state, fields, `/bin/sh -c #(nop) ${inst.kind} ${what}:${hex} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
+      // Docker's own quirk: the chown flag is glued to the hash (`COPY --chown=1:1file:…`)
+      const chown = inst.chown === undefined ? '' : `--chown=${inst.chown}`;
+      const image = await this.commit(state, fields, `${nopPrefix(fields)}${inst.kind} ${chown}${what}:${hex} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
       return { image, config: image.config };
     } finally {
       for (const d of cleanup) await removeDir(d);
