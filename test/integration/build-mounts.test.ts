@@ -94,12 +94,14 @@ describe('gantry build: RUN --mount, secrets, --progress json, #! heredocs', { s
     const dir = context({
       'data/x.txt': 'one\n',
       Dockerfile: [
-        'FROM busybox AS tools', 'RUN echo tool-output > /tool.txt',
+        'FROM busybox AS tools', 'RUN echo tool-output > /tool.txt && mkdir /seed && echo seed-file > /seed/s',
         'FROM busybox',
         'RUN --mount=type=bind,source=data,target=/data cp /data/x.txt /copied',
         'RUN --mount=type=bind,target=/ctx sh -c \'touch /ctx/new 2>/dev/null && echo writable || echo readonly\' > /ro',
         'RUN --mount=type=bind,target=/ctx,rw sh -c \'touch /ctx/new && ls /ctx/new\' > /rw',
         'RUN --mount=type=bind,from=tools,source=/tool.txt,target=/t cat /t > /fromstage',
+        'RUN --mount=type=cache,target=/seeded,id=seeded,from=tools,source=/seed sh -c \'cat /seeded/s; echo added > /seeded/more\' > /seed.txt',
+        'RUN --mount=type=cache,target=/seeded,id=seeded,from=tools,source=/seed ls /seeded > /seed2.txt',
         '',
       ].join('\n'),
     });
@@ -109,6 +111,8 @@ describe('gantry build: RUN --mount, secrets, --progress json, #! heredocs', { s
     assert.equal(cat('bind:1', '/rw'), '/ctx/new');
     assert.equal(existsSync(join(dir, 'new')), false, 'a rw bind never writes to the context');
     assert.equal(cat('bind:1', '/fromstage'), 'tool-output');
+    assert.equal(cat('bind:1', '/seed.txt'), 'seed-file', 'a new cache mount is seeded from from=/source');
+    assert.equal(cat('bind:1', '/seed2.txt'), 'more\ns', 'and kept as the step left it');
     absent('bind:1', '/data');
     absent('bind:1', '/ctx');
     absent('bind:1', '/t');

@@ -92,11 +92,18 @@ export function parseSecrets(items: readonly string[], env: NodeJS.ProcessEnv, r
   return out;
 }
 
+/** What the daemon takes in X-Gantry-Build-Secrets (api/routes/build.ts MAX_SECRETS_HEADER). */
+const MAX_SECRETS_HEADER = 96 * 1024;
+
 /** The secrets as the X-Gantry-Build-Secrets header (base64 JSON of base64 values). */
 export function secretsHeader(secrets: ReadonlyMap<string, Buffer> | undefined): Record<string, string> {
   if (secrets === undefined || secrets.size === 0) return {};
   const body = Object.fromEntries([...secrets].map(([id, v]) => [id, v.toString('base64')]));
-  return { 'X-Gantry-Build-Secrets': Buffer.from(JSON.stringify(body)).toString('base64') };
+  const header = Buffer.from(JSON.stringify(body)).toString('base64');
+  if (header.length > MAX_SECRETS_HEADER) {
+    throw usageError(`the build's secrets (${[...secrets.keys()].join(', ')}) are ${header.length} bytes encoded, more than the ${MAX_SECRETS_HEADER} a build takes`, 'pass fewer or smaller secrets; put data in the build context');
+  }
+  return { 'X-Gantry-Build-Secrets': header };
 }
 
 function labelsOf(items: readonly string[]): Record<string, string> {

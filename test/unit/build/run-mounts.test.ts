@@ -167,5 +167,7 @@ describe('build secrets', () => {
     const bad = Buffer.from(JSON.stringify({ '../x': 'eA==' })).toString('base64');
     assert.throws(() => buildSecrets(bad), (e: unknown) => e instanceof GantryError && e.code === 'INVALID_ARGUMENT' && !e.message.includes('eA=='));
     assert.throws(() => buildSecrets('x'.repeat(200_000)), (e: unknown) => e instanceof GantryError && e.code === 'TOO_LARGE');
+    const big = new Map(Array.from({ length: 2 }, (_, i) => [`s${i}`, Buffer.alloc(60 * 1024, 1)] as const));
+    assert.throws(() => secretsHeader(big), /the build's secrets \(s0, s1\) are \d+ bytes encoded/);
   });
 });
