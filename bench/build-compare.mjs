@@ -33,6 +33,7 @@ const CASES = [
   { name: 'onbuild', parent: { tag: 'cmp-parent:1', files: { Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /t\nONBUILD COPY ctx.txt /ctx.txt\nCMD ["cat", "/t"]\n' } }, files: { Dockerfile: 'FROM cmp-parent:1\nRUN cat /t /ctx.txt\n', 'ctx.txt': 'from the child context\n' } },
   { name: 'shell', files: { Dockerfile: 'FROM busybox\nSHELL ["/bin/sh", "-ec"]\nRUN echo via-shell > /s\nCMD echo shell-form\nENTRYPOINT exec sh\nHEALTHCHECK CMD true\nSHELL ["/bin/sh", "-c"]\n' } },
   { name: 'dockerignore', files: { Dockerfile: 'FROM busybox\nCOPY . /ctx/\n', '.dockerignore': '*.log\n!keep.log\nsecret/\n**/*.tmp\n', 'a.log': 'x\n', 'keep.log': 'k\n', 'secret/s': 's\n', 'src/x.tmp': 't\n', 'src/main.c': 'int main;\n' } },
+  { name: 'whiteouts', files: { Dockerfile: 'FROM busybox\nRUN mkdir -p /srv/keep /srv/gone && touch /srv/keep/a /srv/gone/b /srv/c\nRUN rm -r /srv/gone /srv/c && rm -rf /srv/keep && mkdir /srv/keep && touch /srv/keep/new\nCOPY --from=busybox /bin/busybox /copied/busybox\n' } },
   { name: 'heredoc', dockerUnsupported: 'heredocs need BuildKit (dockerfile 1.4 frontend)', files: { Dockerfile: 'FROM busybox\nRUN <<EOF\necho heredoc > /h\nEOF\nRUN <<EOF\n#!/bin/sh\necho "script $0" > /script\nEOF\nCOPY <<EOF /greeting\nhello\nEOF\n' } },
 ];
 
