@@ -84,7 +84,8 @@ export class ApiServer {
 
   constructor(private readonly router: Router, private readonly log: (msg: string) => void, opts: { maxBodyBytes?: number } = {}) {
     this.maxBodyBytes = opts.maxBodyBytes ?? maxBodyBytesFromEnv();
-    this.server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => { void this.onRequest(req, res); });
+    // 128 KiB of headers (Node's default is 16): POST /build carries the build's secrets in one (X-Gantry-Build-Secrets).
+    this.server = createServer({ keepAliveTimeout: 30_000, maxHeaderSize: 128 * 1024 }, (req, res) => { void this.onRequest(req, res); });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));

@@ -68,6 +68,8 @@ export const ERROR_CODES = {
   GIT_REF_NOT_FOUND: 404,
   /** A webhook call whose signature or token does not match (or a source without a webhook). */
   WEBHOOK_DENIED: 403,
+  /** A `RUN --mount=type=secret,required=true` whose secret the build was not given. */
+  BUILD_SECRET_MISSING: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -158,12 +158,12 @@ export class EngineCore implements Engine {
     });
   }
 
-  containerLayer(ref: string): Promise<ContainerLayer | undefined> {
+  containerLayer(ref: string, mountTargets: readonly string[] = []): Promise<ContainerLayer | undefined> {
     const rec = this.store.get(ref);
     if (rec.state.status === 'running' || rec.state.status === 'paused') {
       throw new GantryError('CONTAINER_RUNNING', `container ${rec.name} is running`, { hint: 'wait for it to exit first' });
     }
-    return changesAsLayer(rec, { images: this.images, upperDir: this.containerLayers(rec).upper });
+    return changesAsLayer(rec, { images: this.images, upperDir: this.containerLayers(rec).upper }, mountTargets);
   }
 
   exportContainer(ref: string): Readable {

@@ -132,8 +132,11 @@ export interface Engine {
   containerChanges(ref: string): Promise<ContainerChange[]>;
   /** `docker commit`: the container's changes as a new image (frozen meanwhile unless `pause: false`). */
   commitContainer(ref: string, opts: CommitOptions): Promise<ImageRecord>;
-  /** The builder's RUN step: a stopped container's changes as a layer on its image's (undefined: it changed nothing). */
-  containerLayer(ref: string): Promise<ContainerLayer | undefined>;
+  /**
+   * The builder's RUN step: a stopped container's changes as a layer on its image's (undefined: it changed nothing);
+   * the empty stubs made for `mountTargets` (its RUN --mount targets) and their made parents are left out.
+   */
+  containerLayer(ref: string, mountTargets?: readonly string[]): Promise<ContainerLayer | undefined>;
   /** `docker export`: a tar stream of the container's merged root filesystem. */
   exportContainer(ref: string): Readable;
   /** `docker save`: the images `refs` name, as one docker-archive that is also an OCI layout. */

@@ -130,6 +130,8 @@ export interface BuildModel {
   /** Extra tags besides the service's image. */
   readonly tags: readonly string[];
   readonly network: string | undefined;
+  /** `build.secrets`: top-level secrets (`source`) given to the build as id `id` (the long form's target, else the source). */
+  readonly secrets: readonly { readonly source: string; readonly id: string }[];
 }
 
 export type WatchAction = 'sync' | 'rebuild' | 'restart' | 'sync+restart' | 'sync+exec';

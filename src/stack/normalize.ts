@@ -234,7 +234,7 @@ class Normalizer {
 
   build(n: PNode | undefined, path: PathSeg[]): BuildModel | undefined {
     if (n === undefined || (n.kind === 'scalar' && n.value === null)) return undefined;
-    if (n.kind === 'scalar') return { context: this.path(String(n.value), n.pos), dockerfile: undefined, dockerfile_inline: undefined, args: {}, target: undefined, labels: {}, tags: [], network: undefined };
+    if (n.kind === 'scalar') return { context: this.path(String(n.value), n.pos), dockerfile: undefined, dockerfile_inline: undefined, args: {}, target: undefined, labels: {}, tags: [], network: undefined, secrets: [] };
     if (n.kind !== 'map') return this.bad(n, path, '`build` must be a context path or a mapping', 'build: ./dir, or build: { context: ./dir, dockerfile: Dockerfile }');
     const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
     const ctx = g('context');
@@ -265,7 +265,21 @@ class Normalizer {
       labels: pairs(g('labels')),
       tags: this.strList(g('tags')),
       network: this.str(g('network')),
+      secrets: this.buildSecrets(g('secrets')),
     };
+  }
+
+  /** `build.secrets`: names, or `{source, target}` (target: the id the Dockerfile's RUN --mount=type=secret uses). */
+  buildSecrets(n: PNode | undefined): { source: string; id: string }[] {
+    if (n?.kind !== 'seq') return [];
+    return n.items.flatMap((item) => {
+      if (item.kind !== 'map') {
+        const s = this.str(item);
+        return s === undefined ? [] : [{ source: s, id: s }];
+      }
+      const source = this.str(getEntry(item, 'source')?.value);
+      return source === undefined ? [] : [{ source, id: this.str(getEntry(item, 'target')?.value) ?? source }];
+    });
   }
 
   environment(envFile: PNode | undefined, env: PNode | undefined, path: PathSeg[]): Record<string, string | null> {

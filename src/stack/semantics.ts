@@ -114,6 +114,15 @@ export function checkSemantics({ root, enabled }: SemanticInput, reporter: Repor
         }
       });
     }
+    const buildSecrets = getEntry(getEntry(svc, 'build')?.value, 'secrets')?.value;
+    if (buildSecrets?.kind === 'seq') {
+      buildSecrets.items.forEach((item, i) => {
+        const src = item.kind === 'map' ? text(getEntry(item, 'source')?.value) : text(item);
+        if (src !== undefined && !secrets.includes(src)) {
+          reporter.error('SPEC_UNDEFINED_SECRET', `service "${name}" builds with secret "${src}", which is not defined under top-level \`secrets\``, item.pos, [...base, 'build', 'secrets', i], listHint('secrets', secrets));
+        }
+      });
+    }
     for (const [kind, names, code] of [['secrets', secrets, 'SPEC_UNDEFINED_SECRET'], ['configs', configs, 'SPEC_UNDEFINED_CONFIG']] as const) {
       const list = getEntry(svc, kind)?.value;
       if (list?.kind !== 'seq') continue;

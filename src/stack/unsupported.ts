@@ -7,7 +7,6 @@ import type { Reporter } from './report.js';
 /** Dotted paths; `*` matches any (non-extension) key. */
 export const UNSUPPORTED_KEYS: readonly string[] = [
   'models',
-  'services.*.build.secrets',
   'services.*.build.ssh',
   'services.*.build.cache_from',
   'services.*.build.cache_to',

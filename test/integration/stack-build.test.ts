@@ -1,12 +1,13 @@
 // Stacks with `build:`: up builds a service whose image is missing (named <project>-<service>), stack build
 // rebuilds from the cache, a changed file in the context is seen by up --build and recreates only the service
-// built from it; the long form's dockerfile, args and target.
+// built from it; the long form's dockerfile, args and target; build.secrets from top-level file/environment secrets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestDaemon } from '../helpers/daemon.js';
+import { spawnSync } from 'node:child_process';
+import { GANTRY_BIN, TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
 
 describe('stack build', { skip: skipReason('root', 'busybox', 'overlayfs') }, () => {
@@ -65,5 +66,40 @@ describe('stack build', { skip: skipReason('root', 'busybox', 'overlayfs') }, ()
     assert.notEqual(appAfter, appId, 'app was recreated from its new image');
     assert.equal(containerId('worker'), workerId, 'worker was left alone');
     assert.match(d.ok(['logs', appAfter]), /v2/);
+  });
+
+  test('build.secrets: top-level file and environment secrets reach RUN --mount=type=secret (target renames the id), never the image', () => {
+    const proj = mkdtempSync(join(tmpdir(), 'gantry-stack-build-sec-'));
+    try {
+      mkdirSync(join(proj, 'app'));
+      writeFileSync(join(proj, 'token.txt'), 'stack-file-secret\n');
+      writeFileSync(join(proj, 'app', 'Dockerfile'), [
+        'FROM busybox',
+        'RUN --mount=type=secret,id=tok,required=true --mount=type=secret,id=api_id,env=API,required=true sh -c \'wc -c < /run/secrets/tok > /lens; echo ${#API} >> /lens\'',
+        'CMD ["cat", "/lens"]', '',
+      ].join('\n'));
+      writeFileSync(join(proj, 'compose.yaml'), [
+        'services:',
+        '  app:',
+        '    build:',
+        '      context: ./app',
+        '      secrets: [tok, { source: api, target: api_id }]',
+        'secrets:',
+        '  tok: { file: ./token.txt }',
+        '  api: { environment: STACK_API_TOKEN }',
+        '',
+      ].join('\n'));
+      const r = spawnSync(process.execPath, [GANTRY_BIN, 'stack', '--project-directory', proj, '-f', join(proj, 'compose.yaml'), '-p', 'sec', 'build'],
+        { env: { ...d.env, STACK_API_TOKEN: 'stack-env-secret-value' }, encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.equal(d.ok(['run', '--rm', 'sec-app']).trim(), '18\n22');
+      assert.ok(!d.ok(['history', '--no-trunc', 'sec-app']).includes('stack-'), 'no value in the history');
+      const missing = spawnSync(process.execPath, [GANTRY_BIN, 'stack', '--project-directory', proj, '-f', join(proj, 'compose.yaml'), '-p', 'sec', 'build', '--no-cache'],
+        { env: d.env, encoding: 'utf8', timeout: 120_000 });
+      assert.notEqual(missing.status, 0);
+      assert.match(missing.stderr, /build secret api takes the variable STACK_API_TOKEN, which is not set/);
+    } finally {
+      rmSync(proj, { recursive: true, force: true });
+    }
   });
 });

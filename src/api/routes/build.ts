@@ -1,11 +1,15 @@
 // POST /build (Docker's classic builder: query parameters t, dockerfile, buildargs, target, nocache, pull,
-// labels, q, networkmode; the body is the context as a tar, plain or gzip) and POST /build/prune. The context is
+// labels, q, networkmode; the body is the context as a tar, plain or gzip) and POST /build/prune. Gantry's own
+// additions: the `X-Gantry-Build-Secrets` header (the secrets of RUN --mount=type=secret; never in the query, a
+// log, the image or a cache key) and `progress=json` (one `{"step": …}` report per step besides the stream,
+// which Docker's clients would show as empty lines, so only on request). The context is
 // extracted with the layer checks into a temp dir of the daemon and removed afterwards; the build streams
 // Docker's JSON messages; a client that goes away aborts the build (its step container is removed).
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import type { BuildCache } from '../../engine/build/cache.js';
+import { CacheMounts } from '../../engine/build/cache-mounts.js';
 import { extractContext } from '../../engine/build/context-tar.js';
 import { DockerfileError, formatDockerfileDiagnostic } from '../../engine/build/diagnostics.js';
 import { BuildExecutor, type BuildMessage, type BuildNetwork } from '../../engine/build/executor.js';
@@ -55,6 +59,27 @@ function registryConfig(header: string | string[] | undefined): (ref: string) =>
   };
 }
 
+/** Cap on X-Gantry-Build-Secrets (the server takes 128 KiB of headers in all). */
+export const MAX_SECRETS_HEADER = 96 * 1024;
+export const SECRETS_HEADER = 'x-gantry-build-secrets';
+
+/** `X-Gantry-Build-Secrets`: base64 JSON `{"ID": "<base64 value>"}`. Values are never echoed in an error. */
+export function buildSecrets(header: string | string[] | undefined): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || raw.trim() === '') return out;
+  if (raw.length > MAX_SECRETS_HEADER) throw new GantryError('TOO_LARGE', `the build's secrets are larger than ${MAX_SECRETS_HEADER} bytes (encoded)`, { hint: 'pass fewer or smaller secrets; put large files in the context instead' });
+  const bad = (): GantryError => new GantryError('INVALID_ARGUMENT', 'the X-Gantry-Build-Secrets header is not base64 JSON of {"ID": "<base64 value>"}', { hint: 'gantry build --secret id=ID,src=FILE sends it' });
+  let parsed: unknown;
+  try { parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')); } catch { throw bad(); }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad();
+  for (const [id, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(id)) throw bad();
+    out.set(id, Buffer.from(value, 'base64'));
+  }
+  return out;
+}
+
 function networkOf(raw: string | null): BuildNetwork {
   if (raw === null || raw === '' || raw === 'none') return 'none';
   if (raw === 'host') return 'host';
@@ -64,6 +89,7 @@ function networkOf(raw: string | null): BuildNetwork {
 
 export function buildRoutes(r: Router, engine: Engine, host: { root: string }, registry: RegistryService | undefined, cache: BuildCache): void {
   const tmpDir = join(host.root, 'tmp');
+  const cacheMounts = new CacheMounts(cache.dir);
 
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
@@ -76,6 +102,8 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
     const network = networkOf(q.get('networkmode'));
     const quiet = boolParam(q, 'q');
     const credentials = registryConfig(ctx.req.headers['x-registry-config']);
+    const secrets = buildSecrets(ctx.req.headers[SECRETS_HEADER]);
+    const jsonProgress = q.get('progress') === 'json';
     const res = ctx.res as ServerResponse;
     const aborted = new AbortController();
     res.on('close', () => { if (!res.writableFinished) aborted.abort(new GantryError('INTERNAL', 'the client went away')); });
@@ -84,13 +112,15 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
       if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
       if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(m)}\n`);
     };
-    const emit = (m: BuildMessage): void => { if (!quiet || 'aux' in m) send(m); };
+    const emit = (m: BuildMessage): void => {
+      if ('step' in m) { if (jsonProgress) send(m); } else if (!quiet || 'aux' in m) send(m);
+    };
     try {
       const executor = new BuildExecutor({
         contextDir, dockerfile: q.get('dockerfile') || 'Dockerfile', tags, buildArgs, target: q.get('target') || undefined,
-        noCache: boolParam(q, 'nocache'), pull: boolParam(q, 'pull'), labels, network, signal: aborted.signal,
+        noCache: boolParam(q, 'nocache'), pull: boolParam(q, 'pull'), labels, network, signal: aborted.signal, secrets,
       }, {
-        engine, cache, tmpDir, limits: engine.images.layers.limits,
+        engine, cache, cacheMounts, tmpDir, limits: engine.images.layers.limits,
         pull: registry === undefined ? undefined : async (ref, out) => {
           await registry.pull({ reference: ref, credentials: credentials(ref) }, (p) => {
             if (p.status !== undefined && p.status !== 'Downloading' && p.status !== 'Extracting') out({ stream: `${p.id !== undefined ? `${p.id}: ` : ''}${p.status}\n` });
@@ -113,6 +143,8 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
 
   r.add('POST', '/build/prune', () => {
     // The entries only: the intermediate images they name stay (untagged; image prune removes them), so 0 bytes.
+    // Cache mounts not in use go too (docker builder prune removes them); their bytes are not counted.
+    cacheMounts.prune();
     return { CachesDeleted: cache.prune(), SpaceReclaimed: 0 };
   });
 }

@@ -9,7 +9,7 @@ import { ERROR_CODES, GantryError, usageError, type ErrorCode } from '../../comm
 import { contextPath, loadDockerignore, walkContext } from '../../engine/build/context.js';
 import { parseBuildArgs } from '../../engine/build/args.js';
 import { contextTar } from '../../engine/build/tar-writer.js';
-import type { BuildNetwork, BuildSettings } from '../../engine/build/executor.js';
+import type { BuildNetwork, BuildSettings, StepReport } from '../../engine/build/executor.js';
 import { MAX_DOCKERFILE_BYTES, parseDockerfile } from '../../engine/build/parse.js';
 import { authsForImages } from '../docker-config.js';
 import { BLOCK } from '../../engine/images/tar.js';
@@ -30,6 +30,7 @@ const BUILD_FLAGS: FlagSpec[] = [
   { name: 'iidfile', kind: 'string' },
   { name: 'progress', kind: 'string' },
   { name: 'network', kind: 'string' },
+  { name: 'secret', kind: 'list' },
 ];
 
 interface StreamMessage {
@@ -42,6 +43,67 @@ interface StreamMessage {
   hint?: string;
   /** A Dockerfile error rendered with its caret. */
   rendered?: string;
+  /** A step's report (progress=json). */
+  step?: StepReport;
+}
+
+/** Cap on one secret's bytes (BuildKit's is 500 KiB; these travel in one request header). */
+const MAX_SECRET_BYTES = 64 * 1024;
+
+/**
+ * `--secret id=ID[,src=FILE|,env=VAR][,type=file|env]` (buildx's form; `source` for `src`): the secrets by id,
+ * read now. Neither src nor env: the variable named ID if set, else the file ID. Never echoes a value.
+ */
+export function parseSecrets(items: readonly string[], env: NodeJS.ProcessEnv, read: (path: string) => Buffer = (p) => readFileSync(p)): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const item of items) {
+    const fields = new Map<string, string>();
+    for (const part of item.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw usageError(`--secret ${JSON.stringify(item)}: ${JSON.stringify(part)} is not KEY=VALUE`, 'write --secret id=ID,src=FILE or --secret id=ID,env=VAR');
+      const key = part.slice(0, eq).trim().toLowerCase();
+      if (!['id', 'src', 'source', 'env', 'type'].includes(key)) throw usageError(`--secret ${JSON.stringify(item)}: unknown key ${key}`, 'the keys are id, src (or source), env and type');
+      fields.set(key === 'source' ? 'src' : key, part.slice(eq + 1));
+    }
+    const id = fields.get('id');
+    if (id === undefined || !/^[A-Za-z0-9._-]{1,128}$/.test(id)) throw usageError(`--secret ${JSON.stringify(item)}: id=NAME is missing or not a plain name`, 'write --secret id=ID,src=FILE (ID: letters, digits, . _ -)');
+    const type = fields.get('type');
+    if (type !== undefined && type !== 'file' && type !== 'env') throw usageError(`--secret id=${id}: type=${type} is not file or env`, 'use type=file (with src=FILE) or type=env (with env=VAR)');
+    let src = fields.get('src');
+    let envName = fields.get('env');
+    if (type === 'env' && envName === undefined) { envName = src ?? id; src = undefined; }
+    if (src === undefined && envName === undefined) {
+      if (type !== 'file' && env[id] !== undefined) envName = id; else src = id;
+    }
+    let value: Buffer;
+    if (envName !== undefined) {
+      const v = env[envName];
+      if (v === undefined) throw usageError(`--secret id=${id}: the environment variable ${envName} is not set`, `set ${envName}, or give the secret as src=FILE`);
+      value = Buffer.from(v, 'utf8');
+    } else {
+      const path = src as string;
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile()) throw usageError(`--secret id=${id}: ${path} is not a file`, 'give src=FILE the path of a readable file');
+      if (st.size > MAX_SECRET_BYTES) throw usageError(`--secret id=${id}: ${path} is larger than ${MAX_SECRET_BYTES} bytes`, 'secrets are small (tokens, keys); put data in the build context');
+      value = read(path);
+    }
+    out.set(id, value);
+  }
+  return out;
+}
+
+/** What the daemon takes in X-Gantry-Build-Secrets (api/routes/build.ts MAX_SECRETS_HEADER). */
+const MAX_SECRETS_HEADER = 96 * 1024;
+
+/** The secrets as the X-Gantry-Build-Secrets header (base64 JSON of base64 values). */
+export function secretsHeader(secrets: ReadonlyMap<string, Buffer> | undefined): Record<string, string> {
+  if (secrets === undefined || secrets.size === 0) return {};
+  const body = Object.fromEntries([...secrets].map(([id, v]) => [id, v.toString('base64')]));
+  const header = Buffer.from(JSON.stringify(body)).toString('base64');
+  if (header.length > MAX_SECRETS_HEADER) {
+    throw usageError(`the build's secrets (${[...secrets.keys()].join(', ')}) are ${header.length} bytes encoded, more than the ${MAX_SECRETS_HEADER} a build takes`, 'pass fewer or smaller secrets; put data in the build context');
+  }
+  return { 'X-Gantry-Build-Secrets': header };
 }
 
 function labelsOf(items: readonly string[]): Record<string, string> {
@@ -97,12 +159,13 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   const [path] = p.positionals;
   if (path === undefined || p.positionals.length !== 1) throw usageError('build needs one context', 'gantry build [OPTIONS] PATH | -');
   const progress = str(p, 'progress') ?? 'auto';
-  if (!['auto', 'plain', 'tty'].includes(progress)) throw usageError(`--progress ${progress}: not supported`, 'use --progress auto or plain');
+  if (!['auto', 'plain', 'tty', 'json'].includes(progress)) throw usageError(`--progress ${progress}: not supported`, 'use --progress auto, plain or json');
   const network = str(p, 'network') ?? 'none';
   if (!['none', 'host', 'default', 'bridge'].includes(network)) throw usageError(`--network ${network}: not supported for builds`, 'use --network none (the default), default or host');
   const buildArgs = parseBuildArgs(list(p, 'build-arg'), process.env);
   const labels = labelsOf(list(p, 'label'));
   const quiet = bool(p, 'quiet');
+  const secrets = parseSecrets(list(p, 'secret'), process.env);
   const file = str(p, 'file');
   if (path === '-' && file === '-') throw usageError('the context and the Dockerfile cannot both come from stdin', 'give a context directory, or -f FILE');
 
@@ -139,7 +202,7 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   const client = await connectDaemon(g.host);
   const id = await postBuild(client, { body, dockerfile, dockerfileText }, {
     tags: list(p, 'tag'), buildArgs, target: str(p, 'target'), noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'), labels, quiet,
-    network: network === 'bridge' ? 'default' : network as BuildNetwork,
+    network: network === 'bridge' ? 'default' : network as BuildNetwork, secrets, jsonProgress: progress === 'json',
   });
   if (id === undefined) return 1;
   if (quiet) process.stdout.write(`${id}\n`);
@@ -188,6 +251,10 @@ export async function directoryContext(root: string, o: { file?: string | undefi
 
 export interface BuildOptions extends BuildSettings {
   readonly quiet: boolean;
+  /** By id, for RUN --mount=type=secret (sent in a header, never in the query). */
+  readonly secrets?: ReadonlyMap<string, Buffer> | undefined;
+  /** `--progress json`: one JSON object per step on stdout (and the image at the end), not the stream. */
+  readonly jsonProgress?: boolean | undefined;
 }
 
 /** POST /build with the context, printing the stream (unless quiet); the image id, or undefined after a printed Dockerfile error. */
@@ -196,9 +263,9 @@ export async function postBuild(client: DaemonClient, ctx: PreparedContext, o: B
     query: {
       t: [...o.tags], dockerfile: ctx.dockerfile, buildargs: JSON.stringify(Object.fromEntries(o.buildArgs)), target: o.target,
       nocache: o.noCache || undefined, pull: o.pull || undefined, labels: JSON.stringify(o.labels), q: o.quiet || undefined,
-      networkmode: o.network, rm: true,
+      networkmode: o.network, rm: true, progress: o.jsonProgress === true ? 'json' : undefined,
     },
-    bodyStream: ctx.body, headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(ctx.dockerfileText) },
+    bodyStream: ctx.body, headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(ctx.dockerfileText), ...secretsHeader(o.secrets) },
   });
   let id: string | undefined;
   for await (const m of jsonLines<StreamMessage>(res)) {
@@ -210,11 +277,14 @@ export async function postBuild(client: DaemonClient, ctx: PreparedContext, o: B
       const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'BUILD_STEP_FAILED') as ErrorCode;
       throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'the build failed', { hint: m.hint });
     }
-    if (m.aux?.ID !== undefined) id = m.aux.ID;
+    if (m.step !== undefined) { if (o.jsonProgress === true) process.stdout.write(`${JSON.stringify(m.step)}\n`); }
+    else if (m.aux?.ID !== undefined) id = m.aux.ID;
+    else if (o.jsonProgress === true) continue;
     else if (!o.quiet && m.stream !== undefined) process.stdout.write(m.stream);
     else if (!o.quiet && m.status !== undefined) process.stdout.write(`${m.status}\n`);
   }
   if (id === undefined) throw new GantryError('INTERNAL', 'the daemon ended the build without an image id', { hint: 'see the daemon log' });
+  if (o.jsonProgress === true) process.stdout.write(`${JSON.stringify({ image: id, tags: o.tags })}\n`);
   return id;
 }
 

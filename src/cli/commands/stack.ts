@@ -1,6 +1,7 @@
 // `gantry stack VERB` (and the `up`/`down` shortcuts). Stack options are accepted before or after the verb.
 // The CLI loads and validates the stack locally (diagnostics printed here, nothing sent when invalid); `up`
 // and `down` run in the daemon, which streams progress back; the other verbs act on the project's containers.
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { resolve as resolvePath } from 'node:path';
 import type { ContainerInfo } from 'dockerode';
@@ -670,6 +671,42 @@ async function buildForUp(client: DaemonClient, model: StackModel, named: readon
   return toBuild.length === 0 || buildServices(client, model, toBuild, { noCache: false, pull: false, quiet: false });
 }
 
+/** Cap on one build secret's file (the same as gantry build --secret's). */
+const MAX_BUILD_SECRET_BYTES = 64 * 1024;
+
+/**
+ * `build.secrets` of a service, by the id the build sees: the top-level secret's `file:` (opened without following
+ * a link, capped), `environment:` (the CLI's variable) or `content:`. Values are never echoed.
+ */
+export function buildSecretsOf(model: StackModel, service: string, env: Readonly<Record<string, string | undefined>>): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const { source, id } of model.services[service]?.build?.secrets ?? []) {
+    const obj = model.secrets[source];
+    if (obj === undefined) throw new GantryError('INVALID_ARGUMENT', `service ${service}: build secret ${source} is not defined under top-level secrets`, { hint: 'declare it: secrets: { NAME: { file: ./path } }' });
+    // environment first: the model may already hold its value as content ('' when unset), and a build must not get ''
+    if (obj.environment !== undefined) {
+      const v = env[obj.environment];
+      if (v === undefined) throw new GantryError('INVALID_ARGUMENT', `service ${service}: build secret ${source} takes the variable ${obj.environment}, which is not set`, { hint: `set ${obj.environment} in the environment of gantry` });
+      out.set(id, Buffer.from(v, 'utf8'));
+    } else if (obj.content !== undefined) out.set(id, Buffer.from(obj.content, 'utf8'));
+    else if (obj.file !== undefined) {
+      let fd: number;
+      try { fd = openSync(obj.file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK); } catch {
+        throw new GantryError('NOT_FOUND', `service ${service}: build secret ${source}: ${obj.file} cannot be opened (missing, or a symbolic link)`, { hint: 'point file: at a regular file' });
+      }
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) throw new GantryError('INVALID_ARGUMENT', `service ${service}: build secret ${source}: ${obj.file} is not a regular file`, { hint: 'point file: at a regular file' });
+        if (st.size > MAX_BUILD_SECRET_BYTES) throw new GantryError('TOO_LARGE', `service ${service}: build secret ${source}: ${obj.file} is larger than ${MAX_BUILD_SECRET_BYTES} bytes`, { hint: 'secrets are small (tokens, keys)' });
+        out.set(id, readFileSync(fd));
+      } finally {
+        closeSync(fd);
+      }
+    } else throw new GantryError('UNSUPPORTED', `service ${service}: build secret ${source} has no file, environment or content`, { hint: 'external secrets cannot be given to a build' });
+  }
+  return out;
+}
+
 /** Builds the services' images (`build:`), tagged with the service's image and `build.tags`; false after a printed Dockerfile error. */
 async function buildServices(client: DaemonClient, model: StackModel, services: readonly string[], o: { noCache: boolean; pull: boolean; quiet: boolean }): Promise<boolean> {
   const { directoryContext, postBuild } = await import('./build.js');
@@ -682,6 +719,7 @@ async function buildServices(client: DaemonClient, model: StackModel, services: 
     const id = await postBuild(client, ctx, {
       tags: [svc.image!, ...b.tags], buildArgs: new Map(Object.entries(b.args)), target: b.target, noCache: o.noCache, pull: o.pull,
       labels: b.labels, quiet: o.quiet, network: b.network === undefined || b.network === 'none' ? 'none' : b.network === 'host' ? 'host' : 'default',
+      secrets: buildSecretsOf(model, name, process.env),
     });
     if (id === undefined) return false;
   }

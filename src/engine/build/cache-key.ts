@@ -40,7 +40,9 @@ function essence(inst: Instruction): unknown {
 
 export function stepCacheKey(input: StepKeyInput): string {
   const material = canonical({
-    v: 1,
+    // 2: step results changed (history as Docker 20.10 writes it, layers without copied-up mountpoint dirs, a
+    // default PATH): entries of 1 would hand back the old results
+    v: 2,
     parent: input.parent,
     instruction: essence(input.instruction),
     args: [...input.args].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),

@@ -60,10 +60,11 @@ export class BuildCache {
     return out;
   }
 
-  /** `builder prune`: removes every entry; returns their keys. */
+  /** `builder prune`: removes every entry; returns their keys. (`mounts/` is the cache mounts', CacheMounts.prune.) */
   prune(): string[] {
     const removed: string[] = [];
     for (const name of readdirSync(this.dir)) {
+      if (name === 'mounts') continue;
       rmSync(join(this.dir, name), { force: true });
       const m = /^([0-9a-f]{64})\.json$/.exec(name);
       if (m !== null) removed.push(`sha256:${m[1]}`);

@@ -55,10 +55,12 @@ export function applyMetadata(inst: Instruction, base: ImageConfigFields, cmdSet
       c.Entrypoint = commandArgv(inst.command, c);
       if (!cmdSet) delete c.Cmd;
       break;
-    case 'EXPOSE':
-      c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-      for (const p of ports(inst.ports)) c.ExposedPorts[p] = {};
+    case 'EXPOSE': {
+      // keys sorted, as Go writes a map
+      const all = new Set([...Object.keys(c.ExposedPorts ?? {}), ...ports(inst.ports)]);
+      c.ExposedPorts = Object.fromEntries([...all].sort().map((p) => [p, {}]));
       break;
+    }
     case 'VOLUME':
       c.Volumes = { ...(c.Volumes ?? {}) };
       for (const p of inst.paths) if (p !== '') c.Volumes[p] = {};
@@ -99,26 +101,69 @@ export function applyMetadata(inst: Instruction, base: ImageConfigFields, cmdSet
   return c;
 }
 
-const NOP = '/bin/sh -c #(nop) ';
+/** The classic builder's `#(nop)` prefix: the SHELL in effect (after the step), then `#(nop) `. */
+export function nopPrefix(config: ImageConfigFields): string {
+  return `${(config.Shell ?? DEFAULT_SHELL).join(' ')} #(nop) `;
+}
+
+/** Go's `%q` of a string list (`["a" "b"]`). */
+const quotedList = (a: readonly string[]): string => `[${a.map((s) => JSON.stringify(s)).join(' ')}]`;
+
+/** Go's time.Duration String() of nanoseconds: `0s`, `500ms`, `1.5s`, `1m30s`, `1h0m0s`. */
+export function goDuration(ns: number): string {
+  if (ns === 0) return '0s';
+  const sign = ns < 0 ? '-' : '';
+  let n = Math.abs(Math.round(ns));
+  const frac = (value: number, digits: number): string => {
+    const whole = Math.floor(value / 10 ** digits);
+    const rest = (value % 10 ** digits).toString().padStart(digits, '0').replace(/0+$/, '');
+    return rest === '' ? String(whole) : `${whole}.${rest}`;
+  };
+  if (n < 1_000) return `${sign}${n}ns`;
+  if (n < 1_000_000) return `${sign}${frac(n, 3)}µs`;
+  if (n < 1_000_000_000) return `${sign}${frac(n, 6)}ms`;
+  const h = Math.floor(n / 3_600_000_000_000);
+  n -= h * 3_600_000_000_000;
+  const m = Math.floor(n / 60_000_000_000);
+  n -= m * 60_000_000_000;
+  const sec = `${frac(n, 9)}s`;
+  return `${sign}${h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m` : ''}${sec}`;
+}
+
+/** Go's `%q` of an int: a quoted rune literal (`'\x03'`, `'\n'`, `'0'`). */
+export function goQuoteRune(n: number): string {
+  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: "\\'", 92: '\\\\' };
+  if (named[n] !== undefined) return `'${named[n]}'`;
+  if (n >= 0x20 && n < 0x7f) return `'${String.fromCharCode(n)}'`;
+  if (n >= 0 && n < 0x80) return `'\\x${n.toString(16).padStart(2, '0')}'`;
+  return `'\\u${n.toString(16).padStart(4, '0')}'`;
+}
 
 /** The history `created_by` of a metadata step (after substitution), as the classic builder writes it. */
 export function metadataCreatedBy(inst: Instruction, config: ImageConfigFields): string {
-  const arr = (a: readonly string[]): string => `[${a.map((s) => JSON.stringify(s)).join(' ')}]`;
+  const NOP = nopPrefix(config);
+  const arr = quotedList;
+  /** Go's `%v` of a string list (`[a b]`), which the classic builder uses for VOLUME and SHELL. */
+  const plain = (a: readonly string[]): string => `[${a.join(' ')}]`;
   switch (inst.kind) {
     case 'CMD': return `${NOP} CMD ${arr(config.Cmd ?? [])}`;
     case 'ENTRYPOINT': return `${NOP} ENTRYPOINT ${arr(config.Entrypoint ?? [])}`;
     case 'ENV': return `${NOP} ENV ${inst.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`;
     case 'LABEL': return `${NOP} LABEL ${inst.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`;
     case 'ARG': return `${NOP} ARG ${inst.args.map((a) => (a.defaultValue === undefined ? a.name : `${a.name}=${a.defaultValue}`)).join(' ')}`;
-    case 'EXPOSE': return `${NOP} EXPOSE ${ports(inst.ports).join(' ')}`;
-    case 'VOLUME': return `${NOP} VOLUME ${arr(inst.paths)}`;
+    case 'EXPOSE': return `${NOP} EXPOSE ${[...inst.ports].sort().join(' ')}`;
+    case 'VOLUME': return `${NOP} VOLUME ${plain(inst.paths)}`;
     case 'USER': return `${NOP} USER ${inst.user}`;
     case 'WORKDIR': return `${NOP}WORKDIR ${config.WorkingDir ?? inst.path}`;
     case 'STOPSIGNAL': return `${NOP} STOPSIGNAL ${inst.signal}`;
-    case 'SHELL': return `${NOP} SHELL ${arr(inst.shell)}`;
+    case 'SHELL': return `${NOP} SHELL ${plain(inst.shell)}`;
     case 'ONBUILD': return `${NOP} ONBUILD ${inst.triggerText}`;
     case 'MAINTAINER': return `${NOP} MAINTAINER ${inst.maintainer}`;
-    case 'HEALTHCHECK': return `${NOP} HEALTHCHECK ${inst.mode === 'none' ? 'NONE' : `&{${arr(config.Healthcheck?.Test ?? [])}}`}`;
+    case 'HEALTHCHECK': {
+      // `%q` of Docker 20.10's HealthConfig {Test, Interval, Timeout, StartPeriod, Retries}
+      const h = config.Healthcheck ?? { Test: ['NONE'] };
+      return `${NOP} HEALTHCHECK &{${arr(h.Test ?? [])} "${goDuration(h.Interval ?? 0)}" "${goDuration(h.Timeout ?? 0)}" "${goDuration(h.StartPeriod ?? 0)}" ${goQuoteRune(h.Retries ?? 0)}}`;
+    }
     default: return `${NOP} ${inst.kind}`;
   }
 }

@@ -4,7 +4,7 @@
 // temp dir of the daemon, by GNU tar, which never follows the archive's links. Files belong to root (as
 // Docker's classic builder copies them unless --chown says otherwise).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,13 +38,16 @@ class Sniff extends Transform {
 
 /** Extracts the context tar into a new dir under `tmpRoot`; the caller removes it (also on failure here: removed). */
 export function extractContext(body: Readable, tmpRoot: string, limits: LayerLimits): Promise<string> {
-  return extractChecked(body, tmpRoot, limits, 'build-context-');
+  // The context's root is a 0755 dir unless the tar says otherwise (docker's tars have no `./`): `COPY . /dst`
+  // gives /dst that mode, as Docker does. tmpRoot itself is 0700.
+  return extractChecked(body, tmpRoot, limits, 'build-context-', 0o755);
 }
 
 /** Extracts an untrusted tar (plain or gzip) with the layer checks into a new dir `tmpRoot/PREFIX…`. */
-export async function extractChecked(body: Readable, tmpRoot: string, limits: LayerLimits, prefix: string): Promise<string> {
+export async function extractChecked(body: Readable, tmpRoot: string, limits: LayerLimits, prefix: string, rootMode?: number): Promise<string> {
   const dir = await mkdtemp(join(tmpRoot, prefix));
   try {
+    if (rootMode !== undefined) await chmod(dir, rootMode);
     const tar = spawn('tar', ['--extract', '--file=-', '--directory', dir, '--numeric-owner', '--no-same-owner', '--same-permissions', '--warning=no-timestamp'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     tar.stderr.setEncoding('utf8');

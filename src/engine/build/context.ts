@@ -130,7 +130,8 @@ export function contextPath(source: string): string {
       detail: { source },
     });
   }
-  return normalized === '.' ? '' : normalized.replace(/\/+$/, '');
+  const path = normalized.replace(/\/+$/, '');
+  return path === '.' || path === '' ? '' : path;
 }
 
 const GLOB_CHARS = /[*?[\\]/;

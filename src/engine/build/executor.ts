@@ -18,14 +18,18 @@ import { hostPlatform as ociPlatform, type ImageConfigFields, type OciDescriptor
 import type { ImageRecord } from '../images/store.js';
 import { platformArgs, unusedBuildArgsWarning } from './args.js';
 import type { BuildCache } from './cache.js';
+import type { CacheMounts } from './cache-mounts.js';
 import { stepCacheKey } from './cache-key.js';
-import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, runCreatedBy, workdirPath } from './config-step.js';
+import { applyMetadata, DEFAULT_SHELL, metadataCreatedBy, nopPrefix, runCreatedBy, workdirPath } from './config-step.js';
+import { PROXY_ARGS } from './args.js';
+import { DEFAULT_PATH_ENV } from '../images/oci.js';
 import { contextPath, digestSources, loadDockerignore, resolveSourcePath, selectSources, walkContext, type ContextEntry, type ContextListing } from './context.js';
 import { extractChecked } from './context-tar.js';
 import { extractFromImage, isDirInImage, layerFromDir, makeDirs, removeDir, resolveChown, stageCopies, stagingDir, type CopyItem } from './files.js';
 import type { AddInstruction, CopyInstruction, Instruction, RunInstruction } from './model.js';
 import { MAX_DOCKERFILE_BYTES, parseDockerfile } from './parse.js';
 import { runProgram } from './run-program.js';
+import { mountsDigest, prepareRunMounts, SCRIPT_DIR, type MountFrom, type MountSources } from './run-mounts.js';
 import { StageScope } from './scope.js';
 import { planStages, type Stage } from './stages.js';
 
@@ -49,13 +53,32 @@ export interface BuildRequest extends BuildSettings {
   readonly dockerfile: string;
   /** Aborted when the client goes away: the running step's container is killed and removed. */
   readonly signal: AbortSignal;
+  /** The build's secrets by id (`RUN --mount=type=secret`): never shown, stored, or part of a cache key. */
+  readonly secrets?: ReadonlyMap<string, Buffer> | undefined;
 }
 
-export type BuildMessage = { stream: string } | { aux: { ID: string } };
+/** One step as `--progress json` shows it, sent when the step is done (or failed). */
+export interface StepReport {
+  readonly step: number;
+  readonly total: number;
+  /** The instruction's first line, as written. */
+  readonly instruction: string;
+  /** True when nothing ran: taken from the build cache (FROM: the base was here, its triggers all cached). */
+  readonly cached: boolean;
+  readonly durationMs: number;
+  /** What the step's command printed (RUN), line by line (capped). */
+  readonly output: readonly string[];
+  /** The step's error message when it failed. */
+  readonly error?: string;
+}
+
+export type BuildMessage = { stream: string } | { aux: { ID: string } } | { step: StepReport };
 
 export interface BuildDeps {
   readonly engine: Engine;
   readonly cache: BuildCache;
+  /** `RUN --mount=type=cache` dirs (one per daemon: its locks are in memory). */
+  readonly cacheMounts: CacheMounts;
   /** A dir of the daemon's for staging (under its root). */
   readonly tmpDir: string;
   readonly limits: LayerLimits;
@@ -75,10 +98,26 @@ interface Out {
   emit(m: BuildMessage): void;
   say(text: string): void;
   step: number;
+  /** Whether the current step ran something (not a cache hit, not a base image already here). */
+  ran: boolean;
+  /** The current step's output lines. */
+  output: string[];
 }
 
 function outOf(emit: (m: BuildMessage) => void, step: number): Out {
-  return { emit, say: (text) => emit({ stream: text.endsWith('\n') ? text : `${text}\n` }), step };
+  return { emit, say: (text) => emit({ stream: text.endsWith('\n') ? text : `${text}\n` }), step, ran: false, output: [] };
+}
+
+/** Output lines a step report keeps (the stream has them all). */
+const MAX_REPORT_LINES = 2000;
+
+function addOutput(o: Out, text: string): void {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const line of lines) {
+    if (o.output.length < MAX_REPORT_LINES) o.output.push(line);
+    else if (o.output.length === MAX_REPORT_LINES) { o.output.push('… (more output in the build stream)'); break; }
+  }
 }
 
 /**
@@ -214,7 +253,9 @@ export class BuildExecutor {
         const pairs = Object.entries(req.labels).map(([key, value]) => ({ key, value }));
         const inst: Instruction = { kind: 'LABEL', pairs, range: { line: 0, col: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${p.key}=${JSON.stringify(p.value)}`).join(' ')}` };
         top.say(`Step ${this.#total}/${this.#total} : ${inst.original}`);
-        final = await this.metadataStep(top, final, inst, new Map(), false);
+        top.step = this.#total;
+        const base = final;
+        final = await this.reported(top, inst, () => this.metadataStep(top, base, inst, new Map(), false));
       }
       const warning = unusedBuildArgsWarning(req.buildArgs, declared);
       if (warning !== undefined) top.say(warning);
@@ -252,14 +293,53 @@ export class BuildExecutor {
       if (found !== undefined) return found;
       throw new GantryError('IMAGE_NOT_FOUND', `FROM ${ref}: no such image, and this daemon cannot pull`, { hint: `import or load it first (gantry images lists what is here)` });
     }
+    o.ran = true;
     await this.deps.pull(ref, o.emit);
     return this.images.get(ref);
   }
 
   /** Runs one stage; `makeScope` gets the base image's Env (what ENV and ARG substitution see first). */
+  /** Runs `body` as one reported step (`--progress json`): its time, whether it ran, its output, its error. */
+  private async reported<T>(o: Out, inst: Instruction | string, body: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    o.ran = false;
+    o.output = [];
+    const report = (error?: string): void => {
+      o.emit({ step: { step: o.step, total: this.#total, instruction: typeof inst === 'string' ? inst : stepText(inst), cached: !o.ran && error === undefined,
+        durationMs: Math.round(performance.now() - t0), output: o.output, ...(error === undefined ? {} : { error }) } });
+    };
+    try {
+      const result = await body();
+      report();
+      return result;
+    } catch (e) {
+      report(e instanceof Error ? e.message : String(e));
+      throw e;
+    }
+  }
+
   private async runStage(o: Out, stage: Stage, signal: AbortSignal, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scope: StageScope }> {
     o.say(`Step ${++o.step}/${this.#total} : ${stepText(stage.from)}`);
+    const { state: first, scoped } = await this.reported(o, stage.from, () => this.fromStep(o, stage, signal, makeScope));
+    let state = first;
+    let cmdSet = false;
+    for (const inst of stage.instructions) {
+      signal.throwIfAborted();
+      o.say(`Step ${++o.step}/${this.#total} : ${stepText(inst)}`);
+      ({ state, cmdSet } = await this.reported(o, inst, () => this.step(o, state, inst, scoped, cmdSet, signal)));
+    }
+    return { state, scope: scoped };
+  }
+
+  /** FROM: the base, and its ONBUILD triggers. */
+  private async fromStep(o: Out, stage: Stage, signal: AbortSignal, makeScope: (baseEnv: readonly string[]) => StageScope): Promise<{ state: State; scoped: StageScope }> {
     let state = await this.base(o, stage);
+    if (!(state.config.config?.Env ?? []).some((e) => e.startsWith('PATH='))) {
+      // The classic builder gives every stage a PATH when its base has none (scratch among them)
+      const config = structuredClone(state.config);
+      config.config = { ...(config.config ?? {}), Env: [...(config.config?.Env ?? []), DEFAULT_PATH_ENV] };
+      state = { image: state.image, config };
+    }
     const scoped = makeScope(state.config.config?.Env ?? []);
     const triggers = state.config.config?.OnBuild ?? [];
     if (triggers.length > 0) {
@@ -276,21 +356,20 @@ export class BuildExecutor {
       }
     }
     if (state.image !== undefined) o.say(` ---> ${short(state.image.id)}`);
-    let cmdSet = false;
-    for (const inst of stage.instructions) {
-      signal.throwIfAborted();
-      o.say(`Step ${++o.step}/${this.#total} : ${stepText(inst)}`);
-      ({ state, cmdSet } = await this.step(o, state, inst, scoped, cmdSet, signal));
-    }
-    return { state, scope: scoped };
+    return { state, scoped };
   }
 
   private async step(o: Out, state: State, inst: Instruction, scoped: StageScope, cmdSet: boolean, signal: AbortSignal): Promise<{ state: State; cmdSet: boolean }> {
     const applied = scoped.apply(inst);
     const instruction = applied.instruction;
     switch (instruction.kind) {
-      case 'RUN':
-        return { state: await this.cachedStep(o, state, instruction, applied.args, undefined, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, signal)), cmdSet };
+      case 'RUN': {
+        // bind mounts' content and whether each secret was given count in the key (never a secret's value)
+        const digest = await mountsDigest(instruction.mounts, this.mountSources(o));
+        // the predefined proxy args reach the command but not its history, unless the stage declares them (Docker's rule)
+        const shown = new Map([...applied.args].filter(([k]) => !PROXY_ARGS.includes(k) || scoped.declared.has(k)));
+        return { state: await this.cachedStep(o, state, instruction, applied.args, digest, { network: this.req.network }, () => this.runStep(o, state, instruction, applied.args, shown, signal)), cmdSet };
+      }
       case 'COPY':
       case 'ADD': {
         const digest = await this.sourcesDigest(o, instruction);
@@ -318,6 +397,7 @@ export class BuildExecutor {
       }
     }
     this.#executed++;
+    o.ran = true;
     const next = await run();
     const image = next.image ?? await this.commit(next, next.config.config ?? {}, undefined, undefined);
     this.deps.cache.put(key, image.id);
@@ -357,19 +437,18 @@ export class BuildExecutor {
 
   // ------------------------------------------------------------------ RUN
 
-  private async runStep(o: Out, state: State, run: RunInstruction, args: ReadonlyMap<string, string>, signal: AbortSignal): Promise<State> {
+  private async runStep(o: Out, state: State, run: RunInstruction, args: ReadonlyMap<string, string>, shownArgs: ReadonlyMap<string, string>, signal: AbortSignal): Promise<State> {
     const fields = state.config.config ?? {};
     if (state.image === undefined || state.image.layers.length === 0) {
       throw new GantryError('DOCKERFILE_INVALID', `RUN ${stepText(run).slice(4)}: the stage has no files to run a command in (FROM scratch)`, { hint: 'COPY a program into the stage first, or start FROM an image with a shell' });
     }
-    if (run.mounts.length > 0 || run.security === 'insecure') {
-      throw new GantryError('UNSUPPORTED', `${stepText(run)}: ${run.mounts.length > 0 ? `RUN --mount=type=${run.mounts[0]?.type}` : 'RUN --security=insecure'} is not supported by this builder yet`, {
-        hint: 'COPY what the step needs into the stage instead of mounting it',
-      });
+    if (run.security === 'insecure') {
+      throw new GantryError('UNSUPPORTED', `${stepText(run)}: RUN --security=insecure is not supported by this builder`, { hint: 'a build step runs with the isolation of any container; do the privileged part outside the build' });
     }
     const program = runProgram(run);
     const shell = fields.Shell ?? DEFAULT_SHELL;
-    const argv = program.kind === 'exec' ? [...program.args] : [...shell, program.kind === 'shell' ? program.script : program.content];
+    // a `#!` heredoc runs as a file of its own (BuildKit's rule), not through the shell
+    const argv = program.kind === 'exec' ? [...program.args] : program.kind === 'file' ? [`${SCRIPT_DIR}/${program.name}`] : [...shell, program.script];
     const envKeys = new Set((fields.Env ?? []).map((e) => e.split('=', 1)[0]));
     const spec = defaultSpec(state.image.id);
     spec.entrypoint = [];
@@ -382,14 +461,23 @@ export class BuildExecutor {
     const network = run.network ?? this.req.network;
     spec.host.networkMode = network === 'default' ? 'bridge' : network;
     const { engine } = this.deps;
-    const c = await engine.createContainer(spec);
+    const mounts = await prepareRunMounts(run.mounts, fields.WorkingDir, this.mountSources(o), signal, program.kind === 'file' ? program : undefined);
+    spec.host.mounts = mounts.mounts;
+    spec.env.push(...mounts.env);
+    let c;
+    try {
+      c = await engine.createContainer(spec);
+    } catch (e) {
+      await mounts.release();
+      throw e;
+    }
     o.say(` ---> Running in ${short(c.id)}`);
     const abort = (): void => { void engine.killContainer(c.id).catch(() => undefined); };
     signal.addEventListener('abort', abort, { once: true });
     try {
       await engine.startContainer(c.id);
       const output = new AbortController();
-      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) o.emit({ stream: entry.text });
+      for await (const entry of engine.logs(c.id, { stdout: true, stderr: true, follow: true }, output.signal)) { o.emit({ stream: entry.text }); addOutput(o, entry.text); }
       const code = await engine.waitContainer(c.id);
       signal.throwIfAborted();
       if (code !== 0) {
@@ -397,14 +485,28 @@ export class BuildExecutor {
           hint: `step ${o.step} (${stepText(run)}) failed; its output is above`, detail: { step: o.step, exitCode: code },
         });
       }
-      const layer = await engine.containerLayer(c.id);
-      const image = await this.commit(state, fields, runCreatedBy(argv, args), layer);
+      const layer = await engine.containerLayer(c.id, mounts.targets);
+      const image = await this.commit(state, fields, runCreatedBy(argv, shownArgs), layer);
       return { image, config: image.config };
     } finally {
       signal.removeEventListener('abort', abort);
       await engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => undefined);
+      await mounts.release();
       o.say(`Removing intermediate container ${short(c.id)}`);
     }
+  }
+
+  /** What RUN --mount reads: the context, the daemon's cache dirs, the secrets, stages and images. */
+  private mountSources(o: Out): MountSources {
+    return {
+      listing: this.#listing, tmpDir: this.deps.tmpDir, limits: this.deps.limits, emptyDir: this.#emptyDir,
+      cacheMounts: this.deps.cacheMounts, secrets: this.req.secrets ?? new Map(),
+      from: async (ref: string): Promise<MountFrom> => {
+        const stage = this.fromImageOf(ref);
+        const image = stage?.image ?? (stage === undefined ? await this.image(o, ref, false) : undefined);
+        return { layers: image === undefined ? [] : this.images.layerDirs(image), id: image?.id ?? 'scratch' };
+      },
+    };
   }
 
   // ------------------------------------------------------------------ COPY / ADD / WORKDIR
@@ -454,6 +556,8 @@ export class BuildExecutor {
     cleanup.push(staging);
     try {
       const items: CopyItem[] = [];
+      let sourceCount = 0;
+      let sourceIsDir = false;
       const from = inst.kind === 'COPY' ? inst.from : undefined;
       if (from !== undefined) {
         const stage = this.fromImageOf(from);
@@ -462,10 +566,14 @@ export class BuildExecutor {
           const got = await extractFromImage(this.layerDirs(src), s, this.deps.tmpDir, this.deps.limits, this.#emptyDir);
           cleanup.push(got.dir);
           items.push({ base: got.dir, path: got.name, isDir: got.isDir });
+          sourceCount++;
+          sourceIsDir = got.isDir;
         }
       } else {
         for (const s of inst.sources) {
           for (const item of this.contextItems(inst, s)) {
+            sourceCount++;
+            sourceIsDir = item.isDir;
             // ADD extracts a local tar archive (plain or gzip) into the destination, with the layer checks.
             if (inst.kind === 'ADD' && !item.isDir && await isArchive(join(item.base, item.path))) {
               const dir = await extractChecked(createReadStream(join(item.base, item.path)), this.deps.tmpDir, this.deps.limits, 'add-');
@@ -483,6 +591,7 @@ export class BuildExecutor {
           if (h.name.includes('/') || h.name === '.' || h.name === '..') throw new GantryError('DOCKERFILE_INVALID', `${inst.kind} <<${h.name}: the delimiter names the file, it cannot be a path`, { hint: 'use a plain word as the delimiter (<<EOF) and put the path in the destination' });
           await writeFile(join(dir, h.name), h.content, { mode: 0o644, flag: 'wx' });
           items.push({ base: dir, path: h.name, isDir: false });
+          sourceCount++;
         }
       }
       const owner = inst.chown !== undefined ? await resolveChown(inst.chown, lowers) : from === undefined ? { uid: 0, gid: 0 } : undefined;
@@ -491,11 +600,23 @@ export class BuildExecutor {
         if (!/^[0-7]{3,4}$/.test(inst.chmod)) throw new GantryError('DOCKERFILE_INVALID', `${inst.kind} --chmod=${inst.chmod}: not an octal mode`, { hint: 'write the mode in octal, e.g. --chmod=755' });
         mode = parseInt(inst.chmod, 8);
       }
-      await stageCopies(staging, items, { dest, destIsDir, owner, mode });
+      // With --chown the directories the copy makes get the owner too (Docker's MkdirAllAndChownNew), not those the image has
+      const newDirs: string[] = [];
+      if (inst.chown !== undefined) {
+        const dirOf = destIsDir ? dest : posix.dirname(dest);
+        for (let p = posix.normalize(dirOf); p !== '/' && p !== '.'; p = posix.dirname(p)) {
+          if (await isDirInImage(lowers, p)) break;
+          newDirs.push(p);
+        }
+      }
+      await stageCopies(staging, items, { dest, destIsDir, owner, mode, newDirs });
       const layer = await layerFromDir(this.images, staging, this.topChain(state));
-      const what = items.length === 1 ? (items[0]?.isDir === true ? 'dir' : 'file') : 'multi';
+      // the sources as named (an ADDed tar is a file), as the classic builder's `file:`/`dir:`/`multi:`
+      const what = sourceCount === 1 ? (sourceIsDir ? 'dir' : 'file') : 'multi';
       const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1] ?? createHash('sha256').update(digest).digest('hex');
-      const image = await this.commit(state, fields, `/bin/sh -c #(nop) ${inst.kind} ${what}:${hex} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
+      // Docker's own quirk: the chown flag is glued to the hash (`COPY --chown=1:1file:…`)
+      const chown = inst.chown === undefined ? '' : `--chown=${inst.chown}`;
+      const image = await this.commit(state, fields, `${nopPrefix(fields)}${inst.kind} ${chown}${what}:${hex} in ${inst.dest} `, { descriptor: layer.descriptor, diffId: layer.layer.diffId });
       return { image, config: image.config };
     } finally {
       for (const d of cleanup) await removeDir(d);

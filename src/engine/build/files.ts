@@ -4,6 +4,7 @@
 // layer blob and extracted into the store like any layer (same checks). COPY --from reads the other image
 // through a read-only overlay (snapshot/upper-tar.ts mergedTar) and is extracted with the layer checks.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { createGzip } from 'node:zlib';
@@ -30,6 +31,11 @@ function tool(cmd: string, args: readonly string[]): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new GantryError('SYSCALL_FAILED', `${cmd} failed: ${stderr.trim().split('\n')[0] ?? `exit ${code}`}`))));
   });
+}
+
+/** `cp -a` of a host tree (links copied as links) to `dest`: a writable copy of a bind mount's source. */
+export function copyTree(source: string, dest: string): Promise<void> {
+  return tool('cp', ['-a', '--no-dereference', '--', source, dest]);
 }
 
 /** The staging dir's tree as a gzip layer on top of `parent` (a chain id). */
@@ -94,6 +100,8 @@ export interface CopyOptions {
   readonly destIsDir: boolean;
   readonly owner: { uid: number; gid: number } | undefined;
   readonly mode: number | undefined;
+  /** Image paths of the directories the copy makes (not in the image): they get `owner` too. */
+  readonly newDirs?: readonly string[] | undefined;
 }
 
 /** Lays the items out in `staging` at `dest`: a directory's contents go into dest, a file to dest or dest/NAME. */
@@ -110,6 +118,12 @@ export async function stageCopies(staging: string, items: readonly CopyItem[], o
       await makeDirs(staging, posix.dirname(target));
       await tool('cp', ['-a', '--no-dereference', '--', src, join(staging, target)]);
       targets.push(join(staging, target));
+    }
+  }
+  if (o.owner !== undefined) {
+    for (const d of o.newDirs ?? []) {
+      const host = join(staging, d);
+      if (existsSync(host)) await tool('chown', ['-h', '--', `${o.owner.uid}:${o.owner.gid}`, host]);
     }
   }
   for (const t of targets) {

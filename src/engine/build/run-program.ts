@@ -8,8 +8,8 @@ export type RunProgram =
   | { readonly kind: 'exec'; readonly args: readonly string[] }
   /** Run `[...shell, script]` (SHELL in effect, default ["/bin/sh", "-c"]). */
   | { readonly kind: 'shell'; readonly script: string }
-  /** Write `content` to a temporary file, make it executable, and run it (a heredoc starting with `#!`). */
-  | { readonly kind: 'file'; readonly content: string };
+  /** Write `content` to a file named `name` (the delimiter), make it executable, and run it (a heredoc starting with `#!`). */
+  | { readonly kind: 'file'; readonly name: string; readonly content: string };
 
 const LONE_HEREDOC = /^\s*\d*<<-?(['"]?)([^'"\s]+)\1\s*$/;
 
@@ -19,7 +19,7 @@ export function runProgram(run: RunInstruction): RunProgram {
   const lone = LONE_HEREDOC.exec(command);
   const only = run.heredocs[0];
   if (lone !== null && run.heredocs.length === 1 && only !== undefined && only.name === lone[2]) {
-    return only.content.startsWith('#!') ? { kind: 'file', content: only.content } : { kind: 'shell', script: only.content };
+    return only.content.startsWith('#!') ? { kind: 'file', name: only.name, content: only.content } : { kind: 'shell', script: only.content };
   }
   return { kind: 'shell', script: command + run.heredocs.map((h) => `\n${h.content}${h.name}`).join('') };
 }

@@ -148,9 +148,14 @@ export class StageScope {
         for (const a of args) {
           this.declared.add(a.name);
           this.args.set(a.name, a.value);
+          if (a.value !== undefined) taken.set(a.name, a.value); // the value in effect counts in the step's key
         }
-        // The applied ARG carries the value in effect (what Docker's history shows: `ARG K=V`).
-        return { instruction: { ...inst, args: args.map((a) => ({ name: a.name, defaultValue: a.value })) }, args: taken };
+        // The applied ARG carries its default as written, substituted (what Docker's history shows: `ARG K=default`).
+        // (A build arg skips the default: it is kept as written, unread.)
+        return {
+          instruction: { ...inst, args: inst.args.map((a) => ({ name: a.name, defaultValue: a.defaultValue === undefined || this.input.buildArgs.has(a.name) ? a.defaultValue : sub.word(a.defaultValue) })) },
+          args: taken,
+        };
       }
       case 'ENV': {
         const pairs = sub.pairs(inst.pairs);

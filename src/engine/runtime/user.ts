@@ -57,10 +57,11 @@ export function resolveUser(spec: string, readFile: (path: string) => string | u
     }
     gid = g?.gid ?? Number(groupPart);
   }
-  // Like runc: supplementary groups from /etc/group only when no group was given explicitly.
+  // Like runc: supplementary groups from /etc/group only when no group was given explicitly; and, as Docker
+  // does (its `id` shows groups=GID even for a user in no group), the primary gid first among them.
   const explicitGroup = groupPart !== undefined && groupPart !== '';
-  const supplementary = name === undefined || explicitGroup ? [] : groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid);
-  return { uid, gid, groups: supplementary, home };
+  const members = name === undefined || explicitGroup ? [] : groups.filter((g) => g.members.includes(name) && g.gid !== gid).map((g) => g.gid);
+  return { uid, gid, groups: [gid, ...members], home };
 }
 
 /** resolveUser over files read asynchronously (the reads start together; see containers/rootfs-files.ts). */

@@ -50,14 +50,16 @@ export function containerConfigFields(rec: ContainerView, image: ImageConfigFiel
 
 /**
  * The container's changes as a gzip layer on top of its image's (no image made: the builder composes its own
- * config), or undefined when it changed nothing. The container must not run (nothing is frozen).
+ * config), or undefined when it changed nothing. The container must not run (nothing is frozen). `mountTargets`:
+ * container paths of mounts whose runtime-made stubs are no change.
  */
-export async function changesAsLayer(rec: ContainerView, deps: Pick<CommitDeps, 'images' | 'upperDir'>): Promise<{ descriptor: OciDescriptor; diffId: string; chainId: string } | undefined> {
+export async function changesAsLayer(rec: ContainerView, deps: Pick<CommitDeps, 'images' | 'upperDir'>, mountTargets: readonly string[] = []): Promise<{ descriptor: OciDescriptor; diffId: string; chainId: string } | undefined> {
   const { images } = deps;
   const image = images.get(rec.config.imageId);
   const lowers = images.layerDirs(image);
-  const hidden = await runtimeMountpointsIn(deps.upperDir, lowers);
-  if ((await upperChanges(deps.upperDir, lowers, layerLimitsFromEnv().maxEntries)).length === 0) return undefined;
+  // `mountTargets`: where a build step's mounts were; the stubs the runtime made for them stay out (BuildKit's rule).
+  const hidden = await runtimeMountpointsIn(deps.upperDir, lowers, mountTargets);
+  if ((await upperChanges(deps.upperDir, lowers, layerLimitsFromEnv().maxEntries, hidden)).length === 0) return undefined;
   const { stream } = upperAsLayer(deps.upperDir, hidden);
   const gzip = createGzip();
   stream.on('error', (e) => gzip.destroy(e));

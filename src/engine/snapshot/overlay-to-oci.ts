@@ -12,10 +12,11 @@ const OPAQUE_RECORD = 'SCHILY.xattr.trusted.overlay.opaque';
 const HEADER_ONLY_TYPES = new Set(['1', '2', '3', '4', '5', '6']);
 
 /** An empty regular file entry (mode 0, owner 0:0), with a PAX path record so any name length fits. */
-function markerEntry(name: string, mtime: number): Buffer {
+/** A whiteout or opaque marker: an empty regular file; `mode` as Docker writes them (0600 for a whiteout, the dir's permissions for an opaque marker). */
+function markerEntry(name: string, mtime: number, mode: number): Buffer {
   return Buffer.concat([
     encodePaxHeader([['path', name]], name),
-    encodeHeader({ name: name.slice(0, 100), mode: 0, uid: 0, gid: 0, size: 0, mtime, type: '0', linkname: '', devmajor: 0, devminor: 0 }),
+    encodeHeader({ name: name.slice(0, 100), mode, uid: 0, gid: 0, size: 0, mtime, type: '0', linkname: '', devmajor: 0, devminor: 0 }),
   ]);
 }
 
@@ -118,7 +119,7 @@ export class OverlayToOciTransform extends Transform {
     const dir = slash < 0 ? '' : `${name.slice(0, slash)}/`;
     if (h.type === '3' && h.devmajor === 0 && h.devminor === 0) {
       this.stats.whiteouts++;
-      this.push(markerEntry(`${dir}${WHITEOUT_PREFIX}${name.slice(slash + 1)}`, h.mtime));
+      this.push(markerEntry(`${dir}${WHITEOUT_PREFIX}${name.slice(slash + 1)}`, h.mtime, 0o600));
       return;
     }
     const bodyBytes = HEADER_ONLY_TYPES.has(h.type) ? 0 : paddedSize(size);
@@ -128,7 +129,7 @@ export class OverlayToOciTransform extends Transform {
     this.#left = bodyBytes;
     if (h.type === '5' && opaque) {
       this.stats.opaqueDirs++;
-      this.push(markerEntry(name === '.' ? OPAQUE_MARKER : `${name}/${OPAQUE_MARKER}`, h.mtime));
+      this.push(markerEntry(name === '.' ? OPAQUE_MARKER : `${name}/${OPAQUE_MARKER}`, h.mtime, h.mode & 0o777));
     }
   }
 }

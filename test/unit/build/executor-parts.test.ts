@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { GantryError } from '../../../src/common/errors.js';
 import { parseDockerfile, walkContext, type Instruction } from '../../../src/engine/build/index.js';
-import { applyMetadata, metadataCreatedBy, runCreatedBy } from '../../../src/engine/build/config-step.js';
+import { applyMetadata, goDuration, goQuoteRune, metadataCreatedBy, runCreatedBy } from '../../../src/engine/build/config-step.js';
 import { BuildCache } from '../../../src/engine/build/cache.js';
 import { contextTar } from '../../../src/engine/build/tar-writer.js';
 import { extractContext } from '../../../src/engine/build/context-tar.js';
@@ -46,7 +46,7 @@ describe('metadata steps', () => {
 
   test('EXPOSE ranges and protocols, VOLUME, relative WORKDIR, USER, STOPSIGNAL, LABEL, ONBUILD, HEALTHCHECK', () => {
     const c = applyAll('EXPOSE 80 53/udp 8000-8001\nVOLUME ["/data"]\nWORKDIR /srv\nWORKDIR app\nUSER nobody\nSTOPSIGNAL SIGQUIT\nLABEL a=b\nONBUILD RUN true\nHEALTHCHECK --interval=5s CMD true');
-    assert.deepEqual(Object.keys(c.ExposedPorts ?? {}), ['80/tcp', '53/udp', '8000/tcp', '8001/tcp']);
+    assert.deepEqual(Object.keys(c.ExposedPorts ?? {}), ['53/udp', '80/tcp', '8000/tcp', '8001/tcp'], 'sorted, as Go writes a map');
     assert.deepEqual(Object.keys(c.Volumes ?? {}), ['/data']);
     assert.equal(c.WorkingDir, '/srv/app');
     assert.deepEqual([c.User, c.StopSignal, c.Labels?.['a'], c.OnBuild], ['nobody', 'SIGQUIT', 'b', ['RUN true']]);
@@ -62,6 +62,19 @@ describe('metadata steps', () => {
     assert.equal(metadataCreatedBy(workdir!, c), '/bin/sh -c #(nop) WORKDIR /app');
     assert.equal(runCreatedBy(['/bin/sh', '-c', 'apk add x'], new Map()), '/bin/sh -c apk add x');
     assert.equal(runCreatedBy(['/bin/sh', '-c', 'make'], new Map([['A', '1'], ['B', '2']])), '|2 A=1 B=2 /bin/sh -c make');
+  });
+
+  test('history lines as Docker 20.10\'s classic builder writes them (bench/build-compare.mjs found each)', () => {
+    const [expose, volume, shell, health, none] = instructions('EXPOSE 80 53/udp 8080/tcp\nVOLUME /data /logs\nSHELL ["/bin/sh", "-ec"]\nHEALTHCHECK --interval=5s --timeout=1m30s --retries=4 CMD true\nHEALTHCHECK NONE');
+    const c = applyAll('SHELL ["/bin/sh", "-ec"]');
+    assert.equal(metadataCreatedBy(expose!, {}), '/bin/sh -c #(nop)  EXPOSE 53/udp 80 8080/tcp');
+    assert.equal(metadataCreatedBy(volume!, {}), '/bin/sh -c #(nop)  VOLUME [/data /logs]');
+    assert.equal(metadataCreatedBy(shell!, c), '/bin/sh -ec #(nop)  SHELL [/bin/sh -ec]', 'the #(nop) prefix is the SHELL in effect');
+    assert.equal(metadataCreatedBy(health!, applyAll('HEALTHCHECK --interval=5s --timeout=1m30s --retries=4 CMD true')),
+      '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "5s" "1m30s" "0s" \'\\x04\'}');
+    assert.equal(metadataCreatedBy(none!, applyAll('HEALTHCHECK NONE')), '/bin/sh -c #(nop)  HEALTHCHECK &{["NONE"] "0s" "0s" "0s" \'\\x00\'}');
+    assert.deepEqual([0, 5e8, 1.5e9, 9e10, 3.6e12, 1500].map(goDuration), ['0s', '500ms', '1.5s', '1m30s', '1h0m0s', '1.5µs']);
+    assert.deepEqual([0, 3, 10, 48, 65, 39].map(goQuoteRune), ["'\\x00'", "'\\x03'", "'\\n'", "'0'", "'A'", "'\\''"]);
   });
 });
 

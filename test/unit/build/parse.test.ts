@@ -223,7 +223,7 @@ test('what RUN executes: exec form, a lone heredoc as the script (or a #! file),
   const prog = (text: string) => runProgram(second(text) as Extract<Instruction, { kind: 'RUN' }>);
   assert.deepEqual(prog('RUN ["echo", "hi"]'), { kind: 'exec', args: ['echo', 'hi'] });
   assert.deepEqual(prog('RUN <<EOF\necho a\necho b\nEOF\n'), { kind: 'shell', script: 'echo a\necho b\n' });
-  assert.deepEqual(prog('RUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\n'), { kind: 'file', content: '#!/usr/bin/env python3\nprint(1)\n' });
+  assert.deepEqual(prog('RUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\n'), { kind: 'file', name: 'EOF', content: '#!/usr/bin/env python3\nprint(1)\n' });
   assert.deepEqual(prog("RUN cat <<'A' >/x && cat <<B >/y\n$a\nA\n$b\nB\n"), { kind: 'shell', script: "cat <<'A' >/x && cat <<B >/y\n$a\nA\n$b\nB" });
   assert.deepEqual(prog('RUN echo hi'), { kind: 'shell', script: 'echo hi' });
 });

@@ -117,9 +117,9 @@ test('build args: K=V, K from the environment, unused ones warned like Docker', 
   assert.equal(unusedBuildArgsWarning(new Map([['A', '1']]), declared), undefined);
 });
 
-test('ARG as BuildKit dispatches it: a build arg skips the default (even a failing one); the applied ARG holds the value in effect', () => {
-  const r = runStage('ARG G=global\nFROM a\nARG X=${NOPE:?never read}\nARG G\nARG U\n', { X: 'given' });
+test('ARG as BuildKit dispatches it: a build arg skips the default (even a failing one); the applied ARG holds the default as written (Docker\'s history), the values in effect are its args', () => {
+  const r = runStage('ARG G=global\nFROM a\nARG X=${NOPE:?never}\nARG G\nARG U\nARG D=${G}-d\n', { X: 'given' });
   assert.deepEqual(r.applied.filter((i) => i.kind === 'ARG').map((i) => (i as Extract<Instruction, { kind: 'ARG' }>).args[0]), [
-    { name: 'X', defaultValue: 'given' }, { name: 'G', defaultValue: 'global' }, { name: 'U', defaultValue: undefined },
+    { name: 'X', defaultValue: '${NOPE:?never}' }, { name: 'G', defaultValue: undefined }, { name: 'U', defaultValue: undefined }, { name: 'D', defaultValue: 'global-d' },
   ]);
 });

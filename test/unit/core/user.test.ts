@@ -29,28 +29,29 @@ const scratch = files(undefined, undefined);
 
 describe('resolveUser', () => {
   const cases: Array<[string, string, { uid: number; gid: number; groups: number[]; home: string }]> = [
-    ['empty spec is root with its home and its groups', '', { uid: 0, gid: 0, groups: [10], home: '/root' }],
-    ['root by name', 'root', { uid: 0, gid: 0, groups: [10], home: '/root' }],
-    ['nobody by name', 'nobody', { uid: 65534, gid: 65534, groups: [], home: '/nonexistent' }],
-    ['a name gets its primary gid, home and supplementary groups', 'app', { uid: 1001, gid: 1001, groups: [10, 29], home: '/home/app' }],
-    ['a uid in passwd gets that user\'s gid and groups', '1001', { uid: 1001, gid: 1001, groups: [10, 29], home: '/home/app' }],
-    ['a uid not in passwd: that uid, gid 0, home /', '1000', { uid: 1000, gid: 0, groups: [], home: '/' }],
+    ['empty spec is root with its home and its groups', '', { uid: 0, gid: 0, groups: [0, 10], home: '/root' }],
+    ['root by name', 'root', { uid: 0, gid: 0, groups: [0, 10], home: '/root' }],
+    ['nobody by name', 'nobody', { uid: 65534, gid: 65534, groups: [65534], home: '/nonexistent' }],
+    ['a name gets its primary gid, home and supplementary groups', 'app', { uid: 1001, gid: 1001, groups: [1001, 10, 29], home: '/home/app' }],
+    ['a uid in passwd gets that user\'s gid and groups', '1001', { uid: 1001, gid: 1001, groups: [1001, 10, 29], home: '/home/app' }],
+    ['a uid not in passwd: that uid, gid 0, home /', '1000', { uid: 1000, gid: 0, groups: [0], home: '/' }],
+    // Docker: the primary gid is always among the supplementary groups (`id` shows groups=GID)
     // runc/docker: an explicit group replaces the primary gid and drops the supplementary groups
     // ("supplementary group ids only make sense if in the implicit form").
-    ['name:group: the group is primary and no supplementary groups', 'app:staff', { uid: 1001, gid: 50, groups: [], home: '/home/app' }],
-    ['uid:gid, neither in the files', '1234:5678', { uid: 1234, gid: 5678, groups: [], home: '/' }],
-    ['name:gid', 'nobody:0', { uid: 65534, gid: 0, groups: [], home: '/nonexistent' }],
-    ['uid:group name', '1000:audio', { uid: 1000, gid: 29, groups: [], home: '/' }],
-    ['name:gid of one of its own groups: still no supplementary groups', 'app:10', { uid: 1001, gid: 10, groups: [], home: '/home/app' }],
-    [':group keeps root as the user', ':staff', { uid: 0, gid: 50, groups: [], home: '/root' }],
+    ['name:group: the group is primary and the only one', 'app:staff', { uid: 1001, gid: 50, groups: [50], home: '/home/app' }],
+    ['uid:gid, neither in the files', '1234:5678', { uid: 1234, gid: 5678, groups: [5678], home: '/' }],
+    ['name:gid', 'nobody:0', { uid: 65534, gid: 0, groups: [0], home: '/nonexistent' }],
+    ['uid:group name', '1000:audio', { uid: 1000, gid: 29, groups: [29], home: '/' }],
+    ['name:gid of one of its own groups: still only that one', 'app:10', { uid: 1001, gid: 10, groups: [10], home: '/home/app' }],
+    [':group keeps root as the user', ':staff', { uid: 0, gid: 50, groups: [50], home: '/root' }],
   ];
   for (const [why, spec, want] of cases) {
     test(`${why} ("${spec}")`, () => assert.deepEqual(resolveUser(spec, image), want));
   }
 
   test('an image without /etc/passwd: numeric ids work, root is uid 0 with home /', () => {
-    assert.deepEqual(resolveUser('', scratch), { uid: 0, gid: 0, groups: [], home: '/' });
-    assert.deepEqual(resolveUser('1000:1000', scratch), { uid: 1000, gid: 1000, groups: [], home: '/' });
+    assert.deepEqual(resolveUser('', scratch), { uid: 0, gid: 0, groups: [0], home: '/' });
+    assert.deepEqual(resolveUser('1000:1000', scratch), { uid: 1000, gid: 1000, groups: [1000], home: '/' });
   });
 
   test('an unknown user name is INVALID_ARGUMENT (exit 2), docker\'s wording', () => {
