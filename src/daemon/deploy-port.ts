@@ -2,6 +2,7 @@
 // the engine through its interface.
 import { join } from 'node:path';
 import { BuildCache } from '../engine/build/cache.js';
+import { CacheMounts } from '../engine/build/cache-mounts.js';
 import { BuildExecutor } from '../engine/build/executor.js';
 import type { Engine } from '../engine/engine.js';
 import type { RegistryService } from '../engine/registry/service.js';
@@ -12,7 +13,8 @@ import type { StackPort } from '../deploy/port.js';
 import type { StackService } from './stack-service.js';
 
 /** The images of a deployed revision's `build:` services, built in the daemon from the checkout (as `up --build`). */
-async function buildServices(model: StackModel, engine: Engine, root: string, registry: RegistryService | undefined, signal: AbortSignal): Promise<string | undefined> {
+async function buildServices(model: StackModel, engine: Engine, root: string, registry: RegistryService | undefined, signal: AbortSignal,
+  cacheMounts: CacheMounts): Promise<string | undefined> {
   const cache = new BuildCache(root);
   for (const [name, s] of Object.entries(model.services).sort(([a], [b]) => a.localeCompare(b))) {
     const b = s.build;
@@ -24,7 +26,7 @@ async function buildServices(model: StackModel, engine: Engine, root: string, re
         target: b.target, noCache: false, pull: false, labels: { ...b.labels }, signal,
         network: b.network === undefined || b.network === 'none' ? 'none' : b.network === 'host' ? 'host' : 'default',
       }, {
-        engine, cache, tmpDir: join(root, 'tmp'), limits: engine.images.layers.limits,
+        engine, cache, cacheMounts, tmpDir: join(root, 'tmp'), limits: engine.images.layers.limits,
         pull: registry === undefined ? undefined : async (ref) => { await registry.pull({ reference: ref, credentials: undefined }, () => undefined); },
       }, () => undefined).run();
     } catch (e) {
@@ -36,8 +38,11 @@ async function buildServices(model: StackModel, engine: Engine, root: string, re
 
 export function deployPort(stacks: StackService, engine: Engine, root: string, registry?: RegistryService): StackPort {
   const ops = engineOps(engine);
+  // deployments' own RUN --mount=type=cache bookkeeping (the API's builds keep theirs: a cache dir locked by one is
+  // not seen as locked by the other, and `builder prune` may remove one a deployment's build is using — rare)
+  const cacheMounts = new CacheMounts(new BuildCache(root).dir);
   return {
-    build: (model, signal) => buildServices(model, engine, root, registry, signal),
+    build: (model, signal) => buildServices(model, engine, root, registry, signal, cacheMounts),
     up: (req, emit, signal) => stacks.up(req, emit, signal),
     plan: async (model, options) => {
       let operations: readonly Operation[] = [];
