@@ -3,8 +3,9 @@
 // of 5 `gantry build` runs, beside `node -e 0` (Node's start-up: the floor of any CLI command) and a bare
 // `gantry run --rm busybox true` (what one container costs: the cold build's RUN step; the changed-file rebuild
 // reruns COPY onward and starts no container). Beside it, the same three builds by Debian's docker.io engine
-// (classic builder, DOCKER_BUILDKIT=0) in a private dockerd that changes nothing of the host (bench/lib); BuildKit
-// needs the buildx plugin, which this machine lacks.
+// (classic builder, DOCKER_BUILDKIT=0) in a private dockerd that changes nothing of the host (bench/lib), and by
+// BuildKit through Debian's own docker CLI 20.10 (/usr/bin/docker, which drives dockerd's built-in BuildKit without
+// the buildx plugin that docker CLI 28 needs).
 //   node bench/build.mjs            (after `node scripts/build.mjs`)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,7 +74,22 @@ export async function run() {
         writeFileSync(join(ctx, 'app.sh'), `echo "$GREETING docker ${i}"\n`);
         changedD.push(dk('build', '-t', 'bench:changed', ctx).t);
       }
-      return { version, cold: median(coldD), cached: median(cachedD), changed: median(changedD) };
+      // BuildKit: the 20.10 client talks to dockerd's own BuildKit (session over the API) without buildx
+      let buildkit;
+      const cli20 = '/usr/bin/docker';
+      if (spawnSync(cli20, ['--version'], { encoding: 'utf8' }).stdout.includes(' 20.10')) {
+        const bk = (...args) => timed(cli20, args, { ...env, DOCKER_BUILDKIT: '1' });
+        const coldB = []; const cachedB = []; const changedB = [];
+        writeFileSync(join(ctx, 'app.sh'), 'echo "$GREETING"\n');
+        for (let i = 0; i < RUNS; i++) coldB.push(bk('build', '--no-cache', '-t', 'bench:bk-cold', ctx).t);
+        for (let i = 0; i < RUNS; i++) cachedB.push(bk('build', '-t', 'bench:bk-cached', ctx).t);
+        for (let i = 0; i < RUNS; i++) {
+          writeFileSync(join(ctx, 'app.sh'), `echo "$GREETING buildkit ${i}"\n`);
+          changedB.push(bk('build', '-t', 'bench:bk-changed', ctx).t);
+        }
+        buildkit = { cold: median(coldB), cached: median(cachedB), changed: median(changedB) };
+      }
+      return { version, cold: median(coldD), cached: median(cachedD), changed: median(changedD), buildkit };
     });
     if (docker === undefined) results.push({ name: 'docker build', value: 0, unit: '', note: 'dockerd or the docker CLI is not installed: not measured' });
     else {
@@ -81,6 +97,12 @@ export async function run() {
       results.push({ name: `docker build (classic builder, dockerd ${docker.version}), cold`, value: docker.cold, unit: 'ms', note: vs(median(cold), docker.cold) });
       results.push({ name: 'docker build, fully cached', value: docker.cached, unit: 'ms', note: vs(median(cached), docker.cached) });
       results.push({ name: 'docker build, one changed source file', value: docker.changed, unit: 'ms', note: vs(median(changed), docker.changed) });
+      if (docker.buildkit === undefined) results.push({ name: 'docker build (BuildKit)', value: 0, unit: '', note: 'no docker CLI 20.10 at /usr/bin/docker: not measured' });
+      else {
+        results.push({ name: 'docker build (BuildKit, docker CLI 20.10), cold', value: docker.buildkit.cold, unit: 'ms', note: vs(median(cold), docker.buildkit.cold) });
+        results.push({ name: 'docker build (BuildKit), fully cached', value: docker.buildkit.cached, unit: 'ms', note: vs(median(cached), docker.buildkit.cached) });
+        results.push({ name: 'docker build (BuildKit), one changed source file', value: docker.buildkit.changed, unit: 'ms', note: vs(median(changed), docker.buildkit.changed) });
+      }
     }
   } finally {
     await d.dispose();
