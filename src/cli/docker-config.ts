@@ -2,7 +2,8 @@
 // existing `docker login` works and ours works for docker: `auths.HOST.auth` = base64(user:password), the file
 // 0600, written atomically, every other key kept as it was. Credentials a docker credential helper keeps
 // (`credsStore`, `credHelpers`) are read through the helper; gantry's own login always writes inline.
-import { spawnSync } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,8 @@ function helperAuth(config: ConfigFile, domain: string): AuthConfig | undefined 
   for (const key of keysFor(domain)) {
     const named = helpers[key] ?? config['credsStore'];
     if (typeof named !== 'string' || !/^[A-Za-z0-9._-]+$/.test(named)) continue;
+    // node:child_process is loaded only for a credential helper (it costs a few ms of every command's start-up)
+    const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
     const r = spawnSync(`docker-credential-${named}`, ['get'], { input: key, encoding: 'utf8', timeout: 10_000 });
     if (r.status !== 0 || r.stdout.trim() === '') continue;
     try {

@@ -1,7 +1,8 @@
 // `gantry build` and `gantry builder prune`. The CLI walks the context (walkContext: lstat only, links sent as
 // links) with .dockerignore applied (the Dockerfile and .dockerignore always sent), streams it as a tar to
 // POST /build (Docker's classic builder API), and prints the daemon's JSON stream as docker does.
-import { randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +18,11 @@ import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
 import { connectDaemon, type DaemonClient } from '../client.js';
 import { jsonLines } from '../http.js';
 import type { GlobalOptions } from '../main.js';
+
+/** A random name for an inline or out-of-context Dockerfile (node:crypto loaded only then: it costs start-up). */
+function randomName(): string {
+  return (createRequire(import.meta.url)('node:crypto') as typeof Crypto).randomBytes(10).toString('hex');
+}
 
 const BUILD_FLAGS: FlagSpec[] = [
   { name: 'tag', short: 't', kind: 'list' },
@@ -230,14 +236,14 @@ export async function directoryContext(root: string, o: { file?: string | undefi
   let dockerfileHost: string | undefined;
   let dockerfileText: string | undefined;
   if (o.inline !== undefined) {
-    dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+    dockerfile = `.dockerfile.${randomName()}`;
     dockerfileText = o.inline.toString('utf8');
     extra.push({ name: dockerfile, content: o.inline });
   } else if (o.file !== undefined) {
     dockerfileHost = o.file;
     const rel = relative(root, dockerfileHost);
     if (rel.startsWith('..') || rel === '') {
-      dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+      dockerfile = `.dockerfile.${randomName()}`;
       extra.push({ name: dockerfile, content: readFileSync(dockerfileHost) });
     } else dockerfile = rel;
   }

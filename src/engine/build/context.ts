@@ -4,12 +4,20 @@
 // content digest of a step's sources for its cache key (contents + mode + uid/gid + link targets, path-sorted;
 // mtimes are not included, as in BuildKit).
 
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { errnoCode, GantryError } from '../../common/errors.js';
 import { ignoreFileCandidates, IgnoreMatcher, patternRegex } from './dockerignore.js';
+
+// node:crypto is loaded on the first hash (the CLI walks contexts without hashing; it costs start-up)
+let crypto: typeof Crypto | undefined;
+function createHash(algorithm: string): Crypto.Hash {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto;
+  return crypto.createHash(algorithm);
+}
 
 export interface ContextEntry {
   /** Context-relative posix path, no leading `./`. */
