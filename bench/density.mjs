@@ -4,7 +4,8 @@
 // same run: start latency of the first and the last 100 (no O(n) work per start: their ratio), host memory per
 // container all-in (MemAvailable before and after), daemon RSS growth per container, daemon CPU at rest,
 // `ps -a` (the CLI, against `node -e 0`), and `rm -f` of 1,000.
-//   node bench/density.mjs [N] [none|bridge]      (after `node scripts/build.mjs`; default 1000 none)
+//   node bench/density.mjs [N] [none|bridge] [limited]   (after `node scripts/build.mjs`; default 1000 none;
+//   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
 // printed first; see README "Many containers".
 import { readFileSync } from 'node:fs';
@@ -51,10 +52,10 @@ async function timeCli(env, args, runs = 7) {
   return median(times);
 }
 
-export async function run({ n = 1000, mode = 'none' } = {}) {
+export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
   const { TestDaemon } = await dist('test/helpers/daemon.js');
   const { DaemonClient } = await dist('src/cli/client.js');
-  const d = new TestDaemon('bench-density');
+  const d = new TestDaemon('bench-density', [], memcg === 'limited' ? { GANTRY_MEMCG: 'limited' } : {});
   const results = [];
   const ids = [];
   const networks = [];
@@ -108,7 +109,7 @@ export async function run({ n = 1000, mode = 'none' } = {}) {
     const ps = await timeCli(d.env, [join(root, 'bin', 'gantry.js'), 'ps', '-a']);
     results.push(
       { name: `limits`, value: 0, unit: '', note: limits() },
-      { name: `start ${n} (${mode}), ${CONCURRENCY} at a time`, value: startAll / 1000, unit: 's', note: `${(startAll / n).toFixed(1)} ms per container` },
+      { name: `start ${n} (${mode}, memory cgroups: ${memcg}), ${CONCURRENCY} at a time`, value: startAll / 1000, unit: 's', note: `${(startAll / n).toFixed(1)} ms per container` },
       { name: 'start latency, first 100 (median)', value: first, unit: 'ms' },
       { name: `start latency, last 100 (median)`, value: last, unit: 'ms', note: `last/first ${(last / first).toFixed(2)} (target ≤ 1.2)` },
       { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: 'MemAvailable drop / N (target ≤ 0.5)' },
@@ -138,6 +139,6 @@ export async function run({ n = 1000, mode = 'none' } = {}) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const n = Number(process.argv[2] ?? 1000);
   const mode = process.argv[3] === 'bridge' ? 'bridge' : 'none';
-  const out = await run({ n, mode });
+  const out = await run({ n, mode, memcg: process.argv[4] === 'limited' ? 'limited' : 'every' });
   for (const r of out.results) console.log(`${r.name.padEnd(44)} ${r.unit === '' && r.value === 0 ? '' : `${Number(r.value).toFixed(r.unit === 'MiB' ? 3 : 1)} ${r.unit}`}${r.note ? `  (${r.note})` : ''}`);
 }

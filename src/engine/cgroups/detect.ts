@@ -66,7 +66,7 @@ export function detectCgroupDriver(opts: DetectOptions = {}): CgroupDriver {
     const have = new Set(v1.flatMap((h) => h.controllers));
     const warnings = Object.entries(V1_OPTIONAL).filter(([c]) => !have.has(c))
       .map(([c, cost]) => `cgroup v1 controller "${c}" is not mounted: ${cost}`);
-    return new CgroupV1Driver(v1, cf, warnings, timings);
+    return new CgroupV1Driver(v1, cf, warnings, timings, process.env['GANTRY_MEMCG'] !== 'limited');
   }
   throw new GantryError('UNSUPPORTED', 'no cgroup filesystem is mounted (neither cgroup2 nor cgroup v1 hierarchies)', {
     hint: 'mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)',

@@ -1,6 +1,6 @@
 // cgroup v1 driver: one directory per hierarchy (cpu and cpuacct may be separate or co-mounted).
 import { totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { blockIoOf, parseBlkioServiceBytes } from './block-io.js';
@@ -17,15 +17,46 @@ export interface V1Hierarchy {
   controllers: string[];
 }
 
+/**
+ * The memory cgroup that containers without a memory limit share when memory cgroups are made only for limited
+ * containers (`GANTRY_MEMCG=limited`): `<parent of the container's path>/_unlimited`. Never a container's own path
+ * (ids are hex), never listed as one.
+ */
+export const SHARED_MEMCG = '_unlimited';
+
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
 
+  /**
+   * `memcgPerContainer` false (GANTRY_MEMCG=limited): only a container with a memory limit gets a memory cgroup of its
+   * own; the others share one. Each memory cgroup costs kernel memory in proportion to the host's mounted filesystems
+   * (every container adds several), so at thousands of containers one per container grows as N² and slows every
+   * removal; the price is that such a container's memory usage is counted from its processes' RSS instead.
+   */
   constructor(
     readonly hierarchies: readonly V1Hierarchy[],
     private readonly cf: ControlFiles,
     readonly warnings: readonly string[],
     private readonly timings: DriverTimings,
+    private readonly memcgPerContainer = true,
   ) {}
+
+  private isMemory(h: V1Hierarchy): boolean {
+    return h.controllers.includes('memory');
+  }
+
+  /** The container's dir in hierarchy `h`: its own, or (memory, GANTRY_MEMCG=limited, none of its own) the shared one. */
+  private dirIn(h: V1Hierarchy, p: string): string {
+    const own = join(h.dir, p);
+    if (this.memcgPerContainer || !this.isMemory(h) || this.cf.sys.exists(own)) return own;
+    return join(h.dir, dirname(p), SHARED_MEMCG);
+  }
+
+  /** The container's own memory cgroup dir, undefined when it has none (it shares one, or memory is not mounted). */
+  private ownMemoryDir(p: string): string | undefined {
+    const dir = this.dirOf('memory', p);
+    return dir !== undefined && this.cf.sys.exists(dir) ? dir : undefined;
+  }
 
   private readonly prewarmer = new AttachPrewarmer(() => this.cf.sys.readFile('/proc/self/cgroup'), (text) => {
     const h = this.hierarchy('cpu') ?? this.hierarchies[0];
@@ -66,10 +97,19 @@ export class CgroupV1Driver implements CgroupDriver {
     if (limits.pidsLimit !== undefined && limits.pidsLimit > 0) this.need('pids', 'the pids limit');
     if (limits.devicesAllowed !== undefined) this.need('devices', 'the device rules');
 
-    for (const h of this.hierarchies) this.makePath(h, p);
+    const shared = !this.memcgPerContainer && memory === undefined;
+    const hadOwnMemory = this.ownMemoryDir(p) !== undefined;
+    for (const h of this.hierarchies) {
+      if (shared && this.isMemory(h) && !hadOwnMemory) this.makePath(h, join(dirname(p), SHARED_MEMCG));
+      else this.makePath(h, p);
+    }
 
     const memoryDir = this.dirOf('memory', p);
-    if (memory !== undefined && memoryDir !== undefined) this.applyMemory(memoryDir, memory, limits, warnings);
+    if (memory !== undefined && memoryDir !== undefined) {
+      this.applyMemory(memoryDir, memory, limits, warnings);
+      // a limit given later (update) to a container that shared the memory cgroup: its processes move to its own
+      if (!this.memcgPerContainer && !hadOwnMemory) for (const pid of this.pids(p)) this.cf.write(join(memoryDir, 'cgroup.procs'), pid);
+    }
     const cpu = this.dirOf('cpu', p);
     if (cpu !== undefined) {
       if (limits.cpuPeriodMicros !== undefined || limits.cpuQuotaMicros !== undefined) {
@@ -148,7 +188,7 @@ export class CgroupV1Driver implements CgroupDriver {
 
   procsFiles(path: string): string[] {
     const p = checkCgroupPath(path);
-    return this.hierarchies.map((h) => join(h.dir, p, 'cgroup.procs'));
+    return this.hierarchies.map((h) => join(this.dirIn(h, p), 'cgroup.procs'));
   }
 
   /** The hierarchy whose cgroup.procs is read for pids: pids, else freezer, else memory, else any. */
@@ -196,7 +236,9 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 
   oomKillCount(path: string): number {
-    const dir = this.dirOf('memory', checkCgroupPath(path));
+    // a shared memory cgroup's kills are not this container's (and without a limit of its own only the host's OOM
+    // killer can kill it)
+    const dir = this.ownMemoryDir(checkCgroupPath(path));
     if (dir === undefined) return 0;
     const text = this.cf.readOptional(join(dir, 'memory.oom_control'));
     return text === undefined ? 0 : parseKeyValues(text).get('oom_kill') ?? 0;
@@ -210,15 +252,26 @@ export class CgroupV1Driver implements CgroupDriver {
       const text = dir === undefined ? undefined : this.cf.readOptional(join(dir, file));
       return text === undefined ? undefined : Number(text.trim());
     };
-    const limit = num('memory', 'memory.limit_in_bytes');
+    const own = this.ownMemoryDir(p) !== undefined;
+    const limit = own ? num('memory', 'memory.limit_in_bytes') : undefined;
     const blkio = this.dirOf('blkio', p);
     return {
-      memoryUsageBytes: num('memory', 'memory.usage_in_bytes') ?? 0,
+      memoryUsageBytes: own || this.memcgPerContainer ? num('memory', 'memory.usage_in_bytes') ?? 0 : this.rssOf(p),
       memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
       cpuUsageNanos: num('cpuacct', 'cpuacct.usage') ?? 0,
       pids: num('pids', 'pids.current') ?? this.pids(p).length,
       ...blockIoOf(blkio === undefined ? undefined : this.cf.readOptional(join(blkio, 'blkio.throttle.io_service_bytes_recursive')), parseBlkioServiceBytes),
     };
+  }
+
+  /** Resident bytes of the container's processes (a container without a memory cgroup of its own). */
+  private rssOf(p: string): number {
+    let pages = 0;
+    for (const pid of this.pids(p)) {
+      const statm = this.cf.readOptional(`/proc/${pid}/statm`);
+      pages += Number(statm?.split(' ')[1] ?? 0) || 0;
+    }
+    return pages * 4096;
   }
 
   killAll(path: string, signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -241,6 +294,11 @@ export class CgroupV1Driver implements CgroupDriver {
     const p = checkCgroupPath(path);
     const deadline = Date.now() + this.timings.removeTimeoutMs;
     for (const h of this.hierarchies) await removeTree(this.cf, join(h.dir, p), deadline);
+    // the shared memory cgroup goes with its last member (rmdir fails while any container is in it)
+    const memory = this.hierarchy('memory');
+    if (!this.memcgPerContainer && memory !== undefined) {
+      try { this.cf.sys.rmdir(join(memory.dir, dirname(p), SHARED_MEMCG)); } catch { /* in use, or not there */ }
+    }
   }
 
   exists(path: string): boolean {
@@ -251,6 +309,7 @@ export class CgroupV1Driver implements CgroupDriver {
   list(parent: string): string[] {
     const p = checkCgroupPath(parent);
     const all = new Set(this.hierarchies.flatMap((h) => listTree(this.cf, h.dir, p)));
-    return [...all].sort();
+    // the shared memory cgroup is no container's: never offered to recovery as one to clean up
+    return [...all].filter((x) => basename(x) !== SHARED_MEMCG).sort();
   }
 }

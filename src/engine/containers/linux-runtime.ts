@@ -216,8 +216,15 @@ export class LinuxRuntime implements ContainerRuntime {
     try { unlinkSync(this.socketPath(rec.id)); } catch { /* none */ }
     // --device nodes are looked up once: the node the container gets and the cgroup rule that lets it in agree.
     const devices = hostDevices(rec);
-    const spec = await this.buildSpec(rec, image, devices);
+    // the cgroup first: which dirs the init joins (procsFiles, in the spec) depends on what was made (GANTRY_MEMCG)
     this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
+    let spec: ContainerRuntimeSpec;
+    try {
+      spec = await this.buildSpec(rec, image, devices);
+    } catch (e) {
+      await this.o.cgroups.remove(cg).catch(() => undefined);
+      throw e;
+    }
     const specPath = join(this.dir(rec.id), 'spec');
     writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
     let pending: PendingShim;

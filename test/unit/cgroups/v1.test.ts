@@ -168,3 +168,30 @@ test('v1 killAll signals every process, including those in child cgroups, and th
     assert.deepEqual(fake.signals.slice(2).map((s) => s.signal), ['SIGKILL', 'SIGKILL']);
   });
 });
+
+test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memory cgroup; the others share one that is never listed as a container', async () => {
+  process.env['GANTRY_MEMCG'] = 'limited';
+  try {
+    await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+      driver.create('gantry-t/c1', {});
+      const files = driver.procsFiles('gantry-t/c1');
+      assert.ok(files.includes(fake.abs(`${CG}/memory/gantry-t/_unlimited/cgroup.procs`)), files.join('\n'));
+      assert.ok(files.includes(fake.abs(`${CG}/pids/gantry-t/c1/cgroup.procs`)));
+      assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/c1`)), false, 'no memory cgroup of its own');
+      driver.create('gantry-t/c2', { memoryBytes: M32 });
+      assert.equal(fake.read(`${CG}/memory/gantry-t/c2/memory.limit_in_bytes`), String(M32));
+      assert.ok(driver.procsFiles('gantry-t/c2').includes(fake.abs(`${CG}/memory/gantry-t/c2/cgroup.procs`)));
+      assert.deepEqual(driver.list('gantry-t'), ['gantry-t/c1', 'gantry-t/c2'], 'the shared one is no container to clean up');
+      // the shared cgroup's counters are nobody's: no OOM kill, no limit; a later limit moves the processes to its own
+      fake.set(`${CG}/memory/gantry-t/_unlimited/memory.oom_control`, 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
+      assert.equal(driver.oomKillCount('gantry-t/c1'), 0);
+      assert.equal(driver.stats('gantry-t/c1').memoryLimitBytes, totalmem());
+      fake.addProcess(fake.abs(`${CG}/pids/gantry-t/c1`), 4242);
+      driver.create('gantry-t/c1', { memoryBytes: M32 });
+      assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.limit_in_bytes`), String(M32));
+      assert.ok(fake.writesUnder(`${CG}/memory/gantry-t/c1`).some((w) => w.file === 'cgroup.procs' && w.value === '4242'), 'moved into its own');
+    });
+  } finally {
+    delete process.env['GANTRY_MEMCG'];
+  }
+});
