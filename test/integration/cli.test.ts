@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { busyboxTarball, eventually, GANTRY_BIN, killCgroupTree, TestDaemon } from '../helpers/daemon.js';
+import { linkPrefixFor } from '../../src/engine/network/manager.js';
+import { PortDnat } from '../../src/engine/network/port-dnat.js';
 import { skipReason } from '../helpers/privileged.js';
 
 const skip = skipReason('root', 'busybox');
@@ -32,6 +34,7 @@ describe('daemon start-up from the CLI', { skip }, () => {
         spawnSync('sleep', ['0.05']);
       }
       killCgroupTree(prefix);
+      PortDnat.drop(linkPrefixFor(prefix)); // the daemon's DNAT table outlives it
       rmSync(dir, { recursive: true, force: true });
     }
   });

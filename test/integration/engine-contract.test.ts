@@ -9,6 +9,8 @@ import { Daemon } from '../../src/daemon/engine.js';
 import type { EngineCore } from '../../src/engine/core.js';
 import { engineContract, type ContractHarness } from '../contract/engine-contract.js';
 import { busyboxTarball } from '../helpers/daemon.js';
+import { linkPrefixFor } from '../../src/engine/network/manager.js';
+import { PortDnat } from '../../src/engine/network/port-dnat.js';
 import { missingRequirement } from '../helpers/privileged.js';
 
 async function linuxHarness(): Promise<ContractHarness> {
@@ -46,6 +48,7 @@ async function linuxHarness(): Promise<ContractHarness> {
     async dispose() {
       for (const c of daemon.engine.containers()) await daemon.engine.removeContainer(c.id, { force: true, volumes: true }).catch(() => undefined);
       await daemon.close();
+      PortDnat.drop(linkPrefixFor(paths.prefix)); // the daemon's DNAT table outlives it
       rmSync(dir, { recursive: true, force: true });
     },
   };
