@@ -9,12 +9,13 @@ let counter = 0;
 /** The temp file of one write: `.<name>.<pid>.<n>.tmp` beside the record. */
 const TEMP_RE = /^\..+\.\d+\.\d+\.tmp$/;
 
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+/** Writes `data` to a temp file beside `path` (fsync'ed when `sync`) and renames it over `path`. */
+function writeAndRename(path: string, data: string | Uint8Array, mode: number, sync: boolean): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -22,6 +23,10 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  writeAndRename(path, data, mode, true);
   const dirFd = openSync(dirname(path), 'r');
   try { fsyncSync(dirFd); } finally { closeSync(dirFd); }
 }
@@ -39,23 +44,19 @@ export function writeJsonAtomic(path: string, value: unknown, o: { flushLater?: 
 
 const pendingFiles = new Set<string>();
 const pendingDirs = new Set<string>();
-let flushing: Promise<void> | undefined;
+/** The next flush (not started yet), and the one running. */
+let scheduled: Promise<void> | undefined;
+let running: Promise<void> = Promise.resolve();
 
 export function writeFileAtomicFlushLater(path: string, data: string | Uint8Array, mode = 0o600): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  writeAndRename(path, data, mode, false);
   pendingFiles.add(path);
   pendingDirs.add(dirname(path));
-  flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(flushNow);
+  scheduled ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    scheduled = undefined;
+    running = running.then(flushNow);
+    return running;
+  });
 }
 
 async function syncPath(path: string): Promise<void> {
@@ -72,14 +73,14 @@ async function flushNow(): Promise<void> {
   const dirs = [...pendingDirs];
   pendingFiles.clear();
   pendingDirs.clear();
-  flushing = undefined;
   await Promise.all(files.map(syncPath));
   await Promise.all(dirs.map(syncPath));
 }
 
 /** Resolves once every write made so far with writeFileAtomicFlushLater is on disk. */
 export async function flushPendingWrites(): Promise<void> {
-  while (flushing !== undefined) await flushing;
+  while (scheduled !== undefined) await scheduled;
+  await running;
 }
 
 /** Reads a JSON record; undefined when the file does not exist. */

@@ -14,8 +14,7 @@ import type { StackService } from './stack-service.js';
 
 /** The images of a deployed revision's `build:` services, built in the daemon from the checkout (as `up --build`). */
 async function buildServices(model: StackModel, engine: Engine, root: string, registry: RegistryService | undefined, signal: AbortSignal,
-  cacheMounts: CacheMounts): Promise<string | undefined> {
-  const cache = new BuildCache(root);
+  cache: BuildCache, cacheMounts: CacheMounts): Promise<string | undefined> {
   for (const [name, s] of Object.entries(model.services).sort(([a], [b]) => a.localeCompare(b))) {
     const b = s.build;
     if (b === undefined || s.image === undefined) continue;
@@ -40,9 +39,10 @@ export function deployPort(stacks: StackService, engine: Engine, root: string, r
   const ops = engineOps(engine);
   // deployments' own RUN --mount=type=cache bookkeeping (the API's builds keep theirs: a cache dir locked by one is
   // not seen as locked by the other, and `builder prune` may remove one a deployment's build is using — rare)
-  const cacheMounts = new CacheMounts(new BuildCache(root).dir);
+  const cache = new BuildCache(root);
+  const cacheMounts = new CacheMounts(cache.dir);
   return {
-    build: (model, signal) => buildServices(model, engine, root, registry, signal, cacheMounts),
+    build: (model, signal) => buildServices(model, engine, root, registry, signal, cache, cacheMounts),
     up: (req, emit, signal) => stacks.up(req, emit, signal),
     plan: async (model, options) => {
       let operations: readonly Operation[] = [];

@@ -67,12 +67,15 @@ export function projectContainers(engine: Engine, project: string): ContainerVie
 export function engineOps(engine: Engine): EngineOps {
   const { volumes, networks } = engine;
 
-  const waitChange = (id: string, check: () => boolean, signal: AbortSignal): Promise<void> =>
+  /** Resolves when `check` says so (or, given `forMs`, once that long passed with `check` neither true nor throwing). */
+  const waitChange = (id: string, check: () => boolean, signal: AbortSignal, forMs?: number): Promise<void> =>
     new Promise((resolve, reject) => {
       let done = false;
+      const timer = forMs === undefined ? undefined : setTimeout(() => finish(), forMs);
       const finish = (err?: Error): void => {
         if (done) return;
         done = true;
+        clearTimeout(timer);
         unsubscribe();
         signal.removeEventListener('abort', onAbort);
         if (err) reject(err); else resolve();
@@ -171,18 +174,8 @@ export function engineOps(engine: Engine): EngineOps {
     },
     staysUp(ref: string, ms: number, signal: AbortSignal): Promise<void> {
       const id = engine.getContainer(ref).id;
-      const until = new AbortController();
-      const timer = setTimeout(() => until.abort(), ms);
-      const stop = (): void => until.abort();
-      signal.addEventListener('abort', stop);
-      // throws as soon as it exits or turns unhealthy; the timer ending the wait is the good outcome
-      return waitChange(id, () => { goodState(id, ref); return false; }, until.signal).then(
-        () => undefined,
-        (e: unknown) => {
-          if (until.signal.aborted && !signal.aborted && e instanceof GantryError && e.message === 'interrupted') return undefined;
-          throw e;
-        },
-      ).finally(() => { clearTimeout(timer); signal.removeEventListener('abort', stop); });
+      // throws as soon as it exits or turns unhealthy; `ms` passing is the good outcome
+      return waitChange(id, () => { goodState(id, ref); return false; }, signal, ms);
     },
     expectHandover(toRef: string, fromRef: string): void { engine.expectHandover(toRef, fromRef); },
     handOver(fromRef: string, toRef: string, drainMs: number): Promise<void> { return engine.handOverContainer(fromRef, toRef, drainMs); },

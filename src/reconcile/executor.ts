@@ -81,6 +81,18 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
   }
 }
 
+/** The successor of `op`'s container, named `name`: with the old one's anonymous volumes unless -V renews them. */
+function successorSpec(op: Operation, name: string, ctx: ExecContext): ContainerSpec {
+  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
+  if (op.removeVolumes === true) return fresh;
+  return inheritAnonymousVolumes(fresh, ctx.ops.containerVolumes(op.containerId!), ctx.ops.imageVolumes(fresh.image));
+}
+
+/** Moves the old container out of its slot's name (`<id12>_<name>`); answers the name to give back. */
+function park(old: string, name: string, ctx: ExecContext): Promise<string> {
+  return ctx.ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+}
+
 /**
  * Compose's recreate: stop the old container, park it under `<id12>_<name>`, create the new one with the old
  * one's anonymous volumes (unless -V), then remove the old one without them. A failed create renames the old
@@ -89,11 +101,10 @@ async function runOne(op: Operation, ctx: ExecContext): Promise<string | undefin
 async function recreate(op: Operation, name: string, ctx: ExecContext): Promise<string> {
   const { ops } = ctx;
   const old = op.containerId!;
-  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
   await ops.stopContainer(old, op.timeout);
   const renew = op.removeVolumes === true;
-  const spec = renew ? fresh : inheritAnonymousVolumes(fresh, ops.containerVolumes(old), ops.imageVolumes(fresh.image));
-  const oldName = await ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+  const spec = successorSpec(op, name, ctx);
+  const oldName = await park(old, name, ctx);
   let id: string;
   try {
     id = await ops.createContainer(spec);
@@ -130,10 +141,9 @@ function failedReplacement(e: unknown, name: string, kept: boolean): GantryError
 async function replaceStartFirst(op: Operation, name: string, ctx: ExecContext): Promise<string> {
   const { ops } = ctx;
   const old = op.containerId!;
-  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
   const renew = op.removeVolumes === true;
-  const spec = renew ? fresh : inheritAnonymousVolumes(fresh, ops.containerVolumes(old), ops.imageVolumes(fresh.image));
-  const oldName = await ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+  const spec = successorSpec(op, name, ctx);
+  const oldName = await park(old, name, ctx);
   let id: string | undefined;
   try {
     id = await ops.createContainer(spec);
@@ -158,11 +168,10 @@ async function replaceStartFirst(op: Operation, name: string, ctx: ExecContext):
 async function replaceStopFirst(op: Operation, name: string, ctx: ExecContext): Promise<string> {
   const { ops } = ctx;
   const old = op.containerId!;
-  const fresh = { ...ctx.containerSpec(op.service!, op.number!), name };
   await ops.stopContainer(old, op.timeout);
   const renew = op.removeVolumes === true;
-  const spec = renew ? fresh : inheritAnonymousVolumes(fresh, ops.containerVolumes(old), ops.imageVolumes(fresh.image));
-  const oldName = await ops.renameContainer(old, `${old.slice(0, 12)}_${name}`);
+  const spec = successorSpec(op, name, ctx);
+  const oldName = await park(old, name, ctx);
   let id: string | undefined;
   try {
     id = await ops.createContainer(spec);

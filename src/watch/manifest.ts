@@ -30,31 +30,33 @@ export function manifestFile(dir: string, daemon: string, project: string, proje
 }
 
 function readRecord(file: string): { services: Map<string, Map<string, string>>; problem: string | undefined } {
-  const empty = new Map<string, Map<string, string>>();
+  // a damaged record gives nothing at all (none of its services is half trusted)
+  const refused = (problem: string): { services: Map<string, Map<string, string>>; problem: string } => ({ services: new Map(), problem });
   let text: string;
   try {
-    if (statSync(file).size > MAX_RECORD_BYTES) return { services: empty, problem: 'larger than 64 MiB' };
+    if (statSync(file).size > MAX_RECORD_BYTES) return refused('larger than 64 MiB');
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { services: empty, problem: undefined };
-    return { services: empty, problem: (e as NodeJS.ErrnoException).code ?? 'unreadable' };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { services: new Map(), problem: undefined };
+    return refused((e as NodeJS.ErrnoException).code ?? 'unreadable');
   }
   let data: unknown;
-  try { data = JSON.parse(text); } catch { return { services: empty, problem: 'not JSON' }; }
+  try { data = JSON.parse(text); } catch { return refused('not JSON'); }
   const rec = data as Partial<ManifestRecord> | null;
   if (rec === null || typeof rec !== 'object' || rec.version !== FORMAT_VERSION || typeof rec.services !== 'object' || rec.services === null) {
-    return { services: empty, problem: 'not a watch record of this version' };
+    return refused('not a watch record of this version');
   }
+  const services = new Map<string, Map<string, string>>();
   for (const [service, paths] of Object.entries(rec.services)) {
-    if (typeof paths !== 'object' || paths === null) return { services: empty, problem: `bad entry for ${service}` };
+    if (typeof paths !== 'object' || paths === null) return refused(`bad entry for ${service}`);
     const m = new Map<string, string>();
     for (const [c, h] of Object.entries(paths)) {
-      if (typeof h !== 'string' || !c.startsWith('/') || !h.startsWith('/')) return { services: empty, problem: `bad path in ${service}` };
+      if (typeof h !== 'string' || !c.startsWith('/') || !h.startsWith('/')) return refused(`bad path in ${service}`);
       m.set(c, h);
     }
-    empty.set(service, m);
+    services.set(service, m);
   }
-  return { services: empty, problem: undefined };
+  return { services, problem: undefined };
 }
 
 export class SyncManifest {

@@ -205,9 +205,9 @@ export class WatchSession {
       }
       const gone = await this.goneFromHost(service, copies, roots.get(service) ?? []);
       const removals = [...new Set([...(this.lostRemovals.get(service) ?? []), ...gone])].sort();
-      const done: string[] = [];
       const written: WatchedContainer[] = [];
-      for (const c of targets) if (await this.write(c, copies, removals)) { done.push(c.name); written.push(c); }
+      for (const c of targets) if (await this.write(c, copies, removals)) written.push(c);
+      const done = written.map((c) => c.name);
       if (done.length > 0) this.manifest.wrote(service, copies);
       await this.kickWaiting(written);
       if (done.length === targets.length) { this.lostRemovals.delete(service); this.manifest.removed(service, gone); }
@@ -292,19 +292,28 @@ export class WatchSession {
     for (const dependent of dependents) {
       const targets = await this.running(dependent).catch(() => []);
       for (const c of targets) {
-        this.restarting.add(c.id);
-        await this.port.restart(c.id).catch((e: unknown) => { this.restarting.delete(c.id); this.say(`${c.name}: restart failed: ${e instanceof Error ? e.message : String(e)}`); });
+        await this.restartByWatch(c, true);
       }
       if (targets.length > 0) this.say(`${dependent}: restarted (depends on ${service} with restart: true)`);
     }
   }
 
+  /** A restart watch makes (its start is then no reason to resync); false when it failed (said when `say`). */
+  private async restartByWatch(c: WatchedContainer, say: boolean): Promise<boolean> {
+    this.restarting.add(c.id);
+    try {
+      await this.port.restart(c.id);
+      return true;
+    } catch (e) {
+      this.restarting.delete(c.id);
+      if (say) this.say(`${c.name}: restart failed: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
   /** A crash-looping container waiting out its restart delay is started now: the files just written may be its fix. */
   private async kickWaiting(written: readonly WatchedContainer[]): Promise<void> {
-    for (const c of written.filter((x) => x.state === 'restarting')) {
-      this.restarting.add(c.id);
-      await this.port.restart(c.id).catch(() => { this.restarting.delete(c.id); });
-    }
+    for (const c of written.filter((x) => x.state === 'restarting')) await this.restartByWatch(c, false);
   }
 
   private keepRemovals(plan: ServicePlan): void {
@@ -345,8 +354,7 @@ export class WatchSession {
     if (!plan.restart && synced) await this.kickWaiting(ok);
     if (plan.restart) {
       for (const c of ok.filter((x) => x.state !== 'down')) {
-        this.restarting.add(c.id);
-        await this.port.restart(c.id).catch((e: unknown) => { this.restarting.delete(c.id); this.stale.add(c.id); this.say(`${c.name}: restart failed: ${e instanceof Error ? e.message : String(e)}`); });
+        if (!(await this.restartByWatch(c, true))) this.stale.add(c.id);
       }
       did.push('restarted');
     }

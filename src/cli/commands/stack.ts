@@ -274,8 +274,8 @@ async function imageIdOf(client: DaemonClient, image: string): Promise<string | 
 async function removeIfDangling(client: DaemonClient, id: string, service: string): Promise<void> {
   const info = await client.call<{ RepoTags?: string[] | null }>('GET', `/images/${encodeURIComponent(id)}/json`).catch(() => undefined);
   if (info === undefined || (info.RepoTags?.length ?? 0) > 0) return;
-  const users = await client.call<unknown[]>('GET', '/containers/json', { query: { all: true, filters: JSON.stringify({ ancestor: [id] }) } }).catch(() => [1]);
-  if (users.length > 0) return;
+  const users = await client.call<unknown[]>('GET', '/containers/json', { query: { all: true, filters: JSON.stringify({ ancestor: [id] }) } }).catch(() => undefined);
+  if (users === undefined || users.length > 0) return; // in use, or not known: kept
   await client.call('DELETE', `/images/${encodeURIComponent(id)}`).then(
     () => process.stdout.write(`${service}: removed the image the rebuild replaced (${id.replace(/^sha256:/, '').slice(0, 12)})\n`),
     () => undefined);

@@ -98,7 +98,8 @@ export class CgroupV1Driver implements CgroupDriver {
     if (limits.devicesAllowed !== undefined) this.need('devices', 'the device rules');
 
     const shared = !this.memcgPerContainer && memory === undefined;
-    const hadOwnMemory = this.ownMemoryDir(p) !== undefined;
+    // (looked up only in that mode: a container start pays no extra syscall otherwise)
+    const hadOwnMemory = this.memcgPerContainer || this.ownMemoryDir(p) !== undefined;
     for (const h of this.hierarchies) {
       if (shared && this.isMemory(h) && !hadOwnMemory) this.makePath(h, join(dirname(p), SHARED_MEMCG));
       else this.makePath(h, p);
@@ -252,11 +253,11 @@ export class CgroupV1Driver implements CgroupDriver {
       const text = dir === undefined ? undefined : this.cf.readOptional(join(dir, file));
       return text === undefined ? undefined : Number(text.trim());
     };
-    const own = this.ownMemoryDir(p) !== undefined;
+    const own = this.memcgPerContainer || this.ownMemoryDir(p) !== undefined;
     const limit = own ? num('memory', 'memory.limit_in_bytes') : undefined;
     const blkio = this.dirOf('blkio', p);
     return {
-      memoryUsageBytes: own || this.memcgPerContainer ? num('memory', 'memory.usage_in_bytes') ?? 0 : this.rssOf(p),
+      memoryUsageBytes: own ? num('memory', 'memory.usage_in_bytes') ?? 0 : this.rssOf(p),
       memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
       cpuUsageNanos: num('cpuacct', 'cpuacct.usage') ?? 0,
       pids: num('pids', 'pids.current') ?? this.pids(p).length,
