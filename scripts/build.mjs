@@ -34,3 +34,6 @@ if (existsSync(genDir)) {
 
 // 3. TypeScript
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root]);
+
+// 4. the CLI's start-up snapshot (dist/cli/gantry.blob), which bin/gantry starts from
+run(process.execPath, [join(root, 'scripts', 'build-cli-snapshot.mjs')]);

@@ -6,8 +6,8 @@
 # The daemon starts by itself on the default socket (/run/gantry/gantry.sock, state in /var/lib/gantry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GANTRY="$PWD/bin/gantry.js"
-g() { echo "\$ gantry $*"; node "$GANTRY" "$@"; }
+GANTRY="$PWD/bin/gantry"
+g() { echo "\$ gantry $*"; "$GANTRY" "$@"; }
 fetch() { echo "\$ fetch $1"; node -e "fetch('$1').then(r => r.text()).then((t) => process.stdout.write(t))"; }
 
 echo '# the images: Debian packages → one-layer images with their config (built once, then cached)'
@@ -21,14 +21,14 @@ REGISTRY=$(bash scripts/local-registry.sh start "$registry_dir" $port)
 registry() { bash "$root/scripts/local-registry.sh" "$@"; }
 export REGISTRY
 cleanup() {
-  (cd "$project" && node "$GANTRY" down -v --progress quiet >/dev/null 2>&1) || true
+  (cd "$project" && "$GANTRY" down -v --progress quiet >/dev/null 2>&1) || true
   registry stop "$registry_dir"
 }
 trap cleanup EXIT
 echo "# registry on $REGISTRY; pushing the images with skopeo"
 registry push "$registry_dir" nginx postgres python
 
-node "$GANTRY" images --format json | grep -q '"busybox:latest"' || g import .fixtures/busybox.tar busybox
+"$GANTRY" images --format json | grep -q '"busybox:latest"' || g import .fixtures/busybox.tar busybox
 g run --rm --memory 32m --pids-limit 20 --cpus 0.5 busybox sh -c 'echo "hello from $(hostname), pid $$, in its own namespaces"'
 cd "$project"
 g pull "$REGISTRY/nginx:1.22"            # only missing layers travel: a second run says it is up to date

@@ -34,4 +34,4 @@ fi
 npm run --silent build
 mkdir -p .fixtures
 [ -f .fixtures/busybox.tar ] || bash scripts/make-busybox-rootfs.sh .fixtures/busybox.tar >/dev/null
-echo "setup done: node $(node -v), $(bin/gantry.js --help >/dev/null 2>&1 && echo 'gantry built')"
+echo "setup done: node $(node -v), $(bin/gantry --help >/dev/null 2>&1 && echo 'gantry built')"

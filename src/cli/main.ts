@@ -69,20 +69,38 @@ function normalize(argv: string[]): string[] {
   return argv;
 }
 
+/** The global flags, then the command's words (normalised). */
+function splitGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
+  const g: GlobalOptions = { host: undefined };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-H' || a === '--host') g.host = argv[++i];
+    else if (a.startsWith('--host=')) g.host = a.slice(7);
+    else if (a === '-v' || a === '--version') return { g, rest: ['version'] };
+    else if (a === '-h' || a === '--help') return { g, rest: ['help'] };
+    else break;
+  }
+  return { g, rest: normalize(argv.slice(i)) };
+}
+
+/**
+ * Commands the start-up snapshot (snapshot-entry.ts) does not hold: the daemon in the foreground, and what loads the
+ * Kubernetes client (an ES-module-only package; a snapshot has no ES module loader). bin/gantry runs them from the
+ * modules. A command added here must also be left out of the snapshot's bundle (scripts/build-cli-snapshot.mjs).
+ */
+export function runsOnlyFromModules(argv: string[]): boolean {
+  const { rest } = splitGlobal(argv);
+  const [cmd, ...words] = rest;
+  if (cmd === 'daemon') return !words.includes('--help');
+  if (cmd === 'stack') return words.includes('convert') || words.includes('deploy');
+  return false;
+}
+
 export async function main(argv: string[]): Promise<void> {
   let status: number;
   try {
-    const g: GlobalOptions = { host: undefined };
-    let i = 0;
-    for (; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === '-H' || a === '--host') g.host = argv[++i];
-      else if (a.startsWith('--host=')) g.host = a.slice(7);
-      else if (a === '-v' || a === '--version') { argv = ['version']; i = 0; break; }
-      else if (a === '-h' || a === '--help') { argv = ['help']; i = 0; break; }
-      else break;
-    }
-    const rest = normalize(argv.slice(i));
+    const { g, rest } = splitGlobal(argv);
     const cmd = rest[0] ?? 'help';
     const load = COMMANDS[cmd];
     if (!load) throw usageError(`unknown command "${cmd}"`, 'run `gantry help` for the list of commands');

@@ -11,6 +11,8 @@ import { PortDnat } from '../../src/engine/network/port-dnat.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const GANTRY_BIN = join(PROJECT_ROOT, 'bin', 'gantry.js');
+/** The command users run: bin/gantry starts the CLI from its start-up snapshot (GANTRY_BIN is the module build). */
+export const GANTRY_CMD = join(PROJECT_ROOT, 'bin', 'gantry');
 export const GANTRYD_BIN = join(PROJECT_ROOT, 'bin', 'gantryd.js');
 
 /** The busybox rootfs tarball the setup script makes (scripts/make-busybox-rootfs.sh). */
@@ -115,7 +117,7 @@ export class TestDaemon {
 
   /** Runs the CLI as a separate process, like a user would. */
   gantry(args: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
-    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [GANTRY_BIN, ...args], {
+    const r: SpawnSyncReturns<string> = spawnSync(GANTRY_CMD, args, {
       env: this.env, encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 60_000,
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -123,7 +125,7 @@ export class TestDaemon {
 
   /** Async variant (for commands that run while the test does other things). */
   gantryAsync(args: string[]): { proc: ChildProcess; done: Promise<RunResult> } {
-    const proc = spawn(process.execPath, [GANTRY_BIN, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(GANTRY_CMD, args, { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { resolve as resolvePath } from 'node:path';
 import type { ContainerInfo } from 'dockerode';
 import { GantryError, usageError } from '../../common/errors.js';
+import { naturalCompare } from '../../common/natural-order.js';
 import type { OneOffRequest, StackEvent } from '../../daemon/stack-service.js';
 import type { StackModel } from '../../stack/model.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
@@ -381,7 +382,7 @@ async function projectContainers(client: DaemonClient, project: string, services
   const known = new Set(items.map((c) => c.Labels['gantry.service']));
   for (const s of services) if (!known.has(s)) throw new GantryError('NOT_FOUND', `no container found for service "${s}"`, { hint: `gantry stack ps -a lists the containers of ${project}` });
   return items.filter((c) => services.length === 0 || services.includes(c.Labels['gantry.service'] ?? ''))
-    .sort((a, b) => (a.Names[0] ?? '').localeCompare(b.Names[0] ?? '', undefined, { numeric: true }));
+    .sort((a, b) => naturalCompare(a.Names[0] ?? '', b.Names[0] ?? ''));
 }
 
 async function ls(ctx: Ctx): Promise<number> {

@@ -11,7 +11,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'gantry-kube-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const env = { ...process.env, GANTRY_AUTOSTART: '0', NO_COLOR: '1', REGISTRY: 'registry.example.com', KUBECONFIG: join(tmp, 'none') };
 const gantry = (cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } =>
-  spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'gantry.js'), ...args], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+  spawnSync(join(PROJECT_ROOT, 'bin', 'gantry'), args, { cwd, env, encoding: 'utf8', timeout: 30_000 });
 
 test('convert prints the objects on stdout and the warnings, located, on stderr', () => {
   const r = gantry(join(PROJECT_ROOT, 'examples', 'scaled-workers'), 'stack', 'convert', '--to', 'kubernetes');

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// CLI start-up (issue 16 item 2): the commands people type most, each timed as a whole process beside `node -e 0`
+// in the same run, interleaved (one round of every command, then the next round), medians. Both entries:
+// `bin/gantry` (what users run: node started from the CLI's start-up snapshot) and `bin/gantry.js` (the ES
+// modules, what runs when there is no snapshot). Daemon warm, private (own root, socket, prefix).
+//   node bench/cli.mjs [ROUNDS]          (root; after `node scripts/build.mjs`)
+// Targets: run --rm <= node + 30 ms; ps, stack ps, a no-op up <= node + 20 ms; stack config of 100 services
+// <= node + 40 ms.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generateStack } from './stack.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+function once(file, args, env, cwd) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(file, args, { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const took = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return took;
+}
+
+export async function run({ rounds = Number(process.argv[2] ?? 15) } = {}) {
+  const { TestDaemon } = await dist('test/helpers/daemon.js');
+  const d = new TestDaemon('bench-cli');
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-cli-'));
+  try {
+    await d.start();
+    d.importBusybox();
+    const env = d.env;
+    const small = join(dir, 'small');
+    const big = join(dir, 'big');
+    for (const p of [small, big]) spawnSync('mkdir', ['-p', p]);
+    writeFileSync(join(small, 'compose.yaml'), 'name: clibench\nservices:\n  web:\n    image: busybox\n    command: ["sleep", "3600"]\n  worker:\n    image: busybox\n    command: ["sleep", "3600"]\n    depends_on: [web]\n');
+    writeFileSync(join(big, 'compose.yaml'), generateStack(100));
+    d.ok(['up', '-d', '-f', join(small, 'compose.yaml')]);
+
+    const entries = { snapshot: [join(root, 'bin', 'gantry')], modules: [process.execPath, join(root, 'bin', 'gantry.js')] };
+    const commands = {
+      'run --rm --network none busybox true': { args: ['run', '--rm', '--network', 'none', 'busybox', 'true'], target: 30 },
+      ps: { args: ['ps'], target: 20 },
+      'stack ps (2 services)': { args: ['stack', 'ps'], cwd: small, target: 20 },
+      'up -d, nothing to do (2 services)': { args: ['up', '-d'], cwd: small, target: 20 },
+      'stack config (100 services)': { args: ['stack', 'config'], cwd: big, target: 40 },
+    };
+    const times = { node: [] };
+    for (let r = 0; r < rounds + 1; r++) {
+      const warm = r > 0; // the first round warms the page cache and the daemon
+      const t = once(process.execPath, ['-e', '0'], env);
+      if (warm) times.node.push(t);
+      for (const [name, c] of Object.entries(commands)) for (const [entry, [file, ...pre]] of Object.entries(entries)) {
+        const took = once(file, [...pre, ...c.args], env, c.cwd ?? dir);
+        if (warm) (times[`${entry}: ${name}`] ??= []).push(took);
+      }
+    }
+    d.ok(['down', '-f', join(small, 'compose.yaml')]);
+    const node = median(times.node);
+    const results = [{ name: 'floor: node -e 0, median', value: node, unit: 'ms' }];
+    for (const [name, c] of Object.entries(commands)) {
+      const snap = median(times[`snapshot: ${name}`]);
+      const mods = median(times[`modules: ${name}`]);
+      results.push(
+        { name: `gantry ${name} (bin/gantry, snapshot), median`, value: snap, unit: 'ms', note: `node + ${(snap - node).toFixed(1)}; target node + ${c.target} = ${(node + c.target).toFixed(1)} ms` },
+        { name: `gantry ${name} (bin/gantry.js, modules), median`, value: mods, unit: 'ms', note: `node + ${(mods - node).toFixed(1)}` },
+      );
+    }
+    return { name: 'cli', results };
+  } finally {
+    await d.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { name, results } = await run();
+  console.log(`\n## ${name}`);
+  console.log('| measurement | value | note |');
+  console.log('| --- | ---: | --- |');
+  for (const r of results) console.log(`| ${r.name} | ${r.value.toFixed(1)} ${r.unit} | ${r.note ?? ''} |`);
+}
