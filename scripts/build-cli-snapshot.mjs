@@ -6,7 +6,7 @@
 // Left out of the bundle (bin/gantry runs these commands from the modules, see runsOnlyFromModules in main.ts): the
 // daemon, and the Kubernetes commands whose client is published only as ES modules.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -70,3 +70,5 @@ const rest = builder.stderr.replace(known, '');
 if (rest.trim() !== '') process.stderr.write(rest);
 if (builder.status !== 0) throw new Error(`node --build-snapshot failed (status ${builder.status})`);
 renameSync(partial, blob);
+// The blob runs only on the node that made it: bin/gantry reads which one from here (without a subshell).
+writeFileSync(join(outDir, 'node'), `${process.execPath}\n`);

@@ -16,6 +16,8 @@ import 'node:stream';
 import { main, runsOnlyFromModules } from './main.js';
 import './commands/containers.js';
 import './commands/stack.js';
+import './commands/build.js';
+import { parseDockerfile } from '../engine/build/parse.js';
 import { loadStack } from '../stack/index.js';
 import { printableModel } from './commands/stack-config.js';
 
@@ -51,6 +53,9 @@ networks: {front: {}, back: {}}
 volumes: {data: {}}
 `;
 void loadStack({ files: ['-'], stdin: () => Promise.resolve(WARM_STACK), env: {}, cwd: '/' }).then((r) => printableModel(r.model));
+
+// And one Dockerfile, for the build command's parser.
+parseDockerfile('# syntax=docker/dockerfile:1\nARG BASE=busybox\nFROM ${BASE} AS base\nRUN --mount=type=cache,target=/c echo hi > /x\nCOPY --chown=1:1 a b /app/\nENV A=1 B="two words"\nWORKDIR /app\nEXPOSE 80/tcp\nHEALTHCHECK CMD ["true"]\nCMD ["sh", "-c", "echo $A"]\n', 'Dockerfile');
 
 /** The project's root: bin/gantry starts node with `--snapshot-blob <root>/dist/cli/gantry.blob`. */
 function projectRoot(): string {

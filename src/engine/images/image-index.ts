@@ -58,7 +58,8 @@ export class ImageIndexFile {
     });
   }
 
-  save(data: ImageIndexData): void {
-    writeRecord(this.file, INDEX_FORMAT, data);
+  /** `flushLater`: renamed into place now, fsynced in the background (for changes a crash may lose, e.g. a tag time). */
+  save(data: ImageIndexData, o: { flushLater?: boolean } = {}): void {
+    writeRecord(this.file, INDEX_FORMAT, data, o);
   }
 }

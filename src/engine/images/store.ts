@@ -260,10 +260,12 @@ export class ImageStore {
     return this.#mutex.run(() => {
       const image = this.get(source);
       const next = structuredClone(this.#index);
+      const already = next.refs[formatReference(ref, false)] === image.id;
       next.refs[formatReference(ref, false)] = image.id;
       const entry = next.images[image.id];
       if (entry !== undefined) entry.lastTagTime = new Date().toISOString();
-      this.#commit(next);
+      // the same name on the same image again changes only the tag time: not worth an fsync on the way
+      this.#commit(next, { flushLater: already });
       return this.#record(image.id);
     });
   }
@@ -413,9 +415,13 @@ export class ImageStore {
       ...(refs.length > 0 ? { lastTagTime: now } : prior?.lastTagTime === undefined ? {} : { lastTagTime: prior.lastTagTime }),
     };
     next.images[id] = entry;
+    // An image registered again as it was (a fully cached build, a pull of what is here) changes only its tag
+    // time: renamed into place now, fsynced in the background.
+    const onlyTagTime = prior !== undefined && prior.manifest === manifestDigest && entry.repoDigests.length === prior.repoDigests.length
+      && refs.every((ref) => next.refs[ref] === id);
     for (const ref of refs) next.refs[ref] = id;
     this.#loaded.set(id, loaded);
-    this.#commit(next);
+    this.#commit(next, { flushLater: onlyTagTime });
     return this.#record(id);
   }
 
@@ -506,8 +512,8 @@ export class ImageStore {
   }
 
   /** Writes the index, then makes it the in-memory state. */
-  #commit(next: ImageIndexData): void {
-    this.#indexFile.save(next);
+  #commit(next: ImageIndexData, o: { flushLater?: boolean } = {}): void {
+    this.#indexFile.save(next, o);
     this.#index = next;
   }
 
