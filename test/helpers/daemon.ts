@@ -78,6 +78,11 @@ export class TestDaemon {
     this.socket = join(this.dir, 'run', 'gantry.sock');
   }
 
+  /** The running daemon's pid (undefined when it is not running). */
+  get pid(): number | undefined {
+    return this.proc?.exitCode === null ? this.proc.pid : undefined;
+  }
+
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, GANTRY_HOST: `unix://${this.socket}`, GANTRY_ROOT: this.root, GANTRY_PREFIX: this.prefix, XDG_STATE_HOME: join(this.dir, 'state'), ...this.extraEnv };
   }

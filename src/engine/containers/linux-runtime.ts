@@ -15,6 +15,7 @@ import { capabilityMask } from '../runtime/capabilities.js';
 import { seccompFilterFor } from '../seccomp/index.js';
 import { hostDeviceRule, lookupHostDevice, type HostDevice } from '../runtime/host-devices.js';
 import { PendingShim, shimBinary } from '../runtime/shim-process.js';
+import { ShimSpawner } from '../runtime/shim-spawner.js';
 import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
 import { checkShimProtocol } from '../runtime/shim-version.js';
 import {
@@ -44,14 +45,21 @@ export interface LinuxRuntimeOptions {
   volumes: VolumeStore;
   /** Another container's record (for `--network container:X`). */
   lookup: (ref: string) => ContainerView;
+  /** Where the runtime says what the daemon's log should show (default: stderr). */
+  log?: ((msg: string) => void) | undefined;
+  /** Shims forked by the spawner process (default) or by the daemon itself (false: GANTRY_SHIM_SPAWNER=0). */
+  shimSpawner?: boolean | undefined;
 }
 
 export class LinuxRuntime implements ContainerRuntime {
   private readonly watchers = new Map<string, Socket>();
   private readonly execSockets = new Map<string, string>();
+  /** Forks the shims, so that the daemon does not (shim-spawner.ts). */
+  private readonly spawner: ShimSpawner;
 
   constructor(private readonly o: LinuxRuntimeOptions) {
     mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
+    this.spawner = new ShimSpawner(join(o.runDir, 'shims'), shimBinary(), o.log ?? ((msg) => { process.stderr.write(`${new Date().toISOString()} gantryd: ${msg}\n`); }), o.shimSpawner !== false);
   }
 
   private dir(id: string): string { return join(this.o.containersDir, id); }
@@ -64,7 +72,10 @@ export class LinuxRuntime implements ContainerRuntime {
     return { dir, logPath: join(dir, 'log'), hostsPath: join(dir, 'hosts'), hostnamePath: join(dir, 'hostname'), resolvConfPath: join(dir, 'resolv.conf') };
   }
 
-  prewarm(): void { this.o.cgroups.prewarm?.(); }
+  prewarm(): void {
+    this.o.cgroups.prewarm?.();
+    void this.spawner.ensure();
+  }
 
   // ---- create ----------------------------------------------------------------------------------------------
 
@@ -229,7 +240,7 @@ export class LinuxRuntime implements ContainerRuntime {
     writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
     let pending: PendingShim;
     try {
-      pending = await PendingShim.spawn('run', specPath);
+      pending = await PendingShim.spawn('run', specPath, this.spawner);
     } catch (e) {
       await this.o.cgroups.remove(cg).catch(() => undefined);
       throw e;
@@ -275,6 +286,7 @@ export class LinuxRuntime implements ContainerRuntime {
   release(): void {
     for (const s of this.watchers.values()) s.destroy();
     this.watchers.clear();
+    this.spawner.stop();
   }
 
   exitInfo(rec: ContainerView): ExitInfo | undefined {
@@ -357,7 +369,7 @@ export class LinuxRuntime implements ContainerRuntime {
       tty: x.tty, stdin: x.stdin, exitFile, socket,
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     })), { mode: 0o600 });
-    const pending = await PendingShim.spawn('exec', specPath);
+    const pending = await PendingShim.spawn('exec', specPath, this.spawner);
     this.execSockets.set(x.id, socket);
     let attached: { done: Promise<void> } | undefined;
     const watcher = await connectShim(socket);

@@ -2,9 +2,12 @@
 // its own: the daemon keeps nothing but the socket path.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../common/errors.js';
+import type { ShimSpawner } from './shim-spawner.js';
 import { checkShimProtocol, parseProtocolVersion, UNANNOUNCED_PROTOCOL } from './shim-version.js';
 
 export interface ShimStarted {
@@ -37,9 +40,9 @@ class LineReader {
   private lines: string[] = [];
   private ended = false;
 
-  constructor(child: ChildProcess) {
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (s: string) => {
+  constructor(output: Readable, exited: Promise<void>) {
+    output.setEncoding('utf8');
+    output.on('data', (s: string) => {
       this.buf += s;
       let i: number;
       while ((i = this.buf.indexOf('\n')) >= 0) {
@@ -51,8 +54,8 @@ class LineReader {
       this.ended = true;
       for (const w of this.waiters.splice(0)) w(undefined);
     };
-    child.stdout!.on('end', end);
-    child.on('exit', end);
+    output.on('end', end);
+    void exited.then(end);
   }
 
   private deliver(line: string): void {
@@ -69,25 +72,84 @@ class LineReader {
   }
 }
 
+/**
+ * The shim's stdio during the handshake: pipes of a child the daemon forked, or one connection handed to a shim
+ * the spawner forked (shim-spawner.ts), which carries stdin, stdout and stderr at once.
+ */
+interface ShimChannel {
+  readonly output: Readable;
+  write(text: string): void;
+  /** EOF on the shim's stdin (before `go`: it kills the init and leaves nothing behind). */
+  endInput(): void;
+  /** Resolves when the shim is gone (or, for a connection, has let go of it). */
+  readonly exited: Promise<void>;
+  /** What the shim wrote on a separate stderr ('' when stderr is the channel itself). */
+  stderr(): string;
+  /** Frees the channel's handles; the shim lives on. */
+  detach(): void;
+}
+
+function childChannel(child: ChildProcess): ShimChannel {
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => { stderr += s; });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  return {
+    output: child.stdout!,
+    write: (text) => { child.stdin!.write(text); },
+    endInput: () => { child.stdin!.end(); },
+    exited,
+    stderr: () => stderr,
+    detach: () => {
+      child.stdin!.destroy();
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.removeAllListeners();
+      child.unref();
+    },
+  };
+}
+
+function socketChannel(sock: Socket): ShimChannel {
+  const exited = new Promise<void>((resolve) => { sock.once('close', () => resolve()); });
+  sock.on('error', () => { /* a reset ends the handshake: seen as 'close' */ });
+  return {
+    output: sock,
+    write: (text) => { sock.write(text); },
+    endInput: () => { sock.end(); },
+    exited,
+    stderr: () => '',
+    detach: () => { sock.destroy(); },
+  };
+}
+
 /** A shim between `ready` and `go`: the init exists (in its cgroups and namespaces) but has run no user code. */
 export class PendingShim {
-  private constructor(private readonly child: ChildProcess, private readonly lines: LineReader,
-    private readonly stderr: () => string, readonly started: ShimStarted) {}
+  private constructor(private readonly channel: ShimChannel, private readonly lines: LineReader, readonly started: ShimStarted) {}
 
-  static async spawn(mode: 'run' | 'exec', specPath: string): Promise<PendingShim> {
-    // No environment: the shim reads none (everything is in the spec), and whatever it has would be visible in
-    // /proc/<shim>/environ on the host and passed on to anything it execs.
-    const child = spawn(shimBinary(), [mode, specPath], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: {} });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => { stderr += s; });
-    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-    const lines = new LineReader(child);
+  /** Starts a shim through `spawner` when there is one and it runs, else forks it from this process. */
+  static async spawn(mode: 'run' | 'exec', specPath: string, spawner?: ShimSpawner): Promise<PendingShim> {
+    const sock = spawner === undefined ? undefined : await spawner.open(mode, specPath);
+    let channel: ShimChannel;
+    let spawnError: Promise<Error | undefined> = new Promise(() => undefined);
+    if (sock !== undefined) channel = socketChannel(sock);
+    else {
+      // No environment: the shim reads none (everything is in the spec), and whatever it has would be visible in
+      // /proc/<shim>/environ on the host and passed on to anything it execs.
+      const child = spawn(shimBinary(), [mode, specPath], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: {} });
+      spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+      channel = childChannel(child);
+    }
+    const lines = new LineReader(channel.output, channel.exited);
     const first = await Promise.race([lines.next(), spawnError]);
     if (first instanceof Error) throw new GantryError('SHIM_FAILED', `cannot run the shim: ${first.message}`);
     const ready = first === undefined ? undefined : /^ready (\d+) (\d+)(?: (\S+))?$/.exec(first);
     if (!ready) {
-      const why = first?.startsWith('error ') ? first.slice(6) : (stderr.trim() || first || 'the shim exited without a word');
+      const why = first?.startsWith('error ') ? first.slice(6) : (channel.stderr().trim() || first || 'the shim exited without a word');
+      channel.detach();
       throw new GantryError('SHIM_FAILED', `container setup failed: ${why}`);
     }
     // A shim of another build (GANTRY_SHIM) that speaks a protocol this daemon does not know is stopped here.
@@ -99,7 +161,7 @@ export class PendingShim {
     } catch (e) {
       refused = e;
     }
-    const pending = new PendingShim(child, lines, () => stderr, { shimPid: Number(ready[1]), initPid: Number(ready[2]), protocol });
+    const pending = new PendingShim(channel, lines, { shimPid: Number(ready[1]), initPid: Number(ready[2]), protocol });
     if (refused !== undefined) {
       await pending.abort();
       throw refused;
@@ -109,32 +171,21 @@ export class PendingShim {
 
   /** Lets the init run the user's process; resolves with the outcome of exec. */
   async go(): Promise<ShimOutcome> {
-    this.child.stdin!.write('go\n');
-    this.child.stdin!.end();
+    this.channel.write('go\n');
+    this.channel.endInput();
     const line = await this.lines.next();
-    this.detach();
+    this.channel.detach();
     if (line === 'started') return { kind: 'started' };
     const execErr = line === undefined ? null : /^exec-error (\d+) (.*)$/.exec(line);
     if (execErr) return { kind: 'exec-error', exitCode: Number(execErr[1]), message: execErr[2]! };
     if (line?.startsWith('setup-error ')) return { kind: 'setup-error', message: line.slice('setup-error '.length) };
-    return { kind: 'setup-error', message: this.stderr().trim() || `unexpected shim reply: ${line ?? 'EOF'}` };
+    return { kind: 'setup-error', message: this.channel.stderr().trim() || `unexpected shim reply: ${line ?? 'EOF'}` };
   }
 
   /** Cancels before `go`: the shim kills the init and leaves nothing behind. */
   async abort(): Promise<void> {
-    this.child.stdin!.end();
-    await new Promise<void>((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve();
-      else this.child.once('exit', () => resolve());
-    });
-  }
-
-  /** The shim lives on its own from here: its pipes are closed (their handles freed), only the process handle stays. */
-  private detach(): void {
-    this.child.stdin!.destroy();
-    this.child.stdout!.destroy();
-    this.child.stderr!.destroy();
-    this.child.removeAllListeners();
-    this.child.unref();
+    this.channel.endInput();
+    await this.channel.exited;
+    this.channel.detach();
   }
 }

@@ -1,0 +1,152 @@
+/* gantry-spawner SOCKET SHIM
+ *
+ * Starts container shims for the daemon, so that the daemon never forks to start a container: a fork copies the
+ * parent's page tables, 3-4 ms of the daemon's main thread at 100 MB of RSS and more as the daemon grows with its
+ * containers; this process is a few hundred kB.
+ *
+ * Listens on the unix socket SOCKET (made 0600; a peer whose uid is not this process's is refused). Per
+ * connection, one request line:
+ *   run SPEC_FILE | exec SPEC_FILE
+ * The connection then becomes the shim's stdin, stdout and stderr: SHIM is forked and exec'd in its own session
+ * with an empty environment and default signal handling (`SHIM run|exec SPEC_FILE`), and speaks its start
+ * handshake over it (docs/shim-protocol.md). A request that cannot be served gets one line "error TEXT".
+ * It prints "ok" on stdout once it listens. It exits on SIGTERM or when its parent (the daemon) dies
+ * (PR_SET_PDEATHSIG), removing SOCKET; the shims it started live on in their own sessions. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 4096
+
+static const char *g_socket;
+static volatile sig_atomic_t g_quit;
+
+static void on_term(int sig) { (void)sig; g_quit = 1; }
+
+static void say(int fd, const char *text) {
+  size_t n = strlen(text);
+  while (n > 0) {
+    ssize_t w = write(fd, text, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    text += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Reads the request line without consuming anything after it (the shim reads the rest of the stream). */
+static int read_request(int fd, char *line, size_t cap) {
+  ssize_t got = recv(fd, line, cap - 1, MSG_PEEK);
+  if (got <= 0) return -1;
+  char *nl = memchr(line, '\n', (size_t)got);
+  if (nl == NULL) return -1; /* the daemon writes the whole line at once */
+  size_t len = (size_t)(nl - line) + 1;
+  if (recv(fd, line, len, 0) != (ssize_t)len) return -1;
+  line[len - 1] = '\0';
+  return 0;
+}
+
+static void serve(int conn, const char *shim) {
+  struct ucred peer;
+  socklen_t plen = sizeof peer;
+  if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || peer.uid != geteuid()) {
+    say(conn, "error peer refused\n");
+    return;
+  }
+  /* A client that connects and says nothing must not hold the spawner up. */
+  struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char line[LINE_MAX_BYTES];
+  if (read_request(conn, line, sizeof line) < 0) {
+    say(conn, "error no request line\n");
+    return;
+  }
+  const char *mode;
+  const char *spec;
+  if (strncmp(line, "run ", 4) == 0) { mode = "run"; spec = line + 4; }
+  else if (strncmp(line, "exec ", 5) == 0) { mode = "exec"; spec = line + 5; }
+  else { say(conn, "error unknown request\n"); return; }
+  if (spec[0] != '/') { say(conn, "error the spec path must be absolute\n"); return; }
+  tv.tv_sec = 0;
+  setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    say(conn, "error fork failed\n");
+    return;
+  }
+  if (pid == 0) {
+    /* What the shim inherits: the connection as 0-2, its own session, default signals, an empty mask. */
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    setsid();
+    if (dup2(conn, 0) < 0 || dup2(conn, 1) < 0 || dup2(conn, 2) < 0) _exit(127);
+    if (conn > 2) close(conn);
+    char *const argv[] = { (char *)shim, (char *)mode, (char *)spec, NULL };
+    char *const envp[] = { NULL };
+    execve(shim, argv, envp);
+    say(1, "error cannot run the shim\n");
+    _exit(127);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    say(2, "usage: gantry-spawner SOCKET SHIM\n");
+    return 2;
+  }
+  g_socket = argv[1];
+  const char *shim = argv[2];
+  prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+  if (getppid() == 1) return 0; /* the daemon is already gone */
+  signal(SIGCHLD, SIG_IGN); /* shims are reaped by the kernel */
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction term = { .sa_handler = on_term };
+  sigaction(SIGTERM, &term, NULL);
+  sigaction(SIGINT, &term, NULL);
+
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(g_socket) >= sizeof addr.sun_path) {
+    say(1, "error socket path too long\n");
+    return 1;
+  }
+  strcpy(addr.sun_path, g_socket);
+  int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (ls < 0) { say(1, "error socket\n"); return 1; }
+  unlink(g_socket);
+  umask(0177); /* the socket: 0600 */
+  if (bind(ls, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(ls, 64) < 0) {
+    say(1, "error cannot listen\n");
+    return 1;
+  }
+  say(1, "ok\n");
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) { dup2(null, 1); close(null); }
+
+  while (!g_quit) {
+    int conn = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) { usleep(10000); continue; }
+      break;
+    }
+    serve(conn, shim);
+    close(conn);
+  }
+  unlink(g_socket);
+  return 0;
+}
