@@ -14,6 +14,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Raw request body stream (e.g. an image tarball). */
   bodyStream?: NodeJS.ReadableStream;
+  /** A raw request body held whole (sent with its length, in the request's one write). */
+  rawBody?: Buffer;
   headers?: Record<string, string>;
 }
 
@@ -44,11 +46,11 @@ export class DaemonClient {
   }
 
   private async send(method: string, path: string, opts: RequestOptions, upgrade: boolean): Promise<{ response: RawResponse } | { socket: Socket }> {
-    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const body = opts.rawBody ?? (opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body)));
     try {
       return await rawRequest(this.socketPath, {
         method, path: buildPath(path, opts.query), body, bodyStream: opts.bodyStream,
-        headers: { ...(body ? { 'Content-Type': 'application/json' } : {}), ...opts.headers },
+        headers: { ...(body && opts.rawBody === undefined ? { 'Content-Type': 'application/json' } : {}), ...opts.headers },
       }, upgrade);
     } catch (e) {
       throw this.connectError(e);

@@ -68,6 +68,10 @@ describe('images and network modes through the CLI', { skip }, () => {
     const list = d.ok(['images']);
     assert.match(list, /local\/tools\s+1\.0/);
     assert.match(list, /tools\s+latest/);
+    // `images REPO[:TAG]` lists only what matches, as docker's
+    assert.deepEqual(d.ok(['images', 'tools']).trim().split('\n').slice(1).map((l) => l.split(/\s+/).slice(0, 2).join(':')), ['tools:latest']);
+    assert.equal(d.ok(['images', '-q', 'local/tools:1.0']).trim().split('\n').length, 1);
+    assert.equal(d.ok(['images', '-q', 'no/such']).trim(), '');
     const [img] = JSON.parse(d.ok(['inspect', 'tools'])) as Array<{ Id: string; RootFS: { Layers: string[] } }>;
     assert.equal(img!.RootFS.Layers.length, 1);
     d.ok(['run', '--name', 'uses-tools', 'tools', 'true']);

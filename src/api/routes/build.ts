@@ -6,12 +6,14 @@
 // extracted with the layer checks into a temp dir of the daemon and removed afterwards; the build streams
 // Docker's JSON messages; a client that goes away aborts the build (its step container is removed).
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import type { BuildCache } from '../../engine/build/cache.js';
 import { CacheMounts } from '../../engine/build/cache-mounts.js';
 import { extractContext } from '../../engine/build/context-tar.js';
 import { DockerfileError, formatDockerfileDiagnostic } from '../../engine/build/diagnostics.js';
+import { BuildMemo, MEMO_MAX_CONTEXT_BYTES } from '../../engine/build/build-memo.js';
 import { BuildExecutor, type BuildMessage, type BuildNetwork } from '../../engine/build/executor.js';
 import { removeDir } from '../../engine/build/files.js';
 import type { Engine } from '../../engine/engine.js';
@@ -80,6 +82,28 @@ export function buildSecrets(header: string | string[] | undefined): Map<string,
   return out;
 }
 
+/**
+ * Reads a request body into memory while it stays within `max` bytes. `whole`: all of it, when it did; `stream`:
+ * the body from its first byte either way (what was read, then the rest).
+ */
+async function holdSmallBody(body: Readable, max: number): Promise<{ whole: Buffer | undefined; stream: Readable }> {
+  const held: Buffer[] = [];
+  let size = 0;
+  const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await it.next();
+    if (next.done === true) {
+      const whole = Buffer.concat(held, size);
+      return { whole, stream: Readable.from([whole]) };
+    }
+    held.push(next.value);
+    size += next.value.length;
+    if (size > max) {
+      return { whole: undefined, stream: Readable.from((async function* () { yield* held; for (;;) { const n = await it.next(); if (n.done === true) return; yield n.value; } })()) };
+    }
+  }
+}
+
 function networkOf(raw: string | null): BuildNetwork {
   if (raw === null || raw === '' || raw === 'none') return 'none';
   if (raw === 'host') return 'host';
@@ -90,6 +114,7 @@ function networkOf(raw: string | null): BuildNetwork {
 export function buildRoutes(r: Router, engine: Engine, host: { root: string }, registry: RegistryService | undefined, cache: BuildCache): void {
   const tmpDir = join(host.root, 'tmp');
   const cacheMounts = new CacheMounts(cache.dir);
+  const memo = new BuildMemo();
 
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
@@ -107,7 +132,6 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
     const res = ctx.res as ServerResponse;
     const aborted = new AbortController();
     res.on('close', () => { if (!res.writableFinished) aborted.abort(new GantryError('INTERNAL', 'the client went away')); });
-    const contextDir = await extractContext(ctx.req, tmpDir, engine.images.layers.limits);
     const send = (m: object): void => {
       if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'application/json' });
       if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(m)}\n`);
@@ -115,10 +139,31 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
     const emit = (m: BuildMessage): void => {
       if ('step' in m) { if (jsonProgress) send(m); } else if (!quiet || 'aux' in m) send(m);
     };
+    const noCache = boolParam(q, 'nocache');
+    const pull = boolParam(q, 'pull');
+    const params = { dockerfile: q.get('dockerfile') || 'Dockerfile', tags, buildArgs, labels, target: q.get('target') || undefined, network };
+    // A small context is held to be hashed first: the same bytes and parameters as a fully cached build before
+    // are answered from memory (build-memo.ts), without unpacking anything.
+    const body = await holdSmallBody(ctx.req, MEMO_MAX_CONTEXT_BYTES);
+    const memoKey = body.whole === undefined || noCache || pull ? undefined : BuildMemo.key(body.whole, params);
+    const remembered = memoKey === undefined ? undefined
+      : memo.lookup(memoKey, (ref) => engine.images.resolve(ref)?.id, (id) => engine.images.resolve(id) !== undefined);
+    if (remembered !== undefined) {
+      for (const m of remembered.messages) emit(m);
+      for (const t of tags) {
+        await engine.images.tag(remembered.imageId, t);
+        engine.events.emit('image', 'tag', remembered.imageId, { name: t });
+      }
+      if (quiet) send({ stream: `${remembered.imageId}\n` });
+      if (!res.writableEnded) res.end();
+      return undefined;
+    }
+    const contextDir = await extractContext(body.stream, tmpDir, engine.images.layers.limits);
+    const messages: BuildMessage[] = [];
     try {
       const executor = new BuildExecutor({
-        contextDir, dockerfile: q.get('dockerfile') || 'Dockerfile', tags, buildArgs, target: q.get('target') || undefined,
-        noCache: boolParam(q, 'nocache'), pull: boolParam(q, 'pull'), labels, network, signal: aborted.signal, secrets,
+        contextDir, dockerfile: params.dockerfile, tags, buildArgs, target: params.target,
+        noCache, pull, labels, network, signal: aborted.signal, secrets,
       }, {
         engine, cache, cacheMounts, tmpDir, limits: engine.images.layers.limits,
         pull: registry === undefined ? undefined : async (ref, out) => {
@@ -126,18 +171,21 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
             if (p.status !== undefined && p.status !== 'Downloading' && p.status !== 'Extracting') out({ stream: `${p.id !== undefined ? `${p.id}: ` : ''}${p.status}\n` });
           });
         },
-      }, emit);
+      }, (m) => { if (memoKey !== undefined) messages.push(m); emit(m); });
       const result = await executor.run();
+      // remembered only when nothing ran and nothing was pulled: the messages are those of a cached rebuild
+      const everyStepCached = messages.every((m) => !('step' in m) || m.step.cached);
+      if (memoKey !== undefined && result.executed === 0 && everyStepCached) memo.store(memoKey, { imageId: result.imageId, external: result.external, messages });
       if (quiet) send({ stream: `${result.imageId}\n` });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       // A Dockerfile error also travels rendered with its caret (gantry build prints that; Docker's clients the message).
       const rendered = e instanceof DockerfileError ? formatDockerfileDiagnostic(e.diagnostic) : undefined;
       send({ errorDetail: { message }, error: message, ...(e instanceof GantryError ? { code: e.code, hint: e.hint } : {}), ...(rendered === undefined ? {} : { rendered }) });
-    } finally {
-      await removeDir(contextDir);
     }
+    // the answer is complete: the unpacked context goes after it
     if (!res.writableEnded) res.end();
+    await removeDir(contextDir);
     return undefined;
   }, { rawBody: true });
 
@@ -145,6 +193,7 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
     // The entries only: the intermediate images they name stay (untagged; image prune removes them), so 0 bytes.
     // Cache mounts not in use go too (docker builder prune removes them); their bytes are not counted.
     cacheMounts.prune();
+    memo.clear();
     return { CachesDeleted: cache.prune(), SpaceReclaimed: 0 };
   });
 }

@@ -16,7 +16,7 @@ import { authsForImages } from '../docker-config.js';
 import { BLOCK } from '../../engine/images/tar.js';
 import { bool, list, parseArgs, str, type FlagSpec } from '../args.js';
 import { connectDaemon, type DaemonClient } from '../client.js';
-import { jsonLines } from '../http.js';
+import { jsonLines, readAll } from '../http.js';
 import type { GlobalOptions } from '../main.js';
 
 /** A random name for an inline or out-of-context Dockerfile (node:crypto loaded only then: it costs start-up). */
@@ -175,7 +175,7 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   const file = str(p, 'file');
   if (path === '-' && file === '-') throw usageError('the context and the Dockerfile cannot both come from stdin', 'give a context directory, or -f FILE');
 
-  let body: NodeJS.ReadableStream;
+  let body: NodeJS.ReadableStream | Buffer;
   let dockerfile = 'Dockerfile';
   /** The Dockerfile's text when the CLI has it (not inside a tar on stdin): its FROM images get credentials. */
   let dockerfileText: string | undefined;
@@ -217,8 +217,12 @@ async function build(args: string[], g: GlobalOptions): Promise<number> {
   return 0;
 }
 
+/** A context up to this size is sent as one body with its length; a bigger one is streamed. */
+const HELD_CONTEXT_BYTES = 1024 * 1024;
+
 export interface PreparedContext {
-  readonly body: NodeJS.ReadableStream;
+  /** The tar: held whole when small (one write, with its length), else streamed. */
+  readonly body: NodeJS.ReadableStream | Buffer;
   /** The Dockerfile's path in the context. */
   readonly dockerfile: string;
   /** Its text when the CLI has it: its FROM images get credentials. */
@@ -252,7 +256,9 @@ export async function directoryContext(root: string, o: { file?: string | undefi
   }
   const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile));
   const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'] });
-  return { body: contextTar(root, listing.entries, extra), dockerfile, dockerfileText };
+  const tar = contextTar(root, listing.entries, extra);
+  const bytes = listing.entries.reduce((n, e) => n + (e.size ?? 0), 0) + extra.reduce((n, e) => n + e.content.length, 0);
+  return { body: bytes <= HELD_CONTEXT_BYTES ? await readAll(tar) : tar, dockerfile, dockerfileText };
 }
 
 export interface BuildOptions extends BuildSettings {
@@ -271,10 +277,17 @@ export async function postBuild(client: DaemonClient, ctx: PreparedContext, o: B
       nocache: o.noCache || undefined, pull: o.pull || undefined, labels: JSON.stringify(o.labels), q: o.quiet || undefined,
       networkmode: o.network, rm: true, progress: o.jsonProgress === true ? 'json' : undefined,
     },
-    bodyStream: ctx.body, headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(ctx.dockerfileText), ...secretsHeader(o.secrets) },
+    ...(Buffer.isBuffer(ctx.body) ? { rawBody: ctx.body } : { bodyStream: ctx.body }), headers: { 'Content-Type': 'application/x-tar', ...registryConfigHeader(ctx.dockerfileText), ...secretsHeader(o.secrets) },
   });
   let id: string | undefined;
+  // The lines of one chunk of the stream go out in one write.
+  let pending = '';
+  const print = (text: string): void => {
+    if (pending === '') setImmediate(() => { process.stdout.write(pending); pending = ''; });
+    pending += text;
+  };
   for await (const m of jsonLines<StreamMessage>(res)) {
+    if (m.rendered !== undefined || m.error !== undefined || m.errorDetail !== undefined) { process.stdout.write(pending); pending = ''; }
     if (m.rendered !== undefined) {
       process.stderr.write(`${m.rendered}\n`);
       return undefined;
@@ -283,12 +296,13 @@ export async function postBuild(client: DaemonClient, ctx: PreparedContext, o: B
       const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'BUILD_STEP_FAILED') as ErrorCode;
       throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'the build failed', { hint: m.hint });
     }
-    if (m.step !== undefined) { if (o.jsonProgress === true) process.stdout.write(`${JSON.stringify(m.step)}\n`); }
+    if (m.step !== undefined) { if (o.jsonProgress === true) print(`${JSON.stringify(m.step)}\n`); }
     else if (m.aux?.ID !== undefined) id = m.aux.ID;
     else if (o.jsonProgress === true) continue;
-    else if (!o.quiet && m.stream !== undefined) process.stdout.write(m.stream);
-    else if (!o.quiet && m.status !== undefined) process.stdout.write(`${m.status}\n`);
+    else if (!o.quiet && m.stream !== undefined) print(m.stream);
+    else if (!o.quiet && m.status !== undefined) print(`${m.status}\n`);
   }
+  if (pending !== '') { process.stdout.write(pending); pending = ''; }
   if (id === undefined) throw new GantryError('INTERNAL', 'the daemon ended the build without an image id', { hint: 'see the daemon log' });
   if (o.jsonProgress === true) process.stdout.write(`${JSON.stringify({ image: id, tags: o.tags })}\n`);
   return id;

@@ -19,8 +19,12 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
     case 'images': {
       const p = parseArgs(args, [{ name: 'quiet', short: 'q', kind: 'bool' }, { name: 'format', kind: 'string' }, { name: 'all', short: 'a', kind: 'bool' },
         { name: 'digests', kind: 'bool' }, { name: 'no-trunc', kind: 'bool' }]);
+      if (p.positionals.length > 1) throw usageError('images takes at most one REPOSITORY[:TAG]', 'gantry images [OPTIONS] [REPOSITORY[:TAG]]');
+      const [reference] = p.positionals;
       const client = await connectDaemon(g.host);
-      const images = await client.call<ImageInfo[]>('GET', '/images/json', { query: { all: bool(p, 'all') || undefined } });
+      // As docker: `images REPO[:TAG]` is the reference filter (only matching tags are listed).
+      const images = await client.call<ImageInfo[]>('GET', '/images/json', { query: { all: bool(p, 'all') || undefined,
+        filters: reference === undefined ? undefined : JSON.stringify({ reference: [reference] }) } });
       if (bool(p, 'quiet')) { process.stdout.write(images.map((i) => `${i.Id.replace('sha256:', '').slice(0, 12)}\n`).join('')); return 0; }
       if (str(p, 'format') === 'json') { for (const i of images) process.stdout.write(`${JSON.stringify(i)}\n`); return 0; }
       const digests = bool(p, 'digests');

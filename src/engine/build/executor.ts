@@ -91,6 +91,8 @@ export interface BuildResult {
   /** Steps that ran (not taken from the cache), by kind, for callers that report it. */
   readonly executed: number;
   readonly cached: number;
+  /** Each image reference taken from the store (FROM, COPY --from=IMAGE) and the id it resolved to. */
+  readonly external: Readonly<Record<string, string>>;
 }
 
 /** Where a stage's messages go (a stage built beside another is buffered, then shown in order) and its step number. */
@@ -197,6 +199,7 @@ export class BuildExecutor {
   #total = 0;
   #executed = 0;
   #cached = 0;
+  readonly #external: Record<string, string> = {};
   readonly #results = new Map<number, State>();
   #listing!: ContextListing;
   #stages: readonly Stage[] = [];
@@ -267,7 +270,7 @@ export class BuildExecutor {
         this.deps.engine.events.emit('image', 'tag', image.id, { name: t });
         top.say(`Successfully tagged ${t}`);
       }
-      return { imageId: image.id, executed: this.#executed, cached: this.#cached };
+      return { imageId: image.id, executed: this.#executed, cached: this.#cached, external: { ...this.#external } };
     } finally {
       await removeDir(this.#emptyDir);
     }
@@ -288,14 +291,19 @@ export class BuildExecutor {
   /** An image from the store, pulled when missing (or always with `pull`). */
   private async image(o: Out, ref: string, pull: boolean): Promise<ImageRecord> {
     const found = this.images.resolve(ref);
-    if (found !== undefined && !pull) return found;
+    if (found !== undefined && !pull) return this.#taken(ref, found);
     if (this.deps.pull === undefined) {
-      if (found !== undefined) return found;
+      if (found !== undefined) return this.#taken(ref, found);
       throw new GantryError('IMAGE_NOT_FOUND', `FROM ${ref}: no such image, and this daemon cannot pull`, { hint: `import or load it first (gantry images lists what is here)` });
     }
     o.ran = true;
     await this.deps.pull(ref, o.emit);
-    return this.images.get(ref);
+    return this.#taken(ref, this.images.get(ref));
+  }
+
+  #taken(ref: string, image: ImageRecord): ImageRecord {
+    this.#external[ref] = image.id;
+    return image;
   }
 
   /** Runs one stage; `makeScope` gets the base image's Env (what ENV and ARG substitution see first). */
