@@ -84,17 +84,24 @@ function splitGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
   return { g, rest: normalize(argv.slice(i)) };
 }
 
+/** The CLI's start-up snapshots (bin/gantry, src/cli/snapshot/), and `modules` for the ES module build. */
+export type SnapshotKind = 'core' | 'stack' | 'modules';
+
+/** Commands of the stack snapshot: the stack loader and its validator stay out of the core one. */
+const STACK_COMMANDS = new Set(['stack', 'up', 'down', 'watch', 'deploy']);
+
 /**
- * Commands the start-up snapshot (snapshot-entry.ts) does not hold: the daemon in the foreground, and what loads the
- * Kubernetes client (an ES-module-only package; a snapshot has no ES module loader). bin/gantry runs them from the
- * modules. A command added here must also be left out of the snapshot's bundle (scripts/build-cli-snapshot.mjs).
+ * Where a command runs from. The foreground daemon and what loads the Kubernetes client (an ES-module-only
+ * package; a snapshot has no ES module loader) run from the modules. bin/gantry applies the same rule to the
+ * first word that is not a global flag, without starting node; keep the two in step (and the snapshot bundles'
+ * contents, scripts/build-cli-snapshot.mjs).
  */
-export function runsOnlyFromModules(argv: string[]): boolean {
+export function snapshotFor(argv: string[]): SnapshotKind {
   const { rest } = splitGlobal(argv);
   const [cmd, ...words] = rest;
-  if (cmd === 'daemon') return !words.includes('--help');
-  if (cmd === 'stack') return words.includes('convert') || words.includes('deploy');
-  return false;
+  if (cmd === 'daemon') return words.includes('--help') ? 'core' : 'modules';
+  if (cmd === 'stack' && (words.includes('convert') || words.includes('deploy'))) return 'modules';
+  return cmd !== undefined && STACK_COMMANDS.has(cmd) ? 'stack' : 'core';
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -149,6 +149,7 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
     const remembered = memoKey === undefined ? undefined
       : memo.lookup(memoKey, (ref) => engine.images.resolve(ref)?.id, (id) => engine.images.resolve(id) !== undefined);
     if (remembered !== undefined) {
+      res.cork(); // the replay leaves in one write
       for (const m of remembered.messages) emit(m);
       for (const t of tags) {
         await engine.images.tag(remembered.imageId, t);

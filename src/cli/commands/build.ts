@@ -7,7 +7,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { ERROR_CODES, GantryError, usageError, type ErrorCode } from '../../common/errors.js';
-import { contextPath, loadDockerignore, walkContext } from '../../engine/build/context.js';
+import { contextPath, DIRECT_CONTEXT_FS, loadDockerignore, walkContext } from '../../engine/build/context.js';
 import { parseBuildArgs } from '../../engine/build/args.js';
 import { contextTar } from '../../engine/build/tar-writer.js';
 import type { BuildNetwork, BuildSettings, StepReport } from '../../engine/build/executor.js';
@@ -254,9 +254,10 @@ export async function directoryContext(root: string, o: { file?: string | undefi
   if (dockerfileText === undefined) {
     try { dockerfileText = readFileSync(dockerfileHost ?? join(root, dockerfile), 'utf8'); } catch { /* the daemon names the missing Dockerfile */ }
   }
-  const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile));
-  const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'] });
-  const tar = contextTar(root, listing.entries, extra);
+  // The CLI does nothing else meanwhile: synchronous reads, no thread pool to start.
+  const ignore = await loadDockerignore(root, dockerfileHost ?? join(root, dockerfile), DIRECT_CONTEXT_FS);
+  const listing = await walkContext(root, { ignore: ignore?.matcher, keep: [contextPath(dockerfile), '.dockerignore'], fs: DIRECT_CONTEXT_FS });
+  const tar = contextTar(root, listing.entries, extra, DIRECT_CONTEXT_FS);
   const bytes = listing.entries.reduce((n, e) => n + (e.size ?? 0), 0) + extra.reduce((n, e) => n + e.content.length, 0);
   return { body: bytes <= HELD_CONTEXT_BYTES ? await readAll(tar) : tar, dockerfile, dockerfileText };
 }

@@ -6,7 +6,7 @@
 
 import type * as Crypto from 'node:crypto';
 import { createRequire } from 'node:module';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { errnoCode, GantryError } from '../../common/errors.js';
@@ -29,6 +29,8 @@ export interface ContextEntry {
   readonly gid: number;
   readonly size: number;
   readonly linkTarget: string | undefined;
+  /** Modification time, whole seconds (sent in the context tar; not part of any cache key). */
+  readonly mtime: number;
 }
 
 export interface ContextLimits {
@@ -53,6 +55,57 @@ export interface WalkOptions {
   readonly limits?: ContextLimits;
   /** Paths always listed even when .dockerignore excludes them (the Dockerfile and .dockerignore when sending). */
   readonly keep?: readonly string[];
+  /** How files are reached (default: node's thread pool). */
+  readonly fs?: ContextFs | undefined;
+}
+
+/**
+ * The file operations a context walk, a .dockerignore read and the context tar need. The daemon uses node's thread
+ * pool (POOL_FS); the CLI, which does nothing else meanwhile, the synchronous calls (DIRECT_CONTEXT_FS): for a small
+ * context, starting the pool costs more than the reads.
+ */
+export interface ContextFs {
+  readdir(path: string): Promise<string[]>;
+  lstat(path: string): Promise<Stats>;
+  readlink(path: string): Promise<string>;
+  open(path: string, flags: number): Promise<ContextFile>;
+}
+export interface ContextFile {
+  stat(): Promise<Stats>;
+  read(buf: Buffer, offset: number, length: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const POOL_FS: ContextFs = {
+  readdir: (p) => readdir(p),
+  lstat: (p) => lstat(p),
+  readlink: (p) => readlink(p),
+  open: async (p, flags) => {
+    const h = await open(p, flags);
+    return { stat: () => h.stat(), read: async (b, o, l) => (await h.read(b, o, l, null)).bytesRead, close: () => h.close() };
+  },
+};
+
+export const DIRECT_CONTEXT_FS: ContextFs = {
+  readdir: async (p) => readdirSync(p),
+  lstat: async (p) => lstatSync(p),
+  readlink: async (p) => readlinkSync(p),
+  open: async (p, flags) => {
+    const fd = openSync(p, flags);
+    return { stat: async () => fstatSync(fd), read: async (b, o, l) => readSync(fd, b, o, l, null), close: async () => closeSync(fd) };
+  },
+};
+
+/** Reads a whole (capped) file through `fs`. */
+async function readCapped(file: ContextFile, size: number): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  let got = 0;
+  while (got < size) {
+    const n = await file.read(buf, got, size - got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }
 
 /** Cap on a .dockerignore file. */
@@ -62,11 +115,11 @@ export const MAX_DOCKERIGNORE_BYTES = 1024 * 1024;
  * The ignore rules for a build: `NAME.dockerignore` beside `-f NAME` when it exists (it wins), else the
  * context's `.dockerignore`, else none. Returns the matcher and the file it came from.
  */
-export async function loadDockerignore(contextDir: string, dockerfilePath?: string): Promise<{ matcher: IgnoreMatcher; file: string } | undefined> {
+export async function loadDockerignore(contextDir: string, dockerfilePath?: string, fs: ContextFs = POOL_FS): Promise<{ matcher: IgnoreMatcher; file: string } | undefined> {
   for (const file of ignoreFileCandidates(contextDir, dockerfilePath)) {
     let handle;
     try {
-      handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') continue;
       throw e;
@@ -75,7 +128,7 @@ export async function loadDockerignore(contextDir: string, dockerfilePath?: stri
       const st = await handle.stat();
       if (!st.isFile()) throw new GantryError('BUILD_CONTEXT_INVALID', `${file} is not a regular file`, { hint: 'make .dockerignore a plain text file' });
       if (st.size > MAX_DOCKERIGNORE_BYTES) throw new GantryError('TOO_LARGE', `${file} is larger than ${MAX_DOCKERIGNORE_BYTES} bytes`, { hint: 'a .dockerignore holds patterns, one per line' });
-      const text = (await handle.readFile({ encoding: 'utf8' })).slice(0, MAX_DOCKERIGNORE_BYTES);
+      const text = (await readCapped(handle, st.size)).toString('utf8');
       return { matcher: IgnoreMatcher.fromText(text, file), file };
     } finally {
       await handle.close();
@@ -91,6 +144,7 @@ function typeOf(mode: number): ContextEntry['type'] {
 
 /** Lists the context under `root`, never following a symlink. */
 export async function walkContext(root: string, options: WalkOptions = {}): Promise<ContextListing> {
+  const fs = options.fs ?? POOL_FS;
   const limits = options.limits ?? DEFAULT_CONTEXT_LIMITS;
   const keep = new Set(options.keep ?? []);
   const ignore = options.ignore;
@@ -111,15 +165,16 @@ export async function walkContext(root: string, options: WalkOptions = {}): Prom
     }
   };
   const walk = async (rel: string): Promise<void> => {
-    const names = (await readdir(rel === '' ? root : join(root, rel))).sort();
+    const names = (await fs.readdir(rel === '' ? root : join(root, rel))).sort();
     for (const name of names) {
       const path = rel === '' ? name : `${rel}/${name}`;
-      const st = await lstat(join(root, path));
+      const st = await fs.lstat(join(root, path));
       const type = typeOf(st.mode);
       const excluded = ignore !== undefined && ignore.excludes(path) && !keep.has(path);
       if (excluded && (type !== 'dir' || !ignore.hasExceptions)) continue;
       if (!excluded) {
-        add({ path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0, linkTarget: type === 'symlink' ? await readlink(join(root, path)) : undefined });
+        add({ path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0,
+          linkTarget: type === 'symlink' ? await fs.readlink(join(root, path)) : undefined, mtime: Math.floor(st.mtimeMs / 1000) });
       }
       if (type === 'dir') await walk(path);
     }

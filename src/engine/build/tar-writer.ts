@@ -4,12 +4,11 @@
 // encoder of images/tar.ts. Chosen over spawning `tar -T`: the entry list is ours already (walkContext), and
 // an extra in-memory file (`-f -`'s Dockerfile) is one more entry, not a second command.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
 import { BLOCK, encodeHeader, encodePaxHeader, paddedSize, type TarHeader } from '../images/tar.js';
-import type { ContextEntry } from './context.js';
+import { POOL_FS, type ContextEntry, type ContextFs } from './context.js';
 
 const TYPE: Record<ContextEntry['type'], string | undefined> = { file: '0', dir: '5', symlink: '2', other: undefined };
 
@@ -20,17 +19,18 @@ function header(name: string, h: Omit<TarHeader, 'name' | 'devmajor' | 'devminor
   return records.length === 0 ? block : Buffer.concat([encodePaxHeader(records, name), block]);
 }
 
-async function* entries(root: string, list: readonly ContextEntry[], extra: ReadonlyArray<{ name: string; content: Buffer }>): AsyncGenerator<Buffer> {
-  const mtime = Math.floor(Date.now() / 1000);
+async function* entries(root: string, list: readonly ContextEntry[], extra: ReadonlyArray<{ name: string; content: Buffer }>, fs: ContextFs): AsyncGenerator<Buffer> {
+  // Each entry carries its own mtime and in-memory files none: the same context gives the same bytes (the daemon
+  // answers an identical fully cached build from memory, keyed by them).
   for (const e of list) {
     const type = TYPE[e.type];
     if (type === undefined) continue; // sockets, fifos, devices are not sent (Docker skips them too)
     const name = e.type === 'dir' ? `${e.path}/` : e.path;
     if (e.type !== 'file') {
-      yield header(name, { mode: e.mode, uid: e.uid, gid: e.gid, size: 0, mtime, type, linkname: e.linkTarget ?? '' });
+      yield header(name, { mode: e.mode, uid: e.uid, gid: e.gid, size: 0, mtime: e.mtime, type, linkname: e.linkTarget ?? '' });
       continue;
     }
-    const handle = await open(join(root, e.path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const handle = await fs.open(join(root, e.path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       const st = await handle.stat();
       if (!st.isFile() || st.size !== e.size) throw new GantryError('BUILD_CONTEXT_INVALID', `${e.path} changed while the build context was sent`, { hint: 'do not modify the context during a build' });
@@ -38,7 +38,7 @@ async function* entries(root: string, list: readonly ContextEntry[], extra: Read
       let left = e.size;
       const buf = Buffer.allocUnsafe(1 << 20);
       while (left > 0) {
-        const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, left), null);
+        const bytesRead = await handle.read(buf, 0, Math.min(buf.length, left));
         if (bytesRead === 0) throw new GantryError('BUILD_CONTEXT_INVALID', `${e.path} shrank while the build context was sent`, { hint: 'do not modify the context during a build' });
         left -= bytesRead;
         yield Buffer.from(buf.subarray(0, bytesRead));
@@ -49,7 +49,7 @@ async function* entries(root: string, list: readonly ContextEntry[], extra: Read
     }
   }
   for (const x of extra) {
-    yield header(x.name, { mode: 0o644, uid: 0, gid: 0, size: x.content.length, mtime, type: '0', linkname: '' });
+    yield header(x.name, { mode: 0o644, uid: 0, gid: 0, size: x.content.length, mtime: 0, type: '0', linkname: '' });
     yield x.content;
     yield Buffer.alloc(paddedSize(x.content.length) - x.content.length);
   }
@@ -57,6 +57,6 @@ async function* entries(root: string, list: readonly ContextEntry[], extra: Read
 }
 
 /** The context as a tar stream: `list` read from `root`, then `extra` in-memory files. */
-export function contextTar(root: string, list: readonly ContextEntry[], extra: ReadonlyArray<{ name: string; content: Buffer }> = []): Readable {
-  return Readable.from(entries(root, list, extra), { objectMode: false });
+export function contextTar(root: string, list: readonly ContextEntry[], extra: ReadonlyArray<{ name: string; content: Buffer }> = [], fs: ContextFs = POOL_FS): Readable {
+  return Readable.from(entries(root, list, extra, fs), { objectMode: false });
 }

@@ -264,8 +264,12 @@ export class ImageStore {
       next.refs[formatReference(ref, false)] = image.id;
       const entry = next.images[image.id];
       if (entry !== undefined) entry.lastTagTime = new Date().toISOString();
-      // the same name on the same image again changes only the tag time: not worth an fsync on the way
-      this.#commit(next, { flushLater: already });
+      // The same name on the same image again (a rebuild, a re-tag) changes only the tag time: written right after
+      // the request is answered, not before (a crash in between loses only that time).
+      if (already) {
+        this.#index = next;
+        this.#writeSoon();
+      } else this.#commit(next);
       return this.#record(image.id);
     });
   }
@@ -509,6 +513,20 @@ export class ImageStore {
       if (loaded !== undefined && blobsOf(loaded).includes(digest)) return true;
     }
     return false;
+  }
+
+  #writeScheduled = false;
+
+  /** Writes the in-memory index on the next turn of the loop (once, however many changes are made meanwhile). */
+  #writeSoon(): void {
+    if (this.#writeScheduled) return;
+    this.#writeScheduled = true;
+    setImmediate(() => {
+      void this.#mutex.run(() => {
+        this.#writeScheduled = false;
+        this.#indexFile.save(this.#index, { flushLater: true });
+      });
+    });
   }
 
   /** Writes the index, then makes it the in-memory state. */

@@ -1,0 +1,21 @@
+// The CLI's core start-up snapshot (dist/cli/gantry.blob): every command but the stack family, whose loader and
+// schema validator would make this blob, and so every start, larger. Loaded and warmed at build time: the
+// dispatcher, the container commands, the build command with a parsed Dockerfile and a packed context.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { parseDockerfile } from '../../engine/build/parse.js';
+import { directoryContext } from '../commands/build.js';
+import '../commands/containers.js';
+import '../commands/images.js';
+import { readAll } from '../http.js';
+import { setMain, warm } from './runtime.js';
+
+parseDockerfile('# syntax=docker/dockerfile:1\nARG BASE=busybox\nFROM ${BASE} AS base\nRUN --mount=type=cache,target=/c echo hi > /x\nCOPY --chown=1:1 a b /app/\nENV A=1 B="two words"\nWORKDIR /app\nEXPOSE 80/tcp\nHEALTHCHECK CMD ["true"]\nCMD ["sh", "-c", "echo $A"]\n', 'Dockerfile');
+warm(async (dir) => {
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY a /a\n');
+  writeFileSync(join(dir, 'a'), 'a\n');
+  const ctx = await directoryContext(dir, {});
+  if (!Buffer.isBuffer(ctx.body)) await readAll(ctx.body as Readable);
+});
+setMain('core');
