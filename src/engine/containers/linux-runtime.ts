@@ -72,8 +72,8 @@ export class LinuxRuntime implements ContainerRuntime {
     return { dir, logPath: join(dir, 'log'), hostsPath: join(dir, 'hosts'), hostnamePath: join(dir, 'hostname'), resolvConfPath: join(dir, 'resolv.conf') };
   }
 
+  /** A start is coming: the spawner is made ready (the cgroup prewarm waits for the start's own mkdirs). */
   prewarm(): void {
-    this.o.cgroups.prewarm?.();
     void this.spawner.ensure();
   }
 
@@ -219,7 +219,6 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult> {
-    this.o.cgroups.prewarm?.();
     const cg = this.cgroupPath(rec.id);
     // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
     await this.o.cgroups.remove(cg).catch(() => undefined);
@@ -229,6 +228,9 @@ export class LinuxRuntime implements ContainerRuntime {
     const devices = hostDevices(rec);
     // the cgroup first: which dirs the init joins (procsFiles, in the spec) depends on what was made (GANTRY_MEMCG)
     this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
+    // Now, not earlier: the prewarm's write holds the kernel's cgroup mutex through its wait, and a mkdir made
+    // meanwhile (the one just above) would block the daemon's main thread for all of it (~10 ms on v1).
+    this.o.cgroups.prewarm?.();
     let spec: ContainerRuntimeSpec;
     try {
       spec = await this.buildSpec(rec, image, devices);

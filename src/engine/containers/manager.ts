@@ -90,7 +90,7 @@ export class ContainerManager {
   // ---- create ----------------------------------------------------------------------------------------------
 
   async create(spec: ContainerSpec): Promise<ContainerView> {
-    this.o.runtime.prewarm(); // a start usually follows: let the kernel's wait for it begin now
+    this.o.runtime.prewarm(); // a start usually follows
     const image = this.o.images.lookup(spec.image);
     const v = resolveContainerSpec(spec, image);
     if (v.name !== undefined && this.o.store.byName(v.name)) {
