@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { GantryError } from '../common/errors.js';
 import { KeyedMutex } from '../common/mutex.js';
-import { serviceConfigHash } from '../stack/hash.js';
+import { canonicalJson, serviceConfigHash } from '../stack/hash.js';
 import type { StackModel } from '../stack/model.js';
 import { systemClock, type Clock, type Timer } from '../engine/clock.js';
 import { pullDecision, shouldPull } from '../stack/pull-policy.js';
@@ -125,6 +125,14 @@ export class StackService {
     this.records.save(rec);
   }
 
+  /** Stores the stack as `up` leaves it; an `up` that changes nothing (same model, options, not held) writes nothing. */
+  private remember(model: StackModel, options: UpOptions): void {
+    const prior = this.get(model.name);
+    const kept = keptOptions(prior, model, options);
+    if (prior !== undefined && !prior.held && canonicalJson(prior.model) === canonicalJson(model) && canonicalJson(prior.options) === canonicalJson(kept)) return;
+    this.save({ project: model.name, model, options: kept, held: false, updated: new Date().toISOString() });
+  }
+
   setHeld(project: string, held: boolean): void {
     const rec = this.get(project);
     if (rec === undefined) return;
@@ -212,7 +220,7 @@ export class StackService {
         return false;
       }
       if (req.dryRun) { emit({ kind: 'result', ok: true, failures: [] }); return true; }
-      this.save({ project: model.name, model, options: keptOptions(this.get(model.name), model, options), held: false, updated: new Date().toISOString() });
+      this.remember(model, options);
       const failures = await this.apply(model, plan, emit, signal);
       if (failures.length === 0 && req.wait) {
         failures.push(...await this.waitReady(model, selectServices(model, options.services, options.noDeps), req.waitTimeoutSeconds, emit, signal));

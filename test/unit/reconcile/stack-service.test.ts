@@ -1,7 +1,7 @@
 // The stack service and executor against the fake engine (no root, fake clock): whole event sequences of up,
 // an unchanged up, a change, repair of drift, and down, as the CLI would stream them.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -85,8 +85,18 @@ describe('stack service over the fake engine', () => {
       assert.deepEqual(names, ['shop-api-1:running', 'shop-db-1:running', 'shop-web-1:running']);
       assert.equal(x.engine.getContainer('shop-db-1').state.health?.status, 'healthy');
 
+      const record = join(x.w.dir, 'stacks', 'shop.json');
+      const stored = statSync(record);
       const again = await up(x, model);
       assert.deepEqual(again.lines, ['result ok=true'], 'nothing to do');
+      // and writes nothing: the stored stack is the same file, untouched (a no-op up costs no fsync)
+      const after = statSync(record);
+      assert.equal(after.ino, stored.ino);
+      assert.equal(after.mtimeMs, stored.mtimeMs);
+      // held by `stack stop`, an up clears the hold: that is written
+      x.stacks.setHeld('shop', true);
+      await up(x, model);
+      assert.equal(x.stacks.get('shop')?.held, false);
     } finally { x.engine.close(); x.stacks.stop(); disposeWorld(x.w); }
   });
 
