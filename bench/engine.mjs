@@ -87,8 +87,8 @@ export async function run({ runs = 20, containers = 100 } = {}) {
     const node = timeCommand(process.execPath, ['-e', '0'], env, runs);
     const attach = await cgroupV1AttachFloor(d.prefix);
     // 2. Whole CLI: `gantry run --rm busybox true`, daemon warm.
-    const cli = timeCommand(process.execPath, [join(root, 'bin', 'gantry.js'), 'run', '--rm', '--network', 'none', 'busybox', 'true'], env, runs);
-    const cliBridge = timeCommand(process.execPath, [join(root, 'bin', 'gantry.js'), 'run', '--rm', 'busybox', 'true'], env, runs);
+    const cli = timeCommand(join(root, 'bin', 'gantry'), ['run', '--rm', '--network', 'none', 'busybox', 'true'], env, runs);
+    const cliBridge = timeCommand(join(root, 'bin', 'gantry'), ['run', '--rm', 'busybox', 'true'], env, runs);
     // 3. API alone: create + start + wait + remove.
     const client = new DaemonClient(`unix://${d.socket}`);
     const api = [];

@@ -21,7 +21,7 @@ function timed(cmd, args, env) {
 }
 
 export async function run() {
-  const { TestDaemon, GANTRY_BIN, serverImage } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
+  const { TestDaemon, GANTRY_CMD, serverImage } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
   const nginx = serverImage('nginx').rootfs;
   const a = new TestDaemon('bench-img-a');
   const b = new TestDaemon('bench-img-b');
@@ -30,7 +30,7 @@ export async function run() {
   try {
     await a.start();
     await b.start();
-    const g = (d, ...args) => timed(process.execPath, [GANTRY_BIN, ...args], d.env);
+    const g = (d, ...args) => timed(GANTRY_CMD, args, d.env);
     results.push({ name: 'import nginx (rootfs tar, gzip into the store)', value: g(a, 'import', nginx, 'nginx'), unit: 'ms' });
     const archive = join(scratch, 'nginx-save.tar');
     results.push({ name: 'gantry save nginx', value: g(a, 'save', '-o', archive, 'nginx'), unit: 'ms', note: 'one gunzip pass for the size, one to write' });

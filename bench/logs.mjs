@@ -65,7 +65,7 @@ function statusKb(pid, field) {
 
 /** Through a private daemon: the CLI's wall time and the daemon's peak RSS growth for `logs --tail 10`. */
 async function throughDaemon(logFile, runs) {
-  const { TestDaemon, GANTRY_BIN } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
+  const { TestDaemon, GANTRY_CMD } = await import(pathToFileURL(join(root, 'dist', 'test', 'helpers', 'daemon.js')).href);
   const d = new TestDaemon('bench-logs');
   try {
     await d.start();
@@ -83,14 +83,14 @@ async function throughDaemon(logFile, runs) {
       writeFileSync(`/proc/${pid}/clear_refs`, '5');
       const before = statusKb(pid, 'VmRSS');
       const t0 = process.hrtime.bigint();
-      const r = spawnSync(process.execPath, [GANTRY_BIN, 'logs', '--tail', '10', 'big'], { env: d.env, encoding: 'utf8' });
+      const r = spawnSync(GANTRY_CMD, ['logs', '--tail', '10', 'big'], { env: d.env, encoding: 'utf8' });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (r.status !== 0 || !r.stdout.endsWith('last 1000\n')) throw new Error(`gantry logs failed: ${r.stderr}`);
       if (i > 0) { times.push(ms); growth.push(statusKb(pid, 'VmHWM') - before); }
     }
     const cliFloor = median(Array.from({ length: runs }, () => {
       const t0 = process.hrtime.bigint();
-      spawnSync(process.execPath, [GANTRY_BIN, 'ps', '-aq'], { env: d.env });
+      spawnSync(GANTRY_CMD, ['ps', '-aq'], { env: d.env });
       return Number(process.hrtime.bigint() - t0) / 1e6;
     }));
     unlinkSync(log);

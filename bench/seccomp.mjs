@@ -13,7 +13,7 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 function timeOnce(args, env) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'gantry.js'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(join(root, 'bin', 'gantry'), args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const t = ms(t0);
   if (r.status !== 0) throw new Error(`gantry ${args.join(' ')} failed: ${r.stderr}`);
   return t;
