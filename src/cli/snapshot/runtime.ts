@@ -54,13 +54,17 @@ export function warm(more: (dir: string) => Promise<void> = async () => undefine
       const server = createServer((c) => {
         c.once('data', (req: Buffer) => {
           const json = '[{"Id":"0","Names":["/warm"],"Labels":{}}]';
-          if (req.toString('latin1').startsWith('GET')) c.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`);
+          const head = req.toString('latin1');
+          if (head.includes('Upgrade: tcp')) c.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\u0001\0\0\0\0\0\0\u0003hi\n');
+          else if (head.startsWith('GET')) c.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`);
           else c.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n{"stream":"hi\\n"}\r\n0\r\n\r\n');
         });
       });
       await new Promise<void>((r) => server.listen(socket, r));
       const client = new DaemonClient(`unix://${socket}`);
       await client.call('GET', '/containers/json', { query: { all: true } });
+      const attached = await client.hijack('/containers/warm/attach', { query: { stream: true, stdout: true } });
+      await readAll(attached);
       for await (const m of jsonLines<{ stream?: string }>(await client.stream('POST', '/build', { rawBody: Buffer.from('x'), query: { t: ['a'] } }))) void m;
       client.close();
       await new Promise<void>((r) => server.close(() => r()));
