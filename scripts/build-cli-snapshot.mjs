@@ -8,7 +8,7 @@
 // Left out of both (run from the modules, see snapshotFor in main.ts): the foreground daemon, and the Kubernetes
 // commands whose client is published only as ES modules.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -78,5 +78,11 @@ for (const snap of SNAPSHOTS) {
   if (builder.status !== 0) throw new Error(`node --build-snapshot of ${snap.name} failed (status ${builder.status})`);
   renameSync(partial, blob);
 }
-// The blobs run only on the node that made them: bin/gantry reads which one from here (without a subshell).
+// The blobs run only on the node that made them: bin/gantry reads which one from `node` (without a subshell), and
+// compares that binary's mtime with `node.stamp`'s (the binary's mtime at build time): another binary there (an
+// upgrade, even one whose files keep their package's older mtimes) runs the modules until the next build.
 writeFileSync(join(outDir, 'node'), `${process.execPath}\n`);
+const stamp = join(outDir, 'node.stamp');
+writeFileSync(stamp, `${process.version}\n`);
+const { atime, mtime } = statSync(process.execPath);
+utimesSync(stamp, atime, mtime);

@@ -2,7 +2,7 @@
 // autostart forced on (GANTRY_AUTOSTART=1) for a private socket, root and prefix, and no daemon may appear there.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -70,4 +70,31 @@ test('bin/gantry runs from the modules when asked (GANTRY_NO_SNAPSHOT=1) or when
   const missing = spawnSync(gantry, ['stack', '-f', join(dir, 'missing.yaml'), 'convert', '--to', 'kubernetes'], { env: helpEnv, encoding: 'utf8' });
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /missing\.yaml/);
+});
+
+test('bin/gantry runs the blob only with the node binary that built it, unchanged; else the modules', () => {
+  // A tree of its own: bin/gantry, the real blob, and a bin/gantry.js that only says it ran.
+  const tree = mkdtempSync(join(tmpdir(), 'gantry-wrapper-'));
+  try {
+    mkdirSync(join(tree, 'bin'));
+    mkdirSync(join(tree, 'dist', 'cli'), { recursive: true });
+    copyFileSync(join(PROJECT_ROOT, 'bin', 'gantry'), join(tree, 'bin', 'gantry'));
+    chmodSync(join(tree, 'bin', 'gantry'), 0o755);
+    writeFileSync(join(tree, 'bin', 'gantry.js'), 'console.log("from the modules");\n');
+    copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', 'gantry.blob'), join(tree, 'dist', 'cli', 'gantry.blob'));
+    writeFileSync(join(tree, 'dist', 'cli', 'node'), `${process.execPath}\n`);
+    const stamp = join(tree, 'dist', 'cli', 'node.stamp');
+    writeFileSync(stamp, '');
+    const { atime, mtime } = statSync(process.execPath);
+    const run = (): string => spawnSync(join(tree, 'bin', 'gantry'), ['--help'], { env: helpEnv, encoding: 'utf8' }).stdout;
+    utimesSync(stamp, atime, mtime);
+    assert.match(run(), /^Usage: gantry/m, 'the same node binary: the snapshot');
+    utimesSync(stamp, atime, new Date(mtime.getTime() - 86_400_000));
+    assert.equal(run(), 'from the modules\n', 'the node binary changed since the build (an upgrade)');
+    utimesSync(stamp, atime, mtime);
+    writeFileSync(join(tree, 'dist', 'cli', 'node'), '/nonexistent/node\n');
+    assert.equal(run(), 'from the modules\n', 'the node that built it is gone');
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
 });
