@@ -79,12 +79,14 @@ function writeRequest(sock: Socket, req: RawRequest, upgrade: boolean): void {
  * resolves as a normal response.
  */
 export function rawRequest(socketPath: string, req: RawRequest, upgrade = false): Promise<{ response: RawResponse } | { socket: Socket }> {
+  const t0 = performance.now();
   return connectSocket(socketPath).then((sock) => new Promise((resolve, reject) => {
     let head: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
+      if (process.env['GANTRY_TRACE_HTTP'] === '1') traceRequest(req, t0, sock);
       sock.off('data', onData);
       sock.off('error', reject);
       const lines = head.subarray(0, end).toString('latin1').split('\r\n');
@@ -134,6 +136,16 @@ export function rawRequest(socketPath: string, req: RawRequest, upgrade = false)
     sock.once('end', () => { if (head.indexOf('\r\n\r\n') < 0) reject(new Error('the daemon closed the connection without answering')); });
     writeRequest(sock, req, upgrade);
   }));
+}
+
+/**
+ * GANTRY_TRACE_HTTP=1: one line per request on stderr, what a slow command waits for: when it was sent (ms since
+ * the process started), how long until the answer's head came, and until the connection closed.
+ */
+function traceRequest(req: RawRequest, t0: number, sock: Socket): void {
+  const head = performance.now();
+  const line = (closed: number): string => `gantry: http ${req.method} ${req.path.split('?')[0]} at ${t0.toFixed(1)} ms: head +${(head - t0).toFixed(1)}, closed +${(closed - t0).toFixed(1)}\n`;
+  sock.once('close', () => process.stderr.write(line(performance.now())));
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
