@@ -79,7 +79,8 @@ static int open_tty(int *master, int *slave, char pts[32], pid_t target) {
   pts[9 + fmt_uint(pts + 9, n)] = '\0';
   *slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (*slave < 0) return fail_errno("ioctl TIOCGPTPEER `%s`", pts);
-  struct winsize ws = {.ws_row = 24, .ws_col = 80};
+  /* the client's terminal size when it gave one (Docker's ConsoleSize): a program that asks at once sees it */
+  struct winsize ws = {.ws_row = spec.tty_rows ? spec.tty_rows : 24, .ws_col = spec.tty_cols ? spec.tty_cols : 80};
   ioctl(*master, TIOCSWINSZ, &ws);
   return 0;
 }

@@ -62,6 +62,7 @@ struct spec {
   bool has_caps;
   uint64_t caps;
   bool no_new_privs, readonly_rootfs, tty, stdin_open, init;
+  unsigned short tty_rows, tty_cols; /* `tty_size ROWS COLS`: the pty's size from the start (0: 24x80) */
   bool has_seccomp;
   struct sock_fprog seccomp; /* installed before exec (process.c, install_seccomp) */
   bool has_oom;

@@ -23,7 +23,7 @@ struct key {
 /* Scalars whose value is converted after parsing are read from this side table. */
 struct raw {
   const char *version, *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
-  const char *log_max_size, *log_max_files, *seccomp;
+  const char *log_max_size, *log_max_files, *seccomp, *tty_size[2];
 };
 
 /* off: offsetof in struct spec, or (with RAW) in struct raw; `ns` (RAW | 1) is collected separately */
@@ -60,6 +60,7 @@ static const struct key keys[] = {
     {"env", 1, LIST, S(env)},
     {"arg", 1, LIST, S(args)},
     {"tty", 1, SCALAR, R(tty)},
+    {"tty_size", 2, SCALAR, R(tty_size)},
     {"stdin", 1, SCALAR, R(stdin_open)},
     {"init", 1, SCALAR, R(init)},
     {"init_path", 1, SCALAR, S(init_path)},
@@ -209,6 +210,13 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
   if (r->seccomp && parse_seccomp(r->seccomp, s) < 0) return -1;
   if (r->readonly_rootfs && flag(r->readonly_rootfs, "readonly_rootfs", &s->readonly_rootfs) < 0) return -1;
   if (r->tty && flag(r->tty, "tty", &s->tty) < 0) return -1;
+  if (r->tty_size[0]) {
+    long long rows, cols;
+    if (parse_ll(r->tty_size[0], 1, 65535, &rows) < 0 || parse_ll(r->tty_size[1], 1, 65535, &cols) < 0)
+      return fail("spec: bad tty_size `%s %s`", r->tty_size[0], r->tty_size[1]);
+    s->tty_rows = (unsigned short)rows;
+    s->tty_cols = (unsigned short)cols;
+  }
   if (r->stdin_open && flag(r->stdin_open, "stdin", &s->stdin_open) < 0) return -1;
   if (r->init && flag(r->init, "init", &s->init) < 0) return -1;
   if (r->oom) {

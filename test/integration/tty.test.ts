@@ -59,4 +59,28 @@ describe('interactive tty', { skip }, () => {
     assert.equal(info.ExitCode, 3);
     await client.call('DELETE', `/containers/${Id}`, { query: { force: true } });
   });
+
+  test('ConsoleSize gives the pty its size from the start (run and exec), as docker -it sends it', async () => {
+    const { Id } = await client.call<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['stty', 'size'], Tty: true, HostConfig: { ConsoleSize: [31, 107] } } });
+    const sock = await client.hijack(`/containers/${Id}/attach`, { query: { stream: true, stdout: true, stderr: true } });
+    const out = collect(sock);
+    await client.call('POST', `/containers/${Id}/start`);
+    await client.call('POST', `/containers/${Id}/wait`);
+    await eventually(() => assert.match(out.text(), /^31 107\r?\n/), 5000, 'stty size with no resize sent');
+    const inspected = await client.call<{ HostConfig: { ConsoleSize: number[] } }>('GET', `/containers/${Id}/json`);
+    assert.deepEqual(inspected.HostConfig.ConsoleSize, [31, 107]);
+    await client.call('DELETE', `/containers/${Id}`);
+
+    const bad = await client.call('POST', '/containers/create', { body: { Image: 'busybox', Tty: true, HostConfig: { ConsoleSize: [24.5, 80] } } }).catch((e: unknown) => e);
+    assert.ok(bad instanceof Error && /ConsoleSize must be \[height, width\]/.test(bad.message), String(bad));
+
+    const host = await client.call<{ Id: string }>('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '60'] } });
+    await client.call('POST', `/containers/${host.Id}/start`);
+    const exec = await client.call<{ Id: string }>('POST', `/containers/${host.Id}/exec`, { body: { Cmd: ['stty', 'size'], Tty: true, AttachStdout: true, ConsoleSize: [42, 123] } });
+    const xs = await client.hijack(`/exec/${exec.Id}/start`, { body: { Detach: false, Tty: true } });
+    const xout = collect(xs);
+    await new Promise((r) => xs.on('close', r));
+    assert.match(xout.text(), /^42 123\r?\n/);
+    await client.call('DELETE', `/containers/${host.Id}`, { query: { force: true } });
+  });
 });

@@ -18,7 +18,7 @@ function hostConfig(rec: ContainerView): HostConfig {
     AutoRemove: h.autoRemove, ReadonlyRootfs: h.readonlyRootfs, Init: h.init, CapAdd: [...h.capAdd], CapDrop: [...h.capDrop],
     Memory: h.memoryBytes, MemorySwap: h.memorySwapBytes, NanoCpus: h.nanoCpus, CpuShares: h.cpuShares, PidsLimit: h.pidsLimit,
     Ulimits: h.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })), Sysctls: { ...h.sysctls },
-    ExtraHosts: [...h.extraHosts], Dns: [...h.dns], DnsSearch: [...h.dnsSearch], OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes,
+    ExtraHosts: [...h.extraHosts], Dns: [...h.dns], DnsSearch: [...h.dnsSearch], OomScoreAdj: h.oomScoreAdj, ShmSize: h.shmSizeBytes, ConsoleSize: [...(h.consoleSize ?? [0, 0])],
     Privileged: h.privileged,
     Devices: (h.devices ?? []).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
     SecurityOpt: h.securityOpt !== undefined ? [...h.securityOpt] : h.noNewPrivileges === true ? ['no-new-privileges'] : null, LogConfig: { Type: log.type, Config: { ...log.config } }, Tmpfs: Object.fromEntries(h.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.target, m.tmpfsOptions ?? ''])),

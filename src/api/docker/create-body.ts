@@ -13,6 +13,8 @@ import { seccompChoiceOf, type SeccompChoice } from '../../engine/seccomp/index.
 import type { DeviceMapping, HealthcheckConfig, HostSettings, MountSpec, PortBinding, RestartPolicyName } from '../../engine/containers/record.js';
 import type { ContainerResourceUpdate } from '../../engine/containers/manager.js';
 
+import { parseConsoleSize } from '../../engine/containers/console-size.js';
+
 const invalid = (message: string, hint?: string): GantryError => new GantryError('INVALID_ARGUMENT', message, { hint });
 
 export interface CreateRequest {
@@ -172,8 +174,10 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
     logConfig: parseLogConfig(hc.LogConfig as unknown),
     ...devicesOf(hc.Devices as unknown),
     ...securityOf(hc.SecurityOpt as unknown),
+    ...((size) => (size === undefined ? {} : { consoleSize: size }))(parseConsoleSize((hc as { ConsoleSize?: unknown }).ConsoleSize)),
   };
 }
+
 
 /** Maps a Docker create body onto the engine's spec; throws for shapes Docker would refuse. */
 export function specFromDockerCreate(req: CreateRequest): ContainerSpec {

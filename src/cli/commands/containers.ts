@@ -196,6 +196,7 @@ export function buildCreateBody(p: Parsed): { name?: string | undefined; body: C
       Retries: str(p, 'health-retries') === undefined ? undefined : Number(str(p, 'health-retries')),
     },
     HostConfig: {
+      ...consoleSize(bool(p, 'tty')),
       AutoRemove: bool(p, 'rm'), Binds: binds, Tmpfs: tmpfs, Memory: memory, MemorySwap: memorySwap,
       NanoCpus: cpus === undefined ? undefined : Math.round(parseCpus(cpus) * 1e9),
       CpuShares: str(p, 'cpu-shares') === undefined ? undefined : Number(str(p, 'cpu-shares')),
@@ -253,6 +254,11 @@ function pipeAttach(sock: Socket, tty: boolean, stdin: boolean): AttachSession {
     process.stdin.on('end', () => { if (!tty) sock.end(); });
   }
   return { done };
+}
+
+/** Like docker: with a tty, the terminal's size goes with the create, so the container's pty has it from the start. */
+function consoleSize(tty: boolean): { ConsoleSize?: [number, number] } {
+  return tty && process.stdout.isTTY && process.stdout.rows > 0 && process.stdout.columns > 0 ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {};
 }
 
 function trackResize(client: DaemonClient, path: string): void {
@@ -455,6 +461,7 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const { Id } = await client.call<{ Id: string }>('POST', `/containers/${ref}/exec`, { body: {
         Cmd: command, Env: list(p, 'env'), WorkingDir: str(p, 'workdir'), User: str(p, 'user'), Tty: tty,
         AttachStdin: interactive, AttachStdout: !bool(p, 'detach'), AttachStderr: !bool(p, 'detach'), Privileged: bool(p, 'privileged'),
+        ...consoleSize(tty),
       } });
       if (bool(p, 'detach')) { await client.call('POST', `/exec/${Id}/start`, { body: { Detach: true } }); return 0; }
       const sock = await client.hijack(`/exec/${Id}/start`, { body: { Detach: false, Tty: tty } });

@@ -1,6 +1,7 @@
 // `exec`: Docker's exec instances (create, start, inspect) over the runtime's exec of a process inside a
 // running container.
 import type { Duplex } from 'node:stream';
+import { parseConsoleSize } from './console-size.js';
 import { GantryError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
 import type { ImageSource } from './deps.js';
@@ -18,6 +19,8 @@ export interface ExecConfig {
   AttachStdout?: boolean | undefined;
   AttachStderr?: boolean | undefined;
   Privileged?: boolean | undefined;
+  /** [height, width] of the client's terminal (API 1.42+; checked by parseConsoleSize). */
+  ConsoleSize?: unknown;
 }
 
 interface ExecRecord {
@@ -27,6 +30,8 @@ interface ExecRecord {
   running: boolean;
   exitCode: number | null;
   pid: number;
+  /** From ConsoleSize, checked at create. */
+  consoleSize: [number, number] | undefined;
 }
 
 export interface ExecInspect {
@@ -53,7 +58,8 @@ export class ExecManager {
     }
     if (!Array.isArray(config.Cmd) || config.Cmd.length === 0) throw new GantryError('INVALID_ARGUMENT', 'no command given to exec', { hint: 'gantry exec CONTAINER COMMAND [ARG...]' });
     const id = newId();
-    const e: ExecRecord = { id, containerId: rec.id, config, running: false, exitCode: null, pid: 0 };
+    const consoleSize = parseConsoleSize(config.ConsoleSize);
+    const e: ExecRecord = { id, containerId: rec.id, config, running: false, exitCode: null, pid: 0, consoleSize };
     this.execs.set(id, e);
     this.emit(e, `exec_create: ${config.Cmd.join(' ')}`);
     return id;
@@ -81,6 +87,7 @@ export class ExecManager {
     const proc = await this.o.runtime.exec(rec, this.o.images.byId(rec.config.imageId), {
       id, args: e.config.Cmd, env: e.config.Env ?? [], cwd: e.config.WorkingDir ?? '', user: e.config.User ?? '',
       privileged: e.config.Privileged ?? false, tty: e.config.Tty ?? false, stdin: e.config.AttachStdin ?? false,
+      ...(e.consoleSize === undefined ? {} : { consoleSize: e.consoleSize }),
       stdout: e.config.AttachStdout ?? true, stderr: e.config.AttachStderr ?? true,
     }, client);
     e.running = true;

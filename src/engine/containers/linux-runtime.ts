@@ -198,7 +198,7 @@ export class LinuxRuntime implements ContainerRuntime {
       args: [...rec.config.entrypoint, ...rec.config.cmd], env, cwd: rec.config.workingDir,
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
-      tty: rec.config.tty, stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
+      tty: rec.config.tty, ttySize: rec.host.consoleSize === undefined ? undefined : [rec.host.consoleSize[0]!, rec.host.consoleSize[1]!], stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     };
   }
@@ -368,7 +368,7 @@ export class LinuxRuntime implements ContainerRuntime {
       noNewPrivs: rec.host.noNewPrivileges === true,
       // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
       seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
-      tty: x.tty, stdin: x.stdin, exitFile, socket,
+      tty: x.tty, ttySize: x.consoleSize, stdin: x.stdin, exitFile, socket,
       cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath, this.spawner);

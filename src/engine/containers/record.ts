@@ -129,6 +129,8 @@ export interface HostSettings {
   seccomp?: SeccompChoice | undefined;
   /** HostConfig.SecurityOpt as given, for inspect; absent when none (and in older records). */
   securityOpt?: string[] | undefined;
+  /** HostConfig.ConsoleSize, [rows, cols]: a tty's size from the start; absent when not given (and in older records). */
+  consoleSize?: [number, number] | undefined;
 }
 
 export function logConfigOf(host: { readonly logConfig?: { readonly type: LogConfig['type']; readonly config: Readonly<Record<string, string>> } | undefined }): LogConfig {

@@ -37,6 +37,8 @@ export interface ExecProcessSpec {
   user: string;
   privileged: boolean;
   tty: boolean;
+  /** [rows, cols] of the client's terminal (ConsoleSize), the pty's size from the start. */
+  consoleSize?: [number, number] | undefined;
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;

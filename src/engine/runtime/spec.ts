@@ -34,6 +34,8 @@ export interface ProcessSpec {
   /** struct sock_filter[] the shim installs before exec (src/engine/seccomp); absent = unconfined. */
   seccompFilter?: Buffer | undefined;
   tty: boolean;
+  /** The pty's size from the start, [rows, cols] (Docker's ConsoleSize); absent: 24x80 until a resize. */
+  ttySize?: readonly [number, number] | undefined;
   stdin: boolean;
   exitFile: string;
   socket: string;
@@ -140,7 +142,7 @@ function processEntries(p: ProcessSpec): Entry[] {
   out.push(['cwd', p.cwd], ['user', String(p.uid), String(p.gid)], ['groups', p.groups.join(',')],
     ['caps', p.capsMask.toString(16)], ['no_new_privs', p.noNewPrivs ? '1' : '0'],
     ...(p.seccompFilter === undefined ? [] : [['seccomp', p.seccompFilter.toString('hex')] as Entry]),
-    ['tty', p.tty ? '1' : '0'], ['stdin', p.stdin ? '1' : '0'], ['exit_file', p.exitFile], ['socket', p.socket]);
+    ['tty', p.tty ? '1' : '0'], ...(p.tty && p.ttySize !== undefined ? [['tty_size', String(p.ttySize[0]), String(p.ttySize[1])] as Entry] : []), ['stdin', p.stdin ? '1' : '0'], ['exit_file', p.exitFile], ['socket', p.socket]);
   for (const e of p.env) out.push(['env', e]);
   for (const a of p.args) out.push(['arg', a]);
   return out;
