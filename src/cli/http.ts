@@ -144,8 +144,14 @@ export function rawRequest(socketPath: string, req: RawRequest, upgrade = false)
  */
 function traceRequest(req: RawRequest, t0: number, sock: Socket): void {
   const head = performance.now();
-  const line = (closed: number): string => `gantry: http ${req.method} ${req.path.split('?')[0]} at ${t0.toFixed(1)} ms: head +${(head - t0).toFixed(1)}, closed +${(closed - t0).toFixed(1)}\n`;
-  sock.once('close', () => process.stderr.write(line(performance.now())));
+  let printed = false;
+  const print = (end: string): void => {
+    if (printed) return;
+    printed = true;
+    process.stderr.write(`gantry: http ${req.method} ${req.path.split('?')[0]} at ${t0.toFixed(1)} ms: head +${(head - t0).toFixed(1)}, ${end}\n`);
+  };
+  sock.once('close', () => print(`closed +${(performance.now() - t0).toFixed(1)}`));
+  process.once('exit', () => print(`open at exit +${(performance.now() - t0).toFixed(1)}`));
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

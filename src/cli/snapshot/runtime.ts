@@ -80,6 +80,12 @@ export function warm(more: (dir: string) => Promise<void> = async () => undefine
 /** The function node runs when it starts from this snapshot. */
 export function setMain(kind: SnapshotKind): void {
   startupSnapshot.setDeserializeMainFunction(() => {
+    // bin/gantry keeps NODE_EXTRA_CA_CERTS from this process's start-up (no TLS here); what it starts gets it back
+    const extraCerts = process.env['GANTRY_NODE_EXTRA_CA_CERTS'];
+    if (extraCerts !== undefined) {
+      process.env['NODE_EXTRA_CA_CERTS'] = extraCerts;
+      delete process.env['GANTRY_NODE_EXTRA_CA_CERTS'];
+    }
     const args = process.argv.slice(1);
     if (snapshotFor(args) !== kind) runFromModules(args);
     else void main(args);

@@ -98,3 +98,24 @@ test('bin/gantry runs the blob only with the node binary that built it, unchange
     rmSync(tree, { recursive: true, force: true });
   }
 });
+
+test('bin/gantry hands NODE_EXTRA_CA_CERTS on to what the CLI starts, though its own node does not load it', () => {
+  const tree = mkdtempSync(join(tmpdir(), 'gantry-wrapper-ca-'));
+  try {
+    mkdirSync(join(tree, 'bin'));
+    mkdirSync(join(tree, 'dist', 'cli'), { recursive: true });
+    copyFileSync(join(PROJECT_ROOT, 'bin', 'gantry'), join(tree, 'bin', 'gantry'));
+    chmodSync(join(tree, 'bin', 'gantry'), 0o755);
+    // the module build stand-in prints what it was given: `stack convert` is handed to it by the snapshot's main
+    writeFileSync(join(tree, 'bin', 'gantry.js'), 'console.log(`${process.env.NODE_EXTRA_CA_CERTS} ${process.env.GANTRY_NODE_EXTRA_CA_CERTS ?? "-"}`);\n');
+    for (const f of ['gantry-stack.blob', 'node', 'node.stamp']) copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', f), join(tree, 'dist', 'cli', f));
+    const { atime, mtime } = statSync(join(PROJECT_ROOT, 'dist', 'cli', 'node.stamp'));
+    utimesSync(join(tree, 'dist', 'cli', 'node.stamp'), atime, mtime);
+    const certs = join(tree, 'extra-ca.pem');
+    writeFileSync(certs, '');
+    const r = spawnSync(join(tree, 'bin', 'gantry'), ['stack', 'convert'], { env: { ...helpEnv, NODE_EXTRA_CA_CERTS: certs }, encoding: 'utf8' });
+    assert.equal(r.stdout, `${certs} -\n`, r.stderr);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+});
