@@ -295,11 +295,8 @@ export class CgroupV1Driver implements CgroupDriver {
     const p = checkCgroupPath(path);
     const deadline = Date.now() + this.timings.removeTimeoutMs;
     for (const h of this.hierarchies) await removeTree(this.cf, join(h.dir, p), deadline);
-    // the shared memory cgroup goes with its last member (rmdir fails while any container is in it)
-    const memory = this.hierarchy('memory');
-    if (!this.memcgPerContainer && memory !== undefined) {
-      try { this.cf.sys.rmdir(join(memory.dir, dirname(p), SHARED_MEMCG)); } catch { /* in use, or not there */ }
-    }
+    // The shared memory cgroup stays (like the prefix's own dir): removing it with its last member raced with a
+    // start in between create() and the init's join, whose cgroup.procs was then gone.
   }
 
   exists(path: string): boolean {
