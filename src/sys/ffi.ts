@@ -188,6 +188,33 @@ export function sysBpf(cmd: number, attr: Buffer, call: string, object: string):
   return check(load().c.syscall(bpfSyscallNumber(), 'int', cmd, 'void *', attr, 'unsigned int', attr.length), call, object);
 }
 
+// The new mount API's syscall numbers are the same on every architecture (they came after the unification).
+const SYS_FSOPEN = 430;
+const SYS_FSCONFIG = 431;
+const SYS_FSMOUNT = 432;
+const FSOPEN_CLOEXEC = 1;
+const FSCONFIG_SET_FD = 5;
+const FSCONFIG_CMD_CREATE = 6;
+const FSMOUNT_CLOEXEC = 1;
+const MOUNT_ATTR_NOSUID_NODEV_NOEXEC = 0x2 | 0x4 | 0x8;
+
+/**
+ * A procfs instance of the pid namespace `pidnsFd`, as a detached mount (an O_PATH-like fd of its root, reached as
+ * /proc/self/fd/N/…): it is in no mount table and goes away with its last fd. fsopen(2) + the `pidns` option
+ * (Linux 6.15+); the caller falls back to /proc when this throws.
+ */
+export function sysProcInstance(pidnsFd: number, object: string): number {
+  const { c } = load();
+  const fs = check(c.syscall(SYS_FSOPEN, 'const char *', 'proc', 'unsigned int', FSOPEN_CLOEXEC), 'fsopen', 'proc');
+  try {
+    check(c.syscall(SYS_FSCONFIG, 'int', fs, 'unsigned int', FSCONFIG_SET_FD, 'const char *', 'pidns', 'void *', null, 'int', pidnsFd), 'fsconfig pidns', object);
+    check(c.syscall(SYS_FSCONFIG, 'int', fs, 'unsigned int', FSCONFIG_CMD_CREATE, 'void *', null, 'void *', null, 'int', 0), 'fsconfig create', 'proc');
+    return check(c.syscall(SYS_FSMOUNT, 'int', fs, 'unsigned int', FSMOUNT_CLOEXEC, 'unsigned int', MOUNT_ATTR_NOSUID_NODEV_NOEXEC), 'fsmount', 'proc');
+  } finally {
+    c.close(fs);
+  }
+}
+
 /** The address of a buffer's bytes, for a pointer inside a struct given to the kernel; keep the buffer referenced until the call returns. */
 export function bufferAddress(buf: Buffer): bigint {
   return BigInt(load().k.address(buf) as unknown as bigint);

@@ -176,7 +176,7 @@ export class LinuxRuntime implements ContainerRuntime {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
       namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
-      cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged }),
+      cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged, path: this.cgroupPath(rec.id) }),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: [...DEFAULT_DEVICES, ...(rec.config.tty ? [{ path: '/dev/console', type: 'c' as const, major: 5, minor: 1 }] : []),
         ...devices.map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],

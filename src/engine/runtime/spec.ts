@@ -120,8 +120,8 @@ type Entry = [string, ...string[]];
 export function mountsWithCgroupView(mounts: readonly SpecMount[], view: CgroupView | undefined): SpecMount[] {
   if (view === undefined) return [...mounts];
   const { NOSUID, NODEV, NOEXEC, RDONLY } = MS;
-  const own = view.mounts.map((m): SpecMount => ({ source: m.source, target: m.target, fstype: m.fstype,
-    flags: NOSUID | NODEV | NOEXEC | (m.readOnly ? RDONLY : 0), data: m.data }));
+  const own = view.mounts.map((m): SpecMount => ({ source: m.source, target: m.target, fstype: m.fstype === 'bind' ? 'none' : m.fstype,
+    flags: NOSUID | NODEV | NOEXEC | (m.readOnly ? RDONLY : 0) | (m.fstype === 'bind' ? MS.BIND : 0), data: m.data }));
   let at = 0;
   mounts.forEach((m, i) => { if (m.target === '/sys') at = i + 1; });
   return [...mounts.slice(0, at), ...own, ...mounts.slice(at)];
