@@ -62,6 +62,7 @@ struct spec {
   bool has_caps;
   uint64_t caps;
   bool no_new_privs, readonly_rootfs, tty, stdin_open, init;
+  bool detach; /* `detach 1`: fork once at start, so the shim is not its spawner's child (main.c) */
   bool has_seccomp;
   struct sock_fprog seccomp; /* installed before exec (process.c, install_seccomp) */
   bool has_oom;

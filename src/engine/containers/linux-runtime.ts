@@ -14,7 +14,7 @@ import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach
 import { capabilityMask } from '../runtime/capabilities.js';
 import { seccompFilterFor } from '../seccomp/index.js';
 import { hostDeviceRule, lookupHostDevice, type HostDevice } from '../runtime/host-devices.js';
-import { PendingShim, shimBinary } from '../runtime/shim-process.js';
+import { PendingShim, reapShim, shimBinary } from '../runtime/shim-process.js';
 import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
 import { checkShimProtocol } from '../runtime/shim-version.js';
 import {
@@ -24,6 +24,7 @@ import {
 import { resolveUserAsync } from '../runtime/user.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHostname, renderHosts, renderResolvConf } from '../network/etc-files.js';
 import { copyUpIntoVolume } from '../volumes/copy-up.js';
+import { emptyNetnsSysfsMounted, mountEmptyNetnsSysfs, unmountEmptyNetnsSysfs } from '../../sys/empty-netns-sysfs.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { mergeEnv } from './container-spec.js';
 import type { ImageView } from './deps.js';
@@ -49,6 +50,9 @@ export interface LinuxRuntimeOptions {
 export class LinuxRuntime implements ContainerRuntime {
   private readonly watchers = new Map<string, Socket>();
   private readonly execSockets = new Map<string, string>();
+  /** The sysfs `--network none` containers bind (sys/empty-netns-sysfs.ts): made at the first one (or an earlier
+   * daemon's reused), removed at release() when no such container runs. */
+  private noneSysfs: string | undefined;
 
   constructor(private readonly o: LinuxRuntimeOptions) {
     mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
@@ -124,6 +128,18 @@ export class LinuxRuntime implements ContainerRuntime {
     return cur;
   }
 
+  private sysfsForNone(): string {
+    if (this.noneSysfs === undefined) {
+      const path = join(this.o.runDir, 'sysfs-none');
+      if (!emptyNetnsSysfsMounted(path)) {
+        unmountEmptyNetnsSysfs(path); // half of one
+        mountEmptyNetnsSysfs(path);
+      }
+      this.noneSysfs = path;
+    }
+    return this.noneSysfs;
+  }
+
   /** The container's root as its files are read before/while it runs: upper dir, then image layers. */
   private rootLayers(rec: ContainerView, image: ImageView | undefined): { name: string; layers: string[] } {
     return { name: rec.name, layers: [join(this.dir(rec.id), 'upper'), ...(image?.layerDirs ?? [])] };
@@ -155,6 +171,9 @@ export class LinuxRuntime implements ContainerRuntime {
       // sysfs of the host's network namespace: bind it read-only rather than mounting a new instance. Not
       // recursive: like a fresh sysfs, without the host's submounts (its writable cgroup hierarchies among them).
       mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.RDONLY, data: '' };
+    } else if (rec.host.networkMode === 'none') {
+      // only `lo` in its netns: the one sysfs of such a netns, bound, instead of a superblock of its own per container
+      mounts[mounts.length - 1] = { source: this.sysfsForNone(), target: '/sys', fstype: 'none', flags: MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: '' };
     }
     for (const f of ['hostname', 'hosts', 'resolv.conf']) {
       mounts.push({ source: join(peer === undefined ? dir : this.dir(peer.id), f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
@@ -188,7 +207,7 @@ export class LinuxRuntime implements ContainerRuntime {
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
       tty: rec.config.tty, stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
+      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)), detach: true,
     };
   }
 
@@ -251,14 +270,15 @@ export class LinuxRuntime implements ContainerRuntime {
       const message = outcome.kind === 'exec-error' ? execErrorMessage(rec, outcome.exitCode, outcome.message) : outcome.message;
       return { kind: 'failed', exitCode, message };
     }
-    return { kind: 'started', process: { pid: pending.started.initPid, shimPid: pending.started.shimPid, exited: this.watch(rec.id, watcher) } };
+    return { kind: 'started', process: { pid: pending.started.initPid, shimPid: pending.started.shimPid, exited: this.watch(rec.id, watcher, pending.started.shimPid) } };
   }
 
-  private watch(id: string, sock: Socket): Promise<void> {
+  private watch(id: string, sock: Socket, shimPid: number): Promise<void> {
     this.watchers.set(id, sock);
     return watchExit(sock).then(() => {
       sock.destroy();
       if (this.watchers.get(id) === sock) this.watchers.delete(id);
+      reapShim(shimPid);
     });
   }
 
@@ -268,13 +288,18 @@ export class LinuxRuntime implements ContainerRuntime {
     if (version !== undefined) checkShimProtocol(version, `the shim of container ${rec.name}`);
     const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
     if (sock === undefined) return undefined;
-    return { pid: rec.state.pid, shimPid: rec.state.shimPid, exited: this.watch(rec.id, sock) };
+    return { pid: rec.state.pid, shimPid: rec.state.shimPid, exited: this.watch(rec.id, sock, rec.state.shimPid) };
   }
 
   /** Stops watching every shim (daemon shutdown): the containers live on. */
-  release(): void {
+  release(running: readonly ContainerView[] = []): void {
     for (const s of this.watchers.values()) s.destroy();
     this.watchers.clear();
+    // the none-network sysfs (and its netns) stays while a container that binds it runs: the next daemon reuses it
+    if (!running.some((r) => r.host.networkMode === 'none')) {
+      try { unmountEmptyNetnsSysfs(join(this.o.runDir, 'sysfs-none')); } catch { /* not ours to unmount (no privilege) */ }
+    }
+    this.noneSysfs = undefined;
   }
 
   exitInfo(rec: ContainerView): ExitInfo | undefined {
@@ -355,13 +380,14 @@ export class LinuxRuntime implements ContainerRuntime {
       // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
       seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
       tty: x.tty, stdin: x.stdin, exitFile, socket,
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
+      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)), detach: true,
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath);
     this.execSockets.set(x.id, socket);
     let attached: { done: Promise<void> } | undefined;
     const watcher = await connectShim(socket);
-    const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); });
+    const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); })
+      .then(() => reapShim(pending.started.shimPid));
     try {
       if (client) attached = await attachToShim(socket, client, { stdin: x.stdin, stdout: x.stdout, stderr: x.stderr, tty: x.tty, leaveClientOpen: true });
     } catch (err) {

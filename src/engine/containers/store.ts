@@ -154,6 +154,12 @@ export class ContainerStore {
     this.index(rec);
   }
 
+  /** The record in memory only: for a container about to be deleted (manager.ts, `rm -f`), whose writes are moot. */
+  keepInMemory(rec: ContainerRecord): void {
+    if (this.heldIds.has(rec.id)) throw new Error(`bug: container ${rec.id} is held (its record was refused at start)`);
+    this.index(rec);
+  }
+
   private index(rec: ContainerRecord): void {
     const before = this.byId.get(rec.id);
     if (before !== undefined && before.name !== rec.name && this.nameIndex.get(before.name) === rec.id) this.nameIndex.delete(before.name);

@@ -38,6 +38,8 @@ export interface ProcessSpec {
   exitFile: string;
   socket: string;
   cgroupProcs: string[];
+  /** The shim forks once at start, so that it is no child of the daemon (shim-process.ts); the daemon reaps it. */
+  detach?: boolean | undefined;
 }
 
 export interface ContainerRuntimeSpec extends ProcessSpec {
@@ -141,6 +143,7 @@ function processEntries(p: ProcessSpec): Entry[] {
     ['caps', p.capsMask.toString(16)], ['no_new_privs', p.noNewPrivs ? '1' : '0'],
     ...(p.seccompFilter === undefined ? [] : [['seccomp', p.seccompFilter.toString('hex')] as Entry]),
     ['tty', p.tty ? '1' : '0'], ['stdin', p.stdin ? '1' : '0'], ['exit_file', p.exitFile], ['socket', p.socket]);
+  if (p.detach === true) out.push(['detach', '1']);
   for (const e of p.env) out.push(['env', e]);
   for (const a of p.args) out.push(['arg', a]);
   return out;
