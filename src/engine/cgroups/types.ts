@@ -94,6 +94,11 @@ export interface CgroupDriver {
   /** Every cgroup path under parent (relative to the hierarchy root, parents before children); [] if none. */
   list(parent: string): string[];
   /**
+   * Optional: removes the cgroups containers share under `parent` (v1, GANTRY_MEMCG=limited) when nothing is in
+   * them. The caller makes sure no start is between create() and its init's join (that start would find it gone).
+   */
+  removeSharedIfUnused?(parent: string): void;
+  /**
    * Optional: starts, in the background, the wait that moving a task between cgroups costs after an idle moment,
    * so that the container's own attach a few milliseconds later does not pay it. Never throws, never blocks.
    */

@@ -312,8 +312,17 @@ export class CgroupV1Driver implements CgroupDriver {
     const p = checkCgroupPath(path);
     const deadline = Date.now() + this.timings.removeTimeoutMs;
     for (const h of this.hierarchies) await removeTree(this.cf, join(h.dir, p), deadline);
-    // The shared memory cgroup stays (like the prefix's own dir): removing it with its last member raced with a
-    // start in between create() and the init's join, whose cgroup.procs was then gone.
+    // The shared cgroups stay here: removing them with their last member raced with a start between create() and
+    // the init's join, whose cgroup.procs was then gone. removeSharedIfUnused() is called when no start is.
+  }
+
+  removeSharedIfUnused(parent: string): void {
+    if (this.memcgPerContainer) return;
+    const p = checkCgroupPath(parent);
+    for (const h of this.hierarchies) {
+      if (!this.isMemory(h) && !this.alwaysShared(h)) continue;
+      try { this.cf.sys.rmdir(join(h.dir, p, SHARED_MEMCG)); } catch { /* in use, or not there */ }
+    }
   }
 
   exists(path: string): boolean {

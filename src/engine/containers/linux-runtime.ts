@@ -53,6 +53,8 @@ export class LinuxRuntime implements ContainerRuntime {
   /** The sysfs `--network none` containers bind (sys/empty-netns-sysfs.ts): made at the first one (or an earlier
    * daemon's reused), removed at release() when no such container runs. */
   private noneSysfs: string | undefined;
+  /** Starts between their cgroup's create() and the init's join (shared cgroups are not removed meanwhile). */
+  private joining = 0;
 
   constructor(private readonly o: LinuxRuntimeOptions) {
     mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
@@ -236,22 +238,27 @@ export class LinuxRuntime implements ContainerRuntime {
     // --device nodes are looked up once: the node the container gets and the cgroup rule that lets it in agree.
     const devices = hostDevices(rec);
     // the cgroup first: which dirs the init joins (procsFiles, in the spec) depends on what was made (GANTRY_MEMCG)
-    this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
-    let spec: ContainerRuntimeSpec;
-    try {
-      spec = await this.buildSpec(rec, image, devices);
-    } catch (e) {
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      throw e;
-    }
-    const specPath = join(this.dir(rec.id), 'spec');
-    writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
     let pending: PendingShim;
+    this.joining++;
     try {
-      pending = await PendingShim.spawn('run', specPath);
-    } catch (e) {
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      throw e;
+      this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
+      let spec: ContainerRuntimeSpec;
+      try {
+        spec = await this.buildSpec(rec, image, devices);
+      } catch (e) {
+        await this.o.cgroups.remove(cg).catch(() => undefined);
+        throw e;
+      }
+      const specPath = join(this.dir(rec.id), 'spec');
+      writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
+      try {
+        pending = await PendingShim.spawn('run', specPath); // `ready`: the init is in its cgroups
+      } catch (e) {
+        await this.o.cgroups.remove(cg).catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      this.joining--;
     }
     try {
       await beforeGo(pending.started.initPid);
@@ -318,6 +325,7 @@ export class LinuxRuntime implements ContainerRuntime {
     // Anything left in the cgroup (exec sessions, daemons that escaped pid 1) goes with the container.
     try { if (this.o.cgroups.exists(cg)) this.o.cgroups.killAll(cg); } catch { /* gone */ }
     await this.o.cgroups.remove(cg).catch(() => undefined);
+    if (this.joining === 0) this.o.cgroups.removeSharedIfUnused?.(this.o.prefix);
     return { oomKilled };
   }
 

@@ -194,6 +194,16 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
       driver.create('gantry-t/c3', {});
       await driver.remove('gantry-t/c2');
       assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/_unlimited`)), true, 'the shared memory cgroup stays');
+      // removed on request once nothing is in it (the runtime asks when no start is between create and join)
+      fake.addProcess(fake.abs(`${CG}/memory/gantry-t/_unlimited`), 4343);
+      driver.removeSharedIfUnused!('gantry-t');
+      assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/_unlimited`)), true, 'in use: kept');
+      await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async (other) => {
+        other.driver.create('gantry-t/c9', {});
+        await other.driver.remove('gantry-t/c9');
+        other.driver.removeSharedIfUnused!('gantry-t');
+        for (const h of ['memory', 'cpuset']) assert.equal(other.fake.exists(other.fake.abs(`${CG}/${h}/gantry-t/_unlimited`)), false, `${h}: removed once unused`);
+      });
     });
   } finally {
     delete process.env['GANTRY_MEMCG'];
