@@ -28,7 +28,7 @@ import { emptyNetnsSysfsMounted, mountEmptyNetnsSysfs, unmountEmptyNetnsSysfs } 
 import type { VolumeStore } from '../volumes/store.js';
 import { mergeEnv } from './container-spec.js';
 import type { ImageView } from './deps.js';
-import type { ContainerView } from './record.js';
+import { isActive, type ContainerView } from './record.js';
 import { readContainerFile, USER_DB_MAX_BYTES } from './rootfs-files.js';
 import type {
   BeforeGo, ContainerPaths, ContainerRuntime, ContainerUsage, ExecProcess, ExecProcessSpec, ExitInfo, ProcessInfo, RunningProcess, StartResult,
@@ -55,6 +55,8 @@ export class LinuxRuntime implements ContainerRuntime {
   private noneSysfs: string | undefined;
   /** Starts between their cgroup's create() and the init's join (shared cgroups are not removed meanwhile). */
   private joining = 0;
+  /** Containers whose cgroups were cleaned up when their process exited: their removal has nothing more to do. */
+  private readonly cleanedAtExit = new Set<string>();
 
   constructor(private readonly o: LinuxRuntimeOptions) {
     mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
@@ -230,6 +232,7 @@ export class LinuxRuntime implements ContainerRuntime {
 
   async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult> {
     this.o.cgroups.prewarm?.();
+    this.cleanedAtExit.delete(rec.id);
     const cg = this.cgroupPath(rec.id);
     // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
     await this.o.cgroups.remove(cg).catch(() => undefined);
@@ -319,6 +322,9 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   async cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }> {
+    // the exit's cleanup ran, and nothing can have joined the cgroups of a container that does not run since
+    if (!isActive(rec.state.status) && this.cleanedAtExit.delete(rec.id)) return { oomKilled: false };
+    if (isActive(rec.state.status)) this.cleanedAtExit.add(rec.id);
     const cg = this.cgroupPath(rec.id);
     let oomKilled = false;
     try { oomKilled = this.o.cgroups.exists(cg) && this.o.cgroups.oomKillCount(cg) > 0; } catch { /* cgroup gone */ }
@@ -332,6 +338,12 @@ export class LinuxRuntime implements ContainerRuntime {
   // ---- signals -----------------------------------------------------------------------------------------------
 
   private async sendToShim(rec: ContainerView, data: Buffer): Promise<void> {
+    // the exit watcher's connection takes frames too: no connection of its own per signal
+    const watcher = this.watchers.get(rec.id);
+    if (watcher !== undefined && !watcher.destroyed && watcher.writable) {
+      const sent = await new Promise<boolean>((resolve) => watcher.write(data, (err) => resolve(err == null)));
+      if (sent) return;
+    }
     const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
     if (!sock) {
       // The shim is gone but its exit is not processed yet: fall back to the pid, checked by cgroup.
