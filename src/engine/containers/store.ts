@@ -10,6 +10,7 @@ import {
   type RecordFile, type RecordFormat,
 } from '../../common/versioned-record.js';
 import type { ContainerRecord, ContainerView } from './record.js';
+import { TrashReaper } from './trash-reaper.js';
 
 /** Every status a record may hold: any other one is damage (it would crash whatever renders it). */
 const STATUSES = new Set<string>(['created', 'running', 'paused', 'restarting', 'exited', 'removing', 'dead'] satisfies ContainerRecord['state']['status'][]);
@@ -49,6 +50,7 @@ export class ContainerStore {
   /** Directories of removed containers, renamed here at once and deleted in the background (containers-trash/). */
   private readonly trash: string;
   private trashed = 0;
+  private readonly reaper = new TrashReaper();
 
   constructor(private readonly root: string) {
     this.dir = join(root, 'containers');
@@ -194,7 +196,7 @@ export class ContainerStore {
       rmSync(this.containerDir(id), { recursive: true, force: true });
       return;
     }
-    void rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    this.reaper.delete(aside);
   }
 
   byName(name: string): ContainerView | undefined {
