@@ -3,7 +3,8 @@
 // PER_NETWORK containers). Reports what a user of a small host would notice, each beside its baseline from the
 // same run: start latency of the first and the last 100 (no O(n) work per start: their ratio), host memory per
 // container all-in (MemAvailable before and after), daemon RSS growth per container, daemon CPU at rest,
-// `ps -a` (the CLI, against `node -e 0`), and `rm -f` of 1,000.
+// `ps -a` (the CLI, against `node -e 0`), `rm -f` of 1,000, and one create + start at a time (20, with none running
+// and with N running, beside the kernel floor: `unshare` of the same namespaces).
 //   node bench/density.mjs [N] [none|bridge] [limited]   (after `node scripts/build.mjs`; default 1000 none;
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
@@ -41,6 +42,30 @@ function limits() {
   return `pid_max ${read('/proc/sys/kernel/pid_max')}, open files ${nofile?.[1]}/${nofile?.[2]}, neigh gc_thresh3 ${read('/proc/sys/net/ipv4/neigh/default/gc_thresh3')}, inotify instances ${read('/proc/sys/fs/inotify/max_user_instances')}`;
 }
 
+/** The kernel floor of a start: the namespaces a container gets, made and torn down by util-linux. */
+function unshareFloor(runs = 15) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    spawnSync('unshare', ['--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--cgroup', 'true'], { stdio: 'ignore' });
+    times.push(ms(t0));
+  }
+  return median(times);
+}
+
+/** One create + start at a time (nothing else running through the API): the latency of a single start. */
+async function sequentialStarts(client, runs, ids) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const { Id } = await client.call('POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['sleep', '86400'], HostConfig: { NetworkMode: 'none' } } });
+    await client.call('POST', `/containers/${Id}/start`);
+    times.push(ms(t0));
+    ids.push(Id);
+  }
+  return median(times);
+}
+
 async function timeCli(env, args, runs = 7) {
   const times = [];
   for (let i = 0; i < runs + 1; i++) {
@@ -71,6 +96,10 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       networks.push(name);
     }
     await sleep(500);
+    // one start at a time with none running, beside the kernel floor (they stay running: part of the N below)
+    const floorBefore = unshareFloor();
+    const seqIds = [];
+    const seqBefore = await sequentialStarts(c, 20, seqIds);
     const memBefore = memAvailableKb();
     const rssBefore = rssKb(daemonPid);
     const fdsBefore = openFiles(daemonPid);
@@ -103,6 +132,8 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     await sleep(10_000);
     const idleCpu = (cpuTicks(daemonPid) - ticks0) / 100 / 10;
     const rssAfter = rssKb(daemonPid); // after the quiet 10 s: what the containers keep, not the burst's garbage
+    const floorAfter = unshareFloor();
+    const seqAfter = await sequentialStarts(c, 20, seqIds);
     const first = median(starts.slice(0, Math.min(100, n)));
     const last = median(starts.slice(Math.max(0, n - 100)));
     const node = await timeCli(d.env, ['-e', '0']);
@@ -112,6 +143,8 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: `start ${n} (${mode}, memory cgroups: ${memcg}), ${CONCURRENCY} at a time`, value: startAll / 1000, unit: 's', note: `${(startAll / n).toFixed(1)} ms per container` },
       { name: 'start latency, first 100 (median)', value: first, unit: 'ms' },
       { name: `start latency, last 100 (median)`, value: last, unit: 'ms', note: `last/first ${(last / first).toFixed(2)} (target ≤ 1.2)` },
+      { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms` },
+      { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms` },
       { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: 'MemAvailable drop / N (target ≤ 0.5)' },
       { name: 'daemon RSS growth per container', value: (rssAfter - rssHalf) / (n - Math.floor(n / 2)), unit: 'kB', note: `from N/2 to N; ${rssBefore >> 10} → ${rssHalf >> 10} → ${rssAfter >> 10} MiB (target ≤ 20 kB)` },
       { name: 'daemon open files per container', value: (fdsAfter - fdsBefore) / n, unit: '', note: `${fdsBefore} → ${fdsAfter}` },
@@ -124,6 +157,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     if (r.status !== 0) throw new Error(`rm -f: ${r.stderr}`);
     results.push({ name: `gantry rm -f of ${batch.length}`, value: ms(t1) / 1000, unit: 's', note: 'one command (target ≤ 1.5 s for 1,000)' });
     ids.splice(0, batch.length);
+    ids.push(...seqIds);
   } finally {
     const c = client();
     for (let i = 0; i < ids.length; i += 500) {

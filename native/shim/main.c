@@ -25,6 +25,7 @@ static struct {
   bool exec_mode;
   enum phase phase;
   int listen_fd, sig_fd, sync_fd, err_fd; /* err_fd: read end of the child's error pipe */
+  int hold_fd;                            /* `detach 1`: closed once the start is settled (see main) */
   int out[2];                             /* stdout, stderr read ends (tty: master, -1) */
   char ctl[4];
   size_t ctl_len;
@@ -33,7 +34,7 @@ static struct {
   bool exited, exited_before_go;
   int status;
   struct timespec finished, deadline;
-} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .out = {-1, -1}};
+} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .out = {-1, -1}};
 
 static void status_line(const char *s, size_t n) {
   (void)write_all(1, s, n); /* the daemon may be gone: EPIPE is ignored */
@@ -213,6 +214,8 @@ static void settle_start(void) {
     st.errline[st.errline_len] = '\0';
   }
   detach_stdio();
+  if (st.hold_fd >= 0) close(st.hold_fd); /* the spawned process may go now */
+  st.hold_fd = -1;
   st.phase = RUNNING;
 }
 
@@ -403,6 +406,31 @@ int main(int argc, char **argv) {
   for (int i = 0; i < MAX_CLIENTS; i++) sh.clients[i].fd = -1;
   sh.spec = &spec;
   if (spec_load(argv[2], st.exec_mode, &spec) < 0) handshake_failed();
+  if (spec.detach) {
+    /* The spawned process forks this shim and exits once the start is settled (its spawner closes the shim's
+     * stdin when it exits: that would abort a start before `go`); this shim becomes the child of the spawner's
+     * subreaper (the daemon) or of init. A daemon waits on each of its children at every SIGCHLD (libuv walks them
+     * all): with thousands of shims as its children, every exit cost a walk over all of them. */
+    int hold[2];
+    if (pipe2(hold, O_CLOEXEC) < 0) {
+      fail_errno("pipe");
+      handshake_failed();
+    }
+    pid_t p = fork();
+    if (p < 0) {
+      fail_errno("fork");
+      handshake_failed();
+    }
+    if (p > 0) {
+      close(hold[1]);
+      char c;
+      while (read(hold[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      _exit(0);
+    }
+    close(hold[0]);
+    st.hold_fd = hold[1];
+  }
 
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);

@@ -63,6 +63,7 @@ struct spec {
   uint64_t caps;
   bool no_new_privs, readonly_rootfs, tty, stdin_open, init;
   unsigned short tty_rows, tty_cols; /* `tty_size ROWS COLS`: the pty's size from the start (0: 24x80) */
+  bool detach; /* `detach 1`: fork once at start, so the shim is not its spawner's child (main.c) */
   bool has_seccomp;
   struct sock_fprog seccomp; /* installed before exec (process.c, install_seccomp) */
   bool has_oom;

@@ -23,7 +23,7 @@ struct key {
 /* Scalars whose value is converted after parsing are read from this side table. */
 struct raw {
   const char *version, *user[2], *groups, *caps, *no_new_privs, *readonly_rootfs, *tty, *stdin_open, *init, *oom, *target_pid;
-  const char *log_max_size, *log_max_files, *seccomp, *tty_size[2];
+  const char *log_max_size, *log_max_files, *seccomp, *tty_size[2], *detach;
 };
 
 /* off: offsetof in struct spec, or (with RAW) in struct raw; `ns` (RAW | 1) is collected separately */
@@ -71,6 +71,7 @@ static const struct key keys[] = {
     {"exit_file", 1, SCALAR, S(exit_file)},
     {"socket", 1, SCALAR, S(socket)},
     {"target_pid", 1, SCALAR, R(target_pid)},
+    {"detach", 1, SCALAR, R(detach)},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -219,6 +220,7 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
   }
   if (r->stdin_open && flag(r->stdin_open, "stdin", &s->stdin_open) < 0) return -1;
   if (r->init && flag(r->init, "init", &s->init) < 0) return -1;
+  if (r->detach && flag(r->detach, "detach", &s->detach) < 0) return -1;
   if (r->oom) {
     if (parse_ll(r->oom, -1000, 1000, &v) < 0) return fail("spec: bad oom_score_adj `%s`", r->oom);
     s->oom_score_adj = (int)v;

@@ -49,6 +49,14 @@ export async function daemonMain(argv: string[]): Promise<void> {
     takePidFile(pidFile);
     const [{ Daemon }, { buildRouter }, { ApiServer }] = await Promise.all([
       import('./engine.js'), import('../api/routes/index.js'), import('../api/server.js')]);
+    // Shims detach from the process that spawned them (runtime/shim-process.ts): as a subreaper, the daemon gets
+    // them as children again and reaps each when its container is done; without, init does.
+    try {
+      const { sysSetChildSubreaper } = await import('../sys/ffi.js');
+      sysSetChildSubreaper();
+    } catch (e) {
+      log(`warning: cannot become a child subreaper (${e instanceof Error ? e.message : String(e)}): exited shims are left to init to reap`);
+    }
     const engine = await Daemon.open(paths);
     const server = new ApiServer(buildRouter(engine.engine, engine.stacks, { prefix: paths.prefix, root: paths.root, cgroupVersion: engine.cgroups.version, warnings: () => [...engine.cgroups.warnings, ...engine.stateWarnings()] }, engine.registry, engine.deploy), log);
     await server.listen(paths.socket);

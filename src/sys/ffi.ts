@@ -19,6 +19,11 @@ interface Libc {
   setns(fd: number, nstype: number): number;
   if_nametoindex(name: string): number;
   gettid(): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount2(target: string, flags: number): number;
+  unshare(flags: number): number;
+  waitpid(pid: number, status: Buffer | null, options: number): number;
+  prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
   /** syscall(2), variadic: koffi takes each extra argument as a (type, value) pair. */
   syscall(nr: number, ...typedArgs: unknown[]): number;
 }
@@ -62,6 +67,11 @@ function load(): { k: KoffiModule; c: Libc } {
     setns: lib.func('int setns(int fd, int nstype)') as Libc['setns'],
     if_nametoindex: lib.func('uint32_t if_nametoindex(const char *name)') as Libc['if_nametoindex'],
     gettid: lib.func('int gettid()') as Libc['gettid'],
+    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)') as Libc['mount'],
+    umount2: lib.func('int umount2(const char *target, int flags)') as Libc['umount2'],
+    unshare: lib.func('int unshare(int flags)') as Libc['unshare'],
+    waitpid: lib.func('int waitpid(int pid, int *status, int options)') as Libc['waitpid'],
+    prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as Libc['prctl'],
     syscall: lib.func('long syscall(long nr, ...)') as Libc['syscall'],
   };
   koffi = k;
@@ -166,6 +176,43 @@ export function sysSetns(fd: number, nstype: number, object = `fd ${fd}`): void 
   check(load().c.setns(fd, nstype), 'setns', object);
 }
 
+/** mount(2) on the host's mount table (the daemon's own namespace). */
+export function sysMount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check(load().c.mount(source, target, fstype, flags, data), `mount ${fstype ?? source ?? ''}`.trim(), target);
+}
+
+export const MNT_DETACH = 2;
+
+/** umount2(2); false when nothing is mounted there (EINVAL) or the path is gone (ENOENT). */
+export function sysUmount2(target: string, flags: number): boolean {
+  const { c, k } = load();
+  if (c.umount2(target, flags) === 0) return true;
+  const errno = k.errno();
+  if (errnoName(errno) === 'EINVAL' || errnoName(errno) === 'ENOENT') return false;
+  throw new SyscallError('umount2', target, errno);
+}
+
+/** unshare(2) for the calling thread (CLONE_NEWNET: a new network namespace for this thread only). */
+export function sysUnshare(flags: number, object: string): void {
+  check(load().c.unshare(flags), 'unshare', object);
+}
+
+/** prctl(PR_SET_CHILD_SUBREAPER): orphans of this process's descendants become its children, not init's. */
+export function sysSetChildSubreaper(): void {
+  check(load().c.prctl(36, 1, 0, 0, 0), 'prctl PR_SET_CHILD_SUBREAPER', 'the daemon');
+}
+
+/** waitpid(pid, WNOHANG) for one child: 'reaped', 'running' (not exited yet), or 'not-child' (ECHILD). */
+export function sysReapChild(pid: number): 'reaped' | 'running' | 'not-child' {
+  const { c, k } = load();
+  const r = c.waitpid(pid, null, 1 /* WNOHANG */);
+  if (r === pid) return 'reaped';
+  if (r === 0) return 'running';
+  const errno = k.errno();
+  if (errnoName(errno) === 'ECHILD') return 'not-child';
+  throw new SyscallError('waitpid', `pid ${pid}`, errno);
+}
+
 /** Interface index in the calling thread's network namespace, or undefined when there is none. */
 export function ifNameToIndex(name: string): number | undefined {
   const i = load().c.if_nametoindex(name);
@@ -186,6 +233,33 @@ function bpfSyscallNumber(): number {
 /** bpf(2): `attr` is the command's part of union bpf_attr, as bytes; returns the kernel's answer (an fd for loads). */
 export function sysBpf(cmd: number, attr: Buffer, call: string, object: string): number {
   return check(load().c.syscall(bpfSyscallNumber(), 'int', cmd, 'void *', attr, 'unsigned int', attr.length), call, object);
+}
+
+// The new mount API's syscall numbers are the same on every architecture (they came after the unification).
+const SYS_FSOPEN = 430;
+const SYS_FSCONFIG = 431;
+const SYS_FSMOUNT = 432;
+const FSOPEN_CLOEXEC = 1;
+const FSCONFIG_SET_FD = 5;
+const FSCONFIG_CMD_CREATE = 6;
+const FSMOUNT_CLOEXEC = 1;
+const MOUNT_ATTR_NOSUID_NODEV_NOEXEC = 0x2 | 0x4 | 0x8;
+
+/**
+ * A procfs instance of the pid namespace `pidnsFd`, as a detached mount (an O_PATH-like fd of its root, reached as
+ * /proc/self/fd/N/…): it is in no mount table and goes away with its last fd. fsopen(2) + the `pidns` option
+ * (Linux 6.15+); the caller falls back to /proc when this throws.
+ */
+export function sysProcInstance(pidnsFd: number, object: string): number {
+  const { c } = load();
+  const fs = check(c.syscall(SYS_FSOPEN, 'const char *', 'proc', 'unsigned int', FSOPEN_CLOEXEC), 'fsopen', 'proc');
+  try {
+    check(c.syscall(SYS_FSCONFIG, 'int', fs, 'unsigned int', FSCONFIG_SET_FD, 'const char *', 'pidns', 'void *', null, 'int', pidnsFd), 'fsconfig pidns', object);
+    check(c.syscall(SYS_FSCONFIG, 'int', fs, 'unsigned int', FSCONFIG_CMD_CREATE, 'void *', null, 'void *', null, 'int', 0), 'fsconfig create', 'proc');
+    return check(c.syscall(SYS_FSMOUNT, 'int', fs, 'unsigned int', FSMOUNT_CLOEXEC, 'unsigned int', MOUNT_ATTR_NOSUID_NODEV_NOEXEC), 'fsmount', 'proc');
+  } finally {
+    c.close(fs);
+  }
 }
 
 /** The address of a buffer's bytes, for a pointer inside a struct given to the kernel; keep the buffer referenced until the call returns. */

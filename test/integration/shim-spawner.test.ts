@@ -1,9 +1,10 @@
-// The shim spawner (native/spawner): the daemon never forks a shim itself. What a user would notice: containers
+// The shim spawner (native/spawner): the daemon never forks a shim itself (the shim, detached, is re-parented to
+// the daemon, its subreaper). What a user would notice: containers
 // start, exec works, both outlive the daemon as before; the spawner goes with the daemon and answers nobody else;
 // GANTRY_SHIM_SPAWNER=0 gives the old way, which still works.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { eventually, TestDaemon } from '../helpers/daemon.js';
@@ -25,6 +26,15 @@ function commOf(pid: number): string | undefined {
 
 interface Inspect { State: { Pid: number; Running: boolean } }
 
+/** The daemon's gantry-spawner child, if it has one. */
+function spawnerOf(daemonPid: number): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if (commOf(Number(name)) === 'gantry-spawner' && ppidOf(Number(name)) === daemonPid) return Number(name);
+  }
+  return undefined;
+}
+
 describe('shim spawner', { skip }, () => {
   const d = new TestDaemon('spawner');
   const spawnerSocket = (): string => join(d.dir, 'run', 'shims', 'spawner.sock');
@@ -39,9 +49,10 @@ describe('shim spawner', { skip }, () => {
     const info = (JSON.parse(d.ok(['inspect', 'kept'])) as Inspect[])[0]!;
     const shim = ppidOf(info.State.Pid)!;
     assert.equal(commOf(shim), 'gantry-shim');
-    const spawner = ppidOf(shim)!;
-    assert.equal(commOf(spawner), 'gantry-spawner');
-    assert.equal(ppidOf(spawner), d.pid, 'the daemon started the spawner');
+    // forked by the spawner, detached (`detach 1`), re-parented to the daemon, its subreaper
+    assert.equal(ppidOf(shim), d.pid);
+    const spawner = spawnerOf(d.pid!);
+    assert.ok(spawner !== undefined, 'the daemon runs a spawner');
     assert.equal(statSync(spawnerSocket()).mode & 0o777, 0o600);
     assert.equal(statSync(join(d.dir, 'run', 'shims')).mode & 0o777, 0o700);
     assert.equal(d.ok(['exec', 'kept', 'echo', 'through the spawner']).trim(), 'through the spawner');
@@ -81,6 +92,7 @@ describe('GANTRY_SHIM_SPAWNER=0', { skip }, () => {
     d.ok(['run', '-d', '--name', 'direct', '--network', 'none', 'busybox', 'sleep', '300']);
     const info = (JSON.parse(d.ok(['inspect', 'direct'])) as Inspect[])[0]!;
     assert.equal(ppidOf(ppidOf(info.State.Pid)!), d.pid);
+    assert.equal(spawnerOf(d.pid!), undefined, 'no spawner');
     assert.equal(d.ok(['exec', 'direct', 'echo', 'exec too']).trim(), 'exec too');
     d.ok(['rm', '-f', 'direct']);
   });

@@ -25,7 +25,7 @@ function hostConfig(rec: ContainerView): HostConfig {
   };
 }
 
-function mounts(rec: ContainerView, p: InspectPaths): ContainerInspectInfo['Mounts'] {
+function mounts(rec: ContainerView, p: Pick<InspectPaths, 'volumeDir'>): ContainerInspectInfo['Mounts'] {
   return rec.host.mounts.filter((m) => m.type !== 'tmpfs').map((m) => ({
     Type: m.type, ...(m.type === 'volume' ? { Name: m.source, Driver: 'local' } : {}),
     Source: m.type === 'volume' ? p.volumeDir(m.source) : m.source, Destination: m.target,
@@ -81,7 +81,8 @@ export function humanStatus(rec: ContainerView, now = Date.now()): string {
   }
 }
 
-export function listEntry(rec: ContainerView, p: InspectPaths): ContainerInfo {
+/** `p`: where volumes live (a list entry names no other file: its paths are not worked out, 10,000 at a `ps`). */
+export function listEntry(rec: ContainerView, p: Pick<InspectPaths, 'volumeDir'>): ContainerInfo {
   return {
     Id: rec.id, Names: [`/${rec.name}`], Image: rec.config.image, ImageID: rec.config.imageId,
     Command: [...rec.config.entrypoint, ...rec.config.cmd].join(' '), Created: Math.floor(Date.parse(rec.created) / 1000),
@@ -112,8 +113,7 @@ export function inspectWithNetwork(engine: Engine, rec: ContainerView): Containe
 
 /** `GET /containers/json` entries (ps): ports as bound (random ones resolved), networks. */
 export function listEntryWithNetwork(engine: Engine, rec: ContainerView): ContainerInfo {
-  const p = engine.containerPaths(rec.id);
-  const entry = listEntry(rec, { dir: p.dir, logPath: p.logPath, volumeDir: (n) => engine.volumes.dataDir(n) });
+  const entry = listEntry(rec, { volumeDir: (n) => engine.volumes.dataDir(n) });
   const Ports = engine.networks.publishedPorts(rec.id).map((b) => ({
     IP: b.hostIp === '' ? '0.0.0.0' : b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.protocol,
   }));

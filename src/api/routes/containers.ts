@@ -24,8 +24,9 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const filters = filtersParam(ctx.query);
     const matches = containerFilter(filters, (ref) => engine.findContainer(ref));
     // Newest first, as Docker lists them; `limit` keeps the N most recently created.
+    // (each creation time parsed once, not twice per comparison: 10,000 containers made 280,000 Date.parse calls)
     const listed = engine.containers().filter((rec) => (all || isActive(rec.state.status)) && matches(rec))
-      .sort((a, b) => Date.parse(b.created) - Date.parse(a.created))
+      .map((rec) => ({ rec, t: Date.parse(rec.created) })).sort((a, b) => b.t - a.t).map(({ rec }) => rec)
       .slice(0, limit !== undefined && limit > 0 ? limit : undefined)
       .map((rec) => listEntryWithNetwork(engine, rec));
     // `size=1` (ps -s): measured per container, as Docker does (du of each upper dir).

@@ -44,10 +44,12 @@ export interface CreateResult {
 
 /** One filesystem of a container's /sys/fs/cgroup. */
 export interface CgroupViewMount {
-  source: 'tmpfs' | 'cgroup';
+  /** 'tmpfs' / 'cgroup' for a new filesystem; for a bind (fstype 'bind'), the host directory bound. */
+  source: string;
   /** Absolute path inside the container. */
   target: string;
-  fstype: 'tmpfs' | 'cgroup' | 'cgroup2';
+  /** 'bind': the container's own dir of a host hierarchy, bound (v1: no new superblock per container). */
+  fstype: 'tmpfs' | 'cgroup' | 'cgroup2' | 'bind';
   /** Mount data: a v1 hierarchy's controllers ("cpu,cpuacct"), the tmpfs mode. */
   data: string;
   readOnly: boolean;
@@ -55,7 +57,7 @@ export interface CgroupViewMount {
 
 /**
  * What a container's /sys/fs/cgroup is made of. Mounted inside the container's cgroup namespace (unshared once its
- * init sits in its cgroups), each cgroup filesystem shows the container's own cgroup as its root, limits included.
+ * init sits in its cgroups): each cgroup filesystem (v2) or bound dir (v1) is the container's own cgroup, limits included.
  */
 export interface CgroupView {
   /** In mount order; they go right after /sys. */
@@ -73,7 +75,7 @@ export interface CgroupDriver {
   /** Create the container's cgroup (all needed controllers/hierarchies) and apply limits. Idempotent. */
   create(path: string, limits: CgroupLimits): CreateResult;
   /** The container's /sys/fs/cgroup: read-only unless `writable` (privileged containers). Pure, no I/O. */
-  containerView(opts: { writable: boolean }): CgroupView;
+  containerView(opts: { writable: boolean; path: string }): CgroupView;
   /** Files the container init's pid must be written to (the C shim writes them). */
   procsFiles(path: string): string[];
   /** Pids in the cgroup and its descendants; [] when it does not exist. */
@@ -91,6 +93,11 @@ export interface CgroupDriver {
   exists(path: string): boolean;
   /** Every cgroup path under parent (relative to the hierarchy root, parents before children); [] if none. */
   list(parent: string): string[];
+  /**
+   * Optional: removes the cgroups containers share under `parent` (v1, GANTRY_MEMCG=limited) when nothing is in
+   * them. The caller makes sure no start is between create() and its init's join (that start would find it gone).
+   */
+  removeSharedIfUnused?(parent: string): void;
   /**
    * Optional: starts, in the background, the wait that moving a task between cgroups costs after an idle moment,
    * so that the container's own attach a few milliseconds later does not pay it. Never throws, never blocks.

@@ -24,6 +24,14 @@ export interface V1Hierarchy {
  */
 export const SHARED_MEMCG = '_unlimited';
 
+/**
+ * Controllers Gantry neither limits nor reads per container. With GANTRY_MEMCG=limited, a hierarchy made only of
+ * these holds one shared `_unlimited` cgroup instead of one per container: a per-container cpuset costs the kernel a
+ * walk of all its siblings when its cpus are written and a rebuild of the scheduler domains (a walk of every cpuset)
+ * when it is removed, both O(containers).
+ */
+const UNLIMITED_CONTROLLERS: ReadonlySet<string> = new Set(['cpuset', 'net_cls', 'net_prio', 'perf_event', 'hugetlb', 'rdma', 'misc']);
+
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 1 as const;
 
@@ -45,11 +53,19 @@ export class CgroupV1Driver implements CgroupDriver {
     return h.controllers.includes('memory');
   }
 
-  /** The container's dir in hierarchy `h`: its own, or (memory, GANTRY_MEMCG=limited, none of its own) the shared one. */
+  /** GANTRY_MEMCG=limited and a hierarchy of controllers nobody limits: every container shares one cgroup in it. */
+  private alwaysShared(h: V1Hierarchy): boolean {
+    return !this.memcgPerContainer && h.controllers.every((c) => UNLIMITED_CONTROLLERS.has(c));
+  }
+
+  /** The container's dir in hierarchy `h`: its own, or (GANTRY_MEMCG=limited: memory without one of its own, or a
+   * hierarchy nobody limits) the shared one. */
   private dirIn(h: V1Hierarchy, p: string): string {
     const own = join(h.dir, p);
+    const shared = join(h.dir, dirname(p), SHARED_MEMCG);
+    if (this.alwaysShared(h)) return shared;
     if (this.memcgPerContainer || !this.isMemory(h) || this.cf.sys.exists(own)) return own;
-    return join(h.dir, dirname(p), SHARED_MEMCG);
+    return shared;
   }
 
   /** The container's own memory cgroup dir, undefined when it has none (it shares one, or memory is not mounted). */
@@ -101,7 +117,7 @@ export class CgroupV1Driver implements CgroupDriver {
     // (looked up only in that mode: a container start pays no extra syscall otherwise)
     const hadOwnMemory = this.memcgPerContainer || this.ownMemoryDir(p) !== undefined;
     for (const h of this.hierarchies) {
-      if (shared && this.isMemory(h) && !hadOwnMemory) this.makePath(h, join(dirname(p), SHARED_MEMCG));
+      if ((shared && this.isMemory(h) && !hadOwnMemory) || this.alwaysShared(h)) this.makePath(h, join(dirname(p), SHARED_MEMCG));
       else this.makePath(h, p);
     }
 
@@ -182,9 +198,10 @@ export class CgroupV1Driver implements CgroupDriver {
     }
   }
 
-  /** A tmpfs with one mount per hierarchy the container joins (every one in procsFiles), see view.ts. */
-  containerView(opts: { writable: boolean }): CgroupView {
-    return hierarchiesView(this.hierarchies.map((h) => h.controllers), opts.writable);
+  /** A tmpfs with one bind per hierarchy the container joins (the dirs of procsFiles), see view.ts. */
+  containerView(opts: { writable: boolean; path: string }): CgroupView {
+    const p = checkCgroupPath(opts.path);
+    return hierarchiesView(this.hierarchies.map((h) => ({ controllers: h.controllers, dir: this.dirIn(h, p) })), opts.writable);
   }
 
   procsFiles(path: string): string[] {
@@ -295,10 +312,16 @@ export class CgroupV1Driver implements CgroupDriver {
     const p = checkCgroupPath(path);
     const deadline = Date.now() + this.timings.removeTimeoutMs;
     for (const h of this.hierarchies) await removeTree(this.cf, join(h.dir, p), deadline);
-    // the shared memory cgroup goes with its last member (rmdir fails while any container is in it)
-    const memory = this.hierarchy('memory');
-    if (!this.memcgPerContainer && memory !== undefined) {
-      try { this.cf.sys.rmdir(join(memory.dir, dirname(p), SHARED_MEMCG)); } catch { /* in use, or not there */ }
+    // The shared cgroups stay here: removing them with their last member raced with a start between create() and
+    // the init's join, whose cgroup.procs was then gone. removeSharedIfUnused() is called when no start is.
+  }
+
+  removeSharedIfUnused(parent: string): void {
+    if (this.memcgPerContainer) return;
+    const p = checkCgroupPath(parent);
+    for (const h of this.hierarchies) {
+      if (!this.isMemory(h) && !this.alwaysShared(h)) continue;
+      try { this.cf.sys.rmdir(join(h.dir, p, SHARED_MEMCG)); } catch { /* in use, or not there */ }
     }
   }
 

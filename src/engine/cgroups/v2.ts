@@ -103,7 +103,7 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 
   /** One cgroup2 mount, wherever the host mounts its unified tree (see view.ts). */
-  containerView(opts: { writable: boolean }): CgroupView {
+  containerView(opts: { writable: boolean; path: string }): CgroupView {
     return unifiedView(opts.writable);
   }
 

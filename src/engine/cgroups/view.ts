@@ -1,8 +1,12 @@
 // The container's /sys/fs/cgroup, as Docker lays it out, decided from the hierarchies the driver manages. Pure.
 //
-// v2: one cgroup2 mount. v1: a tmpfs holding one `cgroup` mount per hierarchy the container joins, named after
-// its controllers in the kernel's order ("cpu,cpuacct"), plus a symlink per controller of a co-mounted hierarchy
-// ("cpu" → "cpu,cpuacct"); the tmpfs turns read-only once filled. Named hierarchies (name=systemd) and the
+// v2: one cgroup2 mount. v1: a tmpfs holding, per hierarchy the container joins, a bind of the container's own dir
+// of that host hierarchy, named after its controllers in the kernel's order ("cpu,cpuacct"), plus a symlink per
+// controller of a co-mounted hierarchy ("cpu" → "cpu,cpuacct"); the tmpfs turns read-only once filled. A bind, not
+// a `cgroup` mount in the container's cgroup namespace (as before): that made one kernfs superblock per hierarchy
+// per container, and each superblock costs kernel memory in every memory cgroup and a walk at every later mount.
+// What the container sees is the same dir, and mountinfo shows `/` as its root either way (the kernel prints a
+// cgroup path relative to the reader's cgroup namespace, whose root is that dir). Named hierarchies (name=systemd) and the
 // hybrid hosts' cgroup2 mount are left out: the container is not placed in them, so they would show the daemon's
 // cgroup, not the container's.
 import type { CgroupView, CgroupViewMount } from './types.js';
@@ -17,19 +21,18 @@ export function unifiedView(writable: boolean): CgroupView {
   };
 }
 
-/** hierarchies: the controllers of each v1 hierarchy, as the host's mountinfo lists them. */
-export function hierarchiesView(hierarchies: ReadonlyArray<readonly string[]>, writable: boolean): CgroupView {
+/** hierarchies: the controllers of each v1 hierarchy, as the host's mountinfo lists them, and the container's dir
+ * in it (the one its init joins). */
+export function hierarchiesView(hierarchies: ReadonlyArray<{ controllers: readonly string[]; dir: string }>, writable: boolean): CgroupView {
   const mounts: CgroupViewMount[] = [{ source: 'tmpfs', target: CGROUP_VIEW_ROOT, fstype: 'tmpfs', data: 'mode=755', readOnly: false }];
   const symlinks: CgroupView['symlinks'] = [];
   const names = new Set<string>();
-  for (const controllers of hierarchies) {
+  for (const { controllers, dir } of hierarchies) {
     if (controllers.length === 0) continue;
     const name = controllers.join(',');
     if (names.has(name)) continue;
     names.add(name);
-    // The mount data must name exactly the hierarchy's controllers: a cgroup namespace may mount an existing
-    // hierarchy but never make a new combination.
-    mounts.push({ source: 'cgroup', target: `${CGROUP_VIEW_ROOT}/${name}`, fstype: 'cgroup', data: name, readOnly: !writable });
+    mounts.push({ source: dir, target: `${CGROUP_VIEW_ROOT}/${name}`, fstype: 'bind', data: '', readOnly: !writable });
     if (controllers.length > 1) for (const c of controllers) symlinks.push({ target: name, link: `${CGROUP_VIEW_ROOT}/${c}` });
   }
   return { mounts, symlinks, readOnlyAfterSetup: writable ? [] : [CGROUP_VIEW_ROOT] };

@@ -14,7 +14,7 @@ import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach
 import { capabilityMask } from '../runtime/capabilities.js';
 import { seccompFilterFor } from '../seccomp/index.js';
 import { hostDeviceRule, lookupHostDevice, type HostDevice } from '../runtime/host-devices.js';
-import { PendingShim, shimBinary } from '../runtime/shim-process.js';
+import { PendingShim, reapShim, shimBinary } from '../runtime/shim-process.js';
 import { ShimSpawner } from '../runtime/shim-spawner.js';
 import { connectShim, frame, resizeFrame, shimProtocol, signalFrame, watchExit } from '../runtime/shim-socket.js';
 import { checkShimProtocol } from '../runtime/shim-version.js';
@@ -25,10 +25,11 @@ import {
 import { resolveUserAsync } from '../runtime/user.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHostname, renderHosts, renderResolvConf } from '../network/etc-files.js';
 import { copyUpIntoVolume } from '../volumes/copy-up.js';
+import { emptyNetnsSysfsMounted, mountEmptyNetnsSysfs, unmountEmptyNetnsSysfs } from '../../sys/empty-netns-sysfs.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { mergeEnv } from './container-spec.js';
 import type { ImageView } from './deps.js';
-import type { ContainerView } from './record.js';
+import { isActive, type ContainerView } from './record.js';
 import { readContainerFile, USER_DB_MAX_BYTES } from './rootfs-files.js';
 import type {
   BeforeGo, ContainerPaths, ContainerRuntime, ContainerUsage, ExecProcess, ExecProcessSpec, ExitInfo, ProcessInfo, RunningProcess, StartResult,
@@ -56,6 +57,13 @@ export class LinuxRuntime implements ContainerRuntime {
   private readonly execSockets = new Map<string, string>();
   /** Forks the shims, so that the daemon does not (shim-spawner.ts). */
   private readonly spawner: ShimSpawner;
+  /** The sysfs `--network none` containers bind (sys/empty-netns-sysfs.ts): made at the first one (or an earlier
+   * daemon's reused), removed at release() when no such container runs. */
+  private noneSysfs: string | undefined;
+  /** Starts between their cgroup's create() and the init's join (shared cgroups are not removed meanwhile). */
+  private joining = 0;
+  /** Containers whose cgroups were cleaned up when their process exited: their removal has nothing more to do. */
+  private readonly cleanedAtExit = new Set<string>();
 
   constructor(private readonly o: LinuxRuntimeOptions) {
     mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
@@ -135,6 +143,18 @@ export class LinuxRuntime implements ContainerRuntime {
     return cur;
   }
 
+  private sysfsForNone(): string {
+    if (this.noneSysfs === undefined) {
+      const path = join(this.o.runDir, 'sysfs-none');
+      if (!emptyNetnsSysfsMounted(path)) {
+        unmountEmptyNetnsSysfs(path); // half of one
+        mountEmptyNetnsSysfs(path);
+      }
+      this.noneSysfs = path;
+    }
+    return this.noneSysfs;
+  }
+
   /** The container's root as its files are read before/while it runs: upper dir, then image layers. */
   private rootLayers(rec: ContainerView, image: ImageView | undefined): { name: string; layers: string[] } {
     return { name: rec.name, layers: [join(this.dir(rec.id), 'upper'), ...(image?.layerDirs ?? [])] };
@@ -166,6 +186,9 @@ export class LinuxRuntime implements ContainerRuntime {
       // sysfs of the host's network namespace: bind it read-only rather than mounting a new instance. Not
       // recursive: like a fresh sysfs, without the host's submounts (its writable cgroup hierarchies among them).
       mounts[mounts.length - 1] = { source: '/sys', target: '/sys', fstype: 'none', flags: MS.BIND | MS.RDONLY, data: '' };
+    } else if (rec.host.networkMode === 'none') {
+      // only `lo` in its netns: the one sysfs of such a netns, bound, instead of a superblock of its own per container
+      mounts[mounts.length - 1] = { source: this.sysfsForNone(), target: '/sys', fstype: 'none', flags: MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: '' };
     }
     for (const f of ['hostname', 'hosts', 'resolv.conf']) {
       mounts.push({ source: join(peer === undefined ? dir : this.dir(peer.id), f), target: `/etc/${f}`, fstype: 'none', flags: MS.BIND, data: '' });
@@ -187,7 +210,7 @@ export class LinuxRuntime implements ContainerRuntime {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
       namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
-      cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged }),
+      cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged, path: this.cgroupPath(rec.id) }),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: [...DEFAULT_DEVICES, ...(rec.config.tty ? [{ path: '/dev/console', type: 'c' as const, major: 5, minor: 1 }] : []),
         ...devices.map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],
@@ -199,7 +222,7 @@ export class LinuxRuntime implements ContainerRuntime {
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
       tty: rec.config.tty, ttySize: rec.host.consoleSize === undefined ? undefined : [rec.host.consoleSize[0]!, rec.host.consoleSize[1]!], stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
+      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)), detach: true,
     };
   }
 
@@ -219,6 +242,7 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult> {
+    this.cleanedAtExit.delete(rec.id);
     const cg = this.cgroupPath(rec.id);
     // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
     await this.o.cgroups.remove(cg).catch(() => undefined);
@@ -227,25 +251,30 @@ export class LinuxRuntime implements ContainerRuntime {
     // --device nodes are looked up once: the node the container gets and the cgroup rule that lets it in agree.
     const devices = hostDevices(rec);
     // the cgroup first: which dirs the init joins (procsFiles, in the spec) depends on what was made (GANTRY_MEMCG)
-    this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
-    // Now, not earlier: the prewarm's write holds the kernel's cgroup mutex through its wait, and a mkdir made
-    // meanwhile (the one just above) would block the daemon's main thread for all of it (~10 ms on v1).
-    this.o.cgroups.prewarm?.();
-    let spec: ContainerRuntimeSpec;
-    try {
-      spec = await this.buildSpec(rec, image, devices);
-    } catch (e) {
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      throw e;
-    }
-    const specPath = join(this.dir(rec.id), 'spec');
-    writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
     let pending: PendingShim;
+    this.joining++;
     try {
-      pending = await PendingShim.spawn('run', specPath, this.spawner);
-    } catch (e) {
-      await this.o.cgroups.remove(cg).catch(() => undefined);
-      throw e;
+      this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
+      // Now, not earlier: the prewarm's write holds the kernel's cgroup mutex through its wait, and a mkdir made
+      // meanwhile (the one just above) would block the daemon's main thread for all of it (~10 ms on v1).
+      this.o.cgroups.prewarm?.();
+      let spec: ContainerRuntimeSpec;
+      try {
+        spec = await this.buildSpec(rec, image, devices);
+      } catch (e) {
+        await this.o.cgroups.remove(cg).catch(() => undefined);
+        throw e;
+      }
+      const specPath = join(this.dir(rec.id), 'spec');
+      writeFileSync(specPath, encodeSpec(containerSpecEntries(spec)), { mode: 0o600 });
+      try {
+        pending = await PendingShim.spawn('run', specPath, this.spawner); // `ready`: the init is in its cgroups
+      } catch (e) {
+        await this.o.cgroups.remove(cg).catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      this.joining--;
     }
     try {
       await beforeGo(pending.started.initPid);
@@ -264,14 +293,15 @@ export class LinuxRuntime implements ContainerRuntime {
       const message = outcome.kind === 'exec-error' ? execErrorMessage(rec, outcome.exitCode, outcome.message) : outcome.message;
       return { kind: 'failed', exitCode, message };
     }
-    return { kind: 'started', process: { pid: pending.started.initPid, shimPid: pending.started.shimPid, exited: this.watch(rec.id, watcher) } };
+    return { kind: 'started', process: { pid: pending.started.initPid, shimPid: pending.started.shimPid, exited: this.watch(rec.id, watcher, pending.started.shimPid) } };
   }
 
-  private watch(id: string, sock: Socket): Promise<void> {
+  private watch(id: string, sock: Socket, shimPid: number): Promise<void> {
     this.watchers.set(id, sock);
     return watchExit(sock).then(() => {
       sock.destroy();
       if (this.watchers.get(id) === sock) this.watchers.delete(id);
+      reapShim(shimPid);
     });
   }
 
@@ -281,14 +311,19 @@ export class LinuxRuntime implements ContainerRuntime {
     if (version !== undefined) checkShimProtocol(version, `the shim of container ${rec.name}`);
     const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
     if (sock === undefined) return undefined;
-    return { pid: rec.state.pid, shimPid: rec.state.shimPid, exited: this.watch(rec.id, sock) };
+    return { pid: rec.state.pid, shimPid: rec.state.shimPid, exited: this.watch(rec.id, sock, rec.state.shimPid) };
   }
 
   /** Stops watching every shim (daemon shutdown): the containers live on. */
-  release(): void {
+  release(running: readonly ContainerView[] = []): void {
     for (const s of this.watchers.values()) s.destroy();
     this.watchers.clear();
     this.spawner.stop();
+    // the none-network sysfs (and its netns) stays while a container that binds it runs: the next daemon reuses it
+    if (!running.some((r) => r.host.networkMode === 'none')) {
+      try { unmountEmptyNetnsSysfs(join(this.o.runDir, 'sysfs-none')); } catch { /* not ours to unmount (no privilege) */ }
+    }
+    this.noneSysfs = undefined;
   }
 
   exitInfo(rec: ContainerView): ExitInfo | undefined {
@@ -301,18 +336,28 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   async cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }> {
+    // the exit's cleanup ran, and nothing can have joined the cgroups of a container that does not run since
+    if (!isActive(rec.state.status) && this.cleanedAtExit.delete(rec.id)) return { oomKilled: false };
+    if (isActive(rec.state.status)) this.cleanedAtExit.add(rec.id);
     const cg = this.cgroupPath(rec.id);
     let oomKilled = false;
     try { oomKilled = this.o.cgroups.exists(cg) && this.o.cgroups.oomKillCount(cg) > 0; } catch { /* cgroup gone */ }
     // Anything left in the cgroup (exec sessions, daemons that escaped pid 1) goes with the container.
     try { if (this.o.cgroups.exists(cg)) this.o.cgroups.killAll(cg); } catch { /* gone */ }
     await this.o.cgroups.remove(cg).catch(() => undefined);
+    if (this.joining === 0) this.o.cgroups.removeSharedIfUnused?.(this.o.prefix);
     return { oomKilled };
   }
 
   // ---- signals -----------------------------------------------------------------------------------------------
 
   private async sendToShim(rec: ContainerView, data: Buffer): Promise<void> {
+    // the exit watcher's connection takes frames too: no connection of its own per signal
+    const watcher = this.watchers.get(rec.id);
+    if (watcher !== undefined && !watcher.destroyed && watcher.writable) {
+      const sent = await new Promise<boolean>((resolve) => watcher.write(data, (err) => resolve(err == null)));
+      if (sent) return;
+    }
     const sock = await connectShim(this.socketPath(rec.id)).catch(() => undefined);
     if (!sock) {
       // The shim is gone but its exit is not processed yet: fall back to the pid, checked by cgroup.
@@ -369,13 +414,14 @@ export class LinuxRuntime implements ContainerRuntime {
       // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
       seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
       tty: x.tty, ttySize: x.consoleSize, stdin: x.stdin, exitFile, socket,
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)),
+      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)), detach: true,
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath, this.spawner);
     this.execSockets.set(x.id, socket);
     let attached: { done: Promise<void> } | undefined;
     const watcher = await connectShim(socket);
-    const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); });
+    const exited = new Promise<void>((resolve) => { watcher.on('close', () => resolve()); watcher.on('error', () => resolve()); watcher.resume(); })
+      .then(() => reapShim(pending.started.shimPid));
     try {
       if (client) attached = await attachToShim(socket, client, { stdin: x.stdin, stdout: x.stdout, stderr: x.stderr, tty: x.tty, leaveClientOpen: true });
     } catch (err) {

@@ -47,6 +47,12 @@ export class ContainerManager {
   private readonly restartTimers = new Map<string, Timer>();
   private readonly backoff = new Map<string, number>();
   private readonly beforeGoHooks = new Map<string, StartHook[]>();
+  /**
+   * Containers being force-removed: killed without a record write, and their exit is not written either (the
+   * removal deletes the record a moment later). A daemon killed in between finds the record as it was before the
+   * `rm -f` and reconciles it with the processes, as after any crash.
+   */
+  private readonly removing = new Set<string>();
   private shuttingDown = false;
 
   constructor(private readonly o: ManagerOptions) {}
@@ -66,7 +72,8 @@ export class ContainerManager {
     if (cur === undefined) return undefined;
     const next = structuredClone(cur) as ContainerRecord;
     change(next);
-    this.o.store.save(next);
+    if (this.removing.has(id)) this.o.store.keepInMemory(next);
+    else this.o.store.save(next);
     return next;
   }
 
@@ -217,7 +224,7 @@ export class ContainerManager {
     const { oomKilled } = await this.o.runtime.cleanup(rec).catch(() => ({ oomKilled: false }));
     const left = await this.o.networking?.detach(id).catch(() => ({})) ?? {};
     const ranFor = Date.parse(info.finishedAt) - Date.parse(rec.state.startedAt);
-    const restart = !this.shuttingDown && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
+    const restart = !this.shuttingDown && !this.removing.has(id) && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
       restartCount: rec.state.restartCount, daemonStarting });
     const exited = this.update(id, (r) => {
       r.state = { ...r.state, status: restart ? 'restarting' : 'exited', pid: 0, shimPid: 0, exitCode: info.exitCode, oomKilled, finishedAt: info.finishedAt };
@@ -390,8 +397,17 @@ export class ContainerManager {
       if (!opts.force) {
         throw new GantryError('CONTAINER_RUNNING', `cannot remove container ${rec.name}: it is ${rec.state.status}`, { hint: 'stop it first (gantry stop) or use gantry rm -f' });
       }
-      await this.kill(rec.id, 'SIGKILL').catch(() => undefined);
-      await this.waitExit(rec.id, 10_000);
+      this.removing.add(rec.id);
+      try {
+        await this.kill(rec.id, 'SIGKILL').catch(() => undefined);
+        await this.waitExit(rec.id, 10_000);
+        await this.lock.run(rec.id, async () => {
+          if (this.o.store.find(rec.id)) await this.removeLocked(rec.id, opts);
+        });
+      } finally {
+        this.removing.delete(rec.id);
+      }
+      return;
     }
     await this.lock.run(rec.id, async () => {
       if (this.o.store.find(rec.id)) await this.removeLocked(rec.id, opts);
@@ -519,6 +535,6 @@ export class ContainerManager {
     this.shuttingDown = true;
     for (const t of this.restartTimers.values()) t.cancel();
     this.restartTimers.clear();
-    this.o.runtime.release();
+    this.o.runtime.release(this.o.store.all().filter((r) => isActive(r.state.status)));
   }
 }

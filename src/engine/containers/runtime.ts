@@ -112,6 +112,6 @@ export interface ContainerRuntime {
   sweep(active: ReadonlySet<string>, unknownButPresent: ReadonlySet<string>): Promise<void>;
   /** Starts the kernel work a start will wait on (cgroup attach), when it helps. Never throws. */
   prewarm(): void;
-  /** Stops watching every process (daemon shutdown); the processes live on. */
-  release(): void;
+  /** Stops watching every process (daemon shutdown); the processes live on. `running`: the containers that do. */
+  release(running?: readonly ContainerView[]): void;
 }

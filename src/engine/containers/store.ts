@@ -10,6 +10,7 @@ import {
   type RecordFile, type RecordFormat,
 } from '../../common/versioned-record.js';
 import type { ContainerRecord, ContainerView } from './record.js';
+import { TrashReaper } from './trash-reaper.js';
 
 /** Every status a record may hold: any other one is damage (it would crash whatever renders it). */
 const STATUSES = new Set<string>(['created', 'running', 'paused', 'restarting', 'exited', 'removing', 'dead'] satisfies ContainerRecord['state']['status'][]);
@@ -33,8 +34,14 @@ export interface LoadResult {
   refused: GantryError[];
 }
 
+/** Length of the short ids `ps` shows (and the CLI passes back): indexed, so finding one is no scan of every record. */
+const SHORT_ID = 12;
+
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
+  /** name → id, and short id → ids: lookups by name or by a `ps`-length prefix cost no walk over every container. */
+  private readonly nameIndex = new Map<string, string>();
+  private readonly shortIndex = new Map<string, Set<string>>();
   private readonly heldIds = new Set<string>();
   /** Why each held container is held: the refusal, as reported at start. */
   private readonly heldWhy = new Map<string, GantryError>();
@@ -43,6 +50,7 @@ export class ContainerStore {
   /** Directories of removed containers, renamed here at once and deleted in the background (containers-trash/). */
   private readonly trash: string;
   private trashed = 0;
+  private readonly reaper = new TrashReaper();
 
   constructor(private readonly root: string) {
     this.dir = join(root, 'containers');
@@ -86,7 +94,7 @@ export class ContainerStore {
         continue;
       }
       if (read.status === 'ok') {
-        this.byId.set(id, read.value);
+        this.index(read.value);
         rmSync(join(this.dir, id, QUARANTINE_MARK), { force: true }); // a repaired record was put back
         continue;
       }
@@ -145,13 +153,41 @@ export class ContainerStore {
     if (this.heldIds.has(rec.id)) throw new Error(`bug: container ${rec.id} is held (its record was refused at start)`);
     // atomic at once, durable a moment later (atomic-file.ts): a container's record is rewritten at every state change
     writeRecord(this.file(rec.id), CONTAINER_RECORD_FORMAT, rec, { flushLater: true });
+    this.index(rec);
+  }
+
+  /** The record in memory only: for a container about to be deleted (manager.ts, `rm -f`), whose writes are moot. */
+  keepInMemory(rec: ContainerRecord): void {
+    if (this.heldIds.has(rec.id)) throw new Error(`bug: container ${rec.id} is held (its record was refused at start)`);
+    this.index(rec);
+  }
+
+  private index(rec: ContainerRecord): void {
+    const before = this.byId.get(rec.id);
+    if (before !== undefined && before.name !== rec.name && this.nameIndex.get(before.name) === rec.id) this.nameIndex.delete(before.name);
     this.byId.set(rec.id, rec);
+    this.nameIndex.set(rec.name, rec.id);
+    const short = rec.id.slice(0, SHORT_ID);
+    const ids = this.shortIndex.get(short) ?? new Set<string>();
+    ids.add(rec.id);
+    this.shortIndex.set(short, ids);
+  }
+
+  private unindex(id: string): void {
+    const rec = this.byId.get(id);
+    this.byId.delete(id);
+    if (rec === undefined) return;
+    if (this.nameIndex.get(rec.name) === id) this.nameIndex.delete(rec.name);
+    const short = id.slice(0, SHORT_ID);
+    const ids = this.shortIndex.get(short);
+    ids?.delete(id);
+    if (ids?.size === 0) this.shortIndex.delete(short);
   }
 
   /** Removes the record and the container's directory (upper layer, logs). */
   delete(id: string): void {
     if (this.heldIds.has(id)) return;
-    this.byId.delete(id);
+    this.unindex(id);
     // one rename now (the record is gone with it); the files — an upper layer may hold gigabytes — go in the background
     const aside = join(this.trash, `${id}.${process.pid}.${this.trashed++}`);
     try {
@@ -160,13 +196,12 @@ export class ContainerStore {
       rmSync(this.containerDir(id), { recursive: true, force: true });
       return;
     }
-    void rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    this.reaper.delete(aside);
   }
 
   byName(name: string): ContainerView | undefined {
-    const n = name.replace(/^\//, '');
-    for (const rec of this.byId.values()) if (rec.name === n) return rec;
-    return undefined;
+    const id = this.nameIndex.get(name.replace(/^\//, ''));
+    return id === undefined ? undefined : this.byId.get(id);
   }
 
   /** Docker's lookup order: full id, exact name, unique id prefix. */
@@ -174,7 +209,8 @@ export class ContainerStore {
     const exact = this.byId.get(ref) ?? this.byName(ref);
     if (exact) return exact;
     if (!/^[0-9a-f]+$/.test(ref)) return undefined;
-    const matches = [...this.byId.values()].filter((r) => r.id.startsWith(ref));
+    const candidates = ref.length >= SHORT_ID ? [...this.shortIndex.get(ref.slice(0, SHORT_ID)) ?? []].map((id) => this.byId.get(id)!) : this.byId.values();
+    const matches = [...candidates].filter((r) => r.id.startsWith(ref));
     if (matches.length > 1) {
       throw new GantryError('CONFLICT', `container id prefix "${ref}" is ambiguous (${matches.length} containers match)`, { hint: 'give more characters of the id, or the name' });
     }

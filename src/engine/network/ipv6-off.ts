@@ -8,11 +8,35 @@
 // created (they are born with IPv6 off) and before loopback comes up (no ::1). The shim applies the user's
 // `--sysctl` entries after that (between `go` and exec), so `--sysctl net.ipv6.conf.all.disable_ipv6=0`
 // turns IPv6 back on, as with Docker.
+//
+// The container-side writes go through a procfs instance of the container's own pid namespace, not the host's
+// /proc: /proc/sys/net dentries are per network namespace but all live in the one procfs instance they are looked
+// up in, under the same names, so with the host's /proc every lookup walked one dentry per container ever set up
+// (2–3 ms of each start at 3,000 containers, growing with N).
 import { statSync, writeFileSync } from 'node:fs';
 import { GantryError, errnoCode } from '../../common/errors.js';
+import { O_RDONLY, sysClose, sysOpen, sysProcInstance } from '../../sys/ffi.js';
 import { netnsPath, withNetns, type NetnsTarget } from '../../sys/netns.js';
 
-const conf = (ifName: string, key: string): string => `/proc/sys/net/ipv6/conf/${ifName}/${key}`;
+const conf = (ifName: string, key: string, proc = '/proc'): string => `${proc}/sys/net/ipv6/conf/${ifName}/${key}`;
+
+let procInstances = true;
+
+/** A private procfs of pid's pid namespace (see above), or undefined (older kernel, or no such process): use /proc. */
+function ownProc(pid: number): number | undefined {
+  if (!procInstances) return undefined;
+  let ns: number;
+  try { ns = sysOpen(`/proc/${pid}/ns/pid`, O_RDONLY); } catch { return undefined; }
+  try {
+    return sysProcInstance(ns, `/proc/${pid}/ns/pid`);
+  } catch (e) {
+    // EINVAL: a kernel without the pidns option (before 6.15); ask only once
+    if (e instanceof GantryError && (e.detail as { errno?: string } | undefined)?.errno === 'EINVAL') procInstances = false;
+    return undefined;
+  } finally {
+    sysClose(ns);
+  }
+}
 
 /** Write one IPv6 sysctl. false when the kernel has no IPv6 at all (or not for this link): nothing to turn off. */
 function write(path: string, value: string, what: string): boolean {
@@ -53,10 +77,16 @@ export function disableIPv6InNetns(target: NetnsTarget): void {
   if (netnsInode(target) === ownNetns) {
     throw new GantryError('INTERNAL', `refusing to turn IPv6 off in the daemon's own network namespace (${netnsPath(target)})`);
   }
-  withNetns(target, () => {
-    for (const name of ['default', 'all', 'lo']) {
-      if (!write(conf(name, 'accept_ra'), '0', `netns ${netnsPath(target)}`)) return;
-      write(conf(name, 'disable_ipv6'), '1', `netns ${netnsPath(target)}`);
-    }
-  });
+  const mnt = typeof target === 'number' ? ownProc(target) : undefined;
+  const proc = mnt === undefined ? '/proc' : `/proc/self/fd/${mnt}`;
+  try {
+    withNetns(target, () => {
+      for (const name of ['default', 'all', 'lo']) {
+        if (!write(conf(name, 'accept_ra', proc), '0', `netns ${netnsPath(target)}`)) return;
+        write(conf(name, 'disable_ipv6', proc), '1', `netns ${netnsPath(target)}`);
+      }
+    });
+  } finally {
+    if (mnt !== undefined) sysClose(mnt);
+  }
 }

@@ -1,5 +1,12 @@
 // Spawns the C shim and runs its start handshake (docs/shim-protocol.md). After `started`, the shim lives on
 // its own: the daemon keeps nothing but the socket path.
+//
+// The daemon's shims run with `detach 1` (spec.ts): the process spawned here (by the shim spawner, shim-spawner.ts,
+// or by the daemon itself) forks the real shim and exits once the start is settled,
+// so the shim is no child process Node knows of (libuv calls waitpid on every child it knows at every SIGCHLD: with
+// a shim per container, each exit cost a walk over all of them). The daemon is a child subreaper (daemon/main.ts),
+// so the shim is re-parented to it, and reapShim() collects it once its socket says it is done. Handshake lines are
+// read until stdout closes (the shim's end), not until the spawned process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -8,6 +15,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError } from '../../common/errors.js';
 import type { ShimSpawner } from './shim-spawner.js';
+import { sysReapChild } from '../../sys/ffi.js';
 import { checkShimProtocol, parseProtocolVersion, UNANNOUNCED_PROTOCOL } from './shim-version.js';
 
 export interface ShimStarted {
@@ -39,6 +47,7 @@ class LineReader {
   private waiters: Array<(line: string | undefined) => void> = [];
   private lines: string[] = [];
   private ended = false;
+  private endWaiters: Array<() => void> = [];
 
   constructor(output: Readable, exited: Promise<void>) {
     output.setEncoding('utf8');
@@ -53,9 +62,17 @@ class LineReader {
     const end = (): void => {
       this.ended = true;
       for (const w of this.waiters.splice(0)) w(undefined);
+      for (const w of this.endWaiters.splice(0)) w();
     };
     output.on('end', end);
+    output.on('close', end);
     void exited.then(end);
+  }
+
+  /** Resolves once the shim's stdout is closed (it exited, whichever process it is). */
+  closed(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return new Promise((resolve) => this.endWaiters.push(resolve));
   }
 
   private deliver(line: string): void {
@@ -93,8 +110,10 @@ function childChannel(child: ChildProcess): ShimChannel {
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => { stderr += s; });
+  // Not the child's exit: with `detach 1` the spawned process exits when the start settles, maybe before its last
+  // line is read; the shim is done with the handshake when its stdout closes.
   const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
+    child.stdout!.once('close', () => resolve());
     child.once('error', () => resolve());
   });
   return {
@@ -176,6 +195,7 @@ export class PendingShim {
     const line = await this.lines.next();
     this.channel.detach();
     if (line === 'started') return { kind: 'started' };
+    reapShim(this.started.shimPid); // it exits after a failed start
     const execErr = line === undefined ? null : /^exec-error (\d+) (.*)$/.exec(line);
     if (execErr) return { kind: 'exec-error', exitCode: Number(execErr[1]), message: execErr[2]! };
     if (line?.startsWith('setup-error ')) return { kind: 'setup-error', message: line.slice('setup-error '.length) };
@@ -185,7 +205,27 @@ export class PendingShim {
   /** Cancels before `go`: the shim kills the init and leaves nothing behind. */
   async abort(): Promise<void> {
     this.channel.endInput();
-    await this.channel.exited;
+    await this.lines.closed();
     this.channel.detach();
+    reapShim(this.started.shimPid);
   }
+}
+
+const REAP_RETRIES_MS = [10, 50, 200, 1000, 5000, 15000, 40000];
+
+/**
+ * Collects a detached shim that was re-parented to the daemon, once it has exited (or is about to: its socket or
+ * stdout just closed). Not the daemon's child (no subreaper, or a shim of an earlier daemon, now init's): nothing
+ * to do. Retried briefly while it is still exiting; never blocks.
+ */
+export function reapShim(pid: number, attempt = 0): void {
+  if (pid <= 0) return;
+  let state: ReturnType<typeof sysReapChild>;
+  try {
+    state = sysReapChild(pid);
+  } catch {
+    return;
+  }
+  const delay = REAP_RETRIES_MS[attempt];
+  if (state === 'running' && delay !== undefined) setTimeout(() => reapShim(pid, attempt + 1), delay).unref();
 }

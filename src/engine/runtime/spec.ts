@@ -40,6 +40,8 @@ export interface ProcessSpec {
   exitFile: string;
   socket: string;
   cgroupProcs: string[];
+  /** The shim forks once at start, so that it is no child of the daemon (shim-process.ts); the daemon reaps it. */
+  detach?: boolean | undefined;
 }
 
 export interface ContainerRuntimeSpec extends ProcessSpec {
@@ -122,8 +124,8 @@ type Entry = [string, ...string[]];
 export function mountsWithCgroupView(mounts: readonly SpecMount[], view: CgroupView | undefined): SpecMount[] {
   if (view === undefined) return [...mounts];
   const { NOSUID, NODEV, NOEXEC, RDONLY } = MS;
-  const own = view.mounts.map((m): SpecMount => ({ source: m.source, target: m.target, fstype: m.fstype,
-    flags: NOSUID | NODEV | NOEXEC | (m.readOnly ? RDONLY : 0), data: m.data }));
+  const own = view.mounts.map((m): SpecMount => ({ source: m.source, target: m.target, fstype: m.fstype === 'bind' ? 'none' : m.fstype,
+    flags: NOSUID | NODEV | NOEXEC | (m.readOnly ? RDONLY : 0) | (m.fstype === 'bind' ? MS.BIND : 0), data: m.data }));
   let at = 0;
   mounts.forEach((m, i) => { if (m.target === '/sys') at = i + 1; });
   return [...mounts.slice(0, at), ...own, ...mounts.slice(at)];
@@ -143,6 +145,7 @@ function processEntries(p: ProcessSpec): Entry[] {
     ['caps', p.capsMask.toString(16)], ['no_new_privs', p.noNewPrivs ? '1' : '0'],
     ...(p.seccompFilter === undefined ? [] : [['seccomp', p.seccompFilter.toString('hex')] as Entry]),
     ['tty', p.tty ? '1' : '0'], ...(p.tty && p.ttySize !== undefined ? [['tty_size', String(p.ttySize[0]), String(p.ttySize[1])] as Entry] : []), ['stdin', p.stdin ? '1' : '0'], ['exit_file', p.exitFile], ['socket', p.socket]);
+  if (p.detach === true) out.push(['detach', '1']);
   for (const e of p.env) out.push(['env', e]);
   for (const a of p.args) out.push(['arg', a]);
   return out;

@@ -172,7 +172,7 @@ test('v1 killAll signals every process, including those in child cgroups, and th
 test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memory cgroup; the others share one that is never listed as a container', async () => {
   process.env['GANTRY_MEMCG'] = 'limited';
   try {
-    await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, ({ fake, driver }) => {
+    await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
       driver.create('gantry-t/c1', {});
       const files = driver.procsFiles('gantry-t/c1');
       assert.ok(files.includes(fake.abs(`${CG}/memory/gantry-t/_unlimited/cgroup.procs`)), files.join('\n'));
@@ -190,6 +190,20 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
       driver.create('gantry-t/c1', { memoryBytes: M32 });
       assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.limit_in_bytes`), String(M32));
       assert.ok(fake.writesUnder(`${CG}/memory/gantry-t/c1`).some((w) => w.file === 'cgroup.procs' && w.value === '4242'), 'moved into its own');
+      // a container removed while another one is between create() and its init's join leaves the shared group there
+      driver.create('gantry-t/c3', {});
+      await driver.remove('gantry-t/c2');
+      assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/_unlimited`)), true, 'the shared memory cgroup stays');
+      // removed on request once nothing is in it (the runtime asks when no start is between create and join)
+      fake.addProcess(fake.abs(`${CG}/memory/gantry-t/_unlimited`), 4343);
+      driver.removeSharedIfUnused!('gantry-t');
+      assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/_unlimited`)), true, 'in use: kept');
+      await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async (other) => {
+        other.driver.create('gantry-t/c9', {});
+        await other.driver.remove('gantry-t/c9');
+        other.driver.removeSharedIfUnused!('gantry-t');
+        for (const h of ['memory', 'cpuset']) assert.equal(other.fake.exists(other.fake.abs(`${CG}/${h}/gantry-t/_unlimited`)), false, `${h}: removed once unused`);
+      });
     });
   } finally {
     delete process.env['GANTRY_MEMCG'];

@@ -47,6 +47,26 @@ describe('ContainerStore', () => {
     assert.equal(s.find('fff'), undefined);
   });
 
+  test('short ids (12 characters, as ps shows them) and longer prefixes; renames and removals leave no stale name or id', () => {
+    const s = new ContainerStore(root);
+    const twin = 'abc123' + '0'.repeat(6) + 'f'.repeat(52); // same 12 characters as ID_A
+    s.save(makeRecord(ID_A, 'web'));
+    s.save(makeRecord(ID_B, 'db'));
+    assert.equal(s.get(ID_A.slice(0, 12)).id, ID_A);
+    assert.equal(s.get(ID_B.slice(0, 20)).id, ID_B);
+    s.save(makeRecord(twin, 'twin'));
+    assert.throws(() => s.get(ID_A.slice(0, 12)), isCode('CONFLICT', /ambiguous \(2 containers match\)/));
+    assert.equal(s.get(ID_A.slice(0, 13)).id, ID_A);
+    s.save(makeRecord(ID_A, 'web2'));
+    assert.equal(s.find('web'), undefined, 'the old name is free after a rename');
+    assert.equal(s.get('web2').id, ID_A);
+    s.delete(ID_A);
+    assert.equal(s.find('web2'), undefined);
+    assert.equal(s.get(ID_A.slice(0, 12)).id, twin, 'the removed one no longer makes the short id ambiguous');
+    s.delete(twin);
+    assert.equal(s.find(ID_A.slice(0, 12)), undefined);
+  });
+
   test('an exact name wins over an id prefix that looks the same', () => {
     const s = new ContainerStore(root);
     s.save(makeRecord(ID_A, 'web'));

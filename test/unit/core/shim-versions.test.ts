@@ -50,15 +50,15 @@ describe('the cgroup view in the spec', () => {
     assert.ok(!keysOf(spec({ cgroupView: unifiedView(false) })).includes('remount'), 'nothing to seal on v2');
   });
 
-  test('v1: tmpfs, hierarchies, then symlinks, then the tmpfs remounted read-only before the masks', () => {
-    const view = hierarchiesView([['cpu', 'cpuacct'], ['memory']], false);
+  test('v1: tmpfs, a read-only bind of the container\'s dir per hierarchy, then symlinks, then the tmpfs remounted read-only before the masks', () => {
+    const view = hierarchiesView([{ controllers: ['cpu', 'cpuacct'], dir: '/cg/cpu,cpuacct/g/c1' }, { controllers: ['memory'], dir: '/cg/memory/g/_unlimited' }], false);
     const entries = containerSpecEntries(spec({ cgroupView: view }));
     const mounts = entries.filter((e) => e[0] === 'mount').map((e) => e.slice(1));
     assert.deepEqual(mounts.slice(5, 9), [
       ['sysfs', '/sys', 'sysfs', String(NOSUID | NODEV | NOEXEC | RDONLY), ''],
       ['tmpfs', '/sys/fs/cgroup', 'tmpfs', String(NOSUID | NODEV | NOEXEC), 'mode=755'],
-      ['cgroup', '/sys/fs/cgroup/cpu,cpuacct', 'cgroup', String(NOSUID | NODEV | NOEXEC | RDONLY), 'cpu,cpuacct'],
-      ['cgroup', '/sys/fs/cgroup/memory', 'cgroup', String(NOSUID | NODEV | NOEXEC | RDONLY), 'memory'],
+      ['/cg/cpu,cpuacct/g/c1', '/sys/fs/cgroup/cpu,cpuacct', 'none', String(BIND | NOSUID | NODEV | NOEXEC | RDONLY), ''],
+      ['/cg/memory/g/_unlimited', '/sys/fs/cgroup/memory', 'none', String(BIND | NOSUID | NODEV | NOEXEC | RDONLY), ''],
     ]);
     const symlinks = entries.filter((e) => e[0] === 'symlink').map((e) => e.slice(1));
     assert.deepEqual(symlinks.slice(-2), [['cpu,cpuacct', '/sys/fs/cgroup/cpu'], ['cpu,cpuacct', '/sys/fs/cgroup/cpuacct']]);
@@ -77,7 +77,7 @@ describe('the cgroup view in the spec', () => {
   });
 
   test('privileged: writable mounts, no remount', () => {
-    const entries = containerSpecEntries(spec({ cgroupView: hierarchiesView([['memory']], true) }));
+    const entries = containerSpecEntries(spec({ cgroupView: hierarchiesView([{ controllers: ['memory'], dir: '/cg/memory/g/c1' }], true) }));
     const cg = entries.filter((e) => e[0] === 'mount' && e[2]!.startsWith('/sys/fs/cgroup'));
     assert.ok(cg.every((m) => (Number(m[4]) & RDONLY) === 0));
     assert.ok(!entries.some((e) => e[0] === 'remount'));
