@@ -104,7 +104,18 @@ export function snapshotFor(argv: string[]): SnapshotKind {
   return cmd !== undefined && STACK_COMMANDS.has(cmd) ? 'stack' : 'core';
 }
 
+/** Output into a pipe whose reader left (`gantry ps | head`): stop quietly, as other CLIs do (status 141, SIGPIPE's). */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(141);
+      throw e;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipe();
   let status: number;
   try {
     const { g, rest } = splitGlobal(argv);

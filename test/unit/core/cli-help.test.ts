@@ -119,3 +119,21 @@ test('bin/gantry hands NODE_EXTRA_CA_CERTS on to what the CLI starts, though its
     rmSync(tree, { recursive: true, force: true });
   }
 });
+
+test('output into a pipe whose reader left ends quietly (gantry … | head), through both entries', async () => {
+  const big = join(dir, 'big-stack.yaml');
+  const lines = ['name: piped', 'services:'];
+  for (let i = 0; i < 400; i++) lines.push(`  svc${i}:`, `    image: "registry.local/svc${i}:1"`, `    command: ["/bin/server", "--id", "${i}"]`, '    environment: [A=1, B=2]');
+  writeFileSync(big, `${lines.join('\n')}\n`);
+  for (const [entry, command] of ENTRIES) {
+    const [file, argv] = command(['stack', '-f', big, 'config']);
+    const { spawn } = await import('node:child_process');
+    const child = spawn(file, argv, { env: helpEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.once('data', () => child.stdout.destroy()); // read a little, then leave, like head
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.equal(stderr, '', `${entry}: nothing on stderr`);
+    assert.equal(status, 141, entry);
+  }
+});
