@@ -166,6 +166,11 @@ export class TestDaemon {
   async dispose(): Promise<void> {
     try {
       if (!this.proc) await this.start().catch(() => undefined);
+      // Deployments and stored stacks first: the daemon repairs a stack that is up, and would make its network again
+      // after the removals below (that left bridges behind).
+      const words = (args: string[]): string[] => this.gantry(args).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      for (const name of words(['deploy', 'ls', '-q'])) this.gantry(['deploy', 'rm', name, '--down']);
+      for (const project of words(['stack', 'ls', '-a', '-q'])) this.gantry(['stack', '-p', project, 'down', '-v']);
       const ids = this.gantry(['ps', '-aq']).stdout.split('\n').filter(Boolean);
       if (ids.length) this.gantry(['rm', '-f', '-v', ...ids]);
       // User networks outlive containers (and the daemon): remove them, so no bridge is left behind.
@@ -181,6 +186,12 @@ export class TestDaemon {
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
       PortDnat.drop(linkPrefixFor(this.prefix)); // its DNAT table outlives it too
+      // the safety net for links (a bridge, a veth) the removals above did not take: named, so the cause is found
+      const left = readdirSync('/sys/class/net').filter((l) => l.startsWith(linkPrefixFor(this.prefix)));
+      if (left.length > 0) {
+        process.stderr.write(`TestDaemon ${this.prefix}: removing links left behind: ${left.join(', ')}\n`);
+        for (const l of left) spawnSync('ip', ['link', 'del', l], { stdio: 'ignore' });
+      }
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
