@@ -142,16 +142,22 @@ export function rawRequest(socketPath: string, req: RawRequest, upgrade = false)
  * GANTRY_TRACE_HTTP=1: one line per request on stderr, what a slow command waits for: when it was sent (ms since
  * the process started), how long until the answer's head came, and until the connection closed.
  */
+/** Trace lines of requests whose connection is still open; printed at exit (one listener for all). */
+const openTraces = new Map<Socket, () => void>();
+let tracesAtExit = false;
+
 function traceRequest(req: RawRequest, t0: number, sock: Socket): void {
   const head = performance.now();
-  let printed = false;
   const print = (end: string): void => {
-    if (printed) return;
-    printed = true;
+    openTraces.delete(sock);
     process.stderr.write(`gantry: http ${req.method} ${req.path.split('?')[0]} at ${t0.toFixed(1)} ms: head +${(head - t0).toFixed(1)}, ${end}\n`);
   };
-  sock.once('close', () => print(`closed +${(performance.now() - t0).toFixed(1)}`));
-  process.once('exit', () => print(`open at exit +${(performance.now() - t0).toFixed(1)}`));
+  if (!tracesAtExit) {
+    tracesAtExit = true;
+    process.once('exit', () => { for (const p of [...openTraces.values()]) p(); });
+  }
+  openTraces.set(sock, () => print(`open at exit +${(performance.now() - t0).toFixed(1)}`));
+  sock.once('close', () => { if (openTraces.has(sock)) print(`closed +${(performance.now() - t0).toFixed(1)}`); });
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

@@ -155,6 +155,7 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
   const rp = hc.RestartPolicy ?? { Name: 'no' };
   const rpName = (rp.Name === '' || rp.Name === undefined ? 'no' : rp.Name) as RestartPolicyName;
   const d = defaultHostSettings();
+  const consoleSize = parseConsoleSize((hc as { ConsoleSize?: unknown }).ConsoleSize);
   return {
     ...d, mounts, memoryBytes: hc.Memory ?? 0, memorySwapBytes: hc.MemorySwap ?? 0, cpuShares: hc.CpuShares ?? 0, pidsLimit: hc.PidsLimit ?? 0,
     nanoCpus: hc.NanoCpus ?? (hc.CpuQuota && hc.CpuQuota > 0 ? Math.round((hc.CpuQuota / (hc.CpuPeriod || 100_000)) * 1e9) : 0),
@@ -174,7 +175,7 @@ function hostSettings(b: ContainerCreateOptions): HostSettings {
     logConfig: parseLogConfig(hc.LogConfig as unknown),
     ...devicesOf(hc.Devices as unknown),
     ...securityOf(hc.SecurityOpt as unknown),
-    ...((size) => (size === undefined ? {} : { consoleSize: size }))(parseConsoleSize((hc as { ConsoleSize?: unknown }).ConsoleSize)),
+    ...(consoleSize === undefined ? {} : { consoleSize }),
   };
 }
 

@@ -174,9 +174,10 @@ export function buildRoutes(r: Router, engine: Engine, host: { root: string }, r
         },
       }, (m) => { if (memoKey !== undefined) messages.push(m); emit(m); });
       const result = await executor.run();
-      // remembered only when nothing ran and nothing was pulled: the messages are those of a cached rebuild
+      // remembered only when every step came from the cache (nothing ran, nothing was pulled): its messages are those
+      // of a cached rebuild
       const everyStepCached = messages.every((m) => !('step' in m) || m.step.cached);
-      if (memoKey !== undefined && result.executed === 0 && everyStepCached) memo.store(memoKey, { imageId: result.imageId, external: result.external, messages });
+      if (memoKey !== undefined && everyStepCached) memo.store(memoKey, { imageId: result.imageId, external: result.external, messages });
       if (quiet) send({ stream: `${result.imageId}\n` });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

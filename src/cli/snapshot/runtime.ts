@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { startupSnapshot } from 'node:v8';
 import 'node:fs/promises';
@@ -19,12 +20,9 @@ import { DaemonClient } from '../client.js';
 import { jsonLines, readAll } from '../http.js';
 import { main, snapshotFor, type SnapshotKind } from '../main.js';
 
-/** The project's root: bin/gantry starts node with `--snapshot-blob <root>/dist/cli/<name>.blob`. */
+/** The project's root (dist/src/cli/snapshot → root; in a bundle, this module's URL is found from the blob's path). */
 function projectRoot(): string {
-  const i = process.execArgv.indexOf('--snapshot-blob');
-  const blob = i >= 0 ? process.execArgv[i + 1] : undefined;
-  if (blob === undefined) throw new Error('the CLI snapshot runs only under `node --snapshot-blob` (bin/gantry)');
-  return resolve(blob, '..', '..', '..');
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 }
 
 /** Runs the module build of the CLI with the same arguments and streams, and leaves with its status. */

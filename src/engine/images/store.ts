@@ -264,12 +264,8 @@ export class ImageStore {
       next.refs[formatReference(ref, false)] = image.id;
       const entry = next.images[image.id];
       if (entry !== undefined) entry.lastTagTime = new Date().toISOString();
-      // The same name on the same image again (a rebuild, a re-tag) changes only the tag time: written right after
-      // the request is answered, not before (a crash in between loses only that time).
-      if (already) {
-        this.#index = next;
-        this.#writeSoon();
-      } else this.#commit(next);
+      if (already) this.#commitTagTime(next);
+      else this.#commit(next);
       return this.#record(image.id);
     });
   }
@@ -419,13 +415,13 @@ export class ImageStore {
       ...(refs.length > 0 ? { lastTagTime: now } : prior?.lastTagTime === undefined ? {} : { lastTagTime: prior.lastTagTime }),
     };
     next.images[id] = entry;
-    // An image registered again as it was (a fully cached build, a pull of what is here) changes only its tag
-    // time: renamed into place now, fsynced in the background.
+    // an image registered again as it was (a fully cached build, a pull of what is here)
     const onlyTagTime = prior !== undefined && prior.manifest === manifestDigest && entry.repoDigests.length === prior.repoDigests.length
       && refs.every((ref) => next.refs[ref] === id);
     for (const ref of refs) next.refs[ref] = id;
     this.#loaded.set(id, loaded);
-    this.#commit(next, { flushLater: onlyTagTime });
+    if (onlyTagTime) this.#commitTagTime(next);
+    else this.#commit(next);
     return this.#record(id);
   }
 
@@ -517,6 +513,15 @@ export class ImageStore {
 
   #writeScheduled = false;
 
+  /**
+   * A change of tag times only (the same name on the same image again: a rebuild, a re-tag, a pull of what is here):
+   * the in-memory index now, the file right after the request is answered (a crash in between loses only that time).
+   */
+  #commitTagTime(next: ImageIndexData): void {
+    this.#index = next;
+    this.#writeSoon();
+  }
+
   /** Writes the in-memory index on the next turn of the loop (once, however many changes are made meanwhile). */
   #writeSoon(): void {
     if (this.#writeScheduled) return;
@@ -530,8 +535,8 @@ export class ImageStore {
   }
 
   /** Writes the index, then makes it the in-memory state. */
-  #commit(next: ImageIndexData, o: { flushLater?: boolean } = {}): void {
-    this.#indexFile.save(next, o);
+  #commit(next: ImageIndexData): void {
+    this.#indexFile.save(next);
     this.#index = next;
   }
 

@@ -72,52 +72,52 @@ test('bin/gantry runs from the modules when asked (GANTRY_NO_SNAPSHOT=1) or when
   assert.match(missing.stderr, /missing\.yaml/);
 });
 
-test('bin/gantry runs the blob only with the node binary that built it, unchanged; else the modules', () => {
-  // A tree of its own: bin/gantry, the real blob, and a bin/gantry.js that only says it ran.
+/**
+ * A tree of its own for bin/gantry: the wrapper, the real `blob` with the node that built it (its stamp with that
+ * binary's mtime), and a bin/gantry.js stand-in whose source is `modules`. Removed after `body`.
+ */
+function withWrapperTree(blob: string, modules: string, body: (tree: string) => void): void {
   const tree = mkdtempSync(join(tmpdir(), 'gantry-wrapper-'));
   try {
     mkdirSync(join(tree, 'bin'));
     mkdirSync(join(tree, 'dist', 'cli'), { recursive: true });
     copyFileSync(join(PROJECT_ROOT, 'bin', 'gantry'), join(tree, 'bin', 'gantry'));
     chmodSync(join(tree, 'bin', 'gantry'), 0o755);
-    writeFileSync(join(tree, 'bin', 'gantry.js'), 'console.log("from the modules");\n');
-    copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', 'gantry.blob'), join(tree, 'dist', 'cli', 'gantry.blob'));
+    writeFileSync(join(tree, 'bin', 'gantry.js'), modules);
+    copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', blob), join(tree, 'dist', 'cli', blob));
     writeFileSync(join(tree, 'dist', 'cli', 'node'), `${process.execPath}\n`);
     const stamp = join(tree, 'dist', 'cli', 'node.stamp');
     writeFileSync(stamp, '');
     const { atime, mtime } = statSync(process.execPath);
-    const run = (): string => spawnSync(join(tree, 'bin', 'gantry'), ['--help'], { env: helpEnv, encoding: 'utf8' }).stdout;
     utimesSync(stamp, atime, mtime);
+    body(tree);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+}
+
+test('bin/gantry runs the blob only with the node binary that built it, unchanged; else the modules', () => {
+  withWrapperTree('gantry.blob', 'console.log("from the modules");\n', (tree) => {
+    const stamp = join(tree, 'dist', 'cli', 'node.stamp');
+    const { atime, mtime } = statSync(process.execPath);
+    const run = (): string => spawnSync(join(tree, 'bin', 'gantry'), ['--help'], { env: helpEnv, encoding: 'utf8' }).stdout;
     assert.match(run(), /^Usage: gantry/m, 'the same node binary: the snapshot');
     utimesSync(stamp, atime, new Date(mtime.getTime() - 86_400_000));
     assert.equal(run(), 'from the modules\n', 'the node binary changed since the build (an upgrade)');
     utimesSync(stamp, atime, mtime);
     writeFileSync(join(tree, 'dist', 'cli', 'node'), '/nonexistent/node\n');
     assert.equal(run(), 'from the modules\n', 'the node that built it is gone');
-  } finally {
-    rmSync(tree, { recursive: true, force: true });
-  }
+  });
 });
 
 test('bin/gantry hands NODE_EXTRA_CA_CERTS on to what the CLI starts, though its own node does not load it', () => {
-  const tree = mkdtempSync(join(tmpdir(), 'gantry-wrapper-ca-'));
-  try {
-    mkdirSync(join(tree, 'bin'));
-    mkdirSync(join(tree, 'dist', 'cli'), { recursive: true });
-    copyFileSync(join(PROJECT_ROOT, 'bin', 'gantry'), join(tree, 'bin', 'gantry'));
-    chmodSync(join(tree, 'bin', 'gantry'), 0o755);
-    // the module build stand-in prints what it was given: `stack convert` is handed to it by the snapshot's main
-    writeFileSync(join(tree, 'bin', 'gantry.js'), 'console.log(`${process.env.NODE_EXTRA_CA_CERTS} ${process.env.GANTRY_NODE_EXTRA_CA_CERTS ?? "-"}`);\n');
-    for (const f of ['gantry-stack.blob', 'node', 'node.stamp']) copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', f), join(tree, 'dist', 'cli', f));
-    const { atime, mtime } = statSync(join(PROJECT_ROOT, 'dist', 'cli', 'node.stamp'));
-    utimesSync(join(tree, 'dist', 'cli', 'node.stamp'), atime, mtime);
+  // the module build stand-in prints what it was given: `stack convert` is handed to it by the snapshot's main
+  withWrapperTree('gantry-stack.blob', 'console.log(`${process.env.NODE_EXTRA_CA_CERTS} ${process.env.GANTRY_NODE_EXTRA_CA_CERTS ?? "-"}`);\n', (tree) => {
     const certs = join(tree, 'extra-ca.pem');
     writeFileSync(certs, '');
     const r = spawnSync(join(tree, 'bin', 'gantry'), ['stack', 'convert'], { env: { ...helpEnv, NODE_EXTRA_CA_CERTS: certs }, encoding: 'utf8' });
     assert.equal(r.stdout, `${certs} -\n`, r.stderr);
-  } finally {
-    rmSync(tree, { recursive: true, force: true });
-  }
+  });
 });
 
 test('output into a pipe whose reader left ends quietly (gantry … | head), through both entries', async () => {
