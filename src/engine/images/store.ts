@@ -338,7 +338,7 @@ export class ImageStore {
     source.pipe(toLayer);
     const written = this.blobs.writeStream(toBlob, blob);
     // The blob writer checks the digest of these same bytes: the extraction checks only the diff id.
-    const extracted = this.layers.extractStream(toLayer, { parent: opts.parent, expectedDiffId: opts.expectedDiffId });
+    const extracted = this.layers.extractStream(toLayer, { parent: opts.parent, expectedDiffId: opts.expectedDiffId, blobSize: blob.size });
     written.catch(stop);
     // A failed extraction lets the blob finish (the source drops the dead branch), so content that does not match
     // its digest is reported as such; a cap stops at once (a bomb is not downloaded to its end).
