@@ -17,6 +17,7 @@ command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)   # a regi
 command -v skopeo >/dev/null || need_pkgs+=(skopeo)                     # pushes the server images; an independent client in registry and save/load tests
 command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)  # bcrypt htpasswd entries for the registry's basic auth
 command -v openssl >/dev/null || need_pkgs+=(openssl)         # the test registry's CA and certificate
+command -v zstd >/dev/null || need_pkgs+=(zstd)              # zstd-compressed layers (src/engine/images/inflate.ts; Node 20 has no zstd)
 command -v igzip >/dev/null || need_pkgs+=(isal)              # ISA-L's igzip inflates pulled layers 2.5x faster than zlib (src/engine/images/inflate.ts)
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)      # a private sshd on 127.0.0.1 for the deploy ssh:// test (policy-rc.d: never started as a service)
 [ -x /usr/bin/docker-compose ] || need_pkgs+=(docker-compose)          # conformance tier: Docker's own clients against gantryd

@@ -2,7 +2,7 @@
 // storage dir, plain, with htpasswd auth, with bearer tokens from a token server the test runs, and/or TLS
 // from a CA made here with openssl. `dispose()` stops it and removes its files, failure or not.
 // Also: images into it with skopeo (from an OCI layout made from a rootfs tarball), and its access log.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -184,7 +184,7 @@ const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').up
  * An OCI image layout (what skopeo's `oci:` transport reads) of a one-layer image from a rootfs tarball, plus
  * `extraLayers` (tar bytes) on top. Returns the layout dir.
  */
-export function ociLayout(dir: string, rootfsTar: string, tag: string, opts: { extraLayers?: Buffer[]; cmd?: string[]; platforms?: Array<{ os: string; architecture: string; variant?: string }> } = {}): string {
+export function ociLayout(dir: string, rootfsTar: string, tag: string, opts: { extraLayers?: Buffer[]; cmd?: string[]; platforms?: Array<{ os: string; architecture: string; variant?: string }>; compression?: 'gzip' | 'zstd' } = {}): string {
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer): { digest: string; size: number } => {
@@ -193,7 +193,9 @@ export function ociLayout(dir: string, rootfsTar: string, tag: string, opts: { e
     return { digest: d, size: b.length };
   };
   const tars = [readFileSync(rootfsTar), ...(opts.extraLayers ?? [])];
-  const layers = tars.map((t) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzipSync(t)) }));
+  const layers = tars.map((t) => (opts.compression === 'zstd'
+    ? { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', ...put(execFileSync('zstd', ['-q', '-c'], { input: t, maxBuffer: 1 << 30 })) }
+    : { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzipSync(t)) }));
   const manifestFor = (platform: { os: string; architecture: string; variant?: string }): { digest: string; size: number } => {
     const config = {
       created: '2024-01-01T00:00:00Z', ...platform,

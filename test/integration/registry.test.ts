@@ -177,6 +177,32 @@ describe('registry: plain HTTP on loopback', () => {
     assert.deepEqual(storeFiles(d!), before);
   });
 
+  test('zstd layers (copied in by skopeo): pulled, run, saved uncompressed, pushed on with their digest', async (t) => {
+    if (!canRun(t)) return;
+    const dir = mkdtempSync(join(work, 'oci-'));
+    ociLayout(dir, busyboxTarball(), 'z1', { compression: 'zstd' });
+    const ref = `${reg!.host}/tools/zbox:z1`;
+    skopeo(['copy', `oci:${dir}:z1`, `docker://${ref}`, ...reg!.skopeoFlags('dest')]);
+    const raw = JSON.parse(skopeo(['inspect', '--raw', `docker://${ref}`, ...reg!.skopeoFlags('inspect')])) as { layers: Array<{ mediaType: string }> };
+    assert.match(raw.layers[0]!.mediaType, /zstd/, 'the registry holds a zstd layer');
+    assert.match(d!.ok(['pull', ref]), /Pull complete/);
+    assert.equal(d!.ok(['run', '--rm', ref, 'echo', 'from zstd']).trim(), 'from zstd');
+    // docker save's format holds uncompressed layer tars: `load` of it gives the same image id.
+    const archive = join(work, 'zbox.tar');
+    d!.ok(['save', '-o', archive, ref]);
+    const id = (JSON.parse(d!.ok(['inspect', ref])) as Array<{ Id: string }>)[0]!.Id;
+    d!.ok(['rmi', '-f', ref]);
+    assert.match(d!.ok(['load', '-i', archive]), /Loaded image/);
+    assert.equal((JSON.parse(d!.ok(['inspect', ref])) as Array<{ Id: string }>)[0]!.Id, id);
+    d!.ok(['rmi', '-f', ref]);
+    d!.ok(['pull', ref]);
+    const other = `${reg!.host}/moved/zbox:z1`;
+    d!.ok(['tag', ref, other]);
+    d!.ok(['push', other]);
+    const moved = JSON.parse(skopeo(['inspect', '--raw', `docker://${other}`, ...reg!.skopeoFlags('inspect')])) as { layers: Array<{ mediaType: string; digest: string }> };
+    assert.deepEqual(moved.layers, raw.layers, 'the same zstd blob, by digest');
+  });
+
   test('push: skopeo reads what gantry pushed; an unchanged image uploads nothing; a new repository mounts the blobs', async (t) => {
     if (!canRun(t)) return;
     d!.importBusybox('localbox');

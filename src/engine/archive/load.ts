@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { entryLabel } from '../images/entry-policy.js';
-import { detectCompression } from '../images/layers.js';
+import { detectCompression, type Compression } from '../images/layers.js';
 import {
-  MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, digestHex, hostPlatform, isDigest, sha256Digest,
+  MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_LAYER_ZSTD, MEDIA_TYPE_MANIFEST, digestHex, hostPlatform, isDigest, sha256Digest,
   type OciDescriptor, type OciImageConfig,
 } from '../images/oci.js';
 import { formatReference, parseReference } from '../images/reference.js';
@@ -35,7 +35,7 @@ interface ImageToLoad {
 
 const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
 
-function compressionOf(file: string): 'gzip' | 'none' {
+function compressionOf(file: string): Compression {
   const head = Buffer.alloc(8);
   const fd = openSync(file, 'r');
   try { return detectCompression(head.subarray(0, readSync(fd, head, 0, 8, 0))); } finally { closeSync(fd); }
@@ -124,10 +124,10 @@ async function storeImage(store: ImageStore, img: ImageToLoad): Promise<LoadedIm
   const descriptors: OciDescriptor[] = [];
   let parent: string | undefined;
   for (const [i, layer] of img.layers.entries()) {
-    const gzip = compressionOf(layer.file) === 'gzip';
+    const compression = compressionOf(layer.file);
     const expected = layer.expected === undefined ? undefined : { digest: layer.expected.digest, size: layer.expected.size };
     const blob = await store.ingestBlob(createReadStream(layer.file), expected);
-    const mediaType = gzip ? MEDIA_TYPE_LAYER_GZIP : MEDIA_TYPE_LAYER_TAR;
+    const mediaType = compression === 'gzip' ? MEDIA_TYPE_LAYER_GZIP : compression === 'zstd' ? MEDIA_TYPE_LAYER_ZSTD : MEDIA_TYPE_LAYER_TAR;
     const rec = await store.addLayerFromBlob({ digest: blob.digest, mediaType }, { parent, expectedDiffId: diffIds[i] });
     parent = rec.chainId;
     descriptors.push({ mediaType, digest: blob.digest, size: blob.size });

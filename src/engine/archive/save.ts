@@ -9,7 +9,8 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { detectCompression } from '../images/layers.js';
+import { detectCompression, type Compression } from '../images/layers.js';
+import { createDecompressor } from '../images/inflate.js';
 import { MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_MANIFEST, digestHex, sha256Digest, type OciManifest } from '../images/oci.js';
 import { parseReference, repositoryName } from '../images/reference.js';
 import type { ImageRecord, ImageStore } from '../images/store.js';
@@ -30,13 +31,13 @@ function smallFile(name: string, data: Buffer): Buffer[] {
   return [fileHeader(name, data.length), data, Buffer.alloc(paddedSize(data.length) - data.length)];
 }
 
-/** The uncompressed bytes of a layer blob: the blob itself, or its gunzipped content. */
-function layerContent(path: string, gzip: boolean): Readable {
+/** The uncompressed bytes of a layer blob: the blob itself, or its decompressed content. */
+function layerContent(path: string, compression: Compression): Readable {
   const file = createReadStream(path);
-  if (!gzip) return file;
-  const gunzip = createGunzip();
-  file.on('error', (e) => gunzip.destroy(e));
-  return file.pipe(gunzip);
+  if (compression === 'none') return file;
+  const inflate = compression === 'gzip' ? createGunzip() : createDecompressor('zstd', undefined);
+  file.on('error', (e) => inflate.destroy(e));
+  return file.pipe(inflate);
 }
 
 async function countBytes(stream: Readable): Promise<number> {
@@ -45,10 +46,10 @@ async function countBytes(stream: Readable): Promise<number> {
   return n;
 }
 
-function isGzip(path: string): boolean {
+function compressionOf(path: string): Compression {
   const head = Buffer.alloc(8);
   const fd = openSync(path, 'r');
-  try { return detectCompression(head.subarray(0, readSync(fd, head, 0, 8, 0))) === 'gzip'; } finally { closeSync(fd); }
+  try { return detectCompression(head.subarray(0, readSync(fd, head, 0, 8, 0))); } finally { closeSync(fd); }
 }
 
 /** Familiar `name:tag` → (repository without the default domain, tag), as `repositories` and RepoTags write it. */
@@ -78,14 +79,14 @@ export function saveArchive(store: ImageStore, images: ReadonlyArray<{ image: Im
         const name = `blobs/sha256/${digestHex(diffId)}`;
         layerPaths.push(name);
         const path = store.blobs.path(stored.digest);
-        const gzip = isGzip(path);
-        const size = gzip ? await countBytes(layerContent(path, true)) : store.blobs.size(stored.digest);
+        const compression = compressionOf(path);
+        const size = compression !== 'none' ? await countBytes(layerContent(path, compression)) : store.blobs.size(stored.digest);
         descriptors.push({ mediaType: MEDIA_TYPE_LAYER_TAR, digest: diffId, size });
         if (written.has(name)) continue;
         written.add(name);
         yield fileHeader(name, size);
         let sent = 0;
-        for await (const chunk of layerContent(path, gzip)) { sent += (chunk as Buffer).length; yield chunk as Buffer; }
+        for await (const chunk of layerContent(path, compression)) { sent += (chunk as Buffer).length; yield chunk as Buffer; }
         if (sent !== size) throw new Error(`layer ${diffId} changed while it was saved (${sent} bytes, expected ${size})`);
         yield Buffer.alloc(paddedSize(size) - size);
       }

@@ -12,7 +12,7 @@ import {
   checkMembers, quarantinedError, quarantineRecord, readRecord, SAME_LAYOUT, writeRecord, type RecordFile, type RecordFormat,
 } from '../../common/versioned-record.js';
 import { HashingStream } from './hashing.js';
-import { createInflater, inflateBackend } from './inflate.js';
+import { assertZstdAvailable, createDecompressor } from './inflate.js';
 import { chainIds, digestHex, isDigest } from './oci.js';
 import { LayerBudget, layerLimitsFromEnv, type LayerLimits } from './limits.js';
 import { WhiteoutTransform } from './whiteouts.js';
@@ -32,7 +32,7 @@ export interface LayerRecord {
   size: number;
 }
 
-export type Compression = 'gzip' | 'none';
+export type Compression = 'gzip' | 'zstd' | 'none';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -44,10 +44,11 @@ const startsWith = (head: Uint8Array, magic: number[]): boolean => magic.every((
 /** Tells gzip from plain tar by the first bytes; other compressions are refused with a clear error. */
 export function detectCompression(head: Uint8Array): Compression {
   if (startsWith(head, GZIP_MAGIC)) return 'gzip';
-  const other = startsWith(head, ZSTD_MAGIC) ? 'zstd' : startsWith(head, XZ_MAGIC) ? 'xz' : startsWith(head, BZIP2_MAGIC) ? 'bzip2' : undefined;
+  if (startsWith(head, ZSTD_MAGIC)) { assertZstdAvailable('the archive'); return 'zstd'; }
+  const other = startsWith(head, XZ_MAGIC) ? 'xz' : startsWith(head, BZIP2_MAGIC) ? 'bzip2' : undefined;
   if (other !== undefined) {
     throw new GantryError('INVALID_IMAGE_ARCHIVE', `${other}-compressed archives are not supported`, {
-      hint: `decompress it first (e.g. \`${other === 'zstd' ? 'zstd -d' : other === 'xz' ? 'xz -d' : 'bunzip2'} FILE\`) or recompress it with gzip`,
+      hint: `decompress it first (e.g. \`${other === 'xz' ? 'xz -d' : 'bunzip2'} FILE\`) or recompress it with gzip`,
     });
   }
   return 'none';
@@ -243,8 +244,8 @@ async function extractTar(source: Readable, compression: Compression, dest: stri
     tar.on('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
   });
   let streamError: unknown;
-  const streamed = (compression === 'gzip'
-    ? pipeline(source, compressedHash, createInflater(inflateBackend(compressedSize)), budget, diffHash, whiteouts, tar.stdin)
+  const streamed = (compression !== 'none'
+    ? pipeline(source, compressedHash, createDecompressor(compression, compressedSize), budget, diffHash, whiteouts, tar.stdin)
     : pipeline(source, compressedHash, budget, diffHash, whiteouts, tar.stdin)
   ).catch((e: unknown) => { streamError = e; });
   const [code] = await Promise.all([exited, streamed]);

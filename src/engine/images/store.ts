@@ -11,6 +11,7 @@ import { GantryError, isGantryError } from '../../common/errors.js';
 import { BlobStore, type BlobInfo } from './blobs.js';
 import { ImageIndexFile, type ImageIndexData, type IndexedImage } from './image-index.js';
 import { LayerStore, detectCompression, type LayerRecord } from './layers.js';
+import { createDecompressor } from './inflate.js';
 import type { LayerLimits } from './limits.js';
 import { Mutex } from './mutex.js';
 import {
@@ -374,9 +375,13 @@ export class ImageStore {
     const fd = await open(path, 'r');
     let n: number;
     try { n = (await fd.read(head, 0, 8, 0)).bytesRead; } finally { await fd.close(); }
-    if (detectCompression(head.subarray(0, n)) === 'gzip') return this.blobs.writeStream(createReadStream(path));
+    const compression = detectCompression(head.subarray(0, n));
+    if (compression === 'gzip') return this.blobs.writeStream(createReadStream(path));
+    // Plain and zstd tarballs are stored as gzip, the layer form every client reads.
     const gzip = createGzip();
-    pipeline(createReadStream(path), gzip).catch((e: unknown) => gzip.destroy(e instanceof Error ? e : new Error(String(e))));
+    const fail = (e: unknown): void => { gzip.destroy(e instanceof Error ? e : new Error(String(e))); };
+    if (compression === 'zstd') pipeline(createReadStream(path), createDecompressor('zstd', undefined), gzip).catch(fail);
+    else pipeline(createReadStream(path), gzip).catch(fail);
     return this.blobs.writeStream(gzip);
   }
 

@@ -1,6 +1,7 @@
 // Manifests as registries serve them: Docker v2 schema 2 and OCI image manifests, Docker manifest lists and OCI
 // indexes (with platform selection). Registry documents are untrusted: capped before parsing, shapes checked.
 import { GantryError } from '../../common/errors.js';
+import { assertZstdAvailable } from '../images/inflate.js';
 import {
   MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_MANIFEST, isDigest, type OciDescriptor, type OciManifest,
 } from '../images/oci.js';
@@ -9,7 +10,6 @@ export const MEDIA_TYPE_DOCKER_LIST = 'application/vnd.docker.distribution.manif
 export const MEDIA_TYPE_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_TYPE_DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
 export const MEDIA_TYPE_DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-export const MEDIA_TYPE_OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 const MEDIA_TYPE_OCI_NONDISTRIBUTABLE = 'application/vnd.oci.image.layer.nondistributable.v1.tar';
 
 /** What a pull asks for, best first (the registry answers with one of them). */
@@ -108,7 +108,7 @@ export function selectManifest(index: readonly IndexEntry[], want: Platform): In
   });
 }
 
-export type LayerKind = 'gzip' | 'tar';
+export type LayerKind = 'gzip' | 'zstd' | 'tar';
 
 /** How a layer is decompressed, or why gantry does not fetch it. */
 export function layerKind(d: OciDescriptor & { urls?: unknown }): LayerKind {
@@ -118,9 +118,10 @@ export function layerKind(d: OciDescriptor & { urls?: unknown }): LayerKind {
     });
   }
   if (d.mediaType.endsWith('+zstd') || d.mediaType.endsWith('.zstd')) {
-    throw new GantryError('UNSUPPORTED', `layer ${d.digest} is zstd-compressed (${d.mediaType}), which gantry does not decompress yet`, { hint: 'push the image with gzip layers (e.g. skopeo copy --dest-compress-format gzip)' });
+    assertZstdAvailable(`layer ${d.digest}`);
+    return 'zstd';
   }
   if (d.mediaType.endsWith('.gzip') || d.mediaType.endsWith('+gzip')) return 'gzip';
   if (d.mediaType.endsWith('.tar') || d.mediaType.endsWith('.diff.tar')) return 'tar';
-  throw new GantryError('UNSUPPORTED', `layer ${d.digest} has media type ${d.mediaType}, which is not an image layer gantry knows`, { hint: 'gantry pulls tar and tar+gzip layers' });
+  throw new GantryError('UNSUPPORTED', `layer ${d.digest} has media type ${d.mediaType}, which is not an image layer gantry knows`, { hint: 'gantry pulls tar, tar+gzip and tar+zstd layers' });
 }

@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { GantryError } from '../../../src/common/errors.js';
-import { createInflater, findIgzip, inflateBackend, PROCESS_INFLATE_MIN_BYTES, type InflateBackend } from '../../../src/engine/images/inflate.js';
+import { createDecompressor, createInflater, findIgzip, findZstd, inflateBackend, PROCESS_INFLATE_MIN_BYTES, type InflateBackend } from '../../../src/engine/images/inflate.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,5 +90,24 @@ describe('layer gunzip', () => {
     for (let i = 0; i < 50 && ourIgzips().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(ourIgzips(), []);
     assert.ok(seen < 64 * MiB);
+  });
+
+  test('zstd: the same bytes as the zstd program wrote; a damaged frame is INVALID_IMAGE_ARCHIVE', async (t) => {
+    if (findZstd() === null) {
+      if (process.env['GANTRY_REQUIRE_PRIVILEGED'] === '1') throw new Error('required by GANTRY_REQUIRE_PRIVILEGED=1: needs zstd (apt-get install zstd)');
+      t.skip('needs zstd'); return;
+    }
+    const data = payload(2 * MiB);
+    const zst = execFileSync(findZstd()!, ['-q', '-c'], { input: data, maxBuffer: 64 * MiB });
+    const run = async (input: Buffer): Promise<Buffer> => {
+      const out: Buffer[] = [];
+      await pipeline(Readable.from([input]), createDecompressor('zstd', input.length), new Writable({ write(c: Buffer, _e, done) { out.push(c); done(); } }));
+      return Buffer.concat(out);
+    };
+    assert.equal(sha(await run(zst)), sha(data));
+    const damaged = Buffer.from(zst);
+    damaged.fill(0x41, 200, 4000);
+    await assert.rejects(run(damaged), (e: unknown) => e instanceof GantryError && e.code === 'INVALID_IMAGE_ARCHIVE' && /zstd stream/.test(e.message));
+    await assert.rejects(run(zst.subarray(0, zst.length - 50)), (e: unknown) => e instanceof GantryError && e.code === 'INVALID_IMAGE_ARCHIVE');
   });
 });
