@@ -67,6 +67,9 @@ export interface StackFailure { service: string | undefined; resource: string; m
 /** Events streamed to the CLI (JSON lines). */
 export type StackEvent =
   | { kind: 'waiting'; message: string }
+  /** The images an `up` pulls now (before their progress), then each one's progress messages. */
+  | { kind: 'pulls'; images: readonly string[] }
+  | { kind: 'pull'; image: string; progress: ProgressMessage }
   | { kind: 'plan'; text: string; operations: readonly Operation[]; warnings: readonly string[] }
   | ExecEvent
   | { kind: 'wait'; service: string; status: 'started' | 'done' | 'failed'; message?: string | undefined }
@@ -249,12 +252,13 @@ export class StackService {
       if (!wanted.has(s.image)) wanted.set(s.image, name);
     }
     const failures: StackFailure[] = [];
+    if (wanted.size > 0) emit({ kind: 'pulls', images: [...wanted.keys()] });
     await Promise.all([...wanted].map(async ([image, service]) => {
       emit({ kind: 'waiting', message: ` Image ${image}  Pulling` });
       try {
         let domain: string;
         try { domain = parseReference(image).domain; } catch { domain = ''; }
-        await puller.pull({ reference: image, credentials: credentialsOf(auth[domain]) }, () => undefined);
+        await puller.pull({ reference: image, credentials: credentialsOf(auth[domain]) }, (progress) => { if (progress.id !== undefined) emit({ kind: 'pull', image, progress }); });
         emit({ kind: 'waiting', message: ` Image ${image}  Pulled` });
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxTarball, TestDaemon } from '../helpers/daemon.js';
+import { busyboxTarball, GANTRY_CMD, TestDaemon } from '../helpers/daemon.js';
 import { requires } from '../helpers/privileged.js';
 import { CuttingProxy, haveRegistryTools, ociLayout, skopeo, TestRegistry, TokenServer } from '../helpers/registry.js';
 
@@ -290,6 +290,57 @@ describe('registry: plain HTTP on loopback', () => {
     } finally {
       d!.gantry(['down', '--project-directory', dir, '-f', join(dir, 'compose.yaml'), '-p', 'regstack']);
     }
+  });
+  test('on a terminal, pull and push show listr2 tasks with a line per layer, kept when done', async (t) => {
+    if (!canRun(t) || !requires(t, 'script')) return;
+    seed(reg!, 'tools/ttybox', 'v1', undefined, [randomLayer(3_000_000)]);
+    const ref = `${reg!.host}/tools/ttybox:v1`;
+    const inTty = (args: string): string => {
+      const r = spawnSync('script', ['-qec', `stty cols 120 rows 40; ${GANTRY_CMD} ${args}`, '/dev/null'], { env: d!.env, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      return r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    };
+    const pulled = inTty(`pull ${ref}`);
+    assert.match(pulled, /✔ Pulled .*tools\/ttybox:v1/);
+    assert.match(pulled, /[0-9a-f]{12}: Pull complete/);
+    assert.match(pulled, /Digest: sha256:[0-9a-f]{64}/);
+    assert.match(pulled, /Status: Downloaded newer image/);
+    const other = `${reg!.host}/ttyrepo/ttybox:v1`;
+    d!.ok(['tag', ref, other]);
+    const pushed = inTty(`push ${other}`);
+    assert.match(pushed, /✔ Pushed .*ttyrepo\/ttybox:v1/);
+    assert.match(pushed, /[0-9a-f]{12}: (Mounted from|Layer already exists|Pushed)/);
+    // Failure: the error says what went wrong, with its hint.
+    const r = spawnSync('script', ['-qec', `stty cols 120 rows 40; ${GANTRY_CMD} pull ${reg!.host}/tools/ttybox:nope`, '/dev/null'], { env: d!.env, encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout, /not found|unknown/i);
+
+    // `up` pulls with the same tasks, one per image, before its plan.
+    seed(reg!, 'tools/ttyup', 'v1', undefined, [randomLayer(2_000_000)]);
+    const upRef = `${reg!.host}/tools/ttyup:v1`;
+    const project = mkdtempSync(join(work, 'ttyup-'));
+    writeFileSync(join(project, 'compose.yaml'), `name: ttyup\nservices:\n  app:\n    image: ${upRef}\n    command: ["sleep", "300"]\n    network_mode: none\n`);
+    try {
+      const up = inTty(`up -d -f ${join(project, 'compose.yaml')}`);
+      assert.match(up, new RegExp(`✔ Image ${upRef.replace(/[.]/g, '\\.')}  Pulled`));
+      assert.match(up, /[0-9a-f]{12}: Pull complete/);
+      assert.match(up, /Container ttyup-app-1 +Started|Started/);
+    } finally {
+      d!.gantry(['down', '-f', join(project, 'compose.yaml')]);
+    }
+  });
+  test('pull --all-tags pulls every tag the registry lists; a tag with -a is a usage error', async (t) => {
+    if (!canRun(t)) return;
+    seed(reg!, 'tools/multi', 'one');
+    seed(reg!, 'tools/multi', 'two');
+    const out = d!.ok(['pull', '-a', `${reg!.host}/tools/multi`]);
+    assert.match(out, /Status: Downloaded newer image for .*tools\/multi:one/);
+    assert.match(out, /tools\/multi:two/);
+    const tags = (d!.ok(['images', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter((l) => l.includes('tools/multi')).sort();
+    assert.deepEqual(tags, [`${reg!.host}/tools/multi:one`, `${reg!.host}/tools/multi:two`]);
+    const bad = d!.gantry(['pull', '-a', `${reg!.host}/tools/multi:one`]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /can't be used with --all-tags/);
   });
 });
 

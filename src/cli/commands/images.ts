@@ -7,6 +7,7 @@ import { bool, list, parseArgs, str } from '../args.js';
 import { connectDaemon } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { table } from '../output.js';
+import { formatPath } from './inspect.js';
 
 function splitRef(ref: string): { repo: string; tag: string | undefined } {
   const slash = ref.lastIndexOf('/');
@@ -26,16 +27,22 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const images = await client.call<ImageInfo[]>('GET', '/images/json', { query: { all: bool(p, 'all') || undefined,
         filters: reference === undefined ? undefined : JSON.stringify({ reference: [reference] }) } });
       if (bool(p, 'quiet')) { process.stdout.write(images.map((i) => `${i.Id.replace('sha256:', '').slice(0, 12)}\n`).join('')); return 0; }
-      if (str(p, 'format') === 'json') { for (const i of images) process.stdout.write(`${JSON.stringify(i)}\n`); return 0; }
+      const format = str(p, 'format');
+      if (format === 'json') { for (const i of images) process.stdout.write(`${JSON.stringify(i)}\n`); return 0; }
+      if (format !== undefined && format !== 'table' && !format.includes('{{')) throw usageError(`unsupported --format "${format}"`, 'use json, table or a template like {{.Repository}}:{{.Tag}}');
       const digests = bool(p, 'digests');
-      const rows = images.flatMap((i) => (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((rt) => {
+      const entries = images.flatMap((i) => (i.RepoTags?.length ? i.RepoTags : ['<none>:<none>']).map((rt) => {
         const { repo, tag } = splitRef(rt);
-        const created = `${formatAgo(Date.now() - i.Created * 1000)} ago`;
-        const id = bool(p, 'no-trunc') ? i.Id : i.Id.replace('sha256:', '').slice(0, 12);
         // Like docker: the digest this repository knows the image by (repo@sha256:…), else <none>.
         const digest = (i.RepoDigests ?? []).find((d) => d.slice(0, d.indexOf('@')) === repo)?.split('@')[1] ?? '<none>';
-        return [repo, tag ?? '<none>', ...(digests ? [digest] : []), id, created, formatBytes(i.Size)];
+        // The fields of Docker's `images --format` template.
+        return {
+          Repository: repo, Tag: tag ?? '<none>', Digest: digest, ID: bool(p, 'no-trunc') ? i.Id : i.Id.replace('sha256:', '').slice(0, 12),
+          CreatedSince: `${formatAgo(Date.now() - i.Created * 1000)} ago`, CreatedAt: new Date(i.Created * 1000).toISOString(), Size: formatBytes(i.Size),
+        };
       }));
+      if (format !== undefined && format.includes('{{')) { for (const e of entries) process.stdout.write(`${formatPath(e, format)}\n`); return 0; }
+      const rows = entries.map((e) => [e.Repository, e.Tag, ...(digests ? [e.Digest] : []), e.ID, e.CreatedSince, e.Size]);
       process.stdout.write(table(['REPOSITORY', 'TAG', ...(digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'], rows));
       return 0;
     }

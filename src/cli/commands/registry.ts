@@ -14,47 +14,55 @@ function authHeader(auth: AuthConfig | undefined): Record<string, string> {
   return auth === undefined ? {} : { 'X-Registry-Auth': encodeRegistryAuth(auth) };
 }
 
-/**
- * Renders progress messages as docker does: on a TTY one line per layer, rewritten in place (cursor moves), with
- * the bar; otherwise plain lines without the byte-count updates. Throws the stream's error message as an error.
- */
-async function renderStream(lines: AsyncIterable<Buffer | string>, quiet: boolean): Promise<void> {
-  const tty = process.stdout.isTTY === true && !quiet;
-  const rows = new Map<string, number>();
-  let total = 0;
+/** A progress message with an error: the daemon's typed error, raised here with its code and hint. */
+function streamError(m: ProgressMessage & { code?: string; hint?: string }): GantryError {
+  const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'REGISTRY_ERROR') as ErrorCode;
+  return new GantryError(code, m.errorDetail?.message ?? m.error ?? 'failed', { hint: m.hint });
+}
+
+async function* parseLines(lines: AsyncIterable<Buffer | string>): AsyncGenerator<ProgressMessage> {
   let buf = '';
-  const handle = (m: ProgressMessage & { code?: string; hint?: string }): void => {
-    if (m.error !== undefined || m.errorDetail !== undefined) {
-      const code = (m.code !== undefined && m.code in ERROR_CODES ? m.code : 'REGISTRY_ERROR') as ErrorCode;
-      throw new GantryError(code, m.errorDetail?.message ?? m.error ?? 'failed', { hint: m.hint });
-    }
-    if (quiet || m.status === undefined) return;
-    const busy = m.status === 'Downloading' || m.status === 'Pushing';
-    if (!tty) {
-      if (!busy) process.stdout.write(`${m.id !== undefined ? `${m.id}: ` : ''}${m.status}\n`);
-      return;
-    }
-    const text = `${m.id !== undefined ? `${m.id}: ` : ''}${m.status}${m.progress !== undefined ? ` ${m.progress}` : ''}`;
-    const row = m.id === undefined ? undefined : rows.get(m.id);
-    if (row === undefined) {
-      if (m.id !== undefined) rows.set(m.id, total);
-      total++;
-      process.stdout.write(`${text}\n`);
-      return;
-    }
-    const up = total - row;
-    process.stdout.write(`\x1b[${up}A\r\x1b[2K${text}\x1b[${up}B\r`);
-  };
   for await (const chunk of lines) {
     buf += chunk.toString();
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const text = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (text !== '') handle(JSON.parse(text) as ProgressMessage);
+      if (text !== '') yield JSON.parse(text) as ProgressMessage;
     }
   }
-  if (buf.trim() !== '') handle(JSON.parse(buf) as ProgressMessage);
+  if (buf.trim() !== '') yield JSON.parse(buf) as ProgressMessage;
+}
+
+/**
+ * Renders progress messages: on a TTY with listr2 (one task for the image, a line per layer under it with its
+ * bar, kept when done; layer-progress.ts); otherwise plain lines without the byte-count updates. Throws the
+ * stream's error as the daemon's typed error.
+ */
+async function renderStream(lines: AsyncIterable<Buffer | string>, quiet: boolean, titles: { busy: string; done: string }): Promise<void> {
+  if (process.stdout.isTTY === true && !quiet) {
+    const { MessageQueue, renderLayersTTY } = await import('../layer-progress.js');
+    const q = new MessageQueue();
+    const shown = renderLayersTTY([{ title: titles.busy, doneTitle: titles.done, messages: q }], streamError);
+    shown.catch(() => undefined);
+    try {
+      for await (const m of parseLines(lines)) q.push(m);
+    } catch (e) {
+      q.push({ error: e instanceof Error ? e.message : String(e) }); // the task ends failed, not "Pulled"
+      q.end();
+      await shown.catch(() => undefined);
+      throw e;
+    }
+    q.end();
+    for (const line of (await shown)[0] ?? []) process.stdout.write(`${line}\n`);
+    return;
+  }
+  for await (const m of parseLines(lines)) {
+    if (m.error !== undefined || m.errorDetail !== undefined) throw streamError(m);
+    if (quiet || m.status === undefined) continue;
+    if (m.status === 'Downloading' || m.status === 'Pushing') continue;
+    process.stdout.write(`${m.id !== undefined ? `${m.id}: ` : ''}${m.status}\n`);
+  }
 }
 
 async function readStdin(): Promise<string> {
@@ -76,13 +84,14 @@ async function prompt(question: string, hidden: boolean): Promise<string> {
 }
 
 /** Pulls one image through the daemon with the stored credentials of its registry, rendering the progress. */
-export async function pullImage(client: DaemonClient, name: string, opts: { platform?: string | undefined; quiet: boolean }): Promise<void> {
+export async function pullImage(client: DaemonClient, name: string, opts: { platform?: string | undefined; quiet: boolean; allTags?: boolean }): Promise<void> {
   const ref = parseReference(name);
   const out = await client.stream('POST', '/images/create', {
-    query: { fromImage: formatReference({ ...ref, tag: undefined, digest: undefined }, false), tag: ref.digest ?? ref.tag, platform: opts.platform },
+    // No tag asks for every tag the registry lists (Docker's API; `pull --all-tags`).
+    query: { fromImage: formatReference({ ...ref, tag: undefined, digest: undefined }, false), tag: opts.allTags === true ? undefined : ref.digest ?? ref.tag, platform: opts.platform },
     headers: authHeader(storedAuth(ref.domain)),
   });
-  await renderStream(out, opts.quiet);
+  await renderStream(out, opts.quiet, { busy: `Pulling ${name}`, done: `Pulled ${name}` });
 }
 
 /** Pushes NAME[:TAG] (or every local tag of NAME with allTags) with the stored credentials of its registry. */
@@ -92,7 +101,7 @@ export async function pushImage(client: DaemonClient, name: string, opts: { allT
     query: { tag: opts.allTags ? undefined : ref.tag },
     headers: authHeader(storedAuth(ref.domain)),
   });
-  await renderStream(out, opts.quiet);
+  await renderStream(out, opts.quiet, { busy: `Pushing ${name}`, done: `Pushed ${name}` });
 }
 
 export async function run(cmd: string, args: string[], g: GlobalOptions): Promise<number> {
@@ -101,10 +110,11 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       const p = parseArgs(args, [{ name: 'platform', kind: 'string' }, { name: 'quiet', short: 'q', kind: 'bool' }, { name: 'all-tags', short: 'a', kind: 'bool' }]);
       const [name] = p.positionals;
       if (name === undefined || p.positionals.length !== 1) throw usageError('pull needs one image', 'gantry pull [--platform linux/amd64] NAME[:TAG|@DIGEST]');
-      if (bool(p, 'all-tags')) throw new GantryError('UNSUPPORTED', 'pull --all-tags is not supported', { hint: 'pull each tag by name' });
+      const allTags = bool(p, 'all-tags');
+      if (allTags && /[:@]/.test(name.slice(name.lastIndexOf('/') + 1))) throw usageError('tag can\'t be used with --all-tags/-a', 'gantry pull --all-tags NAME');
       const client = await connectDaemon(g.host);
-      await pullImage(client, name, { platform: str(p, 'platform'), quiet: bool(p, 'quiet') });
-      process.stdout.write(`${formatReference(parseReference(name), false)}\n`);
+      await pullImage(client, name, { platform: str(p, 'platform'), quiet: bool(p, 'quiet'), allTags });
+      process.stdout.write(`${allTags ? formatReference({ ...parseReference(name), tag: undefined, digest: undefined }, false) : formatReference(parseReference(name), false)}\n`);
       return 0;
     }
     case 'push': {

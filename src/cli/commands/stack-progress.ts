@@ -2,6 +2,8 @@
 // Only consumes events; listr2 is imported only when a TTY renderer is used.
 import type { Operation } from '../../reconcile/types.js';
 import type { StackEvent, StackFailure } from '../../daemon/stack-service.js';
+import type { ProgressMessage } from '../../engine/registry/progress.js';
+import type { MessageQueue } from '../layer-progress.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -24,13 +26,22 @@ export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: Pro
   const result: ProgressResult = { ok: false, failures: [], planText: '', ended: false };
   const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let listr: Promise<void> | undefined;
+  const pulls = new PullBoard();
   for await (const e of lines) {
     if (mode === 'json') process.stdout.write(`${JSON.stringify(e)}\n`);
     switch (e.kind) {
       case 'waiting':
+        if (mode === 'tty' && pulls.takes(e.message)) break;
         if (mode !== 'json') out.write(`${e.message}\n`);
         break;
+      case 'pulls':
+        if (mode === 'tty') await pulls.start(e.images);
+        break;
+      case 'pull':
+        pulls.progress(e.image, e.progress);
+        break;
       case 'plan':
+        await pulls.finished();
         result.planText = e.text;
         if (mode !== 'json') for (const w of e.warnings) out.write(`WARN ${w}\n`);
         if ((mode === 'plain' || mode === 'tty') && e.operations.length === 0) out.write(' Nothing to do: the stack is up to date\n');
@@ -62,8 +73,47 @@ export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: Pro
     }
   }
   for (const p of pending.values()) p.reject(new Error('interrupted'));
+  await pulls.finished();
   await listr?.catch(() => undefined);
   return result;
+}
+
+/**
+ * An `up`'s pulls on a TTY: a listr2 task per image with its layers under it (layer-progress.ts). The daemon's
+ * " Image X  Pulled" / "Error: …" lines end an image's task instead of being printed.
+ */
+class PullBoard {
+  readonly #queues = new Map<string, { queue: MessageQueue; ended: boolean }>();
+  #shown: Promise<unknown> | undefined;
+
+  async start(images: readonly string[]): Promise<void> {
+    const { MessageQueue, renderLayersTTY } = await import('../layer-progress.js');
+    for (const image of images) this.#queues.set(image, { queue: new MessageQueue(), ended: false });
+    this.#shown = renderLayersTTY(images.map((image) => ({ title: `Image ${image}  Pulling`, doneTitle: `Image ${image}  Pulled`, messages: this.#queues.get(image)!.queue })),
+      (m) => new Error(m.errorDetail?.message ?? m.error ?? 'failed'));
+    this.#shown.catch(() => undefined);
+  }
+
+  progress(image: string, m: ProgressMessage): void {
+    this.#queues.get(image)?.queue.push(m);
+  }
+
+  /** True when the line is an image's end shown by its task. */
+  takes(line: string): boolean {
+    const m = /^ Image (\S+)  (Pulling|Pulled|Error: (.*))$/.exec(line);
+    const entry = m === null ? undefined : this.#queues.get(m[1]!);
+    if (m === null || entry === undefined) return false;
+    if (m[2] === 'Pulling') return true;
+    if (m[3] !== undefined) entry.queue.push({ error: m[3] });
+    entry.queue.end();
+    entry.ended = true;
+    return true;
+  }
+
+  async finished(): Promise<void> {
+    for (const entry of this.#queues.values()) if (!entry.ended) { entry.queue.end(); entry.ended = true; }
+    await this.#shown?.catch(() => undefined);
+  }
 }
 
 async function startListr(ops: readonly Operation[], pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>): Promise<void> {
