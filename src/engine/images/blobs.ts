@@ -1,9 +1,10 @@
 // The content store: `blobs/sha256/<hex>`, each file named by the sha256 of its bytes. Writes go to a temp
 // file in the same directory, are verified against the expected digest, fsynced, then renamed into place.
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, openSync, fsyncSync, closeSync, renameSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { GantryError, noSpaceError } from '../../common/errors.js';
 import { HashingStream } from './hashing.js';
@@ -90,8 +91,10 @@ export class BlobStore {
           `content does not match its descriptor: expected ${expected.digest ?? '?'} (${expected.size ?? '?'} bytes), got ${info.digest} (${info.size} bytes)`,
           { hint: 'the download or the archive is corrupt; try again' });
       }
-      const fd = openSync(tmp, 'r');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
+      // On libuv's pool: a layer blob's fsync waits for its writeback (tens of MB), and the extraction of the same
+      // download goes on meanwhile on this thread.
+      const fh = await open(tmp, 'r');
+      try { await fh.sync(); } finally { await fh.close(); }
       renameSync(tmp, this.path(info.digest));
       return info;
     } finally {
