@@ -2,16 +2,16 @@
 // skopeo first) pulled into an empty store and again when present, pushes of a re-tagged image (new repository:
 // mounts; same repository: nothing to upload), side by side with `skopeo copy` to a local dir in the same run
 // (and `docker pull` into a private dockerd when Debian's docker.io is installed: bench/lib/docker-engine.mjs). Bytes uploaded are read from the registry's access log.
-//   node bench/registry.mjs            (after `node scripts/build.mjs`)
+//   node bench/registry.mjs            (after `node scripts/build.mjs`; ROUNDS=N, default 3)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { withDockerEngine } from './lib/docker-engine.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
@@ -33,42 +33,64 @@ export async function run() {
     helpers.skopeo(['copy', `oci:${layout}:v1`, `docker://${ref}`, ...reg.skopeoFlags('dest')]);
     await d.start();
     const gantry = (args) => { const t0 = process.hrtime.bigint(); d.ok(args); return ms(t0); };
-
-    const cold = []; const warm = []; const skopeoCold = []; const nodeStart = [];
-    let warmBytes = 0;
-    for (let i = 0; i < ROUNDS; i++) {
-      cold.push(gantry(['pull', '-q', ref]));
-      const mark = await reg.mark();
-      warm.push(gantry(['pull', '-q', ref]));
-      await reg.sync();
-      warmBytes += reg.blobBytesSent(mark);
-      const id = JSON.parse(d.ok(['inspect', ref]))[0].Id;
-      d.ok(['rmi', '-f', id]);
-      const dir = join(work, `skopeo-${i}`);
-      const t0 = process.hrtime.bigint();
-      helpers.skopeo(['copy', `docker://${ref}`, `dir:${dir}`, ...reg.skopeoFlags('src')]);
-      skopeoCold.push(ms(t0));
-      rmSync(dir, { recursive: true, force: true });
-      const n0 = process.hrtime.bigint();
-      spawnSync(process.execPath, ['-e', '0']);
-      nodeStart.push(ms(n0));
-    }
-    const size = JSON.parse(helpers.skopeo(['inspect', '--raw', `docker://${ref}`, ...reg.skopeoFlags('inspect')])).layers.reduce((s, l) => s + l.size, 0);
-    results.push({ name: 'gantry pull nginx, empty store', value: median(cold), unit: 'ms', note: `${(size / 1e6).toFixed(1)} MB compressed, one layer` });
-    results.push({ name: 'skopeo copy nginx to a local dir', value: median(skopeoCold), unit: 'ms', note: 'download + digest check only (no extraction)' });
-    results.push({ name: 'gantry pull nginx, present', value: median(warm), unit: 'ms', note: `layer bytes downloaded: ${warmBytes}` });
-    results.push({ name: 'node -e 0', value: median(nodeStart), unit: 'ms', note: 'Node start-up, for the present-image pull' });
-
     const pg = serverImage('postgres');
     const pgRef = `${reg.host}/bench/postgres:${pg.tag}`;
     helpers.skopeo(['copy', `oci:${pg.ociLayout}:${pg.tag}`, `docker://${pgRef}`, ...reg.skopeoFlags('dest')]);
-    const pgCold = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      pgCold.push(gantry(['pull', '-q', pgRef]));
-      d.ok(['rmi', '-f', JSON.parse(d.ok(['inspect', pgRef]))[0].Id]);
+    const sizeOf = (r) => JSON.parse(helpers.skopeo(['inspect', '--raw', `docker://${r}`, ...reg.skopeoFlags('inspect')])).layers.reduce((s, l) => s + l.size, 0);
+
+    // Cold pulls, gantry and docker interleaved round by round (the machine's load changes over a run; a phase
+    // each would compare different machines), then the present-image pull, skopeo, pushes.
+    const measure = async (dockerEnv) => {
+      const cold = { nginx: [], postgres: [] };
+      const docker = { nginx: [], postgres: [] };
+      const warm = []; const skopeoCold = []; const nodeStart = [];
+      let warmBytes = 0;
+      const dockerPull = (r) => {
+        const t0 = process.hrtime.bigint();
+        const out = spawnSync('docker', ['pull', '-q', r], { env: dockerEnv, encoding: 'utf8' });
+        if (out.status !== 0) throw new Error(`docker pull failed: ${out.stderr}`);
+        const took = ms(t0);
+        spawnSync('docker', ['rmi', r], { env: dockerEnv });
+        return took;
+      };
+      for (let i = 0; i < ROUNDS; i++) {
+        for (const [name, r] of [['nginx', ref], ['postgres', pgRef]]) {
+          cold[name].push(gantry(['pull', '-q', r]));
+          if (name === 'nginx') {
+            const mark = await reg.mark();
+            warm.push(gantry(['pull', '-q', r]));
+            await reg.sync();
+            warmBytes += reg.blobBytesSent(mark);
+          }
+          d.ok(['rmi', '-f', JSON.parse(d.ok(['inspect', r]))[0].Id]);
+          if (dockerEnv !== undefined) docker[name].push(dockerPull(r));
+        }
+        const dir = join(work, `skopeo-${i}`);
+        const t0 = process.hrtime.bigint();
+        helpers.skopeo(['copy', `docker://${ref}`, `dir:${dir}`, ...reg.skopeoFlags('src')]);
+        skopeoCold.push(ms(t0));
+        rmSync(dir, { recursive: true, force: true });
+        const n0 = process.hrtime.bigint();
+        spawnSync(process.execPath, ['-e', '0']);
+        nodeStart.push(ms(n0));
+      }
+      return { cold, docker, warm, warmBytes, skopeoCold, nodeStart };
+    };
+    let version;
+    const m = (await withDockerEngine(async (env, v) => { version = v; return measure(env); })) ?? await measure(undefined);
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    results.push({ name: 'gantry pull nginx, empty store', value: median(m.cold.nginx), unit: 'ms', note: `${(sizeOf(ref) / 1e6).toFixed(1)} MB compressed, one layer; rounds ${m.cold.nginx.map((x) => x.toFixed(0)).join(' ')}; load ${load}` });
+    results.push({ name: 'gantry pull postgres, empty store', value: median(m.cold.postgres), unit: 'ms', note: `${(sizeOf(pgRef) / 1e6).toFixed(1)} MB compressed, one layer; rounds ${m.cold.postgres.map((x) => x.toFixed(0)).join(' ')}` });
+    results.push({ name: 'skopeo copy nginx to a local dir', value: median(m.skopeoCold), unit: 'ms', note: 'download + digest check only (no extraction)' });
+    results.push({ name: 'gantry pull nginx, present', value: median(m.warm), unit: 'ms', note: `layer bytes downloaded: ${m.warmBytes}` });
+    results.push({ name: 'node -e 0', value: median(m.nodeStart), unit: 'ms', note: 'Node start-up, for the present-image pull' });
+    if (version === undefined) results.push({ name: 'docker pull', value: 0, unit: '', note: 'dockerd or the docker CLI is not installed: not measured' });
+    else {
+      for (const name of ['nginx', 'postgres']) {
+        results.push({ name: `docker pull ${name}, empty`, value: median(m.docker[name]), unit: 'ms',
+          note: `dockerd ${version} (Debian docker.io), private root, same registry, interleaved with gantry's; rounds ${m.docker[name].map((x) => x.toFixed(0)).join(' ')}; gantry ${(median(m.docker[name]) / median(m.cold[name])).toFixed(2)}x faster` });
+      }
     }
-    const pgSize = JSON.parse(helpers.skopeo(['inspect', '--raw', `docker://${pgRef}`, ...reg.skopeoFlags('inspect')])).layers.reduce((s, l) => s + l.size, 0);
-    results.push({ name: 'gantry pull postgres, empty store', value: median(pgCold), unit: 'ms', note: `${(pgSize / 1e6).toFixed(1)} MB compressed, one layer` });
 
     gantry(['pull', '-q', ref]);
     const mounted = []; const unchanged = [];
@@ -84,28 +106,6 @@ export async function run() {
     }
     results.push({ name: 'gantry push re-tagged image, new repository', value: median(mounted), unit: 'ms', note: 'blobs mounted from bench/nginx' });
     results.push({ name: 'gantry push unchanged image', value: median(unchanged), unit: 'ms', note: `blob uploads in the registry log: ${uploads}` });
-
-    // docker pull from the same registry, into a private dockerd that changes nothing of the host (bench/lib).
-    const dockerPulls = await withDockerEngine(async (env, version) => {
-      const timesOf = (r) => {
-        const times = [];
-        for (let i = 0; i < ROUNDS; i++) {
-          const t0 = process.hrtime.bigint();
-          const out = spawnSync('docker', ['pull', '-q', r], { env, encoding: 'utf8' });
-          if (out.status !== 0) throw new Error(`docker pull failed: ${out.stderr}`);
-          times.push(ms(t0));
-          spawnSync('docker', ['rmi', r], { env });
-        }
-        return median(times);
-      };
-      return { nginx: timesOf(ref), postgres: timesOf(pgRef), version };
-    });
-    if (dockerPulls === undefined) results.push({ name: 'docker pull', value: 0, unit: '', note: 'dockerd or the docker CLI is not installed: not measured' });
-    else {
-      const note = (name, gantryMs, dockerMs) => `dockerd ${dockerPulls.version} (Debian docker.io), private root, same registry; gantry ${(dockerMs / gantryMs).toFixed(2)}x faster`;
-      results.push({ name: 'docker pull nginx, empty', value: dockerPulls.nginx, unit: 'ms', note: note('nginx', median(cold), dockerPulls.nginx) });
-      results.push({ name: 'docker pull postgres, empty', value: dockerPulls.postgres, unit: 'ms', note: note('postgres', median(pgCold), dockerPulls.postgres) });
-    }
   } finally {
     await d.dispose();
     await reg.dispose();
