@@ -809,6 +809,23 @@ export class NetworkManager implements NetworkService {
       await this.detach(containerId);
       throw e;
     }
+    this.checkNeighbourTable();
+  }
+
+  #neighbourWarned = false;
+  #neighbourLimit: number | undefined;
+
+  /**
+   * The host keeps a neighbour (ARP) entry for each container it talks to over a bridge (DNS answers, published
+   * ports, health checks); past `gc_thresh3` the kernel drops entries ("neighbour table overflow") and connections to
+   * some containers fail. That setting is the host's, so it is named in the log once, never changed.
+   */
+  private checkNeighbourTable(): void {
+    if (this.#neighbourWarned) return;
+    this.#neighbourLimit ??= readNeighbourLimit();
+    if (this.states.size <= this.#neighbourLimit) return;
+    this.#neighbourWarned = true;
+    this.log(`${this.states.size} containers are on bridge networks, more than the host's neighbour table keeps (net.ipv4.neigh.default.gc_thresh3 = ${this.#neighbourLimit}): the host may lose its connections to some of them; raise net.ipv4.neigh.default.gc_thresh1/2/3 (README, "Many containers")`);
   }
 
   private async publish(rec: ContainerView, state: ContainerNetState): Promise<void> {
@@ -1054,4 +1071,14 @@ function addressesOf(state: ContainerNetState): Record<string, string> {
 function sameHostPort(p: PortProxy, b: PortBinding): boolean {
   if (b.hostPort === 0 || p.protocol !== b.protocol || p.hostIp !== b.hostIp) return false;
   return b.hostPortEnd === undefined ? p.hostPort === b.hostPort : p.hostPort >= b.hostPort && p.hostPort <= b.hostPortEnd;
+}
+
+/** The host's neighbour table size limit (gc_thresh3; 1024, the kernel's default, when unreadable). */
+function readNeighbourLimit(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : 1024;
+  } catch {
+    return 1024;
+  }
 }
