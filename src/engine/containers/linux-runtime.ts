@@ -329,7 +329,9 @@ export class LinuxRuntime implements ContainerRuntime {
   exitInfo(rec: ContainerView): ExitInfo | undefined {
     try {
       const [code, signal, finishedAt] = readFileSync(this.exitPath(rec.id), 'utf8').trim().split(' ');
-      return { exitCode: Number(code), signal: Number(signal), finishedAt: finishedAt ?? new Date().toISOString() };
+      // empty after a host crash between the shim's rename and its fsync (docs/shim-protocol.md, "Exit"): unknown
+      if (code === undefined || !/^\d+$/.test(code)) return undefined;
+      return { exitCode: Number(code), signal: Number(signal ?? 0), finishedAt: finishedAt ?? new Date().toISOString() };
     } catch {
       return undefined;
     }
