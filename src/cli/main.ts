@@ -114,7 +114,13 @@ function quietOnClosedPipe(): void {
   }
 }
 
+/** GANTRY_TRACE_HTTP=1 also marks when the command's code starts and when it leaves (ms since the process started). */
+function traceMark(what: string): void {
+  if (process.env['GANTRY_TRACE_HTTP'] === '1') process.stderr.write(`gantry: ${what} at ${performance.now().toFixed(1)} ms\n`);
+}
+
 export async function main(argv: string[]): Promise<void> {
+  traceMark('main');
   quietOnClosedPipe();
   let status: number;
   try {
@@ -155,5 +161,6 @@ async function finish(status: number): Promise<never> {
     if (s.destroyed || !s.writable) resolve();
     else s.write('', () => resolve());
   })));
+  traceMark('exit');
   process.exit(status);
 }
