@@ -1,5 +1,6 @@
 // The CLI's core start-up snapshot (dist/cli/gantry.blob): every command but the stack family, whose loader and
-// schema validator would make this blob, and so every start, larger. Loaded and warmed at build time: the
+// schema validator would make this blob, and so every start, larger. The container commands have a smaller
+// snapshot of their own (run-entry.ts); this one holds them too (`gantry container ls` starts here). Loaded and warmed at build time: the
 // dispatcher, the container commands, the build command with a parsed Dockerfile and a packed context.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

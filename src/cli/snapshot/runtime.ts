@@ -18,7 +18,7 @@ import { startupSnapshot } from 'node:v8';
 import 'node:fs/promises';
 import { DaemonClient } from '../client.js';
 import { jsonLines, readAll } from '../http.js';
-import { main, snapshotFor, type SnapshotKind } from '../main.js';
+import { main, snapshotFor, snapshotHolds, type SnapshotKind } from '../main.js';
 
 /** The project's root (dist/src/cli/snapshot → root; in a bundle, this module's URL is found from the blob's path). */
 function projectRoot(): string {
@@ -85,7 +85,7 @@ export function setMain(kind: SnapshotKind): void {
       delete process.env['GANTRY_NODE_EXTRA_CA_CERTS'];
     }
     const args = process.argv.slice(1);
-    if (snapshotFor(args) !== kind) runFromModules(args);
+    if (!snapshotHolds(kind, snapshotFor(args))) runFromModules(args);
     else void main(args);
   });
 }
