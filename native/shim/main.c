@@ -183,6 +183,11 @@ static void start(void) {
     buf[fmt_uint(buf, (unsigned long long)pid)] = '\0';
     if (write_file(spec.cgroup_procs.v[i], buf) < 0) handshake_failed();
   }
+  /* the init builds its root meanwhile (child.c); an exec's process waits for `go` only */
+  if (!st.exec_mode && write_all(st.sync_fd, "j", 1) < 0) {
+    fail_errno("sync pipe");
+    handshake_failed();
+  }
   for (int i = 0; i < 2; i++)
     if (st.out[i] >= 0) set_nonblock(st.out[i]);
   if (sh.in_fd >= 0) set_nonblock(sh.in_fd);
