@@ -5,6 +5,7 @@
 // already loaded and compiled, where the module build reads, links and compiles ~20 files per command.
 //   dist/cli/gantry.blob        every command but the stack family (smaller: less to deserialize per start)
 //   dist/cli/gantry-stack.blob  stack, up, down, watch, deploy
+//   dist/cli/gantry-run.blob    the container commands (run, ps, exec, logs, ...): the smallest, for the most used
 // Left out of both (run from the modules, see snapshotFor in main.ts): the foreground daemon, and the Kubernetes
 // commands whose client is published only as ES modules.
 import { spawnSync } from 'node:child_process';
@@ -21,6 +22,9 @@ const OUTSIDE = ['../../daemon/main.js', './stack-kube.js'];
 const SNAPSHOTS = [
   { name: 'gantry', entry: 'core-entry.js', outside: [...OUTSIDE, './commands/stack.js', './commands/deploy.js'] },
   { name: 'gantry-stack', entry: 'stack-entry.js', outside: OUTSIDE },
+  // every command module but commands/containers.ts stays out (main.ts imports them lazily; snapshotFor never
+  // sends their commands here)
+  { name: 'gantry-run', entry: 'run-entry.js', outside: [...OUTSIDE, ...['stack', 'deploy', 'build', 'images', 'snapshots', 'registry', 'prune', 'cp', 'inspect', 'system', 'networks', 'volumes'].map((c) => `./commands/${c}.js`)] },
 ];
 const PACKAGES_OUTSIDE = ['koffi', '@kubernetes/client-node', 'kubernetes-models', 'kubernetes-models/*'];
 

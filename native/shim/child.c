@@ -1,6 +1,7 @@
-/* The shim's children. run: the clone()d container init (blocks until `go`, then sets up the
- * container and execs the command, or with `init 1` the init image of init.c). exec: a helper that joins
- * the target's namespaces and forks the process (so that the pid namespace applies to it). */
+/* The shim's children. run: the clone()d container init (waits until the shim has put it in its cgroups, builds
+ * its root up to pivot_root meanwhile the daemon sets up the network, blocks until `go`, then finishes the
+ * container and execs the command, or with `init 1` the init image of init.c). exec: a helper that joins the
+ * target's namespaces and forks the process (so that the pid namespace applies to it). */
 #include "shim.h"
 
 #include <errno.h>
@@ -32,13 +33,18 @@ static void arrange_fds(struct child_fds *f) {
   f->aux = keep[2] < 0 ? -1 : FD_AUX;
 }
 
-/* Blocks until the daemon said `go` (one byte) or the shim went away (EOF). */
-static void wait_go(void) {
+/* Blocks until the shim sends `byte` on the sync pipe, or went away (EOF). */
+static void wait_sync(char byte) {
   char c;
   ssize_t r;
   do r = read(FD_SYNC, &c, 1);
   while (r < 0 && errno == EINTR);
-  if (r != 1) _exit(1);
+  if (r != 1 || c != byte) _exit(1);
+}
+
+/* Blocks until the daemon said `go` (the shim sends `g`) or the shim went away (EOF). */
+static void wait_go(void) {
+  wait_sync('g');
   close(FD_SYNC);
 }
 
@@ -50,23 +56,28 @@ static void start_command(const struct spec *s) {
   exec_command(s, FD_ERR);
 }
 
+/* Before `go`: nothing the daemon's network set-up could change, and no user code. In its cgroups already (`j`),
+ * so the cgroup namespace made here has the container's cgroup as its root. */
+static int prepare(const struct spec *s, struct child_fds *f) {
+  if (f->aux >= 0) {
+    if (setns(f->aux, CLONE_NEWNET) < 0) return fail_errno("setns `%s`", s->netns);
+    close(f->aux);
+  }
+  if (s->cgroup_ns && unshare(CLONE_NEWCGROUP) < 0) return fail_errno("unshare `cgroup`");
+  return rootfs_prepare(s, f->pts);
+}
+
 noreturn void run_child(const struct spec *s, struct child_fds *f) {
   arrange_fds(f);
   umask(0);
+  wait_sync('j');
+  /* a failure is reported after `go`, as every start error is: the daemon's steps before it run as usual */
+  int prepared = prepare(s, f);
   wait_go();
-  if (f->aux >= 0) {
-    if (setns(f->aux, CLONE_NEWNET) < 0) {
-      fail_errno("setns `%s`", s->netns);
-      setup_failed();
-    }
-    close(f->aux);
-  }
+  if (prepared < 0) setup_failed();
+  /* lo comes up after the daemon turned IPv6 off in the namespace (docs/shim-protocol.md) */
   if ((s->clone_flags & CLONE_NEWNET) && loopback_up() < 0) setup_failed();
-  if (s->cgroup_ns && unshare(CLONE_NEWCGROUP) < 0) {
-    fail_errno("unshare `cgroup`");
-    setup_failed();
-  }
-  if (rootfs_setup(s, f->pts) < 0) setup_failed();
+  if (rootfs_finish(s) < 0) setup_failed();
   if (apply_limits(s) < 0) setup_failed();
   start_command(s);
   _exit(255); /* not reached */

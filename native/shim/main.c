@@ -183,6 +183,11 @@ static void start(void) {
     buf[fmt_uint(buf, (unsigned long long)pid)] = '\0';
     if (write_file(spec.cgroup_procs.v[i], buf) < 0) handshake_failed();
   }
+  /* the init builds its root meanwhile (child.c); an exec's process waits for `go` only */
+  if (!st.exec_mode && write_all(st.sync_fd, "j", 1) < 0) {
+    fail_errno("sync pipe");
+    handshake_failed();
+  }
   for (int i = 0; i < 2; i++)
     if (st.out[i] >= 0) set_nonblock(st.out[i]);
   if (sh.in_fd >= 0) set_nonblock(sh.in_fd);
@@ -296,7 +301,11 @@ static int ms_left(void) {
   return ms < 0 ? 0 : (int)ms;
 }
 
-static void write_exit_file(int code, int sig) {
+/* Written and renamed before the exit frame (the daemon reads it when that frame comes), made durable after the
+ * frame (finish): nobody waits on the disk for an exit (an fsync costs 0.3-5 ms here). A host crash between the
+ * rename and the fsync can leave the file empty, which the daemon reads as an unknown exit; the daemon had not
+ * recorded that exit durably either. Returns the file, still open, for that fsync (-1: none written). */
+static int write_exit_file(int code, int sig) {
   char line[96];
   size_t n = fmt_uint(line, (unsigned)code);
   line[n++] = ' ';
@@ -305,14 +314,17 @@ static void write_exit_file(int code, int sig) {
   n += fmt_time(line + n, &st.finished);
   char tmp[4096];
   size_t len = strlen(spec.exit_file);
-  if (len + 5 > sizeof tmp) return;
+  if (len + 5 > sizeof tmp) return -1;
   memcpy(tmp, spec.exit_file, len);
   memcpy(tmp + len, ".tmp", 5);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  int ok = write_all(fd, line, n) == 0 && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp, spec.exit_file) < 0) unlink(tmp);
+  if (fd < 0) return -1;
+  if (write_all(fd, line, n) < 0 || rename(tmp, spec.exit_file) < 0) {
+    close(fd);
+    unlink(tmp);
+    return -1;
+  }
+  return fd;
 }
 
 static noreturn void finish(void) {
@@ -340,7 +352,7 @@ static noreturn void finish(void) {
   }
   output_flush(&sh, 1);
   output_flush(&sh, 2);
-  write_exit_file(code, sig);
+  int exit_fd = write_exit_file(code, sig);
   char payload[8];
   size_t n = fmt_uint(payload, (unsigned)code);
   payload[n++] = '\n';
@@ -351,6 +363,10 @@ static noreturn void finish(void) {
     if (c->fd >= 0) client_drop(c);
   }
   unlink(spec.socket);
+  if (exit_fd >= 0) {
+    fsync(exit_fd);
+    close(exit_fd);
+  }
   _exit(0);
 }
 

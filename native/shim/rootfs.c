@@ -250,7 +250,7 @@ static int sysctl(const char *key, const char *value) {
   return write_file(path, value);
 }
 
-int rootfs_setup(const struct spec *s, const char *pts) {
+int rootfs_prepare(const struct spec *s, const char *pts) {
   bool own_mounts = s->clone_flags & CLONE_NEWNS; /* never touch the host's mount table */
   if (own_mounts && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail_errno("mount `/` private");
   if (s->rootfs) {
@@ -275,6 +275,11 @@ int rootfs_setup(const struct spec *s, const char *pts) {
     if (pivot(rootfd) < 0) return -1;
   }
   if (s->cwd && mkdir_p(s->cwd) < 0) return -1; /* as root, and before `/` may turn read-only */
+  return 0;
+}
+
+int rootfs_finish(const struct spec *s) {
+  bool own_mounts = s->clone_flags & CLONE_NEWNS;
   for (size_t i = 0; i < s->sysctls.n; i++)
     if (sysctl(s->sysctls.v[i * 2], s->sysctls.v[i * 2 + 1]) < 0) return -1;
   if (!own_mounts) return 0;

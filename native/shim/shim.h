@@ -78,7 +78,11 @@ int spec_load(const char *path, bool exec_mode, struct spec *s);
 /* ---- the container side (rootfs.c, process.c) ------------------------------------------------ */
 /* Everything between `go` and pivot_root, then the masks and read-only paths. pts: path of the tty
  * slave on the host (bound onto /dev/console), or NULL. */
-int rootfs_setup(const struct spec *s, const char *pts);
+/* The container's root in two steps: rootfs_prepare (mounts, devices, links, pivot_root, the working dir) runs
+ * before `go`, while the daemon sets up the network; rootfs_finish (sysctls, read-only paths, masks, a read-only
+ * `/`) after it, as the sysctls must follow the daemon's own in the container's network namespace. */
+int rootfs_prepare(const struct spec *s, const char *pts);
+int rootfs_finish(const struct spec *s);
 int mkdir_p(const char *path); /* plain mkdir -p (after pivot_root) */
 int loopback_up(void);
 int apply_limits(const struct spec *s); /* hostname, rlimits, oom_score_adj */

@@ -85,10 +85,13 @@ function splitGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
 }
 
 /** The CLI's start-up snapshots (bin/gantry, src/cli/snapshot/), and `modules` for the ES module build. */
-export type SnapshotKind = 'core' | 'stack' | 'modules';
+export type SnapshotKind = 'core' | 'containers' | 'stack' | 'modules';
 
 /** Commands of the stack snapshot: the stack loader and its validator stay out of the core one. */
 const STACK_COMMANDS = new Set(['stack', 'up', 'down', 'watch', 'deploy']);
+
+/** Commands of the containers snapshot (commands/containers.ts; the core snapshot holds them too). */
+const CONTAINER_COMMANDS = new Set(['run', 'create', 'start', 'stop', 'restart', 'kill', 'rm', 'wait', 'pause', 'unpause', 'ps', 'logs', 'exec', 'top', 'stats']);
 
 /**
  * Where a command runs from. The foreground daemon and what loads the Kubernetes client (an ES-module-only
@@ -101,7 +104,13 @@ export function snapshotFor(argv: string[]): SnapshotKind {
   const [cmd, ...words] = rest;
   if (cmd === 'daemon') return words.includes('--help') ? 'core' : 'modules';
   if (cmd === 'stack' && (words.includes('convert') || words.includes('deploy'))) return 'modules';
+  if (cmd !== undefined && CONTAINER_COMMANDS.has(cmd)) return 'containers';
   return cmd !== undefined && STACK_COMMANDS.has(cmd) ? 'stack' : 'core';
+}
+
+/** Whether the snapshot `kind` holds what `snapshotFor` chose: the core one also holds the container commands. */
+export function snapshotHolds(kind: SnapshotKind, wanted: SnapshotKind): boolean {
+  return wanted === kind || (kind === 'core' && wanted === 'containers');
 }
 
 /** Output into a pipe whose reader left (`gantry ps | head`): stop quietly, as other CLIs do (status 141, SIGPIPE's). */
@@ -114,7 +123,13 @@ function quietOnClosedPipe(): void {
   }
 }
 
+/** GANTRY_TRACE_HTTP=1 also marks when the command's code starts and when it leaves (ms since the process started). */
+function traceMark(what: string): void {
+  if (process.env['GANTRY_TRACE_HTTP'] === '1') process.stderr.write(`gantry: ${what} at ${performance.now().toFixed(1)} ms\n`);
+}
+
 export async function main(argv: string[]): Promise<void> {
+  traceMark('main');
   quietOnClosedPipe();
   let status: number;
   try {
@@ -155,5 +170,6 @@ async function finish(status: number): Promise<never> {
     if (s.destroyed || !s.writable) resolve();
     else s.write('', () => resolve());
   })));
+  traceMark('exit');
   process.exit(status);
 }

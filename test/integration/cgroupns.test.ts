@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { detectCgroupDriver } from '../../src/engine/cgroups/index.js';
 import { parseCgroupMounts } from '../../src/engine/cgroups/mountinfo.js';
+import { DaemonClient } from '../../src/cli/client.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { skipReason } from '../helpers/privileged.js';
 
@@ -65,6 +66,22 @@ describe(`cgroup namespace: /sys/fs/cgroup inside a container (host: cgroup v${v
     assert.ok(lines.length >= 1);
     for (const l of lines) assert.match(l, /^\d+:[^:]*:\/$/, `every hierarchy shows the namespace root: ${l}`);
     assert.deepEqual(leftoverCgroups(), [], 'the --rm containers\' cgroups are gone');
+  });
+
+  // The cgroups are made at create (a start usually follows at once), the limits written again at start when they
+  // changed since: what a user sets between create and start applies, and a container never started leaves none.
+  test('create, a memory limit set before the start (update), start: the container reads the new limit', async () => {
+    const id = d.ok(['create', '--name', 'later', '-m', '32m', 'busybox', 'cat', memoryFile]).trim();
+    try {
+      const client = new DaemonClient(`unix://${d.socket}`);
+      await client.call('POST', `/containers/${id}/update`, { body: { Memory: M64, MemorySwap: 2 * M64 } });
+      assert.equal(d.ok(['start', '-a', 'later']), `${M64}\n`);
+    } finally {
+      d.gantry(['rm', '-f', 'later']);
+    }
+    d.ok(['create', '--name', 'never', 'busybox', 'true']);
+    d.ok(['rm', 'never']);
+    assert.deepEqual(leftoverCgroups(), [], 'no cgroup of either is left');
   });
 
   test('--cpus 0.5: the quota is visible', () => {

@@ -18,7 +18,7 @@ import { startupSnapshot } from 'node:v8';
 import 'node:fs/promises';
 import { DaemonClient } from '../client.js';
 import { jsonLines, readAll } from '../http.js';
-import { main, snapshotFor, type SnapshotKind } from '../main.js';
+import { main, snapshotFor, snapshotHolds, type SnapshotKind } from '../main.js';
 
 /** The project's root (dist/src/cli/snapshot → root; in a bundle, this module's URL is found from the blob's path). */
 function projectRoot(): string {
@@ -41,9 +41,9 @@ function runFromModules(args: string[]): void {
 
 /**
  * Warms, at build time, what every command runs: a query string, a JSON answer and a JSON stream from a daemon
- * stand-in on a socket of its own. `more` runs in the same temp dir (a command's own paths).
+ * stand-in on a socket of its own. `more` runs in the same temp dir (a command's own paths), with the stand-in's socket.
  */
-export function warm(more: (dir: string) => Promise<void> = async () => undefined): void {
+export function warm(more: (dir: string, socket: string) => Promise<void> = async () => undefined): void {
   void new URLSearchParams({ all: '1', filters: '{}' }).toString();
   void (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gantry-snapshot-warm-'));
@@ -65,10 +65,10 @@ export function warm(more: (dir: string) => Promise<void> = async () => undefine
       await readAll(attached);
       for await (const m of jsonLines<{ stream?: string }>(await client.stream('POST', '/build', { rawBody: Buffer.from('x'), query: { t: ['a'] } }))) void m;
       client.close();
+      await more(dir, socket);
       await new Promise<void>((r) => server.close(() => r()));
       for await (const m of jsonLines<{ stream?: string }>(Readable.from([Buffer.from('{"stream":"Step 1/1\\n"}\n{"aux":{"ID":"sha256:0"}}\n')]))) void m;
       await readAll(Readable.from([Buffer.from('x')]));
-      await more(dir);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -85,7 +85,7 @@ export function setMain(kind: SnapshotKind): void {
       delete process.env['GANTRY_NODE_EXTRA_CA_CERTS'];
     }
     const args = process.argv.slice(1);
-    if (snapshotFor(args) !== kind) runFromModules(args);
+    if (!snapshotHolds(kind, snapshotFor(args))) runFromModules(args);
     else void main(args);
   });
 }

@@ -64,6 +64,8 @@ export class LinuxRuntime implements ContainerRuntime {
   private joining = 0;
   /** Containers whose cgroups were cleaned up when their process exited: their removal has nothing more to do. */
   private readonly cleanedAtExit = new Set<string>();
+  /** Containers whose cgroups were made at create (precreateCgroups), not started since: the limits written. */
+  private readonly madeAtCreate = new Map<string, string>();
 
   constructor(private readonly o: LinuxRuntimeOptions) {
     mkdirSync(join(o.runDir, 'shims'), { recursive: true, mode: 0o700 });
@@ -96,6 +98,30 @@ export class LinuxRuntime implements ContainerRuntime {
     chmodSync(join(dir, 'upper'), rootStat ? rootStat.mode & 0o7777 : 0o755);
     if (rootStat) chownSync(join(dir, 'upper'), rootStat.uid, rootStat.gid);
     this.writeEtcFiles(rec);
+    this.precreateCgroups(rec);
+  }
+
+  /**
+   * A start usually follows a create within milliseconds (`run`, compose's create-then-start): the container's
+   * cgroups are made now and the attach prewarm (cgroups/prewarm.ts) starts right after them, so the kernel's
+   * wait for the init's join (an RCU grace period, 7-15 ms) runs while the client reads this answer and sends its
+   * attach, wait and start, instead of after the start's own mkdirs. Not before the mkdirs: a pending prewarm
+   * holds the cgroup mutex, and a mkdir would wait for it on the main thread. The start writes the limits again
+   * only when they changed since (`update`, another --device node); the cgroups containers share (GANTRY_MEMCG)
+   * stay while such a container waits for its start. Best effort: when anything fails here, the start makes them.
+   */
+  private precreateCgroups(rec: ContainerView): void {
+    const cg = this.cgroupPath(rec.id);
+    let limits: CgroupLimits;
+    try {
+      limits = this.cgroupLimits(rec, hostDevices(rec));
+      this.o.cgroups.create(cg, limits);
+    } catch {
+      void this.o.cgroups.remove(cg).catch(() => undefined);
+      return;
+    }
+    this.madeAtCreate.set(rec.id, JSON.stringify(limits));
+    this.o.cgroups.prewarm?.();
   }
 
   /**
@@ -126,6 +152,8 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   destroy(id: string): void {
+    // a create that failed after its cgroups were made (a removal cleaned them up already)
+    if (this.madeAtCreate.delete(id)) void this.o.cgroups.remove(this.cgroupPath(id)).catch(() => undefined);
     rmSync(this.dir(id), { recursive: true, force: true });
   }
 
@@ -244,8 +272,10 @@ export class LinuxRuntime implements ContainerRuntime {
   async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult> {
     this.cleanedAtExit.delete(rec.id);
     const cg = this.cgroupPath(rec.id);
-    // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first.
-    await this.o.cgroups.remove(cg).catch(() => undefined);
+    // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first; not the ones made at create.
+    const madeWith = this.madeAtCreate.get(rec.id);
+    this.madeAtCreate.delete(rec.id);
+    if (madeWith === undefined) await this.o.cgroups.remove(cg).catch(() => undefined);
     try { unlinkSync(this.exitPath(rec.id)); } catch { /* none */ }
     try { unlinkSync(this.socketPath(rec.id)); } catch { /* none */ }
     // --device nodes are looked up once: the node the container gets and the cgroup rule that lets it in agree.
@@ -254,7 +284,8 @@ export class LinuxRuntime implements ContainerRuntime {
     let pending: PendingShim;
     this.joining++;
     try {
-      this.o.cgroups.create(cg, this.cgroupLimits(rec, devices));
+      const limits = this.cgroupLimits(rec, devices);
+      if (JSON.stringify(limits) !== madeWith) this.o.cgroups.create(cg, limits);
       // Now, not earlier: the prewarm's write holds the kernel's cgroup mutex through its wait, and a mkdir made
       // meanwhile (the one just above) would block the daemon's main thread for all of it (~10 ms on v1).
       this.o.cgroups.prewarm?.();
@@ -329,7 +360,9 @@ export class LinuxRuntime implements ContainerRuntime {
   exitInfo(rec: ContainerView): ExitInfo | undefined {
     try {
       const [code, signal, finishedAt] = readFileSync(this.exitPath(rec.id), 'utf8').trim().split(' ');
-      return { exitCode: Number(code), signal: Number(signal), finishedAt: finishedAt ?? new Date().toISOString() };
+      // empty after a host crash between the shim's rename and its fsync (docs/shim-protocol.md, "Exit"): unknown
+      if (code === undefined || !/^\d+$/.test(code)) return undefined;
+      return { exitCode: Number(code), signal: Number(signal ?? 0), finishedAt: finishedAt ?? new Date().toISOString() };
     } catch {
       return undefined;
     }
@@ -338,6 +371,7 @@ export class LinuxRuntime implements ContainerRuntime {
   async cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }> {
     // the exit's cleanup ran, and nothing can have joined the cgroups of a container that does not run since
     if (!isActive(rec.state.status) && this.cleanedAtExit.delete(rec.id)) return { oomKilled: false };
+    this.madeAtCreate.delete(rec.id);
     if (isActive(rec.state.status)) this.cleanedAtExit.add(rec.id);
     const cg = this.cgroupPath(rec.id);
     let oomKilled = false;
@@ -345,7 +379,7 @@ export class LinuxRuntime implements ContainerRuntime {
     // Anything left in the cgroup (exec sessions, daemons that escaped pid 1) goes with the container.
     try { if (this.o.cgroups.exists(cg)) this.o.cgroups.killAll(cg); } catch { /* gone */ }
     await this.o.cgroups.remove(cg).catch(() => undefined);
-    if (this.joining === 0) this.o.cgroups.removeSharedIfUnused?.(this.o.prefix);
+    if (this.joining === 0 && this.madeAtCreate.size === 0) this.o.cgroups.removeSharedIfUnused?.(this.o.prefix);
     return { oomKilled };
   }
 

@@ -226,6 +226,10 @@ export class ContainerManager {
     const ranFor = Date.parse(info.finishedAt) - Date.parse(rec.state.startedAt);
     const restart = !this.shuttingDown && !this.removing.has(id) && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
       restartCount: rec.state.restartCount, daemonStarting });
+    // --rm: the record is deleted right below; its exit is kept in memory only (as for `rm -f`, `removing`). A
+    // daemon killed in between finds it running with its shim gone, and removes it then.
+    const autoRemove = !restart && rec.host.autoRemove && !this.removing.has(id);
+    if (autoRemove) this.removing.add(id);
     const exited = this.update(id, (r) => {
       r.state = { ...r.state, status: restart ? 'restarting' : 'exited', pid: 0, shimPid: 0, exitCode: info.exitCode, oomKilled, finishedAt: info.finishedAt };
       // Sticky addresses: kept in the record written here anyway, so remembering costs no write of its own.
@@ -252,7 +256,11 @@ export class ContainerManager {
         });
       }));
     } else if (rec.host.autoRemove) {
-      await this.removeLocked(id, { volumes: true });
+      try {
+        await this.removeLocked(id, { volumes: true });
+      } finally {
+        if (autoRemove) this.removing.delete(id);
+      }
     }
   }
 
