@@ -132,6 +132,7 @@ struct shim {
   int in_fd;             /* write end of the process's stdin (pipe, or a dup of the pty master), or -1 */
   int master_fd;         /* pty master for resize, or -1 */
   bool close_in_pending; /* `e` received while stdin data is still queued */
+  bool removing;         /* `d`: the container is being removed (main.c, finish) */
   char pending[CHUNK];   /* stdin data not yet accepted by in_fd */
   size_t pending_len;
   pid_t child; /* the process whose exit is the container's exit */
