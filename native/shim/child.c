@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define FD_SYNC 3
 #define FD_ERR 4
@@ -25,7 +26,7 @@ static void arrange_fds(struct child_fds *f) {
   dup2(f->err, 2);
   for (int i = 0; i < 3; i++)
     if (keep[i] >= 0) dup3(keep[i], 3 + i, O_CLOEXEC);
-  close_range(FD_AUX + 1, ~0U, 0);
+  syscall(SYS_close_range, FD_AUX + 1, ~0U, 0); /* no libc wrapper in every C library */
   if (keep[2] < 0) close(FD_AUX);
   f->sync = FD_SYNC;
   f->errpipe = FD_ERR;

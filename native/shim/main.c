@@ -226,6 +226,7 @@ static void settle_start(void) {
   if (st.hold_fd >= 0) close(st.hold_fd); /* the spawned process may go now */
   st.hold_fd = -1;
   st.phase = RUNNING;
+  spec_release(&spec); /* the child has its own copy; what is left is read by the supervision only */
 }
 
 static void abort_start(void) {

@@ -29,6 +29,12 @@ int loopback_up(void) {
   return 0;
 }
 
+#ifdef __GLIBC__
+typedef __rlimit_resource_t rlimit_resource; /* glibc's setrlimit takes an enum under _GNU_SOURCE */
+#else
+typedef int rlimit_resource;
+#endif
+
 int apply_limits(const struct spec *s) {
   if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return fail_errno("sethostname `%s`", s->hostname);
@@ -39,7 +45,7 @@ int apply_limits(const struct spec *s) {
     parse_ll(r[1], -1, INT64_MAX, &soft);
     parse_ll(r[2], -1, INT64_MAX, &hard);
     struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
-    if (setrlimit((__rlimit_resource_t)res, &rl) < 0) return fail_errno("setrlimit `%s`", r[0]);
+    if (setrlimit((rlimit_resource)res, &rl) < 0) return fail_errno("setrlimit `%s`", r[0]);
   }
   if (s->has_oom) {
     char v[16];

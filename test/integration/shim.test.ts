@@ -3,7 +3,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../helpers/privileged.js';
@@ -216,6 +216,32 @@ describe('gantry-shim run', () => {
       c.killAll();
       assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
     });
+  });
+
+  test('the shim holds the container\'s mount namespace; a removal (`d` before `k`) is reported like a kill', async (t) => {
+    const mntFds = (pid: number): string[] => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => { try { return [readlinkSync(`/proc/${pid}/fd/${fd}`)]; } catch { return []; } })
+          .filter((l) => l.startsWith('mnt:'));
+      } catch { return []; } // exited
+    };
+    for (const removal of [false, true]) {
+      await scenario(t, async ({ dir, run, clients }) => {
+        const shim = run(['sleep', '100']);
+        const init = await shim.ready();
+        assert.equal(await shim.go(), 'started');
+        assert.deepEqual(mntFds(shim.pid), [readlinkSync(`/proc/${init}/ns/mnt`)], 'the init\'s mount namespace, held by the shim');
+        const c = await ShimClient.connect(dir.join('sock'));
+        clients.push(c);
+        if (removal) c.send('d');
+        c.killAll();
+        await eventually(() => c.exitCode() !== undefined, 'exit frame');
+        assert.equal(c.exitCode(), 137);
+        // a kill's exit is reported once the container's mounts are gone; a removal's may come first
+        if (!removal) assert.deepEqual(mntFds(shim.pid), [], 'released before the exit was reported');
+        assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
+      });
+    }
   });
 
   test('init 1 forwards SIGTERM to the command and reaps orphaned zombies', async (t) => {
