@@ -53,6 +53,7 @@ static void start_command(const struct spec *s) {
 
 noreturn void run_child(const struct spec *s, struct child_fds *f) {
   arrange_fds(f);
+  if (sched_restore() < 0) setup_failed();
   umask(0);
   wait_go();
   if (f->aux >= 0) {
@@ -124,6 +125,7 @@ noreturn void exec_child(const struct spec *s, struct child_fds *f) {
   }
   if (pid == 0) {
     close(f->aux);
+    if (sched_restore() < 0) setup_failed();
     umask(0);
     wait_go();
     /* exec does not create `cwd` (docker's exec fails on a missing one): exec_command's chdir reports it */

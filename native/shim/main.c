@@ -456,6 +456,7 @@ int main(int argc, char **argv) {
     st.hold_fd = hold[1];
   }
 
+  sched_batch();
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   sigset_t chld;

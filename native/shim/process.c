@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,30 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+/* The shim runs as SCHED_BATCH: a woken batch task does not preempt the one running, so the daemon's write of a
+ * frame (a kill, an attach) is not interrupted by the shim's work on its CPU; the shim runs at the next tick or
+ * on an idle CPU. The container's processes get the policy the shim was started with, restored in the child
+ * before anything of the container runs. */
+static int saved_policy = -1;
+static struct sched_param saved_param;
+
+/* Raw system calls: musl's wrappers for these are stubs (ENOSYS). */
+void sched_batch(void) {
+  saved_policy = (int)syscall(SYS_sched_getscheduler, 0);
+  if (saved_policy < 0 || syscall(SYS_sched_getparam, 0, &saved_param) < 0) {
+    saved_policy = -1;
+    return;
+  }
+  struct sched_param none = {.sched_priority = 0};
+  if (syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &none) < 0) saved_policy = -1;
+}
+
+int sched_restore(void) {
+  if (saved_policy < 0) return 0;
+  if (syscall(SYS_sched_setscheduler, 0, saved_policy, &saved_param) < 0) return fail_errno("sched_setscheduler `%d`", saved_policy);
+  return 0;
+}
 
 int loopback_up(void) {
   _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -73,6 +73,10 @@ struct spec {
   char *text; /* the spec file's bytes: every string above points into it (until spec_release) */
 };
 
+/* The shim's own scheduling policy (process.c): SCHED_BATCH for the shim, the original one for the container. */
+void sched_batch(void);
+int sched_restore(void); /* fills g_err */
+
 /* Reads and validates SPEC_FILE. exec_mode: `gantry-shim exec`. Fills g_err on failure. */
 int spec_load(const char *path, bool exec_mode, struct spec *s);
 /* Once the start is settled: keeps the strings the shim still reads (id, socket, exit_file, log, log_attrs) and
