@@ -244,6 +244,17 @@ describe('gantry-shim run', () => {
     }
   });
 
+  test('the container runs with the scheduling policy the shim was started with, not the shim\'s SCHED_BATCH', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'grep -E "^policy" /proc/self/sched; sleep 100']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      await eventually(() => text(dir).includes('policy'), 'the policy line');
+      assert.match(text(dir), /^policy\s+:\s+0\n/, 'SCHED_OTHER (0), as the test runner');
+      assert.match(readFileSync(`/proc/${shim.pid}/sched`, 'utf8'), /^policy\s+:\s+3$/m, 'the shim itself: SCHED_BATCH (3)');
+    });
+  });
+
   test('init 1 forwards SIGTERM to the command and reaps orphaned zombies', async (t) => {
     await scenario(t, async ({ dir, run, clients }) => {
       const shim = run(['sh', '-c', '(sleep 0.1 &); sleep 0.5; ps -o pid,stat,comm; echo ready; exec sleep 100'], INIT);
