@@ -222,7 +222,7 @@ export class ContainerManager {
     if (!rec || rec.state.generation !== generation || !isActive(rec.state.status)) return;
     const info: ExitInfo = this.o.runtime.exitInfo(rec) ?? { exitCode: 255, signal: 0, finishedAt: this.now() };
     const { oomKilled } = await this.o.runtime.cleanup(rec, { removal: this.removing.has(id) }).catch(() => ({ oomKilled: false }));
-    const left = await this.o.networking?.detach(id).catch(() => ({})) ?? {};
+    const left = await this.o.networking?.detach(id, { removal: this.removing.has(id) }).catch(() => ({})) ?? {};
     const ranFor = Date.parse(info.finishedAt) - Date.parse(rec.state.startedAt);
     const restart = !this.shuttingDown && !this.removing.has(id) && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
       restartCount: rec.state.restartCount, daemonStarting });
