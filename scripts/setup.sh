@@ -11,6 +11,7 @@ command -v tar >/dev/null || need_pkgs+=(tar)
 command -v git >/dev/null || need_pkgs+=(git)                 # the daemon runs the git CLI for deployments from git (src/deploy/git.ts)
 command -v cc >/dev/null || need_pkgs+=(gcc libc6-dev)
 command -v iptables >/dev/null || need_pkgs+=(iptables)       # FORWARD DROP inside a test's own netns (network-isolation test)
+command -v musl-gcc >/dev/null || need_pkgs+=(musl-tools)   # the shim is built against musl: ~12 kB less memory per container (scripts/build.mjs)
 command -v nft >/dev/null || need_pkgs+=(nftables)          # DNAT of published ports for local clients (port-dnat.ts), in our own table
 command -v mmdebstrap >/dev/null || need_pkgs+=(mmdebstrap)   # real server images (scripts/make-server-images.mjs)
 command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)   # a registry on 127.0.0.1 (scripts/local-registry.sh, tests)

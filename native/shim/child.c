@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define FD_SYNC 3
 #define FD_ERR 4
@@ -26,7 +27,7 @@ static void arrange_fds(struct child_fds *f) {
   dup2(f->err, 2);
   for (int i = 0; i < 3; i++)
     if (keep[i] >= 0) dup3(keep[i], 3 + i, O_CLOEXEC);
-  close_range(FD_AUX + 1, ~0U, 0);
+  syscall(SYS_close_range, FD_AUX + 1, ~0U, 0); /* no libc wrapper in every C library */
   if (keep[2] < 0) close(FD_AUX);
   f->sync = FD_SYNC;
   f->errpipe = FD_ERR;
@@ -69,6 +70,7 @@ static int prepare(const struct spec *s, struct child_fds *f) {
 
 noreturn void run_child(const struct spec *s, struct child_fds *f) {
   arrange_fds(f);
+  if (sched_restore() < 0) setup_failed();
   umask(0);
   wait_sync('j');
   /* a failure is reported after `go`, as every start error is: the daemon's steps before it run as usual */
@@ -134,6 +136,7 @@ noreturn void exec_child(const struct spec *s, struct child_fds *f) {
   }
   if (pid == 0) {
     close(f->aux);
+    if (sched_restore() < 0) setup_failed();
     umask(0);
     wait_go();
     /* exec does not create `cwd` (docker's exec fails on a missing one): exec_command's chdir reports it */

@@ -26,6 +26,7 @@ static struct {
   enum phase phase;
   int listen_fd, sig_fd, sync_fd, err_fd; /* err_fd: read end of the child's error pipe */
   int hold_fd;                            /* `detach 1`: closed once the start is settled (see main) */
+  int mnt_fd;                             /* the init's mount namespace, held (see release_mounts) */
   int out[2];                             /* stdout, stderr read ends (tty: master, -1) */
   char ctl[4];
   size_t ctl_len;
@@ -34,7 +35,7 @@ static struct {
   bool exited, exited_before_go;
   int status;
   struct timespec finished, deadline;
-} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .out = {-1, -1}};
+} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .mnt_fd = -1, .out = {-1, -1}};
 
 static void status_line(const char *s, size_t n) {
   (void)write_all(1, s, n); /* the daemon may be gone: EPIPE is ignored */
@@ -164,6 +165,14 @@ static void start(void) {
     run_child(&spec, &f);
   }
   child_pid = pid;
+  if (!st.exec_mode && (spec.clone_flags & CLONE_NEWNS)) {
+    /* Held, so that the init's exit does not tear its mounts down (release_mounts). Without it (no /proc), the
+     * init's exit does, as before. */
+    char ns[48] = "/proc/";
+    size_t n0 = 6 + fmt_uint(ns + 6, (unsigned long long)pid);
+    memcpy(ns + n0, "/ns/mnt", sizeof "/ns/mnt");
+    st.mnt_fd = open(ns, O_RDONLY | O_CLOEXEC);
+  }
   /* the parent keeps only its ends */
   int child_ends[] = {f.in == f.out ? -1 : f.in, f.out, f.err == f.out ? -1 : f.err, f.sync, f.errpipe, f.aux};
   for (size_t i = 0; i < sizeof child_ends / sizeof child_ends[0]; i++)
@@ -222,6 +231,7 @@ static void settle_start(void) {
   if (st.hold_fd >= 0) close(st.hold_fd); /* the spawned process may go now */
   st.hold_fd = -1;
   st.phase = RUNNING;
+  spec_release(&spec); /* the child has its own copy; what is left is read by the supervision only */
 }
 
 static void abort_start(void) {
@@ -301,10 +311,22 @@ static int ms_left(void) {
   return ms < 0 ? 0 : (int)ms;
 }
 
+/* The container's mount namespace goes with its last reference: once the init has exited, that is this fd.
+ * Closing it unmounts the container's whole tree (overlay, proc, the tmpfs mounts, binds) in this process, and
+ * the overlay's unmount syncs its upper filesystem (all of it: for the host's root fs, every dirty inode and a
+ * disk flush). An exit is reported after this, so a stopped container's files are on disk and its upper dir is
+ * free for the next start's overlay; a removal (`d`) reports first: its files are deleted next. */
+static void release_mounts(void) {
+  if (st.mnt_fd < 0) return;
+  close(st.mnt_fd);
+  st.mnt_fd = -1;
+}
+
 /* Written and renamed before the exit frame (the daemon reads it when that frame comes), made durable after the
  * frame (finish): nobody waits on the disk for an exit (an fsync costs 0.3-5 ms here). A host crash between the
  * rename and the fsync can leave the file empty, which the daemon reads as an unknown exit; the daemon had not
- * recorded that exit durably either. Returns the file, still open, for that fsync (-1: none written). */
+ * recorded that exit durably either. Returns the file, still open, for that fsync (-1: none written, or a
+ * removal's, which needs no fsync: its directory is deleted next). */
 static int write_exit_file(int code, int sig) {
   char line[96];
   size_t n = fmt_uint(line, (unsigned)code);
@@ -324,6 +346,10 @@ static int write_exit_file(int code, int sig) {
     unlink(tmp);
     return -1;
   }
+  if (sh.removing) {
+    close(fd);
+    return -1;
+  }
   return fd;
 }
 
@@ -336,6 +362,7 @@ static noreturn void finish(void) {
     st.err_fd = -1;
   }
   if (st.phase == STARTING) settle_start();
+  if (!sh.removing) release_mounts();
   int code, sig = 0;
   if (st.errline_len) {
     long long v = 255;
@@ -367,6 +394,7 @@ static noreturn void finish(void) {
     fsync(exit_fd);
     close(exit_fd);
   }
+  release_mounts(); /* a removal's: after its exit was reported */
   _exit(0);
 }
 
@@ -448,6 +476,7 @@ int main(int argc, char **argv) {
     st.hold_fd = hold[1];
   }
 
+  sched_batch();
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   sigset_t chld;

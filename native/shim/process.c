@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,30 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+/* The shim runs as SCHED_BATCH: a woken batch task does not preempt the one running, so the daemon's write of a
+ * frame (a kill, an attach) is not interrupted by the shim's work on its CPU; the shim runs at the next tick or
+ * on an idle CPU. The container's processes get the policy the shim was started with, restored in the child
+ * before anything of the container runs. */
+static int saved_policy = -1;
+static struct sched_param saved_param;
+
+/* Raw system calls: musl's wrappers for these are stubs (ENOSYS). */
+void sched_batch(void) {
+  saved_policy = (int)syscall(SYS_sched_getscheduler, 0);
+  if (saved_policy < 0 || syscall(SYS_sched_getparam, 0, &saved_param) < 0) {
+    saved_policy = -1;
+    return;
+  }
+  struct sched_param none = {.sched_priority = 0};
+  if (syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &none) < 0) saved_policy = -1;
+}
+
+int sched_restore(void) {
+  if (saved_policy < 0) return 0;
+  if (syscall(SYS_sched_setscheduler, 0, saved_policy, &saved_param) < 0) return fail_errno("sched_setscheduler `%d`", saved_policy);
+  return 0;
+}
 
 int loopback_up(void) {
   _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -29,6 +54,12 @@ int loopback_up(void) {
   return 0;
 }
 
+#ifdef __GLIBC__
+typedef __rlimit_resource_t rlimit_resource; /* glibc's setrlimit takes an enum under _GNU_SOURCE */
+#else
+typedef int rlimit_resource;
+#endif
+
 int apply_limits(const struct spec *s) {
   if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return fail_errno("sethostname `%s`", s->hostname);
@@ -39,7 +70,7 @@ int apply_limits(const struct spec *s) {
     parse_ll(r[1], -1, INT64_MAX, &soft);
     parse_ll(r[2], -1, INT64_MAX, &hard);
     struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
-    if (setrlimit((__rlimit_resource_t)res, &rl) < 0) return fail_errno("setrlimit `%s`", r[0]);
+    if (setrlimit((rlimit_resource)res, &rl) < 0) return fail_errno("setrlimit `%s`", r[0]);
   }
   if (s->has_oom) {
     char v[16];

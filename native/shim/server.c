@@ -116,6 +116,7 @@ static void frame_done(struct shim *sh, struct client *c) {
       if (c->small_len == 1 && c->small[0] > 0 && c->small[0] < NSIG) kill(sh->child, c->small[0]);
       break;
     case 'k': kill(sh->child, SIGKILL); break;
+    case 'd': sh->removing = true; break; /* sent before `k` by a removal; older shims skip it */
     case 'v': { /* the protocol this shim speaks (shims before versions skip `v`: no answer = 1) */
       char v[12];
       size_t n = fmt_uint(v, SHIM_PROTOCOL_VERSION);

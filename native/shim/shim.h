@@ -70,10 +70,19 @@ struct spec {
   int oom_score_adj;
   pid_t target_pid;
   struct strlist mounts, devices, device_owners, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
+  char *text; /* the spec file's bytes: every string above points into it (until spec_release) */
 };
+
+/* The shim's own scheduling policy (process.c): SCHED_BATCH for the shim, the original one for the container. */
+void sched_batch(void);
+int sched_restore(void); /* fills g_err */
 
 /* Reads and validates SPEC_FILE. exec_mode: `gantry-shim exec`. Fills g_err on failure. */
 int spec_load(const char *path, bool exec_mode, struct spec *s);
+/* Once the start is settled: keeps the strings the shim still reads (id, socket, exit_file, log, log_attrs) and
+ * frees the rest (the seccomp filter, env, mounts...: most of the shim's heap, for as long as the container runs).
+ * Every other string and list of the spec is gone afterwards. */
+void spec_release(struct spec *s);
 
 /* ---- the container side (rootfs.c, process.c) ------------------------------------------------ */
 /* Everything between `go` and pivot_root, then the masks and read-only paths. pts: path of the tty
@@ -136,6 +145,7 @@ struct shim {
   int in_fd;             /* write end of the process's stdin (pipe, or a dup of the pty master), or -1 */
   int master_fd;         /* pty master for resize, or -1 */
   bool close_in_pending; /* `e` received while stdin data is still queued */
+  bool removing;         /* `d`: the container is being removed (main.c, finish) */
   char pending[CHUNK];   /* stdin data not yet accepted by in_fd */
   size_t pending_len;
   pid_t child; /* the process whose exit is the container's exit */

@@ -293,6 +293,7 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
   size_t size = (size_t)st.st_size;
   char *buf = malloc(size + 1);
   if (!buf) return fail_errno("malloc spec");
+  s->text = buf;
   size_t got = 0;
   while (got < size) {
     ssize_t r = read(fd, buf + got, size - got);
@@ -352,4 +353,39 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
     if (ns_flag(ns.v[i], s) < 0) return -1;
   free(ns.v);
   return convert(s, &raw, exec_mode);
+}
+
+void spec_release(struct spec *s) {
+  const char **keep[] = {&s->id, &s->socket, &s->exit_file, &s->log, &s->log_attrs};
+  enum { NKEEP = sizeof keep / sizeof keep[0] };
+  size_t total = 0;
+  for (size_t i = 0; i < NKEEP; i++)
+    if (*keep[i]) total += strlen(*keep[i]) + 1;
+  char *small = malloc(total ? total : 1);
+  if (!small) return; /* keep it all */
+  char *p = small;
+  for (size_t i = 0; i < NKEEP; i++) {
+    if (!*keep[i]) continue;
+    size_t n = strlen(*keep[i]) + 1;
+    memcpy(p, *keep[i], n);
+    *keep[i] = p;
+    p += n;
+  }
+  for (size_t i = 0; i < NKEYS; i++) {
+    if (keys[i].kind != LIST || (keys[i].off & RAW)) continue;
+    struct strlist *l = (struct strlist *)((char *)s + keys[i].off);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+  }
+  s->rootfs = s->overlay = s->netns = s->hostname = s->cwd = s->init_path = NULL;
+  free(s->seccomp.filter);
+  s->seccomp.filter = NULL;
+  s->seccomp.len = 0;
+  s->has_seccomp = false;
+  free(s->groups);
+  s->groups = NULL;
+  s->ngroups = 0;
+  free(s->text);
+  s->text = NULL;
 }

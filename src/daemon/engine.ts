@@ -50,7 +50,7 @@ export class Daemon {
     const images = new ImageStore({ root: paths.root });
     const events = new EventBus();
     const runtime = new LinuxRuntime({ containersDir: store.dir, runDir: paths.runDir, prefix: paths.prefix, cgroups: this.cgroups, volumes,
-      lookup: (ref) => store.get(ref), log, shimSpawner: process.env['GANTRY_SHIM_SPAWNER'] !== '0' });
+      lookup: (ref) => store.get(ref), log, background: store.reaper, shimSpawner: process.env['GANTRY_SHIM_SPAWNER'] !== '0' });
     let network: NetworkManager | undefined;
     this.engine = new EngineCore({ store, volumes, images, runtime, events, clock: systemClock,
       networks: ({ manager }) => {

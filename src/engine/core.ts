@@ -76,7 +76,7 @@ export class EngineCore implements Engine {
     let networks: NetworkService | undefined;
     const networking = {
       attach: (id: string, pid: number) => networks!.attach(id, pid),
-      detach: (id: string) => networks!.detach(id),
+      detach: (id: string, opts?: { removal?: boolean }) => networks!.detach(id, opts),
       validate: (h: Parameters<NonNullable<NetworkService['validate']>>[0]) => networks!.validate?.(h),
       renamed: (id: string, oldName: string, newName: string) => networks!.renamed?.(id, oldName, newName),
     };

@@ -70,7 +70,7 @@ export class FakeNetworks implements NetworkService {
     this.attached.set(containerId, out);
   }
 
-  async detach(containerId: string): Promise<Record<string, string>> {
+  async detach(containerId: string, _opts?: { removal?: boolean }): Promise<Record<string, string>> {
     const had = this.attached.get(containerId) ?? {};
     this.attached.delete(containerId);
     const byId: Record<string, string> = {};

@@ -117,7 +117,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   exitInfo(rec: ContainerView): ExitInfo | undefined { return this.exits.get(rec.id); }
 
-  async cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }> {
+  async cleanup(rec: ContainerView, _opts?: { removal?: boolean }): Promise<{ oomKilled: boolean }> {
     this.procs.delete(rec.id);
     return { oomKilled: false };
   }
@@ -131,7 +131,7 @@ export class FakeRuntime implements ContainerRuntime {
     if (p.init && !(p.ignoresTerm && signal === 15)) this.exit(rec.id, 128 + signal, signal);
   }
 
-  async forceKill(rec: ContainerView): Promise<void> { this.exit(rec.id, 137, 9); }
+  async forceKill(rec: ContainerView, _opts?: { removal?: boolean }): Promise<void> { this.exit(rec.id, 137, 9); }
   async freeze(): Promise<void> { /* a paused fake process does nothing anyway */ }
   async thaw(): Promise<void> { /* see freeze */ }
 

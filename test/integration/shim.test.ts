@@ -3,7 +3,7 @@
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../helpers/privileged.js';
@@ -215,6 +215,43 @@ describe('gantry-shim run', () => {
       clients.push(c);
       c.killAll();
       assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
+    });
+  });
+
+  test('the shim holds the container\'s mount namespace; a removal (`d` before `k`) is reported like a kill', async (t) => {
+    const mntFds = (pid: number): string[] => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => { try { return [readlinkSync(`/proc/${pid}/fd/${fd}`)]; } catch { return []; } })
+          .filter((l) => l.startsWith('mnt:'));
+      } catch { return []; } // exited
+    };
+    for (const removal of [false, true]) {
+      await scenario(t, async ({ dir, run, clients }) => {
+        const shim = run(['sleep', '100']);
+        const init = await shim.ready();
+        assert.equal(await shim.go(), 'started');
+        assert.deepEqual(mntFds(shim.pid), [readlinkSync(`/proc/${init}/ns/mnt`)], 'the init\'s mount namespace, held by the shim');
+        const c = await ShimClient.connect(dir.join('sock'));
+        clients.push(c);
+        if (removal) c.send('d');
+        c.killAll();
+        await eventually(() => c.exitCode() !== undefined, 'exit frame');
+        assert.equal(c.exitCode(), 137);
+        // a kill's exit is reported once the container's mounts are gone; a removal's may come first
+        if (!removal) assert.deepEqual(mntFds(shim.pid), [], 'released before the exit was reported');
+        assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
+      });
+    }
+  });
+
+  test('the container runs with the scheduling policy the shim was started with, not the shim\'s SCHED_BATCH', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      const shim = run(['sh', '-c', 'grep -E "^policy" /proc/self/sched; sleep 100']);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      await eventually(() => text(dir).includes('policy'), 'the policy line');
+      assert.match(text(dir), /^policy\s+:\s+0\n/, 'SCHED_OTHER (0), as the test runner');
+      assert.match(readFileSync(`/proc/${shim.pid}/sched`, 'utf8'), /^policy\s+:\s+3$/m, 'the shim itself: SCHED_BATCH (3)');
     });
   });
 

@@ -90,6 +90,11 @@ export interface CgroupDriver {
   killAll(path: string, signal?: NodeJS.Signals): void;
   /** Removes the cgroup dirs, children first. Retries while processes exit (EBUSY); missing = success. */
   remove(path: string): Promise<void>;
+  /**
+   * The absolute directories `path` has of its own (one per hierarchy on v1; shared cgroups are not among them),
+   * whether they exist or not: what a removal off the main thread rmdirs (cgroups/background-remove.ts).
+   */
+  ownDirs(path: string): string[];
   exists(path: string): boolean;
   /** Every cgroup path under parent (relative to the hierarchy root, parents before children); [] if none. */
   list(parent: string): string[];

@@ -316,6 +316,11 @@ export class CgroupV1Driver implements CgroupDriver {
     // the init's join, whose cgroup.procs was then gone. removeSharedIfUnused() is called when no start is.
   }
 
+  ownDirs(path: string): string[] {
+    const p = checkCgroupPath(path);
+    return this.hierarchies.filter((h) => !this.alwaysShared(h)).map((h) => join(h.dir, p));
+  }
+
   removeSharedIfUnused(parent: string): void {
     if (this.memcgPerContainer) return;
     const p = checkCgroupPath(parent);

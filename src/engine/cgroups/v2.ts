@@ -191,6 +191,10 @@ export class CgroupV2Driver implements CgroupDriver {
     await removeTree(this.cf, this.dir(path), Date.now() + this.timings.removeTimeoutMs);
   }
 
+  ownDirs(path: string): string[] {
+    return [this.dir(path)];
+  }
+
   exists(path: string): boolean {
     return this.cf.sys.exists(this.dir(path));
   }

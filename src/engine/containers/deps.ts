@@ -39,8 +39,9 @@ export interface ContainerNetworking {
   /**
    * After exit or on failed start: remove veths, free addresses, unpublish ports. Idempotent. Returns the addresses
    * the container had (network id → IPv4), which its record keeps so the next start asks for them again.
+   * `removal`: the container is removed next (its id never comes back): its endpoint file may go after the answer.
    */
-  detach(containerId: string): Promise<Record<string, string>>;
+  detach(containerId: string, opts?: { removal?: boolean }): Promise<Record<string, string>>;
   /** At create, before anything is made: networks exist, --ip/--network-alias/ports fit the network mode. */
   validate?(host: HostSettings): void;
   /** A running container was renamed: its DNS name on each network follows (as Docker's does). */

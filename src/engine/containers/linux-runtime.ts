@@ -27,6 +27,7 @@ import { containerResolvConf, parseAddHost, parseResolvConf, renderHostname, ren
 import { copyUpIntoVolume } from '../volumes/copy-up.js';
 import { emptyNetnsSysfsMounted, mountEmptyNetnsSysfs, unmountEmptyNetnsSysfs } from '../../sys/empty-netns-sysfs.js';
 import type { VolumeStore } from '../volumes/store.js';
+import type { TrashReaper } from './trash-reaper.js';
 import { mergeEnv } from './container-spec.js';
 import type { ImageView } from './deps.js';
 import { isActive, type ContainerView } from './record.js';
@@ -50,6 +51,8 @@ export interface LinuxRuntimeOptions {
   log?: ((msg: string) => void) | undefined;
   /** Shims forked by the spawner process (default) or by the daemon itself (false: GANTRY_SHIM_SPAWNER=0). */
   shimSpawner?: boolean | undefined;
+  /** Removes force-removed containers' cgroups off the main thread (without it, cleanup() removes them itself). */
+  background?: TrashReaper | undefined;
 }
 
 export class LinuxRuntime implements ContainerRuntime {
@@ -368,12 +371,24 @@ export class LinuxRuntime implements ContainerRuntime {
     }
   }
 
-  async cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }> {
+  async cleanup(rec: ContainerView, opts: { removal?: boolean } = {}): Promise<{ oomKilled: boolean }> {
     // the exit's cleanup ran, and nothing can have joined the cgroups of a container that does not run since
     if (!isActive(rec.state.status) && this.cleanedAtExit.delete(rec.id)) return { oomKilled: false };
     this.madeAtCreate.delete(rec.id);
     if (isActive(rec.state.status)) this.cleanedAtExit.add(rec.id);
     const cg = this.cgroupPath(rec.id);
+    if (opts.removal === true && this.o.background !== undefined) {
+      // Removed next, under an id never used again: its cgroups go after the answer, off the main thread. Its
+      // processes are dead (its pid namespace died with its init); the worker kills anything else still in them.
+      let oomKilled = false;
+      try { oomKilled = this.o.cgroups.oomKillCount(cg) > 0; } catch { /* no memory cgroup of its own */ }
+      this.o.background.removeCgroups(this.o.cgroups.ownDirs(cg));
+      // The shared cgroups only once no container runs: while the worker removes cgroups, an rmdir here waits for
+      // the kernel's cgroup mutex (a tenth of the main thread's time in an rm -f of 500), and with any container
+      // running they are in use anyway (every one joins the shared cpuset).
+      if (this.joining === 0 && this.watchers.size === 0) this.o.cgroups.removeSharedIfUnused?.(this.o.prefix);
+      return { oomKilled };
+    }
     let oomKilled = false;
     try { oomKilled = this.o.cgroups.exists(cg) && this.o.cgroups.oomKillCount(cg) > 0; } catch { /* cgroup gone */ }
     // Anything left in the cgroup (exec sessions, daemons that escaped pid 1) goes with the container.
@@ -402,7 +417,10 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   signal(rec: ContainerView, sig: number): Promise<void> { return this.sendToShim(rec, signalFrame(sig)); }
-  forceKill(rec: ContainerView): Promise<void> { return this.sendToShim(rec, frame('k')); }
+  forceKill(rec: ContainerView, opts: { removal?: boolean } = {}): Promise<void> {
+    // `d` first: the shim reports the exit before it unmounts the container's tree (an older shim skips `d`)
+    return this.sendToShim(rec, opts.removal === true ? Buffer.concat([frame('d'), frame('k')]) : frame('k'));
+  }
   freeze(rec: ContainerView): Promise<void> { return this.o.cgroups.freeze(this.cgroupPath(rec.id)); }
   thaw(rec: ContainerView): Promise<void> { return this.o.cgroups.thaw(this.cgroupPath(rec.id)); }
 

@@ -221,8 +221,8 @@ export class ContainerManager {
     const rec = this.o.store.find(id);
     if (!rec || rec.state.generation !== generation || !isActive(rec.state.status)) return;
     const info: ExitInfo = this.o.runtime.exitInfo(rec) ?? { exitCode: 255, signal: 0, finishedAt: this.now() };
-    const { oomKilled } = await this.o.runtime.cleanup(rec).catch(() => ({ oomKilled: false }));
-    const left = await this.o.networking?.detach(id).catch(() => ({})) ?? {};
+    const { oomKilled } = await this.o.runtime.cleanup(rec, { removal: this.removing.has(id) }).catch(() => ({ oomKilled: false }));
+    const left = await this.o.networking?.detach(id, { removal: this.removing.has(id) }).catch(() => ({})) ?? {};
     const ranFor = Date.parse(info.finishedAt) - Date.parse(rec.state.startedAt);
     const restart = !this.shuttingDown && !this.removing.has(id) && shouldRestart(rec.host.restartPolicy, { exitCode: info.exitCode, manuallyStopped: rec.state.manuallyStopped,
       restartCount: rec.state.restartCount, daemonStarting });
@@ -325,7 +325,8 @@ export class ContainerManager {
     }
     const cur = this.update(rec.id, (r) => { r.state.manuallyStopped = true; })!;
     if (cur.state.status === 'paused' && sig === 9) await this.o.runtime.thaw(cur).catch(() => undefined);
-    if (sig === 9) await this.o.runtime.forceKill(cur);
+    // a force-removal's kill: the exit may be reported before the kernel has unmounted the container's tree
+    if (sig === 9) await this.o.runtime.forceKill(cur, { removal: this.removing.has(rec.id) });
     else await this.o.runtime.signal(cur, sig);
     this.emit('kill', cur, { signal: String(sig) });
   }

@@ -86,10 +86,17 @@ export interface ContainerRuntime {
   reattach(rec: ContainerView): Promise<RunningProcess | undefined>;
   /** How the last process of `rec` ended, as recorded by the runtime (undefined: unknown). */
   exitInfo(rec: ContainerView): ExitInfo | undefined;
-  /** After an exit: kills what is left of it, frees its resources; says whether the kernel OOM-killed it. */
-  cleanup(rec: ContainerView): Promise<{ oomKilled: boolean }>;
+  /**
+   * After an exit: kills what is left of it, frees its resources; says whether the kernel OOM-killed it.
+   * `removal`: the container is removed next (never started again): what is freed may be freed after the answer.
+   */
+  cleanup(rec: ContainerView, opts?: { removal?: boolean }): Promise<{ oomKilled: boolean }>;
   signal(rec: ContainerView, signal: number): Promise<void>;
-  forceKill(rec: ContainerView): Promise<void>;
+  /**
+   * SIGKILL. `removal`: the container is removed once it has exited, so the runtime may report the exit before
+   * releasing what the kernel still tears down (its mounts; nothing a user can see) and need not make the exit durable.
+   */
+  forceKill(rec: ContainerView, opts?: { removal?: boolean }): Promise<void>;
   freeze(rec: ContainerView): Promise<void>;
   thaw(rec: ContainerView): Promise<void>;
   /** Connects a client to the running process's streams; `done` resolves when either side ends. */

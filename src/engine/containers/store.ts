@@ -50,7 +50,8 @@ export class ContainerStore {
   /** Directories of removed containers, renamed here at once and deleted in the background (containers-trash/). */
   private readonly trash: string;
   private trashed = 0;
-  private readonly reaper = new TrashReaper();
+  /** Deletes trashed directories (and, for the runtime, force-removed containers' cgroups) off the main thread. */
+  readonly reaper = new TrashReaper();
 
   constructor(private readonly root: string) {
     this.dir = join(root, 'containers');

@@ -1,7 +1,7 @@
 // Persistent records of networks (<root>/networks/<id>.json) and of the live endpoints of each running
 // container (<root>/networks/endpoints/<containerId>.json). Every write is atomic (temp file, fsync, rename),
 // so a daemon killed at any instant finds either the old record or the new one; every record is versioned.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, unlink } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
 import {
@@ -145,5 +145,12 @@ export class NetworkStore {
 
   deleteState(containerId: string): void {
     this.remove(`networks/endpoints/${containerId}.json`);
+  }
+
+  /** deleteState() without waiting: unlinked on the thread pool (only for an id that is never written again). */
+  deleteStateLater(containerId: string): void {
+    const rel = `networks/endpoints/${containerId}.json`;
+    if (this.tooNew.has(rel)) return;
+    unlink(join(this.root, rel), () => undefined); // gone already is fine; what fails is deleted at the next start
   }
 }

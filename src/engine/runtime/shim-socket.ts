@@ -10,7 +10,7 @@ export const STREAM_SUBSCRIBED = 4;
 /** The shim's answer to `v`: its protocol version, `N\n`. */
 export const STREAM_PROTOCOL = 5;
 
-export function frame(type: 'a' | 'i' | 'e' | 'r' | 's' | 'k' | 'v', payload: Buffer = Buffer.alloc(0)): Buffer {
+export function frame(type: 'a' | 'i' | 'e' | 'r' | 's' | 'k' | 'd' | 'v', payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(5);
   head.write(type, 0, 'latin1');
   head.writeUInt32BE(payload.length, 1);
