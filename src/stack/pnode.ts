@@ -111,13 +111,17 @@ export function toPlain(node: PNode): unknown {
 
 /** Number of nodes, counting shared subtrees once per reference (the size after alias expansion). */
 export function expandedSize(node: PNode, memo = new Map<PNode, number>()): number {
+  if (node.kind === 'scalar') return 1; // a leaf: no memo needed
   const known = memo.get(node);
   if (known !== undefined) return known;
   // A node that contains itself (a recursive alias) expands without end.
   memo.set(node, Number.POSITIVE_INFINITY);
   let size = 1;
-  if (node.kind === 'seq') for (const item of node.items) size += expandedSize(item, memo);
-  else if (node.kind === 'map') for (const e of node.entries.values()) size += expandedSize(e.value, memo);
+  if (node.kind === 'seq') {
+    for (const item of node.items) size += item.kind === 'scalar' ? 1 : expandedSize(item, memo);
+  } else {
+    for (const e of node.entries.values()) size += e.value.kind === 'scalar' ? 1 : expandedSize(e.value, memo);
+  }
   memo.set(node, size);
   return size;
 }

@@ -97,6 +97,11 @@ class Reader {
   private at = 0;
   private indent = 0;
   private eof = false;
+  /** The line of the last position made: positions are asked for in order, mostly on the same line. */
+  private line = 0;
+  /** keyEnd's last answer, for its offset (blockNode asks, then blockMap asks again). */
+  private keyEndFor = -1;
+  private keyEndWas = -1;
 
   constructor(
     private readonly text: string,
@@ -112,12 +117,16 @@ class Reader {
   /** The same position parse.ts computes from a `yaml` node range [start, end). */
   private pos(start: number, end: number): Pos {
     const ls = this.lineStarts;
-    let lo = 0;
-    let hi = ls.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((ls[mid] as number) <= start) lo = mid;
-      else hi = mid - 1;
+    let lo = this.line;
+    if ((ls[lo] as number) > start || (ls[lo + 1] ?? Number.POSITIVE_INFINITY) <= start) {
+      lo = 0;
+      let hi = ls.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if ((ls[mid] as number) <= start) lo = mid;
+        else hi = mid - 1;
+      }
+      this.line = lo;
     }
     const text = this.text;
     const lineStart = ls[lo] as number;
@@ -378,9 +387,8 @@ class Reader {
         if (props !== NO_PROPS) giveUp();
         return this.blockMap(this.column(p), p, NO_PROPS);
       }
-    } else if (this.keyEnd(p) >= 0) {
-      giveUp(); // `a: b: c`
     }
+    // In a mapping, a value that is itself a key (`a: b: c`) is given up on by inline.
     return this.inline(p, n, props);
   }
 
@@ -443,6 +451,14 @@ class Reader {
    * the offset of that `:`; else -1.
    */
   private keyEnd(k: number): number {
+    if (k !== this.keyEndFor) {
+      this.keyEndWas = this.findKeyEnd(k);
+      this.keyEndFor = k;
+    }
+    return this.keyEndWas;
+  }
+
+  private findKeyEnd(k: number): number {
     const t = this.text;
     const c = t.charCodeAt(k);
     if (c === DQUOTE || c === SQUOTE) {
