@@ -25,11 +25,19 @@ const SNAPSHOTS = [
 const PACKAGES_OUTSIDE = ['koffi', '@kubernetes/client-node', 'kubernetes-models', 'kubernetes-models/*'];
 /**
  * V8 flags for the node that builds the blobs and for every start from them (bin/gantry reads them from the second
- * line of dist/cli/node): node refuses a blob made under other V8 flags. A young generation of 16 MiB from the
- * start (the default grows it from 1 MiB): loading a stack builds its trees in new space, and each of the ~8
- * scavenges a 100-service stack costs otherwise copies what is still live (1-7 ms each on this machine).
+ * line of dist/cli/node): node refuses a blob made under other V8 flags. Compiled code does not survive a snapshot
+ * (only bytecode does), so a command starts in the interpreter and tiers up as node always does; two defaults are
+ * wrong for a process that lives ~100 ms:
+ *   --min-semi-space-size=16   a young generation of 16 MiB from the start (the default grows it from 1 MiB):
+ *                              loading a stack builds its trees in new space, and each of the ~8 scavenges of a
+ *                              100-service stack copied what was still live (1-7 ms each);
+ *   --interrupt-budget=1081344 16 times the default: Turbofan optimises a function only after 16 times as much of
+ *                              its bytecode ran. By default the stack reader's functions were optimised while
+ *                              it ran (33 ms of compiling for one of them, ~100 ms in all, on the second core
+ *                              that the main thread needs too) and the code came when the reading was done;
+ *                              a long-running command (watch, logs -f, a large build context) still gets it.
  */
-const V8_FLAGS = ['--min-semi-space-size=16'];
+const V8_FLAGS = ['--min-semi-space-size=16', '--interrupt-budget=1081344'];
 
 mkdirSync(outDir, { recursive: true });
 for (const snap of SNAPSHOTS) {
