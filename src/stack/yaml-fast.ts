@@ -41,6 +41,8 @@ interface Props {
 }
 
 const NO_PROPS: Props = { anchor: undefined, tag: undefined };
+/** A flow collection's position until its end is read (nothing reads it before). */
+const NO_POS: Pos = { file: '', line: 1, col: 1, length: 1, base: '' };
 
 const ESCAPES: Record<string, string> = {
   '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
@@ -56,6 +58,26 @@ const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 const LEADING_ZERO_OCTAL = /^0[0-7]+$/;
 const WS = /\s/;
+// Scanners for the rest of a line, run from an offset (sticky; each always matches, maybe nothing): the reader runs
+// once per process, in the interpreter, where a loop over characters costs far more than a regular expression.
+/** Plain text on one line up to a ":" followed by a blank or the end, a " #" comment, a newline or the end. */
+const PLAIN_TO_COLON = /(?:[^\n:#]|:(?=[^ \n])|(?<! )#)*/y;
+/** A plain key in a flow mapping, up to the ":" like PLAIN_TO_COLON, stopping also at a flow indicator. */
+const FLOW_KEY = /(?:[^\n:#,[\]{}]|:(?=[^ \n])|(?<! )#)*/y;
+/** A plain item of a flow collection, up to a flow indicator, a newline, the end, a " #" or a ":" that ends a key. */
+const FLOW_PLAIN = /(?:[^\n:#,[\]{}]|:(?=[^ \n,[\]{}])|(?<! )#)*/y;
+/** The inside of a double-quoted scalar on one line (an escape takes the next character, whatever it is). */
+const DOUBLE_QUOTED = /(?:[^"\\\n]|\\[^])*/y;
+/** The inside of a single-quoted scalar on one line ('' is a quote). */
+const SINGLE_QUOTED = /(?:[^'\n]|'')*/y;
+
+/** The end of what `re` (sticky) matches from `k`. */
+function scan(re: RegExp, text: string, k: number): number {
+  re.lastIndex = k;
+  re.test(text);
+  return re.lastIndex;
+}
+
 /** Tabs, CR, other control characters, BOMs and non-characters: left to the package. */
 const UNUSUAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff]/;
 
@@ -469,14 +491,9 @@ class Reader {
       return t.charCodeAt(p) === COLON && this.isBlank(p + 1) ? p : -1;
     }
     if (!this.plainStart(k, false)) return -1;
-    let p = k + 1;
-    for (;;) {
-      const d = t.charCodeAt(p);
-      if (Number.isNaN(d) || d === NL) return -1;
-      if (d === COLON && this.isBlank(p + 1)) return p;
-      if (d === HASH && t.charCodeAt(p - 1) === SPACE) return -1;
-      p++;
-    }
+    // Stops at a ':' followed by a blank (the key's end), a ' #', a newline or the end.
+    const p = scan(PLAIN_TO_COLON, t, k + 1);
+    return t.charCodeAt(p) === COLON ? p : -1;
   }
 
   /** True when a plain scalar may start at `k` (in flow context, `flow`). */
@@ -523,16 +540,11 @@ class Reader {
     } else {
       if (!this.plainStart(k, false)) giveUp();
       const t = this.text;
-      let p = k + 1;
-      let last = k + 1; // just past the last non-space character
-      for (;;) {
-        const d = t.charCodeAt(p);
-        if (Number.isNaN(d) || d === NL) break;
-        if (d === HASH && t.charCodeAt(p - 1) === SPACE) break;
-        if (d === COLON && this.isBlank(p + 1)) giveUp(); // `a: b: c`, or a key: not a value here
-        if (d !== SPACE) last = p + 1;
-        p++;
-      }
+      // To the end of the line or a ' #' comment; a ':' followed by a blank is `a: b: c`, or a key: not a value here.
+      const p = scan(PLAIN_TO_COLON, t, k + 1);
+      if (t.charCodeAt(p) === COLON) giveUp();
+      let last = p; // just past the last non-space character
+      while (last > k + 1 && t.charCodeAt(last - 1) === SPACE) last--;
       end = last;
       const raw = t.slice(k, end);
       if (raw === '<<') giveUp();
@@ -565,20 +577,8 @@ class Reader {
   private quotedEnd(k: number): number {
     const t = this.text;
     const q = t.charCodeAt(k);
-    let p = k + 1;
-    for (;;) {
-      const c = t.charCodeAt(p);
-      if (Number.isNaN(c) || c === NL) return -1;
-      if (c === q) {
-        if (q === SQUOTE && t.charCodeAt(p + 1) === SQUOTE) {
-          p += 2;
-          continue;
-        }
-        return p + 1;
-      }
-      if (c === 92 && q === DQUOTE) p++;
-      p++;
-    }
+    const p = scan(q === DQUOTE ? DOUBLE_QUOTED : SINGLE_QUOTED, t, k + 1);
+    return t.charCodeAt(p) === q ? p + 1 : -1;
   }
 
   private quoted(k: number): { value: string; end: number } {
@@ -618,8 +618,9 @@ class Reader {
     const t = this.text;
     const isMap = t.charCodeAt(k) === 123;
     const close = isMap ? 125 : 93;
+    // Its position spans the whole collection: set once its end is known.
     const node = this.startCollection<PMap | PSeq>(
-      isMap ? { kind: 'map', entries: new Map(), pos: this.pos(k, k + 1), tag: props.tag } : { kind: 'seq', items: [], pos: this.pos(k, k + 1), tag: props.tag },
+      isMap ? { kind: 'map', entries: new Map(), pos: NO_POS, tag: props.tag } : { kind: 'seq', items: [], pos: NO_POS, tag: props.tag },
       props,
     );
     let p = this.skipSpaces(k + 1);
@@ -638,14 +639,9 @@ class Reader {
           q = keyEnd;
         } else {
           if (!this.plainStart(p, true)) giveUp();
-          q = p + 1;
-          for (;;) {
-            const d = t.charCodeAt(q);
-            if (Number.isNaN(d) || d === NL || d === 44 || d === 91 || d === 93 || d === 123 || d === 125) giveUp();
-            if (d === HASH && t.charCodeAt(q - 1) === SPACE) giveUp();
-            if (d === COLON && this.isBlank(q + 1)) break;
-            q++;
-          }
+          // Up to the ':' that ends the key; a flow indicator, a ' #', a newline or the end first is given up on.
+          q = scan(FLOW_KEY, t, p + 1);
+          if (t.charCodeAt(q) !== COLON) giveUp();
           keyEnd = q;
           while (t.charCodeAt(keyEnd - 1) === SPACE) keyEnd--;
           const raw = t.slice(p, keyEnd);
@@ -693,21 +689,13 @@ class Reader {
       return this.scalar(k, q.end, q.value, false, NO_PROPS);
     }
     if (!this.plainStart(k, true)) giveUp();
-    let p = k + 1;
-    let last = k + 1;
-    for (;;) {
-      const d = t.charCodeAt(p);
-      if (Number.isNaN(d) || d === NL) giveUp(); // a flow collection that goes on to the next line
-      if (d === 44 || d === 93 || d === 125) break;
-      if (d === 91 || d === 123) giveUp();
-      if (d === HASH && t.charCodeAt(p - 1) === SPACE) giveUp();
-      if (d === COLON) {
-        const e = t.charCodeAt(p + 1);
-        if (e === SPACE || e === NL || Number.isNaN(e) || e === 44 || e === 91 || e === 93 || e === 123 || e === 125) giveUp();
-      }
-      if (d !== SPACE) last = p + 1;
-      p++;
-    }
+    // Up to the ',', ']' or '}' after it; anything else there (a newline: the collection goes on to the next line,
+    // the end, '[', '{', a ' #', a ':' that ends a key) is given up on.
+    const p = scan(FLOW_PLAIN, t, k + 1);
+    const d = t.charCodeAt(p);
+    if (d !== 44 && d !== 93 && d !== 125) giveUp();
+    let last = p;
+    while (last > k + 1 && t.charCodeAt(last - 1) === SPACE) last--;
     const raw = t.slice(k, last);
     if (raw === '<<') giveUp();
     this.i = last;

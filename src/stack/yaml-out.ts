@@ -15,7 +15,8 @@ function quote(s: string): string {
 }
 
 class Emitter {
-  private text = '';
+  /** The text in pieces, joined once at the end (cheaper in the interpreter than growing one string). */
+  private readonly parts: string[] = [];
   /** Each string as written (quoted or not), by its value. */
   private readonly written = new Map<string, string>();
 
@@ -44,7 +45,7 @@ class Emitter {
     if (Array.isArray(v)) {
       for (const item of v as unknown[]) {
         if (isBlock(item)) this.block(item as object, inner, `${first}- `);
-        else this.text += `${first}- ${this.inline(item)}\n`;
+        else this.parts.push(first, '- ', this.inline(item), '\n');
         first = indent;
       }
       return;
@@ -55,9 +56,9 @@ class Emitter {
       const val = obj[k];
       if (val === undefined) continue;
       if (isBlock(val)) {
-        this.text += `${first}${this.scalar(k)}:\n`;
+        this.parts.push(first, this.scalar(k), ':\n');
         this.block(val as object, inner, inner);
-      } else this.text += `${first}${this.scalar(k)}: ${this.inline(val)}\n`;
+      } else this.parts.push(first, this.scalar(k), ': ', this.inline(val), '\n');
       first = indent;
     }
   }
@@ -69,7 +70,7 @@ class Emitter {
   }
 
   done(): string {
-    return this.text;
+    return this.parts.join('');
   }
 }
 
