@@ -82,7 +82,9 @@ function loadOne(file: string, base: string, lookup: Lookup, ctx: ComposeContext
   const services = tree.entries.get('services');
   if (services?.value.kind !== 'map') return untagged(tree, text);
   const canon = new Map<string, PEntry>();
-  for (const [k, e] of services.value.entries) canon.set(k, { ...e, value: canonicaliseService(e.value) });
+  services.value.entries.forEach((e, k) => {
+    canon.set(k, { ...e, value: canonicaliseService(e.value) });
+  });
   const entries = new Map(tree.entries);
   entries.set('services', { ...services, value: { ...services.value, entries: canon } });
   return untagged({ ...tree, entries }, text);
@@ -248,10 +250,10 @@ function resolveServices(services: PMap, lookup: Lookup, ctx: ComposeContext, ca
     return merged;
   };
   const out = new Map<string, PEntry>();
-  for (const [name, e] of services.entries) {
+  services.entries.forEach((e, name) => {
     const v = name.startsWith('x-') ? e.value : resolveOne(name);
     out.set(name, { ...e, value: v ?? e.value });
-  }
+  });
   return { ...services, entries: out };
 }
 

@@ -166,7 +166,9 @@ export function checkHostAccess(root: PMap, policy: FilePolicy, reporter: Report
   const sockets = daemonSockets(shell, policy.realPaths);
   const services = getEntry(root, 'services')?.value;
   if (services?.kind === 'map') {
-    for (const [name, e] of services.entries) if (!name.startsWith('x-') && e.value.kind === 'map') checkService(c, sockets, name, e.value);
+    services.entries.forEach((e, name) => {
+      if (!name.startsWith('x-') && e.value.kind === 'map') checkService(c, sockets, name, e.value);
+    });
   }
   for (const kind of ['secrets', 'configs'] as const) {
     const objs = getEntry(root, kind)?.value;

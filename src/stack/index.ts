@@ -153,13 +153,13 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   const services = getEntry(root, 'services')?.value;
   const usedProfiles = new Set<string>();
   if (services?.kind === 'map') {
-    for (const [k, e] of services.entries) {
-      if (k.startsWith('x-')) continue;
+    services.entries.forEach((e, k) => {
+      if (k.startsWith('x-')) return;
       const p = getEntry(e.value, 'profiles')?.value;
       const list = p?.kind === 'seq' ? p.items.flatMap((i) => (i.kind === 'scalar' && i.value !== null ? [String(i.value)] : [])) : [];
       for (const x of list) usedProfiles.add(x);
       if (list.length === 0 || active.has('*') || list.some((x) => active.has(x))) enabled.add(k);
-    }
+    });
   }
   for (const p of active) {
     if (p !== '*' && !usedProfiles.has(p)) reporter.warn('SPEC_PROFILE_UNKNOWN', `profile "${p}" is used by no service`, undefined, [], usedProfiles.size === 0 ? 'no service declares profiles' : `profiles in this stack: ${[...usedProfiles].sort().join(', ')}`);

@@ -97,13 +97,13 @@ class Normalizer {
 
   strMap(n: PNode | undefined): Record<string, string> {
     const out: Record<string, string> = {};
-    if (n?.kind === 'map') for (const [k, e] of n.entries) out[k] = this.str(e.value) ?? '';
+    if (n?.kind === 'map') n.entries.forEach((e, k) => { out[k] = this.str(e.value) ?? ''; });
     return out;
   }
 
   xOf(n: PNode | undefined): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    if (n?.kind === 'map') for (const [k, e] of n.entries) if (k.startsWith('x-')) out[k] = toPlain(e.value);
+    if (n?.kind === 'map') n.entries.forEach((e, k) => { if (k.startsWith('x-')) out[k] = toPlain(e.value); });
     return out;
   }
 
@@ -139,15 +139,14 @@ class Normalizer {
     const services: Record<string, ServiceModel> = {};
     const svcs = getEntry(root, 'services')?.value;
     if (svcs?.kind === 'map') {
-      for (const [k, e] of svcs.entries) {
-        if (k.startsWith('x-') || !this.input.enabled.has(k)) continue;
-        services[k] = this.service(k, e.value);
-      }
+      svcs.entries.forEach((e, k) => {
+        if (!k.startsWith('x-') && this.input.enabled.has(k)) services[k] = this.service(k, e.value);
+      });
     }
     const section = <T>(key: string, f: (k: string, n: PNode, p: PathSeg[]) => T): Record<string, T> => {
       const out: Record<string, T> = {};
       const m = getEntry(root, key)?.value;
-      if (m?.kind === 'map') for (const [k, e] of m.entries) if (!k.startsWith('x-')) out[k] = f(k, e.value, [key, k]);
+      if (m?.kind === 'map') m.entries.forEach((e, k) => { if (!k.startsWith('x-')) out[k] = f(k, e.value, [key, k]); });
       return out;
     };
     const networks = section('networks', (k, n, p) => this.network(k, n, p));
@@ -249,11 +248,11 @@ class Normalizer {
         return out;
       }
       const out: Record<string, string> = {};
-      if (m?.kind === 'map') for (const [k, e] of m.entries) {
+      if (m?.kind === 'map') m.entries.forEach((e, k) => {
         const v = this.str(e.value);
         if (v !== undefined) out[k] = v;
         else if (this.input.shell[k] !== undefined) out[k] = this.input.shell[k] as string;
-      }
+      });
       return out;
     };
     return {
@@ -306,11 +305,11 @@ class Normalizer {
       for (const [k, v] of parseEnvFile(text, f.file, this.input.shell, this.reporter)) out[k] = v;
     }
     if (env?.kind === 'map') {
-      for (const [k, e] of env.entries) {
+      env.entries.forEach((e, k) => {
         const v = e.value;
         // `- KEY` / `KEY:` without a value takes the value from the environment, when it is set.
         out[k] = v.kind === 'scalar' && v.value !== null ? String(v.value) : (this.input.lookup(k) ?? null);
-      }
+      });
     }
     return out;
   }
@@ -402,7 +401,7 @@ class Normalizer {
       out['default'] = { aliases: [], ipv4_address: undefined, ipv6_address: undefined, mac_address: undefined, priority: 0 };
       return out;
     }
-    for (const [k, e] of n.entries) {
+    n.entries.forEach((e, k) => {
       const g = (key: string): PNode | undefined => getEntry(e.value, key)?.value;
       out[k] = {
         aliases: this.strList(g('aliases')),
@@ -411,22 +410,22 @@ class Normalizer {
         mac_address: this.str(g('mac_address')),
         priority: this.int(g('priority'), [...path, k, 'priority']) ?? 0,
       };
-    }
+    });
     return out;
   }
 
   dependsOn(n: PNode | undefined, path: PathSeg[]): Record<string, DependencyModel> {
     const out: Record<string, DependencyModel> = {};
     if (n?.kind !== 'map') return out;
-    for (const [k, e] of n.entries) {
+    n.entries.forEach((e, k) => {
       const required = this.bool(getEntry(e.value, 'required')?.value, [...path, k, 'required'], true);
-      if (!this.input.enabled.has(k) && !required) continue;
+      if (!this.input.enabled.has(k) && !required) return;
       out[k] = {
         condition: (this.str(getEntry(e.value, 'condition')?.value) ?? 'service_started') as DependencyCondition,
         required,
         restart: this.bool(getEntry(e.value, 'restart')?.value, [...path, k, 'restart']),
       };
-    }
+    });
     return out;
   }
 
@@ -497,14 +496,14 @@ class Normalizer {
   ulimits(n: PNode | undefined, path: PathSeg[]): Record<string, UlimitModel> {
     const out: Record<string, UlimitModel> = {};
     if (n?.kind !== 'map') return out;
-    for (const [k, e] of n.entries) {
+    n.entries.forEach((e, k) => {
       if (e.value.kind === 'map') {
         out[k] = { soft: this.int(getEntry(e.value, 'soft')?.value, [...path, k, 'soft']) ?? 0, hard: this.int(getEntry(e.value, 'hard')?.value, [...path, k, 'hard']) ?? 0 };
       } else {
         const v = this.int(e.value, [...path, k]) ?? 0;
         out[k] = { soft: v, hard: v };
       }
-    }
+    });
     return out;
   }
 

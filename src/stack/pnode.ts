@@ -120,7 +120,10 @@ export function expandedSize(node: PNode, memo = new Map<PNode, number>()): numb
   if (node.kind === 'seq') {
     for (const item of node.items) size += item.kind === 'scalar' ? 1 : expandedSize(item, memo);
   } else {
-    for (const e of node.entries.values()) size += e.value.kind === 'scalar' ? 1 : expandedSize(e.value, memo);
+    // forEach, not for-of: cheaper in the interpreter, where a CLI's one load runs.
+    node.entries.forEach((e) => {
+      size += e.value.kind === 'scalar' ? 1 : expandedSize(e.value, memo);
+    });
   }
   memo.set(node, size);
   return size;
@@ -184,7 +187,12 @@ export function nodeBeyondDepth(root: PNode, cap: number): PNode | undefined {
     if (node.kind === 'seq') {
       for (const item of node.items) if (item.kind !== 'scalar') { nodes.push(item); depths.push(depth + 1); }
     } else if (node.kind === 'map') {
-      for (const e of node.entries.values()) if (e.value.kind !== 'scalar') { nodes.push(e.value); depths.push(depth + 1); }
+      node.entries.forEach((e) => {
+        if (e.value.kind !== 'scalar') {
+          nodes.push(e.value);
+          depths.push(depth + 1);
+        }
+      });
     }
   }
   return undefined;

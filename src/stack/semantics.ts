@@ -14,7 +14,9 @@ function text(n: PNode | undefined): string | undefined {
 }
 
 function mapEntries(n: PNode | undefined): PEntry[] {
-  return n?.kind === 'map' ? [...n.entries.values()].filter((e) => !e.key.startsWith('x-')) : [];
+  const out: PEntry[] = [];
+  if (n?.kind === 'map') n.entries.forEach((e) => { if (!e.key.startsWith('x-')) out.push(e); });
+  return out;
 }
 
 function listHint(what: string, names: readonly string[]): string {

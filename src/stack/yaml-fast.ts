@@ -25,6 +25,12 @@ export interface FastParse {
   readonly root: PNode | undefined;
   /** Nodes written in the text (aliases not counted), as parse.ts counts them for the alias-bomb check. */
   readonly distinct: number;
+  /**
+   * No mapping or sequence nests deeper than this, aliases and merges followed: the deepest nesting written times
+   * one more than the number of anchored collections (each alias or merge adds at most the height of its target,
+   * and a target holds aliases only to targets finished before it).
+   */
+  readonly depthBound: number;
 }
 
 const SPACE = 32;
@@ -115,6 +121,9 @@ class Reader {
   distinct = 0;
   /** Collections open around the current position; past maxDepth the reader gives up (the package reports). */
   private depth = 0;
+  /** The deepest `depth` reached, and how many collections carry an anchor (for FastParse.depthBound). */
+  deepest = 0;
+  anchoredCollections = 0;
   // The content line found by nextContent(): offset of its first non-space character and its indent.
   private at = 0;
   private indent = 0;
@@ -289,8 +298,10 @@ class Reader {
 
   private startCollection<T extends PMap | PSeq>(node: T, props: Props): T {
     if (++this.depth > this.maxDepth) giveUp();
+    if (this.depth > this.deepest) this.deepest = this.depth;
     this.distinct++;
     if (props.anchor !== undefined) {
+      this.anchoredCollections++;
       this.anchors.set(props.anchor, node);
       this.unfinished.add(node);
     }
@@ -796,7 +807,7 @@ export function readYamlFast(text: string, file: string, base: string, maxDepth 
   const reader = new Reader(text, file, base, maxDepth);
   try {
     const root = reader.document();
-    return { root, distinct: reader.distinct };
+    return { root, distinct: reader.distinct, depthBound: reader.deepest * (reader.anchoredCollections + 1) };
   } catch (e) {
     if (e === OUTSIDE) return undefined;
     throw e;
