@@ -35,6 +35,12 @@ export interface NormalizeInput {
   readonly policy: FilePolicy;
 }
 
+// What every absent list or mapping of the model is (the model is frozen whole anyway): one object each, instead of
+// ~15 new ones per service to make, freeze and walk.
+const NO_STRINGS: string[] = Object.freeze([]) as unknown as string[];
+const NO_STRING_MAP: Record<string, string> = Object.freeze({});
+const NO_EXTENSIONS: Record<string, unknown> = Object.freeze({});
+
 class Normalizer {
   constructor(
     readonly reporter: Reporter,
@@ -89,22 +95,25 @@ class Normalizer {
   }
 
   strList(n: PNode | undefined): string[] {
-    if (n === undefined) return [];
-    if (n.kind === 'scalar') return n.value === null ? [] : [String(n.value)];
-    if (n.kind === 'seq') return n.items.flatMap((i) => (i.kind === 'scalar' && i.value !== null ? [String(i.value)] : []));
-    return [];
+    if (n === undefined) return NO_STRINGS;
+    if (n.kind === 'scalar') return n.value === null ? NO_STRINGS : [String(n.value)];
+    if (n.kind !== 'seq' || n.items.length === 0) return NO_STRINGS;
+    const out: string[] = [];
+    for (const i of n.items) if (i.kind === 'scalar' && i.value !== null) out.push(String(i.value));
+    return out;
   }
 
   strMap(n: PNode | undefined): Record<string, string> {
+    if (n?.kind !== 'map' || n.entries.size === 0) return NO_STRING_MAP;
     const out: Record<string, string> = {};
-    if (n?.kind === 'map') n.entries.forEach((e, k) => { out[k] = this.str(e.value) ?? ''; });
+    n.entries.forEach((e, k) => { out[k] = this.str(e.value) ?? ''; });
     return out;
   }
 
   xOf(n: PNode | undefined): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    if (n?.kind === 'map') n.entries.forEach((e, k) => { if (k.startsWith('x-')) out[k] = toPlain(e.value); });
-    return out;
+    let out: Record<string, unknown> | undefined;
+    if (n?.kind === 'map') n.entries.forEach((e, k) => { if (k.startsWith('x-')) (out ??= {})[k] = toPlain(e.value); });
+    return out ?? NO_EXTENSIONS;
   }
 
   path(p: string, pos: Pos): string {
@@ -320,7 +329,8 @@ class Normalizer {
     n.items.forEach((item, i) => {
       if (item.kind === 'scalar' && item.value !== null) {
         try {
-          for (const sp of parsePortShort(item.value as string | number)) out.push({ ...sp, mode: 'ingress', name: undefined, app_protocol: undefined });
+          // Spelled out: a spread followed by new keys costs microseconds per object in the interpreter.
+          for (const sp of parsePortShort(item.value as string | number)) out.push({ target: sp.target, published: sp.published, host_ip: sp.host_ip, protocol: sp.protocol, mode: 'ingress', name: undefined, app_protocol: undefined });
         } catch (e) {
           if (e instanceof SyntaxProblem) this.bad(item, [...path, i], e.message, e.hint);
           else throw e;
@@ -639,11 +649,18 @@ function restartCondition(c: string | undefined): RestartCondition {
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v);
-    const obj = v as Record<string, unknown>;
     // Only objects are walked into (a call per member costs in the cold CLI: most members are scalars).
-    for (const k in obj) {
-      const m = obj[k];
-      if (m !== null && typeof m === 'object') deepFreeze(m);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const m: unknown = v[i];
+        if (m !== null && typeof m === 'object') deepFreeze(m);
+      }
+    } else {
+      const obj = v as Record<string, unknown>;
+      for (const k in obj) {
+        const m = obj[k];
+        if (m !== null && typeof m === 'object') deepFreeze(m);
+      }
     }
   }
   return v;

@@ -132,6 +132,8 @@ class Reader {
   private line = 0;
   /** keyEnd's last answer, for its offset (blockNode asks, then blockMap asks again). */
   private keyEndFor = -1;
+  /** The offset nextContent last started from (at, indent and eof are its answer). */
+  private contentFor = -1;
   private keyEndWas = -1;
 
   constructor(
@@ -180,6 +182,9 @@ class Reader {
 
   /** From `p` (a line start or a position whose line's rest is done), finds the next line with content. */
   private nextContent(p: number): void {
+    // A value and then its collection both ask from the same offset: the answer is still in at/indent/eof.
+    if (p === this.contentFor) return;
+    this.contentFor = p;
     const text = this.text;
     const n = text.length;
     let k = p;

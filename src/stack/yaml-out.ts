@@ -15,8 +15,7 @@ function quote(s: string): string {
 }
 
 class Emitter {
-  /** The text in pieces, joined once at the end (cheaper in the interpreter than growing one string). */
-  private readonly parts: string[] = [];
+  private text = '';
   /** Each string as written (quoted or not), by its value. */
   private readonly written = new Map<string, string>();
 
@@ -45,7 +44,7 @@ class Emitter {
     if (Array.isArray(v)) {
       for (const item of v as unknown[]) {
         if (isBlock(item)) this.block(item as object, inner, `${first}- `);
-        else this.parts.push(first, '- ', this.inline(item), '\n');
+        else this.text += `${first}- ${this.inline(item)}\n`;
         first = indent;
       }
       return;
@@ -56,9 +55,9 @@ class Emitter {
       const val = obj[k];
       if (val === undefined) continue;
       if (isBlock(val)) {
-        this.parts.push(first, this.scalar(k), ':\n');
+        this.text += `${first}${this.scalar(k)}:\n`;
         this.block(val as object, inner, inner);
-      } else this.parts.push(first, this.scalar(k), ': ', this.inline(val), '\n');
+      } else this.text += `${first}${this.scalar(k)}: ${this.inline(val)}\n`;
       first = indent;
     }
   }
@@ -70,7 +69,7 @@ class Emitter {
   }
 
   done(): string {
-    return this.parts.join('');
+    return this.text;
   }
 }
 
