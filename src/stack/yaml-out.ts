@@ -50,8 +50,9 @@ class Emitter {
       return;
     }
     const obj = v as Record<string, unknown>;
-    for (const k in obj) {
-      if (!Object.hasOwn(obj, k)) continue;
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
       const val = obj[k];
       if (val === undefined) continue;
       if (isBlock(val)) {
