@@ -121,15 +121,18 @@ class Normalizer {
   }
 
   /** A seccomp profile file of `security_opt`: the same policy as an env_file (strict mode, cap, untrusted). */
+  private secFiles: SecurityOptFiles | undefined;
+
   securityOptFiles(): SecurityOptFiles {
-    return {
+    // One for the whole stack: it depends on nothing of a service.
+    return (this.secFiles ??= {
       path: (p, pos) => this.path(p, pos),
       read: (file, pos, path) => {
         if (!allowPath(this.input.policy, this.reporter, file, 'seccomp profile', pos, path)) return undefined;
         if (!insideProject(this.input.policy, file)) this.reporter.markUntrusted(file);
         return readCapped(this.input.policy, this.reporter, file, 'seccomp profile', pos, path);
       },
-    };
+    });
   }
 
   words(n: PNode | undefined, path: readonly PathSeg[]): string[] | undefined {
