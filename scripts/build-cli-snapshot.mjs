@@ -35,9 +35,16 @@ const PACKAGES_OUTSIDE = ['koffi', '@kubernetes/client-node', 'kubernetes-models
  *                              its bytecode ran. By default the stack reader's functions were optimised while
  *                              it ran (33 ms of compiling for one of them, ~100 ms in all, on the second core
  *                              that the main thread needs too) and the code came when the reading was done;
- *                              a long-running command (watch, logs -f, a large build context) still gets it.
+ *                              a long-running command (watch, logs -f, a large build context) still gets it;
+ *   --no-rehash-snapshot       keep the hash seed drawn when the blob was built (random per build) instead of
+ *                              rehashing every string and hash table of the deserialized heap at each start
+ *                              (4-7 ms for the stack blob). The cost: every start from one build shares that
+ *                              seed, so someone who can read the blob could craft keys that collide in a stack
+ *                              file for this machine's CLI (a slow `stack config`, which the user can interrupt;
+ *                              the daemon, which loads the stacks it runs, starts from the modules and keeps
+ *                              V8's random seed).
  */
-const V8_FLAGS = ['--min-semi-space-size=16', '--interrupt-budget=1081344'];
+const V8_FLAGS = ['--min-semi-space-size=16', '--interrupt-budget=1081344', '--no-rehash-snapshot'];
 
 mkdirSync(outDir, { recursive: true });
 for (const snap of SNAPSHOTS) {
