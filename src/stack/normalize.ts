@@ -181,7 +181,8 @@ class Normalizer {
 
   service(name: string, n: PNode): ServiceModel {
     const p = (k: string): PathSeg[] => ['services', name, k];
-    const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
+    const entries = n.kind === 'map' ? n.entries : undefined;
+    const g = (k: string): PNode | undefined => entries?.get(k)?.value;
     const network_mode = this.str(g('network_mode'));
     const deploy = this.deploy(g('deploy'), g('scale'), ['services', name, 'deploy']);
     const build = this.build(g('build'), p('build'));

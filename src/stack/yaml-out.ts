@@ -41,10 +41,12 @@ class Emitter {
   block(v: object, indent: string, lead: string): void {
     let first = lead;
     const inner = `${indent}  `;
+    // Scalars (most values) are written without asking isBlock: one call less per line.
     if (Array.isArray(v)) {
       for (const item of v as unknown[]) {
-        if (isBlock(item)) this.block(item as object, inner, `${first}- `);
-        else this.text += `${first}- ${this.inline(item)}\n`;
+        if (item === null || typeof item !== 'object') this.text += `${first}- ${this.scalar(item)}\n`;
+        else if (isBlock(item)) this.block(item, inner, `${first}- `);
+        else this.text += `${first}- ${Array.isArray(item) ? '[]' : '{}'}\n`;
         first = indent;
       }
       return;
@@ -55,10 +57,11 @@ class Emitter {
       const k = keys[i] as string;
       const val = obj[k];
       if (val === undefined) continue;
-      if (isBlock(val)) {
+      if (val === null || typeof val !== 'object') this.text += `${first}${this.scalar(k)}: ${this.scalar(val)}\n`;
+      else if (isBlock(val)) {
         this.text += `${first}${this.scalar(k)}:\n`;
-        this.block(val as object, inner, inner);
-      } else this.text += `${first}${this.scalar(k)}: ${this.inline(val)}\n`;
+        this.block(val, inner, inner);
+      } else this.text += `${first}${this.scalar(k)}: ${Array.isArray(val) ? '[]' : '{}'}\n`;
       first = indent;
     }
   }
