@@ -46,7 +46,8 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
     // (The fast reader caps the nesting it reads; only aliases can nest a tree deeper, and its bound tells
     // when they cannot have nested it past the cap: then the tree is not walked.)
     const deep = text.includes('*') && fast.depthBound > MAX_NESTING_DEPTH && nodeBeyondDepth(fast.root, MAX_NESTING_DEPTH) !== undefined;
-    if (!deep && !tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
+    // The tree is walked for its expanded size only when the reader's bound does not already keep it in.
+    if (!deep && (!tooLarge(fast.sizeBound, fast.distinct) || !tooLarge(expandedSize(fast.root), fast.distinct))) return { file, root: fast.root };
   }
   return parseYamlWithPackage(text, file, base, reporter);
 }

@@ -11,6 +11,7 @@
 // `!override` tags, and `---` / `...` around a single document. No tabs, no CR, no BOM, no directives.
 
 import type { PEntry, PMap, PNode, PScalar, PSeq, Pos, ScalarValue, Tag } from './pnode.js';
+import { expandedSize } from './pnode.js';
 
 /** Thrown (and caught in readYamlFast) when the text leaves the subset. */
 class OutsideSubset {}
@@ -31,6 +32,12 @@ export interface FastParse {
    * and a target holds aliases only to targets finished before it).
    */
   readonly depthBound: number;
+  /**
+   * The tree has at most this many nodes once aliases are expanded: the nodes written plus, for every alias, the
+   * expanded size of its target (a merge's entries are its alias's target's; a target is finished before it is
+   * named, so its size is known then).
+   */
+  readonly sizeBound: number;
 }
 
 const SPACE = 32;
@@ -124,11 +131,14 @@ class Reader {
   /** The deepest `depth` reached, and how many collections carry an anchor (for FastParse.depthBound). */
   deepest = 0;
   anchoredCollections = 0;
+  /** What the aliases read so far add to the tree expanded (for FastParse.sizeBound), with the targets' sizes. */
+  aliased = 0;
+  private readonly sizes = new Map<PNode, number>();
   // The content line found by nextContent(): offset of its first non-space character and its indent.
   private at = 0;
   private indent = 0;
   private eof = false;
-  /** The line of the last position made: positions are asked for in order, mostly on the same line. */
+  /** The line of the last position made: positions are asked for in order, mostly on the same or the next line. */
   private line = 0;
   /** keyEnd's last answer, for its offset (blockNode asks, then blockMap asks again). */
   private keyEndFor = -1;
@@ -151,6 +161,8 @@ class Reader {
   private pos(start: number, end: number): Pos {
     const ls = this.lineStarts;
     let lo = this.line;
+    // The same line as the last position, or one of the next few (most positions are), else a binary search.
+    while (lo < this.line + 4 && (ls[lo + 1] ?? Number.POSITIVE_INFINITY) <= start) lo++;
     if ((ls[lo] as number) > start || (ls[lo + 1] ?? Number.POSITIVE_INFINITY) <= start) {
       lo = 0;
       let hi = ls.length - 1;
@@ -159,8 +171,8 @@ class Reader {
         if ((ls[mid] as number) <= start) lo = mid;
         else hi = mid - 1;
       }
-      this.line = lo;
     }
+    this.line = lo;
     const text = this.text;
     const lineStart = ls[lo] as number;
     const nextLine = ls[lo + 1] ?? text.length + 1;
@@ -585,6 +597,7 @@ class Reader {
     if (e === k + 1) giveUp();
     const target = this.anchors.get(this.text.slice(k + 1, e));
     if (target === undefined || this.unfinished.has(target)) giveUp();
+    this.aliased += expandedSize(target, this.sizes);
     this.i = e;
     return target;
   }
@@ -812,7 +825,7 @@ export function readYamlFast(text: string, file: string, base: string, maxDepth 
   const reader = new Reader(text, file, base, maxDepth);
   try {
     const root = reader.document();
-    return { root, distinct: reader.distinct, depthBound: reader.deepest * (reader.anchoredCollections + 1) };
+    return { root, distinct: reader.distinct, depthBound: reader.deepest * (reader.anchoredCollections + 1), sizeBound: reader.distinct + reader.aliased };
   } catch (e) {
     if (e === OUTSIDE) return undefined;
     throw e;
