@@ -58,6 +58,11 @@ export interface LoadOptions {
   readonly strict?: boolean | undefined;
   /** Size cap for every file read (default DEFAULT_MAX_FILE_BYTES, 4 MiB). */
   readonly maxFileBytes?: number | undefined;
+  /**
+   * false: the model is not deep-frozen (only its top level), for a caller that prints it and drops it (`stack
+   * config`: freezing walks every object of the model, ~1.5 ms of a cold 100-service load). Default true.
+   */
+  readonly freeze?: boolean | undefined;
 }
 
 export interface LoadResult {
@@ -177,7 +182,7 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   const hadErrors = reporter.hasErrors();
   let model: StackModel;
   try {
-    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell, policy }, reporter);
+    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell, policy, freeze: options.freeze }, reporter);
   } catch (e) {
     if (hadErrors) fail(reporter.diagnostics); // a shape the schema already rejected
     throw e;

@@ -33,6 +33,8 @@ export interface NormalizeInput {
   readonly lookup: Lookup;
   readonly shell: Readonly<Record<string, string | undefined>>;
   readonly policy: FilePolicy;
+  /** false: the model is not frozen (LoadOptions.freeze). */
+  readonly freeze?: boolean | undefined;
 }
 
 // What every absent list or mapping of the model is (the model is frozen whole anyway): one object each, instead of
@@ -164,7 +166,7 @@ class Normalizer {
     const networks = section('networks', (k, n, p) => this.network(k, n, p));
     const usesDefault = Object.values(services).some((s) => s.network_mode === undefined && Object.keys(s.networks).includes('default'));
     if (usesDefault && networks['default'] === undefined) networks['default'] = this.network('default', undefined, ['networks', 'default']);
-    return deepFreeze({
+    const model: StackModel = {
       name,
       projectDir: this.input.projectDir,
       files: this.input.files,
@@ -176,7 +178,8 @@ class Normalizer {
       configs: section('configs', (k, n, p) => this.fileObject(k, n, p)),
       x: this.xOf(root),
       warnings: [],
-    });
+    };
+    return this.input.freeze === false ? model : deepFreeze(model);
   }
 
   service(name: string, n: PNode): ServiceModel {

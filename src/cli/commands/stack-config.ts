@@ -66,6 +66,7 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
       env: args.env,
       cwd: args.cwd,
       stdin: () => stack.readStdinCapped(),
+      freeze: false, // printed and dropped
     });
   } catch (e) {
     const diagnostics = stack.diagnosticsOf(e);
