@@ -27,6 +27,28 @@ const SNAPSHOTS = [
   { name: 'gantry-run', entry: 'run-entry.js', outside: [...OUTSIDE, ...['stack', 'deploy', 'build', 'images', 'snapshots', 'registry', 'prune', 'cp', 'inspect', 'system', 'networks', 'volumes'].map((c) => `./commands/${c}.js`)] },
 ];
 const PACKAGES_OUTSIDE = ['koffi', '@kubernetes/client-node', 'kubernetes-models', 'kubernetes-models/*'];
+/**
+ * V8 flags for the node that builds the blobs and for every start from them (bin/gantry reads them from the second
+ * line of dist/cli/node): node refuses a blob made under other V8 flags. Compiled code does not survive a snapshot
+ * (only bytecode does), so a command starts in the interpreter and tiers up as node always does; two defaults are
+ * wrong for a process that lives ~100 ms:
+ *   --min-semi-space-size=16   a young generation of 16 MiB from the start (the default grows it from 1 MiB):
+ *                              loading a stack builds its trees in new space, and each of the ~8 scavenges of a
+ *                              100-service stack copied what was still live (1-7 ms each);
+ *   --interrupt-budget=1081344 16 times the default: Turbofan optimises a function only after 16 times as much of
+ *                              its bytecode ran. By default the stack reader's functions were optimised while
+ *                              it ran (33 ms of compiling for one of them, ~100 ms in all, on the second core
+ *                              that the main thread needs too) and the code came when the reading was done;
+ *                              a long-running command (watch, logs -f, a large build context) still gets it;
+ *   --no-rehash-snapshot       keep the hash seed drawn when the blob was built (random per build) instead of
+ *                              rehashing every string and hash table of the deserialized heap at each start
+ *                              (4-7 ms for the stack blob). The cost: every start from one build shares that
+ *                              seed, so someone who can read the blob could craft keys that collide in a stack
+ *                              file for this machine's CLI (a slow `stack config`, which the user can interrupt;
+ *                              the daemon, which loads the stacks it runs, starts from the modules and keeps
+ *                              V8's random seed).
+ */
+const V8_FLAGS = ['--min-semi-space-size=16', '--interrupt-budget=1081344', '--no-rehash-snapshot'];
 
 mkdirSync(outDir, { recursive: true });
 for (const snap of SNAPSHOTS) {
@@ -73,7 +95,7 @@ for (const snap of SNAPSHOTS) {
   // Written beside, then renamed: a CLI started meanwhile never reads half a blob.
   const partial = `${blob}.partial`;
   rmSync(partial, { force: true });
-  const builder = spawnSync(process.execPath, ['--snapshot-blob', partial, '--build-snapshot', bundle], { cwd: root, encoding: 'utf8' });
+  const builder = spawnSync(process.execPath, [...V8_FLAGS, '--snapshot-blob', partial, '--build-snapshot', bundle], { cwd: root, encoding: 'utf8' });
   // Node warns that it has not verified node:module and node:child_process in snapshots; both are only loaded at
   // build time (createRequire and spawn are called at run time), so those two warnings are dropped, nothing else.
   const known = /^\(node:\d+\) Warning: It's not yet fully verified whether built-in module "node:(module|child_process)" works in user snapshot builder scripts\.\n(It may still work.*\n|To request support.*\n|\(Use `node --trace-warnings.*\n)*/gm;
@@ -82,10 +104,11 @@ for (const snap of SNAPSHOTS) {
   if (builder.status !== 0) throw new Error(`node --build-snapshot of ${snap.name} failed (status ${builder.status})`);
   renameSync(partial, blob);
 }
-// The blobs run only on the node that made them: bin/gantry reads which one from `node` (without a subshell), and
-// compares that binary's mtime with `node.stamp`'s (the binary's mtime at build time): another binary there (an
-// upgrade, even one whose files keep their package's older mtimes) runs the modules until the next build.
-writeFileSync(join(outDir, 'node'), `${process.execPath}\n`);
+// The blobs run only on the node that made them, under the same V8 flags: bin/gantry reads which binary (line 1)
+// and the flags (line 2) from `node` (without a subshell), and compares that binary's mtime with `node.stamp`'s
+// (the binary's mtime at build time): another binary there (an upgrade, even one whose files keep their
+// package's older mtimes) runs the modules until the next build.
+writeFileSync(join(outDir, 'node'), `${process.execPath}\n${V8_FLAGS.join(' ')}\n`);
 const stamp = join(outDir, 'node.stamp');
 writeFileSync(stamp, `${process.version}\n`);
 const { atime, mtime } = statSync(process.execPath);

@@ -57,6 +57,17 @@ export function envLookup(files: readonly string[], ctx: ComposeContext, parent:
   return (name) => ctx.shell[name] ?? vars.get(name) ?? parent?.(name);
 }
 
+/**
+ * Trees read from a text without "!": no node has a tag (`!reset`, `!override`), so merging one onto nothing
+ * (which only drops tags and reset members) would give the tree itself; composeFiles skips that walk.
+ */
+const UNTAGGED = new WeakSet<PMap>();
+
+function untagged(tree: PMap, text: string): PMap {
+  if (!text.includes('!')) UNTAGGED.add(tree);
+  return tree;
+}
+
 function loadOne(file: string, base: string, lookup: Lookup, ctx: ComposeContext, refPos: Pos | undefined): PMap | undefined {
   const text = readText(file, ctx, refPos, 'stack file');
   if (text === undefined) return undefined;
@@ -69,12 +80,14 @@ function loadOne(file: string, base: string, lookup: Lookup, ctx: ComposeContext
   }
   const tree = interpolateTree(parsed.root, lookup, ctx.reporter, ctx.warnedUnset) as PMap;
   const services = tree.entries.get('services');
-  if (services?.value.kind !== 'map') return tree;
+  if (services?.value.kind !== 'map') return untagged(tree, text);
   const canon = new Map<string, PEntry>();
-  for (const [k, e] of services.value.entries) canon.set(k, { ...e, value: canonicaliseService(e.value) });
+  services.value.entries.forEach((e, k) => {
+    canon.set(k, { ...e, value: canonicaliseService(e.value) });
+  });
   const entries = new Map(tree.entries);
   entries.set('services', { ...services, value: { ...services.value, entries: canon } });
-  return { ...tree, entries };
+  return untagged({ ...tree, entries }, text);
 }
 
 /**
@@ -86,7 +99,8 @@ export function composeFiles(files: readonly string[], base: string, lookup: Loo
   for (const f of files) {
     const tree = loadOne(f, base, lookup, ctx, refPos);
     if (tree === undefined) continue;
-    merged = merged === undefined ? mergeNode(undefined, tree, []) : mergeNode(merged, tree, []);
+    if (merged === undefined) merged = UNTAGGED.has(tree) ? tree : mergeNode(undefined, tree, []);
+    else merged = mergeNode(merged, tree, []);
   }
   if (merged === undefined || merged.kind !== 'map') return undefined;
   let root: PMap = merged;
@@ -236,10 +250,10 @@ function resolveServices(services: PMap, lookup: Lookup, ctx: ComposeContext, ca
     return merged;
   };
   const out = new Map<string, PEntry>();
-  for (const [name, e] of services.entries) {
+  services.entries.forEach((e, name) => {
     const v = name.startsWith('x-') ? e.value : resolveOne(name);
     out.set(name, { ...e, value: v ?? e.value });
-  }
+  });
   return { ...services, entries: out };
 }
 

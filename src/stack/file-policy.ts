@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errnoCode } from '../common/errors.js';
-import { isWindowsAbsolute } from './host-path.js';
+import { isWindowsAbsolute, resolvedPath } from './host-path.js';
 import type { PathSeg, Pos } from './pnode.js';
 import type { Reporter } from './report.js';
 
@@ -36,7 +36,7 @@ export function makeFilePolicy(projectDir: string, strict: boolean, maxFileBytes
  * per load) remembers each directory met: a stack names many paths under the same few directories.
  */
 export function realPathOfExisting(p: string, cache?: Map<string, string | null>): string {
-  const abs = resolve(p);
+  const abs = resolvedPath(p);
   const rest: string[] = [];
   let cur = abs;
   let real: string | null | undefined;

@@ -9,7 +9,7 @@ import { seccompOptionValue } from '../common/seccomp-option.js';
 import type { DiagnosticCode } from './diagnostic-codes.js';
 import type { FilePolicy } from './file-policy.js';
 import { allowPath, realPathOfExisting } from './file-policy.js';
-import { resolveHostPath } from './host-path.js';
+import { resolvedPath, resolveHostPath } from './host-path.js';
 import type { PathSeg, PMap, PNode, Pos } from './pnode.js';
 import { getEntry } from './pnode.js';
 import type { Reporter } from './report.js';
@@ -74,7 +74,7 @@ function daemonSockets(shell: Readonly<Record<string, string | undefined>>, cach
 
 /** The risk of binding `source` (absolute), or undefined when it is not one of the flagged paths. */
 export function bindRisk(source: string, sockets: ReadonlySet<string>, cache?: Map<string, string | null>): string | undefined {
-  for (const p of new Set([resolve(source), realPathOfExisting(source, cache)])) {
+  for (const p of new Set([resolvedPath(source), realPathOfExisting(source, cache)])) {
     if (p === '/') return 'the container can read and change every file on the host';
     if (sockets.has(p)) return 'whoever can use this socket controls the container engine, so the container gets full control of the host';
     const tree = SYSTEM_TREES.find((d) => p === d || p.startsWith(`${d}/`));
@@ -166,7 +166,9 @@ export function checkHostAccess(root: PMap, policy: FilePolicy, reporter: Report
   const sockets = daemonSockets(shell, policy.realPaths);
   const services = getEntry(root, 'services')?.value;
   if (services?.kind === 'map') {
-    for (const [name, e] of services.entries) if (!name.startsWith('x-') && e.value.kind === 'map') checkService(c, sockets, name, e.value);
+    services.entries.forEach((e, name) => {
+      if (!name.startsWith('x-') && e.value.kind === 'map') checkService(c, sockets, name, e.value);
+    });
   }
   for (const kind of ['secrets', 'configs'] as const) {
     const objs = getEntry(root, kind)?.value;

@@ -58,6 +58,11 @@ export interface LoadOptions {
   readonly strict?: boolean | undefined;
   /** Size cap for every file read (default DEFAULT_MAX_FILE_BYTES, 4 MiB). */
   readonly maxFileBytes?: number | undefined;
+  /**
+   * false: the model is not deep-frozen (only its top level), for a caller that prints it and drops it (`stack
+   * config`: freezing walks every object of the model, ~1.5 ms of a cold 100-service load). Default true.
+   */
+  readonly freeze?: boolean | undefined;
 }
 
 export interface LoadResult {
@@ -153,13 +158,13 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   const services = getEntry(root, 'services')?.value;
   const usedProfiles = new Set<string>();
   if (services?.kind === 'map') {
-    for (const [k, e] of services.entries) {
-      if (k.startsWith('x-')) continue;
+    services.entries.forEach((e, k) => {
+      if (k.startsWith('x-')) return;
       const p = getEntry(e.value, 'profiles')?.value;
       const list = p?.kind === 'seq' ? p.items.flatMap((i) => (i.kind === 'scalar' && i.value !== null ? [String(i.value)] : [])) : [];
       for (const x of list) usedProfiles.add(x);
       if (list.length === 0 || active.has('*') || list.some((x) => active.has(x))) enabled.add(k);
-    }
+    });
   }
   for (const p of active) {
     if (p !== '*' && !usedProfiles.has(p)) reporter.warn('SPEC_PROFILE_UNKNOWN', `profile "${p}" is used by no service`, undefined, [], usedProfiles.size === 0 ? 'no service declares profiles' : `profiles in this stack: ${[...usedProfiles].sort().join(', ')}`);
@@ -177,7 +182,7 @@ export async function loadStack(options: LoadOptions = {}): Promise<LoadResult> 
   const hadErrors = reporter.hasErrors();
   let model: StackModel;
   try {
-    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell, policy }, reporter);
+    model = normalizeStack({ root, name, projectDir, files: ctx.loadedFiles, profiles: profileList, enabled, lookup, shell, policy, freeze: options.freeze }, reporter);
   } catch (e) {
     if (hadErrors) fail(reporter.diagnostics); // a shape the schema already rejected
     throw e;

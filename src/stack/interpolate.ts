@@ -40,8 +40,15 @@ function parseUntil(s: string, start: number, inBraces: boolean): [Piece[], numb
     const c = s[i] as string;
     if (inBraces && c === '}') break;
     if (c !== '$') {
-      text += c;
-      i++;
+      // Up to the next "$" (or the "}" that may close these braces) in one piece.
+      let k = s.indexOf('$', i + 1);
+      if (k < 0) k = s.length;
+      if (inBraces) {
+        const close = s.indexOf('}', i + 1);
+        if (close >= 0 && close < k) k = close;
+      }
+      text += s.slice(i, k);
+      i = k;
       continue;
     }
     const next = s[i + 1];

@@ -132,7 +132,7 @@ export function canonicaliseService(svc: PNode): PNode {
     const e = svc.entries.get(key) as PEntry;
     entries.set(key, { ...e, value });
   };
-  for (const [key, e] of svc.entries) {
+  svc.entries.forEach((e, key) => {
     if (LIST_TO_MAP_SERVICE.has(key) && e.value.kind === 'seq') set(key, listToMap(e.value, key));
     if ((key === 'deploy' || key === 'build') && e.value.kind === 'map') {
       const inner = key === 'deploy' ? 'labels' : 'args';
@@ -143,7 +143,7 @@ export function canonicaliseService(svc: PNode): PNode {
         set(key, { ...e.value, entries: m });
       }
     }
-  }
+  });
   return entries === undefined ? svc : { ...svc, entries };
 }
 

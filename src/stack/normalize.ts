@@ -33,7 +33,15 @@ export interface NormalizeInput {
   readonly lookup: Lookup;
   readonly shell: Readonly<Record<string, string | undefined>>;
   readonly policy: FilePolicy;
+  /** false: the model is not frozen (LoadOptions.freeze). */
+  readonly freeze?: boolean | undefined;
 }
+
+// What every absent list or mapping of the model is (the model is frozen whole anyway): one object each, instead of
+// ~15 new ones per service to make, freeze and walk.
+const NO_STRINGS: string[] = Object.freeze([]) as unknown as string[];
+const NO_STRING_MAP: Record<string, string> = Object.freeze({});
+const NO_EXTENSIONS: Record<string, unknown> = Object.freeze({});
 
 class Normalizer {
   constructor(
@@ -89,22 +97,25 @@ class Normalizer {
   }
 
   strList(n: PNode | undefined): string[] {
-    if (n === undefined) return [];
-    if (n.kind === 'scalar') return n.value === null ? [] : [String(n.value)];
-    if (n.kind === 'seq') return n.items.flatMap((i) => (i.kind === 'scalar' && i.value !== null ? [String(i.value)] : []));
-    return [];
+    if (n === undefined) return NO_STRINGS;
+    if (n.kind === 'scalar') return n.value === null ? NO_STRINGS : [String(n.value)];
+    if (n.kind !== 'seq' || n.items.length === 0) return NO_STRINGS;
+    const out: string[] = [];
+    for (const i of n.items) if (i.kind === 'scalar' && i.value !== null) out.push(String(i.value));
+    return out;
   }
 
   strMap(n: PNode | undefined): Record<string, string> {
+    if (n?.kind !== 'map' || n.entries.size === 0) return NO_STRING_MAP;
     const out: Record<string, string> = {};
-    if (n?.kind === 'map') for (const [k, e] of n.entries) out[k] = this.str(e.value) ?? '';
+    n.entries.forEach((e, k) => { out[k] = this.str(e.value) ?? ''; });
     return out;
   }
 
   xOf(n: PNode | undefined): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    if (n?.kind === 'map') for (const [k, e] of n.entries) if (k.startsWith('x-')) out[k] = toPlain(e.value);
-    return out;
+    let out: Record<string, unknown> | undefined;
+    if (n?.kind === 'map') n.entries.forEach((e, k) => { if (k.startsWith('x-')) (out ??= {})[k] = toPlain(e.value); });
+    return out ?? NO_EXTENSIONS;
   }
 
   path(p: string, pos: Pos): string {
@@ -112,15 +123,18 @@ class Normalizer {
   }
 
   /** A seccomp profile file of `security_opt`: the same policy as an env_file (strict mode, cap, untrusted). */
+  private secFiles: SecurityOptFiles | undefined;
+
   securityOptFiles(): SecurityOptFiles {
-    return {
+    // One for the whole stack: it depends on nothing of a service.
+    return (this.secFiles ??= {
       path: (p, pos) => this.path(p, pos),
       read: (file, pos, path) => {
         if (!allowPath(this.input.policy, this.reporter, file, 'seccomp profile', pos, path)) return undefined;
         if (!insideProject(this.input.policy, file)) this.reporter.markUntrusted(file);
         return readCapped(this.input.policy, this.reporter, file, 'seccomp profile', pos, path);
       },
-    };
+    });
   }
 
   words(n: PNode | undefined, path: readonly PathSeg[]): string[] | undefined {
@@ -139,21 +153,20 @@ class Normalizer {
     const services: Record<string, ServiceModel> = {};
     const svcs = getEntry(root, 'services')?.value;
     if (svcs?.kind === 'map') {
-      for (const [k, e] of svcs.entries) {
-        if (k.startsWith('x-') || !this.input.enabled.has(k)) continue;
-        services[k] = this.service(k, e.value);
-      }
+      svcs.entries.forEach((e, k) => {
+        if (!k.startsWith('x-') && this.input.enabled.has(k)) services[k] = this.service(k, e.value);
+      });
     }
     const section = <T>(key: string, f: (k: string, n: PNode, p: PathSeg[]) => T): Record<string, T> => {
       const out: Record<string, T> = {};
       const m = getEntry(root, key)?.value;
-      if (m?.kind === 'map') for (const [k, e] of m.entries) if (!k.startsWith('x-')) out[k] = f(k, e.value, [key, k]);
+      if (m?.kind === 'map') m.entries.forEach((e, k) => { if (!k.startsWith('x-')) out[k] = f(k, e.value, [key, k]); });
       return out;
     };
     const networks = section('networks', (k, n, p) => this.network(k, n, p));
     const usesDefault = Object.values(services).some((s) => s.network_mode === undefined && Object.keys(s.networks).includes('default'));
     if (usesDefault && networks['default'] === undefined) networks['default'] = this.network('default', undefined, ['networks', 'default']);
-    return deepFreeze({
+    const model: StackModel = {
       name,
       projectDir: this.input.projectDir,
       files: this.input.files,
@@ -165,12 +178,14 @@ class Normalizer {
       configs: section('configs', (k, n, p) => this.fileObject(k, n, p)),
       x: this.xOf(root),
       warnings: [],
-    });
+    };
+    return this.input.freeze === false ? model : deepFreeze(model);
   }
 
   service(name: string, n: PNode): ServiceModel {
     const p = (k: string): PathSeg[] => ['services', name, k];
-    const g = (k: string): PNode | undefined => getEntry(n, k)?.value;
+    const entries = n.kind === 'map' ? n.entries : undefined;
+    const g = (k: string): PNode | undefined => entries?.get(k)?.value;
     const network_mode = this.str(g('network_mode'));
     const deploy = this.deploy(g('deploy'), g('scale'), ['services', name, 'deploy']);
     const build = this.build(g('build'), p('build'));
@@ -249,11 +264,11 @@ class Normalizer {
         return out;
       }
       const out: Record<string, string> = {};
-      if (m?.kind === 'map') for (const [k, e] of m.entries) {
+      if (m?.kind === 'map') m.entries.forEach((e, k) => {
         const v = this.str(e.value);
         if (v !== undefined) out[k] = v;
         else if (this.input.shell[k] !== undefined) out[k] = this.input.shell[k] as string;
-      }
+      });
       return out;
     };
     return {
@@ -306,11 +321,11 @@ class Normalizer {
       for (const [k, v] of parseEnvFile(text, f.file, this.input.shell, this.reporter)) out[k] = v;
     }
     if (env?.kind === 'map') {
-      for (const [k, e] of env.entries) {
+      env.entries.forEach((e, k) => {
         const v = e.value;
         // `- KEY` / `KEY:` without a value takes the value from the environment, when it is set.
         out[k] = v.kind === 'scalar' && v.value !== null ? String(v.value) : (this.input.lookup(k) ?? null);
-      }
+      });
     }
     return out;
   }
@@ -321,7 +336,8 @@ class Normalizer {
     n.items.forEach((item, i) => {
       if (item.kind === 'scalar' && item.value !== null) {
         try {
-          for (const sp of parsePortShort(item.value as string | number)) out.push({ ...sp, mode: 'ingress', name: undefined, app_protocol: undefined });
+          // Spelled out: a spread followed by new keys costs microseconds per object in the interpreter.
+          for (const sp of parsePortShort(item.value as string | number)) out.push({ target: sp.target, published: sp.published, host_ip: sp.host_ip, protocol: sp.protocol, mode: 'ingress', name: undefined, app_protocol: undefined });
         } catch (e) {
           if (e instanceof SyntaxProblem) this.bad(item, [...path, i], e.message, e.hint);
           else throw e;
@@ -402,7 +418,7 @@ class Normalizer {
       out['default'] = { aliases: [], ipv4_address: undefined, ipv6_address: undefined, mac_address: undefined, priority: 0 };
       return out;
     }
-    for (const [k, e] of n.entries) {
+    n.entries.forEach((e, k) => {
       const g = (key: string): PNode | undefined => getEntry(e.value, key)?.value;
       out[k] = {
         aliases: this.strList(g('aliases')),
@@ -411,22 +427,22 @@ class Normalizer {
         mac_address: this.str(g('mac_address')),
         priority: this.int(g('priority'), [...path, k, 'priority']) ?? 0,
       };
-    }
+    });
     return out;
   }
 
   dependsOn(n: PNode | undefined, path: PathSeg[]): Record<string, DependencyModel> {
     const out: Record<string, DependencyModel> = {};
     if (n?.kind !== 'map') return out;
-    for (const [k, e] of n.entries) {
+    n.entries.forEach((e, k) => {
       const required = this.bool(getEntry(e.value, 'required')?.value, [...path, k, 'required'], true);
-      if (!this.input.enabled.has(k) && !required) continue;
+      if (!this.input.enabled.has(k) && !required) return;
       out[k] = {
         condition: (this.str(getEntry(e.value, 'condition')?.value) ?? 'service_started') as DependencyCondition,
         required,
         restart: this.bool(getEntry(e.value, 'restart')?.value, [...path, k, 'restart']),
       };
-    }
+    });
     return out;
   }
 
@@ -497,14 +513,14 @@ class Normalizer {
   ulimits(n: PNode | undefined, path: PathSeg[]): Record<string, UlimitModel> {
     const out: Record<string, UlimitModel> = {};
     if (n?.kind !== 'map') return out;
-    for (const [k, e] of n.entries) {
+    n.entries.forEach((e, k) => {
       if (e.value.kind === 'map') {
         out[k] = { soft: this.int(getEntry(e.value, 'soft')?.value, [...path, k, 'soft']) ?? 0, hard: this.int(getEntry(e.value, 'hard')?.value, [...path, k, 'hard']) ?? 0 };
       } else {
         const v = this.int(e.value, [...path, k]) ?? 0;
         out[k] = { soft: v, hard: v };
       }
-    }
+    });
     return out;
   }
 
@@ -640,7 +656,19 @@ function restartCondition(c: string | undefined): RestartCondition {
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+    // Only objects are walked into (a call per member costs in the cold CLI: most members are scalars).
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const m: unknown = v[i];
+        if (m !== null && typeof m === 'object') deepFreeze(m);
+      }
+    } else {
+      const obj = v as Record<string, unknown>;
+      for (const k in obj) {
+        const m = obj[k];
+        if (m !== null && typeof m === 'object') deepFreeze(m);
+      }
+    }
   }
   return v;
 }

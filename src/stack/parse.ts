@@ -43,9 +43,11 @@ export function parseYaml(text: string, file: string, base: string, reporter: Re
   if (fast !== undefined) {
     if (fast.root === undefined) return { file, root: pmap({ file, line: 1, col: 1, length: 1, base }) };
     // An alias bomb, or nesting too deep through aliases, is reported by the package path.
-    // (The fast reader caps the nesting it reads; only aliases can nest a tree deeper.)
-    const deep = text.includes('*') && nodeBeyondDepth(fast.root, MAX_NESTING_DEPTH) !== undefined;
-    if (!deep && !tooLarge(expandedSize(fast.root), fast.distinct)) return { file, root: fast.root };
+    // (The fast reader caps the nesting it reads; only aliases can nest a tree deeper, and its bound tells
+    // when they cannot have nested it past the cap: then the tree is not walked.)
+    const deep = text.includes('*') && fast.depthBound > MAX_NESTING_DEPTH && nodeBeyondDepth(fast.root, MAX_NESTING_DEPTH) !== undefined;
+    // The tree is walked for its expanded size only when the reader's bound does not already keep it in.
+    if (!deep && (!tooLarge(fast.sizeBound, fast.distinct) || !tooLarge(expandedSize(fast.root), fast.distinct))) return { file, root: fast.root };
   }
   return parseYamlWithPackage(text, file, base, reporter);
 }

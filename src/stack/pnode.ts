@@ -111,13 +111,20 @@ export function toPlain(node: PNode): unknown {
 
 /** Number of nodes, counting shared subtrees once per reference (the size after alias expansion). */
 export function expandedSize(node: PNode, memo = new Map<PNode, number>()): number {
+  if (node.kind === 'scalar') return 1; // a leaf: no memo needed
   const known = memo.get(node);
   if (known !== undefined) return known;
   // A node that contains itself (a recursive alias) expands without end.
   memo.set(node, Number.POSITIVE_INFINITY);
   let size = 1;
-  if (node.kind === 'seq') for (const item of node.items) size += expandedSize(item, memo);
-  else if (node.kind === 'map') for (const e of node.entries.values()) size += expandedSize(e.value, memo);
+  if (node.kind === 'seq') {
+    for (const item of node.items) size += item.kind === 'scalar' ? 1 : expandedSize(item, memo);
+  } else {
+    // forEach, not for-of: cheaper in the interpreter, where a CLI's one load runs.
+    node.entries.forEach((e) => {
+      size += e.value.kind === 'scalar' ? 1 : expandedSize(e.value, memo);
+    });
+  }
   memo.set(node, size);
   return size;
 }
@@ -180,7 +187,12 @@ export function nodeBeyondDepth(root: PNode, cap: number): PNode | undefined {
     if (node.kind === 'seq') {
       for (const item of node.items) if (item.kind !== 'scalar') { nodes.push(item); depths.push(depth + 1); }
     } else if (node.kind === 'map') {
-      for (const e of node.entries.values()) if (e.value.kind !== 'scalar') { nodes.push(e.value); depths.push(depth + 1); }
+      node.entries.forEach((e) => {
+        if (e.value.kind !== 'scalar') {
+          nodes.push(e.value);
+          depths.push(depth + 1);
+        }
+      });
     }
   }
   return undefined;

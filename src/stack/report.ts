@@ -9,7 +9,8 @@ import type { PathSeg, Pos } from './pnode.js';
 
 export class Reporter {
   readonly diagnostics: Diagnostic[] = [];
-  private readonly lines = new Map<string, string[]>();
+  /** Each file's text, split into lines when a diagnostic first needs one (most loads report nothing). */
+  private readonly sources = new Map<string, string | string[]>();
   private readonly untrusted = new Set<string>();
 
   /**
@@ -18,12 +19,22 @@ export class Reporter {
    */
   markUntrusted(file: string): void {
     this.untrusted.add(file);
-    this.lines.delete(file);
+    this.sources.delete(file);
   }
 
   addSource(file: string, text: string): void {
     if (this.untrusted.has(file)) return;
-    this.lines.set(file, text.split(/\r?\n/));
+    this.sources.set(file, text);
+  }
+
+  private lineText(file: string, line: number): string | undefined {
+    let lines = this.sources.get(file);
+    if (lines === undefined) return undefined;
+    if (typeof lines === 'string') {
+      lines = lines.split(/\r?\n/);
+      this.sources.set(file, lines);
+    }
+    return lines[line - 1];
   }
 
   error(code: DiagnosticCode, message: string, pos: Pos | undefined, path: readonly PathSeg[] = [], hint?: string): void {
@@ -48,7 +59,7 @@ export class Reporter {
     const location =
       pos === undefined
         ? undefined
-        : { file: pos.file, line: pos.line, col: pos.col, length: Math.max(1, pos.length), lineText: this.lines.get(pos.file)?.[pos.line - 1] };
+        : { file: pos.file, line: pos.line, col: pos.col, length: Math.max(1, pos.length), lineText: this.lineText(pos.file, pos.line) };
     return { code, severity, message, path: formatPath(path), location, hint };
   }
 

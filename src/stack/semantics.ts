@@ -14,7 +14,9 @@ function text(n: PNode | undefined): string | undefined {
 }
 
 function mapEntries(n: PNode | undefined): PEntry[] {
-  return n?.kind === 'map' ? [...n.entries.values()].filter((e) => !e.key.startsWith('x-')) : [];
+  const out: PEntry[] = [];
+  if (n?.kind === 'map') n.entries.forEach((e) => { if (!e.key.startsWith('x-')) out.push(e); });
+  return out;
 }
 
 function listHint(what: string, names: readonly string[]): string {
@@ -219,15 +221,16 @@ function checkHostPorts(services: readonly PEntry[], reporter: Reporter): void {
   }
   // Group the clashing ports by the entries involved, so that consecutive ports of the same entries are one range.
   const groups = new Map<string, { protocol: string; ports: number[]; bindings: Binding[] }>();
-  for (const [key, list] of byPort) {
+  byPort.forEach((list, key) => {
+    if (list.length < 2) return; // a port published once clashes with nothing
     const involved = list.filter((b, i) => list.some((o, j) => i !== j && clashes(b, o)));
-    if (involved.length < 2) continue;
+    if (involved.length < 2) return;
     const [protocol, port] = key.split('|') as [string, string];
     const id = `${protocol}|${involved.map((b) => `${b.pos.file}:${b.pos.line}:${b.pos.col}`).join(',')}`;
     const g = groups.get(id) ?? { protocol, ports: [], bindings: involved };
     g.ports.push(Number(port));
     groups.set(id, g);
-  }
+  });
   for (const g of groups.values()) {
     // Reported at the first entry that repeats a port published before it.
     const at = g.bindings.find((b, i) => g.bindings.slice(0, i).some((o) => clashes(b, o))) as Binding;

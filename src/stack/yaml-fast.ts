@@ -11,6 +11,7 @@
 // `!override` tags, and `---` / `...` around a single document. No tabs, no CR, no BOM, no directives.
 
 import type { PEntry, PMap, PNode, PScalar, PSeq, Pos, ScalarValue, Tag } from './pnode.js';
+import { expandedSize } from './pnode.js';
 
 /** Thrown (and caught in readYamlFast) when the text leaves the subset. */
 class OutsideSubset {}
@@ -25,6 +26,18 @@ export interface FastParse {
   readonly root: PNode | undefined;
   /** Nodes written in the text (aliases not counted), as parse.ts counts them for the alias-bomb check. */
   readonly distinct: number;
+  /**
+   * No mapping or sequence nests deeper than this, aliases and merges followed: the deepest nesting written times
+   * one more than the number of anchored collections (each alias or merge adds at most the height of its target,
+   * and a target holds aliases only to targets finished before it).
+   */
+  readonly depthBound: number;
+  /**
+   * The tree has at most this many nodes once aliases are expanded: the nodes written plus, for every alias, the
+   * expanded size of its target (a merge's entries are its alias's target's; a target is finished before it is
+   * named, so its size is known then).
+   */
+  readonly sizeBound: number;
 }
 
 const SPACE = 32;
@@ -41,6 +54,8 @@ interface Props {
 }
 
 const NO_PROPS: Props = { anchor: undefined, tag: undefined };
+/** A flow collection's position until its end is read (nothing reads it before). */
+const NO_POS: Pos = { file: '', line: 1, col: 1, length: 1, base: '' };
 
 const ESCAPES: Record<string, string> = {
   '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
@@ -56,6 +71,26 @@ const FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
 const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 const LEADING_ZERO_OCTAL = /^0[0-7]+$/;
 const WS = /\s/;
+// Scanners for the rest of a line, run from an offset (sticky; each always matches, maybe nothing): the reader runs
+// once per process, in the interpreter, where a loop over characters costs far more than a regular expression.
+/** Plain text on one line up to a ":" followed by a blank or the end, a " #" comment, a newline or the end. */
+const PLAIN_TO_COLON = /(?:[^\n:#]|:(?=[^ \n])|(?<! )#)*/y;
+/** A plain key in a flow mapping, up to the ":" like PLAIN_TO_COLON, stopping also at a flow indicator. */
+const FLOW_KEY = /(?:[^\n:#,[\]{}]|:(?=[^ \n])|(?<! )#)*/y;
+/** A plain item of a flow collection, up to a flow indicator, a newline, the end, a " #" or a ":" that ends a key. */
+const FLOW_PLAIN = /(?:[^\n:#,[\]{}]|:(?=[^ \n,[\]{}])|(?<! )#)*/y;
+/** The inside of a double-quoted scalar on one line (an escape takes the next character, whatever it is). */
+const DOUBLE_QUOTED = /(?:[^"\\\n]|\\[^])*/y;
+/** The inside of a single-quoted scalar on one line ('' is a quote). */
+const SINGLE_QUOTED = /(?:[^'\n]|'')*/y;
+
+/** The end of what `re` (sticky) matches from `k`. */
+function scan(re: RegExp, text: string, k: number): number {
+  re.lastIndex = k;
+  re.test(text);
+  return re.lastIndex;
+}
+
 /** Tabs, CR, other control characters, BOMs and non-characters: left to the package. */
 const UNUSUAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff]/;
 
@@ -93,10 +128,23 @@ class Reader {
   distinct = 0;
   /** Collections open around the current position; past maxDepth the reader gives up (the package reports). */
   private depth = 0;
+  /** The deepest `depth` reached, and how many collections carry an anchor (for FastParse.depthBound). */
+  deepest = 0;
+  anchoredCollections = 0;
+  /** What the aliases read so far add to the tree expanded (for FastParse.sizeBound), with the targets' sizes. */
+  aliased = 0;
+  private readonly sizes = new Map<PNode, number>();
   // The content line found by nextContent(): offset of its first non-space character and its indent.
   private at = 0;
   private indent = 0;
   private eof = false;
+  /** The line of the last position made: positions are asked for in order, mostly on the same or the next line. */
+  private line = 0;
+  /** keyEnd's last answer, for its offset (blockNode asks, then blockMap asks again). */
+  private keyEndFor = -1;
+  /** The offset nextContent last started from (at, indent and eof are its answer). */
+  private contentFor = -1;
+  private keyEndWas = -1;
 
   constructor(
     private readonly text: string,
@@ -112,13 +160,19 @@ class Reader {
   /** The same position parse.ts computes from a `yaml` node range [start, end). */
   private pos(start: number, end: number): Pos {
     const ls = this.lineStarts;
-    let lo = 0;
-    let hi = ls.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((ls[mid] as number) <= start) lo = mid;
-      else hi = mid - 1;
+    let lo = this.line;
+    // The same line as the last position, or one of the next few (most positions are), else a binary search.
+    while (lo < this.line + 4 && (ls[lo + 1] ?? Number.POSITIVE_INFINITY) <= start) lo++;
+    if ((ls[lo] as number) > start || (ls[lo + 1] ?? Number.POSITIVE_INFINITY) <= start) {
+      lo = 0;
+      let hi = ls.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if ((ls[mid] as number) <= start) lo = mid;
+        else hi = mid - 1;
+      }
     }
+    this.line = lo;
     const text = this.text;
     const lineStart = ls[lo] as number;
     const nextLine = ls[lo + 1] ?? text.length + 1;
@@ -140,6 +194,9 @@ class Reader {
 
   /** From `p` (a line start or a position whose line's rest is done), finds the next line with content. */
   private nextContent(p: number): void {
+    // A value and then its collection both ask from the same offset: the answer is still in at/indent/eof.
+    if (p === this.contentFor) return;
+    this.contentFor = p;
     const text = this.text;
     const n = text.length;
     let k = p;
@@ -258,8 +315,10 @@ class Reader {
 
   private startCollection<T extends PMap | PSeq>(node: T, props: Props): T {
     if (++this.depth > this.maxDepth) giveUp();
+    if (this.depth > this.deepest) this.deepest = this.depth;
     this.distinct++;
     if (props.anchor !== undefined) {
+      this.anchoredCollections++;
       this.anchors.set(props.anchor, node);
       this.unfinished.add(node);
     }
@@ -378,9 +437,8 @@ class Reader {
         if (props !== NO_PROPS) giveUp();
         return this.blockMap(this.column(p), p, NO_PROPS);
       }
-    } else if (this.keyEnd(p) >= 0) {
-      giveUp(); // `a: b: c`
     }
+    // In a mapping, a value that is itself a key (`a: b: c`) is given up on by inline.
     return this.inline(p, n, props);
   }
 
@@ -443,6 +501,14 @@ class Reader {
    * the offset of that `:`; else -1.
    */
   private keyEnd(k: number): number {
+    if (k !== this.keyEndFor) {
+      this.keyEndWas = this.findKeyEnd(k);
+      this.keyEndFor = k;
+    }
+    return this.keyEndWas;
+  }
+
+  private findKeyEnd(k: number): number {
     const t = this.text;
     const c = t.charCodeAt(k);
     if (c === DQUOTE || c === SQUOTE) {
@@ -453,14 +519,9 @@ class Reader {
       return t.charCodeAt(p) === COLON && this.isBlank(p + 1) ? p : -1;
     }
     if (!this.plainStart(k, false)) return -1;
-    let p = k + 1;
-    for (;;) {
-      const d = t.charCodeAt(p);
-      if (Number.isNaN(d) || d === NL) return -1;
-      if (d === COLON && this.isBlank(p + 1)) return p;
-      if (d === HASH && t.charCodeAt(p - 1) === SPACE) return -1;
-      p++;
-    }
+    // Stops at a ':' followed by a blank (the key's end), a ' #', a newline or the end.
+    const p = scan(PLAIN_TO_COLON, t, k + 1);
+    return t.charCodeAt(p) === COLON ? p : -1;
   }
 
   /** True when a plain scalar may start at `k` (in flow context, `flow`). */
@@ -507,16 +568,11 @@ class Reader {
     } else {
       if (!this.plainStart(k, false)) giveUp();
       const t = this.text;
-      let p = k + 1;
-      let last = k + 1; // just past the last non-space character
-      for (;;) {
-        const d = t.charCodeAt(p);
-        if (Number.isNaN(d) || d === NL) break;
-        if (d === HASH && t.charCodeAt(p - 1) === SPACE) break;
-        if (d === COLON && this.isBlank(p + 1)) giveUp(); // `a: b: c`, or a key: not a value here
-        if (d !== SPACE) last = p + 1;
-        p++;
-      }
+      // To the end of the line or a ' #' comment; a ':' followed by a blank is `a: b: c`, or a key: not a value here.
+      const p = scan(PLAIN_TO_COLON, t, k + 1);
+      if (t.charCodeAt(p) === COLON) giveUp();
+      let last = p; // just past the last non-space character
+      while (last > k + 1 && t.charCodeAt(last - 1) === SPACE) last--;
       end = last;
       const raw = t.slice(k, end);
       if (raw === '<<') giveUp();
@@ -541,6 +597,7 @@ class Reader {
     if (e === k + 1) giveUp();
     const target = this.anchors.get(this.text.slice(k + 1, e));
     if (target === undefined || this.unfinished.has(target)) giveUp();
+    this.aliased += expandedSize(target, this.sizes);
     this.i = e;
     return target;
   }
@@ -549,20 +606,8 @@ class Reader {
   private quotedEnd(k: number): number {
     const t = this.text;
     const q = t.charCodeAt(k);
-    let p = k + 1;
-    for (;;) {
-      const c = t.charCodeAt(p);
-      if (Number.isNaN(c) || c === NL) return -1;
-      if (c === q) {
-        if (q === SQUOTE && t.charCodeAt(p + 1) === SQUOTE) {
-          p += 2;
-          continue;
-        }
-        return p + 1;
-      }
-      if (c === 92 && q === DQUOTE) p++;
-      p++;
-    }
+    const p = scan(q === DQUOTE ? DOUBLE_QUOTED : SINGLE_QUOTED, t, k + 1);
+    return t.charCodeAt(p) === q ? p + 1 : -1;
   }
 
   private quoted(k: number): { value: string; end: number } {
@@ -602,8 +647,9 @@ class Reader {
     const t = this.text;
     const isMap = t.charCodeAt(k) === 123;
     const close = isMap ? 125 : 93;
+    // Its position spans the whole collection: set once its end is known.
     const node = this.startCollection<PMap | PSeq>(
-      isMap ? { kind: 'map', entries: new Map(), pos: this.pos(k, k + 1), tag: props.tag } : { kind: 'seq', items: [], pos: this.pos(k, k + 1), tag: props.tag },
+      isMap ? { kind: 'map', entries: new Map(), pos: NO_POS, tag: props.tag } : { kind: 'seq', items: [], pos: NO_POS, tag: props.tag },
       props,
     );
     let p = this.skipSpaces(k + 1);
@@ -622,14 +668,9 @@ class Reader {
           q = keyEnd;
         } else {
           if (!this.plainStart(p, true)) giveUp();
-          q = p + 1;
-          for (;;) {
-            const d = t.charCodeAt(q);
-            if (Number.isNaN(d) || d === NL || d === 44 || d === 91 || d === 93 || d === 123 || d === 125) giveUp();
-            if (d === HASH && t.charCodeAt(q - 1) === SPACE) giveUp();
-            if (d === COLON && this.isBlank(q + 1)) break;
-            q++;
-          }
+          // Up to the ':' that ends the key; a flow indicator, a ' #', a newline or the end first is given up on.
+          q = scan(FLOW_KEY, t, p + 1);
+          if (t.charCodeAt(q) !== COLON) giveUp();
           keyEnd = q;
           while (t.charCodeAt(keyEnd - 1) === SPACE) keyEnd--;
           const raw = t.slice(p, keyEnd);
@@ -677,21 +718,13 @@ class Reader {
       return this.scalar(k, q.end, q.value, false, NO_PROPS);
     }
     if (!this.plainStart(k, true)) giveUp();
-    let p = k + 1;
-    let last = k + 1;
-    for (;;) {
-      const d = t.charCodeAt(p);
-      if (Number.isNaN(d) || d === NL) giveUp(); // a flow collection that goes on to the next line
-      if (d === 44 || d === 93 || d === 125) break;
-      if (d === 91 || d === 123) giveUp();
-      if (d === HASH && t.charCodeAt(p - 1) === SPACE) giveUp();
-      if (d === COLON) {
-        const e = t.charCodeAt(p + 1);
-        if (e === SPACE || e === NL || Number.isNaN(e) || e === 44 || e === 91 || e === 93 || e === 123 || e === 125) giveUp();
-      }
-      if (d !== SPACE) last = p + 1;
-      p++;
-    }
+    // Up to the ',', ']' or '}' after it; anything else there (a newline: the collection goes on to the next line,
+    // the end, '[', '{', a ' #', a ':' that ends a key) is given up on.
+    const p = scan(FLOW_PLAIN, t, k + 1);
+    const d = t.charCodeAt(p);
+    if (d !== 44 && d !== 93 && d !== 125) giveUp();
+    let last = p;
+    while (last > k + 1 && t.charCodeAt(last - 1) === SPACE) last--;
     const raw = t.slice(k, last);
     if (raw === '<<') giveUp();
     this.i = last;
@@ -792,7 +825,7 @@ export function readYamlFast(text: string, file: string, base: string, maxDepth 
   const reader = new Reader(text, file, base, maxDepth);
   try {
     const root = reader.document();
-    return { root, distinct: reader.distinct };
+    return { root, distinct: reader.distinct, depthBound: reader.deepest * (reader.anchoredCollections + 1), sizeBound: reader.distinct + reader.aliased };
   } catch (e) {
     if (e === OUTSIDE) return undefined;
     throw e;

@@ -1,65 +1,95 @@
 // A small YAML emitter for plain JSON data (the normalised model): block style, strings quoted whenever a
 // plain scalar could be read back as something else. Faster to load and run than a general YAML library.
+// Data is read as JSON.stringify reads it: undefined members are left out, and undefined items, NaN and the
+// infinities are null (so callers need not copy the data through JSON first).
+//
+// `gantry stack config` runs this once per process, in V8's interpreter: the emitter walks each object's keys
+// once, and quotes each distinct string once (the model repeats its keys and many values).
 
 const PLAIN = /^[A-Za-z0-9_./~^=+-][A-Za-z0-9_./@~^=%+:, -]*$/;
 const AMBIGUOUS = /^(true|false|yes|no|on|off|y|n|null|~|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|<<)$/i;
 
-function scalar(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  const s = String(v);
+function quote(s: string): string {
   if (s === '' || s === '-' || s.startsWith('-:') || !PLAIN.test(s) || AMBIGUOUS.test(s) || s.includes(': ') || s.endsWith(':') || s.endsWith(' ') || s.startsWith('- ') || s.includes(' #')) return JSON.stringify(s);
   return s;
 }
 
-function key(k: string): string {
-  return scalar(k);
-}
+class Emitter {
+  private text = '';
+  /** Each string as written (quoted or not), by its value. */
+  private readonly written = new Map<string, string>();
 
-/**
- * Emits a non-empty map or list (the value after "key:" or "-"), one line per scalar. The first line starts
- * with `lead` instead of `indent`: a list item's first line goes after its "- ".
- */
-function emit(v: unknown, indent: string, out: string[], lead: string = indent): void {
-  let first = lead;
-  if (Array.isArray(v)) {
-    for (const item of v) {
-      if (isBlock(item)) emit(item, `${indent}  `, out, `${first}- `);
-      else out.push(`${first}- ${inline(item)}`);
+  scalar(v: unknown): string {
+    if (typeof v === 'string') {
+      let w = this.written.get(v);
+      if (w === undefined) {
+        w = quote(v);
+        this.written.set(v, w);
+      }
+      return w;
+    }
+    if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+    if (typeof v === 'boolean') return v ? 'true' : 'false';
+    if (v === null || v === undefined) return 'null';
+    return this.scalar(String(v));
+  }
+
+  /**
+   * Writes the lines of a map or list that has something to write (isBlock), one line per scalar. The first line
+   * starts with `lead` instead of `indent`: a list item's first line goes after its "- ".
+   */
+  block(v: object, indent: string, lead: string): void {
+    let first = lead;
+    const inner = `${indent}  `;
+    // Scalars (most values) are written without asking isBlock: one call less per line.
+    if (Array.isArray(v)) {
+      for (const item of v as unknown[]) {
+        if (item === null || typeof item !== 'object') this.text += `${first}- ${this.scalar(item)}\n`;
+        else if (isBlock(item)) this.block(item, inner, `${first}- `);
+        else this.text += `${first}- ${Array.isArray(item) ? '[]' : '{}'}\n`;
+        first = indent;
+      }
+      return;
+    }
+    const obj = v as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const val = obj[k];
+      if (val === undefined) continue;
+      if (val === null || typeof val !== 'object') this.text += `${first}${this.scalar(k)}: ${this.scalar(val)}\n`;
+      else if (isBlock(val)) {
+        this.text += `${first}${this.scalar(k)}:\n`;
+        this.block(val, inner, inner);
+      } else this.text += `${first}${this.scalar(k)}: ${Array.isArray(val) ? '[]' : '{}'}\n`;
       first = indent;
     }
-    return;
   }
-  const obj = v as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
-    const val = obj[k];
-    if (val === undefined) continue;
-    if (isBlock(val)) {
-      out.push(`${first}${key(k)}:`);
-      emit(val, `${indent}  `, out);
-    } else out.push(`${first}${key(k)}: ${inline(val)}`);
-    first = indent;
+
+  /** A value on the line of its key or "-": a scalar, or an empty map or list. */
+  inline(v: unknown): string {
+    if (v !== null && typeof v === 'object') return Array.isArray(v) ? '[]' : '{}';
+    return this.scalar(v);
+  }
+
+  done(): string {
+    return this.text;
   }
 }
 
+/** A non-empty list, or a map with a member that is not undefined: written on lines of its own. */
 function isBlock(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0;
   if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.length > 0;
   const obj = v as Record<string, unknown>;
-  for (const k of Object.keys(obj)) if (obj[k] !== undefined) return true;
+  for (const k in obj) if (Object.hasOwn(obj, k) && obj[k] !== undefined) return true;
   return false;
-}
-
-function inline(v: unknown): string {
-  if (Array.isArray(v)) return '[]';
-  if (v !== null && typeof v === 'object') return '{}';
-  return scalar(v);
 }
 
 /** YAML text for JSON-like data (undefined members are left out). */
 export function toYaml(data: unknown): string {
-  if (!isBlock(data)) return `${inline(data)}\n`;
-  const out: string[] = [];
-  emit(data, '', out);
-  return `${out.join('\n')}\n`;
+  const e = new Emitter();
+  if (!isBlock(data)) return `${e.inline(data)}\n`;
+  e.block(data as object, '', '');
+  return e.done();
 }

@@ -31,10 +31,20 @@ export interface StackCommandArgs {
   readonly cwd?: string | undefined;
 }
 
+/** The model as printed: without its warnings (they go to stderr). */
+function printedPart(model: StackModel): Omit<StackModel, 'warnings'> {
+  const { warnings: _w, ...rest } = model;
+  return rest;
+}
+
 /** The model as plain data for printing: undefined members dropped, warnings left out. */
 export function printableModel(model: StackModel): unknown {
-  const { warnings: _w, ...rest } = model;
-  return JSON.parse(JSON.stringify(rest)) as unknown;
+  return JSON.parse(JSON.stringify(printedPart(model))) as unknown;
+}
+
+/** What `stack config` prints: the model as YAML (toYaml reads it as JSON.stringify would, without a copy). */
+export function modelYaml(model: StackModel): string {
+  return toYaml(printedPart(model));
 }
 
 export async function stackConfigCommand(args: StackCommandArgs): Promise<number> {
@@ -56,6 +66,7 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
       env: args.env,
       cwd: args.cwd,
       stdin: () => stack.readStdinCapped(),
+      freeze: false, // printed and dropped
     });
   } catch (e) {
     const diagnostics = stack.diagnosticsOf(e);
@@ -89,11 +100,7 @@ export async function stackConfigCommand(args: StackCommandArgs): Promise<number
     for (const n of Object.keys(model.volumes)) out.write(`${n}\n`);
     return 0;
   }
-  const data = printableModel(model);
-  if (args.format === 'json') {
-    out.write(`${JSON.stringify(data, null, 2)}\n`);
-  } else {
-    out.write(toYaml(data));
-  }
+  if (args.format === 'json') out.write(`${JSON.stringify(printableModel(model), null, 2)}\n`);
+  else out.write(modelYaml(model));
   return 0;
 }

@@ -1,14 +1,14 @@
 // The CLI's stack start-up snapshot (dist/cli/gantry-stack.blob): `stack`, `up`, `down`, `watch`, `deploy`.
 // Loaded and warmed at build time: the stack commands and the stack loader, with one stack parsed from a string
-// (the YAML reader, the schema validator, the normaliser), read from no file and no environment.
+// (the YAML reader, the schema validator, the normaliser, the YAML printer), read from no file and no environment.
 import '../commands/containers.js';
 import '../commands/stack.js';
 import { loadStack } from '../../stack/index.js';
-import { printableModel } from '../commands/stack-config.js';
+import { modelYaml } from '../commands/stack-config.js';
 import { setMain, warm } from './runtime.js';
 
-// One stack loaded at build time compiles the parser's, the validator's and the normaliser's hot paths into the
-// snapshot (from a string: no file, no environment of the build machine is read).
+// One stack loaded and printed at build time compiles the parser's, the validator's, the normaliser's and the
+// printer's code into the snapshot (from a string: no file, no environment of the build machine is read).
 const WARM_STACK = `name: warm
 x-common: &common
   restart: unless-stopped
@@ -38,6 +38,6 @@ services:
 networks: {front: {}, back: {}}
 volumes: {data: {}}
 `;
-warm(async () => { printableModel((await loadStack({ files: ['-'], stdin: () => Promise.resolve(WARM_STACK), env: {}, cwd: '/' })).model); });
+warm(async () => { modelYaml((await loadStack({ files: ['-'], stdin: () => Promise.resolve(WARM_STACK), env: {}, cwd: '/' })).model); });
 
 setMain('stack');

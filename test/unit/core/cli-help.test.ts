@@ -73,8 +73,8 @@ test('bin/gantry runs from the modules when asked (GANTRY_NO_SNAPSHOT=1) or when
 });
 
 /**
- * A tree of its own for bin/gantry: the wrapper, the real `blob` with the node that built it (its stamp with that
- * binary's mtime), and a bin/gantry.js stand-in whose source is `modules`. Removed after `body`.
+ * A tree of its own for bin/gantry: the wrapper, the real `blob` with the node that built it and its V8 flags (its
+ * stamp with that binary's mtime), and a bin/gantry.js stand-in whose source is `modules`. Removed after `body`.
  */
 function withWrapperTree(blob: string, modules: string, body: (tree: string) => void): void {
   const tree = mkdtempSync(join(tmpdir(), 'gantry-wrapper-'));
@@ -85,7 +85,8 @@ function withWrapperTree(blob: string, modules: string, body: (tree: string) => 
     chmodSync(join(tree, 'bin', 'gantry'), 0o755);
     writeFileSync(join(tree, 'bin', 'gantry.js'), modules);
     copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', blob), join(tree, 'dist', 'cli', blob));
-    writeFileSync(join(tree, 'dist', 'cli', 'node'), `${process.execPath}\n`);
+    // The binary (line 1) and the V8 flags the blobs were made under (line 2), as the build wrote them.
+    copyFileSync(join(PROJECT_ROOT, 'dist', 'cli', 'node'), join(tree, 'dist', 'cli', 'node'));
     const stamp = join(tree, 'dist', 'cli', 'node.stamp');
     writeFileSync(stamp, '');
     const { atime, mtime } = statSync(process.execPath);

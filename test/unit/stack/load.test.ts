@@ -157,6 +157,10 @@ test('the model is immutable', async () => {
     (model.services as Record<string, unknown>)['x'] = 1;
   }, TypeError);
   assert.ok(Object.isFrozen(model.services['one']?.environment));
+  // Unfrozen on request (stack config prints the model and drops it), and otherwise the same model.
+  const loose = await loadStack({ cwd: join(fixturesRoot(), 'anchors'), env: {}, freeze: false });
+  assert.ok(!Object.isFrozen(loose.model.services['one']?.environment));
+  assert.deepEqual(loose.model, model);
 });
 
 describe('gantry stack config', () => {
