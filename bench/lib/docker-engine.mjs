@@ -15,8 +15,12 @@ const hostNetState = () => [
   spawnSync('sysctl', ['-n', 'net.ipv4.ip_forward'], { encoding: 'utf8' }).stdout.trim(),
 ].join('\n');
 
-/** Runs fn(env) with DOCKER_HOST pointing at a private dockerd; undefined when dockerd or the docker CLI is missing. */
-export async function withDockerEngine(fn) {
+/**
+ * Runs fn(env) with DOCKER_HOST pointing at a private dockerd; undefined when dockerd or the docker CLI is missing.
+ * `opts.deferRemoval`: an array the removal of the engine's data is pushed onto instead of done at once (a bench
+ * that compares extractions keeps deletions out of its measured rounds).
+ */
+export async function withDockerEngine(fn, opts = {}) {
   if (!existsSync(DOCKERD) || spawnSync('docker', ['--version']).status !== 0) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-dockerd-'));
   const sock = join(dir, 'docker.sock');
@@ -37,9 +41,13 @@ export async function withDockerEngine(fn) {
     try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* gone */ }
     for (let i = 0; i < 100 && proc.exitCode === null && proc.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
     try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ }
-    spawnSync('umount', ['-R', '-l', join(dir, 'data')]);
-    spawnSync('umount', ['-R', '-l', join(dir, 'exec')]);
-    rmSync(dir, { recursive: true, force: true });
+    const remove = () => {
+      spawnSync('umount', ['-R', '-l', join(dir, 'data')]);
+      spawnSync('umount', ['-R', '-l', join(dir, 'exec')]);
+      rmSync(dir, { recursive: true, force: true });
+    };
+    if (opts.deferRemoval !== undefined) opts.deferRemoval.push(remove);
+    else remove();
     const after = hostNetState();
     if (after !== before) throw new Error(`the private dockerd changed the host's network state:\nbefore:\n${before}\nafter:\n${after}`);
   }

@@ -26,6 +26,8 @@ interface Libc {
   prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
   /** syscall(2), variadic: koffi takes each extra argument as a (type, value) pair. */
   syscall(nr: number, ...typedArgs: unknown[]): number;
+  /** ioctl(2), variadic as syscall. */
+  ioctl(fd: number, request: number, ...typedArgs: unknown[]): number;
 }
 
 let koffi: KoffiModule | undefined;
@@ -73,6 +75,7 @@ function load(): { k: KoffiModule; c: Libc } {
     waitpid: lib.func('int waitpid(int pid, int *status, int options)') as Libc['waitpid'],
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)') as Libc['prctl'],
     syscall: lib.func('long syscall(long nr, ...)') as Libc['syscall'],
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)') as Libc['ioctl'],
   };
   koffi = k;
   libc = c;
@@ -265,4 +268,30 @@ export function sysProcInstance(pidnsFd: number, object: string): number {
 /** The address of a buffer's bytes, for a pointer inside a struct given to the kernel; keep the buffer referenced until the call returns. */
 export function bufferAddress(buf: Buffer): bigint {
   return BigInt(load().k.address(buf) as unknown as bigint);
+}
+
+const O_DIRECTORY = 0o200000;
+const FS_IOC_GETFLAGS = 0x80086601;
+const FS_IOC_SETFLAGS = 0x40086602;
+const FS_TOPDIR_FL = 0x00020000;
+
+/**
+ * Marks `dir` as the top of directory hierarchies for ext4's Orlov allocator (`chattr +T`): each directory made in
+ * it is placed in a block group of its own choosing, with few directories, rather than near its parent. False when
+ * the filesystem has no such flag (anything but ext2/3/4); the flag is only a placement hint.
+ */
+export function sysSetTopDirFlag(dir: string): boolean {
+  const { c, k } = load();
+  const fd = c.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) throw new SyscallError('open', dir, k.errno());
+  try {
+    const flags = Buffer.alloc(4);
+    if (c.ioctl(fd, FS_IOC_GETFLAGS, 'void *', flags) !== 0) return false;
+    const now = flags.readInt32LE(0);
+    if ((now & FS_TOPDIR_FL) !== 0) return true;
+    flags.writeInt32LE(now | FS_TOPDIR_FL, 0);
+    return c.ioctl(fd, FS_IOC_SETFLAGS, 'void *', flags) === 0;
+  } finally {
+    c.close(fd);
+  }
 }

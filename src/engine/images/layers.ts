@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GantryError } from '../../common/errors.js';
+import { sysSetTopDirFlag } from '../../sys/ffi.js';
 import {
   checkMembers, quarantinedError, quarantineRecord, readRecord, SAME_LAYOUT, writeRecord, type RecordFile, type RecordFormat,
 } from '../../common/versioned-record.js';
@@ -72,6 +73,18 @@ const LAYER_FORMAT: RecordFormat<LayerRecord> = {
   check: (d) => checkMembers(d, { chainId: 'string', diffId: 'string', size: 'number' }),
 };
 
+/**
+ * On ext4 each layer's extraction dir goes to a block group with few directories (the Orlov allocator's
+ * "top directory" flag on `layers/`), not near `layers/` itself. Without a journal (this machine's root fs),
+ * ext4 checks every new inode against the group's inodes deleted in the last 60-360 s, so extracting next to a
+ * layer just removed (an `rmi`, a failed pull, an old build step) cost the kernel O(deleted) per file: 0.8-1.3 s
+ * of system time for the nginx layer after a few removals, 0.11-0.13 s with the flag (tar alone, 6 alternating
+ * runs). Elsewhere the flag does not exist and nothing changes.
+ */
+function spreadLayerDirs(dir: string): void {
+  try { sysSetTopDirFlag(dir); } catch { /* a placement hint only */ }
+}
+
 export class LayerStore {
   readonly dir: string;
   readonly limits: LayerLimits;
@@ -80,6 +93,7 @@ export class LayerStore {
     this.limits = limits;
     this.dir = join(root, 'layers');
     mkdirSync(this.dir, { recursive: true });
+    spreadLayerDirs(this.dir);
   }
 
   /** Removes half-extracted or half-deleted layers left by a crash. */
