@@ -4,6 +4,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonPaths } from '../common/paths.js';
+import type { TrashReaper } from '../engine/containers/trash-reaper.js';
 import { refusalLine, refusedRecords } from '../common/versioned-record.js';
 import { sweepInterruptedWrites } from './interrupted-writes.js';
 import { detectCgroupDriver, type CgroupDriver } from '../engine/cgroups/index.js';
@@ -29,6 +30,7 @@ export class Daemon {
   readonly stacks: StackService;
   readonly registry: RegistryService;
   readonly deploy: DeployService;
+  private readonly reaper: TrashReaper;
 
   private constructor(readonly paths: DaemonPaths) {
     mkdirSync(paths.root, { recursive: true, mode: 0o700 });
@@ -37,6 +39,7 @@ export class Daemon {
     const swept = sweepInterruptedWrites(paths.root);
     if (swept.length > 0) log(`removed temp files of interrupted writes: ${swept.join(', ')}`);
     const store = new ContainerStore(paths.root);
+    this.reaper = store.reaper;
     const loaded = store.load();
     // A directory without a record is a create that died half-way (nothing ran from it: removed), unless its
     // cgroup holds processes: then the record was lost, and the container is held, never removed.
@@ -89,7 +92,12 @@ export class Daemon {
     this.stacks.stop();
     this.engine.close();
     await this.network.close();
-    if (this.cgroups.list(this.paths.prefix).length === 0) await this.cgroups.remove(this.paths.prefix).catch(() => undefined);
+    // force-removed containers' cgroups go in the trash reaper's worker: the parent is empty once it is done
+    await this.reaper.drained(5000);
+    if (this.cgroups.list(this.paths.prefix).length === 0) {
+      this.cgroups.removeSharedIfUnused?.(this.paths.prefix);
+      await this.cgroups.remove(this.paths.prefix).catch(() => undefined);
+    }
   }
 }
 

@@ -12,17 +12,35 @@ type Job = { kind: 'dir'; dir: string } | { kind: 'cgroups'; dirs: string[] };
 export class TrashReaper {
   private worker: Worker | undefined;
   private pending = 0;
+  private readonly drains: Array<() => void> = [];
+
+  /**
+   * Resolves once every queued job is done, or after `maxMs` (a graceful shutdown waits for the cgroups of the
+   * last removals, so it can drop its own cgroup parent; what is left then, the next start sweeps).
+   */
+  drained(maxMs: number): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      timer.unref();
+      this.drains.push(() => { clearTimeout(timer); resolve(); });
+    });
+  }
 
   private start(): Worker {
     if (this.worker !== undefined) return this.worker;
     const w = new Worker(new URL(import.meta.url));
     w.on('message', () => {
-      if (--this.pending === 0) w.unref();
+      if (--this.pending === 0) {
+        w.unref();
+        for (const done of this.drains.splice(0)) done();
+      }
     });
     w.on('error', () => undefined);
     w.on('exit', () => {
       this.worker = undefined;
       this.pending = 0;
+      for (const done of this.drains.splice(0)) done();
     });
     this.worker = w;
     return w;
