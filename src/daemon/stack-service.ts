@@ -65,8 +65,12 @@ export interface OneOffRequest {
 export interface StackFailure { service: string | undefined; resource: string; message: string; hint?: string | undefined; code?: string | undefined }
 
 /** Events streamed to the CLI (JSON lines). */
+/** The start or end of one image's pull during an `up`. */
+export interface PullMark { image: string; status: 'pulling' | 'pulled' | 'failed'; error?: string }
+
 export type StackEvent =
-  | { kind: 'waiting'; message: string }
+  /** A line for the user; `pull` says it is the start or end of an image's pull (a TTY shows those as a task). */
+  | { kind: 'waiting'; message: string; pull?: PullMark }
   /** The images an `up` pulls now (before their progress), then each one's progress messages. */
   | { kind: 'pulls'; images: readonly string[] }
   | { kind: 'pull'; image: string; progress: ProgressMessage }
@@ -254,15 +258,15 @@ export class StackService {
     const failures: StackFailure[] = [];
     if (wanted.size > 0) emit({ kind: 'pulls', images: [...wanted.keys()] });
     await Promise.all([...wanted].map(async ([image, service]) => {
-      emit({ kind: 'waiting', message: ` Image ${image}  Pulling` });
+      emit({ kind: 'waiting', message: ` Image ${image}  Pulling`, pull: { image, status: 'pulling' } });
       try {
         let domain: string;
         try { domain = parseReference(image).domain; } catch { domain = ''; }
         await puller.pull({ reference: image, credentials: credentialsOf(auth[domain]) }, (progress) => { if (progress.id !== undefined) emit({ kind: 'pull', image, progress }); });
-        emit({ kind: 'waiting', message: ` Image ${image}  Pulled` });
+        emit({ kind: 'waiting', message: ` Image ${image}  Pulled`, pull: { image, status: 'pulled' } });
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
-        emit({ kind: 'waiting', message: ` Image ${image}  Error: ${message}` });
+        emit({ kind: 'waiting', message: ` Image ${image}  Error: ${message}`, pull: { image, status: 'failed', error: message } });
         failures.push({ service, resource: `image:${image}`, message, hint: e instanceof GantryError ? e.hint : undefined, code: e instanceof GantryError ? e.code : undefined });
       }
     }));

@@ -1,7 +1,7 @@
 // Renders the daemon's stack events: listr2 on a TTY (animated), plain lines otherwise, or JSON lines.
 // Only consumes events; listr2 is imported only when a TTY renderer is used.
 import type { Operation } from '../../reconcile/types.js';
-import type { StackEvent, StackFailure } from '../../daemon/stack-service.js';
+import type { PullMark, StackEvent, StackFailure } from '../../daemon/stack-service.js';
 import type { ProgressMessage } from '../../engine/registry/progress.js';
 import type { MessageQueue } from '../layer-progress.js';
 
@@ -31,7 +31,7 @@ export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: Pro
     if (mode === 'json') process.stdout.write(`${JSON.stringify(e)}\n`);
     switch (e.kind) {
       case 'waiting':
-        if (mode === 'tty' && pulls.takes(e.message)) break;
+        if (mode === 'tty' && e.pull !== undefined && pulls.takes(e.pull)) break;
         if (mode !== 'json') out.write(`${e.message}\n`);
         break;
       case 'pulls':
@@ -80,7 +80,7 @@ export async function renderProgress(lines: AsyncIterable<StackEvent>, mode: Pro
 
 /**
  * An `up`'s pulls on a TTY: a listr2 task per image with its layers under it (layer-progress.ts). The daemon's
- * " Image X  Pulled" / "Error: …" lines end an image's task instead of being printed.
+ * lines that end an image's pull (`waiting` with `pull`) end its task instead of being printed.
  */
 class PullBoard {
   readonly #queues = new Map<string, { queue: MessageQueue; ended: boolean }>();
@@ -98,13 +98,12 @@ class PullBoard {
     this.#queues.get(image)?.queue.push(m);
   }
 
-  /** True when the line is an image's end shown by its task. */
-  takes(line: string): boolean {
-    const m = /^ Image (\S+)  (Pulling|Pulled|Error: (.*))$/.exec(line);
-    const entry = m === null ? undefined : this.#queues.get(m[1]!);
-    if (m === null || entry === undefined) return false;
-    if (m[2] === 'Pulling') return true;
-    if (m[3] !== undefined) entry.queue.push({ error: m[3] });
+  /** True when the image's pull is shown by a task (its start and end are then not printed as lines). */
+  takes(pull: PullMark): boolean {
+    const entry = this.#queues.get(pull.image);
+    if (entry === undefined) return false;
+    if (pull.status === 'pulling') return true;
+    if (pull.status === 'failed') entry.queue.push({ error: pull.error ?? 'failed' });
     entry.queue.end();
     entry.ended = true;
     return true;

@@ -4,63 +4,31 @@
 // rmdirs were another fifth. A worker thread does them instead; unref'd when idle, so it never keeps the daemon
 // alive. Whatever a killed daemon left in the trash, the next one deletes; cgroups left, its sweep() removes.
 import { rmSync } from 'node:fs';
-import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { WorkerQueue } from '../../common/worker-queue.js';
 import { removeCgroupDirs } from '../cgroups/background-remove.js';
 
 type Job = { kind: 'dir'; dir: string } | { kind: 'cgroups'; dirs: string[] };
 
 export class TrashReaper {
-  private worker: Worker | undefined;
-  private pending = 0;
-  private readonly drains: Array<() => void> = [];
+  private readonly queue = new WorkerQueue<Job, null>(new URL(import.meta.url));
 
   /**
    * Resolves once every queued job is done, or after `maxMs` (a graceful shutdown waits for the cgroups of the
    * last removals, so it can drop its own cgroup parent; what is left then, the next start sweeps).
    */
   drained(maxMs: number): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, maxMs);
-      timer.unref();
-      this.drains.push(() => { clearTimeout(timer); resolve(); });
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker !== undefined) return this.worker;
-    const w = new Worker(new URL(import.meta.url));
-    w.on('message', () => {
-      if (--this.pending === 0) {
-        w.unref();
-        for (const done of this.drains.splice(0)) done();
-      }
-    });
-    w.on('error', () => undefined);
-    w.on('exit', () => {
-      this.worker = undefined;
-      this.pending = 0;
-      for (const done of this.drains.splice(0)) done();
-    });
-    this.worker = w;
-    return w;
-  }
-
-  private post(job: Job): void {
-    const w = this.start();
-    w.ref();
-    this.pending++;
-    w.postMessage(job);
+    return this.queue.drain(maxMs);
   }
 
   /** Queues the recursive deletion of `dir` (a path under the daemon's own trash dir; gone already is fine). */
   delete(dir: string): void {
-    this.post({ kind: 'dir', dir });
+    this.queue.post({ kind: 'dir', dir });
   }
 
   /** Queues the removal of a dead container's own cgroup dirs (CgroupDriver.ownDirs), see background-remove.ts. */
   removeCgroups(dirs: string[]): void {
-    if (dirs.length > 0) this.post({ kind: 'cgroups', dirs });
+    if (dirs.length > 0) this.queue.post({ kind: 'cgroups', dirs });
   }
 }
 

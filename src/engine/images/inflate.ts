@@ -22,12 +22,12 @@ export type InflateBackend = 'igzip' | 'zlib';
 
 const programPaths = new Map<string, string | null>();
 
-/** An executable `name` on PATH (looked up once per name), or null. */
-function findProgram(name: string, env: NodeJS.ProcessEnv): string | null {
+/** An executable `name` on the daemon's PATH (looked up once per name), or null. */
+function findProgram(name: string): string | null {
   const known = programPaths.get(name);
   if (known !== undefined) return known;
   let found: string | null = null;
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+  for (const dir of (process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, name);
     try { accessSync(candidate, constants.X_OK); found = candidate; break; } catch { /* not here */ }
@@ -37,13 +37,13 @@ function findProgram(name: string, env: NodeJS.ProcessEnv): string | null {
 }
 
 /** `igzip` on PATH, or null. */
-export function findIgzip(env: NodeJS.ProcessEnv = process.env): string | null {
-  return findProgram('igzip', env);
+export function findIgzip(): string | null {
+  return findProgram('igzip');
 }
 
 /** `zstd` on PATH, or null. */
-export function findZstd(env: NodeJS.ProcessEnv = process.env): string | null {
-  return findProgram('zstd', env);
+export function findZstd(): string | null {
+  return findProgram('zstd');
 }
 
 /** Fails when a zstd layer cannot be decompressed here (before anything of it is fetched or read). */
@@ -58,7 +58,7 @@ export function assertZstdAvailable(what: string): void {
 export function inflateBackend(size: number | undefined, env: NodeJS.ProcessEnv = process.env): InflateBackend {
   if (env.GANTRY_GUNZIP === 'zlib') return 'zlib';
   if (env.GANTRY_GUNZIP !== 'igzip' && size !== undefined && size < PROCESS_INFLATE_MIN_BYTES) return 'zlib';
-  return findIgzip(env) === null ? 'zlib' : 'igzip';
+  return findIgzip() === null ? 'zlib' : 'igzip';
 }
 
 /** A gunzip transform: gzip in, the uncompressed bytes out; a damaged stream fails it with INVALID_IMAGE_ARCHIVE. */

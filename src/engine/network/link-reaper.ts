@@ -2,54 +2,31 @@
 // which would stall every other request; a worker thread does the wait instead. The caller takes the link
 // down first (a fast call), so it carries no traffic and no routes while it waits to go. Pending deletions
 // are finished by drain() at shutdown; after a crash, the next daemon's stale-link sweep removes them.
-import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { WorkerQueue } from '../../common/worker-queue.js';
 import { deleteBridge } from './bridge.js';
 
 export class LinkReaper {
-  private worker: Worker | undefined;
-  private pending = 0;
-  private waiters: Array<() => void> = [];
+  private readonly queue: WorkerQueue<string, { name: string; error?: string }>;
 
-  constructor(private readonly log: (msg: string) => void = () => undefined) {}
-
-  private start(): Worker {
-    if (this.worker !== undefined) return this.worker;
-    const w = new Worker(new URL(import.meta.url));
-    w.on('message', (m: { name: string; error?: string }) => {
-      if (m.error !== undefined) this.log(`delete link ${m.name}: ${m.error}`);
-      if (--this.pending === 0) {
-        w.unref();
-        for (const fn of this.waiters.splice(0)) fn();
-      }
-    });
-    w.on('error', (e) => this.log(`link reaper: ${e.message}`));
-    w.on('exit', () => {
-      this.worker = undefined;
-      this.pending = 0;
-      for (const fn of this.waiters.splice(0)) fn();
-    });
-    this.worker = w;
-    return w;
+  constructor(log: (msg: string) => void = () => undefined) {
+    this.queue = new WorkerQueue(new URL(import.meta.url),
+      (m) => { if (m.error !== undefined) log(`delete link ${m.name}: ${m.error}`); },
+      (e) => log(`link reaper: ${e.message}`));
   }
 
   /** Queue the deletion of link `name` (gone already is fine). */
   delete(name: string): void {
-    const w = this.start();
-    w.ref();
-    this.pending++;
-    w.postMessage(name);
+    this.queue.post(name);
   }
 
   /** Resolves when every queued deletion is done. */
   drain(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.queue.drain();
   }
 
-  async close(): Promise<void> {
-    await this.drain();
-    await this.worker?.terminate();
-    this.worker = undefined;
+  close(): Promise<void> {
+    return this.queue.close();
   }
 }
 
