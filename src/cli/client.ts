@@ -93,7 +93,7 @@ export class DaemonClient {
   }
 
   close(): void {
-    // one connection per request: nothing pooled
+    // idle kept-alive connections are unref'd (http.ts): they never keep a finished command alive
   }
 }
 

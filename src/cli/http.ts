@@ -1,6 +1,8 @@
 // A minimal HTTP/1.1 client over a unix socket, for the CLI only. node:http costs ~12 ms of start-up and first
-// request in a short-lived process; this costs ~3. One connection per request (`Connection: close`): connecting
-// to a unix socket is cheaper than any pooling logic.
+// request in a short-lived process; this costs ~3. Connections are kept alive and reused by the next request
+// (`rm -f` of 1,000 is 1,000 requests: each new connection cost the daemon an accept, a socket object and a close);
+// an idle one is unref'd, so it never keeps a finished command alive. Upgrades and streamed request bodies get a
+// connection of their own.
 import { connect, type Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 
@@ -50,6 +52,32 @@ class ChunkedDecoder {
   }
 }
 
+/** Idle kept-alive connections per socket path, newest last. */
+const idleSockets = new Map<string, Socket[]>();
+const ignoreError = (): void => undefined;
+
+function takeIdle(socketPath: string): Socket | undefined {
+  const list = idleSockets.get(socketPath);
+  while (list !== undefined && list.length > 0) {
+    const sock = list.pop()!;
+    sock.off('error', ignoreError);
+    sock.removeAllListeners('close');
+    if (!sock.destroyed && sock.readyState === 'open') { sock.ref(); return sock; }
+  }
+  return undefined;
+}
+
+/** Puts a connection whose response was read to its end back for the next request. */
+function releaseIdle(socketPath: string, sock: Socket): void {
+  for (const event of ['data', 'end', 'error', 'close']) sock.removeAllListeners(event);
+  if (sock.destroyed) return;
+  sock.on('error', ignoreError); // the daemon may close an idle connection (keepAliveTimeout)
+  sock.once('close', () => { const list = idleSockets.get(socketPath); const i = list?.indexOf(sock) ?? -1; if (i >= 0) list!.splice(i, 1); });
+  sock.unref();
+  const list = idleSockets.get(socketPath);
+  if (list === undefined) idleSockets.set(socketPath, [sock]); else list.push(sock);
+}
+
 function connectSocket(socketPath: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
@@ -60,7 +88,7 @@ function connectSocket(socketPath: string): Promise<Socket> {
 
 function writeRequest(sock: Socket, req: RawRequest, upgrade: boolean): void {
   const headers: Record<string, string | number> = { Host: 'gantry', ...req.headers };
-  if (upgrade) { headers['Connection'] = 'Upgrade'; headers['Upgrade'] = 'tcp'; } else headers['Connection'] = 'close';
+  if (upgrade) { headers['Connection'] = 'Upgrade'; headers['Upgrade'] = 'tcp'; } else if (req.bodyStream) headers['Connection'] = 'close';
   if (req.body) headers['Content-Length'] = req.body.length;
   else if (req.bodyStream) headers['Transfer-Encoding'] = 'chunked';
   else if (req.method !== 'GET' && req.method !== 'HEAD') headers['Content-Length'] = 0;
@@ -76,19 +104,37 @@ function writeRequest(sock: Socket, req: RawRequest, upgrade: boolean): void {
 
 /**
  * Sends a request. With `upgrade`, a 101 answer resolves with the raw socket (attach/exec); any other answer
- * resolves as a normal response.
+ * resolves as a normal response. A request sent on a reused connection that the daemon closed before answering
+ * (its idle timeout) is sent again once on a new one.
  */
-export function rawRequest(socketPath: string, req: RawRequest, upgrade = false): Promise<{ response: RawResponse } | { socket: Socket }> {
+export async function rawRequest(socketPath: string, req: RawRequest, upgrade = false): Promise<{ response: RawResponse } | { socket: Socket }> {
+  const reusable = !upgrade && req.bodyStream === undefined;
+  const idle = reusable ? takeIdle(socketPath) : undefined;
+  if (idle !== undefined) {
+    try {
+      return await exchange(socketPath, idle, req, upgrade, true);
+    } catch (e) {
+      if (!(e instanceof ClosedBeforeAnswer)) throw e;
+    }
+  }
+  return exchange(socketPath, await connectSocket(socketPath), req, upgrade, reusable);
+}
+
+/** The connection ended or failed before any byte of an answer came. */
+class ClosedBeforeAnswer extends Error {}
+
+function exchange(socketPath: string, sock: Socket, req: RawRequest, upgrade: boolean, reusable: boolean): Promise<{ response: RawResponse } | { socket: Socket }> {
   const t0 = performance.now();
-  return connectSocket(socketPath).then((sock) => new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let head: Buffer = Buffer.alloc(0);
+    const failEarly = (e: Error): void => { sock.destroy(); reject(head.length === 0 ? Object.assign(new ClosedBeforeAnswer(e.message), { cause: e, code: (e as NodeJS.ErrnoException).code }) : e); };
     const onData = (chunk: Buffer): void => {
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
-      if (process.env['GANTRY_TRACE_HTTP'] === '1') traceRequest(req, t0, sock);
       sock.off('data', onData);
-      sock.off('error', reject);
+      sock.off('error', failEarly);
+      sock.off('end', onEndEarly);
       const lines = head.subarray(0, end).toString('latin1').split('\r\n');
       const status = Number(lines[0]!.split(' ')[1]);
       const headers: Record<string, string> = {};
@@ -106,12 +152,23 @@ export function rawRequest(socketPath: string, req: RawRequest, upgrade = false)
         return;
       }
       const body = new PassThrough();
+      if (process.env['GANTRY_TRACE_HTTP'] === '1') traceRequest(req, t0, body);
+      const keep = reusable && headers['connection']?.toLowerCase() !== 'close';
+      let released = false;
+      // The whole answer is read: the connection serves the next request (or is closed).
+      const done = (): void => {
+        body.end();
+        if (keep && !released) { released = true; releaseIdle(socketPath, sock); } else sock.destroy();
+      };
       const length = headers['content-length'];
-      if (headers['transfer-encoding']?.includes('chunked')) {
+      if (status === 204 || status === 304 || req.method === 'HEAD') {
+        done();
+      } else if (headers['transfer-encoding']?.includes('chunked')) {
         const dec = new ChunkedDecoder(body);
-        if (rest.length) dec.push(rest);
-        sock.on('data', (c: Buffer) => dec.push(c));
+        const push = (c: Buffer): void => { dec.push(c); if (dec.done) done(); };
+        sock.on('data', push);
         sock.on('end', () => { if (!dec.done) body.end(); });
+        if (rest.length) push(rest);
       } else if (length !== undefined) {
         let left = Number(length);
         const take = (c: Buffer): void => {
@@ -119,45 +176,49 @@ export function rawRequest(socketPath: string, req: RawRequest, upgrade = false)
           const part = c.subarray(0, left);
           left -= part.length;
           body.write(part);
-          if (left === 0) { body.end(); sock.destroy(); }
+          if (left === 0) done();
         };
-        if (left === 0) { body.end(); sock.destroy(); } else { if (rest.length) take(rest); sock.on('data', take); sock.on('end', () => body.end()); }
+        if (left === 0) done(); else { sock.on('data', take); sock.on('end', () => body.end()); if (rest.length) take(rest); }
       } else {
         if (rest.length) body.write(rest);
         sock.on('data', (c: Buffer) => body.write(c));
         sock.on('end', () => body.end());
       }
-      sock.on('error', (e) => body.destroy(e));
-      body.on('close', () => sock.destroy());
+      if (!released) {
+        sock.on('error', (e) => body.destroy(e));
+        // a reader that stops early (a followed stream) drops the connection
+        body.on('close', () => { if (!released) sock.destroy(); });
+      }
       resolve({ response: { status, headers, body } });
     };
+    const onEndEarly = (): void => failEarly(new Error('the daemon closed the connection without answering'));
     sock.on('data', onData);
-    sock.once('error', reject);
-    sock.once('end', () => { if (head.indexOf('\r\n\r\n') < 0) reject(new Error('the daemon closed the connection without answering')); });
+    sock.on('error', failEarly);
+    sock.once('end', onEndEarly);
     writeRequest(sock, req, upgrade);
-  }));
+  });
 }
 
 /**
  * GANTRY_TRACE_HTTP=1: one line per request on stderr, what a slow command waits for: when it was sent (ms since
- * the process started), how long until the answer's head came, and until the connection closed.
+ * the process started), how long until the answer's head came, and until its body ended.
  */
-/** Trace lines of requests whose connection is still open; printed at exit (one listener for all). */
-const openTraces = new Map<Socket, () => void>();
+/** Trace lines of requests whose answer is still open; printed at exit (one listener for all). */
+const openTraces = new Map<PassThrough, () => void>();
 let tracesAtExit = false;
 
-function traceRequest(req: RawRequest, t0: number, sock: Socket): void {
+function traceRequest(req: RawRequest, t0: number, body: PassThrough): void {
   const head = performance.now();
   const print = (end: string): void => {
-    openTraces.delete(sock);
+    openTraces.delete(body);
     process.stderr.write(`gantry: http ${req.method} ${req.path.split('?')[0]} at ${t0.toFixed(1)} ms: head +${(head - t0).toFixed(1)}, ${end}\n`);
   };
   if (!tracesAtExit) {
     tracesAtExit = true;
     process.once('exit', () => { for (const p of [...openTraces.values()]) p(); });
   }
-  openTraces.set(sock, () => print(`open at exit +${(performance.now() - t0).toFixed(1)}`));
-  sock.once('close', () => { if (openTraces.has(sock)) print(`closed +${(performance.now() - t0).toFixed(1)}`); });
+  openTraces.set(body, () => print(`open at exit +${(performance.now() - t0).toFixed(1)}`));
+  body.once('close', () => { if (openTraces.has(body)) print(`closed +${(performance.now() - t0).toFixed(1)}`); });
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
