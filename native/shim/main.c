@@ -26,7 +26,7 @@ static struct {
   enum phase phase;
   int listen_fd, sig_fd, sync_fd, err_fd; /* err_fd: read end of the child's error pipe */
   int hold_fd;                            /* `detach 1`: closed once the start is settled (see main) */
-  int mnt_fd;                             /* the init's mount namespace, held (see release_mounts) */
+  int mnt_fd, net_fd;                     /* the init's mount and network namespaces, held (release_namespaces) */
   int out[2];                             /* stdout, stderr read ends (tty: master, -1) */
   char ctl[4];
   size_t ctl_len;
@@ -35,7 +35,7 @@ static struct {
   bool exited, exited_before_go;
   int status;
   struct timespec finished, deadline;
-} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .mnt_fd = -1, .out = {-1, -1}};
+} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .mnt_fd = -1, .net_fd = -1, .out = {-1, -1}};
 
 static void status_line(const char *s, size_t n) {
   (void)write_all(1, s, n); /* the daemon may be gone: EPIPE is ignored */
@@ -165,13 +165,19 @@ static void start(void) {
     run_child(&spec, &f);
   }
   child_pid = pid;
-  if (!st.exec_mode && (spec.clone_flags & CLONE_NEWNS)) {
-    /* Held, so that the init's exit does not tear its mounts down (release_mounts). Without it (no /proc), the
-     * init's exit does, as before. */
+  if (!st.exec_mode) {
+    /* Held, so that the init's exit does not tear its mounts and its network namespace down
+     * (release_namespaces). Without them (no /proc), the init's exit does, as before. */
     char ns[48] = "/proc/";
     size_t n0 = 6 + fmt_uint(ns + 6, (unsigned long long)pid);
-    memcpy(ns + n0, "/ns/mnt", sizeof "/ns/mnt");
-    st.mnt_fd = open(ns, O_RDONLY | O_CLOEXEC);
+    if (spec.clone_flags & CLONE_NEWNS) {
+      memcpy(ns + n0, "/ns/mnt", sizeof "/ns/mnt");
+      st.mnt_fd = open(ns, O_RDONLY | O_CLOEXEC);
+    }
+    if (spec.clone_flags & CLONE_NEWNET) {
+      memcpy(ns + n0, "/ns/net", sizeof "/ns/net");
+      st.net_fd = open(ns, O_RDONLY | O_CLOEXEC);
+    }
   }
   /* the parent keeps only its ends */
   int child_ends[] = {f.in == f.out ? -1 : f.in, f.out, f.err == f.out ? -1 : f.err, f.sync, f.errpipe, f.aux};
@@ -314,12 +320,38 @@ static int ms_left(void) {
 /* The container's mount namespace goes with its last reference: once the init has exited, that is this fd.
  * Closing it unmounts the container's whole tree (overlay, proc, the tmpfs mounts, binds) in this process, and
  * the overlay's unmount syncs its upper filesystem (all of it: for the host's root fs, every dirty inode and a
- * disk flush). An exit is reported after this, so a stopped container's files are on disk and its upper dir is
- * free for the next start's overlay; a removal (`d`) reports first: its files are deleted next. */
-static void release_mounts(void) {
-  if (st.mnt_fd < 0) return;
-  close(st.mnt_fd);
-  st.mnt_fd = -1;
+ * disk flush). Its network namespace likewise: the kernel's cleanup of it (a worker thread's, batched) starts when
+ * this fd is closed. An exit is reported after this, so a stopped container's files are on disk and its upper dir
+ * is free for the next start's overlay; a removal (`d`) reports first, and releases them once the daemon closes
+ * the connection that sent `d` (hold_for_removal). */
+static void release_namespaces(void) {
+  if (st.mnt_fd >= 0) close(st.mnt_fd);
+  if (st.net_fd >= 0) close(st.net_fd);
+  st.mnt_fd = st.net_fd = -1;
+}
+
+/* A removal's teardown waits for the daemon: it closes the connection that sent `d` once no removal is in flight
+ * (so a burst of `rm -f` is not slowed by the unmounts, syncs and namespace cleanups of the ones before), or when it
+ * exits; at most 10 s. Whatever the connection still sends is read and dropped. */
+static void hold_for_removal(int fd) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += 10;
+  for (;;) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
+    if (ms <= 0) break;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, (int)ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    char drop[256];
+    ssize_t n = read(fd, drop, sizeof drop);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+  }
+  close(fd);
 }
 
 /* Written and renamed before the exit frame (the daemon reads it when that frame comes), made durable after the
@@ -362,7 +394,7 @@ static noreturn void finish(void) {
     st.err_fd = -1;
   }
   if (st.phase == STARTING) settle_start();
-  if (!sh.removing) release_mounts();
+  if (!sh.removing) release_namespaces();
   int code, sig = 0;
   if (st.errline_len) {
     long long v = 255;
@@ -383,18 +415,26 @@ static noreturn void finish(void) {
   char payload[8];
   size_t n = fmt_uint(payload, (unsigned)code);
   payload[n++] = '\n';
+  int held = -1; /* a removal's: the connection that sent `d` */
   for (int i = 0; i < MAX_CLIENTS; i++) {
     struct client *c = &sh.clients[i];
     if (c->fd < 0) continue;
     send_frame(&sh, c, 3, payload, n);
-    if (c->fd >= 0) client_drop(c);
+    if (c->fd < 0) continue;
+    if (sh.removing && held < 0 && sh.removal_slot == i + 1) {
+      held = c->fd;
+      c->fd = -1;
+    } else {
+      client_drop(c);
+    }
   }
   unlink(spec.socket);
   if (exit_fd >= 0) {
     fsync(exit_fd);
     close(exit_fd);
   }
-  release_mounts(); /* a removal's: after its exit was reported */
+  if (held >= 0) hold_for_removal(held);
+  release_namespaces(); /* a removal's: after its exit was reported */
   _exit(0);
 }
 

@@ -116,7 +116,10 @@ static void frame_done(struct shim *sh, struct client *c) {
       if (c->small_len == 1 && c->small[0] > 0 && c->small[0] < NSIG) kill(sh->child, c->small[0]);
       break;
     case 'k': kill(sh->child, SIGKILL); break;
-    case 'd': sh->removing = true; break; /* sent before `k` by a removal; older shims skip it */
+    case 'd': /* sent before `k` by a removal; older shims skip it */
+      sh->removing = true;
+      sh->removal_slot = (int)(c - sh->clients) + 1;
+      break;
     case 'v': { /* the protocol this shim speaks (shims before versions skip `v`: no answer = 1) */
       char v[12];
       size_t n = fmt_uint(v, SHIM_PROTOCOL_VERSION);
@@ -137,6 +140,7 @@ void client_readable(struct shim *sh, struct client *c) {
   ssize_t n = read(c->fd, buf, room);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
+    if (sh->removal_slot == (int)(c - sh->clients) + 1) sh->removal_slot = 0; /* its slot may be taken again */
     client_drop(c);
     return;
   }

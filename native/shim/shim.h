@@ -146,6 +146,7 @@ struct shim {
   int master_fd;         /* pty master for resize, or -1 */
   bool close_in_pending; /* `e` received while stdin data is still queued */
   bool removing;         /* `d`: the container is being removed (main.c, finish) */
+  int removal_slot;      /* 1 + the index in clients of the connection that sent `d` (0: none) */
   char pending[CHUNK];   /* stdin data not yet accepted by in_fd */
   size_t pending_len;
   pid_t child; /* the process whose exit is the container's exit */

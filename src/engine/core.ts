@@ -80,7 +80,7 @@ export class EngineCore implements Engine {
       validate: (h: Parameters<NonNullable<NetworkService['validate']>>[0]) => networks!.validate?.(h),
       renamed: (id: string, oldName: string, newName: string) => networks!.renamed?.(id, oldName, newName),
     };
-    this.manager = new ContainerManager({ store: p.store, images, volumes: p.volumes, runtime: p.runtime, events: p.events, clock: p.clock, networking });
+    this.manager = new ContainerManager({ store: p.store, images, volumes: p.volumes, runtime: p.runtime, events: p.events, clock: p.clock, networking, teardown: p.store.reaper.gate });
     networks = p.networks({ manager: this.manager, store: p.store });
     this.networks = networks;
     this.execs = new ExecManager({ store: p.store, images, runtime: p.runtime, events: p.events });

@@ -67,4 +67,18 @@ describe('density: shared sysfs and cgroups, removal', { skip }, () => {
       .filter((e) => existsSync(`/sys/fs/cgroup/${e.name}/${d.prefix}/${id}`)).map((e) => e.name);
     assert.deepEqual(left, []);
   });
+
+  test('rm -f answers before the container\'s shim has released its mounts and network namespace; that follows within seconds', async () => {
+    const ids = [0, 1, 2].map(() => d.ok(['run', '-d', '--network', 'none', 'busybox', 'sleep', '600']).trim());
+    const shims = ids.map((id) => {
+      const init = Number(d.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim());
+      return Number(readFileSync(`/proc/${init}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]); // its parent: the shim
+    });
+    for (const pid of shims) assert.match(readFileSync(`/proc/${pid}/comm`, 'utf8'), /gantry-shim/);
+    d.ok(['rm', '-f', ...ids]);
+    assert.deepEqual(d.ok(['ps', '-aq']).trim(), '', 'gone from the list at once');
+    const alive = (pid: number): boolean => { try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; } };
+    for (let i = 0; i < 100 && shims.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(shims.filter(alive), [], 'every shim has released and exited');
+  });
 });

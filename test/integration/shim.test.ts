@@ -218,11 +218,11 @@ describe('gantry-shim run', () => {
     });
   });
 
-  test('the shim holds the container\'s mount namespace; a removal (`d` before `k`) is reported like a kill', async (t) => {
-    const mntFds = (pid: number): string[] => {
+  test('the shim holds the container\'s mount and network namespaces; a removal (`d` before `k`) is reported first and releases them when its connection closes', async (t) => {
+    const nsFds = (pid: number): string[] => {
       try {
         return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => { try { return [readlinkSync(`/proc/${pid}/fd/${fd}`)]; } catch { return []; } })
-          .filter((l) => l.startsWith('mnt:'));
+          .filter((l) => l.startsWith('mnt:') || l.startsWith('net:')).sort();
       } catch { return []; } // exited
     };
     for (const removal of [false, true]) {
@@ -230,15 +230,27 @@ describe('gantry-shim run', () => {
         const shim = run(['sleep', '100']);
         const init = await shim.ready();
         assert.equal(await shim.go(), 'started');
-        assert.deepEqual(mntFds(shim.pid), [readlinkSync(`/proc/${init}/ns/mnt`)], 'the init\'s mount namespace, held by the shim');
+        const held = [readlinkSync(`/proc/${init}/ns/mnt`), readlinkSync(`/proc/${init}/ns/net`)].sort();
+        assert.deepEqual(nsFds(shim.pid), held, 'the init\'s mount and network namespaces, held by the shim');
         const c = await ShimClient.connect(dir.join('sock'));
         clients.push(c);
+        const other = await ShimClient.connect(dir.join('sock'));
+        clients.push(other);
         if (removal) c.send('d');
         c.killAll();
         await eventually(() => c.exitCode() !== undefined, 'exit frame');
         assert.equal(c.exitCode(), 137);
-        // a kill's exit is reported once the container's mounts are gone; a removal's may come first
-        if (!removal) assert.deepEqual(mntFds(shim.pid), [], 'released before the exit was reported');
+        await eventually(() => other.closed, 'other clients are closed after the exit frame');
+        if (!removal) {
+          // a kill's exit is reported once the container's mounts are gone
+          assert.deepEqual(nsFds(shim.pid), [], 'released before the exit was reported');
+        } else {
+          // a removal's: reported first; the namespaces go when the daemon closes the connection that sent `d`
+          await new Promise((r) => setTimeout(r, 200));
+          assert.equal(c.closed, false, 'the removal\'s connection is kept open by the shim');
+          assert.deepEqual(nsFds(shim.pid), held, 'still held while that connection is open');
+          c.destroy();
+        }
         assert.deepEqual(await finished(shim, dir), { code: 137, signal: 9 });
       });
     }

@@ -57,6 +57,8 @@ export interface LinuxRuntimeOptions {
 
 export class LinuxRuntime implements ContainerRuntime {
   private readonly watchers = new Map<string, Socket>();
+  /** Containers killed for a removal (forceKill with `removal`) whose exit is not seen yet. */
+  private readonly removalKills = new Set<string>();
   private readonly execSockets = new Map<string, string>();
   /** Forks the shims, so that the daemon does not (shim-spawner.ts). */
   private readonly spawner: ShimSpawner;
@@ -155,6 +157,7 @@ export class LinuxRuntime implements ContainerRuntime {
   }
 
   destroy(id: string): void {
+    this.removalKills.delete(id);
     // a create that failed after its cgroups were made (a removal cleaned them up already)
     if (this.madeAtCreate.delete(id)) void this.o.cgroups.remove(this.cgroupPath(id)).catch(() => undefined);
     rmSync(this.dir(id), { recursive: true, force: true });
@@ -333,9 +336,12 @@ export class LinuxRuntime implements ContainerRuntime {
   private watch(id: string, sock: Socket, shimPid: number): Promise<void> {
     this.watchers.set(id, sock);
     return watchExit(sock).then(() => {
-      sock.destroy();
       if (this.watchers.get(id) === sock) this.watchers.delete(id);
-      reapShim(shimPid);
+      const done = (): void => { sock.destroy(); reapShim(shimPid); };
+      // A removal's shim releases the container's mounts and network namespace when this connection closes: after
+      // the burst of removals it is part of (teardown-gate.ts).
+      if (this.removalKills.delete(id) && this.o.background !== undefined) this.o.background.gate.later(done);
+      else done();
     });
   }
 
@@ -419,6 +425,7 @@ export class LinuxRuntime implements ContainerRuntime {
   signal(rec: ContainerView, sig: number): Promise<void> { return this.sendToShim(rec, signalFrame(sig)); }
   forceKill(rec: ContainerView, opts: { removal?: boolean } = {}): Promise<void> {
     // `d` first: the shim reports the exit before it unmounts the container's tree (an older shim skips `d`)
+    if (opts.removal === true) this.removalKills.add(rec.id);
     return this.sendToShim(rec, opts.removal === true ? Buffer.concat([frame('d'), frame('k')]) : frame('k'));
   }
   freeze(rec: ContainerView): Promise<void> { return this.o.cgroups.freeze(this.cgroupPath(rec.id)); }

@@ -30,6 +30,8 @@ export interface ManagerOptions {
   events: EventBus;
   clock: Clock;
   networking?: ContainerNetworking | undefined;
+  /** Holds what removals leave to do while other removals are in flight (teardown-gate.ts). */
+  teardown?: { begin(): () => void } | undefined;
 }
 
 /** What `update` may change. */
@@ -402,6 +404,15 @@ export class ContainerManager {
 
   async remove(ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const rec = this.o.store.get(ref);
+    const answered = this.o.teardown?.begin();
+    try {
+      await this.removeRecord(rec, opts);
+    } finally {
+      answered?.();
+    }
+  }
+
+  private async removeRecord(rec: ContainerView, opts: { force: boolean; volumes: boolean }): Promise<void> {
     if (isActive(rec.state.status) && rec.state.status !== 'restarting') {
       if (!opts.force) {
         throw new GantryError('CONTAINER_RUNNING', `cannot remove container ${rec.name}: it is ${rec.state.status}`, { hint: 'stop it first (gantry stop) or use gantry rm -f' });

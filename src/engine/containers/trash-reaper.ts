@@ -7,28 +7,32 @@ import { rmSync } from 'node:fs';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { WorkerQueue } from '../../common/worker-queue.js';
 import { removeCgroupDirs } from '../cgroups/background-remove.js';
+import { TeardownGate } from './teardown-gate.js';
 
 type Job = { kind: 'dir'; dir: string } | { kind: 'cgroups'; dirs: string[] };
 
 export class TrashReaper {
   private readonly queue = new WorkerQueue<Job, null>(new URL(import.meta.url));
+  /** Jobs wait here while removals are in flight (teardown-gate.ts); so do removed containers' shims. */
+  readonly gate = new TeardownGate();
 
   /**
    * Resolves once every queued job is done, or after `maxMs` (a graceful shutdown waits for the cgroups of the
    * last removals, so it can drop its own cgroup parent; what is left then, the next start sweeps).
    */
   drained(maxMs: number): Promise<void> {
+    this.gate.flush();
     return this.queue.drain(maxMs);
   }
 
   /** Queues the recursive deletion of `dir` (a path under the daemon's own trash dir; gone already is fine). */
   delete(dir: string): void {
-    this.queue.post({ kind: 'dir', dir });
+    this.gate.later(() => this.queue.post({ kind: 'dir', dir }));
   }
 
   /** Queues the removal of a dead container's own cgroup dirs (CgroupDriver.ownDirs), see background-remove.ts. */
   removeCgroups(dirs: string[]): void {
-    if (dirs.length > 0) this.queue.post({ kind: 'cgroups', dirs });
+    if (dirs.length > 0) this.gate.later(() => this.queue.post({ kind: 'cgroups', dirs }));
   }
 }
 
