@@ -11,7 +11,7 @@ import {
   IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID, NLMSG_DONE, NLMSG_ERROR,
   NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST, RTA_GATEWAY, RTA_OIF,
   RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
-  RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, attrIPv4, attrNest, attrStr, attrU32,
+  IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, attrIPv4, attrNest, attrStr, attrU32,
   ifaddrmsg, ifinfomsg, ipv4Bytes, macBytes, nlmsg, parseAddr, parseError, parseLink, parseMessages, parseRoute,
   rtattr, rtmsg, type AddrInfo, type LinkInfo, type NlMessage, type RouteInfo,
 } from './netlink-codec.js';
@@ -20,6 +20,9 @@ export type { AddrInfo, LinkInfo, RouteInfo } from './netlink-codec.js';
 
 const ENODEV = 19;
 const EINTR = 4;
+/** How often an interrupted dump is sent again before its EINTR is the caller's. */
+const DUMP_ATTEMPTS = 10;
+const dumpPause = new Int32Array(new SharedArrayBuffer(4));
 const RECV_BUF = 256 * 1024;
 
 /** Where to put the peer of a new veth: a netns fd we hold open, or a pid whose netns to use. */
@@ -81,19 +84,21 @@ export class Rtnl {
    * an error ACK throws SyscallError(call, object, errno). Dumps end at NLMSG_DONE and are retried when
    * the kernel marks them interrupted.
    */
-  request(type: number, flags: number, body: Buffer, call: string, object: string): NlMessage[] {
+  request(type: number, flags: number, body: Buffer, call: string, object: string, opts: { partialDump?: boolean } = {}): NlMessage[] {
     const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
     for (let attempt = 0; ; attempt++) {
-      try {
-        return this.once(type, flags | NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK), body, call, object);
-      } catch (e) {
-        if (dump && e instanceof SyscallError && e.errno === EINTR && attempt < 4) continue;
-        throw e;
-      }
+      const { replies, interrupted } = this.once(type, flags | NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK), body, call, object);
+      if (!interrupted) return replies;
+      // Links made and deleted meanwhile (other containers, other daemons) interrupt a dump of many: try again,
+      // after a pause growing to 5 ms once it happened a few times. `partialDump`: a caller that only acts on what
+      // it sees (a sweep of leftovers) takes the second, possibly incomplete, answer instead of trying on.
+      if (opts.partialDump === true && attempt >= 1) return replies;
+      if (attempt >= DUMP_ATTEMPTS - 1) throw new SyscallError(call, object, EINTR);
+      if (attempt >= 3) Atomics.wait(dumpPause, 0, 0, Math.min(5, attempt));
     }
   }
 
-  private once(type: number, flags: number, body: Buffer, call: string, object: string): NlMessage[] {
+  private once(type: number, flags: number, body: Buffer, call: string, object: string): { replies: NlMessage[]; interrupted: boolean } {
     if (this.closed) throw new Error('Rtnl: socket is closed');
     const seq = (this.seq = (this.seq + 1) >>> 0);
     sysSendto(this.fd, nlmsg(type, flags, seq, body), this.kernel, `netlink ${call}`);
@@ -106,13 +111,10 @@ export class Rtnl {
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_ERROR) {
           const err = parseError(m);
-          if (err.errno === 0) return replies;
+          if (err.errno === 0) return { replies, interrupted };
           throw new SyscallError(call, object, err.errno, err.message === undefined ? undefined : `kernel: ${err.message}`);
         }
-        if (m.type === NLMSG_DONE) {
-          if (interrupted) throw new SyscallError(call, object, EINTR);
-          return replies;
-        }
+        if (m.type === NLMSG_DONE) return { replies, interrupted };
         replies.push({ ...m, payload: Buffer.from(m.payload) });
       }
     }
@@ -120,8 +122,11 @@ export class Rtnl {
 
   // ------------------------------------------------------------- links
 
-  listLinks(): LinkInfo[] {
-    return this.request(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(), 'RTM_GETLINK', 'dump').map((m) => parseLink(m.payload));
+  /** Every link; `partialDump`: see request(). */
+  listLinks(opts: { partialDump?: boolean } = {}): LinkInfo[] {
+    // without counters: the dump is shorter to make and to read (and so less often interrupted)
+    const body = Buffer.concat([ifinfomsg(), attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)]);
+    return this.request(RTM_GETLINK, NLM_F_DUMP, body, 'RTM_GETLINK', 'dump', opts).map((m) => parseLink(m.payload));
   }
 
   /** The link called `name`, or undefined when there is none. */
@@ -129,6 +134,17 @@ export class Rtnl {
     try {
       const r = this.request(RTM_GETLINK, 0, Buffer.concat([ifinfomsg(), attrStr(IFLA_IFNAME, name)]), 'RTM_GETLINK', name);
       const m = r[0];
+      return m === undefined ? undefined : parseLink(m.payload);
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === ENODEV) return undefined;
+      throw e;
+    }
+  }
+
+  /** The link with index `index`, or undefined when there is none (one request, not a dump of every link). */
+  getLinkByIndex(index: number): LinkInfo | undefined {
+    try {
+      const m = this.request(RTM_GETLINK, 0, ifinfomsg({ index }), 'RTM_GETLINK', `index ${index}`)[0];
       return m === undefined ? undefined : parseLink(m.payload);
     } catch (e) {
       if (e instanceof SyscallError && e.errno === ENODEV) return undefined;

@@ -224,7 +224,7 @@ describe('engine core', { skip }, () => {
     d.ok(['rm', '-f', 'again']);
   });
 
-  test('bad input gets a clear error and leaves nothing behind', () => {
+  test('bad input gets a clear error and leaves nothing behind', async () => {
     const before = d.ok(['ps', '-aq']);
     const unknown = d.gantry(['run', '--rm', 'nosuchimage', 'true']);
     assert.equal(unknown.status, 1);
@@ -254,9 +254,9 @@ describe('engine core', { skip }, () => {
     assert.match(rmRunning.stderr, /stop it first|rm -f/);
     d.ok(['rm', '-f', 'taken']);
     assert.equal(d.ok(['ps', '-aq']), before);
-    assert.deepEqual(cgroupDirs(), []);
-    const shims = spawnSync('pgrep', ['-f', `gantry-shim run ${d.root}`], { encoding: 'utf8' }).stdout.trim();
-    assert.equal(shims, '', 'no shim process left');
+    // a removal's cgroups and its shim's release follow its answer by a moment (the teardown gate)
+    await eventually(() => assert.deepEqual(cgroupDirs(), []), 5_000, 'cgroups removed');
+    await eventually(() => assert.equal(spawnSync('pgrep', ['-f', `gantry-shim run ${d.root}`], { encoding: 'utf8' }).stdout.trim(), '', 'no shim process left'), 5_000, 'shims gone');
     const noSuch = d.gantry(['stop', 'ghost']);
     assert.equal(noSuch.status, 1);
     assert.match(noSuch.stderr, /no such container: ghost/);

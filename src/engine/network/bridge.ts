@@ -201,6 +201,16 @@ export function bringUpLoopback(netns: NetnsTarget): void {
   withRtnl((nl) => nl.setUp(nl.linkIndex('lo'), true), netns);
 }
 
+/** The host's link called `name`, or undefined (one request). */
+export function findLink(name: string): LinkInfo | undefined {
+  return withRtnl((nl) => nl.getLink(name));
+}
+
+/** Whether the host has a link called `name` (one request). */
+export function linkExists(name: string): boolean {
+  return findLink(name) !== undefined;
+}
+
 /** Links of the host whose names start with `prefix` (bridges and veth host ends). */
 export function listLinks(prefix: string): LinkInfo[] {
   return withRtnl((nl) => nl.listLinks()).filter((l) => l.name.startsWith(prefix));
@@ -211,7 +221,8 @@ export function listLinks(prefix: string): LinkInfo[] {
  * gone after a daemon restart). Veths go first, then bridges. Returns the names removed.
  */
 export function removeStaleLinks(prefix: string, keep: ReadonlySet<string>): string[] {
-  const stale = listLinks(prefix).filter((l) => !keep.has(l.name));
+  // what an interrupted dump missed, the next sweep takes: only the links it saw are acted on
+  const stale = withRtnl((nl) => nl.listLinks({ partialDump: true })).filter((l) => l.name.startsWith(prefix) && !keep.has(l.name));
   stale.sort((a, b) => Number(a.kind === 'bridge') - Number(b.kind === 'bridge'));
   const removed: string[] = [];
   withRtnl((nl) => {
@@ -226,11 +237,17 @@ export function removeStaleLinks(prefix: string, keep: ReadonlySet<string>): str
  */
 export function hostRouteSubnets(excludePrefix?: string): string[] {
   return withRtnl((nl) => {
-    const names = new Map(nl.listLinks().map((l) => [l.index, l.name]));
+    // the routes' links looked up one by one: a dump of every link (thousands with many containers) is slow, and
+    // interrupted whenever a link comes or goes meanwhile
+    const names = new Map<number, string | undefined>();
+    const nameOf = (index: number): string | undefined => {
+      if (!names.has(index)) names.set(index, nl.getLinkByIndex(index)?.name);
+      return names.get(index);
+    };
     const out = new Set<string>();
     for (const r of nl.listRoutes4()) {
       if (r.dstLen === 0) continue;
-      const dev = r.oif === undefined ? undefined : names.get(r.oif);
+      const dev = r.oif === undefined ? undefined : nameOf(r.oif);
       if (excludePrefix !== undefined && dev?.startsWith(excludePrefix)) continue;
       const n = parseIPv4(r.dst);
       if (n === undefined) continue;

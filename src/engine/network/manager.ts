@@ -12,8 +12,8 @@ import type { ContainerView, HostSettings, NetworkAttachment, PortBinding as Rec
 import { isActive } from '../containers/record.js';
 import type { EventBus } from '../events/bus.js';
 import {
-  attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, isExists, listLinks,
-  removeStaleLinks, vethIfName,
+  attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, findLink, isExists, linkExists,
+  removeStaleLinks, vethIfName, type LinkInfo,
 } from './bridge.js';
 import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
@@ -157,7 +157,14 @@ export class NetworkManager implements NetworkService {
       this.networks.set(rec.id, rec);
     }
     this.openBypass();
-    const links = new Map(listLinks(this.linkPrefix).map((l) => [l.name, l]));
+    // each endpoint's link looked up by name: a dump of every link of the host is slow with thousands, and never
+    // completes while links come and go (other daemons' containers)
+    const seen = new Map<string, LinkInfo | undefined>();
+    const get = (name: string): LinkInfo | undefined => {
+      if (!seen.has(name)) seen.set(name, findLink(name));
+      return seen.get(name);
+    };
+    const links = { get, has: (name: string): boolean => get(name) !== undefined };
     const restored: ContainerNetState[] = [];
     for (const state of this.store.loadStates()) {
       const rec = this.o.containers.find(state.containerId);
@@ -290,7 +297,7 @@ export class NetworkManager implements NetworkService {
   }
 
   /** After a restart: each network's bypass rebuilt from the endpoints re-adopted (their veths' indexes in `links`). */
-  private adoptBypass(links: ReadonlyMap<string, { index: number }>): void {
+  private adoptBypass(links: { get(name: string): { index: number } | undefined }): void {
     if (this.bypass === undefined) return;
     const members = new Map<string, BypassMember[]>();
     for (const s of this.states.values()) {
@@ -618,7 +625,7 @@ export class NetworkManager implements NetworkService {
   /** Bridges missing from the kernel are made; the default one on first use, re-planned if a host route took its subnet. */
   private ensureBridge(net: NetworkRecord): void {
     if (this.bridgesUp.has(net.bridge)) return;
-    if (listLinks(net.bridge).some((l) => l.name === net.bridge)) {
+    if (linkExists(net.bridge)) {
       this.bridgesUp.add(net.bridge);
       this.allowDnatOut(net.bridge);
       return;
