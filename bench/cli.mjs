@@ -5,7 +5,7 @@
 // modules, what runs when there is no snapshot). Daemon warm, private (own root, socket, prefix).
 //   node bench/cli.mjs [ROUNDS] [--against TREE]   (root; after `node scripts/build.mjs`)
 // --against TREE: another built tree (e.g. a checkout of main) is timed in the same rounds, its bin/gantry against
-// a daemon of its own, for the container commands: before and after under the same load.
+// a daemon of its own (which has the small stack up too): before and after under the same load.
 // Targets: run --rm <= node + 30 ms (both networks); ps, stack ps, a no-op up <= node + 20 ms; stack config of 100 services
 // <= node + 40 ms.
 import { spawnSync } from 'node:child_process';
@@ -46,6 +46,7 @@ export async function run({ rounds = Number(process.argv[2] ?? 15), against = ag
     writeFileSync(join(small, 'compose.yaml'), 'name: clibench\nservices:\n  web:\n    image: busybox\n    command: ["sleep", "3600"]\n  worker:\n    image: busybox\n    command: ["sleep", "3600"]\n    depends_on: [web]\n');
     writeFileSync(join(big, 'compose.yaml'), generateStack(100));
     d.ok(['up', '-d', '-f', join(small, 'compose.yaml')]);
+    if (other !== undefined) other.ok(['up', '-d', '-f', join(small, 'compose.yaml')]);
 
     const entries = { snapshot: [join(root, 'bin', 'gantry')], modules: [process.execPath, join(root, 'bin', 'gantry.js')] };
     const commands = {
@@ -70,8 +71,8 @@ export async function run({ rounds = Number(process.argv[2] ?? 15), against = ag
       if (extraCerts) { const b = once(process.execPath, ['-e', '0'], bareEnv); if (warm) times.bare.push(b); }
       for (const [name, c] of Object.entries(commands)) {
         const againstRun = () => {
-          if (other === undefined || c.cwd !== undefined) return;
-          const took = once(join(against, 'bin', 'gantry'), c.args, other.env, dir);
+          if (other === undefined) return;
+          const took = once(join(against, 'bin', 'gantry'), c.args, other.env, c.cwd ?? dir);
           if (warm) (times[`against: ${name}`] ??= []).push(took);
         };
         // every other round the other tree goes first: what runs right after a container's removal shares the
@@ -85,6 +86,7 @@ export async function run({ rounds = Number(process.argv[2] ?? 15), against = ag
       }
     }
     d.ok(['down', '-f', join(small, 'compose.yaml')]);
+    if (other !== undefined) other.ok(['down', '-f', join(small, 'compose.yaml')]);
     const node = median(times.node);
     const bare = extraCerts ? median(times.bare) : undefined;
     const results = [{ name: 'floor: node -e 0, median', value: node, unit: 'ms', note: extraCerts ? `NODE_EXTRA_CA_CERTS=${env.NODE_EXTRA_CA_CERTS} in the environment` : '' }];

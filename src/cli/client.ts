@@ -1,5 +1,7 @@
 // The CLI's client for gantryd: JSON requests, streams, hijacked (Upgrade: tcp) connections, and starting
 // the daemon in the background when nothing answers on the default socket.
+import type * as ChildProcess from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
@@ -128,7 +130,9 @@ export async function connectDaemon(hostFlag?: string): Promise<DaemonClient> {
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const logPath = join(runDir, 'gantryd.log');
   const out = openSync(logPath, 'a');
-  const { spawn } = await import('node:child_process');
+  // Not import(): inside a start-up snapshot (bin/gantry) there is no ES module loader, and a dynamic import of a
+  // built-in failed there (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so no snapshot command could start the daemon.
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
   const child = spawn(process.execPath, [gantrydScript(), '-H', host], { detached: true, stdio: ['ignore', out, out], env: process.env });
   closeSync(out);
   child.unref();

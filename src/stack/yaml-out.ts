@@ -34,17 +34,32 @@ class Emitter {
     return this.scalar(String(v));
   }
 
+  /** Each key as written, with its ":" (a key is quoted like any string). */
+  private readonly keys = new Map<string, string>();
+
+  private key(k: string): string {
+    let w = this.keys.get(k);
+    if (w === undefined) {
+      w = `${this.scalar(k)}:`;
+      this.keys.set(k, w);
+    }
+    return w;
+  }
+
   /**
    * Writes the lines of a map or list that has something to write (isBlock), one line per scalar. The first line
-   * starts with `lead` instead of `indent`: a list item's first line goes after its "- ".
+   * starts with `lead` instead of `indent`: a list item's first line goes after its "- ". A string value (most
+   * lines) is looked up here rather than through scalar(): a call costs more than the lookup in the interpreter.
    */
   block(v: object, indent: string, lead: string): void {
     let first = lead;
     const inner = `${indent}  `;
+    const written = this.written;
     // Scalars (most values) are written without asking isBlock: one call less per line.
     if (Array.isArray(v)) {
       for (const item of v as unknown[]) {
-        if (item === null || typeof item !== 'object') this.text += `${first}- ${this.scalar(item)}\n`;
+        if (typeof item === 'string') this.text += `${first}- ${written.get(item) ?? this.scalar(item)}\n`;
+        else if (item === null || typeof item !== 'object') this.text += `${first}- ${this.scalar(item)}\n`;
         else if (isBlock(item)) this.block(item, inner, `${first}- `);
         else this.text += `${first}- ${Array.isArray(item) ? '[]' : '{}'}\n`;
         first = indent;
@@ -57,11 +72,13 @@ class Emitter {
       const k = keys[i] as string;
       const val = obj[k];
       if (val === undefined) continue;
-      if (val === null || typeof val !== 'object') this.text += `${first}${this.scalar(k)}: ${this.scalar(val)}\n`;
+      const key = this.keys.get(k) ?? this.key(k);
+      if (typeof val === 'string') this.text += `${first}${key} ${written.get(val) ?? this.scalar(val)}\n`;
+      else if (val === null || typeof val !== 'object') this.text += `${first}${key} ${this.scalar(val)}\n`;
       else if (isBlock(val)) {
-        this.text += `${first}${this.scalar(k)}:\n`;
+        this.text += `${first}${key}\n`;
         this.block(val, inner, inner);
-      } else this.text += `${first}${this.scalar(k)}: ${Array.isArray(val) ? '[]' : '{}'}\n`;
+      } else this.text += `${first}${key} ${Array.isArray(val) ? '[]' : '{}'}\n`;
       first = indent;
     }
   }

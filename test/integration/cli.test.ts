@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { busyboxTarball, eventually, GANTRY_BIN, killCgroupTree, TestDaemon } from '../helpers/daemon.js';
+import { busyboxTarball, eventually, GANTRY_BIN, GANTRY_CMD, killCgroupTree, TestDaemon } from '../helpers/daemon.js';
 import { linkPrefixFor } from '../../src/engine/network/manager.js';
 import { PortDnat } from '../../src/engine/network/port-dnat.js';
 import { skipReason } from '../helpers/privileged.js';
@@ -14,14 +14,15 @@ import { skipReason } from '../helpers/privileged.js';
 const skip = skipReason('root', 'busybox');
 
 describe('daemon start-up from the CLI', { skip }, () => {
-  test('the CLI starts the daemon by itself when nothing listens, and the socket is private', () => {
+  /** Runs `first` with nothing listening on a private socket (autostart forced on), then `version`; stops the daemon. */
+  function autostarts(first: string[], expect: RegExp): void {
     const dir = mkdtempSync(join(tmpdir(), 'gantry-autostart-'));
     const prefix = `gantry-a${randomBytes(3).toString('hex')}`;
     const env = { ...process.env, GANTRY_HOST: `unix://${dir}/run/gantry.sock`, GANTRY_ROOT: join(dir, 'root'), GANTRY_PREFIX: prefix, GANTRY_AUTOSTART: '1' };
     try {
-      const r = spawnSync(process.execPath, [GANTRY_BIN, 'ps'], { env, encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync(first[0]!, first.slice(1), { env, encoding: 'utf8', timeout: 20_000, cwd: dir });
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /CONTAINER ID/);
+      assert.match(r.stdout, expect);
       assert.equal(statSync(join(dir, 'run')).mode & 0o777, 0o700, 'only root can enter the socket dir');
       assert.equal(statSync(join(dir, 'run', 'gantry.sock')).mode & 0o777, 0o660);
       const again = spawnSync(process.execPath, [GANTRY_BIN, 'version'], { env, encoding: 'utf8', timeout: 20_000 });
@@ -37,6 +38,15 @@ describe('daemon start-up from the CLI', { skip }, () => {
       PortDnat.drop(linkPrefixFor(prefix)); // the daemon's DNAT table outlives it
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  test('the CLI starts the daemon by itself when nothing listens, and the socket is private', () => {
+    autostarts([process.execPath, GANTRY_BIN, 'ps'], /CONTAINER ID/);
+  });
+
+  test('so does the CLI started from its start-up snapshot (bin/gantry: a stack command)', () => {
+    // a snapshot has no ES module loader: the daemon's spawn must not be a dynamic import
+    autostarts([GANTRY_CMD, 'stack', 'ls'], /NAME/);
   });
 
   test('a daemon that cannot start says why', () => {

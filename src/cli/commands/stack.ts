@@ -11,7 +11,7 @@ import type { OneOffRequest, StackEvent } from '../../daemon/stack-service.js';
 import type { StackModel } from '../../stack/model.js';
 import { bool, list, parseArgs, str, type FlagSpec, type Parsed } from '../args.js';
 import { jsonLines } from '../http.js';
-import { connectDaemon, type DaemonClient } from '../client.js';
+import { connectDaemon, DaemonClient } from '../client.js';
 import type { GlobalOptions } from '../main.js';
 import { printJson, table } from '../output.js';
 import type { ProgressMode } from './stack-progress.js';
@@ -409,11 +409,35 @@ async function ps(ctx: Ctx): Promise<number> {
   else if (!bool(p, 'all')) items = items.filter((c) => c.State === 'running' || c.State === 'paused' || c.State === 'restarting');
   if (bool(p, 'quiet')) { process.stdout.write(items.map((c) => `${c.Id.slice(0, 12)}\n`).join('')); return 0; }
   if (str(p, 'format') === 'json') { for (const c of items) process.stdout.write(`${JSON.stringify(c)}\n`); return 0; }
-  const ports = (c: ContainerInfo): string => c.Ports.map((x) => (x.PublicPort ? `${x.IP || '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', ');
-  process.stdout.write(table(['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'STATUS', 'PORTS'],
-    items.map((c) => [c.Names[0]?.replace(/^\//, '') ?? '', c.Image, JSON.stringify(c.Command.length > 30 ? `${c.Command.slice(0, 29)}…` : c.Command),
-      c.Labels['gantry.service'] ?? '', c.Status, ports(c)])));
+  process.stdout.write(psTable(items));
   return 0;
+}
+
+/** `stack ps`'s table of the project's containers. */
+function psTable(items: readonly ContainerInfo[]): string {
+  const ports = (c: ContainerInfo): string => c.Ports.map((x) => (x.PublicPort ? `${x.IP || '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}` : `${x.PrivatePort}/${x.Type}`)).join(', ');
+  return table(['NAME', 'IMAGE', 'COMMAND', 'SERVICE', 'STATUS', 'PORTS'],
+    items.map((c) => [c.Names[0]?.replace(/^\//, '') ?? '', c.Image, JSON.stringify(c.Command.length > 30 ? `${c.Command.slice(0, 29)}…` : c.Command),
+      c.Labels['gantry.service'] ?? '', c.Status, ports(c)]));
+}
+
+/**
+ * Build time only (the stack start-up snapshot, snapshot/stack-entry.ts): walks what a no-op `up -d` and a
+ * `stack ps` run after loading the stack — the registry credentials lookup, the up request and its progress
+ * (plain), the project's containers and their table — against the snapshot's stand-in daemon at `host`, so that
+ * their code is compiled into the blob. Reads only `configPath` (absent), writes only to `sink`.
+ */
+export async function warmCommandPaths(host: string, model: StackModel, configPath: string, sink: NodeJS.WritableStream): Promise<void> {
+  const { authsForImages } = await import('../docker-config.js');
+  const { renderProgress } = await import('./stack-progress.js');
+  const m = resolveEnvironmentObjects(model, {});
+  const registryAuth = authsForImages(Object.values(m.services).flatMap((svc) => (svc.image === undefined ? [] : [svc.image])), configPath);
+  const client = new DaemonClient(host);
+  const options = { services: [], noDeps: false, forceRecreate: false, noRecreate: false, removeOrphans: false, renewAnonVolumes: false, scale: {}, startStopped: true };
+  const res = await client.stream('POST', `/stacks/${m.name}/up`, { body: { model: m, options, dryRun: false, wait: false, registryAuth } });
+  await renderProgress(jsonLines<StackEvent>(res), 'plain', sink);
+  sink.write(psTable(await projectContainers(client, m.name, [], true)));
+  client.close();
 }
 
 // ---- logs --------------------------------------------------------------------------------------------------

@@ -51,9 +51,12 @@ export function warm(more: (dir: string, socket: string) => Promise<void> = asyn
       const socket = join(dir, 'warm.sock');
       const server = createServer((c) => {
         c.once('data', (req: Buffer) => {
-          const json = '[{"Id":"0","Names":["/warm"],"Labels":{}}]';
+          const json = '[{"Id":"0","Names":["/warm"],"Image":"busybox","Command":"true","State":"running","Status":"Up 1 second","Ports":[],"Labels":{"gantry.service":"web"}}]';
           const head = req.toString('latin1');
-          if (head.includes('Upgrade: tcp')) c.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\u0001\0\0\0\0\0\0\u0003hi\n');
+          // a stack's up: what a no-op one streams (its plan, then its result)
+          const stackEvents = '{"kind":"plan","text":"","operations":[],"warnings":[]}\n{"kind":"result","ok":true,"failures":[]}\n';
+          if (head.startsWith('POST /stacks/')) c.end(`HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n${stackEvents.length.toString(16)}\r\n${stackEvents}\r\n0\r\n\r\n`);
+          else if (head.includes('Upgrade: tcp')) c.end('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\u0001\0\0\0\0\0\0\u0003hi\n');
           else if (head.startsWith('GET')) c.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`);
           else c.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n{"stream":"hi\\n"}\r\n0\r\n\r\n');
         });

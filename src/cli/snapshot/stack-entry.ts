@@ -1,8 +1,11 @@
 // The CLI's stack start-up snapshot (dist/cli/gantry-stack.blob): `stack`, `up`, `down`, `watch`, `deploy`.
 // Loaded and warmed at build time: the stack commands and the stack loader, with one stack parsed from a string
 // (the YAML reader, the schema validator, the normaliser, the YAML printer), read from no file and no environment.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import '../commands/containers.js';
-import '../commands/stack.js';
+import { warmCommandPaths } from '../commands/stack.js';
 import { loadStack } from '../../stack/index.js';
 import { modelYaml } from '../commands/stack-config.js';
 import { setMain, warm } from './runtime.js';
@@ -38,6 +41,14 @@ services:
 networks: {front: {}, back: {}}
 volumes: {data: {}}
 `;
-warm(async () => { modelYaml((await loadStack({ files: ['-'], stdin: () => Promise.resolve(WARM_STACK), env: {}, cwd: '/' })).model); });
+// Then once more from a file of the warm-up's own dir (the file lookup and the read of the commands), and what a
+// no-op `up -d` and a `stack ps` do with the model, against the stand-in daemon (warmCommandPaths).
+warm(async (dir, socket) => {
+  modelYaml((await loadStack({ files: ['-'], stdin: () => Promise.resolve(WARM_STACK), env: {}, cwd: '/' })).model);
+  writeFileSync(join(dir, 'compose.yaml'), WARM_STACK);
+  const { model } = await loadStack({ env: {}, cwd: dir });
+  const sink = new Writable({ write: (_chunk, _encoding, done) => { done(); } });
+  await warmCommandPaths(`unix://${socket}`, model, join(dir, 'config.json'), sink);
+});
 
 setMain('stack');
