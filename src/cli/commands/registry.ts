@@ -1,5 +1,7 @@
 // Registry commands: pull, push, login, logout. Credentials come from Docker's config.json and travel to the
 // daemon as Docker's X-Registry-Auth header; the daemon streams Docker's JSON progress messages.
+import { createRequire } from 'node:module';
+import type * as Readline from 'node:readline';
 import { GantryError, usageError, ERROR_CODES, type ErrorCode } from '../../common/errors.js';
 import { encodeRegistryAuth, type AuthConfig } from '../../engine/registry/auth-header.js';
 import { loginDomain } from '../../engine/registry/endpoint.js';
@@ -72,7 +74,8 @@ async function readStdin(): Promise<string> {
 }
 
 async function prompt(question: string, hidden: boolean): Promise<string> {
-  const { createInterface } = await import('node:readline');
+  // required, not import()ed: a dynamic import fails in the CLI's start-up snapshot (no ES module loader there)
+  const { createInterface } = createRequire(import.meta.url)('node:readline') as typeof Readline;
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   if (hidden) (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => { if (s.includes(question)) process.stderr.write(s); };
   try {
