@@ -1,9 +1,8 @@
 // Network namespaces made ahead of starts (src/engine/network/netns-pool.ts): a container started on one sees
 // exactly what one started on its own namespace sees, and the pool's idle veths go with `network rm` and with the
-// daemon (withDaemon asserts that no link of the daemon's prefix is left).
+// daemon, killed or not (withDaemon asserts that no link of the daemon's prefix is left).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync } from 'node:fs';
 import { listLinks } from '../../src/engine/network/bridge.js';
 import { linkPrefixFor } from '../../src/engine/network/manager.js';
 import { eventually } from '../helpers/daemon.js';
@@ -16,9 +15,12 @@ describe('netns pool (root)', () => {
   test('a start on a namespace made ahead looks like one on its own; idle veths go with network rm', async (t) => {
     await withDaemon(t, async ({ d, network }) => {
       const pooled = (): string[] => listLinks(`${linkPrefixFor(d.prefix)}p`).map((l) => l.name);
-      // the bridge a link is plugged into ('' once the link is gone)
-      const bridgeOf = (link: string): string => { try { return readlinkSync(`/sys/class/net/${link}/master`).split('/').pop() ?? ''; } catch { return ''; } };
-      const onUserNetwork = (): string[] => pooled().filter((l) => bridgeOf(l).includes('br-'));
+      // pooled links plugged into a user network's bridge (`<prefix>br-…`; the default one is `<prefix>0`)
+      const onUserNetwork = (): string[] => {
+        const links = listLinks(linkPrefixFor(d.prefix));
+        const names = new Map(links.map((l) => [l.index, l.name]));
+        return links.filter((l) => l.name.startsWith(`${linkPrefixFor(d.prefix)}p`) && (names.get(l.master ?? -1) ?? '').includes('br-')).map((l) => l.name);
+      };
 
       // the default bridge: the first start makes the bridge, the second asks the pool, which fills once idle
       const first = d.ok(['run', '--rm', 'busybox', 'sh', '-c', SHOW]);
@@ -49,6 +51,14 @@ describe('netns pool (root)', () => {
       const refilled = await eventually(() => { const p = onUserNetwork(); assert.ok(p.length === 1 && p[0] !== onNet, `refilled: ${p.join(', ')}`); return p[0]!; }, 10_000, 'refilled');
       d.ok(['network', 'rm', 'pooled']);
       await eventually(() => assert.ok(!pooled().includes(refilled), 'the user network\'s idle veth gone with it'), 10_000, 'idle veth gone');
+
+      // a daemon killed with -9: its idle veth goes (with its namespace, or with the next daemon's sweep)
+      d.ok(['run', '--rm', 'busybox', 'true']);
+      const before = await eventually(() => { const p = pooled(); assert.equal(p.length, 1, `pooled: ${p.join(', ')}`); return p[0]!; }, 10_000, 'an idle veth');
+      await d.crash();
+      await d.start();
+      await eventually(() => assert.ok(!pooled().includes(before), `${before} left by the killed daemon`), 10_000, 'the killed daemon\'s idle veth gone');
+      assert.match(d.ok(['run', '--rm', 'busybox', 'sh', '-c', SHOW]), /^inet 172\.\d+\.\d+\.\d+\/16\n1\n1\n0\neth0 lo $/);
     });
   });
 });
