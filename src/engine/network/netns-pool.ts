@@ -113,7 +113,7 @@ export class NetnsPool {
   /** Kinds to keep one of: key → the bridge (undefined for `none`). */
   private readonly wanted = new Map<string, string | undefined>();
   private timer: NodeJS.Timeout | undefined;
-  /** Starts between `begin` and `end`; a fill is posted only when there are none. */
+  /** Starts between `begin` and `end`; a namespace is made only when there are none. */
   private busy = 0;
   private closed = false;
   /** Off for good after a failure to make one (no privilege, an old kernel): starts make their own, as before. */
