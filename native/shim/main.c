@@ -177,6 +177,8 @@ static void start(void) {
     if (spec.clone_flags & CLONE_NEWNET) {
       memcpy(ns + n0, "/ns/net", sizeof "/ns/net");
       st.net_fd = open(ns, O_RDONLY | O_CLOEXEC);
+    } else if (spec.netns && f.aux >= 0) {
+      st.net_fd = fcntl(f.aux, F_DUPFD_CLOEXEC, 0); /* one joined (the daemon's pool, container:X): the init may not be in it yet */
     }
   }
   /* the parent keeps only its ends */

@@ -77,6 +77,8 @@ export class EngineCore implements Engine {
     const networking = {
       attach: (id: string, pid: number) => networks!.attach(id, pid),
       detach: (id: string, opts?: { removal?: boolean }) => networks!.detach(id, opts),
+      netnsFor: (id: string) => networks!.netnsFor?.(id),
+      netnsDone: (id: string) => networks!.netnsDone?.(id),
       validate: (h: Parameters<NonNullable<NetworkService['validate']>>[0]) => networks!.validate?.(h),
       renamed: (id: string, oldName: string, newName: string) => networks!.renamed?.(id, oldName, newName),
     };

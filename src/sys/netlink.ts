@@ -204,6 +204,11 @@ export class Rtnl {
     this.setLink(index, `link #${index} mtu ${mtu}`, [attrU32(IFLA_MTU, mtu)]);
   }
 
+  /** Set the link's hardware address (the link should be down). */
+  setMac(index: number, mac: string): void {
+    this.setLink(index, `link #${index} address ${mac}`, [rtattr(IFLA_ADDRESS, macBytes(mac))]);
+  }
+
   /** Move a link into another netns (given by an open fd). */
   moveToNetns(index: number, netnsFd: number): void {
     this.setLink(index, `link #${index} to netns`, [attrU32(IFLA_NET_NS_FD, netnsFd)]);

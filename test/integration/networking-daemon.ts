@@ -26,9 +26,9 @@ export interface InspectInfo {
 }
 
 /** A daemon for one test; afterwards containers, networks, the daemon and every link of its prefix are gone. */
-export async function withDaemon(t: TestContext, body: (c: Ctx) => Promise<void>): Promise<void> {
+export async function withDaemon(t: TestContext, body: (c: Ctx) => Promise<void>, o: { daemonEnv?: Record<string, string> } = {}): Promise<void> {
   if (!requires(t, 'root', 'busybox')) return;
-  const d = new TestDaemon('net');
+  const d = new TestDaemon('net', [], o.daemonEnv ?? {});
   const linkPrefix = linkPrefixFor(d.prefix);
   let leftovers: string[] = [];
   try {

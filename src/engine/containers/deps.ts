@@ -42,6 +42,12 @@ export interface ContainerNetworking {
    * `removal`: the container is removed next (its id never comes back): its endpoint file may go after the answer.
    */
   detach(containerId: string, opts?: { removal?: boolean }): Promise<Record<string, string>>;
+  /**
+   * Before a start's spawn: a network namespace made ahead for the container's init to join (a path), or undefined
+   * (the init makes its own). `netnsDone` follows once the start is settled, whatever its outcome.
+   */
+  netnsFor?(containerId: string): string | undefined;
+  netnsDone?(containerId: string): void;
   /** At create, before anything is made: networks exist, --ip/--network-alias/ports fit the network mode. */
   validate?(host: HostSettings): void;
   /** A running container was renamed: its DNS name on each network follows (as Docker's does). */

@@ -194,7 +194,7 @@ export class LinuxRuntime implements ContainerRuntime {
     return { name: rec.name, layers: [join(this.dir(rec.id), 'upper'), ...(image?.layerDirs ?? [])] };
   }
 
-  private async buildSpec(rec: ContainerView, image: ImageView, devices: readonly HostDevice[]): Promise<ContainerRuntimeSpec> {
+  private async buildSpec(rec: ContainerView, image: ImageView, devices: readonly HostDevice[], pooledNetns?: string): Promise<ContainerRuntimeSpec> {
     const dir = this.dir(rec.id);
     const root = this.rootLayers(rec, image);
     // The container does not run yet: its files are read directly (rootfs-files.ts), not dir by dir on the pool.
@@ -213,7 +213,8 @@ export class LinuxRuntime implements ContainerRuntime {
     if (peer !== undefined) {
       netnsPath = `/proc/${peer.state.pid}/ns/net`;
     } else if (rec.host.networkMode !== 'host') {
-      namespaces.push('net');
+      // made ahead by networking (netns-pool.ts): joined, not made
+      if (pooledNetns !== undefined) netnsPath = pooledNetns; else namespaces.push('net');
     }
     const mounts: SpecMount[] = baseMounts(rec.host.shmSizeBytes);
     if (rec.host.networkMode === 'host') {
@@ -275,7 +276,7 @@ export class LinuxRuntime implements ContainerRuntime {
     return limits;
   }
 
-  async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult> {
+  async start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo, opts: { netns?: string | undefined } = {}): Promise<StartResult> {
     this.cleanedAtExit.delete(rec.id);
     const cg = this.cgroupPath(rec.id);
     // Leftovers of a previous run (e.g. the daemon died mid-start) are cleared first; not the ones made at create.
@@ -297,7 +298,7 @@ export class LinuxRuntime implements ContainerRuntime {
       this.o.cgroups.prewarm?.();
       let spec: ContainerRuntimeSpec;
       try {
-        spec = await this.buildSpec(rec, image, devices);
+        spec = await this.buildSpec(rec, image, devices, opts.netns);
       } catch (e) {
         await this.o.cgroups.remove(cg).catch(() => undefined);
         throw e;

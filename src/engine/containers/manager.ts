@@ -19,7 +19,7 @@ import { ANONYMOUS_TARGET_LABEL, checkResources, resolveContainerSpec, type Cont
 import type { ContainerNetworking, ImageSource, ImageView } from './deps.js';
 import { initialState, isActive, type ContainerRecord, type ContainerView, type HealthState, type HostSettings, type NetworkAttachment } from './record.js';
 import { nextBackoff, shouldRestart } from './restart-policy.js';
-import type { ContainerRuntime, ExitInfo, RunningProcess } from './runtime.js';
+import type { ContainerRuntime, ExitInfo, RunningProcess, StartResult } from './runtime.js';
 import type { ContainerStore } from './store.js';
 
 export interface ManagerOptions {
@@ -185,7 +185,12 @@ export class ContainerManager {
         throw e;
       }
     };
-    const result = await this.o.runtime.start(rec, image, beforeGo);
+    let result: StartResult;
+    try {
+      result = await this.o.runtime.start(rec, image, beforeGo, { netns: this.o.networking?.netnsFor?.(id) });
+    } finally {
+      this.o.networking?.netnsDone?.(id);
+    }
     const now = this.now();
     if (result.kind === 'failed') {
       await this.o.networking?.detach(id).catch(() => undefined);

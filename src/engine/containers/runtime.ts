@@ -80,8 +80,11 @@ export interface ContainerRuntime {
   paths(id: string): ContainerPaths;
   /** At create: the container's private files (upper dir, /etc files). Throws and leaves nothing on failure. */
   prepare(rec: ContainerView, image: ImageView): void;
-  /** Starts the container's process; `beforeGo` runs before any user code does. */
-  start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo): Promise<StartResult>;
+  /**
+   * Starts the container's process; `beforeGo` runs before any user code does. `netns`: a network namespace for
+   * the init to join instead of making its own (ContainerNetworking.netnsFor).
+   */
+  start(rec: ContainerView, image: ImageView, beforeGo: BeforeGo, opts?: { netns?: string | undefined }): Promise<StartResult>;
   /** After a daemon restart: the still running process of `rec`, or undefined when it is gone. */
   reattach(rec: ContainerView): Promise<RunningProcess | undefined>;
   /** How the last process of `rec` ended, as recorded by the runtime (undefined: unknown). */

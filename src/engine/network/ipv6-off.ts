@@ -64,20 +64,22 @@ function netnsInode(target: NetnsTarget): string {
   return `${st.dev}:${st.ino}`;
 }
 
+let ownNetns: string | undefined;
+
 /**
  * IPv6 off in a container's own network namespace: all, default (links made later inherit it) and lo.
  * Refuses the daemon's own netns (a container in host mode must never reach here), so the host's
- * `all`/`default` are never written.
+ * `all`/`default` are never written. `procOf`: the process whose pid namespace's private procfs the writes go
+ * through (above); by default the target pid itself (the netns pool, netns-pool.ts, names a namespace by an fd of
+ * the daemon's, and gives the daemon's own pid).
  */
-let ownNetns: string | undefined;
-
-export function disableIPv6InNetns(target: NetnsTarget): void {
+export function disableIPv6InNetns(target: NetnsTarget, procOf: number | undefined = typeof target === 'number' ? target : undefined): void {
   // The daemon's own netns does not change (withNetns moves a thread only for the length of a call).
   ownNetns ??= netnsInode('/proc/thread-self/ns/net');
   if (netnsInode(target) === ownNetns) {
     throw new GantryError('INTERNAL', `refusing to turn IPv6 off in the daemon's own network namespace (${netnsPath(target)})`);
   }
-  const mnt = typeof target === 'number' ? ownProc(target) : undefined;
+  const mnt = procOf === undefined ? undefined : ownProc(procOf);
   const proc = mnt === undefined ? '/proc' : `/proc/self/fd/${mnt}`;
   try {
     withNetns(target, () => {

@@ -13,19 +13,20 @@ import { isActive } from '../containers/record.js';
 import type { EventBus } from '../events/bus.js';
 import {
   attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, findLink, isExists, linkExists,
-  removeStaleLinks, vethIfName, type LinkInfo,
+  removeStaleLinks, vethIfName, type LinkInfo, type NetnsTarget,
 } from './bridge.js';
 import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
 import { LinkReaper } from './link-reaper.js';
+import { NONE, NetnsPool, POOLED_IFNAME, configurePooledVeth, type PooledNetns, type PooledVeth } from './netns-pool.js';
 import { BridgeBypass, bypassCapacity, type BypassMember } from './bridge-bypass.js';
 import { disableIPv6InNetns } from './ipv6-off.js';
 import { withRtnl } from '../../sys/netlink.js';
 import { containerResolvConf, parseAddHost, parseResolvConf, renderHosts, renderResolvConf } from './etc-files.js';
 import { containerNetworkSettings, inspectNetwork, networkEntry, type EndpointOwner, type NetworkView } from './inspect.js';
 import { AddressMemory } from './address-memory.js';
-import { allocateAddress, DEFAULT_POOL, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
+import { allocateAddress, DEFAULT_POOL, macForAddress, parseSubnet, planNetworkAddressing, requireIPv4 } from './ipam.js';
 import { startPortProxies, startPortProxy, type PortProxy } from './port-proxy.js';
 import { adoptNativeTcpProxy, controlPath, sweepNativeTcpProxies } from './native-port-proxy.js';
 import { dnatApplies, PortDnat, withDnat, type DnatEntry } from './port-dnat.js';
@@ -61,6 +62,8 @@ export interface NetworkManagerOptions {
   nativePortProxy?: boolean | undefined;
   /** Local clients of published TCP ports through DNAT in our own nftables table (port-dnat.ts); default on. */
   portDnat?: boolean | undefined;
+  /** Network namespaces (and bridge veths) made ahead of starts (netns-pool.ts); default on. */
+  netnsPool?: boolean | undefined;
 }
 
 export type { EndpointRequest, NetworkCreateRequest };
@@ -114,6 +117,9 @@ export class NetworkManager implements NetworkService {
   /** Bridges known to exist (made or adopted by this daemon). */
   private readonly bridgesUp = new Set<string>();
   private readonly reaper: LinkReaper;
+  /** Namespaces made ahead of starts (undefined when off), and the ones taken by starts under way. */
+  private readonly pool: NetnsPool | undefined;
+  private readonly pooled = new Map<string, PooledNetns>();
   /** The bridge bypass (undefined when off or refused by the kernel); `bypassJoins` false once a join failed. */
   private bypass: BridgeBypass | undefined;
   private bypassJoins = true;
@@ -128,6 +134,8 @@ export class NetworkManager implements NetworkService {
     this.store = new NetworkStore(o.root);
     this.addresses = new AddressMemory();
     this.reaper = new LinkReaper((msg) => this.log(msg));
+    this.pool = o.netnsPool === false ? undefined
+      : new NetnsPool({ linkPrefix: this.linkPrefix, deleteLink: (name) => this.reaper.delete(name), log: (msg) => this.log(msg) });
   }
 
   private log(msg: string): void {
@@ -379,6 +387,9 @@ export class NetworkManager implements NetworkService {
     const def = this.defaultNetwork();
     if (def !== undefined && this.endpointsOn(def.id).length === 0 && this.bridgesUp.delete(def.bridge)) this.quietly(() => deleteBridge(def.bridge));
     this.bypass?.close();
+    this.pool?.close(); // its veths go through the reaper, drained just below
+    for (const ns of this.pooled.values()) this.pool?.release(ns);
+    this.pooled.clear();
     await this.reaper.close();
   }
 
@@ -526,6 +537,7 @@ export class NetworkManager implements NetworkService {
       });
     }
     await this.stopDns(net.id);
+    this.pool?.drop(net.id);
     // Down at once (no traffic, no routes); the kernel's slow deletion happens off the main thread.
     withRtnl((nl) => {
       const link = nl.getLink(net.bridge);
@@ -722,23 +734,30 @@ export class NetworkManager implements NetworkService {
   }
 
   /** veth into the container's netns, address, route; DNS names registered. Synchronous up to the DNS start. */
-  private plugIn(rec: ContainerView, pid: number, w: Wanted, ifName: string, defaultRoute: boolean): EndpointRecord {
+  private plugIn(rec: ContainerView, netns: NetnsTarget, w: Wanted, ifName: string, defaultRoute: boolean, pooled?: PooledVeth): EndpointRecord {
     const net = w.net;
     // Sticky: the address this container had before, while it is free; a new one avoids those others want back.
     const preferred = w.ip === undefined ? this.addresses.preferred(rec.id, net.id) : undefined;
     const ip = allocateAddress(net.subnet, { gateway: net.gateway, inUse: this.inUse(net.id), requested: w.ip, after: this.lastIp.get(net.id),
       preferred, avoid: w.ip === undefined ? this.addresses.wantedByOthers(net.id, rec.id) : undefined });
-    // A fresh name per plug: the previous veth of this container may still be waiting for the kernel to delete it.
-    const hostIfName = vethIfName(this.linkPrefix, `${rec.id}:${randomBytes(4).toString('hex')}`, net.id);
     const { prefixLen } = parseSubnet(net.subnet, false);
-    const spec = { bridge: net.bridge, netns: pid, ifName, hostIfName, address: ip, prefixLen, gateway: net.gateway, defaultRoute };
     let att;
-    try {
-      att = attachContainer(spec);
-    } catch (e) {
-      if (!isExists(e)) throw e;
-      detachContainer(hostIfName); // a leftover of a start the daemon did not finish
-      att = attachContainer(spec);
+    if (pooled !== undefined && ifName === POOLED_IFNAME) {
+      // made ahead, plugged into this bridge already: only its address, MAC and route
+      const mac = macForAddress(ip);
+      configurePooledVeth(netns, { ifName, mac, address: ip, prefixLen, gateway: defaultRoute ? net.gateway : undefined });
+      att = { hostIfName: pooled.hostIfName, hostIfIndex: pooled.hostIfIndex, mac };
+    } else {
+      // A fresh name per plug: the previous veth of this container may still be waiting for the kernel to delete it.
+      const hostIfName = vethIfName(this.linkPrefix, `${rec.id}:${randomBytes(4).toString('hex')}`, net.id);
+      const spec = { bridge: net.bridge, netns, ifName, hostIfName, address: ip, prefixLen, gateway: net.gateway, defaultRoute };
+      try {
+        att = attachContainer(spec);
+      } catch (e) {
+        if (!isExists(e)) throw e;
+        detachContainer(hostIfName); // a leftover of a start the daemon did not finish
+        att = attachContainer(spec);
+      }
     }
     this.joinBypass(net, { hostIfIndex: att.hostIfIndex, mac: att.mac });
     if (w.ip === undefined && ip !== preferred) this.lastIp.set(net.id, ip);
@@ -746,7 +765,7 @@ export class NetworkManager implements NetworkService {
     for (const name of dnsNames) this.table(net.id).add(name, ip);
     return {
       networkId: net.id, endpointId: newId(), ip, prefixLen, gateway: net.gateway, mac: att.mac, aliases: [...w.aliases],
-      dnsNames, hostIfName, ifName,
+      dnsNames, hostIfName: att.hostIfName, ifName,
     };
   }
 
@@ -789,13 +808,47 @@ export class NetworkManager implements NetworkService {
     return out;
   }
 
+  /**
+   * Before a start's spawn: the path of a namespace made ahead (netns-pool.ts) for the shim to join instead of
+   * making one, or undefined. Only a container with a netns of its own and at most one network gets one; `attach`
+   * then configures that namespace, `netnsDone` closes the daemon's fd once the start is settled.
+   */
+  netnsFor(containerId: string): string | undefined {
+    if (this.pool === undefined) return undefined;
+    this.pool.begin();
+    const rec = this.o.containers.get(containerId);
+    const mode = rec.host.networkMode;
+    if (mode === 'host' || mode.startsWith('container:')) return undefined;
+    let wanted: Wanted[];
+    try { wanted = this.wanted(rec); } catch { return undefined; } // a network gone: the start reports it
+    if (wanted.length > 1) return undefined;
+    const net = wanted[0]?.net;
+    if (net !== undefined && !this.bridgesUp.has(net.bridge)) return undefined; // its first start makes the bridge
+    const ns = this.pool.take(net?.id ?? NONE, net?.bridge);
+    if (ns === undefined) return undefined;
+    this.pooled.set(containerId, ns);
+    return ns.path;
+  }
+
+  /** The start is settled (the init is in the namespace, or it failed): the pool's fd of it is closed. */
+  netnsDone(containerId: string): void {
+    const ns = this.pooled.get(containerId);
+    this.pooled.delete(containerId);
+    if (ns !== undefined) this.pool?.release(ns);
+    this.pool?.end();
+  }
+
   /** Called between the shim's `ready` and `go`: plug the init's netns into its networks. */
   async attach(containerId: string, initPid: number): Promise<void> {
     if (this.states.has(containerId)) await this.detach(containerId);
     const rec = this.o.containers.get(containerId);
     const mode = rec.host.networkMode;
-    // Its own netns (bridge networks, none): IPv6 off before any link of it is up (user --sysctl may turn it back on).
-    if (mode !== 'host' && !mode.startsWith('container:')) disableIPv6InNetns(initPid);
+    // A pooled namespace is named by the pool's fd: at `ready` the init may not have joined it yet.
+    const pooled = this.pooled.get(containerId);
+    const netns = pooled === undefined ? initPid : `/proc/self/fd/${pooled.fd}`;
+    // Its own netns (bridge networks, none): IPv6 off before any link of it is up (user --sysctl may turn it back
+    // on). A pooled one was made so.
+    if (mode !== 'host' && !mode.startsWith('container:') && pooled === undefined) disableIPv6InNetns(initPid);
     const wanted = this.wanted(rec);
     if (wanted.length === 0) return;
     const state: ContainerNetState = { containerId, pid: initPid, endpoints: [], ports: [] };
@@ -805,7 +858,8 @@ export class NetworkManager implements NetworkService {
       for (const [i, w] of wanted.entries()) {
         this.ensureBridge(w.net);
         const defaultRoute: boolean = !routed && !w.net.internal;
-        state.endpoints.push(this.plugIn(rec, initPid, w, `eth${i}`, defaultRoute));
+        const veth = i === 0 && pooled?.veth?.bridge === w.net.bridge ? pooled.veth : undefined;
+        state.endpoints.push(this.plugIn(rec, netns, w, `eth${i}`, defaultRoute, veth));
         routed ||= defaultRoute;
       }
       for (const w of wanted) if (!w.net.isDefault) await this.ensureDns(w.net);
@@ -892,6 +946,7 @@ export class NetworkManager implements NetworkService {
 
   /** After exit, on failed start and on remove: veths, addresses, DNS names, published ports. Idempotent. */
   async detach(containerId: string, opts: { removal?: boolean } = {}): Promise<Record<string, string>> {
+    this.pool?.poke(); // an exit: the pool's refill waits for the removal's answers
     const proxies = this.proxies.get(containerId);
     this.proxies.delete(containerId);
     const state = this.states.get(containerId);

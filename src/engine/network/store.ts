@@ -1,6 +1,9 @@
 // Persistent records of networks (<root>/networks/<id>.json) and of the live endpoints of each running
-// container (<root>/networks/endpoints/<containerId>.json). Every write is atomic (temp file, fsync, rename),
-// so a daemon killed at any instant finds either the old record or the new one; every record is versioned.
+// container (<root>/networks/endpoints/<containerId>.json). Every write is atomic (temp file, rename), so a daemon
+// killed at any instant finds either the old record or the new one; every record is versioned. A network's record
+// is fsync'ed before the call returns; an endpoint state, written between a start's `ready` and `go`, is made
+// durable a moment later, off the start (`flushLater`, as a container's record: after a host crash no container of
+// it runs anyway).
 import { mkdirSync, readdirSync, rmSync, unlink } from 'node:fs';
 import { join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
@@ -121,9 +124,9 @@ export class NetworkStore {
     return { records, refused };
   }
 
-  private write<T extends object & Unversioned>(rel: string, format: RecordFormat<T>, rec: T): void {
+  private write<T extends object & Unversioned>(rel: string, format: RecordFormat<T>, rec: T, o: { flushLater?: boolean } = {}): void {
     if (this.tooNew.has(rel)) throw new GantryError('STATE_TOO_NEW', `${rel} was written by a newer gantry; refusing to overwrite it`, { hint: TOO_NEW_HINT });
-    writeRecord({ root: this.root, rel }, format, rec);
+    writeRecord({ root: this.root, rel }, format, rec, o);
   }
 
   private remove(rel: string): void {
@@ -140,7 +143,7 @@ export class NetworkStore {
   }
 
   saveState(state: ContainerNetState): void {
-    this.write(`networks/endpoints/${state.containerId}.json`, NET_STATE_FORMAT, state);
+    this.write(`networks/endpoints/${state.containerId}.json`, NET_STATE_FORMAT, state, { flushLater: true });
   }
 
   deleteState(containerId: string): void {
