@@ -18,7 +18,7 @@ import {
 import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
-import { LinkReaper } from './link-reaper.js';
+import { LinkReaper, reaperGroup } from './link-reaper.js';
 import { BridgeBypass, bypassCapacity, type BypassMember } from './bridge-bypass.js';
 import { disableIPv6InNetns } from './ipv6-off.js';
 import { withRtnl } from '../../sys/netlink.js';
@@ -127,7 +127,7 @@ export class NetworkManager implements NetworkService {
     this.linkPrefix = linkPrefixFor(o.prefix);
     this.store = new NetworkStore(o.root);
     this.addresses = new AddressMemory();
-    this.reaper = new LinkReaper((msg) => this.log(msg));
+    this.reaper = new LinkReaper(reaperGroup(this.linkPrefix), (msg) => this.log(msg));
   }
 
   private log(msg: string): void {
@@ -611,6 +611,12 @@ export class NetworkManager implements NetworkService {
     return out;
   }
 
+  /** Whether any container is plugged into the network (stops at the first: a removal asks, with N running). */
+  private hasEndpointsOn(networkId: string): boolean {
+    for (const s of this.states.values()) if (s.endpoints.some((ep) => ep.networkId === networkId)) return true;
+    return false;
+  }
+
   private inUse(networkId: string): string[] {
     return this.endpointsOn(networkId).map((e) => e.endpoint.ip);
   }
@@ -906,7 +912,7 @@ export class NetworkManager implements NetworkService {
     if (opts.removal === true) this.store.deleteStateLater(containerId);
     else this.store.deleteState(containerId);
     for (const id of uniq(state.endpoints.map((ep) => ep.networkId))) {
-      if (this.endpointsOn(id).length === 0) await this.stopDns(id);
+      if (!this.hasEndpointsOn(id)) await this.stopDns(id);
     }
     return left;
   }
