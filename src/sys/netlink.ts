@@ -8,7 +8,7 @@ import {
 import { withNetns, type NetnsTarget } from './netns.js';
 import {
   AF_INET, IFA_ADDRESS, IFA_BROADCAST, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA,
-  IFLA_GROUP, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID, IFLA_NUM_RX_QUEUES, IFLA_NUM_TX_QUEUES, NLMSG_DONE, NLMSG_ERROR,
+  IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID, IFLA_NUM_RX_QUEUES, IFLA_NUM_TX_QUEUES, NLMSG_DONE, NLMSG_ERROR,
   NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST, RTA_GATEWAY, RTA_OIF,
   RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
   RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, attrIPv4, attrNest, attrStr, attrU32,
@@ -216,34 +216,6 @@ export class Rtnl {
       throw e;
     }
     return true;
-  }
-
-  /**
-   * Put link `name` in device group `group` (a cheap change: no RCU wait). False when there is no such link (a veth
-   * whose netns went took it along).
-   */
-  setGroupByName(name: string, group: number): boolean {
-    try {
-      this.request(RTM_NEWLINK, 0, Buffer.concat([ifinfomsg(), attrStr(IFLA_IFNAME, name), attrU32(IFLA_GROUP, group)]), 'RTM_NEWLINK', `link ${name} group ${group}`);
-      return true;
-    } catch (e) {
-      if (e instanceof SyscallError && e.errno === ENODEV) return false;
-      throw e;
-    }
-  }
-
-  /**
-   * Delete every link of device group `group` in one request: the kernel unregisters them as one batch (one RCU
-   * grace period and barrier for all, not one each). False when the group had none.
-   */
-  deleteGroup(group: number): boolean {
-    try {
-      this.request(RTM_DELLINK, 0, Buffer.concat([ifinfomsg(), attrU32(IFLA_GROUP, group)]), 'RTM_DELLINK', `links of group ${group}`);
-      return true;
-    } catch (e) {
-      if (e instanceof SyscallError && e.errno === ENODEV) return false;
-      throw e;
-    }
   }
 
   // ------------------------------------------------------------- addresses and routes

@@ -115,24 +115,6 @@ describe('netlink and netns (root)', { skip }, () => {
     assert.equal(withRtnl((nl) => nl.deleteLinkByName(host)), true);
   });
 
-  test('links put in a device group go with one delete of the group; others stay', () => {
-    const group = 0x40000000 + Math.floor(Math.random() * 0x3fffffff);
-    const names = [`${prefix}g1`, `${prefix}g2`, `${prefix}g3`];
-    withRtnl((nl) => {
-      for (const n of names) nl.createBridge(n);
-      assert.equal(nl.setGroupByName(names[0]!, group), true);
-      assert.equal(nl.setGroupByName(names[1]!, group), true);
-      assert.equal(nl.setGroupByName(`${prefix}none`, group), false, 'no such link');
-      assert.match(execFileSync('ip', ['-d', 'link', 'show', names[0]!], { encoding: 'utf8' }), new RegExp(`group ${group}`));
-      assert.equal(nl.deleteGroup(group), true);
-      assert.equal(nl.getLink(names[0]!), undefined);
-      assert.equal(nl.getLink(names[1]!), undefined);
-      assert.equal(nl.getLink(names[2]!)?.kind, 'bridge', 'a link of another group stays');
-      assert.equal(nl.deleteGroup(group), false, 'the group is empty');
-      assert.equal(nl.deleteLinkByName(names[2]!), true);
-    });
-  });
-
   test('bridge with a master and kernel errors that name the call and errno', () => {
     const br = `${prefix}br`;
     const v = `${prefix}v`;

@@ -18,7 +18,7 @@ import {
 import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
-import { LinkReaper, reaperGroup } from './link-reaper.js';
+import { LinkReaper } from './link-reaper.js';
 import { BridgeBypass, bypassCapacity, type BypassMember } from './bridge-bypass.js';
 import { disableIPv6InNetns } from './ipv6-off.js';
 import { withRtnl } from '../../sys/netlink.js';
@@ -127,7 +127,7 @@ export class NetworkManager implements NetworkService {
     this.linkPrefix = linkPrefixFor(o.prefix);
     this.store = new NetworkStore(o.root);
     this.addresses = new AddressMemory();
-    this.reaper = new LinkReaper(reaperGroup(this.linkPrefix), (msg) => this.log(msg));
+    this.reaper = new LinkReaper((msg) => this.log(msg));
   }
 
   private log(msg: string): void {
