@@ -1,17 +1,20 @@
 // Kernel memory of one bridge endpoint, object by object (root). In two private network namespaces of its own (a
 // "host" with a bridge, a "containers" one with IPv6 off in all/default, as Gantry sets a container's netns up), N
-// veth pairs are made the way Gantry makes them, one variant at a time, and /proc/slabinfo + /proc/meminfo are read
-// before and after: per pair, the growth of each slab cache and of Percpu, VmallocUsed, SUnreclaim. Both namespaces
-// are deleted at the end of each variant (and on failure). Other workers share the machine: repeat, read the medians.
-//   node bench/veth-memory.mjs [N] [variant...]   variants: gantry (the endpoint before issue 16's cuts), now (after:
-//   q1 + ingress + privproc), q1 (one tx/rx queue each end),
-//   nov6bare (q1bare with no IPv6 state: MTU 1200), noclsact, ingress (an ingress qdisc instead of clsact), nosysctl, privproc (the host end's sysctls written
-//   through a private procfs), down (the pair only: no master, no address, not up), q1bare (down, one queue)
+// veth pairs are made the way Gantry makes them, one variant at a time. Per pair: the kernel memory charged to a
+// memory cgroup of the bench's own (cgroup v1 memory.kmem.usage_in_bytes: exact, free of other workers' use), and
+// the growth of /proc/meminfo's Slab, SUnreclaim, Percpu, VmallocUsed and of each slab cache (system-wide: other
+// workers show in them; allocations the kernel does not charge, such as qdiscs, show only there). Both namespaces
+// are deleted after each variant (and on failure). See docs/architecture.md, "Bridge endpoints".
+//   node bench/veth-memory.mjs [N] [variant...]   (default 500, every variant)
+// variants: gantry (the endpoint before issue 16's cuts: two queues here, clsact, sysctls through the host's /proc),
+//   now (one queue, an ingress qdisc, the sysctls through a private procfs), q1 / ingress / privproc (one change
+//   each), noclsact (no bypass qdisc), nosysctl (IPv6 left on the host end), down (the pair only: no master, no
+//   address, not up), q1bare (down with one queue), nov6bare (q1bare at MTU 1200: the kernel makes no IPv6 state)
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 
 const N = Number(process.argv[2] ?? 500);
-const variants = process.argv.slice(3).length > 0 ? process.argv.slice(3) : ['down', 'q1bare', 'gantry', 'q1', 'ingress', 'noclsact', 'privproc', 'nosysctl', 'now'];
+const variants = process.argv.slice(3).length > 0 ? process.argv.slice(3) : ['down', 'q1bare', 'nov6bare', 'gantry', 'q1', 'ingress', 'noclsact', 'privproc', 'nosysctl', 'now'];
 const tag = `gbm${process.pid % 100000}`;
 const H = `${tag}h`;
 const C = `${tag}c`;
@@ -26,18 +29,6 @@ try {
   memcg = true;
 } catch { /* no v1 memory controller: slabinfo only */ }
 const kmem = () => (memcg ? Number(readFileSync(`${MEMCG}/memory.kmem.usage_in_bytes`, 'utf8')) : NaN);
-function memcgSlabs() {
-  const out = new Map();
-  if (!memcg) return out;
-  try {
-    for (const line of readFileSync(`${MEMCG}/memory.kmem.slabinfo`, 'utf8').split('\n').slice(2)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length >= 4) out.set(f[0], Number(f[1]) * Number(f[3]));
-    }
-  } catch { /* not on this kernel */ }
-  return out;
-}
-
 function slabs() {
   const out = new Map();
   for (const line of readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
@@ -80,7 +71,6 @@ async function one(variant) {
     const s0 = slabs();
     const m0 = meminfo();
     const k0 = kmem();
-    const c0 = memcgSlabs();
     const q = q1 ? ' numtxqueues 1 numrxqueues 1' : '';
     let host = '';
     let cont = '';
@@ -115,7 +105,6 @@ async function one(variant) {
     const s1 = slabs();
     const m1 = meminfo();
     const k1 = kmem();
-    const c1 = memcgSlabs();
     const per = (a, b) => (b - a) / N;
     const rows = [];
     let slabTotal = 0;
@@ -128,8 +117,6 @@ async function one(variant) {
     const k = (x) => `${(x / 1024).toFixed(2)} kB`;
     console.log(`\n== ${variant}, ${N} pairs: per pair  slab(sum) ${k(slabTotal)}  Slab ${k(per(m0.Slab, m1.Slab))}  SUnreclaim ${k(per(m0.SUnreclaim, m1.SUnreclaim))}  Percpu ${k(per(m0.Percpu, m1.Percpu))}  Vmalloc ${k(per(m0.VmallocUsed, m1.VmallocUsed))}  total ${k(per(m0.SUnreclaim + m0.SReclaimable + m0.Percpu + m0.VmallocUsed, m1.SUnreclaim + m1.SReclaimable + m1.Percpu + m1.VmallocUsed))}`);
     console.log(`  charged to our memcg (kmem): ${k(per(k0, k1))} per pair`);
-    const crow = [...c1].map(([n, v]) => [n, per(c0.get(n) ?? 0, v)]).filter(([, d]) => Math.abs(d) >= 32).sort((a, b) => b[1] - a[1]);
-    if (crow.length > 0) console.log(`  memcg slabs: ${crow.map(([n, d]) => `${n} ${k(d)}`).join(', ')}`);
     console.log(rows.slice(0, 14).map(([n, d]) => `  ${n.padEnd(28)} ${k(d)}`).join('\n'));
   } finally {
     cleanup();
@@ -137,7 +124,11 @@ async function one(variant) {
   }
 }
 
-process.on('SIGINT', () => { cleanup(); process.exit(130); });
+process.on('SIGINT', () => {
+  cleanup();
+  if (memcg) { try { writeFileSync('/sys/fs/cgroup/memory/cgroup.procs', String(process.pid)); rmdirSync(MEMCG); } catch { /* left for the next run to report */ } }
+  process.exit(130);
+});
 try {
   for (const v of variants) await one(v);
 } finally {
