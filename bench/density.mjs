@@ -26,6 +26,12 @@ const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 function memAvailableKb() {
   return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1]);
 }
+const KERNEL_COUNTERS = ['Slab', 'SUnreclaim', 'Percpu', 'PageTables', 'KernelStack', 'VmallocUsed'];
+/** The kernel's own memory by kind (/proc/meminfo, kB): system-wide too, so other workers' use shows in it. */
+function kernelKb() {
+  const text = readFileSync('/proc/meminfo', 'utf8');
+  return Object.fromEntries(KERNEL_COUNTERS.map((k) => [k, Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0)]));
+}
 function rssKb(pid) {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
@@ -114,6 +120,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     const seqIds = [];
     const seqBefore = await sequentialStarts(c, 20, seqIds);
     const memBefore = memAvailableKb();
+    const kernelBefore = kernelKb();
     const rssBefore = rssKb(daemonPid);
     const fdsBefore = openFiles(daemonPid);
     // the daemon's heap grows to a high-water mark during the first burst of starts (and stays there after every
@@ -140,6 +147,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     const startAll = ms(t0);
     await sleep(2000);
     const memAfter = memAvailableKb();
+    const kernelAfter = kernelKb();
     const fdsAfter = openFiles(daemonPid);
     const ticks0 = cpuTicks(daemonPid);
     await sleep(10_000);
@@ -160,6 +168,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms` },
       { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms` },
       { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: 'MemAvailable drop / N (target ≤ 0.5)' },
+      { name: 'kernel memory per container', value: 0, unit: '', note: KERNEL_COUNTERS.map((k) => `${k} ${((kernelAfter[k] - kernelBefore[k]) / n).toFixed(1)} kB`).join(', ') },
       { name: 'daemon RSS growth per container', value: (rssAfter - rssHalf) / (n - Math.floor(n / 2)), unit: 'kB', note: `from N/2 to N; ${rssBefore >> 10} → ${rssHalf >> 10} → ${rssAfter >> 10} MiB (target ≤ 20 kB)` },
       { name: 'daemon open files per container', value: (fdsAfter - fdsBefore) / n, unit: '', note: `${fdsBefore} → ${fdsAfter}` },
       { name: `daemon CPU at rest with ${n} running`, value: idleCpu * 100, unit: '%', note: 'of one core, over 10 s (target ≤ 1 %)' },

@@ -117,7 +117,7 @@ export async function run({ iterations = 20, megabytes = 256 } = {}) {
     results.push({ name: 'attachContainer+detachContainer median', value: +median(attTimes).toFixed(3), unit: 'ms' });
     results.push({ name: 'attachContainer alone median', value: +median(attOnly).toFixed(3), unit: 'ms' });
 
-    // The bridge bypass a start adds (clsact qdisc + one map update), with every earlier container still attached:
+    // The bridge bypass a start adds (an ingress qdisc + one map update), with every earlier container still attached:
     // the cost per join must not grow with the number of containers on the network.
     const bypass = new bypassLib.BridgeBypass();
     const joins = [];

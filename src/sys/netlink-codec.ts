@@ -46,6 +46,8 @@ export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
 /** IFLA_EXT_MASK: leave the link's counters out of a dump (a third of each message). */
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
+export const IFLA_NUM_TX_QUEUES = 31;
+export const IFLA_NUM_RX_QUEUES = 32;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;

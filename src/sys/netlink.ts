@@ -8,7 +8,7 @@ import {
 import { withNetns, type NetnsTarget } from './netns.js';
 import {
   AF_INET, IFA_ADDRESS, IFA_BROADCAST, IFA_LOCAL, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA,
-  IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID, NLMSG_DONE, NLMSG_ERROR,
+  IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_NET_NS_PID, IFLA_NUM_RX_QUEUES, IFLA_NUM_TX_QUEUES, NLMSG_DONE, NLMSG_ERROR,
   NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST, RTA_GATEWAY, RTA_OIF,
   RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST,
   IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, VETH_INFO_PEER, attrIPv4, attrNest, attrStr, attrU32,
@@ -33,6 +33,11 @@ export interface VethOptions {
   peerNetns?: PeerNetns;
   mtu?: number;
   peerMac?: string;
+  /**
+   * Transmit and receive queues of each end (default: the kernel's, one per possible CPU). Each queue is a sysfs
+   * directory (~18 kernfs nodes), a `veth_rq` and a qdisc per device; a veth uses them only with XDP or GRO on.
+   */
+  queues?: number;
 }
 
 /** An rtnetlink (NETLINK_ROUTE) socket. Always close() it (try/finally). */
@@ -173,12 +178,15 @@ export class Rtnl {
     }
     if (opts.mtu !== undefined) peerAttrs.push(attrU32(IFLA_MTU, opts.mtu));
     if (opts.peerMac !== undefined) peerAttrs.push(rtattr(IFLA_ADDRESS, macBytes(opts.peerMac)));
+    const queues = opts.queues === undefined ? [] : [attrU32(IFLA_NUM_TX_QUEUES, opts.queues), attrU32(IFLA_NUM_RX_QUEUES, opts.queues)];
+    peerAttrs.push(...queues);
     const peer = rtattr(VETH_INFO_PEER, Buffer.concat([ifinfomsg(), ...peerAttrs]));
     const attrs = [
       attrStr(IFLA_IFNAME, name),
       attrNest(IFLA_LINKINFO, attrStr(IFLA_INFO_KIND, 'veth'), attrNest(IFLA_INFO_DATA, peer)),
     ];
     if (opts.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, opts.mtu));
+    attrs.push(...queues);
     this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([ifinfomsg(), ...attrs]), 'RTM_NEWLINK', `veth ${name} (peer ${peerName})`);
   }
 

@@ -1,4 +1,4 @@
-// Traffic control over rtnetlink: a clsact qdisc whose ingress side is a shared filter block, and cls_bpf filters
+// Traffic control over rtnetlink: an ingress qdisc whose filters are those of a shared filter block, and cls_bpf filters
 // in such a block (RTM_NEWQDISC / RTM_NEWTFILTER), built and parsed here. The kernel's layouts: linux/rtnetlink.h
 // (struct tcmsg, TCA_*), linux/pkt_sched.h (TC_H_*), linux/pkt_cls.h (TCA_BPF_*). No `tc` process.
 import { SyscallError } from './ffi.js';
@@ -16,9 +16,9 @@ export const TCA_KIND = 1;
 export const TCA_OPTIONS = 2;
 export const TCA_INGRESS_BLOCK = 13;
 
-/** The clsact (and ingress) qdisc's parent and handle. */
-export const TC_H_CLSACT = 0xfffffff1;
-export const TC_H_CLSACT_HANDLE = 0xffff0000;
+/** The ingress (and clsact) qdisc's parent and handle. */
+export const TC_H_INGRESS = 0xfffffff1;
+export const TC_H_INGRESS_HANDLE = 0xffff0000;
 /** tcm_ifindex of a filter request addressed to a shared block (tcm_parent then holds the block index). */
 export const TCM_IFINDEX_MAGIC_BLOCK = 0xffffffff;
 /** ETH_P_ALL in network order, as tcm_info's low 16 bits want it. */
@@ -51,11 +51,15 @@ export function tcmsg(m: TcMsg): Buffer {
   return b;
 }
 
-/** A clsact qdisc on link `ifindex` whose ingress filters are those of shared block `block` (made with its first user). */
-export function clsactWithIngressBlock(ifindex: number, block: number): Buffer {
+/**
+ * An ingress qdisc on link `ifindex` whose filters are those of shared block `block` (made with its first user).
+ * Not clsact: its egress side (a tc block of its own per link, never used here) cost ~6 kB of kernel memory per
+ * link (bench/veth-memory.mjs).
+ */
+export function ingressWithBlock(ifindex: number, block: number): Buffer {
   return Buffer.concat([
-    tcmsg({ ifindex, handle: TC_H_CLSACT_HANDLE, parent: TC_H_CLSACT, info: 0 }),
-    attrStr(TCA_KIND, 'clsact'),
+    tcmsg({ ifindex, handle: TC_H_INGRESS_HANDLE, parent: TC_H_INGRESS, info: 0 }),
+    attrStr(TCA_KIND, 'ingress'),
     attrU32(TCA_INGRESS_BLOCK, block),
   ]);
 }
@@ -107,10 +111,13 @@ export function parseFilter(payload: Buffer): FilterInfo {
   };
 }
 
-/** Adds the clsact qdisc; false when the link already has one (the kernel answers EEXIST). */
-export function addClsact(nl: Rtnl, ifindex: number, block: number): boolean {
+/**
+ * Adds the ingress qdisc; false when the link already has one, or a clsact (veths of an earlier daemon; the kernel
+ * answers EEXIST).
+ */
+export function addIngressBlock(nl: Rtnl, ifindex: number, block: number): boolean {
   try {
-    nl.request(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, clsactWithIngressBlock(ifindex, block), 'RTM_NEWQDISC', `clsact on link #${ifindex} (block ${block})`);
+    nl.request(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ingressWithBlock(ifindex, block), 'RTM_NEWQDISC', `ingress qdisc on link #${ifindex} (block ${block})`);
     return true;
   } catch (e) {
     if (e instanceof SyscallError && e.errno === EEXIST) return false;

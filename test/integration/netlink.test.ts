@@ -107,6 +107,14 @@ describe('netlink and netns (root)', { skip }, () => {
     assert.equal(withRtnl((nl) => nl.getLink('eth0'), ns.pid), undefined, 'deleting one end removes the pair');
   });
 
+  test('a veth with one queue at each end', () => {
+    const host = `${prefix}q`;
+    withRtnl((nl) => nl.createVeth(host, `${prefix}r`, { peerNetns: { pid: ns.pid }, queues: 1 }));
+    assert.match(execFileSync('ip', ['-d', 'link', 'show', host], { encoding: 'utf8' }), /numtxqueues 1 numrxqueues 1/);
+    assert.match(inNs(ns.pid, 'ip', '-d', 'link', 'show', `${prefix}r`), /numtxqueues 1 numrxqueues 1/);
+    assert.equal(withRtnl((nl) => nl.deleteLinkByName(host)), true);
+  });
+
   test('bridge with a master and kernel errors that name the call and errno', () => {
     const br = `${prefix}br`;
     const v = `${prefix}v`;

@@ -1,7 +1,7 @@
 // Container-to-container unicast that never crosses the bridge (bypass-program.ts says why: a host where Docker
 // runs hands bridged IPv4 to iptables, whose FORWARD policy there is DROP; we never edit others' rules).
 // Per network: one hash map (container MAC → its host-side veth) and one program reading it, in one cls_bpf filter
-// of a shared tc block; every host-side veth of the network gets a clsact qdisc whose ingress is that block. So a
+// of a shared tc block; every host-side veth of the network gets an ingress qdisc whose filters are that block's. So a
 // join is two calls (the qdisc, a map update), a leave one (a map delete; the qdisc goes with the veth), whatever
 // the number of containers, and each frame costs one hash lookup. The kernel objects outlive the daemon: containers
 // keep talking while it is down; at its next start each network gets a fresh map filled from the records and a
@@ -11,7 +11,7 @@ import { BPF_PROG_TYPE_SCHED_CLS, createHashMap, loadProgram, mapDelete, mapUpda
 import { sysClose } from '../../sys/ffi.js';
 import { macBytes } from '../../sys/netlink-codec.js';
 import { withRtnl, type Rtnl } from '../../sys/netlink.js';
-import { addClsact, setBpfFilter } from '../../sys/tc.js';
+import { addIngressBlock, setBpfFilter } from '../../sys/tc.js';
 import { BYPASS_KEY_SIZE, BYPASS_VALUE_SIZE, encodeBypassProgram } from './bypass-program.js';
 
 /** Containers one network's map holds; past it, further ones talk through the bridge (256 KiB of buckets at most). */
@@ -92,7 +92,7 @@ export class BridgeBypass {
     }
     const net = n;
     withRtnl((nl) => {
-      addClsact(nl, member.hostIfIndex, net.block);
+      addIngressBlock(nl, member.hostIfIndex, net.block);
       if (!net.filterSet) this.setFilter(nl, bridge, net);
     });
     try {
@@ -131,7 +131,7 @@ export class BridgeBypass {
     }
     if (members.length === 0) return;
     withRtnl((nl) => {
-      for (const m of members) addClsact(nl, m.hostIfIndex, n.block);
+      for (const m of members) addIngressBlock(nl, m.hostIfIndex, n.block);
       this.setFilter(nl, bridge, n);
     });
   }

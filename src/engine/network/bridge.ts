@@ -23,6 +23,8 @@ export type { NetnsTarget } from '../../sys/netns.js';
 /** Linux interface names hold at most 15 characters. */
 export const MAX_IFNAME = 15;
 const EEXIST = 17;
+/** Transmit and receive queues of each end of a container's veth (attachContainer). */
+export const VETH_QUEUES = 1;
 
 export function checkIfName(name: string): string {
   if (name.length === 0 || name.length > MAX_IFNAME || !/^[A-Za-z0-9_.-]+$/.test(name)) {
@@ -164,8 +166,10 @@ export function attachContainer(spec: AttachSpec): Attachment {
   const nl = Rtnl.open();
   try {
     const bridgeIndex = nl.linkIndex(spec.bridge);
+    // One queue each end: the kernel's default is one per possible CPU, each a sysfs directory, a `veth_rq` and a
+    // qdisc per device (~2 kB per queue and end here, more on hosts with many CPUs), used only with XDP or GRO on.
     nl.createVeth(spec.hostIfName, spec.ifName, {
-      peerNetns: { fd: nsFd }, peerMac: mac, ...(spec.mtu === undefined ? {} : { mtu: spec.mtu }),
+      peerNetns: { fd: nsFd }, peerMac: mac, queues: VETH_QUEUES, ...(spec.mtu === undefined ? {} : { mtu: spec.mtu }),
     });
     try {
       const hostIfIndex = nl.linkIndex(spec.hostIfName);

@@ -630,6 +630,12 @@ export class NetworkManager implements NetworkService {
     return out;
   }
 
+  /** Whether any container is plugged into the network (stops at the first: a removal asks, with N running). */
+  private hasEndpointsOn(networkId: string): boolean {
+    for (const s of this.states.values()) if (s.endpoints.some((ep) => ep.networkId === networkId)) return true;
+    return false;
+  }
+
   private inUse(networkId: string): string[] {
     return this.endpointsOn(networkId).map((e) => e.endpoint.ip);
   }
@@ -968,7 +974,7 @@ export class NetworkManager implements NetworkService {
     if (opts.removal === true) this.store.deleteStateLater(containerId);
     else this.store.deleteState(containerId);
     for (const id of uniq(state.endpoints.map((ep) => ep.networkId))) {
-      if (this.endpointsOn(id).length === 0) await this.stopDns(id);
+      if (!this.hasEndpointsOn(id)) await this.stopDns(id);
     }
     return left;
   }

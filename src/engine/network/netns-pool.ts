@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { CLONE_NEWNET, O_RDONLY, sysClose, sysGettid, sysOpen, sysSetns, sysUnshare } from '../../sys/ffi.js';
 import { Rtnl, withRtnl } from '../../sys/netlink.js';
-import { checkIfName, type NetnsTarget } from './bridge.js';
+import { checkIfName, VETH_QUEUES, type NetnsTarget } from './bridge.js';
 import { disableIPv6InNetns, disableIPv6OnLink } from './ipv6-off.js';
 
 /** The key of the `--network none` namespaces; a bridge network's key is its id. */
@@ -78,7 +78,7 @@ function plugVeth(fd: number, bridge: string, linkPrefix: string): PooledVeth {
   const nl = Rtnl.open();
   try {
     const bridgeIndex = nl.linkIndex(bridge);
-    nl.createVeth(hostIfName, POOLED_IFNAME, { peerNetns: { fd } });
+    nl.createVeth(hostIfName, POOLED_IFNAME, { peerNetns: { fd }, queues: VETH_QUEUES }); // one queue each end, as attachContainer's
     try {
       const hostIfIndex = nl.linkIndex(hostIfName);
       nl.setMaster(hostIfIndex, bridgeIndex);

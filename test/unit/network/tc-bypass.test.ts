@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { attrStr, attrU32, nlmsg, parseAttrs, parseMessages, rtattr } from '../../../src/sys/netlink-codec.js';
 import {
   ETH_P_ALL_BE, RTM_NEWTFILTER, TCA_BPF_FD, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT, TCA_BPF_ID, TCA_BPF_NAME, TCA_INGRESS_BLOCK,
-  TCA_KIND, TCA_OPTIONS, TCM_IFINDEX_MAGIC_BLOCK, TC_H_CLSACT, TC_H_CLSACT_HANDLE, bpfFilterInBlock, clsactWithIngressBlock, parseFilter, tcmsg,
+  TCA_KIND, TCA_OPTIONS, TCM_IFINDEX_MAGIC_BLOCK, TC_H_INGRESS, TC_H_INGRESS_HANDLE, bpfFilterInBlock, ingressWithBlock, parseFilter, tcmsg,
 } from '../../../src/sys/tc.js';
 import { bypassProgram } from '../../../src/engine/network/bypass-program.js';
 import { bypassBlockIndex, bypassCapacity, MAX_BYPASS_ENTRIES } from '../../../src/engine/network/bridge-bypass.js';
@@ -12,14 +12,14 @@ import { bypassBlockIndex, bypassCapacity, MAX_BYPASS_ENTRIES } from '../../../s
 const text = (b: Buffer | undefined): string => (b ?? Buffer.alloc(0)).toString('utf8').replace(/\0+$/, '');
 
 describe('tc messages of the bridge bypass', () => {
-  test('clsact on a link, its ingress a shared block', () => {
-    const body = clsactWithIngressBlock(7, 0xabcdef01);
+  test('an ingress qdisc on a link (not clsact: no egress block per link), its filters a shared block', () => {
+    const body = ingressWithBlock(7, 0xabcdef01);
     assert.equal(body.readUInt8(0), 0, 'AF_UNSPEC');
     assert.equal(body.readInt32LE(4), 7, 'tcm_ifindex');
-    assert.equal(body.readUInt32LE(8), TC_H_CLSACT_HANDLE);
-    assert.equal(body.readUInt32LE(12), TC_H_CLSACT);
+    assert.equal(body.readUInt32LE(8), TC_H_INGRESS_HANDLE);
+    assert.equal(body.readUInt32LE(12), TC_H_INGRESS);
     const attrs = parseAttrs(body, 20);
-    assert.equal(text(attrs.find((a) => a.type === TCA_KIND)?.data), 'clsact');
+    assert.equal(text(attrs.find((a) => a.type === TCA_KIND)?.data), 'ingress');
     assert.equal(attrs.find((a) => a.type === TCA_INGRESS_BLOCK)?.data.readUInt32LE(0), 0xabcdef01);
   });
 
