@@ -312,12 +312,15 @@ static void reap(void) {
   }
 }
 
-static int ms_left(void) {
+/* Milliseconds until `deadline` (CLOCK_MONOTONIC), 0 once it has passed. */
+static int ms_until(const struct timespec *deadline) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  long ms = (st.deadline.tv_sec - now.tv_sec) * 1000 + (st.deadline.tv_nsec - now.tv_nsec) / 1000000;
+  long ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
   return ms < 0 ? 0 : (int)ms;
 }
+
+static int ms_left(void) { return ms_until(&st.deadline); }
 
 /* The container's mount namespace goes with its last reference: once the init has exited, that is this fd.
  * Closing it unmounts the container's whole tree (overlay, proc, the tmpfs mounts, binds) in this process, and
@@ -339,13 +342,9 @@ static void hold_for_removal(int fd) {
   struct timespec until;
   clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += 10;
-  for (;;) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
-    if (ms <= 0) break;
+  for (int ms; (ms = ms_until(&until)) > 0;) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, (int)ms);
+    int r = poll(&p, 1, ms);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     char drop[256];

@@ -52,30 +52,39 @@ class ChunkedDecoder {
   }
 }
 
-/** Idle kept-alive connections per socket path, newest last. */
-const idleSockets = new Map<string, Socket[]>();
+/** Listeners this client put on a connection for one exchange (Node's own stay: they end a socket the peer ended). */
+type Listener = (...args: unknown[]) => void;
+type Listeners = Array<{ event: 'data' | 'end' | 'error'; fn: Listener }>;
+
+/** Idle kept-alive connections per socket path, newest last, with the listener that drops one the daemon closed. */
+const idleSockets = new Map<string, Array<{ sock: Socket; onClose: () => void }>>();
 const ignoreError = (): void => undefined;
 
 function takeIdle(socketPath: string): Socket | undefined {
   const list = idleSockets.get(socketPath);
   while (list !== undefined && list.length > 0) {
-    const sock = list.pop()!;
+    const { sock, onClose } = list.pop()!;
     sock.off('error', ignoreError);
-    sock.removeAllListeners('close');
+    sock.off('close', onClose);
     if (!sock.destroyed && sock.readyState === 'open') { sock.ref(); return sock; }
   }
   return undefined;
 }
 
-/** Puts a connection whose response was read to its end back for the next request. */
-function releaseIdle(socketPath: string, sock: Socket): void {
-  for (const event of ['data', 'end', 'error', 'close']) sock.removeAllListeners(event);
+/** Puts a connection whose answer was read to its end back for the next request. */
+function releaseIdle(socketPath: string, sock: Socket, ours: Listeners): void {
+  for (const { event, fn } of ours) sock.off(event, fn);
   if (sock.destroyed) return;
   sock.on('error', ignoreError); // the daemon may close an idle connection (keepAliveTimeout)
-  sock.once('close', () => { const list = idleSockets.get(socketPath); const i = list?.indexOf(sock) ?? -1; if (i >= 0) list!.splice(i, 1); });
+  const onClose = (): void => {
+    const list = idleSockets.get(socketPath);
+    const i = list?.findIndex((e) => e.sock === sock) ?? -1;
+    if (i >= 0) list!.splice(i, 1);
+  };
+  sock.once('close', onClose);
   sock.unref();
   const list = idleSockets.get(socketPath);
-  if (list === undefined) idleSockets.set(socketPath, [sock]); else list.push(sock);
+  if (list === undefined) idleSockets.set(socketPath, [{ sock, onClose }]); else list.push({ sock, onClose });
 }
 
 function connectSocket(socketPath: string): Promise<Socket> {
@@ -127,14 +136,18 @@ function exchange(socketPath: string, sock: Socket, req: RawRequest, upgrade: bo
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     let head: Buffer = Buffer.alloc(0);
+    const ours: Listeners = [];
+    const listen = <A extends unknown[]>(event: 'data' | 'end' | 'error', fn: (...args: A) => void): void => {
+      const listener = fn as unknown as Listener;
+      sock.on(event, listener);
+      ours.push({ event, fn: listener });
+    };
     const failEarly = (e: Error): void => { sock.destroy(); reject(head.length === 0 ? Object.assign(new ClosedBeforeAnswer(e.message), { cause: e, code: (e as NodeJS.ErrnoException).code }) : e); };
     const onData = (chunk: Buffer): void => {
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
-      sock.off('data', onData);
-      sock.off('error', failEarly);
-      sock.off('end', onEndEarly);
+      for (const { event, fn } of ours.splice(0)) sock.off(event, fn);
       const lines = head.subarray(0, end).toString('latin1').split('\r\n');
       const status = Number(lines[0]!.split(' ')[1]);
       const headers: Record<string, string> = {};
@@ -158,7 +171,7 @@ function exchange(socketPath: string, sock: Socket, req: RawRequest, upgrade: bo
       // The whole answer is read: the connection serves the next request (or is closed).
       const done = (): void => {
         body.end();
-        if (keep && !released) { released = true; releaseIdle(socketPath, sock); } else sock.destroy();
+        if (keep && !released) { released = true; releaseIdle(socketPath, sock, ours); } else sock.destroy();
       };
       const length = headers['content-length'];
       if (status === 204 || status === 304 || req.method === 'HEAD') {
@@ -166,8 +179,8 @@ function exchange(socketPath: string, sock: Socket, req: RawRequest, upgrade: bo
       } else if (headers['transfer-encoding']?.includes('chunked')) {
         const dec = new ChunkedDecoder(body);
         const push = (c: Buffer): void => { dec.push(c); if (dec.done) done(); };
-        sock.on('data', push);
-        sock.on('end', () => { if (!dec.done) body.end(); });
+        listen('data', push);
+        listen('end', () => { if (!dec.done) body.end(); });
         if (rest.length) push(rest);
       } else if (length !== undefined) {
         let left = Number(length);
@@ -178,23 +191,23 @@ function exchange(socketPath: string, sock: Socket, req: RawRequest, upgrade: bo
           body.write(part);
           if (left === 0) done();
         };
-        if (left === 0) done(); else { sock.on('data', take); sock.on('end', () => body.end()); if (rest.length) take(rest); }
+        if (left === 0) done(); else { listen('data', take); listen('end', () => body.end()); if (rest.length) take(rest); }
       } else {
         if (rest.length) body.write(rest);
-        sock.on('data', (c: Buffer) => body.write(c));
-        sock.on('end', () => body.end());
+        listen('data', (c: Buffer) => body.write(c));
+        listen('end', () => body.end());
       }
       if (!released) {
-        sock.on('error', (e) => body.destroy(e));
+        listen('error', (e: Error) => body.destroy(e));
         // a reader that stops early (a followed stream) drops the connection
         body.on('close', () => { if (!released) sock.destroy(); });
       }
       resolve({ response: { status, headers, body } });
     };
     const onEndEarly = (): void => failEarly(new Error('the daemon closed the connection without answering'));
-    sock.on('data', onData);
-    sock.on('error', failEarly);
-    sock.once('end', onEndEarly);
+    listen('data', onData);
+    listen('error', failEarly);
+    listen('end', onEndEarly);
     writeRequest(sock, req, upgrade);
   });
 }

@@ -33,22 +33,22 @@ export class TeardownGate {
 
   /** A removal starts; call the returned function (once) when it has answered. */
   begin(): () => void {
-    this.inFlight++;
-    this.arm();
+    // the deadline changes only when removals start or stop being in flight, not with each one
+    if (++this.inFlight === 1) this.arm();
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      this.inFlight--;
-      this.arm();
+      if (--this.inFlight === 0) this.arm();
     };
   }
 
   /** Runs `work` once no removal is in flight (within the bounds above). */
   later(work: () => void): void {
-    if (this.held.length === 0) this.oldestAt = this.clock.now();
+    const first = this.held.length === 0;
+    if (first) this.oldestAt = this.clock.now();
     this.held.push(work);
-    if (this.held.length >= MAX_HELD) this.flush(); else this.arm();
+    if (this.held.length >= MAX_HELD) this.flush(); else if (first) this.arm();
   }
 
   /** How many pieces of work are held. */
