@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GantryError, errnoCode, type ErrorCode, ERROR_CODES } from '../common/errors.js';
+import { DAEMON_NODE_FLAGS } from '../common/daemon-node-flags.js';
 import { DEFAULT_HOST, socketPathFromHost } from '../common/paths.js';
 import { rawRequest, readAll, type RawResponse } from './http.js';
 
@@ -133,7 +134,7 @@ export async function connectDaemon(hostFlag?: string): Promise<DaemonClient> {
   // Not import(): inside a start-up snapshot (bin/gantry) there is no ES module loader, and a dynamic import of a
   // built-in failed there (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so no snapshot command could start the daemon.
   const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
-  const child = spawn(process.execPath, [gantrydScript(), '-H', host], { detached: true, stdio: ['ignore', out, out], env: process.env });
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, gantrydScript(), '-H', host], { detached: true, stdio: ['ignore', out, out], env: process.env });
   closeSync(out);
   child.unref();
   let exited: number | null = null;

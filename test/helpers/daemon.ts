@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { linkPrefixFor } from '../../src/engine/network/manager.js';
 import { PortDnat } from '../../src/engine/network/port-dnat.js';
+import { DAEMON_NODE_FLAGS } from '../../src/common/daemon-node-flags.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const GANTRY_BIN = join(PROJECT_ROOT, 'bin', 'gantry.js');
@@ -89,7 +90,7 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const from = this.logText.length;
-    const [cmd, ...args] = [...this.wrap, process.execPath, GANTRYD_BIN];
+    const [cmd, ...args] = [...this.wrap, process.execPath, ...DAEMON_NODE_FLAGS, GANTRYD_BIN];
     this.proc = spawn(cmd!, args, { env: { ...this.env, ...this.daemonEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => { this.logText += d.toString(); });
     this.proc.stderr!.on('data', (d: Buffer) => { this.logText += d.toString(); });
