@@ -60,7 +60,7 @@ export function detectCgroupDriver(opts: DetectOptions = {}): CgroupDriver {
   if (unified !== undefined && (unifiedControllers.includes('memory') || v1.length === 0)) {
     const warnings = V2_CONTROLLERS.filter((c) => !unifiedControllers.includes(c))
       .map((c) => `cgroup v2 controller "${c}" is not available: ${V2_OPTIONAL[c]}`);
-    return new CgroupV2Driver(at(unified.mountPoint), unifiedControllers, cf, warnings, timings);
+    return new CgroupV2Driver(at(unified.mountPoint), unifiedControllers, cf, warnings, timings, process.env['GANTRY_MEMCG'] !== 'limited');
   }
   if (v1.length > 0) {
     const have = new Set(v1.flatMap((h) => h.controllers));

@@ -110,3 +110,14 @@ export function signalPids(cf: ControlFiles, pids: readonly number[], signal: No
     }
   }
 }
+
+/** Resident bytes of these processes (/proc/PID/statm): the memory use of a container without a memory cgroup of its
+ * own (GANTRY_MEMCG=limited). */
+export function rssOfPids(cf: ControlFiles, pids: readonly number[]): number {
+  let pages = 0;
+  for (const pid of pids) {
+    const statm = cf.readOptional(`/proc/${pid}/statm`);
+    pages += Number(statm?.split(' ')[1] ?? 0) || 0;
+  }
+  return pages * 4096;
+}

@@ -6,7 +6,7 @@ import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateL
 import { blockIoOf, parseBlkioServiceBytes } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
-import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
+import { checkCgroupPath, listTree, pollUntil, removeTree, rssOfPids, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
 import { hierarchiesView } from './view.js';
@@ -274,22 +274,12 @@ export class CgroupV1Driver implements CgroupDriver {
     const limit = own ? num('memory', 'memory.limit_in_bytes') : undefined;
     const blkio = this.dirOf('blkio', p);
     return {
-      memoryUsageBytes: own ? num('memory', 'memory.usage_in_bytes') ?? 0 : this.rssOf(p),
+      memoryUsageBytes: own ? num('memory', 'memory.usage_in_bytes') ?? 0 : rssOfPids(this.cf, this.pids(p)),
       memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
       cpuUsageNanos: num('cpuacct', 'cpuacct.usage') ?? 0,
       pids: num('pids', 'pids.current') ?? this.pids(p).length,
       ...blockIoOf(blkio === undefined ? undefined : this.cf.readOptional(join(blkio, 'blkio.throttle.io_service_bytes_recursive')), parseBlkioServiceBytes),
     };
-  }
-
-  /** Resident bytes of the container's processes (a container without a memory cgroup of its own). */
-  private rssOf(p: string): number {
-    let pages = 0;
-    for (const pid of this.pids(p)) {
-      const statm = this.cf.readOptional(`/proc/${pid}/statm`);
-      pages += Number(statm?.split(' ')[1] ?? 0) || 0;
-    }
-    return pages * 4096;
   }
 
   killAll(path: string, signal: NodeJS.Signals = 'SIGKILL'): void {

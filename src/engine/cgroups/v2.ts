@@ -1,20 +1,32 @@
 // cgroup v2 driver: one unified tree; controllers are enabled for children in each parent's cgroup.subtree_control.
 import { totalmem } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { GantryError, errnoCode, syscallError } from '../../common/errors.js';
 import { cpuMaxValue, cpuWeightFromShares, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { deviceProgram, encodeProgram } from './bpf-devices.js';
 import { blockIoOf, parseIoStat } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
-import { checkCgroupPath, listTree, pollUntil, removeTree, signalPids, treePids } from './tree.js';
+import { checkCgroupPath, listTree, pollUntil, removeTree, rssOfPids, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
 import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
 import { unifiedView } from './view.js';
+import { SHARED_MEMCG } from './v1.js';
 
 /** The controllers the engine enables for container cgroups, when the host has them. */
 export const V2_CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 
+/**
+ * GANTRY_MEMCG=limited on v2. A memory cgroup per container costs the kernel state for every memcg-aware shrinker (one
+ * per superblock: several per container), so N containers cost N² (see v1.ts). v2 has one tree, and a cgroup has the
+ * memory controller exactly when its parent delegates it; so a container without a memory limit lives one level
+ * down, in `<parent>/_unlimited/<id>`: `<parent>` delegates memory to `_unlimited` (one memory cgroup for all of
+ * them), and `_unlimited` delegates cpu and pids but not memory. The container's path for the engine stays
+ * `<parent>/<id>`; the driver resolves it (its own dir when it exists, else the shared one's child). A memory limit
+ * given later (`update -m`) makes `<parent>/<id>`, with the limits and the device program, and moves the processes
+ * there. Their memory use is counted from their processes' RSS, their OOM count is 0 (only the host's OOM killer can
+ * kill them), as on v1.
+ */
 export class CgroupV2Driver implements CgroupDriver {
   readonly version = 2 as const;
 
@@ -26,6 +38,8 @@ export class CgroupV2Driver implements CgroupDriver {
     private readonly cf: ControlFiles,
     readonly warnings: readonly string[],
     private readonly timings: DriverTimings,
+    /** false: GANTRY_MEMCG=limited (above). */
+    private readonly memcgPerContainer = true,
   ) {}
 
   private readonly prewarmer = new AttachPrewarmer(() => this.cf.sys.readFile('/proc/self/cgroup'),
@@ -36,8 +50,21 @@ export class CgroupV2Driver implements CgroupDriver {
     this.prewarmer.run();
   }
 
+  /** `<parent>/_unlimited/<id>`: where a container of `<parent>/<id>` without a memory cgroup of its own lives. */
+  private sharedChild(p: string): string {
+    return join(dirname(p), SHARED_MEMCG, basename(p));
+  }
+
+  /** The container's cgroup relative to the root: its own, or (GANTRY_MEMCG=limited, no memory cgroup of its own)
+   * the shared one's child. */
+  private rel(path: string): string {
+    const p = checkCgroupPath(path);
+    if (this.memcgPerContainer || !p.includes('/') || this.cf.sys.exists(join(this.root, p))) return p;
+    return this.sharedChild(p);
+  }
+
   private dir(path: string): string {
-    return join(this.root, checkCgroupPath(path));
+    return join(this.root, this.rel(path));
   }
 
   create(path: string, limits: CgroupLimits): CreateResult {
@@ -60,12 +87,17 @@ export class CgroupV2Driver implements CgroupDriver {
     // Every level above the container's cgroup delegates the controllers; the leaf itself holds processes,
     // so (no internal processes) nothing is enabled in its own subtree_control.
     const wanted = V2_CONTROLLERS.filter((c) => this.controllers.includes(c));
+    const sharing = !this.memcgPerContainer && memory === undefined && p.includes('/') && !this.cf.sys.exists(join(this.root, p));
+    const leaf = sharing ? this.sharedChild(p) : p;
     let dir = this.root;
-    for (const segment of p.split('/')) {
-      this.delegate(dir, wanted, needed, warnings);
+    const segments = leaf.split('/');
+    segments.forEach((segment, i) => {
+      // the shared cgroup (the level above a sharing container's leaf) delegates everything but memory
+      const sharedLevel = sharing && i === segments.length - 1;
+      this.delegate(dir, sharedLevel ? wanted.filter((c) => c !== 'memory') : wanted, needed, warnings);
       dir = join(dir, segment);
       this.cf.mkdir(dir);
-    }
+    });
 
     if (memory !== undefined) {
       this.cf.write(join(dir, 'memory.max'), memory);
@@ -84,7 +116,29 @@ export class CgroupV2Driver implements CgroupDriver {
     if (limits.pidsLimit !== undefined && this.controllers.includes('pids')) this.cf.write(join(dir, 'pids.max'), pidsMaxValue(limits.pidsLimit));
     // No devices.allow on v2: the same rules as an eBPF program attached to the cgroup (before any process joins).
     if (limits.devicesAllowed !== undefined) this.cf.sys.setDeviceProgram(dir, encodeProgram(deviceProgram(limits.devicesAllowed)));
+    if (!sharing && !this.memcgPerContainer && p.includes('/')) this.moveFromShared(p, dir);
     return { warnings };
+  }
+
+  /**
+   * A container that shared the memory cgroup and now has one of its own (a limit given later): its processes move
+   * from `<parent>/_unlimited/<id>` to `dir` (made, limited and with its device program already), frozen if they were;
+   * then the old leaf goes. Forks meanwhile land in the old leaf: each round moves the pids not moved yet.
+   */
+  private moveFromShared(p: string, dir: string): void {
+    const old = join(this.root, this.sharedChild(p));
+    if (!this.cf.sys.exists(old)) return;
+    if (this.frozenNow(old)) this.cf.write(join(dir, 'cgroup.freeze'), '1');
+    const moved = new Set<number>();
+    for (let round = 0; round < 100; round++) {
+      const left = treePids(this.cf, this.root, this.sharedChild(p)).filter((pid) => !moved.has(pid));
+      if (left.length === 0) break;
+      for (const pid of left) {
+        try { this.cf.write(join(dir, 'cgroup.procs'), pid); } catch (e) { if (errnoCode(e) !== 'ESRCH') throw e; }
+        moved.add(pid);
+      }
+    }
+    try { this.cf.sys.rmdir(old); } catch { /* a process still exiting: remove() takes it with the container */ }
   }
 
   /** Enables the wanted controllers in dir/cgroup.subtree_control (those not enabled yet). */
@@ -112,7 +166,7 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 
   pids(path: string): number[] {
-    return treePids(this.cf, this.root, checkCgroupPath(path));
+    return treePids(this.cf, this.root, this.rel(path));
   }
 
   private frozenNow(dir: string): boolean {
@@ -153,8 +207,10 @@ export class CgroupV2Driver implements CgroupDriver {
     const limit = text('memory.max');
     const current = text('pids.current');
     const cpuStat = text('cpu.stat');
+    const memoryCurrent = text('memory.current');
     return {
-      memoryUsageBytes: Number(text('memory.current') ?? 0),
+      // no memory.current: a container sharing the memory cgroup (GANTRY_MEMCG=limited), counted from its processes
+      memoryUsageBytes: memoryCurrent !== undefined ? Number(memoryCurrent) : this.memcgPerContainer ? 0 : rssOfPids(this.cf, this.pids(path)),
       memoryLimitBytes: limit === undefined || limit === 'max' ? totalmem() : Math.min(Number(limit), totalmem()),
       cpuUsageNanos: cpuStat === undefined ? 0 : (parseKeyValues(cpuStat).get('usage_usec') ?? 0) * 1000,
       pids: current === undefined ? this.pids(path).length : Number(current),
@@ -188,18 +244,33 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 
   async remove(path: string): Promise<void> {
-    await removeTree(this.cf, this.dir(path), Date.now() + this.timings.removeTimeoutMs);
+    const deadline = Date.now() + this.timings.removeTimeoutMs;
+    for (const dir of this.ownDirs(path)) await removeTree(this.cf, dir, deadline);
+    // the shared cgroup stays (a start may be between its create() and its init's join): removeSharedIfUnused()
   }
 
   ownDirs(path: string): string[] {
-    return [this.dir(path)];
+    const p = checkCgroupPath(path);
+    const own = join(this.root, p);
+    return this.memcgPerContainer || !p.includes('/') ? [own] : [own, join(this.root, this.sharedChild(p))];
   }
 
   exists(path: string): boolean {
-    return this.cf.sys.exists(this.dir(path));
+    return this.ownDirs(path).some((dir) => this.cf.sys.exists(dir));
   }
 
   list(parent: string): string[] {
-    return listTree(this.cf, this.root, checkCgroupPath(parent));
+    const p = checkCgroupPath(parent);
+    const all = listTree(this.cf, this.root, p);
+    if (this.memcgPerContainer) return all;
+    // the shared cgroup is no container's; its children are listed by the paths the engine knows them by
+    const shared = `${p}/${SHARED_MEMCG}`;
+    const paths = new Set(all.filter((x) => x !== shared).map((x) => x.startsWith(`${shared}/`) ? `${p}/${x.slice(shared.length + 1)}` : x));
+    return [...paths].sort();
+  }
+
+  removeSharedIfUnused(parent: string): void {
+    if (this.memcgPerContainer) return;
+    try { this.cf.sys.rmdir(join(this.root, checkCgroupPath(parent), SHARED_MEMCG)); } catch { /* in use, or not there */ }
   }
 }

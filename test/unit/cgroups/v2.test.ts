@@ -117,3 +117,67 @@ test('v2 killAll signals each pid when cgroup.kill does not exist or the signal 
     ]);
   }, { cgroupKill: false });
 });
+
+test('v2 GANTRY_MEMCG=limited: a container without a memory limit lives under one shared memory cgroup, found by its own path', async () => {
+  process.env['GANTRY_MEMCG'] = 'limited';
+  try {
+    await withHost(UNIFIED, UNIFIED_MOUNTS, async ({ fake, driver }) => {
+      driver.create('gantry-t/c1', { cpuShares: 512, pidsLimit: 50, devicesAllowed: [parseDeviceRule('c 1:3 rwm')] });
+      const leaf = `${CG}/gantry-t/_unlimited/c1`;
+      assert.deepEqual(driver.procsFiles('gantry-t/c1'), [fake.abs(`${leaf}/cgroup.procs`)]);
+      assert.equal(fake.exists(fake.abs(`${CG}/gantry-t/c1`)), false, 'no cgroup at its own path');
+      assert.deepEqual(fake.read(`${CG}/gantry-t/cgroup.subtree_control`).split(' ').sort(), ['cpu', 'memory', 'pids'], 'one memory cgroup for all of them');
+      assert.deepEqual(fake.read(`${CG}/gantry-t/_unlimited/cgroup.subtree_control`).split(' ').sort(), ['cpu', 'pids'], 'and none below it');
+      assert.equal(fake.exists(fake.abs(`${leaf}/memory.max`)), false);
+      assert.equal(fake.read(`${leaf}/cpu.weight`), '20');
+      assert.equal(fake.read(`${leaf}/pids.max`), '50');
+      assert.deepEqual([...fake.devicePrograms.keys()], [fake.rel(fake.abs(leaf))], 'the device rules on its own leaf');
+      // its processes, stats, freezing and killing go through the path the engine knows it by
+      fake.addProcess(fake.abs(leaf), 501);
+      assert.deepEqual(driver.pids('gantry-t/c1'), [501]);
+      assert.equal(driver.oomKillCount('gantry-t/c1'), 0, 'the shared cgroup\'s kills are nobody\'s');
+      assert.equal(driver.stats('gantry-t/c1').memoryLimitBytes, totalmem());
+      await driver.freeze('gantry-t/c1');
+      assert.equal(fake.read(`${leaf}/cgroup.freeze`), '1');
+      await driver.thaw('gantry-t/c1');
+      // a container with a memory limit gets its own memory cgroup, at its own path
+      driver.create('gantry-t/c2', { memoryBytes: M32 });
+      assert.equal(fake.read(`${CG}/gantry-t/c2/memory.max`), String(M32));
+      assert.deepEqual(driver.list('gantry-t'), ['gantry-t/c1', 'gantry-t/c2'], 'the shared cgroup is no container to clean up');
+      driver.killAll('gantry-t/c1');
+      assert.deepEqual(fake.signals, [{ pid: 501, signal: 'SIGKILL' }]);
+      await driver.remove('gantry-t/c1');
+      assert.equal(driver.exists('gantry-t/c1'), false);
+      assert.equal(fake.exists(fake.abs(`${CG}/gantry-t/_unlimited`)), true, 'the shared cgroup stays while starts may come');
+      driver.removeSharedIfUnused!('gantry-t');
+      assert.equal(fake.exists(fake.abs(`${CG}/gantry-t/_unlimited`)), false, 'removed once unused');
+    });
+  } finally {
+    delete process.env['GANTRY_MEMCG'];
+  }
+});
+
+test('v2 GANTRY_MEMCG=limited: a memory limit given later moves the container\'s processes into a cgroup of its own', async () => {
+  process.env['GANTRY_MEMCG'] = 'limited';
+  try {
+    await withHost(UNIFIED, UNIFIED_MOUNTS, async ({ fake, driver }) => {
+      const rules = [parseDeviceRule('c 1:3 rwm')];
+      driver.create('gantry-t/c1', { devicesAllowed: rules });
+      const leaf = `${CG}/gantry-t/_unlimited/c1`;
+      fake.addProcess(fake.abs(leaf), 601);
+      fake.addProcess(fake.abs(leaf), 602);
+      driver.create('gantry-t/c1', { memoryBytes: M32, devicesAllowed: rules }); // `update -m 32m`
+      const own = `${CG}/gantry-t/c1`;
+      assert.equal(fake.read(`${own}/memory.max`), String(M32));
+      assert.ok(fake.devicePrograms.has(fake.rel(fake.abs(own))), 'its device rules before any process moves');
+      assert.deepEqual(fake.writesUnder(own).filter((w) => w.file === 'cgroup.procs').map((w) => w.value), ['601', '602']);
+      assert.deepEqual(driver.procsFiles('gantry-t/c1'), [fake.abs(`${own}/cgroup.procs`)], 'found at its own path from now on');
+      for (const dir of [leaf, own]) fake.exitAll(fake.abs(dir)); // (the fake kernel leaves a moved pid in both)
+      await driver.remove('gantry-t/c1');
+      assert.equal(fake.exists(fake.abs(leaf)), false);
+      assert.equal(fake.exists(fake.abs(own)), false);
+    });
+  } finally {
+    delete process.env['GANTRY_MEMCG'];
+  }
+});
