@@ -230,15 +230,27 @@ static int ro_path(const char *path) {
   return 0;
 }
 
-static int mask(const char *path) {
+/*
+ * Masks PATH: a file with /dev/null bound on it, a directory with an empty read-only tmpfs. Every masked directory
+ * shows the same tmpfs (`*first_dir`, the first one masked, is bound on the next ones): each new tmpfs is a
+ * superblock, a few kB of kernel memory per container for nothing.
+ */
+static int mask(const char *path, const char **first_dir) {
   struct stat st;
   if (stat(path, &st) < 0) return errno == ENOENT ? 0 : fail_errno("stat `%s`", path);
-  if (S_ISDIR(st.st_mode)) {
+  if (!S_ISDIR(st.st_mode)) {
+    if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) return fail_errno("mount `/dev/null` on `%s`", path);
+    return 0;
+  }
+  if (*first_dir == NULL) {
     if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
       return fail_errno("mount tmpfs on `%s`", path);
-  } else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
-    return fail_errno("mount `/dev/null` on `%s`", path);
+    *first_dir = path;
+    return 0;
   }
+  if (mount(*first_dir, path, NULL, MS_BIND, NULL) < 0) return fail_errno("mount `%s` on `%s`", *first_dir, path);
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    return fail_errno("remount `%s` read-only", path);
   return 0;
 }
 
@@ -285,8 +297,9 @@ int rootfs_finish(const struct spec *s) {
   if (!own_mounts) return 0;
   for (size_t i = 0; i < s->ro_paths.n; i++)
     if (ro_path(s->ro_paths.v[i]) < 0) return -1;
+  const char *first_dir = NULL;
   for (size_t i = 0; i < s->masks.n; i++)
-    if (mask(s->masks.v[i]) < 0) return -1;
+    if (mask(s->masks.v[i], &first_dir) < 0) return -1;
   if (s->readonly_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
     return fail_errno("remount `/` read-only");
   return 0;

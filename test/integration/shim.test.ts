@@ -473,11 +473,15 @@ describe('gantry-shim run', () => {
       mkdirSync(join(root, 'secret'));
       writeFileSync(join(root, 'secret', 'key'), 'hidden\n');
       writeFileSync(join(root, 'etc', 'token'), 'hidden\n');
+      mkdirSync(join(root, 'secret2'));
+      writeFileSync(join(root, 'secret2', 'key2'), 'hidden\n');
       const shim = run(['sh', '-c', [
         'pwd', 'touch /x 2>&1', 'ls /secret', 'cat /etc/token', 'echo end-of-masks', 'cat /proc/sys/kernel/domainname',
-        '(echo x > /proc/sys/kernel/hostname) 2>&1', 'ulimit -n', 'cat /proc/self/oom_score_adj'].join('; ')], [
+        '(echo x > /proc/sys/kernel/hostname) 2>&1', 'ulimit -n', 'cat /proc/self/oom_score_adj',
+        'ls /secret2', 'touch /secret2/y 2>&1', 'grep -E " /secret2? " /proc/self/mountinfo | cut -d" " -f3,5,6'].join('; ')], [
         ['readonly_rootfs', '1'], ['cwd', '/work/here'],
         ['mask', '/secret'], ['mask', '/etc/token'], ['mask', '/no/such/path'], ['ro_path', '/proc/sys'], ['ro_path', '/nope'],
+        ['mask', '/secret2'],
         ['sysctl', 'kernel.domainname', 'shimdomain'], ['rlimit', '7', '100', '200'], ['oom_score_adj', '500'],
       ]);
       await shim.ready();
@@ -489,7 +493,13 @@ describe('gantry-shim run', () => {
       assert.equal(out[2], 'end-of-masks', 'masked dir is empty and masked file reads empty');
       assert.equal(out[3], 'shimdomain');
       assert.match(out[4]!, /Read-only file system/);
-      assert.deepEqual(out.slice(5), ['100', '500', '']);
+      assert.deepEqual(out.slice(5, 7), ['100', '500']);
+      // a second masked directory: empty and read-only too, the same tmpfs bound again (no superblock of its own)
+      assert.match(out[7]!, /Read-only file system/, `${out[7]} (ls /secret2 printed nothing before it)`);
+      const masks = out.slice(8).filter(Boolean).map((l) => l.split(' '));
+      assert.deepEqual(masks.map((m) => m[1]).sort(), ['/secret', '/secret2']);
+      assert.equal(masks[0]![0], masks[1]![0], `one tmpfs for both masked directories: ${JSON.stringify(masks)}`);
+      assert.ok(masks.every((m) => m[2]!.split(',').includes('ro')), JSON.stringify(masks));
       assert.equal(readFileSync(join(root, 'secret', 'key'), 'utf8'), 'hidden\n', 'host files untouched');
     });
   });
