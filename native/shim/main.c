@@ -471,7 +471,7 @@ static noreturn void supervise(void) {
     int r = poll(p, n, draining ? ms_left() : touched ? IDLE_MS : -1);
     if (r < 0 && errno != EINTR) _exit(2);
     if (r == 0 && touched && !draining) {
-      work_idle(&sh, stack_is_work() ? (const void *)&r : NULL); /* &r: this frame, the loop's outermost */
+      work_idle(&sh, stack_is_work());
       touched = false;
       continue;
     }

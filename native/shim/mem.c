@@ -70,16 +70,17 @@ int work_map(void) {
   return 0;
 }
 
-void work_idle(const struct shim *sh, const void *frame) {
+void work_idle(const struct shim *sh, bool trim_stack) {
   mem_release(g_work->io, sizeof g_work->io); /* both empty between two events */
   mem_release(g_work->out, sizeof g_work->out);
   if (!sh->pending_len) mem_release(g_work->pending, sizeof g_work->pending);
   output_idle();
-  if (frame) {
-    /* Below the caller's frame the stack is dead: the deeper calls it made (a log rotation's two paths, ...) are
-     * over. What stays: from 2 kB below that frame up, room for this function's own frames and madvise's (a few
-     * hundred bytes), rounded down to a page. */
-    uintptr_t keep = ((uintptr_t)frame - 2048) & ~(uintptr_t)(page_size - 1);
+  if (trim_stack) {
+    /* Below this frame the stack is dead: the deeper calls the loop made (a log rotation's two paths, ...) are over.
+     * What stays: from 1 kB below here up, room for madvise's frames (a few dozen bytes, and x86-64's 128-byte red
+     * zone below the last), rounded down to a page. */
+    char here;
+    uintptr_t keep = ((uintptr_t)&here - 1024) & ~(uintptr_t)(page_size - 1);
     if (keep > (uintptr_t)g_work->stack) mem_release(g_work->stack, keep - (uintptr_t)g_work->stack);
   }
 }

@@ -190,9 +190,9 @@ struct work {
 };
 extern struct work *g_work;
 int work_map(void); /* fills g_err */
-/* After a quiet second (main.c): the buffers that hold nothing, and the stack below `frame` (the caller's, on the
- * work stack; NULL otherwise), go back to the kernel. */
-void work_idle(const struct shim *sh, const void *frame);
+/* After a quiet second (main.c): the buffers that hold nothing, and (trim_stack: the loop runs on the work stack) the
+ * stack below the caller's frames, go back to the kernel. */
+void work_idle(const struct shim *sh, bool trim_stack);
 
 /* Runs loop on the work stack, and unmaps the kernel's stack (stack.c says why, and when it stays). */
 noreturn void run_on_work_stack(void (*loop)(void));
