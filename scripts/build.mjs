@@ -24,8 +24,9 @@ mkdirSync(outDir, { recursive: true });
  * -static-pie, so the start files are named by hand). The kernel maps a position-independent binary that has no
  * interpreter in the mmap area, right beside the vDSO and the shim's own mappings (native/shim/mem.c), where one set
  * of page-table pages serves them all; a binary linked at 0x400000 needs a set of its own (12 kB more per shim). Its
- * code and data are randomized too. `-z norelro`: musl's static start never makes RELRO read-only, and without it
- * the linker does not pad the relocated pointers out to a page of their own (one more dirty page per shim).
+ * code and data are randomized too. `-z norelro`: musl's static start never makes RELRO read-only, and with it the
+ * linker pads the relocated pointers out to a page of their own, which left the shim's data 40 bytes short of a
+ * third dirty page (1.3 kB without).
  */
 function muslCompiler() {
   if (process.env.CC !== undefined) return undefined;
