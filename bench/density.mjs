@@ -2,10 +2,10 @@
 // `--network none` or spread over bridge networks (a Linux bridge takes at most 1024 ports, so one network per
 // PER_NETWORK containers). Reports what a user of a small host would notice, each beside its baseline from the
 // same run: start latency of the first and the last 100 (no O(n) work per start: their ratio), host memory per
-// container all-in (MemAvailable before and after), daemon RSS growth per container, daemon CPU at rest,
-// `ps -a` (the CLI, against `node -e 0`), `rm -f` of 1,000 (and when its shims have released the containers'
-// mounts and network namespaces after it), and one create + start at a time (20, with none running
-// and with N running, beside the kernel floor: `unshare` of the same namespaces).
+// container all-in (MemAvailable before and after), the shims' own anonymous memory and page tables, daemon RSS
+// growth per container, daemon CPU at rest, `ps -a` (the CLI, against `node -e 0`), `rm -f` of 1,000 (and when its
+// shims have released the containers' mounts and network namespaces after it), and one create + start at a time
+// (20, with none running and with N running, beside the kernel floor: `unshare` of the same namespaces).
 //   node bench/density.mjs [N] [none|bridge] [limited]   (after `node scripts/build.mjs`; default 1000 none;
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
@@ -51,6 +51,21 @@ function shimCount(daemonPid) {
     } catch { /* gone */ }
   }
   return n;
+}
+/** The daemon's shims' own memory, median per shim (kB): anonymous (RssAnon) and page tables (VmPTE). */
+function shimMemory(daemonPid) {
+  const anon = [], pte = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (!stat.includes('(gantry-shim)') || Number(stat.split(') ')[1].split(' ')[1]) !== daemonPid) continue;
+      const status = readFileSync(`/proc/${e}/status`, 'utf8');
+      anon.push(Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0));
+      pte.push(Number(/^VmPTE:\s+(\d+) kB/m.exec(status)?.[1] ?? 0));
+    } catch { /* gone */ }
+  }
+  return { n: anon.length, anon: median(anon), pte: median(pte) };
 }
 function openFiles(pid) {
   return spawnSync('ls', [`/proc/${pid}/fd`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
@@ -153,6 +168,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     await sleep(10_000);
     const idleCpu = (cpuTicks(daemonPid) - ticks0) / 100 / 10;
     const rssAfter = rssKb(daemonPid); // after the quiet 10 s: what the containers keep, not the burst's garbage
+    const shims = shimMemory(daemonPid);
     const floorAfter = unshareFloor();
     const seqAfter = await sequentialStarts(c, 20, seqIds);
     const first = median(starts.slice(0, Math.min(100, n)));
@@ -169,6 +185,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms` },
       { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: 'MemAvailable drop / N (target ≤ 0.5)' },
       { name: 'kernel memory per container', value: 0, unit: '', note: KERNEL_COUNTERS.map((k) => `${k} ${((kernelAfter[k] - kernelBefore[k]) / n).toFixed(1)} kB`).join(', ') },
+      { name: 'shim memory per container (median)', value: 0, unit: '', note: `RssAnon ${shims.anon} kB, VmPTE ${shims.pte} kB (${shims.n} shims, after the quiet 10 s)` },
       { name: 'daemon RSS growth per container', value: (rssAfter - rssHalf) / (n - Math.floor(n / 2)), unit: 'kB', note: `from N/2 to N; ${rssBefore >> 10} → ${rssHalf >> 10} → ${rssAfter >> 10} MiB (target ≤ 20 kB)` },
       { name: 'daemon open files per container', value: (fdsAfter - fdsBefore) / n, unit: '', note: `${fdsBefore} → ${fdsAfter}` },
       { name: `daemon CPU at rest with ${n} running`, value: idleCpu * 100, unit: '%', note: 'of one core, over 10 s (target ≤ 1 %)' },

@@ -27,9 +27,9 @@ noreturn void exec_init(const struct spec *s, int errfd) {
   umask(022);
   /* blocked from here on: a signal sent before the new image waits for them stays pending across the exec */
   block_all_signals();
-  const char **argv = calloc(s->args.n + 3, sizeof *argv);
+  const char **argv = mem_get((s->args.n + 3) * sizeof *argv); /* replaced by the exec */
   if (!argv) {
-    fail_errno("calloc init argv");
+    fail_errno("mmap init argv");
     report_and_exit(errfd, "setup-error", 255);
   }
   argv[0] = s->init_path;

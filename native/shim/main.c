@@ -279,8 +279,8 @@ static void errpipe_readable(void) {
 }
 
 static void output_readable(int i) {
-  static char buf[CHUNK];
-  ssize_t r = read(st.out[i], buf, sizeof buf);
+  char *buf = g_work->io;
+  ssize_t r = read(st.out[i], buf, sizeof g_work->io);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (r <= 0) { /* EOF, or EIO once the tty's last slave is closed */
     output_flush(&sh, i + 1);
@@ -386,7 +386,9 @@ static int write_exit_file(int code, int sig) {
   return fd;
 }
 
-static noreturn void finish(void) {
+/* Not inlined: its 4 kB path buffer (write_exit_file) would make the loop's own frame span two pages, both resident
+ * for as long as the container runs (the loop's frame is the one part of its stack that work_idle cannot give back). */
+static noreturn __attribute__((noinline)) void finish(void) {
   if (st.err_fd >= 0) { /* normally at EOF by now; a writer still alive after the drain counts as started */
     ssize_t r;
     while ((r = read(st.err_fd, st.errline + st.errline_len, sizeof st.errline - 1 - st.errline_len)) > 0)
@@ -439,10 +441,16 @@ static noreturn void finish(void) {
   _exit(0);
 }
 
+/* How long the loop waits, after it last handled something, before it gives back what that touched (work_idle):
+ * one wake-up per burst of activity, not one per event, so steady output does not pay a page fault per read. */
+#define IDLE_MS 1000
+
 static noreturn void supervise(void) {
   enum { MAXFDS = 8 + MAX_CLIENTS };
+  bool touched = true; /* the start's work */
   for (;;) {
-    if (st.exited && st.phase != WAIT_GO) {
+    bool draining = st.exited && st.phase != WAIT_GO;
+    if (draining) {
       bool drained = st.out[0] < 0 && st.out[1] < 0 && st.err_fd < 0;
       if (drained || ms_left() == 0) finish();
     }
@@ -460,8 +468,14 @@ static noreturn void supervise(void) {
     for (int i = 0; i < MAX_CLIENTS; i++)
       if (sh.clients[i].fd >= 0 && !sh.pending_len) ADD(sh.clients[i].fd, POLLIN, i);
 #undef ADD
-    int r = poll(p, n, st.exited && st.phase != WAIT_GO ? ms_left() : -1);
+    int r = poll(p, n, draining ? ms_left() : touched ? IDLE_MS : -1);
     if (r < 0 && errno != EINTR) _exit(2);
+    if (r == 0 && touched && !draining) {
+      work_idle(&sh, stack_is_work());
+      touched = false;
+      continue;
+    }
+    if (r > 0) touched = true;
     for (nfds_t i = 0; r > 0 && i < n; i++) {
       if (!p[i].revents) continue;
       switch (who[i]) {
@@ -533,6 +547,7 @@ int main(int argc, char **argv) {
     fail_errno("prctl PR_SET_CHILD_SUBREAPER");
     handshake_failed();
   }
+  if (work_map() < 0) handshake_failed();
   start();
 
   char line[64] = "ready ";
@@ -544,5 +559,5 @@ int main(int argc, char **argv) {
   n += fmt_uint(line + n, SHIM_PROTOCOL_VERSION);
   line[n++] = '\n';
   status_line(line, n);
-  supervise();
+  run_on_work_stack(supervise); /* nothing in this frame (or the start's) is read from here on */
 }

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-static char out[8192];
+/* Log entries being formatted go to g_work->out (mem.c), written out when it is full and at the end of each chunk. */
 static size_t out_len;
 
 /* A failed log write (full disk) must not stop the container: the entry is lost, the size is re-read. */
@@ -20,17 +20,17 @@ static void log_write(struct shim *sh, const char *s, size_t n) {
 }
 
 static void flush(struct shim *sh) {
-  if (out_len) log_write(sh, out, out_len);
+  if (out_len) log_write(sh, g_work->out, out_len);
   out_len = 0;
 }
 
 static void put(struct shim *sh, const char *s, size_t n) {
-  if (out_len + n > sizeof out) flush(sh);
-  if (n > sizeof out) {
+  if (out_len + n > sizeof g_work->out) flush(sh);
+  if (n > sizeof g_work->out) {
     log_write(sh, s, n);
     return;
   }
-  memcpy(out + out_len, s, n);
+  memcpy(g_work->out + out_len, s, n);
   out_len += n;
 }
 
@@ -202,11 +202,10 @@ void send_frame(struct shim *sh, struct client *c, int stream, const char *buf, 
 
 /* Like Docker, a log entry is a whole line: the end of a read that stops mid-line waits for the rest (up to
  * CHUNK bytes; a longer line is logged in CHUNK-sized parts). Per stream: stdout, stderr. */
-static char carry[2][CHUNK];
-static size_t carry_len[2];
+static size_t carry_len[2]; /* of g_work->carry[0] (stdout), [1] (stderr) */
 
 static void log_output(struct shim *sh, int stream, const char *buf, size_t n) {
-  char *c = carry[stream == 2];
+  char *c = g_work->carry[stream == 2];
   size_t *cl = &carry_len[stream == 2];
   const char *nl = memchr(buf, '\n', n);
   if (*cl && nl) { /* the first line completes the carried one */
@@ -236,8 +235,13 @@ static void log_output(struct shim *sh, int stream, const char *buf, size_t n) {
 
 void output_flush(struct shim *sh, int stream) {
   size_t *cl = &carry_len[stream == 2];
-  if (sh->log_fd >= 0 && *cl) log_entries(sh, stream, carry[stream == 2], *cl);
+  if (sh->log_fd >= 0 && *cl) log_entries(sh, stream, g_work->carry[stream == 2], *cl);
   *cl = 0;
+}
+
+void output_idle(void) {
+  for (int i = 0; i < 2; i++)
+    if (!carry_len[i]) mem_release(g_work->carry[i], sizeof g_work->carry[i]);
 }
 
 void output_chunk(struct shim *sh, int stream, const char *buf, size_t n) {

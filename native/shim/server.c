@@ -71,14 +71,14 @@ static void stdin_close(struct shim *sh) {
 
 void stdin_flush(struct shim *sh) {
   while (sh->pending_len && sh->in_fd >= 0) {
-    ssize_t w = write(sh->in_fd, sh->pending, sh->pending_len);
+    ssize_t w = write(sh->in_fd, g_work->pending, sh->pending_len);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) return;
     if (w < 0) { /* the process closed its stdin: drop what is queued */
       sh->pending_len = 0;
       break;
     }
-    memmove(sh->pending, sh->pending + w, sh->pending_len - (size_t)w);
+    memmove(g_work->pending, g_work->pending + w, sh->pending_len - (size_t)w);
     sh->pending_len -= (size_t)w;
   }
   if (sh->close_in_pending && !sh->pending_len) {
@@ -90,7 +90,7 @@ void stdin_flush(struct shim *sh) {
 static void stdin_data(struct shim *sh, const unsigned char *p, size_t n) {
   if (sh->in_fd < 0 || sh->close_in_pending) return;
   /* clients are only read while nothing is queued, and a read is at most CHUNK bytes: it fits */
-  memcpy(sh->pending + sh->pending_len, p, n);
+  memcpy(g_work->pending + sh->pending_len, p, n);
   sh->pending_len += n;
   stdin_flush(sh);
 }
@@ -134,8 +134,8 @@ static void frame_done(struct shim *sh, struct client *c) {
 }
 
 void client_readable(struct shim *sh, struct client *c) {
-  static unsigned char buf[CHUNK];
-  size_t room = sizeof buf - sh->pending_len; /* every stdin byte read must fit in the queue */
+  unsigned char *buf = (unsigned char *)g_work->io; /* shared with the output's reads: never both at once */
+  size_t room = sizeof g_work->io - sh->pending_len; /* every stdin byte read must fit in the queue */
   if (room == 0) return;
   ssize_t n = read(c->fd, buf, room);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;

@@ -58,7 +58,7 @@ struct spec {
   gid_t gid;
   bool has_groups;
   gid_t *groups;
-  size_t ngroups;
+  size_t ngroups, groups_size; /* groups_size: bytes mapped (mem_get) */
   bool has_caps;
   uint64_t caps;
   bool no_new_privs, readonly_rootfs, tty, stdin_open, init;
@@ -71,6 +71,9 @@ struct spec {
   pid_t target_pid;
   struct strlist mounts, devices, device_owners, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
   char *text; /* the spec file's bytes: every string above points into it (until spec_release) */
+  size_t text_size;
+  const char **lists; /* every strlist's v, one mapping (mem_get) of lists_size bytes */
+  size_t lists_size;
 };
 
 /* The shim's own scheduling policy (process.c): SCHED_BATCH for the shim, the original one for the container. */
@@ -79,8 +82,9 @@ int sched_restore(void); /* fills g_err */
 
 /* Reads and validates SPEC_FILE. exec_mode: `gantry-shim exec`. Fills g_err on failure. */
 int spec_load(const char *path, bool exec_mode, struct spec *s);
-/* Once the start is settled: keeps the strings the shim still reads (id, socket, exit_file, log, log_attrs) and
- * frees the rest (the seccomp filter, env, mounts...: most of the shim's heap, for as long as the container runs).
+/* Once the start is settled: keeps the strings the shim still reads (id, socket, exit_file, log, log_attrs; mem_keep)
+ * and unmaps the rest (the seccomp filter, env, mounts...: most of the shim's memory, for as long as the container
+ * runs).
  * Every other string and list of the spec is gone afterwards. */
 void spec_release(struct spec *s);
 
@@ -147,8 +151,7 @@ struct shim {
   bool close_in_pending; /* `e` received while stdin data is still queued */
   bool removing;         /* `d`: the container is being removed (main.c, finish) */
   int removal_slot;      /* 1 + the index in clients of the connection that sent `d` (0: none) */
-  char pending[CHUNK];   /* stdin data not yet accepted by in_fd */
-  size_t pending_len;
+  size_t pending_len;    /* bytes of stdin data in g_work->pending not yet accepted by in_fd */
   pid_t child; /* the process whose exit is the container's exit */
   struct client clients[MAX_CLIENTS];
 };
@@ -158,10 +161,41 @@ void output_chunk(struct shim *sh, int stream, const char *buf, size_t n); /* lo
 void output_flush(struct shim *sh, int stream); /* logs a line still waiting for its end (at EOF and exit) */
 void send_frame(struct shim *sh, struct client *c, int stream, const char *buf, size_t n);
 
+void output_idle(void); /* gives back the pages of a stream's partial line buffer while it holds none (mem.c) */
+
 int server_listen(const char *path); /* fills g_err */
 void server_accept(struct shim *sh, int listen_fd);
 void client_readable(struct shim *sh, struct client *c);
 void client_drop(struct client *c);
 void stdin_flush(struct shim *sh); /* write queued stdin data when in_fd is writable */
+
+/* ---- memory (mem.c, stack.c) ------------------------------------------------------------------
+ * No malloc (mem.c says why): memory needed for a while is mapped, memory kept to the end is static when small. */
+void *mem_get(size_t size);          /* zero-filled pages, or NULL with errno */
+void mem_put(void *p, size_t size);  /* what mem_get(size) gave */
+void *mem_keep(size_t size);         /* never given back; NULL with errno */
+void mem_release(void *p, size_t size); /* the whole pages in [p, p+size) read as zeros again, and cost nothing */
+
+/* The supervision's large buffers, one mapping after a guard page (work_map), each page-aligned so that it can be
+ * given back on its own (work_idle). None is written before it is used. */
+#define WORK_STACK (64 * 1024)
+#define WORK_KEEP 1024
+struct work {
+  char stack[WORK_STACK - WORK_KEEP] __attribute__((aligned(4096))); /* the loop's (stack.c); the guard is below */
+  char keep[WORK_KEEP]; /* mem_keep's: in the stack's top page, which the loop touches anyway */
+  char io[CHUNK] __attribute__((aligned(4096)));         /* one read: the process's output, or a client's frames */
+  char out[8192] __attribute__((aligned(4096)));         /* log entries being formatted (output.c) */
+  char carry[2][CHUNK] __attribute__((aligned(4096)));   /* stdout's, stderr's line still waiting for its end */
+  char pending[CHUNK] __attribute__((aligned(4096)));    /* stdin data not yet accepted by in_fd (server.c) */
+};
+extern struct work *g_work;
+int work_map(void); /* fills g_err */
+/* After a quiet second (main.c): the buffers that hold nothing, and (trim_stack: the loop runs on the work stack) the
+ * stack below the caller's frames, go back to the kernel. */
+void work_idle(const struct shim *sh, bool trim_stack);
+
+/* Runs loop on the work stack, and unmaps the kernel's stack (stack.c says why, and when it stays). */
+noreturn void run_on_work_stack(void (*loop)(void));
+bool stack_is_work(void);
 
 #endif

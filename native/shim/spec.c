@@ -107,8 +107,9 @@ static int ns_flag(const char *name, struct spec *s) {
 static int parse_groups(const char *v, struct spec *s) {
   size_t n = *v ? 1 : 0;
   for (const char *p = v; *p; p++) n += *p == ',';
-  s->groups = calloc(n ? n : 1, sizeof(gid_t));
-  if (!s->groups) return fail_errno("calloc groups");
+  s->groups_size = (n ? n : 1) * sizeof(gid_t);
+  s->groups = mem_get(s->groups_size);
+  if (!s->groups) return fail_errno("mmap groups");
   char buf[32];
   for (const char *p = v; *p;) {
     size_t len = strcspn(p, ",");
@@ -174,12 +175,12 @@ static int parse_seccomp(const char *hex, struct spec *s) {
   size_t n = strlen(hex);
   if (n == 0 || n % 16 != 0 || n / 16 > BPF_MAXINSNS)
     return fail("spec: `seccomp` must be 1 to %d BPF instructions in hex (16 digits each), got %zu digits", BPF_MAXINSNS, n);
-  unsigned char *bytes = malloc(n / 2);
-  if (!bytes) return fail_errno("malloc seccomp");
+  unsigned char *bytes = mem_get(n / 2);
+  if (!bytes) return fail_errno("mmap seccomp");
   for (size_t i = 0; i < n / 2; i++) {
     int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      free(bytes);
+      mem_put(bytes, n / 2);
       return fail("spec: `seccomp` has a character that is not a lowercase hex digit at %zu", 2 * i);
     }
     bytes[i] = (unsigned char)(hi << 4 | lo);
@@ -291,9 +292,10 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
   if (fstat(fd, &st) < 0) return fail_errno("stat `%s`", path);
   if (st.st_size > (16 << 20)) return fail("spec `%s`: larger than 16 MiB", path);
   size_t size = (size_t)st.st_size;
-  char *buf = malloc(size + 1);
-  if (!buf) return fail_errno("malloc spec");
+  char *buf = mem_get(size + 1);
+  if (!buf) return fail_errno("mmap spec");
   s->text = buf;
+  s->text_size = size + 1;
   size_t got = 0;
   while (got < size) {
     ssize_t r = read(fd, buf + got, size - got);
@@ -323,14 +325,21 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
     counts[idx]++;
   }
 
-  /* pass 2: fill */
+  /* pass 2: fill. Every list's pointers (each NULL-terminated) in one mapping. */
   struct raw raw = {0};
   struct strlist ns = {0};
+  size_t slots = 0;
+  for (size_t i = 0; i < NKEYS; i++)
+    if (keys[i].kind == LIST && counts[i]) slots += counts[i] * keys[i].arity + 1;
+  const char **slot = slots ? mem_get(slots * sizeof(char *)) : NULL;
+  if (slots && !slot) return fail_errno("mmap spec lists");
+  s->lists = slot;
+  s->lists_size = slots * sizeof(char *);
   for (size_t i = 0; i < NKEYS; i++) {
     if (keys[i].kind != LIST || !counts[i]) continue;
     struct strlist *l = keys[i].off & RAW ? &ns : (struct strlist *)((char *)s + keys[i].off);
-    l->v = calloc(counts[i] * keys[i].arity + 1, sizeof(char *));
-    if (!l->v) return fail_errno("calloc spec list");
+    l->v = slot;
+    slot += counts[i] * keys[i].arity + 1;
   }
   for (char *p = buf; p < end;) {
     const struct key *k = find_key(p);
@@ -351,7 +360,6 @@ int spec_load(const char *path, bool exec_mode, struct spec *s) {
   }
   for (size_t i = 0; i < ns.n; i++)
     if (ns_flag(ns.v[i], s) < 0) return -1;
-  free(ns.v);
   return convert(s, &raw, exec_mode);
 }
 
@@ -361,7 +369,7 @@ void spec_release(struct spec *s) {
   size_t total = 0;
   for (size_t i = 0; i < NKEEP; i++)
     if (*keep[i]) total += strlen(*keep[i]) + 1;
-  char *small = malloc(total ? total : 1);
+  char *small = mem_keep(total ? total : 1);
   if (!small) return; /* keep it all */
   char *p = small;
   for (size_t i = 0; i < NKEEP; i++) {
@@ -374,18 +382,19 @@ void spec_release(struct spec *s) {
   for (size_t i = 0; i < NKEYS; i++) {
     if (keys[i].kind != LIST || (keys[i].off & RAW)) continue;
     struct strlist *l = (struct strlist *)((char *)s + keys[i].off);
-    free(l->v);
     l->v = NULL;
     l->n = 0;
   }
+  mem_put(s->lists, s->lists_size);
+  s->lists = NULL;
   s->rootfs = s->overlay = s->netns = s->hostname = s->cwd = s->init_path = NULL;
-  free(s->seccomp.filter);
+  mem_put(s->seccomp.filter, (size_t)s->seccomp.len * sizeof(struct sock_filter));
   s->seccomp.filter = NULL;
   s->seccomp.len = 0;
   s->has_seccomp = false;
-  free(s->groups);
+  mem_put(s->groups, s->groups_size);
   s->groups = NULL;
   s->ngroups = 0;
-  free(s->text);
+  mem_put(s->text, s->text_size);
   s->text = NULL;
 }

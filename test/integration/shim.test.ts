@@ -593,6 +593,64 @@ describe('gantry-shim run', () => {
       c.destroy();
     });
   });
+
+  test('once started, the shim runs without the kernel\'s stack, and its command line and environment read as before', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      const shim = run(['sh'], [['tty', '1'], ['stdin', '1']]);
+      await shim.ready();
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.subscribe();
+      assert.equal(await shim.go(), 'started');
+      // the loop runs on a stack of its own from before it reads `go` (native/shim/stack.c): the build with musl
+      // (static-pie, ET_DYN) on x86-64 and arm64 unmaps the kernel's one; a glibc build keeps it
+      const maps = readFileSync(`/proc/${shim.pid}/maps`, 'utf8');
+      const status = readFileSync(`/proc/${shim.pid}/status`, 'utf8');
+      t.diagnostic(['VmPTE', 'RssAnon'].map((k) => new RegExp(`${k}:\\s+\\d+ kB`).exec(status)?.[0].replace(/\s+/g, ' ')).join(', '));
+      if (readFileSync(SHIM).readUInt16LE(16) === 3 && ['x64', 'arm64'].includes(process.arch)) {
+        assert.doesNotMatch(maps, /\[stack\]/, 'the kernel\'s stack is unmapped');
+      }
+      assert.deepEqual(readFileSync(`/proc/${shim.pid}/cmdline`, 'utf8').split('\0'), [SHIM, 'run', dir.join('spec'), '']);
+      const environ = readFileSync(`/proc/${shim.pid}/environ`, 'utf8').split('\0').filter((e) => e !== '').sort();
+      assert.deepEqual(environ, Object.entries(process.env).map(([k, v]) => `${k}=${v}`).sort(), 'the environment it was given');
+      // and the supervision on it works: a tty session, a resize, the exit
+      c.stdin('echo hi\n');
+      await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
+      c.resize(40, 120);
+      c.stdin('stty size\n');
+      await eventually(() => c.output().includes('40 120\r\n'), 'stty size after resize');
+      c.stdin('exit 9\n');
+      await eventually(() => c.exitCode(), 'exit frame');
+      assert.equal(c.exitCode(), 9);
+      assert.deepEqual(await finished(shim, dir), { code: 9, signal: 0 });
+    });
+  });
+
+  test('output and stdin larger than the shim\'s buffers arrive whole, also across the pauses in which it gives its buffers back', async (t) => {
+    await scenario(t, async ({ dir, run, clients }) => {
+      // CHUNK is 16 KiB: a 40,000-byte line is logged in parts; a partial line waits through a pause of more than
+      // a second (the shim gives back its idle buffers after one: not the one holding it); stdin of 100,000 bytes
+      // is sent while the process reads nothing for 2 s (the pipe and the shim's queue stay full meanwhile)
+      const script = 'printf hel; sleep 1.5; printf "lo\\n"; head -c 40000 /dev/zero | tr "\\0" a; echo; sleep 1.5; ' +
+        'echo "stdin $(wc -c)"; head -c 40000 /dev/zero | tr "\\0" b; echo';
+      const shim = run(['sh', '-c', script], [['stdin', '1']]);
+      await shim.ready();
+      const c = await ShimClient.connect(dir.join('sock'));
+      clients.push(c);
+      c.subscribe();
+      assert.equal(await shim.go(), 'started');
+      c.stdin('x'.repeat(100_000));
+      c.closeStdin();
+      await eventually(() => c.exitCode() !== undefined, 'exit frame', 15_000);
+      const expected = `hello\n${'a'.repeat(40000)}\nstdin 100000\n${'b'.repeat(40000)}\n`;
+      assert.equal(c.output(), expected, 'the attached client got every byte, in order');
+      assert.equal((await finished(shim, dir)).code, 0);
+      const entries = readLog(dir.join('log')).map((e) => e.log);
+      assert.equal(entries.join(''), expected, 'the log holds every byte, in order');
+      assert.equal(entries[0], 'hello\n', 'the line written across the pause is one entry');
+      assert.ok(entries.every((e) => Buffer.byteLength(e) <= 16384), 'a longer line is logged in parts of at most 16 KiB');
+    });
+  });
 });
 
 describe('gantry-shim exec', () => {
