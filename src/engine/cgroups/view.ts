@@ -37,3 +37,29 @@ export function hierarchiesView(hierarchies: ReadonlyArray<{ controllers: readon
   }
   return { mounts, symlinks, readOnlyAfterSetup: writable ? [] : [CGROUP_VIEW_ROOT] };
 }
+
+/**
+ * The v1 view with its root made of `template` (a host directory holding the hierarchies' mount points and the
+ * co-mounted controllers' symlinks, see view-template.ts), bound read-only, instead of a tmpfs of the container's
+ * own filled in and turned read-only: what the container sees is the same, and it costs no superblock, no tmpfs
+ * inodes and no remount per container. Only for read-only views (a privileged container's tmpfs is writable).
+ */
+export function withTemplateRoot(view: CgroupView, template: string): CgroupView {
+  const [root, ...binds] = view.mounts;
+  if (root === undefined || root.fstype !== 'tmpfs' || view.readOnlyAfterSetup.length === 0) return view;
+  return {
+    mounts: [{ source: template, target: CGROUP_VIEW_ROOT, fstype: 'bind', data: '', readOnly: true }, ...binds],
+    symlinks: [],
+    readOnlyAfterSetup: [],
+  };
+}
+
+/** What a template root of this v1 view holds: a directory per bound hierarchy, and the symlinks (names relative to
+ * /sys/fs/cgroup). */
+export function templateEntries(view: CgroupView): { dirs: string[]; symlinks: Array<{ target: string; name: string }> } {
+  const below = (p: string): string => p.slice(CGROUP_VIEW_ROOT.length + 1);
+  return {
+    dirs: view.mounts.slice(1).map((m) => below(m.target)),
+    symlinks: view.symlinks.map((s) => ({ target: s.target, name: below(s.link) })),
+  };
+}

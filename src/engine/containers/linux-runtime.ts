@@ -7,7 +7,9 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { GantryError } from '../../common/errors.js';
-import { ALLOW_ALL_DEVICES, DEFAULT_DEVICE_RULES, type CgroupDriver, type CgroupLimits } from '../cgroups/index.js';
+import { ALLOW_ALL_DEVICES, DEFAULT_DEVICE_RULES, type CgroupDriver, type CgroupLimits, type CgroupView } from '../cgroups/index.js';
+import { withTemplateRoot } from '../cgroups/view.js';
+import { ensureViewTemplate } from '../cgroups/view-template.js';
 import { shimLogSettings } from '../logs/config.js';
 import { readLogs, type LogEntry, type LogReadOptions } from '../logs/reader.js';
 import { attachToShim, dockerFrame, type AttachOptions } from '../runtime/attach.js';
@@ -85,6 +87,18 @@ export class LinuxRuntime implements ContainerRuntime {
   paths(id: string): ContainerPaths {
     const dir = this.dir(id);
     return { dir, logPath: join(dir, 'log'), hostsPath: join(dir, 'hosts'), hostnamePath: join(dir, 'hostname'), resolvConfPath: join(dir, 'resolv.conf') };
+  }
+
+  /** The container's /sys/fs/cgroup. A read-only v1 view binds its root from a template dir shared by every
+   * container (view-template.ts) instead of a tmpfs each: one superblock and a dozen tmpfs inodes less per container. */
+  private cgroupView(rec: ContainerView): CgroupView {
+    const view = this.o.cgroups.containerView({ writable: rec.host.privileged, path: this.cgroupPath(rec.id) });
+    if (view.readOnlyAfterSetup.length === 0) return view;
+    try {
+      return withTemplateRoot(view, ensureViewTemplate(join(this.o.runDir, 'cgroup-views'), view));
+    } catch {
+      return view; // (the run dir not writable: the container's own tmpfs, as before)
+    }
   }
 
   /** A start is coming: the spawner is made ready (the cgroup prewarm waits for the start's own mkdirs). */
@@ -245,7 +259,7 @@ export class LinuxRuntime implements ContainerRuntime {
       id: rec.id, rootfs: join(dir, 'rootfs'),
       overlayOptions: `lowerdir=${lower},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
       namespaces, netnsPath, hostname, mounts, symlinks: DEFAULT_SYMLINKS,
-      cgroupView: this.o.cgroups.containerView({ writable: rec.host.privileged, path: this.cgroupPath(rec.id) }),
+      cgroupView: this.cgroupView(rec),
       // With a tty, the shim binds the pty slave over /dev/console (the node only marks the mountpoint).
       devices: [...DEFAULT_DEVICES, ...(rec.config.tty ? [{ path: '/dev/console', type: 'c' as const, major: 5, minor: 1 }] : []),
         ...devices.map((d) => ({ path: d.pathInContainer, type: d.type, major: d.major, minor: d.minor, owner: { mode: d.mode, uid: d.uid, gid: d.gid } }))],
