@@ -59,7 +59,7 @@ export class Daemon {
       networks: ({ manager }) => {
         network = new NetworkManager({ root: paths.root, prefix: paths.prefix, events, log, bridgeBypass: process.env['GANTRY_BRIDGE_BYPASS'] !== '0',
           nativePortProxy: process.env['GANTRY_PORT_PROXY'] !== 'node', portDnat: process.env['GANTRY_PORT_DNAT'] !== '0',
-          netnsPool: process.env['GANTRY_NETNS_POOL'] !== '0',
+          netnsPool: process.env['GANTRY_NETNS_POOL'] !== '0', teardown: store.reaper.gate,
           containers: { find: (r) => store.find(r), get: (r) => store.get(r), all: () => store.all(),
             setNetworks: (id, mode, nets) => manager.setNetworks(id, mode, nets), writeNetworkFiles: (id, f) => manager.writeNetworkFiles(id, f),
             held: () => store.held() } });

@@ -32,6 +32,7 @@ export const NLMSGERR_ATTR_MSG = 1;
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
+export const AF_BRIDGE = 7;
 export const IFF_UP = 0x1;
 
 export const IFLA_ADDRESS = 1;
@@ -39,6 +40,7 @@ export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
+export const IFLA_PROTINFO = 12;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_PID = 19;
@@ -51,6 +53,14 @@ export const IFLA_NUM_RX_QUEUES = 32;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const VETH_INFO_PEER = 1;
+/** A nested attribute's type carries this bit where the kernel needs to tell nested from binary (IFLA_PROTINFO). */
+export const NLA_F_NESTED = 0x8000;
+/** Bridge port attributes (IFLA_PROTINFO of an AF_BRIDGE RTM_SETLINK): u8 flags, and a flush of its fdb entries. */
+export const IFLA_BRPORT_LEARNING = 8;
+export const IFLA_BRPORT_UNICAST_FLOOD = 9;
+export const IFLA_BRPORT_FLUSH = 24;
+export const IFLA_BRPORT_MCAST_FLOOD = 27;
+export const IFLA_BRPORT_BCAST_FLOOD = 30;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
@@ -125,6 +135,9 @@ export const attrS32 = (type: number, v: number): Buffer => {
 };
 /** NUL-terminated string attribute. */
 export const attrStr = (type: number, s: string): Buffer => rtattr(type, Buffer.from(`${s}\0`, 'utf8'));
+export const attrU8 = (type: number, v: number): Buffer => rtattr(type, Buffer.from([v & 0xff]));
+/** An attribute that is there or not (NLA_FLAG). */
+export const attrFlag = (type: number): Buffer => rtattr(type, Buffer.alloc(0));
 export const attrNest = (type: number, ...children: Buffer[]): Buffer => rtattr(type, Buffer.concat(children));
 export const attrIPv4 = (type: number, ip: string): Buffer => rtattr(type, ipv4Bytes(ip));
 

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { skipReason } from '../helpers/privileged.js';
 import {
   attachContainer, bridgeIfName, bringUpLoopback, createBridge, deleteBridge, detachContainer, hostRouteSubnets,
-  listLinks, removeStaleLinks, vethIfName,
+  isolatePort, listLinks, removeStaleLinks, vethIfName,
 } from '../../src/engine/network/bridge.js';
 import { allocateAddress, planNetworkAddressing, type NetworkAddressing } from '../../src/engine/network/ipam.js';
 import { GantryError } from '../../src/common/errors.js';
@@ -164,6 +164,34 @@ describe('bridge networks (root)', { skip }, () => {
     assert.ok(canPing(c3, netB.gateway), 'internal network still reaches its gateway');
     assert.ok(!canPing(c3, ip2), 'internal container cannot reach network A');
     assert.ok(!canPing(c1, ip3), 'network A cannot reach the container on network B through the host');
+  });
+
+  test('an isolated port: its live namespace answers nothing; its address on a new veth answers at once', async () => {
+    const c1ip = inNs(c1, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0').match(/inet ([\d.]+)/)?.[1] ?? '';
+    const c2ip = inNs(c2, 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0').match(/inet ([\d.]+)/)?.[1] ?? '';
+    const held = await startNetns();
+    const ip = allocateAddress(netA.subnet, { gateway: netA.gateway, inUse: [c1ip, c2ip] });
+    const heldHost = vethIfName(prefix, 'held', 'a');
+    attachContainer({ bridge: brA, netns: held.pid, ifName: 'eth0', hostIfName: heldHost, address: ip, prefixLen: netA.prefixLen, gateway: netA.gateway, defaultRoute: true });
+    assert.ok(canPing(c1, ip), 'reachable before');
+    assert.ok(canPing(held, netA.gateway), 'and reaches the gateway (the bridge has learned it)');
+    assert.equal(isolatePort(heldHost), true);
+    const brport = (attr: string): string => readFileSync(`/sys/class/net/${heldHost}/brport/${attr}`, 'utf8').trim();
+    assert.deepEqual(['learning', 'unicast_flood', 'multicast_flood', 'broadcast_flood'].map(brport), ['0', '0', '0', '0']);
+    // its namespace lives on, eth0 up with the address: neither another container nor the host gets an answer
+    assert.ok(!canPing(c1, ip), 'no answer from another container on the bridge');
+    assert.ok(!canPing(c2, ip), 'nor from a second one');
+    assert.notEqual(spawnSync('ping', ['-c', '1', '-W', '1', ip], { timeout: 5000 }).status, 0, 'nor from the host');
+    // the same address (and so the same MAC) on a new veth, the isolated one still there: reachable at once
+    const again = await startNetns();
+    const againHost = vethIfName(prefix, 'again', 'a');
+    attachContainer({ bridge: brA, netns: again.pid, ifName: 'eth0', hostIfName: againHost, address: ip, prefixLen: netA.prefixLen, gateway: netA.gateway, defaultRoute: true });
+    assert.ok(listLinks(prefix).some((l) => l.name === heldHost), 'the isolated veth is still there');
+    assert.ok(canPing(c1, ip), 'the new holder of the address answers');
+    assert.equal(detachContainer(againHost), true);
+    assert.equal(detachContainer(heldHost), true);
+    assert.equal(isolatePort(heldHost), false, 'a veth that is gone: nothing to isolate');
+    await Promise.all([stopNetns(held), stopNetns(again)]);
   });
 
   test('a second network on a running container: eth1, no second default route', () => {

@@ -23,6 +23,8 @@ export type { NetnsTarget } from '../../sys/netns.js';
 /** Linux interface names hold at most 15 characters. */
 export const MAX_IFNAME = 15;
 const EEXIST = 17;
+const ENODEV = 19;
+const EOPNOTSUPP = 95;
 /** Transmit and receive queues of each end of a container's veth (attachContainer). */
 export const VETH_QUEUES = 1;
 
@@ -198,6 +200,26 @@ export function attachContainer(spec: AttachSpec): Attachment {
 /** Remove a container's veth pair by its host end. Returns whether it existed (a dead netns takes it along). */
 export function detachContainer(hostIfName: string): boolean {
   return withRtnl((nl) => nl.deleteLinkByName(hostIfName));
+}
+
+/**
+ * A removed container's veth made harmless before it is deleted (later, off the removal's path): its bridge port
+ * isolated (Rtnl.isolateBridgePort), so its namespace, which may live on a moment, gets no frame from the bridge and
+ * so answers nothing for its address (ARP, ping), which can be given again at once. Returns whether the link was
+ * there and on a bridge (a dead netns takes the pair along).
+ */
+export function isolatePort(hostIfName: string): boolean {
+  return withRtnl((nl) => {
+    const link = nl.getLink(hostIfName);
+    if (link === undefined) return false;
+    try {
+      nl.isolateBridgePort(link.index);
+    } catch (e) {
+      if (e instanceof SyscallError && (e.errno === ENODEV || e.errno === EOPNOTSUPP)) return false; // gone, or off its bridge (with it)
+      throw e;
+    }
+    return true;
+  });
 }
 
 /** Bring loopback up in a netns (for --network none, where no veth is attached). */
