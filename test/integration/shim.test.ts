@@ -60,6 +60,18 @@ const INIT: SpecEntry[] = [
   ['init', '1'], ['init_path', '/sbin/gantry-init'],
 ];
 
+/** A tty session on a connected client: input echoes back, a resize shows in `stty size`, then `exit CODE`. */
+async function ttySession(c: ShimClient, [rows, cols]: [number, number], code: number): Promise<void> {
+  c.stdin('echo hi\n');
+  await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
+  c.resize(rows, cols);
+  c.stdin('stty size\n');
+  await eventually(() => c.output().includes(`${rows} ${cols}\r\n`), 'stty size after resize');
+  c.stdin(`exit ${code}\n`);
+  await eventually(() => c.exitCode(), 'exit frame');
+  assert.equal(c.exitCode(), code);
+}
+
 describe('gantry-shim run', () => {
   test('exit code propagates; stdout and stderr land in the log as json-file lines', async (t) => {
     await scenario(t, async ({ dir, run }) => {
@@ -165,14 +177,7 @@ describe('gantry-shim run', () => {
       clients.push(c);
       c.subscribe();
       assert.equal(await shim.go(), 'started');
-      c.stdin('echo hi\n');
-      await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
-      c.resize(33, 101);
-      c.stdin('stty size\n');
-      await eventually(() => c.output().includes('33 101\r\n'), 'stty size after resize');
-      c.stdin('exit 7\n');
-      await eventually(() => c.exitCode(), 'exit frame');
-      assert.equal(c.exitCode(), 7);
+      await ttySession(c, [33, 101], 7);
       assert.deepEqual(await finished(shim, dir), { code: 7, signal: 0 });
       assert.match(text(dir), /hi\r\n/, 'tty output is logged too');
     });
@@ -614,14 +619,7 @@ describe('gantry-shim run', () => {
       const environ = readFileSync(`/proc/${shim.pid}/environ`, 'utf8').split('\0').filter((e) => e !== '').sort();
       assert.deepEqual(environ, Object.entries(process.env).map(([k, v]) => `${k}=${v}`).sort(), 'the environment it was given');
       // and the supervision on it works: a tty session, a resize, the exit
-      c.stdin('echo hi\n');
-      await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
-      c.resize(40, 120);
-      c.stdin('stty size\n');
-      await eventually(() => c.output().includes('40 120\r\n'), 'stty size after resize');
-      c.stdin('exit 9\n');
-      await eventually(() => c.exitCode(), 'exit frame');
-      assert.equal(c.exitCode(), 9);
+      await ttySession(c, [40, 120], 9);
       assert.deepEqual(await finished(shim, dir), { code: 9, signal: 0 });
     });
   });
