@@ -20,12 +20,9 @@ export function ensureViewTemplate(base: string, view: CgroupView): string {
   }
   const key = createHash('sha256').update(JSON.stringify({ dirs, symlinks })).digest('hex').slice(0, 16);
   const dir = join(base, `cgroup-view-${key}`);
-  try {
-    if (lstatSync(dir).isDirectory()) return dir;
-    throw new GantryError('INTERNAL', `cgroup view template ${dir} is not a directory`, { hint: 'remove it; the daemon makes it again' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  const existing = lstatSync(dir, { throwIfNoEntry: false });
+  if (existing?.isDirectory() === true) return dir;
+  if (existing !== undefined) throw new GantryError('INTERNAL', `cgroup view template ${dir} is not a directory`, { hint: 'remove it; the daemon makes it again' });
   mkdirSync(base, { recursive: true, mode: 0o755 });
   // filled in a temp dir and renamed into place: a daemon killed meanwhile leaves no half-made template in use
   const tmp = mkdtempSync(join(base, '.cgroup-view-'));

@@ -21,6 +21,7 @@ import { initialState, isActive, type ContainerRecord, type ContainerView, type 
 import { nextBackoff, shouldRestart } from './restart-policy.js';
 import type { ContainerRuntime, ExitInfo, RunningProcess, StartResult } from './runtime.js';
 import type { ContainerStore } from './store.js';
+import type { TeardownGate } from './teardown-gate.js';
 
 export interface ManagerOptions {
   store: ContainerStore;
@@ -31,7 +32,7 @@ export interface ManagerOptions {
   clock: Clock;
   networking?: ContainerNetworking | undefined;
   /** Holds what removals leave to do while other removals are in flight (teardown-gate.ts). */
-  teardown?: { begin(): () => void } | undefined;
+  teardown?: Pick<TeardownGate, 'begin'> | undefined;
 }
 
 /** What `update` may change. */

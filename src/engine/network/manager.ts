@@ -15,6 +15,7 @@ import {
   attachContainer, bridgeIfName, createBridge, deleteBridge, detachContainer, hostRouteSubnets, findLink, isExists, linkExists,
   removeStaleLinks, vethIfName, type LinkInfo, type NetnsTarget,
 } from './bridge.js';
+import type { TeardownGate } from '../containers/teardown-gate.js';
 import { networkPruneFilter, type Filters } from './filters.js';
 import { DnsTable, readHostResolvers, startDnsServer, type DnsServer, type DnsServerOptions } from './dns.js';
 import { ScopedDnsTable } from './dns-scope.js';
@@ -69,8 +70,11 @@ export interface NetworkManagerOptions {
    * container's veth is deleted from there, isolated on its bridge before the removal answers. Without it, deleted
    * at once (queued to the link reaper).
    */
-  teardown?: { later(work: () => void): void } | undefined;
+  teardown?: HeldTeardown | undefined;
 }
+
+/** The part of the teardown gate (containers/teardown-gate.ts) the network manager uses. */
+type HeldTeardown = Pick<TeardownGate, 'later'>;
 
 export type { EndpointRequest, NetworkCreateRequest };
 
@@ -811,7 +815,7 @@ export class NetworkManager implements NetworkService {
   }
 
   /** A force-removed container's endpoint: as `unplug(ep, true)`, its veth isolated first and deleted from the gate. */
-  private async unplugRemoved(ep: EndpointRecord, gate: { later(work: () => void): void }): Promise<void> {
+  private async unplugRemoved(ep: EndpointRecord, gate: HeldTeardown): Promise<void> {
     this.forgetEndpoint(ep);
     await this.holdLink(ep.hostIfName, gate);
   }
@@ -831,7 +835,7 @@ export class NetworkManager implements NetworkService {
    * kernel CPU), deleted once the gate lets it go (~1 ms of kernel CPU under rtnl, which ran beside the removals
    * still answering). Not isolated (the kernel refused): deleted now instead, as before.
    */
-  private async holdLink(name: string, gate: { later(work: () => void): void }): Promise<void> {
+  private async holdLink(name: string, gate: HeldTeardown): Promise<void> {
     let there: boolean;
     try {
       there = await this.reaper.isolate(name);
