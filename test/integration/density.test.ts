@@ -49,12 +49,42 @@ describe('density: shared sysfs and cgroups, removal', { skip }, () => {
     const id = d.ok(['run', '-d', '--network', 'none', 'busybox', 'sleep', '600']).trim();
     try {
       assert.equal(existsSync(`/sys/fs/cgroup/cpuset/${d.prefix}/${id}`), false);
-      assert.equal(existsSync(`/sys/fs/cgroup/pids/${d.prefix}/${id}`), true, 'its own where a limit or a count is read');
+      for (const h of ['cpu', 'cpuacct', 'blkio', 'pids', 'memory']) assert.equal(existsSync(`/sys/fs/cgroup/${h}/${d.prefix}/${id}`), false, `${h}: no limit, shared`);
+      for (const h of ['freezer', 'devices']) assert.equal(existsSync(`/sys/fs/cgroup/${h}/${d.prefix}/${id}`), true, `${h}: its own`);
       const cpus = readFileSync('/sys/fs/cgroup/cpuset/cpuset.cpus', 'utf8');
       assert.equal(d.ok(['exec', id, 'cat', '/sys/fs/cgroup/cpuset/cpuset.cpus']), cpus);
       assert.equal(d.ok(['exec', id, 'cat', '/proc/self/cgroup']).split('\n').filter((l) => l.includes('cpuset')).map((l) => l.split(':')[2]).join(), '/');
     } finally {
       d.gantry(['rm', '-f', id]);
+    }
+  });
+
+  test('GANTRY_MEMCG=limited (v1): cpu, pids and blkio cgroups only with a limit; stats still count its own processes; a limit set by update moves it to its own', { skip: version !== 1 ? 'cgroup v1 only' : false }, async () => {
+    const id = d.ok(['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 600']).trim();
+    const limited = d.ok(['run', '-d', '--network', 'none', '--cpus', '0.5', '--pids-limit', '20', 'busybox', 'sleep', '600']).trim();
+    try {
+      assert.equal(readFileSync(`/sys/fs/cgroup/cpu/${d.prefix}/${limited}/cpu.cfs_quota_us`, 'utf8').trim(), '50000', '--cpus: a cpu cgroup of its own');
+      assert.equal(readFileSync(`/sys/fs/cgroup/pids/${d.prefix}/${limited}/pids.max`, 'utf8').trim(), '20');
+      assert.equal(d.ok(['exec', limited, 'cat', '/sys/fs/cgroup/pids/pids.max']).trim(), '20', 'and the container sees its own');
+      await new Promise((r) => setTimeout(r, 1500));
+      type Stats = { cpu_stats: { cpu_usage: { total_usage: number } }; memory_stats: { usage: number }; pids_stats: { current: number } };
+      const [stats] = JSON.parse(d.ok(['stats', '--no-stream', '--format', 'json', id])) as Stats[];
+      assert.equal(stats?.pids_stats.current, 1, 'its own process count, not the shared cgroup\'s');
+      assert.ok((stats?.cpu_stats.cpu_usage.total_usage ?? 0) > 10_000_000, `the cpu time its shell spent counting: ${stats?.cpu_stats.cpu_usage.total_usage} ns`);
+      assert.ok((stats?.memory_stats.usage ?? 0) > 0);
+      const sock = d.socket;
+      const { request } = await import('node:http');
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({ socketPath: sock, method: 'POST', path: `/containers/${id}/update`, headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+        req.on('error', reject);
+        req.end(JSON.stringify({ PidsLimit: 50 }));
+      });
+      assert.equal(status, 200);
+      const pid = d.ok(['inspect', '--format', '{{.State.Pid}}', id]).trim();
+      assert.equal(readFileSync(`/sys/fs/cgroup/pids/${d.prefix}/${id}/pids.max`, 'utf8').trim(), '50');
+      assert.equal(readFileSync(`/sys/fs/cgroup/pids/${d.prefix}/${id}/cgroup.procs`, 'utf8').trim(), pid, 'its process moved into its own');
+    } finally {
+      d.gantry(['rm', '-f', id, limited]);
     }
   });
 

@@ -1,6 +1,7 @@
 // Operations on a cgroup directory tree that both drivers share: path checks, listing, pids, removal, polling.
 import { join } from 'node:path';
 import { GantryError, errnoCode, syscallError } from '../../common/errors.js';
+import type { BlockIoEntry } from './block-io.js';
 import { parsePids, sleep } from './sys.js';
 import type { ControlFiles } from './sys.js';
 
@@ -120,4 +121,36 @@ export function rssOfPids(cf: ControlFiles, pids: readonly number[]): number {
     pages += Number(statm?.split(' ')[1] ?? 0) || 0;
   }
   return pages * 4096;
+}
+
+/** USER_HZ: the unit of the times in /proc/PID/stat (100 on every Linux ABI). */
+const USER_HZ = 100;
+
+/** CPU time (user + system) these processes used, from /proc/PID/stat: the cpu usage of a container without a cpuacct
+ * cgroup of its own (GANTRY_MEMCG=limited). Processes already gone are not counted. */
+export function cpuNanosOfPids(cf: ControlFiles, pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = cf.readOptional(`/proc/${pid}/stat`);
+    if (stat === undefined) continue;
+    // the fields after the command (which may hold spaces and parentheses): state is field 3, utime 14, stime 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += (Number(fields[11]) || 0) + (Number(fields[12]) || 0);
+  }
+  return Math.round((ticks * 1e9) / USER_HZ);
+}
+
+/** Bytes these processes had read from and written to storage (/proc/PID/io read_bytes, write_bytes), as one
+ * device-less entry per direction: the block I/O of a container without a blkio cgroup of its own
+ * (GANTRY_MEMCG=limited). */
+export function blockIoOfPids(cf: ControlFiles, pids: readonly number[]): BlockIoEntry[] {
+  let read = 0;
+  let write = 0;
+  for (const pid of pids) {
+    const text = cf.readOptional(`/proc/${pid}/io`);
+    if (text === undefined) continue;
+    read += Number(/^read_bytes: (\d+)$/m.exec(text)?.[1] ?? 0);
+    write += Number(/^write_bytes: (\d+)$/m.exec(text)?.[1] ?? 0);
+  }
+  return [{ major: 0, minor: 0, op: 'Read', value: read }, { major: 0, minor: 0, op: 'Write', value: write }];
 }

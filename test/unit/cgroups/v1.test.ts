@@ -176,7 +176,7 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
       driver.create('gantry-t/c1', {});
       const files = driver.procsFiles('gantry-t/c1');
       assert.ok(files.includes(fake.abs(`${CG}/memory/gantry-t/_unlimited/cgroup.procs`)), files.join('\n'));
-      assert.ok(files.includes(fake.abs(`${CG}/pids/gantry-t/c1/cgroup.procs`)));
+      assert.ok(files.includes(fake.abs(`${CG}/freezer/gantry-t/c1/cgroup.procs`)), 'the freezer: always its own');
       assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/c1`)), false, 'no memory cgroup of its own');
       driver.create('gantry-t/c2', { memoryBytes: M32 });
       assert.equal(fake.read(`${CG}/memory/gantry-t/c2/memory.limit_in_bytes`), String(M32));
@@ -186,7 +186,7 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
       fake.set(`${CG}/memory/gantry-t/_unlimited/memory.oom_control`, 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
       assert.equal(driver.oomKillCount('gantry-t/c1'), 0);
       assert.equal(driver.stats('gantry-t/c1').memoryLimitBytes, totalmem());
-      fake.addProcess(fake.abs(`${CG}/pids/gantry-t/c1`), 4242);
+      fake.addProcess(fake.abs(`${CG}/freezer/gantry-t/c1`), 4242);
       driver.create('gantry-t/c1', { memoryBytes: M32 });
       assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.limit_in_bytes`), String(M32));
       assert.ok(fake.writesUnder(`${CG}/memory/gantry-t/c1`).some((w) => w.file === 'cgroup.procs' && w.value === '4242'), 'moved into its own');
@@ -202,8 +202,49 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
         other.driver.create('gantry-t/c9', {});
         await other.driver.remove('gantry-t/c9');
         other.driver.removeSharedIfUnused!('gantry-t');
-        for (const h of ['memory', 'cpuset']) assert.equal(other.fake.exists(other.fake.abs(`${CG}/${h}/gantry-t/_unlimited`)), false, `${h}: removed once unused`);
+        for (const h of ['memory', 'cpuset', 'cpu', 'cpuacct', 'blkio', 'pids']) {
+          assert.equal(other.fake.exists(other.fake.abs(`${CG}/${h}/gantry-t/_unlimited`)), false, `${h}: removed once unused`);
+        }
       });
+    });
+  } finally {
+    delete process.env['GANTRY_MEMCG'];
+  }
+});
+
+test('v1 GANTRY_MEMCG=limited: cpu, cpuacct, blkio and pids are shared until a limit needs them; the freezer and the devices rules stay per container; the shared counters are summed from its processes', async () => {
+  process.env['GANTRY_MEMCG'] = 'limited';
+  try {
+    await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
+      const own = (h: string, c: string): boolean => fake.exists(fake.abs(`${CG}/${h}/gantry-t/${c}`));
+      driver.create('gantry-t/c1', { devicesAllowed: [{ type: 'c', major: 1, minor: 3, access: 'rwm' }] });
+      for (const h of ['cpu', 'cpuacct', 'blkio', 'pids', 'memory', 'cpuset']) assert.equal(own(h, 'c1'), false, `${h}: shared`);
+      for (const h of ['freezer', 'devices']) assert.equal(own(h, 'c1'), true, `${h}: its own`);
+      assert.deepEqual(fake.writesUnder(`${CG}/devices/gantry-t/c1`), [{ file: 'devices.deny', value: 'a' }, { file: 'devices.allow', value: 'c 1:3 rwm' }], 'its device rules, in its own cgroup');
+      assert.ok(driver.procsFiles('gantry-t/c1').includes(fake.abs(`${CG}/cpu/gantry-t/_unlimited/cgroup.procs`)));
+      // counters of the shared hierarchies: from the container's processes (here this test's own process)
+      fake.addProcess(fake.abs(`${CG}/freezer/gantry-t/c1`), process.pid);
+      assert.deepEqual(driver.pids('gantry-t/c1'), [process.pid], 'its processes: listed from its own freezer cgroup');
+      const stats = driver.stats('gantry-t/c1');
+      assert.ok(stats.cpuUsageNanos > 0, 'cpu time of its processes');
+      assert.equal(stats.pids, 1);
+      assert.deepEqual(stats.blockIo?.map((e) => e.op), ['Read', 'Write']);
+      assert.ok(!fake.writes.some((w) => w.file.includes('/_unlimited/') && w.file.endsWith('pids.max')), 'nothing written in a shared cgroup');
+      // a limit: a cgroup of its own in that hierarchy, written there, and (running) its processes moved in
+      driver.create('gantry-t/c1', { cpuQuotaMicros: 50_000, pidsLimit: 64 });
+      assert.equal(fake.read(`${CG}/cpu/gantry-t/c1/cpu.cfs_quota_us`), '50000');
+      assert.equal(fake.read(`${CG}/pids/gantry-t/c1/pids.max`), '64');
+      for (const h of ['cpu', 'pids']) {
+        assert.ok(fake.writesUnder(`${CG}/${h}/gantry-t/c1`).some((w) => w.file === 'cgroup.procs' && w.value === String(process.pid)), `${h}: moved in`);
+      }
+      assert.equal(own('cpuacct', 'c1'), false, 'cpuacct: only read, still shared');
+      fake.set(`${CG}/pids/gantry-t/c1/pids.current`, '3\n');
+      assert.equal(driver.stats('gantry-t/c1').pids, 3, 'its own pids cgroup: its counter');
+      // limited from its create: no move, the cgroups made at once
+      driver.create('gantry-t/c2', { cpuShares: 512 });
+      assert.equal(fake.read(`${CG}/cpu/gantry-t/c2/cpu.shares`), '512');
+      assert.equal(own('pids', 'c2'), false);
+      assert.deepEqual(driver.ownDirs('gantry-t/c2').filter((d) => fake.exists(d)).map((d) => d.split('/').slice(-3)[0]).sort(), ['cpu', 'devices', 'freezer']);
     });
   } finally {
     delete process.env['GANTRY_MEMCG'];

@@ -72,7 +72,8 @@ describe('cgroup v1 view', () => {
         const source = (n: string): string | undefined => view.mounts.find((m) => m.target === `${CG}/${n}`)?.source;
         assert.equal(source('memory'), h.fake.abs(`${CG}/memory/gantry-t/_unlimited`));
         assert.equal(source('cpuset'), h.fake.abs(`${CG}/cpuset/gantry-t/_unlimited`), 'no cpuset of its own: nothing limits it');
-        assert.equal(source('pids'), h.fake.abs(`${CG}/pids/gantry-t/c1`));
+        assert.equal(source('pids'), h.fake.abs(`${CG}/pids/gantry-t/_unlimited`), 'no pids limit: shared');
+        assert.equal(source('freezer'), h.fake.abs(`${CG}/freezer/gantry-t/c1`));
         assert.equal(h.fake.exists(h.fake.abs(`${CG}/cpuset/gantry-t/c1`)), false);
         assert.deepEqual(view.mounts.slice(1).map((m) => `${m.source}/cgroup.procs`), h.driver.procsFiles('gantry-t/c1'));
       });
