@@ -10,8 +10,8 @@
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
 // printed first; see README "Many containers".
-import { readdirSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -87,6 +87,64 @@ function unshareFloor(runs = 15) {
   return median(times);
 }
 
+/**
+ * Frees the slab pages that hold no live object (every cache's `shrink`): the kernel keeps those of earlier runs'
+ * containers, and new objects would fill them without a new page, flattering a MemAvailable drop.
+ */
+function shrinkSlabs() {
+  for (const cache of readdirSync('/sys/kernel/slab')) {
+    try { writeFileSync(`/sys/kernel/slab/${cache}/shrink`, '1'); } catch { /* an alias, or not shrinkable */ }
+  }
+}
+
+const waitFor = async (check, ms = 10_000) => {
+  for (const t0 = Date.now(); !check() && Date.now() - t0 < ms;) await sleep(20);
+};
+const nsOf = (pid, ns) => { try { return readlinkSync(`/proc/${pid}/ns/${ns}`); } catch { return ''; } };
+
+/**
+ * The kernel floor of a container's memory, measured here: `m` times the namespaces a container gets (mount, pid,
+ * ipc, uts, network) holding two processes, a parent and a `sleep`, both static busybox (`busybox unshare -f`: like the
+ * shim and the container's own process), and in bridge mode a veth pair whose host side is a port of one bridge and
+ * whose other side is the namespace's eth0, up with an address. MemAvailable drop per instance, all removed after.
+ */
+async function memoryFloor(m, mode) {
+  const bridge = `gtbf${process.pid % 100000}`;
+  const parents = [];
+  const children = () => parents.map((p) => Number(readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ')[0]));
+  shrinkSlabs();
+  await sleep(500);
+  const before = memAvailableKb();
+  try {
+    if (mode === 'bridge') {
+      spawnSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
+      spawnSync('ip', ['link', 'set', bridge, 'up']);
+    }
+    const ours = nsOf(process.pid, 'net');
+    for (let i = 0; i < m; i++) parents.push(spawn('busybox', ['unshare', '-m', '-u', '-i', '-n', '-p', '-f', 'busybox', 'sleep', '86400'], { stdio: 'ignore' }));
+    const ready = (p) => { try { return readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim() !== '' && nsOf(p.pid, 'net') !== ours; } catch { return false; } };
+    await waitFor(() => parents.every(ready));
+    // never an `ip` command aimed at this host's own network namespace
+    if (!parents.every(ready)) throw new Error('memory floor: not every `busybox unshare` got its namespaces within 10 s');
+    if (mode === 'bridge') {
+      const host = parents.map((p, i) => `link add ${bridge}v${i} type veth peer name eth0 netns ${p.pid}\nlink set ${bridge}v${i} master ${bridge} up`).join('\n');
+      spawnSync('ip', ['-batch', '-'], { input: host + '\n' });
+      parents.forEach((p, i) => spawnSync('nsenter', ['-t', String(p.pid), '-n', 'ip', '-batch', '-'], {
+        input: `link set lo up\nlink set eth0 up\naddr add 10.${200 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/8 dev eth0\n`,
+      }));
+    }
+    await sleep(2000);
+    return (before - memAvailableKb()) / m;
+  } finally {
+    let kids = [];
+    try { kids = children(); } catch { /* some never started */ }
+    for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const p of parents) p.kill('SIGKILL');
+    await Promise.all(parents.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.on('exit', r)))));
+    if (mode === 'bridge') spawnSync('ip', ['link', 'del', bridge]);
+  }
+}
+
 /** One create + start at a time (nothing else running through the API): the latency of a single start. */
 async function sequentialStarts(client, runs, ids) {
   const times = [];
@@ -120,6 +178,8 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
   const networks = [];
   const client = () => new DaemonClient(`unix://${d.socket}`);
   try {
+    // the memory floor first, on a kernel with nothing of ours running
+    const floorMemKb = await memoryFloor(Math.min(n, 500), mode);
     await d.start();
     d.importBusybox();
     const daemonPid = d.proc.pid;
@@ -134,6 +194,8 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     const floorBefore = unshareFloor();
     const seqIds = [];
     const seqBefore = await sequentialStarts(c, 20, seqIds);
+    shrinkSlabs();
+    await sleep(500);
     const memBefore = memAvailableKb();
     const kernelBefore = kernelKb();
     const rssBefore = rssKb(daemonPid);
@@ -183,7 +245,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: `start latency, last 100 (median)`, value: last, unit: 'ms', note: `last/first ${(last / first).toFixed(2)} (target ≤ 1.2)` },
       { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms` },
       { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms` },
-      { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: 'MemAvailable drop / N (target ≤ 0.5)' },
+      { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: `MemAvailable drop / N (target ≤ 0.5); kernel floor ${(floorMemKb / 1024).toFixed(3)} MiB (${mode === 'bridge' ? 'a veth on a bridge and ' : ''}the namespaces of one, with two static busybox processes)` },
       { name: 'kernel memory per container', value: 0, unit: '', note: KERNEL_COUNTERS.map((k) => `${k} ${((kernelAfter[k] - kernelBefore[k]) / n).toFixed(1)} kB`).join(', ') },
       { name: 'shim memory per container (median)', value: 0, unit: '', note: `RssAnon ${shims.anon} kB, VmPTE ${shims.pte} kB (${shims.n} shims, after the quiet 10 s)` },
       { name: 'daemon RSS growth per container', value: (rssAfter - rssHalf) / (n - Math.floor(n / 2)), unit: 'kB', note: `from N/2 to N; ${rssBefore >> 10} → ${rssHalf >> 10} → ${rssAfter >> 10} MiB (target ≤ 20 kB)` },
