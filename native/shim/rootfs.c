@@ -113,6 +113,39 @@ static int open_target(int rootfd, const char *dst, bool dir) {
   return make_in_root(rootfd, dst, dir);
 }
 
+/*
+ * The masked directories' empty directory (mask_dir), made in the container's own /dev tmpfs (the last non-bind
+ * `tmpfs` mount at `/dev` in the spec, `dev_tmpfs` its device) inside the first directory of it that a later
+ * mount covers (`/dev/pts`, devpts, in every container the daemon starts): neither the container nor anything in
+ * /dev shows it, nothing can reach it by a path, and it takes no new superblock. An O_PATH fd kept from
+ * rootfs_prepare to rootfs_finish (the masks), or -1: no such mount, and the masks use a tmpfs (mask).
+ */
+static dev_t dev_tmpfs;
+static bool has_dev_tmpfs, wants_mask_dir; /* wants_mask_dir: the spec masks something (privileged: nothing) */
+static int mask_dir = -1;
+#define MASK_DIR_NAME ".gantry-mask"
+
+static bool is_dev_tmpfs(const char *const m[5], unsigned long flags) {
+  if ((flags & MS_BIND) || strcmp(m[2], "tmpfs") != 0) return false;
+  const char *t = m[1];
+  while (*t == '/') t++;
+  if (strncmp(t, "dev", 3) != 0) return false;
+  for (t += 3; *t == '/'; t++) {}
+  return *t == '\0';
+}
+
+/* Before a mount on the directory TARGET (an O_PATH fd): when TARGET is a directory of the /dev tmpfs (not its
+ * root), the empty mask_dir is made in it, for the mount to cover. A failure (a full tmpfs) only leaves the
+ * masks on a tmpfs. */
+static void hide_mask_dir(int target) {
+  struct stat st;
+  if (!wants_mask_dir || mask_dir >= 0 || !has_dev_tmpfs || fstat(target, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != dev_tmpfs) return;
+  struct stat up;
+  if (fstatat(target, "..", &up, 0) < 0 || up.st_dev != dev_tmpfs || up.st_ino == st.st_ino) return; /* the root itself */
+  if (mkdirat(target, MASK_DIR_NAME, 0755) < 0) return;
+  mask_dir = openat(target, MASK_DIR_NAME, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 static int do_mount(int rootfd, const char *const m[5]) {
   const char *src = m[0], *dst = m[1], *type = m[2], *data = m[4];
   long long v;
@@ -128,11 +161,18 @@ static int do_mount(int rootfd, const char *const m[5]) {
   {
     _cleanup_close_ int fd = open_target(rootfd, dst, dir);
     if (fd < 0) return -1;
+    if (dir) hide_mask_dir(fd);
     unsigned long first = flags & MS_BIND ? flags & (MS_BIND | MS_REC) : flags & ~PROPAGATION;
     if (mount(src, fd_path(fd, p), *type ? type : NULL, first, *data ? data : NULL) < 0)
       return fail_errno("mount `%s` on `%s`", src, dst);
   }
   /* The fd above points under the new mount: reopen to reach the mount itself. */
+  if (is_dev_tmpfs(m, flags)) { /* its device, to know its directories by (hide_mask_dir) */
+    struct stat st;
+    _cleanup_close_ int fd = in_root(rootfd, dst, O_PATH | O_DIRECTORY);
+    if (fd < 0 || fstat(fd, &st) < 0) return fail_errno("open `%s`", dst);
+    dev_tmpfs = st.st_dev, has_dev_tmpfs = true;
+  }
   bool remount = (flags & MS_BIND) && (flags & BIND_FLAGS);
   if (remount || (flags & PROPAGATION)) {
     _cleanup_close_ int fd = in_root(rootfd, dst, O_PATH);
@@ -230,10 +270,30 @@ static int ro_path(const char *path) {
   return 0;
 }
 
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+#define MASK_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* Binds mask_dir (open_tree + move_mount through its fd: no path reaches it) read-only on PATH. */
+static int bind_mask_dir(const char *path) {
+  _cleanup_close_ int tree = (int)syscall(SYS_open_tree, mask_dir, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0) return fail_errno("open_tree `/dev/.../" MASK_DIR_NAME "`");
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return fail_errno("mount `/dev/.../" MASK_DIR_NAME "` on `%s`", path);
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MASK_FLAGS, NULL) < 0) return fail_errno("remount `%s` read-only", path);
+  return 0;
+}
+
 /*
- * Masks PATH: a file with /dev/null bound on it, a directory with an empty read-only tmpfs. Every masked directory
- * shows the same tmpfs (`*first_dir`, the first one masked, is bound on the next ones): each new tmpfs is a
- * superblock, a few kB of kernel memory per container for nothing.
+ * Masks PATH: a file with /dev/null bound on it, a directory with an empty read-only directory. Every masked
+ * directory shows the same one (`*first_dir`, the first one masked, is bound on the next ones). The first gets
+ * mask_dir, the hidden directory of the container's /dev tmpfs; without one, an empty read-only tmpfs: a
+ * superblock of its own, a few kB of kernel memory per container, which mask_dir does without.
  */
 static int mask(const char *path, const char **first_dir) {
   struct stat st;
@@ -243,13 +303,16 @@ static int mask(const char *path, const char **first_dir) {
     return 0;
   }
   if (*first_dir == NULL) {
-    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+    if (mask_dir >= 0) {
+      if (bind_mask_dir(path) < 0) return -1;
+    } else if (mount("tmpfs", path, "tmpfs", MASK_FLAGS, "size=0") < 0) {
       return fail_errno("mount tmpfs on `%s`", path);
+    }
     *first_dir = path;
     return 0;
   }
   if (mount(*first_dir, path, NULL, MS_BIND, NULL) < 0) return fail_errno("mount `%s` on `%s`", *first_dir, path);
-  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MASK_FLAGS, NULL) < 0)
     return fail_errno("remount `%s` read-only", path);
   return 0;
 }
@@ -273,6 +336,7 @@ int rootfs_prepare(const struct spec *s, const char *pts) {
     }
     _cleanup_close_ int rootfd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) return fail_errno("open `%s`", s->rootfs);
+    wants_mask_dir = s->masks.n > 0;
     for (size_t i = 0; i < s->mounts.n; i++)
       if (do_mount(rootfd, s->mounts.v + i * 5) < 0) return -1;
     for (size_t i = 0; i < s->devices.n; i++)
@@ -300,6 +364,8 @@ int rootfs_finish(const struct spec *s) {
   const char *first_dir = NULL;
   for (size_t i = 0; i < s->masks.n; i++)
     if (mask(s->masks.v[i], &first_dir) < 0) return -1;
+  if (mask_dir >= 0) close(mask_dir);
+  mask_dir = -1;
   if (s->readonly_rootfs && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags("/"), NULL) < 0)
     return fail_errno("remount `/` read-only");
   return 0;

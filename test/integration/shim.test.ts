@@ -14,6 +14,7 @@ import {
 import { unifiedView } from '../../src/engine/cgroups/view.js';
 import { shimProtocol } from '../../src/engine/runtime/shim-socket.js';
 import { mountsWithCgroupView } from '../../src/engine/runtime/spec.js';
+import { CAPABILITIES } from '../../src/engine/runtime/capabilities.js';
 
 interface Scenario {
   dir: TempDir;
@@ -499,13 +500,89 @@ describe('gantry-shim run', () => {
       assert.equal(out[3], 'shimdomain');
       assert.match(out[4]!, /Read-only file system/);
       assert.deepEqual(out.slice(5, 7), ['100', '500']);
-      // a second masked directory: empty and read-only too, the same tmpfs bound again (no superblock of its own)
+      // a second masked directory: empty and read-only too, the same directory bound again (no superblock of its own)
       assert.match(out[7]!, /Read-only file system/, `${out[7]} (ls /secret2 printed nothing before it)`);
       const masks = out.slice(8).filter(Boolean).map((l) => l.split(' '));
       assert.deepEqual(masks.map((m) => m[1]).sort(), ['/secret', '/secret2']);
-      assert.equal(masks[0]![0], masks[1]![0], `one tmpfs for both masked directories: ${JSON.stringify(masks)}`);
+      assert.equal(masks[0]![0], masks[1]![0], `one filesystem for both masked directories: ${JSON.stringify(masks)}`);
       assert.ok(masks.every((m) => m[2]!.split(',').includes('ro')), JSON.stringify(masks));
       assert.equal(readFileSync(join(root, 'secret', 'key'), 'utf8'), 'hidden\n', 'host files untouched');
+    });
+  });
+
+  test('masked directories: empty, nothing can be made in them or unmounted, no filesystem of their own, nothing shows in /dev', async (t) => {
+    await scenario(t, async ({ dir, root, track }) => {
+      for (const d of ['secret', 'secret2']) {
+        mkdirSync(join(root, d));
+        writeFileSync(join(root, d, 'key'), 'hidden\n');
+      }
+      // root without CAP_SYS_ADMIN, as a container runs by default
+      const caps = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'MKNOD']
+        .map((c) => 1n << BigInt(CAPABILITIES.indexOf(c as (typeof CAPABILITIES)[number]))).reduce((a, b) => a | b);
+      const script = [
+        'for d in /secret /secret2; do echo "== $d"; echo $(ls -a $d); touch $d/f 2>&1; mkdir $d/d 2>&1;',
+        'mknod $d/n c 1 3 2>&1; chmod 777 $d 2>&1; umount $d 2>&1; umount -l $d 2>&1; echo $(ls -a $d); done;',
+        'echo "== /dev"; echo $(ls -a /dev); echo "== /dev/pts"; echo $(ls -a /dev/pts); echo "== mountinfo"; cat /proc/self/mountinfo'].join(' ');
+      const spec = containerSpec(dir, root, ['sh', '-c', script], [['mask', '/secret'], ['mask', '/secret2'], ['caps', caps.toString(16)]]);
+      const start = (name: string, entries: SpecEntry[]): Shim => track(Shim.spawn(dir, entries, 'run', name));
+      const sections = (): Map<string, string[]> => {
+        const m = new Map<string, string[]>();
+        let cur: string[] = [];
+        for (const l of text(dir, 'stdout').split('\n')) { // a later run's sections replace the earlier ones'
+          if (l.startsWith('== ')) m.set(l.slice(3), cur = []); else if (l) cur.push(l);
+        }
+        return m;
+      };
+      /** mountinfo: mount point -> [maj:min, root, fstype] */
+      const mounts = (lines: string[]): Map<string, [string, string, string]> => new Map(lines.map((l) => {
+        const f = l.split(' ');
+        return [f[4]!, [f[2]!, f[3]!, f[f.indexOf('-') + 1]!]];
+      }));
+
+      const shim = start('devdir', spec);
+      await shim.ready();
+      assert.equal(await shim.go(), 'started');
+      assert.equal((await finished(shim, dir)).code, 0, text(dir));
+      const out = sections();
+      for (const d of ['/secret', '/secret2']) {
+        const [before, touch, mkdir, mknod, chmod, umount, umountLazy, after] = out.get(d)!;
+        assert.equal(before, '. ..', `${d} shows empty`);
+        assert.equal(after, '. ..', `${d} still empty`);
+        for (const refused of [touch, mkdir, mknod, chmod]) assert.match(refused!, /Read-only file system/, `${d}: ${refused}`);
+        assert.match(umount!, /Operation not permitted/, `${d}: ${umount}`);
+        assert.match(umountLazy!, /Operation not permitted/, `${d}: ${umountLazy}`);
+      }
+      const devEntries = out.get('/dev')![0]!.split(' ');
+      assert.deepEqual(devEntries.filter((e) => e.startsWith('.')), ['.', '..'], `nothing hidden in /dev: ${devEntries.join(' ')}`);
+      const ptsEntries = out.get('/dev/pts')![0]!.split(' ');
+      assert.ok(ptsEntries.includes('ptmx') && !ptsEntries.some((e) => e.includes('mask')), `devpts, nothing else, in /dev/pts: ${ptsEntries.join(' ')}`);
+      const info = mounts(out.get('mountinfo')!);
+      const dev = info.get('/dev')!;
+      for (const d of ['/secret', '/secret2']) {
+        const m = info.get(d)!;
+        assert.equal(m[0], dev[0], `${d} shows the container's /dev tmpfs, no filesystem of its own: ${JSON.stringify(m)}`);
+        assert.equal(m[1], '/pts/.gantry-mask', `${d} shows the directory under /dev/pts: ${JSON.stringify(m)}`);
+      }
+      const tmpfs = new Set([...info.values()].filter((m) => m[2] === 'tmpfs').map((m) => m[0]));
+      assert.equal(tmpfs.size, 1, `one tmpfs superblock (the /dev one): ${JSON.stringify([...info])}`);
+      assert.equal(readFileSync(join(root, 'secret', 'key'), 'utf8'), 'hidden\n', 'host files untouched');
+
+      // no mount covers a directory of the /dev tmpfs (no devpts): the masked directories get an empty read-only tmpfs
+      const fallback = start('tmpfs', spec.filter((e) => !(e[0] === 'mount' && e[2] === '/dev/pts')));
+      await fallback.ready();
+      assert.equal(await fallback.go(), 'started');
+      assert.equal((await finished(fallback, dir)).code, 0, text(dir));
+      const fb = sections();
+      const fbInfo = mounts(fb.get('mountinfo')!);
+      for (const d of ['/secret', '/secret2']) {
+        const [before, touch] = fb.get(d)!;
+        assert.equal(before, '. ..', `${d} shows empty`);
+        assert.match(touch!, /Read-only file system/, `${d}: ${touch}`);
+        assert.equal(fbInfo.get(d)![2], 'tmpfs');
+        assert.notEqual(fbInfo.get(d)![0], fbInfo.get('/dev')![0], `${d}: a tmpfs of its own`);
+      }
+      assert.equal(fbInfo.get('/secret')![0], fbInfo.get('/secret2')![0], 'one tmpfs for both');
+      assert.deepEqual(fb.get('/dev')![0]!.split(' ').filter((e) => e.startsWith('.')), ['.', '..'], 'nothing hidden in /dev');
     });
   });
 
