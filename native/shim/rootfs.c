@@ -279,9 +279,11 @@ static int ro_path(const char *path) {
 
 #define MASK_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-/* Binds mask_dir (open_tree + move_mount through its fd: no path reaches it) read-only on PATH. */
+/* Binds mask_dir (open_tree + move_mount through its fd: no path reaches it) read-only on PATH. 1: the kernel has no
+ * open_tree (before 5.2), nothing done. */
 static int bind_mask_dir(const char *path) {
   _cleanup_close_ int tree = (int)syscall(SYS_open_tree, mask_dir, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0 && errno == ENOSYS) return 1;
   if (tree < 0) return fail_errno("open_tree `/dev/.../" MASK_DIR_NAME "`");
   if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
     return fail_errno("mount `/dev/.../" MASK_DIR_NAME "` on `%s`", path);
@@ -303,9 +305,9 @@ static int mask(const char *path, const char **first_dir) {
     return 0;
   }
   if (*first_dir == NULL) {
-    if (mask_dir >= 0) {
-      if (bind_mask_dir(path) < 0) return -1;
-    } else if (mount("tmpfs", path, "tmpfs", MASK_FLAGS, "size=0") < 0) {
+    int bound = mask_dir >= 0 ? bind_mask_dir(path) : 1;
+    if (bound < 0) return -1;
+    if (bound == 1 && mount("tmpfs", path, "tmpfs", MASK_FLAGS, "size=0") < 0) {
       return fail_errno("mount tmpfs on `%s`", path);
     }
     *first_dir = path;
