@@ -1,5 +1,6 @@
 // Container views rendered in the Docker Engine API's shapes (inspect and list), with what networking knows.
 import type { ContainerInfo, ContainerInspectInfo, HostConfig } from 'dockerode';
+import { psEntryOf, type PsEntry } from '../../common/ps-view.js';
 import { formatAgo } from '../../common/units.js';
 import type { Engine } from '../../engine/engine.js';
 import { logConfigOf, type ContainerView } from '../../engine/containers/record.js';
@@ -114,10 +115,18 @@ export function inspectWithNetwork(engine: Engine, rec: ContainerView): Containe
 /** `GET /containers/json` entries (ps): ports as bound (random ones resolved), networks. */
 export function listEntryWithNetwork(engine: Engine, rec: ContainerView): ContainerInfo {
   const entry = listEntry(rec, { volumeDir: (n) => engine.volumes.dataDir(n) });
-  const Ports = engine.networks.publishedPorts(rec.id).map((b) => ({
+  return { ...entry, Ports: portsOf(engine, rec), NetworkSettings: { Networks: engine.networks.networkSettings(rec).Networks } };
+}
+
+function portsOf(engine: Engine, rec: ContainerView): ContainerInfo['Ports'] {
+  return engine.networks.publishedPorts(rec.id).map((b) => ({
     IP: b.hostIp === '' ? '0.0.0.0' : b.hostIp, PrivatePort: b.containerPort, PublicPort: b.hostPort, Type: b.protocol,
   }));
-  return { ...entry, Ports, NetworkSettings: { Networks: engine.networks.networkSettings(rec).Networks } };
+}
+
+/** The entry of `gantry ps` (common/ps-view.ts): the list entry without what its table does not show. */
+export function psEntryWithPorts(engine: Engine, rec: ContainerView): PsEntry {
+  return psEntryOf({ ...listEntry(rec, { volumeDir: (n) => engine.volumes.dataDir(n) }), Ports: portsOf(engine, rec) });
 }
 
 /** A container whose record was refused, as `ps -a` lists it: Dead, with the reason, nothing else known. */

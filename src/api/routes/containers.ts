@@ -5,12 +5,19 @@ import type { ExecConfig } from '../../engine/containers/exec.js';
 import { isActive, logConfigOf } from '../../engine/containers/record.js';
 import type { Engine } from '../../engine/engine.js';
 import { dockerFrame } from '../../engine/runtime/attach.js';
-import { heldEntry, inspectWithNetwork, listEntryWithNetwork } from '../docker/container-inspect.js';
+import { PS_VIEW, PS_VIEW_PARAM, psEntryOf } from '../../common/ps-view.js';
+import { heldEntry, inspectWithNetwork, listEntryWithNetwork, psEntryWithPorts } from '../docker/container-inspect.js';
 import { resourceUpdateFromDocker, specFromDockerCreate } from '../docker/create-body.js';
 import { containerFilter } from '../docker/list-filters.js';
 import { responseStream } from '../docker/response-stream.js';
 import { dockerStats, type StatsSample } from '../docker/stats.js';
 import { boolParam, filtersParam, intParam, ttySizeParam, type Router } from '../router.js';
+
+/** Held containers (their record was refused) are listed as dead, with the reason, when they could match. */
+function heldListed(engine: Engine, filters: Record<string, string[]>): Array<{ id: string; reason: string }> {
+  if (!Object.keys(filters).every((k) => k === 'status' || k === 'id')) return [];
+  return engine.heldContainers().filter((h) => (filters['status']?.includes('dead') ?? true) && (filters['id']?.some((n) => h.id.startsWith(n)) ?? true));
+}
 
 export function containerRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/containers/create', async (ctx) => {
@@ -27,14 +34,16 @@ export function containerRoutes(r: Router, engine: Engine): void {
     // (each creation time parsed once, not twice per comparison: 10,000 containers made 280,000 Date.parse calls)
     const listed = engine.containers().filter((rec) => (all || isActive(rec.state.status)) && matches(rec))
       .map((rec) => ({ rec, t: Date.parse(rec.created) })).sort((a, b) => b.t - a.t).map(({ rec }) => rec)
-      .slice(0, limit !== undefined && limit > 0 ? limit : undefined)
-      .map((rec) => listEntryWithNetwork(engine, rec));
+      .slice(0, limit !== undefined && limit > 0 ? limit : undefined);
+    // `gantry ps` (common/ps-view.ts): only what its table shows, nothing else built
+    if (ctx.query.get(PS_VIEW_PARAM) === PS_VIEW && !boolParam(ctx.query, 'size')) {
+      const held = all && limit === undefined ? heldListed(engine, filters) : [];
+      return [...listed.map((rec) => psEntryWithPorts(engine, rec)), ...held.map((h) => psEntryOf(heldEntry(h.id, h.reason)))];
+    }
+    const entries = listed.map((rec) => listEntryWithNetwork(engine, rec));
     // `size=1` (ps -s): measured per container, as Docker does (du of each upper dir).
-    const sized = boolParam(ctx.query, 'size') ? await Promise.all(listed.map(async (e) => ({ ...e, ...await engine.containerSize(e.Id) }))) : listed;
-    // Held containers (their record was refused) are listed as dead, with the reason, when they could match.
-    const held = all && limit === undefined && Object.keys(filters).every((k) => k === 'status' || k === 'id')
-      ? engine.heldContainers().filter((h) => (filters['status']?.includes('dead') ?? true) && (filters['id']?.some((n) => h.id.startsWith(n)) ?? true))
-      : [];
+    const sized = boolParam(ctx.query, 'size') ? await Promise.all(entries.map(async (e) => ({ ...e, ...await engine.containerSize(e.Id) }))) : entries;
+    const held = all && limit === undefined ? heldListed(engine, filters) : [];
     return [...sized, ...held.map((h) => heldEntry(h.id, h.reason))];
   });
 

@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Socket } from 'node:net';
 import type { ContainerCreateOptions, ContainerInfo } from 'dockerode';
 import { GantryError, errnoCode, usageError } from '../../common/errors.js';
+import { PS_VIEW, PS_VIEW_PARAM, type PsEntry } from '../../common/ps-view.js';
 import { compactJson, seccompOptionValue, seccompValueIsInline } from '../../common/seccomp-option.js';
 import { SECCOMP_PROFILE_MAX_BYTES } from '../../engine/seccomp/profile.js';
 import { parseCpus, parseDurationNs, parseMemorySize, parseSignal, formatAgo, formatBytes } from '../../common/units.js';
@@ -356,7 +357,7 @@ async function each(client: DaemonClient, refs: string[], fn: (ref: string) => P
   return status;
 }
 
-function psRow(c: ContainerInfo): string[] {
+function psRow(c: PsEntry): string[] {
   const ports = c.Ports.filter((x) => x.PublicPort).map((x) => `${x.IP || '0.0.0.0'}:${x.PublicPort}->${x.PrivatePort}/${x.Type}`).join(', ');
   const cmd = c.Command.length > 20 ? `${c.Command.slice(0, 19)}…` : c.Command;
   const ago = `${formatAgo(Date.now() - c.Created * 1000)} ago`;
@@ -425,11 +426,13 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
         if (i < 0) throw usageError(`invalid filter "${f}"`, 'use KEY=VALUE, e.g. --filter label=app=web');
         (filters[f.slice(0, i)] ??= []).push(f.slice(i + 1));
       }
-      const items = await client.call<ContainerInfo[]>('GET', '/containers/json', { query: { all: bool(p, 'all'), filters: JSON.stringify(filters) } });
-      if (bool(p, 'quiet')) { process.stdout.write(items.map((c) => `${c.Id.slice(0, 12)}\n`).join('')); return 0; }
       const format = str(p, 'format');
+      if (format !== undefined && format !== 'table' && format !== 'json') throw usageError(`unsupported --format "${format}"`, 'use json or table');
+      // (the short entries of common/ps-view.ts unless the whole of each is printed)
+      const query = { all: bool(p, 'all'), filters: JSON.stringify(filters), ...(format === 'json' ? {} : { [PS_VIEW_PARAM]: PS_VIEW }) };
+      const items = await client.call<PsEntry[]>('GET', '/containers/json', { query });
+      if (bool(p, 'quiet')) { process.stdout.write(items.map((c) => `${c.Id.slice(0, 12)}\n`).join('')); return 0; }
       if (format === 'json') { for (const c of items) process.stdout.write(`${JSON.stringify(c)}\n`); return 0; }
-      if (format !== undefined && format !== 'table') throw usageError(`unsupported --format "${format}"`, 'use json or table');
       process.stdout.write(table(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], items.map(psRow)));
       return 0;
     }

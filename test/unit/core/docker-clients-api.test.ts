@@ -197,6 +197,18 @@ describe('the Docker API over the fake engine', () => {
     assert.equal((await call(socket, 'GET', `/containers/json?${f({ status: ['sleeping'] })}`)).status, 400);
   });
 
+  test('containers/json?gantry-view=ps (gantry ps): the same containers, each with only the fields its table shows; Docker\'s full entries without it', async () => {
+    await create('fv', ['sleep', '60'], { PortBindings: { '80/tcp': [{ HostPort: '18080' }] } });
+    const full = JSON.parse((await call(socket, 'GET', '/containers/json?all=1')).body) as Array<Record<string, unknown>>;
+    const short = JSON.parse((await call(socket, 'GET', '/containers/json?all=1&gantry-view=ps')).body) as Array<Record<string, unknown>>;
+    assert.deepEqual(short.map((c) => c['Id']), full.map((c) => c['Id']), 'the same containers, in the same order');
+    const fields = ['Id', 'Names', 'Image', 'Command', 'Created', 'Ports', 'State', 'Status'];
+    for (const c of short) assert.deepEqual(Object.keys(c), fields);
+    const pick = (c: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(fields.map((k) => [k, c[k]]));
+    assert.deepEqual(short.map(pick), full.map(pick), 'each field as in the full entry');
+    assert.ok(full.every((c) => 'NetworkSettings' in c && 'HostConfig' in c && 'Mounts' in c));
+  });
+
   test('events: since replays kept events with the legacy fields, until ends the stream', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const id = await create('ev', ['true']);
