@@ -5,12 +5,15 @@
 // container all-in (MemAvailable before and after), the shims' own anonymous memory and page tables, daemon RSS
 // growth per container, daemon CPU at rest, `ps -a` (the CLI, against `node -e 0`), `rm -f` of 1,000 (and when its
 // shims have released the containers' mounts and network namespaces after it), and one create + start at a time
-// (20, with none running and with N running, beside the kernel floor: `unshare` of the same namespaces).
+// (20, with none running and with N running, beside the kernel floor: `unshare` of the same namespaces, and that
+// with a pivot_root, whose kernel side visits every task of the host). Memory per container is printed beside its
+// kernel floor (memoryFloor: the same namespaces and processes, a veth on a bridge in bridge mode), measured first.
 //   node bench/density.mjs [N] [none|bridge] [limited]   (after `node scripts/build.mjs`; default 1000 none;
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
 // printed first; see README "Many containers".
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -145,6 +148,27 @@ async function memoryFloor(m, mode) {
   }
 }
 
+/**
+ * The same namespaces and a pivot_root into a tmpfs, as every container start does: the kernel's pivot_root visits
+ * every task of the host (chroot_fs_refs, under each one's lock), so this floor grows with the processes running.
+ */
+function pivotFloor(runs = 15) {
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-pivot-'));
+  try {
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('unshare', ['--fork', '--pid', '--mount', '--uts', '--ipc', '--net', '--cgroup', '--propagation', 'private',
+        'sh', '-c', `mount -t tmpfs none ${dir} && mkdir ${dir}/old && cd ${dir} && pivot_root . old`], { stdio: 'ignore' });
+      times.push(ms(t0));
+      if (r.status !== 0) return NaN;
+    }
+    return median(times);
+  } finally {
+    rmdirSync(dir);
+  }
+}
+
 /** One create + start at a time (nothing else running through the API): the latency of a single start. */
 async function sequentialStarts(client, runs, ids) {
   const times = [];
@@ -192,6 +216,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     await sleep(500);
     // one start at a time with none running, beside the kernel floor (they stay running: part of the N below)
     const floorBefore = unshareFloor();
+    const pivotBefore = pivotFloor();
     const seqIds = [];
     const seqBefore = await sequentialStarts(c, 20, seqIds);
     shrinkSlabs();
@@ -232,6 +257,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     const rssAfter = rssKb(daemonPid); // after the quiet 10 s: what the containers keep, not the burst's garbage
     const shims = shimMemory(daemonPid);
     const floorAfter = unshareFloor();
+    const pivotAfter = pivotFloor();
     const seqAfter = await sequentialStarts(c, 20, seqIds);
     const first = median(starts.slice(0, Math.min(100, n)));
     const last = median(starts.slice(Math.max(0, n - 100)));
@@ -243,8 +269,8 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: `start ${n} (${mode}, memory cgroups: ${memcg}), ${CONCURRENCY} at a time`, value: startAll / 1000, unit: 's', note: `${(startAll / n).toFixed(1)} ms per container` },
       { name: 'start latency, first 100 (median)', value: first, unit: 'ms' },
       { name: `start latency, last 100 (median)`, value: last, unit: 'ms', note: `last/first ${(last / first).toFixed(2)} (target ≤ 1.2)` },
-      { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms` },
-      { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms` },
+      { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms, with a pivot_root ${pivotBefore.toFixed(1)} ms` },
+      { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms, with a pivot_root ${pivotAfter.toFixed(1)} ms (+${(pivotAfter - pivotBefore).toFixed(1)})` },
       { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: `MemAvailable drop / N (target ≤ 0.5); kernel floor ${(floorMemKb / 1024).toFixed(3)} MiB (${mode === 'bridge' ? 'a veth on a bridge and ' : ''}the namespaces of one, with two static busybox processes)` },
       { name: 'kernel memory per container', value: 0, unit: '', note: KERNEL_COUNTERS.map((k) => `${k} ${((kernelAfter[k] - kernelBefore[k]) / n).toFixed(1)} kB`).join(', ') },
       { name: 'shim memory per container (median)', value: 0, unit: '', note: `RssAnon ${shims.anon} kB, VmPTE ${shims.pte} kB (${shims.n} shims, after the quiet 10 s)` },
