@@ -501,6 +501,9 @@ int main(int argc, char **argv) {
     status_line(usage, sizeof usage - 1);
     return 2;
   }
+  /* The daemon hands over 0-2 only; anything else was inherited from whoever started the daemon (a launcher's pipe,
+   * a socket-activation fd) and is never held by a shim, which outlives the daemon. */
+  close_fds_from(3);
   st.exec_mode = argv[1][0] == 'e';
   for (int i = 0; i < MAX_CLIENTS; i++) sh.clients[i].fd = -1;
   sh.spec = &spec;

@@ -27,6 +27,7 @@ static inline void close_fdp(int *fd) {
 #define _cleanup_close_ __attribute__((cleanup(close_fdp)))
 
 int write_all(int fd, const void *buf, size_t len); /* 0, or -1 with errno */
+void close_fds_from(int lowest); /* closes every fd >= lowest (close_range; /proc/self/fd before Linux 5.9) */
 int write_str(int fd, const char *s);
 int write_file(const char *path, const char *data); /* existing file (cgroup, /proc); fills g_err */
 int parse_ll(const char *s, long long min, long long max, long long *out); /* strict decimal; 0/-1 */

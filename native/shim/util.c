@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 char g_err[ERR_MAX];
 
@@ -80,6 +82,29 @@ int write_all(int fd, const void *buf, size_t len) {
 }
 
 int write_str(int fd, const char *s) { return write_all(fd, s, strlen(s)); }
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+void close_fds_from(int lowest) {
+  if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0) return;
+  /* before 5.9: the open ones, from /proc/self/fd (no allocation: getdents64 into a buffer on the stack) */
+  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  char buf[1024];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      struct { unsigned long long ino; long long off; unsigned short reclen; unsigned char type; char name[]; } *d = (void *)(buf + off);
+      long long fd;
+      if (parse_ll(d->name, lowest, 1 << 30, &fd) == 0 && fd != dir) close((int)fd);
+      off += d->reclen;
+    }
+  }
+  close(dir);
+}
 
 int write_file(const char *path, const char *data) {
   _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);

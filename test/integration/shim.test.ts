@@ -392,6 +392,41 @@ describe('gantry-shim run', () => {
     });
   });
 
+  test('holds no fd it inherited beyond 0-2 (a launcher\'s pipe or socket-activation fd of the daemon stays out of every container\'s shim)', async (t) => {
+    await scenario(t, async ({ dir, root }) => {
+      writeFileSync(dir.join('spec'), Buffer.from(containerSpec(dir, root, ['sleep', '30']).flat().map((s) => `${s}\0`).join('')));
+      writeFileSync(dir.join('marker'), '');
+      writeFileSync(dir.join('daemon.mjs'), `
+        import { spawn } from 'node:child_process';
+        import { openSync } from 'node:fs';
+        const marker = openSync(process.argv[4], 'r');
+        const c = spawn(process.argv[2], ['run', process.argv[3]], { detached: true, stdio: ['pipe', 'pipe', 'pipe', marker, marker] });
+        let out = '';
+        c.stdout.setEncoding('utf8');
+        c.stdout.on('data', (s) => {
+          out += s;
+          if (out.startsWith('ready ') && !out.includes('go')) { c.stdin.write('go\\n'); out += 'go\\n'; }
+          if (out.includes('started')) { process.stdout.write(out); process.kill(process.pid, 'SIGKILL'); }
+        });
+      `);
+      let shimPid: number | undefined;
+      let initPid: number | undefined;
+      try {
+        const r = spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec'), dir.join('marker')], { encoding: 'utf8', timeout: 10000 });
+        const m = /^ready (\d+) (\d+) 1\n/.exec(r.stdout);
+        assert.ok(m, `${r.stdout} ${r.stderr}`);
+        shimPid = Number(m[1]);
+        initPid = Number(m[2]);
+        const links = (pid: number): string[] => readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } });
+        assert.ok(!links(shimPid).includes(dir.join('marker')), `the shim's fds: ${links(shimPid).join(', ')}`);
+        assert.ok(!links(initPid).includes(dir.join('marker')), 'nor its container\'s');
+      } finally {
+        killShim(undefined, initPid, shimPid);
+        if (shimPid !== undefined) await eventually(() => !alive(shimPid!), 'the shim to exit').catch(() => killShim(shimPid));
+      }
+    });
+  });
+
   test('EOF on stdin before go aborts: no process, no socket, no exit file', async (t) => {
     await scenario(t, async ({ dir, run }) => {
       const shim = run(['sleep', '100']);
