@@ -50,7 +50,8 @@ describe('density: shared sysfs and cgroups, removal', { skip }, () => {
     try {
       assert.equal(existsSync(`/sys/fs/cgroup/cpuset/${d.prefix}/${id}`), false);
       for (const h of ['cpu', 'cpuacct', 'blkio', 'pids', 'memory']) assert.equal(existsSync(`/sys/fs/cgroup/${h}/${d.prefix}/${id}`), false, `${h}: no limit, shared`);
-      for (const h of ['freezer', 'devices']) assert.equal(existsSync(`/sys/fs/cgroup/${h}/${d.prefix}/${id}`), true, `${h}: its own`);
+      assert.equal(existsSync(`/sys/fs/cgroup/freezer/${d.prefix}/${id}`), true, 'freezer: its own');
+      assert.equal(existsSync(`/sys/fs/cgroup/devices/${d.prefix}/${id}`), false, 'Docker\'s default device rules: the shared devices cgroup');
       const cpus = readFileSync('/sys/fs/cgroup/cpuset/cpuset.cpus', 'utf8');
       assert.equal(d.ok(['exec', id, 'cat', '/sys/fs/cgroup/cpuset/cpuset.cpus']), cpus);
       assert.equal(d.ok(['exec', id, 'cat', '/proc/self/cgroup']).split('\n').filter((l) => l.includes('cpuset')).map((l) => l.split(':')[2]).join(), '/');
@@ -85,6 +86,25 @@ describe('density: shared sysfs and cgroups, removal', { skip }, () => {
       assert.equal(readFileSync(`/sys/fs/cgroup/pids/${d.prefix}/${id}/cgroup.procs`, 'utf8').trim(), pid, 'its process moved into its own');
     } finally {
       d.gantry(['rm', '-f', id, limited]);
+    }
+  });
+
+  test('GANTRY_MEMCG=limited (v1): the shared devices cgroup holds Docker\'s default rules (a disk node made in the container cannot be opened, /dev/null can); --privileged gets its own', { skip: version !== 1 ? 'cgroup v1 only' : false }, () => {
+    const id = d.ok(['run', '-d', '--network', 'none', 'busybox', 'sleep', '600']).trim();
+    const priv = d.ok(['run', '-d', '--network', 'none', '--privileged', 'busybox', 'sleep', '600']).trim();
+    try {
+      const mine = readFileSync(`/proc/${d.ok(['inspect', '--format', '{{.State.Pid}}', id]).trim()}/cgroup`, 'utf8').split('\n').find((l) => /:devices:/.test(l))!;
+      const shared = mine.split(':')[2]!;
+      assert.match(shared, new RegExp(`^/${d.prefix}/_devices-[0-9a-f]{12}$`));
+      const list = readFileSync(`/sys/fs/cgroup/devices${shared}/devices.list`, 'utf8');
+      assert.ok(!list.includes('a *:* rwm') && list.includes('c 1:3 rwm') && list.includes('c 136:* rwm'), list);
+      const r = d.gantry(['exec', id, 'sh', '-c', 'mknod /tmp/disk b 7 0 && head -c1 /tmp/disk; echo rc=$?; head -c1 /dev/null && echo null-ok']);
+      assert.match(r.stdout + r.stderr, /Operation not permitted/);
+      assert.match(r.stdout, /null-ok/);
+      assert.equal(existsSync(`/sys/fs/cgroup/devices/${d.prefix}/${priv}`), true, '--privileged: its own');
+      assert.equal(readFileSync(`/sys/fs/cgroup/devices/${d.prefix}/${priv}/devices.list`, 'utf8').trim(), 'a *:* rwm');
+    } finally {
+      d.gantry(['rm', '-f', id, priv]);
     }
   });
 

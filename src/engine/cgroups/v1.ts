@@ -1,14 +1,16 @@
 // cgroup v1 driver: one directory per hierarchy (cpu and cpuacct may be separate or co-mounted).
+import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { GantryError } from '../../common/errors.js';
+import { DEFAULT_DEVICE_RULES } from './devices.js';
 import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { blockIoOf, parseBlkioServiceBytes } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { blockIoOfPids, checkCgroupPath, cpuNanosOfPids, listTree, pollUntil, removeTree, rssOfPids, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
-import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
+import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult, DeviceRule } from './types.js';
 import { hierarchiesView } from './view.js';
 
 export interface V1Hierarchy {
@@ -39,6 +41,21 @@ const UNLIMITED_CONTROLLERS: ReadonlySet<string> = new Set(['cpuset', 'net_cls',
  * The freezer (pause, and the list of the container's processes) and the devices rules stay per container.
  */
 const LIMITED_ONLY_CONTROLLERS: ReadonlySet<string> = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'blkio']);
+
+const DEFAULT_DEVICE_LIST: readonly string[] = DEFAULT_DEVICE_RULES.map(formatDeviceRule);
+
+/**
+ * GANTRY_MEMCG=limited: the devices cgroup that every container with exactly Docker's default rules shares (3 kB
+ * of kernel memory and one mkdir and rmdir less per container), `<parent>/_devices-<hash of the rules>`: a build
+ * with other defaults makes another. Its rules are written once, when it is made, before anything joins it (a
+ * rewrite denies every device for a moment), and checked against `devices.list` once per daemon (a daemon killed
+ * between its mkdir and its rules left it allowing everything). A container with any other rules (`--device`,
+ * `--privileged`) has its own, as before.
+ */
+export const SHARED_DEVICES = `_devices-${createHash('sha256').update(DEFAULT_DEVICE_LIST.join('\n')).digest('hex').slice(0, 12)}`;
+
+const isDefaultDevices = (rules: readonly DeviceRule[] | undefined): boolean =>
+  rules !== undefined && rules.length === DEFAULT_DEVICE_LIST.length && rules.every((r, i) => formatDeviceRule(r) === DEFAULT_DEVICE_LIST[i]);
 
 /** Controllers among LIMITED_ONLY_CONTROLLERS that these limits set something in. */
 function limitedControllers(limits: CgroupLimits): Set<string> {
@@ -77,6 +94,30 @@ export class CgroupV1Driver implements CgroupDriver {
    */
   private readonly anchor: V1Hierarchy | undefined;
 
+  /** GANTRY_MEMCG=limited and the devices hierarchy (alone, not the anchor): default rules share SHARED_DEVICES. */
+  private sharesDevices(h: V1Hierarchy): boolean {
+    return !this.memcgPerContainer && h !== this.anchor && h.controllers.length === 1 && h.controllers[0] === 'devices';
+  }
+
+  /** Shared devices dirs whose rules this driver made or checked (see SHARED_DEVICES). */
+  private readonly devicesChecked = new Set<string>();
+
+  /** Makes `<parent>/SHARED_DEVICES` with the default rules, or checks the rules of one made earlier. */
+  private ensureSharedDevices(h: V1Hierarchy, parent: string): void {
+    const dir = join(h.dir, parent, SHARED_DEVICES);
+    const fresh = !this.cf.sys.exists(dir);
+    if (!fresh && this.devicesChecked.has(dir)) return;
+    if (fresh) this.makePath(h, join(parent, SHARED_DEVICES));
+    const list = fresh ? undefined : this.cf.readOptional(join(dir, 'devices.list'))?.split('\n').filter((l) => l !== '');
+    if (list === undefined || list.join('\n') !== DEFAULT_DEVICE_LIST.join('\n')) this.writeDeviceRules(dir, DEFAULT_DEVICE_RULES);
+    this.devicesChecked.add(dir);
+  }
+
+  private writeDeviceRules(dir: string, rules: readonly DeviceRule[]): void {
+    this.cf.write(join(dir, 'devices.deny'), 'a');
+    for (const rule of rules) this.cf.write(join(dir, 'devices.allow'), formatDeviceRule(rule));
+  }
+
   /** GANTRY_MEMCG=limited and a hierarchy a container has a cgroup of its own in only while it is limited there. */
   private limitedOnly(h: V1Hierarchy): boolean {
     return !this.memcgPerContainer && h !== this.anchor && h.controllers.length > 0 && h.controllers.every((c) => LIMITED_ONLY_CONTROLLERS.has(c) || UNLIMITED_CONTROLLERS.has(c)) && !this.alwaysShared(h);
@@ -92,6 +133,7 @@ export class CgroupV1Driver implements CgroupDriver {
   private dirIn(h: V1Hierarchy, p: string): string {
     const own = join(h.dir, p);
     if (this.alwaysShared(h) || (this.limitedOnly(h) && !this.cf.sys.exists(own))) return join(h.dir, dirname(p), SHARED_MEMCG);
+    if (this.sharesDevices(h) && !this.cf.sys.exists(own)) return join(h.dir, dirname(p), SHARED_DEVICES);
     return own;
   }
 
@@ -101,7 +143,7 @@ export class CgroupV1Driver implements CgroupDriver {
     const h = this.hierarchy(controller);
     if (h === undefined || this.alwaysShared(h)) return undefined;
     const dir = join(h.dir, p);
-    return !this.limitedOnly(h) || this.cf.sys.exists(dir) ? dir : undefined;
+    return (!this.limitedOnly(h) && !this.sharesDevices(h)) || this.cf.sys.exists(dir) ? dir : undefined;
   }
 
   private ownMemoryDir(p: string): string | undefined {
@@ -154,6 +196,12 @@ export class CgroupV1Driver implements CgroupDriver {
     const running = this.anchor !== undefined && this.cf.sys.exists(join(this.anchor.dir, p));
     for (const h of this.hierarchies) {
       if (this.alwaysShared(h)) { this.makePath(h, join(dirname(p), SHARED_MEMCG)); continue; }
+      if (this.sharesDevices(h) && !this.cf.sys.exists(join(h.dir, p))) {
+        // (no rules given to a running container (update): as it was, never a new dir its processes are not in)
+        if (isDefaultDevices(limits.devicesAllowed)) this.ensureSharedDevices(h, dirname(p));
+        else if (limits.devicesAllowed !== undefined || !running) this.makePath(h, p);
+        continue;
+      }
       if (!this.limitedOnly(h)) { this.makePath(h, p); continue; }
       const own = join(h.dir, p);
       const hadOwn = this.cf.sys.exists(own);
@@ -174,11 +222,8 @@ export class CgroupV1Driver implements CgroupDriver {
     }
     const pids = this.ownDir('pids', p);
     if (pids !== undefined && limits.pidsLimit !== undefined) this.cf.write(join(pids, 'pids.max'), pidsMaxValue(limits.pidsLimit));
-    const devices = this.dirOf('devices', p);
-    if (devices !== undefined && limits.devicesAllowed !== undefined) {
-      this.cf.write(join(devices, 'devices.deny'), 'a');
-      for (const rule of limits.devicesAllowed) this.cf.write(join(devices, 'devices.allow'), formatDeviceRule(rule));
-    }
+    const devices = this.ownDir('devices', p);
+    if (devices !== undefined && limits.devicesAllowed !== undefined) this.writeDeviceRules(devices, limits.devicesAllowed);
     return { warnings };
   }
 
@@ -359,6 +404,10 @@ export class CgroupV1Driver implements CgroupDriver {
     if (this.memcgPerContainer) return;
     const p = checkCgroupPath(parent);
     for (const h of this.hierarchies) {
+      if (this.sharesDevices(h)) {
+        const dir = join(h.dir, p, SHARED_DEVICES);
+        try { this.cf.sys.rmdir(dir); this.devicesChecked.delete(dir); } catch { /* in use, or not there */ }
+      }
       if (!this.limitedOnly(h) && !this.alwaysShared(h)) continue;
       try { this.cf.sys.rmdir(join(h.dir, p, SHARED_MEMCG)); } catch { /* in use, or not there */ }
     }
@@ -373,6 +422,6 @@ export class CgroupV1Driver implements CgroupDriver {
     const p = checkCgroupPath(parent);
     const all = new Set(this.hierarchies.flatMap((h) => listTree(this.cf, h.dir, p)));
     // the shared memory cgroup is no container's: never offered to recovery as one to clean up
-    return [...all].filter((x) => basename(x) !== SHARED_MEMCG).sort();
+    return [...all].filter((x) => basename(x) !== SHARED_MEMCG && basename(x) !== SHARED_DEVICES).sort();
   }
 }

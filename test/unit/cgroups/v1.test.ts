@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { totalmem } from 'node:os';
 import { GantryError } from '../../../src/common/errors.js';
-import { parseDeviceRule } from '../../../src/engine/cgroups/index.js';
+import { DEFAULT_DEVICE_RULES, parseDeviceRule } from '../../../src/engine/cgroups/index.js';
+import { SHARED_DEVICES } from '../../../src/engine/cgroups/v1.js';
 import { DISTRO_HYBRID, DISTRO_HYBRID_MOUNTS, THIS_MACHINE, THIS_MACHINE_MOUNTS, withHost } from './hosts.js';
 
 const CG = '/sys/fs/cgroup';
@@ -212,7 +213,7 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
   }
 });
 
-test('v1 GANTRY_MEMCG=limited: cpu, cpuacct, blkio and pids are shared until a limit needs them; the freezer and the devices rules stay per container; the shared counters are summed from its processes', async () => {
+test('v1 GANTRY_MEMCG=limited: cpu, cpuacct, blkio and pids are shared until a limit needs them; the freezer and other than default device rules stay per container; the shared counters are summed from its processes', async () => {
   process.env['GANTRY_MEMCG'] = 'limited';
   try {
     await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
@@ -245,6 +246,43 @@ test('v1 GANTRY_MEMCG=limited: cpu, cpuacct, blkio and pids are shared until a l
       assert.equal(fake.read(`${CG}/cpu/gantry-t/c2/cpu.shares`), '512');
       assert.equal(own('pids', 'c2'), false);
       assert.deepEqual(driver.ownDirs('gantry-t/c2').filter((d) => fake.exists(d)).map((d) => d.split('/').slice(-3)[0]).sort(), ['cpu', 'devices', 'freezer']);
+    });
+  } finally {
+    delete process.env['GANTRY_MEMCG'];
+  }
+});
+
+test('v1 GANTRY_MEMCG=limited: containers with Docker\'s default device rules share one devices cgroup, its rules written once before anyone joins; other rules get their own; one left allowing everything is fixed', async () => {
+  process.env['GANTRY_MEMCG'] = 'limited';
+  try {
+    await withHost(THIS_MACHINE, THIS_MACHINE_MOUNTS, async ({ fake, driver }) => {
+      const shared = `${CG}/devices/gantry-t/${SHARED_DEVICES}`;
+      const defaults = [...DEFAULT_DEVICE_RULES];
+      const expected = defaults.map((r) => (r.type === 'a' ? 'a' : `${r.type} ${r.major}:${r.minor} ${r.access}`));
+      // a daemon killed between the shared dir's mkdir and its rules left it allowing everything (the fake's new dir)
+      fake.mkdir(fake.abs(`${CG}/devices/gantry-t`));
+      fake.mkdir(fake.abs(shared));
+      assert.equal(fake.read(`${shared}/devices.list`), 'a *:* rwm');
+      driver.create('gantry-t/c1', { devicesAllowed: defaults });
+      assert.deepEqual(fake.read(`${shared}/devices.list`).split('\n'), expected, 'fixed before c1 joins');
+      assert.equal(fake.exists(fake.abs(`${CG}/devices/gantry-t/c1`)), false);
+      assert.ok(driver.procsFiles('gantry-t/c1').includes(fake.abs(`${shared}/cgroup.procs`)));
+      const writes = fake.writesUnder(shared).length;
+      driver.create('gantry-t/c2', { devicesAllowed: defaults });
+      driver.create('gantry-t/c1', { pidsLimit: 10 }); // an update: no rules given, nothing changes
+      assert.equal(fake.writesUnder(shared).length, writes, 'never rewritten while containers are in it');
+      assert.equal(fake.exists(fake.abs(`${CG}/devices/gantry-t/c1`)), false, 'no devices cgroup of its own without rules');
+      // other rules (a --device, --privileged): a cgroup of its own with them
+      driver.create('gantry-t/c3', { devicesAllowed: [...defaults, { type: 'c', major: 10, minor: 229, access: 'rwm' }] });
+      assert.ok(fake.read(`${CG}/devices/gantry-t/c3/devices.list`).split('\n').includes('c 10:229 rwm'));
+      assert.ok(driver.procsFiles('gantry-t/c3').includes(fake.abs(`${CG}/devices/gantry-t/c3/cgroup.procs`)));
+      assert.deepEqual(driver.list('gantry-t'), ['gantry-t/c1', 'gantry-t/c2', 'gantry-t/c3'], 'the shared one is no container');
+      // removed once unused, with the memory one; made (and written) again by the next container
+      for (const c of ['c1', 'c2', 'c3']) await driver.remove(`gantry-t/${c}`);
+      driver.removeSharedIfUnused!('gantry-t');
+      assert.equal(fake.exists(fake.abs(shared)), false);
+      driver.create('gantry-t/c4', { devicesAllowed: defaults });
+      assert.deepEqual(fake.read(`${shared}/devices.list`).split('\n'), expected);
     });
   } finally {
     delete process.env['GANTRY_MEMCG'];
