@@ -2,7 +2,7 @@
 // Contract: docs/shim-protocol.md.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -62,6 +62,27 @@ const INIT: SpecEntry[] = [
 ];
 
 /** A tty session on a connected client: input echoes back, a resize shows in `stty size`, then `exit CODE`. */
+/**
+ * Runs `dir/spec` the way the daemon does, from a node process that SIGKILLs itself once the shim says `started`
+ * (its stdout: the handshake lines). `inherit`: a file that process opens and passes on as fds 3 and 4.
+ */
+function runShimThenDie(dir: TempDir, inherit?: string): SpawnSyncReturns<string> {
+  writeFileSync(dir.join('daemon.mjs'), `
+    import { spawn } from 'node:child_process';
+    import { openSync } from 'node:fs';
+    const extra = process.argv[4] ? [openSync(process.argv[4], 'r')] : [];
+    const c = spawn(process.argv[2], ['run', process.argv[3]], { detached: true, stdio: ['pipe', 'pipe', 'pipe', ...extra, ...extra] });
+    let out = '';
+    c.stdout.setEncoding('utf8');
+    c.stdout.on('data', (s) => {
+      out += s;
+      if (out.startsWith('ready ') && !out.includes('go')) { c.stdin.write('go\\n'); out += 'go\\n'; }
+      if (out.includes('started')) { process.stdout.write(out); process.kill(process.pid, 'SIGKILL'); }
+    });
+  `);
+  return spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec'), ...(inherit ? [inherit] : [])], { encoding: 'utf8', timeout: 10000 });
+}
+
 async function ttySession(c: ShimClient, [rows, cols]: [number, number], code: number): Promise<void> {
   c.stdin('echo hi\n');
   await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
@@ -356,21 +377,10 @@ describe('gantry-shim run', () => {
     await scenario(t, async ({ dir, root }) => {
       const spec = containerSpec(dir, root, ['sh', '-c', 'i=0; while [ $i -lt 15 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done']);
       writeFileSync(dir.join('spec'), Buffer.from(spec.flat().map((s) => `${s}\0`).join('')));
-      writeFileSync(dir.join('daemon.mjs'), `
-        import { spawn } from 'node:child_process';
-        const c = spawn(process.argv[2], ['run', process.argv[3]], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-        let out = '';
-        c.stdout.setEncoding('utf8');
-        c.stdout.on('data', (s) => {
-          out += s;
-          if (out.startsWith('ready ') && !out.includes('go')) { c.stdin.write('go\\n'); out += 'go\\n'; }
-          if (out.includes('started')) { process.stdout.write(out); process.kill(process.pid, 'SIGKILL'); }
-        });
-      `);
       let shimPid: number | undefined;
       let initPid: number | undefined;
       try {
-        const r = spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec')], { encoding: 'utf8', timeout: 10000 });
+        const r = runShimThenDie(dir);
         assert.equal(r.signal, 'SIGKILL', `the spawning process died (stderr: ${r.stderr})`);
         const m = /^ready (\d+) (\d+) 1\n/.exec(r.stdout);
         assert.ok(m, r.stdout);
@@ -396,23 +406,10 @@ describe('gantry-shim run', () => {
     await scenario(t, async ({ dir, root }) => {
       writeFileSync(dir.join('spec'), Buffer.from(containerSpec(dir, root, ['sleep', '30']).flat().map((s) => `${s}\0`).join('')));
       writeFileSync(dir.join('marker'), '');
-      writeFileSync(dir.join('daemon.mjs'), `
-        import { spawn } from 'node:child_process';
-        import { openSync } from 'node:fs';
-        const marker = openSync(process.argv[4], 'r');
-        const c = spawn(process.argv[2], ['run', process.argv[3]], { detached: true, stdio: ['pipe', 'pipe', 'pipe', marker, marker] });
-        let out = '';
-        c.stdout.setEncoding('utf8');
-        c.stdout.on('data', (s) => {
-          out += s;
-          if (out.startsWith('ready ') && !out.includes('go')) { c.stdin.write('go\\n'); out += 'go\\n'; }
-          if (out.includes('started')) { process.stdout.write(out); process.kill(process.pid, 'SIGKILL'); }
-        });
-      `);
       let shimPid: number | undefined;
       let initPid: number | undefined;
       try {
-        const r = spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec'), dir.join('marker')], { encoding: 'utf8', timeout: 10000 });
+        const r = runShimThenDie(dir, dir.join('marker'));
         const m = /^ready (\d+) (\d+) 1\n/.exec(r.stdout);
         assert.ok(m, `${r.stdout} ${r.stderr}`);
         shimPid = Number(m[1]);
