@@ -12,11 +12,12 @@
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
 // printed first; see README "Many containers".
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { meminfoKb, shrinkSlabs } from './lib/kernel-memory.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
@@ -27,13 +28,13 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 function memAvailableKb() {
-  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))[1]);
+  return meminfoKb().MemAvailable;
 }
 const KERNEL_COUNTERS = ['Slab', 'SUnreclaim', 'Percpu', 'PageTables', 'KernelStack', 'VmallocUsed'];
 /** The kernel's own memory by kind (/proc/meminfo, kB): system-wide too, so other workers' use shows in it. */
 function kernelKb() {
-  const text = readFileSync('/proc/meminfo', 'utf8');
-  return Object.fromEntries(KERNEL_COUNTERS.map((k) => [k, Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0)]));
+  const all = meminfoKb();
+  return Object.fromEntries(KERNEL_COUNTERS.map((k) => [k, all[k] ?? 0]));
 }
 function rssKb(pid) {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
@@ -90,16 +91,6 @@ function unshareFloor(runs = 15) {
   return median(times);
 }
 
-/**
- * Frees the slab pages that hold no live object (every cache's `shrink`): the kernel keeps those of earlier runs'
- * containers, and new objects would fill them without a new page, flattering a MemAvailable drop.
- */
-function shrinkSlabs() {
-  for (const cache of readdirSync('/sys/kernel/slab')) {
-    try { writeFileSync(`/sys/kernel/slab/${cache}/shrink`, '1'); } catch { /* an alias, or not shrinkable */ }
-  }
-}
-
 const waitFor = async (check, ms = 10_000) => {
   for (const t0 = Date.now(); !check() && Date.now() - t0 < ms;) await sleep(20);
 };
@@ -114,7 +105,8 @@ const nsOf = (pid, ns) => { try { return readlinkSync(`/proc/${pid}/ns/${ns}`); 
 async function memoryFloor(m, mode) {
   const bridge = `gtbf${process.pid % 100000}`;
   const parents = [];
-  const children = () => parents.map((p) => Number(readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ')[0]));
+  /** The `sleep` a `busybox unshare -f` forked (pid 1 of its namespace), or undefined while it has none. */
+  const childOf = (p) => { try { const pid = Number(readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim().split(' ')[0]); return pid > 0 ? pid : undefined; } catch { return undefined; } };
   shrinkSlabs();
   await sleep(500);
   const before = memAvailableKb();
@@ -125,7 +117,7 @@ async function memoryFloor(m, mode) {
     }
     const ours = nsOf(process.pid, 'net');
     for (let i = 0; i < m; i++) parents.push(spawn('busybox', ['unshare', '-m', '-u', '-i', '-n', '-p', '-f', 'busybox', 'sleep', '86400'], { stdio: 'ignore' }));
-    const ready = (p) => { try { return readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8').trim() !== '' && nsOf(p.pid, 'net') !== ours; } catch { return false; } };
+    const ready = (p) => childOf(p) !== undefined && nsOf(p.pid, 'net') !== ours;
     await waitFor(() => parents.every(ready));
     // never an `ip` command aimed at this host's own network namespace
     if (!parents.every(ready)) throw new Error('memory floor: not every `busybox unshare` got its namespaces within 10 s');
@@ -139,9 +131,7 @@ async function memoryFloor(m, mode) {
     await sleep(2000);
     return (before - memAvailableKb()) / m;
   } finally {
-    let kids = [];
-    try { kids = children(); } catch { /* some never started */ }
-    for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of parents.map(childOf)) { try { if (pid !== undefined) process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     for (const p of parents) p.kill('SIGKILL');
     await Promise.all(parents.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.on('exit', r)))));
     if (mode === 'bridge') spawnSync('ip', ['link', 'del', bridge]);

@@ -6,10 +6,11 @@
 // From the issue-16 notes' slabdiff. See docs/architecture.md, "Masked paths".
 //   node bench/slab-per-container.mjs [N] [none|bridge]   (default 300 none; after `node scripts/build.mjs`)
 //   MEMCG=own: a memory cgroup per container (GANTRY_MEMCG unset), else GANTRY_MEMCG=limited
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { meminfoKb, shrinkSlabs } from './lib/kernel-memory.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
@@ -17,11 +18,6 @@ const n = Number(process.argv[2] ?? 300);
 const mode = process.argv[3] ?? 'none';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function shrink() {
-  for (const c of readdirSync('/sys/kernel/slab')) {
-    try { writeFileSync(`/sys/kernel/slab/${c}/shrink`, '1'); } catch { /* not every cache can be shrunk */ }
-  }
-}
 function slab() {
   const m = new Map();
   for (const line of readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
@@ -29,11 +25,6 @@ function slab() {
     if (f.length >= 6) m.set(f[0], { objs: Number(f[2]), bytes: Number(f[2]) * Number(f[3]), size: Number(f[3]) });
   }
   return m;
-}
-function meminfo() {
-  const out = {};
-  for (const m of readFileSync('/proc/meminfo', 'utf8').matchAll(/^(\w+):\s+(\d+) kB/gm)) out[m[1]] = Number(m[2]);
-  return out;
 }
 const rss = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1];
 
@@ -54,8 +45,8 @@ try {
     ids.push(Id);
   }
   await sleep(1500);
-  shrink();
-  const s0 = slab(), m0 = meminfo(), r0 = rss(d.proc.pid), t0 = Date.now();
+  shrinkSlabs();
+  const s0 = slab(), m0 = meminfoKb(), r0 = rss(d.proc.pid), t0 = Date.now();
   let next = 0;
   const worker = async () => {
     const cc = new DaemonClient(`unix://${d.socket}`);
@@ -68,13 +59,13 @@ try {
   await Promise.all([worker(), worker(), worker(), worker()]);
   const burst = Date.now() - t0;
   await sleep(3000);
-  shrink();
+  shrinkSlabs();
   const pid = (await c.call('GET', `/containers/${ids[ids.length - 1]}/json`)).State.Pid;
   const lines = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' '));
   const fstype = (f) => f[f.indexOf('-') + 1];
   console.log('mounts in a container', lines.length, '; tmpfs superblocks', new Set(lines.filter((f) => fstype(f) === 'tmpfs').map((f) => f[2])).size);
   for (const f of lines) if (['/proc/acpi', '/sys/firmware', '/proc/scsi', '/proc/asound'].includes(f[4])) console.log('  ', f[4], f[2], f[3], fstype(f));
-  const s1 = slab(), m1 = meminfo();
+  const s1 = slab(), m1 = meminfoKb();
   console.log('burst', burst, 'ms; daemon RSS', r0, '->', rss(d.proc.pid), 'kB');
   const rows = [...s1].map(([k, v]) => { const b = s0.get(k) ?? { objs: 0, bytes: 0 }; return [k, (v.bytes - b.bytes) / n, (v.objs - b.objs) / n, v.size]; });
   rows.sort((a, b) => b[1] - a[1]);

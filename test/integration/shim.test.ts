@@ -61,7 +61,6 @@ const INIT: SpecEntry[] = [
   ['init', '1'], ['init_path', '/sbin/gantry-init'],
 ];
 
-/** A tty session on a connected client: input echoes back, a resize shows in `stty size`, then `exit CODE`. */
 /**
  * Runs `dir/spec` the way the daemon does, from a node process that SIGKILLs itself once the shim says `started`
  * (its stdout: the handshake lines). `inherit`: a file that process opens and passes on as fds 3 and 4.
@@ -83,6 +82,18 @@ function runShimThenDie(dir: TempDir, inherit?: string): SpawnSyncReturns<string
   return spawnSync(process.execPath, [dir.join('daemon.mjs'), SHIM, dir.join('spec'), ...(inherit ? [inherit] : [])], { encoding: 'utf8', timeout: 10000 });
 }
 
+/** A shell on a tty with stdin open, started, and a client connected and subscribed before its `go`. */
+async function startTtyShell({ dir, run, clients }: Scenario): Promise<{ shim: Shim; c: ShimClient }> {
+  const shim = run(['sh'], [['tty', '1'], ['stdin', '1']]);
+  await shim.ready();
+  const c = await ShimClient.connect(dir.join('sock'));
+  clients.push(c);
+  c.subscribe();
+  assert.equal(await shim.go(), 'started');
+  return { shim, c };
+}
+
+/** A tty session on a connected client: input echoes back, a resize shows in `stty size`, then `exit CODE`. */
 async function ttySession(c: ShimClient, [rows, cols]: [number, number], code: number): Promise<void> {
   c.stdin('echo hi\n');
   await eventually(() => /\r\nhi\r\n/.test(c.output()), 'echo output');
@@ -192,13 +203,9 @@ describe('gantry-shim run', () => {
   });
 
   test('tty session over the socket: input echoes back, resize changes `stty size`', async (t) => {
-    await scenario(t, async ({ dir, run, clients }) => {
-      const shim = run(['sh'], [['tty', '1'], ['stdin', '1']]);
-      await shim.ready();
-      const c = await ShimClient.connect(dir.join('sock'));
-      clients.push(c);
-      c.subscribe();
-      assert.equal(await shim.go(), 'started');
+    await scenario(t, async (s) => {
+      const { dir } = s;
+      const { shim, c } = await startTtyShell(s);
       await ttySession(c, [33, 101], 7);
       assert.deepEqual(await finished(shim, dir), { code: 7, signal: 0 });
       assert.match(text(dir), /hi\r\n/, 'tty output is logged too');
@@ -709,13 +716,9 @@ describe('gantry-shim run', () => {
   });
 
   test('once started, the shim runs without the kernel\'s stack, and its command line and environment read as before', async (t) => {
-    await scenario(t, async ({ dir, run, clients }) => {
-      const shim = run(['sh'], [['tty', '1'], ['stdin', '1']]);
-      await shim.ready();
-      const c = await ShimClient.connect(dir.join('sock'));
-      clients.push(c);
-      c.subscribe();
-      assert.equal(await shim.go(), 'started');
+    await scenario(t, async (s) => {
+      const { dir } = s;
+      const { shim, c } = await startTtyShell(s);
       // the loop runs on a stack of its own from before it reads `go` (native/shim/stack.c): the build with musl
       // (static-pie, ET_DYN) on x86-64 and arm64 unmaps the kernel's one; a glibc build keeps it
       const maps = readFileSync(`/proc/${shim.pid}/maps`, 'utf8');

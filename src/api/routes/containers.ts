@@ -35,16 +35,15 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const listed = engine.containers().filter((rec) => (all || isActive(rec.state.status)) && matches(rec))
       .map((rec) => ({ rec, t: Date.parse(rec.created) })).sort((a, b) => b.t - a.t).map(({ rec }) => rec)
       .slice(0, limit !== undefined && limit > 0 ? limit : undefined);
-    // `gantry ps` (common/ps-view.ts): only what its table shows, nothing else built
+    const held = (all && limit === undefined ? heldListed(engine, filters) : []).map((h) => heldEntry(h.id, h.reason));
+    // `gantry ps` (common/ps-view.ts): only what its table shows, no network settings built
     if (ctx.query.get(PS_VIEW_PARAM) === PS_VIEW && !boolParam(ctx.query, 'size')) {
-      const held = all && limit === undefined ? heldListed(engine, filters) : [];
-      return [...listed.map((rec) => psEntryWithPorts(engine, rec)), ...held.map((h) => psEntryOf(heldEntry(h.id, h.reason)))];
+      return [...listed.map((rec) => psEntryWithPorts(engine, rec)), ...held.map(psEntryOf)];
     }
     const entries = listed.map((rec) => listEntryWithNetwork(engine, rec));
     // `size=1` (ps -s): measured per container, as Docker does (du of each upper dir).
     const sized = boolParam(ctx.query, 'size') ? await Promise.all(entries.map(async (e) => ({ ...e, ...await engine.containerSize(e.Id) }))) : entries;
-    const held = all && limit === undefined ? heldListed(engine, filters) : [];
-    return [...sized, ...held.map((h) => heldEntry(h.id, h.reason))];
+    return [...sized, ...held];
   });
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {

@@ -38,11 +38,13 @@ const UNLIMITED_CONTROLLERS: ReadonlySet<string> = new Set(['cpuset', 'net_cls',
  * Controllers a container gets a cgroup of its own in, with GANTRY_MEMCG=limited, only while it has a limit on one of
  * them (memory, cpu, pids) — blkio and cpuacct are only read, and their counters are then summed from the container's
  * processes. Each such cgroup costs 3–8 kB of kernel memory (measured: cpu 7.5, blkio 4.7, cpuacct 3.5, pids 2.9).
- * The freezer (pause, and the list of the container's processes) and the devices rules stay per container.
+ * The freezer (pause, and the list of the container's processes) stays per container; devices: SHARED_DEVICES.
  */
 const LIMITED_ONLY_CONTROLLERS: ReadonlySet<string> = new Set(['memory', 'cpu', 'cpuacct', 'pids', 'blkio']);
 
 const DEFAULT_DEVICE_LIST: readonly string[] = DEFAULT_DEVICE_RULES.map(formatDeviceRule);
+/** DEFAULT_DEVICE_LIST as the kernel's `devices.list` shows it once written (one rule per line). */
+const DEFAULT_DEVICE_TEXT = DEFAULT_DEVICE_LIST.join('\n');
 
 /**
  * GANTRY_MEMCG=limited: the devices cgroup that every container with exactly Docker's default rules shares (3 kB
@@ -52,7 +54,7 @@ const DEFAULT_DEVICE_LIST: readonly string[] = DEFAULT_DEVICE_RULES.map(formatDe
  * between its mkdir and its rules left it allowing everything). A container with any other rules (`--device`,
  * `--privileged`) has its own, as before.
  */
-export const SHARED_DEVICES = `_devices-${createHash('sha256').update(DEFAULT_DEVICE_LIST.join('\n')).digest('hex').slice(0, 12)}`;
+export const SHARED_DEVICES = `_devices-${createHash('sha256').update(DEFAULT_DEVICE_TEXT).digest('hex').slice(0, 12)}`;
 
 const isDefaultDevices = (rules: readonly DeviceRule[] | undefined): boolean =>
   rules !== undefined && rules.length === DEFAULT_DEVICE_LIST.length && rules.every((r, i) => formatDeviceRule(r) === DEFAULT_DEVICE_LIST[i]);
@@ -108,8 +110,7 @@ export class CgroupV1Driver implements CgroupDriver {
     const fresh = !this.cf.sys.exists(dir);
     if (!fresh && this.devicesChecked.has(dir)) return;
     if (fresh) this.makePath(h, join(parent, SHARED_DEVICES));
-    const list = fresh ? undefined : this.cf.readOptional(join(dir, 'devices.list'))?.split('\n').filter((l) => l !== '');
-    if (list === undefined || list.join('\n') !== DEFAULT_DEVICE_LIST.join('\n')) this.writeDeviceRules(dir, DEFAULT_DEVICE_RULES);
+    if (fresh || this.cf.readOptional(join(dir, 'devices.list'))?.trim() !== DEFAULT_DEVICE_TEXT) this.writeDeviceRules(dir, DEFAULT_DEVICE_RULES);
     this.devicesChecked.add(dir);
   }
 
@@ -194,19 +195,22 @@ export class CgroupV1Driver implements CgroupDriver {
     // pays no extra syscall otherwise.)
     const limited = limitedControllers(limits);
     const running = this.anchor !== undefined && this.cf.sys.exists(join(this.anchor.dir, p));
+    /** The hierarchies the container has its own dir in after this (where its limits and rules are written). */
+    const owned = new Set<string>();
+    const makeOwn = (h: V1Hierarchy): void => { this.makePath(h, p); for (const c of h.controllers) owned.add(c); };
     for (const h of this.hierarchies) {
       if (this.alwaysShared(h)) { this.makePath(h, join(dirname(p), SHARED_MEMCG)); continue; }
-      if (this.sharesDevices(h) && !this.cf.sys.exists(join(h.dir, p))) {
-        // (no rules given to a running container (update): as it was, never a new dir its processes are not in)
-        if (isDefaultDevices(limits.devicesAllowed)) this.ensureSharedDevices(h, dirname(p));
-        else if (limits.devicesAllowed !== undefined || !running) this.makePath(h, p);
-        continue;
-      }
-      if (!this.limitedOnly(h)) { this.makePath(h, p); continue; }
+      if (!this.limitedOnly(h) && !this.sharesDevices(h)) { makeOwn(h); continue; }
       const own = join(h.dir, p);
       const hadOwn = this.cf.sys.exists(own);
+      if (this.sharesDevices(h) && !hadOwn) {
+        // (no rules given to a running container (update): as it was, never a new dir its processes are not in)
+        if (isDefaultDevices(limits.devicesAllowed)) this.ensureSharedDevices(h, dirname(p));
+        else if (limits.devicesAllowed !== undefined || !running) makeOwn(h);
+        continue;
+      }
       if (!hadOwn && !h.controllers.some((c) => limited.has(c))) { this.makePath(h, join(dirname(p), SHARED_MEMCG)); continue; }
-      this.makePath(h, p);
+      makeOwn(h);
       if (!hadOwn && running) for (const pid of this.pids(p)) this.cf.write(join(own, 'cgroup.procs'), pid);
     }
 
@@ -220,10 +224,10 @@ export class CgroupV1Driver implements CgroupDriver {
       if (limits.cpuQuotaMicros !== undefined) this.cf.write(join(cpu, 'cpu.cfs_quota_us'), limits.cpuQuotaMicros);
       if (limits.cpuShares !== undefined) this.cf.write(join(cpu, 'cpu.shares'), limits.cpuShares);
     }
-    const pids = this.ownDir('pids', p);
-    if (pids !== undefined && limits.pidsLimit !== undefined) this.cf.write(join(pids, 'pids.max'), pidsMaxValue(limits.pidsLimit));
-    const devices = this.ownDir('devices', p);
-    if (devices !== undefined && limits.devicesAllowed !== undefined) this.writeDeviceRules(devices, limits.devicesAllowed);
+    const pids = this.dirOf('pids', p);
+    if (pids !== undefined && owned.has('pids') && limits.pidsLimit !== undefined) this.cf.write(join(pids, 'pids.max'), pidsMaxValue(limits.pidsLimit));
+    const devices = this.dirOf('devices', p);
+    if (devices !== undefined && owned.has('devices') && limits.devicesAllowed !== undefined) this.writeDeviceRules(devices, limits.devicesAllowed);
     return { warnings };
   }
 
@@ -359,10 +363,11 @@ export class CgroupV1Driver implements CgroupDriver {
     const pids = (): number[] => (pidList ??= this.pids(p));
     const mounted = (controller: string): boolean => this.hierarchy(controller) !== undefined;
     const own = (controller: string): boolean => this.ownDir(controller, p) !== undefined;
-    const limit = own('memory') ? num('memory', 'memory.limit_in_bytes') : undefined;
+    const ownMemory = own('memory');
+    const limit = ownMemory ? num('memory', 'memory.limit_in_bytes') : undefined;
     const blkio = this.ownDir('blkio', p);
     return {
-      memoryUsageBytes: own('memory') ? num('memory', 'memory.usage_in_bytes') ?? 0 : rssOfPids(this.cf, pids()),
+      memoryUsageBytes: ownMemory ? num('memory', 'memory.usage_in_bytes') ?? 0 : rssOfPids(this.cf, pids()),
       memoryLimitBytes: limit === undefined ? totalmem() : Math.min(limit, totalmem()),
       cpuUsageNanos: own('cpuacct') ? num('cpuacct', 'cpuacct.usage') ?? 0 : mounted('cpuacct') ? cpuNanosOfPids(this.cf, pids()) : 0,
       pids: (own('pids') ? num('pids', 'pids.current') : undefined) ?? pids().length,
