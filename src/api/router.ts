@@ -14,8 +14,9 @@ export interface RequestContext {
   /** Set for plain requests; the handler may stream into it. */
   res?: ServerResponse | undefined;
   /** Set for hijacked (Upgrade: tcp) requests: the raw connection after the 101 response, which names the stream's
-   *  framing as Docker does (raw with a tty, multiplexed otherwise). */
-  hijack?: ((opts: { tty: boolean }) => Duplex) | undefined;
+   *  framing as Docker does (raw with a tty, multiplexed otherwise); it resolves once the client has read that
+   *  response (peer-read.ts), so what the handler writes next never arrives together with it. */
+  hijack?: ((opts: { tty: boolean }) => Promise<Duplex>) | undefined;
 }
 
 /** A handler returns a JSON-able value (sent with 200/201), or `undefined` after writing the response itself. */

@@ -9,6 +9,7 @@ import { parseMemorySize } from '../common/units.js';
 import type { Router, RequestContext } from './router.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM } from './docker/response-stream.js';
 import { API_HEADERS, API_VERSION } from './version.js';
+import { untilPeerHasRead } from './peer-read.js';
 
 export interface ErrorBody { message: string; code?: string; hint?: string; detail?: Record<string, unknown> }
 
@@ -143,11 +144,12 @@ export class ApiServer {
       let hijacked = false;
       const ctx: RequestContext = {
         method, path: url.pathname, params: m.params, query: url.searchParams, body, req,
-        hijack: ({ tty }) => {
+        hijack: async ({ tty }) => {
           hijacked = true;
           const type = tty ? RAW_STREAM : MULTIPLEXED_STREAM;
           socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
           if (rest.length > 0) socket.unshift(rest);
+          await untilPeerHasRead(socket);
           return socket;
         },
       };

@@ -295,3 +295,14 @@ export function sysSetTopDirFlag(dir: string): boolean {
     c.close(fd);
   }
 }
+
+const SIOCOUTQ = 0x5411; // TIOCOUTQ: for a socket, the bytes sent that the peer has not read yet
+
+/**
+ * How many bytes written to the stream socket `fd` its peer has not read yet (on a unix socket: not received by
+ * the reading process); undefined when the kernel cannot tell.
+ */
+export function sysUnreadByPeer(fd: number): number | undefined {
+  const out = Buffer.alloc(4);
+  return load().c.ioctl(fd, SIOCOUTQ, 'void *', out) === 0 ? out.readInt32LE(0) : undefined;
+}

@@ -104,7 +104,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
     const rec = engine.getContainer(ctx.params['id']!);
     const opts = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
-    const client = ctx.hijack ? ctx.hijack({ tty: rec.config.tty }) : responseStream(ctx.res!, rec.config.tty);
+    const client = ctx.hijack ? await ctx.hijack({ tty: rec.config.tty }) : responseStream(ctx.res!, rec.config.tty);
     if (boolParam(ctx.query, 'logs') && logConfigOf(rec.host).type !== 'none') {
       const abort = new AbortController();
       client.once('close', () => abort.abort());
@@ -180,7 +180,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     // Validate before taking over the connection, so errors are plain HTTP errors.
     if (engine.getContainer(exec.ContainerID).state.status !== 'running') throw new GantryError('CONTAINER_NOT_RUNNING', 'the container is not running');
     // Plain (not upgraded): the output streams on the response, which ends when the exec does.
-    await engine.startExec(ctx.params['id']!, ctx.hijack ? ctx.hijack({ tty: exec.ProcessConfig.tty }) : responseStream(ctx.res!, exec.ProcessConfig.tty));
+    await engine.startExec(ctx.params['id']!, ctx.hijack ? await ctx.hijack({ tty: exec.ProcessConfig.tty }) : responseStream(ctx.res!, exec.ProcessConfig.tty));
     return undefined;
   });
   r.add('POST', '/exec/{id}/resize', async (ctx) => { await engine.resizeExec(ctx.params['id']!, ttySizeParam(ctx.query, 'h', 24), ttySizeParam(ctx.query, 'w', 80)); return undefined; });

@@ -281,6 +281,38 @@ describe('the Docker API over the fake engine', () => {
   });
 });
 
+describe('hijacked connections', () => {
+  // docker-py reads the 101 header through a buffered reader and then reads the raw socket: bytes that came with the
+  // header would be lost (attach(logs=True) of an exited container returned b'' on a loaded machine).
+  test('the stream after a 101 header starts only once the client has read the header', { timeout: 20_000 }, async () => {
+    const w = fakeWorld();
+    const r = new Router();
+    r.add('POST', '/hijack', async (ctx) => { (await ctx.hijack!({ tty: false })).end('replayed-logs'); return undefined; });
+    const server = new ApiServer(r, () => undefined);
+    const path = join(w.dir, 'api.sock');
+    await server.listen(path);
+    const client = connect({ path, allowHalfOpen: true });
+    try {
+      client.pause(); // a client busy elsewhere: nothing is read until it looks
+      client.on('error', () => undefined);
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      client.write('POST /hijack HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const chunks: string[] = [];
+      client.on('data', (b: Buffer) => chunks.push(b.toString()));
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      client.resume();
+      await ended;
+      assert.match(chunks[0] ?? '', /^HTTP\/1\.1 101 UPGRADED\r\n[^]*\r\n\r\n$/);
+      assert.equal(chunks.slice(1).join(''), 'replayed-logs');
+    } finally {
+      client.destroy();
+      await server.close();
+      disposeWorld(w);
+    }
+  });
+});
+
 describe('shutdown never waits on a client', () => {
   test('a half-closed client and a hijacked connection do not hold server.close()', { timeout: 20_000 }, async () => {
     const w = fakeWorld();
