@@ -5,8 +5,8 @@
 import type { Duplex } from 'node:stream';
 import { sysUnreadByPeer } from '../sys/ffi.js';
 
-/** Longer than a loaded machine delays a reading client; a client that never reads does not hold us up longer. */
-export const PEER_READ_WAIT_MS = 1000;
+/** Far longer than load delays a reading client; a client that never reads holds the stream back no longer. */
+const PEER_READ_WAIT_MS = 1000;
 const POLL_MS = 1;
 
 /** The socket's file descriptor, when it is one of node's socket handles on this platform. */
