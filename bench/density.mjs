@@ -6,7 +6,8 @@
 // growth per container, daemon CPU at rest, `ps -a` (the CLI, against `node -e 0`), `rm -f` of 1,000 (and when its
 // shims have released the containers' mounts and network namespaces after it), and one create + start at a time
 // (20, with none running and with N running, beside the kernel floor: `unshare` of the same namespaces, and that
-// with a pivot_root, whose kernel side visits every task of the host). Memory per container is printed beside its
+// with a pivot_root, whose kernel side visits every task of the host: what each start paid before containers' roots
+// came from the spawner's template mount namespace). Memory per container is printed beside its
 // kernel floor (memoryFloor: the same namespaces and processes, a veth on a bridge in bridge mode), measured first.
 //   node bench/density.mjs [N] [none|bridge] [limited]   (after `node scripts/build.mjs`; default 1000 none;
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
@@ -139,8 +140,9 @@ async function memoryFloor(m, mode) {
 }
 
 /**
- * The same namespaces and a pivot_root into a tmpfs, as every container start does: the kernel's pivot_root visits
- * every task of the host (chroot_fs_refs, under each one's lock), so this floor grows with the processes running.
+ * The same namespaces and a pivot_root into a tmpfs, as every container start did before the template mount
+ * namespace (and still does with GANTRY_SHIM_SPAWNER=0): the kernel's pivot_root visits every task of the host
+ * (chroot_fs_refs, under each one's lock), so this floor grows with the processes running.
  */
 function pivotFloor(runs = 15) {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-pivot-'));

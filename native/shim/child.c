@@ -15,23 +15,26 @@
 #define FD_SYNC 3
 #define FD_ERR 4
 #define FD_AUX 5
+#define FD_TEMPLATE 6
 
-/* stdio to 0/1/2, the kept fds to 3/4/5 (via high numbers, so no dup2 clobbers another), the rest closed:
- * nothing of the shim (socket, log, control pipes) leaks into the container. */
+/* stdio to 0/1/2, the kept fds to 3/4/5/6 (via high numbers, so no dup2 clobbers another), the rest closed:
+ * nothing of the shim (socket, log, control pipes) leaks into the container. All close-on-exec. */
 static void arrange_fds(struct child_fds *f) {
-  int keep[3] = {f->sync, f->errpipe, f->aux};
-  for (int i = 0; i < 3; i++)
+  int keep[4] = {f->sync, f->errpipe, f->aux, f->template};
+  for (int i = 0; i < 4; i++)
     if (keep[i] >= 0) keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 100);
   dup2(f->in, 0);
   dup2(f->out, 1);
   dup2(f->err, 2);
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     if (keep[i] >= 0) dup3(keep[i], 3 + i, O_CLOEXEC);
-  syscall(SYS_close_range, FD_AUX + 1, ~0U, 0); /* no libc wrapper in every C library */
+  syscall(SYS_close_range, FD_TEMPLATE + 1, ~0U, 0); /* no libc wrapper in every C library */
   if (keep[2] < 0) close(FD_AUX);
+  if (keep[3] < 0) close(FD_TEMPLATE);
   f->sync = FD_SYNC;
   f->errpipe = FD_ERR;
   f->aux = keep[2] < 0 ? -1 : FD_AUX;
+  f->template = keep[3] < 0 ? -1 : FD_TEMPLATE;
 }
 
 /* Blocks until the shim sends `byte` on the sync pipe, or went away (EOF). */
@@ -65,7 +68,10 @@ static int prepare(const struct spec *s, struct child_fds *f) {
     close(f->aux);
   }
   if (s->cgroup_ns && unshare(CLONE_NEWCGROUP) < 0) return fail_errno("unshare `cgroup`");
-  return rootfs_prepare(s, f->pts);
+  int prepared = rootfs_prepare(s, f->pts, f->template);
+  if (f->template >= 0) close(f->template);
+  f->template = -1;
+  return prepared;
 }
 
 noreturn void run_child(const struct spec *s, struct child_fds *f) {
@@ -75,6 +81,9 @@ noreturn void run_child(const struct spec *s, struct child_fds *f) {
   wait_sync('j');
   /* a failure is reported after `go`, as every start error is: the daemon's steps before it run as usual */
   int prepared = prepare(s, f);
+  /* `r`, first on the error pipe: the init is in its own mount namespace for good (move_into_template leaves the
+   * one clone made), which the shim holds from now on (release_namespaces); it sends `g` only after this */
+  (void)write_all(FD_ERR, "r", 1);
   wait_go();
   if (prepared < 0) setup_failed();
   /* lo comes up after the daemon turned IPv6 off in the namespace (docs/shim-protocol.md) */

@@ -33,9 +33,11 @@ static struct {
   char errline[ERR_MAX + 64];
   size_t errline_len;
   bool exited, exited_before_go;
+  bool prepared, go_pending; /* prepared: the init's `r` came (or it never will); go_pending: `go` waits for it */
+  int template_fd;           /* run, from the spawner (`mnt-template=3`): the template mount namespace, or -1 */
   int status;
   struct timespec finished, deadline;
-} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .mnt_fd = -1, .net_fd = -1, .out = {-1, -1}};
+} st = {.listen_fd = -1, .sig_fd = -1, .sync_fd = -1, .err_fd = -1, .hold_fd = -1, .mnt_fd = -1, .net_fd = -1, .out = {-1, -1}, .template_fd = -1};
 
 static void status_line(const char *s, size_t n) {
   (void)write_all(1, s, n); /* the daemon may be gone: EPIPE is ignored */
@@ -115,7 +117,7 @@ static void start(void) {
   sh.log_fd = -1;
   if (spec.log && log_open(&sh) < 0) handshake_failed();
 
-  struct child_fds f = {.in = -1, .out = -1, .err = -1, .aux = -1};
+  struct child_fds f = {.in = -1, .out = -1, .err = -1, .aux = -1, .template = st.exec_mode ? -1 : st.template_fd};
   char pts[32];
   int sync[2], errp[2], aux[2] = {-1, -1}, in[2] = {-1, -1}, out[2], err[2];
   sh.in_fd = sh.master_fd = -1;
@@ -165,15 +167,14 @@ static void start(void) {
     run_child(&spec, &f);
   }
   child_pid = pid;
+  if (st.template_fd >= 0) close(st.template_fd); /* the init has it */
+  st.template_fd = -1;
+  st.prepared = st.exec_mode;
   if (!st.exec_mode) {
-    /* Held, so that the init's exit does not tear its mounts and its network namespace down
-     * (release_namespaces). Without them (no /proc), the init's exit does, as before. */
+    /* Held, so that the init's exit does not tear its network namespace down (release_namespaces); its mount
+     * namespace likewise, from its `r` (init_prepared). Without them (no /proc), the init's exit does, as before. */
     char ns[48] = "/proc/";
     size_t n0 = 6 + fmt_uint(ns + 6, (unsigned long long)pid);
-    if (spec.clone_flags & CLONE_NEWNS) {
-      memcpy(ns + n0, "/ns/mnt", sizeof "/ns/mnt");
-      st.mnt_fd = open(ns, O_RDONLY | O_CLOEXEC);
-    }
     if (spec.clone_flags & CLONE_NEWNET) {
       memcpy(ns + n0, "/ns/net", sizeof "/ns/net");
       st.net_fd = open(ns, O_RDONLY | O_CLOEXEC);
@@ -252,6 +253,13 @@ static void abort_start(void) {
   _exit(1);
 }
 
+static void send_go(void) {
+  (void)write_all(st.sync_fd, "g", 1);
+  close(st.sync_fd);
+  st.sync_fd = -1;
+  st.phase = STARTING;
+}
+
 static void control_readable(void) {
   ssize_t r = read(0, st.ctl + st.ctl_len, sizeof st.ctl - st.ctl_len);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
@@ -259,10 +267,30 @@ static void control_readable(void) {
   st.ctl_len += (size_t)r;
   if (memcmp(st.ctl, "go\n", st.ctl_len < 3 ? st.ctl_len : 3) != 0 || st.ctl_len > 3) abort_start();
   if (st.ctl_len < 3) return;
-  (void)write_all(st.sync_fd, "g", 1);
-  close(st.sync_fd);
-  st.sync_fd = -1;
-  st.phase = STARTING;
+  if (st.prepared) send_go();
+  else st.go_pending = true;
+}
+
+/* The init's first byte on the error pipe, before `go`: `r` once its root is in place, in the mount namespace it
+ * keeps (move_into_template leaves the one clone made it), which is held from here (release_namespaces). `g` is
+ * sent after it, so an init that runs and exits at once is held too. EOF: it died before (reaped as usual). */
+static void init_prepared(void) {
+  char c;
+  ssize_t r = read(st.err_fd, &c, 1);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  st.prepared = true;
+  if (r == 1 && c == 'r' && (spec.clone_flags & CLONE_NEWNS)) {
+    char ns[48] = "/proc/";
+    size_t n0 = 6 + fmt_uint(ns + 6, (unsigned long long)sh.child);
+    memcpy(ns + n0, "/ns/mnt", sizeof "/ns/mnt");
+    st.mnt_fd = open(ns, O_RDONLY | O_CLOEXEC);
+  } else if (r != 1) {
+    close(st.err_fd);
+    st.err_fd = -1;
+  } else if (c != 'r') {
+    st.errline[st.errline_len++] = c;
+  }
+  if (st.go_pending) send_go();
 }
 
 static void errpipe_readable(void) {
@@ -458,8 +486,8 @@ static noreturn void supervise(void) {
     int who[MAXFDS]; /* what p[i] is: -1 control, -2 errpipe, -3/-4 output, -5 signals, -6 listen, -7 stdin, >=0 client */
     nfds_t n = 0;
 #define ADD(fd_, ev_, who_) (p[n] = (struct pollfd){.fd = (fd_), .events = (ev_)}, who[n++] = (who_))
-    if (st.phase == WAIT_GO) ADD(0, POLLIN, -1);
-    if (st.phase != WAIT_GO && st.err_fd >= 0) ADD(st.err_fd, POLLIN, -2);
+    if (st.phase == WAIT_GO && !st.go_pending) ADD(0, POLLIN, -1);
+    if ((st.phase != WAIT_GO || !st.prepared) && st.err_fd >= 0) ADD(st.err_fd, POLLIN, -2);
     for (int i = 0; i < 2; i++)
       if (st.out[i] >= 0) ADD(st.out[i], POLLIN, -3 - i);
     ADD(st.sig_fd, POLLIN, -5);
@@ -480,7 +508,10 @@ static noreturn void supervise(void) {
       if (!p[i].revents) continue;
       switch (who[i]) {
         case -1: control_readable(); break;
-        case -2: if (st.err_fd >= 0) errpipe_readable(); break;
+        case -2:
+          if (st.err_fd >= 0 && !st.prepared) init_prepared();
+          else if (st.err_fd >= 0) errpipe_readable();
+          break;
         case -3: case -4: if (st.out[-3 - who[i]] >= 0) output_readable(-3 - who[i]); break;
         case -5: reap(); break;
         case -6: server_accept(&sh, st.listen_fd); break;
@@ -496,14 +527,17 @@ int main(int argc, char **argv) {
   for (int fd = 0; fd < 3; fd++) /* pipes created later must never land on 0-2 */
     if (fcntl(fd, F_GETFD) < 0) open("/dev/null", O_RDWR);
   if (argc >= 3 && strcmp(argv[1], "--") == 0) init_main((const char *const *)argv + 2); /* `init 1`: init.c */
-  if (argc != 3 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "exec") != 0)) {
-    static const char usage[] = "error usage: gantry-shim run|exec SPEC_FILE | -- COMMAND [ARG...]\n";
+  bool with_template = argc == 4 && strcmp(argv[1], "run") == 0 && strcmp(argv[3], "mnt-template=3") == 0;
+  if ((argc != 3 && !with_template) || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "exec") != 0)) {
+    static const char usage[] = "error usage: gantry-shim run|exec SPEC_FILE | run SPEC_FILE mnt-template=3 | -- COMMAND [ARG...]\n";
     status_line(usage, sizeof usage - 1);
     return 2;
   }
-  /* The daemon hands over 0-2 only; anything else was inherited from whoever started the daemon (a launcher's pipe,
-   * a socket-activation fd) and is never held by a shim, which outlives the daemon. */
-  close_fds_from(3);
+  /* The daemon hands over 0-2 only (and the spawner the template mount namespace as 3); anything else was inherited
+   * from whoever started the daemon (a launcher's pipe, a socket-activation fd) and is never held by a shim, which
+   * outlives the daemon. */
+  close_fds_from(with_template ? 4 : 3);
+  if (with_template && fcntl(3, F_SETFD, FD_CLOEXEC) == 0) st.template_fd = 3;
   st.exec_mode = argv[1][0] == 'e';
   for (int i = 0; i < MAX_CLIENTS; i++) sh.clients[i].fd = -1;
   sh.spec = &spec;

@@ -1,6 +1,7 @@
 /* The container's filesystem, done by the init in its new mount namespace: mounts, devices, symlinks and
- * remounts resolved inside the rootfs (openat2 + RESOLVE_IN_ROOT, so symlinks cannot escape), then
- * pivot_root, sysctls, read-only paths, masks and the read-only root. */
+ * remounts resolved inside the rootfs (openat2 + RESOLVE_IN_ROOT, so symlinks cannot escape), then the root
+ * becomes `/` (moved into a copy of the template mount namespace, or pivot_root), sysctls, read-only paths, masks
+ * and the read-only root. */
 #include "shim.h"
 
 #include <errno.h>
@@ -13,9 +14,23 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
 
 #define PROPAGATION (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)
 /* per-mount flags a bind remount can change */
@@ -249,6 +264,59 @@ static int pivot(int rootfd) {
   return 0;
 }
 
+/* mask_dir as a detached clone (open_tree), bound on the first masked dir once the root is `/`: the mount it was
+ * made in stays in the namespace the init leaves (move_into_template). Made after the root's clone, so that
+ * mountinfo lists it after the root as before (its order is the mounts' age). None (the masks use a tmpfs) when
+ * the kernel cannot (open_tree: Linux 5.2). */
+static void detach_mask_dir(void) {
+  if (mask_dir < 0) return;
+  int tree = (int)syscall(SYS_open_tree, mask_dir, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
+  close(mask_dir);
+  mask_dir = tree;
+}
+
+/* True when `/` is what the spawner's template has as its root: an empty read-only tmpfs. Checked before anything
+ * is moved on it, so an fd that is not the template (the host's namespace) is refused, never chrooted from. */
+static bool root_is_template(void) {
+  struct statfs sf;
+  if (statfs("/", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY)) return false;
+  _cleanup_close_ int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char buf[256];
+  long n = dir < 0 ? -1 : syscall(SYS_getdents64, dir, buf, sizeof buf);
+  if (n < 0) return false;
+  for (long off = 0; off < n;) { /* only `.` and `..` */
+    unsigned short reclen;
+    memcpy(&reclen, buf + off + 16, sizeof reclen);
+    const char *name = buf + off + 19;
+    if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) return false;
+    off += reclen;
+  }
+  return true;
+}
+
+/*
+ * The root becomes `/` without pivot_root, which visits every task of the host (chroot_fs_refs) and so costs more
+ * with every container running (6 ms at 20,000 tasks here, against 0.05 ms for this). The whole tree on the rootfs is
+ * cloned (open_tree, AT_RECURSIVE: the mounts keep their propagation), the init moves into a copy of the template
+ * mount namespace (TEMPLATE, the spawner's: its root an empty read-only tmpfs and nothing else), attaches the clone on
+ * `/` and chroots into it. The namespace the init leaves (the host's mounts, copied by clone) goes with it. A chroot
+ * escape (CAP_SYS_CHROOT is in Docker's default set) reaches the template's empty root, nothing of the host; and
+ * nested runtimes can still pivot_root (the root is a mount with a parent). 1: the kernel has no open_tree
+ * (before 5.2), nothing done.
+ */
+static int move_into_template(int rootfd, int template) {
+  _cleanup_close_ int tree = (int)syscall(SYS_open_tree, rootfd, "", OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC | AT_EMPTY_PATH);
+  if (tree < 0 && errno == ENOSYS) return 1;
+  if (tree < 0) return fail_errno("open_tree rootfs");
+  detach_mask_dir();
+  if (setns(template, CLONE_NEWNS) < 0) return fail_errno("setns template mount namespace");
+  if (unshare(CLONE_NEWNS) < 0) return fail_errno("unshare `mount` from the template");
+  if (!root_is_template()) return errno = EINVAL, fail_errno("template mount namespace: its root is not an empty read-only tmpfs");
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0) return fail_errno("mount rootfs on `/`");
+  if (fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0) return fail_errno("chroot rootfs");
+  return 0;
+}
+
 static unsigned long kept_flags(const char *path) {
   struct statvfs sv;
   if (statvfs(path, &sv) < 0) return 0;
@@ -270,23 +338,17 @@ static int ro_path(const char *path) {
   return 0;
 }
 
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
 
 #define MASK_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-/* Binds mask_dir (open_tree + move_mount through its fd: no path reaches it) read-only on PATH. 1: the kernel has no
- * open_tree (before 5.2), nothing done. */
+/* Binds mask_dir (a detached clone since rootfs_prepare, attached with move_mount: no path reaches it) read-only
+ * on PATH. */
 static int bind_mask_dir(const char *path) {
-  _cleanup_close_ int tree = (int)syscall(SYS_open_tree, mask_dir, "", OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH);
-  if (tree < 0 && errno == ENOSYS) return 1;
-  if (tree < 0) return fail_errno("open_tree `/dev/.../" MASK_DIR_NAME "`");
-  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-    return fail_errno("mount `/dev/.../" MASK_DIR_NAME "` on `%s`", path);
+  int tree = mask_dir;
+  mask_dir = -1;
+  int moved = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+  close(tree);
+  if (moved < 0) return fail_errno("mount `/dev/.../" MASK_DIR_NAME "` on `%s`", path);
   if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MASK_FLAGS, NULL) < 0) return fail_errno("remount `%s` read-only", path);
   return 0;
 }
@@ -305,9 +367,9 @@ static int mask(const char *path, const char **first_dir) {
     return 0;
   }
   if (*first_dir == NULL) {
-    int bound = mask_dir >= 0 ? bind_mask_dir(path) : 1;
-    if (bound < 0) return -1;
-    if (bound == 1 && mount("tmpfs", path, "tmpfs", MASK_FLAGS, "size=0") < 0) {
+    if (mask_dir >= 0) {
+      if (bind_mask_dir(path) < 0) return -1;
+    } else if (mount("tmpfs", path, "tmpfs", MASK_FLAGS, "size=0") < 0) {
       return fail_errno("mount tmpfs on `%s`", path);
     }
     *first_dir = path;
@@ -327,7 +389,7 @@ static int sysctl(const char *key, const char *value) {
   return write_file(path, value);
 }
 
-int rootfs_prepare(const struct spec *s, const char *pts) {
+int rootfs_prepare(const struct spec *s, const char *pts, int template) {
   bool own_mounts = s->clone_flags & CLONE_NEWNS; /* never touch the host's mount table */
   if (own_mounts && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail_errno("mount `/` private");
   if (s->rootfs) {
@@ -350,7 +412,9 @@ int rootfs_prepare(const struct spec *s, const char *pts) {
     for (size_t i = 0; i < s->remounts.n; i++)
       if (do_remount(rootfd, s->remounts.v[i * 2], s->remounts.v[i * 2 + 1]) < 0) return -1;
     if (pts && bind_console(rootfd, pts) < 0) return -1;
-    if (pivot(rootfd) < 0) return -1;
+    int moved = template >= 0 ? move_into_template(rootfd, template) : 1;
+    if (moved < 0 || (moved == 1 && pivot(rootfd) < 0)) return -1;
+    if (moved == 1) detach_mask_dir();
   }
   if (s->cwd && mkdir_p(s->cwd) < 0) return -1; /* as root, and before `/` may turn read-only */
   return 0;

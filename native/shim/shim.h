@@ -90,14 +90,14 @@ int spec_load(const char *path, bool exec_mode, struct spec *s);
 void spec_release(struct spec *s);
 
 /* ---- the container side (rootfs.c, process.c) ------------------------------------------------ */
-/* Everything between `go` and pivot_root, then the masks and read-only paths. pts: path of the tty
- * slave on the host (bound onto /dev/console), or NULL. */
-/* The container's root in two steps: rootfs_prepare (mounts, devices, links, pivot_root, the working dir) runs
- * before `go`, while the daemon sets up the network; rootfs_finish (sysctls, read-only paths, masks, a read-only
- * `/`) after it, as the sysctls must follow the daemon's own in the container's network namespace. */
-int rootfs_prepare(const struct spec *s, const char *pts);
+/* The container's root in two steps: rootfs_prepare (mounts, devices, links, the root made `/`, the working dir)
+ * runs before `go`, while the daemon sets up the network; rootfs_finish (sysctls, read-only paths, masks, a
+ * read-only `/`) after it, as the sysctls must follow the daemon's own in the container's network namespace.
+ * pts: path of the tty slave on the host (bound onto /dev/console), or NULL. template: the spawner's template mount
+ * namespace (the root is moved into a copy of it), or -1 (pivot_root). */
+int rootfs_prepare(const struct spec *s, const char *pts, int template);
 int rootfs_finish(const struct spec *s);
-int mkdir_p(const char *path); /* plain mkdir -p (after pivot_root) */
+int mkdir_p(const char *path); /* plain mkdir -p (once the root is `/`) */
 int loopback_up(void);
 int apply_limits(const struct spec *s); /* hostname, rlimits, oom_score_adj */
 int apply_creds(const struct spec *s);  /* groups, gid, uid, capabilities, no_new_privs */
@@ -115,6 +115,7 @@ struct child_fds {
   int sync;         /* read end: one byte = go, EOF = abort */
   int errpipe;      /* write end, O_CLOEXEC: error line for the shim */
   int aux;          /* run: netns fd or -1; exec: pid pipe write end */
+  int template;     /* run: the template mount namespace (rootfs_prepare), or -1 */
   const char *pts;  /* tty slave path on the host, or NULL */
 };
 noreturn void run_child(const struct spec *s, struct child_fds *f);

@@ -11,21 +11,31 @@
  * with an empty environment and default signal handling (`SHIM run|exec SPEC_FILE`), and speaks its start
  * handshake over it (docs/shim-protocol.md). A request that cannot be served gets one line "error TEXT".
  * It prints "ok" on stdout once it listens. It exits on SIGTERM or when its parent (the daemon) dies
- * (PR_SET_PDEATHSIG), removing SOCKET; the shims it started live on in their own sessions. */
+ * (PR_SET_PDEATHSIG), removing SOCKET; the shims it started live on in their own sessions.
+ *
+ * It also holds the containers' template mount namespace (make_template): a `run` shim gets it as fd 3
+ * (`SHIM run SPEC_FILE mnt-template=3`), and its container init moves its finished root into a copy of it and
+ * chroots there instead of calling pivot_root, which visits every task of the host (docs/shim-protocol.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 4096
+#define TEMPLATE_FD 3 /* where a `run` shim finds the template (its argv says so) */
 
 static const char *g_socket;
 static volatile sig_atomic_t g_quit;
@@ -54,6 +64,60 @@ static int read_request(int fd, char *line, size_t cap) {
   line[len - 1] = '\0';
   return 0;
 }
+
+/*
+ * The template mount namespace: a private copy of this process's, whose root is an empty read-only tmpfs (nosuid,
+ * nodev, noexec; one inode) and nothing else, made once with the one pivot_root it takes. A container init made from
+ * it (a copy: unshare after setns) with its root moved on `/` and a chroot can reach, by a chroot escape, only that
+ * empty root, never the host's. Returns an fd of it (held by this process: the helper that made it exits), or -1
+ * when it cannot be made; shims then pivot_root as before. DIR: any directory to mount the tmpfs on, in the helper's
+ * own copy only (nothing appears on the host).
+ */
+static int make_template(const char *dir) {
+  int ready[2], done[2];
+  if (pipe2(ready, O_CLOEXEC) < 0) return -1;
+  if (pipe2(done, O_CLOEXEC) < 0) {
+    close(ready[0]);
+    close(ready[1]);
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(ready[0]);
+    close(done[1]);
+    unsigned long empty = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", dir, "tmpfs", empty, "size=4k,nr_inodes=1,mode=0555") < 0 || chdir(dir) < 0 ||
+        syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0 ||
+        mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | empty, NULL) < 0)
+      _exit(1);
+    if (write(ready[1], "k", 1) != 1) _exit(1);
+    char c;
+    while (read(done[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  close(ready[1]);
+  close(done[0]);
+  int fd = -1;
+  char c;
+  ssize_t r;
+  while ((r = read(ready[0], &c, 1)) < 0 && errno == EINTR) {
+  }
+  if (pid > 0 && r == 1) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+  }
+  close(ready[0]);
+  close(done[1]);
+  if (pid > 0)
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  return fd;
+}
+
+static int g_template = -1;
 
 static void serve(int conn, const char *shim) {
   struct ucred peer;
@@ -96,7 +160,10 @@ static void serve(int conn, const char *shim) {
     setsid();
     if (dup2(conn, 0) < 0 || dup2(conn, 1) < 0 || dup2(conn, 2) < 0) _exit(127);
     if (conn > 2) close(conn);
-    char *const argv[] = { (char *)shim, (char *)mode, (char *)spec, NULL };
+    static char template_arg[] = "mnt-template=3";
+    bool template = g_template >= 0 && mode[0] == 'r' &&
+                    (g_template == TEMPLATE_FD ? fcntl(TEMPLATE_FD, F_SETFD, 0) == 0 : dup2(g_template, TEMPLATE_FD) == TEMPLATE_FD);
+    char *const argv[] = { (char *)shim, (char *)mode, (char *)spec, template ? template_arg : NULL, NULL };
     char *const envp[] = { NULL };
     execve(shim, argv, envp);
     say(1, "error cannot run the shim\n");
@@ -133,6 +200,11 @@ int main(int argc, char **argv) {
     say(1, "error cannot listen\n");
     return 1;
   }
+  char dir[sizeof addr.sun_path];
+  strcpy(dir, g_socket);
+  char *slash = strrchr(dir, '/');
+  if (slash != NULL && slash != dir) *slash = '\0';
+  g_template = make_template(slash != NULL && slash != dir ? dir : "/");
   say(1, "ok\n");
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) { dup2(null, 1); close(null); }
