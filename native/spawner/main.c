@@ -10,7 +10,7 @@
  * The connection then becomes the shim's stdin, stdout and stderr: SHIM is forked and exec'd in its own session
  * with an empty environment and default signal handling (`SHIM run|exec SPEC_FILE`), and speaks its start
  * handshake over it (docs/shim-protocol.md). A request that cannot be served gets one line "error TEXT".
- * It prints "ok" on stdout once it listens. It exits on SIGTERM or when its parent (the daemon) dies
+ * It prints "ok" on stdout once it listens ("ok no-template WHY" when it could not make the template below). It exits on SIGTERM or when its parent (the daemon) dies
  * (PR_SET_PDEATHSIG), removing SOCKET; the shims it started live on in their own sessions.
  *
  * It also holds the containers' template mount namespace (make_template): a `run` shim gets it as fd 3
@@ -68,13 +68,14 @@ static int read_request(int fd, char *line, size_t cap) {
 /*
  * The template mount namespace: a private copy of this process's, whose root is an empty read-only tmpfs (nosuid,
  * nodev, noexec; one inode) and nothing else, made once with the one pivot_root it takes. A container init made from
- * it (a copy: unshare after setns) with its root moved on `/` and a chroot can reach, by a chroot escape, only that
- * empty root, never the host's. Returns an fd of it (held by this process: the helper that made it exits), or -1
- * when it cannot be made; shims then pivot_root as before. DIR: any directory to mount the tmpfs on, in the helper's
- * own copy only (nothing appears on the host).
+ * it (a copy: unshare after setns) with its root moved on `/` has only that empty tmpfs under its root, never the
+ * host's (docs/shim-protocol.md, Container root). Returns an fd of it (held by this process: the helper that made it
+ * exits), or -1 with WHY (the step that failed and its error) when it cannot be made; shims then pivot_root as before.
+ * DIR: any directory to mount the tmpfs on, in the helper's own copy only (nothing appears on the host).
  */
-static int make_template(const char *dir) {
+static int make_template(const char *dir, char *why, size_t why_len) {
   int ready[2], done[2];
+  snprintf(why, why_len, "pipe: %s", strerror(errno));
   if (pipe2(ready, O_CLOEXEC) < 0) return -1;
   if (pipe2(done, O_CLOEXEC) < 0) {
     close(ready[0]);
@@ -86,11 +87,17 @@ static int make_template(const char *dir) {
     close(ready[0]);
     close(done[1]);
     unsigned long empty = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-        mount("tmpfs", dir, "tmpfs", empty, "size=4k,nr_inodes=1,mode=0555") < 0 || chdir(dir) < 0 ||
-        syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0 ||
-        mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | empty, NULL) < 0)
+    const char *step = "unshare";
+    if (unshare(CLONE_NEWNS) < 0 || (step = "mount / private", mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) ||
+        (step = "mount tmpfs", mount("tmpfs", dir, "tmpfs", empty, "size=4k,nr_inodes=1,mode=0555") < 0) ||
+        (step = "pivot_root", chdir(dir) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) ||
+        (step = "umount the old root", umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) ||
+        (step = "remount read-only", mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | empty, NULL) < 0)) {
+      char line[160];
+      int n = snprintf(line, sizeof line, "%s: %s", step, strerror(errno));
+      if (write(ready[1], line, (size_t)n) < 0) _exit(1);
       _exit(1);
+    }
     if (write(ready[1], "k", 1) != 1) _exit(1);
     char c;
     while (read(done[0], &c, 1) < 0 && errno == EINTR) {
@@ -100,14 +107,22 @@ static int make_template(const char *dir) {
   close(ready[1]);
   close(done[0]);
   int fd = -1;
-  char c;
-  ssize_t r;
-  while ((r = read(ready[0], &c, 1)) < 0 && errno == EINTR) {
-  }
-  if (pid > 0 && r == 1) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t r = -1;
+  if (pid < 0) {
+    snprintf(why, why_len, "fork: %s", strerror(errno));
+  } else {
+    char line[160];
+    while ((r = read(ready[0], line, sizeof line - 1)) < 0 && errno == EINTR) {
+    }
+    line[r > 0 ? r : 0] = '\0';
+    if (r == 1 && line[0] == 'k') {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+      fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) snprintf(why, why_len, "open %s: %s", path, strerror(errno));
+    } else {
+      snprintf(why, why_len, "%s", r > 0 ? line : "its helper exited");
+    }
   }
   close(ready[0]);
   close(done[1]);
@@ -204,8 +219,15 @@ int main(int argc, char **argv) {
   strcpy(dir, g_socket);
   char *slash = strrchr(dir, '/');
   if (slash != NULL && slash != dir) *slash = '\0';
-  g_template = make_template(slash != NULL && slash != dir ? dir : "/");
-  say(1, "ok\n");
+  char why[200];
+  g_template = make_template(slash != NULL && slash != dir ? dir : "/", why, sizeof why);
+  if (g_template >= 0) {
+    say(1, "ok\n");
+  } else {
+    char line[260];
+    snprintf(line, sizeof line, "ok no-template %s\n", why);
+    say(1, line);
+  }
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) { dup2(null, 1); close(null); }
 

@@ -49,7 +49,11 @@ export class ShimSpawner {
     });
     child.stdout!.destroy();
     child.unref();
-    if (first !== 'ok') return this.#giveUp(first.replace(/^error /, ''));
+    if (first !== 'ok' && !first.startsWith('ok ')) return this.#giveUp(first.replace(/^error /, ''));
+    const noTemplate = /^ok no-template (.*)$/.exec(first)?.[1];
+    if (noTemplate !== undefined) {
+      this.warn(`the shim spawner could not make the template mount namespace (${noTemplate}); containers' roots use pivot_root, whose cost per start grows with the processes running`);
+    }
     return true;
   }
 
