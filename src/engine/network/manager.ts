@@ -34,6 +34,7 @@ import { dnatApplies, PortDnat, withDnat, type DnatEntry } from './port-dnat.js'
 import { publishAllPorts, type PortBinding, type PublishedPort } from './ports.js';
 import type { EndpointRequest, NetworkCreateRequest, NetworkService } from '../engine.js';
 import { NetworkStore, type ContainerNetState, type EndpointRecord, type NetworkRecord } from './store.js';
+import { ContainerNetStates, type NetworkEndpoint } from './net-states.js';
 
 /** What the network manager needs of containers: read-only records, and the one writer to report to. */
 export interface ContainerLookup {
@@ -111,7 +112,7 @@ export class NetworkManager implements NetworkService {
   readonly linkPrefix: string;
   private readonly store: NetworkStore;
   private readonly networks = new Map<string, NetworkRecord>();
-  private readonly states = new Map<string, ContainerNetState>();
+  private readonly states = new ContainerNetStates();
   private readonly proxies = new Map<string, PortProxy[]>();
   /** Start-first replacements under way: new container id → the old one, whose published ports it takes over. */
   private readonly handovers = new Map<string, string>();
@@ -198,7 +199,7 @@ export class NetworkManager implements NetworkService {
         this.store.deleteState(state.containerId);
         continue;
       }
-      this.states.set(state.containerId, state);
+      this.states.set(state);
       for (const ep of state.endpoints) {
         for (const name of ep.dnsNames) this.table(ep.networkId).add(name, ep.ip);
       }
@@ -638,19 +639,7 @@ export class NetworkManager implements NetworkService {
     return t;
   }
 
-  private endpointsOn(networkId: string): { containerId: string; endpoint: EndpointRecord }[] {
-    const out: { containerId: string; endpoint: EndpointRecord }[] = [];
-    for (const s of this.states.values()) {
-      for (const ep of s.endpoints) if (ep.networkId === networkId) out.push({ containerId: s.containerId, endpoint: ep });
-    }
-    return out;
-  }
-
-  /** Whether any container is plugged into the network (stops at the first: a removal asks, with N running). */
-  private hasEndpointsOn(networkId: string): boolean {
-    for (const s of this.states.values()) if (s.endpoints.some((ep) => ep.networkId === networkId)) return true;
-    return false;
-  }
+  private endpointsOn(networkId: string): NetworkEndpoint[] { return this.states.endpointsOn(networkId); }
 
   private inUse(networkId: string): string[] {
     return this.endpointsOn(networkId).map((e) => e.endpoint.ip);
@@ -739,12 +728,10 @@ export class NetworkManager implements NetworkService {
   /** The names a client of `networkId`'s DNS may resolve: those of every network its container is on. */
   tableFor(networkId: string, client: string): DnsTable {
     const ip = client.replace(/^::ffff:/, '');
-    for (const s of this.states.values()) {
-      if (!s.endpoints.some((ep) => ep.networkId === networkId && ep.ip === ip)) continue;
-      const ids = uniq(s.endpoints.map((ep) => ep.networkId)).filter((id) => this.networks.get(id)?.isDefault === false);
-      return ids.length === 1 ? this.table(networkId) : new ScopedDnsTable(ids.map((id) => this.table(id)));
-    }
-    return this.table(networkId);
+    const s = this.states.ownerOf(networkId, ip);
+    if (s === undefined) return this.table(networkId);
+    const ids = uniq(s.endpoints.map((ep) => ep.networkId)).filter((id) => this.networks.get(id)?.isDefault === false);
+    return ids.length === 1 ? this.table(networkId) : new ScopedDnsTable(ids.map((id) => this.table(id)));
   }
 
   private async stopDns(networkId: string): Promise<void> {
@@ -912,14 +899,14 @@ export class NetworkManager implements NetworkService {
     const wanted = this.wanted(rec);
     if (wanted.length === 0) return;
     const state: ContainerNetState = { containerId, pid: initPid, endpoints: [], ports: [] };
-    this.states.set(containerId, state);
+    this.states.set(state);
     try {
       let routed = false;
       for (const [i, w] of wanted.entries()) {
         this.ensureBridge(w.net);
         const defaultRoute: boolean = !routed && !w.net.internal;
         const veth = i === 0 && pooled?.veth?.bridge === w.net.bridge ? pooled.veth : undefined;
-        state.endpoints.push(this.plugIn(rec, netns, w, `eth${i}`, defaultRoute, veth));
+        this.states.addEndpoint(state, this.plugIn(rec, netns, w, `eth${i}`, defaultRoute, veth));
         routed ||= defaultRoute;
       }
       for (const w of wanted) if (!w.net.isDefault) await this.ensureDns(w.net);
@@ -1030,7 +1017,7 @@ export class NetworkManager implements NetworkService {
     if (opts.removal === true) this.store.deleteStateLater(containerId);
     else this.store.deleteState(containerId);
     for (const id of uniq(state.endpoints.map((ep) => ep.networkId))) {
-      if (!this.hasEndpointsOn(id)) await this.stopDns(id);
+      if (!this.states.hasEndpointsOn(id)) await this.stopDns(id);
     }
     return left;
   }
@@ -1084,14 +1071,14 @@ export class NetworkManager implements NetworkService {
       while (used.has(`eth${n}`)) n++;
       const routed = state.endpoints.some((ep) => !this.networks.get(ep.networkId)?.internal);
       const ep = this.plugIn(rec, state.pid, { net, aliases, ip }, `eth${n}`, !routed && !net.internal);
-      state.endpoints.push(ep);
-      this.states.set(rec.id, state);
+      if (!this.states.has(rec.id)) this.states.set(state);
+      this.states.addEndpoint(state, ep);
       try {
         if (!net.isDefault) await this.ensureDns(net);
         this.writeEtcFiles(rec, state);
         this.store.saveState(state);
       } catch (e) {
-        state.endpoints = state.endpoints.filter((x) => x !== ep);
+        this.states.removeEndpoint(state, ep);
         this.unplug(ep);
         this.store.saveState(state);
         throw e;
@@ -1112,7 +1099,7 @@ export class NetworkManager implements NetworkService {
       throw new GantryError('CONFLICT', `container ${rec.name} is not connected to network ${net.name}`);
     }
     if (state !== undefined && ep !== undefined) {
-      state.endpoints = state.endpoints.filter((x) => x !== ep);
+      this.states.removeEndpoint(state, ep);
       this.unplug(ep);
       if (state.endpoints[0]?.ip !== undefined && this.proxies.has(rec.id) && this.proxies.get(rec.id)?.[0]?.target.ip === ep.ip) {
         await this.republish(state, state.endpoints[0].ip);
