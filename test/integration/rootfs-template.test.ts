@@ -33,6 +33,17 @@ function importProbe(d: TestDaemon): void {
   d.ok(['import', tar, 'escape']);
 }
 
+/** A private daemon for the enclosing suite, with the probe image, started before its tests and removed after. */
+function probeDaemon(name: string, env: Record<string, string> = {}): TestDaemon {
+  const d = new TestDaemon(name, [], env);
+  before(async () => {
+    await d.start();
+    importProbe(d);
+  });
+  after(() => d.dispose());
+  return d;
+}
+
 /** What the escape reached: its entries and the errno of a mkdir there (0: made). */
 function escape(d: TestDaemon, how: 'chroot' | 'uncover', ...flags: string[]): { umount?: number; entries: string[]; mkdir: number } {
   const out = d.ok(['run', '--rm', '--network', 'none', ...flags, 'escape', '/escape', how]);
@@ -55,12 +66,7 @@ function heldMountNamespaces(pid: number): string[] {
 }
 
 describe('container roots from the template mount namespace', { skip }, () => {
-  const d = new TestDaemon('rootfs-tmpl');
-  before(async () => {
-    await d.start();
-    importProbe(d);
-  });
-  after(() => d.dispose());
+  const d = probeDaemon('rootfs-tmpl');
 
   test('a chroot escape ends at the container\'s own root', () => {
     assert.deepEqual(escape(d, 'chroot'), { entries: ownRoot(d), mkdir: 0 });
@@ -104,15 +110,10 @@ describe('container roots from the template mount namespace', { skip }, () => {
 });
 
 describe('container roots without a spawner (GANTRY_SHIM_SPAWNER=0: pivot_root)', { skip }, () => {
-  const d = new TestDaemon('rootfs-pivot', [], { GANTRY_SHIM_SPAWNER: '0' });
-  before(async () => {
-    await d.start();
-    importProbe(d);
-  });
-  after(() => d.dispose());
+  const d = probeDaemon('rootfs-pivot', { GANTRY_SHIM_SPAWNER: '0' });
 
   // What is under the root here is the host's initial root filesystem (the `rootfs` at the bottom of every mount
-  // tree), as in Docker: a process that can unmount reaches it (docs/architecture.md, Container roots).
+  // tree), as in Docker: a process that can unmount reaches it (docs/shim-protocol.md, Container root).
   test('a chroot escape ends at the container\'s own root', () => {
     assert.deepEqual(escape(d, 'chroot'), { entries: ownRoot(d), mkdir: 0 });
   });
