@@ -81,8 +81,8 @@ noreturn void run_child(const struct spec *s, struct child_fds *f) {
   wait_sync('j');
   /* a failure is reported after `go`, as every start error is: the daemon's steps before it run as usual */
   int prepared = prepare(s, f);
-  /* `r`, first on the error pipe: the init is in its own mount namespace for good (move_into_template leaves the
-   * one clone made), which the shim holds from now on (release_namespaces); it sends `g` only after this */
+  /* `r`, first on the error pipe, success or not: the init is in the mount namespace it keeps (move_into_template
+   * leaves the one clone gave it), which the shim holds from now on (release_namespaces); `g` comes only after it */
   (void)write_all(FD_ERR, "r", 1);
   wait_go();
   if (prepared < 0) setup_failed();

@@ -271,9 +271,10 @@ static void control_readable(void) {
   else st.go_pending = true;
 }
 
-/* The init's first byte on the error pipe, before `go`: `r` once its root is in place, in the mount namespace it
- * keeps (move_into_template leaves the one clone made it), which is held from here (release_namespaces). `g` is
- * sent after it, so an init that runs and exits at once is held too. EOF: it died before (reaped as usual). */
+/* The init's first byte on the error pipe, before `go`: `r` once its root is in place. The init is then in the
+ * mount namespace it keeps (move_into_template moves it out of the one clone gave it), which is held from here
+ * (release_namespaces). `g` is sent after it, so an init that runs and exits at once is held too. EOF: it died
+ * before (reaped as usual). */
 static void init_prepared(void) {
   char c;
   ssize_t r = read(st.err_fd, &c, 1);

@@ -299,10 +299,11 @@ static bool root_is_template(void) {
  * with every container running (6 ms at 20,000 tasks here, against 0.05 ms for this). The whole tree on the rootfs is
  * cloned (open_tree, AT_RECURSIVE: the mounts keep their propagation), the init moves into a copy of the template
  * mount namespace (TEMPLATE, the spawner's: its root an empty read-only tmpfs and nothing else), attaches the clone on
- * `/` and chroots into it. The namespace the init leaves (the host's mounts, copied by clone) goes with it. A chroot
- * escape (CAP_SYS_CHROOT is in Docker's default set) reaches the template's empty root, nothing of the host; and
- * nested runtimes can still pivot_root (the root is a mount with a parent). 1: the kernel has no open_tree
- * (before 5.2), nothing done.
+ * `/` and chroots into it. The namespace the init leaves (the host's mounts, copied by clone) goes with it. What is
+ * under the root is the template's empty tmpfs: a process that can unmount (CAP_SYS_ADMIN) and detaches `/` reaches
+ * that, never the host's initial root filesystem, which lies under a pivot_root's root. A chroot escape ends at the
+ * root itself either way (a lookup at the tmpfs root enters the mount on top again). Nested runtimes can still
+ * pivot_root (the root is a mount with a parent). 1: the kernel has no open_tree (before 5.2), nothing done.
  */
 static int move_into_template(int rootfd, int template) {
   _cleanup_close_ int tree = (int)syscall(SYS_open_tree, rootfd, "", OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC | AT_EMPTY_PATH);
@@ -337,7 +338,6 @@ static int ro_path(const char *path) {
     return fail_errno("remount `%s` read-only", path);
   return 0;
 }
-
 
 #define MASK_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 

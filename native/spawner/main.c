@@ -10,8 +10,9 @@
  * The connection then becomes the shim's stdin, stdout and stderr: SHIM is forked and exec'd in its own session
  * with an empty environment and default signal handling (`SHIM run|exec SPEC_FILE`), and speaks its start
  * handshake over it (docs/shim-protocol.md). A request that cannot be served gets one line "error TEXT".
- * It prints "ok" on stdout once it listens ("ok no-template WHY" when it could not make the template below). It exits on SIGTERM or when its parent (the daemon) dies
- * (PR_SET_PDEATHSIG), removing SOCKET; the shims it started live on in their own sessions.
+ * It prints "ok" on stdout once it listens ("ok no-template WHY" when it could not make the template below). It
+ * exits on SIGTERM or when its parent (the daemon) dies (PR_SET_PDEATHSIG), removing SOCKET; the shims it started
+ * live on in their own sessions.
  *
  * It also holds the containers' template mount namespace (make_template): a `run` shim gets it as fd 3
  * (`SHIM run SPEC_FILE mnt-template=3`), and its container init moves its finished root into a copy of it and
@@ -75,9 +76,9 @@ static int read_request(int fd, char *line, size_t cap) {
  */
 static int make_template(const char *dir, char *why, size_t why_len) {
   int ready[2], done[2];
-  snprintf(why, why_len, "pipe: %s", strerror(errno));
-  if (pipe2(ready, O_CLOEXEC) < 0) return -1;
+  if (pipe2(ready, O_CLOEXEC) < 0) return snprintf(why, why_len, "pipe: %s", strerror(errno)), -1;
   if (pipe2(done, O_CLOEXEC) < 0) {
+    snprintf(why, why_len, "pipe: %s", strerror(errno));
     close(ready[0]);
     close(ready[1]);
     return -1;
