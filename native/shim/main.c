@@ -89,6 +89,14 @@ static int open_tty(int *master, int *slave, char pts[32], pid_t target) {
   return 0;
 }
 
+/* An fd of the init's namespace NAME (`net`, `mnt`), to hold it (release_namespaces); -1 without /proc. */
+static int open_init_ns(pid_t pid, const char *name) {
+  char path[48] = "/proc/";
+  size_t n = 6 + fmt_uint(path + 6, (unsigned long long)pid);
+  snprintf(path + n, sizeof path - n, "/ns/%s", name);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static int pipe_pair(int p[2]) { return pipe2(p, O_CLOEXEC) < 0 ? fail_errno("pipe") : 0; }
 
 /* exec mode: the helper reports "p<PID>" of the process it forked, or "e<MESSAGE>". */
@@ -173,11 +181,8 @@ static void start(void) {
   if (!st.exec_mode) {
     /* Held, so that the init's exit does not tear its network namespace down (release_namespaces); its mount
      * namespace likewise, from its `r` (init_prepared). Without them (no /proc), the init's exit does, as before. */
-    char ns[48] = "/proc/";
-    size_t n0 = 6 + fmt_uint(ns + 6, (unsigned long long)pid);
     if (spec.clone_flags & CLONE_NEWNET) {
-      memcpy(ns + n0, "/ns/net", sizeof "/ns/net");
-      st.net_fd = open(ns, O_RDONLY | O_CLOEXEC);
+      st.net_fd = open_init_ns(pid, "net");
     } else if (spec.netns && f.aux >= 0) {
       st.net_fd = fcntl(f.aux, F_DUPFD_CLOEXEC, 0); /* one joined (the daemon's pool, container:X): the init may not be in it yet */
     }
@@ -281,10 +286,7 @@ static void init_prepared(void) {
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   st.prepared = true;
   if (r == 1 && c == 'r' && (spec.clone_flags & CLONE_NEWNS)) {
-    char ns[48] = "/proc/";
-    size_t n0 = 6 + fmt_uint(ns + 6, (unsigned long long)sh.child);
-    memcpy(ns + n0, "/ns/mnt", sizeof "/ns/mnt");
-    st.mnt_fd = open(ns, O_RDONLY | O_CLOEXEC);
+    st.mnt_fd = open_init_ns(sh.child, "mnt");
   } else if (r != 1) {
     close(st.err_fd);
     st.err_fd = -1;

@@ -4,6 +4,7 @@
  * and the read-only root. */
 #include "shim.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -132,8 +133,9 @@ static int open_target(int rootfd, const char *dst, bool dir) {
  * The masked directories' empty directory (mask_dir), made in the container's own /dev tmpfs (the last non-bind
  * `tmpfs` mount at `/dev` in the spec, `dev_tmpfs` its device) inside the first directory of it that a later
  * mount covers (`/dev/pts`, devpts, in every container the daemon starts): neither the container nor anything in
- * /dev shows it, nothing can reach it by a path, and it takes no new superblock. An O_PATH fd kept from
- * rootfs_prepare to rootfs_finish (the masks), or -1: no such mount, and the masks use a tmpfs (mask).
+ * /dev shows it, nothing can reach it by a path, and it takes no new superblock. An O_PATH fd of it until the root
+ * is `/`, then a detached clone of it (detach_mask_dir) kept to rootfs_finish (the masks), or -1: no such mount,
+ * and the masks use a tmpfs (mask).
  */
 static dev_t dev_tmpfs;
 static bool has_dev_tmpfs, wants_mask_dir; /* wants_mask_dir: the spec masks something (privileged: nothing) */
@@ -280,18 +282,13 @@ static void detach_mask_dir(void) {
 static bool root_is_template(void) {
   struct statfs sf;
   if (statfs("/", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY)) return false;
-  _cleanup_close_ int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  char buf[256];
-  long n = dir < 0 ? -1 : syscall(SYS_getdents64, dir, buf, sizeof buf);
-  if (n < 0) return false;
-  for (long off = 0; off < n;) { /* only `.` and `..` */
-    unsigned short reclen;
-    memcpy(&reclen, buf + off + 16, sizeof reclen);
-    const char *name = buf + off + 19;
-    if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) return false;
-    off += reclen;
-  }
-  return true;
+  DIR *dir = opendir("/");
+  if (dir == NULL) return false;
+  bool empty = true;
+  for (struct dirent *e; empty && (e = readdir(dir)) != NULL;)
+    empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+  closedir(dir);
+  return empty;
 }
 
 /*

@@ -4,10 +4,10 @@
 // Docker's profile allows with it; a profile file in Docker's format replaces the default; exec gets the filter.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxTarball, PROJECT_ROOT, TestDaemon } from '../helpers/daemon.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { probeImageTar } from '../helpers/probe-image.js';
 import { skipReason } from '../helpers/privileged.js';
 
 const skip = skipReason('root', 'busybox');
@@ -40,14 +40,7 @@ describe('seccomp', { skip }, () => {
 
   before(async () => {
     // the probe, static, in a busybox image (with the empty dir its mount test uses)
-    const stage = join(d.dir, 'stage');
-    mkdirSync(join(stage, 'seccomp-probe-mnt'), { recursive: true });
-    const cc = spawnSync('cc', ['-static', '-O1', '-Wall', '-Werror', '-o', join(stage, 'probe'), join(PROJECT_ROOT, 'test', 'integration', 'seccomp', 'probe.c')], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, `cc: ${cc.stderr}`);
-    const tar = join(d.dir, 'probe.tar');
-    copyFileSync(busyboxTarball(), tar);
-    const add = spawnSync('tar', ['-rf', tar, '--owner=0', '--group=0', '-C', stage, 'probe', 'seccomp-probe-mnt'], { encoding: 'utf8' });
-    assert.equal(add.status, 0, `tar: ${add.stderr}`);
+    const tar = probeImageTar(d.dir, 'test/integration/seccomp/probe.c', 'probe', ['seccomp-probe-mnt']);
     // a profile in Docker's format that allows everything but mkdir, which fails with EACCES
     mkdirProfile = join(d.dir, 'no-mkdir.json');
     writeFileSync(mkdirProfile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [
