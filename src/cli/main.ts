@@ -13,7 +13,7 @@ const USAGE: Record<string, string> = {
   unpause: 'gantry unpause CONTAINER...         thaw them',
   top: 'gantry top CONTAINER                the processes of a running container',
   port: 'gantry port CONTAINER [PORT[/PROTO]] published ports of a container',
-  version: 'gantry version                      client and daemon versions',
+  version: 'gantry version [--client]           client and daemon versions (--client, or gantry --version: the client\'s only, no daemon)',
   info: 'gantry info                         what the daemon runs and knows (cgroups, warnings)',
   tag: 'gantry tag SOURCE[:TAG] TARGET[:TAG] another name for an image',
   daemon: 'gantry daemon                       run gantryd in the foreground (GANTRY_ROOT, GANTRY_HOST, GANTRY_PREFIX)',
@@ -77,7 +77,8 @@ function splitGlobal(argv: string[]): { g: GlobalOptions; rest: string[] } {
     const a = argv[i]!;
     if (a === '-H' || a === '--host') g.host = argv[++i];
     else if (a.startsWith('--host=')) g.host = a.slice(7);
-    else if (a === '-v' || a === '--version') return { g, rest: ['version'] };
+    // Like `docker --version`: one line, the client's version, no daemon (`gantry version` asks the daemon too).
+    else if (a === '-v' || a === '--version') return { g, rest: ['version', '--line'] };
     else if (a === '-h' || a === '--help') return { g, rest: ['help'] };
     else break;
   }

@@ -1,4 +1,5 @@
 // version, info, daemon (foreground), help.
+import { GANTRY_VERSION } from '../../api/version.js';
 import { usageError } from '../../common/errors.js';
 import { connectDaemon } from '../client.js';
 import type { GlobalOptions } from '../main.js';
@@ -28,9 +29,15 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
       return new Promise<number>(() => undefined); // runs until a signal stops it
     }
     case 'version': {
-      const client = await connectDaemon(g.host);
-      const v = await client.call<{ Version: string; ApiVersion: string; KernelVersion: string }>('GET', '/version');
-      process.stdout.write(`Client:\n Version:     0.1.0\n Node:        ${process.version}\n\nServer: Gantry Engine\n Version:     ${v.Version}\n API version: ${v.ApiVersion}\n Kernel:      ${v.KernelVersion}\n`);
+      // `--line`: what `gantry --version` becomes (main.ts splitGlobal), one line like `docker --version`
+      if (args.length === 1 && args[0] === '--line') { process.stdout.write(`Gantry version ${GANTRY_VERSION}\n`); return 0; }
+      if (args.length > 0 && !(args.length === 1 && args[0] === '--client')) throw usageError(`unexpected argument "${args.find((a) => a !== '--client')}"`, 'gantry version [--client]');
+      const client = `Client:\n Version:     ${GANTRY_VERSION}\n Node:        ${process.version}\n`;
+      // --client (and `gantry --version`): what runs here, without a daemon (none is started for it)
+      if (args[0] === '--client') { process.stdout.write(client); return 0; }
+      const daemon = await connectDaemon(g.host);
+      const v = await daemon.call<{ Version: string; ApiVersion: string; KernelVersion: string }>('GET', '/version');
+      process.stdout.write(`${client}\nServer: Gantry Engine\n Version:     ${v.Version}\n API version: ${v.ApiVersion}\n Kernel:      ${v.KernelVersion}\n`);
       return 0;
     }
     case 'events': {

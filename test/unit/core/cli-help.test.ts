@@ -138,3 +138,22 @@ test('output into a pipe whose reader left ends quietly (gantry … | head), thr
     assert.equal(status, 141, entry);
   }
 });
+
+test('gantry --version (-v) and version --client print the client\'s version without a daemon, like docker --version', () => {
+  const GANTRY_VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  for (const [entry, command] of ENTRIES) {
+    for (const flag of ['--version', '-v']) {
+      const [file, argv] = command([flag]);
+      const r = spawnSync(file, argv, { env: helpEnv, encoding: 'utf8' });
+      assert.equal(r.status, 0, `${entry} ${flag}: ${r.stderr}`);
+      assert.equal(r.stdout, `Gantry version ${GANTRY_VERSION}\n`, `${entry} ${flag}`);
+    }
+    const [file, argv] = command(['version', '--client']);
+    const r = spawnSync(file, argv, { env: helpEnv, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${entry} version --client: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Client:\\n Version: +${GANTRY_VERSION.replaceAll('.', '\\.')}\\n Node: +${process.version}\\n$`), entry);
+    const bad = spawnSync(...command(['version', '--bogus']), { env: helpEnv, encoding: 'utf8' });
+    assert.notEqual(bad.status, 0, `${entry}: version --bogus is refused`);
+  }
+  assert.equal(existsSync(socket), false, 'no daemon was started for the client\'s version');
+});
