@@ -296,6 +296,25 @@ export function sysSetTopDirFlag(dir: string): boolean {
   }
 }
 
+const SIOCGIFINDEX = 0x8933;
+const IFNAMSIZ = 16;
+
+/**
+ * The index of network device `name` in the network namespace of socket `fd` (any socket: the kernel answers
+ * SIOCGIFINDEX for every family), or undefined when there is none (ENODEV). Unlike an RTM_GETLINK it fills no link
+ * message: for a veth whose peer is in another namespace that fill looks up (or allocates) the peer namespace's id
+ * among all of this namespace's, one walk per call that grows with the containers on the host.
+ */
+export function sysIfIndex(fd: number, name: string): number | undefined {
+  const ifreq = Buffer.alloc(40); // struct ifreq: ifr_name[IFNAMSIZ], then the union (ifr_ifindex: an int)
+  if (Buffer.byteLength(name) >= IFNAMSIZ || name.includes('\0')) return undefined; // no device has such a name
+  ifreq.write(name, 0, 'utf8');
+  if (load().c.ioctl(fd, SIOCGIFINDEX, 'void *', ifreq) === 0) return ifreq.readInt32LE(IFNAMSIZ);
+  const errno = load().k.errno();
+  if (errno === 19) return undefined; // ENODEV
+  throw new SyscallError('ioctl SIOCGIFINDEX', name, errno);
+}
+
 const SIOCOUTQ = 0x5411; // TIOCOUTQ: for a socket, the bytes sent that the peer has not read yet
 
 /**

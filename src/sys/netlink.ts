@@ -3,7 +3,7 @@
 // network namespace (Rtnl.open(netns)) keeps operating there after the thread has moved back.
 import {
   AF_NETLINK, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, NETLINK_EXT_ACK, SOL_SOCKET, SO_RCVBUF,
-  SyscallError, sysBind, sysClose, sysRecv, sysSendto, sysSetRecvTimeout, sysSetsockoptInt, sysSocket,
+  SyscallError, sysBind, sysClose, sysIfIndex, sysRecv, sysSendto, sysSetRecvTimeout, sysSetsockoptInt, sysSocket,
 } from './ffi.js';
 import { withNetns, type NetnsTarget } from './netns.js';
 import {
@@ -158,11 +158,19 @@ export class Rtnl {
     }
   }
 
+  /**
+   * Index of link `name`, or undefined when there is none. An ioctl on this socket, not an RTM_GETLINK: the kernel
+   * fills no link message (sysIfIndex), so a veth's lookup does not walk the namespace ids of every container.
+   */
+  indexOf(name: string): number | undefined {
+    return sysIfIndex(this.fd, name);
+  }
+
   /** Index of link `name`; throws SYSCALL_FAILED (ENODEV) when it does not exist. */
   linkIndex(name: string): number {
-    const l = this.getLink(name);
-    if (l === undefined) throw new SyscallError('RTM_GETLINK', name, ENODEV);
-    return l.index;
+    const index = this.indexOf(name);
+    if (index === undefined) throw new SyscallError('SIOCGIFINDEX', name, ENODEV);
+    return index;
   }
 
   createBridge(name: string, opts: { mtu?: number } = {}): void {
@@ -239,14 +247,12 @@ export class Rtnl {
     this.request(RTM_DELLINK, 0, ifinfomsg({ index }), 'RTM_DELLINK', what);
   }
 
-  /** Delete link `name` if it exists; returns whether it did. */
+  /** Delete link `name` if it exists; returns whether it did. (By name in the request: no lookup before it.) */
   deleteLinkByName(name: string): boolean {
-    const l = this.getLink(name);
-    if (l === undefined) return false;
     try {
-      this.deleteLink(l.index, name);
+      this.request(RTM_DELLINK, 0, Buffer.concat([ifinfomsg(), attrStr(IFLA_IFNAME, name)]), 'RTM_DELLINK', name);
     } catch (e) {
-      if (e instanceof SyscallError && e.errno === ENODEV) return false; // went away meanwhile (veth peer)
+      if (e instanceof SyscallError && e.errno === ENODEV) return false; // none by that name (or gone with its veth peer)
       throw e;
     }
     return true;

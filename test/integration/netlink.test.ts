@@ -107,6 +107,28 @@ describe('netlink and netns (root)', { skip }, () => {
     assert.equal(withRtnl((nl) => nl.getLink('eth0'), ns.pid), undefined, 'deleting one end removes the pair');
   });
 
+  test('indexOf answers in the namespace of its socket, as getLink does, and undefined for a name no link has', () => {
+    const host = `${prefix}i`;
+    withRtnl((nl) => nl.createVeth(host, `${prefix}j`, { peerNetns: { pid: ns.pid } }));
+    try {
+      withRtnl((nl) => {
+        assert.equal(nl.indexOf(host), nl.getLink(host)?.index);
+        assert.equal(nl.indexOf(`${prefix}j`), undefined, 'the peer is not on the host');
+        assert.equal(nl.indexOf('x'.repeat(16)), undefined, 'longer than any device name');
+      });
+      const inner = Rtnl.open(ns.pid); // the thread is back on the host; the socket stays in the namespace
+      try {
+        assert.equal(inner.indexOf('lo'), 1);
+        assert.equal(inner.indexOf(`${prefix}j`), inner.getLink(`${prefix}j`)?.index);
+        assert.equal(inner.indexOf(host), undefined, 'the host end is not in the namespace');
+      } finally {
+        inner.close();
+      }
+    } finally {
+      withRtnl((nl) => nl.deleteLinkByName(host));
+    }
+  });
+
   test('a veth with one queue at each end', () => {
     const host = `${prefix}q`;
     withRtnl((nl) => nl.createVeth(host, `${prefix}r`, { peerNetns: { pid: ns.pid }, queues: 1 }));

@@ -210,10 +210,10 @@ export function detachContainer(hostIfName: string): boolean {
  */
 export function isolatePort(hostIfName: string): boolean {
   return withRtnl((nl) => {
-    const link = nl.getLink(hostIfName);
-    if (link === undefined) return false;
+    const index = nl.indexOf(hostIfName);
+    if (index === undefined) return false;
     try {
-      nl.isolateBridgePort(link.index);
+      nl.isolateBridgePort(index);
     } catch (e) {
       if (e instanceof SyscallError && (e.errno === ENODEV || e.errno === EOPNOTSUPP)) return false; // gone, or off its bridge (with it)
       throw e;

@@ -177,7 +177,7 @@ export class NetnsPool {
 
   private stillPlugged(v: PooledVeth): boolean {
     try {
-      return withRtnl((nl) => nl.getLink(v.bridge)?.index === v.bridgeIndex && nl.getLink(v.hostIfName)?.index === v.hostIfIndex);
+      return withRtnl((nl) => nl.indexOf(v.bridge) === v.bridgeIndex && nl.indexOf(v.hostIfName) === v.hostIfIndex);
     } catch {
       return false;
     }
