@@ -4,7 +4,9 @@
 // same run: start latency of the first and the last 100 (no O(n) work per start: their ratio), host memory per
 // container all-in (MemAvailable before and after), the shims' own anonymous memory and page tables, daemon RSS
 // growth per container, daemon CPU at rest, `ps -a` (the CLI, against `node -e 0`), `rm -f` of 1,000 (and when its
-// shims have released the containers' mounts and network namespaces after it), and one create + start at a time
+// shims have released the containers' mounts and network namespaces after it; where the machine's CPU went
+// meanwhile, other processes' included), on bridges a dump of the host's links (`ip -o link`, before the containers
+// and with N), and one create + start at a time
 // (20, with none running and with N running, beside the kernel floor: `unshare` of the same namespaces, and that
 // with a pivot_root, whose kernel side visits every task of the host: what each start paid before containers' roots
 // came from the spawner's template mount namespace). Memory per container is printed beside its
@@ -56,6 +58,54 @@ function shimCount(daemonPid) {
     } catch { /* gone */ }
   }
   return n;
+}
+/** CPU ticks of every process, with its name and parent (a walk over /proc). */
+function allTicks() {
+  const out = new Map();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      out.set(Number(e), { name: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
+    } catch { /* gone */ }
+  }
+  return out;
+}
+/**
+ * Where the CPU went between two allTicks() walks: the daemon, its shims (and what runs under them), kernel threads
+ * (children of kthreadd), and every other process (largest first: other workers on the machine are part of the
+ * figure). Shims that ended in between count through the daemon (their subreaper)'s reaped children's time; other
+ * processes that ended count for nothing.
+ */
+function cpuSplit(before, after, daemonPid) {
+  const ms = (p) => (after.get(p).ticks - (before.get(p)?.ticks ?? 0)) * 10;
+  const ours = new Set([daemonPid]);
+  for (let grew = true; grew;) { grew = false; for (const [p, x] of after) if (!ours.has(p) && ours.has(x.ppid)) { ours.add(p); grew = true; } }
+  let daemon = 0; let under = 0; let kernel = 0; const others = [];
+  for (const [p, x] of after) {
+    const took = ms(p);
+    if (p === daemonPid) { daemon += took; under += (x.reaped - (before.get(p)?.reaped ?? 0)) * 10; }
+    else if (ours.has(p)) under += took;
+    else if (x.ppid === 2 || p === 2) kernel += took;
+    else if (p !== process.pid && took > 0) others.push([x.name, took]);
+  }
+  others.sort((a, b) => b[1] - a[1]);
+  const rest = others.reduce((a, [, t]) => a + t, 0);
+  return `CPU meanwhile: gantryd ${daemon} ms, its shims ${under} ms, kernel threads ${kernel} ms, other processes ${rest} ms${others.length > 0 ? ` (${others.slice(0, 3).map(([name, t]) => `${name} ${t}`).join(', ')})` : ''}`;
+}
+/** How long a dump of the host's links takes (`ip -o link`), median of 3, and how many there are. */
+function linkDump() {
+  const times = [];
+  let lines = 0;
+  for (let i = 0; i < 3; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    times.push(ms(t0));
+    lines = r.stdout.split('\n').filter(Boolean).length;
+  }
+  return { ms: median(times), links: lines };
 }
 /** The daemon's shims' own memory, median per shim (kB): anonymous (RssAnon) and page tables (VmPTE). */
 function shimMemory(daemonPid) {
@@ -206,6 +256,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       networks.push(name);
     }
     await sleep(500);
+    const dumpBefore = mode === 'bridge' ? linkDump() : undefined;
     // one start at a time with none running, beside the kernel floor (they stay running: part of the N below)
     const floorBefore = unshareFloor();
     const pivotBefore = pivotFloor();
@@ -271,16 +322,25 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: `daemon CPU at rest with ${n} running`, value: idleCpu * 100, unit: '%', note: 'of one core, over 10 s (target ≤ 1 %)' },
       { name: `gantry ps -a with ${n}`, value: ps, unit: 'ms', note: `node -e 0 ${node.toFixed(1)} ms (target ≤ 300 ms at 10,000)` },
     );
+    if (dumpBefore !== undefined) {
+      // every link message of a veth's host end names its peer's namespace by an id, looked up among all of the
+      // host's (one per container): a dump of N links walks N ids N times, whoever asks (ip, a network manager, a
+      // monitoring agent)
+      const dumpAfter = linkDump();
+      results.push({ name: `ip -o link (a dump of the host's links) with ${n} running`, value: dumpAfter.ms, unit: 'ms', note: `${dumpAfter.links} links; before the containers ${dumpBefore.ms.toFixed(1)} ms for ${dumpBefore.links}` });
+    }
     const batch = ids.slice(0, Math.min(1000, n));
     const shimsBefore = shimCount(daemonPid);
+    const ticksBefore = allTicks();
     const t1 = process.hrtime.bigint();
     const r = spawnSync(join(root, 'bin', 'gantry'), ['rm', '-f', ...batch], { env: d.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`rm -f: ${r.stderr}`);
     const rmTook = ms(t1);
+    const rmCpu = cpuSplit(ticksBefore, allTicks(), daemonPid);
     // what the command leaves to the kernel afterwards (teardown gate): every removed container's shim has released
     // its mounts and network namespace and exited
     while (shimCount(daemonPid) > shimsBefore - batch.length && ms(t1) < 60_000) await sleep(20);
-    results.push({ name: `gantry rm -f of ${batch.length}`, value: rmTook / 1000, unit: 's', note: `one command (target ≤ 1.5 s for 1,000); every shim released and gone after ${(ms(t1) / 1000).toFixed(1)} s` });
+    results.push({ name: `gantry rm -f of ${batch.length}`, value: rmTook / 1000, unit: 's', note: `one command (target ≤ 1.5 s for 1,000); every shim released and gone after ${(ms(t1) / 1000).toFixed(1)} s; ${rmCpu}` });
     ids.splice(0, batch.length);
     ids.push(...seqIds);
   } finally {
