@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const suites = ['engine', 'cli', 'stack', 'network', 'ports', 'network-engine', 'stack-up', 'logs', 'seccomp', 'seccomp-memory', 'images', 'registry', 'docker-cli', 'build', 'kube', 'deploy', 'density'];
+const suites = ['engine', 'cli', 'stack', 'network', 'ports', 'network-engine', 'stack-up', 'logs', 'seccomp', 'seccomp-memory', 'images', 'registry', 'docker-cli', 'build', 'kube', 'deploy', 'density', 'netns-neighbours'];
 
 function print({ name, results }) {
   console.log(`\n## ${name}`);
