@@ -169,7 +169,7 @@ export class Rtnl {
   /** Index of link `name`; throws SYSCALL_FAILED (ENODEV) when it does not exist. */
   linkIndex(name: string): number {
     const index = this.indexOf(name);
-    if (index === undefined) throw new SyscallError('SIOCGIFINDEX', name, ENODEV);
+    if (index === undefined) throw new SyscallError('ioctl SIOCGIFINDEX', name, ENODEV);
     return index;
   }
 

@@ -31,10 +31,11 @@ export async function run(cmd: string, args: string[], g: GlobalOptions): Promis
     case 'version': {
       // `--line`: what `gantry --version` becomes (main.ts splitGlobal), one line like `docker --version`
       if (args.length === 1 && args[0] === '--line') { process.stdout.write(`Gantry version ${GANTRY_VERSION}\n`); return 0; }
-      if (args.length > 0 && !(args.length === 1 && args[0] === '--client')) throw usageError(`unexpected argument "${args.find((a) => a !== '--client')}"`, 'gantry version [--client]');
+      const onlyClient = args.length === 1 && args[0] === '--client';
+      if (args.length > 0 && !onlyClient) throw usageError(`unexpected arguments "${args.join(' ')}"`, 'gantry version [--client]');
       const client = `Client:\n Version:     ${GANTRY_VERSION}\n Node:        ${process.version}\n`;
       // --client (and `gantry --version`): what runs here, without a daemon (none is started for it)
-      if (args[0] === '--client') { process.stdout.write(client); return 0; }
+      if (onlyClient) { process.stdout.write(client); return 0; }
       const daemon = await connectDaemon(g.host);
       const v = await daemon.call<{ Version: string; ApiVersion: string; KernelVersion: string }>('GET', '/version');
       process.stdout.write(`${client}\nServer: Gantry Engine\n Version:     ${v.Version}\n API version: ${v.ApiVersion}\n Kernel:      ${v.KernelVersion}\n`);
