@@ -15,12 +15,13 @@
 //   `limited`: the daemon runs with GANTRY_MEMCG=limited, one shared memory cgroup for containers without a limit)
 // The limits that matter for large N (pid_max, the daemon's open files, a bridge's ports, neighbour tables) are
 // printed first; see README "Many containers".
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { meminfoKb, shrinkSlabs } from './lib/kernel-memory.mjs';
+import { isKernelThread, processTicks } from './lib/processes.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
@@ -47,47 +48,28 @@ function cpuTicks(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
-/** The daemon's shims (re-parented to it, a subreaper), by a walk over /proc. */
-function shimCount(daemonPid) {
-  let n = 0;
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (stat.includes('(gantry-shim)') && Number(stat.split(') ')[1].split(' ')[1]) === daemonPid) n++;
-    } catch { /* gone */ }
-  }
-  return n;
+/** The pids of the daemon's shims (re-parented to it, a subreaper), by a walk over /proc. */
+function shimPids(daemonPid) {
+  return [...processTicks()].filter(([, p]) => p.name === 'gantry-shim' && p.ppid === daemonPid).map(([pid]) => pid);
 }
-/** CPU ticks of every process, with its name and parent (a walk over /proc). */
-function allTicks() {
-  const out = new Map();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      out.set(Number(e), { name: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-    } catch { /* gone */ }
-  }
-  return out;
+function shimCount(daemonPid) {
+  return shimPids(daemonPid).length;
 }
 /**
- * Where the CPU went between two allTicks() walks: the daemon, its shims (and what runs under them), kernel threads
+ * Where the CPU went between two processTicks() walks: the daemon, its shims (and what runs under them), kernel threads
  * (children of kthreadd), and every other process (largest first: other workers on the machine are part of the
  * figure). Processes that ended in between count for nothing (a reaped shim's time would come whole, its life's).
  */
 function cpuSplit(before, after, daemonPid) {
-  const ms = (p) => (after.get(p).ticks - (before.get(p)?.ticks ?? 0)) * 10;
+  const spent = (p) => (after.get(p).ticks - (before.get(p)?.ticks ?? 0)) * 10;
   const ours = new Set([daemonPid]);
   for (let grew = true; grew;) { grew = false; for (const [p, x] of after) if (!ours.has(p) && ours.has(x.ppid)) { ours.add(p); grew = true; } }
   let daemon = 0; let under = 0; let kernel = 0; const others = [];
   for (const [p, x] of after) {
-    const took = ms(p);
+    const took = spent(p);
     if (p === daemonPid) daemon += took;
     else if (ours.has(p)) under += took;
-    else if (x.ppid === 2 || p === 2) kernel += took;
+    else if (isKernelThread(p, x)) kernel += took;
     else if (p !== process.pid && took > 0) others.push([x.name, took]);
   }
   others.sort((a, b) => b[1] - a[1]);
@@ -109,12 +91,9 @@ function linkDump() {
 /** The daemon's shims' own memory, median per shim (kB): anonymous (RssAnon) and page tables (VmPTE). */
 function shimMemory(daemonPid) {
   const anon = [], pte = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
+  for (const pid of shimPids(daemonPid)) {
     try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (!stat.includes('(gantry-shim)') || Number(stat.split(') ')[1].split(' ')[1]) !== daemonPid) continue;
-      const status = readFileSync(`/proc/${e}/status`, 'utf8');
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       anon.push(Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0));
       pte.push(Number(/^VmPTE:\s+(\d+) kB/m.exec(status)?.[1] ?? 0));
     } catch { /* gone */ }
@@ -294,10 +273,10 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     const kernelAfter = kernelKb();
     const fdsAfter = openFiles(daemonPid);
     const ticks0 = cpuTicks(daemonPid);
-    const restBefore = allTicks();
+    const restBefore = processTicks();
     await sleep(10_000);
     const idleCpu = (cpuTicks(daemonPid) - ticks0) / 100 / 10;
-    const restCpu = cpuSplit(restBefore, allTicks(), daemonPid);
+    const restCpu = cpuSplit(restBefore, processTicks(), daemonPid);
     const rssAfter = rssKb(daemonPid); // after the quiet 10 s: what the containers keep, not the burst's garbage
     const shims = shimMemory(daemonPid);
     const floorAfter = unshareFloor();
@@ -332,12 +311,12 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     }
     const batch = ids.slice(0, Math.min(1000, n));
     const shimsBefore = shimCount(daemonPid);
-    const ticksBefore = allTicks();
+    const ticksBefore = processTicks();
     const t1 = process.hrtime.bigint();
     const r = spawnSync(join(root, 'bin', 'gantry'), ['rm', '-f', ...batch], { env: d.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`rm -f: ${r.stderr}`);
     const rmTook = ms(t1);
-    const rmCpu = cpuSplit(ticksBefore, allTicks(), daemonPid);
+    const rmCpu = cpuSplit(ticksBefore, processTicks(), daemonPid);
     // what the command leaves to the kernel afterwards (teardown gate): every removed container's shim has released
     // its mounts and network namespace and exited
     while (shimCount(daemonPid) > shimsBefore - batch.length && ms(t1) < 60_000) await sleep(20);

@@ -6,28 +6,20 @@
 // See docs/architecture.md, "Where 10,000 stand now (stop 17)".
 //   node bench/netns-neighbours.mjs [N]   (N 2000 by default; needs cc)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isKernelThread, processTicks } from './lib/processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** utime + stime (ticks) of every process but ours and the holder's, by pid. */
+/** Every process's ticks but kernel threads (the kernel's own work is another figure), ours, the holder and its children. */
 function ticks(skip) {
-  const out = new Map();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || skip.has(Number(e))) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === 2 || e === '2') continue; // kernel threads: the kernel's own work is another figure
-      if (skip.has(Number(f[1]))) continue; // the holder's processes
-      out.set(Number(e), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(f[11]) + Number(f[12]) });
-    } catch { /* gone */ }
-  }
+  const out = processTicks();
+  for (const [pid, p] of out) if (isKernelThread(pid, p) || skip.has(pid) || skip.has(p.ppid)) out.delete(pid);
   return out;
 }
 
