@@ -119,6 +119,29 @@ static pid_t read_exec_pid(int fd, pid_t helper) {
   return fail("exec helper exited with status %d", status);
 }
 
+/* run, cgroup_self: the init writes `c` on its error pipe once it is in its cgroups (child.c), or its setup error
+ * and exits. Blocking (the pipe is made non-blocking after the start): `ready` means the init is in its cgroups. */
+static void await_self_join(void) {
+  char c;
+  ssize_t r;
+  do r = read(st.err_fd, &c, 1);
+  while (r < 0 && errno == EINTR);
+  if (r == 1 && c == 'c') return;
+  char msg[ERR_MAX + 32];
+  size_t len = r == 1 ? 1 : 0;
+  if (len) msg[0] = c;
+  while (len < sizeof msg - 1) {
+    r = read(st.err_fd, msg + len, sizeof msg - 1 - len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+  }
+  msg[len] = '\0';
+  const char *text = strncmp(msg, "setup-error ", 12) == 0 ? msg + 12 : msg;
+  fail("%s", len ? text : "the container's init exited before it joined its cgroups");
+  handshake_failed();
+}
+
 static void start(void) {
   st.listen_fd = server_listen(spec.socket);
   if (st.listen_fd < 0) handshake_failed();
@@ -165,6 +188,15 @@ static void start(void) {
     handshake_failed();
   }
 
+  /* cgroup v1: the child joins its cgroups itself (child.c, join_cgroups) through these */
+  for (size_t i = 0; i < spec.cgroup_self.n; i++) {
+    if ((f.join[i] = open(spec.cgroup_self.v[i], O_WRONLY | O_CLOEXEC)) < 0) {
+      fail_errno("open `%s`", spec.cgroup_self.v[i]);
+      handshake_failed();
+    }
+    f.njoin = i + 1;
+  }
+
   pid_t pid = st.exec_mode ? fork() : (pid_t)syscall(SYS_clone, spec.clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0) {
     fail_errno(st.exec_mode ? "fork exec helper" : "clone `%s`", spec.id ? spec.id : "container");
@@ -191,6 +223,7 @@ static void start(void) {
   int child_ends[] = {f.in == f.out ? -1 : f.in, f.out, f.err == f.out ? -1 : f.err, f.sync, f.errpipe, f.aux};
   for (size_t i = 0; i < sizeof child_ends / sizeof child_ends[0]; i++)
     if (child_ends[i] >= 0) close(child_ends[i]);
+  for (size_t i = 0; i < f.njoin; i++) close(f.join[i]);
   st.sync_fd = sync[1];
   st.err_fd = errp[0];
   if (st.exec_mode) {
@@ -201,6 +234,7 @@ static void start(void) {
     child_pid = pid; /* re-parented to the shim, a subreaper */
   }
   sh.child = pid;
+  if (!st.exec_mode && spec.cgroup_self.n > 0) await_self_join();
   for (size_t i = 0; i < spec.cgroup_procs.n; i++) {
     char buf[24];
     buf[fmt_uint(buf, (unsigned long long)pid)] = '\0';

@@ -70,7 +70,7 @@ struct spec {
   bool has_oom;
   int oom_score_adj;
   pid_t target_pid;
-  struct strlist mounts, devices, device_owners, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, rlimits, env, args;
+  struct strlist mounts, devices, device_owners, symlinks, remounts, masks, ro_paths, sysctls, cgroup_procs, cgroup_self, rlimits, env, args;
   char *text; /* the spec file's bytes: every string above points into it (until spec_release) */
   size_t text_size;
   const char **lists; /* every strlist's v, one mapping (mem_get) of lists_size bytes */
@@ -110,6 +110,9 @@ noreturn void exec_argv(const char *const *argv, int errfd);       /* execvp, el
 noreturn void report_and_exit(int errfd, const char *kind, int code); /* "setup-error g_err" */
 
 /* Entry points of the forked children (child.c). The fds are the ones the child keeps. */
+/* At most this many `cgroup_self` files (one per cgroup v1 hierarchy: 13 controllers, fewer hierarchies). */
+#define MAX_CGROUP_SELF 16
+
 struct child_fds {
   int in, out, err; /* become 0, 1, 2 */
   int sync;         /* read end: one byte = go, EOF = abort */
@@ -117,6 +120,9 @@ struct child_fds {
   int aux;          /* run: netns fd or -1; exec: pid pipe write end */
   int template;     /* run: the template mount namespace (rootfs_prepare), or -1 */
   const char *pts;  /* tty slave path on the host, or NULL */
+  /* `cgroup_self` files (cgroup v1 `tasks`), opened by the shim: the child writes "0" to each, first thing */
+  int join[MAX_CGROUP_SELF];
+  size_t njoin;
 };
 noreturn void run_child(const struct spec *s, struct child_fds *f);
 

@@ -49,6 +49,7 @@ static const struct key keys[] = {
     {"sysctl", 2, LIST, S(sysctls)},
     {"readonly_rootfs", 1, SCALAR, R(readonly_rootfs)},
     {"cgroup_procs", 1, LIST, S(cgroup_procs)},
+    {"cgroup_self", 1, LIST, S(cgroup_self)},
     {"cwd", 1, SCALAR, S(cwd)},
     {"user", 2, SCALAR, R(user)},
     {"groups", 1, SCALAR, R(groups)},
@@ -161,6 +162,9 @@ static int check_lists(struct spec *s) {
   for (size_t i = 0; i < s->sysctls.n; i++)
     if (strchr(s->sysctls.v[i * 2], '/') || strstr(s->sysctls.v[i * 2], ".."))
       return fail("spec: bad sysctl key `%s`", s->sysctls.v[i * 2]);
+  if (s->cgroup_self.n > MAX_CGROUP_SELF) return fail("spec: %zu `cgroup_self` files (at most %d)", s->cgroup_self.n, MAX_CGROUP_SELF);
+  for (size_t i = 0; i < s->cgroup_self.n; i++)
+    if (s->cgroup_self.v[i][0] != '/') return fail("spec: cgroup_self `%s` must be absolute", s->cgroup_self.v[i]);
   return 0;
 }
 

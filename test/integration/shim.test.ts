@@ -465,6 +465,57 @@ describe('gantry-shim run', () => {
     }
   });
 
+  test('cgroup v1, cgroup_self: the init writes 0 to each tasks file itself, before `ready`; an exec\'s process joins too', async (t) => {
+    if (!existsSync('/sys/fs/cgroup/pids/tasks') || !existsSync('/sys/fs/cgroup/freezer/tasks')) {
+      if (process.env['GANTRY_REQUIRE_PRIVILEGED'] === '1') throw new Error('required by GANTRY_REQUIRE_PRIVILEGED=1: the cgroup v1 pids and freezer hierarchies');
+      t.skip('needs the cgroup v1 pids and freezer hierarchies');
+      return;
+    }
+    const name = `gantry-shimtest-${randomBytes(4).toString('hex')}`;
+    const cgs = ['pids', 'freezer'].map((h) => `/sys/fs/cgroup/${h}/${name}`);
+    try {
+      await scenario(t, async ({ dir, run, track }) => {
+        for (const cg of cgs) mkdirSync(cg);
+        const shim = run(['sh', '-c', 'grep -E ":(pids|freezer):" /proc/self/cgroup | sort; sleep 100'],
+          [...cgs.map((cg): SpecEntry => ['cgroup_self', `${cg}/tasks`]), ['ns', 'cgroup']]);
+        const init = await shim.ready();
+        for (const cg of cgs) assert.deepEqual(readFileSync(`${cg}/cgroup.procs`, 'utf8').trim().split('\n'), [String(init)], `${cg}: the init is in it at \`ready\``);
+        assert.equal(await shim.go(), 'started');
+        await eventually(() => text(dir, 'stdout').includes('pids'), 'the container\'s output');
+        assert.match(text(dir, 'stdout'), /^\d+:freezer:\/\n\d+:pids:\/$/m, 'the container sees its cgroups as its root');
+        const exec = track(Shim.spawn(dir, [
+          ['id', 'shimtest-exec'], ['target_pid', String(init)], ['env', 'PATH=/bin'], ['cwd', '/'],
+          ['exit_file', dir.join('exit-exec')], ['socket', dir.join('sock-exec')],
+          ...cgs.map((cg): SpecEntry => ['cgroup_self', `${cg}/tasks`]),
+          ['arg', 'sleep'], ['arg', '100'],
+        ], 'exec', 'spec-exec'));
+        const execPid = await exec.ready();
+        for (const cg of cgs) assert.ok(readFileSync(`${cg}/cgroup.procs`, 'utf8').trim().split('\n').includes(String(execPid)), `${cg}: the exec'd process is in it at \`ready\``);
+        assert.equal(await exec.go(), 'started');
+        process.kill(execPid, 'SIGKILL');
+        await finished(exec, dir, 'exit-exec');
+        process.kill(init, 'SIGKILL');
+        await finished(shim, dir);
+      });
+    } finally {
+      for (const cg of cgs) if (existsSync(cg)) await eventually(() => { try { rmdirSync(cg); return true; } catch { return false; } }, `rmdir ${cg}`);
+    }
+  });
+
+  test('cgroup_self that cannot be joined fails the start before `ready`, with the file named; nothing is left', async (t) => {
+    await scenario(t, async ({ dir, run }) => {
+      // /dev/full takes the open and refuses the write (ENOSPC), as a cgroup removed meanwhile would
+      const shim = run(['true'], [['cgroup_self', '/dev/full']]);
+      assert.equal(await shim.line(), 'error join cgroup `/dev/full`: ENOSPC');
+      assert.equal(await shim.waitExit(), 1);
+      assert.equal(existsSync(dir.join('sock')), false);
+      assert.equal(existsSync(dir.join('exit')), false);
+      const missing = run(['true'], [['cgroup_self', '/sys/fs/cgroup/pids/gantry-shimtest-missing/tasks']]);
+      assert.match(await missing.line() ?? '', /^error open `\/sys\/fs\/cgroup\/pids\/gantry-shimtest-missing\/tasks`: ENOENT$/);
+      assert.equal(await missing.waitExit(), 1);
+    });
+  });
+
   test('user, capabilities and no_new_privs are applied', async (t) => {
     await scenario(t, async ({ dir, run }) => {
       const shim = run(['sh', '-c', 'id; grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; pwd'],

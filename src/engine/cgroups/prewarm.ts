@@ -1,10 +1,11 @@
-// Moving a task between cgroups takes cgroup_threadgroup_rwsem for writing; after an idle moment that waits for
-// an RCU grace period (7–15 ms here), and every container start pays it once. Writing the daemon's own pid to
-// the cgroup it is already in takes the lock without moving anything: done in the background as soon as a start
-// is coming, the wait is over when the shim attaches the container (measured on v1: 7.7 ms → 0.1 ms with ≥ 10 ms
-// of lead, 2 ms with 5 ms). The write holds the kernel's cgroup mutex through its wait: a cgroup mkdir made
-// meanwhile blocks until it ends, so the prewarm is started right after a start's mkdirs, never before them (at
-// create time it blocked the daemon's main thread ~10 ms per start).
+// cgroup v2 only (v1's init joins by itself, without the lock: CgroupJoin in types.ts). Moving a process between
+// cgroups by its pid takes cgroup_threadgroup_rwsem for writing; after an idle moment that waits for an RCU grace
+// period (7–20 ms here), and every container start would pay it once. Writing the daemon's own pid to the cgroup
+// it is already in takes the lock without moving anything: done in the background as soon as a start is coming,
+// the wait is over when the shim attaches the container (measured on v1, when its init was moved by pid too:
+// 7.7 ms → 0.1 ms with ≥ 10 ms of lead, 2 ms with 5 ms). The write holds the kernel's cgroup mutex through its
+// wait: a cgroup mkdir made meanwhile blocks until it ends, so the prewarm is started right after a start's
+// mkdirs, never before them (at create time it blocked the daemon's main thread ~10 ms per start).
 import { join } from 'node:path';
 
 /**

@@ -68,6 +68,20 @@ export interface CgroupView {
   readOnlyAfterSetup: string[];
 }
 
+/**
+ * A process joins its cgroups in one of two ways. On v1 it writes "0" to each hierarchy's `tasks` file itself, just
+ * after it was cloned (single-threaded: its one thread is the process): a thread moving itself is the one migration
+ * for which the kernel takes no global lock. Writing a pid to `cgroup.procs` takes cgroup_threadgroup_rwsem for
+ * writing, which after an idle moment waits for an RCU grace period (7-20 ms on this machine) holding the cgroup
+ * mutex; on v2, where a thread can move alone only inside a threaded subtree, the shim still does that.
+ */
+export interface CgroupJoin {
+  /** Files the process writes "0" to, first thing (v1: `tasks`). */
+  readonly self: readonly string[];
+  /** Files the shim writes the process's pid to (v2: `cgroup.procs`). */
+  readonly byPid: readonly string[];
+}
+
 export interface CgroupDriver {
   readonly version: 1 | 2;
   /** Things noticed while detecting the host's cgroups, e.g. an optional controller that is not mounted. */
@@ -76,8 +90,10 @@ export interface CgroupDriver {
   create(path: string, limits: CgroupLimits): CreateResult;
   /** The container's /sys/fs/cgroup: read-only unless `writable` (privileged containers). Pure, no I/O. */
   containerView(opts: { writable: boolean; path: string }): CgroupView;
-  /** Files the container init's pid must be written to (the C shim writes them). */
+  /** Each hierarchy's `cgroup.procs` of the container's cgroup (what lists its processes). */
   procsFiles(path: string): string[];
+  /** How the container's init and exec'd processes join its cgroups (the C shim and its child, docs/shim-protocol.md). */
+  joinFiles(path: string): CgroupJoin;
   /** Pids in the cgroup and its descendants; [] when it does not exist. */
   pids(path: string): number[];
   /** Freezes and waits (bounded) until the kernel reports the cgroup frozen. */
@@ -104,8 +120,9 @@ export interface CgroupDriver {
    */
   removeSharedIfUnused?(parent: string): void;
   /**
-   * Optional: starts, in the background, the wait that moving a task between cgroups costs after an idle moment,
-   * so that the container's own attach a few milliseconds later does not pay it. Never throws, never blocks.
+   * Optional (v2, whose init is moved by pid): starts, in the background, the wait that moving a process between
+   * cgroups costs after an idle moment, so that the container's own attach a few milliseconds later does not pay
+   * it. Never throws, never blocks.
    */
   prewarm?(): void;
 }

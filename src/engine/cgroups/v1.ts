@@ -7,10 +7,9 @@ import { DEFAULT_DEVICE_RULES } from './devices.js';
 import { formatDeviceRule, memoryLimit, memorySwapLimit, pidsMaxValue, validateLimits } from './limits.js';
 import { blockIoOf, parseBlkioServiceBytes } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
-import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { blockIoOfPids, checkCgroupPath, cpuNanosOfPids, listTree, pollUntil, removeTree, rssOfPids, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
-import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult, DeviceRule } from './types.js';
+import type { CgroupDriver, CgroupJoin, CgroupLimits, CgroupStats, CgroupView, CreateResult, DeviceRule } from './types.js';
 import { hierarchiesView } from './view.js';
 
 export interface V1Hierarchy {
@@ -151,16 +150,6 @@ export class CgroupV1Driver implements CgroupDriver {
     return this.ownDir('memory', p);
   }
 
-  private readonly prewarmer = new AttachPrewarmer(() => this.cf.sys.readFile('/proc/self/cgroup'), (text) => {
-    const h = this.hierarchy('cpu') ?? this.hierarchies[0];
-    return h === undefined ? undefined : ownProcsFile(text, h.dir, (cs) => cs.some((c) => h.controllers.includes(c)));
-  });
-
-  /** See prewarm.ts: starts the kernel's wait for the next attach in the background. */
-  prewarm(): void {
-    this.prewarmer.run();
-  }
-
   private hierarchy(controller: string): V1Hierarchy | undefined {
     return this.hierarchies.find((h) => h.controllers.includes(controller));
   }
@@ -293,6 +282,12 @@ export class CgroupV1Driver implements CgroupDriver {
   procsFiles(path: string): string[] {
     const p = checkCgroupPath(path);
     return this.hierarchies.map((h) => join(this.dirIn(h, p), 'cgroup.procs'));
+  }
+
+  /** The init writes "0" to each hierarchy's `tasks` itself (see CgroupJoin): no RCU wait, so no prewarm either. */
+  joinFiles(path: string): CgroupJoin {
+    const p = checkCgroupPath(path);
+    return { self: this.hierarchies.map((h) => join(this.dirIn(h, p), 'tasks')), byPid: [] };
   }
 
   /** The hierarchy whose cgroup.procs is read for pids: the anchor (GANTRY_MEMCG=limited), else pids, else freezer,

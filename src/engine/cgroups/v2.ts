@@ -9,7 +9,7 @@ import { ControlFiles, parseKeyValues } from './sys.js';
 import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, rssOfPids, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
-import type { CgroupDriver, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
+import type { CgroupDriver, CgroupJoin, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
 import { unifiedView } from './view.js';
 import { SHARED_MEMCG } from './v1.js';
 
@@ -163,6 +163,11 @@ export class CgroupV2Driver implements CgroupDriver {
 
   procsFiles(path: string): string[] {
     return [join(this.dir(path), 'cgroup.procs')];
+  }
+
+  /** The shim writes the init's pid (see CgroupJoin; the prewarm shortens the wait that costs). */
+  joinFiles(path: string): CgroupJoin {
+    return { self: [], byPid: this.procsFiles(path) };
   }
 
   pids(path: string): number[] {

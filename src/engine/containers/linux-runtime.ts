@@ -122,8 +122,8 @@ export class LinuxRuntime implements ContainerRuntime {
 
   /**
    * A start usually follows a create within milliseconds (`run`, compose's create-then-start): the container's
-   * cgroups are made now and the attach prewarm (cgroups/prewarm.ts) starts right after them, so the kernel's
-   * wait for the init's join (an RCU grace period, 7-15 ms) runs while the client reads this answer and sends its
+   * cgroups are made now and, on v2, the attach prewarm (cgroups/prewarm.ts) starts right after them, so the kernel's
+   * wait for the init's join (an RCU grace period, 7-20 ms) runs while the client reads this answer and sends its
    * attach, wait and start, instead of after the start's own mkdirs. Not before the mkdirs: a pending prewarm
    * holds the cgroup mutex, and a mkdir would wait for it on the main thread. The start writes the limits again
    * only when they changed since (`update`, another --device node); the cgroups containers share (GANTRY_MEMCG)
@@ -271,8 +271,14 @@ export class LinuxRuntime implements ContainerRuntime {
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
       tty: rec.config.tty, ttySize: rec.host.consoleSize === undefined ? undefined : [rec.host.consoleSize[0]!, rec.host.consoleSize[1]!], stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)), detach: true,
+      ...this.cgroupJoin(rec.id), detach: true,
     };
+  }
+
+  /** How the container's processes join its cgroups (spec keys cgroup_self, cgroup_procs; cgroups/types.ts CgroupJoin). */
+  private cgroupJoin(id: string): { cgroupSelf: readonly string[]; cgroupProcs: readonly string[] } {
+    const join = this.o.cgroups.joinFiles(this.cgroupPath(id));
+    return { cgroupSelf: join.self, cgroupProcs: join.byPid };
   }
 
   cgroupLimits(rec: ContainerView, devices: readonly HostDevice[]): CgroupLimits {
@@ -488,7 +494,7 @@ export class LinuxRuntime implements ContainerRuntime {
       // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
       seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
       tty: x.tty, ttySize: x.consoleSize, stdin: x.stdin, exitFile, socket,
-      cgroupProcs: this.o.cgroups.procsFiles(this.cgroupPath(rec.id)), detach: true,
+      ...this.cgroupJoin(rec.id), detach: true,
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath, this.spawner);
     this.execSockets.set(x.id, socket);

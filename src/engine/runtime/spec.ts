@@ -39,7 +39,10 @@ export interface ProcessSpec {
   stdin: boolean;
   exitFile: string;
   socket: string;
-  cgroupProcs: string[];
+  /** Files the shim writes the process's pid to (v2 `cgroup.procs`; CgroupJoin.byPid). */
+  cgroupProcs: readonly string[];
+  /** Files the process writes "0" to itself, first thing (v1 `tasks`; CgroupJoin.self). */
+  cgroupSelf: readonly string[];
   /** The shim forks once at start, so that it is no child of the daemon (shim-process.ts); the daemon reaps it. */
   detach?: boolean | undefined;
 }
@@ -141,6 +144,7 @@ function cgroupViewRemounts(view: CgroupView | undefined): Entry[] {
 function processEntries(p: ProcessSpec): Entry[] {
   const out: Entry[] = [];
   for (const f of p.cgroupProcs) out.push(['cgroup_procs', f]);
+  for (const f of p.cgroupSelf) out.push(['cgroup_self', f]);
   out.push(['cwd', p.cwd], ['user', String(p.uid), String(p.gid)], ['groups', p.groups.join(',')],
     ['caps', p.capsMask.toString(16)], ['no_new_privs', p.noNewPrivs ? '1' : '0'],
     ...(p.seccompFilter === undefined ? [] : [['seccomp', p.seccompFilter.toString('hex')] as Entry]),

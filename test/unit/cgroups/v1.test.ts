@@ -17,8 +17,12 @@ test('v1 create makes the cgroup in every hierarchy and writes each limit into i
     assert.deepEqual(result.warnings, []);
     for (const h of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids']) {
       assert.ok(driver.procsFiles('gantry-t/c1').includes(fake.abs(`${CG}/${h}/gantry-t/c1/cgroup.procs`)));
+      assert.ok(driver.joinFiles('gantry-t/c1').self.includes(fake.abs(`${CG}/${h}/gantry-t/c1/tasks`)), `${h}: the init joins by its tasks file`);
       assert.equal(fake.read(`${CG}/${h}/gantry-t/c1/cgroup.procs`), '', `${h} dir exists`);
     }
+    // on v1 the init moves itself ("0" into each tasks file: no RCU wait); nothing is written by pid
+    assert.deepEqual(driver.joinFiles('gantry-t/c1').byPid, []);
+    assert.equal(driver.joinFiles('gantry-t/c1').self.length, driver.procsFiles('gantry-t/c1').length, 'one tasks file per hierarchy');
     assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.limit_in_bytes`), String(M32));
     assert.equal(fake.read(`${CG}/memory/gantry-t/c1/memory.memsw.limit_in_bytes`), String(2 * M32));
     assert.equal(fake.read(`${CG}/cpu/gantry-t/c1/cpu.cfs_period_us`), '100000');
@@ -178,6 +182,7 @@ test('v1 GANTRY_MEMCG=limited: only a container with a memory limit gets a memor
       const files = driver.procsFiles('gantry-t/c1');
       assert.ok(files.includes(fake.abs(`${CG}/memory/gantry-t/_unlimited/cgroup.procs`)), files.join('\n'));
       assert.ok(files.includes(fake.abs(`${CG}/freezer/gantry-t/c1/cgroup.procs`)), 'the freezer: always its own');
+      assert.ok(driver.joinFiles('gantry-t/c1').self.includes(fake.abs(`${CG}/memory/gantry-t/_unlimited/tasks`)), 'the init joins the shared memory cgroup');
       assert.equal(fake.exists(fake.abs(`${CG}/memory/gantry-t/c1`)), false, 'no memory cgroup of its own');
       driver.create('gantry-t/c2', { memoryBytes: M32 });
       assert.equal(fake.read(`${CG}/memory/gantry-t/c2/memory.limit_in_bytes`), String(M32));

@@ -20,7 +20,7 @@ function spec(over: Partial<ContainerRuntimeSpec> = {}): ContainerRuntimeSpec {
     mounts: [...baseMounts(1 << 20), { source: '/h', target: '/etc/hosts', fstype: 'none', flags: MS.BIND, data: '' }],
     sysctls: {}, readonlyRootfs: false, rlimits: [], oomScoreAdj: 0, init: false, logPath: '/log',
     args: ['true'], env: [], cwd: '/', uid: 0, gid: 0, groups: [], capsMask: 0n, noNewPrivs: false, tty: false, stdin: false,
-    exitFile: '/exit', socket: '/sock', cgroupProcs: [],
+    exitFile: '/exit', socket: '/sock', cgroupProcs: [], cgroupSelf: [],
     ...over,
   };
 }

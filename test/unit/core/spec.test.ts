@@ -9,7 +9,7 @@ import { isCode } from './helpers.js';
 /** Arity of every key the shim accepts (docs/shim-protocol.md). */
 const ARITY: Record<string, number> = {
   id: 1, rootfs: 1, overlay: 1, ns: 1, netns: 1, hostname: 1, mount: 5, device: 4, symlink: 2, mask: 1, ro_path: 1,
-  sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
+  sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cgroup_self: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
   oom_score_adj: 1, env: 1, arg: 1, tty: 1, stdin: 1, init: 1, init_path: 1, log: 1, exit_file: 1, socket: 1, target_pid: 1,
   version: 1, remount: 2,
   log_max_size: 1, log_max_files: 1, log_attrs: 1,
@@ -41,7 +41,7 @@ function spec(over: Partial<ContainerRuntimeSpec> = {}): ContainerRuntimeSpec {
     oomScoreAdj: 0, init: false, logPath: '/logs/c0ffee-json.log',
     args: ['sh', '-c', 'echo hi'], env: ['PATH=/bin', 'A=1'], cwd: '/', uid: 1000, gid: 100, groups: [10, 20],
     capsMask: 0xa80425fbn, noNewPrivs: true, tty: false, stdin: false, exitFile: '/run/c0ffee/exit',
-    socket: '/run/c0ffee/sock', cgroupProcs: ['/sys/fs/cgroup/memory/gantry/c0ffee/cgroup.procs'],
+    socket: '/run/c0ffee/sock', cgroupProcs: ['/sys/fs/cgroup/unified/gantry/c0ffee/cgroup.procs'], cgroupSelf: ['/sys/fs/cgroup/memory/gantry/c0ffee/tasks'],
     ...over,
   };
 }
@@ -113,7 +113,8 @@ describe('containerSpecEntries', () => {
     assert.deepEqual(get('rlimit'), [['7', '1024', '2048']]);
     assert.deepEqual(get('sysctl'), [['net.ipv4.ip_forward', '1']]);
     assert.deepEqual(get('env'), [['PATH=/bin'], ['A=1']]);
-    assert.deepEqual(get('cgroup_procs'), [['/sys/fs/cgroup/memory/gantry/c0ffee/cgroup.procs']]);
+    assert.deepEqual(get('cgroup_procs'), [['/sys/fs/cgroup/unified/gantry/c0ffee/cgroup.procs']]);
+    assert.deepEqual(get('cgroup_self'), [['/sys/fs/cgroup/memory/gantry/c0ffee/tasks']]);
     assert.deepEqual(get('log'), [['/logs/c0ffee-json.log']]);
     assert.deepEqual(get('readonly_rootfs'), [['0']]);
     assert.deepEqual(get('init'), [['0']]);
@@ -163,7 +164,7 @@ describe('execSpecEntries', () => {
   test('an exec spec names the target pid and carries only process fields', () => {
     const s: ExecRuntimeSpec = {
       id: 'c0ffee', targetPid: 4242, args: ['ls', '/'], env: ['PATH=/bin'], cwd: '/tmp', uid: 0, gid: 0, groups: [],
-      capsMask: 0n, noNewPrivs: false, tty: true, stdin: true, exitFile: '/e', socket: '/s', cgroupProcs: [],
+      capsMask: 0n, noNewPrivs: false, tty: true, stdin: true, exitFile: '/e', socket: '/s', cgroupProcs: [], cgroupSelf: [],
     };
     const entries = execSpecEntries(s);
     assert.deepEqual(entries.slice(0, 3), [['version', '2'], ['id', 'c0ffee'], ['target_pid', '4242']]);
