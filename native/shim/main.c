@@ -119,6 +119,50 @@ static pid_t read_exec_pid(int fd, pid_t helper) {
   return fail("exec helper exited with status %d", status);
 }
 
+/* clone3's arguments (linux/sched.h, CLONE_ARGS_SIZE_VER2: 88 bytes); not every C library's headers have them. */
+struct clone3_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define GANTRY_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* The init, as a fork would make it (no new stack), in the spec's namespaces. With `cgroup_into` (v2) it is made in
+ * that cgroup (clone3 CLONE_INTO_CGROUP, Linux 5.7+), which takes cgroup_threadgroup_rwsem for reading only: no
+ * RCU grace period, where a pid written to cgroup.procs after an idle moment waits for one (7-20 ms). A kernel or
+ * a seccomp filter that refuses clone3 gets the plain clone, and the init is then moved by pid (`cgroup_procs`, or
+ * DIR/cgroup.procs). *into: whether the kernel made it in the cgroup. */
+static pid_t clone_init(bool *into) {
+  *into = false;
+  if (spec.cgroup_into) {
+    int dir = open(spec.cgroup_into, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+      fail_errno("open `%s`", spec.cgroup_into);
+      handshake_failed();
+    }
+    struct clone3_args a = {.flags = (uint64_t)spec.clone_flags | GANTRY_CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)dir};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &a, sizeof a);
+    int saved = errno;
+    if (pid == 0) return 0; /* the init: run_child closes what it does not keep */
+    close(dir);
+    if (pid > 0) {
+      *into = true;
+      return pid;
+    }
+    errno = saved;
+    if (spec.cgroup_procs.n == 0) { /* moved by pid instead: the dir's own cgroup.procs */
+      static char procs[4096];
+      static const char *one[2]; /* the entry, then NULL, as every list */
+      if (snprintf(procs, sizeof procs, "%s/cgroup.procs", spec.cgroup_into) >= (int)sizeof procs) {
+        fail("`cgroup_into` too long");
+        handshake_failed();
+      }
+      one[0] = procs;
+      spec.cgroup_procs.v = one;
+      spec.cgroup_procs.n = 1;
+    }
+  }
+  return (pid_t)syscall(SYS_clone, spec.clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 /* run, cgroup_self: the init writes `c` on its error pipe once it is in its cgroups (child.c), or its setup error
  * and exits. Blocking (the pipe is made non-blocking after the start): `ready` means the init is in its cgroups. */
 static void await_self_join(void) {
@@ -197,7 +241,8 @@ static void start(void) {
     f.njoin = i + 1;
   }
 
-  pid_t pid = st.exec_mode ? fork() : (pid_t)syscall(SYS_clone, spec.clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  bool cloned_into = false;
+  pid_t pid = st.exec_mode ? fork() : clone_init(&cloned_into);
   if (pid < 0) {
     fail_errno(st.exec_mode ? "fork exec helper" : "clone `%s`", spec.id ? spec.id : "container");
     handshake_failed();
@@ -235,7 +280,7 @@ static void start(void) {
   }
   sh.child = pid;
   if (!st.exec_mode && spec.cgroup_self.n > 0) await_self_join();
-  for (size_t i = 0; i < spec.cgroup_procs.n; i++) {
+  for (size_t i = 0; i < spec.cgroup_procs.n && !cloned_into; i++) {
     char buf[24];
     buf[fmt_uint(buf, (unsigned long long)pid)] = '\0';
     if (write_file(spec.cgroup_procs.v[i], buf) < 0) handshake_failed();

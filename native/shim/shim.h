@@ -37,7 +37,7 @@ size_t fmt_time(char *out, const struct timespec *ts); /* RFC3339Nano UTC, 30 ch
 /* ---- versions (docs/shim-protocol.md) ------------------------------------------------------------
  * SPEC: the spec file format this shim reads (its first entry `version N`; absent = 1). PROTOCOL: what it
  * speaks on stdout/stdin and its socket, announced in `ready` and answered to a `v` frame. */
-#define SHIM_SPEC_VERSION 2 /* 2: `seccomp`; versions 1..2 are read */
+#define SHIM_SPEC_VERSION 3 /* 2: `seccomp`; 3: `cgroup_self`, `cgroup_into`; versions 1..3 are read */
 #define SHIM_PROTOCOL_VERSION 1
 
 /* ---- spec (spec.c) ----------------------------------------------------------------------------- */
@@ -48,6 +48,7 @@ struct strlist {
 
 struct spec {
   const char *id, *rootfs, *overlay, *netns, *hostname, *cwd, *log, *exit_file, *socket;
+  const char *cgroup_into; /* run, cgroup v2: the init is cloned straight into this cgroup dir (main.c, clone_init) */
   const char *log_attrs;  /* JSON object written as `attrs` in every log line, or NULL */
   const char *init_path;  /* `init 1`: this shim's binary inside the container, exec'd as pid 1 (init.c) */
   long long log_max_size; /* rotate before the log would exceed this many bytes; 0 = never */

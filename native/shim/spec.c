@@ -50,6 +50,7 @@ static const struct key keys[] = {
     {"readonly_rootfs", 1, SCALAR, R(readonly_rootfs)},
     {"cgroup_procs", 1, LIST, S(cgroup_procs)},
     {"cgroup_self", 1, LIST, S(cgroup_self)},
+    {"cgroup_into", 1, SCALAR, S(cgroup_into)},
     {"cwd", 1, SCALAR, S(cwd)},
     {"user", 2, SCALAR, R(user)},
     {"groups", 1, SCALAR, R(groups)},
@@ -259,6 +260,7 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     s->hostname = NULL;  /* the container's uts namespace is joined, not changed */
     s->init = false;
     s->init_path = NULL;
+    s->cgroup_into = NULL; /* the exec's process joins by `cgroup_procs` or `cgroup_self` */
   } else {
     if (s->target_pid) return fail("spec: `target_pid` is only valid for exec");
     if ((s->log_max_size || r->log_max_files || s->log_attrs) && !s->log)
@@ -268,6 +270,7 @@ static int convert(struct spec *s, struct raw *r, bool exec_mode) {
     if (s->netns && (s->clone_flags & CLONE_NEWNET)) return fail("spec: `netns` and `ns net` exclude each other");
     if (s->init && !s->init_path) return fail("spec: `init` needs `init_path`");
     if (s->init_path && s->init_path[0] != '/') return fail("spec: `init_path` must be absolute, not `%s`", s->init_path);
+    if (s->cgroup_into && s->cgroup_into[0] != '/') return fail("spec: `cgroup_into` must be absolute, not `%s`", s->cgroup_into);
     if ((s->mounts.n || s->remounts.n || s->devices.n || s->device_owners.n || s->symlinks.n) && !s->rootfs)
       return fail("spec: `mount`, `remount`, `device` and `symlink` need `rootfs`");
   }

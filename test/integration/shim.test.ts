@@ -861,7 +861,7 @@ describe('gantry-shim exec', () => {
 });
 
 describe('gantry-shim versions', () => {
-  test('the spec version: `version 1` and `2` first are read, no version counts as 1, a newer one is refused naming both', async (t) => {
+  test('the spec version: `version 1`, `2` and `3` first are read, no version counts as 1, a newer one is refused naming both', async (t) => {
     await scenario(t, async ({ dir, root, run, track }) => {
       // Every other test here writes specs without a version, as the daemon did before versions existed.
       const v1 = track(Shim.spawn(dir, [['version', '1'], ...containerSpec(dir, root, ['true'])]));
@@ -874,11 +874,16 @@ describe('gantry-shim versions', () => {
       assert.equal(await v2.go(), 'started');
       assert.equal((await finished(v2, dir)).code, 0);
 
+      const v3 = track(Shim.spawn(dir, [['version', '3'], ...containerSpec(dir, root, ['true'])], 'run', 'spec-v3'));
+      await v3.ready();
+      assert.equal(await v3.go(), 'started');
+      assert.equal((await finished(v3, dir)).code, 0);
+
       // Refused for its version even though a key of that newer format follows, and nothing is left behind.
-      const v3 = track(Shim.spawn(dir, [['version', '3'], ...containerSpec(dir, root, ['true']), ['colour', 'blue']], 'run', 'spec3'));
-      assert.equal(await v3.line(),
-        'error spec: version `3` is not supported: this shim reads spec versions 1 to 2 (the daemon and the shim must come from the same build)');
-      assert.equal(await v3.waitExit(), 1);
+      const v4 = track(Shim.spawn(dir, [['version', '4'], ...containerSpec(dir, root, ['true']), ['colour', 'blue']], 'run', 'spec4'));
+      assert.equal(await v4.line(),
+        'error spec: version `4` is not supported: this shim reads spec versions 1 to 3 (the daemon and the shim must come from the same build)');
+      assert.equal(await v4.waitExit(), 1);
       assert.equal(existsSync(dir.join('sock')), false);
 
       const late = run(['true'], [['version', '1']]);
@@ -933,15 +938,59 @@ describe('gantry-shim remount and the cgroup view', () => {
     });
   });
 
+  /** Where the host mounts cgroup2, or undefined after skipping the test (an error when privileged tests are required). */
+  function cgroup2Mount(t: TestContext): string | undefined {
+    const unified = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => / - cgroup2 /.test(l))?.split(' ')[4];
+    if (unified !== undefined) return unified;
+    if (process.env['GANTRY_REQUIRE_PRIVILEGED'] === '1') throw new Error('required by GANTRY_REQUIRE_PRIVILEGED=1: a cgroup2 mount');
+    t.skip('needs a cgroup2 mount');
+    return undefined;
+  }
+
+  // clone3 with CLONE_INTO_CGROUP on the real kernel, in the host's cgroup2 mount (this v1 machine has one without
+  // controllers at .../unified).
+  test('cgroup v2, cgroup_into: the init is cloned into the cgroup and no pid is written; a dir that is no cgroup falls back to the pid', async (t) => {
+    const unified = cgroup2Mount(t);
+    if (unified === undefined) return;
+    const [into, byPid] = ['a', 'b'].map((n) => `${unified}/gantry-shimtest-${randomBytes(4).toString('hex')}-${n}`) as [string, string];
+    const members = (cg: string): string[] => readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter((l) => l !== '');
+    try {
+      await scenario(t, async ({ dir, run }) => {
+        mkdirSync(into);
+        mkdirSync(byPid);
+        // cgroup_procs names another cgroup: the init ending in `into` shows both that clone3 put it there and that
+        // the pid was not written afterwards
+        const shim = run(['sleep', '100'], [['cgroup_into', into], ['cgroup_procs', `${byPid}/cgroup.procs`]]);
+        const init = await shim.ready();
+        assert.deepEqual(members(into), [String(init)], 'cloned into its cgroup');
+        assert.deepEqual(members(byPid), [], 'no pid written');
+        assert.equal(await shim.go(), 'started');
+        process.kill(init, 'SIGKILL');
+        await finished(shim, dir);
+        // not a cgroup: clone3 is refused, the init is cloned as before and moved by pid
+        const plain = dir.join('not-a-cgroup');
+        mkdirSync(plain);
+        const fallback = run(['sleep', '100'], [['cgroup_into', plain], ['cgroup_procs', `${byPid}/cgroup.procs`]]);
+        const init2 = await fallback.ready();
+        assert.deepEqual(members(byPid), [String(init2)], 'moved by pid');
+        assert.equal(await fallback.go(), 'started');
+        process.kill(init2, 'SIGKILL');
+        await finished(fallback, dir);
+        // refused, and no cgroup_procs: DIR/cgroup.procs, which a plain dir does not have: the start fails, named
+        const none = run(['true'], [['cgroup_into', plain]]);
+        assert.equal(await none.line(), `error open \`${plain}/cgroup.procs\`: ENOENT`);
+        assert.equal(await none.waitExit(), 1);
+      });
+    } finally {
+      for (const cg of [into, byPid]) if (existsSync(cg)) await eventually(() => { try { rmdirSync(cg); return true; } catch { return false; } }, `rmdir ${cg}`);
+    }
+  });
+
   // The v2 plan on the real kernel: wherever cgroup2 is mounted (this v1 machine has it at .../unified), a container
   // in its own cgroup and cgroup namespace sees that cgroup as the whole tree, read-only.
   test('the v2 view: cgroup2 at /sys/fs/cgroup shows the container\'s own cgroup as root, read-only', async (t) => {
-    const unified = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => / - cgroup2 /.test(l))?.split(' ')[4];
-    if (unified === undefined) {
-      if (process.env['GANTRY_REQUIRE_PRIVILEGED'] === '1') throw new Error('required by GANTRY_REQUIRE_PRIVILEGED=1: a cgroup2 mount');
-      t.skip('needs a cgroup2 mount');
-      return;
-    }
+    const unified = cgroup2Mount(t);
+    if (unified === undefined) return;
     const cg = `${unified}/gantry-shimtest-${randomBytes(4).toString('hex')}`;
     try {
       await scenario(t, async ({ dir, run }) => {

@@ -73,13 +73,17 @@ export interface CgroupView {
  * after it was cloned (single-threaded: its one thread is the process): a thread moving itself is the one migration
  * for which the kernel takes no global lock. Writing a pid to `cgroup.procs` takes cgroup_threadgroup_rwsem for
  * writing, which after an idle moment waits for an RCU grace period (7-20 ms on this machine) holding the cgroup
- * mutex; on v2, where a thread can move alone only inside a threaded subtree, the shim still does that.
+ * mutex. On v2, where a thread can move alone only inside a threaded subtree, the init is cloned straight into
+ * its cgroup instead (Linux 5.7+; the shim moves it by pid where the kernel refuses that), and an exec's process is
+ * moved by pid.
  */
 export interface CgroupJoin {
   /** Files the process writes "0" to, first thing (v1: `tasks`). */
   readonly self: readonly string[];
-  /** Files the shim writes the process's pid to (v2: `cgroup.procs`). */
+  /** Files the shim writes the process's pid to (v2: `cgroup.procs`; for an init, only when `into` was refused). */
   readonly byPid: readonly string[];
+  /** v2: the cgroup dir an init is cloned into (clone3 CLONE_INTO_CGROUP, which takes that lock for reading only). */
+  readonly into?: string | undefined;
 }
 
 export interface CgroupDriver {
@@ -119,10 +123,4 @@ export interface CgroupDriver {
    * them. The caller makes sure no start is between create() and its init's join (that start would find it gone).
    */
   removeSharedIfUnused?(parent: string): void;
-  /**
-   * Optional (v2, whose init is moved by pid): starts, in the background, the wait that moving a process between
-   * cgroups costs after an idle moment, so that the container's own attach a few milliseconds later does not pay
-   * it. Never throws, never blocks.
-   */
-  prewarm?(): void;
 }

@@ -284,7 +284,7 @@ export class CgroupV1Driver implements CgroupDriver {
     return this.hierarchies.map((h) => join(this.dirIn(h, p), 'cgroup.procs'));
   }
 
-  /** The init writes "0" to each hierarchy's `tasks` itself (see CgroupJoin): no RCU wait, so no prewarm either. */
+  /** The init writes "0" to each hierarchy's `tasks` itself (see CgroupJoin): no RCU wait. */
   joinFiles(path: string): CgroupJoin {
     const p = checkCgroupPath(path);
     return { self: this.hierarchies.map((h) => join(this.dirIn(h, p), 'tasks')), byPid: [] };

@@ -6,7 +6,6 @@ import { cpuMaxValue, cpuWeightFromShares, memoryLimit, memorySwapLimit, pidsMax
 import { deviceProgram, encodeProgram } from './bpf-devices.js';
 import { blockIoOf, parseIoStat } from './block-io.js';
 import { ControlFiles, parseKeyValues } from './sys.js';
-import { AttachPrewarmer, ownProcsFile } from './prewarm.js';
 import { checkCgroupPath, listTree, pollUntil, removeTree, rssOfPids, signalPids, treePids } from './tree.js';
 import type { DriverTimings } from './tree.js';
 import type { CgroupDriver, CgroupJoin, CgroupLimits, CgroupStats, CgroupView, CreateResult } from './types.js';
@@ -41,14 +40,6 @@ export class CgroupV2Driver implements CgroupDriver {
     /** false: GANTRY_MEMCG=limited (above). */
     private readonly memcgPerContainer = true,
   ) {}
-
-  private readonly prewarmer = new AttachPrewarmer(() => this.cf.sys.readFile('/proc/self/cgroup'),
-    (text) => ownProcsFile(text, this.root, (cs, id) => id === '0' && cs.length === 0));
-
-  /** See prewarm.ts: starts the kernel's wait for the next attach in the background. */
-  prewarm(): void {
-    this.prewarmer.run();
-  }
 
   /** `<parent>/_unlimited/<id>`: where a container of `<parent>/<id>` without a memory cgroup of its own lives. */
   private sharedChild(p: string): string {
@@ -165,9 +156,9 @@ export class CgroupV2Driver implements CgroupDriver {
     return [join(this.dir(path), 'cgroup.procs')];
   }
 
-  /** The shim writes the init's pid (see CgroupJoin; the prewarm shortens the wait that costs). */
+  /** The init is cloned into the dir; an exec's process (and an init whose clone3 was refused) is moved by pid. */
   joinFiles(path: string): CgroupJoin {
-    return { self: [], byPid: this.procsFiles(path) };
+    return { self: [], byPid: this.procsFiles(path), into: this.dir(path) };
   }
 
   pids(path: string): number[] {

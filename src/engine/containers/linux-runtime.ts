@@ -101,7 +101,7 @@ export class LinuxRuntime implements ContainerRuntime {
     }
   }
 
-  /** A start is coming: the spawner is made ready (the cgroup prewarm waits for the start's own mkdirs). */
+  /** A start is coming: the spawner is made ready. */
   prewarm(): void {
     void this.spawner.ensure();
   }
@@ -122,12 +122,10 @@ export class LinuxRuntime implements ContainerRuntime {
 
   /**
    * A start usually follows a create within milliseconds (`run`, compose's create-then-start): the container's
-   * cgroups are made now and, on v2, the attach prewarm (cgroups/prewarm.ts) starts right after them, so the kernel's
-   * wait for the init's join (an RCU grace period, 7-20 ms) runs while the client reads this answer and sends its
-   * attach, wait and start, instead of after the start's own mkdirs. Not before the mkdirs: a pending prewarm
-   * holds the cgroup mutex, and a mkdir would wait for it on the main thread. The start writes the limits again
-   * only when they changed since (`update`, another --device node); the cgroups containers share (GANTRY_MEMCG)
-   * stay while such a container waits for its start. Best effort: when anything fails here, the start makes them.
+   * cgroups are made now, off the start's path (a mkdir in each v1 hierarchy, ~1 ms). The start writes the limits
+   * again only when they changed since (`update`, another --device node); the cgroups containers share
+   * (GANTRY_MEMCG) stay while such a container waits for its start. Best effort: when anything fails here, the
+   * start makes them.
    */
   private precreateCgroups(rec: ContainerView): void {
     const cg = this.cgroupPath(rec.id);
@@ -140,7 +138,6 @@ export class LinuxRuntime implements ContainerRuntime {
       return;
     }
     this.madeAtCreate.set(rec.id, JSON.stringify(limits));
-    this.o.cgroups.prewarm?.();
   }
 
   /**
@@ -271,7 +268,7 @@ export class LinuxRuntime implements ContainerRuntime {
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
       tty: rec.config.tty, ttySize: rec.host.consoleSize === undefined ? undefined : [rec.host.consoleSize[0]!, rec.host.consoleSize[1]!], stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
-      ...this.cgroupJoin(rec.id), detach: true,
+      ...this.cgroupJoin(rec.id), cgroupInto: this.o.cgroups.joinFiles(this.cgroupPath(rec.id)).into, detach: true,
     };
   }
 
@@ -313,9 +310,6 @@ export class LinuxRuntime implements ContainerRuntime {
     try {
       const limits = this.cgroupLimits(rec, devices);
       if (JSON.stringify(limits) !== madeWith) this.o.cgroups.create(cg, limits);
-      // Now, not earlier: the prewarm's write holds the kernel's cgroup mutex through its wait, and a mkdir made
-      // meanwhile (the one just above) would block the daemon's main thread for all of it (~10 ms on v1).
-      this.o.cgroups.prewarm?.();
       let spec: ContainerRuntimeSpec;
       try {
         spec = await this.buildSpec(rec, image, devices, opts.netns);

@@ -5,7 +5,7 @@ import type { CgroupView } from '../cgroups/index.js';
 
 /** The spec format's version, the first entry of every spec; the shim reads this one and older ones (2 added
  * `seccomp`), and refuses a newer one. */
-export const SHIM_SPEC_VERSION = 2;
+export const SHIM_SPEC_VERSION = 3;
 
 export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, STRICTATIME: 1 << 24 } as const;
 
@@ -53,6 +53,8 @@ export interface ContainerRuntimeSpec extends ProcessSpec {
   overlayOptions: string;
   namespaces: Namespace[];
   netnsPath?: string | undefined;
+  /** cgroup v2: the cgroup dir the init is cloned into (clone3 CLONE_INTO_CGROUP; CgroupJoin.into). */
+  cgroupInto?: string | undefined;
   hostname: string;
   mounts: SpecMount[];
   /** The container's /sys/fs/cgroup, mounted right after /sys (so /etc files and user mounts may cover it). */
@@ -160,6 +162,7 @@ export function containerSpecEntries(s: ContainerRuntimeSpec): Entry[] {
   if (s.overlayOptions) out.push(['overlay', s.overlayOptions]);
   for (const ns of s.namespaces) out.push(['ns', ns]);
   if (s.netnsPath) out.push(['netns', s.netnsPath]);
+  if (s.cgroupInto !== undefined) out.push(['cgroup_into', s.cgroupInto]);
   if (s.namespaces.includes('uts')) out.push(['hostname', s.hostname]);
   for (const m of mountsWithCgroupView(s.mounts, s.cgroupView)) out.push(['mount', m.source, m.target, m.fstype, String(m.flags), m.data]);
   for (const d of s.devices) out.push(['device', d.path, d.type, String(d.major), String(d.minor)]);

@@ -29,10 +29,10 @@ const { NOSUID, NODEV, NOEXEC, RDONLY, BIND } = MS;
 const keysOf = (s: ContainerRuntimeSpec): string[] => containerSpecEntries(s).map((e) => e[0]);
 
 describe('spec version', () => {
-  test('every spec starts with `version 2` (2 added `seccomp`)', () => {
-    assert.equal(SHIM_SPEC_VERSION, 2);
-    assert.deepEqual(containerSpecEntries(spec())[0], ['version', '2']);
-    assert.deepEqual(execSpecEntries({ ...spec(), targetPid: 7 })[0], ['version', '2']);
+  test('every spec starts with `version 3` (2 added `seccomp`, 3 `cgroup_self` and `cgroup_into`)', () => {
+    assert.equal(SHIM_SPEC_VERSION, 3);
+    assert.deepEqual(containerSpecEntries(spec())[0], ['version', '3']);
+    assert.deepEqual(execSpecEntries({ ...spec(), targetPid: 7 })[0], ['version', '3']);
   });
   test('a seccomp filter travels as hex, in run and exec specs alike; none without one', () => {
     const filter = Buffer.from([0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]);

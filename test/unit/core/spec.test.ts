@@ -9,7 +9,7 @@ import { isCode } from './helpers.js';
 /** Arity of every key the shim accepts (docs/shim-protocol.md). */
 const ARITY: Record<string, number> = {
   id: 1, rootfs: 1, overlay: 1, ns: 1, netns: 1, hostname: 1, mount: 5, device: 4, symlink: 2, mask: 1, ro_path: 1,
-  sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cgroup_self: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
+  sysctl: 2, readonly_rootfs: 1, cgroup_procs: 1, cgroup_self: 1, cgroup_into: 1, cwd: 1, user: 2, groups: 1, caps: 1, no_new_privs: 1, rlimit: 3,
   oom_score_adj: 1, env: 1, arg: 1, tty: 1, stdin: 1, init: 1, init_path: 1, log: 1, exit_file: 1, socket: 1, target_pid: 1,
   version: 1, remount: 2,
   log_max_size: 1, log_max_files: 1, log_attrs: 1,
@@ -115,10 +115,18 @@ describe('containerSpecEntries', () => {
     assert.deepEqual(get('env'), [['PATH=/bin'], ['A=1']]);
     assert.deepEqual(get('cgroup_procs'), [['/sys/fs/cgroup/unified/gantry/c0ffee/cgroup.procs']]);
     assert.deepEqual(get('cgroup_self'), [['/sys/fs/cgroup/memory/gantry/c0ffee/tasks']]);
+    assert.deepEqual(get('cgroup_into'), [], 'only with cgroupInto (v2)');
     assert.deepEqual(get('log'), [['/logs/c0ffee-json.log']]);
     assert.deepEqual(get('readonly_rootfs'), [['0']]);
     assert.deepEqual(get('init'), [['0']]);
     assert.deepEqual(get('init_path'), []);
+  });
+
+  test('cgroup v2: the cgroup dir the init is cloned into travels as cgroup_into, beside cgroup_procs for a kernel that refuses it', () => {
+    const entries = containerSpecEntries(spec({ cgroupInto: '/sys/fs/cgroup/gantry/c0ffee', cgroupProcs: ['/sys/fs/cgroup/gantry/c0ffee/cgroup.procs'], cgroupSelf: [] }));
+    assert.deepEqual(entries.filter((e) => e[0].startsWith('cgroup_')), [
+      ['cgroup_into', '/sys/fs/cgroup/gantry/c0ffee'], ['cgroup_procs', '/sys/fs/cgroup/gantry/c0ffee/cgroup.procs'],
+    ]);
   });
 
   test('--init: the init path is given, and initMount binds the binary there read-only, nosuid, nodev, executable', () => {
@@ -167,7 +175,7 @@ describe('execSpecEntries', () => {
       capsMask: 0n, noNewPrivs: false, tty: true, stdin: true, exitFile: '/e', socket: '/s', cgroupProcs: [], cgroupSelf: [],
     };
     const entries = execSpecEntries(s);
-    assert.deepEqual(entries.slice(0, 3), [['version', '2'], ['id', 'c0ffee'], ['target_pid', '4242']]);
+    assert.deepEqual(entries.slice(0, 3), [['version', '3'], ['id', 'c0ffee'], ['target_pid', '4242']]);
     const keys = new Set(entries.map((e) => e[0]));
     for (const runOnly of ['rootfs', 'overlay', 'ns', 'mount', 'log']) assert.ok(!keys.has(runOnly), runOnly);
     assert.deepEqual(entries.filter((e) => e[0] === 'caps'), [['caps', '0']]);
