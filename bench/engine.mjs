@@ -136,7 +136,7 @@ export async function run({ runs = 20, containers = 100 } = {}) {
       { name: 'floor: unshare --fork --pid --mount --uts --ipc --net true, median', value: kernel, unit: 'ms' },
       { name: 'floor: node -e 0, median', value: node, unit: 'ms' },
       ...(attach === undefined ? [] : [
-        { name: 'cgroup v1 join after idle, a pid into cgroup.procs (RCU grace period), median', value: attach.byPid, unit: 'ms', note: 'what each start paid before the init joined by itself; v2 still does' },
+        { name: 'cgroup v1 join after idle, a pid into cgroup.procs (RCU grace period), median', value: attach.byPid, unit: 'ms', note: 'what each start paid before stop 18 (on v2 still, where clone3 into the cgroup is refused)' },
         { name: 'cgroup v1 join after idle, a thread writing 0 to tasks, median', value: attach.self, unit: 'ms', note: 'what the init does now' },
       ]),
       { name: `shim RSS per container (${containers} running), mean`, value: avgRss / 1024, unit: 'MiB', note: 'target <= 1 MiB; conmon 2 MiB, docker shim 13 MiB' },
