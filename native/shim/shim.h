@@ -110,10 +110,10 @@ int new_session(bool tty);                                         /* default si
 noreturn void exec_argv(const char *const *argv, int errfd);       /* execvp, else "exec-error 127|126 ..." */
 noreturn void report_and_exit(int errfd, const char *kind, int code); /* "setup-error g_err" */
 
-/* Entry points of the forked children (child.c). The fds are the ones the child keeps. */
 /* At most this many `cgroup_self` files (one per cgroup v1 hierarchy: 13 controllers, fewer hierarchies). */
 #define MAX_CGROUP_SELF 16
 
+/* Entry points of the forked children (child.c). The fds are the ones the child keeps. */
 struct child_fds {
   int in, out, err; /* become 0, 1, 2 */
   int sync;         /* read end: one byte = go, EOF = abort */
