@@ -129,6 +129,11 @@ describe('published ports outlive the daemon (root)', () => {
       d.ok(['rm', '-f', 'peer']);
       assert.doesNotMatch(list(), new RegExp(`\\b${port} :`), 'rm -f removes the DNAT element');
       assert.equal(await refused(port), true);
+      // a daemon that stops with no published port and no bridge left takes its table with it; a start makes it again
+      await d.stop();
+      assert.equal(nftHasTable(table), false, 'nothing needs the table once the daemon stopped with nothing left');
+      await d.start();
+      assert.equal(nftHasTable(table), true, 'a start makes the table again');
     });
     if (table !== '') assert.equal(nftHasTable(table), false, 'the test daemon\'s table is gone');
   });

@@ -388,7 +388,8 @@ export class NetworkManager implements NetworkService {
 
   /**
    * Stops DNS servers and the port proxies inside the daemon (containers keep running, and so do their
-   * gantry-portproxy processes); removes the default bridge if unused.
+   * gantry-portproxy processes); removes the default bridge if unused, and the DNAT table when nothing needs it:
+   * no published port and no bridge of ours left (a bridge's containers need its loopback drop rule).
    */
   async close(): Promise<void> {
     this.unsubscribe?.();
@@ -399,6 +400,11 @@ export class NetworkManager implements NetworkService {
     await Promise.all(servers.map((s) => s?.close()));
     const def = this.defaultNetwork();
     if (def !== undefined && this.endpointsOn(def.id).length === 0 && this.bridgesUp.delete(def.bridge)) this.quietly(() => deleteBridge(def.bridge));
+    if (this.dnat !== undefined && this.dnat.size === 0 && this.bridgesUp.size === 0) {
+      await this.dnat.settled();
+      PortDnat.drop(this.linkPrefix);
+      this.dnat = undefined;
+    }
     this.bypass?.close();
     this.pool?.close(); // its veths go through the reaper, drained just below
     this.releaseHeldLinks(); // and so do removed containers' (the teardown gate lets its work go after this)

@@ -145,6 +145,11 @@ export class PortDnat {
     return this.apply(`delete element ip ${this.table} ${mapOf(e)} { ${key(e)} }\n`);
   }
 
+  /** Resolves once every change queued so far has been applied (or its failure logged). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   /** One change; when the kernel's table is not what we think (someone flushed it), the whole table is rewritten. */
   private apply(script: string): Promise<void> {
     this.queue = this.queue.then(async () => {
@@ -155,7 +160,15 @@ export class PortDnat {
     return this.queue;
   }
 
-  /** Tests: the table goes (a daemon leaves it, its rules outlive it like its proxies). */
+  /** Bindings in the table now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The table goes. A daemon that stops leaves it while anything of it is left (containers outlive the daemon, and
+   * so do their published ports' rules and the loopback drop of its bridges); tests drop it after their daemons.
+   */
   static drop(linkPrefix: string): void {
     spawnSync('nft', ['delete', 'table', 'ip', dnatTableName(linkPrefix)], { stdio: 'ignore' });
   }
