@@ -191,10 +191,9 @@ function pivotFloor(runs = 15) {
 
 /**
  * One create + start at a time (nothing else running through the API) on `network`: the latency of a single
- * start. The first
- * `warmup` are not timed (they stay running, as the others): on a daemon just started they also pay its first
- * start's work (the shim spawner, the namespace pool's first fill), which made the figure with none running up to
- * twice the others.
+ * start. The first `warmup` are not timed (they stay running, as the others): on a daemon just started they also
+ * pay its first start's work (the shim spawner, the namespace pool's first fill), which made the figure with none
+ * running up to twice the others.
  */
 async function sequentialStarts(client, runs, ids, network, warmup = 0) {
   const times = [];
@@ -247,6 +246,7 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
     const seqIds = [];
     // on bridges, a network of their own (the others are filled to PER_NETWORK): a bridge start, veth and all
     const seqNetwork = mode === 'bridge' ? 'densityseq' : 'none';
+    const seqWhere = mode === 'bridge' ? 'on a bridge network of their own' : '--network none';
     if (mode === 'bridge') {
       await c.call('POST', '/networks/create', { body: { Name: seqNetwork } });
       networks.push(seqNetwork);
@@ -304,8 +304,8 @@ export async function run({ n = 1000, mode = 'none', memcg = 'every' } = {}) {
       { name: `start ${n} (${mode}, memory cgroups: ${memcg}), ${CONCURRENCY} at a time`, value: startAll / 1000, unit: 's', note: `${(startAll / n).toFixed(1)} ms per container` },
       { name: 'start latency, first 100 (median)', value: first, unit: 'ms' },
       { name: `start latency, last 100 (median)`, value: last, unit: 'ms', note: `last/first ${(last / first).toFixed(2)} (target ≤ 1.2)` },
-      { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20, ${seqNetwork === 'none' ? '--network none' : 'on a bridge network of their own'}; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms, with a pivot_root ${pivotBefore.toFixed(1)} ms` },
-      { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20, ${seqNetwork === 'none' ? '--network none' : 'on a bridge network of their own'}; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms, with a pivot_root ${pivotAfter.toFixed(1)} ms (+${(pivotAfter - pivotBefore).toFixed(1)})` },
+      { name: 'one start at a time, with none running', value: seqBefore, unit: 'ms', note: `median of 20, ${seqWhere}; kernel floor (unshare of its namespaces) ${floorBefore.toFixed(1)} ms, with a pivot_root ${pivotBefore.toFixed(1)} ms` },
+      { name: `one start at a time, with ${n} running`, value: seqAfter, unit: 'ms', note: `median of 20, ${seqWhere}; ${(seqAfter / seqBefore).toFixed(2)}× (target ≤ 1.2); kernel floor ${floorAfter.toFixed(1)} ms, with a pivot_root ${pivotAfter.toFixed(1)} ms (+${(pivotAfter - pivotBefore).toFixed(1)})` },
       { name: 'host memory per container, all-in', value: (memBefore - memAfter) / n / 1024, unit: 'MiB', note: `MemAvailable drop / N (target ≤ 0.5); kernel floor ${(floorMemKb / 1024).toFixed(3)} MiB (${mode === 'bridge' ? 'a veth on a bridge and ' : ''}the namespaces of one, with two static busybox processes)` },
       { name: 'kernel memory per container', value: 0, unit: '', note: KERNEL_COUNTERS.map((k) => `${k} ${((kernelAfter[k] - kernelBefore[k]) / n).toFixed(1)} kB`).join(', ') },
       { name: 'shim memory per container (median)', value: 0, unit: '', note: `RssAnon ${shims.anon} kB, VmPTE ${shims.pte} kB (${shims.n} shims, after the quiet 10 s)` },

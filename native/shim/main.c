@@ -99,17 +99,23 @@ static int open_init_ns(pid_t pid, const char *name) {
 
 static int pipe_pair(int p[2]) { return pipe2(p, O_CLOEXEC) < 0 ? fail_errno("pipe") : 0; }
 
-/* exec mode: the helper reports "p<PID>" of the process it forked, or "e<MESSAGE>". */
-static pid_t read_exec_pid(int fd, pid_t helper) {
-  char buf[ERR_MAX + 2];
+/* Reads a child's pipe until EOF (or cap - 1 bytes) into buf, NUL-terminated; the length. */
+static size_t read_to_eof(int fd, char *buf, size_t cap) {
   size_t len = 0;
-  for (;;) {
-    ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+  while (len < cap - 1) {
+    ssize_t r = read(fd, buf + len, cap - 1 - len);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     len += (size_t)r;
   }
   buf[len] = '\0';
+  return len;
+}
+
+/* exec mode: the helper reports "p<PID>" of the process it forked, or "e<MESSAGE>". */
+static pid_t read_exec_pid(int fd, pid_t helper) {
+  char buf[ERR_MAX + 2];
+  size_t len = read_to_eof(fd, buf, sizeof buf);
   int status;
   while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {
   }
@@ -174,13 +180,7 @@ static void await_self_join(void) {
   char msg[ERR_MAX + 32];
   size_t len = r == 1 ? 1 : 0;
   if (len) msg[0] = c;
-  while (len < sizeof msg - 1) {
-    r = read(st.err_fd, msg + len, sizeof msg - 1 - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    len += (size_t)r;
-  }
-  msg[len] = '\0';
+  len += read_to_eof(st.err_fd, msg + len, sizeof msg - len);
   const char *text = strncmp(msg, "setup-error ", 12) == 0 ? msg + 12 : msg;
   fail("%s", len ? text : "the container's init exited before it joined its cgroups");
   handshake_failed();

@@ -268,14 +268,17 @@ export class LinuxRuntime implements ContainerRuntime {
       uid: user.uid, gid: user.gid, groups: user.groups,
       capsMask, noNewPrivs: rec.host.noNewPrivileges === true, seccompFilter: seccompFilterFor(rec.host.seccomp, capsMask, rec.host.privileged),
       tty: rec.config.tty, ttySize: rec.host.consoleSize === undefined ? undefined : [rec.host.consoleSize[0]!, rec.host.consoleSize[1]!], stdin: rec.config.openStdin, exitFile: this.exitPath(rec.id), socket: this.socketPath(rec.id),
-      ...this.cgroupJoin(rec.id), cgroupInto: this.o.cgroups.joinFiles(this.cgroupPath(rec.id)).into, detach: true,
+      ...this.cgroupJoin(rec.id), detach: true,
     };
   }
 
-  /** How the container's processes join its cgroups (spec keys cgroup_self, cgroup_procs; cgroups/types.ts CgroupJoin). */
-  private cgroupJoin(id: string): { cgroupSelf: readonly string[]; cgroupProcs: readonly string[] } {
+  /**
+   * How the container's processes join its cgroups (spec keys cgroup_self, cgroup_procs, cgroup_into; cgroups/types.ts
+   * CgroupJoin). An exec spec takes the first two: its process is forked by a helper, not cloned into the cgroup.
+   */
+  private cgroupJoin(id: string): { cgroupSelf: readonly string[]; cgroupProcs: readonly string[]; cgroupInto: string | undefined } {
     const join = this.o.cgroups.joinFiles(this.cgroupPath(id));
-    return { cgroupSelf: join.self, cgroupProcs: join.byPid };
+    return { cgroupSelf: join.self, cgroupProcs: join.byPid, cgroupInto: join.into };
   }
 
   cgroupLimits(rec: ContainerView, devices: readonly HostDevice[]): CgroupLimits {
@@ -480,6 +483,7 @@ export class LinuxRuntime implements ContainerRuntime {
     }
     const exitFile = join(dir, `exec-${x.id}.exit`);
     const specPath = join(dir, `exec-${x.id}.spec`);
+    const execJoin = this.cgroupJoin(rec.id);
     writeFileSync(specPath, encodeSpec(execSpecEntries({
       id: x.id, targetPid: rec.state.pid, args: x.args, env: mergeEnv(rec.config.env, x.env),
       cwd: x.cwd || rec.config.workingDir, uid: user.uid, gid: user.gid, groups: user.groups,
@@ -488,7 +492,7 @@ export class LinuxRuntime implements ContainerRuntime {
       // the container's own filter (its capabilities, not the exec's: `exec --privileged` keeps it, as in Docker)
       seccompFilter: seccompFilterFor(rec.host.seccomp, capabilityMask(rec.host.capAdd, rec.host.capDrop, rec.host.privileged), rec.host.privileged),
       tty: x.tty, ttySize: x.consoleSize, stdin: x.stdin, exitFile, socket,
-      ...this.cgroupJoin(rec.id), detach: true,
+      cgroupSelf: execJoin.cgroupSelf, cgroupProcs: execJoin.cgroupProcs, detach: true,
     })), { mode: 0o600 });
     const pending = await PendingShim.spawn('exec', specPath, this.spawner);
     this.execSockets.set(x.id, socket);

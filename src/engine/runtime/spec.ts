@@ -4,7 +4,7 @@ import { GantryError } from '../../common/errors.js';
 import type { CgroupView } from '../cgroups/index.js';
 
 /** The spec format's version, the first entry of every spec; the shim reads this one and older ones (2 added
- * `seccomp`), and refuses a newer one. */
+ * `seccomp`, 3 `cgroup_self` and `cgroup_into`), and refuses a newer one. */
 export const SHIM_SPEC_VERSION = 3;
 
 export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 4096, REC: 16384, STRICTATIME: 1 << 24 } as const;
